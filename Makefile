@@ -1,0 +1,34 @@
+# The README's commands. `make run` and `make test` each install what they need first.
+VENV   := .venv
+PY     := $(VENV)/bin/python
+PYTHON ?= python3
+
+.PHONY: install run call worker test lint format
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	touch $@
+
+install: $(VENV)/.installed
+
+run: install          ## the hotline: web, worker and an embedded Redis, on http://127.0.0.1:5000
+	$(PY) -m ivr
+
+call: install         ## a terminal phone that dials the hotline started by `make run`
+	$(PY) -m standin.terminal
+
+worker: install       ## one more rq worker (needs REDIS_URL, or the running embedded Redis)
+	$(PY) -m queue_worker
+
+test: install         ## the whole test suite (starts an embedded Redis if none answers)
+	$(PY) -m pytest
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: install
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .

@@ -1,0 +1,164 @@
+"""Call records in Redis: opened once per CallSid, read by every webhook, closed at the end.
+
+A webhook reads its call with one script call (`open_call`, which also creates the record the
+first time a CallSid is seen) and writes with one pipeline (`CallWriter`): the two Redis round
+trips a menu step is allowed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import redis
+
+from ivr import keys
+
+# KEYS: call, refseq(day), lang(caller) or a dummy, stats(day)
+# ARGV: now(iso), day, caller_e164, caller_raw, to, call_ttl, refseq_ttl, ref_ttl, ref_prefix,
+#       stats_ttl, sid
+# The reference number is yymmdd + 5-digit sequence + Luhn digit (see identifiers.py).
+_OPEN_CALL = """
+if redis.call('EXISTS', KEYS[1]) == 1 then
+  return redis.call('HGETALL', KEYS[1])
+end
+local seq = redis.call('INCR', KEYS[2])
+redis.call('EXPIRE', KEYS[2], ARGV[7])
+local body = ARGV[2] .. string.format('%05d', seq)
+local total = 0
+local n = string.len(body)
+for i = n, 1, -1 do
+  local d = tonumber(string.sub(body, i, i))
+  if (n - i) % 2 == 0 then
+    d = d * 2
+    if d > 9 then d = d - 9 end
+  end
+  total = total + d
+end
+local ref = body .. tostring((10 - total % 10) % 10)
+local remembered = ''
+if ARGV[3] ~= '' then
+  remembered = redis.call('GET', KEYS[3]) or ''
+end
+redis.call('HSET', KEYS[1], 'sid', ARGV[11], 'created_at', ARGV[1], 'day', ARGV[2],
+  'caller', ARGV[3], 'from', ARGV[4], 'to', ARGV[5], 'ref', ref, 'status', 'menu',
+  'remembered_lang', remembered)
+redis.call('EXPIRE', KEYS[1], ARGV[6])
+redis.call('SET', ARGV[9] .. ref, ARGV[11], 'EX', ARGV[8])
+redis.call('HINCRBY', KEYS[4], 'offered', 1)
+redis.call('EXPIRE', KEYS[4], ARGV[10])
+local out = redis.call('HGETALL', KEYS[1])
+table.insert(out, 'is_new')
+table.insert(out, '1')
+return out
+"""
+
+# KEYS: call, stats(day of the call), queue(department) or a dummy
+# ARGV: now(iso), call status from Twilio, duration seconds, stats_ttl
+# Idempotent: a repeated status callback finds `ended_at` set and changes nothing.
+_CLOSE_CALL = """
+if redis.call('EXISTS', KEYS[1]) == 0 or redis.call('HEXISTS', KEYS[1], 'ended_at') == 1 then
+  return 0
+end
+local status = redis.call('HGET', KEYS[1], 'status')
+local outcome = 'completed'
+if status == 'menu' then
+  outcome = 'abandoned_in_menu'
+  local node = redis.call('HGET', KEYS[1], 'node') or 'start'
+  redis.call('HINCRBY', KEYS[2], 'abandoned_menu', 1)
+  redis.call('HINCRBY', KEYS[2], 'abandoned_at:' .. node, 1)
+elseif status == 'queued' then
+  outcome = 'abandoned_in_queue'
+  redis.call('ZREM', KEYS[3], redis.call('HGET', KEYS[1], 'sid'))
+  redis.call('HINCRBY', KEYS[2], 'abandoned_queue', 1)
+end
+redis.call('HSET', KEYS[1], 'ended_at', ARGV[1], 'final_status', ARGV[2],
+  'duration', ARGV[3], 'outcome', outcome, 'status', 'ended')
+redis.call('EXPIRE', KEYS[2], ARGV[4])
+return 1
+"""
+
+
+@dataclass
+class CallRecord:
+    """What the hotline knows about one call (all values are strings, as Redis keeps them)."""
+
+    sid: str
+    fields: dict[str, str]
+    is_new: bool = False
+
+    def get(self, name: str, default: str = "") -> str:
+        """A field, or `default` when it is not set."""
+        return self.fields.get(name, default) or default
+
+
+class CallStore:
+    """Reads and writes call records."""
+
+    def __init__(self, conn: redis.Redis) -> None:
+        self.conn = conn
+        self._open = conn.register_script(_OPEN_CALL)
+        self._close = conn.register_script(_CLOSE_CALL)
+
+    def open(
+        self, sid: str, now: datetime, day: str, caller: str | None, raw_from: str, to: str
+    ) -> CallRecord:
+        """The call's record, created (with its reference number) if this CallSid is new."""
+        lang_key = keys.language(caller) if caller else keys.language("-")
+        flat = self._open(
+            keys=[keys.call(sid), keys.reference_sequence(day), lang_key, keys.daily_stats(day)],
+            args=[
+                now.isoformat(), day, caller or "", raw_from[:64], to[:64], keys.CALL_TTL_SECONDS,
+                keys.REFSEQ_TTL_SECONDS, keys.REF_TTL_SECONDS, keys.reference(""),
+                keys.STATS_TTL_SECONDS, sid,
+            ],
+        )  # fmt: skip
+        fields = dict(zip(flat[::2], flat[1::2], strict=True))
+        is_new = fields.pop("is_new", "") == "1"
+        return CallRecord(sid=sid, fields=fields, is_new=is_new)
+
+    def close(self, record: CallRecord, now: datetime, status: str, duration: int) -> bool:
+        """Close the record at the end of the call; False when it was already closed."""
+        department = record.get("department")
+        queue_key = keys.queue(department) if department else keys.queue("-")
+        day = record.get("day") or "000000"
+        return bool(
+            self._close(
+                keys=[keys.call(record.sid), keys.daily_stats(day), queue_key],
+                args=[now.isoformat(), status[:20], duration, keys.STATS_TTL_SECONDS],
+            )
+        )
+
+
+@dataclass
+class CallWriter:
+    """The one write of a webhook: field updates plus any extra commands, in one pipeline."""
+
+    sid: str
+    updates: dict[str, str] = field(default_factory=dict)
+    extra: list[Callable[[redis.client.Pipeline], None]] = field(default_factory=list)
+
+    def set(self, **values: str) -> None:
+        """Fields to write on the call record."""
+        self.updates.update(values)
+
+    def also(self, command: Callable[[redis.client.Pipeline], None]) -> None:
+        """A command to send in the same round trip."""
+        self.extra.append(command)
+
+    def flush(self, conn: redis.Redis) -> list[object]:
+        """Send everything in one round trip; the replies of the extra commands."""
+        if not self.updates and not self.extra:
+            return []
+        # One MULTI/EXEC: the step's writes land together. Opening it before any command also
+        # lets rq add a job to it (rq insists on starting the transaction itself otherwise).
+        pipe = conn.pipeline(transaction=True)
+        pipe.multi()
+        if self.updates:
+            pipe.hset(keys.call(self.sid), mapping=self.updates)
+            pipe.expire(keys.call(self.sid), keys.CALL_TTL_SECONDS)
+        for command in self.extra:
+            command(pipe)
+        replies = pipe.execute()
+        return replies[2:] if self.updates else replies

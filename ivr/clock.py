@@ -1,0 +1,70 @@
+"""The one place the hotline reads the time from.
+
+Business hours, reference numbers and statistics all ask this clock, so a simulated day (a
+clock that runs faster than real time, see `ScaledClock`) moves every one of them together.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+from typing import Protocol
+
+
+class Clock(Protocol):
+    """Anything that can tell the current time as an aware UTC datetime."""
+
+    def now(self) -> datetime:
+        """The current instant."""
+        ...
+
+
+class SystemClock:
+    """Real time."""
+
+    def now(self) -> datetime:
+        """The current instant, from the system."""
+        return datetime.now(UTC)
+
+
+class ScaledClock:
+    """Time that starts at `start` and runs `speed` times faster than the wall clock."""
+
+    def __init__(self, start: datetime, speed: float = 1.0) -> None:
+        if start.tzinfo is None:
+            raise ValueError("start must be timezone-aware")
+        if speed <= 0:
+            raise ValueError("speed must be positive")
+        self._start = start.astimezone(UTC)
+        self._speed = speed
+        self._origin = time.monotonic()
+
+    def now(self) -> datetime:
+        """The simulated instant."""
+        elapsed = (time.monotonic() - self._origin) * self._speed
+        return datetime.fromtimestamp(self._start.timestamp() + elapsed, UTC)
+
+
+class FixedClock:
+    """A clock that stays where it is set: for tests that need a given hour or day."""
+
+    def __init__(self, at: datetime) -> None:
+        self.at = at.astimezone(UTC)
+
+    def now(self) -> datetime:
+        """The instant the clock was set to."""
+        return self.at
+
+    def set(self, at: datetime) -> None:
+        """Move the clock."""
+        self.at = at.astimezone(UTC)
+
+
+def clock_from_env(start: str | None, speed: str | None) -> Clock:
+    """`HOTLINE_CLOCK_START` (ISO 8601) and `HOTLINE_CLOCK_SPEED` select a simulated clock."""
+    if not start and not speed:
+        return SystemClock()
+    begin = datetime.fromisoformat(start) if start else datetime.now(UTC)
+    if begin.tzinfo is None:
+        begin = begin.replace(tzinfo=UTC)
+    return ScaledClock(begin, float(speed or 1.0))

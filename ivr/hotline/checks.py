@@ -1,0 +1,164 @@
+"""Checks that need the whole hotline file: references between sections and the flow's shape."""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from ivr.hotline.schema import HotlineFile
+
+Problem = tuple[tuple[Any, ...], str]
+
+# What each node type needs: (needs prompt, needs options, needs next).
+NODE_NEEDS = {
+    "language": (False, False, True),
+    "announce": (False, False, True),
+    "account": (False, False, True),
+    "menu": (True, True, False),
+    "freeze": (False, False, True),
+    "handoff": (False, False, False),
+}
+
+
+def cross_check(cfg: HotlineFile, base_dir: Path) -> list[Problem]:
+    """Every cross-reference problem of the file, each with its location."""
+    return [
+        *_check_languages(cfg),
+        *_check_departments(cfg),
+        *_check_issues(cfg),
+        *_check_flow(cfg),
+        *_check_agents(cfg),
+        *_check_directory(cfg, base_dir),
+    ]
+
+
+def _duplicates(values: list[str]) -> set[str]:
+    return {v for v, n in Counter(values).items() if n > 1}
+
+
+def _check_languages(cfg: HotlineFile) -> list[Problem]:
+    problems: list[Problem] = []
+    for dup in _duplicates([lang.locale for lang in cfg.languages]):
+        problems.append((("languages",), f"{dup} is offered twice"))
+    for dup in _duplicates([lang.digit for lang in cfg.languages]):
+        problems.append((("languages",), f"digit {dup} chooses two languages"))
+    return problems
+
+
+def _check_departments(cfg: HotlineFile) -> list[Problem]:
+    problems: list[Problem] = []
+    locales = [lang.locale for lang in cfg.languages]
+    for name, dept in cfg.departments.items():
+        where = ("departments", name)
+        if dept.hours not in cfg.hours:
+            problems.append((where + ("hours",), f"no opening hours named {dept.hours!r}"))
+        for locale in locales:
+            if locale not in dept.names:
+                problems.append((where + ("names",), f"no name in {locale}"))
+        if dept.when_closed is not None:
+            if dept.when_closed == name:
+                problems.append((where + ("when_closed",), "cannot send callers to itself"))
+            elif dept.when_closed not in cfg.departments:
+                problems.append((where + ("when_closed",), f"no department {dept.when_closed!r}"))
+    return problems
+
+
+def _check_issues(cfg: HotlineFile) -> list[Problem]:
+    problems: list[Problem] = []
+    locales = {lang.locale for lang in cfg.languages}
+    if "other" not in cfg.issues:
+        problems.append((("issues",), "an issue named 'other' is required (callers who press 0)"))
+    for name, issue in cfg.issues.items():
+        where = ("issues", name)
+        if issue.department not in cfg.departments:
+            problems.append((where + ("department",), f"no department {issue.department!r}"))
+        for field in ("priority", "verified_priority"):
+            value = getattr(issue, field)
+            if value is not None and value not in cfg.priorities:
+                problems.append((where + (field,), f"no priority class {value!r}"))
+        for locale, dept in issue.language_departments.items():
+            if locale not in locales:
+                problems.append((where + ("language_departments", locale), "not an offered language"))
+            if dept not in cfg.departments:
+                problems.append((where + ("language_departments", locale), f"no department {dept!r}"))
+    return problems
+
+
+def _check_flow(cfg: HotlineFile) -> list[Problem]:
+    problems: list[Problem] = []
+    nodes = cfg.flow.nodes
+    if cfg.flow.start not in nodes:
+        problems.append((("flow", "start"), f"no node {cfg.flow.start!r}"))
+    handoffs = [name for name, node in nodes.items() if node.type == "handoff"]
+    if len(handoffs) != 1:
+        problems.append((("flow", "nodes"), f"exactly one handoff node is needed, found {len(handoffs)}"))
+    edges: dict[str, list[str]] = {}
+    for name, node in nodes.items():
+        where = ("flow", "nodes", name)
+        needs_prompt, needs_options, needs_next = NODE_NEEDS[node.type]
+        if needs_prompt and not node.prompt:
+            problems.append((where, f"a {node.type} node needs a prompt"))
+        if needs_options and not node.options:
+            problems.append((where, f"a {node.type} node needs options"))
+        if not needs_options and node.options:
+            problems.append((where + ("options",), f"a {node.type} node has no options"))
+        if needs_next and not node.next:
+            problems.append((where, f"a {node.type} node needs next"))
+        if node.type == "handoff" and node.next:
+            problems.append((where + ("next",), "the handoff node is where the menu ends"))
+        if node.type == "announce" and not node.prompts:
+            problems.append((where, "an announce node needs prompts"))
+        targets = [node.next] if node.next else []
+        for dup in _duplicates([opt.digit for opt in node.options]):
+            problems.append((where + ("options",), f"digit {dup} is used twice"))
+        for i, opt in enumerate(node.options):
+            targets.append(opt.next)
+            if opt.issue is not None and opt.issue not in cfg.issues:
+                problems.append((where + ("options", i, "issue"), f"no issue {opt.issue!r}"))
+        for target in targets:
+            if target not in nodes:
+                problems.append((where, f"goes to {target!r}, which is not a node"))
+        edges[name] = [t for t in targets if t in nodes]
+    reached = _reachable(cfg.flow.start, edges) if cfg.flow.start in nodes else set()
+    for name in nodes:
+        if reached and name not in reached:
+            problems.append((("flow", "nodes", name), "cannot be reached from the start"))
+    return problems
+
+
+def _reachable(start: str, edges: dict[str, list[str]]) -> set[str]:
+    seen, todo = {start}, [start]
+    while todo:
+        for nxt in edges.get(todo.pop(), []):
+            if nxt not in seen:
+                seen.add(nxt)
+                todo.append(nxt)
+    return seen
+
+
+def _check_agents(cfg: HotlineFile) -> list[Problem]:
+    problems: list[Problem] = []
+    locales = {lang.locale for lang in cfg.languages}
+    for dup in _duplicates([agent.id for agent in cfg.agents]):
+        problems.append((("agents",), f"agent id {dup!r} is used twice"))
+    for i, agent in enumerate(cfg.agents):
+        for dept in agent.departments:
+            if dept not in cfg.departments:
+                problems.append((("agents", i, "departments"), f"no department {dept!r}"))
+        for locale in agent.languages:
+            if locale not in locales:
+                problems.append((("agents", i, "languages"), f"{locale} is not an offered language"))
+    return problems
+
+
+def _check_directory(cfg: HotlineFile, base_dir: Path) -> list[Problem]:
+    directory = cfg.directory
+    if directory.kind == "file":
+        if not directory.file:
+            return [(("directory", "file"), "the file directory needs a file")]
+        if not (base_dir / directory.file).is_file():
+            return [(("directory", "file"), f"no such file: {directory.file}")]
+    if directory.kind == "http" and not (directory.url or "").startswith(("http://", "https://")):
+        return [(("directory", "url"), "the http directory needs an http(s) url")]
+    return []

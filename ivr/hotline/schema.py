@@ -1,0 +1,254 @@
+"""The shape of the hotline file: what an operator may write, field by field.
+
+Field-level checks live here (pydantic); checks that need the whole file (a menu target that
+does not exist, a prompt missing in one language) live in `checks.py`.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date, time
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
+
+from ivr.phones import is_valid_e164
+
+Identifier = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]*$", max_length=40)]
+Digit = Annotated[str, StringConstraints(pattern=r"^[1-9#]$")]
+Locale = Annotated[str, StringConstraints(pattern=r"^[a-z]{2,3}-[A-Z]{2}$")]
+
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+_RANGE = re.compile(r"^(\d{2}):(\d{2})-(\d{2}):(\d{2})$")
+
+
+class Strict(BaseModel):
+    """Unknown keys are errors: a misspelt key must not be silently ignored."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Hotline(Strict):
+    """Hotline-wide settings."""
+
+    name: str = "OKPay"
+    timezone: str = "Asia/Shanghai"
+    default_region: Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")] = "CN"
+    overflow_number: str
+    max_tries: int = Field(default=3, ge=1, le=5)
+    gather_timeout_seconds: int = Field(default=6, ge=2, le=20)
+    hold_music_url: str = "http://com.twilio.sounds.music.s3.amazonaws.com/MARKOVICHAMP-Borghestral.mp3"
+    max_hold_minutes: int = Field(default=30, ge=1, le=240)
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r}") from None
+        return value
+
+    @field_validator("overflow_number")
+    @classmethod
+    def _e164(cls, value: str) -> str:
+        if not is_valid_e164(value):
+            raise ValueError(f"{value!r} is not a valid phone number in E.164 (+8621...)")
+        return value
+
+
+class Language(Strict):
+    """A language callers can choose, with the key that chooses it."""
+
+    locale: Locale
+    digit: Digit
+
+
+class DayRange(Strict):
+    """Opening time and closing time on one day (closing may be 24:00)."""
+
+    opens: time
+    closes: time | None  # None means midnight at the end of the day
+
+
+def parse_range(text: str) -> DayRange:
+    """'09:00-21:00' -> DayRange; raises ValueError with the reason."""
+    match = _RANGE.match(text.strip())
+    if not match:
+        raise ValueError(f"{text!r} is not a range like 09:00-21:00")
+    h1, m1, h2, m2 = (int(g) for g in match.groups())
+    if h1 > 23 or m1 > 59 or h2 > 24 or m2 > 59 or (h2 == 24 and m2):
+        raise ValueError(f"{text!r} has an impossible time")
+    opens = time(h1, m1)
+    closes = None if h2 == 24 else time(h2, m2)
+    if closes is not None and closes <= opens:
+        raise ValueError(f"{text!r} closes before it opens")
+    return DayRange(opens=opens, closes=closes)
+
+
+class Schedule(Strict):
+    """Opening hours per weekday; a day that is absent is closed.
+
+    Written in the file as "24/7", or as a mapping of days ("mon", "mon-fri", "sat,sun") to
+    ranges ("09:00-21:00").
+    """
+
+    always_open: bool = False
+    days: dict[str, DayRange] = Field(default_factory=dict)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_file(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            if value.strip() == "24/7":
+                return {"always_open": True}
+            raise ValueError(f'{value!r}: write "24/7" or a mapping of days to hours')
+        if not isinstance(value, dict) or "days" in value or "always_open" in value:
+            return value
+        days: dict[str, DayRange] = {}
+        for spec, hours in value.items():
+            for day in expand_days(str(spec)):
+                if day in days:
+                    raise ValueError(f"{day} is given twice")
+                days[day] = parse_range(str(hours))
+        return {"days": days}
+
+
+def expand_days(spec: str) -> list[str]:
+    """'mon-fri' -> ['mon', ..., 'fri']; 'sat,sun' -> ['sat', 'sun']."""
+    out: list[str] = []
+    for part in spec.replace(" ", "").split(","):
+        if "-" in part:
+            first, last = part.split("-", 1)
+            if first not in WEEKDAYS or last not in WEEKDAYS:
+                raise ValueError(f"{spec!r}: days are written mon..sun")
+            i, j = WEEKDAYS.index(first), WEEKDAYS.index(last)
+            if j < i:
+                raise ValueError(f"{spec!r}: the range runs backwards")
+            out.extend(WEEKDAYS[i : j + 1])
+        elif part in WEEKDAYS:
+            out.append(part)
+        else:
+            raise ValueError(f"{spec!r}: days are written mon..sun")
+    return out
+
+
+class Department(Strict):
+    """A group of agents with its own queue."""
+
+    names: dict[Locale, str]
+    hours: Identifier
+    capacity: int = Field(default=500, ge=1)
+    hold_music_url: str | None = None
+    when_closed: Identifier | None = None  # another department that takes its callers
+
+
+class Issue(Strict):
+    """Why a caller calls, and where it goes."""
+
+    department: Identifier
+    priority: Identifier = "normal"
+    verified_priority: Identifier | None = None
+    language_departments: dict[Locale, Identifier] = Field(default_factory=dict)
+
+
+class Option(Strict):
+    """One choice of a menu."""
+
+    digit: Digit
+    next: Identifier
+    label: Identifier | None = None
+    issue: Identifier | None = None
+    require: Literal["verified"] | None = None
+    keywords: dict[Locale, list[str]] = Field(default_factory=dict)
+
+
+NodeType = Literal["language", "announce", "account", "menu", "freeze", "handoff"]
+
+
+class Node(Strict):
+    """One step of the call flow."""
+
+    type: NodeType
+    prompt: Identifier | None = None
+    reprompt: Identifier | None = None
+    prompts: list[Identifier] = Field(default_factory=list)
+    next: Identifier | None = None
+    require: Literal["verified"] | None = None
+    options: list[Option] = Field(default_factory=list)
+
+
+class Flow(Strict):
+    """The call flow: named nodes and where a call starts."""
+
+    start: Identifier
+    nodes: dict[Identifier, Node]
+
+
+class AccountIds(Strict):
+    """What a well-formed account identifier looks like."""
+
+    length: int = Field(default=10, ge=4, le=20)
+    check_digit: Literal["luhn", "none"] = "luhn"
+
+
+class Directory(Strict):
+    """Where account lookups go."""
+
+    kind: Literal["file", "http"] = "file"
+    file: str | None = "demo_accounts.yaml"
+    url: str | None = None
+    timeout_seconds: float = Field(default=2.0, gt=0, le=5)
+
+
+class Agent(Strict):
+    """A person who takes calls."""
+
+    id: Identifier
+    name: str
+    departments: dict[Identifier, int] = Field(description="department -> skill level 1..5")
+    languages: list[Locale]
+    reach: str = Field(description="client:identity, an E.164 number, or a sip: URI")
+
+    @field_validator("departments")
+    @classmethod
+    def _levels(cls, value: dict[str, int]) -> dict[str, int]:
+        for dept, level in value.items():
+            if not 1 <= level <= 5:
+                raise ValueError(f"skill level of {dept!r} must be 1..5, not {level}")
+        return value
+
+    @field_validator("reach")
+    @classmethod
+    def _reach(cls, value: str) -> str:
+        if value.startswith("client:") and re.fullmatch(r"client:[A-Za-z0-9_.-]+", value):
+            return value
+        if value.startswith("sip:") and re.fullmatch(r"sip:[^@\s]+@[^@\s]+", value):
+            return value
+        if is_valid_e164(value):
+            return value
+        raise ValueError(f"{value!r} is not client:NAME, sip:user@host or a valid number in E.164")
+
+
+class HotlineFile(Strict):
+    """The whole hotline file."""
+
+    hotline: Hotline
+    languages: list[Language] = Field(min_length=1)
+    hours: dict[Identifier, Schedule]
+    holidays: list[date] = Field(default_factory=list)
+    priorities: dict[Identifier, int]
+    departments: dict[Identifier, Department] = Field(min_length=1)
+    issues: dict[Identifier, Issue] = Field(min_length=1)
+    account_ids: AccountIds = AccountIds()
+    directory: Directory = Directory()
+    flow: Flow
+    agents: list[Agent] = Field(default_factory=list)

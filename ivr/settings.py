@@ -1,0 +1,101 @@
+"""Process settings from the environment, under the names Twilio and Redis users already know."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_HOTLINE_CONFIG = PROJECT_ROOT / "hotline.yaml"
+DEFAULT_DATA_DIR = PROJECT_ROOT / ".hotline-data"
+
+# Environment variable -> settings field.
+ENV_NAMES = {
+    "TWILIO_ACCOUNT_SID": "twilio_account_sid",
+    "TWILIO_AUTH_TOKEN": "twilio_auth_token",
+    "TWILIO_API_BASE_URL": "twilio_api_base_url",
+    "PUBLIC_BASE_URL": "public_base_url",
+    "REDIS_URL": "redis_url",
+    "HOTLINE_CONFIG": "hotline_config",
+    "HOTLINE_DATA_DIR": "data_dir",
+    "HOTLINE_VALIDATE_SIGNATURES": "validate_signatures",
+}
+FIELD_TO_ENV = {field: env for env, field in ENV_NAMES.items()}
+
+
+class SettingsError(RuntimeError):
+    """A setting is missing or malformed; the message names the environment variable."""
+
+
+class Settings(BaseModel):
+    """What one web or worker process needs to know before it reads the hotline file."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    twilio_account_sid: str = Field(min_length=34, max_length=34)
+    twilio_auth_token: str = Field(min_length=8)
+    twilio_api_base_url: str = "https://api.twilio.com"
+    public_base_url: str | None = None
+    redis_url: str | None = None
+    hotline_config: Path = DEFAULT_HOTLINE_CONFIG
+    data_dir: Path = DEFAULT_DATA_DIR
+    # Only tests of code paths unrelated to Twilio may switch this off; production never does.
+    validate_signatures: bool = True
+
+    @field_validator("twilio_account_sid")
+    @classmethod
+    def _sid_shape(cls, value: str) -> str:
+        if not re.fullmatch(r"AC[0-9a-fA-F]{32}", value):
+            raise ValueError("must be 'AC' followed by 32 hexadecimal digits")
+        return value
+
+    @field_validator("twilio_api_base_url", "public_base_url")
+    @classmethod
+    def _url_shape(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        if not re.fullmatch(r"https?://[^/\s?#]+(/[^\s?#]*)?", value):
+            raise ValueError("must be an http(s) URL such as https://hotline.example.com")
+        return value.rstrip("/")
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_shape(cls, value: str | None) -> str | None:
+        if value and not re.match(r"(redis|rediss|unix)://", value):
+            raise ValueError("must start with redis://, rediss:// or unix://")
+        return value or None
+
+    @field_validator("hotline_config")
+    @classmethod
+    def _config_exists(cls, value: Path) -> Path:
+        if not value.is_file():
+            raise ValueError(f"no such file: {value}")
+        return value
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """Read settings from the environment; every problem is reported at once by name."""
+        environ = os.environ if environ is None else environ
+        values: dict[str, Any] = {
+            field: environ[env] for env, field in ENV_NAMES.items() if environ.get(env, "") != ""
+        }
+        return cls.from_mapping(values)
+
+    @classmethod
+    def from_mapping(cls, values: Mapping[str, Any]) -> Settings:
+        """Build settings from field names (tests) and translate errors to variable names."""
+        try:
+            return cls(**values)
+        except ValidationError as exc:
+            problems = []
+            for err in exc.errors():
+                field = str(err["loc"][0]) if err["loc"] else "?"
+                name = FIELD_TO_ENV.get(field, field)
+                message = "must be set" if err["type"] == "missing" else err["msg"]
+                problems.append(f"{name}: {message.removeprefix('Value error, ')}")
+            raise SettingsError("invalid settings:\n  " + "\n  ".join(problems)) from None

@@ -1,0 +1,88 @@
+"""What every Twilio-facing endpoint shares: the signature check and the never-fail answer.
+
+A caller must never hear Twilio's "application error": whatever goes wrong inside a handler
+(Redis down or slow, a bug), the answer is a 200 with valid TwiML that apologises and dials the
+overflow number. Only a request that is not from Twilio gets anything else (403).
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import re
+from collections.abc import Callable
+
+import redis
+from flask import Response, current_app, request
+from twilio.request_validator import RequestValidator
+from twilio.twiml.voice_response import VoiceResponse
+
+from ivr.phones import mask_phone
+from ivr.voice import twiml
+
+log = logging.getLogger("ivr.voice")
+
+CALL_SID = re.compile(r"CA[0-9a-f]{32}")
+
+Handler = Callable[..., VoiceResponse]
+
+
+def public_url() -> str:
+    """The URL exactly as Twilio requested it: behind a proxy, rebuilt from PUBLIC_BASE_URL."""
+    base = current_app.extensions["hotline"].settings.public_base_url
+    if not base:
+        return request.url
+    query = request.query_string.decode("latin-1")
+    return f"{base}{request.path}" + (f"?{query}" if query else "")
+
+
+def base_url() -> str:
+    """Where the hotline's own URLs start, as Twilio must call them."""
+    base = current_app.extensions["hotline"].settings.public_base_url
+    return base or request.host_url.rstrip("/")
+
+
+def signature_ok() -> bool:
+    """Check X-Twilio-Signature with twilio's RequestValidator."""
+    hotline = current_app.extensions["hotline"]
+    if not hotline.settings.validate_signatures:
+        return True
+    validator = RequestValidator(hotline.settings.twilio_auth_token)
+    params = request.form.to_dict() if request.method == "POST" else {}
+    return validator.validate(public_url(), params, request.headers.get("X-Twilio-Signature", ""))
+
+
+def xml(resp: VoiceResponse) -> Response:
+    """A TwiML document as Twilio wants it."""
+    return Response(str(resp), status=200, mimetype="text/xml")
+
+
+def twilio_webhook(handler: Handler) -> Callable[..., Response]:
+    """Validate the signature, run the handler, and answer with TwiML whatever happens."""
+
+    @functools.wraps(handler)
+    def wrapper(*args: object, **kwargs: object) -> Response:
+        if not signature_ok():
+            # The body may hold a caller's number or keys: log neither.
+            log.warning("rejected %s %s: bad X-Twilio-Signature", request.method, request.path)
+            return Response("invalid Twilio signature\n", status=403, mimetype="text/plain")
+        hotline = current_app.extensions["hotline"]
+        try:
+            return xml(handler(*args, **kwargs))
+        except redis.RedisError as exc:
+            log.error("redis unavailable on %s (%s): overflow", request.path, exc)
+        except Exception:
+            log.exception(
+                "webhook %s failed for caller %s: overflow",
+                request.path,
+                mask_phone(request.form.get("From")),
+            )
+        return xml(twiml.overflow(hotline.config, None))
+
+    return wrapper
+
+
+def call_sid() -> str | None:
+    """The request's CallSid when it has Twilio's shape, else None."""
+    sid = request.form.get("CallSid", "")
+    return sid if CALL_SID.fullmatch(sid) else None

@@ -1,0 +1,1 @@
+"""rq jobs and the worker: the hotline's work that must not block a webhook."""
