@@ -5,15 +5,15 @@ from __future__ import annotations
 import logging
 import re
 
-# Any run of 5 or more digits (a phone number, an account identifier, keys a caller pressed)
-# keeps only its last two digits.
-_LONG_DIGITS = re.compile(r"\+?\d[\d\- ]{3,}\d")
+# Any free-standing run of 6 or more digits (a phone number, an account identifier) keeps only
+# its last two digits. Runs inside identifiers (a CallSid's hex) are left alone.
+_LONG_DIGITS = re.compile(r"(?<![A-Za-z0-9])\+?\d[\d\- ]{4,}\d(?![A-Za-z0-9])")
 
 
 def _mask(match: re.Match[str]) -> str:
     text = match.group(0)
     digits = [c for c in text if c.isdigit()]
-    if len(digits) < 5:
+    if len(digits) < 6:
         return text
     return "*" * (len(digits) - 2) + "".join(digits[-2:])
 

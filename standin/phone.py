@@ -1,0 +1,205 @@
+"""A caller's phone call, driven by the app's TwiML the way Twilio drives it.
+
+``Call`` requests the number's voice URL, runs the verbs it gets back and stops whenever the call
+needs the caller: at a ``<Gather>`` (press, speak or stay silent), a ``<Record>``, a ``<Dial>``
+(the dialled party answers or not), an ``<Enqueue>`` (someone takes the call from the queue), a
+hold loop that would go on forever, or the end of the call. Every answer the app gives must be
+one Twilio would run (HTTP 200, an XML content type, TwiML that passes ``check_twiml``);
+anything else raises ``ApplicationError``, the moment a real caller would hear "an application
+error has occurred" and be cut off.
+
+A typical test::
+
+    call = Call(FlaskTransport(client, "https://ivr.example.com", token))
+    call.start()
+    assert call.state == "gathering"
+    call.press("1")
+    assert "refund" in call.heard_text()
+"""
+
+from __future__ import annotations
+
+import time
+
+from standin.errors import ApplicationError, CallbackError, CallStateError
+from standin.interpreter import ENDED, State, TwimlInterpreter
+from standin.webhook import heard_from, method_of, new_sid
+
+__all__ = ["ApplicationError", "Call", "CallStateError", "CallbackError", "State"]
+
+DIAL_STATUSES = frozenset({"completed", "answered", "busy", "no-answer", "failed", "canceled"})
+QUEUE_RESULTS = frozenset(
+    {"bridged", "bridging-in-process", "error", "hangup", "leave", "redirected", "queue-full"}
+    | {"system-error", "system-shutdown"}
+)
+
+
+class Call(TwimlInterpreter):
+    """One inbound call: the caller's actions, on top of Twilio's running of the TwiML.
+
+    Read ``state``, ``heard``, ``dialed``, ``enqueued``, ``requests``, ``current_url`` and
+    ``last_twiml`` to see where the call is; the methods below are what the caller can do.
+    """
+
+    # -- what the caller heard -------------------------------------------------------------
+
+    def mark(self) -> int:
+        """Return a position in ``heard``, to read only what is heard after this point."""
+        return len(self.heard)
+
+    def heard_text(self, since: int = 0) -> str:
+        """Join the spoken (``<Say>``) text heard since position ``since``."""
+        return " ".join(item.text for item in self.heard[since:] if item.kind == "say")
+
+    def request_paths(self) -> list[str]:
+        """The path (and query) of every request the phone sent, in order."""
+        base = self.transport.base_url.rstrip("/")
+        return [url.removeprefix(base) for url, _ in self.requests]
+
+    # -- what the caller does ----------------------------------------------------------------
+
+    def start(self) -> None:
+        """Ring the app's voice URL and run its TwiML until the call needs the caller."""
+        if self.state != "new":
+            raise CallStateError(f"the call was already started (state {self.state})")
+        self._started_at = time.monotonic()
+        self.state = "running"
+        self._fetch(self.voice_url, self.voice_method)
+        self._run()
+
+    def press(self, digits: str) -> None:
+        """Press keys during a ``<Gather>``, with its numDigits and finishOnKey rules."""
+        gather = self._expect("gathering")
+        if not set(digits) <= set("0123456789*#"):
+            raise ValueError(f"a phone keypad has no key in {digits!r}")
+        if "dtmf" not in gather.get("input", "dtmf").split():
+            self.silence()  # a speech-only Gather does not listen to keys
+            return
+        finish = gather.get("finishOnKey", "#")
+        limit = int(gather.get("numDigits", "0")) or None
+        collected = ""
+        for key in digits:
+            if finish and key == finish:
+                if collected:
+                    break
+                continue  # Twilio ignores a finishOnKey pressed before any digit
+            collected += key
+            if limit is not None and len(collected) >= limit:
+                break
+        if not collected:
+            self.silence()  # the Gather times out with nothing entered
+            return
+        self._continue_at(self._action(gather), method_of(gather), {"Digits": collected})
+
+    def speak(self, text: str, confidence: float = 0.92) -> None:
+        """Say something during a ``<Gather>``; a dtmf-only Gather hears it as silence."""
+        gather = self._expect("gathering")
+        if "speech" not in gather.get("input", "dtmf").split():
+            self.silence()
+            return
+        params = {"SpeechResult": text, "Confidence": str(confidence)}
+        self._continue_at(self._action(gather), method_of(gather), params)
+
+    def silence(self) -> None:
+        """Give no input: a Gather times out, a Record captures nothing."""
+        if self.state == "gathering":
+            gather = self._expect("gathering")
+            if gather.get("actionOnEmptyResult") == "true":
+                self._continue_at(self._action(gather), method_of(gather), {"Digits": ""})
+                return
+        else:
+            self._expect("recording")  # an empty recording requests no action
+        self._proceed()
+
+    def record(self, duration: int = 5, digits: str = "#") -> None:
+        """Leave a recording of ``duration`` seconds ended by ``digits`` (or ``"hangup"``)."""
+        record = self._expect("recording")
+        finish = record.get("finishOnKey", "1234567890*#")
+        if digits not in ("", "hangup") and (len(digits) != 1 or digits not in finish):
+            raise ValueError(f"{digits!r} does not end this recording (finishOnKey {finish!r})")
+        duration = min(duration, int(record.get("maxLength", "3600")))
+        if duration <= 0:
+            self.silence()
+            return
+        sid = new_sid("RE")
+        params = {
+            "RecordingUrl": f"https://api.twilio.com/2010-04-01/Accounts/{self.account_sid}/Recordings/{sid}",
+            "RecordingSid": sid,
+            "RecordingDuration": str(duration),
+            "Digits": digits,
+        }
+        if digits == "hangup":
+            # The caller hung up to end the message: Twilio still posts the recording to the
+            # action, but the call is over and the TwiML it answers is not run.
+            self.state = "completed"
+            problems = [self._notify(self._action(record), method_of(record), params)]
+            self._end_and_report("completed", problems)
+            return
+        self._continue_at(self._action(record), method_of(record), params)
+
+    def dial_result(self, status: str = "completed", duration: int = 30) -> None:
+        """End the ``<Dial>``: the dialled leg finished with ``status`` after ``duration`` s."""
+        dial = self._expect("dialing")
+        if status not in DIAL_STATUSES:
+            raise ValueError(f"DialCallStatus {status!r} is not one of {sorted(DIAL_STATUSES)}")
+        talked = duration if status in ("completed", "answered") else 0
+        params = {
+            "DialCallStatus": status,
+            "DialCallSid": new_sid("CA"),
+            "DialCallDuration": str(talked),
+        }
+        action = dial.get("action")
+        if action is None:
+            self._proceed()  # without an action Twilio goes on with the next verb
+            return
+        self._continue_at(action, method_of(dial), params)
+
+    def dequeue(self, result: str = "bridged") -> None:
+        """Take the caller out of the queue (``bridged``: an agent talked and hung up)."""
+        self._expect("queued")
+        if result not in QUEUE_RESULTS:
+            raise ValueError(f"QueueResult {result!r} is not one of {sorted(QUEUE_RESULTS)}")
+        self._budget = self.max_redirects
+        self.state = "running"
+        self._leave_queue(result)
+        self._run()
+
+    def continue_loop(self, documents: int = 1) -> None:
+        """Let a hold loop (or a queue's wait music) run for ``documents`` more documents."""
+        if self.state not in ("looping", "queued"):
+            raise CallStateError(f"the call is not on hold (state {self.state})")
+        if self._endless is not None:
+            for _ in range(documents):
+                self.heard.extend(heard_from(self._endless, times=1))
+            return
+        if self._pending is None:
+            return  # queued on Twilio's default music: there is no document to fetch
+        url, method, is_wait_url = self._pending
+        self._pending = None
+        self._budget = documents
+        self.state = "running"
+        self._follow(url, method, is_wait_url=is_wait_url)
+        self._run()
+
+    def hangup(self) -> None:
+        """The caller hangs up, whatever the call was doing."""
+        if self.state == "new" or self.state in ENDED:
+            raise CallStateError(f"there is no call to hang up (state {self.state})")
+        previous, waiting, queue = self.state, self._waiting, self._queue
+        self.state = "completed"  # requests from here on carry CallStatus=completed
+        problems: list[str | None] = []
+        if previous == "dialing" and waiting is not None and waiting.get("action"):
+            # The bridged call ends with the caller; Twilio requests the action and ignores it.
+            talked = int(time.monotonic() - self._dial_started_at)
+            params = {
+                "DialCallStatus": "completed",
+                "DialCallSid": new_sid("CA"),
+                "DialCallDuration": str(talked),
+            }
+            problems.append(self._notify(waiting.get("action", ""), method_of(waiting), params))
+        elif previous == "queued" and queue is not None and queue.enqueue.get("action"):
+            self.current_url = queue.resume_url
+            params = {"QueueResult": "hangup", **queue.leave_params()}
+            action = queue.enqueue.get("action", "")
+            problems.append(self._notify(action, method_of(queue.enqueue), params))
+        self._end_and_report("completed", problems)

@@ -1,0 +1,122 @@
+"""Fixtures: a real Redis (the machine's, or an embedded one) -> the app -> a signed phone.
+
+Every test that touches Redis gets a clean database. Calls go through the stand-in for
+Twilio (`standin`), which signs requests as Twilio does and checks every TwiML answer.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Callable, Iterator
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+import redis
+from flask import Flask
+from rq import SimpleWorker
+
+from ivr import create_app
+from ivr.clock import FixedClock
+from ivr.jobs import QUEUE_NAME
+from ivr.store import embedded_redis_url, stop_embedded_redis
+from queue_worker import context
+from standin.phone import Call
+from standin.transport import FlaskTransport
+
+ACCOUNT_SID = "AC" + "1" * 32
+AUTH_TOKEN = "test-auth-token-0123456789"
+PUBLIC_BASE_URL = "https://hotline.example.com"
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+# A Tuesday morning: every department is open.
+OPEN_HOURS = datetime(2026, 11, 24, 10, 30, tzinfo=SHANGHAI)
+
+DEMO_CALLER = "+8613800138000"  # registered mobile of account 6222000017
+DEMO_ACCOUNT = "6222000017"
+
+
+def _local_redis_answers(url: str) -> bool:
+    try:
+        return bool(redis.Redis.from_url(url, socket_connect_timeout=0.5).ping())
+    except redis.RedisError:
+        return False
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> Iterator[str]:
+    """TEST_REDIS_URL, else the machine's Redis (db 13), else an embedded server for the session."""
+    explicit = os.environ.get("TEST_REDIS_URL")
+    if explicit:
+        yield explicit
+        return
+    local = "redis://127.0.0.1:6379/13"
+    if _local_redis_answers(local):
+        yield local
+        return
+    data_dir = Path(tempfile.mkdtemp(prefix="hotline-test-redis-"))
+    yield embedded_redis_url(data_dir)
+    stop_embedded_redis(data_dir)
+
+
+@pytest.fixture
+def redis_conn(redis_url: str) -> Iterator[redis.Redis]:
+    """A decoding client on a freshly emptied database."""
+    conn = redis.Redis.from_url(redis_url, decode_responses=True)
+    conn.flushdb()
+    yield conn
+    conn.flushdb()
+    conn.close()
+
+
+@pytest.fixture
+def clock() -> FixedClock:
+    """The hotline's clock, set to a weekday morning; tests move it to test hours."""
+    return FixedClock(OPEN_HOURS)
+
+
+@pytest.fixture
+def app_settings(redis_url: str) -> dict[str, Any]:
+    """Settings as the environment would give them (field names)."""
+    return {
+        "twilio_account_sid": ACCOUNT_SID,
+        "twilio_auth_token": AUTH_TOKEN,
+        "public_base_url": PUBLIC_BASE_URL,
+        "redis_url": redis_url,
+    }
+
+
+@pytest.fixture
+def app(app_settings: dict[str, Any], redis_conn: redis.Redis, clock: FixedClock) -> Iterator[Flask]:
+    """The hotline app on a clean Redis, with its jobs running in this process when asked."""
+    application = create_app(app_settings, clock=clock)
+    context.install(application.extensions["hotline"])
+    yield application
+    context.install(None)
+
+
+@pytest.fixture
+def dial(app: Flask) -> Callable[..., Call]:
+    """Place a call to the hotline: `dial(from_="+86...")` returns a started Call."""
+
+    def _dial(from_: str = DEMO_CALLER, start: bool = True, **kwargs: Any) -> Call:
+        transport = FlaskTransport(app.test_client(), PUBLIC_BASE_URL, AUTH_TOKEN)
+        call = Call(transport, from_=from_, account_sid=ACCOUNT_SID, **kwargs)
+        if start:
+            call.start()
+        return call
+
+    return _dial
+
+
+@pytest.fixture
+def run_jobs(app: Flask) -> Callable[[], None]:
+    """Run every queued rq job now, in this process (a real rq worker, burst mode)."""
+
+    def _run() -> None:
+        jobs_conn = app.extensions["hotline"].stores.jobs
+        SimpleWorker([QUEUE_NAME], connection=jobs_conn).work(burst=True)
+
+    return _run
