@@ -109,17 +109,18 @@ def _check_flow(cfg: HotlineFile) -> list[Problem]:
             problems.append((where + ("next",), "the handoff node is where the menu ends"))
         if node.type == "announce" and not node.prompts:
             problems.append((where, "an announce node needs prompts"))
-        targets = [node.next] if node.next else []
+        # Each target with where it is written, so a wrong one is reported on its own line.
+        targets = [(where + ("next",), node.next)] if node.next else []
         for dup in _duplicates([opt.digit for opt in node.options]):
             problems.append((where + ("options",), f"digit {dup} is used twice"))
         for i, opt in enumerate(node.options):
-            targets.append(opt.next)
+            targets.append((where + ("options", i, "next"), opt.next))
             if opt.issue is not None and opt.issue not in cfg.issues:
                 problems.append((where + ("options", i, "issue"), f"no issue {opt.issue!r}"))
-        for target in targets:
+        for loc, target in targets:
             if target not in nodes:
-                problems.append((where, f"goes to {target!r}, which is not a node"))
-        edges[name] = [t for t in targets if t in nodes]
+                problems.append((loc, f"goes to {target!r}, which is not a node"))
+        edges[name] = [t for _, t in targets if t in nodes]
     reached = _reachable(cfg.flow.start, edges) if cfg.flow.start in nodes else set()
     for name in nodes:
         if reached and name not in reached:

@@ -37,6 +37,17 @@ class HotlineConfig:
         return [lang.locale for lang in self.file.languages]
 
 
+class _FileLoader(yaml.SafeLoader):
+    """Safe YAML, but dates stay text: pydantic checks them, so a date like 2026-02-30 is a
+    located problem instead of a ValueError escaping from the YAML constructor."""
+
+
+_FileLoader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+
 def _line_index(node: yaml.Node, path: tuple[Any, ...] = ()) -> dict[tuple[Any, ...], int]:
     """Map every path in the YAML document to its 1-based line number."""
     lines = {path: node.start_mark.line + 1}
@@ -66,7 +77,7 @@ def load_hotline(path: Path, prompts_dir: Path = PROMPTS_DIR) -> HotlineConfig:
     try:
         text = path.read_text(encoding="utf-8")
         tree = yaml.compose(text)
-        raw = yaml.safe_load(text)
+        raw = yaml.load(text, Loader=_FileLoader)
     except OSError as exc:
         raise ConfigError(path, [f"{name}: cannot read: {exc.strerror}"]) from None
     except yaml.YAMLError as exc:
@@ -102,7 +113,17 @@ def load_hotline(path: Path, prompts_dir: Path = PROMPTS_DIR) -> HotlineConfig:
     except PromptError as exc:
         problems.append(str(exc))
     else:
-        problems.extend(check_catalogue(languages, referenced_prompts(parsed)))
+        # A reference no language has is a typo in this file: report it where it is written.
+        known = set().union(*(lang.texts for lang in languages.values()))
+        files = ", ".join(f"prompts/{locale}.yaml" for locale in languages)
+        referenced = set()
+        for loc, prompt_id in prompt_references(parsed):
+            if prompt_id in known:
+                referenced.add(prompt_id)
+            else:
+                dotted = ".".join(str(p) for p in loc)
+                problems.append(f"{name}:{_where(lines, loc)} {dotted}: no prompt {prompt_id!r} in {files}")
+        problems.extend(check_catalogue(languages, referenced))
     if problems:
         raise ConfigError(path, problems)
     return HotlineConfig(path=path, file=parsed, languages=languages)
@@ -110,9 +131,20 @@ def load_hotline(path: Path, prompts_dir: Path = PROMPTS_DIR) -> HotlineConfig:
 
 def referenced_prompts(parsed: HotlineFile) -> set[str]:
     """Every prompt id the hotline file names."""
-    ids: set[str] = set()
-    for node in parsed.flow.nodes.values():
-        ids.update(p for p in (node.prompt, node.reprompt) if p)
-        ids.update(node.prompts)
-        ids.update(opt.label for opt in node.options if opt.label)
-    return ids
+    return {prompt_id for _, prompt_id in prompt_references(parsed)}
+
+
+def prompt_references(parsed: HotlineFile) -> list[tuple[tuple[Any, ...], str]]:
+    """Every prompt id the hotline file names, with where it is named."""
+    refs: list[tuple[tuple[Any, ...], str]] = []
+    for name, node in parsed.flow.nodes.items():
+        where = ("flow", "nodes", name)
+        for field in ("prompt", "reprompt"):
+            if getattr(node, field):
+                refs.append((where + (field,), getattr(node, field)))
+        for i, prompt_id in enumerate(node.prompts):
+            refs.append((where + ("prompts", i), prompt_id))
+        for i, opt in enumerate(node.options):
+            if opt.label:
+                refs.append((where + ("options", i, "label"), opt.label))
+    return refs

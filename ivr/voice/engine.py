@@ -97,7 +97,7 @@ class Engine:
         if node is None:  # the flow changed under a live call: start over rather than fail
             self.start(turn)
             return
-        tries = min(max(tries, 1), self.max_tries)
+        tries = min(max(tries, 1), 20)  # a forged or garbled count cannot loop a caller forever
         if phase == "verify":
             self._handle_verify(node_id, tries, said, turn)
             return
