@@ -44,6 +44,16 @@ class Input:
         return not self.digits and not self.speech
 
 
+@dataclass(frozen=True)
+class Position:
+    """Where in the flow a Gather's answer belongs: node, phase within it, and attempt counts."""
+
+    node: str
+    phase: str = ""
+    tries: int = 1
+    confirm: int = 0
+
+
 @dataclass
 class Services:
     """What the engine may ask for besides TwiML; all of it rides on the webhook's write."""
@@ -91,18 +101,18 @@ class Engine:
         """A new call (or a call whose position was lost): begin at the start node."""
         self.enter(self.file.flow.start, turn)
 
-    def step(self, node_id: str, phase: str, tries: int, confirm: int, said: Input, turn: Turn) -> None:
-        """The caller answered (or stayed silent at) a Gather of `node_id`."""
-        node = self.nodes.get(node_id)
+    def step(self, at: Position, said: Input, turn: Turn) -> None:
+        """The caller answered (or stayed silent at) a Gather of node `at.node`."""
+        node = self.nodes.get(at.node)
         if node is None:  # the flow changed under a live call: start over rather than fail
             self.start(turn)
             return
-        tries = min(max(tries, 1), 20)  # a forged or garbled count cannot loop a caller forever
-        if phase == "verify":
-            self._handle_verify(node_id, tries, said, turn)
+        # A forged or garbled count cannot loop a caller forever.
+        at = Position(at.node, at.phase, min(max(at.tries, 1), 20), min(max(at.confirm, 0), 20))
+        if at.phase == "verify":
+            self._handle_verify(at.node, at.tries, said, turn)
             return
-        handler = getattr(self, f"_handle_{node.type}")
-        handler(node_id, node, phase, tries, confirm, said, turn)
+        getattr(self, f"_handle_{node.type}")(at, node, said, turn)
 
     # -- moving between nodes -----------------------------------------------------------------
 
@@ -172,16 +182,8 @@ class Engine:
             twiml.say(g, lang, lang.text("choose_language", digit=choice.digit))
         turn.resp.redirect(self.url(turn, node_id, "choose", tries), method="POST")
 
-    def _handle_language(
-        self,
-        node_id: str,
-        node: Node,
-        phase: str,
-        tries: int,
-        confirm: int,
-        said: Input,
-        turn: Turn,
-    ) -> None:
+    def _handle_language(self, at: Position, node: Node, said: Input, turn: Turn) -> None:
+        node_id, tries = at.node, at.tries
         chosen = None
         for choice in self.file.languages:
             lang = self.cfg.languages[choice.locale]
@@ -247,16 +249,8 @@ class Engine:
             twiml.say(g, lang, lang.text("account_readback_short"))
         turn.resp.redirect(self.url(turn, node_id, "confirm", tries, confirm), method="POST")
 
-    def _handle_account(
-        self,
-        node_id: str,
-        node: Node,
-        phase: str,
-        tries: int,
-        confirm: int,
-        said: Input,
-        turn: Turn,
-    ) -> None:
+    def _handle_account(self, at: Position, node: Node, said: Input, turn: Turn) -> None:
+        node_id, phase, tries, confirm = at.node, at.phase, at.tries, at.confirm
         lang = self.lang(turn)
         if self._wants_agent(said, lang) and said.digits in ("0", ""):
             self.to_agent(turn)
@@ -376,16 +370,8 @@ class Engine:
         twiml.say(g, lang, lang.text("menu_hint"))
         turn.resp.redirect(self.url(turn, node_id, "choose", tries), method="POST")
 
-    def _handle_menu(
-        self,
-        node_id: str,
-        node: Node,
-        phase: str,
-        tries: int,
-        confirm: int,
-        said: Input,
-        turn: Turn,
-    ) -> None:
+    def _handle_menu(self, at: Position, node: Node, said: Input, turn: Turn) -> None:
+        node_id, tries = at.node, at.tries
         lang = self.lang(turn)
         if said.digits == "*":
             self._render_menu(node_id, node, turn, tries, full=True)
@@ -435,16 +421,8 @@ class Engine:
         turn.resp.pause(length=2)
         turn.resp.redirect(self.url(turn, node_id, "wait", 1), method="POST")
 
-    def _handle_freeze(
-        self,
-        node_id: str,
-        node: Node,
-        phase: str,
-        tries: int,
-        confirm: int,
-        said: Input,
-        turn: Turn,
-    ) -> None:
+    def _handle_freeze(self, at: Position, node: Node, said: Input, turn: Turn) -> None:
+        node_id, tries = at.node, at.tries
         state = turn.get("freeze")
         if state == "done":
             self._say(turn, "freeze_done")
@@ -483,16 +461,8 @@ class Engine:
         twiml.say(turn.resp, lang, lang.text("handoff_department", department=dept_name))
         turn.resp.redirect(f"{turn.base_url}/voice/hold", method="POST")
 
-    def _handle_handoff(
-        self,
-        node_id: str,
-        node: Node,
-        phase: str,
-        tries: int,
-        confirm: int,
-        said: Input,
-        turn: Turn,
-    ) -> None:
+    def _handle_handoff(self, at: Position, node: Node, said: Input, turn: Turn) -> None:
+        node_id = at.node
         if turn.get("status") != "queued":  # the hand-off did not happen yet (or state was lost)
             self._render_handoff(node_id, node, turn)
         elif said.digits == "*":

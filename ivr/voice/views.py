@@ -13,7 +13,7 @@ from ivr import keys
 from ivr.callcenter.calls import CallRecord, CallWriter
 from ivr.phones import mask_phone, to_e164
 from ivr.voice import twiml
-from ivr.voice.engine import Input, Turn
+from ivr.voice.engine import Input, Position, Turn
 from ivr.voice.webhook import base_url, call_sid, twilio_webhook
 
 bp = Blueprint("voice", __name__, url_prefix="/voice")
@@ -85,14 +85,13 @@ def step(node_id: str) -> VoiceResponse:
     if record.is_new or record.get("status") == "ended":
         hotline.engine.start(turn)  # a CallSid we never saw: greet it rather than guess
     else:
-        hotline.engine.step(
-            node_id,
-            request.args.get("phase", "")[:16],
-            _int(request.args.get("try"), 1),
-            _int(request.args.get("c"), 0),
-            said,
-            turn,
+        at = Position(
+            node=node_id,
+            phase=request.args.get("phase", "")[:16],
+            tries=_int(request.args.get("try"), 1),
+            confirm=_int(request.args.get("c"), 0),
         )
+        hotline.engine.step(at, said, turn)
     return _finish(turn)
 
 
