@@ -71,6 +71,22 @@ def _where(lines: dict[tuple[Any, ...], int], loc: tuple[Any, ...]) -> int:
     return 1
 
 
+def _repeated_keys(node: yaml.Node, path: tuple[Any, ...] = ()) -> list[tuple[tuple[Any, ...], int]]:
+    """Keys written twice in the same mapping, with the line of the second one."""
+    found: list[tuple[tuple[Any, ...], int]] = []
+    if isinstance(node, yaml.MappingNode):
+        seen: set[Any] = set()
+        for key, value in node.value:
+            if key.value in seen:
+                found.append((path + (key.value,), key.start_mark.line + 1))
+            seen.add(key.value)
+            found.extend(_repeated_keys(value, path + (key.value,)))
+    elif isinstance(node, yaml.SequenceNode):
+        for i, item in enumerate(node.value):
+            found.extend(_repeated_keys(item, path + (i,)))
+    return found
+
+
 def load_hotline(path: Path, prompts_dir: Path = PROMPTS_DIR) -> HotlineConfig:
     """Load and validate the hotline file; raises ConfigError listing every problem."""
     name = path.name
@@ -87,6 +103,11 @@ def load_hotline(path: Path, prompts_dir: Path = PROMPTS_DIR) -> HotlineConfig:
     if tree is None or not isinstance(raw, dict):
         raise ConfigError(path, [f"{name}:1: the file must be a mapping of sections"])
     lines = _line_index(tree)
+    repeated = [
+        f"{name}:{line} {'.'.join(map(str, where))}: is given twice" for where, line in _repeated_keys(tree)
+    ]
+    if repeated:  # the later value would silently win: an operator's edit lost without a word
+        raise ConfigError(path, repeated)
 
     try:
         parsed = HotlineFile.model_validate(raw)
