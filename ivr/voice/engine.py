@@ -112,7 +112,11 @@ class Engine:
         if at.phase == "verify":
             self._handle_verify(at.node, at.tries, said, turn)
             return
-        getattr(self, f"_handle_{node.type}")(at, node, said, turn)
+        handler = getattr(self, f"_handle_{node.type}", None)
+        if handler is None:  # a node that takes no input (announce): a stale or forged URL
+            self.enter(at.node, turn)
+            return
+        handler(at, node, said, turn)
 
     # -- moving between nodes -----------------------------------------------------------------
 
