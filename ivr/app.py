@@ -14,6 +14,7 @@ from flask import Flask, jsonify
 from ivr import logs
 from ivr.callcenter.accounts import AccountDirectory, HttpDirectory, RedisDirectory
 from ivr.callcenter.calls import CallStore
+from ivr.callcenter.queues import Queues
 from ivr.callcenter.routing import QueueDoor
 from ivr.clock import Clock, clock_from_env
 from ivr.hotline.loader import HotlineConfig, load_hotline
@@ -36,6 +37,7 @@ class Hotline:
     calls: CallStore
     directory: AccountDirectory
     jobs: JobQueue
+    queues: Queues
     engine: Engine
 
 
@@ -46,7 +48,8 @@ def build_hotline(settings: Settings, clock: Clock | None = None, *, worker: boo
     stores = connect(url, worker=worker)
     directory = make_directory(config, stores.data)
     jobs = JobQueue(stores.jobs)
-    engine = Engine(config, Services(directory=directory, door=QueueDoor(), jobs=jobs))
+    queues = Queues(stores.data, config.locales)
+    engine = Engine(config, Services(directory=directory, door=QueueDoor(queues), jobs=jobs))
     return Hotline(
         settings=settings,
         config=config,
@@ -56,6 +59,7 @@ def build_hotline(settings: Settings, clock: Clock | None = None, *, worker: boo
         calls=CallStore(stores.data),
         directory=directory,
         jobs=jobs,
+        queues=queues,
         engine=engine,
     )
 

@@ -7,8 +7,11 @@
 | hl:refseq:{yymmdd}      | string | 2 d   | call creation (script)        | call creation         |
 | hl:lang:{e164}          | string | 365 d | language choice               | call creation         |
 | hl:account:{account_id} | hash   | none  | demo directory loader, freeze | account lookup script |
-| hl:queue:{dept}         | zset   | none  | hand-off, status callback     | hold loop, agents     |
-| hl:queueseq:{dept}      | string | none  | hand-off (arrival order)      | hand-off              |
+| hl:queue:{dept}:{locale}| zset   | none  | queue scripts (join/pop/leave)| queue scripts         |
+| hl:waiting:{dept}       | hash   | none  | queue scripts: sid -> lang|score | queue scripts      |
+| hl:since:{dept}         | zset   | none  | queue scripts: sid -> arrival | statistics (longest)  |
+| hl:queueseq:{dept}      | string | none  | join (tie-breaker)            | join                  |
+| hl:dstats:{dept}:{day}  | hash   | 8 d   | queue scripts, dial outcomes  | supervisors           |
 | hl:stats:{yymmdd}       | hash   | 8 d   | call creation, hand-off, end  | supervisors           |
 
 `{dept}` keys carry a Redis Cluster hash tag, so one department's keys live in one slot and
@@ -51,9 +54,24 @@ def account(account_id: str) -> str:
     return f"{PREFIX}:account:{account_id}"
 
 
-def queue(department: str) -> str:
-    """Callers waiting for a department, scored by priority class then arrival."""
-    return f"{PREFIX}:queue:{{{department}}}"
+def queue(department: str, locale: str) -> str:
+    """One language lane of a department's queue, scored by priority class then arrival."""
+    return f"{PREFIX}:queue:{{{department}}}:{locale}"
+
+
+def queue_waiting(department: str) -> str:
+    """Every caller waiting in a department -> 'locale|score' (which lane, and their place)."""
+    return f"{PREFIX}:waiting:{{{department}}}"
+
+
+def queue_since(department: str) -> str:
+    """Every caller waiting in a department, scored by arrival (ms): the longest wait in O(log n)."""
+    return f"{PREFIX}:since:{{{department}}}"
+
+
+def department_stats(department: str, day: str) -> str:
+    """A department's counters of one day: offered, answered, abandoned, waits, handle times."""
+    return f"{PREFIX}:dstats:{{{department}}}:{day}"
 
 
 def queue_sequence(department: str) -> str:

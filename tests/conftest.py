@@ -20,6 +20,7 @@ from flask import Flask
 from rq import SimpleWorker
 
 from ivr import create_app
+from ivr.callcenter.queues import Queues
 from ivr.clock import FixedClock
 from ivr.jobs import QUEUE_NAME
 from ivr.store import embedded_redis_url, stop_embedded_redis
@@ -122,3 +123,8 @@ def run_jobs(app: Flask) -> Callable[[], None]:
         SimpleWorker([QUEUE_NAME], connection=jobs_conn).work(burst=True)
 
     return _run
+
+
+def waiting_in(conn: redis.Redis, department: str) -> list[str]:
+    """CallSids waiting in a department, in the order agents will get them."""
+    return Queues(conn, ["zh-CN", "en-US"]).listing(department)

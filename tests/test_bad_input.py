@@ -8,7 +8,7 @@ import redis
 
 from ivr import keys
 from standin.phone import Call
-from tests.conftest import DEMO_ACCOUNT
+from tests.conftest import DEMO_ACCOUNT, waiting_in
 
 ENGLISH = "2"
 OTHER_CALLER = "+8613355556666"
@@ -71,7 +71,7 @@ def test_star_repeats_and_zero_reaches_agent(dial: Callable[..., Call], redis_co
     assert "Connecting you to an agent." in call.heard_text(mark)
     call.silence()
     assert record(redis_conn, call)["issue"] == "fees"
-    assert redis_conn.zrank(keys.queue("general"), call.call_sid) == 0
+    assert waiting_in(redis_conn, "general")[:1] == [call.call_sid]
 
 
 def test_bad_check_digit_is_caught_before_lookup(dial: Callable[..., Call], redis_conn: redis.Redis) -> None:
@@ -164,7 +164,7 @@ def test_unidentified_caller_cannot_freeze(dial: Callable[..., Call], redis_conn
     call.press("1")
     assert "we cannot freeze the account automatically" in call.heard_text()
     call.silence()
-    assert redis_conn.zrank(keys.queue("security"), call.call_sid) == 0
+    assert waiting_in(redis_conn, "security")[:1] == [call.call_sid]
 
 
 def test_freeze_that_fails_is_said_and_left_to_the_specialist(

@@ -10,7 +10,7 @@ import redis
 from ivr import keys
 from ivr.callcenter.identifiers import luhn_valid
 from standin.phone import Call
-from tests.conftest import DEMO_ACCOUNT
+from tests.conftest import DEMO_ACCOUNT, waiting_in
 
 ENGLISH, MANDARIN = "2", "1"
 OTHER_CALLER = "+8613355556666"  # not the registered mobile of any demo account
@@ -37,7 +37,7 @@ def to_hold(call: Call) -> None:
 
 def queue_of(conn: redis.Redis, department: str) -> list[str]:
     """CallSids waiting in a department queue, in serving order."""
-    return conn.zrange(keys.queue(department), 0, -1)
+    return waiting_in(conn, department)
 
 
 def test_mandarin_security_caller_freezes_account_and_goes_first(

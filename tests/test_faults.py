@@ -19,7 +19,7 @@ from ivr.clock import FixedClock
 from ivr.store import WEBHOOK_TIMEOUTS
 from standin.phone import Call
 from standin.transport import FlaskTransport, sign
-from tests.conftest import ACCOUNT_SID, AUTH_TOKEN, DEMO_ACCOUNT, DEMO_CALLER, PUBLIC_BASE_URL
+from tests.conftest import ACCOUNT_SID, AUTH_TOKEN, DEMO_ACCOUNT, DEMO_CALLER, PUBLIC_BASE_URL, waiting_in
 
 OVERFLOW = "+862161234567"
 
@@ -158,7 +158,7 @@ def test_repeated_delivery_makes_no_duplicate(app: Flask, redis_conn: redis.Redi
     post_signed(app, "/voice/step/issue_menu?phase=choose&try=1", call_params(sid, Digits="0"))
     twice = post_signed(app, "/voice/step/issue_menu?phase=choose&try=1", call_params(sid, Digits="0"))
     assert twice.status_code == 200
-    assert redis_conn.zrange(keys.queue("international"), 0, -1) == [sid]
+    assert waiting_in(redis_conn, "international") == [sid]
     assert len(redis_conn.keys(keys.reference("*"))) == 1
 
 

@@ -10,7 +10,7 @@ import redis
 from ivr import keys
 from ivr.clock import FixedClock
 from standin.phone import Call
-from tests.conftest import DEMO_ACCOUNT, SHANGHAI
+from tests.conftest import DEMO_ACCOUNT, SHANGHAI, waiting_in
 
 ENGLISH = "2"
 TUESDAY_NIGHT = datetime(2026, 11, 24, 23, 0, tzinfo=SHANGHAI)
@@ -67,7 +67,7 @@ def test_closed_department_tells_hours_and_ends_politely(
     )
     assert heard.endswith("Thank you for calling. Goodbye.")
     assert call.state == "completed"
-    assert redis_conn.zcard(keys.queue("payments")) == 0
+    assert waiting_in(redis_conn, "payments") == []
 
 
 def test_security_is_open_around_the_clock(
@@ -80,7 +80,7 @@ def test_security_is_open_around_the_clock(
     call.press("2")
     call.silence()
     assert "Connecting you to account security" in call.heard_text()
-    assert redis_conn.zrank(keys.queue("security"), call.call_sid) == 0
+    assert waiting_in(redis_conn, "security")[:1] == [call.call_sid]
 
 
 def test_closed_department_passes_callers_on(
@@ -113,9 +113,9 @@ def test_hangup_on_hold_leaves_the_queue_once(dial: Callable[..., Call], redis_c
     call = to_issue_menu(dial)
     call.press("6")
     call.silence()
-    assert redis_conn.zrank(keys.queue("payments"), call.call_sid) == 0
+    assert waiting_in(redis_conn, "payments")[:1] == [call.call_sid]
     call.hangup()
-    assert redis_conn.zcard(keys.queue("payments")) == 0
+    assert waiting_in(redis_conn, "payments") == []
     record = redis_conn.hgetall(keys.call(call.call_sid))
     assert record["outcome"] == "abandoned_in_queue"
     # Twilio may deliver the status callback again: the counters must not move.
@@ -124,4 +124,6 @@ def test_hangup_on_hold_leaves_the_queue_once(dial: Callable[..., Call], redis_c
     transport.request("POST", "/voice/status", params)
     counters = stats(redis_conn, call)
     assert counters["abandoned_queue"] == "1"
-    assert counters["handed_off:payments"] == "1"
+    day = redis_conn.hget(keys.call(call.call_sid), "day")
+    department = redis_conn.hgetall(keys.department_stats("payments", day))
+    assert department["offered"] == "1" and department["abandoned"] == "1"

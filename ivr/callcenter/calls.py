@@ -54,7 +54,7 @@ table.insert(out, '1')
 return out
 """
 
-# KEYS: call, stats(day of the call), queue(department) or a dummy
+# KEYS: call, stats(day of the call)
 # ARGV: now(iso), call status from Twilio, duration seconds, stats_ttl
 # Idempotent: a repeated status callback finds `ended_at` set and changes nothing.
 _CLOSE_CALL = """
@@ -70,7 +70,6 @@ if status == 'menu' then
   redis.call('HINCRBY', KEYS[2], 'abandoned_at:' .. node, 1)
 elseif status == 'queued' then
   outcome = 'abandoned_in_queue'
-  redis.call('ZREM', KEYS[3], redis.call('HGET', KEYS[1], 'sid'))
   redis.call('HINCRBY', KEYS[2], 'abandoned_queue', 1)
 end
 redis.call('HSET', KEYS[1], 'ended_at', ARGV[1], 'final_status', ARGV[2],
@@ -120,12 +119,10 @@ class CallStore:
 
     def close(self, record: CallRecord, now: datetime, status: str, duration: int) -> bool:
         """Close the record at the end of the call; False when it was already closed."""
-        department = record.get("department")
-        queue_key = keys.queue(department) if department else keys.queue("-")
         day = record.get("day") or "000000"
         return bool(
             self._close(
-                keys=[keys.call(record.sid), keys.daily_stats(day), queue_key],
+                keys=[keys.call(record.sid), keys.daily_stats(day)],
                 args=[now.isoformat(), status[:20], duration, keys.STATS_TTL_SECONDS],
             )
         )

@@ -9,30 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from ivr import keys
 from ivr.callcenter.calls import CallRecord, CallWriter
+from ivr.callcenter.queues import Queues
 from ivr.hotline.hours import department_open
 from ivr.hotline.schema import HotlineFile
-
-# Score = class rank * 2^40 + arrival sequence: callers are ordered by class, then by arrival,
-# never by CallSid (which is what equal scores in a sorted set would fall back to).
-CLASS_WEIGHT = 2**40
-
-# KEYS: queue, queue sequence, stats(day).  ARGV: sid, rank, capacity, now(iso), department
-# Returns the caller's 1-based position, or 0 when the queue is full. Joining twice is a no-op.
-_ENQUEUE = """
-local score = redis.call('ZSCORE', KEYS[1], ARGV[1])
-if not score then
-  if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[3]) then
-    redis.call('HINCRBY', KEYS[3], 'queue_full:' .. ARGV[5], 1)
-    return 0
-  end
-  local seq = redis.call('INCR', KEYS[2])
-  redis.call('ZADD', KEYS[1], tonumber(ARGV[2]) * 1099511627776 + seq, ARGV[1])
-  redis.call('HINCRBY', KEYS[3], 'handed_off:' .. ARGV[5], 1)
-end
-return redis.call('ZRANK', KEYS[1], ARGV[1]) + 1
-"""
 
 
 @dataclass(frozen=True)
@@ -69,6 +49,9 @@ def route(cfg: HotlineFile, call: CallRecord, when: datetime) -> Route | None:
 class QueueDoor:
     """The entrance to the department queues (the queueing engine owns what happens inside)."""
 
+    def __init__(self, queues: Queues) -> None:
+        self.queues = queues
+
     def hand_off(
         self, writer: CallWriter, call: CallRecord, target: Route, capacity: int, when: datetime
     ) -> None:
@@ -81,11 +64,9 @@ class QueueDoor:
             queued_at=when.isoformat(),
         )
         day = call.get("day") or "000000"
-        queue_keys = [
-            keys.queue(target.department),
-            keys.queue_sequence(target.department),
-            keys.daily_stats(day),
-        ]
-        args = [call.sid, target.rank, capacity, when.isoformat(), target.department]
-        # EVAL, not EVALSHA: a script inside a pipeline would otherwise cost a SCRIPT EXISTS trip.
-        writer.also(lambda pipe: pipe.eval(_ENQUEUE, len(queue_keys), *queue_keys, *args))
+        locale = call.get("lang") or self.queues.locales[0]
+        writer.also(
+            lambda pipe: self.queues.join(
+                call.sid, target.department, locale, target.rank, when, capacity, day, pipe=pipe
+            )
+        )

@@ -9,7 +9,6 @@ from zoneinfo import ZoneInfo
 from flask import Blueprint, current_app, request
 from twilio.twiml.voice_response import VoiceResponse
 
-from ivr import keys
 from ivr.callcenter.calls import CallRecord, CallWriter
 from ivr.phones import mask_phone, to_e164
 from ivr.voice import twiml
@@ -113,12 +112,12 @@ def hold() -> VoiceResponse:
         return _finish(turn)
     if record.get("status") != "queued" or department not in hotline.config.file.departments:
         return twiml.overflow(hotline.config, lang)
-    position = hotline.stores.data.zrank(keys.queue(department), sid)
-    waited = (now - datetime.fromisoformat(record.get("queued_at", now.isoformat()))).total_seconds()
+    position = hotline.queues.position(sid, department)
+    waited = now - datetime.fromisoformat(record.get("queued_at", now.isoformat()))
     cfg = hotline.config.file
-    if position is None or waited > cfg.hotline.max_hold_minutes * 60:
+    if position == 0 or waited.total_seconds() > cfg.hotline.max_hold_minutes * 60:
         # Not in the queue although handed off: the queue was full. Or waited too long.
-        hotline.stores.data.zrem(keys.queue(department), sid)
+        hotline.queues.leave(sid, department, record.get("day"), abandoned=False)
         return twiml.overflow(hotline.config, lang)
     music = cfg.departments[department].hold_music_url or cfg.hotline.hold_music_url
     return twiml.hold(lang, music, f"{base_url()}/voice/hold")
@@ -134,7 +133,12 @@ def status() -> VoiceResponse:
         now = hotline.clock.now()
         record = _open_call(sid, now)
         final = request.form.get("CallStatus", "completed")
-        hotline.calls.close(record, now, final, _int(request.form.get("CallDuration"), 0))
+        closed = hotline.calls.close(record, now, final, _int(request.form.get("CallDuration"), 0))
+        department = record.get("department")
+        if closed and record.get("status") == "queued" and department:
+            queued_at = datetime.fromisoformat(record.get("queued_at") or now.isoformat())
+            waited_ms = int((now - queued_at).total_seconds() * 1000)
+            hotline.queues.leave(sid, department, record.get("day"), abandoned=True, waited_ms=waited_ms)
     return VoiceResponse()
 
 

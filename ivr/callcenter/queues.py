@@ -1,0 +1,243 @@
+"""Department queues in Redis: join, position, pop for an agent, requeue, leave.
+
+A department's queue is one sorted set per language ("lane"), so an agent who speaks only
+English finds the best English caller in O(log n) instead of scanning Mandarin callers. All of a
+department's keys share the hash tag `{dept}`, and every move is one Lua script on that slot:
+any number of web processes and workers can act at once, on one Redis or a cluster.
+
+The score orders callers by priority class, then by arrival, then by a per-department counter,
+so no two callers tie (a tie would fall back to ordering by CallSid):
+
+    score = rank * 2^49 + arrival_ms * 2^10 + (sequence mod 2^10)
+
+arrival_ms counts from 2026-01-01 (39 bits: 17 years). A caller who is requeued (an agent did
+not answer) or transferred keeps their score, so they keep their place.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import redis
+
+from ivr import keys
+
+EPOCH = datetime(2026, 1, 1, tzinfo=UTC)
+MAX_RANK = 15
+
+# KEYS: waiting, since, stats, sequence, lane, all lanes...
+# ARGV: sid, lang, rank, arrival_ms, capacity, score override ('' for a new arrival), count_offer
+# Returns the caller's 1-based position, or 0 when the department is full. Idempotent.
+_JOIN = """
+local existing = redis.call('HGET', KEYS[1], ARGV[1])
+local score
+if existing then
+  score = tonumber(string.match(existing, '|(.*)$'))
+else
+  if redis.call('ZCARD', KEYS[2]) >= tonumber(ARGV[5]) then
+    redis.call('HINCRBY', KEYS[3], 'queue_full', 1)
+    return 0
+  end
+  if ARGV[6] ~= '' then
+    score = tonumber(ARGV[6])
+  else
+    local seq = redis.call('INCR', KEYS[4]) % 1024
+    score = tonumber(ARGV[3]) * 562949953421312 + tonumber(ARGV[4]) * 1024 + seq
+  end
+  redis.call('ZADD', KEYS[5], score, ARGV[1])
+  redis.call('ZADD', KEYS[2], tonumber(ARGV[4]), ARGV[1])
+  redis.call('HSET', KEYS[1], ARGV[1], ARGV[2] .. '|' .. string.format('%.0f', score))
+  if ARGV[7] == '1' then redis.call('HINCRBY', KEYS[3], 'offered', 1) end
+end
+local ahead = 0
+for i = 6, #KEYS do
+  ahead = ahead + redis.call('ZCOUNT', KEYS[i], '-inf', '(' .. string.format('%.0f', score))
+end
+return ahead + 1
+"""
+
+# KEYS: waiting, all lanes...   ARGV: sid.  Returns the 1-based position, or 0 if not waiting.
+_POSITION = """
+local existing = redis.call('HGET', KEYS[1], ARGV[1])
+if not existing then return 0 end
+local score = string.match(existing, '|(.*)$')
+local ahead = 0
+for i = 2, #KEYS do
+  ahead = ahead + redis.call('ZCOUNT', KEYS[i], '-inf', '(' .. score)
+end
+return ahead + 1
+"""
+
+# KEYS: waiting, since, lanes the agent can serve...
+# ARGV: oldest arrival_ms allowed ('' for any; used for overflow from another department)
+# Takes the best caller out of the queue: lowest score across the lanes. Returns {sid, score} or {}.
+_POP = """
+local best, best_score, best_lane
+for i = 3, #KEYS do
+  local candidates
+  if ARGV[1] == '' then
+    candidates = redis.call('ZRANGE', KEYS[i], 0, 0, 'WITHSCORES')
+  else
+    candidates = {}
+    for _, sid in ipairs(redis.call('ZRANGE', KEYS[i], 0, 199)) do
+      local arrived = redis.call('ZSCORE', KEYS[2], sid)
+      if arrived and tonumber(arrived) <= tonumber(ARGV[1]) then
+        candidates = {sid, redis.call('ZSCORE', KEYS[i], sid)}
+        break
+      end
+    end
+  end
+  if candidates[1] and (not best_score or tonumber(candidates[2]) < best_score) then
+    best, best_score, best_lane = candidates[1], tonumber(candidates[2]), KEYS[i]
+  end
+end
+if not best then return {} end
+redis.call('ZREM', best_lane, best)
+redis.call('ZREM', KEYS[2], best)
+redis.call('HDEL', KEYS[1], best)
+return {best, string.format('%.0f', best_score)}
+"""
+
+# KEYS: waiting, since, stats, all lanes...   ARGV: sid, count_abandon, waited_ms
+_LEAVE = """
+local existing = redis.call('HGET', KEYS[1], ARGV[1])
+if not existing then return 0 end
+for i = 4, #KEYS do redis.call('ZREM', KEYS[i], ARGV[1]) end
+redis.call('ZREM', KEYS[2], ARGV[1])
+redis.call('HDEL', KEYS[1], ARGV[1])
+if ARGV[2] == '1' then
+  redis.call('HINCRBY', KEYS[3], 'abandoned', 1)
+  redis.call('HINCRBY', KEYS[3], 'abandoned_wait_ms', tonumber(ARGV[3]))
+end
+return 1
+"""
+
+
+def arrival_ms(when: datetime) -> int:
+    """Milliseconds since the queue epoch."""
+    return int((when - EPOCH).total_seconds() * 1000)
+
+
+@dataclass(frozen=True)
+class Popped:
+    """A caller taken out of the queue for an agent, with the score that keeps their place."""
+
+    sid: str
+    score: int
+
+
+class Queues:
+    """The department queues of one hotline."""
+
+    def __init__(self, conn: redis.Redis, locales: list[str]) -> None:
+        self.conn = conn
+        self.locales = locales
+        self._join = conn.register_script(_JOIN)
+        self._position = conn.register_script(_POSITION)
+        self._pop = conn.register_script(_POP)
+        self._leave = conn.register_script(_LEAVE)
+
+    def lanes(self, department: str, locales: list[str] | None = None) -> list[str]:
+        """The lane keys of a department (all languages, or the given ones)."""
+        return [keys.queue(department, loc) for loc in (locales or self.locales) if loc in self.locales]
+
+    def join_keys(self, department: str, locale: str, day: str) -> list[str]:
+        """The keys a join touches, in the script's order."""
+        return [
+            keys.queue_waiting(department),
+            keys.queue_since(department),
+            keys.department_stats(department, day),
+            keys.queue_sequence(department),
+            keys.queue(department, locale),
+            *self.lanes(department),
+        ]
+
+    def join_args(
+        self, sid: str, locale: str, rank: int, when: datetime, capacity: int, score: int | None, offer: bool
+    ) -> list[object]:
+        """The arguments of a join, in the script's order."""
+        return [
+            sid,
+            locale,
+            min(rank, MAX_RANK),
+            arrival_ms(when),
+            capacity,
+            "" if score is None else score,
+            "1" if offer else "0",
+        ]
+
+    def join(
+        self,
+        sid: str,
+        department: str,
+        locale: str,
+        rank: int,
+        when: datetime,
+        capacity: int,
+        day: str,
+        *,
+        score: int | None = None,
+        offer: bool = True,
+        pipe: redis.client.Pipeline | None = None,
+    ) -> int | None:
+        """Put a caller in the queue (or back at their place with `score`); their position, 0 if full.
+
+        With `pipe`, the join is queued on that pipeline (as EVAL, which costs no extra round trip
+        for a script check) and None is returned.
+        """
+        join_keys = self.join_keys(department, locale, day)
+        args = self.join_args(sid, locale, rank, when, capacity, score, offer)
+        if pipe is not None:
+            pipe.eval(_JOIN, len(join_keys), *join_keys, *args)
+            return None
+        return int(self._join(keys=join_keys, args=args))
+
+    def position(self, sid: str, department: str) -> int:
+        """The caller's 1-based position in the department (0 when not waiting): O(lanes * log n)."""
+        return int(self._position(keys=[keys.queue_waiting(department), *self.lanes(department)], args=[sid]))
+
+    def pop_for(
+        self, department: str, locales: list[str], arrived_before: datetime | None = None
+    ) -> Popped | None:
+        """Take the best caller an agent speaking `locales` can serve (optionally: waiting since before)."""
+        lanes = self.lanes(department, locales)
+        if not lanes:
+            return None
+        limit = "" if arrived_before is None else str(arrival_ms(arrived_before))
+        reply = self._pop(
+            keys=[keys.queue_waiting(department), keys.queue_since(department), *lanes], args=[limit]
+        )
+        if not reply:
+            return None
+        return Popped(sid=reply[0], score=int(reply[1]))
+
+    def leave(self, sid: str, department: str, day: str, *, abandoned: bool, waited_ms: int = 0) -> bool:
+        """Take a caller out (they hung up, or were transferred); True if they were waiting."""
+        leave_keys = [
+            keys.queue_waiting(department),
+            keys.queue_since(department),
+            keys.department_stats(department, day),
+            *self.lanes(department),
+        ]
+        return bool(self._leave(keys=leave_keys, args=[sid, "1" if abandoned else "0", waited_ms]))
+
+    def listing(self, department: str, limit: int = 100) -> list[str]:
+        """The first `limit` waiting callers in serving order (merging the language lanes)."""
+        merged: list[tuple[float, str]] = []
+        for lane in self.lanes(department):
+            merged.extend(
+                (score, sid) for sid, score in self.conn.zrange(lane, 0, limit - 1, withscores=True)
+            )
+        return [sid for _, sid in sorted(merged)[:limit]]
+
+    def waiting(self, department: str) -> int:
+        """How many callers wait in the department."""
+        return int(self.conn.zcard(keys.queue_since(department)))
+
+    def oldest_arrival(self, department: str) -> datetime | None:
+        """When the longest-waiting caller arrived."""
+        head = self.conn.zrange(keys.queue_since(department), 0, 0, withscores=True)
+        if not head:
+            return None
+        return datetime.fromtimestamp(EPOCH.timestamp() + head[0][1] / 1000, UTC)
