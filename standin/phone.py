@@ -15,23 +15,45 @@ A typical test::
     assert call.state == "gathering"
     call.press("1")
     assert "refund" in call.heard_text()
+
+A REST update of a live call (redirect, inline TwiML, end) interrupts whatever the call does. The
+REST stand-in only records it (``redirect_pending``...): it may be serving a request sent from
+inside this call's own webhook and must not call back into the app. The call takes it at its
+next step: ``continue_loop()`` takes it instead of more hold music, each caller action takes it
+first and then acts on what the call does next, and ``take_pending()`` takes it at once.
 """
 
 from __future__ import annotations
 
+import threading
 import time
+from dataclasses import dataclass
+from typing import Literal
 
 from standin.errors import ApplicationError, CallbackError, CallStateError
 from standin.interpreter import ENDED, State, TwimlInterpreter
+from standin.twiml_check import TwiMLError, check_twiml
 from standin.webhook import heard_from, method_of, new_sid
 
-__all__ = ["ApplicationError", "Call", "CallStateError", "CallbackError", "State"]
+__all__ = ["ApplicationError", "Call", "CallStateError", "CallbackError", "PendingUpdate", "State"]
 
 DIAL_STATUSES = frozenset({"completed", "answered", "busy", "no-answer", "failed", "canceled"})
 QUEUE_RESULTS = frozenset(
     {"bridged", "bridging-in-process", "error", "hangup", "leave", "redirected", "queue-full"}
     | {"system-error", "system-shutdown"}
 )
+# The REST stand-in records updates from its server thread while another thread drives the call.
+_UPDATES = threading.Lock()
+
+
+@dataclass(frozen=True)
+class PendingUpdate:
+    """A REST update of a live call that the call has not taken yet."""
+
+    kind: Literal["redirect", "twiml", "end"]
+    url: str = ""
+    method: str = "POST"
+    twiml: str = ""
 
 
 class Call(TwimlInterpreter):
@@ -40,6 +62,9 @@ class Call(TwimlInterpreter):
     Read ``state``, ``heard``, ``dialed``, ``enqueued``, ``requests``, ``current_url`` and
     ``last_twiml`` to see where the call is; the methods below are what the caller can do.
     """
+
+    # A REST update waiting for the call's next step (a class default: no constructor change).
+    _update: PendingUpdate | None = None
 
     # -- what the caller heard -------------------------------------------------------------
 
@@ -69,6 +94,7 @@ class Call(TwimlInterpreter):
 
     def press(self, digits: str) -> None:
         """Press keys during a ``<Gather>``, with its numDigits and finishOnKey rules."""
+        self.take_pending()
         gather = self._expect("gathering")
         if not set(digits) <= set("0123456789*#"):
             raise ValueError(f"a phone keypad has no key in {digits!r}")
@@ -93,6 +119,7 @@ class Call(TwimlInterpreter):
 
     def speak(self, text: str, confidence: float = 0.92) -> None:
         """Say something during a ``<Gather>``; a dtmf-only Gather hears it as silence."""
+        self.take_pending()
         gather = self._expect("gathering")
         if "speech" not in gather.get("input", "dtmf").split():
             self.silence()
@@ -102,6 +129,7 @@ class Call(TwimlInterpreter):
 
     def silence(self) -> None:
         """Give no input: a Gather times out, a Record captures nothing."""
+        self.take_pending()
         if self.state == "gathering":
             gather = self._expect("gathering")
             if gather.get("actionOnEmptyResult") == "true":
@@ -113,6 +141,7 @@ class Call(TwimlInterpreter):
 
     def record(self, duration: int = 5, digits: str = "#") -> None:
         """Leave a recording of ``duration`` seconds ended by ``digits`` (or ``"hangup"``)."""
+        self.take_pending()
         record = self._expect("recording")
         finish = record.get("finishOnKey", "1234567890*#")
         if digits not in ("", "hangup") and (len(digits) != 1 or digits not in finish):
@@ -139,6 +168,7 @@ class Call(TwimlInterpreter):
 
     def dial_result(self, status: str = "completed", duration: int = 30) -> None:
         """End the ``<Dial>``: the dialled leg finished with ``status`` after ``duration`` s."""
+        self.take_pending()
         dial = self._expect("dialing")
         if status not in DIAL_STATUSES:
             raise ValueError(f"DialCallStatus {status!r} is not one of {sorted(DIAL_STATUSES)}")
@@ -156,6 +186,7 @@ class Call(TwimlInterpreter):
 
     def dequeue(self, result: str = "bridged") -> None:
         """Take the caller out of the queue (``bridged``: an agent talked and hung up)."""
+        self.take_pending()
         self._expect("queued")
         if result not in QUEUE_RESULTS:
             raise ValueError(f"QueueResult {result!r} is not one of {sorted(QUEUE_RESULTS)}")
@@ -165,7 +196,12 @@ class Call(TwimlInterpreter):
         self._run()
 
     def continue_loop(self, documents: int = 1) -> None:
-        """Let a hold loop (or a queue's wait music) run for ``documents`` more documents."""
+        """Let a hold loop (or a queue's wait music) run for ``documents`` more documents.
+
+        A pending REST update is the call's next step: it is taken instead, leaving the loop.
+        """
+        if self.take_pending():
+            return
         if self.state not in ("looping", "queued"):
             raise CallStateError(f"the call is not on hold (state {self.state})")
         if self._endless is not None:
@@ -183,6 +219,12 @@ class Call(TwimlInterpreter):
 
     def hangup(self) -> None:
         """The caller hangs up, whatever the call was doing."""
+        if self.take_pending() and self.state in ENDED:
+            return  # Twilio ended the call on a REST request before the caller put the phone down
+        self._hang_up()
+
+    def _hang_up(self) -> None:
+        """End the call as a hang-up: the Dial or Enqueue action hears of it, then the status."""
         if self.state == "new" or self.state in ENDED:
             raise CallStateError(f"there is no call to hang up (state {self.state})")
         previous, waiting, queue = self.state, self._waiting, self._queue
@@ -203,3 +245,74 @@ class Call(TwimlInterpreter):
             action = queue.enqueue.get("action", "")
             problems.append(self._notify(action, method_of(queue.enqueue), params))
         self._end_and_report("completed", problems)
+
+    # -- what Twilio's REST API does to a live call ------------------------------------------
+
+    @property
+    def pending_update(self) -> PendingUpdate | None:
+        """The REST update the call has not taken yet, if any."""
+        return self._update
+
+    def redirect_pending(self, url: str, method: str = "POST") -> None:
+        """Record a REST redirect (``Url``, ``Method``): at its next step the call runs ``url``."""
+        self._record_update(PendingUpdate("redirect", url=url, method=method.upper()))
+
+    def twiml_pending(self, twiml: str) -> None:
+        """Record a REST update with inline ``Twiml``: at its next step the call runs it."""
+        self._record_update(PendingUpdate("twiml", twiml=twiml))
+
+    def end_pending(self) -> None:
+        """Record ``Status=completed``: at its next step the call ends as if hung up."""
+        self._record_update(PendingUpdate("end"))
+
+    def _record_update(self, update: PendingUpdate) -> None:
+        """Keep the latest update: on Twilio a later one would override an earlier one at once."""
+        with _UPDATES:
+            ending = self._update is not None and self._update.kind == "end"
+            if self.state == "new" or self.state in ENDED or ending:
+                raise CallStateError(f"the call is not in progress (state {self.state})")
+            self._update = update
+
+    def take_pending(self) -> bool:
+        """Apply the pending REST update now; return whether one was applied.
+
+        A redirect leaves what the call was doing (an Enqueue's action gets
+        ``QueueResult=redirected``, its answer not run; a Gather, Record or Dial is dropped without
+        its action) and runs the new document. An end is a hang-up. An update stays pending while
+        the call runs verbs, and is dropped if the call ended first.
+        """
+        if self.state == "running":
+            return False  # called from inside one of this call's requests: take it afterwards
+        with _UPDATES:
+            update, self._update = self._update, None
+        if update is None or self.state == "new" or self.state in ENDED:
+            return False
+        if update.kind == "end":
+            self._hang_up()
+            return True
+        problem = None
+        queue = self._queue
+        if queue is not None and queue.enqueue.get("action"):
+            self.current_url = queue.resume_url  # the action resolves against the Enqueue's document
+            params = {"QueueResult": "redirected", **queue.leave_params()}
+            problem = self._notify(queue.enqueue.get("action", ""), method_of(queue.enqueue), params)
+        self._waiting = self._queue = self._pending = self._endless = None
+        self._budget = self.max_redirects
+        self.state = "running"
+        if update.kind == "redirect":
+            self._fetch(update.url, update.method)
+        else:
+            self._load_twiml(update.twiml)
+        self._run()
+        if problem:
+            raise CallbackError(problem)
+        return True
+
+    def _load_twiml(self, twiml: str) -> None:
+        """Run inline TwiML from the REST API; relative URLs in it resolve as before."""
+        try:
+            root = check_twiml(twiml)
+        except TwiMLError as exc:
+            self._fail(f"REST update Twiml: invalid TwiML: {exc}\n{twiml[:2000]}")
+        self.last_twiml = root
+        self._verbs, self._index, self._endless = list(root), 0, None

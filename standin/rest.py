@@ -1,0 +1,400 @@
+"""Twilio's REST API as the hotline uses it (calls and messages), served by the stand-in.
+
+``Switchboard`` is what Twilio holds: the live calls (stand-in ``Call`` objects register
+themselves), the outbound calls created through the API (records only: nothing is dialled) and
+the messages sent. ``create_rest_app`` serves it under ``/2010-04-01/Accounts/{AccountSid}/``
+with Twilio's JSON shapes, errors (``code``, ``message``, ``more_info``, ``status``) and HTTP
+Basic auth (AccountSid and auth token), to the real twilio-python client. ``serve_in_thread``
+runs it on a local port.
+
+Updating a live call (``POST /Calls/{CallSid}.json`` with ``Url``, ``Twiml`` or
+``Status=completed``) only records the update on the ``Call``: the request may come from inside
+one of that call's own webhooks, so the call takes it at its next step (see ``standin.phone``).
+"""
+
+from __future__ import annotations
+
+import hmac
+import re
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from email.utils import format_datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+import phonenumbers
+from flask import Flask, Response, jsonify, request
+from werkzeug.datastructures import MultiDict
+from werkzeug.exceptions import HTTPException
+from werkzeug.serving import make_server
+
+from standin.errors import CallStateError
+from standin.interpreter import ENDED
+from standin.phone import Call
+from standin.webhook import new_sid
+
+__all__ = ["ApiError", "OutboundCall", "Switchboard", "create_rest_app", "serve_in_thread"]
+
+API_VERSION = "2010-04-01"
+CALL_EVENTS = ("initiated", "ringing", "answered", "completed")
+
+
+def rfc2822_now() -> str:
+    """Now, as Twilio dates its resources: RFC 2822 in GMT (``Tue, 24 Nov 2026 02:30:00 +0000``)."""
+    return format_datetime(datetime.now(UTC))
+
+
+@dataclass
+class OutboundCall:
+    """A call created with ``POST /Calls.json``: what the app asked for. It stays queued."""
+
+    sid: str
+    account_sid: str
+    to: str
+    from_: str
+    url: str | None
+    method: str
+    twiml: str | None
+    status_callback: str | None
+    status_callback_method: str
+    status_callback_event: list[str]
+    timeout: int
+    status: str = "queued"
+    date_created: str = field(default_factory=rfc2822_now)
+
+
+class Switchboard:
+    """What Twilio holds for the account; safe to use from the server's and the tests' threads."""
+
+    def __init__(self) -> None:
+        """Start with no calls and no messages."""
+        self._lock = threading.Lock()
+        self._live: dict[str, tuple[Call, str]] = {}  # CallSid -> (call, date registered)
+        self._outbound: dict[str, OutboundCall] = {}
+        self._messages: list[dict[str, Any]] = []
+
+    def register(self, call: Call) -> Call:
+        """Make a stand-in call reachable through the API by its CallSid; return it."""
+        with self._lock:
+            self._live[call.call_sid] = (call, rfc2822_now())
+        return call
+
+    def live_call(self, sid: str) -> tuple[Call, str] | None:
+        """The registered call with this CallSid and the date it was registered, if any."""
+        with self._lock:
+            return self._live.get(sid)
+
+    def place(self, record: OutboundCall) -> None:
+        """Keep an outbound call created through the API (or its updated record)."""
+        with self._lock:
+            self._outbound[record.sid] = record
+
+    def outbound_call(self, sid: str) -> OutboundCall | None:
+        """The outbound call with this sid, if the API created one."""
+        with self._lock:
+            return self._outbound.get(sid)
+
+    @property
+    def outbound_calls(self) -> list[OutboundCall]:
+        """Every outbound call created through the API, oldest first."""
+        with self._lock:
+            return list(self._outbound.values())
+
+    def send(self, message: dict[str, Any]) -> None:
+        """Keep a message sent through the API."""
+        with self._lock:
+            self._messages.append(dict(message))
+
+    @property
+    def messages(self) -> list[dict[str, Any]]:
+        """Copies of the messages sent (sid, to, from, body, status, date_created, ...)."""
+        with self._lock:
+            return [dict(message) for message in self._messages]
+
+
+class ApiError(Exception):
+    """A request Twilio would refuse, with the HTTP status and Twilio error code it would give."""
+
+    def __init__(self, status: int, code: int, message: str) -> None:
+        """``code`` is Twilio's (https://www.twilio.com/docs/errors/<code>)."""
+        super().__init__(message)
+        self.status, self.code, self.message = status, code, message
+
+    def response(self) -> Response:
+        """The error as Twilio's JSON body."""
+        more_info = f"https://www.twilio.com/docs/errors/{self.code}"
+        body = {"code": self.code, "message": self.message, "more_info": more_info, "status": self.status}
+        answer = jsonify(body)
+        answer.status_code = self.status
+        if self.status == 401:
+            answer.headers["WWW-Authenticate"] = 'Basic realm="Twilio API"'
+        return answer
+
+
+def is_e164_number(number: str) -> bool:
+    """Whether ``number`` is a valid phone number written in E.164 (``+8613800138000``)."""
+    if not re.fullmatch(r"\+[1-9]\d{1,14}", number):
+        return False
+    try:
+        return phonenumbers.is_valid_number(phonenumbers.parse(number, None))
+    except phonenumbers.NumberParseException:
+        return False
+
+
+def _dialable(to: str) -> bool:
+    """A call's To: an E.164 number, ``client:name`` or a ``sip:user@host`` address."""
+    if to.startswith("client:"):
+        return bool(re.fullmatch(r"client:[A-Za-z0-9_.\-]+", to))
+    if to.startswith("sip:"):
+        return bool(re.fullmatch(r"sip:[^@\s]+@[^@\s]+", to))
+    return is_e164_number(to)
+
+
+def _url(form: MultiDict[str, str], name: str, code: int) -> str | None:
+    """An optional absolute http(s) URL parameter."""
+    value = form.get(name) or None
+    if value is not None and (urlsplit(value).scheme not in ("http", "https") or not urlsplit(value).netloc):
+        raise ApiError(400, code, f"{name} is not a valid URL: {value}")
+    return value
+
+
+def _method(form: MultiDict[str, str], name: str) -> str:
+    """An HTTP method parameter Twilio uses for a URL: GET or POST (the default)."""
+    method = (form.get(name) or "POST").upper()
+    if method not in ("GET", "POST"):
+        raise ApiError(400, 20001, f"{name} must be GET or POST, not {form.get(name)!r}")
+    return method
+
+
+def _instructions(form: MultiDict[str, str]) -> tuple[str | None, str, str | None]:
+    """``(Url, Method, Twiml)``; the stand-in refuses Url and Twiml together, where Twilio picks one."""
+    url, twiml = _url(form, "Url", 21205), form.get("Twiml") or None
+    if url and twiml:
+        raise ApiError(400, 21205, "Url and Twiml are mutually exclusive")
+    return url, _method(form, "Method"), twiml
+
+
+def _update_live(call: Call, status: str | None, url: str | None, method: str, twiml: str | None) -> None:
+    """Record a REST update on a live call, which takes it at its next step.
+
+    ``canceled`` only stops calls not answered yet (Twilio's rule); a live stand-in call is answered.
+    """
+    try:
+        if status == "completed" and _live_status(call) != "completed":
+            call.end_pending()
+        elif not status and url:
+            call.redirect_pending(url, method)
+        elif not status and twiml:
+            call.twiml_pending(twiml)
+    except CallStateError as exc:
+        raise ApiError(400, 21220, "Call is not in-progress. Cannot redirect.") from exc
+
+
+def _call_json(
+    account_sid: str, sid: str, *, to: str, from_: str, status: str, direction: str, date: str
+) -> dict[str, Any]:
+    """A Call resource as Twilio returns it (fields the stand-in does not model are null)."""
+    uri = f"/{API_VERSION}/Accounts/{account_sid}/Calls/{sid}"
+    ended = status in ("completed", "canceled", "failed", "busy", "no-answer")
+    return {
+        "sid": sid, "date_created": date, "date_updated": rfc2822_now(), "parent_call_sid": None,
+        "account_sid": account_sid, "to": to, "to_formatted": to, "from": from_,
+        "from_formatted": from_, "phone_number_sid": None, "status": status,
+        "start_time": None if status in ("queued", "ringing") else date,
+        "end_time": rfc2822_now() if ended else None, "duration": None, "price": None,
+        "price_unit": "USD", "direction": direction, "answered_by": None,
+        "api_version": API_VERSION, "forwarded_from": None, "group_sid": None,
+        "caller_name": None, "queue_time": "0", "trunk_sid": None, "uri": f"{uri}.json",
+        "subresource_uris": {
+            name: f"{uri}/{name.title().replace('_', '')}.json"
+            for name in ("notifications", "recordings", "payments", "events", "siprec", "streams")
+        },
+    }  # fmt: skip
+
+
+def _live_status(call: Call) -> str:
+    """The Call resource status of a stand-in call; a recorded end already counts."""
+    pending = call.pending_update
+    if (pending is not None and pending.kind == "end") or call.state == "completed":
+        return "completed"
+    if call.state in ENDED:
+        return "no-answer"  # rejected before being answered
+    return "ringing" if call.state == "new" else "in-progress"
+
+
+def _message_json(account_sid: str, message: dict[str, Any]) -> dict[str, Any]:
+    """A Message resource as Twilio returns it after accepting it for delivery."""
+    uri = f"/{API_VERSION}/Accounts/{account_sid}/Messages/{message['sid']}"
+    return {
+        "account_sid": account_sid, "api_version": API_VERSION, "body": message["body"],
+        "date_created": message["date_created"], "date_sent": None,
+        "date_updated": message["date_created"], "direction": "outbound-api", "error_code": None,
+        "error_message": None, "from": message["from"],
+        "messaging_service_sid": message["messaging_service_sid"], "num_media": "0",
+        "num_segments": "1", "price": None, "price_unit": "USD", "sid": message["sid"],
+        "status": message["status"], "subresource_uris": {"media": f"{uri}/Media.json"},
+        "to": message["to"], "uri": f"{uri}.json",
+    }  # fmt: skip
+
+
+def create_rest_app(switchboard: Switchboard, account_sid: str, auth_token: str) -> Flask:
+    """The REST API of one account, backed by ``switchboard``."""
+    app = Flask("standin.rest")
+    base = f"/{API_VERSION}/Accounts/<account>"
+
+    @app.errorhandler(ApiError)
+    def api_error(error: ApiError) -> Response:
+        return error.response()
+
+    @app.errorhandler(HTTPException)
+    def http_error(error: HTTPException) -> Response:
+        # Unknown paths and methods get Twilio's JSON errors too, never an HTML page.
+        if error.code == 405:
+            return ApiError(405, 20004, "Method not allowed").response()
+        return ApiError(404, 20404, f"The requested resource {request.path} was not found").response()
+
+    @app.before_request
+    def authenticate() -> None:
+        auth = request.authorization
+        given = (auth.username or "", auth.password or "") if auth and auth.type == "basic" else ("", "")
+        expected = (account_sid, auth_token)
+        if not all(hmac.compare_digest(a.encode(), b.encode()) for a, b in zip(given, expected, strict=True)):
+            raise ApiError(401, 20003, "Authenticate")
+        # Valid credentials for another account's resources: error 20003, "Permission Denied".
+        # Read from the path itself: view_args is empty when no route matched (404, 405).
+        in_path = re.match(rf"/{API_VERSION}/Accounts/([^/]+?)(?:\.json)?(?:/|$)", request.path)
+        if in_path and in_path.group(1) != account_sid:
+            raise ApiError(403, 20003, "Permission Denied")
+
+    def not_found() -> ApiError:
+        return ApiError(404, 20404, f"The requested resource {request.path} was not found")
+
+    def live_call(sid: str) -> tuple[Call, str] | None:
+        live = switchboard.live_call(sid)
+        return live if live is not None and live[0].account_sid == account_sid else None
+
+    def call_json(sid: str) -> dict[str, Any]:
+        live = live_call(sid)
+        if live is not None:
+            call, date = live
+            return _call_json(
+                account_sid, sid, to=call.to, from_=call.from_, status=_live_status(call),
+                direction="inbound", date=date,
+            )  # fmt: skip
+        record = switchboard.outbound_call(sid)
+        if record is None:
+            raise not_found()
+        return _call_json(
+            account_sid, sid, to=record.to, from_=record.from_, status=record.status,
+            direction="outbound-api", date=record.date_created,
+        )  # fmt: skip
+
+    @app.post(f"{base}/Calls.json")
+    def create_call(account: str) -> tuple[Response, int]:
+        form = request.form
+        to, from_ = form.get("To", ""), form.get("From", "")
+        if not to:
+            raise ApiError(400, 21201, "No 'To' number is specified")
+        if not from_:
+            raise ApiError(400, 21213, "No 'From' number is specified")
+        url, method, twiml = _instructions(form)
+        if not url and not twiml:
+            raise ApiError(400, 21205, "Url parameter is required.")
+        if not _dialable(to):
+            raise ApiError(400, 21211, f"The 'To' number {to} is not a valid phone number.")
+        events = [event for value in form.getlist("StatusCallbackEvent") for event in value.split()]
+        if not set(events) <= set(CALL_EVENTS):
+            raise ApiError(400, 20001, f"StatusCallbackEvent must be among {', '.join(CALL_EVENTS)}")
+        timeout = form.get("Timeout", "60")
+        if not timeout.isdigit() or not 1 <= int(timeout) <= 600:
+            raise ApiError(400, 20001, f"Timeout must be a whole number of seconds, 1 to 600: {timeout!r}")
+        record = OutboundCall(
+            sid=new_sid("CA"), account_sid=account, to=to, from_=from_, url=url, method=method, twiml=twiml,
+            status_callback=_url(form, "StatusCallback", 21609),
+            status_callback_method=_method(form, "StatusCallbackMethod"),
+            status_callback_event=events or ["completed"], timeout=int(timeout),
+        )  # fmt: skip
+        switchboard.place(record)
+        return jsonify(call_json(record.sid)), 201
+
+    @app.get(f"{base}/Calls/<sid>.json")
+    def fetch_call(account: str, sid: str) -> Response:
+        return jsonify(call_json(sid))
+
+    @app.post(f"{base}/Calls/<sid>.json")
+    def update_call(account: str, sid: str) -> Response:
+        call_json(sid)  # 404 for a call the account does not have
+        status = request.form.get("Status")
+        if status not in (None, "completed", "canceled"):
+            raise ApiError(400, 20001, f"Status must be completed or canceled, not {status!r}")
+        url, method, twiml = _instructions(request.form)
+        live, record = live_call(sid), switchboard.outbound_call(sid)
+        if live is not None:
+            _update_live(live[0], status, url, method, twiml)
+        elif record is not None and record.status == "queued" and (status or url or twiml):
+            # Not dialled yet: it can still be canceled, or pointed at other TwiML.
+            changes = {"status": "canceled"} if status else {"url": url, "method": method, "twiml": twiml}
+            switchboard.place(replace(record, **changes))
+        return jsonify(call_json(sid))
+
+    @app.post(f"{base}/Messages.json")
+    def create_message(account: str) -> tuple[Response, int]:
+        form = request.form
+        to, from_, service = form.get("To", ""), form.get("From"), form.get("MessagingServiceSid")
+        body = form.get("Body", "")
+        if not to:
+            raise ApiError(400, 21604, "A 'To' phone number is required.")
+        if not from_ and not service:
+            raise ApiError(400, 21603, "A 'From' phone number is required.")
+        if not body:
+            raise ApiError(400, 21602, "Message body is required.")
+        if len(body) > 1600:
+            raise ApiError(400, 21617, "The concatenated message body exceeds the 1600 character limit.")
+        if not is_e164_number(to):
+            raise ApiError(400, 21211, f"The 'To' number {to} is not a valid phone number.")
+        message = {
+            "sid": new_sid("SM"), "to": to, "from": from_ or None, "body": body,
+            # A Messaging Service picks the sender later: the message is only accepted so far.
+            "status": "queued" if from_ else "accepted", "date_created": rfc2822_now(),
+            "messaging_service_sid": service,
+        }  # fmt: skip
+        switchboard.send(message)
+        return jsonify(_message_json(account, message)), 201
+
+    @app.get(f"{base}/Messages.json")
+    def list_messages(account: str) -> Response:
+        wanted = {
+            key: request.args[arg] for key, arg in (("to", "To"), ("from", "From")) if arg in request.args
+        }
+        found = [m for m in switchboard.messages if all(m[k] == v for k, v in wanted.items())]
+        uri = f"/{API_VERSION}/Accounts/{account}/Messages.json"
+        return jsonify(
+            messages=[_message_json(account, message) for message in reversed(found)],  # newest first
+            page=0, page_size=max(len(found), 50), start=0, end=max(len(found) - 1, 0), uri=uri,
+            first_page_uri=uri, next_page_uri=None, previous_page_uri=None,
+        )  # fmt: skip
+
+    return app
+
+
+def serve_in_thread(app: Flask, host: str = "127.0.0.1", port: int = 0) -> tuple[str, Callable[[], None]]:
+    """Serve ``app`` over HTTP from a daemon thread; return its base URL and a ``stop()``.
+
+    ``port=0`` takes a free port. The server is threaded, so a request the app makes to the
+    stand-in while it is itself being called does not wait for the first one to finish.
+    """
+    server = make_server(host, port, app, threaded=True)
+    # A short poll interval: stop() waits for the next poll, and tests start and stop many servers.
+    thread = threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": 0.05}, name=f"standin-{app.name}", daemon=True
+    )
+    thread.start()
+
+    def stop() -> None:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+
+    return f"http://{host}:{server.server_port}", stop
