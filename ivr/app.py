@@ -6,6 +6,7 @@ import logging
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import redis
@@ -13,14 +14,19 @@ from flask import Flask, jsonify
 
 from ivr import logs
 from ivr.callcenter.accounts import AccountDirectory, HttpDirectory, RedisDirectory
+from ivr.callcenter.agents import Agents
 from ivr.callcenter.calls import CallStore
+from ivr.callcenter.connections import Connections
+from ivr.callcenter.matching import Matcher
 from ivr.callcenter.queues import Queues
+from ivr.callcenter.redirect import RestConnector
 from ivr.callcenter.routing import QueueDoor
 from ivr.clock import Clock, clock_from_env
 from ivr.hotline.loader import HotlineConfig, load_hotline
 from ivr.jobs import JobQueue
 from ivr.settings import Settings
 from ivr.store import Stores, connect, embedded_redis_url
+from ivr.twilio_rest import make_client
 from ivr.voice.engine import Engine, Services
 
 log = logging.getLogger(__name__)
@@ -38,6 +44,9 @@ class Hotline:
     directory: AccountDirectory
     jobs: JobQueue
     queues: Queues
+    agents: Agents
+    matcher: Matcher
+    connections: Connections
     engine: Engine
 
 
@@ -47,9 +56,14 @@ def build_hotline(settings: Settings, clock: Clock | None = None, *, worker: boo
     url = settings.redis_url or embedded_redis_url(settings.data_dir)
     stores = connect(url, worker=worker)
     directory = make_directory(config, stores.data)
+    load_agents(config, Agents(stores.data))
     jobs = JobQueue(stores.jobs)
     queues = Queues(stores.data, config.locales)
-    engine = Engine(config, Services(directory=directory, door=QueueDoor(queues), jobs=jobs))
+    agents = Agents(stores.data)
+    rest = make_client(settings.twilio_account_sid, settings.twilio_auth_token, settings.twilio_api_base_url)
+    connector = RestConnector(rest, settings.public_base_url)
+    matcher = Matcher(config.file, stores.data, agents, queues, connector)
+    engine = Engine(config, Services(directory=directory, door=QueueDoor(queues, jobs), jobs=jobs))
     return Hotline(
         settings=settings,
         config=config,
@@ -60,8 +74,20 @@ def build_hotline(settings: Settings, clock: Clock | None = None, *, worker: boo
         directory=directory,
         jobs=jobs,
         queues=queues,
+        agents=agents,
+        matcher=matcher,
+        connections=Connections(config.file, stores.data, agents, queues),
         engine=engine,
     )
+
+
+def load_agents(config: HotlineConfig, agents: Agents) -> None:
+    """The agents of the hotline file, added or updated (their live state is kept)."""
+    try:
+        for spec in config.file.agents:
+            agents.upsert(spec, datetime.now(UTC))
+    except redis.RedisError as exc:
+        log.error("could not load agents: %s", type(exc).__name__)
 
 
 def make_directory(config: HotlineConfig, conn: redis.Redis) -> AccountDirectory:
@@ -87,8 +113,10 @@ def create_app(test_config: Mapping[str, Any] | None = None, *, clock: Clock | N
     app.extensions["hotline"] = build_hotline(settings, clock)
 
     from ivr.voice.views import bp as voice_bp
+    from ivr.voice.waiting import bp as waiting_bp
 
     app.register_blueprint(voice_bp)
+    app.register_blueprint(waiting_bp)
 
     @app.get("/healthz")
     def healthz():  # noqa: ANN202

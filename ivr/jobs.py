@@ -1,6 +1,7 @@
 """The web side's door to the rq workers: jobs are enqueued by dotted path.
 
 The web process never imports `queue_worker`; it names the job, and the worker imports it.
+Every method takes an optional pipeline, so a webhook can enqueue in its single write.
 """
 
 from __future__ import annotations
@@ -10,6 +11,9 @@ from rq import Queue, Retry
 
 QUEUE_NAME = "hotline"
 FREEZE_ACCOUNT = "queue_worker.jobs.freeze_account"
+MATCH_DEPARTMENT = "queue_worker.jobs.match_department"
+MATCH_AGENT = "queue_worker.jobs.match_agent"
+SWEEP_AGENTS = "queue_worker.jobs.sweep_agents"
 
 
 class JobQueue:
@@ -31,3 +35,24 @@ class JobQueue:
             failure_ttl=7 * 24 * 3600,
             pipeline=pipe,
         )
+
+    def match_department(self, pipe: redis.client.Pipeline | None, department: str) -> None:
+        """Look for ready agents for a department's waiting callers (a caller joined)."""
+        self.queue.enqueue_call(
+            MATCH_DEPARTMENT,
+            args=(department,),
+            timeout=60,
+            result_ttl=60,
+            failure_ttl=24 * 3600,
+            pipeline=pipe,
+        )
+
+    def match_agent(self, pipe: redis.client.Pipeline | None, agent_id: str) -> None:
+        """Look for a caller for an agent who became ready."""
+        self.queue.enqueue_call(
+            MATCH_AGENT, args=(agent_id,), timeout=60, result_ttl=60, failure_ttl=24 * 3600, pipeline=pipe
+        )
+
+    def sweep_agents(self) -> None:
+        """End finished wrap-ups and take silent consoles offline."""
+        self.queue.enqueue_call(SWEEP_AGENTS, timeout=60, result_ttl=60, failure_ttl=24 * 3600)

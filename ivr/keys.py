@@ -12,6 +12,12 @@
 | hl:since:{dept}         | zset   | none  | queue scripts: sid -> arrival | statistics (longest)  |
 | hl:queueseq:{dept}      | string | none  | join (tie-breaker)            | join                  |
 | hl:dstats:{dept}:{day}  | hash   | 8 d   | queue scripts, dial outcomes  | supervisors           |
+| hl:agent:{id}           | hash   | none  | agent scripts, admin, config  | matcher, API          |
+| hl:agents               | set    | none  | admin, config                 | API, sweeper          |
+| hl:ready:{dept}         | zset   | none  | agent state changes: idle-since| matcher              |
+| hl:staffed:{dept}       | zset   | none  | agent state changes           | wait estimate         |
+| hl:heartbeats           | zset   | none  | agent API: last beat          | sweeper               |
+| hl:agentcalls:{day}     | hash   | 8 d   | agent answers: id -> count    | fewest-calls matching |
 | hl:stats:{yymmdd}       | hash   | 8 d   | call creation, hand-off, end  | supervisors           |
 
 `{dept}` keys carry a Redis Cluster hash tag, so one department's keys live in one slot and
@@ -82,3 +88,33 @@ def queue_sequence(department: str) -> str:
 def daily_stats(day: str) -> str:
     """Counters of one day: calls offered, handed off per department, abandoned per menu step."""
     return f"{PREFIX}:stats:{day}"
+
+
+def agent(agent_id: str) -> str:
+    """An agent: definition (name, departments, languages, reach) and live state."""
+    return f"{PREFIX}:agent:{agent_id}"
+
+
+def agent_ids() -> str:
+    """Every agent id."""
+    return f"{PREFIX}:agents"
+
+
+def ready_agents(department: str) -> str:
+    """Ready agents of a department by the time they became idle (longest idle first)."""
+    return f"{PREFIX}:ready:{{{department}}}"
+
+
+def agent_heartbeats() -> str:
+    """Agents by the time their console last said it is alive."""
+    return f"{PREFIX}:heartbeats"
+
+
+def agent_calls(day: str) -> str:
+    """Calls each agent answered on a day (for the fewest-calls strategy and statistics)."""
+    return f"{PREFIX}:agentcalls:{day}"
+
+
+def staffed_agents(department: str) -> str:
+    """Agents serving a department now (ready, ringing, talking, wrapping up)."""
+    return f"{PREFIX}:staffed:{{{department}}}"

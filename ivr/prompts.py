@@ -53,6 +53,19 @@ CODE_PROMPTS = frozenset(
         "hold_message",
         "overflow_apology",
         "goodbye",
+        "queue_position",
+        "queue_first",
+        "queue_wait_minutes",
+        "queue_wait_soon",
+        "agent_connecting",
+        "agent_missed",
+        "transfer_department",
+        "transfer_outside",
+        "whisper",
+        "whisper_account",
+        "whisper_verified",
+        "whisper_unverified",
+        "whisper_no_account",
     }
 )
 

@@ -83,6 +83,8 @@ class TwimlInterpreter:
         self.state: State = "new"
         self.heard: list[Heard] = []
         self.dialed: list[dict[str, Any]] = []
+        self.agent_heard: list[Heard] = []  # what called parties heard (their whisper documents)
+        self.whisper_hung_up = False
         self.enqueued: list[str] = []
         self.requests: list[tuple[str, dict[str, str]]] = []
         self.current_url: str | None = None

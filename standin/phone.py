@@ -29,11 +29,13 @@ import threading
 import time
 from dataclasses import dataclass
 from typing import Literal
+from urllib.parse import urljoin
 
 from standin.errors import ApplicationError, CallbackError, CallStateError
 from standin.interpreter import ENDED, State, TwimlInterpreter
+from standin.transport import TransportError
 from standin.twiml_check import TwiMLError, check_twiml
-from standin.webhook import heard_from, method_of, new_sid
+from standin.webhook import Heard, answer_problem, heard_from, method_of, new_sid
 
 __all__ = ["ApplicationError", "Call", "CallStateError", "CallbackError", "PendingUpdate", "State"]
 
@@ -165,6 +167,49 @@ class Call(TwimlInterpreter):
             self._end_and_report("completed", problems)
             return
         self._continue_at(self._action(record), method_of(record), params)
+
+    def answer(self) -> list[Heard]:
+        """The dialled party picks up: Twilio runs the noun's ``url`` document on their leg first.
+
+        That document (a "whisper") is heard by the called party only, before the two are
+        bridged. Its requests carry the child leg's CallSid and ``ParentCallSid``. A whisper
+        that hangs up ends the child leg before the bridge. Returns what the called party heard;
+        the call stays in ``dialing`` until ``dial_result()``.
+        """
+        self.take_pending()
+        dial = self._expect("dialing")
+        nouns = list(dial)
+        if not nouns or not nouns[0].get("url"):
+            return []
+        noun = nouns[0]
+        child_sid = new_sid("CA")
+        params = {
+            "AccountSid": self.account_sid,
+            "ApiVersion": "2010-04-01",
+            "CallSid": child_sid,
+            "ParentCallSid": self.call_sid,
+            "CallStatus": "in-progress",
+            "Direction": "outbound-dial",
+            "From": self.from_,
+            "To": (noun.text or "").strip(),
+        }
+        url = urljoin(self._document_url(), noun.get("url", "").strip())
+        self.requests.append((url, params))
+        try:
+            reply = self.transport.request(method_of(noun), url, params)
+        except TransportError as exc:
+            self._fail(f"whisper {url}: the app could not be reached: {exc}")
+        problem = answer_problem(reply, twiml=True)
+        if problem:
+            self._fail(f"whisper {url}: {problem}")
+        try:
+            root = check_twiml(reply.body)
+        except TwiMLError as exc:
+            self._fail(f"whisper {url}: invalid TwiML: {exc}")
+        heard = [item for verb in root if verb.tag in ("Say", "Play", "Pause") for item in heard_from(verb)]
+        self.agent_heard.extend(heard)
+        self.whisper_hung_up = any(verb.tag == "Hangup" for verb in root)
+        return heard
 
     def dial_result(self, status: str = "completed", duration: int = 30) -> None:
         """End the ``<Dial>``: the dialled leg finished with ``status`` after ``duration`` s."""

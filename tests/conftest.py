@@ -26,6 +26,7 @@ from ivr.jobs import QUEUE_NAME
 from ivr.store import embedded_redis_url, stop_embedded_redis
 from queue_worker import context
 from standin.phone import Call
+from standin.rest import Switchboard, create_rest_app, serve_in_thread
 from standin.transport import FlaskTransport
 
 ACCOUNT_SID = "AC" + "1" * 32
@@ -80,12 +81,28 @@ def clock() -> FixedClock:
     return FixedClock(OPEN_HOURS)
 
 
+@pytest.fixture(scope="session")
+def twilio_api() -> Iterator[tuple[str, Switchboard]]:
+    """The stand-in for Twilio's REST API, on a local port: its base URL and its switchboard."""
+    switchboard = Switchboard()
+    base_url, stop = serve_in_thread(create_rest_app(switchboard, ACCOUNT_SID, AUTH_TOKEN))
+    yield base_url, switchboard
+    stop()
+
+
 @pytest.fixture
-def app_settings(redis_url: str) -> dict[str, Any]:
+def switchboard(twilio_api: tuple[str, Switchboard]) -> Switchboard:
+    """What the stand-in for Twilio holds: live calls (for redirects), placed calls, messages."""
+    return twilio_api[1]
+
+
+@pytest.fixture
+def app_settings(redis_url: str, twilio_api: tuple[str, Switchboard]) -> dict[str, Any]:
     """Settings as the environment would give them (field names)."""
     return {
         "twilio_account_sid": ACCOUNT_SID,
         "twilio_auth_token": AUTH_TOKEN,
+        "twilio_api_base_url": twilio_api[0],
         "public_base_url": PUBLIC_BASE_URL,
         "redis_url": redis_url,
     }
@@ -101,12 +118,12 @@ def app(app_settings: dict[str, Any], redis_conn: redis.Redis, clock: FixedClock
 
 
 @pytest.fixture
-def dial(app: Flask) -> Callable[..., Call]:
+def dial(app: Flask, switchboard: Switchboard) -> Callable[..., Call]:
     """Place a call to the hotline: `dial(from_="+86...")` returns a started Call."""
 
     def _dial(from_: str = DEMO_CALLER, start: bool = True, **kwargs: Any) -> Call:
         transport = FlaskTransport(app.test_client(), PUBLIC_BASE_URL, AUTH_TOKEN)
-        call = Call(transport, from_=from_, account_sid=ACCOUNT_SID, **kwargs)
+        call = switchboard.register(Call(transport, from_=from_, account_sid=ACCOUNT_SID, **kwargs))
         if start:
             call.start()
         return call

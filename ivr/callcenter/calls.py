@@ -71,6 +71,11 @@ if status == 'menu' then
 elseif status == 'queued' then
   outcome = 'abandoned_in_queue'
   redis.call('HINCRBY', KEYS[2], 'abandoned_queue', 1)
+elseif status == 'connecting' then
+  outcome = 'abandoned_while_ringing'
+  redis.call('HINCRBY', KEYS[2], 'abandoned_ringing', 1)
+elseif status == 'on_call' or status == 'served' then
+  outcome = 'served'
 end
 redis.call('HSET', KEYS[1], 'ended_at', ARGV[1], 'final_status', ARGV[2],
   'duration', ARGV[3], 'outcome', outcome, 'status', 'ended')
@@ -98,7 +103,6 @@ class CallStore:
     def __init__(self, conn: redis.Redis) -> None:
         self.conn = conn
         self._open = conn.register_script(_OPEN_CALL)
-        self._close = conn.register_script(_CLOSE_CALL)
 
     def open(
         self, sid: str, now: datetime, day: str, caller: str | None, raw_from: str, to: str
@@ -117,15 +121,19 @@ class CallStore:
         is_new = fields.pop("is_new", "") == "1"
         return CallRecord(sid=sid, fields=fields, is_new=is_new)
 
-    def close(self, record: CallRecord, now: datetime, status: str, duration: int) -> bool:
-        """Close the record at the end of the call; False when it was already closed."""
+    def load(self, sid: str) -> CallRecord | None:
+        """The call's record if there is one (the status callback must not create calls)."""
+        fields = self.conn.hgetall(keys.call(sid))
+        return CallRecord(sid=sid, fields=fields) if fields else None
+
+    def close(
+        self, pipe: redis.client.Pipeline, record: CallRecord, now: datetime, status: str, duration: int
+    ) -> None:
+        """Queue the closing of the record (idempotent; its reply is 0 when already closed)."""
         day = record.get("day") or "000000"
-        return bool(
-            self._close(
-                keys=[keys.call(record.sid), keys.daily_stats(day)],
-                args=[now.isoformat(), status[:20], duration, keys.STATS_TTL_SECONDS],
-            )
-        )
+        close_keys = [keys.call(record.sid), keys.daily_stats(day)]
+        args = [now.isoformat(), status[:20], duration, keys.STATS_TTL_SECONDS]
+        pipe.eval(_CLOSE_CALL, len(close_keys), *close_keys, *args)
 
 
 @dataclass

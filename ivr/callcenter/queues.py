@@ -193,6 +193,11 @@ class Queues:
             return None
         return int(self._join(keys=join_keys, args=args))
 
+    def queue_position(self, pipe: redis.client.Pipeline, sid: str, department: str) -> None:
+        """Queue the position lookup on a pipeline (its reply: the position, 0 if not waiting)."""
+        position_keys = [keys.queue_waiting(department), *self.lanes(department)]
+        pipe.eval(_POSITION, len(position_keys), *position_keys, sid)
+
     def position(self, sid: str, department: str) -> int:
         """The caller's 1-based position in the department (0 when not waiting): O(lanes * log n)."""
         return int(self._position(keys=[keys.queue_waiting(department), *self.lanes(department)], args=[sid]))
@@ -212,15 +217,32 @@ class Queues:
             return None
         return Popped(sid=reply[0], score=int(reply[1]))
 
-    def leave(self, sid: str, department: str, day: str, *, abandoned: bool, waited_ms: int = 0) -> bool:
-        """Take a caller out (they hung up, or were transferred); True if they were waiting."""
+    def leave(
+        self,
+        sid: str,
+        department: str,
+        day: str,
+        *,
+        abandoned: bool,
+        waited_ms: int = 0,
+        pipe: redis.client.Pipeline | None = None,
+    ) -> bool:
+        """Take a caller out (they hung up, or were transferred); True if they were waiting.
+
+        Idempotent: a caller who is not waiting is not counted twice. With `pipe`, it is queued
+        on that pipeline and False is returned.
+        """
         leave_keys = [
             keys.queue_waiting(department),
             keys.queue_since(department),
             keys.department_stats(department, day),
             *self.lanes(department),
         ]
-        return bool(self._leave(keys=leave_keys, args=[sid, "1" if abandoned else "0", waited_ms]))
+        args = [sid, "1" if abandoned else "0", waited_ms]
+        if pipe is not None:
+            pipe.eval(_LEAVE, len(leave_keys), *leave_keys, *args)
+            return False
+        return bool(self._leave(keys=leave_keys, args=args))
 
     def listing(self, department: str, limit: int = 100) -> list[str]:
         """The first `limit` waiting callers in serving order (merging the language lanes)."""

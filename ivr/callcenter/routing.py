@@ -13,6 +13,7 @@ from ivr.callcenter.calls import CallRecord, CallWriter
 from ivr.callcenter.queues import Queues
 from ivr.hotline.hours import department_open
 from ivr.hotline.schema import HotlineFile
+from ivr.jobs import JobQueue
 
 
 @dataclass(frozen=True)
@@ -49,8 +50,9 @@ def route(cfg: HotlineFile, call: CallRecord, when: datetime) -> Route | None:
 class QueueDoor:
     """The entrance to the department queues (the queueing engine owns what happens inside)."""
 
-    def __init__(self, queues: Queues) -> None:
+    def __init__(self, queues: Queues, jobs: JobQueue) -> None:
         self.queues = queues
+        self.jobs = jobs
 
     def hand_off(
         self, writer: CallWriter, call: CallRecord, target: Route, capacity: int, when: datetime
@@ -70,3 +72,5 @@ class QueueDoor:
                 call.sid, target.department, locale, target.rank, when, capacity, day, pipe=pipe
             )
         )
+        # The matcher looks for a ready agent at once, in a worker (it calls Twilio's REST API).
+        writer.also(lambda pipe: self.jobs.match_department(pipe, target.department))

@@ -56,6 +56,13 @@ def _check_departments(cfg: HotlineFile) -> list[Problem]:
         for locale in locales:
             if locale not in dept.names:
                 problems.append((where + ("names",), f"no name in {locale}"))
+        if dept.overflow_to is not None:
+            if dept.overflow_to == name:
+                problems.append((where + ("overflow_to",), "cannot overflow to itself"))
+            elif dept.overflow_to not in cfg.departments:
+                problems.append((where + ("overflow_to",), f"no department {dept.overflow_to!r}"))
+            if dept.overflow_after_seconds is None:
+                problems.append((where + ("overflow_to",), "needs overflow_after_seconds"))
         if dept.when_closed is not None:
             if dept.when_closed == name:
                 problems.append((where + ("when_closed",), "cannot send callers to itself"))

@@ -47,6 +47,11 @@ class Hotline(Strict):
     gather_timeout_seconds: int = Field(default=6, ge=2, le=20)
     hold_music_url: str = "http://com.twilio.sounds.music.s3.amazonaws.com/MARKOVICHAMP-Borghestral.mp3"
     max_hold_minutes: int = Field(default=30, ge=1, le=240)
+    matching: Literal["longest_idle", "fewest_calls"] = "longest_idle"
+    ring_timeout_seconds: int = Field(default=20, ge=5, le=60)
+    service_level_seconds: int = Field(default=20, ge=1, le=3600)
+    heartbeat_timeout_seconds: int = Field(default=60, ge=10, le=3600)
+    announce_every_seconds: int = Field(default=60, ge=15, le=600)
 
     @field_validator("timezone")
     @classmethod
@@ -149,6 +154,9 @@ class Department(Strict):
     capacity: int = Field(default=500, ge=1)
     hold_music_url: str | None = None
     when_closed: Identifier | None = None  # another department that takes its callers
+    wrap_up_seconds: int = Field(default=30, ge=0, le=1800)
+    overflow_to: Identifier | None = None  # whose agents may also take callers who waited ...
+    overflow_after_seconds: int | None = Field(default=None, ge=0)  # ... this long
 
 
 class Issue(Strict):
@@ -245,7 +253,7 @@ class HotlineFile(Strict):
     languages: list[Language] = Field(min_length=1)
     hours: dict[Identifier, Schedule]
     holidays: list[date] = Field(default_factory=list)
-    priorities: dict[Identifier, int]
+    priorities: dict[Identifier, Annotated[int, Field(ge=0, le=15)]]  # 0 is served first
     departments: dict[Identifier, Department] = Field(min_length=1)
     issues: dict[Identifier, Issue] = Field(min_length=1)
     account_ids: AccountIds = AccountIds()

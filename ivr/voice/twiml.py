@@ -79,3 +79,17 @@ def closed(lang: Language, department_name: str, hours: str) -> VoiceResponse:
     say(resp, lang, lang.text("goodbye"))
     resp.hangup()
     return resp
+
+
+def dial_agent(lang: Language, reach: str, *, action: str, whisper: str, ring_timeout: int) -> VoiceResponse:
+    """Tell the caller, then ring the agent (Client, number or SIP) with the whisper for them."""
+    resp = VoiceResponse()
+    say(resp, lang, lang.text("agent_connecting"))
+    dial = resp.dial(action=action, method="POST", timeout=ring_timeout, answer_on_bridge=True)
+    if reach.startswith("client:"):
+        dial.client(reach.removeprefix("client:"), url=whisper, method="POST")
+    elif reach.startswith("sip:"):
+        dial.sip(reach, url=whisper, method="POST")
+    else:
+        dial.number(reach, url=whisper, method="POST")
+    return resp

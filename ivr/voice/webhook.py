@@ -11,13 +11,16 @@ import functools
 import logging
 import re
 from collections.abc import Callable
+from datetime import datetime
+from zoneinfo import ZoneInfo
 
 import redis
 from flask import Response, current_app, request
 from twilio.request_validator import RequestValidator
 from twilio.twiml.voice_response import VoiceResponse
 
-from ivr.phones import mask_phone
+from ivr.callcenter.calls import CallRecord
+from ivr.phones import mask_phone, to_e164
 from ivr.voice import twiml
 
 log = logging.getLogger("ivr.voice")
@@ -86,3 +89,28 @@ def call_sid() -> str | None:
     """The request's CallSid when it has Twilio's shape, else None."""
     sid = request.form.get("CallSid", "")
     return sid if CALL_SID.fullmatch(sid) else None
+
+
+def hotline_of_app():  # noqa: ANN201 - the Hotline object (ivr.app imports this module)
+    return current_app.extensions["hotline"]
+
+
+def open_call(sid: str, now: datetime) -> CallRecord:
+    """Round trip 1: the call's record, created when Twilio first tells us about the CallSid."""
+    hotline = hotline_of_app()
+    cfg = hotline.config.file
+    day = now.astimezone(ZoneInfo(cfg.hotline.timezone)).strftime("%y%m%d")
+    raw_from = request.form.get("From", "")
+    caller = to_e164(raw_from, cfg.hotline.default_region)
+    record = hotline.calls.open(sid, now, day, caller, raw_from, request.form.get("To", ""))
+    if record.is_new:
+        log.info("call %s from %s: reference %s", sid, mask_phone(caller or raw_from), record.get("ref"))
+    return record
+
+
+def int_field(value: str | None, default: int) -> int:
+    """An integer from a form field or query argument, or `default` when absent or garbled."""
+    try:
+        return int(value) if value is not None else default
+    except ValueError:
+        return default

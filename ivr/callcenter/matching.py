@@ -1,0 +1,161 @@
+"""Matching waiting callers with ready agents, and starting the connection.
+
+The rule: when an agent becomes ready or a caller joins, the highest-priority, longest-waiting
+caller the agent can serve (department and language) goes to the first eligible agent in the
+strategy's order (longest idle by default). Two atomic steps make a match, each on one Redis
+slot: reserve the agent (ready -> reserved, on the agent's key), then pop the best caller (on
+the department's keys). An agent reserved by another matcher cannot be reserved again, and a
+popped caller is gone from the queue: no caller reaches two agents, no agent gets two callers.
+A reserved agent with no caller to take is released, as idle as before.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Protocol
+
+import redis
+
+from ivr import keys
+from ivr.callcenter.agents import Agents, AgentView
+from ivr.callcenter.queues import Popped, Queues
+from ivr.hotline.schema import HotlineFile
+
+log = logging.getLogger(__name__)
+
+
+class Connector(Protocol):
+    """Moves a caller's live call to the agent (Twilio's REST API in production)."""
+
+    def connect(self, call_sid: str) -> bool:
+        """Redirect the call to its connection document; False when that failed."""
+        ...
+
+
+class Strategy(Protocol):
+    """The order in which eligible ready agents are offered a caller."""
+
+    def order(self, candidates: list[AgentView]) -> list[AgentView]:
+        """Candidates (longest idle first, as listed) in the order to try them."""
+        ...
+
+
+class LongestIdle:
+    """The agent who has waited longest for a call gets the next one."""
+
+    def order(self, candidates: list[AgentView]) -> list[AgentView]:
+        """Keep the idle order."""
+        return candidates
+
+
+class FewestCalls:
+    """The agent who has taken the fewest calls today gets the next one (ties: longest idle)."""
+
+    def __init__(self, conn: redis.Redis, day: str) -> None:
+        self.conn, self.day = conn, day
+
+    def order(self, candidates: list[AgentView]) -> list[AgentView]:
+        """Sort by today's answered calls, stably."""
+        counts = self.conn.hmget(keys.agent_calls(self.day), [a.id for a in candidates]) if candidates else []
+        taken = {a.id: int(c or 0) for a, c in zip(candidates, counts, strict=True)}
+        return sorted(candidates, key=lambda a: taken[a.id])
+
+
+@dataclass(frozen=True)
+class Match:
+    """A caller given to an agent."""
+
+    call_sid: str
+    agent_id: str
+    department: str
+
+
+class Matcher:
+    """Makes matches for one hotline."""
+
+    def __init__(
+        self, cfg: HotlineFile, conn: redis.Redis, agents: Agents, queues: Queues, connector: Connector
+    ) -> None:
+        self.cfg, self.conn, self.agents, self.queues, self.connector = cfg, conn, agents, queues, connector
+
+    def strategy(self, now: datetime) -> Strategy:
+        """The configured strategy."""
+        if self.cfg.hotline.matching == "fewest_calls":
+            return FewestCalls(self.conn, now.strftime("%y%m%d"))
+        return LongestIdle()
+
+    def for_department(self, department: str, now: datetime) -> list[Match]:
+        """Give waiting callers of a department (and those who may overflow to it) to ready agents."""
+        matches: list[Match] = []
+        sources = [department, *self._overflow_sources(department)]
+        while True:
+            candidates = [a for a in self._ready(sources) if a is not None]
+            made = None
+            for agent in self.strategy(now).order(candidates):
+                made = self._offer(agent.id, now)
+                if made:
+                    matches.append(made)
+                    break
+            if made is None:
+                return matches
+
+    def for_agent(self, agent_id: str, now: datetime) -> Match | None:
+        """An agent became ready: give them the best caller they can serve, if any."""
+        return self._offer(agent_id, now)
+
+    def _ready(self, departments: list[str]) -> list[AgentView | None]:
+        seen: dict[str, AgentView | None] = {}
+        for dept in departments:
+            for agent_id in self.agents.ready_candidates(dept):
+                if agent_id not in seen:
+                    seen[agent_id] = self.agents.get(agent_id)
+        return list(seen.values())
+
+    def _overflow_sources(self, department: str) -> list[str]:
+        """Departments whose long-waiting callers may go to this department's agents."""
+        return [name for name, d in self.cfg.departments.items() if d.overflow_to == department]
+
+    def _offer(self, agent_id: str, now: datetime) -> Match | None:
+        if not self.agents.reserve(agent_id, now):
+            return None
+        agent = self.agents.get(agent_id)
+        popped: tuple[Popped, str] | None = None
+        if agent is not None:
+            # Best skill first: an agent strong in security takes security callers first.
+            for dept in sorted(agent.departments, key=lambda d: -agent.departments[d]):
+                found = self.queues.pop_for(dept, agent.languages) if dept in self.cfg.departments else None
+                if found:
+                    popped = (found, dept)
+                    break
+            if popped is None:
+                popped = self._pop_overflow(agent, now)
+        if popped is None or agent is None:
+            self.agents.release(agent_id, now)
+            return None
+        found, dept = popped
+        self.agents.ring(agent_id, found.sid, now)
+        self.conn.hset(
+            keys.call(found.sid),
+            mapping={
+                "status": "connecting",
+                "agent": agent_id,
+                "queue_score": str(found.score),
+                "department": dept,
+            },
+        )
+        if not self.connector.connect(found.sid):
+            log.warning(
+                "redirect of %s to agent %s failed: its hold loop will connect it", found.sid, agent_id
+            )
+        return Match(call_sid=found.sid, agent_id=agent_id, department=dept)
+
+    def _pop_overflow(self, agent: AgentView, now: datetime) -> tuple[Popped, str] | None:
+        for source, spec in self.cfg.departments.items():
+            if spec.overflow_to in agent.departments and spec.overflow_after_seconds:
+                cutoff = now - timedelta(seconds=spec.overflow_after_seconds)
+                found = self.queues.pop_for(source, agent.languages, arrived_before=cutoff)
+                if found:
+                    return found, source
+        return None

@@ -1,0 +1,180 @@
+"""From the queue to a live agent: matching, the REST redirect, the whisper, and what follows."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+import redis
+from flask import Flask
+
+from ivr import create_app, keys
+from ivr.callcenter.agents import NOT_READY, ON_CALL, READY, RINGING, WRAP_UP
+from ivr.clock import FixedClock
+from queue_worker import context
+from standin.phone import Call
+from standin.rest import Switchboard
+from standin.transport import FlaskTransport
+from tests.conftest import ACCOUNT_SID, AUTH_TOKEN, DEMO_ACCOUNT, PUBLIC_BASE_URL, waiting_in
+
+MANDARIN, ENGLISH = "1", "2"
+
+
+def ready(app: Flask, agent_id: str, run_jobs: Callable[[], None]) -> None:
+    """The agent goes ready (as their console would) and the matcher runs."""
+    hotline = app.extensions["hotline"]
+    now = hotline.clock.now()
+    hotline.agents.choose(agent_id, READY, now)
+    hotline.agents.heartbeat(agent_id, now)
+    hotline.jobs.match_agent(None, agent_id)
+    run_jobs()
+
+
+def state_of(app: Flask, agent_id: str) -> str:
+    """The agent's state as the supervisor sees it."""
+    return app.extensions["hotline"].agents.get(agent_id).state
+
+
+def topup_caller(dial: Callable[..., Call], account: bool = True) -> Call:
+    """A Mandarin caller with a failed top-up, on hold in payments."""
+    call = dial(max_redirects=2)
+    call.press(MANDARIN)
+    if account:
+        call.press(DEMO_ACCOUNT)
+        call.press("1")
+    else:
+        for _ in range(3):
+            call.silence()
+    call.press("1")  # top-up failed: tips first
+    call.press("1")  # an agent
+    call.silence()  # the reference number plays out
+    assert call.state == "looping"
+    return call
+
+
+def test_ready_agent_gets_the_caller_with_a_whisper(
+    app: Flask, dial: Callable[..., Call], run_jobs: Callable[[], None], redis_conn: redis.Redis
+) -> None:
+    """The whole connection: match, redirect out of the hold loop, ring, whisper, talk, wrap-up."""
+    call = topup_caller(dial)
+    ready(app, "li_na", run_jobs)
+    assert state_of(app, "li_na") == RINGING
+    call.continue_loop()  # Twilio takes the REST redirect instead of more hold music
+    assert "正在为您接通客服代表" in call.heard_text()
+    assert call.state == "dialing"
+    assert call.dialed[-1]["kind"] == "client" and call.dialed[-1]["value"] == "li_na"
+    whisper = " ".join(h.text for h in call.answer())
+    assert "支付与充值来电：充值失败。账户尾号0017，身份已验证。已等待0分钟。" in whisper
+    assert state_of(app, "li_na") == ON_CALL
+    call.dial_result("completed", duration=240)
+    assert call.heard_text().endswith("感谢您的来电，再见。")
+    assert call.state == "completed"
+    assert state_of(app, "li_na") == WRAP_UP
+    hotline = app.extensions["hotline"]
+    clock: FixedClock = hotline.clock
+    clock.set(clock.now() + timedelta(seconds=31))
+    assert hotline.agents.sweep(clock.now(), 3600) == ["li_na"]
+    assert state_of(app, "li_na") == READY
+    day = redis_conn.hget(keys.call(call.call_sid), "day")
+    stats = redis_conn.hgetall(keys.department_stats("payments", day))
+    assert stats["offered"] == "1" and stats["answered"] == "1" and stats["answered_in_sl"] == "1"
+    assert stats["handled"] == "1" and stats["handle_ms"] == "240000"
+    assert redis_conn.hget(keys.call(call.call_sid), "outcome") == "served"
+
+
+def test_no_answer_puts_the_caller_back_at_the_head(
+    app: Flask, dial: Callable[..., Call], run_jobs: Callable[[], None], redis_conn: redis.Redis
+) -> None:
+    """The agent does not pick up: not ready for them, the caller keeps their place."""
+    first = topup_caller(dial)
+    second = topup_caller(dial)
+    ready(app, "li_na", run_jobs)
+    first.continue_loop()
+    assert first.state == "dialing"
+    first.dial_result("no-answer")
+    assert "客服代表暂时无法接听，您的排队位置保持不变" in first.heard_text()
+    agent = app.extensions["hotline"].agents.get("li_na")
+    assert agent.state == NOT_READY and agent.reason == "no-answer"
+    assert waiting_in(redis_conn, "payments") == [first.call_sid, second.call_sid]
+    ready(app, "li_na", run_jobs)
+    first.continue_loop()
+    assert first.state == "dialing"  # the same caller again, not the one behind
+    assert waiting_in(redis_conn, "payments") == [second.call_sid]
+
+
+def test_caller_hanging_up_while_agent_rings_frees_the_agent(
+    app: Flask, dial: Callable[..., Call], run_jobs: Callable[[], None], redis_conn: redis.Redis
+) -> None:
+    """A caller who gives up during the ring: the agent is ready at once, the call abandoned."""
+    call = topup_caller(dial)
+    ready(app, "li_na", run_jobs)
+    call.continue_loop()
+    call.hangup()
+    assert state_of(app, "li_na") == READY
+    assert redis_conn.hget(keys.call(call.call_sid), "outcome") == "abandoned_while_ringing"
+
+
+def test_position_and_wait_are_announced_in_the_callers_language(
+    dial: Callable[..., Call], redis_conn: redis.Redis
+) -> None:
+    """Waiting callers hear how many are ahead and a rounded wait; it is not repeated unchanged."""
+    first = topup_caller(dial)
+    assert "您是下一位。" in first.heard_text()
+    topup_caller(dial)
+    third = topup_caller(dial)
+    assert "您前面还有2位客户。" in third.heard_text()
+    assert "预计等待时间约" in third.heard_text()
+    mark = third.mark()
+    third.continue_loop()
+    assert "您前面还有" not in third.heard_text(mark)  # same position, cadence not due: music only
+
+
+def test_agent_only_gets_callers_in_their_languages(
+    app: Flask, dial: Callable[..., Call], run_jobs: Callable[[], None], redis_conn: redis.Redis
+) -> None:
+    """li_na speaks Mandarin only: an English payments caller waits for someone who speaks it."""
+    english = dial(from_="+14155550123", max_redirects=2)
+    english.press(ENGLISH)
+    english.press("6222000033")
+    english.press("1")
+    english.press("3")  # refund: payments
+    english.silence()
+    ready(app, "li_na", run_jobs)
+    assert state_of(app, "li_na") == READY
+    ready(app, "emma_chen", run_jobs)  # payments skill 3, speaks English
+    english.continue_loop()
+    assert english.dialed[-1]["value"] == "emma_chen"
+
+
+def test_failed_redirect_is_delivered_by_the_hold_loop(
+    app_settings: dict[str, Any], clock: FixedClock, redis_conn: redis.Redis, switchboard: Switchboard
+) -> None:
+    """Twilio's API does not answer: the caller's next turn of the hold loop connects them."""
+    app = create_app({**app_settings, "twilio_api_base_url": "http://127.0.0.1:9"}, clock=clock)
+    context.install(app.extensions["hotline"])
+    try:
+        call = Call(
+            FlaskTransport(app.test_client(), PUBLIC_BASE_URL, AUTH_TOKEN),
+            account_sid=ACCOUNT_SID,
+            max_redirects=2,
+        )
+        call.start()
+        call.press(MANDARIN)
+        call.press(DEMO_ACCOUNT)
+        call.press("1")
+        call.press("3")
+        call.silence()
+        from rq import SimpleWorker
+
+        from ivr.jobs import QUEUE_NAME
+
+        ready_now = app.extensions["hotline"]
+        ready_now.agents.choose("li_na", READY, clock.now())
+        ready_now.jobs.match_agent(None, "li_na")
+        SimpleWorker([QUEUE_NAME], connection=ready_now.stores.jobs).work(burst=True)
+        assert state_of(app, "li_na") == RINGING
+        call.continue_loop()
+        assert call.state == "dialing" and call.dialed[-1]["value"] == "li_na"
+    finally:
+        context.install(None)
