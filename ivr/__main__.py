@@ -39,6 +39,15 @@ def main() -> int:
     if not settings.redis_url:
         env["REDIS_URL"] = embedded_redis_url(settings.data_dir)
         print(f"embedded Redis: {env['REDIS_URL']} (data in {settings.data_dir})")
+    stop_api = None
+    if "TWILIO_API_BASE_URL" not in os.environ:
+        # No Twilio account: the app's REST calls (redirecting a caller to an agent, SMS) go to
+        # the local stand-in for Twilio's API, served from this process.
+        from standin.rest import Switchboard, create_rest_app, serve_in_thread
+
+        api = create_rest_app(Switchboard(), settings.twilio_account_sid, settings.twilio_auth_token)
+        env["TWILIO_API_BASE_URL"], stop_api = serve_in_thread(api, host)
+        print(f"stand-in for Twilio's REST API: {env['TWILIO_API_BASE_URL']}")
     web = subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "--workers", "2", "--threads", "4", "--timeout", "20",
          "--bind", f"{host}:{port}", "wsgi:app"],
@@ -69,6 +78,8 @@ def main() -> int:
     stop()
     for child in children:
         child.wait(timeout=15)
+    if stop_api is not None:
+        stop_api()
     return 0
 
 

@@ -12,6 +12,7 @@ from flask import Flask
 from ivr import create_app, keys
 from ivr.callcenter.agents import NOT_READY, ON_CALL, READY, RINGING, WRAP_UP
 from ivr.clock import FixedClock
+from ivr.hotline.schema import Agent as AgentSpec
 from queue_worker import context
 from standin.phone import Call
 from standin.rest import Switchboard
@@ -73,7 +74,10 @@ def test_ready_agent_gets_the_caller_with_a_whisper(
     assert state_of(app, "li_na") == WRAP_UP
     hotline = app.extensions["hotline"]
     clock: FixedClock = hotline.clock
-    clock.set(clock.now() + timedelta(seconds=31))
+    wrap_up = hotline.config.file.departments["payments"].wrap_up_seconds
+    clock.set(clock.now() + timedelta(seconds=wrap_up - 1))
+    assert hotline.agents.sweep(clock.now(), 3600) == []  # still writing notes
+    clock.set(clock.now() + timedelta(seconds=2))
     assert hotline.agents.sweep(clock.now(), 3600) == ["li_na"]
     assert state_of(app, "li_na") == READY
     day = redis_conn.hget(keys.call(call.call_sid), "day")
@@ -178,3 +182,24 @@ def test_failed_redirect_is_delivered_by_the_hold_loop(
         assert call.state == "dialing" and call.dialed[-1]["value"] == "li_na"
     finally:
         context.install(None)
+
+
+def test_long_waiting_caller_overflows_to_another_departments_agent(
+    app: Flask, dial: Callable[..., Call], run_jobs: Callable[[], None], clock: FixedClock
+) -> None:
+    """Payments overflows to general after its threshold: only then may a general agent take them."""
+    hotline = app.extensions["hotline"]
+    hotline.agents.upsert(
+        AgentSpec(id="zhou", name="周", departments={"general": 3}, languages=["zh-CN"], reach="client:zhou"),
+        clock.now(),
+    )
+    call = topup_caller(dial)
+    ready(app, "zhou", run_jobs)
+    assert state_of(app, "zhou") == READY  # payments callers are not general's, yet
+    threshold = hotline.config.file.departments["payments"].overflow_after_seconds
+    clock.set(clock.now() + timedelta(seconds=threshold + 1))
+    hotline.jobs.match_department(None, "general")
+    run_jobs()
+    assert state_of(app, "zhou") == RINGING
+    call.continue_loop()
+    assert call.dialed[-1]["value"] == "zhou"
