@@ -15,7 +15,7 @@ import time
 
 from ivr.hotline.loader import ConfigError, load_hotline
 from ivr.settings import Settings, SettingsError
-from ivr.store import embedded_redis_url
+from ivr.store import embedded_redis_url, stop_embedded_redis
 
 # Local-only credentials: the stand-in for Twilio signs with the same token. Not secrets.
 LOCAL_DEFAULTS = {
@@ -80,6 +80,8 @@ def main() -> int:
         child.wait(timeout=15)
     if stop_api is not None:
         stop_api()
+    if not settings.redis_url:
+        stop_embedded_redis(settings.data_dir)  # saved to .hotline-data/ for the next run
     return 0
 
 

@@ -120,15 +120,17 @@ def test_caller_hanging_up_while_agent_rings_frees_the_agent(
 
 
 def test_position_and_wait_are_announced_in_the_callers_language(
-    dial: Callable[..., Call], redis_conn: redis.Redis
+    app: Flask, dial: Callable[..., Call], run_jobs: Callable[[], None]
 ) -> None:
     """Waiting callers hear how many are ahead and a rounded wait; it is not repeated unchanged."""
     first = topup_caller(dial)
     assert "您是下一位。" in first.heard_text()
+    assert "预计等待" not in first.heard_text()  # nobody serves payments yet: no number to give
+    ready(app, "li_na", run_jobs)  # li_na takes the first caller and is busy from now on
     topup_caller(dial)
     third = topup_caller(dial)
-    assert "您前面还有2位客户。" in third.heard_text()
-    assert "预计等待时间约" in third.heard_text()
+    # One caller ahead, one agent, the default 180 s handle time: (1 + 1) * 180 s = 6 minutes.
+    assert "您前面还有1位客户。预计等待时间约6分钟。" in third.heard_text().replace(" ", "")
     mark = third.mark()
     third.continue_loop()
     assert "您前面还有" not in third.heard_text(mark)  # same position, cadence not due: music only

@@ -81,12 +81,14 @@ def hold() -> VoiceResponse:
     return resp
 
 
-def _announce(resp: VoiceResponse, lang, position: int, estimate: Estimate) -> None:  # noqa: ANN001
+def _announce(resp: VoiceResponse, lang, position: int, estimate: Estimate | None) -> None:  # noqa: ANN001
     """Say where the caller stands and how long it should take."""
     ahead = position - 1
     twiml.say(
         resp, lang, lang.text("queue_first") if ahead == 0 else lang.text("queue_position", ahead=ahead)
     )
+    if estimate is None:
+        return  # nobody is serving the queue right now: no number we could stand behind
     if estimate.under_a_minute:
         twiml.say(resp, lang, lang.text("queue_wait_soon"))
     else:

@@ -1,9 +1,9 @@
 """The one wait estimate the hold loop, the statistics and callback offers use.
 
-For now a plain rule: callers ahead times the department's mean handle time, shared among
-the agents who serve it (ready, ringing, on a call or in wrap-up). It ignores abandonment,
-priorities and the coming staffing; the wait-time work replaces this function's body, and
-every user of it follows.
+For now a plain rule, the mean wait of the Erlang model when every agent is busy: with n
+callers ahead and s agents each finishing a call every h seconds on average, (n + 1) * h / s.
+It ignores abandonment, priorities and the coming staffing; the wait-time work replaces this
+function's body, and every user of it follows. With nobody staffed there is no estimate.
 """
 
 from __future__ import annotations
@@ -30,7 +30,9 @@ class Estimate:
         return self.seconds < 60
 
 
-def estimate_wait(ahead: int, staffed_agents: int, mean_handle_seconds: float | None) -> Estimate:
-    """Expected wait of a caller with `ahead` callers in front of them."""
+def estimate_wait(ahead: int, staffed_agents: int, mean_handle_seconds: float | None) -> Estimate | None:
+    """Expected wait of a caller with `ahead` callers in front of them; None when nobody serves."""
+    if staffed_agents <= 0:
+        return None
     handle = mean_handle_seconds or DEFAULT_HANDLE_SECONDS
-    return Estimate(seconds=ahead * handle / max(staffed_agents, 1))
+    return Estimate(seconds=(ahead + 1) * handle / staffed_agents)
