@@ -62,14 +62,16 @@ def build_hotline(settings: Settings, clock: Clock | None = None, *, worker: boo
     agents = Agents(stores.data)
     rest = make_client(settings.twilio_account_sid, settings.twilio_auth_token, settings.twilio_api_base_url)
     connector = RestConnector(rest, settings.public_base_url)
-    matcher = Matcher(config.file, stores.data, agents, queues, connector)
+    clock = clock or clock_from_env(
+        os.environ.get("HOTLINE_CLOCK_START"), os.environ.get("HOTLINE_CLOCK_SPEED")
+    )
+    matcher = Matcher(config.file, stores.data, agents, queues, connector, clock)
     engine = Engine(config, Services(directory=directory, door=QueueDoor(queues, jobs), jobs=jobs))
     return Hotline(
         settings=settings,
         config=config,
         stores=stores,
-        clock=clock
-        or clock_from_env(os.environ.get("HOTLINE_CLOCK_START"), os.environ.get("HOTLINE_CLOCK_SPEED")),
+        clock=clock,
         calls=CallStore(stores.data),
         directory=directory,
         jobs=jobs,
@@ -112,11 +114,17 @@ def create_app(test_config: Mapping[str, Any] | None = None, *, clock: Clock | N
     app = Flask(__name__)
     app.extensions["hotline"] = build_hotline(settings, clock)
 
+    from ivr.api import register_api
+    from ivr.cli import register_cli
+    from ivr.voice.transfer import bp as transfer_bp
     from ivr.voice.views import bp as voice_bp
     from ivr.voice.waiting import bp as waiting_bp
 
     app.register_blueprint(voice_bp)
     app.register_blueprint(waiting_bp)
+    app.register_blueprint(transfer_bp)
+    register_api(app)
+    register_cli(app)
 
     @app.get("/healthz")
     def healthz():  # noqa: ANN202

@@ -2,7 +2,7 @@
 
 | key                     | type   | TTL   | written by                    | read by               |
 |-------------------------|--------|-------|-------------------------------|-----------------------|
-| hl:call:{sid}           | hash   | 2 d   | voice webhooks, freeze job    | webhooks, agents      |
+| hl:call:{sid}           | hash   | 2 d   | webhooks, jobs, agent API     | webhooks, agents      |
 | hl:ref:{reference}      | string | 30 d  | call creation (script)        | agents, supervisors   |
 | hl:refseq:{yymmdd}      | string | 2 d   | call creation (script)        | call creation         |
 | hl:lang:{e164}          | string | 365 d | language choice               | call creation         |
@@ -11,7 +11,7 @@
 | hl:waiting:{dept}       | hash   | none  | queue scripts: sid -> lang|score | queue scripts      |
 | hl:since:{dept}         | zset   | none  | queue scripts: sid -> arrival | statistics (longest)  |
 | hl:queueseq:{dept}      | string | none  | join (tie-breaker)            | join                  |
-| hl:dstats:{dept}:{day}  | hash   | 8 d   | queue scripts, dial outcomes  | supervisors           |
+| hl:dstats:{dept}:{day}  | hash   | 8 d   | queue, connections, transfers | supervisors           |
 | hl:agent:{id}           | hash   | none  | agent scripts, admin, config  | matcher, API          |
 | hl:agents               | set    | none  | admin, config                 | API, sweeper          |
 | hl:ready:{dept}         | zset   | none  | agent state changes: idle-since| matcher              |
@@ -19,6 +19,8 @@
 | hl:heartbeats           | zset   | none  | agent API: last beat          | sweeper               |
 | hl:agentcalls:{day}     | hash   | 8 d   | agent answers: id -> count    | fewest-calls matching |
 | hl:stats:{yymmdd}       | hash   | 8 d   | call creation, hand-off, end  | supervisors           |
+| hl:callsfrom:{e164}     | zset   | 8 d   | call creation: sid -> ms      | agent screen pop      |
+| hl:token:{sha256}       | string | none  | admin CLI: 'role:subject'     | API authentication    |
 
 `{dept}` keys carry a Redis Cluster hash tag, so one department's keys live in one slot and
 a script touching them runs unchanged on a cluster.
@@ -33,6 +35,7 @@ REF_TTL_SECONDS = 30 * 24 * 3600
 REFSEQ_TTL_SECONDS = 2 * 24 * 3600
 LANG_TTL_SECONDS = 365 * 24 * 3600
 STATS_TTL_SECONDS = 8 * 24 * 3600
+CALLS_FROM_TTL_SECONDS = 8 * 24 * 3600
 
 
 def call(call_sid: str) -> str:
@@ -118,3 +121,13 @@ def agent_calls(day: str) -> str:
 def staffed_agents(department: str) -> str:
     """Agents serving a department now (ready, ringing, talking, wrapping up)."""
     return f"{PREFIX}:staffed:{{{department}}}"
+
+
+def calls_from(e164: str) -> str:
+    """Calls from one number by creation time (ms): "calls from this number in the last 7 days"."""
+    return f"{PREFIX}:callsfrom:{e164}"
+
+
+def api_token(digest: str) -> str:
+    """An API bearer token, by the sha256 of the token (the token itself is never stored)."""
+    return f"{PREFIX}:token:{digest}"

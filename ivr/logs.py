@@ -10,8 +10,13 @@ import re
 _LONG_DIGITS = re.compile(r"(?<![A-Za-z0-9])\+?\d[\d\- ]{4,}\d(?![A-Za-z0-9])")
 
 
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
 def _mask(match: re.Match[str]) -> str:
     text = match.group(0)
+    if _DATE.fullmatch(text):
+        return text  # a date (an API path's 2010-04-01, a log's timestamp), not a number
     digits = [c for c in text if c.isdigit()]
     if len(digits) < 6:
         return text
@@ -41,3 +46,5 @@ def configure(level: int = logging.INFO) -> None:
         if not any(isinstance(f, MaskingFilter) for f in handler.filters):
             handler.addFilter(MaskingFilter())
     root.setLevel(level)
+    # twilio-python logs every request's headers at INFO: noise, and the URLs hold CallSids.
+    logging.getLogger("twilio.http_client").setLevel(logging.WARNING)

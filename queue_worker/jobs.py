@@ -7,6 +7,11 @@ and keeps the final failure in its failed-job registry.
 from __future__ import annotations
 
 import logging
+import time
+from datetime import UTC, datetime
+
+from rq import Queue
+from rq.exceptions import DuplicateJobError
 
 from ivr import keys
 from ivr.phones import mask_account
@@ -33,13 +38,13 @@ def freeze_account(call_sid: str, account_id: str) -> str:
 def match_department(department: str) -> int:
     """Give a department's waiting callers to ready agents; how many were matched."""
     hl = hotline()
-    return len(hl.matcher.for_department(department, hl.clock.now()))
+    return len(hl.matcher.for_department(department))
 
 
 def match_agent(agent_id: str) -> bool:
     """Give a newly ready agent the best caller they can serve."""
     hl = hotline()
-    return hl.matcher.for_agent(agent_id, hl.clock.now()) is not None
+    return hl.matcher.for_agent(agent_id) is not None
 
 
 def sweep_agents() -> int:
@@ -48,5 +53,35 @@ def sweep_agents() -> int:
     now = hl.clock.now()
     ready = hl.agents.sweep(now, hl.config.file.hotline.heartbeat_timeout_seconds)
     for agent_id in ready:
-        hl.matcher.for_agent(agent_id, now)
+        hl.matcher.for_agent(agent_id)
     return len(ready)
+
+
+# The sweep runs every SWEEP_EVERY_SECONDS while any worker runs: each run schedules the next on
+# rq's scheduler. Runs are named after their 15-second slot of the wall clock and scheduled with
+# `unique=True`, so however many workers start (each schedules one) there is one run per slot.
+SWEEP_EVERY_SECONDS = 15
+
+
+def schedule_sweep(queue: Queue, now: float | None = None) -> bool:
+    """Schedule the sweep at the next slot boundary; False when a worker already scheduled it."""
+    slot = int((time.time() if now is None else now) // SWEEP_EVERY_SECONDS) + 1
+    try:
+        queue.enqueue_at(
+            datetime.fromtimestamp(slot * SWEEP_EVERY_SECONDS, UTC),
+            periodic_sweep,
+            job_id=f"sweep-agents-{slot}",
+            unique=True,
+            job_timeout=60,
+            result_ttl=60,
+            failure_ttl=24 * 3600,
+        )
+    except DuplicateJobError:
+        return False
+    return True
+
+
+def periodic_sweep() -> int:
+    """The sweep, rescheduled first so that a failing sweep does not stop the next ones."""
+    schedule_sweep(hotline().jobs.queue)
+    return sweep_agents()

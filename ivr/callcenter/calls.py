@@ -15,9 +15,9 @@ import redis
 
 from ivr import keys
 
-# KEYS: call, refseq(day), lang(caller) or a dummy, stats(day)
+# KEYS: call, refseq(day), lang(caller) or a dummy, stats(day), calls_from(caller) or a dummy
 # ARGV: now(iso), day, caller_e164, caller_raw, to, call_ttl, refseq_ttl, ref_ttl, ref_prefix,
-#       stats_ttl, sid
+#       stats_ttl, sid, now_ms, calls_from_ttl
 # The reference number is yymmdd + 5-digit sequence + Luhn digit (see identifiers.py).
 _OPEN_CALL = """
 if redis.call('EXISTS', KEYS[1]) == 1 then
@@ -48,6 +48,11 @@ redis.call('EXPIRE', KEYS[1], ARGV[6])
 redis.call('SET', ARGV[9] .. ref, ARGV[11], 'EX', ARGV[8])
 redis.call('HINCRBY', KEYS[4], 'offered', 1)
 redis.call('EXPIRE', KEYS[4], ARGV[10])
+if ARGV[3] ~= '' then
+  -- For the agent's screen pop (repeat callers). Trimmed to 7 days when it is read (the API).
+  redis.call('ZADD', KEYS[5], ARGV[12], ARGV[11])
+  redis.call('EXPIRE', KEYS[5], ARGV[13])
+end
 local out = redis.call('HGETALL', KEYS[1])
 table.insert(out, 'is_new')
 table.insert(out, '1')
@@ -84,6 +89,10 @@ return 1
 """
 
 
+# How a caller counts as verified: the caller ID is the registered mobile, or the second factor.
+VERIFIED = ("caller_id", "second_factor")
+
+
 @dataclass
 class CallRecord:
     """What the hotline knows about one call (all values are strings, as Redis keeps them)."""
@@ -95,6 +104,11 @@ class CallRecord:
     def get(self, name: str, default: str = "") -> str:
         """A field, or `default` when it is not set."""
         return self.fields.get(name, default) or default
+
+    @property
+    def verified(self) -> bool:
+        """The caller proved they hold the account."""
+        return self.get("verified") in VERIFIED
 
 
 class CallStore:
@@ -109,12 +123,13 @@ class CallStore:
     ) -> CallRecord:
         """The call's record, created (with its reference number) if this CallSid is new."""
         lang_key = keys.language(caller) if caller else keys.language("-")
+        from_key = keys.calls_from(caller) if caller else keys.calls_from("-")
         flat = self._open(
-            keys=[keys.call(sid), keys.reference_sequence(day), lang_key, keys.daily_stats(day)],
+            keys=[keys.call(sid), keys.reference_sequence(day), lang_key, keys.daily_stats(day), from_key],
             args=[
                 now.isoformat(), day, caller or "", raw_from[:64], to[:64], keys.CALL_TTL_SECONDS,
                 keys.REFSEQ_TTL_SECONDS, keys.REF_TTL_SECONDS, keys.reference(""),
-                keys.STATS_TTL_SECONDS, sid,
+                keys.STATS_TTL_SECONDS, sid, int(now.timestamp() * 1000), keys.CALLS_FROM_TTL_SECONDS,
             ],
         )  # fmt: skip
         fields = dict(zip(flat[::2], flat[1::2], strict=True))

@@ -63,7 +63,13 @@ class Connections:
     def dial_ended(
         self, call: CallRecord, agent_id: str, dial_status: str, duration: int, now: datetime
     ) -> str:
-        """The agent's leg ended. Returns what the caller does next: 'done', 'requeued' or 'gone'."""
+        """The agent's leg ended. Returns what the caller does next: 'done', 'requeued' or 'gone'.
+
+        Or 'transferred': the leg of an agent who transferred the caller, reported after the
+        transfer moved the caller on (see transfers.py); nothing about the call changes.
+        """
+        if call.get("transferred_by") == agent_id and call.get("agent") != agent_id:
+            return "transferred"
         status = call.get("status")
         if status == "connecting" and dial_status in ANSWERED and duration <= 0:
             dial_status = "canceled"  # ended before the bridge: the caller hung up while it rang

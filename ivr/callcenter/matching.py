@@ -21,6 +21,7 @@ import redis
 from ivr import keys
 from ivr.callcenter.agents import Agents, AgentView
 from ivr.callcenter.queues import Popped, Queues
+from ivr.clock import Clock
 from ivr.hotline.schema import HotlineFile
 
 log = logging.getLogger(__name__)
@@ -76,9 +77,17 @@ class Matcher:
     """Makes matches for one hotline."""
 
     def __init__(
-        self, cfg: HotlineFile, conn: redis.Redis, agents: Agents, queues: Queues, connector: Connector
+        self,
+        cfg: HotlineFile,
+        conn: redis.Redis,
+        agents: Agents,
+        queues: Queues,
+        connector: Connector,
+        clock: Clock,
     ) -> None:
         self.cfg, self.conn, self.agents, self.queues, self.connector = cfg, conn, agents, queues, connector
+        # Each match reads the clock afresh: a matching run can outlast one agent's whole call.
+        self.clock = clock
 
     def strategy(self, now: datetime) -> Strategy:
         """The configured strategy."""
@@ -86,24 +95,24 @@ class Matcher:
             return FewestCalls(self.conn, now.strftime("%y%m%d"))
         return LongestIdle()
 
-    def for_department(self, department: str, now: datetime) -> list[Match]:
+    def for_department(self, department: str) -> list[Match]:
         """Give waiting callers of a department (and those who may overflow to it) to ready agents."""
         matches: list[Match] = []
         sources = [department, *self._overflow_sources(department)]
         while True:
             candidates = [a for a in self._ready(sources) if a is not None]
             made = None
-            for agent in self.strategy(now).order(candidates):
-                made = self._offer(agent.id, now)
+            for agent in self.strategy(self.clock.now()).order(candidates):
+                made = self._offer(agent.id, self.clock.now())
                 if made:
                     matches.append(made)
                     break
             if made is None:
                 return matches
 
-    def for_agent(self, agent_id: str, now: datetime) -> Match | None:
+    def for_agent(self, agent_id: str) -> Match | None:
         """An agent became ready: give them the best caller they can serve, if any."""
-        return self._offer(agent_id, now)
+        return self._offer(agent_id, self.clock.now())
 
     def _ready(self, departments: list[str]) -> list[AgentView | None]:
         seen: dict[str, AgentView | None] = {}
@@ -143,6 +152,7 @@ class Matcher:
                 "agent": agent_id,
                 "queue_score": str(found.score),
                 "department": dept,
+                "matched_at": now.isoformat(),
             },
         )
         if not self.connector.connect(found.sid):

@@ -28,3 +28,14 @@ class RestConnector:
             log.warning("redirect of call %s failed: %s", call_sid, exc)
             return False
         return True
+
+    def redirect(self, call_sid: str, path: str) -> bool:
+        """Ask Twilio to run the hotline's document at `path` (e.g. a transfer) on the call now."""
+        if not self.base_url:  # Twilio needs an absolute URL
+            return False
+        try:
+            self.client.calls(call_sid).update(url=f"{self.base_url}{path}", method="POST")
+        except (TwilioException, requests.RequestException) as exc:
+            log.warning("redirect of call %s to %s failed: %s", call_sid, path.split("?")[0], exc)
+            return False
+        return True

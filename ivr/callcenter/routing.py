@@ -36,7 +36,7 @@ def route(cfg: HotlineFile, call: CallRecord, when: datetime) -> Route | None:
     issue = cfg.issues.get(issue_name) or cfg.issues["other"]
     department = issue.language_departments.get(call.get("lang"), issue.department)
     priority = issue.priority
-    if call.get("verified") in ("caller_id", "second_factor") and issue.verified_priority:
+    if call.verified and issue.verified_priority:
         priority = issue.verified_priority
     seen = set()
     while not department_open(cfg, department, when):

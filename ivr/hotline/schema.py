@@ -260,3 +260,14 @@ class HotlineFile(Strict):
     directory: Directory = Directory()
     flow: Flow
     agents: list[Agent] = Field(default_factory=list)
+    # Outside numbers agents may transfer callers to, by name. No other number can be dialled
+    # from a transfer: an agent's mistake (or a stolen token) must not place toll calls.
+    specialist_lines: dict[Identifier, str] = Field(default_factory=dict)
+
+    @field_validator("specialist_lines")
+    @classmethod
+    def _lines_e164(cls, value: dict[str, str]) -> dict[str, str]:
+        for name, number in value.items():
+            if not is_valid_e164(number):
+                raise ValueError(f"{name}: {number!r} is not a valid phone number in E.164 (+8621...)")
+        return value

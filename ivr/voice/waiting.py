@@ -17,6 +17,7 @@ from twilio.twiml.voice_response import VoiceResponse
 
 from ivr import keys
 from ivr.callcenter.calls import CallRecord
+from ivr.callcenter.transfers import transfer_path_of
 from ivr.phones import last_digits
 from ivr.voice import twiml
 from ivr.voice.webhook import base_url, call_sid, hotline_of_app, int_field, open_call, twilio_webhook
@@ -158,11 +159,7 @@ def whisper_text(record: CallRecord, lang, now: datetime) -> str:  # noqa: ANN00
     department = cfg.departments.get(record.get("department"))
     issue = record.get("issue") or "other"
     if record.get("account"):
-        verified = (
-            "whisper_verified"
-            if record.get("verified") in ("caller_id", "second_factor")
-            else "whisper_unverified"
-        )
+        verified = "whisper_verified" if record.verified else "whisper_unverified"
         account = lang.text(
             "whisper_account", last4=last_digits(record.get("account")), verified=lang.text(verified)
         )
@@ -203,6 +200,8 @@ def dial_result() -> VoiceResponse:
         twiml.say(resp, lang, lang.text("agent_missed"))
         hotline.jobs.match_department(None, record.get("department"))
         resp.redirect(f"{base_url()}/voice/hold", method="POST")
+    elif outcome == "transferred":  # the old leg's late report, or its end if the redirect failed
+        resp.redirect(f"{base_url()}{transfer_path_of(record)}", method="POST")
     else:
         twiml.say(resp, lang, lang.text("goodbye"))
         resp.hangup()

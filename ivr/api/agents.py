@@ -1,0 +1,200 @@
+"""The agent's API: their state, heartbeat, current call (screen pop), transfer and wrap-up.
+
+Every route needs an agent's token, and acts on that agent only: a call is readable or
+writable by the agent whose current (or last) call it is, and by no one else (403).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, abort, current_app
+
+from ivr import keys
+from ivr.api.auth import principal, require
+from ivr.api.errors import BadField, parse_body
+from ivr.api.schemas import (
+    AgentMe,
+    HeartbeatAck,
+    ScreenPop,
+    StateChange,
+    StateChanged,
+    TransferRequest,
+    TransferResult,
+    WrapUpRequest,
+    WrapUpResult,
+)
+from ivr.callcenter.agents import OFFLINE, ON_CALL, READY, RINGING, WRAP_UP, AgentView, StateConflict
+from ivr.callcenter.calls import CallRecord
+from ivr.callcenter.notes import WrapUpRefused, notes_of
+from ivr.callcenter.screenpop import screen_pop
+from ivr.callcenter.transfers import TransferRefused
+
+bp = Blueprint("agent_api", __name__, url_prefix="/agent")
+
+# States in which the agent has a current call (its screen pop is at GET /call).
+WITH_CALL = (RINGING, ON_CALL, WRAP_UP)
+
+
+def _hotline() -> Any:  # the Hotline (ivr.app imports this package)
+    """The app's hotline."""
+    return current_app.extensions["hotline"]
+
+
+def _me() -> AgentView:
+    """The agent the token was issued to; 401 if they were removed since."""
+    agent = _hotline().agents.get(principal().subject)
+    if agent is None:
+        abort(401, description="the agent of this token no longer exists")
+    return agent
+
+
+def _ref(call_sid: str) -> str | None:
+    """The reference number of a call, if its record is still there."""
+    return _hotline().stores.data.hget(keys.call(call_sid), "ref") if call_sid else None
+
+
+def _own_call(agent: AgentView, ref: str) -> CallRecord:
+    """The call with reference `ref`: 404 if unknown, 403 unless it is the agent's current or last."""
+    sid = _hotline().stores.data.get(keys.reference(ref)) if ref.isdigit() else None
+    record = _hotline().calls.load(sid) if sid else None
+    if record is None:
+        abort(404, description=f"no call with reference {ref}")
+    if sid != agent.call_sid:
+        abort(403, description="this call is not yours")
+    return record
+
+
+def _current_call(agent: AgentView) -> CallRecord:
+    """The agent's current call: 404 when they have none."""
+    record = _hotline().calls.load(agent.call_sid) if agent.call_sid and agent.state in WITH_CALL else None
+    if record is None:
+        abort(404, description=f"no current call (agent is {agent.state})")
+    return record
+
+
+@bp.get("/me")
+@require("agent")
+def me() -> dict[str, Any]:
+    """The agent's state, since when, and why (not ready)."""
+    agent, now = _me(), _hotline().clock.now()
+    return AgentMe(
+        id=agent.id,
+        name=agent.name,
+        state=agent.state,
+        since=agent.state_since,
+        seconds_in_state=max(int((now - agent.state_since).total_seconds()), 0),
+        reason=agent.reason,
+        departments=agent.departments,
+        languages=agent.languages,
+        call=_ref(agent.call_sid),
+    ).model_dump(mode="json")
+
+
+@bp.route("/state", methods=["PUT", "POST"])
+@require("agent")
+def change_state() -> dict[str, Any]:
+    """Ready, not ready (with a reason) or offline; 409 when the agent's state does not allow it."""
+    body = parse_body(StateChange)
+    hotline, agent = _hotline(), _me()
+    now = hotline.clock.now()
+    try:
+        previous = hotline.agents.choose(agent.id, body.state, now, body.reason)
+    except StateConflict as exc:
+        abort(409, description=str(exc))
+    if body.state == OFFLINE:  # a console that said goodbye is not "silent": nothing to sweep
+        hotline.stores.data.zrem(keys.agent_heartbeats(), agent.id)
+    else:  # choosing a state is a sign of life; without it a console that never beats stays ready
+        hotline.agents.heartbeat(agent.id, now)
+    if body.state == READY:
+        hotline.jobs.match_agent(None, agent.id)
+    return StateChanged(state=body.state, previous=previous, since=now).model_dump(mode="json")
+
+
+@bp.post("/heartbeat")
+@require("agent")
+def heartbeat() -> dict[str, Any]:
+    """The console is alive; one that stays silent too long is taken offline by the sweeper."""
+    hotline, agent = _hotline(), _me()
+    if agent.state != OFFLINE:  # an offline agent has nothing to keep alive
+        hotline.agents.heartbeat(agent.id, hotline.clock.now())
+    timeout = hotline.config.file.hotline.heartbeat_timeout_seconds
+    return HeartbeatAck(state=agent.state, timeout_seconds=timeout).model_dump(mode="json")
+
+
+@bp.get("/call")
+@require("agent")
+def current_call() -> dict[str, Any]:
+    """The screen pop of the agent's current call (ringing, talking or wrapping up)."""
+    record = _current_call(_me())
+    return _pop(record)
+
+
+@bp.get("/calls/<ref>")
+@require("agent")
+def call_by_reference(ref: str) -> dict[str, Any]:
+    """The screen pop of a call by its reference number, if it is the agent's current or last."""
+    return _pop(_own_call(_me(), ref))
+
+
+def _pop(record: CallRecord) -> dict[str, Any]:
+    """A call's screen pop as the API answers it."""
+    hotline = _hotline()
+    return ScreenPop.model_validate(screen_pop(hotline.stores.data, record, hotline.clock.now())).model_dump(
+        mode="json"
+    )
+
+
+@bp.post("/call/transfer")
+@require("agent")
+def transfer() -> dict[str, Any]:
+    """Send the caller to another department (keeping their place) or to an outside number."""
+    body = parse_body(TransferRequest)
+    hotline, agent = _hotline(), _me()
+    if (body.department is None) == (body.number is None):
+        raise BadField("department", "give a department or a number (one of them)")
+    if body.department is not None and body.department not in hotline.config.file.departments:
+        raise BadField("department", f"no department {body.department!r}")
+    lines = hotline.config.file.specialist_lines
+    if body.number is not None and body.number not in lines.values():
+        raise BadField(
+            "number", f"not a specialist line of the hotline (one of: {', '.join(lines) or 'none'})"
+        )
+    if body.ref is not None:
+        _own_call(agent, body.ref)
+    transfers, now = current_app.extensions["hotline_api"].transfers, hotline.clock.now()
+    try:
+        if body.department is not None:
+            done = transfers.to_department(agent.id, body.department, body.notes, now)
+        else:
+            done = transfers.to_number(agent.id, body.number or "", body.notes, now)
+    except TransferRefused as exc:
+        abort(409, description=str(exc))
+    return TransferResult(
+        ref=done.ref,
+        department=done.department or None,
+        number=done.number or None,
+        redirected=done.redirected,
+        agent_state=_me().state,
+    ).model_dump(mode="json")
+
+
+@bp.post("/call/wrapup")
+@require("agent")
+def wrap_up() -> dict[str, Any]:
+    """File wrap-up notes and a disposition on the agent's current call (on it, or wrapping it up)."""
+    body = parse_body(WrapUpRequest)
+    hotline, agent = _hotline(), _me()
+    record = _own_call(agent, body.ref) if body.ref is not None else None
+    sid = record.sid if record else agent.call_sid
+    if not sid:
+        abort(404, description="no call to wrap up")
+    wrapups = current_app.extensions["hotline_api"].wrapups
+    try:
+        wrapups.file(agent.id, sid, body.notes, body.disposition, hotline.clock.now())
+    except WrapUpRefused as exc:
+        abort(409, description=str(exc))
+    filed = hotline.calls.load(sid) or CallRecord(sid, {})
+    return WrapUpResult(
+        ref=filed.get("ref"), disposition=body.disposition, notes=len(notes_of(filed))
+    ).model_dump(mode="json")

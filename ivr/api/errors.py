@@ -1,0 +1,64 @@
+"""Errors under /api: always JSON, `{"error": message}` (and `field` for a bad request body)."""
+
+from __future__ import annotations
+
+import logging
+from typing import TypeVar
+
+import redis
+from flask import Response, jsonify, request
+from pydantic import BaseModel, ValidationError
+from werkzeug.exceptions import BadRequest, HTTPException
+
+log = logging.getLogger("ivr.api")
+
+# The codes the API answers with; the OpenAPI document describes each.
+ERROR_CODES = (400, 401, 403, 404, 405, 409, 500, 503)
+
+M = TypeVar("M", bound=BaseModel)
+
+
+class BadField(BadRequest):
+    """A request body the API cannot use, naming the field at fault."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(description=f"{field}: {message}")
+        self.field = field
+
+
+def parse_body(model: type[M]) -> M:
+    """The request's JSON body as `model`, or a 400 naming the first field at fault."""
+    data = request.get_json(silent=True)
+    if not isinstance(data, dict):
+        raise BadField("body", "must be a JSON object (Content-Type: application/json)")
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = ".".join(str(part) for part in first["loc"]) or "body"
+        raise BadField(field, first["msg"].removeprefix("Value error, ")) from None
+
+
+def json_error(exc: Exception) -> tuple[Response, int]:
+    """Any error of an API view as JSON; a bug is logged and answered with a bare 500."""
+    field = getattr(exc, "field", None)
+    if isinstance(exc, HTTPException):
+        code, message = exc.code or 500, exc.description or exc.name
+    elif isinstance(exc, redis.RedisError):
+        code, message = 503, "storage unavailable, try again"
+        log.error("redis unavailable on %s: %s", request.path, type(exc).__name__)
+    else:
+        code, message = 500, "internal error"
+        log.exception("API %s %s failed", request.method, request.path)
+    body = {"error": message, **({"field": field} if field else {})}
+    response = jsonify(body)
+    if code == 401:
+        response.headers["WWW-Authenticate"] = 'Bearer realm="hotline"'
+    return response, code
+
+
+def routing_error(exc: HTTPException) -> Response | tuple[Response, int] | HTTPException:
+    """404 and 405 raised before a view is chosen: JSON under /api, Flask's own page elsewhere."""
+    if request.path == "/api" or request.path.startswith("/api/"):
+        return json_error(exc)
+    return exc

@@ -1,0 +1,186 @@
+"""The OpenAPI 3.1 document of every JSON endpoint, served at GET /api/openapi.json.
+
+Paths and operations are written here as data; their schemas are generated from the pydantic
+models the views use (`schemas.py`), so a field added to a response appears in the document.
+The tests check that the document validates and lists exactly the routes the app serves.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+from flask import Blueprint, jsonify
+from flask.typing import ResponseReturnValue
+from pydantic import BaseModel
+from pydantic.json_schema import models_json_schema
+
+from ivr.api import schemas
+from ivr.callcenter.notes import DISPOSITIONS
+
+bp = Blueprint("openapi", __name__)
+
+REQUESTS: list[type[BaseModel]] = [schemas.StateChange, schemas.TransferRequest, schemas.WrapUpRequest]
+RESPONSES: list[type[BaseModel]] = [
+    schemas.Error, schemas.AgentMe, schemas.StateChanged, schemas.HeartbeatAck, schemas.ScreenPop,
+    schemas.TransferResult, schemas.WrapUpResult, schemas.QueuesReport, schemas.AgentsReport,
+]  # fmt: skip
+
+# Reusable error responses: every error is JSON with a message (`Error`).
+ERRORS = {
+    "400": ("BadRequest", "the body is not valid JSON for this operation; `field` names the culprit"),
+    "401": ("Unauthorized", "no bearer token, or an unknown or revoked one"),
+    "403": ("Forbidden", "the token's role may not do this, or the call is not the agent's"),
+    "404": ("NotFound", "no such call, or no current call"),
+    "409": ("Conflict", "the agent's or the call's state does not allow this now"),
+    "500": ("InternalError", "a bug; the message says nothing more"),
+    "503": ("Unavailable", "Redis did not answer; try again"),
+}
+
+
+def _ref(name: str) -> dict[str, str]:
+    """A reference to a schema of the components."""
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _op(
+    op_id: str,
+    summary: str,
+    response: str,
+    *,
+    tag: str,
+    body: str | None = None,
+    errors: tuple[str, ...] = (),
+    public: bool = False,
+) -> dict[str, Any]:
+    """One operation: its 200 response, its request body, and the errors it can answer with."""
+    codes = errors if public else ("401", "403", *errors, "500", "503")
+    op: dict[str, Any] = {
+        "operationId": op_id,
+        "summary": summary,
+        "tags": [tag],
+        "responses": {
+            "200": {"description": "OK", "content": {"application/json": {"schema": _ref(response)}}},
+            **{code: {"$ref": f"#/components/responses/{ERRORS[code][0]}"} for code in codes},
+        },
+    }
+    if body:
+        op["requestBody"] = {"required": True, "content": {"application/json": {"schema": _ref(body)}}}
+    if public:
+        op["security"] = []
+    return op
+
+
+def _paths() -> dict[str, Any]:
+    """Every path under /api with its operations."""
+    state = _op(
+        "changeState", "Become ready, not ready (with a reason) or offline.", "StateChanged",
+        tag="agent", body="StateChange", errors=("400", "409"),
+    )  # fmt: skip
+    return {
+        "/api/openapi.json": {
+            "get": {
+                "operationId": "openapi",
+                "summary": "This document.",
+                "tags": ["meta"],
+                "security": [],
+                "responses": {"200": {"description": "OK", "content": {"application/json": {}}}},
+            }
+        },
+        "/api/agent/me": {"get": _op("me", "The agent's state, since when and why.", "AgentMe", tag="agent")},
+        "/api/agent/state": {"put": state, "post": {**state, "operationId": "changeStatePost"}},
+        "/api/agent/heartbeat": {
+            "post": _op(
+                "heartbeat", "The console is alive (send every few seconds).", "HeartbeatAck", tag="agent"
+            )
+        },
+        "/api/agent/call": {
+            "get": _op(
+                "currentCall", "Screen pop of the current call.", "ScreenPop", tag="agent", errors=("404",)
+            )
+        },
+        "/api/agent/calls/{ref}": {
+            "parameters": [
+                {
+                    "name": "ref",
+                    "in": "path",
+                    "required": True,
+                    "schema": {"type": "string"},
+                    "description": "the call's reference number",
+                }
+            ],  # fmt: skip
+            "get": _op(
+                "callByReference",
+                "Screen pop of the agent's current or last call, by reference.",
+                "ScreenPop",
+                tag="agent",
+                errors=("404",),
+            ),  # fmt: skip
+        },
+        "/api/agent/call/transfer": {
+            "post": _op(
+                "transfer",
+                "Transfer the caller to a department (keeping their place) or a number.",
+                "TransferResult",
+                tag="agent",
+                body="TransferRequest",
+                errors=("400", "404", "409"),
+            )  # fmt: skip
+        },
+        "/api/agent/call/wrapup": {
+            "post": _op(
+                "wrapUp",
+                f"File notes and a disposition ({', '.join(DISPOSITIONS)}).",
+                "WrapUpResult",
+                tag="agent",
+                body="WrapUpRequest",
+                errors=("400", "404", "409"),
+            )  # fmt: skip
+        },
+        "/api/supervisor/queues": {
+            "get": _op("queues", "Queue statistics per department.", "QueuesReport", tag="supervisor")
+        },
+        "/api/supervisor/agents": {
+            "get": _op("agents", "Every agent's state and time in it.", "AgentsReport", tag="supervisor")
+        },
+    }
+
+
+@cache
+def document() -> dict[str, Any]:
+    """The whole OpenAPI document (built once per process)."""
+    _, generated = models_json_schema(
+        [(m, "validation") for m in REQUESTS] + [(m, "serialization") for m in RESPONSES],
+        ref_template="#/components/schemas/{model}",
+    )
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "OKPay hotline: agent and supervisor API",
+            "version": "1.0.0",
+            "description": (
+                "JSON over HTTP. Each request carries `Authorization: Bearer <token>`; tokens are "
+                "issued with `flask --app wsgi tokens issue agent <id>` (or `supervisor <name>`) "
+                "and stored only as a hash. Agent routes need an agent's token, supervisor routes a "
+                'supervisor\'s (403 otherwise). Every error is JSON: `{"error": message}`; an '
+                "unknown path under /api is a 404 and a method a path does not serve a 405."
+            ),
+        },
+        "tags": [{"name": "agent"}, {"name": "supervisor"}, {"name": "meta"}],
+        "security": [{"bearer": []}],
+        "paths": _paths(),
+        "components": {
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+            "schemas": generated["$defs"],
+            "responses": {
+                name: {"description": text, "content": {"application/json": {"schema": _ref("Error")}}}
+                for name, text in ERRORS.values()
+            },
+        },
+    }
+
+
+@bp.get("/openapi.json")
+def openapi_json() -> ResponseReturnValue:
+    """Serve the document (no token needed: it describes the API, not its data)."""
+    return jsonify(document())

@@ -1,0 +1,201 @@
+"""What the API reads and writes, as pydantic models: views validate and build bodies with them,
+and the OpenAPI document's schemas are generated from the same models, so the two cannot drift.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal, get_args
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+
+from ivr.callcenter.agents import STATES
+from ivr.callcenter.notes import NOTES_MAX_CHARS, Disposition
+from ivr.phones import is_valid_e164
+
+AgentState = Literal["offline", "ready", "reserved", "ringing", "on_call", "wrap_up", "not_ready"]
+assert set(get_args(AgentState)) == set(STATES)  # the API's states are the agents' states
+
+
+class Body(BaseModel):
+    """A request body: unknown fields are errors, so a misspelt field is never ignored."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class StateChange(Body):
+    """The state an agent chooses."""
+
+    state: Literal["ready", "not_ready", "offline"]
+    reason: str = Field(default="", max_length=80, validate_default=True, description="needed with not_ready")
+
+    @field_validator("reason")
+    @classmethod
+    def _reason_with_not_ready(cls, value: str, info: ValidationInfo) -> str:
+        """A supervisor should see why an agent is not taking calls."""
+        if info.data.get("state") == "not_ready" and not value.strip():
+            raise ValueError("say why the agent is not ready (e.g. break, training)")
+        return value.strip()
+
+
+class TransferRequest(Body):
+    """Where the agent sends their caller: a department, or an outside number (give one)."""
+
+    department: str | None = None
+    number: str | None = Field(default=None, description="E.164, e.g. +862150001234")
+    notes: str = Field(default="", max_length=NOTES_MAX_CHARS, description="travel with the call")
+    ref: str | None = Field(default=None, description="the call the console shows; must be the agent's")
+
+    @field_validator("number")
+    @classmethod
+    def _e164(cls, value: str | None) -> str | None:
+        """The same rule as the hotline file's numbers."""
+        if value is not None and not is_valid_e164(value):
+            raise ValueError(f"{value!r} is not a valid phone number in E.164 (+86...)")
+        return value
+
+
+class WrapUpRequest(Body):
+    """Wrap-up notes and the call's disposition."""
+
+    disposition: Disposition
+    notes: str = Field(default="", max_length=NOTES_MAX_CHARS)
+    ref: str | None = Field(default=None, description="the call the console shows; must be the agent's")
+
+
+class Error(BaseModel):
+    """Every error under /api."""
+
+    error: str
+    field: str | None = Field(default=None, description="the request body field at fault (400)")
+
+
+class AgentMe(BaseModel):
+    """The agent's own state."""
+
+    id: str
+    name: str
+    state: AgentState
+    since: datetime
+    seconds_in_state: int
+    reason: str
+    departments: dict[str, int]
+    languages: list[str]
+    call: str | None = Field(description="reference number of the current or last call")
+
+
+class StateChanged(BaseModel):
+    """The state the agent is now in."""
+
+    state: AgentState
+    previous: AgentState
+    since: datetime
+
+
+class HeartbeatAck(BaseModel):
+    """The heartbeat was recorded."""
+
+    state: AgentState
+    timeout_seconds: int = Field(description="silence this long takes the agent offline")
+
+
+class Note(BaseModel):
+    """One note on a call."""
+
+    at: datetime
+    agent: str
+    kind: Literal["transfer", "wrapup"]
+    text: str
+    to: str | None = None
+    disposition: Disposition | None = None
+
+
+class ScreenPop(BaseModel):
+    """What the agent's console shows about a call."""
+
+    ref: str
+    status: str
+    department: str | None
+    issue: str | None
+    priority: str | None
+    language: str | None
+    account: str | None = Field(description="masked: only the last four characters show")
+    verified: bool
+    verification: Literal["caller_id", "second_factor"] | None
+    waited_seconds: int
+    previous_calls_7d: int = Field(description="calls from the same number in the 7 days before")
+    transfers: int
+    notes: list[Note]
+    disposition: Disposition | None
+
+
+class TransferResult(BaseModel):
+    """A transfer that was made; the agent is now in wrap-up."""
+
+    ref: str
+    department: str | None
+    number: str | None
+    redirected: bool = Field(description="false: the caller moves on when the agent hangs up")
+    agent_state: AgentState
+
+
+class WrapUpResult(BaseModel):
+    """The wrap-up was filed."""
+
+    ref: str
+    disposition: Disposition
+    notes: int = Field(description="notes now on the call")
+
+
+class QueueStats(BaseModel):
+    """One department's queue, now and today."""
+
+    department: str
+    waiting: int
+    longest_wait_seconds: int
+    estimated_wait_seconds: int | None = Field(description="for a caller joining now; null: nobody staffed")
+    agents: dict[str, int] = Field(description="agents of the department by state")
+    offered: int
+    answered: int
+    abandoned: int
+    answered_within_service_level: int
+    abandonment_rate: float | None = Field(description="abandoned / offered")
+    service_level: float | None = Field(description="answered within the threshold / (answered + abandoned)")
+    average_wait_seconds: float | None = Field(description="of answered callers")
+    average_abandon_wait_seconds: float | None
+    average_handle_seconds: float | None
+    handled: int
+    transferred_out: int
+    queue_full: int
+
+
+class QueuesReport(BaseModel):
+    """Every department's queue statistics."""
+
+    as_of: datetime
+    day: str = Field(description="yymmdd in the hotline's time zone")
+    service_level_seconds: int
+    queues: list[QueueStats]
+
+
+class AgentStatus(BaseModel):
+    """One agent as the supervisor sees them."""
+
+    id: str
+    name: str
+    state: AgentState
+    since: datetime
+    seconds_in_state: int
+    reason: str
+    departments: dict[str, int]
+    languages: list[str]
+    call: str | None = Field(description="reference number of the current or last call")
+    answered_today: int
+    seconds_since_heartbeat: int | None
+
+
+class AgentsReport(BaseModel):
+    """Every agent."""
+
+    as_of: datetime
+    agents: list[AgentStatus]

@@ -1,0 +1,128 @@
+"""The supervisor's statistics, read from counters the call events keep up to date.
+
+Nothing here looks at waiting callers one by one: a department's waiting count is a ZCARD, the
+longest wait the head of `hl:since:{dept}`, today's totals one hash (`hl:dstats:{dept}:{day}`,
+counted by the queue scripts and the connection events as they happen). Reading the
+statistics costs the same with ten callers waiting as with a hundred thousand; it grows only
+with the number of departments and agents.
+
+Definitions (also in the OpenAPI document):
+- abandonment rate: abandoned / offered;
+- service level: answered within `service_level_seconds` / (answered + abandoned), i.e. among
+  the callers whose wait ended today (those still waiting are not judged yet);
+- average wait: of answered callers (the average speed of answer); average handle time: per
+  handled call (a transfer ends the transferring agent's part of the call).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from ivr import keys
+from ivr.callcenter.agents import STATES
+from ivr.waits.estimate import estimate_wait
+
+COUNTERS = (
+    "offered", "answered", "answered_in_sl", "answered_wait_ms", "abandoned", "abandoned_wait_ms",
+    "handled", "handle_ms", "queue_full", "transferred_out",
+)  # fmt: skip
+
+
+def today(hotline: Any, now: datetime) -> str:
+    """The statistics day (yymmdd) in the hotline's time zone, as call records have it."""
+    return now.astimezone(ZoneInfo(hotline.config.file.hotline.timezone)).strftime("%y%m%d")
+
+
+def _ratio(part: int, whole: int, scale: float = 1.0) -> float | None:
+    """part / whole (scaled), or None when there is nothing to divide by yet."""
+    return round(part / whole * scale, 4) if whole else None
+
+
+def queue_report(hotline: Any, now: datetime) -> dict[str, Any]:
+    """Per department: callers waiting, longest and estimated wait, agents by state, today's totals."""
+    cfg = hotline.config.file
+    day = today(hotline, now)
+    departments = list(cfg.departments)
+    pipe = hotline.stores.data.pipeline(transaction=False)
+    for dept in departments:
+        pipe.hmget(keys.department_stats(dept, day), list(COUNTERS))
+    counters = [
+        {name: int(value or 0) for name, value in zip(COUNTERS, row, strict=True)} for row in pipe.execute()
+    ]
+    agents = hotline.agents.all()
+    queues = []
+    for dept, c in zip(departments, counters, strict=True):
+        waiting = hotline.queues.waiting(dept)
+        oldest = hotline.queues.oldest_arrival(dept)
+        mean_handle = c["handle_ms"] / 1000 / c["handled"] if c["handled"] else None
+        # A new caller has everyone waiting ahead of them: the hold loop's estimate, one place on.
+        estimate = estimate_wait(waiting, hotline.agents.staffed(dept), mean_handle)
+        by_state = Counter(a.state for a in agents if dept in a.departments)
+        ended = c["answered"] + c["abandoned"]
+        queues.append(
+            {
+                "department": dept,
+                "waiting": waiting,
+                "longest_wait_seconds": max(int((now - oldest).total_seconds()), 0) if oldest else 0,
+                "estimated_wait_seconds": int(estimate.seconds) if estimate else None,
+                "agents": {state: by_state.get(state, 0) for state in STATES},
+                "offered": c["offered"],
+                "answered": c["answered"],
+                "abandoned": c["abandoned"],
+                "answered_within_service_level": c["answered_in_sl"],
+                "abandonment_rate": _ratio(c["abandoned"], c["offered"]),
+                "service_level": _ratio(c["answered_in_sl"], ended),
+                "average_wait_seconds": _ratio(c["answered_wait_ms"], c["answered"], 0.001),
+                "average_abandon_wait_seconds": _ratio(c["abandoned_wait_ms"], c["abandoned"], 0.001),
+                "average_handle_seconds": _ratio(c["handle_ms"], c["handled"], 0.001),
+                "handled": c["handled"],
+                "transferred_out": c["transferred_out"],
+                "queue_full": c["queue_full"],
+            }
+        )
+    return {
+        "as_of": now,
+        "day": day,
+        "service_level_seconds": cfg.hotline.service_level_seconds,
+        "queues": queues,
+    }
+
+
+def agent_report(hotline: Any, now: datetime) -> dict[str, Any]:
+    """Per agent: state and time in it, current or last call, calls answered today, last heartbeat."""
+    conn = hotline.stores.data
+    agents = hotline.agents.all()
+    ids = [a.id for a in agents]
+    pipe = conn.pipeline(transaction=False)
+    pipe.hgetall(keys.agent_calls(today(hotline, now)))
+    if ids:
+        pipe.zmscore(keys.agent_heartbeats(), ids)
+    for agent in agents:  # the reference of each one's current or last call ('' for none)
+        if agent.call_sid:
+            pipe.hget(keys.call(agent.call_sid), "ref")
+        else:
+            pipe.echo("")
+    replies = pipe.execute()
+    answered, beats = replies[0], (replies[1] if ids else [])
+    refs = replies[2:] if ids else []
+    rows = []
+    for agent, beat, ref in zip(agents, beats, refs, strict=True):
+        rows.append(
+            {
+                "id": agent.id,
+                "name": agent.name,
+                "state": agent.state,
+                "since": agent.state_since,
+                "seconds_in_state": max(int((now - agent.state_since).total_seconds()), 0),
+                "reason": agent.reason,
+                "departments": agent.departments,
+                "languages": agent.languages,
+                "call": ref or None,
+                "answered_today": int(answered.get(agent.id, 0)),
+                "seconds_since_heartbeat": max(int(now.timestamp() - beat), 0) if beat is not None else None,
+            }
+        )
+    return {"as_of": now, "agents": rows}

@@ -1,0 +1,199 @@
+"""Transfers: an agent hands their caller to another department, or to an outside number.
+
+To a department, the caller keeps their place: they rejoin the target department's queue with
+the score they had (priority class, then original arrival; see queues.py), so they are served
+before everyone who called after them. The agent's notes go on the call record, where the next
+agent's screen pop shows them. The caller's live call is then moved by a REST redirect to
+`/voice/transfer`, which tells them what is happening and puts them on hold (or dials out).
+
+Order of the steps, and why:
+1. the agent moves on_call -> wrap_up (one script on the agent's key: the lock that stops two
+   transfers, or a transfer and the hang-up's own `finished`, from both going through);
+2. the call record is claimed (one script: still on a call with this agent, not ended) and
+   rewritten with the target, the transfer marks and the note;
+3. the caller joins the target queue, and the leg is counted as handled in the source department;
+4. the REST redirect, then the match job for the target.
+Redirecting the caller ends the agent's Dial leg; Twilio may then request the Dial's action for
+that leg. `transferred_by` on the record lets `Connections.dial_ended` tell that late report
+from the end of a conversation, so it cannot undo the transfer.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+from urllib.parse import urlencode
+
+import redis
+
+from ivr import keys
+from ivr.callcenter.agents import ON_CALL, Agents, StateConflict
+from ivr.callcenter.calls import CallRecord, CallStore
+from ivr.callcenter.connections import REQUEUE_CAPACITY
+from ivr.callcenter.notes import append_note_lua, note
+from ivr.callcenter.queues import Queues
+from ivr.hotline.hours import department_open
+from ivr.hotline.schema import HotlineFile
+from ivr.jobs import JobQueue
+from ivr.phones import is_valid_e164
+
+# KEYS: call.  ARGV: agent id, note (JSON, or '' for none), then field/value pairs to set.
+_CLAIM = (
+    """
+if redis.call('EXISTS', KEYS[1]) == 0 then return redis.error_reply('no such call') end
+if redis.call('HEXISTS', KEYS[1], 'ended_at') == 1 then
+  return redis.error_reply('the caller has hung up')
+end
+local status = redis.call('HGET', KEYS[1], 'status')
+if status ~= 'on_call' or redis.call('HGET', KEYS[1], 'agent') ~= ARGV[1] then
+  return redis.error_reply('the call is ' .. (status or 'gone') .. ', not on a call with this agent')
+end
+for i = 3, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
+redis.call('HINCRBY', KEYS[1], 'transfers', 1)
+if ARGV[2] ~= '' then
+"""
+    + append_note_lua("ARGV[2]")
+    + """
+end
+return 1
+"""
+)
+
+
+class Redirector(Protocol):
+    """Moves a live call to one of the hotline's voice documents (Twilio's REST API)."""
+
+    def redirect(self, call_sid: str, path: str) -> bool:
+        """Run the document at `path` on the call now; False when that failed."""
+        ...
+
+
+class TransferRefused(Exception):
+    """The transfer cannot be made now (the message says why)."""
+
+
+@dataclass(frozen=True)
+class Transferred:
+    """A transfer that was made."""
+
+    call_sid: str
+    ref: str
+    department: str = ""
+    number: str = ""
+    redirected: bool = False  # False: the caller moves when the agent hangs up (the Dial action)
+
+
+def transfer_path(*, department: str = "", number: str = "") -> str:
+    """The voice document a transferred caller is sent to: to a department, or to a number."""
+    return "/voice/transfer?" + urlencode({"number": number} if number else {"to": department})
+
+
+def transfer_path_of(record: CallRecord) -> str:
+    """Where this transferred caller's call goes (for a late Dial action of the old leg)."""
+    if record.get("status") == "transferred":
+        return transfer_path(number=record.get("transfer_number"))
+    return transfer_path(department=record.get("department"))
+
+
+class Transfers:
+    """Transfers of one hotline."""
+
+    def __init__(
+        self,
+        cfg: HotlineFile,
+        calls: CallStore,
+        agents: Agents,
+        queues: Queues,
+        jobs: JobQueue,
+        redirector: Redirector,
+    ) -> None:
+        self.cfg, self.calls, self.agents, self.queues = cfg, calls, agents, queues
+        self.jobs, self.redirector = jobs, redirector
+        self._claim = calls.conn.register_script(_CLAIM)
+
+    def to_department(self, agent_id: str, department: str, text: str, now: datetime) -> Transferred:
+        """The caller rejoins `department`'s queue at their own place; the agent goes to wrap-up."""
+        if department not in self.cfg.departments:
+            raise ValueError(f"no department {department!r}")
+        if not department_open(self.cfg, department, now):
+            raise TransferRefused(f"{department} is closed now")
+        record = self._hand_over(
+            agent_id,
+            now,
+            note(agent_id, "transfer", text, now, to=department) if text else "",
+            status="queued",
+            department=department,
+            queued_at=now.isoformat(),  # the wait in the new queue (service level, hold limit)
+        )
+        score = int(record.get("queue_score") or 0) or None
+        pipe = self.calls.conn.pipeline(transaction=False)
+        self._count_leg(pipe, record, now)
+        self.queues.join(
+            record.sid,
+            department,
+            record.get("lang") or self.queues.locales[0],
+            self.cfg.priorities.get(record.get("priority"), 0),
+            now,
+            REQUEUE_CAPACITY,  # the caller had a place: a full queue does not refuse them
+            record.get("day") or "000000",
+            score=score,
+            pipe=pipe,
+        )
+        pipe.hexists(keys.call(record.sid), "ended_at")
+        if pipe.execute()[-1]:  # hung up while being moved: the status callback missed the queue
+            self.queues.leave(record.sid, department, record.get("day"), abandoned=True)
+        redirected = self.redirector.redirect(record.sid, transfer_path(department=department))
+        self.jobs.match_department(None, department)
+        return Transferred(record.sid, record.get("ref"), department=department, redirected=redirected)
+
+    def to_number(self, agent_id: str, number: str, text: str, now: datetime) -> Transferred:
+        """The caller is dialled through to an outside number (a specialist line)."""
+        if not is_valid_e164(number):
+            raise ValueError(f"{number!r} is not a valid phone number in E.164 (+86...)")
+        if number not in self.cfg.specialist_lines.values():
+            raise TransferRefused(f"{number} is not one of the hotline's specialist lines (hotline.yaml)")
+        record = self._hand_over(
+            agent_id,
+            now,
+            note(agent_id, "transfer", text, now, to=number) if text else "",
+            status="transferred",
+            transfer_number=number,
+        )
+        pipe = self.calls.conn.pipeline(transaction=False)
+        self._count_leg(pipe, record, now)
+        pipe.execute()
+        redirected = self.redirector.redirect(record.sid, transfer_path(number=number))
+        return Transferred(record.sid, record.get("ref"), number=number, redirected=redirected)
+
+    def _hand_over(self, agent_id: str, now: datetime, entry: str, **fields: str) -> CallRecord:
+        """Steps 1 and 2: the agent to wrap-up, the call record claimed and rewritten."""
+        agent = self.agents.get(agent_id)
+        if agent is None or agent.state != ON_CALL or not agent.call_sid:
+            raise TransferRefused(f"agent is {agent.state if agent else 'unknown'}: no call to transfer")
+        record = self.calls.load(agent.call_sid)
+        if record is None or record.get("status") != "on_call" or record.get("agent") != agent_id:
+            raise TransferRefused("the caller is no longer connected to this agent")
+        source = self.cfg.departments.get(record.get("department"))
+        try:
+            self.agents.finished(agent_id, now, source.wrap_up_seconds if source else 30)
+        except StateConflict as exc:
+            raise TransferRefused(str(exc)) from None
+        marks = {"agent": "", "transferred_by": agent_id, "transferred_at": now.isoformat(), **fields}
+        args: list[str] = [agent_id, entry]
+        for name, value in marks.items():
+            args += [name, value]
+        try:
+            self._claim(keys=[keys.call(record.sid)], args=args)
+        except redis.ResponseError as exc:
+            raise TransferRefused(str(exc)) from None
+        return record
+
+    def _count_leg(self, pipe: redis.client.Pipeline, record: CallRecord, now: datetime) -> None:
+        """Step 3: the agent's part of the call is handled work of the source department."""
+        answered = datetime.fromisoformat(record.get("answered_at") or now.isoformat())
+        stats = keys.department_stats(record.get("department"), record.get("day") or "000000")
+        pipe.hincrby(stats, "handled", 1)
+        pipe.hincrby(stats, "handle_ms", max(int((now - answered).total_seconds() * 1000), 0))
+        pipe.hincrby(stats, "transferred_out", 1)
+        pipe.expire(stats, keys.STATS_TTL_SECONDS)

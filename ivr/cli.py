@@ -1,0 +1,113 @@
+"""Admin commands: `flask --app wsgi agents add|list` and `flask --app wsgi tokens issue|revoke`.
+
+An agent added here lives in Redis (the hotline file's agents are loaded at every start too);
+it is checked by the same rules as the file: the `Agent` model of the hotline file's schema,
+then its departments and languages against the file's.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+from flask import Flask, current_app
+from flask.cli import AppGroup
+from pydantic import ValidationError
+
+from ivr.api.auth import ROLES, issue_token, revoke
+from ivr.hotline.schema import Agent as AgentSpec
+
+agents_cli = AppGroup("agents", help="Add and list agents.")
+tokens_cli = AppGroup("tokens", help="Issue and revoke API tokens.")
+
+
+def _hotline() -> Any:  # the Hotline (ivr.app imports this module)
+    """The app's hotline."""
+    return current_app.extensions["hotline"]
+
+
+def _skills(pairs: tuple[str, ...]) -> dict[str, Any]:
+    """'payments:5' -> {'payments': 5}; the level is checked by the schema."""
+    skills: dict[str, Any] = {}
+    for pair in pairs:
+        name, sep, level = pair.partition(":")
+        if not sep or not level.strip().isdigit():
+            raise click.BadParameter(
+                f"{pair!r}: write DEPARTMENT:LEVEL, e.g. payments:5", param_hint="--department"
+            )
+        skills[name.strip()] = int(level)
+    return skills
+
+
+@agents_cli.command("add")
+@click.option("--id", "agent_id", required=True, help="e.g. zhao_lei")
+@click.option("--name", required=True)
+@click.option(
+    "--department", "departments", multiple=True, required=True, help="DEPT:LEVEL (1-5), repeatable"
+)
+@click.option(
+    "--language", "languages", multiple=True, required=True, help="a locale such as zh-CN, repeatable"
+)
+@click.option("--reach", required=True, help="client:NAME, sip:user@host or an E.164 number")
+def add_agent(
+    agent_id: str, name: str, departments: tuple[str, ...], languages: tuple[str, ...], reach: str
+) -> None:
+    """Add an agent, or update one (a live agent's state is kept)."""
+    hotline = _hotline()
+    try:
+        spec = AgentSpec(
+            id=agent_id, name=name, departments=_skills(departments), languages=list(languages), reach=reach
+        )
+    except ValidationError as exc:
+        problems = [
+            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg'].removeprefix('Value error, ')}"
+            for e in exc.errors()
+        ]
+        raise click.ClickException("invalid agent:\n  " + "\n  ".join(problems)) from None
+    cfg = hotline.config
+    problems = [f"no department {d!r}" for d in spec.departments if d not in cfg.file.departments]
+    problems += [f"{loc} is not an offered language" for loc in spec.languages if loc not in cfg.locales]
+    if problems:
+        raise click.ClickException("invalid agent:\n  " + "\n  ".join(problems))
+    hotline.agents.upsert(spec, hotline.clock.now())
+    click.echo(f"agent {spec.id} saved")
+
+
+@agents_cli.command("list")
+def list_agents() -> None:
+    """Every agent: id, state, departments with levels, languages, reach."""
+    for agent in _hotline().agents.all():
+        skills = ",".join(f"{d}:{level}" for d, level in sorted(agent.departments.items()))
+        click.echo(
+            f"{agent.id}\t{agent.name}\t{agent.state}\t{skills}\t{','.join(agent.languages)}\t{agent.reach}"
+        )
+
+
+@tokens_cli.command("issue")
+@click.argument("role", type=click.Choice(ROLES))
+@click.argument("subject")
+def issue(role: str, subject: str) -> None:
+    """Print a new token for an agent (by id) or a supervisor (by name); it is shown only once."""
+    hotline = _hotline()
+    if role == "agent" and hotline.agents.get(subject) is None:
+        raise click.ClickException(f"no agent {subject!r} (add it with `agents add` first)")
+    try:
+        token = issue_token(hotline.stores.data, role, subject)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(token)
+
+
+@tokens_cli.command("revoke")
+@click.argument("token")
+def revoke_token(token: str) -> None:
+    """Make a token unusable."""
+    if not revoke(_hotline().stores.data, token):
+        raise click.ClickException("no such token (already revoked?)")
+    click.echo("revoked")
+
+
+def register_cli(app: Flask) -> None:
+    """Add the admin commands to `flask --app wsgi ...`."""
+    app.cli.add_command(agents_cli)
+    app.cli.add_command(tokens_cli)

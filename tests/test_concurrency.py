@@ -1,0 +1,207 @@
+"""Many callers and agents at once, from several processes, through the real webhooks.
+
+200 callers in 4 processes go through the menu into the queues; 20 agents (driven by their own
+process) go ready again after every call; 2 rq worker processes make the matches at the same
+time. The REST redirect is refused by the stand-in (it holds none of these calls), so every
+connection is delivered by the caller's hold loop: the path a real hotline takes when Twilio's
+API fails. At the end every caller was connected exactly once or is recorded as abandoned, no
+agent ever had two calls at once, and callers of one queue lane were matched in queue order.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import random
+import time
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import redis
+import yaml
+from rq import SimpleWorker
+
+from ivr import create_app, keys
+from ivr.callcenter.agents import NOT_READY, OFFLINE, READY
+from ivr.callcenter.queues import Queues
+from ivr.jobs import QUEUE_NAME
+from queue_worker import context
+from standin.phone import Call
+from standin.transport import FlaskTransport
+from tests.conftest import ACCOUNT_SID, AUTH_TOKEN, PUBLIC_BASE_URL
+
+CALLER_PROCESSES = 4
+CALLERS_EACH = 50
+AGENTS = 20
+WORKERS = 2
+ABANDON_SHARE = 0.2
+DEADLINE_SECONDS = 150
+ROOT = Path(__file__).resolve().parent.parent
+LANGUAGES = {"1": "zh-CN", "2": "en-US"}
+ISSUE_KEYS = ["3", "6", "9", "0"]  # refund, transfer delayed, other, straight to an agent
+
+
+def busy_hotline_file(tmp_path: Path) -> Path:
+    """The shipped hotline, open around the clock, no overflow, 20 agents, no wrap-up time."""
+    data = yaml.safe_load((ROOT / "hotline.yaml").read_text(encoding="utf-8"))
+    for dept in data["departments"].values():
+        dept["hours"] = "always"
+        dept["wrap_up_seconds"] = 0
+        dept.pop("overflow_to", None)
+        dept.pop("overflow_after_seconds", None)
+    data["hotline"]["max_hold_minutes"] = 240
+    departments = ["general", "payments", "international"]
+    data["agents"] = [
+        {
+            "id": f"agent_{i:02d}",
+            "name": f"Agent {i}",
+            "departments": {departments[i % 3]: 3, departments[(i + 1) % 3]: 2},
+            "languages": ["zh-CN", "en-US"] if i % 2 else ["zh-CN"],
+            "reach": f"client:agent_{i:02d}",
+        }
+        for i in range(AGENTS)
+    ]
+    (tmp_path / "demo_accounts.yaml").write_text((ROOT / "demo_accounts.yaml").read_text(encoding="utf-8"))
+    path = tmp_path / "hotline.yaml"
+    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    return path
+
+
+def run_callers(settings: dict[str, Any], index: int, results: Any) -> None:
+    """One process of callers: dial, choose, wait, then talk to an agent or give up."""
+    rng = random.Random(index)
+    app = create_app(settings)
+    conn = app.extensions["hotline"].stores.data
+    client = app.test_client()
+    active: list[tuple[Call, bool]] = []
+    for n in range(CALLERS_EACH):
+        caller = f"+86139{index:02d}{n:06d}"
+        call = Call(
+            FlaskTransport(client, PUBLIC_BASE_URL, AUTH_TOKEN),
+            from_=caller,
+            account_sid=ACCOUNT_SID,
+            max_redirects=1,
+        )
+        call.start()
+        call.press(rng.choice(list(LANGUAGES)))
+        for _ in range(3):
+            call.silence()  # no account: straight on, unidentified
+        call.press(rng.choice(ISSUE_KEYS))
+        if call.state == "gathering":
+            call.silence()  # the reference number plays out
+        active.append((call, rng.random() < ABANDON_SHARE))
+    deadline = time.monotonic() + DEADLINE_SECONDS
+    while active and time.monotonic() < deadline:
+        still = []
+        for call, gives_up in active:
+            if call.state == "looping":
+                if gives_up and rng.random() < 0.05:
+                    call.hangup()
+                elif conn.hget(keys.call(call.call_sid), "status") == "connecting":
+                    call.continue_loop()  # the next turn of the hold loop dials the agent
+                elif rng.random() < 0.1:
+                    call.continue_loop()
+            if call.state == "dialing":
+                call.answer()
+                call.dial_result("completed", duration=rng.randint(30, 300))
+            if call.state not in ("completed", "rejected"):
+                still.append((call, gives_up))
+        active = still
+        time.sleep(0.01)
+    results.put((index, [(c.call_sid, c.state) for c, _ in active]))
+
+
+def run_agents(settings: dict[str, Any], stop: Any) -> None:
+    """The agents' consoles: heartbeat, and ready again whenever not on a call."""
+    app = create_app(settings)
+    hotline = app.extensions["hotline"]
+    while not stop.is_set():
+        now = hotline.clock.now()
+        for agent_id in hotline.agents.sweep(now, 3600):  # wrap-up over: ready, and matched
+            hotline.jobs.match_agent(None, agent_id)
+        for agent in hotline.agents.all():
+            hotline.agents.heartbeat(agent.id, now)
+            if agent.state in (OFFLINE, NOT_READY):
+                hotline.agents.choose(agent.id, READY, now)
+                hotline.jobs.match_agent(None, agent.id)
+        time.sleep(0.05)
+
+
+def run_worker(settings: dict[str, Any], stop: Any) -> None:
+    """An rq worker making matches, until told to stop."""
+    app = create_app(settings)
+    hotline = app.extensions["hotline"]
+    context.install(hotline)
+    while not stop.is_set():
+        SimpleWorker([QUEUE_NAME], connection=hotline.stores.jobs).work(burst=True, logging_level="WARNING")
+        time.sleep(0.02)
+
+
+def test_two_hundred_callers_and_twenty_agents_at_once(
+    tmp_path: Path, app_settings: dict[str, Any], redis_conn: redis.Redis
+) -> None:
+    """Everyone is served exactly once or recorded as abandoned; no agent is booked twice."""
+    settings = {**app_settings, "hotline_config": busy_hotline_file(tmp_path)}
+    ctx = mp.get_context("fork")
+    stop, results = ctx.Event(), ctx.Queue()
+    helpers = [ctx.Process(target=run_agents, args=(settings, stop))]
+    helpers += [ctx.Process(target=run_worker, args=(settings, stop)) for _ in range(WORKERS)]
+    callers = [ctx.Process(target=run_callers, args=(settings, i, results)) for i in range(CALLER_PROCESSES)]
+    for process in helpers + callers:
+        process.start()
+    unfinished = [results.get(timeout=DEADLINE_SECONDS + 30) for _ in callers]
+    for process in callers:
+        process.join(timeout=30)
+    stop.set()
+    for process in helpers:
+        process.join(timeout=30)
+    assert all(p.exitcode == 0 for p in helpers + callers)
+    left = [
+        (state, redis_conn.hget(keys.call(sid), "status"), redis_conn.hget(keys.call(sid), "department"))
+        for _, calls in unfinished
+        for sid, state in calls
+    ]
+    assert left == []
+
+    records = [redis_conn.hgetall(k) for k in redis_conn.scan_iter(keys.call("*"))]
+    assert len(records) == CALLER_PROCESSES * CALLERS_EACH
+    outcomes = {r["outcome"] for r in records}
+    assert outcomes <= {"served", "abandoned_in_queue", "abandoned_while_ringing"}
+    served = [r for r in records if r["outcome"] == "served"]
+    assert len(served) >= len(records) * (1 - ABANDON_SHARE) * 0.8
+    # Connected exactly once: every served call was answered once, by one agent.
+    answered = sum(
+        int(redis_conn.hget(keys.department_stats(d, r), "answered") or 0)
+        for d in ("general", "payments", "international", "security", "accounts")
+        for r in {rec["day"] for rec in records}
+    )
+    assert answered == len(served)
+    # No agent booked twice: one agent's calls never overlap.
+    by_agent: dict[str, list[tuple[datetime, datetime]]] = {}
+    for r in served:
+        by_agent.setdefault(r["agent"], []).append(
+            (datetime.fromisoformat(r["matched_at"]), datetime.fromisoformat(r["served_at"]))
+        )
+    for agent_id, spans in by_agent.items():
+        spans.sort()
+        for (start, end), (nxt_start, nxt_end) in zip(spans, spans[1:], strict=False):
+            assert end <= nxt_start, (agent_id, start, end, nxt_start, nxt_end)
+    # Order within a queue lane and class: a caller who arrived a second earlier is matched first.
+    lanes: dict[tuple[str, str, str], list[tuple[int, datetime]]] = {}
+    for r in records:
+        if r.get("matched_at"):
+            lanes.setdefault((r["department"], r["lang"], r["priority"]), []).append(
+                (int(r["queue_score"]), datetime.fromisoformat(r["matched_at"]))
+            )
+    for matched in lanes.values():
+        matched.sort()
+        for (score_a, at_a), (score_b, at_b) in zip(matched, matched[1:], strict=False):
+            arrived_apart_ms = ((score_b - score_a) >> 10) % (1 << 39)
+            if arrived_apart_ms > 1000:
+                assert at_a <= at_b
+    # Nothing left behind: queues empty, no agent stuck mid-match, no failed job.
+    queues = Queues(redis_conn, ["zh-CN", "en-US"])
+    assert all(queues.waiting(d) == 0 for d in ("general", "payments", "international"))
+    states = {redis_conn.hget(keys.agent(f"agent_{i:02d}"), "state") for i in range(AGENTS)}
+    assert states <= {"ready", "wrap_up"}
+    assert redis_conn.zcard("rq:failed:hotline") == 0
