@@ -26,12 +26,12 @@ from standin.webhook import Heard
 __all__ = ["describe", "main", "run"]
 
 KEYS = re.compile(r"[0-9*#]+")
-DIAL_ANSWERS = {"answer": "completed", "busy": "busy", "no-answer": "no-answer", "failed": "failed"}
+DIAL_ANSWERS = {"end": "completed", "busy": "busy", "no-answer": "no-answer", "failed": "failed"}
 # What the caller can do in each state the call waits in; `hangup` and `help` always work.
 CHOICES = {
     "gathering": "keys (0-9 * #), `say <words>`, empty line = silence",
     "recording": "`record [seconds]` to leave a message, empty line = silence",
-    "dialing": "`answer`, `busy`, `no-answer` or `failed` (what the dialled party does)",
+    "dialing": "`answer` (then `end`), `busy`, `no-answer` or `failed` (what the dialled party does)",
     "queued": "empty line = keep waiting, `agent` = an agent takes the call",
     "looping": "empty line = keep listening",
 }
@@ -129,7 +129,7 @@ def _prompt(call: Call) -> str:
     return f"-- {call.state}: {choices}, `hangup` (`help`)"
 
 
-def _act(call: Call, line: str) -> str | None:
+def _act(call: Call, line: str, write: Callable[[str], None]) -> str | None:
     """Do what the caller typed; return a complaint when it cannot be done now."""
     word, _, rest = line.partition(" ")
     state = call.state
@@ -141,6 +141,10 @@ def _act(call: Call, line: str) -> str | None:
         call.silence()
     elif state == "recording" and word == "record":
         call.record(int(rest) if rest.strip().isdigit() else 5)
+    elif state == "dialing" and line == "answer":
+        for item in call.answer():  # the whisper: heard by the agent only, before the bridge
+            write(f"  [agent hears] {item.text}")
+        write("  [talking with the agent: `end` when the agent hangs up]")
     elif state == "dialing" and line in DIAL_ANSWERS:
         call.dial_result(DIAL_ANSWERS[line])
     elif state in ("queued", "looping") and not line:
@@ -182,7 +186,7 @@ def run(call: Call, read_line: Callable[[], str | None], write: Callable[[str], 
                 write(f"  what you can type now: {CHOICES.get(call.state, '')}; `hangup` ends the call")
                 continue
             try:
-                complaint = _act(call, line)
+                complaint = _act(call, line, write)
             except (CallStateError, ValueError) as exc:
                 complaint = str(exc)
             if complaint:

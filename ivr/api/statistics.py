@@ -59,8 +59,8 @@ def queue_report(hotline: Any, now: datetime) -> dict[str, Any]:
         oldest = hotline.queues.oldest_arrival(dept)
         mean_handle = c["handle_ms"] / 1000 / c["handled"] if c["handled"] else None
         # A new caller has everyone waiting ahead of them: the hold loop's estimate, one place on.
-        estimate = estimate_wait(waiting, hotline.agents.staffed(dept), mean_handle)
         by_state = Counter(a.state for a in agents if dept in a.departments)
+        estimate = estimate_wait(waiting, hotline.agents.staffed(dept), mean_handle, by_state["ready"])
         ended = c["answered"] + c["abandoned"]
         queues.append(
             {

@@ -59,8 +59,9 @@ def hold() -> VoiceResponse:
     pipe = hotline.stores.data.pipeline(transaction=False)
     hotline.queues.queue_position(pipe, sid, department)
     pipe.zcard(keys.staffed_agents(department))
+    pipe.zcard(keys.ready_agents(department))
     pipe.hmget(keys.department_stats(department, record.get("day")), ["handled", "handle_ms"])
-    position, staffed, (handled, handle_ms) = pipe.execute()
+    position, staffed, ready, (handled, handle_ms) = pipe.execute()
     waited = now - datetime.fromisoformat(record.get("queued_at") or now.isoformat())
     if position == 0 or waited.total_seconds() > cfg.hotline.max_hold_minutes * 60:
         # Handed off but not in the queue: it was full. Or the caller waited too long.
@@ -73,7 +74,7 @@ def hold() -> VoiceResponse:
     announce = position != last_position or now.timestamp() - last_at >= cfg.hotline.announce_every_seconds
     if announce:
         mean_handle = int(handle_ms) / 1000 / int(handled) if handled and int(handled) else None
-        _announce(resp, lang, position, estimate_wait(position - 1, int(staffed), mean_handle))
+        _announce(resp, lang, position, estimate_wait(position - 1, int(staffed), mean_handle, int(ready)))
         last_position, last_at = position, int(now.timestamp())
     music = cfg.departments[department].hold_music_url or cfg.hotline.hold_music_url
     twiml.say(resp, lang, lang.text("hold_message"))

@@ -30,9 +30,13 @@ class Estimate:
         return self.seconds < 60
 
 
-def estimate_wait(ahead: int, staffed_agents: int, mean_handle_seconds: float | None) -> Estimate | None:
+def estimate_wait(
+    ahead: int, staffed_agents: int, mean_handle_seconds: float | None, ready_agents: int = 0
+) -> Estimate | None:
     """Expected wait of a caller with `ahead` callers in front of them; None when nobody serves."""
     if staffed_agents <= 0:
         return None
+    if ahead < ready_agents:
+        return Estimate(seconds=0.0)  # an idle agent is there for this caller: being connected
     handle = mean_handle_seconds or DEFAULT_HANDLE_SECONDS
     return Estimate(seconds=(ahead + 1) * handle / staffed_agents)
