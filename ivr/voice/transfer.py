@@ -12,7 +12,7 @@ from flask import Blueprint, request
 from twilio.twiml.voice_response import VoiceResponse
 
 from ivr.voice import twiml
-from ivr.voice.webhook import base_url, call_sid, hotline_of_app, open_call, twilio_webhook
+from ivr.voice.webhook import base_url, hotline_of_app, language_of, this_call, twilio_webhook
 
 bp = Blueprint("transfer", __name__, url_prefix="/voice")
 
@@ -24,14 +24,8 @@ OUTSIDE_RING_SECONDS = 30
 def transfer() -> VoiceResponse:
     """Tell the caller they are being transferred, then hold (department) or dial (number)."""
     hotline = hotline_of_app()
-    sid = call_sid()
-    if sid is None:
-        return twiml.overflow(hotline.config, None)
-    record = open_call(sid, hotline.clock.now())
-    lang = (
-        hotline.config.languages.get(record.get("lang"))
-        or hotline.config.languages[hotline.config.locales[0]]
-    )
+    record = this_call(hotline.clock.now())
+    lang = language_of(record)
     resp = VoiceResponse()
     number = request.args.get("number", "")
     if number:

@@ -11,7 +11,7 @@ from twilio.twiml.voice_response import VoiceResponse
 from ivr.callcenter.calls import CallRecord, CallWriter
 from ivr.voice import twiml
 from ivr.voice.engine import Input, Position, Turn
-from ivr.voice.webhook import base_url, call_sid, hotline_of_app, int_field, open_call, twilio_webhook
+from ivr.voice.webhook import base_url, call_sid, hotline_of_app, int_field, this_call, twilio_webhook
 
 bp = Blueprint("voice", __name__, url_prefix="/voice")
 log = logging.getLogger("ivr.voice")
@@ -38,11 +38,8 @@ def _finish(turn: Turn) -> VoiceResponse:
 def incoming() -> VoiceResponse:
     """The number's "a call comes in" URL."""
     hotline = hotline_of_app()
-    sid = call_sid()
-    if sid is None:
-        return twiml.overflow(hotline.config, None)
     now = hotline.clock.now()
-    turn = _turn(open_call(sid, now), now)
+    turn = _turn(this_call(now), now)
     hotline.engine.start(turn)
     return _finish(turn)
 
@@ -52,11 +49,8 @@ def incoming() -> VoiceResponse:
 def step(node_id: str) -> VoiceResponse:
     """The caller answered (or did not answer) a Gather."""
     hotline = hotline_of_app()
-    sid = call_sid()
-    if sid is None:
-        return twiml.overflow(hotline.config, None)
     now = hotline.clock.now()
-    record = open_call(sid, now)
+    record = this_call(now)
     turn = _turn(record, now)
     said = Input(
         digits="".join(c for c in request.form.get("Digits", "") if c in "0123456789*#")[:32],

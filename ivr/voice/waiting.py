@@ -20,18 +20,10 @@ from ivr.callcenter.calls import CallRecord
 from ivr.callcenter.transfers import transfer_path_of
 from ivr.phones import last_digits
 from ivr.voice import twiml
-from ivr.voice.webhook import base_url, call_sid, hotline_of_app, int_field, open_call, twilio_webhook
+from ivr.voice.webhook import base_url, hotline_of_app, int_field, language_of, this_call, twilio_webhook
 from ivr.waits.estimate import Estimate, estimate_wait
 
 bp = Blueprint("waiting", __name__, url_prefix="/voice")
-
-
-def _lang(record: CallRecord):  # noqa: ANN202 - a prompts.Language
-    hotline = hotline_of_app()
-    return (
-        hotline.config.languages.get(record.get("lang"))
-        or hotline.config.languages[hotline.config.locales[0]]
-    )
 
 
 @bp.post("/hold")
@@ -39,12 +31,9 @@ def _lang(record: CallRecord):  # noqa: ANN202 - a prompts.Language
 def hold() -> VoiceResponse:
     """One turn of the hold loop: position and wait when they changed, music, and again."""
     hotline = hotline_of_app()
-    sid = call_sid()
-    if sid is None:
-        return twiml.overflow(hotline.config, None)
     now = hotline.clock.now()
-    record = open_call(sid, now)
-    lang = _lang(record)
+    record = this_call(now)
+    sid, lang = record.sid, language_of(record)
     status, department = record.get("status"), record.get("department")
     if status == "connecting":  # matched, but the REST redirect did not reach Twilio
         return _connect_document(record)
@@ -102,10 +91,7 @@ def _announce(resp: VoiceResponse, lang, position: int, estimate: Estimate | Non
 def connect() -> VoiceResponse:
     """Where the matcher redirects a caller: dial the agent, who first hears the whisper."""
     hotline = hotline_of_app()
-    sid = call_sid()
-    if sid is None:
-        return twiml.overflow(hotline.config, None)
-    record = open_call(sid, hotline.clock.now())
+    record = this_call(hotline.clock.now())
     if record.get("status") != "connecting":  # stale redirect: back to waiting
         resp = VoiceResponse()
         resp.redirect(f"{base_url()}/voice/hold", method="POST")
@@ -116,7 +102,7 @@ def connect() -> VoiceResponse:
 def _connect_document(record: CallRecord) -> VoiceResponse:
     hotline = hotline_of_app()
     agent = hotline.agents.get(record.get("agent"))
-    lang = _lang(record)
+    lang = language_of(record)
     if agent is None:
         hotline.connections.requeue(record, hotline.clock.now())
         resp = VoiceResponse()
@@ -182,12 +168,9 @@ def whisper_text(record: CallRecord, lang, now: datetime) -> str:  # noqa: ANN00
 def dial_result() -> VoiceResponse:
     """The agent's leg ended: done (goodbye), not reached (back to the same place), or gone."""
     hotline = hotline_of_app()
-    sid = call_sid()
-    if sid is None:
-        return twiml.overflow(hotline.config, None)
     now = hotline.clock.now()
-    record = open_call(sid, now)
-    lang = _lang(record)
+    record = this_call(now)
+    lang = language_of(record)
     agent_id = request.args.get("agent", "") or record.get("agent")
     outcome = hotline.connections.dial_ended(
         record,

@@ -72,6 +72,8 @@ def twilio_webhook(handler: Handler) -> Callable[..., Response]:
         hotline = current_app.extensions["hotline"]
         try:
             return xml(handler(*args, **kwargs))
+        except NoCallSid:
+            log.warning("%s without a usable CallSid: overflow", request.path)
         except redis.RedisError as exc:
             log.error("redis unavailable on %s (%s): overflow", request.path, exc)
         except Exception:
@@ -114,3 +116,21 @@ def int_field(value: str | None, default: int) -> int:
         return int(value) if value is not None else default
     except ValueError:
         return default
+
+
+class NoCallSid(Exception):
+    """The request has no CallSid of Twilio's shape: nothing to attach the call to."""
+
+
+def this_call(now: datetime) -> CallRecord:
+    """The request's call record (round trip 1); NoCallSid makes the webhook answer the overflow."""
+    sid = call_sid()
+    if sid is None:
+        raise NoCallSid
+    return open_call(sid, now)
+
+
+def language_of(record: CallRecord):  # noqa: ANN201 - a prompts.Language
+    """The caller's language, or the hotline's default before they chose."""
+    config = hotline_of_app().config
+    return config.languages.get(record.get("lang")) or config.languages[config.locales[0]]
