@@ -1,8 +1,8 @@
 """Many callers and agents at once, from several processes, through the real webhooks.
 
 200 callers in 4 processes go through the menu into the queues; 20 agents (driven by their own
-process) go ready again after every call; 2 rq worker processes make the matches at the same
-time. The REST redirect is refused by the stand-in (it holds none of these calls), so every
+process, through the agent API) go ready again after every call; 2 rq worker processes make the
+matches at the same time. The REST redirect is refused by the stand-in (it holds none of these calls), so every
 connection is delivered by the caller's hold loop: the path a real hotline takes when Twilio's
 API fails. At the end every caller was connected exactly once or is recorded as abandoned, no
 agent ever had two calls at once, and callers of one queue lane were matched in queue order.
@@ -22,6 +22,7 @@ import yaml
 from rq import SimpleWorker
 
 from ivr import create_app, keys
+from ivr.api.auth import issue_token
 from ivr.callcenter.agents import NOT_READY, OFFLINE, READY
 from ivr.callcenter.queues import Queues
 from ivr.jobs import QUEUE_NAME
@@ -112,18 +113,23 @@ def run_callers(settings: dict[str, Any], index: int, results: Any) -> None:
 
 
 def run_agents(settings: dict[str, Any], stop: Any) -> None:
-    """The agents' consoles: heartbeat, and ready again whenever not on a call."""
+    """The agents' consoles, through the agent API: heartbeat, and ready whenever they may be."""
     app = create_app(settings)
     hotline = app.extensions["hotline"]
+    client = app.test_client()
+    tokens = {
+        f"agent_{i:02d}": issue_token(hotline.stores.data, "agent", f"agent_{i:02d}") for i in range(AGENTS)
+    }
     while not stop.is_set():
-        now = hotline.clock.now()
-        for agent_id in hotline.agents.sweep(now, 3600):  # wrap-up over: ready, and matched
+        # The worker's periodic sweep, run here more often: wrap-ups that ended become ready.
+        for agent_id in hotline.agents.sweep(hotline.clock.now(), 3600):
             hotline.jobs.match_agent(None, agent_id)
-        for agent in hotline.agents.all():
-            hotline.agents.heartbeat(agent.id, now)
-            if agent.state in (OFFLINE, NOT_READY):
-                hotline.agents.choose(agent.id, READY, now)
-                hotline.jobs.match_agent(None, agent.id)
+        for token in tokens.values():
+            headers = {"Authorization": f"Bearer {token}"}
+            assert client.post("/api/agent/heartbeat", headers=headers).status_code == 200
+            if client.get("/api/agent/me", headers=headers).get_json()["state"] in (OFFLINE, NOT_READY):
+                reply = client.put("/api/agent/state", json={"state": READY}, headers=headers)
+                assert reply.status_code in (200, 409)  # 409: a call reached them meanwhile
         time.sleep(0.05)
 
 
