@@ -4,8 +4,9 @@
 process, through the agent API) go ready again after every call; 2 rq worker processes make the
 matches at the same time. The REST redirect is refused by the stand-in (it holds none of these
 calls), so every connection is delivered by the caller's hold loop: the path a real hotline
-takes when Twilio's API fails. At the end every caller was connected exactly once or is recorded as abandoned, no
-agent ever had two calls at once, and callers of one queue lane were matched in queue order.
+takes when Twilio's API fails. At the end every caller was connected exactly once or is
+recorded as abandoned, no agent ever had two calls at once, and callers of one queue lane were
+matched in queue order.
 """
 
 from __future__ import annotations
