@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import redis
+import yaml
 from flask import Flask
 
 from ivr import create_app, keys
@@ -205,3 +207,27 @@ def test_long_waiting_caller_overflows_to_another_departments_agent(
     assert state_of(app, "zhou") == RINGING
     call.continue_loop()
     assert call.dialed[-1]["value"] == "zhou"
+
+
+def test_fewest_calls_strategy_prefers_the_least_busy_agent(
+    tmp_path: Path,
+    app_settings: dict[str, Any],
+    clock: FixedClock,
+    redis_conn: redis.Redis,
+    switchboard: Switchboard,
+) -> None:
+    """With `matching: fewest_calls`, the agent with fewer calls today wins over the longer idle."""
+    root = Path(__file__).resolve().parent.parent
+    data = yaml.safe_load((root / "hotline.yaml").read_text(encoding="utf-8"))
+    data["hotline"]["matching"] = "fewest_calls"
+    (tmp_path / "demo_accounts.yaml").write_text((root / "demo_accounts.yaml").read_text(encoding="utf-8"))
+    (tmp_path / "hotline.yaml").write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    app = create_app({**app_settings, "hotline_config": tmp_path / "hotline.yaml"}, clock=clock)
+    hotline = app.extensions["hotline"]
+    hotline.agents.choose("li_na", READY, clock.now() - timedelta(minutes=10))  # idle the longest ...
+    hotline.agents.choose("emma_chen", READY, clock.now())
+    day = clock.now().strftime("%y%m%d")
+    redis_conn.hset(keys.agent_calls(day), mapping={"li_na": 12, "emma_chen": 3})  # ... but busier
+    hotline.queues.join("CAwaiting", "payments", "zh-CN", 2, clock.now(), 10, day)
+    match = hotline.matcher.for_department("payments")
+    assert [(m.call_sid, m.agent_id) for m in match] == [("CAwaiting", "emma_chen")]
