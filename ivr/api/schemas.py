@@ -178,18 +178,9 @@ class QueuesReport(BaseModel):
     queues: list[QueueStats]
 
 
-class AgentStatus(BaseModel):
-    """One agent as the supervisor sees them."""
+class AgentStatus(AgentMe):
+    """One agent as the supervisor sees them: what the agent sees, and how busy they were."""
 
-    id: str
-    name: str
-    state: AgentState
-    since: datetime
-    seconds_in_state: int
-    reason: str
-    departments: dict[str, int]
-    languages: list[str]
-    call: str | None = Field(description="reference number of the current or last call")
     answered_today: int
     seconds_since_heartbeat: int | None
 
