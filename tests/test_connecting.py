@@ -231,3 +231,18 @@ def test_fewest_calls_strategy_prefers_the_least_busy_agent(
     hotline.queues.join("CAwaiting", "payments", "zh-CN", 2, clock.now(), 10, day)
     match = hotline.matcher.for_department("payments")
     assert [(m.call_sid, m.agent_id) for m in match] == [("CAwaiting", "emma_chen")]
+
+
+def test_caller_held_too_long_goes_to_the_overflow_and_is_counted(
+    app: Flask, dial: Callable[..., Call], clock: FixedClock, redis_conn: redis.Redis
+) -> None:
+    """Past max_hold_minutes the caller is dialled on to the overflow number, counted as overflowed."""
+    call = topup_caller(dial)
+    limit = app.extensions["hotline"].config.file.hotline.max_hold_minutes
+    clock.set(clock.now() + timedelta(minutes=limit, seconds=1))
+    call.continue_loop()
+    assert call.state == "dialing" and call.dialed[-1]["value"] == "+862161234567"
+    assert waiting_in(redis_conn, "payments") == []
+    day = redis_conn.hget(keys.call(call.call_sid), "day")
+    stats = redis_conn.hgetall(keys.department_stats("payments", day))
+    assert stats["offered"] == "1" and stats["overflowed"] == "1" and "abandoned" not in stats

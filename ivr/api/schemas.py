@@ -167,6 +167,7 @@ class QueueStats(BaseModel):
     handled: int
     transferred_out: int
     queue_full: int
+    overflowed: int = Field(description="sent to the overflow number after the longest hold allowed")
 
 
 class QueuesReport(BaseModel):

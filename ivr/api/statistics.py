@@ -27,7 +27,7 @@ from ivr.waits.estimate import estimate_wait
 
 COUNTERS = (
     "offered", "answered", "answered_in_sl", "answered_wait_ms", "abandoned", "abandoned_wait_ms",
-    "handled", "handle_ms", "queue_full", "transferred_out",
+    "handled", "handle_ms", "queue_full", "transferred_out", "overflowed",
 )  # fmt: skip
 
 
@@ -81,6 +81,7 @@ def queue_report(hotline: Any, now: datetime) -> dict[str, Any]:
                 "handled": c["handled"],
                 "transferred_out": c["transferred_out"],
                 "queue_full": c["queue_full"],
+                "overflowed": c["overflowed"],
             }
         )
     return {

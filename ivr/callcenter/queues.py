@@ -99,7 +99,8 @@ redis.call('HDEL', KEYS[1], best)
 return {best, string.format('%.0f', best_score)}
 """
 
-# KEYS: waiting, since, stats, all lanes...   ARGV: sid, count_abandon, waited_ms
+# KEYS: waiting, since, stats, all lanes...   ARGV: sid, what to count ('1' abandoned,
+# 'o' overflowed, '0' nothing), waited_ms
 _LEAVE = """
 local existing = redis.call('HGET', KEYS[1], ARGV[1])
 if not existing then return 0 end
@@ -109,6 +110,8 @@ redis.call('HDEL', KEYS[1], ARGV[1])
 if ARGV[2] == '1' then
   redis.call('HINCRBY', KEYS[3], 'abandoned', 1)
   redis.call('HINCRBY', KEYS[3], 'abandoned_wait_ms', tonumber(ARGV[3]))
+elseif ARGV[2] == 'o' then
+  redis.call('HINCRBY', KEYS[3], 'overflowed', 1)
 end
 return 1
 """
@@ -225,6 +228,7 @@ class Queues:
         *,
         abandoned: bool,
         waited_ms: int = 0,
+        overflowed: bool = False,
         pipe: redis.client.Pipeline | None = None,
     ) -> bool:
         """Take a caller out (they hung up, or were transferred); True if they were waiting.
@@ -238,7 +242,8 @@ class Queues:
             keys.department_stats(department, day),
             *self.lanes(department),
         ]
-        args = [sid, "1" if abandoned else "0", waited_ms]
+        # Every caller who was offered ends up counted once: answered, abandoned or overflowed.
+        args = [sid, "1" if abandoned else ("o" if overflowed else "0"), waited_ms]
         if pipe is not None:
             pipe.eval(_LEAVE, len(leave_keys), *leave_keys, *args)
             return False

@@ -54,7 +54,7 @@ def hold() -> VoiceResponse:
     waited = now - datetime.fromisoformat(record.get("queued_at") or now.isoformat())
     if position == 0 or waited.total_seconds() > cfg.hotline.max_hold_minutes * 60:
         # Handed off but not in the queue: it was full. Or the caller waited too long.
-        hotline.queues.leave(sid, department, record.get("day"), abandoned=False)
+        hotline.queues.leave(sid, department, record.get("day"), abandoned=False, overflowed=True)
         return twiml.overflow(hotline.config, lang)
     resp = VoiceResponse()
     # The last announcement rides in the loop's own (signed) URL: no write needed to remember it.
