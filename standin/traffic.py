@@ -1,0 +1,395 @@
+"""The traffic generator: simulated callers and agents drive the real hotline, in simulated time.
+
+A discrete-event simulation. `Simulation` keeps a heap of events in seconds since
+`Scenario.start`; before each one it sets the app's `FixedClock` to that instant, then does the
+real thing through the stand-in: a caller dials (`standin.phone.Call` on the real webhooks),
+turns of the hold loop, a caller hanging up, an agent logging in, beating or out through the
+agent API, a call ending. After every event the queued rq jobs (the matcher) run in this
+process, and each caller the matcher picked takes the REST redirect (or, without one, the next
+turn of the hold loop), dials the agent, who answers at once; the call ends `handle` seconds
+later. Wrap-ups end at the worker's periodic sweep (every 15 s, as `queue_worker` runs it).
+
+Simplifications, on purpose: the menu takes no simulated time (a caller joins the queue at the
+instant they arrive), agents answer the instant they ring, and the hold loop turns every
+`hold_turn_seconds`. Callers use numbers the hotline has not seen (so the language menu is
+always asked): a good account is found but not verified by caller ID, and menus that require
+verification end in the queue after the second factor fails. The announced wait is the first
+figure the caller heard on hold, read back from the spoken text, as the range it stands for
+(see `standin.traffic_model`).
+Callbacks are not built yet. `python -m standin.traffic --minutes 60 --seed 1` prints a report.
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+import random
+import re
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from flask import Flask
+from rq import SimpleWorker
+
+from ivr import keys
+from ivr.api.auth import issue_token
+from ivr.callcenter.agents import NOT_READY, OFFLINE, READY, WRAP_UP
+from ivr.callcenter.identifiers import valid_account_id
+from ivr.clock import FixedClock
+from ivr.hotline.schema import Agent as AgentSpec
+from ivr.jobs import QUEUE_NAME
+from queue_worker import jobs as worker_jobs
+from queue_worker.jobs import SWEEP_EVERY_SECONDS
+from standin.phone import Call
+from standin.rest import Switchboard
+from standin.traffic_model import (
+    ABANDONED,
+    GOOD_ACCOUNTS,
+    ISSUE_KEYS,
+    SERVED,
+    UNREACHED,
+    AgentLog,
+    CallerLog,
+    Report,
+    Scenario,
+    default_agents,
+)
+from standin.transport import FlaskTransport
+
+
+def _pick(rng: random.Random, weights: dict[str, float]) -> str:
+    return rng.choices(list(weights), weights=list(weights.values()))[0]
+
+
+class Simulation:
+    """One scenario run against a hotline app whose clock is a `FixedClock`."""
+
+    def __init__(self, app: Flask, scenario: Scenario, switchboard: Switchboard | None = None) -> None:
+        self.app, self.sc, self.switchboard = app, scenario, switchboard
+        self.hotline = app.extensions["hotline"]
+        if not isinstance(self.hotline.clock, FixedClock):
+            raise TypeError("the simulation moves the app's clock: build the app with a FixedClock")
+        self.cfg = self.hotline.config.file
+        self.rng = random.Random(scenario.seed)
+        self.client = app.test_client()
+        self.now = 0.0
+        self._heap: list[tuple[float, int, str, Any]] = []
+        self._seq = 0
+        self.callers: list[CallerLog] = []
+        self.calls: dict[str, Call] = {}
+        self.by_sid: dict[str, CallerLog] = {}
+        self.waiting: dict[str, CallerLog] = {}  # on hold, by CallSid
+        self.agents = {a.agent_id: AgentLog(a.agent_id) for a in scenario.agents}
+        self._tokens: dict[str, str] = {}
+        self._leaving: set[str] = set()
+        self._sweeps: set[int] = set()
+        self._patterns = self._announcement_patterns()
+
+    # -- the event loop -----------------------------------------------------------------------
+
+    def at(self, when: float, kind: str, payload: Any = None) -> None:
+        """Schedule an event `when` seconds after the start."""
+        self._seq += 1
+        heapq.heappush(self._heap, (when, self._seq, kind, payload))
+
+    def run(self) -> Report:
+        """Run the scenario to its end (every caller finished, every shift over); return the report."""
+        conn = self.hotline.stores.data
+        for shift in self.sc.agents:
+            spec = AgentSpec(
+                id=shift.agent_id,
+                name=shift.agent_id,
+                departments=shift.departments,
+                languages=list(shift.languages),
+                reach=f"client:{shift.agent_id}",
+            )
+            self.hotline.agents.upsert(spec, self.sc.start)
+            self._tokens[shift.agent_id] = issue_token(conn, "agent", shift.agent_id)
+            self.at(shift.start_minute * 60, "login", shift.agent_id)
+            self.at(shift.end_minute * 60, "logout", shift.agent_id)
+        self._schedule_arrivals()
+        self.at(0.0, "tick")
+        while self._heap:
+            self.now, _, kind, payload = heapq.heappop(self._heap)
+            self.hotline.clock.set(self.sc.start + timedelta(seconds=self.now))
+            getattr(self, f"_on_{kind}")(payload)
+            self._settle()
+        end = max(self.now, self.sc.minutes * 60)
+        return Report.build(
+            self.callers, list(self.agents.values()), self.cfg.hotline.service_level_seconds, end
+        )
+
+    def _schedule_arrivals(self) -> None:
+        """A Poisson process whose rate is constant within each local hour of the day."""
+        t, end = 0.0, self.sc.minutes * 60
+        zone = ZoneInfo(self.cfg.hotline.timezone)
+        while t < end:
+            local = (self.sc.start + timedelta(seconds=t)).astimezone(zone)
+            next_hour = t + 3600 - (local.minute * 60 + local.second + local.microsecond / 1e6)
+            rate = self.sc.hourly_rates.get(local.hour, 0.0) * self.sc.rate_scale / 3600
+            step = self.rng.expovariate(rate) if rate > 0 else math.inf
+            if t + step >= next_hour:
+                t = next_hour  # memoryless: draw again at the new hour's rate
+                continue
+            t = round(t + step, 3)
+            if t < end:
+                self.at(t, "arrival")
+
+    def _settle(self) -> None:
+        """Run the queued jobs, then connect every caller the matcher gave an agent."""
+        queue = self.hotline.jobs.queue
+        while True:
+            if queue.count:
+                SimpleWorker([QUEUE_NAME], connection=self.hotline.stores.jobs).work(
+                    burst=True, logging_level="WARNING"
+                )
+            if not self._connect_matched() and not queue.count:
+                return
+
+    def _status(self, sids: list[str]) -> dict[str, str | None]:
+        pipe = self.hotline.stores.data.pipeline(transaction=False)
+        for sid in sids:
+            pipe.hget(keys.call(sid), "status")
+        return dict(zip(sids, pipe.execute(), strict=True))
+
+    # -- callers ----------------------------------------------------------------------------------
+
+    def _on_arrival(self, _: Any) -> None:
+        """A caller dials, walks the menu (in no simulated time) and joins a queue."""
+        sc, rng = self.sc, self.rng
+        language, issue, account = _pick(rng, sc.languages), _pick(rng, sc.issues), _pick(rng, sc.accounts)
+        cap = self.cfg.hotline.max_hold_minutes * 60 - sc.hold_turn_seconds - 1
+        patience = min(rng.expovariate(1 / sc.patience_mean_seconds), cap)
+        number = f"+86139{len(self.callers):08d}" if language == "zh-CN" else f"+1415{len(self.callers):07d}"
+        hl = self.hotline
+        transport = FlaskTransport(self.client, hl.settings.public_base_url, hl.settings.twilio_auth_token)
+        call = Call(transport, from_=number, account_sid=hl.settings.twilio_account_sid, max_redirects=1)
+        if self.switchboard is not None:
+            self.switchboard.register(call)
+        call.start()
+        log = CallerLog(len(self.callers), call.call_sid, self.now, language, issue, account, patience)
+        self.callers.append(log)
+        self.by_sid[call.call_sid] = log
+        self.calls[call.call_sid] = call
+        digit = next(x.digit for x in self.cfg.languages if x.locale == language)
+        steps = [digit]
+        if account == "good":
+            steps += [rng.choice(GOOD_ACCOUNTS), "1"]
+        elif account == "bad":
+            steps += [self._bad_account(), "", ""]
+        else:
+            steps += ["", "", ""]
+        steps += list(ISSUE_KEYS[issue])
+        for step in steps:
+            if call.state == "gathering":
+                call.press(step) if step else call.silence()
+        for _ in range(8):  # the reference number plays out; a failed second factor goes on
+            if call.state != "gathering":
+                break
+            call.silence()
+        if call.state != "looping":
+            log.outcome, log.ended = UNREACHED, self.now
+            return
+        log.joined = self.now
+        log.department = hl.stores.data.hget(keys.call(call.call_sid), "department") or ""
+        self._heard_wait(log, call, 0)
+        self.waiting[call.call_sid] = log
+        self.at(self.now + patience, "patience", call.call_sid)
+        self.at(self.now + sc.hold_turn_seconds, "hold", call.call_sid)
+
+    def _bad_account(self) -> str:
+        """Ten digits that fail the check digit."""
+        while True:
+            digits = "6222" + "".join(self.rng.choice("0123456789") for _ in range(6))
+            if not valid_account_id(digits, self.cfg.account_ids):
+                return digits
+
+    def _on_hold(self, sid: str) -> None:
+        """One more turn of the hold loop for a caller still waiting."""
+        log = self.waiting.get(sid)
+        if log is None:
+            return
+        call = self.calls[sid]
+        mark = call.mark()
+        call.continue_loop()
+        self._heard_wait(log, call, mark)
+        if call.state == "dialing":
+            self._answer(log, call)
+        elif call.state == "looping":
+            self.at(self.now + self.sc.hold_turn_seconds, "hold", sid)
+
+    def _on_patience(self, sid: str) -> None:
+        """The caller's patience ran out: they hang up if they are still on hold."""
+        log = self.waiting.get(sid)
+        if log is None or self._status([sid])[sid] != "queued":
+            return
+        self.calls[sid].hangup()
+        del self.waiting[sid]
+        log.outcome, log.ended = ABANDONED, self.now
+
+    def _connect_matched(self) -> bool:
+        """Callers the matcher redirected dial their agent now; whether anyone was connected."""
+        matched = [sid for sid, status in self._status(list(self.waiting)).items() if status == "connecting"]
+        for sid in matched:
+            call = self.calls[sid]
+            call.take_pending() or call.continue_loop()  # the REST redirect, else the hold loop
+            if call.state == "dialing":
+                self._answer(self.waiting[sid], call)
+        return bool(matched)
+
+    def _answer(self, log: CallerLog, call: Call) -> None:
+        """The agent picks up (and hears the whisper); the call will last its handle time."""
+        call.answer()
+        del self.waiting[log.call_sid]
+        log.answered, log.agent = self.now, call.dialed[-1]["value"]
+        mean, sigma = self.sc.handle_mean_seconds, self.sc.handle_sigma
+        log.handle = max(10, round(self.rng.lognormvariate(math.log(mean) - sigma**2 / 2, sigma)))
+        self.at(self.now + log.handle, "call_end", log.call_sid)
+
+    def _on_call_end(self, sid: str) -> None:
+        """The agent and caller say goodbye: the agent wraps up, or logs out if their shift is over."""
+        log = self.by_sid[sid]
+        self.calls[sid].dial_result("completed", duration=log.handle)
+        log.outcome, log.ended = SERVED, self.now
+        agent = self.agents[log.agent]
+        agent.talk += log.handle
+        agent.calls.append((log.answered or 0.0, self.now, sid))
+        if log.agent in self._leaving:
+            self._log_out(log.agent)
+            return
+        view = self.hotline.agents.get(log.agent)
+        if view is not None and view.state == WRAP_UP and view.wrap_until is not None:
+            due = (view.wrap_until - self.sc.start).total_seconds()
+            slot = math.floor(due / SWEEP_EVERY_SECONDS) + 1  # the sweep after the wrap-up ends
+            if slot not in self._sweeps:
+                self._sweeps.add(slot)
+                self.at(slot * SWEEP_EVERY_SECONDS, "sweep")
+
+    def _heard_wait(self, log: CallerLog, call: Call, since: int) -> None:
+        """Remember the first wait figure the caller heard."""
+        if log.announced is not None:
+            return
+        said = re.sub(r"\s+", "", call.heard_text(since))
+        for pattern, seconds in self._patterns:
+            found = pattern.search(said)
+            if found:
+                log.announced = seconds(found)
+                return
+
+    def _announcement_patterns(
+        self,
+    ) -> list[tuple[re.Pattern[str], Callable[[re.Match[str]], tuple[float, float]]]]:
+        patterns: list[tuple[re.Pattern[str], Callable[[re.Match[str]], tuple[float, float]]]] = []
+        for lang in self.hotline.config.languages.values():
+            minutes = re.escape(re.sub(r"\s+", "", lang.texts["queue_wait_minutes"]))
+            minutes = minutes.replace(re.escape("{minutes}"), r"(\d+)")
+            patterns.append(
+                (re.compile(minutes), lambda m: (int(m.group(1)) * 60 - 60.0, int(m.group(1)) * 60.0))
+            )
+            soon = re.escape(re.sub(r"\s+", "", lang.texts["queue_wait_soon"]))
+            patterns.append((re.compile(soon), lambda m: (0.0, 60.0)))
+        return patterns
+
+    # -- agents -----------------------------------------------------------------------------------
+
+    def _api(self, method: str, agent_id: str, path: str, body: dict[str, Any] | None = None) -> int:
+        headers = {"Authorization": f"Bearer {self._tokens[agent_id]}"}
+        return self.client.open(f"/api/agent/{path}", method=method, json=body, headers=headers).status_code
+
+    def _on_login(self, agent_id: str) -> None:
+        """The shift starts: the console goes ready (which asks the matcher for a caller)."""
+        assert self._api("PUT", agent_id, "state", {"state": READY}) == 200
+        self.agents[agent_id].logged_in = self.now
+
+    def _on_logout(self, agent_id: str) -> None:
+        """The shift ends: offline now when free, else after the current call."""
+        view = self.hotline.agents.get(agent_id)
+        if view is not None and view.state in (READY, NOT_READY, WRAP_UP):
+            self._log_out(agent_id)
+        else:
+            self._leaving.add(agent_id)
+
+    def _log_out(self, agent_id: str) -> None:
+        assert self._api("PUT", agent_id, "state", {"state": OFFLINE}) == 200
+        self._leaving.discard(agent_id)
+        self.agents[agent_id].logged_out = self.now
+
+    def _on_tick(self, _: Any) -> None:
+        """Every logged-in console beats; ticks go on while anyone is logged in or calling."""
+        on = [a.agent_id for a in self.agents.values() if a.logged_in is not None and a.logged_out is None]
+        for agent_id in on:
+            assert self._api("POST", agent_id, "heartbeat") == 200
+        arrivals_left = any(kind in ("arrival", "login") for _, _, kind, _ in self._heap)
+        if on or self.waiting or arrivals_left:
+            self.at(self.now + self.sc.heartbeat_seconds, "tick")
+
+    def _on_sweep(self, _: Any) -> None:
+        """The worker's periodic sweep: finished wrap-ups become ready and get a caller."""
+        worker_jobs.sweep_agents()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m standin.traffic --minutes 60 --seed 1`: simulate, then print the report.
+
+    Runs on a fresh embedded Redis in a temporary directory (or on `--redis-url`, whose database
+    must be empty), with the stand-in for Twilio's REST API served from this process.
+    """
+    import argparse
+    import logging
+    import shutil
+    import tempfile
+    from pathlib import Path
+
+    import redis
+
+    from ivr import create_app
+    from ivr.store import embedded_redis_url, stop_embedded_redis
+    from queue_worker import context
+    from standin.rest import create_rest_app, serve_in_thread
+
+    parser = argparse.ArgumentParser(prog="python -m standin.traffic", description=__doc__.split("\n")[0])
+    parser.add_argument("--minutes", type=float, default=60.0, help="how long callers keep arriving")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--rate-scale", type=float, default=1.0, help="multiply the hourly arrival rates")
+    parser.add_argument("--redis-url", help="an empty Redis database (default: a temporary embedded one)")
+    args = parser.parse_args(argv)
+    scenario = Scenario(
+        minutes=args.minutes, seed=args.seed, rate_scale=args.rate_scale, agents=default_agents(args.minutes)
+    )
+    data_dir = None if args.redis_url else Path(tempfile.mkdtemp(prefix="hotline-traffic-"))
+    url = args.redis_url or embedded_redis_url(data_dir)  # type: ignore[arg-type]
+    if redis.Redis.from_url(url).dbsize():
+        parser.error(f"{url} is not empty: the report must be the only traffic in it")
+    sid, token = "AC" + "0" * 32, "local-simulation-token"
+    switchboard = Switchboard()
+    api_url, stop_api = serve_in_thread(create_rest_app(switchboard, sid, token))
+    settings = {
+        "twilio_account_sid": sid,
+        "twilio_auth_token": token,
+        "twilio_api_base_url": api_url,
+        "public_base_url": "https://hotline.example.com",
+        "redis_url": url,
+    }
+    try:
+        app = create_app(settings, clock=FixedClock(scenario.start))
+        for name in ("ivr", "werkzeug", "rq"):  # the report, not every call's log line
+            logging.getLogger(name).setLevel(logging.WARNING)
+        context.install(app.extensions["hotline"])
+        report = Simulation(app, scenario, switchboard).run()
+        print(
+            f"{scenario.minutes:g} simulated minutes from {scenario.start.isoformat()}, seed {scenario.seed}"
+        )
+        print(report.table())
+    finally:
+        context.install(None)
+        stop_api()
+        if data_dir is not None:
+            stop_embedded_redis(data_dir)
+            shutil.rmtree(data_dir, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

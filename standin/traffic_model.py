@@ -1,0 +1,248 @@
+"""The traffic generator's model: the scenario that goes in, the logs and report that come out.
+
+`Scenario` says who calls when, why, in which language, with which account and how patiently,
+and which agents answer (skills, languages, shifts, handle times). `CallerLog` and `AgentLog`
+are filled by `standin.traffic.Simulation` as the simulated callers and agents act;
+`Report.build` turns them into the day's figures: calls offered, answered and abandoned, waits
+and their distribution, service level, agent occupancy, and how the waits the hold loop
+announced compared with the real ones. `Report.table()` prints them.
+
+Definitions follow the supervisor statistics (`ivr/api/statistics.py`): service level is
+answered within `service_level_seconds` over answered + abandoned; the average wait is that of
+answered callers. Callbacks are not built yet: the report shows 0. An announced wait is a range:
+"about N minutes" is ((N-1)·60, N·60] s (the estimate is rounded up to whole minutes), "less
+than a minute" [0, 60) s; the error is measured from its middle, and a real wait counts as
+"within ±20 %" when it lies in the range widened by 20 % at both ends.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+SERVED, ABANDONED, UNREACHED = "served", "abandoned", "unreached"
+
+# Calls per hour by local hour of day: a morning peak, a lunch dip, an afternoon shoulder.
+PEAK_PROFILE = {8: 40, 9: 110, 10: 170, 11: 160, 12: 100, 13: 110, 14: 150, 15: 140, 16: 120, 17: 100}
+# The keys a caller presses for each issue, one menu at a time ("agent": 0 from the issue menu).
+ISSUE_KEYS = {
+    "topup_failed": "11", "reverse_transaction": "21", "refund": "3", "account_security": "42",
+    "login": "51", "transfer_delayed": "6", "fees": "71", "close_account": "8", "other": "9", "agent": "0",
+}  # fmt: skip
+ISSUE_MIX = {
+    "topup_failed": 18, "reverse_transaction": 8, "refund": 16, "account_security": 8, "login": 10,
+    "transfer_delayed": 14, "fees": 8, "close_account": 4, "other": 10, "agent": 4,
+}  # fmt: skip
+GOOD_ACCOUNTS = ("6222000017", "6222000025", "6222000033")  # active demo accounts
+
+
+@dataclass(frozen=True)
+class AgentShift:
+    """A simulated agent: skills (department: level), languages, shift in minutes from the start."""
+
+    agent_id: str
+    departments: dict[str, int]
+    languages: tuple[str, ...]
+    start_minute: float = 0.0
+    end_minute: float = 60.0
+
+
+def default_agents(end_minute: float = 60.0) -> tuple[AgentShift, ...]:
+    """Ten agents covering every department and language of the shipped hotline."""
+    zh, both = ("zh-CN",), ("zh-CN", "en-US")
+    skills = [
+        ({"payments": 5, "general": 3}, zh), ({"payments": 5, "general": 3}, zh),
+        ({"payments": 5, "general": 3}, both), ({"payments": 4, "general": 3}, both),
+        ({"general": 5, "payments": 3}, both), ({"general": 5, "payments": 3}, zh),
+        ({"international": 5, "general": 4}, both), ({"security": 5, "accounts": 4}, both),
+        ({"accounts": 5, "security": 3}, both), ({"payments": 4, "international": 3, "general": 2}, both),
+    ]  # fmt: skip
+    return tuple(
+        AgentShift(f"sim_{i + 1:02d}", depts, langs, 0.0, end_minute)
+        for i, (depts, langs) in enumerate(skills)
+    )
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """Who calls when, why and how patiently, and who answers."""
+
+    start: datetime = datetime(2026, 11, 24, 10, 0, tzinfo=ZoneInfo("Asia/Shanghai"))  # a Tuesday
+    minutes: float = 60.0  # arrivals happen in [start, start + minutes)
+    hourly_rates: dict[int, float] = field(default_factory=lambda: dict(PEAK_PROFILE))
+    rate_scale: float = 1.0
+    issues: dict[str, float] = field(default_factory=lambda: dict(ISSUE_MIX))
+    languages: dict[str, float] = field(default_factory=lambda: {"zh-CN": 0.75, "en-US": 0.25})
+    accounts: dict[str, float] = field(default_factory=lambda: {"good": 0.6, "bad": 0.15, "none": 0.25})
+    patience_mean_seconds: float = 240.0  # exponential, capped below the hotline's max hold
+    handle_mean_seconds: float = 200.0  # lognormal with this mean
+    handle_sigma: float = 0.5
+    hold_turn_seconds: float = 30.0  # one turn of the hold loop (its message and music)
+    heartbeat_seconds: float = 20.0
+    agents: tuple[AgentShift, ...] = field(default_factory=default_agents)
+    seed: int = 1
+
+
+@dataclass
+class CallerLog:
+    """One simulated caller, in seconds since the start of the simulation."""
+
+    index: int
+    call_sid: str
+    arrival: float
+    language: str
+    issue: str
+    account: str  # good, bad or none
+    patience: float
+    department: str = ""  # where the caller was queued ('' if they never reached a queue)
+    joined: float | None = None
+    announced: tuple[float, float] | None = None  # the first wait heard on hold: (low, high] s
+    answered: float | None = None
+    ended: float | None = None
+    agent: str = ""
+    handle: int = 0
+    outcome: str = ""  # served, abandoned or unreached (never queued)
+
+    @property
+    def wait(self) -> float | None:
+        """Seconds from joining the queue to an agent answering, or to hanging up."""
+        if self.joined is None:
+            return None
+        end = self.answered if self.answered is not None else self.ended
+        return None if end is None else end - self.joined
+
+
+@dataclass
+class AgentLog:
+    """One simulated agent: when they were logged in and what they talked."""
+
+    agent_id: str
+    logged_in: float | None = None
+    logged_out: float | None = None
+    talk: float = 0.0
+    calls: list[tuple[float, float, str]] = field(default_factory=list)  # (answered, ended, CallSid)
+
+    def logged_seconds(self, end: float) -> float:
+        """Seconds logged in, up to `end` for an agent still logged in."""
+        if self.logged_in is None:
+            return 0.0
+        return (self.logged_out if self.logged_out is not None else end) - self.logged_in
+
+
+def percentile(values: list[float], share: float) -> float | None:
+    """The nearest-rank percentile (`share` in 0..1) of `values`, or None for none."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(share * len(ordered)) - 1)]
+
+
+@dataclass(frozen=True)
+class Report:
+    """The simulated day's figures."""
+
+    offered: int
+    answered: int
+    abandoned: int
+    callbacks: int
+    unreached: int
+    by_department: dict[str, tuple[int, int, int]]  # offered, answered, abandoned
+    wait_mean: float | None
+    wait_p50: float | None
+    wait_p90: float | None
+    wait_max: float | None
+    abandon_wait_mean: float | None
+    service_level_seconds: int
+    answered_in_sl: int
+    service_level: float | None
+    occupancy: dict[str, float]
+    occupancy_all: float | None
+    announced_count: int
+    announce_mae: float | None
+    announce_within_20: float | None
+
+    @classmethod
+    def build(
+        cls, callers: list[CallerLog], agents: list[AgentLog], service_level_seconds: int, end: float
+    ) -> Report:
+        """Compute the figures from the logs; `end` closes the shifts of agents still logged in."""
+        queued = [c for c in callers if c.joined is not None]
+        served = [c for c in queued if c.outcome == SERVED]
+        gone = [c for c in queued if c.outcome == ABANDONED]
+        waits = [c.wait for c in served if c.wait is not None]
+        in_sl = sum(1 for w in waits if w <= service_level_seconds)
+        departments: dict[str, Counter[str]] = {}
+        for c in queued:
+            departments.setdefault(c.department, Counter())["offered"] += 1
+            departments[c.department][c.outcome] += 1
+        logged = {a.agent_id: a.logged_seconds(end) for a in agents}
+        talk = {a.agent_id: a.talk for a in agents}
+        total_logged = sum(logged.values())
+        announced = [(c.announced, c.wait) for c in served if c.announced is not None and c.wait is not None]
+        errors = [abs(real - (low + high) / 2) for (low, high), real in announced]
+        within = [0.8 * low <= real <= 1.2 * high for (low, high), real in announced]
+        return cls(
+            offered=len(queued),
+            answered=len(served),
+            abandoned=len(gone),
+            callbacks=0,
+            unreached=sum(1 for c in callers if c.joined is None),
+            by_department={
+                d: (n["offered"], n[SERVED], n[ABANDONED]) for d, n in sorted(departments.items())
+            },
+            wait_mean=sum(waits) / len(waits) if waits else None,
+            wait_p50=percentile(waits, 0.5),
+            wait_p90=percentile(waits, 0.9),
+            wait_max=max(waits) if waits else None,
+            abandon_wait_mean=sum(c.wait or 0 for c in gone) / len(gone) if gone else None,
+            service_level_seconds=service_level_seconds,
+            answered_in_sl=in_sl,
+            service_level=in_sl / (len(served) + len(gone)) if served or gone else None,
+            occupancy={a: talk[a] / s for a, s in logged.items() if s > 0},
+            occupancy_all=sum(talk.values()) / total_logged if total_logged else None,
+            announced_count=len(announced),
+            announce_mae=sum(errors) / len(errors) if errors else None,
+            announce_within_20=sum(within) / len(within) if within else None,
+        )
+
+    def table(self) -> str:
+        """The report as a plain-text table."""
+
+        def num(value: float | None, unit: str = "s") -> str:
+            return "-" if value is None else f"{value:.1f} {unit}".rstrip()
+
+        def pct(value: float | None) -> str:
+            return "-" if value is None else f"{value * 100:.1f} %"
+
+        rows = [
+            ("calls offered (queued)", str(self.offered)),
+            ("answered", str(self.answered)),
+            ("abandoned", str(self.abandoned)),
+            ("callbacks (not built yet)", str(self.callbacks)),
+            ("never reached a queue", str(self.unreached)),
+            ("wait of answered: mean", num(self.wait_mean)),
+            ("  p50 / p90 / max", f"{num(self.wait_p50)} / {num(self.wait_p90)} / {num(self.wait_max)}"),
+            ("wait of abandoned: mean", num(self.abandon_wait_mean)),
+            (
+                f"service level ({self.service_level_seconds} s)",
+                f"{pct(self.service_level)} ({self.answered_in_sl} in time)",
+            ),
+            ("agent occupancy (talk / logged in)", pct(self.occupancy_all)),
+            ("announced wait vs real: callers", str(self.announced_count)),
+            ("  mean absolute error (from the middle)", num(self.announce_mae)),
+            ("  within the announced range ±20 %", pct(self.announce_within_20)),
+        ]
+        width = max(len(label) for label, _ in rows)
+        lines = [f"{label:<{width}}  {value}" for label, value in rows]
+        lines.append("")
+        lines.append(f"{'department':<14}{'offered':>9}{'answered':>10}{'abandoned':>11}")
+        for dept, (offered, answered, abandoned) in self.by_department.items():
+            lines.append(f"{dept:<14}{offered:>9}{answered:>10}{abandoned:>11}")
+        lines.append("")
+        lines.append(f"{'agent':<14}{'occupancy':>10}")
+        for agent_id, share in sorted(self.occupancy.items()):
+            lines.append(f"{agent_id:<14}{pct(share):>10}")
+        return "\n".join(lines)
