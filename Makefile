@@ -3,7 +3,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 PYTHON ?= python3
 
-.PHONY: install run call worker test lint format
+.PHONY: install run call console worker test lint format
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -18,6 +18,9 @@ run: install          ## the hotline: web, worker and an embedded Redis, on http
 
 call: install         ## a terminal phone that dials the hotline started by `make run`
 	$(PY) -m standin.terminal
+
+console: install      ## an agent's console for the hotline of `make run`: make console ARGS="--token $$TOKEN"
+	$(PY) -m standin.console $(ARGS)
 
 worker: install       ## one more rq worker (needs REDIS_URL, or the running embedded Redis)
 	$(PY) -m queue_worker

@@ -1,0 +1,333 @@
+"""A terminal agent console (`make console ARGS="--token ..."`): the agent API from the keyboard.
+
+It speaks only the agent API over HTTP: shows the agent's state, changes it (`ready`, `pause
+<reason>`, `offline`), shows the screen pop of the current call, transfers it and files the
+wrap-up. While it runs it beats every 15 s and polls the agent's state every 1.5 s, so a call
+ringing pops up without a command. Exit status: 0 on `quit`, 2 when the token is refused or the
+hotline does not answer at start.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, Protocol
+
+import requests
+import yaml
+
+from ivr.__main__ import LOCAL_DEFAULTS
+from ivr.settings import DEFAULT_HOTLINE_CONFIG
+
+__all__ = ["Console", "HttpApi", "Unreachable", "background", "main", "run"]
+
+POLL_SECONDS = 1.5
+HEARTBEAT_SECONDS = 15.0  # the hotline takes a console silent for 60 s offline
+STATES = {"ready": "ready", "pause": "not_ready", "offline": "offline"}
+WORDS = {400: "not accepted", 403: "not allowed", 404: "nothing there", 409: "not possible now"}
+HELP = """\
+  ready                      take calls
+  pause <reason>             not ready, e.g. `pause lunch`
+  offline                    stop taking calls
+  call                       the screen pop of your current call
+  transfer <department> [notes...]       e.g. `transfer security card stolen`
+  transfer-line <line name or +number> [notes...]   a specialist line of the hotline file
+  wrapup <disposition> [notes...]        resolved, escalated, transferred, callback_needed,
+                                         no_resolution
+  status                     refresh;  help;  quit (you stay in your state: `offline` first)
+  Answering and hanging up happen on your phone, not here: the hotline rings the phone of your
+  agent record (`reach`). In this local stand-in world there is no agent phone: the caller's
+  terminal phone (`make call`) plays your leg, `answer` to pick up and `end` to hang up."""
+
+Json = dict[str, Any]
+Write = Callable[[str], None]
+Poller = Callable[[Callable[[], None]], Callable[[], None]]  # given the tick, returns a stop
+
+
+class Unreachable(Exception):
+    """The hotline does not answer at all."""
+
+
+class Api(Protocol):
+    """How the console reaches the agent API: a method, a path under /api, a JSON body."""
+
+    url: str
+
+    def request(self, method: str, path: str, body: Json | None = None) -> tuple[int, Json]:
+        """Send one request; the status and the JSON answer. Raises Unreachable."""
+        ...
+
+
+class HttpApi:
+    """The agent API over HTTP, with the agent's bearer token."""
+
+    def __init__(self, url: str, token: str, timeout: float = 5.0) -> None:
+        self.url, self.timeout = url.rstrip("/"), timeout
+        self.session = requests.Session()
+        self.session.headers["Authorization"] = f"Bearer {token}"
+
+    def request(self, method: str, path: str, body: Json | None = None) -> tuple[int, Json]:
+        """Send one request; the status and the JSON answer. Raises Unreachable."""
+        try:
+            resp = self.session.request(method, f"{self.url}/api{path}", json=body, timeout=self.timeout)
+        except requests.RequestException as exc:
+            raise Unreachable(str(exc)) from exc
+        try:
+            data = resp.json()
+            assert isinstance(data, dict)
+        except (ValueError, AssertionError):
+            data = {"error": f"HTTP {resp.status_code} without the API's JSON: is this the hotline?"}
+        return resp.status_code, data
+
+
+class ApiError(Exception):
+    """An error answer of the API, in plain words."""
+
+    def __init__(self, status: int, body: Json) -> None:
+        self.status = status
+        words = WORDS.get(status, "the token was refused" if status == 401 else "the hotline failed")
+        super().__init__(f"{words}: {body.get('error', '?')}")
+
+
+def duration(seconds: int) -> str:
+    """A time in words: 45 s, 3 min 5 s, 2 h 10 min."""
+    if seconds < 60:
+        return f"{seconds} s"
+    if seconds < 3600:
+        return f"{seconds // 60} min {seconds % 60} s"
+    return f"{seconds // 3600} h {seconds % 3600 // 60} min"
+
+
+def groups(ref: str, size: int = 4) -> str:
+    """A reference number in groups, as it is read out: 2611 2400 0017."""
+    return " ".join(ref[i : i + size] for i in range(0, len(ref), size))
+
+
+def screen_pop(pop: Json) -> list[str]:
+    """The lines of a call's screen pop."""
+    how = {"caller_id": " by caller ID", "second_factor": " by a second factor"}.get(pop["verification"], "")
+    lines = [
+        f"== call {groups(pop['ref'])} ({pop['status']}) ==",
+        f"  account   {pop['account'] or '(none given)'}  "
+        + (f"verified{how}" if pop["verified"] else "NOT verified"),
+        f"  issue     {pop['issue'] or '-'}  in {pop['department'] or '-'}, priority {pop['priority']}",
+        f"  language  {pop['language'] or '-'}",
+        f"  waited    {duration(int(pop['waited_seconds']))}",
+        f"  calls from this number in the last 7 days: {pop['previous_calls_7d']}",
+    ]
+    for note in pop["notes"]:
+        where = f" -> {note['to']}" if note.get("to") else ""
+        lines.append(f"  note ({note['kind']}{where}, {note['agent']}): {note['text']}")
+    if pop.get("disposition"):
+        lines.append(f"  disposition: {pop['disposition']}")
+    return lines
+
+
+def specialist_lines(path: Path) -> dict[str, str]:
+    """The specialist lines (name -> number) of the hotline file, if it can be read."""
+    try:
+        lines = yaml.safe_load(path.read_text(encoding="utf-8"))["specialist_lines"]
+    except (OSError, yaml.YAMLError, LookupError, TypeError):
+        return {}
+    return {str(name): str(number) for name, number in lines.items()}
+
+
+class Console:
+    """The agent's console: commands, and the tick that beats and polls."""
+
+    def __init__(
+        self,
+        api: Api,
+        write: Write,
+        lines: dict[str, str] | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.api, self.write, self.lines, self.clock = api, write, lines or {}, clock
+        self.lock = threading.Lock()
+        self.state: str | None = None
+        self.popped: str | None = None  # the call whose screen pop was shown
+        self.beat_at: float | None = None
+        self.down = False
+        self.exit_code: int | None = None  # set when the token is refused
+
+    def call(self, method: str, path: str, body: Json | None = None) -> Json:
+        """One API request; raises ApiError on an error answer, Unreachable."""
+        status, data = self.api.request(method, path, body)
+        if status >= 400:
+            raise ApiError(status, data)
+        return data
+
+    def show_state(self, me: Json) -> None:
+        """One line: the agent's state and since when."""
+        why = f" ({me['reason']})" if me.get("reason") else ""
+        self.write(f"[{me['id']} {me['name']}] {me['state']}{why} for {duration(me['seconds_in_state'])}")
+
+    def guarded(self, action: Callable[[], None], quiet: bool = False) -> None:
+        """Run `action` (under the lock) and say what went wrong; `quiet`: "does not answer" once."""
+        with self.lock:
+            try:
+                action()
+                if self.down:
+                    self.write("the hotline answers again")
+                self.down = False
+            except Unreachable:
+                if not (quiet and self.down):
+                    self.write(f"the hotline does not answer at {self.api.url}: start it with `make run`")
+                self.down = True
+            except ApiError as exc:
+                self.write(str(exc))
+                if exc.status == 401:  # revoked meanwhile (a wrong role is refused at start)
+                    self.write("the console stops (press Enter): get an agent token, see README")
+                    self.exit_code = 2
+
+    def tick(self, force: bool = False) -> None:
+        """Beat when due, read the state; show a change, and the screen pop of a new call."""
+        self.guarded(lambda: self._poll(force), quiet=True)
+
+    def _poll(self, force: bool) -> None:
+        """The tick's requests (the lock held)."""
+        if self.beat_at is None or self.clock() - self.beat_at >= HEARTBEAT_SECONDS:
+            self.call("POST", "/agent/heartbeat")
+            self.beat_at = self.clock()
+        me = self.call("GET", "/agent/me")
+        if force or me["state"] != self.state:
+            self.show_state(me)
+        self.state = me["state"]
+        if me["state"] in ("ringing", "on_call") and me["call"] != self.popped:
+            self.popped = me["call"]
+            self.write(f"** {'RINGING' if me['state'] == 'ringing' else 'ON A CALL'}: screen pop **")
+            for line in screen_pop(self.call("GET", "/agent/call")):
+                self.write(line)
+
+    def do(self, line: str) -> None:
+        """Run one command line."""
+        word, _, rest = line.strip().partition(" ")
+        arg, _, notes = rest.strip().partition(" ")
+        self.guarded(lambda: self._do(word, rest.strip(), arg, notes.strip()))
+
+    def _do(self, word: str, rest: str, arg: str, notes: str) -> None:
+        """Run a command (the lock held); API errors propagate."""
+        if word in ("ready", "pause", "offline"):
+            reason = rest if word == "pause" else ""
+            done = self.call("PUT", "/agent/state", {"state": STATES[word], "reason": reason})
+            self.state = done["state"]
+            self.write(f"now {done['state']}{f' ({reason})' if reason else ''} (was {done['previous']})")
+        elif word == "call":
+            for text in screen_pop(self.call("GET", "/agent/call")):
+                self.write(text)
+        elif word == "transfer" and arg:
+            done = self.call("POST", "/agent/call/transfer", {"department": arg, "notes": notes})
+            self._transferred(done, arg)
+        elif word == "transfer-line" and arg:
+            number = self.lines.get(arg, arg)
+            if not number.startswith("+"):
+                known = ", ".join(f"{name} {num}" for name, num in self.lines.items()) or "none known here"
+                self.write(f"no specialist line {arg!r}: give its number (+86...); lines: {known}")
+                return
+            done = self.call("POST", "/agent/call/transfer", {"number": number, "notes": notes})
+            self._transferred(done, f"{arg} ({number})" if number != arg else number)
+        elif word == "wrapup" and arg:
+            done = self.call("POST", "/agent/call/wrapup", {"disposition": arg, "notes": notes})
+            filed = f"{done['disposition']} ({done['notes']} notes)"
+            self.write(f"call {groups(done['ref'])} wrapped up: {filed}")
+        elif word == "status":
+            self.show_state(self.call("GET", "/agent/me"))
+        elif word == "help":
+            self.write(HELP)
+        elif word:
+            self.write(f"`{word}` needs more, or is not a command (type `help`)")
+
+    def _transferred(self, done: Json, where: str) -> None:
+        """Say where the caller went, and what happens next."""
+        moved = "now" if done["redirected"] else "when you hang up"
+        self.write(f"call {groups(done['ref'])} transferred to {where}: the caller moves {moved}")
+        self.write(f"you are {done['agent_state']}: file the wrap-up with `wrapup <disposition> [notes]`")
+        self.state = done["agent_state"]
+
+
+def background(every: float = POLL_SECONDS) -> Poller:
+    """A poller that runs the console's tick every `every` seconds on a daemon thread."""
+
+    def start(tick: Callable[[], None]) -> Callable[[], None]:
+        """Start ticking; returns the function that stops it."""
+        stop = threading.Event()
+
+        def loop() -> None:
+            """Tick until stopped."""
+            while not stop.wait(every):
+                tick()
+
+        threading.Thread(target=loop, name="console-poll", daemon=True).start()
+        return stop.set
+
+    return start
+
+
+def run(
+    api: Api,
+    read_line: Callable[[], str | None],
+    write: Write,
+    poll: Poller | None = None,
+    lines: dict[str, str] | None = None,
+) -> int:
+    """Run the console with lines from `read_line` (None: end of input) until `quit`.
+
+    `poll` is given the tick (beat, read the state, pop a new call) and starts calling it; it
+    returns a function that stops it. Returns 0, or 2 when the token is refused or the hotline
+    does not answer at start.
+    """
+    console = Console(api, write, lines)
+    try:
+        me = console.call("GET", "/agent/me")
+    except Unreachable:
+        write(f"the hotline does not answer at {api.url}: start it with `make run`")
+        return 2
+    except ApiError as exc:
+        write(f"{exc}\nget an agent token with `flask --app wsgi tokens issue agent <agent id>`")
+        return 2
+    write(f"agent console for {me['name']} ({me['id']}) at {api.url}; type `help`")
+    console.tick(force=True)
+    stop = (poll or background())(console.tick)
+    try:
+        while console.exit_code is None:
+            line = read_line()
+            if line is None or line.strip() == "quit":
+                break
+            console.do(line)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        stop()
+    return console.exit_code or 0
+
+
+def _read_line() -> str | None:
+    """A line from the keyboard, or from a pipe (echoed so the transcript shows it)."""
+    try:
+        line = input("> ") if sys.stdin.isatty() else input()
+    except EOFError:
+        return None
+    if not sys.stdin.isatty():
+        print(f"> {line}", flush=True)
+    return line
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parse the options and run the console on this terminal against the hotline over HTTP."""
+    env = {**LOCAL_DEFAULTS, **os.environ}
+    local = f"http://{env.get('HOST', '127.0.0.1')}:{env.get('PORT', '5000')}"
+    parser = argparse.ArgumentParser(prog="python -m standin.console", description=__doc__)
+    parser.add_argument("--token", required=True, help="the agent's token (`flask tokens issue agent ID`)")
+    parser.add_argument("--url", default=env.get("PUBLIC_BASE_URL", local), help="the hotline")
+    args = parser.parse_args(argv)
+    lines = specialist_lines(Path(env.get("HOTLINE_CONFIG", DEFAULT_HOTLINE_CONFIG)))
+    return run(HttpApi(args.url, args.token), _read_line, lambda text: print(text, flush=True), lines=lines)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
