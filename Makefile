@@ -3,7 +3,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 PYTHON ?= python3
 
-.PHONY: install run call console worker test lint format
+.PHONY: install run call console traffic worker test lint format
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -21,6 +21,9 @@ call: install         ## a terminal phone that dials the hotline started by `mak
 
 console: install      ## an agent's console for the hotline of `make run`: make console ARGS="--token $$TOKEN"
 	$(PY) -m standin.console $(ARGS)
+
+traffic: install      ## a simulated busy hour through the real webhooks and agent API, with a report
+	$(PY) -m standin.traffic $(ARGS)
 
 worker: install       ## one more rq worker (needs REDIS_URL, or the running embedded Redis)
 	$(PY) -m queue_worker
