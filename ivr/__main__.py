@@ -69,12 +69,11 @@ def main() -> int:
             if child.poll() is None:
                 child.send_signal(signal.SIGTERM)
 
+    # Both signals explicitly: a launcher started in the background inherits an ignored SIGINT.
     signal.signal(signal.SIGTERM, stop)
-    try:
-        while all(child.poll() is None for child in children):
-            time.sleep(0.5)
-    except KeyboardInterrupt:
-        pass
+    signal.signal(signal.SIGINT, stop)
+    while all(child.poll() is None for child in children):
+        time.sleep(0.5)
     stop()
     for child in children:
         child.wait(timeout=15)
