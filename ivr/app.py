@@ -24,6 +24,7 @@ from ivr.callcenter.routing import QueueDoor
 from ivr.clock import Clock, clock_from_env
 from ivr.hotline.loader import HotlineConfig, load_hotline
 from ivr.jobs import JobQueue
+from ivr.outbound.limits import OutboundLimits
 from ivr.settings import Settings
 from ivr.store import Stores, connect, embedded_redis_url
 from ivr.twilio_rest import make_client
@@ -48,6 +49,7 @@ class Hotline:
     matcher: Matcher
     connections: Connections
     engine: Engine
+    limits: OutboundLimits
 
 
 def build_hotline(settings: Settings, clock: Clock | None = None, *, worker: bool = False) -> Hotline:
@@ -80,6 +82,7 @@ def build_hotline(settings: Settings, clock: Clock | None = None, *, worker: boo
         matcher=matcher,
         connections=Connections(config.file, stores.data, agents, queues),
         engine=engine,
+        limits=OutboundLimits(stores.data, config.file.outbound.limits, config.file.hotline.timezone),
     )
 
 

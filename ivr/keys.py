@@ -21,9 +21,14 @@
 | hl:stats:{yymmdd}       | hash   | 8 d   | call creation, hand-off, end  | supervisors           |
 | hl:callsfrom:{e164}     | zset   | 8 d   | call creation: sid -> ms      | agent screen pop      |
 | hl:token:{sha256}       | string | none  | admin CLI: 'role:subject'     | API authentication    |
+| hl:out:{o}:{kind}:...   | string | window| outbound limits script        | outbound limits script|
+| hl:refused:{yymmdd}     | hash   | 8 d   | outbound limits: kind:limit   | supervisors           |
+| hl:profile:{dept}       | hash   | none  | profile rollup job: 'how:name'| wait estimate, callbacks |
+| hl:profilemark:{dept}   | hash   | none  | profile rollup job: last seen | profile rollup job    |
 
 `{dept}` keys carry a Redis Cluster hash tag, so one department's keys live in one slot and
-a script touching them runs unchanged on a cluster.
+a script touching them runs unchanged on a cluster. The outbound limit counters share the `{o}`
+tag for the same reason: one script checks a number's and the hotline's windows together.
 """
 
 from __future__ import annotations
@@ -36,6 +41,8 @@ REFSEQ_TTL_SECONDS = 2 * 24 * 3600
 LANG_TTL_SECONDS = 365 * 24 * 3600
 STATS_TTL_SECONDS = 8 * 24 * 3600
 CALLS_FROM_TTL_SECONDS = 8 * 24 * 3600
+# The screen pop counts the 7 days before a call whose record lives 2 days: older entries are dead.
+CALLS_FROM_KEEP_SECONDS = 9 * 24 * 3600
 
 
 def call(call_sid: str) -> str:
@@ -131,3 +138,23 @@ def calls_from(e164: str) -> str:
 def api_token(digest: str) -> str:
     """An API bearer token, by the sha256 of the token (the token itself is never stored)."""
     return f"{PREFIX}:token:{digest}"
+
+
+def outbound_window(kind: str, limit: str, slot: str, e164: str | None) -> str:
+    """Actions of `kind` counted in one window of one limit, for one number or (None) for all."""
+    return f"{PREFIX}:out:{{o}}:{kind}:{limit}:{slot}:{e164 or 'all'}"
+
+
+def outbound_refusals(day: str) -> str:
+    """Outbound actions refused by a limit on one day, by 'kind:limit'."""
+    return f"{PREFIX}:refused:{day}"
+
+
+def profile(department: str) -> str:
+    """A department's hour-of-week profile: '{hour of week}:{counter}' -> total (see waits/profile.py)."""
+    return f"{PREFIX}:profile:{{{department}}}"
+
+
+def profile_mark(department: str) -> str:
+    """What the profile rollup last saw of the department's daily counters, and when."""
+    return f"{PREFIX}:profilemark:{{{department}}}"

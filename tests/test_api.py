@@ -308,8 +308,18 @@ def test_calls_from_the_same_number_in_the_last_seven_days(
     call = payments_caller(dial)
     connect(api, token, call, run_jobs)
     assert api.get("/api/agent/call", token).get_json()["previous_calls_7d"] == 2
-    # Reading trims what no live call record can ask about any more (older than 7 + 2 days).
+    # What no live call record can ask about any more (older than 7 + 2 days) is trimmed.
     assert redis_conn.zcard(keys.calls_from(DEMO_CALLER)) == 4
+
+
+def test_a_number_that_never_reaches_an_agent_keeps_only_nine_days_of_calls(
+    dial: Callable[..., Call], clock: FixedClock, redis_conn: redis.Redis
+) -> None:
+    """A number that calls every day and always hangs up in the menu: nothing reads its history."""
+    for days_ago in range(30, -1, -1):
+        clock.set(OPEN_HOURS - timedelta(days=days_ago))
+        dial(from_=DEMO_CALLER).hangup()
+    assert redis_conn.zcard(keys.calls_from(DEMO_CALLER)) == 10  # today and the 9 days before
 
 
 def test_wrap_up_notes_and_disposition_are_stored(

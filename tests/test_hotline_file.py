@@ -329,6 +329,16 @@ BROKEN = [
         "departments.payments.hours: no opening hours named 'ofice'",
         id="unknown-hours",
     ),
+    pytest.param(
+        lambda d: d["outbound"].update(countries=["CN", "XX"]),
+        "outbound.countries: not a country phonenumbers knows: XX",
+        id="outbound-unknown-country",
+    ),
+    pytest.param(
+        lambda d: d["outbound"].update(number_types=["mobile", "premium_rate"]),
+        "outbound.number_types.1: Input should be 'mobile' or 'fixed_line'",
+        id="outbound-premium-rate-type",
+    ),
 ]
 
 

@@ -46,7 +46,9 @@ def issue_token(conn: redis.Redis, role: str, subject: str) -> str:
         raise ValueError(f"role must be one of {', '.join(ROLES)}")
     if not subject or ":" in subject:
         raise ValueError("subject must be a non-empty name without ':'")
-    token = secrets.token_urlsafe(TOKEN_BYTES)
+    # A prefix, so a token never starts with '-' and is taken for an option on a command line
+    # (`flask tokens revoke -R...`), and so a leaked one is recognisable in a secret scan.
+    token = "hl_" + secrets.token_urlsafe(TOKEN_BYTES)
     conn.set(keys.api_token(digest(token)), f"{role}:{subject}")
     return token
 

@@ -17,7 +17,7 @@ from ivr import keys
 
 # KEYS: call, refseq(day), lang(caller) or a dummy, stats(day), calls_from(caller) or a dummy
 # ARGV: now(iso), day, caller_e164, caller_raw, to, call_ttl, refseq_ttl, ref_ttl, ref_prefix,
-#       stats_ttl, sid, now_ms, calls_from_ttl
+#       stats_ttl, sid, now_ms, calls_from_ttl, calls_from_keep_ms
 # The reference number is yymmdd + 5-digit sequence + Luhn digit (see identifiers.py).
 _OPEN_CALL = """
 if redis.call('EXISTS', KEYS[1]) == 1 then
@@ -49,7 +49,9 @@ redis.call('SET', ARGV[9] .. ref, ARGV[11], 'EX', ARGV[8])
 redis.call('HINCRBY', KEYS[4], 'offered', 1)
 redis.call('EXPIRE', KEYS[4], ARGV[10])
 if ARGV[3] ~= '' then
-  -- For the agent's screen pop (repeat callers). Trimmed to 7 days when it is read (the API).
+  -- For the agent's screen pop (repeat callers). Trimmed here too, so a number that calls often
+  -- without ever reaching an agent (nothing reads its list) does not grow it without bound.
+  redis.call('ZREMRANGEBYSCORE', KEYS[5], '-inf', '(' .. (tonumber(ARGV[12]) - tonumber(ARGV[14])))
   redis.call('ZADD', KEYS[5], ARGV[12], ARGV[11])
   redis.call('EXPIRE', KEYS[5], ARGV[13])
 end
@@ -130,6 +132,7 @@ class CallStore:
                 now.isoformat(), day, caller or "", raw_from[:64], to[:64], keys.CALL_TTL_SECONDS,
                 keys.REFSEQ_TTL_SECONDS, keys.REF_TTL_SECONDS, keys.reference(""),
                 keys.STATS_TTL_SECONDS, sid, int(now.timestamp() * 1000), keys.CALLS_FROM_TTL_SECONDS,
+                keys.CALLS_FROM_KEEP_SECONDS * 1000,
             ],
         )  # fmt: skip
         fields = dict(zip(flat[::2], flat[1::2], strict=True))

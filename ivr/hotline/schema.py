@@ -11,6 +11,7 @@ from datetime import date, time
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import phonenumbers
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -146,6 +147,46 @@ def expand_days(spec: str) -> list[str]:
     return out
 
 
+class Staffing(Strict):
+    """Planned agents per hour of the week: `agents[day][hour]`, None where nothing is planned.
+
+    Written in the file as a mapping of days ("mon-fri") to whole-hour ranges and head counts:
+    `mon-fri: {"09:00-12:00": 8, "12:00-21:00": 12}`.
+    """
+
+    agents: dict[str, list[int | None]] = Field(default_factory=dict)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_file(cls, value: Any) -> Any:
+        if not isinstance(value, dict):
+            raise ValueError('write a mapping of days to hours and agents: mon-fri: {"09:00-18:00": 10}')
+        if "agents" in value:
+            return value
+        agents: dict[str, list[int | None]] = {}
+        for spec, ranges in value.items():
+            if not isinstance(ranges, dict):
+                raise ValueError(f'{spec}: write hours and agents: {{"09:00-18:00": 10}}')
+            for day in expand_days(str(spec)):
+                hours = agents.setdefault(day, [None] * 24)
+                for text, count in ranges.items():
+                    span = parse_range(str(text))
+                    if span.opens.minute or (span.closes is not None and span.closes.minute):
+                        raise ValueError(f"{spec} {text!r}: planned staffing is given in whole hours")
+                    if not isinstance(count, int) or isinstance(count, bool) or not 0 <= count <= 10000:
+                        raise ValueError(f"{spec} {text!r}: {count!r} is not a number of agents (0..10000)")
+                    for hour in range(span.opens.hour, 24 if span.closes is None else span.closes.hour):
+                        if hours[hour] is not None:
+                            raise ValueError(f"{day} {hour:02d}:00 is planned twice")
+                        hours[hour] = count
+        return {"agents": agents}
+
+    def at(self, weekday: int, hour: int) -> int | None:
+        """Planned agents on `weekday` (0 = Monday) at `hour`, or None when nothing is planned."""
+        hours = self.agents.get(WEEKDAYS[weekday])
+        return hours[hour] if hours else None
+
+
 class Department(Strict):
     """A group of agents with its own queue."""
 
@@ -157,6 +198,7 @@ class Department(Strict):
     wrap_up_seconds: int = Field(default=30, ge=0, le=1800)
     overflow_to: Identifier | None = None  # whose agents may also take callers who waited ...
     overflow_after_seconds: int | None = Field(default=None, ge=0)  # ... this long
+    staffing: Staffing | None = None  # planned agents per hour: the wait estimate's outlook
 
 
 class Issue(Strict):
@@ -246,6 +288,37 @@ class Agent(Strict):
         raise ValueError(f"{value!r} is not client:NAME, sip:user@host or a valid number in E.164")
 
 
+class OutboundLimits(Strict):
+    """How often the hotline may call back or text: per number, across the hotline, per hour."""
+
+    callbacks_per_number_per_day: int = Field(default=3, ge=1, le=50)
+    callbacks_per_minute: int = Field(default=30, ge=1, le=10000)
+    calls_per_hour: int = Field(default=600, ge=1, le=100000)  # every outbound call, retries too
+    messages_per_number_per_day: int = Field(default=5, ge=1, le=50)
+    messages_per_minute: int = Field(default=60, ge=1, le=10000)
+    messages_per_hour: int = Field(default=1200, ge=1, le=100000)
+
+
+class Outbound(Strict):
+    """Which numbers callbacks and messages may go to, and how often."""
+
+    countries: list[Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")]] = Field(
+        default_factory=lambda: ["CN"], min_length=1
+    )
+    number_types: list[Literal["mobile", "fixed_line"]] = Field(
+        default_factory=lambda: ["mobile", "fixed_line"], min_length=1
+    )
+    limits: OutboundLimits = OutboundLimits()
+
+    @field_validator("countries")
+    @classmethod
+    def _known_regions(cls, value: list[str]) -> list[str]:
+        unknown = [code for code in value if code not in phonenumbers.SUPPORTED_REGIONS]
+        if unknown:
+            raise ValueError(f"not a country phonenumbers knows: {', '.join(unknown)}")
+        return value
+
+
 class HotlineFile(Strict):
     """The whole hotline file."""
 
@@ -263,6 +336,7 @@ class HotlineFile(Strict):
     # Outside numbers agents may transfer callers to, by name. No other number can be dialled
     # from a transfer: an agent's mistake (or a stolen token) must not place toll calls.
     specialist_lines: dict[Identifier, str] = Field(default_factory=dict)
+    outbound: Outbound = Outbound()
 
     @field_validator("specialist_lines")
     @classmethod

@@ -1,0 +1,98 @@
+"""Rate limits on callbacks and messages: per number, across the hotline, and an hourly cap.
+
+Toll fraud works by making a hotline call or text expensive numbers, many times. Every outbound
+action asks `OutboundLimits.allow` first. The check and the count are one Lua script over
+fixed-window counters, so two workers racing for the last slot cannot both get it, and a refused
+action is not counted against the window. Refusals are logged (number masked) and counted per
+day for the supervisor statistics.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal
+from zoneinfo import ZoneInfo
+
+import redis
+
+from ivr import keys
+from ivr.hotline.schema import OutboundLimits as LimitSettings
+from ivr.phones import mask_phone
+
+log = logging.getLogger(__name__)
+
+Kind = Literal["callback", "call", "message"]
+
+# All windows pass, then all count; else nothing counts and the first full window is named.
+_CHECK_AND_COUNT = """
+for i = 1, #KEYS do
+  local used = tonumber(redis.call('GET', KEYS[i]) or '0')
+  if used >= tonumber(ARGV[2 * i - 1]) then return i end
+end
+for i = 1, #KEYS do
+  redis.call('INCR', KEYS[i])
+  redis.call('EXPIRE', KEYS[i], ARGV[2 * i])
+end
+return 0
+"""
+
+
+@dataclass(frozen=True)
+class Window:
+    """One limit: at most `limit` actions per `seconds`, for one number or for the whole hotline."""
+
+    name: str
+    limit: int
+    seconds: int
+    per_number: bool
+
+
+def windows(settings: LimitSettings, kind: Kind) -> list[Window]:
+    """The limits an action of `kind` must pass, from the hotline file."""
+    day, hour, minute = 86400, 3600, 60
+    if kind == "callback":
+        return [
+            Window("callbacks_per_number_per_day", settings.callbacks_per_number_per_day, day, True),
+            Window("callbacks_per_minute", settings.callbacks_per_minute, minute, False),
+        ]
+    if kind == "call":
+        return [Window("calls_per_hour", settings.calls_per_hour, hour, False)]
+    return [
+        Window("messages_per_number_per_day", settings.messages_per_number_per_day, day, True),
+        Window("messages_per_minute", settings.messages_per_minute, minute, False),
+        Window("messages_per_hour", settings.messages_per_hour, hour, False),
+    ]
+
+
+class OutboundLimits:
+    """Asks, and counts, before anything is dialled or sent."""
+
+    def __init__(self, conn: redis.Redis, settings: LimitSettings, timezone: str) -> None:
+        self.conn = conn
+        self.settings = settings
+        self.zone = ZoneInfo(timezone)
+        self._script = conn.register_script(_CHECK_AND_COUNT)
+
+    def allow(self, kind: Kind, e164: str, now: datetime) -> str | None:
+        """None when the action may go ahead (and it is counted); else the name of the limit hit."""
+        limits = windows(self.settings, kind)
+        local = now.astimezone(self.zone)
+        key_list, argv = [], []
+        for w in limits:
+            # A per-number day is the hotline's local day; the rest are plain clock windows.
+            slot = local.strftime("%y%m%d") if w.seconds == 86400 else str(int(now.timestamp()) // w.seconds)
+            key_list.append(keys.outbound_window(kind, w.name, slot, e164 if w.per_number else None))
+            argv += [w.limit, w.seconds + 60]
+        hit = int(self._script(keys=key_list, args=argv))
+        if not hit:
+            return None
+        name = limits[hit - 1].name
+        self.conn.hincrby(keys.outbound_refusals(local.strftime("%y%m%d")), f"{kind}:{name}", 1)
+        log.warning("outbound %s to %s refused: %s", kind, mask_phone(e164), name)
+        return name
+
+    def refusals(self, day: str) -> dict[str, int]:
+        """Refusals of one day, by 'kind:limit'."""
+        return {k: int(v) for k, v in self.conn.hgetall(keys.outbound_refusals(day)).items()}
