@@ -246,3 +246,45 @@ def test_caller_held_too_long_goes_to_the_overflow_and_is_counted(
     day = redis_conn.hget(keys.call(call.call_sid), "day")
     stats = redis_conn.hgetall(keys.department_stats("payments", day))
     assert stats["offered"] == "1" and stats["overflowed"] == "1" and "abandoned" not in stats
+
+
+def test_caller_hanging_up_just_after_being_popped_leaves_no_agent_ringing(
+    app: Flask, dial: Callable[..., Call], redis_conn: redis.Redis, monkeypatch: Any
+) -> None:
+    """The hang-up lands between the matcher's pop and its mark: the agent is freed, the abandon counted."""
+    call = topup_caller(dial)
+    hotline = app.extensions["hotline"]
+    real_ring = hotline.agents.ring
+
+    def hang_up_then_ring(agent_id: str, call_sid: str, now: Any) -> None:
+        call.hangup()  # the status callback runs now: the caller is no longer in the queue
+        real_ring(agent_id, call_sid, now)
+
+    monkeypatch.setattr(hotline.agents, "ring", hang_up_then_ring)
+    hotline.agents.choose("li_na", READY, hotline.clock.now())
+    assert hotline.matcher.for_agent("li_na") is None
+    assert state_of(app, "li_na") == READY
+    day = redis_conn.hget(keys.call(call.call_sid), "day")
+    assert redis_conn.hget(keys.department_stats("payments", day), "abandoned") == "1"
+    assert redis_conn.hget(keys.call(call.call_sid), "status") == "ended"
+
+
+def test_caller_hanging_up_while_being_matched_leaves_no_agent_ringing(
+    app: Flask, dial: Callable[..., Call], redis_conn: redis.Redis, monkeypatch: Any
+) -> None:
+    """The status callback read 'queued', then the matcher gave the caller to an agent: still freed."""
+    call = topup_caller(dial)
+    hotline = app.extensions["hotline"]
+    hotline.agents.choose("li_na", READY, hotline.clock.now())
+    real_load = hotline.calls.load
+
+    def load_then_match(sid: str) -> Any:
+        record = real_load(sid)
+        if hotline.matcher.for_agent("li_na") is not None:  # only the first load matches
+            assert state_of(app, "li_na") == RINGING
+        return record
+
+    monkeypatch.setattr(hotline.calls, "load", load_then_match)
+    call.hangup()
+    assert state_of(app, "li_na") == READY
+    assert redis_conn.hget(keys.call(call.call_sid), "outcome") == "abandoned_while_ringing"

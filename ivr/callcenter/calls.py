@@ -87,7 +87,7 @@ end
 redis.call('HSET', KEYS[1], 'ended_at', ARGV[1], 'final_status', ARGV[2],
   'duration', ARGV[3], 'outcome', outcome, 'status', 'ended')
 redis.call('EXPIRE', KEYS[2], ARGV[4])
-return 1
+return status or '-'
 """
 
 
@@ -147,7 +147,11 @@ class CallStore:
     def close(
         self, pipe: redis.client.Pipeline, record: CallRecord, now: datetime, status: str, duration: int
     ) -> None:
-        """Queue the closing of the record (idempotent; its reply is 0 when already closed)."""
+        """Queue the closing of the record (idempotent).
+
+        Its reply is 0 when already closed, else the status the call had when it closed, read in
+        the same script: a matcher may have given the caller to an agent since `record` was read.
+        """
         day = record.get("day") or "000000"
         close_keys = [keys.call(record.sid), keys.daily_stats(day)]
         args = [now.isoformat(), status[:20], duration, keys.STATS_TTL_SECONDS]

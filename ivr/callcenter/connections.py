@@ -108,14 +108,14 @@ class Connections:
             offer=False,
         )
 
-    def caller_hung_up(self, call: CallRecord, now: datetime) -> None:
-        """The caller's call ended (status callback) while connecting or talking."""
+    def caller_hung_up(self, call: CallRecord, now: datetime, status: str) -> None:
+        """The caller's call ended (status callback) while `status` (connecting or talking)."""
         agent_id = call.get("agent")
         if not agent_id:
             return
-        if call.get("status") == "connecting":
+        if status == "connecting":
             self._free(agent_id, now)
-        elif call.get("status") == "on_call":
+        elif status == "on_call":
             answered = datetime.fromisoformat(call.get("answered_at") or now.isoformat())
             self._finish(call, agent_id, int((now - answered).total_seconds()), now)
 

@@ -27,6 +27,17 @@ from ivr.hotline.schema import HotlineFile
 log = logging.getLogger(__name__)
 
 
+# KEYS: call   ARGV: field, value, ...   The popped caller is `connecting` unless the call has
+# already ended (its status callback closed the record): then 0, and the match is undone.
+_MARK_CONNECTING = """
+if redis.call('HEXISTS', KEYS[1], 'ended_at') == 1 then
+  return 0
+end
+redis.call('HSET', KEYS[1], 'status', 'connecting', unpack(ARGV))
+return 1
+"""
+
+
 class Connector(Protocol):
     """Moves a caller's live call to the agent (Twilio's REST API in production)."""
 
@@ -88,6 +99,7 @@ class Matcher:
         self.cfg, self.conn, self.agents, self.queues, self.connector = cfg, conn, agents, queues, connector
         # Each match reads the clock afresh: a matching run can outlast one agent's whole call.
         self.clock = clock
+        self._mark = conn.register_script(_MARK_CONNECTING)
 
     def strategy(self, now: datetime) -> Strategy:
         """The configured strategy."""
@@ -144,17 +156,21 @@ class Matcher:
             self.agents.release(agent_id, now)
             return None
         found, dept = popped
+        # Ring before marking: once the record says `connecting`, a hang-up frees a ringing agent.
         self.agents.ring(agent_id, found.sid, now)
-        self.conn.hset(
-            keys.call(found.sid),
-            mapping={
-                "status": "connecting",
-                "agent": agent_id,
-                "queue_score": str(found.score),
-                "department": dept,
-                "matched_at": now.isoformat(),
-            },
-        )
+        marked = self._mark(
+            keys=[keys.call(found.sid)],
+            args=["agent", agent_id, "queue_score", str(found.score), "department", dept,
+                  "matched_at", now.isoformat()],
+        )  # fmt: skip
+        if not marked:
+            # The caller hung up between the pop and the mark: their status callback found them
+            # neither waiting nor connecting, so the abandon is counted here and the agent freed.
+            self.agents.caller_gone(agent_id, now)
+            day, queued_at = self.conn.hmget(keys.call(found.sid), ["day", "queued_at"])
+            waited = now - datetime.fromisoformat(queued_at) if queued_at else timedelta(0)
+            self.queues.count_abandoned(dept, day or now.strftime("%y%m%d"), waited)
+            return None
         if not self.connector.connect(found.sid):
             log.warning(
                 "redirect of %s to agent %s failed: its hold loop will connect it", found.sid, agent_id

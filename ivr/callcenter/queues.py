@@ -17,7 +17,7 @@ not answer) or transferred keeps their score, so they keep their place.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import redis
 
@@ -257,6 +257,14 @@ class Queues:
                 (score, sid) for sid, score in self.conn.zrange(lane, 0, limit - 1, withscores=True)
             )
         return [sid for _, sid in sorted(merged)[:limit]]
+
+    def count_abandoned(self, department: str, day: str, waited: timedelta) -> None:
+        """Count an abandon that `leave` could not: the caller was popped just before hanging up."""
+        stats = keys.department_stats(department, day)
+        pipe = self.conn.pipeline(transaction=True)
+        pipe.hincrby(stats, "abandoned", 1)
+        pipe.hincrby(stats, "abandoned_wait_ms", max(int(waited.total_seconds() * 1000), 0))
+        pipe.execute()
 
     def waiting(self, department: str) -> int:
         """How many callers wait in the department."""

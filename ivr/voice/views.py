@@ -96,9 +96,11 @@ def status() -> VoiceResponse:
         hotline.queues.leave(
             sid, department, record.get("day"), abandoned=True, waited_ms=waited_ms, pipe=pipe
         )
-    closed = pipe.execute()[0]
-    if closed and record.get("status") in ("connecting", "on_call"):
-        hotline.connections.caller_hung_up(record, now)
+    closed_status = pipe.execute()[0]
+    if closed_status in ("connecting", "on_call"):
+        # Read again: the agent may have been assigned after `record` was read.
+        fresh = hotline.calls.load(sid) or record
+        hotline.connections.caller_hung_up(fresh, now, closed_status)
     return VoiceResponse()
 
 
