@@ -8,6 +8,7 @@ with the quietest hour of the next day from the profile the worker job rolled up
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable
 from datetime import timedelta
 
@@ -15,8 +16,10 @@ import redis
 from flask import Flask
 
 from ivr import keys
+from ivr.api.statistics import queue_report, today
 from ivr.callcenter.agents import READY
 from ivr.clock import FixedClock
+from ivr.waits.live import wait_for_new_caller
 from ivr.waits.profile import hour_of_week
 from queue_worker.jobs import ROLLUP_PROFILES, rollup_profiles
 from standin.phone import Call
@@ -122,6 +125,15 @@ def test_the_peak_message_is_said_once_a_call_with_tomorrows_quietest_hour(
     waiting.continue_loop()
     again = heard(waiting, mark)
     assert "预计等待" in again and "高峰" not in again  # the wait again, the peak message not
+    # The supervisor sees the same: a peak hour now, the week's peak hours, a new caller's range.
+    payments = next(q for q in queue_report(hotline, clock.now())["queues"] if q["department"] == "payments")
+    assert payments["peak_hour_now"] is True and payments["peak_hours"] == summary["peak"]
+    new_caller = wait_for_new_caller(hotline, "payments", clock.now(), today(hotline, clock.now()))
+    # Three wait (the matcher has not run since), li_na is still free: she takes the first.
+    assert new_caller.estimate is not None and (new_caller.state.ahead, new_caller.state.ready) == (3, 1)
+    low, high = payments["estimated_wait_range"]
+    assert low <= payments["estimated_wait_seconds"] <= high
+    assert (low, high) == (int(new_caller.estimate.low), math.ceil(new_caller.estimate.high))
 
 
 def test_outside_peak_hours_there_is_no_peak_message(
