@@ -18,8 +18,10 @@ from flask import Flask
 from ivr import keys
 from ivr.api.statistics import queue_report, today
 from ivr.callcenter.agents import READY
+from ivr.callcenter.calls import CallRecord
 from ivr.clock import FixedClock
-from ivr.waits.live import wait_for_new_caller
+from ivr.waits.estimate import estimate
+from ivr.waits.live import wait_for_caller, wait_for_new_caller
 from ivr.waits.profile import hour_of_week
 from queue_worker.jobs import ROLLUP_PROFILES, rollup_profiles
 from standin.phone import Call
@@ -181,3 +183,29 @@ def test_the_rollup_job_learns_arrivals_and_handle_times_by_hour_of_week(
     assert float(profile[f"{how}:arrivals"]) == 2
     assert float(profile[f"{how}:handled"]) == 1 and float(profile[f"{how}:handle_ms"]) == 300_000
     assert float(profile[f"{how}:abandoned"]) == 1 and float(profile[f"{how}:abandoned_wait_ms"]) == 120_000
+
+
+def test_live_state_counts_shared_agents_overtaking_and_planned_shift_changes(
+    app: Flask, redis_conn: redis.Redis, clock: FixedClock
+) -> None:
+    """What the estimator is given: shares of shared agents, higher classes' arrival rate, the plan."""
+    hotline = app.extensions["hotline"]
+    clock.set(OPEN_HOURS.replace(hour=11, minute=50))  # accounts plans 3 agents until 12:00, then 5
+    day = today(hotline, clock.now())
+    hotline.agents.choose("wang_wei", READY, clock.now())  # security and accounts: half each
+    start = clock.now()
+    for i in range(3):  # three high-priority callers today, ten minutes before the one we follow
+        hotline.queues.join(f"CAhigh{i}", "accounts", "zh-CN", 1, start - timedelta(minutes=10), 50, day)
+    hotline.queues.join("CAnormal", "accounts", "zh-CN", 2, start, 50, day)
+    record = CallRecord(
+        "CAnormal",
+        {"department": "accounts", "priority": "normal", "day": day, "queued_at": start.isoformat()},
+    )
+    clock.set(start + timedelta(seconds=30))
+    wait = wait_for_caller(hotline, record, clock.now())
+    state = wait.state
+    assert (wait.position, state.ahead, state.ready, state.agents) == (4, 3, 1, 0.5)
+    assert state.overtaking_per_second == 3 / 630  # since the day's first caller, 10.5 minutes ago
+    assert state.staffing_changes == ((570.0, 2.5),)  # at 12:00: two more agents than now
+    assert state.waited_seconds == 30 and state.mean_handle_seconds == 180 + 30
+    assert wait.estimate is not None and wait.estimate == estimate(state)
