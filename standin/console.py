@@ -48,8 +48,8 @@ HELP = """\
   status                     refresh;  help;  quit (you stay in your state: `offline` first)
   answer / busy / hangup     your phone: pick up a ringing call, refuse it, end the call
   Your phone is the stand-in's client:<your id> when `make run` serves it (on Twilio, your
-  softphone). Without it, the caller's terminal phone plays your leg, `answer` to pick up and
-  `end` to hang up."""
+  softphone). Without it, the caller's terminal phone plays your leg:
+  `answer` to pick up and `end` to hang up."""
 
 Json = dict[str, Any]
 Write = Callable[[str], None]
