@@ -73,12 +73,13 @@ def main() -> int:
         )
         api = create_rest_app(switchboard, settings.twilio_account_sid, token)
         add_control(api, live)
-        port = int(env.get("STANDIN_PORT") or STANDIN_PORT)
+        standin_port = int(env.get("STANDIN_PORT") or STANDIN_PORT)
         try:
-            env["TWILIO_API_BASE_URL"], stop_api = serve_in_thread(api, host, port)
+            env["TWILIO_API_BASE_URL"], stop_api = serve_in_thread(api, host, standin_port)
         except OSError as exc:
             print(
-                f"STANDIN_PORT: cannot serve the stand-in for Twilio on {host}:{port}: {exc}", file=sys.stderr
+                f"STANDIN_PORT: cannot serve the stand-in for Twilio on {host}:{standin_port}: {exc}",
+                file=sys.stderr,
             )
             return 2
         print(f"stand-in for Twilio (REST API and live calls): {env['TWILIO_API_BASE_URL']}")

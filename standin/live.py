@@ -174,7 +174,7 @@ class LiveCall(Call):
         self._shown["heard"], self._shown["dialed"] = len(self.heard), len(self.dialed)
         # Each stop is an event, even in the same state: a new Gather after a Gather.
         stop = (self.state, id(self._waiting))
-        if stop != self._shown["state"] and self.state != "running":
+        if stop != self._shown["state"] and self.state != "running" and self.state not in ENDED:
             self._shown["state"] = stop
             fields = (
                 {"input": self._waiting.get("input", "dtmf")}
