@@ -7,6 +7,8 @@ answers and hangs up; an unanswered ring ends as no-answer; the clock speed shor
 
 from __future__ import annotations
 
+import re
+import threading
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -17,6 +19,7 @@ from flask import Flask
 from ivr import keys
 from standin.control import Control, add_control
 from standin.live import LiveCalls
+from standin.livephone import run_live
 from standin.rest import Switchboard, create_rest_app, serve_in_thread
 from standin.transport import FlaskTransport, Response
 from tests.conftest import ACCOUNT_SID, AUTH_TOKEN, DEMO_CALLER, PUBLIC_BASE_URL
@@ -174,3 +177,27 @@ def test_a_sped_up_clock_shortens_a_pause(switchboard: Switchboard) -> None:
     phone.kind("ended")
     status = [params for url, params in call.requests if url.endswith("/status")][0]
     assert int(status["CallDuration"]) >= 600  # the call lasted ten simulated minutes
+
+
+def test_the_terminal_phone_calls_live_through_the_stand_in(live: tuple[LiveCalls, Control]) -> None:
+    """`make call` with a script on its input: each line waits for the stop it fits."""
+    calls, control = live
+    output: list[str] = []
+    script = iter(["1", "6222000017", "1", "1", "1", ""])
+
+    def read_line() -> str | None:
+        line = next(script, None)
+        if line is None:  # on hold: hang up once the music plays
+            while not any("[music" in text for text in output):
+                threading.Event().wait(0.05)
+        return line
+
+    code = run_live(control, DEMO_CALLER, HOTLINE, read_line, output.append, wait_for_turn=True)
+    transcript = "\n".join(output)
+    assert code == 0, transcript
+    assert "[cmn-CN] 您好，欢迎致电OKPay客服热线" in transcript
+    assert "-- gathering: keys (0-9 * #)" in transcript
+    assert "[music: http" in transcript
+    assert "[you hung up]" in output
+    sid = re.search(r"\(call (CA[0-9a-f]{32})\)", transcript)
+    assert sid is not None and calls.call(sid.group(1)).state == "completed"  # type: ignore[union-attr]
