@@ -10,6 +10,8 @@ runs it on a local port.
 Updating a live call (``POST /Calls/{CallSid}.json`` with ``Url``, ``Twiml`` or
 ``Status=completed``) only records the update on the ``Call``: the request may come from inside
 one of that call's own webhooks, so the call takes it at its next step (see ``standin.phone``).
+A live call of ``standin.live`` runs on its own thread and is woken at once: its hold music stops.
+``GET /Calls.json`` lists live and created calls, filtered by ``To``, ``From`` and ``Status``.
 """
 
 from __future__ import annotations
