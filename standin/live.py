@@ -288,7 +288,7 @@ class LiveCall(Call):
                 "ring", call=self.call_sid, caller=self.from_, timeout=dial.get("timeout", "30")
             )
         # A registered console answers for its agent; any other party is played by the caller.
-        answers = DIALLED_KINDS if client is None else frozenset({"answer", "busy"})
+        answers = DIALLED_KINDS if client is None else frozenset({"answer", "busy", "end"})
         ringer = client.identity if client is not None else "caller"
 
         def from_party(m: Message) -> bool:
@@ -302,8 +302,11 @@ class LiveCall(Call):
             self._dial_started_at = self._ticks()  # not answered: the Dial action hears 0 s talked
             self._take(message, lambda m: None)
         elif message.kind != "answer":
-            self._release(f"the line was {message.kind}")
-            self.dial_result("completed" if message.kind == "end" else message.kind)
+            # A softphone that hangs up a ringing call rejects it: the caller's side sees busy.
+            status = "busy" if client is not None or message.kind == "busy" else message.kind
+            status = "completed" if status == "end" else status
+            self._release(f"the line was {status}")
+            self.dial_result(status)
         else:
             self._bridge(ringer)
 
