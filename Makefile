@@ -17,7 +17,7 @@ run: install          ## the hotline: web, worker and an embedded Redis, on http
 	$(PY) -m ivr
 
 call: install         ## a terminal phone that dials the hotline started by `make run`
-	$(PY) -m standin.terminal
+	$(PY) -m standin.terminal $(ARGS)
 
 console: install      ## an agent's console for the hotline of `make run`: make console ARGS="--token $$TOKEN"
 	$(PY) -m standin.console $(ARGS)

@@ -65,7 +65,9 @@ def build_hotline(settings: Settings, clock: Clock | None = None, *, worker: boo
     rest = make_client(settings.twilio_account_sid, settings.twilio_auth_token, settings.twilio_api_base_url)
     connector = RestConnector(rest, settings.public_base_url)
     clock = clock or clock_from_env(
-        os.environ.get("HOTLINE_CLOCK_START"), os.environ.get("HOTLINE_CLOCK_SPEED")
+        os.environ.get("HOTLINE_CLOCK_START"),
+        os.environ.get("HOTLINE_CLOCK_SPEED"),
+        os.environ.get("HOTLINE_CLOCK_ORIGIN"),
     )
     matcher = Matcher(config.file, stores.data, agents, queues, connector, clock)
     engine = Engine(config, Services(directory=directory, door=QueueDoor(queues, jobs), jobs=jobs))

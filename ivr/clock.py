@@ -30,18 +30,28 @@ class SystemClock:
 class ScaledClock:
     """Time that starts at `start` and runs `speed` times faster than the wall clock."""
 
-    def __init__(self, start: datetime, speed: float = 1.0) -> None:
+    def __init__(self, start: datetime, speed: float = 1.0, origin: float | None = None) -> None:
+        """``origin``: the wall-clock instant (Unix seconds) at which the clock reads ``start``.
+
+        Processes given the same origin (web workers, rq workers, the stand-in for Twilio) read
+        the same simulated time; without one, the clock starts now, in this process.
+        """
         if start.tzinfo is None:
             raise ValueError("start must be timezone-aware")
         if speed <= 0:
             raise ValueError("speed must be positive")
         self._start = start.astimezone(UTC)
         self._speed = speed
-        self._origin = time.monotonic()
+        self._origin = time.time() if origin is None else origin
+
+    @property
+    def speed(self) -> float:
+        """How many simulated seconds pass per real second."""
+        return self._speed
 
     def now(self) -> datetime:
         """The simulated instant."""
-        elapsed = (time.monotonic() - self._origin) * self._speed
+        elapsed = (time.time() - self._origin) * self._speed
         return datetime.fromtimestamp(self._start.timestamp() + elapsed, UTC)
 
 
@@ -60,11 +70,26 @@ class FixedClock:
         self.at = at.astimezone(UTC)
 
 
-def clock_from_env(start: str | None, speed: str | None) -> Clock:
-    """`HOTLINE_CLOCK_START` (ISO 8601) and `HOTLINE_CLOCK_SPEED` select a simulated clock."""
+def clock_from_env(start: str | None, speed: str | None, origin: str | None = None) -> Clock:
+    """`HOTLINE_CLOCK_START` (ISO 8601) and `HOTLINE_CLOCK_SPEED` select a simulated clock.
+
+    `HOTLINE_CLOCK_ORIGIN` (Unix seconds, set by `make run` for its processes) is the real
+    instant at which the simulated clock read its start, so that every process agrees.
+    """
     if not start and not speed:
         return SystemClock()
     begin = datetime.fromisoformat(start) if start else datetime.now(UTC)
     if begin.tzinfo is None:
         begin = begin.replace(tzinfo=UTC)
-    return ScaledClock(begin, float(speed or 1.0))
+    return ScaledClock(begin, float(speed or 1.0), float(origin) if origin else None)
+
+
+def speed_from_env(speed: str | None) -> float:
+    """The factor of `HOTLINE_CLOCK_SPEED` (1 when unset); a bad value names the variable."""
+    try:
+        factor = float(speed) if speed else 1.0
+    except ValueError:
+        raise ValueError(f"HOTLINE_CLOCK_SPEED must be a number, not {speed!r}") from None
+    if factor <= 0:
+        raise ValueError(f"HOTLINE_CLOCK_SPEED must be positive, not {speed!r}")
+    return factor

@@ -5,6 +5,11 @@ It speaks only the agent API over HTTP: shows the agent's state, changes it (`re
 wrap-up. While it runs it beats every 15 s and polls the agent's state every 1.5 s, so a call
 ringing pops up without a command. Exit status: 0 on `quit`, 2 when the token is refused or the
 hotline does not answer at start.
+
+With the stand-in for Twilio that `make run` serves (``--standin``), the console is also the
+agent's phone: it registers as ``client:<agent id>``, so the hotline's Dial rings it; `answer`
+picks up (the whisper is shown), `hangup` ends the call, `busy` refuses it. A ring not answered
+within the Dial's timeout is missed, and the hotline takes the agent off ready.
 """
 
 from __future__ import annotations
@@ -21,10 +26,11 @@ from typing import Any, Protocol
 import requests
 import yaml
 
-from ivr.__main__ import LOCAL_DEFAULTS
+from ivr.__main__ import LOCAL_DEFAULTS, standin_url
 from ivr.settings import DEFAULT_HOTLINE_CONFIG
+from standin.control import Control, ControlError
 
-__all__ = ["Console", "HttpApi", "Unreachable", "background", "main", "run"]
+__all__ = ["Console", "HttpApi", "Softphone", "Unreachable", "background", "main", "run"]
 
 POLL_SECONDS = 1.5
 HEARTBEAT_SECONDS = 15.0  # the hotline takes a console silent for 60 s offline
@@ -40,9 +46,10 @@ HELP = """\
   wrapup <disposition> [notes...]        resolved, escalated, transferred, callback_needed,
                                          no_resolution
   status                     refresh;  help;  quit (you stay in your state: `offline` first)
-  Answering and hanging up happen on your phone, not here: the hotline rings the phone of your
-  agent record (`reach`). In this local stand-in world there is no agent phone: the caller's
-  terminal phone (`make call`) plays your leg, `answer` to pick up and `end` to hang up."""
+  answer / busy / hangup     your phone: pick up a ringing call, refuse it, end the call
+  Your phone is the stand-in's client:<your id> when `make run` serves it (on Twilio, your
+  softphone). Without it, the caller's terminal phone plays your leg:
+  `answer` to pick up and `end` to hang up."""
 
 Json = dict[str, Any]
 Write = Callable[[str], None]
@@ -137,6 +144,74 @@ def specialist_lines(path: Path) -> dict[str, str]:
     return {str(name): str(number) for name, number in lines.items()}
 
 
+class Softphone:
+    """The agent's phone on the stand-in for Twilio: registered as ``client:<identity>``."""
+
+    def __init__(self, control: Control, identity: str = "") -> None:
+        self.control, self.identity = control, identity
+        self.stop = threading.Event()
+
+    def start(self, identity: str, write: Write) -> bool:
+        """Register and print rings as they come; False when no stand-in answers."""
+        self.identity = self.identity or identity
+        try:
+            after = self.control.register(self.identity)
+        except ControlError as exc:
+            write(f"(no phone here: {exc}; the caller's `make call` plays your leg)")
+            return False
+        write(f"your phone is client:{self.identity} on the stand-in at {self.control.url}")
+        threading.Thread(target=self._listen, args=(after, write), name="softphone", daemon=True).start()
+        return True
+
+    def _listen(self, after: int, write: Write) -> None:
+        """Print the phone's events until stopped."""
+        while not self.stop.is_set():
+            try:
+                events = self.control.client_events(self.identity, after, wait=10)["events"]
+            except ControlError as exc:
+                if exc.status == 404:  # the stand-in restarted: register again
+                    self.control.register(self.identity)
+                    after = 0
+                self.stop.wait(2)
+                continue
+            for event in events:
+                after = event["n"]
+                for line in ring_lines(event):
+                    write(line)
+
+    def act(self, kind: str) -> str:
+        """Answer, refuse or hang up; what happened, in words."""
+        try:
+            self.control.client_act(self.identity, kind)
+        except ControlError as exc:
+            return f"{kind}: {exc}"
+        return {"answer": "picking up...", "busy": "refused", "hangup": "hanging up..."}[kind]
+
+    def close(self) -> None:
+        """Stop being rung."""
+        self.stop.set()
+        try:
+            self.control.unregister(self.identity)
+        except ControlError:
+            pass
+
+
+def ring_lines(event: Json) -> list[str]:
+    """What the agent's phone shows for one of its events."""
+    kind = event["kind"]
+    if kind == "ring":
+        return [f"** PHONE RINGING: {event['caller']} (rings {event['timeout']} s): `answer` or `busy` **"]
+    if kind == "whisper":
+        return [f"  [whisper] {event['text']}"]
+    if kind == "connected":
+        return [f"  [talking with {event['caller']}: `hangup` to end the call]"]
+    if kind == "missed":
+        return ["** missed: nobody answered in time; the hotline takes you off ready **"]
+    if kind == "call-ended":
+        return [f"  [call ended: {event['why']}]"]
+    return []
+
+
 class Console:
     """The agent's console: commands, and the tick that beats and polls."""
 
@@ -154,6 +229,7 @@ class Console:
         self.beat_at: float | None = None
         self.down = False
         self.exit_code: int | None = None  # set when the token is refused
+        self.phone: Softphone | None = None
 
     def call(self, method: str, path: str, body: Json | None = None) -> Json:
         """One API request; raises ApiError on an error answer, Unreachable."""
@@ -235,6 +311,11 @@ class Console:
             done = self.call("POST", "/agent/call/wrapup", {"disposition": arg, "notes": notes})
             filed = f"{done['disposition']} ({done['notes']} notes)"
             self.write(f"call {groups(done['ref'])} wrapped up: {filed}")
+        elif word in ("answer", "busy", "hangup"):
+            if self.phone is None:
+                self.write("no phone here: the caller's terminal phone plays your leg (`answer`, `end`)")
+            else:
+                self.write(self.phone.act(word))
         elif word == "status":
             self.show_state(self.call("GET", "/agent/me"))
         elif word == "help":
@@ -274,6 +355,7 @@ def run(
     write: Write,
     poll: Poller | None = None,
     lines: dict[str, str] | None = None,
+    phone: Softphone | None = None,
 ) -> int:
     """Run the console with lines from `read_line` (None: end of input) until `quit`.
 
@@ -291,6 +373,8 @@ def run(
         write(f"{exc}\nget an agent token with `flask --app wsgi tokens issue agent <agent id>`")
         return 2
     write(f"agent console for {me['name']} ({me['id']}) at {api.url}; type `help`")
+    if phone is not None and phone.start(me["id"], write):
+        console.phone = phone
     console.tick(force=True)
     stop = (poll or background())(console.tick)
     try:
@@ -303,6 +387,8 @@ def run(
         pass
     finally:
         stop()
+        if console.phone is not None:
+            console.phone.close()
     return console.exit_code or 0
 
 
@@ -324,9 +410,15 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m standin.console", description=__doc__)
     parser.add_argument("--token", required=True, help="the agent's token (`flask tokens issue agent ID`)")
     parser.add_argument("--url", default=env.get("PUBLIC_BASE_URL", local), help="the hotline")
+    parser.add_argument("--standin", default=standin_url(env), help="the stand-in for Twilio (your phone)")
+    parser.add_argument("--client", default="", help="the phone's identity (client:<this>; the agent id)")
+    parser.add_argument("--no-phone", action="store_true", help="do not register a phone")
     args = parser.parse_args(argv)
     lines = specialist_lines(Path(env.get("HOTLINE_CONFIG", DEFAULT_HOTLINE_CONFIG)))
-    return run(HttpApi(args.url, args.token), _read_line, lambda text: print(text, flush=True), lines=lines)
+    control = Control(args.standin, env["TWILIO_ACCOUNT_SID"], env["TWILIO_AUTH_TOKEN"])
+    phone = None if args.no_phone else Softphone(control, args.client)
+    write = lambda text: print(text, flush=True)  # noqa: E731
+    return run(HttpApi(args.url, args.token), _read_line, write, lines=lines, phone=phone)
 
 
 if __name__ == "__main__":

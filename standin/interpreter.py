@@ -101,6 +101,10 @@ class TwimlInterpreter:
         self._dial_started_at = 0.0
         self._status_sent = False
 
+    def _ticks(self) -> float:
+        """Seconds on the call's clock, for durations (a live call scales them to simulated time)."""
+        return time.monotonic()
+
     def _run(self) -> None:
         """Run verbs while the call is running: each handler may stop or end it."""
         while self.state == "running":
@@ -148,7 +152,7 @@ class TwimlInterpreter:
 
     def _verb_dial(self, verb: ET.Element) -> None:
         self.dialed.extend(dial_targets(verb))
-        self._dial_started_at = time.monotonic()
+        self._dial_started_at = self._ticks()
         self._stop_at(verb, "dialing")
 
     def _verb_enqueue(self, verb: ET.Element) -> None:
@@ -277,7 +281,7 @@ class TwimlInterpreter:
         if self.status_callback and not self._status_sent:
             self._status_sent = True
             answered = call_status == "completed"
-            seconds = int(time.monotonic() - self._started_at) if answered else 0
+            seconds = int(self._ticks() - self._started_at) if answered else 0
             params = status_callback_params(call_status, seconds)
             problems.append(self._notify(self.status_callback, "POST", params))
         failures = [problem for problem in problems if problem]

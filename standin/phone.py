@@ -26,7 +26,6 @@ first and then acts on what the call does next, and ``take_pending()`` takes it 
 from __future__ import annotations
 
 import threading
-import time
 from dataclasses import dataclass
 from typing import Literal
 from urllib.parse import urljoin
@@ -89,7 +88,7 @@ class Call(TwimlInterpreter):
         """Ring the app's voice URL and run its TwiML until the call needs the caller."""
         if self.state != "new":
             raise CallStateError(f"the call was already started (state {self.state})")
-        self._started_at = time.monotonic()
+        self._started_at = self._ticks()
         self.state = "running"
         self._fetch(self.voice_url, self.voice_method)
         self._run()
@@ -277,7 +276,7 @@ class Call(TwimlInterpreter):
         problems: list[str | None] = []
         if previous == "dialing" and waiting is not None and waiting.get("action"):
             # The bridged call ends with the caller; Twilio requests the action and ignores it.
-            talked = int(time.monotonic() - self._dial_started_at)
+            talked = int(self._ticks() - self._dial_started_at)
             params = {
                 "DialCallStatus": "completed",
                 "DialCallSid": new_sid("CA"),

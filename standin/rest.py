@@ -10,6 +10,8 @@ runs it on a local port.
 Updating a live call (``POST /Calls/{CallSid}.json`` with ``Url``, ``Twiml`` or
 ``Status=completed``) only records the update on the ``Call``: the request may come from inside
 one of that call's own webhooks, so the call takes it at its next step (see ``standin.phone``).
+A live call of ``standin.live`` runs on its own thread and is woken at once: its hold music stops.
+``GET /Calls.json`` lists live and created calls, filtered by ``To``, ``From`` and ``Status``.
 """
 
 from __future__ import annotations
@@ -85,6 +87,11 @@ class Switchboard:
         """The registered call with this CallSid and the date it was registered, if any."""
         with self._lock:
             return self._live.get(sid)
+
+    def live_calls(self) -> list[tuple[Call, str]]:
+        """Every registered call with the date it was registered, oldest first."""
+        with self._lock:
+            return list(self._live.values())
 
     def place(self, record: OutboundCall) -> None:
         """Keep an outbound call created through the API (or its updated record)."""
@@ -318,6 +325,21 @@ def create_rest_app(switchboard: Switchboard, account_sid: str, auth_token: str)
         )  # fmt: skip
         switchboard.place(record)
         return jsonify(call_json(record.sid)), 201
+
+    @app.get(f"{base}/Calls.json")
+    def list_calls(account: str) -> Response:
+        # Twilio's filters: To, From and Status; newest first, as Twilio lists them.
+        sids = [call.call_sid for call, _ in switchboard.live_calls() if call.account_sid == account_sid]
+        sids += [record.sid for record in switchboard.outbound_calls]
+        filters = (("to", "To"), ("from", "From"), ("status", "Status"))
+        wanted = {key: request.args[arg] for key, arg in filters if arg in request.args}
+        found = [c for c in map(call_json, sids) if all(c[k] == v for k, v in wanted.items())]
+        uri = f"/{API_VERSION}/Accounts/{account}/Calls.json"
+        return jsonify(
+            calls=list(reversed(found)), page=0, page_size=max(len(found), 50), start=0,
+            end=max(len(found) - 1, 0), uri=uri, first_page_uri=uri, next_page_uri=None,
+            previous_page_uri=None,
+        )  # fmt: skip
 
     @app.get(f"{base}/Calls/<sid>.json")
     def fetch_call(account: str, sid: str) -> Response:

@@ -1,9 +1,15 @@
 """A terminal phone (`make call`): dial the running hotline and talk to it from the keyboard.
 
-It places a call through the stand-in for Twilio over HTTP, prints what the caller hears and,
-whenever the call waits for the caller, reads a line: keys (``6222000017#``), ``say <words>``,
-an empty line for silence, ``hangup``, ``help``... Exit status: 0 when the call ends, 1 when the
-app answers something Twilio would refuse, 2 when the hotline does not answer at all.
+It places a live call through the stand-in for Twilio that `make run` serves (``--standin``),
+which runs the call in real (or sped-up) time: what the caller hears is printed as it plays,
+and lines typed are keys (``6222000017#``), ``say <words>``, an empty line (silence now),
+``hangup``, ``help``... An agent console registered with the stand-in is rung by the Dial;
+the phone shows when the agent answers and hangs up.
+
+With ``--local``, or when no stand-in answers, the phone runs the call itself, turn by turn
+(the call waits for each line, and ``answer`` / ``end`` play the agent's leg). Exit status: 0
+when the call ends, 1 when the app answers something Twilio would refuse, 2 when the hotline
+does not answer at all.
 """
 
 from __future__ import annotations
@@ -16,7 +22,8 @@ import sys
 from collections.abc import Callable
 from urllib.parse import urljoin
 
-from ivr.__main__ import LOCAL_DEFAULTS
+from ivr.__main__ import LOCAL_DEFAULTS, standin_url
+from standin.control import Control
 from standin.errors import ApplicationError, CallStateError
 from standin.interpreter import ENDED
 from standin.phone import Call
@@ -229,10 +236,21 @@ def main(argv: list[str] | None = None) -> int:
     local = f"http://{env.get('HOST', '127.0.0.1')}:{env.get('PORT', '5000')}"
     parser = argparse.ArgumentParser(prog="python -m standin.terminal", description=__doc__)
     parser.add_argument("--url", default=env.get("PUBLIC_BASE_URL", local), help="the hotline")
+    parser.add_argument("--standin", default=standin_url(env), help="the stand-in for Twilio")
+    parser.add_argument("--local", action="store_true", help="run the call here, turn by turn")
     parser.add_argument("--token", default=env["TWILIO_AUTH_TOKEN"], help="the auth token it checks")
     parser.add_argument("--from", dest="from_", default="+8613800138000", help="caller ID")
     parser.add_argument("--to", default="+864001234567", help="the hotline's number")
     args = parser.parse_args(argv)
+    write = lambda text: print(text, flush=True)  # noqa: E731
+    if not args.local:
+        from standin.livephone import run_live  # it prints with `describe` from here
+
+        control = Control(args.standin, env["TWILIO_ACCOUNT_SID"], args.token)
+        code = run_live(control, args.from_, args.to, _read_line, write, wait_for_turn=not sys.stdin.isatty())
+        if code is not None:
+            return code
+        write(f"(no stand-in for Twilio at {args.standin}: the call runs here, turn by turn)")
     transport = HttpTransport(args.url, args.token)
     call = Call(transport, from_=args.from_, to=args.to, account_sid=env["TWILIO_ACCOUNT_SID"])
     return run(call, _read_line, lambda text: print(text, flush=True))

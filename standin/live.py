@@ -1,0 +1,414 @@
+"""Live calls: the stand-in for Twilio owns each call and runs it in real (or sped-up) time.
+
+``LiveCalls`` is what Twilio's media servers are for the hotline: it places a call to the app,
+runs its TwiML on a thread of its own, and lets people act on it through an inbox: the caller
+(keys, speech, hang-up, through the terminal phone), the called party of a ``<Dial>`` (an agent
+console registered as ``client:<identity>``) and Twilio's REST API (a redirect of the live call).
+
+Time passes as on a phone line, scaled by ``speed`` (``HOTLINE_CLOCK_SPEED``): a ``<Play>``
+lasts ``play_seconds`` (60 s of audio unless its length is known), a ``<Pause>`` its length, a
+``<Gather>`` waits its timeout after its prompts, a ``<Dial>`` rings for its timeout, each
+divided by ``speed``. ``<Say>`` takes no time. Anything in the inbox that the call cannot take
+in its current state is dropped (keys outside a Gather are not heard, as on Twilio), except a
+REST update or a hang-up, which interrupt whatever the call is doing at once.
+
+What happens is published as events (what the caller hears, the state, the agent answering,
+the end), which the control API (``standin.control``) serves by long polling.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+import xml.etree.ElementTree as ET
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from standin.errors import ApplicationError, CallbackError
+from standin.interpreter import ENDED
+from standin.phone import Call, PendingUpdate
+from standin.rest import Switchboard
+from standin.transport import Transport
+from standin.webhook import Heard, dial_targets
+
+__all__ = ["Client", "Events", "LiveCall", "LiveCalls", "Message"]
+
+PLAY_SECONDS = 60.0  # a Play whose audio length is not known counts as a minute of music
+IDLE_LOOP_SECONDS = 1.0  # a chain of documents with no audio in it still takes a moment
+CLIENT_SILENT_SECONDS = 60.0  # a console that has not polled for this long is not registered
+CALLER_KINDS = frozenset({"keys", "speech", "silence", "record"})
+DIALLED_KINDS = frozenset({"answer", "busy", "no-answer", "failed", "end"})
+
+
+@dataclass(frozen=True)
+class Message:
+    """Something done to a live call: ``kind`` (keys, speech, silence, record, hangup, update,
+    answer, busy, no-answer, failed, end), a value (the keys, the words) and who did it."""
+
+    kind: str
+    value: str = ""
+    by: str = "caller"
+
+
+class Events:
+    """An append-only list of events that readers can wait on (long polling)."""
+
+    def __init__(self) -> None:
+        self._items: list[dict[str, Any]] = []
+        self._changed = threading.Condition()
+
+    def add(self, kind: str, **fields: Any) -> None:
+        """Publish one event; its ``n`` counts from 1."""
+        with self._changed:
+            self._items.append({"n": len(self._items) + 1, "kind": kind, **fields})
+            self._changed.notify_all()
+
+    def since(self, after: int, wait: float = 0.0) -> list[dict[str, Any]]:
+        """The events after number ``after``, waiting up to ``wait`` s for one if there are none."""
+        with self._changed:
+            self._changed.wait_for(lambda: len(self._items) > after, timeout=max(wait, 0.0))
+            return list(self._items[after:])
+
+    def __len__(self) -> int:
+        with self._changed:
+            return len(self._items)
+
+
+class _Interrupted(Exception):
+    """A hang-up or a REST update arrived while the call was playing audio."""
+
+    def __init__(self, message: Message) -> None:
+        super().__init__(message.kind)
+        self.message = message
+
+
+class Client:
+    """A registered ``client:<identity>`` (an agent console): its events and the call ringing it."""
+
+    def __init__(self, identity: str) -> None:
+        self.identity = identity
+        self.events = Events()
+        self.call: LiveCall | None = None  # the call ringing it, or bridged to it
+        self.seen_at = time.monotonic()
+
+    def present(self) -> bool:
+        """Whether the console polled recently enough to be rung."""
+        return time.monotonic() - self.seen_at < CLIENT_SILENT_SECONDS
+
+
+class LiveCall(Call):
+    """A call the stand-in runs by itself on its own thread, in (scaled) real time."""
+
+    def __init__(self, transport: Transport, *, owner: LiveCalls, **kwargs: Any) -> None:
+        super().__init__(transport, **kwargs)
+        self.owner = owner
+        self.inbox: queue.Queue[Message] = queue.Queue()
+        self.events = Events()
+        self.client: Client | None = None  # the console this call rings or talks to
+        self._shown: dict[str, Any] = {"heard": 0, "dialed": 0, "state": None}
+
+    # -- time --------------------------------------------------------------------------------
+
+    def _ticks(self) -> float:
+        """Simulated seconds: durations sent to the app (CallDuration...) follow the fast clock."""
+        return time.monotonic() * self.owner.speed
+
+    def _next(self, seconds: float | None) -> Message | None:
+        """The next message within ``seconds`` of simulated time (None: wait for one)."""
+        forever = seconds is None or seconds == float("inf")
+        try:
+            return self.inbox.get(timeout=None if forever else max(seconds or 0, 0) / self.owner.speed)
+        except queue.Empty:
+            return None
+
+    def _listen(self, seconds: float, take: Callable[[Message], bool]) -> Message | None:
+        """Wait up to ``seconds`` (simulated) for a message ``take`` accepts; drop the others."""
+        deadline = time.monotonic() + seconds / self.owner.speed
+        while True:
+            left = (deadline - time.monotonic()) * self.owner.speed
+            message = self._next(left) if left > 0 else None
+            if message is None or take(message):
+                return message
+            self.events.add("ignored", what=message.kind, state=self.state)
+
+    def _hold(self, seconds: float) -> None:
+        """Audio plays for ``seconds``: only a hang-up or a REST update cuts it short."""
+        self._flush()
+        message = self._listen(seconds, lambda m: m.kind in ("hangup", "update"))
+        if message is not None:
+            raise _Interrupted(message)
+        self._budget = self.max_redirects  # time passed: a hold loop is not a runaway redirect loop
+
+    def _play_length(self, verb: ET.Element) -> float:
+        """How long one pass of a Play or Pause lasts, in simulated seconds."""
+        if verb.tag == "Pause":
+            return float(verb.get("length", "1"))
+        if verb.get("digits"):
+            return 0.5 * len(verb.get("digits", ""))
+        return self.owner.play_seconds.get((verb.text or "").strip(), self.owner.default_play_seconds)
+
+    def _verb_play(self, verb: ET.Element) -> None:
+        super()._verb_play(verb)
+        if self.state == "running":  # loop="0" stops the document instead: see _step
+            self._hold(self._play_length(verb) * max(int(verb.get("loop", "1")), 1))
+
+    def _verb_pause(self, verb: ET.Element) -> None:
+        super()._verb_pause(verb)
+        self._hold(self._play_length(verb))
+
+    def _record_update(self, update: PendingUpdate) -> None:
+        """A REST update is recorded, and wakes the call's thread at once."""
+        super()._record_update(update)
+        self.inbox.put(Message("update", by="rest"))
+
+    # -- events --------------------------------------------------------------------------------
+
+    def _flush(self) -> None:
+        """Publish what the caller heard, whom the call dials and its state, since the last time."""
+        for item in self.heard[self._shown["heard"] :]:
+            self.events.add(item.kind, text=item.text, language=item.language)
+        for target in self.dialed[self._shown["dialed"] :]:
+            self.events.add("dialling", target=target["kind"], value=target["value"])
+        self._shown["heard"], self._shown["dialed"] = len(self.heard), len(self.dialed)
+        # Each stop is an event, even in the same state: a new Gather after a Gather.
+        stop = (self.state, id(self._waiting))
+        if stop != self._shown["state"] and self.state != "running" and self.state not in ENDED:
+            self._shown["state"] = stop
+            fields = (
+                {"input": self._waiting.get("input", "dtmf")}
+                if self.state == "gathering" and self._waiting is not None
+                else {}
+            )
+            self.events.add("state", state=self.state, **fields)
+
+    # -- the call's thread ---------------------------------------------------------------------
+
+    def serve(self) -> None:
+        """Run the call until it ends (the body of its thread)."""
+        try:
+            self._guarded(self.start)
+            while self.state not in ENDED:
+                self._flush()
+                self._guarded(self._step)
+        except (ApplicationError, CallbackError) as exc:
+            self._flush()
+            self.events.add("error", text=str(exc))
+        finally:
+            self._flush()
+            self._release("the caller hung up" if self.state in ENDED else "the call failed")
+            self.events.add("ended", state=self.state)
+
+    def _guarded(self, action: Callable[[], None]) -> None:
+        """Run a step; a hang-up or REST update that interrupted its audio is taken next."""
+        while True:
+            try:
+                action()
+                return
+            except _Interrupted as stop:
+                self.state = "looping"  # left in the middle of a document
+                self._waiting = self._endless = self._pending = None
+                if stop.message.kind == "hangup":
+                    action = self._hang_up
+                else:
+                    action = self._take_update
+
+    def _take_update(self) -> None:
+        """Leave what the call does for the REST update's document."""
+        if self.client is not None and self.state == "dialing":
+            self._release("the caller was moved elsewhere")
+        self.take_pending()
+
+    def _step(self) -> None:
+        """Wait for what the call's state waits for, then act on it."""
+        state = self.state
+        if state == "gathering":
+            self._gather()
+        elif state == "recording":
+            record = self._expect("recording")
+            message = self._listen(float(record.get("timeout", "5")), self._for_caller("record"))
+            self._take(message, lambda m: self.record(int(m.value) if m.value.isdigit() else 5))
+        elif state == "dialing":
+            self._dialing()
+        elif self._endless is not None:  # a loop="0" Play or Say
+            seconds = self._play_length(self._endless) if self._endless.tag == "Play" else IDLE_LOOP_SECONDS
+            message = self._listen(seconds, lambda m: m.kind in ("hangup", "update"))
+            self._take(message, lambda m: None, otherwise=self.continue_loop)
+        else:  # a chain of documents that ran out of its budget, or a queue's default music
+            wait = IDLE_LOOP_SECONDS if self._pending is not None else float("inf")
+            message = self._listen(wait, lambda m: m.kind in ("hangup", "update"))
+            self._take(message, lambda m: None, otherwise=self.continue_loop)
+
+    def _for_caller(self, *kinds: str) -> Callable[[Message], bool]:
+        return lambda m: m.kind in ("hangup", "update", *kinds)
+
+    def _take(
+        self,
+        message: Message | None,
+        act: Callable[[Message], None],
+        otherwise: Callable[[], None] | None = None,
+    ) -> None:
+        """Hang up, take a REST update, or ``act``; ``otherwise`` (silence) when nothing came."""
+        if message is None:
+            (otherwise or self.silence)()
+        elif message.kind == "hangup":
+            self._hang_up()
+        elif message.kind == "update":
+            self._take_update()
+        else:
+            act(message)
+
+    def _gather(self) -> None:
+        """Prompts, then the timeout: keys, speech, or silence when it runs out."""
+        gather = self._expect("gathering")
+        prompts = sum(self._play_length(p) for p in gather if p.tag in ("Play", "Pause"))
+        seconds = prompts + float(gather.get("timeout", "5"))
+        message = self._listen(seconds, self._for_caller("keys", "speech", "silence"))
+
+        def act(m: Message) -> None:
+            if m.kind == "keys":
+                self.press(m.value)
+            elif m.kind == "speech":
+                self.speak(m.value)
+            else:
+                self.silence()
+
+        self._take(message, act)
+
+    def _dialing(self) -> None:
+        """Ring the dialled party for the Dial's timeout; bridge if they answer."""
+        dial = self._expect("dialing")
+        target = dial_targets(dial)[0]
+        client = self.owner.client(target["value"]) if target["kind"] == "client" else None
+        if client is not None:
+            self.client = client
+            client.call = self
+            client.events.add(
+                "ring", call=self.call_sid, caller=self.from_, timeout=dial.get("timeout", "30")
+            )
+        # A registered console answers for its agent; any other party is played by the caller.
+        answers = DIALLED_KINDS if client is None else frozenset({"answer", "busy", "end"})
+        ringer = client.identity if client is not None else "caller"
+
+        def from_party(m: Message) -> bool:
+            return m.kind in ("hangup", "update") or (m.kind in answers and m.by == ringer)
+
+        message = self._listen(float(dial.get("timeout", "30")), from_party)
+        if message is None:
+            self._release("nobody answered in time", missed=True)
+            self.dial_result("no-answer")
+        elif message.kind in ("hangup", "update"):
+            self._dial_started_at = self._ticks()  # not answered: the Dial action hears 0 s talked
+            self._take(message, lambda m: None)
+        elif message.kind != "answer":
+            # A softphone that hangs up a ringing call rejects it: the caller's side sees busy.
+            status = "busy" if client is not None or message.kind == "busy" else message.kind
+            status = "completed" if status == "end" else status
+            self._release(f"the line was {status}")
+            self.dial_result(status)
+        else:
+            self._bridge(ringer)
+
+    def _bridge(self, party: str) -> None:
+        """The dialled party picked up: the whisper for them, then the two talk until one hangs up."""
+        whisper = self.answer()
+        self._dial_started_at = self._ticks()  # DialCallDuration counts from the answer
+        if self.client is not None:
+            for item in whisper:
+                self.client.events.add("whisper", text=item.text, language=item.language)
+        if self.whisper_hung_up:
+            self._release("the hotline ended the call before the bridge")
+            self.dial_result("completed", 0)
+            return
+        if self.client is not None:
+            self.client.events.add("connected", call=self.call_sid, caller=self.from_)
+        self.events.add("answered", by=party)
+        message = self._listen(
+            float("inf"), lambda m: m.kind in ("hangup", "update") or (m.kind == "end" and m.by == party)
+        )
+        if message is not None and message.kind == "end":
+            talked = int(self._ticks() - self._dial_started_at)
+            self.events.add("agent-hung-up", by=party)
+            self._release("you hung up")
+            self.dial_result("completed", max(talked, 1))
+        else:
+            self._take(message, lambda m: None)
+
+    def _release(self, why: str, *, missed: bool = False) -> None:
+        """The console rung by (or talking with) this call hears that it is over."""
+        client, self.client = self.client, None
+        if client is not None and client.call is self:
+            client.call = None
+            client.events.add("missed" if missed else "call-ended", call=self.call_sid, why=why)
+
+
+class LiveCalls:
+    """The stand-in's live calls and registered clients; registered on a ``Switchboard``."""
+
+    def __init__(
+        self,
+        switchboard: Switchboard,
+        transport_factory: Callable[[], Transport],
+        account_sid: str,
+        *,
+        speed: float = 1.0,
+        default_play_seconds: float = PLAY_SECONDS,
+        play_seconds: Mapping[str, float] | None = None,
+    ) -> None:
+        """``transport_factory`` makes each call's own way to the app (signed as Twilio signs)."""
+        self.switchboard = switchboard
+        self.transport_factory = transport_factory
+        self.account_sid = account_sid
+        self.speed = speed
+        self.default_play_seconds = default_play_seconds
+        self.play_seconds = dict(play_seconds or {})
+        self._lock = threading.Lock()
+        self._calls: dict[str, LiveCall] = {}
+        self._clients: dict[str, Client] = {}
+
+    def place(self, from_: str, to: str, **kwargs: Any) -> LiveCall:
+        """A caller dials the hotline: the call starts on its own thread at once."""
+        call = LiveCall(
+            self.transport_factory(), owner=self, from_=from_, to=to, account_sid=self.account_sid, **kwargs
+        )
+        with self._lock:
+            self._calls[call.call_sid] = call
+        self.switchboard.register(call)
+        threading.Thread(target=call.serve, name=f"call-{call.call_sid[-6:]}", daemon=True).start()
+        return call
+
+    def call(self, sid: str) -> LiveCall | None:
+        """The live (or ended) call with this CallSid."""
+        with self._lock:
+            return self._calls.get(sid)
+
+    def register(self, identity: str) -> Client:
+        """A console registers (or refreshes) as ``client:<identity>``."""
+        with self._lock:
+            client = self._clients.setdefault(identity, Client(identity))
+        client.seen_at = time.monotonic()
+        return client
+
+    def unregister(self, identity: str) -> None:
+        """A console leaves: it is no longer rung."""
+        with self._lock:
+            self._clients.pop(identity, None)
+
+    def client(self, identity: str) -> Client | None:
+        """The console registered as this identity, if it is there and free to ring."""
+        with self._lock:
+            client = self._clients.get(identity)
+        if client is None or not client.present() or client.call is not None:
+            return None
+        return client
+
+    def registered(self, identity: str) -> Client | None:
+        """The console registered as this identity, busy or not."""
+        with self._lock:
+            return self._clients.get(identity)
+
+
+def heard_of(event: Mapping[str, Any]) -> Heard:
+    """The ``Heard`` item a say, play or pause event stands for."""
+    return Heard(event["kind"], event.get("text", ""), event.get("language", ""))
