@@ -232,8 +232,8 @@ class Hotline:
         """The caller reached (or would have reached) an agent: score their announcements."""
         if not c.records:
             return
-        for at, predictions, low, high, markov, given in c.records:
-            self.tally.add(predictions, now - at, low, high, markov, given)
+        for at, predictions, low, high, said, markov, given in c.records:
+            self.tally.add(predictions, now - at, low, high, said, markov, given)
         if c.scored:
             self.pending -= 1
 
@@ -277,9 +277,10 @@ class Hotline:
         head_waited = now - self.callers[q[0]].arrived
         mean_waited = now - self.arrival_sums[d] / len(q)
         history = P.history_predictions(self.history[d], state.waited_seconds, head_waited, mean_waited)
+        said, said_low, said_high = P.announcement(est)
         predictions = [
             est.seconds,
-            P.announced_seconds(est),
+            said,
             history[P.HEAD_OF_LINE],
             history[P.LAST_SERVED],
             history[P.RECENT],
@@ -294,7 +295,7 @@ class Hotline:
             given = (mean, variance, 0.0)
         elif self.resim_rng.random() < self.sc.resim_share:
             given = self._resimulate(c, state.ahead)
-        c.records.append((now, predictions, est.low, est.high, variance, given))
+        c.records.append((now, predictions, est.low, est.high, (said_low, said_high), variance, given))
 
     def _resimulate(self, c: Caller, ahead: int) -> tuple[float, float, float]:
         now = self.env.now

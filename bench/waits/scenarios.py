@@ -107,17 +107,17 @@ def _shift_change_day() -> Rate:
 
 
 SCENARIOS: tuple[Scenario, ...] = (
-    Scenario(1, "M/M/50 at 95%", 50, (Department("general", flat(load(0.95 * 50))),)),
+    Scenario(1, "M/M/50, 95%", 50, (Department("general", flat(load(0.95 * 50))),)),
     Scenario(
         2,
-        "M/M/50+M at 110%",
+        "M/M/50+M, 110%",
         50,
         (Department("general", flat(load(1.10 * 50))),),
         patience=PATIENCE,
     ),
     Scenario(
         3,
-        "peak hours, abandonment",
+        "peak hours",
         50,
         (Department("general", _day_with_peaks(50)),),
         patience=PATIENCE,
@@ -128,7 +128,7 @@ SCENARIOS: tuple[Scenario, ...] = (
     ),
     Scenario(
         4,
-        "lognormal handle (cv 1), 95%",
+        "lognormal, 95%",
         50,
         (Department("general", flat(load(0.95 * 50))),),
         handle="lognormal",
@@ -137,7 +137,7 @@ SCENARIOS: tuple[Scenario, ...] = (
     ),
     Scenario(
         5,
-        "shift change 50 -> 35 at peak",
+        "shift 50->35",
         50,
         (Department("general", _shift_change_day()),),
         patience=PATIENCE,
@@ -149,7 +149,7 @@ SCENARIOS: tuple[Scenario, ...] = (
     ),
     Scenario(
         6,
-        "2 departments, priority, shared",
+        "2 depts, priority",
         50,
         (
             Department("security", flat(load(0.20 * 50)), priority=0),
@@ -161,7 +161,7 @@ SCENARIOS: tuple[Scenario, ...] = (
     ),
     Scenario(
         7,
-        "small team: 10 agents at 95%",
+        "10 agents, 95%",
         10,
         (Department("general", flat(load(0.95 * 10))),),
         patience=PATIENCE,

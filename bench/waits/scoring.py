@@ -13,7 +13,7 @@ import math
 from dataclasses import dataclass, field
 from statistics import mean, stdev
 
-from bench.waits.predictors import ANNOUNCED, PREDICTORS
+from bench.waits.predictors import PREDICTORS
 
 # Student's t, two-sided 95%, by degrees of freedom (then the normal's 1.96).
 _T95 = {1: 12.71, 2: 4.30, 3: 3.18, 4: 2.78, 5: 2.57, 6: 2.45, 7: 2.36, 8: 2.31, 9: 2.26, 10: 2.23,
@@ -42,7 +42,7 @@ class Tally:
     resim_markov: float = 0.0
     resim_variance: float = 0.0
     covered: int = 0  # real wait inside the product's stated range
-    within20: int = 0  # real wait within ±20% of the announced figure
+    within20: int = 0  # real wait within ±20% of what was said (see predictors.announcement)
     arrivals: int = 0  # scored callers
     waited: int = 0  # of them, found no agent free
     abandoned: int = 0
@@ -60,6 +60,7 @@ class Tally:
         actual: float,
         low: float,
         high: float,
+        said: tuple[float, float],
         variance: float,
         given: tuple[float, float, float] | None,
     ) -> None:
@@ -83,8 +84,7 @@ class Tally:
                 self.resim_markov += variance
                 self.resim_variance += var
         self.covered += low <= actual <= high
-        announced = predictions[PREDICTORS.index(ANNOUNCED)]
-        self.within20 += abs(actual - announced) <= 0.2 * announced
+        self.within20 += said[0] <= actual <= said[1]
         self.wait_sum += actual
 
     @property
