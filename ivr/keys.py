@@ -25,6 +25,7 @@
 | hl:refused:{yymmdd}     | hash   | 8 d   | outbound limits: kind:limit   | supervisors           |
 | hl:profile:{dept}       | hash   | none  | profile rollup job: 'how:name'| wait estimate, callbacks |
 | hl:profilemark:{dept}   | hash   | none  | profile rollup job: last seen | profile rollup job    |
+| hl:staffshare:{dept}    | zset   | none  | agent states: id -> departments| wait estimate        |
 
 `{dept}` keys carry a Redis Cluster hash tag, so one department's keys live in one slot and
 a script touching them runs unchanged on a cluster. The outbound limit counters share the `{o}`
@@ -158,3 +159,8 @@ def profile(department: str) -> str:
 def profile_mark(department: str) -> str:
     """What the profile rollup last saw of the department's daily counters, and when."""
     return f"{PREFIX}:profilemark:{{{department}}}"
+
+
+def staffed_shares(department: str) -> str:
+    """Staffed agents of a department by how many departments they serve (shared agents count a share)."""
+    return f"{PREFIX}:staffshare:{{{department}}}"

@@ -7,7 +7,7 @@ from rq import Worker
 from ivr import logs
 from ivr.jobs import QUEUE_NAME
 from queue_worker.context import hotline
-from queue_worker.jobs import schedule_sweep
+from queue_worker.jobs import ROLLUP_PROFILES, schedule_rollup, schedule_sweep
 
 
 def main() -> None:
@@ -15,6 +15,9 @@ def main() -> None:
     logs.configure()
     hl = hotline()
     schedule_sweep(hl.jobs.queue)  # starts the periodic sweep (or finds it running already)
+    # The profile rollup: once now (a new hotline gets its summary at once), then every 5 minutes.
+    hl.jobs.queue.enqueue_call(ROLLUP_PROFILES, timeout=120, result_ttl=300, failure_ttl=24 * 3600)
+    schedule_rollup(hl.jobs.queue)
     Worker([QUEUE_NAME], connection=hl.stores.jobs).work(with_scheduler=True)
 
 

@@ -8,13 +8,15 @@ from __future__ import annotations
 
 import logging
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from rq import Queue
 from rq.exceptions import DuplicateJobError
 
 from ivr import keys
+from ivr.api.statistics import today
 from ivr.phones import mask_account
+from ivr.waits.profile import ensure_summary, rollup
 from queue_worker.context import hotline
 
 log = logging.getLogger(__name__)
@@ -85,3 +87,51 @@ def periodic_sweep() -> int:
     """The sweep, rescheduled first so that a failing sweep does not stop the next ones."""
     schedule_sweep(hotline().jobs.queue)
     return sweep_agents()
+
+
+# The hour-of-week profile learns from the day's counters every ROLLUP_EVERY_SECONDS (and once
+# when a worker starts), scheduled like the sweep: one run per slot, however many workers.
+ROLLUP_EVERY_SECONDS = 300
+ROLLUP_PROFILES = "queue_worker.jobs.rollup_profiles"
+
+
+def rollup_profiles() -> int:
+    """Add what each department's counters gained since the last run to its hour-of-week profile.
+
+    A department that has no summary yet (a new hotline) gets one from its planned staffing and
+    the stated default shape, so the hold loop can speak of peak hours from the first call.
+    Returns how many departments gained observed time.
+    """
+    hl = hotline()
+    cfg = hl.config.file
+    now = hl.clock.now()
+    day, yesterday = today(hl, now), today(hl, now - timedelta(days=1))
+    added = 0
+    for department in cfg.departments:
+        added += rollup(hl.stores.data, cfg, department, now, day, yesterday)
+        ensure_summary(hl.stores.data, cfg, department)
+    return added
+
+
+def schedule_rollup(queue: Queue, now: float | None = None) -> bool:
+    """Schedule the profile rollup at the next slot boundary; False when already scheduled."""
+    slot = int((time.time() if now is None else now) // ROLLUP_EVERY_SECONDS) + 1
+    try:
+        queue.enqueue_at(
+            datetime.fromtimestamp(slot * ROLLUP_EVERY_SECONDS, UTC),
+            periodic_rollup,
+            job_id=f"rollup-profiles-{slot}",
+            unique=True,
+            job_timeout=120,
+            result_ttl=300,
+            failure_ttl=24 * 3600,
+        )
+    except DuplicateJobError:
+        return False
+    return True
+
+
+def periodic_rollup() -> int:
+    """The rollup, rescheduled first so that a failing run does not stop the next ones."""
+    schedule_rollup(hotline().jobs.queue)
+    return rollup_profiles()

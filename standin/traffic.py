@@ -40,6 +40,7 @@ from ivr.callcenter.identifiers import valid_account_id
 from ivr.clock import FixedClock
 from ivr.hotline.schema import Agent as AgentSpec
 from ivr.jobs import QUEUE_NAME
+from ivr.waits.estimate import ROUNDING_STEPS
 from queue_worker import jobs as worker_jobs
 from queue_worker.jobs import SWEEP_EVERY_SECONDS
 from standin.phone import Call
@@ -282,14 +283,26 @@ class Simulation:
         self,
     ) -> list[tuple[re.Pattern[str], Callable[[re.Match[str]], tuple[float, float]]]]:
         patterns: list[tuple[re.Pattern[str], Callable[[re.Match[str]], tuple[float, float]]]] = []
+
+        def pattern(text: str) -> re.Pattern[str]:
+            """The prompt as heard (spaces dropped), its {placeholders} matching numbers."""
+            escaped = re.escape(re.sub(r"\s+", "", text))
+            return re.compile(re.sub(r"\\\{(\w+)\\\}", r"(?P<\1>\\d+)", escaped))
+
+        def about(m: re.Match[str]) -> tuple[float, float]:
+            # Spoken figures are rounded to the nearest step of their size (see ROUNDING_STEPS).
+            minutes = int(m["minutes"])
+            step = next(step for below, step in ROUNDING_STEPS if minutes < below)
+            return max(minutes - step / 2, 0) * 60.0, (minutes + step / 2) * 60.0
+
         for lang in self.hotline.config.languages.values():
-            minutes = re.escape(re.sub(r"\s+", "", lang.texts["queue_wait_minutes"]))
-            minutes = minutes.replace(re.escape("{minutes}"), r"(\d+)")
-            patterns.append(
-                (re.compile(minutes), lambda m: (int(m.group(1)) * 60 - 60.0, int(m.group(1)) * 60.0))
-            )
-            soon = re.escape(re.sub(r"\s+", "", lang.texts["queue_wait_soon"]))
-            patterns.append((re.compile(soon), lambda m: (0.0, 60.0)))
+            said = lang.texts
+            patterns += [
+                (pattern(said["queue_wait_range"]), lambda m: (int(m["low"]) * 60.0, int(m["high"]) * 60.0)),
+                (pattern(said["queue_wait_up_to"]), lambda m: (0.0, int(m["minutes"]) * 60.0)),
+                (pattern(said["queue_wait_about"]), about),
+                (pattern(said["queue_wait_soon"]), lambda m: (0.0, 60.0)),
+            ]
         return patterns
 
     # -- agents -----------------------------------------------------------------------------------

@@ -10,9 +10,10 @@ announced compared with the real ones. `Report.table()` prints them.
 Definitions follow the supervisor statistics (`ivr/api/statistics.py`): service level is
 answered within `service_level_seconds` over answered + abandoned; the average wait is that of
 answered callers. Callbacks are not built yet: the report shows 0. An announced wait is a range:
-"about N minutes" is ((N-1)·60, N·60] s (the estimate is rounded up to whole minutes), "less
-than a minute" [0, 60) s; the error is measured from its middle, and a real wait counts as
-"within ±20 %" when it lies in the range widened by 20 % at both ends.
+"between L and H minutes" is [L·60, H·60] s, "up to N minutes" [0, N·60], "about N minutes" N
+give or take half its rounding step, "less than a minute" [0, 60) s; the error is measured from
+its middle, a real wait is "within the range" when it lies in it (the estimator states 80 %
+there) and "within ±20 %" when it lies in the range widened by 20 % at both ends.
 """
 
 from __future__ import annotations
@@ -163,6 +164,7 @@ class Report:
     announced_count: int
     announce_mae: float | None
     announce_within_20: float | None
+    announce_within: float | None = None
 
     @classmethod
     def build(
@@ -184,6 +186,7 @@ class Report:
         announced = [(c.announced, c.wait) for c in served if c.announced is not None and c.wait is not None]
         errors = [abs(real - (low + high) / 2) for (low, high), real in announced]
         within = [0.8 * low <= real <= 1.2 * high for (low, high), real in announced]
+        inside = [low <= real <= high for (low, high), real in announced]
         return cls(
             offered=len(queued),
             answered=len(served),
@@ -206,6 +209,7 @@ class Report:
             announced_count=len(announced),
             announce_mae=sum(errors) / len(errors) if errors else None,
             announce_within_20=sum(within) / len(within) if within else None,
+            announce_within=sum(inside) / len(inside) if inside else None,
         )
 
     def table(self) -> str:
@@ -233,6 +237,7 @@ class Report:
             ("agent occupancy (talk / logged in)", pct(self.occupancy_all)),
             ("announced wait vs real: callers", str(self.announced_count)),
             ("  mean absolute error (from the middle)", num(self.announce_mae)),
+            ("  within the announced range", pct(self.announce_within)),
             ("  within the announced range ±20 %", pct(self.announce_within_20)),
         ]
         width = max(len(label) for label, _ in rows)

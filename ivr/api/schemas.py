@@ -168,6 +168,15 @@ class QueueStats(BaseModel):
     transferred_out: int
     queue_full: int
     overflowed: int = Field(description="sent to the overflow number after the longest hold allowed")
+    estimated_wait_range: list[int] | None = Field(
+        min_length=2,
+        max_length=2,
+        description="[low, high] seconds: the range meant to hold 80% of the waits of a caller joining now",
+    )
+    peak_hour_now: bool = Field(description="this hour of the week is one of the department's busiest")
+    peak_hours: list[int] = Field(
+        description="the busiest hours of the week (0 = Monday 00:00-01:00 in the hotline's time zone)"
+    )
 
 
 class QueuesReport(BaseModel):

@@ -16,6 +16,7 @@ Definitions (also in the OpenAPI document):
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from datetime import datetime
 from typing import Any
@@ -23,7 +24,7 @@ from zoneinfo import ZoneInfo
 
 from ivr import keys
 from ivr.callcenter.agents import STATES
-from ivr.waits.estimate import estimate_wait
+from ivr.waits.live import peak_hours, wait_for_new_caller
 
 COUNTERS = (
     "offered", "answered", "answered_in_sl", "answered_wait_ms", "abandoned", "abandoned_wait_ms",
@@ -57,10 +58,10 @@ def queue_report(hotline: Any, now: datetime) -> dict[str, Any]:
     for dept, c in zip(departments, counters, strict=True):
         waiting = hotline.queues.waiting(dept)
         oldest = hotline.queues.oldest_arrival(dept)
-        mean_handle = c["handle_ms"] / 1000 / c["handled"] if c["handled"] else None
         # A new caller has everyone waiting ahead of them: the hold loop's estimate, one place on.
         by_state = Counter(a.state for a in agents if dept in a.departments)
-        estimate = estimate_wait(waiting, hotline.agents.staffed(dept), mean_handle, by_state["ready"])
+        wait = wait_for_new_caller(hotline, dept, now, day)
+        estimate = wait.estimate
         ended = c["answered"] + c["abandoned"]
         queues.append(
             {
@@ -82,6 +83,9 @@ def queue_report(hotline: Any, now: datetime) -> dict[str, Any]:
                 "transferred_out": c["transferred_out"],
                 "queue_full": c["queue_full"],
                 "overflowed": c["overflowed"],
+                "estimated_wait_range": [int(estimate.low), math.ceil(estimate.high)] if estimate else None,
+                "peak_hour_now": wait.peak,
+                "peak_hours": peak_hours(hotline, dept),
             }
         )
     return {

@@ -157,8 +157,12 @@ class Agents:
         for dept in agent.departments:
             if state in STAFFED:
                 pipe.zadd(keys.staffed_agents(dept), {agent_id: now.timestamp()}, nx=True)
+                # How many departments the agent splits their time between (the wait estimate
+                # counts a shared agent as a share, and reads the shares with ZCOUNTs).
+                pipe.zadd(keys.staffed_shares(dept), {agent_id: len(agent.departments)})
             else:
                 pipe.zrem(keys.staffed_agents(dept), agent_id)
+                pipe.zrem(keys.staffed_shares(dept), agent_id)
             if state == READY:
                 idle_since = self.conn.hget(keys.agent(agent_id), "idle_since") or now.isoformat()
                 pipe.zadd(keys.ready_agents(dept), {agent_id: datetime.fromisoformat(idle_since).timestamp()})

@@ -48,7 +48,12 @@ else
   redis.call('ZADD', KEYS[5], score, ARGV[1])
   redis.call('ZADD', KEYS[2], tonumber(ARGV[4]), ARGV[1])
   redis.call('HSET', KEYS[1], ARGV[1], ARGV[2] .. '|' .. string.format('%.0f', score))
-  if ARGV[7] == '1' then redis.call('HINCRBY', KEYS[3], 'offered', 1) end
+  if ARGV[7] == '1' then
+    redis.call('HINCRBY', KEYS[3], 'offered', 1)
+    -- per class, and when the day's first caller came: the rate at which higher classes overtake
+    redis.call('HINCRBY', KEYS[3], 'offered:' .. ARGV[3], 1)
+    redis.call('HSETNX', KEYS[3], 'first_offer_ms', ARGV[4])
+  end
 end
 local ahead = 0
 for i = 6, #KEYS do

@@ -10,7 +10,8 @@ finds the match on the call record and connects them itself.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from flask import Blueprint, request
 from twilio.twiml.voice_response import VoiceResponse
@@ -21,7 +22,8 @@ from ivr.callcenter.transfers import transfer_path_of
 from ivr.phones import last_digits
 from ivr.voice import twiml
 from ivr.voice.webhook import base_url, hotline_of_app, int_field, language_of, this_call, twilio_webhook
-from ivr.waits.estimate import Estimate, estimate_wait
+from ivr.waits.estimate import Estimate
+from ivr.waits.live import wait_for_caller
 
 bp = Blueprint("waiting", __name__, url_prefix="/voice")
 
@@ -44,31 +46,32 @@ def hold() -> VoiceResponse:
     cfg = hotline.config.file
     if status != "queued" or department not in cfg.departments:
         return twiml.overflow(hotline.config, lang)
-    # Round trip 2: position, staffing and today's handle time, in one pipeline.
-    pipe = hotline.stores.data.pipeline(transaction=False)
-    hotline.queues.queue_position(pipe, sid, department)
-    pipe.zcard(keys.staffed_agents(department))
-    pipe.zcard(keys.ready_agents(department))
-    pipe.hmget(keys.department_stats(department, record.get("day")), ["handled", "handle_ms"])
-    position, staffed, ready, (handled, handle_ms) = pipe.execute()
-    waited = now - datetime.fromisoformat(record.get("queued_at") or now.isoformat())
-    if position == 0 or waited.total_seconds() > cfg.hotline.max_hold_minutes * 60:
+    # Round trip 2: position and everything the wait estimate reads, in one pipeline.
+    wait = wait_for_caller(hotline, record, now)
+    position = wait.position
+    waited = wait.state.waited_seconds
+    if position == 0 or waited > cfg.hotline.max_hold_minutes * 60:
         # Handed off but not in the queue: it was full. Or the caller waited too long.
         hotline.queues.leave(sid, department, record.get("day"), abandoned=False, overflowed=True)
         return twiml.overflow(hotline.config, lang)
     resp = VoiceResponse()
-    # The last announcement rides in the loop's own (signed) URL: no write needed to remember it.
+    # The last announcement rides in the loop's own (signed) URL: no write needed to remember it;
+    # so does whether the caller heard the peak-hour message (once a call).
     last_position = int_field(request.args.get("p"), 0)
     last_at = int_field(request.args.get("t"), 0)
+    peak_said = request.args.get("k") == "1"
     announce = position != last_position or now.timestamp() - last_at >= cfg.hotline.announce_every_seconds
     if announce:
-        mean_handle = int(handle_ms) / 1000 / int(handled) if handled and int(handled) else None
-        _announce(resp, lang, position, estimate_wait(position - 1, int(staffed), mean_handle, int(ready)))
+        _announce(resp, lang, position, wait.estimate)
         last_position, last_at = position, int(now.timestamp())
+        if wait.peak and not peak_said and wait.estimate is not None and wait.quiet_slot is not None:
+            twiml.say(resp, lang, peak_text(lang, wait.quiet_slot, now, cfg.hotline.timezone))
+            peak_said = True
     music = cfg.departments[department].hold_music_url or cfg.hotline.hold_music_url
     twiml.say(resp, lang, lang.text("hold_message"))
     resp.play(music)
-    resp.redirect(f"{base_url()}/voice/hold?p={last_position}&t={last_at}", method="POST")
+    peak_arg = "&k=1" if peak_said else ""
+    resp.redirect(f"{base_url()}/voice/hold?p={last_position}&t={last_at}{peak_arg}", method="POST")
     return resp
 
 
@@ -80,10 +83,29 @@ def _announce(resp: VoiceResponse, lang, position: int, estimate: Estimate | Non
     )
     if estimate is None:
         return  # nobody is serving the queue right now: no number we could stand behind
-    if estimate.under_a_minute:
-        twiml.say(resp, lang, lang.text("queue_wait_soon"))
-    else:
-        twiml.say(resp, lang, lang.text("queue_wait_minutes", minutes=estimate.minutes))
+    twiml.say(resp, lang, wait_text(lang, estimate))
+
+
+def wait_text(lang, estimate: Estimate) -> str:  # noqa: ANN001
+    """The estimate in the caller's words: a range, 'about', 'up to', or 'less than a minute'."""
+    spoken = estimate.spoken()
+    if spoken.kind == "soon":
+        return lang.text("queue_wait_soon")
+    if spoken.kind == "up_to":
+        return lang.text("queue_wait_up_to", minutes=spoken.high)
+    if spoken.kind == "about":
+        return lang.text("queue_wait_about", minutes=spoken.high)
+    return lang.text("queue_wait_range", low=spoken.low, high=spoken.high)
+
+
+def peak_text(lang, slot: datetime, now: datetime, tz: str) -> str:  # noqa: ANN001
+    """'One of our busiest hours; the quietest time tomorrow is 9 to 10' (or on a later day)."""
+    local, today = slot.astimezone(ZoneInfo(tz)), now.astimezone(ZoneInfo(tz)).date()
+    end = local + timedelta(hours=1)
+    hours = lang.voice.time_range.format(opens=local.strftime("%H:%M"), closes=end.strftime("%H:%M"))
+    if local.date() == today + timedelta(days=1):
+        return lang.text("peak_hour_tomorrow", hours=hours)
+    return lang.text("peak_hour_later", day=lang.voice.days[local.weekday()], hours=hours)
 
 
 @bp.post("/connect")

@@ -5,18 +5,39 @@ The contract: everything the hotline knows at one instant about one caller's que
 coverage), or None when no figure can be backed (nobody serving the queue). The benchmark under
 `bench/` calls `estimate` the same way the webhooks do, so what it measures is what callers hear.
 
-The model: with n callers ahead, s agents each finishing a call at rate mu = 1/handle, and
-waiting callers giving up at rate theta = 1/patience, the caller's wait is the time for n + 1
-departures from the queue in front of them, a sum of exponentials with rates s*mu + i*theta,
-i = n..0; its mean is sum_i 1/(s*mu + i*theta).
+The model (exact for exponential handle times and patience): with k callers ahead, s agents
+each finishing a call at rate mu = 1/handle and waiting callers giving up at rate
+theta = 1/patience, the next caller leaves the queue in front after an exponential time of rate
+d_k = s*mu + k*theta. With nobody overtaking, the wait is the sum of n + 1 such stages, k = n..0:
+mean sum 1/d_k, variance sum 1/d_k^2. Callers of higher classes arriving at rate lam go ahead:
+a stage then ends only when the queue in front drops below its level, a birth-death first
+passage whose mean and second moment follow the recursions
+    m_k = (1 + lam * m_{k+1}) / d_k
+    q_k = (2/a^2 + 2p(m_{k+1} + m_k)/a + p(q_{k+1} + 2 m_{k+1} m_k)) * a / d_k,  a = d_k + lam, p = lam/a
+solved downwards from a level high enough that the rest is an M/M/1 busy period. Planned
+staffing changes switch each stage's rate at the change: a stage of mean m running when the
+agents change at c seconds is done before with probability 1 - exp(-c/m), else it finishes at
+the new rate (exact for exponential stages).
+
+The range: a gamma distribution with the wait's mean and variance (the wait is a sum of
+exponential stages; the gamma matched to two moments fits such sums closely), cut at its
+10% and 90% quantiles for an 80% range.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
+
+from ivr.waits import gamma
 
 DEFAULT_HANDLE_SECONDS = 180.0
 COVERAGE = 0.8  # the share of real waits the announced range is meant to hold
+# How far above the caller's level the overtaking recursion starts (then an M/M/1 busy period).
+OVERTAKING_MARGIN = 200
+# Spoken figures are rounded to these steps (minutes): whole minutes under ten, then fives,
+# then tens, so a caller never hears a precision the model cannot back.
+ROUNDING_STEPS = ((10, 1), (30, 5), (math.inf, 10))
 
 
 @dataclass(frozen=True)
@@ -32,7 +53,8 @@ class QueueState:
     mean_patience_seconds: callers' mean patience before hanging up; None: nobody abandons.
     overtaking_per_second: arrival rate of callers in higher classes, who will go first.
     staffing_changes: planned (seconds from now, agents from then on), in time order.
-    waited_seconds: how long this caller has waited already.
+    waited_seconds: how long this caller has waited already. The estimate is of the wait still to
+        come: in the Markov model it depends on the state, not on the time already waited.
     """
 
     agents: float
@@ -46,46 +68,159 @@ class QueueState:
 
 
 @dataclass(frozen=True)
+class Spoken:
+    """How an estimate is said: `kind` is 'soon', 'about', 'up_to' or 'range'; figures in minutes."""
+
+    kind: str
+    low: int = 0
+    high: int = 0
+
+
+def _round_minutes(seconds: float) -> int:
+    """Minutes rounded to the nearest step that suits their size."""
+    minutes = seconds / 60
+    for below, step in ROUNDING_STEPS:
+        if minutes < below:
+            return int(round(minutes / step) * step)
+    return int(minutes)  # unreachable: the last step has no bound
+
+
+@dataclass(frozen=True)
 class Estimate:
-    """An expected wait in seconds, with a range [low, high] meant to hold `coverage` of waits."""
+    """The wait still to come, in seconds: mean, sd, and [low, high] meant to hold `coverage` of waits."""
 
     seconds: float
     low: float = 0.0
     high: float = 0.0
     coverage: float = COVERAGE
-
-    @property
-    def minutes(self) -> int:
-        """Rounded up to whole minutes, at least one."""
-        return max(1, int(-(-self.seconds // 60)))
+    sd: float = 0.0
 
     @property
     def under_a_minute(self) -> bool:
-        """Short enough to say 'less than a minute'."""
-        return self.seconds < 60
+        """Short enough to say 'less than a minute': even the top of the range is."""
+        return self.high < 60
+
+    def spoken(self) -> Spoken:
+        """The range as a caller hears it: rounded, never more precise than the model."""
+        if self.under_a_minute:
+            return Spoken("soon")
+        low, high = _round_minutes(self.low), _round_minutes(self.high)
+        if high <= 1:  # the top is under 90 s: "up to two minutes" is true, "up to 1 minutes" is not
+            return Spoken("up_to", high=2)
+        if low <= 0:
+            return Spoken("up_to", high=high)
+        if low >= high:
+            return Spoken("about", low=high, high=high)
+        return Spoken("range", low=low, high=high)
+
+
+def _stage_moments(rate_of: float, theta: float, lam: float, top: int) -> list[tuple[float, float]]:
+    """(mean, second moment) of each stage k = 0..top: the time for the queue ahead to drop a level."""
+    if lam <= 0:
+        return [(1 / (rate_of + k * theta), 2 / (rate_of + k * theta) ** 2) for k in range(top + 1)]
+    margin_top = top + OVERTAKING_MARGIN
+    d = rate_of + margin_top * theta
+    if d > lam:  # above here: an M/M/1 busy period with arrivals lam and service d
+        rho = lam / d
+        m_up, q_up = 1 / (d - lam), 2 / (d**2 * (1 - rho) ** 3)
+    else:  # higher classes alone outrun the agents: truncate (the wait is long either way)
+        m_up, q_up = 1 / d, 2 / d**2
+    out: list[tuple[float, float]] = [(0.0, 0.0)] * (top + 1)
+    for k in range(margin_top, -1, -1):
+        d = rate_of + k * theta
+        a, p = d + lam, lam / (d + lam)
+        m = (1 + lam * m_up) / d
+        q = (2 / a**2 + 2 * p * (m_up + m) / a + p * (q_up + 2 * m_up * m)) * a / d
+        if k <= top:
+            out[k] = (m, q)
+        m_up, q_up = m, q
+    return out
+
+
+def _piece_at(starts: list[float], t: float) -> int:
+    """The staffing piece in force at t."""
+    return max(i for i, start in enumerate(starts) if start <= t)
+
+
+def _stage_across_pieces(
+    k: int, t: float, starts: list[float], moments: list[list[tuple[float, float]] | None]
+) -> tuple[float, float] | None:
+    """Mean and variance of stage k started at t, its rate switching at each staffing change."""
+    total, var, still = 0.0, 0.0, 1.0  # still: chance the stage is not over yet
+    piece = _piece_at(starts, t)
+    while still > 1e-12:
+        span = starts[piece + 1] - t if piece + 1 < len(starts) else math.inf
+        stage = moments[piece]
+        if stage is None:  # nobody serving in this piece: wait for the next one
+            if math.isinf(span):
+                return None
+            total += still * span
+        else:
+            m, q = stage[k]
+            v = max(q - m * m, 0.0)
+            done = 1.0 if math.isinf(span) else 1 - math.exp(-span / m)
+            total += still * m * done  # E[min(X, span)] for an exponential stage of mean m
+            var += still * done * v
+            still *= 1 - done
+            if math.isinf(span):
+                break
+        t, piece = starts[piece + 1], piece + 1
+    return total, var
+
+
+def wait_moments(state: QueueState) -> tuple[float, float] | None:
+    """Mean and variance of the wait still to come; None when nobody serves the queue."""
+    if state.agents <= 0:
+        return None  # nobody serves the queue now: no figure we could stand behind
+    if state.ahead < state.ready:
+        return 0.0, 0.0  # an idle agent is there for this caller: being connected
+    n = state.ahead - state.ready  # the first `ready` callers ahead are being connected now
+    mu = 1.0 / (state.mean_handle_seconds or DEFAULT_HANDLE_SECONDS)
+    theta = 1.0 / state.mean_patience_seconds if state.mean_patience_seconds else 0.0
+    lam = max(state.overtaking_per_second, 0.0)
+    pieces: list[tuple[float, float]] = [(0.0, max(state.agents, 0.0))]
+    for at, agents in sorted(state.staffing_changes):
+        if at <= 0:
+            pieces[0] = (0.0, max(agents, 0.0))
+        elif agents != pieces[-1][1]:
+            pieces.append((at, max(agents, 0.0)))
+    moments = [_stage_moments(agents * mu, theta, lam, n) if agents > 0 else None for _, agents in pieces]
+    starts = [start for start, _ in pieces]
+    t, mean, var = 0.0, 0.0, 0.0
+    for k in range(n, -1, -1):  # stages in time order, each starting at its expected start
+        stage = _stage_across_pieces(k, t, starts, moments)
+        if stage is None:
+            return None
+        before = _piece_at(starts, t)
+        t += stage[0]
+        for crossed in range(before + 1, _piece_at(starts, t) + 1):
+            # Delta method: a stage ahead of a change that ends late leaves its part of the queue
+            # to the agents after the change, who clear it at their own pace, so the spread of
+            # everything before the change is stretched (fewer agents) or shrunk (more).
+            old, new = moments[crossed - 1], moments[crossed]
+            if old is not None and new is not None:
+                var *= (new[k][0] / old[k][0]) ** 2
+        mean += stage[0]
+        var += stage[1]
+    return mean, var
 
 
 def estimate(state: QueueState) -> Estimate | None:
     """The expected wait of the caller `state` describes; None when nobody serves the queue."""
-    if state.agents <= 0:
+    moments = wait_moments(state)
+    if moments is None:
         return None
-    if state.ahead < state.ready:
-        return Estimate(seconds=0.0)  # an idle agent is there for this caller: being connected
-    mu = 1.0 / (state.mean_handle_seconds or DEFAULT_HANDLE_SECONDS)
-    theta = 1.0 / state.mean_patience_seconds if state.mean_patience_seconds else 0.0
-    rates = [state.agents * mu + i * theta for i in range(state.ahead - state.ready + 1)]
-    mean = sum(1.0 / r for r in rates)
-    sd = sum(1.0 / r**2 for r in rates) ** 0.5
-    # A normal-ish band for now; the estimator work replaces it with the wait's own quantiles.
-    return Estimate(seconds=mean, low=max(0.0, mean - 1.28 * sd), high=mean + 1.28 * sd)
-
-
-def estimate_wait(
-    ahead: int, staffed_agents: int, mean_handle_seconds: float | None, ready_agents: int = 0
-) -> Estimate | None:
-    """The webhooks' shorthand while they read only position, staffing and handle time."""
-    return estimate(
-        QueueState(
-            agents=staffed_agents, ready=ready_agents, ahead=ahead, mean_handle_seconds=mean_handle_seconds
-        )
+    mean, var = moments
+    if mean <= 0:
+        return Estimate(seconds=0.0)
+    sd = math.sqrt(var)
+    if var <= 0:
+        return Estimate(seconds=mean, low=mean, high=mean, sd=0.0)
+    shape, scale = mean * mean / var, var / mean
+    tail = (1 - COVERAGE) / 2
+    return Estimate(
+        seconds=mean,
+        low=gamma.quantile(tail, shape, scale),
+        high=gamma.quantile(1 - tail, shape, scale),
+        sd=sd,
     )

@@ -198,6 +198,7 @@ class DepartmentProfile:
     def summary(self) -> dict[str, Any]:
         """What the hold loop needs from the profile, small enough to read on every turn."""
         open_hours = self.open_hours()
+        outlooks = [self.outlook(how) for how in range(HOURS_OF_WEEK)]
         quiet_by_day = {
             str(day): [h % 24 for h in sorted((h for h in open_hours if h // 24 == day), key=self.quietness)]
             for day in range(7)
@@ -207,6 +208,10 @@ class DepartmentProfile:
             "quiet": quiet_by_day,
             "handle": round(self.handle_seconds(), 1),
             "patience": None if self.patience_seconds() is None else round(self.patience_seconds() or 0, 1),
+            # By hour of week, for the live estimate: agents (planned, else seen; None if neither)
+            # and handle time (that hour's, once enough calls were seen there, else overall).
+            "agents": [None if o.agents is None else round(o.agents, 2) for o in outlooks],
+            "handle_by_hour": [round(o.handle_seconds, 1) for o in outlooks],
         }
 
 

@@ -1,0 +1,200 @@
+"""The live state of a department's queue, read from Redis, turned into the one wait estimate.
+
+Everyone who tells a wait uses this module: the hold loop (`wait_for_caller`), the supervisor
+statistics and callback offers (`wait_for_new_caller`). Every read is O(1) or O(log n) and they
+all ride in one pipeline, so a turn of the hold loop stays within its two round trips.
+
+Where each input of `QueueState` comes from:
+- ahead: the caller's position across the department's lanes (the queue script), minus one; a
+  new caller has everyone now waiting ahead.
+- agents: staffed agents (ready, ringing, talking, in wrap-up); an agent who serves k departments
+  counts 1/k in each (`hl:staffshare:{dept}` holds k per agent, read with ZCOUNTs).
+- ready: the department's ready agents.
+- mean handle: today's handle time once a few calls were handled, else the profile's value for
+  this hour of the week, else the default; plus the department's wrap-up time, which also keeps
+  an agent from the next caller.
+- patience: total time waited by callers whose wait ended today / callers who abandoned (the
+  maximum-likelihood estimate for exponential patience), once a few abandoned; else the profile's.
+- overtaking: today's arrivals of higher classes per second since the day's first caller.
+- staffing changes: the planned staffing of the hotline file for the coming hours (else the
+  agents the profile saw in those hours), applied as a difference to the agents there now.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
+
+import redis
+
+from ivr import keys
+from ivr.callcenter.queues import arrival_ms
+from ivr.waits.estimate import Estimate, QueueState, estimate
+from ivr.waits.profile import DEFAULT_HANDLE_SECONDS, hour_of_week, quietest_on_next_open_day
+
+if TYPE_CHECKING:
+    from ivr.app import Hotline
+    from ivr.callcenter.calls import CallRecord
+
+# Below these counts today's own figures are too noisy; the profile's stand in.
+MIN_HANDLED_TODAY = 3
+MIN_ABANDONED_TODAY = 5
+# Overtaking is measured over at least this long, so the day's first callers do not make a rate.
+MIN_RATE_WINDOW_SECONDS = 600.0
+# How far ahead planned staffing changes are looked at (a wait longer than this is rare).
+STAFFING_LOOKAHEAD_HOURS = 4
+SHARES = (1, 2, 3)  # agents serving 1, 2, 3 departments count 1, 1/2, 1/3; more count 1/4
+
+
+@dataclass(frozen=True)
+class Wait:
+    """A wait as the hotline tells it: the state it came from, the estimate, and the hour's outlook.
+
+    position: the caller's 1-based place (0: not waiting); for a new caller, the place they would get.
+    peak: this hour of the week is one of the department's busiest.
+    quiet_slot: the quietest open hour on the next day the department opens (profile), or None.
+    """
+
+    department: str
+    position: int
+    state: QueueState
+    estimate: Estimate | None
+    peak: bool = False
+    quiet_slot: datetime | None = None
+
+
+class _Reads:
+    """The reads behind one department's QueueState, queued on a pipeline, then parsed."""
+
+    def __init__(self, hotline: Hotline, department: str, rank: int, now: datetime, day: str) -> None:
+        self.hotline, self.department, self.rank, self.now = hotline, department, rank, now
+        self.day = day
+        self.stat_fields = [
+            "handled", "handle_ms", "abandoned", "abandoned_wait_ms", "answered_wait_ms", "first_offer_ms",
+            *(f"offered:{r}" for r in range(rank)),
+        ]  # fmt: skip
+
+    def queue(self, pipe: redis.client.Pipeline) -> None:
+        """Add the reads to `pipe` (7 + len(SHARES) replies, in this order)."""
+        dept = self.department
+        pipe.zcard(keys.staffed_agents(dept))
+        for k in SHARES:
+            pipe.zcount(keys.staffed_shares(dept), k, k)
+        pipe.zcount(keys.staffed_shares(dept), f"({SHARES[-1]}", "+inf")
+        pipe.zcard(keys.ready_agents(dept))
+        pipe.hmget(keys.department_stats(dept, self.day), self.stat_fields)
+        pipe.hget(keys.profile(dept), "summary")
+
+    def parse(self, replies: list[Any], ahead: int, waited_seconds: float) -> tuple[QueueState, dict]:
+        """The QueueState from the replies of `queue`, and the profile summary ({} if none yet)."""
+        staffed, *shared, more, ready, stats, summary_text = replies
+        agents = float(staffed) - sum(shared) - more  # staffed before shares were kept: whole agents
+        agents += sum(n / k for n, k in zip(shared, SHARES, strict=True)) + more / (SHARES[-1] + 1)
+        values = dict(zip(self.stat_fields, (float(v or 0) for v in stats), strict=True))
+        summary: dict[str, Any] = json.loads(summary_text) if summary_text else {}
+        how = hour_of_week(self.now, self.hotline.config.file.hotline.timezone)
+        department = self.hotline.config.file.departments[self.department]
+        if values["handled"] >= MIN_HANDLED_TODAY:
+            handle = values["handle_ms"] / 1000 / values["handled"]
+        else:
+            by_hour = summary.get("handle_by_hour") or []
+            handle = by_hour[how] if len(by_hour) > how else summary.get("handle") or DEFAULT_HANDLE_SECONDS
+        patience = summary.get("patience")
+        if values["abandoned"] >= MIN_ABANDONED_TODAY:
+            waited = values["answered_wait_ms"] + values["abandoned_wait_ms"]
+            patience = waited / 1000 / values["abandoned"]
+        overtaking = 0.0
+        if self.rank > 0 and values["first_offer_ms"]:
+            window = max((arrival_ms(self.now) - values["first_offer_ms"]) / 1000, MIN_RATE_WINDOW_SECONDS)
+            overtaking = sum(values[f"offered:{r}"] for r in range(self.rank)) / window
+        state = QueueState(
+            agents=round(agents, 3),
+            ready=int(ready),
+            ahead=max(ahead, 0),
+            mean_handle_seconds=handle + department.wrap_up_seconds,
+            mean_patience_seconds=patience or None,
+            overtaking_per_second=overtaking,
+            staffing_changes=self._staffing_changes(agents, summary),
+            waited_seconds=max(waited_seconds, 0.0),
+        )
+        return state, summary
+
+    def _staffing_changes(self, agents: float, summary: dict[str, Any]) -> tuple[tuple[float, float], ...]:
+        """Planned changes in the coming hours, as (seconds from now, agents from then on)."""
+        cfg = self.hotline.config.file
+        tz = ZoneInfo(cfg.hotline.timezone)
+        local = self.now.astimezone(tz)
+        staffing = cfg.departments[self.department].staffing
+        learned = summary.get("agents") or []
+
+        def planned(moment: datetime) -> float | None:
+            if staffing is not None:
+                value = staffing.at(moment.weekday(), moment.hour)
+                return None if value is None else float(value)
+            how = moment.weekday() * 24 + moment.hour
+            seen = learned[how] if len(learned) > how else None
+            return None if seen is None else float(round(seen))  # seen agents: whole changes only
+
+        now_planned = planned(local)
+        if now_planned is None:
+            return ()
+        changes: list[tuple[float, float]] = []
+        previous = now_planned
+        hour = local.replace(minute=0, second=0, microsecond=0)
+        for step in range(1, STAFFING_LOOKAHEAD_HOURS + 1):
+            start = hour + timedelta(hours=step)
+            then = planned(start)
+            if then is None or then == previous:
+                continue
+            changes.append(((start - local).total_seconds(), max(agents + then - now_planned, 0.0)))
+            previous = then
+        return tuple(changes)
+
+
+def _rank_of(hotline: Hotline, priority: str | None) -> int:
+    priorities = hotline.config.file.priorities
+    return priorities.get(priority or "", max(priorities.values(), default=0))
+
+
+def _outlook(hotline: Hotline, department: str, summary: dict[str, Any], now: datetime) -> tuple[bool, Any]:
+    """Is this hour a peak hour, and the quietest hour of the next open day (from the summary)."""
+    if not summary:
+        return False, None
+    cfg = hotline.config.file
+    peak = hour_of_week(now, cfg.hotline.timezone) in set(summary.get("peak") or [])
+    return peak, quietest_on_next_open_day(cfg, department, summary, now) if peak else None
+
+
+def wait_for_caller(hotline: Hotline, record: CallRecord, now: datetime) -> Wait:
+    """The wait of a caller in the queue: one pipeline (position and everything the estimate reads)."""
+    department = record.get("department")
+    reads = _Reads(hotline, department, _rank_of(hotline, record.get("priority")), now, record.get("day"))
+    pipe = hotline.stores.data.pipeline(transaction=False)
+    hotline.queues.queue_position(pipe, record.sid, department)
+    reads.queue(pipe)
+    position, *replies = pipe.execute()
+    queued_at = datetime.fromisoformat(record.get("queued_at") or now.isoformat())
+    state, summary = reads.parse(replies, int(position) - 1, (now - queued_at).total_seconds())
+    peak, quiet = _outlook(hotline, department, summary, now)
+    return Wait(department, int(position), state, estimate(state), peak, quiet)
+
+
+def wait_for_new_caller(hotline: Hotline, department: str, now: datetime, day: str) -> Wait:
+    """The wait a caller joining `department` now would have, in its lowest class (everyone first)."""
+    reads = _Reads(hotline, department, _rank_of(hotline, None), now, day)
+    pipe = hotline.stores.data.pipeline(transaction=False)
+    pipe.zcard(keys.queue_since(department))
+    reads.queue(pipe)
+    waiting, *replies = pipe.execute()
+    state, summary = reads.parse(replies, int(waiting), 0.0)
+    peak, quiet = _outlook(hotline, department, summary, now)
+    return Wait(department, int(waiting) + 1, state, estimate(state), peak, quiet)
+
+
+def peak_hours(hotline: Hotline, department: str) -> list[int]:
+    """The department's peak hours of the week (0 = Monday 00:00), from the profile summary."""
+    text = hotline.stores.data.hget(keys.profile(department), "summary")
+    return list(json.loads(text).get("peak") or []) if text else []

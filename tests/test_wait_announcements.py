@@ -1,0 +1,211 @@
+"""What callers on hold hear about their wait, and what the profile rollup learns, end to end.
+
+Whole calls through the webhooks: the range in both languages, "less than a minute" when an
+agent is free, no figure when nobody serves the queue, and the peak-hour message (once a call,
+with the quietest hour of the next day from the profile the worker job rolled up).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable
+from datetime import timedelta
+
+import redis
+from flask import Flask
+
+from ivr import keys
+from ivr.api.statistics import queue_report, today
+from ivr.callcenter.agents import READY
+from ivr.callcenter.calls import CallRecord
+from ivr.clock import FixedClock
+from ivr.waits.estimate import estimate
+from ivr.waits.live import wait_for_caller, wait_for_new_caller
+from ivr.waits.profile import hour_of_week
+from queue_worker.jobs import ROLLUP_PROFILES, rollup_profiles
+from standin.phone import Call
+from tests.conftest import DEMO_ACCOUNT, OPEN_HOURS
+
+MANDARIN, ENGLISH = "1", "2"
+TZ = "Asia/Shanghai"
+Dial = Callable[..., Call]
+
+
+def ready(app: Flask, agent_id: str, run_jobs: Callable[[], None]) -> None:
+    """The agent goes ready (as their console would) and the matcher runs."""
+    hotline = app.extensions["hotline"]
+    hotline.agents.choose(agent_id, READY, hotline.clock.now())
+    hotline.jobs.match_agent(None, agent_id)
+    run_jobs()
+
+
+def mandarin_caller(dial: Callable[..., Call]) -> Call:
+    """A Mandarin caller with a failed top-up, on hold in payments."""
+    call = dial(max_redirects=2)
+    for keys_pressed in (MANDARIN, DEMO_ACCOUNT, "1", "1", "1"):
+        call.press(keys_pressed)
+    call.silence()  # the reference number plays out
+    assert call.state == "looping"
+    return call
+
+
+def english_caller(dial: Callable[..., Call], number: str = "+14155550123") -> Call:
+    """An English caller asking for a refund, on hold in payments."""
+    call = dial(from_=number, max_redirects=2)
+    for keys_pressed in (ENGLISH, "6222000033", "1", "3"):
+        call.press(keys_pressed)
+    call.silence()
+    assert call.state == "looping"
+    return call
+
+
+def heard(call: Call, since: int = 0) -> str:
+    return call.heard_text(since).replace(" ", "")
+
+
+def test_english_callers_hear_a_range_and_nobody_staffed_means_no_figure(
+    app: Flask, dial: Callable[..., Call], run_jobs: Callable[[], None]
+) -> None:
+    first = english_caller(dial)
+    assert "Youarenextinline." in heard(first)
+    assert "Yourwait" not in heard(first) and "Yourexpectedwait" not in heard(first)  # no agent: no figure
+    ready(app, "emma_chen", run_jobs)  # takes the first caller; she serves three departments
+    first.continue_loop()
+    assert first.state == "dialing"
+    second = english_caller(dial, "+14155550199")
+    # Emma counts a third of an agent in payments; 180 s a call plus 45 s wrap-up: one stage of
+    # 675 s on average, whose 10% and 90% points (71 s, 1554 s) are said rounded.
+    assert "Youarenextinline.Yourwaitshouldbebetween1and25minutes." in heard(second)
+
+
+def test_a_free_agent_means_less_than_a_minute_in_both_languages(
+    app: Flask, dial: Callable[..., Call], run_jobs: Callable[[], None]
+) -> None:
+    ready(app, "li_na", run_jobs)  # nobody waiting yet: she stays ready
+    mandarin = mandarin_caller(dial)  # the matcher has not run yet: li_na is still free
+    assert "您是下一位。预计等待时间不到一分钟。" in heard(mandarin)
+    ready(app, "emma_chen", run_jobs)  # takes the Mandarin caller (the longest waiting)
+    english = english_caller(dial)
+    assert "Youarenextinline.Yourexpectedwaitislessthanaminute." in heard(english)
+
+
+def _seed_profile(conn: redis.Redis, department: str) -> None:
+    """A week seen: 20 calls an hour, 100 in afternoons, 200 on Tuesdays at 10, 5 on Wednesdays at 9."""
+    mapping: dict[str, float] = {}
+    for how in range(168):
+        day, hour = divmod(how, 24)
+        per_hour = 100.0 if 14 <= hour < 20 else 20.0
+        per_hour = {(1, 10): 200.0, (2, 9): 5.0}.get((day, hour), per_hour)
+        mapping |= {f"{how}:exposure": 3600, f"{how}:arrivals": per_hour, f"{how}:agent_s": 5 * 3600}
+        mapping |= {f"{how}:handled": per_hour, f"{how}:handle_ms": per_hour * 180_000}
+    conn.hset(keys.profile(department), mapping=mapping)
+
+
+def test_the_peak_message_is_said_once_a_call_with_tomorrows_quietest_hour(
+    app: Flask,
+    dial: Callable[..., Call],
+    run_jobs: Callable[[], None],
+    redis_conn: redis.Redis,
+    clock: FixedClock,
+) -> None:
+    hotline = app.extensions["hotline"]
+    _seed_profile(redis_conn, "payments")
+    hotline.jobs.queue.enqueue_call(ROLLUP_PROFILES)
+    run_jobs()  # a real rq worker rolls the profile up: the summary the hold loop reads
+    summary = json.loads(redis_conn.hget(keys.profile("payments"), "summary"))
+    assert hour_of_week(OPEN_HOURS, TZ) in summary["peak"]  # Tuesday 10:00-11:00
+    ready(app, "li_na", run_jobs)
+    mandarin_caller(dial)  # li_na takes this one
+    waiting = mandarin_caller(dial)
+    said = heard(waiting)
+    assert "现在是来电高峰时段。明天最空闲的时间是09:00到10:00。" in said
+    english = english_caller(dial)
+    assert "Thisisoneofourbusiesthours.Thequietesttimetomorrowis09:00to10:00." in heard(english)
+    mark = waiting.mark()
+    clock.set(clock.now() + timedelta(seconds=hotline.config.file.hotline.announce_every_seconds))
+    waiting.continue_loop()
+    again = heard(waiting, mark)
+    assert "预计等待" in again and "高峰" not in again  # the wait again, the peak message not
+    # The supervisor sees the same: a peak hour now, the week's peak hours, a new caller's range.
+    payments = next(q for q in queue_report(hotline, clock.now())["queues"] if q["department"] == "payments")
+    assert payments["peak_hour_now"] is True and payments["peak_hours"] == summary["peak"]
+    new_caller = wait_for_new_caller(hotline, "payments", clock.now(), today(hotline, clock.now()))
+    # Three wait (the matcher has not run since), li_na is still free: she takes the first.
+    assert new_caller.estimate is not None and (new_caller.state.ahead, new_caller.state.ready) == (3, 1)
+    low, high = payments["estimated_wait_range"]
+    assert low <= payments["estimated_wait_seconds"] <= high
+    assert (low, high) == (int(new_caller.estimate.low), math.ceil(new_caller.estimate.high))
+
+
+def test_outside_peak_hours_there_is_no_peak_message(
+    app: Flask,
+    dial: Callable[..., Call],
+    run_jobs: Callable[[], None],
+    redis_conn: redis.Redis,
+    clock: FixedClock,
+) -> None:
+    _seed_profile(redis_conn, "payments")
+    clock.set(OPEN_HOURS + timedelta(days=1))  # Wednesday 10:30: an ordinary hour
+    rollup_profiles()
+    ready(app, "li_na", run_jobs)
+    mandarin_caller(dial)
+    assert "高峰" not in heard(mandarin_caller(dial))
+
+
+def test_the_rollup_job_learns_arrivals_and_handle_times_by_hour_of_week(
+    app: Flask,
+    dial: Callable[..., Call],
+    run_jobs: Callable[[], None],
+    redis_conn: redis.Redis,
+    clock: FixedClock,
+) -> None:
+    hotline = app.extensions["hotline"]
+    hotline.jobs.queue.enqueue_call(ROLLUP_PROFILES)
+    run_jobs()  # the first run notes the counters; a new hotline gets its summary at once
+    assert redis_conn.hexists(keys.profile("payments"), "summary")
+    assert redis_conn.hget(keys.profile("payments"), f"{hour_of_week(OPEN_HOURS, TZ)}:exposure") is None
+    ready(app, "li_na", run_jobs)
+    served = mandarin_caller(dial)
+    run_jobs()
+    served.continue_loop()
+    served.answer()
+    served.dial_result("completed", duration=300)
+    gone = english_caller(dial)
+    clock.set(clock.now() + timedelta(seconds=120))
+    gone.hangup()  # abandoned after 2 minutes
+    clock.set(clock.now() + timedelta(seconds=180))
+    hotline.jobs.queue.enqueue_call(ROLLUP_PROFILES)
+    run_jobs()
+    profile = redis_conn.hgetall(keys.profile("payments"))
+    how = hour_of_week(OPEN_HOURS, TZ)
+    assert float(profile[f"{how}:exposure"]) == 300
+    assert float(profile[f"{how}:arrivals"]) == 2
+    assert float(profile[f"{how}:handled"]) == 1 and float(profile[f"{how}:handle_ms"]) == 300_000
+    assert float(profile[f"{how}:abandoned"]) == 1 and float(profile[f"{how}:abandoned_wait_ms"]) == 120_000
+
+
+def test_live_state_counts_shared_agents_overtaking_and_planned_shift_changes(
+    app: Flask, redis_conn: redis.Redis, clock: FixedClock
+) -> None:
+    """What the estimator is given: shares of shared agents, higher classes' arrival rate, the plan."""
+    hotline = app.extensions["hotline"]
+    clock.set(OPEN_HOURS.replace(hour=11, minute=50))  # accounts plans 3 agents until 12:00, then 5
+    day = today(hotline, clock.now())
+    hotline.agents.choose("wang_wei", READY, clock.now())  # security and accounts: half each
+    start = clock.now()
+    for i in range(3):  # three high-priority callers today, ten minutes before the one we follow
+        hotline.queues.join(f"CAhigh{i}", "accounts", "zh-CN", 1, start - timedelta(minutes=10), 50, day)
+    hotline.queues.join("CAnormal", "accounts", "zh-CN", 2, start, 50, day)
+    record = CallRecord(
+        "CAnormal",
+        {"department": "accounts", "priority": "normal", "day": day, "queued_at": start.isoformat()},
+    )
+    clock.set(start + timedelta(seconds=30))
+    wait = wait_for_caller(hotline, record, clock.now())
+    state = wait.state
+    assert (wait.position, state.ahead, state.ready, state.agents) == (4, 3, 1, 0.5)
+    assert state.overtaking_per_second == 3 / 630  # since the day's first caller, 10.5 minutes ago
+    assert state.staffing_changes == ((570.0, 2.5),)  # at 12:00: two more agents than now
+    assert state.waited_seconds == 30 and state.mean_handle_seconds == 180 + 30
+    assert wait.estimate is not None and wait.estimate == estimate(state)

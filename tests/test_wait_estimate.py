@@ -1,0 +1,193 @@
+"""The wait estimator against the exact Markov results and a seeded simulation of the same queue.
+
+The simulation plays the queue in front of one caller event by event (random.expovariate, no
+numpy): callers ahead leave for an agent or hang up, callers of higher classes arrive and go
+ahead, agents change at planned times. It checks the estimator's mean and the coverage of its
+stated 80% range, the two things a caller relies on.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+
+import pytest
+
+from ivr.waits import gamma
+from ivr.waits.estimate import COVERAGE, Estimate, QueueState, estimate, wait_moments
+
+# -- the gamma distribution ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("p", [0.01, 0.1, 0.5, 0.9, 0.99])
+def test_gamma_quantile_of_an_exponential_is_minus_log(p: float) -> None:
+    assert gamma.quantile(p, 1.0, 120.0) == pytest.approx(-math.log(1 - p) * 120.0, rel=1e-9)
+
+
+def test_gamma_cdf_of_shape_two_is_the_closed_form() -> None:
+    for x in (0.01, 0.5, 1.0, 2.0, 3.0, 7.5, 30.0):
+        assert gamma.cdf(x, 2.0, 1.0) == pytest.approx(1 - math.exp(-x) * (1 + x), abs=1e-12)
+
+
+def test_gamma_quantiles_match_chi_square_tables() -> None:
+    # chi-square with k degrees of freedom is gamma(k/2, 2); values from the standard tables.
+    assert gamma.quantile(0.9, 5.0, 2.0) == pytest.approx(15.987, abs=1e-3)
+    assert gamma.quantile(0.1, 5.0, 2.0) == pytest.approx(4.865, abs=1e-3)
+    assert gamma.quantile(0.95, 0.5, 2.0) == pytest.approx(3.841, abs=1e-3)
+    assert gamma.quantile(0.9, 50.0, 2.0) == pytest.approx(118.498, abs=1e-3)
+
+
+@pytest.mark.parametrize("shape", [0.3, 1.0, 4.2, 37.0, 900.0, 2e5])
+def test_gamma_quantile_inverts_the_cdf(shape: float) -> None:
+    for p in (0.1, 0.5, 0.9):
+        x = gamma.quantile(p, shape, 3.0)
+        assert gamma.cdf(x, shape, 3.0) == pytest.approx(p, abs=1e-4 if shape > 1e5 else 1e-9)
+
+
+# -- exact results --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("agents", "ahead", "handle", "patience"),
+    [(1, 0, 180.0, None), (50, 40, 180.0, 300.0), (10, 12, 240.0, 90.0), (2.5, 7, 120.0, None)],
+)
+def test_mean_and_variance_are_the_sums_over_the_stages(
+    agents: float, ahead: int, handle: float, patience: float | None
+) -> None:
+    """Mean sum 1/(s mu + i theta), variance sum 1/(s mu + i theta)^2, i = 0..n."""
+    state = QueueState(agents=agents, ahead=ahead, mean_handle_seconds=handle, mean_patience_seconds=patience)
+    theta = 1 / patience if patience else 0.0
+    rates = [agents / handle + i * theta for i in range(ahead + 1)]
+    mean, var = wait_moments(state) or (math.nan, math.nan)
+    assert mean == pytest.approx(sum(1 / r for r in rates), rel=1e-12)
+    assert var == pytest.approx(sum(1 / r**2 for r in rates), rel=1e-12)
+    est = estimate(state)
+    assert est is not None and est.seconds == pytest.approx(mean) and est.sd == pytest.approx(math.sqrt(var))
+    assert est.low < est.seconds < est.high and est.coverage == COVERAGE
+
+
+def test_overtaking_without_abandonment_is_a_busy_period_per_stage() -> None:
+    """Each of the n + 1 stages is an M/M/1 busy period: mean 1/(s mu - lam)."""
+    state = QueueState(agents=10, ahead=5, mean_handle_seconds=180.0, overtaking_per_second=0.02)
+    mean, var = wait_moments(state) or (math.nan, math.nan)
+    d, lam = 10 / 180, 0.02
+    assert mean == pytest.approx(6 / (d - lam), rel=1e-9)
+    rho = lam / d
+    assert var == pytest.approx(6 * (1 + rho) / (d**2 * (1 - rho) ** 3), rel=1e-9)
+
+
+def test_nobody_staffed_gives_no_figure_and_an_idle_agent_means_no_wait() -> None:
+    assert estimate(QueueState(agents=0, ahead=3, mean_handle_seconds=180.0)) is None
+    now = estimate(QueueState(agents=3, ready=2, ahead=1, mean_handle_seconds=180.0))
+    assert now is not None and now.seconds == 0 and now.spoken().kind == "soon"
+    # Two ready agents take the first two callers ahead: the third waits like the first in line.
+    third = estimate(QueueState(agents=3, ready=2, ahead=2, mean_handle_seconds=180.0))
+    assert third is not None and third.seconds == pytest.approx(60.0)
+
+
+def test_fewer_agents_later_lengthen_the_wait_and_more_shorten_it() -> None:
+    base = QueueState(agents=50, ahead=80, mean_handle_seconds=180.0, mean_patience_seconds=600.0)
+    same = estimate(base)
+    fewer = estimate(QueueState(**{**base.__dict__, "staffing_changes": ((60.0, 35.0),)}))
+    more = estimate(QueueState(**{**base.__dict__, "staffing_changes": ((60.0, 70.0),)}))
+    assert same and fewer and more
+    assert more.seconds < same.seconds < fewer.seconds
+    # A change long after the caller is served changes nothing.
+    late = estimate(QueueState(**{**base.__dict__, "staffing_changes": ((7200.0, 10.0),)}))
+    assert late and late.seconds == pytest.approx(same.seconds, rel=1e-9)
+
+
+# -- the simulation -------------------------------------------------------------------------------
+
+
+def simulate_wait(state: QueueState, rng: random.Random) -> float:
+    """One realisation of the caller's wait in the Markov queue `state` describes."""
+    mu = 1 / (state.mean_handle_seconds or 180.0)
+    theta = 1 / state.mean_patience_seconds if state.mean_patience_seconds else 0.0
+    lam = state.overtaking_per_second
+    changes = list(state.staffing_changes)
+    agents, t, ahead = state.agents, 0.0, state.ahead - state.ready
+    if ahead < 0:
+        return 0.0
+    while True:
+        leave, overtake = agents * mu + ahead * theta, lam
+        step = rng.expovariate(leave + overtake)
+        if changes and t + step >= changes[0][0]:  # memoryless: redraw at the new staffing
+            t, agents = changes.pop(0)
+            continue
+        t += step
+        if rng.random() < overtake / (leave + overtake):
+            ahead += 1
+        elif ahead == 0 or rng.random() < agents * mu / leave:
+            if ahead == 0:
+                return t  # an agent is free and nobody is ahead: this caller is served
+            ahead -= 1
+        else:
+            ahead -= 1  # someone ahead hung up
+
+
+SCENARIOS = {
+    "one agent, first in line": QueueState(agents=1, ahead=0, mean_handle_seconds=180.0),
+    "50 agents, 40 ahead, abandonment": QueueState(
+        agents=50, ahead=40, mean_handle_seconds=180.0, mean_patience_seconds=240.0
+    ),
+    "small team, overtaken": QueueState(
+        agents=4, ahead=6, mean_handle_seconds=200.0, mean_patience_seconds=300.0, overtaking_per_second=0.008
+    ),
+    "shift change mid-wait": QueueState(
+        agents=50,
+        ahead=90,
+        mean_handle_seconds=180.0,
+        mean_patience_seconds=600.0,
+        staffing_changes=((120.0, 35.0),),
+    ),  # fmt: skip
+    "reinforcements arrive": QueueState(
+        agents=8,
+        ahead=25,
+        mean_handle_seconds=180.0,
+        mean_patience_seconds=900.0,
+        overtaking_per_second=0.005,
+        staffing_changes=((240.0, 14.0), (600.0, 20.0)),
+    ),  # fmt: skip
+    "shared agents": QueueState(agents=6.5, ready=1, ahead=9, mean_handle_seconds=150.0),
+}
+
+
+@pytest.mark.parametrize("name", list(SCENARIOS))
+def test_the_mean_and_the_80_percent_range_hold_in_simulation(name: str) -> None:
+    state = SCENARIOS[name]
+    est = estimate(state)
+    assert est is not None
+    rng = random.Random(20260305)
+    waits = [simulate_wait(state, rng) for _ in range(4000)]
+    mean = sum(waits) / len(waits)
+    sd = math.sqrt(sum((w - mean) ** 2 for w in waits) / (len(waits) - 1))
+    assert abs(est.seconds - mean) < 4 * sd / math.sqrt(len(waits)) + 0.01 * mean
+    assert est.sd == pytest.approx(sd, rel=0.1)
+    covered = sum(est.low <= w <= est.high for w in waits) / len(waits)
+    assert 0.75 <= covered <= 0.85, covered
+    below = sum(w < est.low for w in waits) / len(waits)
+    assert 0.05 <= below <= 0.15, below  # the misses split both ways, not all on one side
+
+
+# -- what the caller hears ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("low", "high", "spoken"),
+    [
+        (5, 55, ("soon", 0, 0)),
+        (10, 200, ("up_to", 0, 3)),
+        (250, 420, ("range", 4, 7)),
+        (245, 265, ("about", 4, 4)),
+        (700, 1300, ("range", 10, 20)),
+        (1900, 3100, ("range", 30, 50)),
+        (20, 70, ("up_to", 0, 2)),
+        (50, 80, ("up_to", 0, 2)),
+    ],
+)
+def test_spoken_ranges_are_rounded_to_what_the_model_can_back(
+    low: float, high: float, spoken: tuple[str, int, int]
+) -> None:
+    said = Estimate(seconds=(low + high) / 2, low=low, high=high).spoken()
+    assert (said.kind, said.low, said.high) == spoken
