@@ -52,7 +52,7 @@ def main(argv: list[str] | None = None) -> int:
     if check:
         print(check)
     print(
-        f"{replications} replications per scenario, seed {args.seed}, {args.workers} processes, {elapsed:.0f} s"
+        f"{replications} replications a scenario, seed {args.seed}, {args.workers} processes: {elapsed:.0f} s"
     )
     missed = report.failures(summaries)
     for line in missed:
