@@ -39,14 +39,16 @@ class Caller:
     arrived: float
     scored: bool
     served: simpy.Event
+    queued: bool = False  # found no agent free
     records: list[tuple] = field(default_factory=list)  # (at, predictions, low, high, variances...)
 
 
 class Hotline:
     """One replication of one scenario."""
 
-    def __init__(self, sc: Scenario, seed: int, resim_runs: int = RESIM_RUNS) -> None:
+    def __init__(self, sc: Scenario, seed: int, resim_runs: int = RESIM_RUNS, announce: bool = True) -> None:
         self.sc = sc
+        self.announcing = announce  # False: the queue alone, for checks against queueing formulas
         self.rng = random.Random(seed)
         self.resim_rng = random.Random(seed * 7919 + 1)
         self.resim_runs = resim_runs
@@ -154,6 +156,7 @@ class Hotline:
             self.idle -= 1
             self._serve(c)
             return
+        c.queued = True
         if scored:
             self.tally.waited += 1
             self.pending += 1
@@ -165,7 +168,7 @@ class Hotline:
     def _hold(self, c: Caller):  # noqa: ANN202
         give_up = self.env.timeout(self.rng.expovariate(1 / self.sc.patience)) if self.sc.patience else None
         while True:
-            if c.scored:
+            if c.scored and self.announcing:
                 self._announce(c)
             events = [c.served, self.env.timeout(HOLD_TURN)]
             if give_up is not None:
@@ -230,11 +233,9 @@ class Hotline:
 
     def _resolve(self, c: Caller, now: float) -> None:
         """The caller reached (or would have reached) an agent: score their announcements."""
-        if not c.records:
-            return
         for at, predictions, low, high, said, markov, given in c.records:
             self.tally.add(predictions, now - at, low, high, said, markov, given)
-        if c.scored:
+        if c.scored and c.queued:
             self.pending -= 1
 
     # --- announcements -------------------------------------------------------------------------
@@ -318,9 +319,9 @@ class Hotline:
         return m, v, v / len(waits)  # (estimate - m)^2 overstates (estimate - true mean)^2 by v/runs
 
 
-def replicate(sc: Scenario, seed: int) -> Tally:
+def replicate(sc: Scenario, seed: int, announce: bool = True) -> Tally:
     """One replication of a scenario, from a stationary start where arrivals are flat."""
-    hotline = Hotline(sc, seed)
+    hotline = Hotline(sc, seed, announce=announce)
     if all(len(d.arrivals.points) == 1 for d in sc.departments) and not sc.staffing_plan:
         hotline.start_stationary()
     tally = hotline.run()

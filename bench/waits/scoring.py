@@ -43,6 +43,7 @@ class Tally:
     resim_variance: float = 0.0
     covered: int = 0  # real wait inside the product's stated range
     within20: int = 0  # real wait within ±20% of what was said (see predictors.announcement)
+    within20_mean: int = 0  # real wait within ±20% of the product's mean
     arrivals: int = 0  # scored callers
     waited: int = 0  # of them, found no agent free
     abandoned: int = 0
@@ -85,6 +86,7 @@ class Tally:
                 self.resim_variance += var
         self.covered += low <= actual <= high
         self.within20 += said[0] <= actual <= said[1]
+        self.within20_mean += abs(actual - predictions[0]) <= 0.2 * predictions[0]
         self.wait_sum += actual
 
     @property
@@ -141,6 +143,7 @@ class Summary:
     realized: Interval  # the product's ratio against the one real wait of each announcement
     coverage: Interval
     within20: Interval
+    within20_mean: Interval
     p_wait: Interval  # time share with every agent busy (= probability of waiting, PASTA)
     abandonment: Interval
     mean_wait: Interval
@@ -180,6 +183,7 @@ def summarise(number: int, title: str, target: float, half_hol: bool, tallies: l
         realized=Interval.of([t.realized_ratio(PRODUCT) for t in tallies]),
         coverage=coverage,
         within20=Interval.of([t.within20 / t.records for t in tallies]),
+        within20_mean=Interval.of([t.within20_mean / t.records for t in tallies]),
         p_wait=Interval.of([t.all_busy for t in tallies]),
         abandonment=Interval.of([t.abandoned / t.arrivals for t in tallies]),
         mean_wait=Interval.of([t.wait_sum / t.records for t in tallies]),
