@@ -1,0 +1,31 @@
+"""The wait benchmark's smoke run: its simulator against Erlang C, the estimator against the bound.
+
+The full benchmark (`make bench`) runs by hand; this is scenario 1 (M/M/50 at 95%) made small.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from bench.waits.predictors import HEAD_OF_LINE, PRODUCT
+from bench.waits.runner import probability_of_waiting, run
+from bench.waits.scenarios import scenario, shortened
+from ivr.waits.erlang import erlang_c
+
+
+def test_simulated_queue_waits_as_often_as_erlang_c_says() -> None:
+    """30 replications of 12 hours: the chance a caller waits is within 2% of Erlang C's."""
+    sc = scenario(1)
+    simulated = probability_of_waiting(sc, replications=30, hours=12)
+    expected = erlang_c(50, 0.95 * 50)
+    assert abs(simulated - expected) <= 0.02 * expected, (simulated, expected)
+
+
+def test_estimator_is_within_the_target_of_the_best_possible_prediction() -> None:
+    """The product's estimate scores within 1.10x of the conditional variance; head of line does not."""
+    sc = replace(shortened(scenario(1), 0.25), warmup=1800.0)
+    [summary], tallies = run([sc], replications=3, seed=1, workers=1)
+    assert sum(t.records for t in tallies[1]) > 1000  # callers really waited and heard figures
+    assert summary.ratios[PRODUCT].mean <= sc.target
+    assert summary.ratios[HEAD_OF_LINE].mean > 1.5 * summary.ratios[PRODUCT].mean
+    assert 0.7 <= summary.coverage.mean <= 0.9
