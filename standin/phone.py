@@ -175,7 +175,9 @@ class Call(TwimlInterpreter):
         }
         callback = record.get("transcribeCallback")
         if callback and (record.get("transcribe", "true") == "true"):
-            self._transcriptions.append((urljoin(self._document_url(), callback.strip()), dict(params), transcript))
+            self._transcriptions.append(
+                (urljoin(self._document_url(), callback.strip()), dict(params), transcript)
+            )
         if digits == "hangup":
             # The caller hung up to end the message: Twilio still posts the recording to the
             # action, but the call is over and the TwiML it answers is not run.

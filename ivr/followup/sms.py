@@ -126,7 +126,9 @@ class CallSummarySender:
                 raise TransientSendError(f"Twilio error {exc.code} ({exc.status})") from exc
             # Twilio refuses this message for good (an unreachable or opted-out number).
             self._settle(sid, day, f"failed:{exc.code}", "messages_failed")
-            log.warning("message for call %s to %s refused by Twilio: %s", sid, mask_phone(check.e164), exc.code)
+            log.warning(
+                "message for call %s to %s refused by Twilio: %s", sid, mask_phone(check.e164), exc.code
+            )
             return "failed"
         except requests.RequestException as exc:
             raise TransientSendError(f"Twilio unreachable: {type(exc).__name__}") from exc

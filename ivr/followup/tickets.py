@@ -49,7 +49,9 @@ class Tickets:
             keys.TICKET_TTL_SECONDS, int(now.timestamp() * 1000), keys.TICKET_TTL_SECONDS * 1000,
             keys.STATS_TTL_SECONDS, *flat,
         ]  # fmt: skip
-        return bool(self._open(keys=[keys.ticket(ref), keys.tickets(department), keys.followups(day)], args=args))
+        return bool(
+            self._open(keys=[keys.ticket(ref), keys.tickets(department), keys.followups(day)], args=args)
+        )
 
     def transcribed(self, ref: str, text: str, status: str) -> bool:
         """Add Twilio's transcription to the ticket; False for an unknown ticket."""

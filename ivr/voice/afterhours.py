@@ -91,7 +91,10 @@ def choice() -> VoiceResponse:
         options: dict[str, object] = {}
         if settings.transcribe:
             query = urlencode({"ref": record.get("ref")})
-            options = {"transcribe": True, "transcribe_callback": f"{base_url()}/voice/voicemail/transcription?{query}"}
+            options = {
+                "transcribe": True,
+                "transcribe_callback": f"{base_url()}/voice/voicemail/transcription?{query}",
+            }
         resp.record(
             action=f"{base_url()}/voice/voicemail",
             method="POST",
