@@ -90,7 +90,10 @@ def test_a_wrong_key_asks_again_and_silence_says_goodbye(
     talk_to(app, call, "li_na", run_jobs)
     mark = call.mark()
     call.press("9")
-    assert call.heard_text(mark) == "抱歉，这不是有效的选项。 请为本次服务评分，1分表示很不满意，5分表示非常满意。"
+    assert (
+        call.heard_text(mark)
+        == "抱歉，这不是有效的选项。 请为本次服务评分，1分表示很不满意，5分表示非常满意。"
+    )
     call.silence()
     assert call.heard_text().endswith("感谢您的来电，再见。") and call.state == "completed"
     assert redis_conn.hgetall(keys.survey(call.call_sid)) == {}

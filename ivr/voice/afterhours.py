@@ -60,8 +60,8 @@ def after_hours() -> VoiceResponse:
     if tries == 1:
         hours = describe(cfg.hours[dept.hours], lang)
         twiml.say(resp, lang, lang.text("department_closed", department=dept.names[lang.locale], hours=hours))
-    else:
-        twiml.say(resp, lang, lang.text("no_input"))
+    else:  # asked again: after a wrong key, or silence
+        twiml.say(resp, lang, lang.text("invalid_input" if request.args.get("why") else "no_input"))
     g = twiml.gather(resp, lang, f"{base_url()}/voice/after-hours/choice?try={tries}", speech=False,
                      timeout=cfg.hotline.gather_timeout_seconds)  # fmt: skip
     if callbacks_served():
@@ -107,8 +107,7 @@ def choice() -> VoiceResponse:
         return _goodbye(resp, lang)  # nothing was recorded: Twilio goes on here
     if tries >= cfg.hotline.max_tries:
         return _goodbye(resp, lang)
-    twiml.say(resp, lang, lang.text("invalid_input"))
-    resp.redirect(f"{base_url()}/voice/after-hours?try={tries + 1}", method="POST")
+    resp.redirect(f"{base_url()}/voice/after-hours?try={tries + 1}&why=invalid", method="POST")
     return resp
 
 
