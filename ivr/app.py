@@ -121,6 +121,8 @@ def create_app(test_config: Mapping[str, Any] | None = None, *, clock: Clock | N
 
     from ivr.api import register_api
     from ivr.cli import register_cli
+    from ivr.voice.afterhours import bp as after_hours_bp
+    from ivr.voice.survey import bp as survey_bp
     from ivr.voice.transfer import bp as transfer_bp
     from ivr.voice.views import bp as voice_bp
     from ivr.voice.waiting import bp as waiting_bp
@@ -128,6 +130,8 @@ def create_app(test_config: Mapping[str, Any] | None = None, *, clock: Clock | N
     app.register_blueprint(voice_bp)
     app.register_blueprint(waiting_bp)
     app.register_blueprint(transfer_bp)
+    app.register_blueprint(survey_bp)
+    app.register_blueprint(after_hours_bp)
     register_api(app)
     register_cli(app)
 

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import redis
 from rq import Queue, Retry
+from rq.exceptions import DuplicateJobError
 
 QUEUE_NAME = "hotline"
 FREEZE_ACCOUNT = "queue_worker.jobs.freeze_account"
 MATCH_DEPARTMENT = "queue_worker.jobs.match_department"
 MATCH_AGENT = "queue_worker.jobs.match_agent"
 SWEEP_AGENTS = "queue_worker.jobs.sweep_agents"
+SEND_CALL_SUMMARY = "queue_worker.jobs.send_call_summary"
 
 
 class JobQueue:
@@ -56,3 +58,24 @@ class JobQueue:
     def sweep_agents(self) -> None:
         """End finished wrap-ups and take silent consoles offline."""
         self.queue.enqueue_call(SWEEP_AGENTS, timeout=60, result_ttl=60, failure_ttl=24 * 3600)
+
+    def send_call_summary(self, call_sid: str, retry_seconds: list[int]) -> bool:
+        """Text the caller their reference number and summary; False when already enqueued.
+
+        One job per call (`sms-{CallSid}`, unique): a status callback delivered twice does not
+        send twice. Twilio refusing for now is retried after each of `retry_seconds`.
+        """
+        try:
+            self.queue.enqueue_call(
+                SEND_CALL_SUMMARY,
+                args=(call_sid,),
+                job_id=f"sms-{call_sid}",
+                unique=True,
+                retry=Retry(max=len(retry_seconds), interval=list(retry_seconds)) if retry_seconds else None,
+                timeout=30,
+                result_ttl=2 * 24 * 3600,  # as long as the call record: the id stays taken
+                failure_ttl=7 * 24 * 3600,
+            )
+        except DuplicateJobError:
+            return False
+        return True

@@ -26,6 +26,11 @@
 | hl:profile:{dept}       | hash   | none  | profile rollup job: 'how:name'| wait estimate, callbacks |
 | hl:profilemark:{dept}   | hash   | none  | profile rollup job: last seen | profile rollup job    |
 | hl:staffshare:{dept}    | zset   | none  | agent states: id -> departments| wait estimate        |
+| hl:survey:{sid}         | hash   | 8 d   | survey webhooks (score once)  | supervisors           |
+| hl:surveys:{yymmdd}     | hash   | 8 d   | survey: 'agent|dept:x:n/sum'  | supervisors           |
+| hl:followups:{yymmdd}   | hash   | 8 d   | SMS job, voicemail: counters  | supervisors           |
+| hl:ticket:{ref}         | hash   | 30 d  | voicemail + transcription     | supervisors           |
+| hl:tickets:{dept}       | zset   | none  | voicemail: ref -> ms (30 d kept) | supervisors        |
 
 `{dept}` keys carry a Redis Cluster hash tag, so one department's keys live in one slot and
 a script touching them runs unchanged on a cluster. The outbound limit counters share the `{o}`
@@ -44,6 +49,7 @@ STATS_TTL_SECONDS = 8 * 24 * 3600
 CALLS_FROM_TTL_SECONDS = 8 * 24 * 3600
 # The screen pop counts the 7 days before a call whose record lives 2 days: older entries are dead.
 CALLS_FROM_KEEP_SECONDS = 9 * 24 * 3600
+TICKET_TTL_SECONDS = 30 * 24 * 3600
 
 
 def call(call_sid: str) -> str:
@@ -164,3 +170,28 @@ def profile_mark(department: str) -> str:
 def staffed_shares(department: str) -> str:
     """Staffed agents of a department by how many departments they serve (shared agents count a share)."""
     return f"{PREFIX}:staffshare:{{{department}}}"
+
+
+def survey(call_sid: str) -> str:
+    """One call's survey answer: agent, department, score, the comment's recording."""
+    return f"{PREFIX}:survey:{call_sid}"
+
+
+def survey_stats(day: str) -> str:
+    """Survey totals of one day: 'agent:{id}:n', 'agent:{id}:sum', 'dept:{d}:n', ... 'comments'."""
+    return f"{PREFIX}:surveys:{day}"
+
+
+def followups(day: str) -> str:
+    """What happened after calls on one day: messages sent or failed, voicemails per department."""
+    return f"{PREFIX}:followups:{day}"
+
+
+def ticket(ref: str) -> str:
+    """A voicemail ticket, under the reference number of the call that left it."""
+    return f"{PREFIX}:ticket:{ref}"
+
+
+def tickets(department: str) -> str:
+    """A department's voicemail tickets by creation time (ms), newest last."""
+    return f"{PREFIX}:tickets:{{{department}}}"

@@ -70,6 +70,20 @@ CODE_PROMPTS = frozenset(
         "whisper_verified",
         "whisper_unverified",
         "whisper_no_account",
+        # after the call: the text message, the survey, after hours
+        "sms_offer",
+        "sms_offer_ok",
+        "sms_summary",
+        "sms_summary_served",
+        "sms_summary_voicemail",
+        "sms_summary_unserved",
+        "survey_ask",
+        "survey_comment",
+        "survey_thanks",
+        "afterhours_callback",
+        "afterhours_voicemail",
+        "voicemail_prompt",
+        "voicemail_saved",
     }
 )
 

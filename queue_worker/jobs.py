@@ -15,6 +15,7 @@ from rq.exceptions import DuplicateJobError
 
 from ivr import keys
 from ivr.api.statistics import today
+from ivr.followup.sms import CallSummarySender
 from ivr.phones import mask_account
 from ivr.waits.profile import ensure_summary, rollup
 from queue_worker.context import hotline
@@ -57,6 +58,19 @@ def sweep_agents() -> int:
     for agent_id in ready:
         hl.matcher.for_agent(agent_id)
     return len(ready)
+
+
+def send_call_summary(call_sid: str) -> str:
+    """Text a caller who asked for it their reference number, summary and self-service link."""
+    hl = hotline()
+    sender = CallSummarySender(
+        file=hl.config.file,
+        languages=hl.config.languages,
+        conn=hl.stores.data,
+        client=hl.matcher.connector.client,
+        limits=hl.limits,
+    )
+    return sender.send(call_sid, hl.clock.now())
 
 
 # The sweep runs every SWEEP_EVERY_SECONDS while any worker runs: each run schedules the next on

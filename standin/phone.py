@@ -67,6 +67,15 @@ class Call(TwimlInterpreter):
     # A REST update waiting for the call's next step (a class default: no constructor change).
     _update: PendingUpdate | None = None
 
+    @property
+    def _transcriptions(self) -> list[tuple[str, dict[str, str], str]]:
+        """Transcriptions Twilio has still to post: (callback URL, recording params, text)."""
+        return self.__dict__.setdefault("_pending_transcriptions", [])
+
+    @_transcriptions.setter
+    def _transcriptions(self, value: list[tuple[str, dict[str, str], str]]) -> None:
+        self.__dict__["_pending_transcriptions"] = value
+
     # -- what the caller heard -------------------------------------------------------------
 
     def mark(self) -> int:
@@ -140,8 +149,13 @@ class Call(TwimlInterpreter):
             self._expect("recording")  # an empty recording requests no action
         self._proceed()
 
-    def record(self, duration: int = 5, digits: str = "#") -> None:
-        """Leave a recording of ``duration`` seconds ended by ``digits`` (or ``"hangup"``)."""
+    def record(self, duration: int = 5, digits: str = "#", transcript: str = "") -> None:
+        """Leave a recording of ``duration`` seconds ended by ``digits`` (or ``"hangup"``).
+
+        With ``transcribe="true"`` or a ``transcribeCallback`` on the Record, Twilio transcribes
+        the recording (``transcript`` is what it will read) and posts the result later:
+        ``transcribe()`` delivers it.
+        """
         self.take_pending()
         record = self._expect("recording")
         finish = record.get("finishOnKey", "1234567890*#")
@@ -158,6 +172,11 @@ class Call(TwimlInterpreter):
             "RecordingDuration": str(duration),
             "Digits": digits,
         }
+        callback = record.get("transcribeCallback")
+        if callback and (record.get("transcribe", "true") == "true"):
+            self._transcriptions.append(
+                (urljoin(self._document_url(), callback.strip()), dict(params), transcript)
+            )
         if digits == "hangup":
             # The caller hung up to end the message: Twilio still posts the recording to the
             # action, but the call is over and the TwiML it answers is not run.
@@ -166,6 +185,24 @@ class Call(TwimlInterpreter):
             self._end_and_report("completed", problems)
             return
         self._continue_at(self._action(record), method_of(record), params)
+
+    def transcribe(self, status: str = "completed") -> None:
+        """Twilio finished transcribing the recordings: post each ``transcribeCallback`` (once)."""
+        due, self._transcriptions = self._transcriptions, []
+        problems = []
+        for url, recording, text in due:
+            params = {
+                "TranscriptionSid": new_sid("TR"),
+                "TranscriptionText": text if status == "completed" else "",
+                "TranscriptionStatus": status,
+                "TranscriptionUrl": f"{recording['RecordingUrl']}/Transcriptions.json",
+                "RecordingSid": recording["RecordingSid"],
+                "RecordingUrl": recording["RecordingUrl"],
+            }
+            problems.append(self._notify(url, "POST", params))
+        failures = [problem for problem in problems if problem]
+        if failures:
+            raise CallbackError("; ".join(failures))
 
     def answer(self) -> list[Heard]:
         """The dialled party picks up: Twilio runs the noun's ``url`` document on their leg first.

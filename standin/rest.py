@@ -76,6 +76,7 @@ class Switchboard:
         self._live: dict[str, tuple[Call, str]] = {}  # CallSid -> (call, date registered)
         self._outbound: dict[str, OutboundCall] = {}
         self._messages: list[dict[str, Any]] = []
+        self._message_failures: list[tuple[int, int, str]] = []
 
     def register(self, call: Call) -> Call:
         """Make a stand-in call reachable through the API by its CallSid; return it."""
@@ -113,6 +114,24 @@ class Switchboard:
         """Keep a message sent through the API."""
         with self._lock:
             self._messages.append(dict(message))
+
+    def fail_messages(
+        self, count: int = 1, status: int = 503, code: int = 20503, message: str = "Service Unavailable"
+    ) -> None:
+        """Refuse the next ``count`` message sends with this Twilio error (an outage, a 429...)."""
+        with self._lock:
+            self._message_failures.extend([(status, code, message)] * count)
+
+    def next_message_failure(self) -> tuple[int, int, str] | None:
+        """The error the next message send gets, if one was asked for (used up by the send)."""
+        with self._lock:
+            return self._message_failures.pop(0) if self._message_failures else None
+
+    def clear(self) -> None:
+        """Forget the messages sent and any failures still due (a session-wide switchboard)."""
+        with self._lock:
+            self._messages.clear()
+            self._message_failures.clear()
 
     @property
     def messages(self) -> list[dict[str, Any]]:
@@ -376,6 +395,9 @@ def create_rest_app(switchboard: Switchboard, account_sid: str, auth_token: str)
             raise ApiError(400, 21617, "The concatenated message body exceeds the 1600 character limit.")
         if not is_e164_number(to):
             raise ApiError(400, 21211, f"The 'To' number {to} is not a valid phone number.")
+        failure = switchboard.next_message_failure()
+        if failure is not None:
+            raise ApiError(*failure)
         message = {
             "sid": new_sid("SM"), "to": to, "from": from_ or None, "body": body,
             # A Messaging Service picks the sender later: the message is only accepted so far.

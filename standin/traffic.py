@@ -186,7 +186,9 @@ class Simulation:
         for step in steps:
             if call.state == "gathering":
                 call.press(step) if step else call.silence()
-        for _ in range(8):  # the reference number plays out; a failed second factor goes on
+        # The reference number plays out (silence also declines its SMS offer); a failed second
+        # factor goes on.
+        for _ in range(8):
             if call.state != "gathering":
                 break
             call.silence()
@@ -252,7 +254,10 @@ class Simulation:
     def _on_call_end(self, sid: str) -> None:
         """The agent and caller say goodbye: the agent wraps up, or logs out if their shift is over."""
         log = self.by_sid[sid]
-        self.calls[sid].dial_result("completed", duration=log.handle)
+        call = self.calls[sid]
+        call.dial_result("completed", duration=log.handle)
+        if call.state == "gathering":
+            call.silence()  # simulated callers skip the survey, and hear goodbye
         log.outcome, log.ended = SERVED, self.now
         agent = self.agents[log.agent]
         agent.talk += log.handle

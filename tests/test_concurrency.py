@@ -106,6 +106,8 @@ def run_callers(settings: dict[str, Any], index: int, results: Any) -> None:
             if call.state == "dialing":
                 call.answer()
                 call.dial_result("completed", duration=rng.randint(30, 300))
+                if call.state == "gathering":
+                    call.silence()  # no rating for the survey: goodbye
             if call.state not in ("completed", "rejected"):
                 still.append((call, gives_up))
         active = still

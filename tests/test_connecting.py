@@ -71,6 +71,8 @@ def test_ready_agent_gets_the_caller_with_a_whisper(
     assert "支付与充值来电：充值失败。账户尾号0017，身份已验证。已等待0分钟。" in whisper
     assert state_of(app, "li_na") == ON_CALL
     call.dial_result("completed", duration=240)
+    assert call.heard_text().endswith("请为本次服务评分，1分表示很不满意，5分表示非常满意。")
+    call.silence()  # no rating
     assert call.heard_text().endswith("感谢您的来电，再见。")
     assert call.state == "completed"
     assert state_of(app, "li_na") == WRAP_UP

@@ -470,6 +470,18 @@ LINE_CASES = [
         "holidays.3: Input should be a valid date or datetime, day value is outside expected range",
         id="impossible-holiday",
     ),
+    pytest.param(
+        '  help_url: "https://help.okpay.example/"\n',
+        '  help_url: "http://help.okpay.example/"\n',
+        "messages.help_url: 'http://help.okpay.example/' is not an https:// link",
+        id="sms-link-not-https",
+    ),
+    pytest.param(
+        '  sender: "+862161234500"\n',
+        '  sender: "61234500"\n',
+        "messages.sender: '61234500' is not a valid phone number in E.164 (+8621...)",
+        id="sms-sender",
+    ),
 ]
 
 

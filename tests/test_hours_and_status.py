@@ -65,7 +65,10 @@ def test_closed_department_tells_hours_and_ends_politely(
         "payments and top-ups is closed now. Opening hours: Monday to Friday 09:00 to 21:00, "
         "Saturday to Sunday 10:00 to 18:00." in heard
     )
-    assert heard.endswith("Thank you for calling. Goodbye.")
+    assert heard.endswith("To leave a voicemail, press 2.")
+    for _ in range(3):  # no choice: asked again, then goodbye
+        call.silence()
+    assert call.heard_text().endswith("Thank you for calling. Goodbye.")
     assert call.state == "completed"
     assert waiting_in(redis_conn, "payments") == []
 

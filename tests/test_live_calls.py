@@ -125,14 +125,21 @@ def test_a_console_is_rung_answers_and_both_legs_end(
     phone.kind("answered")
     assert api.get("/api/agent/me", token).get_json()["state"] == "on_call"
 
-    control.client_act("li_na", "hangup")  # the agent hangs up: the Dial action, then goodbye
+    control.client_act("li_na", "hangup")  # the agent hangs up: the Dial action, then the survey
     phone.kind("agent-hung-up")
+    phone.said("请为本次服务评分")
+    phone.state("gathering")
+    control.act(sid, "keys", "5")
+    phone.said("如需留言")  # a comment is optional: the caller hangs up instead
+    control.act(sid, "hangup")
     phone.kind("ended")
     console.kind("call-ended")
     assert redis_conn.hget(keys.call(sid), "status") in ("served", "ended")
     assert api.get("/api/agent/me", token).get_json()["state"] == "wrap_up"
     paths = [url.split("?")[0].removeprefix(PUBLIC_BASE_URL) for url, _ in calls.call(sid).requests]
     assert "/voice/dial-result" in paths and paths[-1] == "/voice/status"
+    day = redis_conn.hget(keys.call(sid), "day")
+    assert redis_conn.hget(keys.survey_stats(day), "agent:li_na:sum") == "5"
 
 
 def test_a_ring_nobody_answers_ends_as_no_answer_and_the_caller_goes_back(

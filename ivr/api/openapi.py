@@ -24,6 +24,7 @@ REQUESTS: list[type[BaseModel]] = [schemas.StateChange, schemas.TransferRequest,
 RESPONSES: list[type[BaseModel]] = [
     schemas.Error, schemas.AgentMe, schemas.StateChanged, schemas.HeartbeatAck, schemas.ScreenPop,
     schemas.TransferResult, schemas.WrapUpResult, schemas.QueuesReport, schemas.AgentsReport,
+    schemas.FollowupsReport, schemas.TicketsReport,
 ]  # fmt: skip
 
 # Reusable error responses: every error is JSON with a message (`Error`).
@@ -142,6 +143,33 @@ def _paths() -> dict[str, Any]:
         },
         "/api/supervisor/agents": {
             "get": _op("agents", "Every agent's state and time in it.", "AgentsReport", tag="supervisor")
+        },
+        "/api/supervisor/followups": {
+            "get": _op(
+                "followups",
+                "Today after the calls: surveys per agent and department, voicemails, messages, "
+                "rate-limit refusals, failed jobs.",
+                "FollowupsReport",
+                tag="supervisor",
+            )
+        },
+        "/api/supervisor/tickets": {
+            "parameters": [
+                {"name": "department", "in": "query", "required": True, "schema": {"type": "string"}},
+                {
+                    "name": "limit",
+                    "in": "query",
+                    "required": False,
+                    "schema": {"type": "integer", "minimum": 1, "maximum": 200, "default": 20},
+                },
+            ],  # fmt: skip
+            "get": _op(
+                "tickets",
+                "A department's newest voicemail tickets, with their transcriptions.",
+                "TicketsReport",
+                tag="supervisor",
+                errors=("400",),
+            ),
         },
     }
 

@@ -200,3 +200,64 @@ class AgentsReport(BaseModel):
 
     as_of: datetime
     agents: list[AgentStatus]
+
+
+class SurveyRow(BaseModel):
+    """Survey answers of one agent or department today."""
+
+    agent: str | None = None
+    department: str | None = None
+    answered: int = Field(description="calls rated")
+    average_score: float | None = Field(description="1 (very poor) to 5 (excellent); null: none yet")
+    scores: dict[str, int] = Field(description="how many calls got each score, '1' to '5'")
+    comments: int = Field(description="spoken comments recorded")
+
+
+class SurveyResults(BaseModel):
+    """Survey results per agent and per department."""
+
+    agents: list[SurveyRow]
+    departments: list[SurveyRow]
+
+
+class MessageCounts(BaseModel):
+    """After-call text messages today."""
+
+    sent: int
+    failed: int = Field(description="refused by Twilio for good (an unreachable number)")
+    refused: int = Field(description="not sent: the number failed the checks or a rate limit")
+
+
+class FollowupsReport(BaseModel):
+    """What happened after today's calls."""
+
+    as_of: datetime
+    day: str = Field(description="yymmdd in the hotline's time zone")
+    surveys: SurveyResults
+    voicemails: dict[str, int] = Field(description="voicemail tickets per department")
+    transcribed: int = Field(description="voicemails whose transcription arrived")
+    messages: MessageCounts
+    refusals: dict[str, int] = Field(description="outbound actions refused by a rate limit, by 'kind:limit'")
+    failed_jobs: int = Field(description="jobs in the worker's failed-job registry (retries exhausted)")
+
+
+class Ticket(BaseModel):
+    """A voicemail left after hours, under the reference number of the call."""
+
+    ref: str
+    department: str
+    created_at: datetime
+    language: str
+    issue: str
+    caller: str | None = Field(description="the caller ID, to call back")
+    recording_url: str
+    recording_seconds: int
+    transcription: str | None
+    transcription_status: str | None
+
+
+class TicketsReport(BaseModel):
+    """A department's newest voicemail tickets."""
+
+    department: str
+    tickets: list[Ticket]

@@ -131,3 +131,32 @@ def agent_report(hotline: Any, now: datetime) -> dict[str, Any]:
             }
         )
     return {"as_of": now, "agents": rows}
+
+
+# -- after the call: surveys, voicemails, messages, refusals, failed jobs -----------------------
+
+
+def followup_report(hotline: Any, now: datetime) -> dict[str, Any]:
+    """Today's survey results per agent and department, voicemails, messages and failed jobs."""
+    from rq.registry import FailedJobRegistry
+
+    from ivr.followup.surveys import Surveys
+
+    cfg = hotline.config.file
+    day = today(hotline, now)
+    counters = {k: int(v) for k, v in hotline.stores.data.hgetall(keys.followups(day)).items()}
+    failed = FailedJobRegistry(queue=hotline.jobs.queue)
+    return {
+        "as_of": now,
+        "day": day,
+        "surveys": Surveys(hotline.stores.data).results(day),
+        "voicemails": {dept: counters.get(f"voicemails:{dept}", 0) for dept in cfg.departments},
+        "transcribed": counters.get("transcribed", 0),
+        "messages": {
+            "sent": counters.get("messages_sent", 0),
+            "failed": counters.get("messages_failed", 0),
+            "refused": counters.get("messages_refused", 0),
+        },
+        "refusals": hotline.limits.refusals(day),
+        "failed_jobs": failed.count,
+    }

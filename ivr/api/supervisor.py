@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, current_app
+from flask import Blueprint, abort, current_app, request
 
 from ivr.api.auth import require
-from ivr.api.schemas import AgentsReport, QueuesReport
-from ivr.api.statistics import agent_report, queue_report
+from ivr.api.schemas import AgentsReport, FollowupsReport, QueuesReport, TicketsReport
+from ivr.api.statistics import agent_report, followup_report, queue_report
+from ivr.followup.tickets import MAX_LIST, Tickets
 
 bp = Blueprint("supervisor_api", __name__, url_prefix="/supervisor")
 
@@ -29,3 +30,41 @@ def agents() -> dict[str, Any]:
     hotline = current_app.extensions["hotline"]
     report = agent_report(hotline, hotline.clock.now())
     return AgentsReport.model_validate(report).model_dump(mode="json")
+
+
+@bp.get("/followups")
+@require("supervisor")
+def followups() -> dict[str, Any]:
+    """Today after the calls: survey results per agent and department, voicemails, messages."""
+    hotline = current_app.extensions["hotline"]
+    report = followup_report(hotline, hotline.clock.now())
+    return FollowupsReport.model_validate(report).model_dump(mode="json")
+
+
+@bp.get("/tickets")
+@require("supervisor")
+def tickets() -> dict[str, Any]:
+    """A department's newest voicemail tickets (`?department=payments&limit=20`)."""
+    hotline = current_app.extensions["hotline"]
+    department = request.args.get("department", "")
+    if department not in hotline.config.file.departments:
+        known = ", ".join(hotline.config.file.departments)
+        abort(400, description=f"department: give one of {known}")
+    limit_text = request.args.get("limit", "20")
+    if not limit_text.isdigit() or not 1 <= int(limit_text) <= MAX_LIST:
+        abort(400, description=f"limit: a whole number from 1 to {MAX_LIST}")
+    rows = Tickets(hotline.stores.data).recent(department, int(limit_text))
+    report = {
+        "department": department,
+        "tickets": [
+            {
+                **row,
+                "caller": row.get("caller") or None,
+                "recording_seconds": int(row.get("recording_seconds") or 0),
+                "transcription": row.get("transcription"),
+                "transcription_status": row.get("transcription_status"),
+            }
+            for row in rows
+        ],
+    }
+    return TicketsReport.model_validate(report).model_dump(mode="json")

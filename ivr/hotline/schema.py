@@ -208,6 +208,13 @@ class Issue(Strict):
     priority: Identifier = "normal"
     verified_priority: Identifier | None = None
     language_departments: dict[Locale, Identifier] = Field(default_factory=dict)
+    # Where the caller can help themselves with this issue: the link of the after-call SMS.
+    self_service_url: str | None = None
+
+    @field_validator("self_service_url")
+    @classmethod
+    def _https_link(cls, value: str | None) -> str | None:
+        return _https(value) if value is not None else None
 
 
 class Option(Strict):
@@ -319,6 +326,51 @@ class Outbound(Strict):
         return value
 
 
+def _https(value: str) -> str:
+    """A link sent to a customer's phone must be https (a text message is easy to spoof)."""
+    if not re.fullmatch(r"https://[^\s/]+(/\S*)?", value):
+        raise ValueError(f"{value!r} is not an https:// link")
+    return value
+
+
+class Messages(Strict):
+    """The text message a caller may ask for: reference number, summary, self-service link."""
+
+    offer_sms: bool = True  # asked with the reference number, only of numbers a message may reach
+    sender: str  # the hotline's SMS-capable number (E.164), the message's From
+    help_url: str  # the self-service link for issues without their own self_service_url
+    # Seconds between tries when Twilio does not take the message (one retry per entry).
+    retry_seconds: list[Annotated[int, Field(ge=0, le=86400)]] = Field(
+        default_factory=lambda: [30, 120, 600], max_length=10
+    )
+
+    @field_validator("sender")
+    @classmethod
+    def _sender_e164(cls, value: str) -> str:
+        if not is_valid_e164(value):
+            raise ValueError(f"{value!r} is not a valid phone number in E.164 (+8621...)")
+        return value
+
+    @field_validator("help_url")
+    @classmethod
+    def _help_https(cls, value: str) -> str:
+        return _https(value)
+
+
+class Survey(Strict):
+    """The question after the agent hangs up: a score from 1 to 5, then an optional spoken comment."""
+
+    enabled: bool = True
+    comment_max_seconds: int = Field(default=60, ge=0, le=300)  # 0: no comment is recorded
+
+
+class AfterHours(Strict):
+    """What a caller whose department is closed may do: book a callback or leave a voicemail."""
+
+    voicemail_max_seconds: int = Field(default=120, ge=10, le=600)
+    transcribe: bool = True  # Twilio transcribes the message for the ticket
+
+
 class HotlineFile(Strict):
     """The whole hotline file."""
 
@@ -337,6 +389,9 @@ class HotlineFile(Strict):
     # from a transfer: an agent's mistake (or a stolen token) must not place toll calls.
     specialist_lines: dict[Identifier, str] = Field(default_factory=dict)
     outbound: Outbound = Outbound()
+    messages: Messages | None = None  # without it no text message is offered
+    survey: Survey = Survey()
+    after_hours: AfterHours = AfterHours()
 
     @field_validator("specialist_lines")
     @classmethod

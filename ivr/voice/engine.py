@@ -13,7 +13,8 @@ from urllib.parse import urlencode
 from ivr import keys
 from ivr.callcenter.accounts import FOUND
 from ivr.callcenter.routing import route
-from ivr.hotline.hours import closed_departments, describe
+from ivr.followup.sms import WANTED, may_offer
+from ivr.hotline.hours import closed_departments
 from ivr.hotline.loader import HotlineConfig
 from ivr.hotline.schema import Node
 from ivr.prompts import Language
@@ -267,11 +268,10 @@ class Engine(IdentifySteps):
         target = route(self.file, turn.merged(), turn.now)
         if target is None:
             issue = self.file.issues.get(turn.get("issue")) or self.file.issues["other"]
-            dept = self.file.departments[issue.department]
-            turn.writer.set(status="closed", department=issue.department)
-            turn.resp = twiml.closed(
-                lang, dept.names[lang.locale], describe(self.file.hours[dept.hours], lang)
-            )
+            wanted = issue.language_departments.get(turn.get("lang"), issue.department)
+            turn.writer.set(status="closed", department=wanted)
+            # Opening hours, then a callback or a voicemail for that department.
+            turn.resp.redirect(f"{turn.base_url}/voice/after-hours", method="POST")
             return
         if not repeat:
             capacity = self.file.departments[target.department].capacity
@@ -280,6 +280,8 @@ class Engine(IdentifySteps):
         g = twiml.gather(turn.resp, lang, self.url(turn, node_id, "ref"), timeout=3, speech=False)
         twiml.say(g, lang, lang.text("reference_number", digits=lang.spell(ref)))
         twiml.say(g, lang, lang.text("reference_repeat"))
+        if not turn.get("sms") and may_offer(self.file, turn.merged()):
+            twiml.say(g, lang, lang.text("sms_offer"))
         dept_name = self.file.departments[target.department].names[lang.locale]
         twiml.say(turn.resp, lang, lang.text("handoff_department", department=dept_name))
         turn.resp.redirect(f"{turn.base_url}/voice/hold", method="POST")
@@ -292,6 +294,9 @@ class Engine(IdentifySteps):
             self._render_handoff(node_id, node, turn, repeat=True)
         else:
             lang = self.lang(turn)
+            if said.digits == "1" and not turn.get("sms") and may_offer(self.file, turn.merged()):
+                turn.writer.set(sms=WANTED)  # sent by a worker when the call ends
+                self._say(turn, "sms_offer_ok")
             dept = self.file.departments.get(turn.get("department"))
             if dept is not None:
                 twiml.say(

@@ -72,15 +72,6 @@ def hold(lang: Language, music_url: str, hold_url: str) -> VoiceResponse:
     return resp
 
 
-def closed(lang: Language, department_name: str, hours: str) -> VoiceResponse:
-    """The department is closed and nobody else can take the call."""
-    resp = VoiceResponse()
-    say(resp, lang, lang.text("department_closed", department=department_name, hours=hours))
-    say(resp, lang, lang.text("goodbye"))
-    resp.hangup()
-    return resp
-
-
 def dial_agent(lang: Language, reach: str, *, action: str, whisper: str, ring_timeout: int) -> VoiceResponse:
     """Tell the caller, then ring the agent (Client, number or SIP) with the whisper for them."""
     resp = VoiceResponse()

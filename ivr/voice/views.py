@@ -9,6 +9,7 @@ from flask import Blueprint, request
 from twilio.twiml.voice_response import VoiceResponse
 
 from ivr.callcenter.calls import CallRecord, CallWriter
+from ivr.followup.sms import WANTED
 from ivr.voice import twiml
 from ivr.voice.engine import Input, Position, Turn
 from ivr.voice.webhook import base_url, call_sid, hotline_of_app, int_field, this_call, twilio_webhook
@@ -97,6 +98,10 @@ def status() -> VoiceResponse:
             sid, department, record.get("day"), abandoned=True, waited_ms=waited_ms, pipe=pipe
         )
     closed_status = pipe.execute()[0]
+    messages = hotline.config.file.messages
+    if closed_status and record.get("sms") == WANTED and messages is not None:
+        # The caller asked for their reference number by SMS: a worker sends it, once.
+        hotline.jobs.send_call_summary(sid, messages.retry_seconds)
     if closed_status in ("connecting", "on_call"):
         # Read again: the agent may have been assigned after `record` was read.
         fresh = hotline.calls.load(sid) or record

@@ -20,7 +20,7 @@ from ivr import keys
 from ivr.callcenter.calls import CallRecord
 from ivr.callcenter.transfers import transfer_path_of
 from ivr.phones import last_digits
-from ivr.voice import twiml
+from ivr.voice import survey, twiml
 from ivr.voice.webhook import base_url, hotline_of_app, int_field, language_of, this_call, twilio_webhook
 from ivr.waits.estimate import Estimate
 from ivr.waits.live import wait_for_caller
@@ -208,6 +208,8 @@ def dial_result() -> VoiceResponse:
         resp.redirect(f"{base_url()}/voice/hold", method="POST")
     elif outcome == "transferred":  # the old leg's late report, or its end if the redirect failed
         resp.redirect(f"{base_url()}{transfer_path_of(record)}", method="POST")
+    elif outcome == "done" and hotline.config.file.survey.enabled and agent_id:
+        survey.ask(resp, lang, agent_id)  # the agent hung up: rate the call
     else:
         twiml.say(resp, lang, lang.text("goodbye"))
         resp.hangup()

@@ -1,0 +1,1 @@
+"""After the call: the text message, the survey, and voicemail tickets."""
