@@ -39,6 +39,11 @@ class ScaledClock:
         self._speed = speed
         self._origin = time.monotonic()
 
+    @property
+    def speed(self) -> float:
+        """How many simulated seconds pass per wall-clock second (rq's scheduler runs on the wall clock)."""
+        return self._speed
+
     def now(self) -> datetime:
         """The simulated instant."""
         elapsed = (time.monotonic() - self._origin) * self._speed

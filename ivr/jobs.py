@@ -6,6 +6,8 @@ Every method takes an optional pipeline, so a webhook can enqueue in its single 
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import redis
 from rq import Queue, Retry
 
@@ -14,6 +16,9 @@ FREEZE_ACCOUNT = "queue_worker.jobs.freeze_account"
 MATCH_DEPARTMENT = "queue_worker.jobs.match_department"
 MATCH_AGENT = "queue_worker.jobs.match_agent"
 SWEEP_AGENTS = "queue_worker.jobs.sweep_agents"
+PLACE_CALLBACK = "queue_worker.jobs.place_callback"
+CALLBACK_DUE = "queue_worker.jobs.callback_due"
+SCHEDULED_CALLBACK = "queue_worker.jobs.scheduled_callback"
 
 
 class JobQueue:
@@ -56,3 +61,42 @@ class JobQueue:
     def sweep_agents(self) -> None:
         """End finished wrap-ups and take silent consoles offline."""
         self.queue.enqueue_call(SWEEP_AGENTS, timeout=60, result_ttl=60, failure_ttl=24 * 3600)
+
+    def place_callback(
+        self, pipe: redis.client.Pipeline | None, sid: str, agent_id: str, attempt: int
+    ) -> None:
+        """Call a customer back for the agent their place reached (retried if Twilio's API fails)."""
+        self.queue.enqueue_call(
+            PLACE_CALLBACK,
+            args=(sid, agent_id, attempt),
+            job_id=f"callback-{sid}-{attempt}",
+            retry=Retry(max=3, interval=[5, 15, 30]),
+            timeout=60,
+            result_ttl=24 * 3600,
+            failure_ttl=7 * 24 * 3600,
+            pipeline=pipe,
+        )
+
+    def callback_due(self, sid: str, fails: int, delay: timedelta) -> None:
+        """After the backoff, put a callback that did not reach the customer back in the queue."""
+        self.queue.enqueue_in(
+            delay,
+            CALLBACK_DUE,
+            sid,
+            job_id=f"callback-due-{sid}-{fails}",
+            job_timeout=60,
+            result_ttl=3600,
+            failure_ttl=7 * 24 * 3600,
+        )
+
+    def scheduled_callback(self, sid: str, delay: timedelta) -> None:
+        """At the chosen slot, put the caller in the queue as a callback place."""
+        self.queue.enqueue_in(
+            delay,
+            SCHEDULED_CALLBACK,
+            sid,
+            job_id=f"callback-scheduled-{sid}",
+            job_timeout=60,
+            result_ttl=24 * 3600,
+            failure_ttl=7 * 24 * 3600,
+        )

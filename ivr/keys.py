@@ -25,6 +25,8 @@
 | hl:refused:{yymmdd}     | hash   | 8 d   | outbound limits: kind:limit   | supervisors           |
 | hl:profile:{dept}       | hash   | none  | profile rollup job: 'how:name'| wait estimate, callbacks |
 | hl:profilemark:{dept}   | hash   | none  | profile rollup job: last seen | profile rollup job    |
+| hl:cbclaim:{sid}:{n}    | string | 2 d   | callback job: 'pending:ts', then CallSid | callback job |
+| hl:lastplace:{dept}:{e164} | hash | keep_place_min. | status callback: place | hand-off |
 
 `{dept}` keys carry a Redis Cluster hash tag, so one department's keys live in one slot and
 a script touching them runs unchanged on a cluster. The outbound limit counters share the `{o}`
@@ -158,3 +160,13 @@ def profile(department: str) -> str:
 def profile_mark(department: str) -> str:
     """What the profile rollup last saw of the department's daily counters, and when."""
     return f"{PREFIX}:profilemark:{{{department}}}"
+
+
+def callback_claim(call_sid: str, attempt: int) -> str:
+    """Idempotency key of one callback attempt: set before dialling, then the outbound CallSid."""
+    return f"{PREFIX}:cbclaim:{call_sid}:{attempt}"
+
+
+def last_place(department: str, e164: str) -> str:
+    """The place of a caller who hung up while waiting (account, score), for when they call again."""
+    return f"{PREFIX}:lastplace:{{{department}}}:{e164}"

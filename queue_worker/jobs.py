@@ -85,3 +85,18 @@ def periodic_sweep() -> int:
     """The sweep, rescheduled first so that a failing sweep does not stop the next ones."""
     schedule_sweep(hotline().jobs.queue)
     return sweep_agents()
+
+
+def place_callback(call_sid: str, agent_id: str, attempt: int) -> str:
+    """Call a customer back for the agent their place reached; at most one call per attempt."""
+    return hotline().callbacks.place(call_sid, agent_id, attempt).outcome
+
+
+def callback_due(call_sid: str) -> bool:
+    """A callback's backoff passed: its place goes back in the queue for the next agent."""
+    return hotline().callbacks.due(call_sid)
+
+
+def scheduled_callback(call_sid: str) -> bool:
+    """A scheduled callback's slot came: the caller joins the queue as a callback place."""
+    return hotline().callbacks.start_scheduled(call_sid)

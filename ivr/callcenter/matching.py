@@ -73,6 +73,14 @@ class Match:
     department: str
 
 
+class CallbackPlaces(Protocol):
+    """Callback places in the queue: the customer is called rather than redirected."""
+
+    def take(self, found: Popped, agent_id: str, department: str, now: datetime) -> bool:
+        """Start calling back if `found` is a callback place for this agent; False otherwise."""
+        ...
+
+
 class Matcher:
     """Makes matches for one hotline."""
 
@@ -84,8 +92,10 @@ class Matcher:
         queues: Queues,
         connector: Connector,
         clock: Clock,
+        callbacks: CallbackPlaces | None = None,
     ) -> None:
         self.cfg, self.conn, self.agents, self.queues, self.connector = cfg, conn, agents, queues, connector
+        self.callbacks = callbacks
         # Each match reads the clock afresh: a matching run can outlast one agent's whole call.
         self.clock = clock
 
@@ -145,6 +155,8 @@ class Matcher:
             return None
         found, dept = popped
         self.agents.ring(agent_id, found.sid, now)
+        if self.callbacks is not None and self.callbacks.take(found, agent_id, dept, now):
+            return Match(call_sid=found.sid, agent_id=agent_id, department=dept)  # a job calls them
         self.conn.hset(
             keys.call(found.sid),
             mapping={

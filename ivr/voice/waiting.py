@@ -20,8 +20,9 @@ from ivr.callcenter.calls import CallRecord
 from ivr.callcenter.transfers import transfer_path_of
 from ivr.phones import last_digits
 from ivr.voice import twiml
+from ivr.voice.callback import offer_gather
 from ivr.voice.webhook import base_url, hotline_of_app, int_field, language_of, this_call, twilio_webhook
-from ivr.waits.estimate import Estimate, estimate_wait
+from ivr.waits.estimate import Estimate, QueueState, estimate
 
 bp = Blueprint("waiting", __name__, url_prefix="/voice")
 
@@ -61,18 +62,47 @@ def hold() -> VoiceResponse:
     last_position = int_field(request.args.get("p"), 0)
     last_at = int_field(request.args.get("t"), 0)
     announce = position != last_position or now.timestamp() - last_at >= cfg.hotline.announce_every_seconds
+    wait = estimate(queue_state(position, staffed, ready, handled, handle_ms, waited.total_seconds()))
+    offer = callback_offered(cfg, position, wait)
+    # With a callback on offer, the turn's words sit in a Gather: a key asks for it, silence
+    # falls through to the music.
+    words = offer_gather(resp, lang) if offer else resp
     if announce:
-        mean_handle = int(handle_ms) / 1000 / int(handled) if handled and int(handled) else None
-        _announce(resp, lang, position, estimate_wait(position - 1, int(staffed), mean_handle, int(ready)))
+        _announce(words, lang, position, wait)
+        if offer:
+            twiml.say(words, lang, lang.text("callback_offer"))
         last_position, last_at = position, int(now.timestamp())
     music = cfg.departments[department].hold_music_url or cfg.hotline.hold_music_url
-    twiml.say(resp, lang, lang.text("hold_message"))
+    twiml.say(words, lang, lang.text("hold_message"))
     resp.play(music)
     resp.redirect(f"{base_url()}/voice/hold?p={last_position}&t={last_at}", method="POST")
     return resp
 
 
-def _announce(resp: VoiceResponse, lang, position: int, estimate: Estimate | None) -> None:  # noqa: ANN001
+def queue_state(
+    position: int, staffed: int, ready: int, handled: str | None, handle_ms: str | None, waited: float
+) -> QueueState:
+    """What the hold loop knows of the queue in front of the caller (one place to build it)."""
+    mean_handle = int(handle_ms or 0) / 1000 / int(handled) if handled and int(handled) else None
+    return QueueState(
+        agents=int(staffed),
+        ready=int(ready),
+        ahead=max(position - 1, 0),
+        mean_handle_seconds=mean_handle,
+        waited_seconds=max(waited, 0.0),
+    )
+
+
+def callback_offered(cfg, position: int, wait: Estimate | None) -> bool:  # noqa: ANN001 - HotlineFile
+    """A callback is offered on its own when the wait is long or the caller far back."""
+    settings = cfg.callbacks
+    if not settings.enabled:
+        return False
+    long_wait = wait is not None and wait.seconds >= settings.offer_after_wait_seconds
+    return long_wait or position >= settings.offer_from_position
+
+
+def _announce(resp, lang, position: int, estimate: Estimate | None) -> None:  # noqa: ANN001
     """Say where the caller stands and how long it should take."""
     ahead = position - 1
     twiml.say(
