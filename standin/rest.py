@@ -323,6 +323,23 @@ def create_rest_app(switchboard: Switchboard, account_sid: str, auth_token: str)
     def fetch_call(account: str, sid: str) -> Response:
         return jsonify(call_json(sid))
 
+    @app.get(f"{base}/Calls.json")
+    def list_calls(account: str) -> Response:
+        # The outbound calls the API created (newest first), filtered as Twilio filters: To, From, Status.
+        filters = (("to", "To"), ("from_", "From"), ("status", "Status"))
+        wanted = {key: request.args[arg] for key, arg in filters if arg in request.args}
+        found = [
+            record
+            for record in reversed(switchboard.outbound_calls)
+            if record.account_sid == account_sid and all(getattr(record, k) == v for k, v in wanted.items())
+        ]
+        uri = f"/{API_VERSION}/Accounts/{account}/Calls.json"
+        return jsonify(
+            calls=[call_json(record.sid) for record in found],
+            page=0, page_size=max(len(found), 50), start=0, end=max(len(found) - 1, 0), uri=uri,
+            first_page_uri=uri, next_page_uri=None, previous_page_uri=None,
+        )  # fmt: skip
+
     @app.post(f"{base}/Calls/<sid>.json")
     def update_call(account: str, sid: str) -> Response:
         call_json(sid)  # 404 for a call the account does not have

@@ -69,7 +69,7 @@ def _back(record: CallRecord, lang, *prompts: str) -> VoiceResponse:  # noqa: AN
     if record.get("status") not in ("queued", "connecting"):
         return _goodbye(lang, *prompts)
     resp = VoiceResponse()
-    for prompt in prompts:
+    for prompt in dict.fromkeys([*prompts, "callback_back_to_queue"]):
         twiml.say(resp, lang, lang.text(prompt))
     resp.redirect(f"{base_url()}/voice/hold", method="POST")
     return resp
@@ -124,7 +124,7 @@ def _confirm(record: CallRecord, mode: str, extra: str, phase: str, e164: str, t
 def _ask_number(record: CallRecord, mode: str, extra: str, tries: int, *before: str) -> VoiceResponse:
     lang = language_of(record)
     if tries > hotline_of_app().config.file.hotline.max_tries:
-        return _back(record, lang, *before, "callback_back_to_queue")
+        return _back(record, lang, *before)
     resp = VoiceResponse()
     for prompt in before:
         twiml.say(resp, lang, lang.text(prompt))
@@ -174,7 +174,7 @@ def number() -> VoiceResponse:
         if digits == "2":
             return _ask_number(record, mode, extra, 1)
         if tries > cfg.hotline.max_tries:
-            return _back(record, lang, "callback_back_to_queue")
+            return _back(record, lang)
         return _confirm(record, mode, extra, phase, pending, tries)
     return _back(record, lang)
 
@@ -237,7 +237,7 @@ def schedule() -> VoiceResponse:
     if choice.isdigit() and 1 <= int(choice) <= len(slots):
         return _number_start(record, "later", f"&department={department}&slot={slots[int(choice) - 1]}")
     if tries > hotline.config.file.hotline.max_tries:
-        return _back(record, lang, "callback_back_to_queue")
+        return _back(record, lang)
     here = f"{base_url()}/voice/callback/schedule?department={department}&s={','.join(map(str, slots))}"
     resp = VoiceResponse()
     gather = twiml.gather(resp, lang, f"{here}&try={tries + 1}", num_digits=1, speech=False)
