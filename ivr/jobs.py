@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import redis
-from rq import Queue, Retry
+from rq import Callback, Queue, Retry
 
 QUEUE_NAME = "hotline"
 FREEZE_ACCOUNT = "queue_worker.jobs.freeze_account"
@@ -19,6 +19,7 @@ SWEEP_AGENTS = "queue_worker.jobs.sweep_agents"
 PLACE_CALLBACK = "queue_worker.jobs.place_callback"
 CALLBACK_DUE = "queue_worker.jobs.callback_due"
 SCHEDULED_CALLBACK = "queue_worker.jobs.scheduled_callback"
+CALLBACK_JOB_FAILED = "queue_worker.jobs.callback_job_failed"
 
 
 class JobQueue:
@@ -71,6 +72,8 @@ class JobQueue:
             args=(sid, agent_id, attempt),
             job_id=f"callback-{sid}-{attempt}",
             retry=Retry(max=3, interval=[5, 15, 30]),
+            # After the last retry the attempt counts as not reached, so the agent is not held.
+            on_failure=Callback(CALLBACK_JOB_FAILED),
             timeout=60,
             result_ttl=24 * 3600,
             failure_ttl=7 * 24 * 3600,

@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 
 from rq import Queue
 from rq.exceptions import DuplicateJobError
+from rq.job import Job
 
 from ivr import keys
 from ivr.phones import mask_account
@@ -100,3 +101,12 @@ def callback_due(call_sid: str) -> bool:
 def scheduled_callback(call_sid: str) -> bool:
     """A scheduled callback's slot came: the caller joins the queue as a callback place."""
     return hotline().callbacks.start_scheduled(call_sid)
+
+
+def callback_job_failed(job: Job, connection: object, *exc_info: object) -> None:
+    """rq's failure callback of `place_callback`: once no retry is left, free the agent and move on."""
+    if job.retries_left:
+        return  # rq runs it again after the interval
+    call_sid, _agent_id, attempt = job.args
+    hl = hotline()
+    hl.callbacks.not_reached(call_sid, attempt, "api_error", hl.clock.now())

@@ -485,3 +485,29 @@ def test_a_caller_who_hung_up_and_calls_again_gets_the_old_place(
     assert stats(redis_conn, again)["returned"] == "1"
     stranger = on_hold(cb_app, switchboard, "+8613900000009")  # no kept place: at the back
     assert waiting_in(redis_conn, "payments")[-1] == stranger.call_sid
+
+
+def test_twilio_api_down_is_retried_by_rq_then_counts_as_not_reached(
+    cb_settings: dict[str, Any],
+    redis_conn: redis.Redis,
+    clock: FixedClock,
+    switchboard: Switchboard,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    app = make_app({**cb_settings, "twilio_api_base_url": "http://127.0.0.1:9"}, clock)
+    try:
+        hotline = app.extensions["hotline"]
+        asker = on_hold(app, switchboard)
+        ask_callback(asker)
+        ready(app, "li_na")
+        assert hotline.agents.get("li_na").state == RINGING  # held while the job tries
+        for _ in range(3):  # rq's retries, each after its interval
+            assert redis_conn.hget(keys.call(asker.call_sid), "cb_status") == "dialling"
+            scheduler_at(app, monkeypatch, time.time() + 120)
+            jobs(app)
+        record = redis_conn.hgetall(keys.call(asker.call_sid))
+        assert record["cb_status"] == "retry" and record["cb_reason"] == "api_error"
+        assert hotline.agents.get("li_na").state == READY
+        assert FailedJobRegistry(queue=hotline.jobs.queue).count == 1  # rq keeps the failure
+    finally:
+        context.install(None)

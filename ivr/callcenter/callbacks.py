@@ -49,15 +49,22 @@ CLAIM_TTL_SECONDS = 2 * 24 * 3600
 # Calls created this long before the claim still count as this attempt's (clock skew with Twilio).
 ADOPT_SLACK_SECONDS = 5
 
-# KEYS: call.  ARGV: agent, department, score, now.  The matcher popped this place for an agent:
-# a callback that waits becomes 'dialling' with its next attempt number; anything else returns 0.
-_MARK = """
+# KEYS: call.  ARGV: agent, department, score, now.  The matcher popped this place for an agent.
+# A callback that waits becomes 'dialling' with its next attempt number (returned); a caller on
+# hold becomes 'connecting' (-1); a call that ended meanwhile (the caller hung up as the place was
+# taken) is left alone (0), so no agent rings for nobody. Checked and written in one step.
+_CLAIM = """
 local f = redis.call('HMGET', KEYS[1], 'status', 'cb_status')
-if f[1] ~= 'callback' or f[2] ~= 'waiting' then return 0 end
-local attempt = redis.call('HINCRBY', KEYS[1], 'cb_attempt', 1)
-redis.call('HSET', KEYS[1], 'cb_status', 'dialling', 'agent', ARGV[1], 'department', ARGV[2],
-  'queue_score', ARGV[3], 'matched_at', ARGV[4], 'cb_call', '')
-return attempt
+if f[1] == 'callback' and f[2] == 'waiting' then
+  local attempt = redis.call('HINCRBY', KEYS[1], 'cb_attempt', 1)
+  redis.call('HSET', KEYS[1], 'cb_status', 'dialling', 'agent', ARGV[1], 'department', ARGV[2],
+    'queue_score', ARGV[3], 'matched_at', ARGV[4], 'cb_call', '')
+  return attempt
+end
+if f[1] == 'ended' then return 0 end
+redis.call('HSET', KEYS[1], 'status', 'connecting', 'agent', ARGV[1], 'department', ARGV[2],
+  'queue_score', ARGV[3], 'matched_at', ARGV[4])
+return -1
 """
 
 # KEYS: call.  ARGV: attempt ('' for any), ',allowed,cb_status,list,', new cb_status, field, value...
@@ -113,7 +120,7 @@ class Callbacks:
         self.cfg, self.conn, self.queues, self.agents, self.jobs = cfg, conn, queues, agents, jobs
         self.limits, self.clock, self.rest, self.base_url = limits, clock, rest, public_base_url
         self.settings = cfg.callbacks
-        self._mark = conn.register_script(_MARK)
+        self._claim = conn.register_script(_CLAIM)
         self._move = conn.register_script(_MOVE)
         self._not_reached = conn.register_script(_NOT_REACHED)
 
@@ -160,17 +167,14 @@ class Callbacks:
 
     # -- the matcher's side ----------------------------------------------------------------
 
-    def take(self, found: Popped, agent_id: str, department: str, now: datetime) -> bool:
-        """A popped place is a callback: mark it for this agent and start the job. False otherwise."""
-        attempt = int(
-            self._mark(
-                keys=[keys.call(found.sid)], args=[agent_id, department, str(found.score), now.isoformat()]
-            )
-        )
-        if not attempt:
-            return False
-        self.jobs.place_callback(None, found.sid, agent_id, attempt)
-        return True
+    def claim(self, found: Popped, agent_id: str, department: str, now: datetime) -> str:
+        """A popped place for this agent: 'callback' (the job calls them), 'caller' or 'gone'."""
+        args = [agent_id, department, str(found.score), now.isoformat()]
+        attempt = int(self._claim(keys=[keys.call(found.sid)], args=args))
+        if attempt > 0:
+            self.jobs.place_callback(None, found.sid, agent_id, attempt)
+            return "callback"
+        return "caller" if attempt < 0 else "gone"
 
     # -- the job ---------------------------------------------------------------------------
 

@@ -76,8 +76,8 @@ class Match:
 class CallbackPlaces(Protocol):
     """Callback places in the queue: the customer is called rather than redirected."""
 
-    def take(self, found: Popped, agent_id: str, department: str, now: datetime) -> bool:
-        """Start calling back if `found` is a callback place for this agent; False otherwise."""
+    def claim(self, found: Popped, agent_id: str, department: str, now: datetime) -> str:
+        """Mark the popped place as the agent's: 'callback' (being called), 'caller' or 'gone'."""
         ...
 
 
@@ -155,8 +155,18 @@ class Matcher:
             return None
         found, dept = popped
         self.agents.ring(agent_id, found.sid, now)
-        if self.callbacks is not None and self.callbacks.take(found, agent_id, dept, now):
-            return Match(call_sid=found.sid, agent_id=agent_id, department=dept)  # a job calls them
+        if self.callbacks is not None:
+            claimed = self.callbacks.claim(found, agent_id, dept, now)
+            if claimed == "gone":  # hung up as their place was taken: the agent tries the next one
+                self.agents.caller_gone(agent_id, now)
+                return self._offer(agent_id, now)
+            if claimed == "callback":
+                return Match(call_sid=found.sid, agent_id=agent_id, department=dept)  # a job calls them
+            if not self.connector.connect(found.sid):
+                log.warning(
+                    "redirect of %s to agent %s failed: its hold loop will connect it", found.sid, agent_id
+                )
+            return Match(call_sid=found.sid, agent_id=agent_id, department=dept)
         self.conn.hset(
             keys.call(found.sid),
             mapping={

@@ -340,7 +340,7 @@ def press() -> VoiceResponse:
 def _connected(record: CallRecord, attempt: int) -> None:
     """Count the callback as connected, once."""
     hotline = hotline_of_app()
-    if hotline.callbacks.move(record.sid, attempt, ("answered",), "connected"):
+    if hotline.callbacks.move(record.sid, attempt, ("answered",), "connected", outcome="callback_served"):
         hotline.callbacks.count(record, "callbacks_connected")
 
 
