@@ -186,10 +186,10 @@ class Simulation:
             if call.state == "gathering":
                 call.press(step) if step else call.silence()
         for _ in range(8):  # the reference number plays out; a failed second factor goes on
-            if call.state != "gathering":
+            if call.state != "gathering" or _on_hold(call):
                 break
             call.silence()
-        if call.state != "looping":
+        if call.state != "looping" and not _on_hold(call):
             log.outcome, log.ended = UNREACHED, self.now
             return
         log.joined = self.now
@@ -213,11 +213,11 @@ class Simulation:
             return
         call = self.calls[sid]
         mark = call.mark()
-        call.continue_loop()
+        _next_turn(call)
         self._heard_wait(log, call, mark)
         if call.state == "dialing":
             self._answer(log, call)
-        elif call.state == "looping":
+        elif call.state == "looping" or _on_hold(call):
             self.at(self.now + self.sc.hold_turn_seconds, "hold", sid)
 
     def _on_patience(self, sid: str) -> None:
@@ -234,7 +234,7 @@ class Simulation:
         matched = [sid for sid, status in self._status(list(self.waiting)).items() if status == "connecting"]
         for sid in matched:
             call = self.calls[sid]
-            call.take_pending() or call.continue_loop()  # the REST redirect, else the hold loop
+            call.take_pending() or _next_turn(call)  # the REST redirect, else the hold loop
             if call.state == "dialing":
                 self._answer(self.waiting[sid], call)
         return bool(matched)
@@ -389,6 +389,20 @@ def main(argv: list[str] | None = None) -> int:
             stop_embedded_redis(data_dir)
             shutil.rmtree(data_dir, ignore_errors=True)
     return 0
+
+
+def _on_hold(call: Call) -> bool:
+    """On hold: between turns of the hold loop, or in a turn that offers a callback (a Gather)."""
+    in_hold_turn = call.state == "gathering" and "/voice/hold" in (call.current_url or "")
+    return call.state == "looping" or in_hold_turn
+
+
+def _next_turn(call: Call) -> None:
+    """The next turn of the hold loop; simulated callers let a callback offer pass in silence."""
+    if call.state == "gathering":
+        call.silence()
+    else:
+        call.continue_loop()
 
 
 if __name__ == "__main__":
