@@ -511,3 +511,27 @@ def test_twilio_api_down_is_retried_by_rq_then_counts_as_not_reached(
         assert FailedJobRegistry(queue=hotline.jobs.queue).count == 1  # rq keeps the failure
     finally:
         context.install(None)
+
+
+def test_an_agent_who_misses_the_called_back_customer_sends_the_place_back(
+    cb_app: Flask, switchboard: Switchboard, redis_conn: redis.Redis
+) -> None:
+    asker = on_hold(cb_app, switchboard)
+    later = on_hold(cb_app, switchboard, OTHER_CALLER)
+    ask_callback(asker)
+    ready(cb_app, "li_na")
+    (placed,) = calls_to(switchboard, asker)
+    back = customer(cb_app, switchboard, placed)
+    back.press("1")
+    back.dial_result("no-answer")
+    assert "抱歉，客服代表暂时无法接听。我们稍后会再次致电您。" in back.heard_text()
+    assert back.state == "completed"
+    hotline = cb_app.extensions["hotline"]
+    assert hotline.agents.get("li_na").state == "not_ready"
+    assert waiting_in(redis_conn, "payments") == [asker.call_sid, later.call_sid]  # same place
+    record = redis_conn.hgetall(keys.call(asker.call_sid))
+    assert record["status"] == "callback" and record["cb_status"] == "waiting" and record["cb_fails"] == "0"
+    ready(cb_app, "emma_chen")  # the next agent calls the customer again, before the later caller
+    second = calls_to(switchboard, asker)[-1]
+    assert second.sid != placed.sid and "attempt=2" in (second.url or "")
+    assert waiting_in(redis_conn, "payments") == [later.call_sid]

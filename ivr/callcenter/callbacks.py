@@ -55,9 +55,12 @@ ADOPT_SLACK_SECONDS = 5
 # taken) is left alone (0), so no agent rings for nobody. Checked and written in one step.
 _CLAIM = """
 local f = redis.call('HMGET', KEYS[1], 'status', 'cb_status')
-if f[1] == 'callback' and f[2] == 'waiting' then
+-- 'answered' + 'queued': the agent missed a customer who was on the line, and the place was just
+-- put back (the customer is gone from the line by now): still a callback.
+if (f[1] == 'callback' and f[2] == 'waiting') or (f[1] == 'queued' and f[2] == 'answered') then
   local attempt = redis.call('HINCRBY', KEYS[1], 'cb_attempt', 1)
-  redis.call('HSET', KEYS[1], 'cb_status', 'dialling', 'agent', ARGV[1], 'department', ARGV[2],
+  redis.call('HSET', KEYS[1], 'status', 'callback', 'cb_status', 'dialling', 'agent', ARGV[1],
+    'department', ARGV[2],
     'queue_score', ARGV[3], 'matched_at', ARGV[4], 'cb_call', '')
   return attempt
 end
