@@ -15,6 +15,7 @@ from flask import Flask, jsonify
 from ivr import logs
 from ivr.callcenter.accounts import AccountDirectory, HttpDirectory, RedisDirectory
 from ivr.callcenter.agents import Agents
+from ivr.callcenter.callbacks import Callbacks, ReturningCallers
 from ivr.callcenter.calls import CallStore
 from ivr.callcenter.connections import Connections
 from ivr.callcenter.matching import Matcher
@@ -50,6 +51,8 @@ class Hotline:
     connections: Connections
     engine: Engine
     limits: OutboundLimits
+    callbacks: Callbacks
+    returning: ReturningCallers
 
 
 def build_hotline(settings: Settings, clock: Clock | None = None, *, worker: bool = False) -> Hotline:
@@ -69,8 +72,14 @@ def build_hotline(settings: Settings, clock: Clock | None = None, *, worker: boo
         os.environ.get("HOTLINE_CLOCK_SPEED"),
         os.environ.get("HOTLINE_CLOCK_ORIGIN"),
     )
-    matcher = Matcher(config.file, stores.data, agents, queues, connector, clock)
-    engine = Engine(config, Services(directory=directory, door=QueueDoor(queues, jobs), jobs=jobs))
+    limits = OutboundLimits(stores.data, config.file.outbound.limits, config.file.hotline.timezone)
+    callbacks = Callbacks(
+        config.file, stores.data, queues, agents, jobs, limits, clock, rest, settings.public_base_url
+    )
+    returning = ReturningCallers(config.file, queues)
+    matcher = Matcher(config.file, stores.data, agents, queues, connector, clock, callbacks=callbacks)
+    door = QueueDoor(queues, jobs, returning=returning)
+    engine = Engine(config, Services(directory=directory, door=door, jobs=jobs))
     return Hotline(
         settings=settings,
         config=config,
@@ -84,7 +93,9 @@ def build_hotline(settings: Settings, clock: Clock | None = None, *, worker: boo
         matcher=matcher,
         connections=Connections(config.file, stores.data, agents, queues),
         engine=engine,
-        limits=OutboundLimits(stores.data, config.file.outbound.limits, config.file.hotline.timezone),
+        limits=limits,
+        callbacks=callbacks,
+        returning=returning,
     )
 
 
@@ -122,6 +133,7 @@ def create_app(test_config: Mapping[str, Any] | None = None, *, clock: Clock | N
     from ivr.api import register_api
     from ivr.cli import register_cli
     from ivr.voice.afterhours import bp as after_hours_bp
+    from ivr.voice.callback import bp as callback_bp
     from ivr.voice.survey import bp as survey_bp
     from ivr.voice.transfer import bp as transfer_bp
     from ivr.voice.views import bp as voice_bp
@@ -132,6 +144,7 @@ def create_app(test_config: Mapping[str, Any] | None = None, *, clock: Clock | N
     app.register_blueprint(transfer_bp)
     app.register_blueprint(survey_bp)
     app.register_blueprint(after_hours_bp)
+    app.register_blueprint(callback_bp)
     register_api(app)
     register_cli(app)
 

@@ -46,7 +46,7 @@ class ScaledClock:
 
     @property
     def speed(self) -> float:
-        """How many simulated seconds pass per real second."""
+        """How many simulated seconds pass per wall-clock second (rq's scheduler runs on the wall clock)."""
         return self._speed
 
     def now(self) -> datetime:

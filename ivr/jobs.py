@@ -6,8 +6,10 @@ Every method takes an optional pipeline, so a webhook can enqueue in its single 
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import redis
-from rq import Queue, Retry
+from rq import Callback, Queue, Retry
 from rq.exceptions import DuplicateJobError
 
 QUEUE_NAME = "hotline"
@@ -16,6 +18,10 @@ MATCH_DEPARTMENT = "queue_worker.jobs.match_department"
 MATCH_AGENT = "queue_worker.jobs.match_agent"
 SWEEP_AGENTS = "queue_worker.jobs.sweep_agents"
 SEND_CALL_SUMMARY = "queue_worker.jobs.send_call_summary"
+PLACE_CALLBACK = "queue_worker.jobs.place_callback"
+CALLBACK_DUE = "queue_worker.jobs.callback_due"
+SCHEDULED_CALLBACK = "queue_worker.jobs.scheduled_callback"
+CALLBACK_JOB_FAILED = "queue_worker.jobs.callback_job_failed"
 
 
 class JobQueue:
@@ -79,3 +85,44 @@ class JobQueue:
         except DuplicateJobError:
             return False
         return True
+
+    def place_callback(
+        self, pipe: redis.client.Pipeline | None, sid: str, agent_id: str, attempt: int
+    ) -> None:
+        """Call a customer back for the agent their place reached (retried if Twilio's API fails)."""
+        self.queue.enqueue_call(
+            PLACE_CALLBACK,
+            args=(sid, agent_id, attempt),
+            job_id=f"callback-{sid}-{attempt}",
+            retry=Retry(max=3, interval=[5, 15, 30]),
+            # After the last retry the attempt counts as not reached, so the agent is not held.
+            on_failure=Callback(CALLBACK_JOB_FAILED),
+            timeout=60,
+            result_ttl=24 * 3600,
+            failure_ttl=7 * 24 * 3600,
+            pipeline=pipe,
+        )
+
+    def callback_due(self, sid: str, fails: int, delay: timedelta) -> None:
+        """After the backoff, put a callback that did not reach the customer back in the queue."""
+        self.queue.enqueue_in(
+            delay,
+            CALLBACK_DUE,
+            sid,
+            job_id=f"callback-due-{sid}-{fails}",
+            job_timeout=60,
+            result_ttl=3600,
+            failure_ttl=7 * 24 * 3600,
+        )
+
+    def scheduled_callback(self, sid: str, delay: timedelta) -> None:
+        """At the chosen slot, put the caller in the queue as a callback place."""
+        self.queue.enqueue_in(
+            delay,
+            SCHEDULED_CALLBACK,
+            sid,
+            job_id=f"callback-scheduled-{sid}",
+            job_timeout=60,
+            result_ttl=24 * 3600,
+            failure_ttl=7 * 24 * 3600,
+        )

@@ -31,6 +31,8 @@
 | hl:followups:{yymmdd}   | hash   | 8 d   | SMS job, voicemail: counters  | supervisors           |
 | hl:ticket:{ref}         | hash   | 30 d  | voicemail + transcription     | supervisors           |
 | hl:tickets:{dept}       | zset   | none  | voicemail: ref -> ms (30 d kept) | supervisors        |
+| hl:cbclaim:{sid}:{n}    | string | 2 d   | callback job: 'pending:ts', then CallSid | callback job |
+| hl:lastplace:{dept}:{e164} | hash | keep_place_min. | status callback: place | hand-off |
 
 `{dept}` keys carry a Redis Cluster hash tag, so one department's keys live in one slot and
 a script touching them runs unchanged on a cluster. The outbound limit counters share the `{o}`
@@ -195,3 +197,13 @@ def ticket(ref: str) -> str:
 def tickets(department: str) -> str:
     """A department's voicemail tickets by creation time (ms), newest last."""
     return f"{PREFIX}:tickets:{{{department}}}"
+
+
+def callback_claim(call_sid: str, attempt: int) -> str:
+    """Idempotency key of one callback attempt: set before dialling, then the outbound CallSid."""
+    return f"{PREFIX}:cbclaim:{call_sid}:{attempt}"
+
+
+def last_place(department: str, e164: str) -> str:
+    """The place of a caller who hung up while waiting (account, score), for when they call again."""
+    return f"{PREFIX}:lastplace:{{{department}}}:{e164}"

@@ -84,6 +84,23 @@ CODE_PROMPTS = frozenset(
         "afterhours_voicemail",
         "voicemail_prompt",
         "voicemail_saved",
+        "callback_offer",
+        "callback_confirm_caller_id",
+        "callback_enter_number",
+        "callback_number_readback",
+        "callback_number_garbled",
+        "callback_number_refused",
+        "callback_limited",
+        "callback_back_to_queue",
+        "callback_kept",
+        "callback_schedule_intro",
+        "callback_slot_option",
+        "callback_slot_time",
+        "callback_slot_none",
+        "callback_scheduled",
+        "callback_greeting",
+        "callback_no_response",
+        "callback_agent_missed",
     }
 )
 

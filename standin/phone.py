@@ -276,12 +276,22 @@ class Call(TwimlInterpreter):
         self._leave_queue(result)
         self._run()
 
+    @property
+    def on_hold(self) -> bool:
+        """Between turns of a hold loop, or in a turn whose words sit in a Gather (an offer)."""
+        offer = self.state == "gathering" and "/voice/hold" in (self.current_url or "")
+        return self.state == "looping" or offer
+
     def continue_loop(self, documents: int = 1) -> None:
         """Let a hold loop (or a queue's wait music) run for ``documents`` more documents.
 
         A pending REST update is the call's next step: it is taken instead, leaving the loop.
+        A hold turn that offers something in a Gather is let pass in silence, as most callers do.
         """
         if self.take_pending():
+            return
+        if self.on_hold and self.state == "gathering":
+            self.silence()
             return
         if self.state not in ("looping", "queued"):
             raise CallStateError(f"the call is not on hold (state {self.state})")

@@ -349,7 +349,7 @@ def create_rest_app(switchboard: Switchboard, account_sid: str, auth_token: str)
     def list_calls(account: str) -> Response:
         # Twilio's filters: To, From and Status; newest first, as Twilio lists them.
         sids = [call.call_sid for call, _ in switchboard.live_calls() if call.account_sid == account_sid]
-        sids += [record.sid for record in switchboard.outbound_calls]
+        sids += [record.sid for record in switchboard.outbound_calls if record.account_sid == account_sid]
         filters = (("to", "To"), ("from", "From"), ("status", "Status"))
         wanted = {key: request.args[arg] for key, arg in filters if arg in request.args}
         found = [c for c in map(call_json, sids) if all(c[k] == v for k, v in wanted.items())]

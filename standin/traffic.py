@@ -189,10 +189,10 @@ class Simulation:
         # The reference number plays out (silence also declines its SMS offer); a failed second
         # factor goes on.
         for _ in range(8):
-            if call.state != "gathering":
+            if call.state != "gathering" or call.on_hold:
                 break
             call.silence()
-        if call.state != "looping":
+        if call.state != "looping" and not call.on_hold:
             log.outcome, log.ended = UNREACHED, self.now
             return
         log.joined = self.now
@@ -220,7 +220,7 @@ class Simulation:
         self._heard_wait(log, call, mark)
         if call.state == "dialing":
             self._answer(log, call)
-        elif call.state == "looping":
+        elif call.state == "looping" or call.on_hold:
             self.at(self.now + self.sc.hold_turn_seconds, "hold", sid)
 
     def _on_patience(self, sid: str) -> None:

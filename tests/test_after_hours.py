@@ -7,8 +7,7 @@ from datetime import datetime
 
 import pytest
 import redis
-from flask import Flask, Response, request
-from twilio.twiml.voice_response import VoiceResponse
+from flask import Flask
 
 from ivr import keys
 from ivr.clock import FixedClock
@@ -52,8 +51,7 @@ def test_mandarin_voicemail_at_night_becomes_a_payments_ticket(
         "支付与充值目前不在服务时间内，服务时间为：周一至周五 09:00到21:00、周六至周日 10:00到18:00。"
         in heard
     )
-    assert heard.endswith("留言，请按2。")
-    assert "预约回电" not in heard  # this hotline does not schedule callbacks
+    assert heard.endswith("预约回电，请按1。 留言，请按2。")
     call.press("2")
     assert call.heard_text().endswith("请在提示音后留言，说完请按井号键。")
     assert call.state == "recording"
@@ -136,26 +134,27 @@ def test_security_answers_at_three_in_the_morning(
     assert waiting_in(redis_conn, "security") == [call.call_sid]
 
 
-def test_callback_is_offered_when_the_scheduler_is_served(
-    app: Flask, dial: Callable[..., Call], clock: FixedClock
+def test_key_one_books_a_callback_at_a_quiet_hour_of_the_callers_department(
+    app: Flask, dial: Callable[..., Call], clock: FixedClock, redis_conn: redis.Redis
 ) -> None:
-    """With the callback scheduler in the app, key 1 takes the caller there for their department."""
-
-    def schedule() -> Response:  # the callback scheduler, as far as this test needs it
-        resp = VoiceResponse()
-        resp.say(f"callback for {request.args.get('department')}")
-        resp.hangup()
-        return Response(str(resp), mimetype="text/xml")
-
-    app.add_url_rule("/voice/callback/schedule", "schedule_callback", schedule, methods=["POST"])
+    """At night, key 1 offers the coming quietest open hours of payments; the caller books one."""
     clock.set(TUESDAY_NIGHT)
     call = at_reference(dial, DEMO_CALLER, MANDARIN, DEMO_ACCOUNT)
     call.press("3")
-    heard = call.heard_text()
-    assert heard.endswith("预约回电，请按1。 留言，请按2。")
+    assert call.heard_text().endswith("预约回电，请按1。 留言，请按2。")
     call.press("1")
-    assert call.heard_text().endswith("callback for payments")
-    assert call.request_paths()[-2] == "/voice/callback/schedule?department=payments"
+    assert call.request_paths()[-1] == "/voice/callback/schedule?department=payments"
+    heard = call.heard_text()
+    assert "您可以预约回电时间。等候最短的时段排在前面。" in heard
+    assert "11月25日周三" in heard and heard.endswith("请按3。")  # tomorrow first, three hours offered
+    call.press("1")
+    call.press("1")  # call back the caller ID
+    assert "谢谢。我们将在" in call.heard_text() and call.state == "completed"
+    record = redis_conn.hgetall(keys.call(call.call_sid))
+    slot = datetime.fromisoformat(record["cb_slot"]).astimezone(SHANGHAI)
+    assert record["status"] == "callback_scheduled" and record["department"] == "payments"
+    assert slot.date() == datetime(2026, 11, 25).date() and 9 <= slot.hour < 21  # within opening hours
+    assert waiting_in(redis_conn, "payments") == []  # queued only when that hour comes
 
 
 def test_a_wrong_key_asks_again(dial: Callable[..., Call], clock: FixedClock) -> None:
@@ -165,7 +164,7 @@ def test_a_wrong_key_asks_again(dial: Callable[..., Call], clock: FixedClock) ->
     call.press("3")
     mark = call.mark()
     call.press("7")
-    assert call.heard_text(mark) == "抱歉，这不是有效的选项。 留言，请按2。"
+    assert call.heard_text(mark) == "抱歉，这不是有效的选项。 预约回电，请按1。 留言，请按2。"
     call.press("2")
     assert call.state == "recording"
 

@@ -96,6 +96,8 @@ def run_callers(settings: dict[str, Any], index: int, results: Any) -> None:
     while active and time.monotonic() < deadline:
         still = []
         for call, gives_up in active:
+            if call.state == "gathering":
+                call.silence()  # a callback is offered on hold: these callers keep waiting
             if call.state == "looping":
                 if gives_up and rng.random() < 0.05:
                     call.hangup()

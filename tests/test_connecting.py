@@ -52,7 +52,7 @@ def topup_caller(dial: Callable[..., Call], account: bool = True) -> Call:
     call.press("1")  # top-up failed: tips first
     call.press("1")  # an agent
     call.silence()  # the reference number plays out
-    assert call.state == "looping"
+    assert call.on_hold
     return call
 
 

@@ -222,8 +222,9 @@ def whole_call(dial: Callable[..., Call], run_jobs: Callable[[], None]) -> Call:
     call.continue_loop()
     assert call.state == "gathering"  # the reference number
     call.silence()
-    call.continue_loop(2)
-    assert call.state == "looping"  # on hold
+    for _ in range(2):  # two more turns on hold; where a callback is offered, no key is pressed
+        call.silence() if call.state == "gathering" else call.continue_loop()
+    assert call.state in ("looping", "gathering")  # on hold
     call.hangup()
     return call
 

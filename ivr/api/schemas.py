@@ -147,6 +147,18 @@ class WrapUpResult(BaseModel):
     notes: int = Field(description="notes now on the call")
 
 
+class CallbackStats(BaseModel):
+    """A department's callbacks today: callers who hung up and kept their place, or chose an hour."""
+
+    callbacks_requested: int = Field(description="callers who kept their place to be called back")
+    callbacks_connected: int = Field(description="called back and talked to an agent")
+    callbacks_retried: int = Field(description="attempts that did not reach the customer and were retried")
+    callbacks_failed: int = Field(description="given up after the last attempt")
+    callbacks_scheduled: int = Field(description="callbacks booked for a later hour")
+    returned: int = Field(description="callers who called again and got their kept place back")
+    failed_reasons: dict[str, int] = Field(description="failed callbacks by the last attempt's reason")
+
+
 class QueueStats(BaseModel):
     """One department's queue, now and today."""
 
@@ -177,6 +189,7 @@ class QueueStats(BaseModel):
     peak_hours: list[int] = Field(
         description="the busiest hours of the week (0 = Monday 00:00-01:00 in the hotline's time zone)"
     )
+    callbacks: CallbackStats
 
 
 class QueuesReport(BaseModel):
@@ -186,6 +199,9 @@ class QueuesReport(BaseModel):
     day: str = Field(description="yymmdd in the hotline's time zone")
     service_level_seconds: int
     queues: list[QueueStats]
+    outbound_refused: dict[str, int] = Field(
+        default_factory=dict, description="callbacks, calls and messages refused today, by 'kind:limit'"
+    )
 
 
 class AgentStatus(AgentMe):

@@ -30,6 +30,25 @@ COUNTERS = (
     "offered", "answered", "answered_in_sl", "answered_wait_ms", "abandoned", "abandoned_wait_ms",
     "handled", "handle_ms", "queue_full", "transferred_out", "overflowed",
 )  # fmt: skip
+# Callbacks (see callcenter/callbacks.py): asked for, connected, retried, failed, scheduled, and
+# callers who called again and got their kept place back.
+CALLBACK_COUNTERS = (
+    "callbacks_requested", "callbacks_connected", "callbacks_retried", "callbacks_failed",
+    "callbacks_scheduled", "returned",
+)  # fmt: skip
+FAILED_PREFIX = "callbacks_failed:"
+
+
+def callback_report(hotline: Any, department: str, day: str) -> dict[str, Any]:
+    """A department's callbacks of the day, with the reasons of the failed ones."""
+    stats = hotline.stores.data.hgetall(keys.department_stats(department, day))
+    report: dict[str, Any] = {name: int(stats.get(name, 0)) for name in CALLBACK_COUNTERS}
+    report["failed_reasons"] = {
+        name.removeprefix(FAILED_PREFIX): int(value)
+        for name, value in sorted(stats.items())
+        if name.startswith(FAILED_PREFIX)
+    }
+    return report
 
 
 def today(hotline: Any, now: datetime) -> str:
@@ -86,6 +105,7 @@ def queue_report(hotline: Any, now: datetime) -> dict[str, Any]:
                 "estimated_wait_range": [int(estimate.low), math.ceil(estimate.high)] if estimate else None,
                 "peak_hour_now": wait.peak,
                 "peak_hours": peak_hours(hotline, dept),
+                "callbacks": callback_report(hotline, dept, day),
             }
         )
     return {
@@ -93,6 +113,7 @@ def queue_report(hotline: Any, now: datetime) -> dict[str, Any]:
         "day": day,
         "service_level_seconds": cfg.hotline.service_level_seconds,
         "queues": queues,
+        "outbound_refused": hotline.limits.refusals(day),
     }
 
 

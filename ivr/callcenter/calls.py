@@ -84,8 +84,13 @@ elseif status == 'connecting' then
 elseif status == 'on_call' or status == 'served' then
   outcome = 'served'
 end
+-- A caller waiting for a callback (or a later slot) hung up on purpose: the record lives on.
+local after = 'ended'
+if status == 'callback' or status == 'callback_scheduled' then
+  outcome, after = status, status
+end
 redis.call('HSET', KEYS[1], 'ended_at', ARGV[1], 'final_status', ARGV[2],
-  'duration', ARGV[3], 'outcome', outcome, 'status', 'ended')
+  'duration', ARGV[3], 'outcome', outcome, 'status', after)
 redis.call('EXPIRE', KEYS[2], ARGV[4])
 return status or '-'
 """

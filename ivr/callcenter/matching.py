@@ -84,6 +84,14 @@ class Match:
     department: str
 
 
+class CallbackPlaces(Protocol):
+    """Callback places in the queue: the customer is called rather than redirected."""
+
+    def claim(self, found: Popped, agent_id: str, department: str, now: datetime) -> str:
+        """Mark the popped place as the agent's: 'callback' (being called), 'caller' or 'gone'."""
+        ...
+
+
 class Matcher:
     """Makes matches for one hotline."""
 
@@ -95,8 +103,10 @@ class Matcher:
         queues: Queues,
         connector: Connector,
         clock: Clock,
+        callbacks: CallbackPlaces | None = None,
     ) -> None:
         self.cfg, self.conn, self.agents, self.queues, self.connector = cfg, conn, agents, queues, connector
+        self.callbacks = callbacks
         # Each match reads the clock afresh: a matching run can outlast one agent's whole call.
         self.clock = clock
         self._mark = conn.register_script(_MARK_CONNECTING)
@@ -158,19 +168,25 @@ class Matcher:
         found, dept = popped
         # Ring before marking: once the record says `connecting`, a hang-up frees a ringing agent.
         self.agents.ring(agent_id, found.sid, now)
-        marked = self._mark(
-            keys=[keys.call(found.sid)],
-            args=["agent", agent_id, "queue_score", str(found.score), "department", dept,
-                  "matched_at", now.isoformat()],
-        )  # fmt: skip
-        if not marked:
+        if self.callbacks is not None:  # its script also tells a callback place from a caller
+            claimed = self.callbacks.claim(found, agent_id, dept, now)
+        else:
+            claimed = "caller" if self._mark(
+                keys=[keys.call(found.sid)],
+                args=["agent", agent_id, "queue_score", str(found.score), "department", dept,
+                      "matched_at", now.isoformat()],
+            ) else "gone"  # fmt: skip
+        if claimed == "gone":
             # The caller hung up between the pop and the mark: their status callback found them
-            # neither waiting nor connecting, so the abandon is counted here and the agent freed.
+            # neither waiting nor connecting, so the abandon is counted here, and the agent, free
+            # again, is offered the next caller.
             self.agents.caller_gone(agent_id, now)
             day, queued_at = self.conn.hmget(keys.call(found.sid), ["day", "queued_at"])
             waited = now - datetime.fromisoformat(queued_at) if queued_at else timedelta(0)
             self.queues.count_abandoned(dept, day or now.strftime("%y%m%d"), waited)
-            return None
+            return self._offer(agent_id, now)
+        if claimed == "callback":
+            return Match(call_sid=found.sid, agent_id=agent_id, department=dept)  # a job calls them
         if not self.connector.connect(found.sid):
             log.warning(
                 "redirect of %s to agent %s failed: its hold loop will connect it", found.sid, agent_id

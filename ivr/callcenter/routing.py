@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from ivr.callcenter.callbacks import ReturningCallers
 from ivr.callcenter.calls import CallRecord, CallWriter
 from ivr.callcenter.queues import Queues
 from ivr.hotline.hours import department_open
@@ -50,9 +51,10 @@ def route(cfg: HotlineFile, call: CallRecord, when: datetime) -> Route | None:
 class QueueDoor:
     """The entrance to the department queues (the queueing engine owns what happens inside)."""
 
-    def __init__(self, queues: Queues, jobs: JobQueue) -> None:
+    def __init__(self, queues: Queues, jobs: JobQueue, returning: ReturningCallers | None = None) -> None:
         self.queues = queues
         self.jobs = jobs
+        self.returning = returning
 
     def hand_off(
         self, writer: CallWriter, call: CallRecord, target: Route, capacity: int, when: datetime
@@ -67,10 +69,18 @@ class QueueDoor:
         )
         day = call.get("day") or "000000"
         locale = call.get("lang") or self.queues.locales[0]
-        writer.also(
-            lambda pipe: self.queues.join(
-                call.sid, target.department, locale, target.rank, when, capacity, day, pipe=pipe
+        if self.returning is not None:  # a caller who hung up waiting moments ago: their old place
+            returning = self.returning
+            writer.also(
+                lambda pipe: returning.join(
+                    pipe, call, target.department, locale, target.rank, when, capacity, day
+                )
             )
-        )
+        else:
+            writer.also(
+                lambda pipe: self.queues.join(
+                    call.sid, target.department, locale, target.rank, when, capacity, day, pipe=pipe
+                )
+            )
         # The matcher looks for a ready agent at once, in a worker (it calls Twilio's REST API).
         writer.also(lambda pipe: self.jobs.match_department(pipe, target.department))

@@ -371,6 +371,30 @@ class AfterHours(Strict):
     transcribe: bool = True  # Twilio transcribes the message for the ticket
 
 
+class Callbacks(Strict):
+    """Calling waiting callers back at their place in the queue, or at a quieter hour."""
+
+    enabled: bool = True
+    # The offer is made on its own when the expected wait reaches this, or the position this.
+    offer_after_wait_seconds: int = Field(default=600, ge=0, le=86400)
+    offer_from_position: int = Field(default=10, ge=1, le=100000)
+    max_attempts: int = Field(default=3, ge=1, le=10)  # customer not reached this often: failed
+    retry_backoff_seconds: list[Annotated[int, Field(ge=10, le=86400)]] = Field(
+        default_factory=lambda: [120, 600], min_length=1
+    )  # before the 2nd, 3rd... attempt (the last one repeats)
+    keep_place_minutes: int = Field(default=10, ge=0, le=1440)  # a caller who hung up gets it back
+    ring_timeout_seconds: int = Field(default=30, ge=5, le=120)  # the customer's phone rings this long
+    caller_id: str | None = None  # shown to the customer; default: the number they called
+    schedule_slots: int = Field(default=3, ge=1, le=8)  # later hours offered, quietest first
+
+    @field_validator("caller_id")
+    @classmethod
+    def _caller_id(cls, value: str | None) -> str | None:
+        if value is not None and not is_valid_e164(value):
+            raise ValueError(f"{value!r} is not a valid phone number in E.164 (+8621...)")
+        return value
+
+
 class HotlineFile(Strict):
     """The whole hotline file."""
 
@@ -392,6 +416,7 @@ class HotlineFile(Strict):
     messages: Messages | None = None  # without it no text message is offered
     survey: Survey = Survey()
     after_hours: AfterHours = AfterHours()
+    callbacks: Callbacks = Callbacks()
 
     @field_validator("specialist_lines")
     @classmethod

@@ -94,6 +94,7 @@ def status() -> VoiceResponse:
     if record.get("status") == "queued" and department in hotline.config.file.departments:
         queued_at = datetime.fromisoformat(record.get("queued_at") or now.isoformat())
         waited_ms = int((now - queued_at).total_seconds() * 1000)
+        hotline.returning.remember(pipe, record, department)  # for a call back within minutes
         hotline.queues.leave(
             sid, department, record.get("day"), abandoned=True, waited_ms=waited_ms, pipe=pipe
         )

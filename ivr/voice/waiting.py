@@ -21,6 +21,7 @@ from ivr.callcenter.calls import CallRecord
 from ivr.callcenter.transfers import transfer_path_of
 from ivr.phones import last_digits
 from ivr.voice import survey, twiml
+from ivr.voice.callback import offer_gather
 from ivr.voice.webhook import base_url, hotline_of_app, int_field, language_of, this_call, twilio_webhook
 from ivr.waits.estimate import Estimate
 from ivr.waits.live import wait_for_caller
@@ -61,21 +62,36 @@ def hold() -> VoiceResponse:
     last_at = int_field(request.args.get("t"), 0)
     peak_said = request.args.get("k") == "1"
     announce = position != last_position or now.timestamp() - last_at >= cfg.hotline.announce_every_seconds
+    offer = callback_offered(cfg, position, wait.estimate)
+    # With a callback on offer, the turn's words sit in a Gather: a key asks for it, silence
+    # falls through to the music.
+    words = offer_gather(resp, lang) if offer else resp
     if announce:
-        _announce(resp, lang, position, wait.estimate)
+        _announce(words, lang, position, wait.estimate)
+        if offer:
+            twiml.say(words, lang, lang.text("callback_offer"))
         last_position, last_at = position, int(now.timestamp())
         if wait.peak and not peak_said and wait.estimate is not None and wait.quiet_slot is not None:
-            twiml.say(resp, lang, peak_text(lang, wait.quiet_slot, now, cfg.hotline.timezone))
+            twiml.say(words, lang, peak_text(lang, wait.quiet_slot, now, cfg.hotline.timezone))
             peak_said = True
     music = cfg.departments[department].hold_music_url or cfg.hotline.hold_music_url
-    twiml.say(resp, lang, lang.text("hold_message"))
+    twiml.say(words, lang, lang.text("hold_message"))
     resp.play(music)
     peak_arg = "&k=1" if peak_said else ""
     resp.redirect(f"{base_url()}/voice/hold?p={last_position}&t={last_at}{peak_arg}", method="POST")
     return resp
 
 
-def _announce(resp: VoiceResponse, lang, position: int, estimate: Estimate | None) -> None:  # noqa: ANN001
+def callback_offered(cfg, position: int, wait: Estimate | None) -> bool:  # noqa: ANN001 - HotlineFile
+    """A callback is offered on its own when the wait is long or the caller far back."""
+    settings = cfg.callbacks
+    if not settings.enabled:
+        return False
+    long_wait = wait is not None and wait.seconds >= settings.offer_after_wait_seconds
+    return long_wait or position >= settings.offer_from_position
+
+
+def _announce(resp, lang, position: int, estimate: Estimate | None) -> None:  # noqa: ANN001
     """Say where the caller stands and how long it should take."""
     ahead = position - 1
     twiml.say(

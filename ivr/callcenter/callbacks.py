@@ -1,0 +1,425 @@
+"""Callbacks that keep the caller's place: requested on hold, placed when the place reaches an agent.
+
+A caller who asks for a callback hangs up but stays in the queue: same score (priority class,
+then arrival), same lane. Their call record says `status: callback` and carries the callback's
+own fields (`cb_*`):
+
+    cb_number    the number to call (E.164, checked)      cb_status  where the callback is
+    cb_attempt   dials made so far (the idempotency key's n)  cb_fails   customer not reached
+    cb_call      the outbound CallSid of the current attempt  cb_reason  why the last one failed
+
+cb_status: waiting (in the queue) -> dialling (matched to an agent, the job runs) -> calling
+(the customer's phone rings) -> answered (pressed 1, the agent is dialled) -> connected; or
+retry (waiting out the backoff, back in the queue after it) / failed; `scheduled` until a later
+slot. Every move is a compare-and-set script on the record, so a repeated webhook or job run
+finds the state already moved and changes nothing.
+
+Exactly once: before dialling, the job takes `hl:cbclaim:{sid}:{n}` with SET NX. A second run
+of the same attempt (the worker died after dialling, an rq retry) finds the claim: with a
+CallSid in it, the call exists; still 'pending', it asks Twilio for calls to the number since the
+claim and adopts the one it finds instead of dialling again.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from email.utils import parsedate_to_datetime
+from zoneinfo import ZoneInfo
+
+import redis
+from twilio.rest import Client
+
+from ivr import keys
+from ivr.callcenter.agents import Agents, StateConflict
+from ivr.callcenter.calls import CallRecord
+from ivr.callcenter.connections import REQUEUE_CAPACITY
+from ivr.callcenter.queues import _JOIN, Popped, Queues
+from ivr.clock import Clock
+from ivr.hotline.schema import HotlineFile
+from ivr.jobs import JobQueue
+from ivr.outbound.limits import OutboundLimits
+from ivr.phones import mask_phone
+
+log = logging.getLogger(__name__)
+
+CLAIM_TTL_SECONDS = 2 * 24 * 3600
+# Calls created this long before the claim still count as this attempt's (clock skew with Twilio).
+ADOPT_SLACK_SECONDS = 5
+
+# KEYS: call.  ARGV: agent, department, score, now.  The matcher popped this place for an agent.
+# A callback that waits becomes 'dialling' with its next attempt number (returned); a caller on
+# hold becomes 'connecting' (-1); a call that ended meanwhile (the caller hung up as the place was
+# taken) is left alone (0), so no agent rings for nobody. Checked and written in one step.
+_CLAIM = """
+local f = redis.call('HMGET', KEYS[1], 'status', 'cb_status')
+-- 'answered' + 'queued': the agent missed a customer who was on the line, and the place was just
+-- put back (the customer is gone from the line by now): still a callback.
+if (f[1] == 'callback' and f[2] == 'waiting') or (f[1] == 'queued' and f[2] == 'answered') then
+  local attempt = redis.call('HINCRBY', KEYS[1], 'cb_attempt', 1)
+  redis.call('HSET', KEYS[1], 'status', 'callback', 'cb_status', 'dialling', 'agent', ARGV[1],
+    'department', ARGV[2],
+    'queue_score', ARGV[3], 'matched_at', ARGV[4], 'cb_call', '')
+  return attempt
+end
+if f[1] == 'ended' then return 0 end
+redis.call('HSET', KEYS[1], 'status', 'connecting', 'agent', ARGV[1], 'department', ARGV[2],
+  'queue_score', ARGV[3], 'matched_at', ARGV[4])
+return -1
+"""
+
+# KEYS: call.  ARGV: attempt ('' for any), ',allowed,cb_status,list,', new cb_status, field, value...
+_MOVE = """
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+local f = redis.call('HMGET', KEYS[1], 'cb_attempt', 'cb_status')
+if ARGV[1] ~= '' and f[1] ~= ARGV[1] then return 0 end
+if not string.find(ARGV[2], ',' .. (f[2] or '') .. ',', 1, true) then return 0 end
+redis.call('HSET', KEYS[1], 'cb_status', ARGV[3])
+for i = 4, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
+return 1
+"""
+
+# KEYS: call.  ARGV: attempt, max attempts, reason.  The customer was not reached: 'retry:n'
+# (n failures so far), 'failed', or '' when this attempt's outcome was already recorded.
+_NOT_REACHED = """
+local f = redis.call('HMGET', KEYS[1], 'cb_attempt', 'cb_status')
+if f[1] ~= ARGV[1] or (f[2] ~= 'dialling' and f[2] ~= 'calling') then return '' end
+local fails = redis.call('HINCRBY', KEYS[1], 'cb_fails', 1)
+if fails >= tonumber(ARGV[2]) then
+  redis.call('HSET', KEYS[1], 'cb_status', 'failed', 'cb_reason', ARGV[3], 'status', 'callback_failed',
+    'outcome', 'callback_failed', 'agent', '')
+  return 'failed'
+end
+redis.call('HSET', KEYS[1], 'cb_status', 'retry', 'cb_reason', ARGV[3], 'agent', '')
+return 'retry:' .. fails
+"""
+
+
+@dataclass(frozen=True)
+class Placed:
+    """What one run of the callback job did: 'dialled', 'adopted', 'already', 'stale' or 'refused'."""
+
+    outcome: str
+    call_sid: str | None = None
+
+
+class Callbacks:
+    """The callbacks of one hotline."""
+
+    def __init__(
+        self,
+        cfg: HotlineFile,
+        conn: redis.Redis,
+        queues: Queues,
+        agents: Agents,
+        jobs: JobQueue,
+        limits: OutboundLimits,
+        clock: Clock,
+        rest: Client,
+        public_base_url: str | None,
+    ) -> None:
+        self.cfg, self.conn, self.queues, self.agents, self.jobs = cfg, conn, queues, agents, jobs
+        self.limits, self.clock, self.rest, self.base_url = limits, clock, rest, public_base_url
+        self.settings = cfg.callbacks
+        self._claim = conn.register_script(_CLAIM)
+        self._move = conn.register_script(_MOVE)
+        self._not_reached = conn.register_script(_NOT_REACHED)
+
+    # -- the record -----------------------------------------------------------------------
+
+    def load(self, sid: str) -> CallRecord | None:
+        """The call record of a callback's original call."""
+        fields = self.conn.hgetall(keys.call(sid)) if sid.startswith("CA") else {}
+        return CallRecord(sid, fields) if fields else None
+
+    def move(self, sid: str, attempt: int | None, allowed: tuple[str, ...], to: str, **fields: str) -> bool:
+        """Compare-and-set the callback's status (and other fields); False when it had moved on."""
+        args: list[object] = ["" if attempt is None else str(attempt), "," + ",".join(allowed) + ",", to]
+        for name, value in fields.items():
+            args += [name, value]
+        return bool(self._move(keys=[keys.call(sid)], args=args))
+
+    def count(self, record: CallRecord, *names: str) -> None:
+        """Add one to the department's counters of the record's day."""
+        stats = keys.department_stats(record.get("department"), record.get("day") or "000000")
+        pipe = self.conn.pipeline(transaction=False)
+        for name in names:
+            pipe.hincrby(stats, name, 1)
+        pipe.expire(stats, keys.STATS_TTL_SECONDS)
+        pipe.execute()
+
+    # -- asked for on hold ---------------------------------------------------------------
+
+    def keep_place(self, record: CallRecord, number: str, now: datetime) -> None:
+        """The caller hangs up and keeps their place; the matcher will call them back."""
+        self.conn.hset(
+            keys.call(record.sid),
+            mapping={
+                "status": "callback",
+                "cb_status": "waiting",
+                "cb_number": number,
+                "cb_requested_at": now.isoformat(),
+                "cb_attempt": "0",
+                "cb_fails": "0",
+            },
+        )
+        self.count(record, "callbacks_requested")
+        log.info("callback requested for call %s to %s", record.sid, mask_phone(number))
+
+    # -- the matcher's side ----------------------------------------------------------------
+
+    def claim(self, found: Popped, agent_id: str, department: str, now: datetime) -> str:
+        """A popped place for this agent: 'callback' (the job calls them), 'caller' or 'gone'."""
+        args = [agent_id, department, str(found.score), now.isoformat()]
+        attempt = int(self._claim(keys=[keys.call(found.sid)], args=args))
+        if attempt > 0:
+            self.jobs.place_callback(None, found.sid, agent_id, attempt)
+            return "callback"
+        return "caller" if attempt < 0 else "gone"
+
+    # -- the job ---------------------------------------------------------------------------
+
+    def place(self, sid: str, agent_id: str, attempt: int) -> Placed:
+        """Call the customer for this attempt, at most once however often the job runs."""
+        record = self.load(sid)
+        if record is None or record.get("cb_attempt") != str(attempt) or record.get("agent") != agent_id:
+            return Placed("stale")
+        if record.get("cb_status") not in ("dialling", "calling"):
+            return Placed("stale")
+        number = record.get("cb_number")
+        claim = keys.callback_claim(sid, attempt)
+        claimed_at = time.time()
+        if not self.conn.set(claim, f"pending:{claimed_at:.3f}", nx=True, ex=CLAIM_TTL_SECONDS):
+            held = self.conn.get(claim) or ""
+            if held.startswith("CA"):
+                return Placed("already", held)
+            since = float(held.removeprefix("pending:") or 0)
+            adopted = self._created_since(number, since)
+            if adopted:
+                self._dialled(sid, attempt, claim, adopted)
+                log.info("callback %s attempt %d: adopted call %s", sid, attempt, adopted)
+                return Placed("adopted", adopted)
+        now = self.clock.now()
+        refused = self.limits.allow("call", number, now)
+        if refused:
+            self.not_reached(sid, attempt, f"limit_{refused}", now)
+            return Placed("refused")
+        base = self.base_url or ""
+        query = f"call={sid}&attempt={attempt}"
+        created = self.rest.calls.create(
+            to=number,
+            from_=self.settings.caller_id or record.get("to") or self.cfg.hotline.overflow_number,
+            url=f"{base}/voice/callback/answer?{query}",
+            method="POST",
+            status_callback=f"{base}/voice/callback/status?{query}",
+            status_callback_method="POST",
+            status_callback_event=["completed"],
+            timeout=self.settings.ring_timeout_seconds,
+            machine_detection="Enable",
+        )
+        self._dialled(sid, attempt, claim, created.sid)
+        log.info("callback %s attempt %d: calling %s (%s)", sid, attempt, mask_phone(number), created.sid)
+        return Placed("dialled", created.sid)
+
+    def _dialled(self, sid: str, attempt: int, claim: str, call_sid: str) -> None:
+        self.conn.set(claim, call_sid, ex=CLAIM_TTL_SECONDS)
+        self.move(sid, attempt, ("dialling",), "calling", cb_call=call_sid)
+
+    def _created_since(self, number: str, since: float) -> str | None:
+        """An outbound call to `number` created since `since` (wall clock): a dead run's call."""
+        for call in self.rest.calls.list(to=number, limit=20):
+            created = call.date_created
+            if isinstance(created, str):
+                created = parsedate_to_datetime(created)
+            if (
+                call.direction == "outbound-api"
+                and created
+                and created.timestamp() >= since - ADOPT_SLACK_SECONDS
+            ):
+                return call.sid
+        return None
+
+    # -- outcomes --------------------------------------------------------------------------
+
+    def not_reached(self, sid: str, attempt: int, reason: str, now: datetime) -> str:
+        """No answer, busy, voicemail...: the agent is freed; retry after the backoff, or fail."""
+        record = self.load(sid)
+        if record is None:
+            return ""
+        agent_id = record.get("agent")
+        outcome = str(
+            self._not_reached(keys=[keys.call(sid)], args=[attempt, self.settings.max_attempts, reason])
+        )
+        if not outcome:
+            return ""
+        self._free(agent_id, now)
+        if outcome == "failed":
+            self.count(record, "callbacks_failed", f"callbacks_failed:{reason}")
+            log.info("callback %s failed after %s attempts: %s", sid, record.get("cb_fails") or "?", reason)
+            return outcome
+        fails = int(outcome.split(":")[1])
+        backoff = self.settings.retry_backoff_seconds
+        delay = backoff[min(fails - 1, len(backoff) - 1)]
+        self.count(record, "callbacks_retried")
+        self.jobs.callback_due(sid, fails, self._wall_delay(timedelta(seconds=delay)))
+        return outcome
+
+    def _free(self, agent_id: str, now: datetime) -> None:
+        if not agent_id:
+            return
+        try:
+            self.agents.caller_gone(agent_id, now)
+        except StateConflict:
+            return
+        self.jobs.match_agent(None, agent_id)
+
+    def _wall_delay(self, simulated: timedelta) -> timedelta:
+        """How long rq's scheduler (wall clock) waits for `simulated` time of the hotline's clock."""
+        speed = float(getattr(self.clock, "speed", 1.0) or 1.0)
+        return max(simulated / speed, timedelta(0))
+
+    def due(self, sid: str) -> bool:
+        """The backoff passed: the place goes back in the queue (same score) for the next agent."""
+        record = self.load(sid)
+        if record is None or not self.move(sid, None, ("retry",), "waiting", status="callback"):
+            return False
+        self._rejoin(record, score=int(record.get("queue_score") or 0) or None, offer=False)
+        return True
+
+    def agent_missed(self, record: CallRecord) -> None:
+        """The agent did not pick up while the customer waited: the customer is called again soon."""
+        self.move(record.sid, None, ("answered",), "waiting", status="callback")
+        self.jobs.match_department(None, record.get("department"))
+
+    def _rejoin(self, record: CallRecord, *, score: int | None, offer: bool) -> None:
+        department = record.get("department")
+        rank = self.cfg.priorities.get(record.get("priority"), max(self.cfg.priorities.values()))
+        now = self.clock.now()
+        self.queues.join(
+            record.sid,
+            department,
+            record.get("lang") or self.queues.locales[0],
+            rank,
+            now,
+            REQUEUE_CAPACITY,
+            record.get("day") or "000000",
+            score=score,
+            offer=offer,
+        )
+        self.jobs.match_department(None, department)
+
+    # -- scheduled callbacks ---------------------------------------------------------------
+
+    def schedule(
+        self, record: CallRecord, department: str, number: str, slot: datetime, now: datetime
+    ) -> None:
+        """Call back at `slot`: rq's scheduler puts the caller in the queue then."""
+        if record.get("status") == "queued" and record.get("department"):
+            self.queues.leave(record.sid, record.get("department"), record.get("day"), abandoned=False)
+        ttl = int((slot - now).total_seconds()) + keys.CALL_TTL_SECONDS
+        pipe = self.conn.pipeline(transaction=True)
+        pipe.hset(
+            keys.call(record.sid),
+            mapping={
+                "status": "callback_scheduled",
+                "cb_status": "scheduled",
+                "cb_number": number,
+                "cb_slot": slot.isoformat(),
+                "cb_requested_at": now.isoformat(),
+                "cb_attempt": "0",
+                "cb_fails": "0",
+                "department": department,
+            },
+        )
+        pipe.expire(keys.call(record.sid), max(ttl, keys.CALL_TTL_SECONDS))
+        pipe.execute()
+        self.count(CallRecord(record.sid, {**record.fields, "department": department}), "callbacks_scheduled")
+        self.jobs.scheduled_callback(record.sid, self._wall_delay(slot - now))
+        log.info("callback for call %s scheduled at %s", record.sid, slot.isoformat())
+
+    def start_scheduled(self, sid: str) -> bool:
+        """The slot came: the caller joins the queue now as a callback place."""
+        record = self.load(sid)
+        now = self.clock.now()
+        day = now.astimezone(ZoneInfo(self.cfg.hotline.timezone)).strftime("%y%m%d")
+        if record is None or not self.move(
+            sid, None, ("scheduled",), "waiting", status="callback", day=day, queued_at=now.isoformat()
+        ):
+            return False
+        record = self.load(sid)
+        assert record is not None
+        self._rejoin(record, score=None, offer=True)
+        return True
+
+
+# KEYS: waiting, lastplace.  ARGV: sid, account, ttl seconds.  Remember where a caller who hangs up
+# while waiting stood (run before they leave the queue, in the same pipeline).
+_REMEMBER = """
+local existing = redis.call('HGET', KEYS[1], ARGV[1])
+if not existing then return 0 end
+local score = string.match(existing, '|(.*)$')
+redis.call('DEL', KEYS[2])
+redis.call('HSET', KEYS[2], 'account', ARGV[2], 'score', score, 'sid', ARGV[1])
+redis.call('EXPIRE', KEYS[2], ARGV[3])
+return 1
+"""
+
+# The queue join, with the last place of a returning caller first. KEYS: lastplace, then the
+# join's keys; ARGV: the join's arguments, then the account. A caller with the same number and
+# account whose place is still kept joins with that place's score.
+_RECLAIM_PREFIX = """
+local lastplace = table.remove(KEYS, 1)
+local account = table.remove(ARGV, 8)
+local saved = redis.call('HMGET', lastplace, 'account', 'score')
+if saved[2] and (saved[1] or '') == account then
+  ARGV[6] = saved[2]
+  redis.call('DEL', lastplace)
+  redis.call('HINCRBY', KEYS[3], 'returned', 1)
+end
+"""
+
+
+class ReturningCallers:
+    """A caller who hung up while waiting and calls again soon gets their old place back."""
+
+    def __init__(self, cfg: HotlineFile, queues: Queues) -> None:
+        self.cfg, self.queues = cfg, queues
+        # The queue's own join, unchanged, after the lookup of the kept place (one script, one slot).
+        self._script = _RECLAIM_PREFIX + _JOIN
+
+    @property
+    def keep_seconds(self) -> int:
+        return self.cfg.callbacks.keep_place_minutes * 60
+
+    def remember(self, pipe: redis.client.Pipeline, record: CallRecord, department: str) -> None:
+        """Queue, on the status callback's pipeline, the keeping of the leaving caller's place."""
+        caller = record.get("caller")
+        if not caller or self.keep_seconds <= 0:
+            return
+        place_keys = [keys.queue_waiting(department), keys.last_place(department, caller)]
+        pipe.eval(_REMEMBER, 2, *place_keys, record.sid, record.get("account"), self.keep_seconds)
+
+    def join(
+        self,
+        pipe: redis.client.Pipeline,
+        call: CallRecord,
+        department: str,
+        locale: str,
+        rank: int,
+        when: datetime,
+        capacity: int,
+        day: str,
+    ) -> None:
+        """Queue the hand-off's join, at the caller's kept place when they have one."""
+        caller = call.get("caller")
+        if not caller or self.keep_seconds <= 0:
+            self.queues.join(call.sid, department, locale, rank, when, capacity, day, pipe=pipe)
+            return
+        join_keys = [keys.last_place(department, caller), *self.queues.join_keys(department, locale, day)]
+        args = [
+            *self.queues.join_args(call.sid, locale, rank, when, capacity, None, True),
+            call.get("account"),
+        ]
+        pipe.eval(self._script, len(join_keys), *join_keys, *args)

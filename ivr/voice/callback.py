@@ -1,0 +1,393 @@
+"""The callback webhooks: asked for on hold, the number checked, and the call back to the customer.
+
+On hold (`/voice/callback/offer`, the action of the Gather around the hold message): 1 keeps the
+caller's place and calls them back, 2 picks a later hour (`/voice/callback/schedule`, also where
+the after-hours menu sends callers). The number is the caller ID, read back digit by digit, or
+one the caller keys in and confirms; it must pass the outbound checks and limits.
+
+The outbound call (`answer`, `press`, `dial-result`, `status`) carries the original call's
+CallSid and the attempt in its (signed) URLs: the original call record is the one that moves,
+so the whisper, the agent's screen pop and the statistics see one call, however it reached them.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
+import phonenumbers
+from flask import Blueprint, request
+from twilio.twiml.voice_response import Gather, VoiceResponse
+
+from ivr import keys
+from ivr.callcenter.calls import CallRecord
+from ivr.callcenter.connections import ANSWERED
+from ivr.outbound.numbers import check_outbound_number
+from ivr.voice import twiml
+from ivr.voice.webhook import base_url, hotline_of_app, int_field, language_of, this_call, twilio_webhook
+from ivr.waits.profile import quietest_slots
+
+bp = Blueprint("callback", __name__, url_prefix="/voice/callback")
+
+NOT_REACHED = ("no-answer", "busy", "failed", "canceled")
+MACHINE = ("machine_start", "machine_end_beep", "machine_end_silence", "machine_end_other", "fax")
+
+
+def offer_gather(resp: VoiceResponse, lang) -> Gather:  # noqa: ANN001 - a prompts.Language
+    """The Gather around a hold turn's words: a key pressed asks for a callback, silence plays music."""
+    return twiml.gather(
+        resp, lang, f"{base_url()}/voice/callback/offer", num_digits=1, timeout=1, speech=False
+    )
+
+
+def spoken_number(lang, e164: str, home_region: str) -> str:  # noqa: ANN001
+    """A number read digit by digit: as dialled at home (with the trunk 0), else with its country code."""
+    parsed = phonenumbers.parse(e164, None)
+    if phonenumbers.region_code_for_number(parsed) == home_region:
+        national = phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.NATIONAL)
+        return lang.spell("".join(c for c in national if c.isdigit()))
+    return lang.spell(e164.lstrip("+"))
+
+
+def _redirect(path: str) -> VoiceResponse:
+    resp = VoiceResponse()
+    resp.redirect(f"{base_url()}{path}", method="POST")
+    return resp
+
+
+def _goodbye(lang, *prompts: str, **values: object) -> VoiceResponse:  # noqa: ANN001
+    resp = VoiceResponse()
+    for prompt in prompts:
+        twiml.say(resp, lang, lang.text(prompt, **values))
+    twiml.say(resp, lang, lang.text("goodbye"))
+    resp.hangup()
+    return resp
+
+
+def _back(record: CallRecord, lang, *prompts: str) -> VoiceResponse:  # noqa: ANN001
+    """Back to the hold loop for a caller still in the queue; else a goodbye."""
+    if record.get("status") not in ("queued", "connecting"):
+        return _goodbye(lang, *prompts)
+    resp = VoiceResponse()
+    for prompt in dict.fromkeys([*prompts, "callback_back_to_queue"]):
+        twiml.say(resp, lang, lang.text(prompt))
+    resp.redirect(f"{base_url()}/voice/hold", method="POST")
+    return resp
+
+
+# -- on hold -------------------------------------------------------------------------------
+
+
+@bp.post("/offer")
+@twilio_webhook
+def offer() -> VoiceResponse:
+    """A key pressed on hold: 1 keeps the place and calls back, 2 picks a later hour."""
+    hotline = hotline_of_app()
+    record = this_call(hotline.clock.now())
+    digits = request.form.get("Digits", "")
+    if record.get("status") != "queued" or not hotline.config.file.callbacks.enabled:
+        return _redirect("/voice/hold")
+    if digits == "1":
+        return _number_start(record, "now", "")
+    if digits == "2":
+        return _redirect(f"/voice/callback/schedule?department={record.get('department')}")
+    return _redirect("/voice/hold")
+
+
+def _flow_url(mode: str, phase: str, extra: str, tries: int = 1) -> str:
+    return f"{base_url()}/voice/callback/number?mode={mode}&phase={phase}&try={tries}{extra}"
+
+
+def _number_start(record: CallRecord, mode: str, extra: str) -> VoiceResponse:
+    """Offer the caller ID when it could be called back, else ask for a number."""
+    hotline = hotline_of_app()
+    cfg = hotline.config.file
+    check = check_outbound_number(cfg, record.get("caller") or record.get("from"))
+    if not check.ok or check.e164 is None:
+        return _ask_number(record, mode, extra, 1)
+    hotline.stores.data.hset(keys.call(record.sid), "cb_pending", check.e164)
+    return _confirm(record, mode, extra, "cid", check.e164, 1)
+
+
+def _confirm(record: CallRecord, mode: str, extra: str, phase: str, e164: str, tries: int) -> VoiceResponse:
+    hotline = hotline_of_app()
+    lang = language_of(record)
+    resp = VoiceResponse()
+    gather = twiml.gather(resp, lang, _flow_url(mode, phase, extra, tries), num_digits=1, speech=False)
+    prompt = "callback_confirm_caller_id" if phase == "cid" else "callback_number_readback"
+    digits = spoken_number(lang, e164, hotline.config.file.hotline.default_region)
+    twiml.say(gather, lang, lang.text(prompt, digits=digits))
+    resp.redirect(_flow_url(mode, phase, extra, tries + 1), method="POST")
+    return resp
+
+
+def _ask_number(record: CallRecord, mode: str, extra: str, tries: int, *before: str) -> VoiceResponse:
+    lang = language_of(record)
+    if tries > hotline_of_app().config.file.hotline.max_tries:
+        return _back(record, lang, *before)
+    resp = VoiceResponse()
+    for prompt in before:
+        twiml.say(resp, lang, lang.text(prompt))
+    gather = twiml.gather(
+        resp, lang, _flow_url(mode, "enter", extra, tries), num_digits=None, timeout=10, speech=False
+    )
+    twiml.say(gather, lang, lang.text("callback_enter_number"))
+    resp.redirect(_flow_url(mode, "enter", extra, tries + 1), method="POST")
+    return resp
+
+
+@bp.post("/number")
+@twilio_webhook
+def number() -> VoiceResponse:
+    """Confirm the caller ID, key in another number, read it back: then keep the place or schedule."""
+    hotline = hotline_of_app()
+    cfg = hotline.config.file
+    now = hotline.clock.now()
+    record = this_call(now)
+    lang = language_of(record)
+    mode = "later" if request.args.get("mode") == "later" else "now"
+    phase = request.args.get("phase", "")
+    tries = int_field(request.args.get("try"), 1)
+    department = request.args.get("department", "")
+    slot = int_field(request.args.get("slot"), 0)
+    extra = f"&department={department}&slot={slot}" if mode == "later" else ""
+    if mode == "now" and record.get("status") != "queued":
+        return _redirect("/voice/hold")  # matched meanwhile, or no longer waiting
+    digits = "".join(c for c in request.form.get("Digits", "") if c.isdigit())[:20]
+    pending = record.get("cb_pending")
+    if phase == "enter":
+        if "Digits" not in request.form:
+            return _ask_number(record, mode, extra, tries)
+        check = check_outbound_number(cfg, digits)
+        if not check.ok or check.e164 is None:
+            refused = (
+                "callback_number_garbled"
+                if check.reason in ("garbled", "invalid")
+                else "callback_number_refused"
+            )
+            return _ask_number(record, mode, extra, tries + 1, refused)
+        hotline.stores.data.hset(keys.call(record.sid), "cb_pending", check.e164)
+        return _confirm(record, mode, extra, "readback", check.e164, 1)
+    if phase in ("cid", "readback") and pending:
+        if digits == "1":
+            return _accept(record, mode, pending, department, slot, now)
+        if digits == "2":
+            return _ask_number(record, mode, extra, 1)
+        if tries > cfg.hotline.max_tries:
+            return _back(record, lang)
+        return _confirm(record, mode, extra, phase, pending, tries)
+    return _back(record, lang)
+
+
+def _accept(
+    record: CallRecord, mode: str, e164: str, department: str, slot: int, now: datetime
+) -> VoiceResponse:
+    """The number is confirmed: count it against the limits, then keep the place or schedule."""
+    hotline = hotline_of_app()
+    lang = language_of(record)
+    if hotline.limits.allow("callback", e164, now):
+        return _back(record, lang, "callback_limited")
+    digits = spoken_number(lang, e164, hotline.config.file.hotline.default_region)
+    if mode == "now":
+        hotline.callbacks.keep_place(record, e164, now)
+        return _goodbye(lang, "callback_kept", digits=digits)
+    when = datetime.fromtimestamp(slot, UTC)
+    if department not in hotline.config.file.departments or when <= now:
+        return _back(record, lang, "callback_slot_none")
+    hotline.callbacks.schedule(record, department, e164, when, now)
+    return _goodbye(lang, "callback_scheduled", digits=digits, slot=slot_text(lang, when))
+
+
+# -- a later hour --------------------------------------------------------------------------
+
+
+def slot_text(lang, when: datetime) -> str:  # noqa: ANN001
+    """An hour as the caller hears it, in the hotline's time zone."""
+    local = when.astimezone(ZoneInfo(hotline_of_app().config.file.hotline.timezone))
+    return lang.text(
+        "callback_slot_time",
+        weekday=lang.voice.days[local.weekday()],
+        month=local.month,
+        day=local.day,
+        hour=local.hour,
+    )
+
+
+@bp.post("/schedule")
+@twilio_webhook
+def schedule() -> VoiceResponse:
+    """Offer the quietest open hours ahead, quietest first; the chosen one goes to the number step."""
+    hotline = hotline_of_app()
+    now = hotline.clock.now()
+    record = this_call(now)
+    lang = language_of(record)
+    department = request.args.get("department", "")
+    tries = int_field(request.args.get("try"), 1)
+    if not hotline.config.file.callbacks.enabled or department not in hotline.config.file.departments:
+        return _back(record, lang, "callback_slot_none")
+    given = request.args.get("s", "")
+    if given:
+        slots = [int(s) for s in given.split(",") if s.isdigit()]
+    else:
+        count = hotline.config.file.callbacks.schedule_slots
+        slots = [int(s.timestamp()) for s in quietest_slots(hotline, department, now, count)]
+    if not slots:
+        return _back(record, lang, "callback_slot_none")
+    choice = request.form.get("Digits", "")
+    if choice.isdigit() and 1 <= int(choice) <= len(slots):
+        return _number_start(record, "later", f"&department={department}&slot={slots[int(choice) - 1]}")
+    if tries > hotline.config.file.hotline.max_tries:
+        return _back(record, lang)
+    here = f"{base_url()}/voice/callback/schedule?department={department}&s={','.join(map(str, slots))}"
+    resp = VoiceResponse()
+    gather = twiml.gather(resp, lang, f"{here}&try={tries + 1}", num_digits=1, speech=False)
+    if tries == 1:
+        twiml.say(gather, lang, lang.text("callback_schedule_intro"))
+    for i, ts in enumerate(slots, start=1):
+        when = datetime.fromtimestamp(ts, UTC)
+        twiml.say(gather, lang, lang.text("callback_slot_option", slot=slot_text(lang, when), digit=i))
+    resp.redirect(f"{here}&try={tries + 1}", method="POST")
+    return resp
+
+
+# -- the call to the customer --------------------------------------------------------------
+
+
+def _attempt() -> tuple[CallRecord | None, int]:
+    hotline = hotline_of_app()
+    return hotline.callbacks.load(request.args.get("call", "")), int_field(request.args.get("attempt"), 0)
+
+
+def _lang_of(record: CallRecord | None):  # noqa: ANN202
+    if record is None:
+        config = hotline_of_app().config
+        return config.languages[config.locales[0]]
+    return language_of(record)
+
+
+def _greeting(record: CallRecord, attempt: int, tries: int) -> VoiceResponse:
+    hotline = hotline_of_app()
+    lang = language_of(record)
+    query = f"call={record.sid}&attempt={attempt}&try={tries}"
+    resp = VoiceResponse()
+    gather = twiml.gather(
+        resp, lang, f"{base_url()}/voice/callback/press?{query}", num_digits=1, timeout=8, speech=False
+    )
+    twiml.say(
+        gather,
+        lang,
+        lang.text(
+            "callback_greeting",
+            name=hotline.config.file.hotline.name,
+            reference=lang.spell(record.get("ref")),
+        ),
+    )
+    resp.redirect(f"{base_url()}/voice/callback/press?{query}", method="POST")
+    return resp
+
+
+@bp.post("/answer")
+@twilio_webhook
+def answer() -> VoiceResponse:
+    """The customer's phone was answered: an answering machine is hung up on, a person is greeted."""
+    hotline = hotline_of_app()
+    record, attempt = _attempt()
+    lang = _lang_of(record)
+    if record is None or record.get("cb_attempt") != str(attempt):
+        return _goodbye(lang)
+    answered_by = request.form.get("AnsweredBy", "")
+    if answered_by in MACHINE:
+        hotline.stores.data.hset(keys.call(record.sid), "cb_answered_by", answered_by)
+        resp = VoiceResponse()
+        resp.hangup()  # a message would tell a stranger's voicemail that this number called us
+        return resp
+    sid = request.form.get("CallSid", "")
+    if not hotline.callbacks.move(record.sid, attempt, ("dialling", "calling"), "calling", cb_call=sid):
+        return _goodbye(lang)
+    return _greeting(record, attempt, 1)
+
+
+@bp.post("/press")
+@twilio_webhook
+def press() -> VoiceResponse:
+    """1 connects the agent kept for this callback (who hears the whisper first)."""
+    hotline = hotline_of_app()
+    record, attempt = _attempt()
+    lang = _lang_of(record)
+    tries = int_field(request.args.get("try"), 1)
+    if record is None or record.get("cb_status") != "calling" or record.get("cb_attempt") != str(attempt):
+        return _goodbye(lang)
+    if request.form.get("Digits", "") != "1":
+        if tries >= 2:
+            return _goodbye(lang, "callback_no_response")
+        return _greeting(record, attempt, tries + 1)
+    agent = hotline.agents.get(record.get("agent"))
+    if agent is None or not hotline.callbacks.move(
+        record.sid, attempt, ("calling",), "answered", status="connecting"
+    ):
+        return _goodbye(lang)
+    base = base_url()
+    query = f"call={record.sid}&attempt={attempt}&agent={agent.id}"
+    return twiml.dial_agent(
+        lang,
+        agent.reach,
+        action=f"{base}/voice/callback/dial-result?{query}",
+        whisper=f"{base}/voice/whisper?call={record.sid}&agent={agent.id}",
+        ring_timeout=hotline.config.file.hotline.ring_timeout_seconds,
+    )
+
+
+def _connected(record: CallRecord, attempt: int) -> None:
+    """Count the callback as connected, once."""
+    hotline = hotline_of_app()
+    if hotline.callbacks.move(record.sid, attempt, ("answered",), "connected", outcome="callback_served"):
+        hotline.callbacks.count(record, "callbacks_connected")
+
+
+@bp.post("/dial-result")
+@twilio_webhook
+def dial_result() -> VoiceResponse:
+    """The agent's leg ended: goodbye after a conversation; a missed agent means a new call soon."""
+    hotline = hotline_of_app()
+    now = hotline.clock.now()
+    record, attempt = _attempt()
+    lang = _lang_of(record)
+    if record is None:
+        return _goodbye(lang)
+    status = request.form.get("DialCallStatus", "")
+    duration = int_field(request.form.get("DialCallDuration"), 0)
+    was = record.get("status")
+    outcome = hotline.connections.dial_ended(record, request.args.get("agent", ""), status, duration, now)
+    if outcome == "done" and status in ANSWERED and was in ("on_call", "served"):
+        _connected(record, attempt)
+    if outcome == "requeued":
+        hotline.callbacks.agent_missed(record)
+        return _goodbye(lang, "callback_agent_missed")
+    return _goodbye(lang)
+
+
+@bp.post("/status")
+@twilio_webhook
+def status() -> VoiceResponse:
+    """The call to the customer ended: not reached (retry or fail), or the talk ended."""
+    hotline = hotline_of_app()
+    now = hotline.clock.now()
+    record, attempt = _attempt()
+    if record is None or record.get("cb_attempt") != str(attempt):
+        return VoiceResponse()
+    call_status = request.form.get("CallStatus", "")
+    cb_status = record.get("cb_status")
+    if cb_status in ("dialling", "calling"):
+        answered_by = record.get("cb_answered_by") or request.form.get("AnsweredBy", "")
+        if call_status in NOT_REACHED:
+            reason = call_status
+        elif answered_by in MACHINE:
+            reason = "voicemail"
+        else:
+            reason = "no_response"
+        hotline.callbacks.not_reached(record.sid, attempt, reason, now)
+    elif cb_status == "answered" and record.get("status") in ("connecting", "on_call"):
+        if record.get("status") == "on_call":
+            _connected(record, attempt)
+        hotline.connections.caller_hung_up(record, now)
+    return VoiceResponse()
