@@ -174,6 +174,13 @@ class Transfers:
         record = self.calls.load(agent.call_sid)
         if record is None or record.get("status") != "on_call" or record.get("agent") != agent_id:
             raise TransferRefused("the caller is no longer connected to this agent")
+        if record.get("cb_call"):
+            # The customer is on the hotline's own outbound call, which the transfer documents
+            # (keyed by the inbound CallSid) cannot move yet: say so rather than lose the customer.
+            raise TransferRefused(
+                "a customer the hotline called back cannot be transferred; note the case for the "
+                "department and end the call"
+            )
         source = self.cfg.departments.get(record.get("department"))
         try:
             self.agents.finished(agent_id, now, source.wrap_up_seconds if source else 30)
