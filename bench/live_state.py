@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import math
-import pickle
 import shutil
 import tempfile
 from dataclasses import dataclass, field, replace
@@ -93,7 +92,9 @@ def _snapshot(hotline: Any, record: Any, now: Any, wait: Any, t: float) -> Seen:
     for a in hotline.agents.all():
         if a.state not in ("ready", "reserved", "ringing", "on_call", "wrap_up"):
             continue
-        talking = conn.hget(keys.call(a.call_sid), "department") if a.call_sid and a.state in ENGAGED else None
+        talking = (
+            conn.hget(keys.call(a.call_sid), "department") if a.call_sid and a.state in ENGAGED else None
+        )
         agents.append(
             {"id": a.id, "departments": a.departments, "languages": a.languages, "state": a.state,
              "talking": talking}
@@ -175,7 +176,9 @@ def analyse(seen: list[Seen], callers: dict[str, Any], scenario: Any, hotline_wr
         before = [
             o
             for o in callers.values()
-            if o.answered is not None and s.t < o.answered <= end and o.department == s.department
+            if o.answered is not None
+            and s.t < o.answered <= end
+            and o.department == s.department
             and (o.call_sid in s.ahead_sids or (o.joined or 0) > s.t)
         ]
         ahead_served = sum(1 for o in before if o.call_sid in s.ahead_sids)
@@ -197,7 +200,7 @@ def score(rows: list[dict], ranges: list[tuple[float, float] | None], means: lis
     inside = within20 = n = 0
     err = 0.0
     w_in = w_all = 0.0
-    for r, rng, mean in zip(rows, ranges, means, strict=True):
+    for r, rng, _mean in zip(rows, ranges, means, strict=True):
         if rng is None or not r["served"]:
             continue
         low, high = rng
@@ -225,12 +228,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--minutes", type=float, default=60.0)
     args = parser.parse_args(argv)
     for seed in args.seeds:
-        cache = Path(f"/tmp/live_state_{seed}.pickle")
-        if cache.exists():
-            seen, callers, scenario = pickle.loads(cache.read_bytes())
-        else:
-            seen, callers, scenario = run(seed, args.minutes)
-            cache.write_bytes(pickle.dumps((seen, callers, scenario)))
+        seen, callers, scenario = run(seed, args.minutes)
         wraps = _wraps()
         result = analyse(seen, callers, scenario, wraps)
         print_report(seed, result)
@@ -282,10 +280,11 @@ def print_report(seed: int, result: dict) -> None:
     ranges = [spoken_range(r["s"].estimate) for r in rows]
     m = score(rows, ranges, means)
     bias = wmean(lambda r: (r["s"].estimate.seconds if r["s"].estimate else 0) - r["wait"])
-    print(f"  announced range    covers {m['covered'] * 100:.1f} % of served callers"
-          f" ({m['covered_all'] * 100:.1f} % of all, weighted), ±20 % {m['within20'] * 100:.1f} %,"
-          f" mean abs. error {m['mae']:.1f} s; estimate - real wait (all, weighted) {bias:+.1f} s")
-
+    print(
+        f"  announced range    covers {m['covered'] * 100:.1f} % of served callers"
+        f" ({m['covered_all'] * 100:.1f} % of all, weighted), ±20 % {m['within20'] * 100:.1f} %,"
+        f" mean abs. error {m['mae']:.1f} s; estimate - real wait (all, weighted) {bias:+.1f} s"
+    )
 
 
 def demand(s: Seen, department: str) -> int:
@@ -350,10 +349,15 @@ def print_variants(rows: list[dict], real_handle: float, patience: float) -> Non
     w = sum(r["weight"] for r in served)
     for name, ests in variants(rows, real_handle, patience).items():
         m = score(rows, [spoken_range(e) for e in ests], [e.seconds if e else None for e in ests])
-        bias = sum(r["weight"] * ((e.seconds if e else 0) - r["wait"]) for r, e in zip(rows, ests) if r["served"])
-        print(f"    {name:<66} covers {m['covered'] * 100:5.1f} % ({m['covered_all'] * 100:5.1f} % all),"
-              f" ±20 % {m['within20'] * 100:5.1f} %, error {m['mae']:5.1f} s, bias {bias / w:+6.1f} s")
-
+        bias = sum(
+            r["weight"] * ((e.seconds if e else 0) - r["wait"])
+            for r, e in zip(rows, ests, strict=True)
+            if r["served"]
+        )
+        print(
+            f"    {name:<66} covers {m['covered'] * 100:5.1f} % ({m['covered_all'] * 100:5.1f} % all),"
+            f" ±20 % {m['within20'] * 100:5.1f} %, error {m['mae']:5.1f} s, bias {bias / w:+6.1f} s"
+        )
 
 
 def print_buckets(rows: list[dict], real_handle: float, patience: float) -> None:
