@@ -25,7 +25,7 @@
 | hl:refused:{yymmdd}     | hash   | 8 d   | outbound limits: kind:limit   | supervisors           |
 | hl:profile:{dept}       | hash   | none  | profile rollup job: 'how:name'| wait estimate, callbacks |
 | hl:profilemark:{dept}   | hash   | none  | profile rollup job: last seen | profile rollup job    |
-| hl:staffshare:{dept}    | zset   | none  | agent states: id -> departments| wait estimate        |
+| hl:staffabove:{dept}    | hash   | none  | agent states: id -> depts first| wait estimate        |
 | hl:survey:{sid}         | hash   | 8 d   | survey webhooks (score once)  | supervisors           |
 | hl:surveys:{yymmdd}     | hash   | 8 d   | survey: 'agent|dept:x:n/sum'  | supervisors           |
 | hl:followups:{yymmdd}   | hash   | 8 d   | SMS job, voicemail: counters  | supervisors           |
@@ -169,9 +169,9 @@ def profile_mark(department: str) -> str:
     return f"{PREFIX}:profilemark:{{{department}}}"
 
 
-def staffed_shares(department: str) -> str:
-    """Staffed agents of a department by how many departments they serve (shared agents count a share)."""
-    return f"{PREFIX}:staffshare:{{{department}}}"
+def staffed_above(department: str) -> str:
+    """Staffed agents of a department -> the departments they take first ('' if none), comma-joined."""
+    return f"{PREFIX}:staffabove:{{{department}}}"
 
 
 def survey(call_sid: str) -> str:

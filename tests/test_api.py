@@ -401,12 +401,13 @@ def test_queue_statistics_after_a_served_and_an_abandoned_call(
     assert payments["average_handle_seconds"] == 240.0 and payments["handled"] == 1
     assert (payments["waiting"], payments["longest_wait_seconds"]) == (1, 40)
     # The one estimator, for a caller joining now: one caller ahead; li_na, in wrap-up, also serves
-    # general, so she counts half; one call handled today is too few to trust, so the default
-    # 180 s a call plus payments' 45 s wrap-up.
-    expected = estimate(QueueState(agents=0.5, ahead=1, mean_handle_seconds=225.0))
-    assert expected is not None and payments["estimated_wait_seconds"] == int(expected.seconds) == 900
+    # general, but takes payments first (skill 5 against 3), so she counts whole; one call handled
+    # today is too few to trust, so the default 180 s a call plus payments' 45 s wrap-up. Two
+    # stages of one agent at 225 s each: 450 s.
+    expected = estimate(QueueState(agents=1.0, ahead=1, mean_handle_seconds=225.0))
+    assert expected is not None and payments["estimated_wait_seconds"] == int(expected.seconds) == 450
     low, high = payments["estimated_wait_range"]
-    assert low == int(expected.low) and high == math.ceil(expected.high) and low < 900 < high
+    assert low == int(expected.low) and high == math.ceil(expected.high) and low < 450 < high
     assert payments["peak_hour_now"] is False and payments["peak_hours"] == []  # no profile rolled up yet
     assert {s: n for s, n in payments["agents"].items() if n} == {WRAP_UP: 1, OFFLINE: 1}
     security = next(q for q in report["queues"] if q["department"] == "security")

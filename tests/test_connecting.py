@@ -133,10 +133,11 @@ def test_position_and_wait_are_announced_in_the_callers_language(
     ready(app, "li_na", run_jobs)  # li_na takes the first caller and is busy from now on
     topup_caller(dial)
     third = topup_caller(dial)
-    # One caller ahead; li_na also serves general, so she counts half an agent; the default 180 s
-    # a call plus 45 s wrap-up: two stages of 450 s on average, a wait of 15 minutes whose 80%
-    # range (10% and 90% points of that Erlang wait, 240 s and 1750 s) is said rounded.
-    assert "您前面还有1位客户。预计等待4到30分钟。" in third.heard_text().replace(" ", "")
+    # One caller ahead; li_na also serves general, but takes payments first (skill 5 against 3),
+    # so she counts a whole agent; the default 180 s a call plus 45 s wrap-up: two stages of
+    # 225 s, a wait of 7.5 minutes whose 80% range (10% and 90% points of that Erlang wait,
+    # 120 s and 875 s) is said rounded.
+    assert "您前面还有1位客户。预计等待2到15分钟。" in third.heard_text().replace(" ", "")
     mark = third.mark()
     third.continue_loop()
     assert "您前面还有" not in third.heard_text(mark)  # same position, cadence not due: music only

@@ -74,9 +74,11 @@ def test_english_callers_hear_a_range_and_nobody_staffed_means_no_figure(
     first.continue_loop()
     assert first.state == "dialing"
     second = english_caller(dial, "+14155550199")
-    # Emma counts a third of an agent in payments; 180 s a call plus 45 s wrap-up: one stage of
-    # 675 s on average, whose 10% and 90% points (71 s, 1554 s) are said rounded.
-    assert "Youarenextinline.Yourwaitshouldbebetween1and25minutes." in heard(second)
+    # Emma takes international and general before payments, but nobody waits there: her next
+    # free moment is this caller's, so she counts a whole agent. 180 s a call plus 45 s wrap-up:
+    # one exponential stage of 225 s, whose 10% point (24 s) rounds to nothing and 90% point
+    # (518 s) to 9 minutes.
+    assert "Youarenextinline.Yourwaitshouldbeupto9minutes." in heard(second)
 
 
 def test_a_free_agent_means_less_than_a_minute_in_both_languages(
@@ -192,7 +194,7 @@ def test_live_state_counts_shared_agents_overtaking_and_planned_shift_changes(
     hotline = app.extensions["hotline"]
     clock.set(OPEN_HOURS.replace(hour=11, minute=50))  # accounts plans 3 agents until 12:00, then 5
     day = today(hotline, clock.now())
-    hotline.agents.choose("wang_wei", READY, clock.now())  # security and accounts: half each
+    hotline.agents.choose("wang_wei", READY, clock.now())  # takes security first, then accounts
     start = clock.now()
     for i in range(3):  # three high-priority callers today, ten minutes before the one we follow
         hotline.queues.join(f"CAhigh{i}", "accounts", "zh-CN", 1, start - timedelta(minutes=10), 50, day)
@@ -204,8 +206,14 @@ def test_live_state_counts_shared_agents_overtaking_and_planned_shift_changes(
     clock.set(start + timedelta(seconds=30))
     wait = wait_for_caller(hotline, record, clock.now())
     state = wait.state
-    assert (wait.position, state.ahead, state.ready, state.agents) == (4, 3, 1, 0.5)
+    # Nobody waits in security, which wang_wei takes first: he counts a whole agent here.
+    assert (wait.position, state.ahead, state.ready, state.agents) == (4, 3, 1, 1.0)
     assert state.overtaking_per_second == 3 / 630  # since the day's first caller, 10.5 minutes ago
-    assert state.staffing_changes == ((570.0, 2.5),)  # at 12:00: two more agents than now
+    assert state.staffing_changes == ((570.0, 3.0),)  # at 12:00: two more agents than now
     assert state.waited_seconds == 30 and state.mean_handle_seconds == 180 + 30
     assert wait.estimate is not None and wait.estimate == estimate(state)
+    # A security caller waits: wang_wei goes there first, so accounts gets his share of the demand,
+    # 4 accounts callers against 1 in security: 4 / (4 + 1) = 0.8 of an agent.
+    hotline.queues.join("CAsecurity", "security", "zh-CN", 2, clock.now(), 50, day)
+    state = wait_for_caller(hotline, record, clock.now()).state
+    assert state.agents == 0.8 and state.staffing_changes == ((570.0, 2.8),)

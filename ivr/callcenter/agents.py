@@ -55,6 +55,12 @@ return state
 """
 
 
+def taken_before(departments: dict[str, int], department: str) -> list[str]:
+    """The departments an agent serves before `department`: higher skill first, as the matcher does."""
+    order = sorted(departments, key=lambda d: -departments[d])
+    return order[: order.index(department)] if department in order else []
+
+
 class StateConflict(Exception):
     """The agent is not in a state that allows the change (the message says which it is in)."""
 
@@ -157,12 +163,12 @@ class Agents:
         for dept in agent.departments:
             if state in STAFFED:
                 pipe.zadd(keys.staffed_agents(dept), {agent_id: now.timestamp()}, nx=True)
-                # How many departments the agent splits their time between (the wait estimate
-                # counts a shared agent as a share, and reads the shares with ZCOUNTs).
-                pipe.zadd(keys.staffed_shares(dept), {agent_id: len(agent.departments)})
+                # The departments the agent takes before this one (the matcher's skill order):
+                # the wait estimate counts the agent by how busy those are.
+                pipe.hset(keys.staffed_above(dept), agent_id, ",".join(taken_before(agent.departments, dept)))
             else:
                 pipe.zrem(keys.staffed_agents(dept), agent_id)
-                pipe.zrem(keys.staffed_shares(dept), agent_id)
+                pipe.hdel(keys.staffed_above(dept), agent_id)
             if state == READY:
                 idle_since = self.conn.hget(keys.agent(agent_id), "idle_since") or now.isoformat()
                 pipe.zadd(keys.ready_agents(dept), {agent_id: datetime.fromisoformat(idle_since).timestamp()})

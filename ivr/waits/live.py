@@ -7,8 +7,15 @@ all ride in one pipeline, so a turn of the hold loop stays within its two round 
 Where each input of `QueueState` comes from:
 - ahead: the caller's position across the department's lanes (the queue script), minus one; a
   new caller has everyone now waiting ahead.
-- agents: staffed agents (ready, ringing, talking, in wrap-up); an agent who serves k departments
-  counts 1/k in each (`hl:staffshare:{dept}` holds k per agent, read with ZCOUNTs).
+- agents: staffed agents (ready, ringing, talking, in wrap-up). An agent who also serves other
+  departments takes them in skill order (the matcher's rule), so only the departments they take
+  before this one compete for them: with nobody waiting there, the agent comes to this queue at
+  their next free moment and counts whole; otherwise they count this department's share of the
+  demand (callers waiting + talking) among it and those departments. (`hl:staffabove:{dept}`
+  holds each staffed agent's departments taken first; waiting and talking are O(1) reads per
+  department of the hotline file.) Measured in the simulated hour (`bench/live_state.py`), the
+  earlier rule, 1/k for an agent of k departments, counted 2.6 agents where 4.1 really served a
+  payments caller's queue, and announced waits ~60-80 s too long.
 - ready: the department's ready agents.
 - mean handle: today's handle time once a few calls were handled, else the profile's value for
   this hour of the week, else the default; plus the department's wrap-up time, which also keeps
@@ -46,7 +53,6 @@ MIN_ABANDONED_TODAY = 5
 MIN_RATE_WINDOW_SECONDS = 600.0
 # How far ahead planned staffing changes are looked at (a wait longer than this is rare).
 STAFFING_LOOKAHEAD_HOURS = 4
-SHARES = (1, 2, 3)  # agents serving 1, 2, 3 departments count 1, 1/2, 1/3; more count 1/4
 
 
 @dataclass(frozen=True)
@@ -74,26 +80,44 @@ class _Reads:
         self.day = day
         self.stat_fields = [
             "handled", "handle_ms", "abandoned", "abandoned_wait_ms", "answered_wait_ms", "first_offer_ms",
-            *(f"offered:{r}" for r in range(rank)),
+            "answered", *(f"offered:{r}" for r in range(rank)),
         ]  # fmt: skip
+        self.others = [d for d in hotline.config.file.departments if d != department]
 
     def queue(self, pipe: redis.client.Pipeline) -> None:
-        """Add the reads to `pipe` (7 + len(SHARES) replies, in this order)."""
+        """Add the reads to `pipe` (6 + 2 per other department replies, in this order)."""
         dept = self.department
         pipe.zcard(keys.staffed_agents(dept))
-        for k in SHARES:
-            pipe.zcount(keys.staffed_shares(dept), k, k)
-        pipe.zcount(keys.staffed_shares(dept), f"({SHARES[-1]}", "+inf")
+        pipe.hgetall(keys.staffed_above(dept))
         pipe.zcard(keys.ready_agents(dept))
         pipe.hmget(keys.department_stats(dept, self.day), self.stat_fields)
         pipe.hget(keys.profile(dept), "summary")
+        pipe.zcard(keys.queue_since(dept))
+        for other in self.others:  # what competes for shared agents: callers waiting and talking
+            pipe.zcard(keys.queue_since(other))
+            pipe.hmget(keys.department_stats(other, self.day), ["answered", "handled"])
+
+    def _agents(self, staffed: int, above: dict[str, str], mine: float, demand: dict[str, tuple]) -> float:
+        """Agents serving this queue, each shared agent by what the departments they take first need."""
+        agents = float(max(staffed - len(above), 0))  # staffed before `above` was kept: whole agents
+        for first in above.values():
+            before = [d for d in first.split(",") if d in demand]
+            if not any(demand[d][0] for d in before):
+                agents += 1.0  # nobody waits where they look first: their next free moment is ours
+            else:
+                agents += mine / (mine + sum(sum(demand[d]) for d in before))
+        return agents
 
     def parse(self, replies: list[Any], ahead: int, waited_seconds: float) -> tuple[QueueState, dict]:
         """The QueueState from the replies of `queue`, and the profile summary ({} if none yet)."""
-        staffed, *shared, more, ready, stats, summary_text = replies
-        agents = float(staffed) - sum(shared) - more  # staffed before shares were kept: whole agents
-        agents += sum(n / k for n, k in zip(shared, SHARES, strict=True)) + more / (SHARES[-1] + 1)
+        staffed, above, ready, stats, summary_text, waiting, *others = replies
         values = dict(zip(self.stat_fields, (float(v or 0) for v in stats), strict=True))
+        demand: dict[str, tuple] = {}  # department -> (callers waiting, callers talking)
+        for i, other in enumerate(self.others):
+            answered, handled = (float(v or 0) for v in others[2 * i + 1])
+            demand[other] = (int(others[2 * i]), max(answered - handled, 0.0))
+        mine = max(int(waiting) + max(values["answered"] - values["handled"], 0.0), 1.0)
+        agents = self._agents(int(staffed), above or {}, mine, demand)
         summary: dict[str, Any] = json.loads(summary_text) if summary_text else {}
         how = hour_of_week(self.now, self.hotline.config.file.hotline.timezone)
         department = self.hotline.config.file.departments[self.department]
