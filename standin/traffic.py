@@ -16,7 +16,17 @@ always asked): a good account is found but not verified by caller ID, and menus 
 verification end in the queue after the second factor fails. The announced wait is the first
 figure the caller heard on hold, read back from the spoken text, as the range it stands for
 (see `standin.traffic_model`).
-Callbacks are not built yet. `python -m standin.traffic --minutes 60 --seed 1` prints a report.
+
+Callbacks: a caller who hears the callback offer on a turn of the hold loop (its words, parsed as
+above) and is one of the scenario's `callback_share` presses 1 during that turn, confirms their
+caller ID with 1 and hangs up, keeping their place. When the place reaches an agent, the rq job
+calls them through the REST stand-in; the simulation sees the call on the switchboard and, after
+`callback_pickup_seconds`, the customer answers (a human, for Twilio's machine detection) and
+presses 1, or (one of the `callback_unreachable_share`) lets it ring out: Twilio's status
+callback says no-answer and the hotline retries after its backoff. rq's scheduler is played in
+simulated time: a job scheduled N wall seconds ahead is enqueued N simulated seconds later. An
+agent whose shift ends stays while a callback they could take is still owed.
+`python -m standin.traffic --minutes 60 --seed 1` prints a report.
 """
 
 from __future__ import annotations
@@ -25,17 +35,20 @@ import heapq
 import math
 import random
 import re
+import time
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 from zoneinfo import ZoneInfo
 
 from flask import Flask
 from rq import SimpleWorker
+from rq.job import Job
 
 from ivr import keys
 from ivr.api.auth import issue_token
-from ivr.callcenter.agents import NOT_READY, OFFLINE, READY, WRAP_UP
+from ivr.callcenter.agents import NOT_READY, OFFLINE, READY, RINGING, WRAP_UP
 from ivr.callcenter.identifiers import valid_account_id
 from ivr.clock import FixedClock
 from ivr.hotline.schema import Agent as AgentSpec
@@ -43,10 +56,13 @@ from ivr.jobs import QUEUE_NAME
 from ivr.waits.estimate import ROUNDING_STEPS
 from queue_worker import jobs as worker_jobs
 from queue_worker.jobs import SWEEP_EVERY_SECONDS
+from standin.interpreter import ENDED
 from standin.phone import Call
-from standin.rest import Switchboard
+from standin.rest import OutboundCall, Switchboard
 from standin.traffic_model import (
     ABANDONED,
+    CALLBACK_FAILED,
+    CALLED_BACK,
     GOOD_ACCOUNTS,
     ISSUE_KEYS,
     SERVED,
@@ -58,6 +74,15 @@ from standin.traffic_model import (
     default_agents,
 )
 from standin.transport import FlaskTransport
+from standin.webhook import call_params, status_callback_params
+
+# rq's scheduler polls the wall clock every second: a scheduled job's delay is read to this grain,
+# so the milliseconds between scheduling it and reading it back never change the simulation.
+SCHEDULE_GRAIN_SECONDS = 5
+# An agent whose shift is over checks this often whether a callback they could take is still owed,
+# and leaves anyway this long after the last arrival.
+STAY_CHECK_SECONDS = 60.0
+STAY_AT_MOST_SECONDS = 3 * 3600.0
 
 
 def _pick(rng: random.Random, weights: dict[str, float]) -> str:
@@ -87,6 +112,17 @@ class Simulation:
         self._leaving: set[str] = set()
         self._sweeps: set[int] = set()
         self._patterns = self._announcement_patterns()
+        languages = self.hotline.config.languages.values()
+        self._offers = [re.sub(r"\s+", "", lang.texts["callback_offer"]) for lang in languages]
+        # The read-back's words before the number: "We will call you back at:".
+        self._confirms = [
+            re.sub(r"\s+", "", lang.texts["callback_confirm_caller_id"]).split("{")[0] for lang in languages
+        ]
+        self.owed: dict[str, CallerLog] = {}  # callbacks asked for and not yet connected or failed
+        # The switchboard may have served earlier calls (a test session's): only later ones are ours.
+        self._placed_seen = len(switchboard.outbound_calls) if switchboard is not None else 0
+        self._scheduled: set[str] = set()
+        self._stay_checks: set[str] = set()  # agents past their shift with a check pending
 
     # -- the event loop -----------------------------------------------------------------------
 
@@ -147,7 +183,9 @@ class Simulation:
                     burst=True, logging_level="WARNING"
                 )
             if not self._connect_matched() and not queue.count:
-                return
+                break
+        self._see_placed_calls()
+        self._see_scheduled_jobs()
 
     def _status(self, sids: list[str]) -> dict[str, str | None]:
         pipe = self.hotline.stores.data.pipeline(transaction=False)
@@ -163,7 +201,10 @@ class Simulation:
         language, issue, account = _pick(rng, sc.languages), _pick(rng, sc.issues), _pick(rng, sc.accounts)
         cap = self.cfg.hotline.max_hold_minutes * 60 - sc.hold_turn_seconds - 1
         patience = min(rng.expovariate(1 / sc.patience_mean_seconds), cap)
-        number = f"+86139{len(self.callers):08d}" if language == "zh-CN" else f"+1415{len(self.callers):07d}"
+        wants_callback = rng.random() < sc.callback_share
+        unreachable = rng.random() < sc.callback_unreachable_share
+        # Valid mobile numbers (a callback can call them), one per caller.
+        number = f"+86139{len(self.callers):08d}" if language == "zh-CN" else f"+14152{len(self.callers):06d}"
         hl = self.hotline
         transport = FlaskTransport(self.client, hl.settings.public_base_url, hl.settings.twilio_auth_token)
         call = Call(transport, from_=number, account_sid=hl.settings.twilio_account_sid, max_redirects=1)
@@ -171,6 +212,8 @@ class Simulation:
             self.switchboard.register(call)
         call.start()
         log = CallerLog(len(self.callers), call.call_sid, self.now, language, issue, account, patience)
+        log.wants_callback = wants_callback and self.switchboard is not None
+        log.unreachable = unreachable
         self.callers.append(log)
         self.by_sid[call.call_sid] = log
         self.calls[call.call_sid] = call
@@ -199,6 +242,8 @@ class Simulation:
         log.department = hl.stores.data.hget(keys.call(call.call_sid), "department") or ""
         self._heard_wait(log, call, 0)
         self.waiting[call.call_sid] = log
+        if self._take_callback(log, call, 0):
+            return
         self.at(self.now + patience, "patience", call.call_sid)
         self.at(self.now + sc.hold_turn_seconds, "hold", call.call_sid)
 
@@ -218,6 +263,8 @@ class Simulation:
         mark = call.mark()
         call.continue_loop()
         self._heard_wait(log, call, mark)
+        if self._take_callback(log, call, mark):
+            return
         if call.state == "dialing":
             self._answer(log, call)
         elif call.state == "looping" or call.on_hold:
@@ -245,7 +292,7 @@ class Simulation:
     def _answer(self, log: CallerLog, call: Call) -> None:
         """The agent picks up (and hears the whisper); the call will last its handle time."""
         call.answer()
-        del self.waiting[log.call_sid]
+        self.waiting.pop(log.call_sid, None)
         log.answered, log.agent = self.now, call.dialed[-1]["value"]
         mean, sigma = self.sc.handle_mean_seconds, self.sc.handle_sigma
         log.handle = max(10, round(self.rng.lognormvariate(math.log(mean) - sigma**2 / 2, sigma)))
@@ -258,13 +305,11 @@ class Simulation:
         call.dial_result("completed", duration=log.handle)
         if call.state == "gathering":
             call.silence()  # simulated callers skip the survey, and hear goodbye
-        log.outcome, log.ended = SERVED, self.now
+        log.outcome, log.ended = (SERVED if log.callback_requested is None else CALLED_BACK), self.now
+        self.owed.pop(sid, None)
         agent = self.agents[log.agent]
         agent.talk += log.handle
         agent.calls.append((log.answered or 0.0, self.now, sid))
-        if log.agent in self._leaving:
-            self._log_out(log.agent)
-            return
         view = self.hotline.agents.get(log.agent)
         if view is not None and view.state == WRAP_UP and view.wrap_until is not None:
             due = (view.wrap_until - self.sc.start).total_seconds()
@@ -272,6 +317,9 @@ class Simulation:
             if slot not in self._sweeps:
                 self._sweeps.add(slot)
                 self.at(slot * SWEEP_EVERY_SECONDS, "sweep")
+        if log.agent in self._leaving:
+            self._leaving.discard(log.agent)
+            self._on_logout(log.agent)  # leaves, or stays (and wraps up) for a callback still owed
 
     def _heard_wait(self, log: CallerLog, call: Call, since: int) -> None:
         """Remember the first wait figure the caller heard."""
@@ -310,6 +358,130 @@ class Simulation:
             ]
         return patterns
 
+    # -- callbacks --------------------------------------------------------------------------------
+
+    def _take_callback(self, log: CallerLog, call: Call, since: int) -> bool:
+        """On a hold turn that offered a callback, a caller who wants one takes it and hangs up.
+
+        Returns whether they did (their place is kept; they are no longer on the line).
+        """
+        if not (call.on_hold and call.state == "gathering"):
+            return False
+        said = re.sub(r"\s+", "", call.heard_text(since))
+        if not any(offer in said for offer in self._offers):
+            return False
+        log.heard_offer = True
+        if not log.wants_callback or log.callback_requested is not None:
+            return False
+        log.wants_callback = False  # asks once: a refusal (a limit) leaves them waiting
+        mark = call.mark()
+        call.press("1")
+        confirm = re.sub(r"\s+", "", call.heard_text(mark))
+        if call.state == "gathering" and any(c and c in confirm for c in self._confirms):
+            call.press("1")  # the caller ID read back is theirs
+        if call.state in ENDED:
+            self.waiting.pop(log.call_sid, None)
+            log.callback_requested = self.now
+            self.owed[log.call_sid] = log
+            return True
+        for _ in range(8):  # asked for another number, or refused: back to the hold loop
+            if call.state != "gathering" or call.on_hold:
+                break
+            call.silence()
+        return False
+
+    def _see_placed_calls(self) -> None:
+        """Calls the hotline placed to call a customer back: their phone rings now."""
+        if self.switchboard is None:
+            return
+        placed = self.switchboard.outbound_calls
+        fresh, self._placed_seen = placed[self._placed_seen :], len(placed)
+        for outbound in fresh:
+            query = parse_qs(urlsplit(outbound.url or "").query)
+            log = self.owed.get((query.get("call") or [""])[0])
+            if log is None:
+                continue
+            log.callback_attempts += 1
+            if log.unreachable:
+                ring = float(self.cfg.callbacks.ring_timeout_seconds)
+                self.at(self.now + ring, "callback_rang_out", (log.call_sid, outbound))
+            else:
+                pickup = self.sc.callback_pickup_seconds
+                self.at(self.now + pickup, "callback_pickup", (log.call_sid, outbound))
+
+    def _on_callback_pickup(self, payload: tuple[str, OutboundCall]) -> None:
+        """The customer answers the call back, hears the greeting and presses 1 for the agent."""
+        sid, outbound = payload
+        log = self.by_sid[sid]
+        hl = self.hotline
+        transport = FlaskTransport(self.client, hl.settings.public_base_url, hl.settings.twilio_auth_token)
+        call = Call(
+            transport,
+            from_=outbound.from_,
+            to=outbound.to,
+            account_sid=hl.settings.twilio_account_sid,
+            call_sid=outbound.sid,
+            voice_url=outbound.url or "",
+            status_callback=outbound.status_callback,
+            extra_params={"Direction": "outbound-api", "AnsweredBy": "human"},
+            max_redirects=1,
+        )
+        if self.switchboard is not None:
+            self.switchboard.register(call)
+        call.start()
+        if call.state == "gathering":
+            call.press("1")
+        self.calls[sid] = call  # the conversation goes on on this call
+        if call.state == "dialing":
+            self._answer(log, call)
+        elif call.state not in ENDED:
+            call.hangup()  # no agent to talk to (a stale attempt): the hotline decides what next
+        self._callback_settled(log)
+
+    def _on_callback_rang_out(self, payload: tuple[str, OutboundCall]) -> None:
+        """Nobody answered the call back: Twilio's status callback says no-answer."""
+        sid, outbound = payload
+        hl = self.hotline
+        params = call_params(
+            account_sid=hl.settings.twilio_account_sid,
+            call_sid=outbound.sid,
+            call_status="no-answer",
+            from_=outbound.from_,
+            to=outbound.to,
+        )
+        params.update(status_callback_params("no-answer", 0), Direction="outbound-api")
+        transport = FlaskTransport(self.client, hl.settings.public_base_url, hl.settings.twilio_auth_token)
+        reply = transport.request(outbound.status_callback_method, outbound.status_callback or "", params)
+        if reply.status != 200:
+            raise RuntimeError(f"status callback of {outbound.sid}: HTTP {reply.status}")
+        self._callback_settled(self.by_sid[sid])
+
+    def _callback_settled(self, log: CallerLog) -> None:
+        """A callback the hotline gave up on (its last attempt failed) is no longer owed."""
+        if self._status([log.call_sid])[log.call_sid] == "callback_failed":
+            self.owed.pop(log.call_sid, None)
+            log.outcome, log.ended = CALLBACK_FAILED, self.now
+
+    def _see_scheduled_jobs(self) -> None:
+        """Jobs put on rq's scheduler (a callback's retry after its backoff) run in simulated time."""
+        registry = self.hotline.jobs.queue.scheduled_job_registry
+        for job_id in registry.get_job_ids():
+            if job_id in self._scheduled:
+                continue
+            self._scheduled.add(job_id)
+            ahead = registry.get_scheduled_time(job_id).timestamp() - time.time()
+            delay = max(round(ahead / SCHEDULE_GRAIN_SECONDS) * SCHEDULE_GRAIN_SECONDS, 0)
+            self.at(self.now + delay, "scheduled_job", job_id)
+
+    def _on_scheduled_job(self, job_id: str) -> None:
+        """rq's scheduler: the job is due, it goes on the queue (the next settle runs it)."""
+        queue = self.hotline.jobs.queue
+        registry = queue.scheduled_job_registry
+        self._scheduled.discard(job_id)
+        job = Job.fetch(job_id, connection=queue.connection)
+        registry.remove(job)
+        queue.enqueue_job(job)
+
     # -- agents -----------------------------------------------------------------------------------
 
     def _api(self, method: str, agent_id: str, path: str, body: dict[str, Any] | None = None) -> int:
@@ -322,12 +494,40 @@ class Simulation:
         self.agents[agent_id].logged_in = self.now
 
     def _on_logout(self, agent_id: str) -> None:
-        """The shift ends: offline now when free, else after the current call."""
+        """The shift ends: offline now when free, else after the current call.
+
+        A callback promised to a caller is kept: an agent who could take one still owed stays
+        (and takes callers as usual) until no such callback is left.
+        """
+        if self.agents[agent_id].logged_out is not None:
+            return
         view = self.hotline.agents.get(agent_id)
-        if view is not None and view.state in (READY, NOT_READY, WRAP_UP):
-            self._log_out(agent_id)
+        if view is None or view.state not in (READY, NOT_READY, WRAP_UP):
+            self._leaving.add(agent_id)  # after the call ends (see _on_call_end)
+            if view is not None and view.state == RINGING:
+                self._check_again(agent_id)  # held for a callback that may ring out: no call to end
+        elif self._owed_to(agent_id) and self.now < self.sc.minutes * 60 + STAY_AT_MOST_SECONDS:
+            self._check_again(agent_id)
         else:
-            self._leaving.add(agent_id)
+            self._log_out(agent_id)
+
+    def _check_again(self, agent_id: str) -> None:
+        """Look again in a while whether an agent past their shift can leave (one check pending)."""
+        if agent_id not in self._stay_checks:
+            self._stay_checks.add(agent_id)
+            self.at(self.now + STAY_CHECK_SECONDS, "stay_check", agent_id)
+
+    def _on_stay_check(self, agent_id: str) -> None:
+        self._stay_checks.discard(agent_id)
+        self._leaving.discard(agent_id)
+        self._on_logout(agent_id)
+
+    def _owed_to(self, agent_id: str) -> bool:
+        """Whether a callback still owed is in one of the agent's departments and languages."""
+        shift = next(s for s in self.sc.agents if s.agent_id == agent_id)
+        return any(
+            c.department in shift.departments and c.language in shift.languages for c in self.owed.values()
+        )
 
     def _log_out(self, agent_id: str) -> None:
         assert self._api("PUT", agent_id, "state", {"state": OFFLINE}) == 200
@@ -372,9 +572,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--rate-scale", type=float, default=1.0, help="multiply the hourly arrival rates")
     parser.add_argument("--redis-url", help="an empty Redis database (default: a temporary embedded one)")
+    parser.add_argument(
+        "--hotline", type=Path, help="the hotline file (default: HOTLINE_CONFIG, hotline.yaml)"
+    )
+    parser.add_argument(
+        "--callback-share",
+        type=float,
+        default=0.3,
+        help="of callers offered a callback, the share who take it",
+    )
     args = parser.parse_args(argv)
     scenario = Scenario(
-        minutes=args.minutes, seed=args.seed, rate_scale=args.rate_scale, agents=default_agents(args.minutes)
+        minutes=args.minutes,
+        seed=args.seed,
+        rate_scale=args.rate_scale,
+        agents=default_agents(args.minutes),
+        callback_share=args.callback_share,
     )
     data_dir = None if args.redis_url else Path(tempfile.mkdtemp(prefix="hotline-traffic-"))
     url = args.redis_url or embedded_redis_url(data_dir)  # type: ignore[arg-type]
@@ -390,6 +603,8 @@ def main(argv: list[str] | None = None) -> int:
         "public_base_url": "https://hotline.example.com",
         "redis_url": url,
     }
+    if args.hotline is not None:
+        settings["hotline_config"] = args.hotline
     try:
         app = create_app(settings, clock=FixedClock(scenario.start))
         for name in ("ivr", "werkzeug", "rq"):  # the report, not every call's log line

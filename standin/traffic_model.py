@@ -5,11 +5,16 @@ and which agents answer (skills, languages, shifts, handle times). `CallerLog` a
 are filled by `standin.traffic.Simulation` as the simulated callers and agents act;
 `Report.build` turns them into the day's figures: calls offered, answered and abandoned, waits
 and their distribution, service level, agent occupancy, and how the waits the hold loop
-announced compared with the real ones. `Report.table()` prints them.
+announced compared with the real ones, and the callbacks: asked for, connected, failed, and how
+long a called-back caller waited from hanging up to their agent. `Report.table()` prints them.
 
-Definitions follow the supervisor statistics (`ivr/api/statistics.py`): service level is
-answered within `service_level_seconds` over answered + abandoned; the average wait is that of
-answered callers. Callbacks are not built yet: the report shows 0. An announced wait is a range:
+Definitions follow the supervisor statistics (`ivr/api/statistics.py`): a called-back caller who
+talks to an agent is answered, their wait running from joining the queue to the agent picking up
+(the time on the line and the time hung up together); service level is answered within
+`service_level_seconds` over answered + abandoned; the average wait is that of answered callers.
+A failed callback (the customer not reached `max_attempts` times) is neither answered nor
+abandoned. Announced waits are compared only for callers who waited on the line to the end: a
+called-back caller's wait is not the one they were told. An announced wait is a range:
 "between L and H minutes" is [L·60, H·60] s, "up to N minutes" [0, N·60], "about N minutes" N
 give or take half its rounding step, "less than a minute" [0, 60) s; the error is measured from
 its middle, a real wait is "within the range" when it lies in it (the estimator states 80 %
@@ -25,6 +30,9 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 SERVED, ABANDONED, UNREACHED = "served", "abandoned", "unreached"
+# A caller who hung up keeping their place, then was called back and talked to an agent; or
+# whose callback was given up after the last attempt.
+CALLED_BACK, CALLBACK_FAILED = "called_back", "callback_failed"
 
 # Calls per hour by local hour of day: a morning peak, a lunch dip, an afternoon shoulder.
 PEAK_PROFILE = {8: 40, 9: 110, 10: 170, 11: 160, 12: 100, 13: 110, 14: 150, 15: 140, 16: 120, 17: 100}
@@ -83,6 +91,14 @@ class Scenario:
     handle_sigma: float = 0.5
     hold_turn_seconds: float = 30.0  # one turn of the hold loop (its message and music)
     heartbeat_seconds: float = 20.0
+    # Of the callers who hear the callback offer on hold, the share who take it at once (key 1,
+    # then 1 to confirm their caller ID) and hang up keeping their place.
+    callback_share: float = 0.3
+    # Of those, the share whose phone is never answered when the hotline calls back (each attempt
+    # rings out, then the callback fails); the others pick up after `callback_pickup_seconds`
+    # and press 1 for the agent.
+    callback_unreachable_share: float = 0.1
+    callback_pickup_seconds: float = 8.0
     agents: tuple[AgentShift, ...] = field(default_factory=default_agents)
     seed: int = 1
 
@@ -105,7 +121,19 @@ class CallerLog:
     ended: float | None = None
     agent: str = ""
     handle: int = 0
-    outcome: str = ""  # served, abandoned or unreached (never queued)
+    outcome: str = ""  # served, abandoned, called_back, callback_failed or unreached (never queued)
+    wants_callback: bool = False  # takes the callback offer when they hear it
+    unreachable: bool = False  # does not answer when called back
+    heard_offer: bool = False  # heard the callback offer on hold
+    callback_requested: float | None = None  # hung up keeping their place
+    callback_attempts: int = 0  # calls the hotline placed to them
+
+    @property
+    def callback_wait(self) -> float | None:
+        """Seconds from hanging up with a kept place to the agent answering the call back."""
+        if self.callback_requested is None or self.answered is None:
+            return None
+        return self.answered - self.callback_requested
 
     @property
     def wait(self) -> float | None:
@@ -148,9 +176,17 @@ class Report:
     offered: int
     answered: int
     abandoned: int
-    callbacks: int
     unreached: int
-    by_department: dict[str, tuple[int, int, int]]  # offered, answered, abandoned
+    # offered, answered, abandoned, callbacks requested, connected, failed
+    by_department: dict[str, tuple[int, int, int, int, int, int]]
+    offered_callback: int  # callers who heard the callback offer
+    callbacks_requested: int
+    callbacks_connected: int
+    callbacks_failed: int
+    callback_calls: int  # calls placed to customers, retries included
+    callback_wait_mean: float | None  # from hanging up to the agent, of connected callbacks
+    callback_wait_p90: float | None
+    callback_wait_max: float | None
     wait_mean: float | None
     wait_p50: float | None
     wait_p90: float | None
@@ -172,18 +208,26 @@ class Report:
     ) -> Report:
         """Compute the figures from the logs; `end` closes the shifts of agents still logged in."""
         queued = [c for c in callers if c.joined is not None]
-        served = [c for c in queued if c.outcome == SERVED]
+        served = [c for c in queued if c.outcome in (SERVED, CALLED_BACK)]
         gone = [c for c in queued if c.outcome == ABANDONED]
+        asked = [c for c in queued if c.callback_requested is not None]
+        called_back = [c for c in asked if c.outcome == CALLED_BACK]
+        callback_waits = [c.callback_wait for c in called_back if c.callback_wait is not None]
+        on_the_line = [c for c in served if c.outcome == SERVED]
         waits = [c.wait for c in served if c.wait is not None]
         in_sl = sum(1 for w in waits if w <= service_level_seconds)
         departments: dict[str, Counter[str]] = {}
         for c in queued:
-            departments.setdefault(c.department, Counter())["offered"] += 1
-            departments[c.department][c.outcome] += 1
+            counts = departments.setdefault(c.department, Counter())
+            counts["offered"] += 1
+            counts[c.outcome] += 1
+            counts["requested"] += c.callback_requested is not None
         logged = {a.agent_id: a.logged_seconds(end) for a in agents}
         talk = {a.agent_id: a.talk for a in agents}
         total_logged = sum(logged.values())
-        announced = [(c.announced, c.wait) for c in served if c.announced is not None and c.wait is not None]
+        announced = [
+            (c.announced, c.wait) for c in on_the_line if c.announced is not None and c.wait is not None
+        ]
         errors = [abs(real - (low + high) / 2) for (low, high), real in announced]
         within = [0.8 * low <= real <= 1.2 * high for (low, high), real in announced]
         inside = [low <= real <= high for (low, high), real in announced]
@@ -191,11 +235,26 @@ class Report:
             offered=len(queued),
             answered=len(served),
             abandoned=len(gone),
-            callbacks=0,
             unreached=sum(1 for c in callers if c.joined is None),
             by_department={
-                d: (n["offered"], n[SERVED], n[ABANDONED]) for d, n in sorted(departments.items())
+                d: (
+                    n["offered"],
+                    n[SERVED] + n[CALLED_BACK],
+                    n[ABANDONED],
+                    n["requested"],
+                    n[CALLED_BACK],
+                    n[CALLBACK_FAILED],
+                )  # fmt: skip
+                for d, n in sorted(departments.items())
             },
+            offered_callback=sum(1 for c in queued if c.heard_offer),
+            callbacks_requested=len(asked),
+            callbacks_connected=len(called_back),
+            callbacks_failed=sum(1 for c in asked if c.outcome == CALLBACK_FAILED),
+            callback_calls=sum(c.callback_attempts for c in asked),
+            callback_wait_mean=sum(callback_waits) / len(callback_waits) if callback_waits else None,
+            callback_wait_p90=percentile(callback_waits, 0.9),
+            callback_wait_max=max(callback_waits) if callback_waits else None,
             wait_mean=sum(waits) / len(waits) if waits else None,
             wait_p50=percentile(waits, 0.5),
             wait_p90=percentile(waits, 0.9),
@@ -223,10 +282,19 @@ class Report:
 
         rows = [
             ("calls offered (queued)", str(self.offered)),
-            ("answered", str(self.answered)),
+            ("answered (called back included)", str(self.answered)),
             ("abandoned", str(self.abandoned)),
-            ("callbacks (not built yet)", str(self.callbacks)),
             ("never reached a queue", str(self.unreached)),
+            ("heard the callback offer", str(self.offered_callback)),
+            ("callbacks requested", str(self.callbacks_requested)),
+            (
+                "  connected / failed",
+                f"{self.callbacks_connected} / {self.callbacks_failed} ({self.callback_calls} calls placed)",
+            ),
+            (
+                "  wait, hung up to agent: mean / p90",
+                f"{num(self.callback_wait_mean)} / {num(self.callback_wait_p90)}",
+            ),
             ("wait of answered: mean", num(self.wait_mean)),
             ("  p50 / p90 / max", f"{num(self.wait_p50)} / {num(self.wait_p90)} / {num(self.wait_max)}"),
             ("wait of abandoned: mean", num(self.abandon_wait_mean)),
@@ -235,7 +303,7 @@ class Report:
                 f"{pct(self.service_level)} ({self.answered_in_sl} in time)",
             ),
             ("agent occupancy (talk / logged in)", pct(self.occupancy_all)),
-            ("announced wait vs real: callers", str(self.announced_count)),
+            ("announced wait vs real: callers on the line", str(self.announced_count)),
             ("  mean absolute error (from the middle)", num(self.announce_mae)),
             ("  within the announced range", pct(self.announce_within)),
             ("  within the announced range ±20 %", pct(self.announce_within_20)),
@@ -243,9 +311,10 @@ class Report:
         width = max(len(label) for label, _ in rows)
         lines = [f"{label:<{width}}  {value}" for label, value in rows]
         lines.append("")
-        lines.append(f"{'department':<14}{'offered':>9}{'answered':>10}{'abandoned':>11}")
-        for dept, (offered, answered, abandoned) in self.by_department.items():
-            lines.append(f"{dept:<14}{offered:>9}{answered:>10}{abandoned:>11}")
+        columns = ("offered", "answered", "abandoned", "callbacks", "called back", "failed")
+        lines.append(f"{'department':<14}" + "".join(f"{name:>12}" for name in columns))
+        for dept, row in self.by_department.items():
+            lines.append(f"{dept:<14}" + "".join(f"{value:>12}" for value in row))
         lines.append("")
         lines.append(f"{'agent':<14}{'occupancy':>10}")
         for agent_id, share in sorted(self.occupancy.items()):
