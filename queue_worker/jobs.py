@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 from rq import Queue
@@ -80,22 +81,29 @@ def send_call_summary(call_sid: str) -> str:
 SWEEP_EVERY_SECONDS = 15
 
 
-def schedule_sweep(queue: Queue, now: float | None = None) -> bool:
-    """Schedule the sweep at the next slot boundary; False when a worker already scheduled it."""
-    slot = int((time.time() if now is None else now) // SWEEP_EVERY_SECONDS) + 1
+def schedule_periodic(
+    queue: Queue, job: Callable[[], int], name: str, every: int, now: float | None, timeout: int
+) -> bool:
+    """Schedule `job` at the next `every`-second slot boundary; False when a worker already did."""
+    slot = int((time.time() if now is None else now) // every) + 1
     try:
         queue.enqueue_at(
-            datetime.fromtimestamp(slot * SWEEP_EVERY_SECONDS, UTC),
-            periodic_sweep,
-            job_id=f"sweep-agents-{slot}",
+            datetime.fromtimestamp(slot * every, UTC),
+            job,
+            job_id=f"{name}-{slot}",
             unique=True,
-            job_timeout=60,
-            result_ttl=60,
+            job_timeout=timeout,
+            result_ttl=every,
             failure_ttl=24 * 3600,
         )
     except DuplicateJobError:
         return False
     return True
+
+
+def schedule_sweep(queue: Queue, now: float | None = None) -> bool:
+    """Schedule the sweep at the next slot boundary; False when a worker already scheduled it."""
+    return schedule_periodic(queue, periodic_sweep, "sweep-agents", SWEEP_EVERY_SECONDS, now, 60)
 
 
 def periodic_sweep() -> int:
@@ -130,20 +138,7 @@ def rollup_profiles() -> int:
 
 def schedule_rollup(queue: Queue, now: float | None = None) -> bool:
     """Schedule the profile rollup at the next slot boundary; False when already scheduled."""
-    slot = int((time.time() if now is None else now) // ROLLUP_EVERY_SECONDS) + 1
-    try:
-        queue.enqueue_at(
-            datetime.fromtimestamp(slot * ROLLUP_EVERY_SECONDS, UTC),
-            periodic_rollup,
-            job_id=f"rollup-profiles-{slot}",
-            unique=True,
-            job_timeout=120,
-            result_ttl=300,
-            failure_ttl=24 * 3600,
-        )
-    except DuplicateJobError:
-        return False
-    return True
+    return schedule_periodic(queue, periodic_rollup, "rollup-profiles", ROLLUP_EVERY_SECONDS, now, 120)
 
 
 def periodic_rollup() -> int:
