@@ -62,13 +62,8 @@ def hold() -> VoiceResponse:
     announce = position != was.position or since >= cfg.hotline.announce_every_seconds
     keys_heard = cfg.callbacks.enabled  # a key is heard at any moment of the turn, music included
     offer = announce and callback_offered(cfg, position, wait.estimate)
-    peak = (
-        announce
-        and wait.peak
-        and not was.peak_said
-        and wait.estimate is not None
-        and wait.quiet_slot is not None
-    )
+    known = wait.estimate is not None and wait.quiet_slot is not None  # a figure we can back
+    peak = bool(announce and wait.peak and not was.peak_said and known)
     hint = keys_heard and not offer and not was.hint_said
     state = LoopState(
         position if announce else was.position,
