@@ -101,6 +101,8 @@ CODE_PROMPTS = frozenset(
         "callback_greeting",
         "callback_no_response",
         "callback_agent_missed",
+        "callback_hint",
+        "hold_key_invalid",
     }
 )
 

@@ -177,7 +177,7 @@ class LiveCall(Call):
         if stop != self._shown["state"] and self.state != "running" and self.state not in ENDED:
             self._shown["state"] = stop
             fields = (
-                {"input": self._waiting.get("input", "dtmf")}
+                {"input": self._waiting.get("input", "dtmf"), "hold": self.on_hold}
                 if self.state == "gathering" and self._waiting is not None
                 else {}
             )

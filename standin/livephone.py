@@ -29,6 +29,7 @@ class _Line:
     def __init__(self) -> None:
         self.changed = threading.Condition()
         self.state, self.stops, self.ended, self.code = "new", 0, False, 0
+        self.on_hold = False
         self.target = "client"
 
     def wait(self, fits: Callable[[], bool]) -> bool:
@@ -47,6 +48,8 @@ def _describe(event: dict[str, Any]) -> str:
 def _prompt(event: dict[str, Any], line: _Line) -> str:
     """What the caller can do at this stop."""
     state = event["state"]
+    if state == "gathering" and event.get("hold"):  # a hold turn in a Gather: keys work all along
+        return "-- on hold: keys (0-9 * #) heard at any time, music included; `hangup`"
     if state == "gathering":
         inputs = event.get("input", "dtmf").split()
         can = [
@@ -71,8 +74,10 @@ def _show(event: dict[str, Any], line: _Line, write: Callable[[str], None]) -> N
         line.target = event["target"]
         write(f"  [dialling {'' if event['target'] == 'number' else event['target'] + ' '}{event['value']}]")
     elif kind == "state":
-        line.state, line.stops = event["state"], line.stops + 1
-        write(_prompt(event, line))
+        again = line.on_hold and bool(event.get("hold"))  # the next turn of the same hold
+        line.state, line.stops, line.on_hold = event["state"], line.stops + 1, bool(event.get("hold"))
+        if not again:
+            write(_prompt(event, line))
     elif kind == "answered":
         who = "you play the called party" if event["by"] == "caller" else f"agent {event['by']}"
         write(f"  [answered: {who}; talking now]")

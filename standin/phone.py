@@ -278,20 +278,24 @@ class Call(TwimlInterpreter):
 
     @property
     def on_hold(self) -> bool:
-        """Between turns of a hold loop, or in a turn whose words sit in a Gather (an offer)."""
-        offer = self.state == "gathering" and "/voice/hold" in (self.current_url or "")
-        return self.state == "looping" or offer
+        """Between turns of a hold loop, or at the Gather a hold turn sits in (keys heard on hold)."""
+        at_turn = self.state == "gathering" and "/voice/hold" in (self.current_url or "")
+        return self.state == "looping" or at_turn
 
     def continue_loop(self, documents: int = 1) -> None:
         """Let a hold loop (or a queue's wait music) run for ``documents`` more documents.
 
         A pending REST update is the call's next step: it is taken instead, leaving the loop.
-        A hold turn that offers something in a Gather is let pass in silence, as most callers do.
+        A hold turn whose words and music sit in a Gather is let pass in silence, as most callers
+        do: the Gather times out after the music and the turn's Redirect fetches the next one.
         """
         if self.take_pending():
             return
         if self.on_hold and self.state == "gathering":
-            self.silence()
+            for _ in range(documents):
+                self.silence()
+                if not (self.on_hold and self.state == "gathering"):
+                    break
             return
         if self.state not in ("looping", "queued"):
             raise CallStateError(f"the call is not on hold (state {self.state})")

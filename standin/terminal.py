@@ -42,6 +42,8 @@ CHOICES = {
     "queued": "empty line = keep waiting, `agent` = an agent takes the call",
     "looping": "empty line = keep listening",
 }
+# A hold turn inside a Gather: a key pressed at any moment of it is heard, the music included.
+ON_HOLD = "keys (0-9 * #) heard at any time, music included; empty line = keep listening"
 
 
 def describe(item: Heard) -> str:
@@ -125,6 +127,8 @@ def _unreachable(exc: BaseException) -> bool:
 
 def _prompt(call: Call) -> str:
     """The line that tells the caller what they can do now."""
+    if call.on_hold and call.state == "gathering":
+        return f"-- on hold: {ON_HOLD}, `hangup` (`help`)"
     choices = CHOICES.get(call.state, "")
     gather = call.last_twiml.find("Gather") if call.last_twiml is not None else None
     if call.state == "gathering" and gather is not None:

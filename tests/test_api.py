@@ -112,7 +112,7 @@ def payments_caller(dial: Callable[..., Call], issue: str = "1", from_: str = DE
     call.press(issue)
     call.press("1")  # an agent, after the tips
     call.silence()  # the reference number plays out
-    assert call.state == "looping"
+    assert call.on_hold
     return call
 
 

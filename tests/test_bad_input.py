@@ -55,7 +55,7 @@ def test_silence_then_wrong_keys_at_issue_menu_reach_an_agent(
     call.press("#")
     assert "Connecting you to an agent." in call.heard_text()
     call.silence()
-    assert call.state == "looping"
+    assert call.on_hold
     assert record(redis_conn, call)["issue"] == "other"
 
 
@@ -189,7 +189,7 @@ def test_freeze_without_a_worker_does_not_hold_the_caller_forever(dial: Callable
     assert "We could not freeze your account automatically." in call.heard_text()
     call.silence()
     assert "Connecting you to account security" in call.heard_text()
-    assert call.state == "looping"
+    assert call.on_hold
 
 
 def test_garbled_fields_still_get_twiml(dial: Callable[..., Call]) -> None:

@@ -32,7 +32,7 @@ def to_hold(call: Call) -> None:
     """Let the reference number play out (a short Gather) and go on hold."""
     assert call.state == "gathering"
     call.silence()
-    assert call.state == "looping"
+    assert call.on_hold
 
 
 def queue_of(conn: redis.Redis, department: str) -> list[str]:
@@ -93,7 +93,7 @@ def test_english_caller_by_voice_gets_fee_answer_then_agent(
         ", ".join("zero one two three four five six seven eight nine".split()[int(d)] for d in ref) in heard
     )
     assert "Connecting you to general enquiries" in heard
-    assert call.state == "looping"  # on hold: music and reassurance
+    assert call.on_hold  # on hold: music and reassurance
     assert any(h.kind == "play" for h in call.heard)
     record = call_record(redis_conn, call)
     assert record["issue"] == "fees" and record["verified"] == "caller_id"

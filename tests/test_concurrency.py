@@ -96,9 +96,9 @@ def run_callers(settings: dict[str, Any], index: int, results: Any) -> None:
     while active and time.monotonic() < deadline:
         still = []
         for call, gives_up in active:
-            if call.state == "gathering":
-                call.silence()  # a callback is offered on hold: these callers keep waiting
-            if call.state == "looping":
+            if call.state == "gathering" and not call.on_hold:
+                call.silence()  # a menu still asking: silence moves it on
+            if call.on_hold:  # keys are heard on hold: these callers press none and keep waiting
                 if gives_up and rng.random() < 0.05:
                     call.hangup()
                 elif conn.hget(keys.call(call.call_sid), "status") == "connecting":

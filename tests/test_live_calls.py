@@ -105,6 +105,20 @@ def test_a_call_hears_the_greeting_is_queued_and_a_redirect_cuts_the_music(
     assert redis_conn.hget(keys.call(sid), "status") != "queued"
 
 
+def test_a_key_typed_during_the_hold_music_is_heard_at_once(live: tuple[LiveCalls, Control]) -> None:
+    """The hold music plays inside the turn's Gather: a key stops it and asks for a callback."""
+    calls, control = live
+    sid, phone = queued_caller(control)  # a minute of music has just started
+    turn = phone.until(lambda e: e["kind"] == "state", "the hold turn's stop")
+    assert (turn["state"], turn["hold"]) == ("gathering", True)
+    control.act(sid, "keys", "1")
+    phone.said("我们将回电至")  # long before the music would have ended
+    call = calls.call(sid)
+    assert call is not None and "/voice/callback/offer?p=1&" in call.requests[-1][0]
+    control.act(sid, "hangup")
+    phone.kind("ended")
+
+
 def test_a_console_is_rung_answers_and_both_legs_end(
     app: Flask, live: tuple[LiveCalls, Control], run_jobs: Callable[[], None], redis_conn: redis.Redis
 ) -> None:
@@ -205,6 +219,7 @@ def test_the_terminal_phone_calls_live_through_the_stand_in(live: tuple[LiveCall
     assert "[cmn-CN] 您好，欢迎致电OKPay客服热线" in transcript
     assert "-- gathering: keys (0-9 * #)" in transcript
     assert "[music: http" in transcript
+    assert "-- on hold: keys (0-9 * #) heard at any time" in transcript
     assert "[you hung up]" in output
     sid = re.search(r"\(call (CA[0-9a-f]{32})\)", transcript)
     assert sid is not None and calls.call(sid.group(1)).state == "completed"  # type: ignore[union-attr]

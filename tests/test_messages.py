@@ -49,7 +49,7 @@ def refund_caller_who_wants_sms(dial: Callable[..., Call]) -> Call:
     assert OFFER_ZH in call.heard_text()
     call.press("1")
     assert "好的，通话结束后我们会把参考号发送到您的手机。" in call.heard_text()
-    assert call.state == "looping"
+    assert call.on_hold
     return call
 
 
@@ -103,7 +103,7 @@ def test_no_message_without_consent(
     call = at_reference(dial, DEMO_CALLER, MANDARIN, DEMO_ACCOUNT, "3")
     assert OFFER_ZH in call.heard_text()
     call.silence()
-    assert call.state == "looping"
+    assert call.on_hold
     call.hangup()
     queue = app.extensions["hotline"].jobs.queue
     assert not Job.exists(f"sms-{call.call_sid}", connection=queue.connection)
@@ -123,7 +123,7 @@ def test_premium_and_foreign_numbers_are_not_offered_or_texted(
     call = at_reference(dial, number, MANDARIN, DEMO_ACCOUNT, "3")
     assert "短信" not in call.heard_text()
     call.press("1")
-    assert "短信" not in call.heard_text() and call.state == "looping"
+    assert "短信" not in call.heard_text() and call.on_hold
     call.hangup()
     run_jobs()
     assert texts_to(switchboard, number) == []

@@ -222,9 +222,8 @@ def whole_call(dial: Callable[..., Call], run_jobs: Callable[[], None]) -> Call:
     call.continue_loop()
     assert call.state == "gathering"  # the reference number
     call.silence()
-    for _ in range(2):  # two more turns on hold; where a callback is offered, no key is pressed
-        call.silence() if call.state == "gathering" else call.continue_loop()
-    assert call.state in ("looping", "gathering")  # on hold
+    call.continue_loop(documents=2)  # two more turns on hold, no key pressed during them
+    assert call.on_hold
     call.hangup()
     return call
 

@@ -74,7 +74,7 @@ def test_transfer_keeps_the_callers_place_and_the_notes_travel(
     mark = caller.mark()
     caller.take_pending()  # Twilio runs the REST redirect: the agent's leg ends
     assert "请稍候，正在为您转接账户安全。" in caller.heard_text(mark)
-    assert caller.state == "looping" and "/voice/hold" in caller.current_url
+    assert caller.on_hold
     assert "您前面还有2位客户。" in caller.heard_text(mark)  # the hold loop, at their place in security
     day = redis_conn.hget(keys.call(caller.call_sid), "day")
     payments = redis_conn.hgetall(keys.department_stats("payments", day))
@@ -221,7 +221,7 @@ def test_a_failed_redirect_moves_the_caller_when_the_agent_hangs_up(
         mark = caller.mark()
         caller.dial_result("completed", duration=90)  # li_na hangs up
         assert "请稍候，正在为您转接账户安全。" in caller.heard_text(mark)
-        assert "再见" not in caller.heard_text(mark) and caller.state == "looping"
+        assert "再见" not in caller.heard_text(mark) and caller.on_hold
         assert waiting_in(redis_conn, "security") == [caller.call_sid]
     finally:
         context.install(None)

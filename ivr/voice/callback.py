@@ -1,6 +1,6 @@
 """The callback webhooks: asked for on hold, the number checked, and the call back to the customer.
 
-On hold (`/voice/callback/offer`, the action of the Gather around the hold message): 1 keeps the
+On hold (`/voice/callback/offer`, the action of the Gather around each whole hold turn): 1 keeps the
 caller's place and calls them back, 2 picks a later hour (`/voice/callback/schedule`, also where
 the after-hours menu sends callers). The number is the caller ID, read back digit by digit, or
 one the caller keys in and confirms; it must pass the outbound checks and limits.
@@ -17,13 +17,14 @@ from zoneinfo import ZoneInfo
 
 import phonenumbers
 from flask import Blueprint, request
-from twilio.twiml.voice_response import Gather, VoiceResponse
+from twilio.twiml.voice_response import VoiceResponse
 
 from ivr import keys
 from ivr.callcenter.calls import CallRecord
 from ivr.callcenter.connections import ANSWERED
 from ivr.outbound.numbers import check_outbound_number
 from ivr.voice import twiml
+from ivr.voice.holdloop import HOLD_AGAIN, LoopState, hold_url
 from ivr.voice.webhook import base_url, hotline_of_app, int_field, language_of, this_call, twilio_webhook
 from ivr.waits.profile import quietest_slots
 
@@ -31,13 +32,6 @@ bp = Blueprint("callback", __name__, url_prefix="/voice/callback")
 
 NOT_REACHED = ("no-answer", "busy", "failed", "canceled")
 MACHINE = ("machine_start", "machine_end_beep", "machine_end_silence", "machine_end_other", "fax")
-
-
-def offer_gather(resp: VoiceResponse, lang) -> Gather:  # noqa: ANN001 - a prompts.Language
-    """The Gather around a hold turn's words: a key pressed asks for a callback, silence plays music."""
-    return twiml.gather(
-        resp, lang, f"{base_url()}/voice/callback/offer", num_digits=1, timeout=1, speech=False
-    )
 
 
 def spoken_number(lang, e164: str, home_region: str) -> str:  # noqa: ANN001
@@ -71,7 +65,7 @@ def _back(record: CallRecord, lang, *prompts: str) -> VoiceResponse:  # noqa: AN
     resp = VoiceResponse()
     for prompt in dict.fromkeys([*prompts, "callback_back_to_queue"]):
         twiml.say(resp, lang, lang.text(prompt))
-    resp.redirect(f"{base_url()}/voice/hold", method="POST")
+    resp.redirect(f"{base_url()}{HOLD_AGAIN}", method="POST")
     return resp
 
 
@@ -81,17 +75,29 @@ def _back(record: CallRecord, lang, *prompts: str) -> VoiceResponse:  # noqa: AN
 @bp.post("/offer")
 @twilio_webhook
 def offer() -> VoiceResponse:
-    """A key pressed on hold: 1 keeps the place and calls back, 2 picks a later hour."""
+    """A key pressed at any moment of a hold turn: 1 keeps the place and calls back, 2 a later hour.
+
+    Any other key is not an option: the caller goes back to the same place in the hold loop
+    (its state rides in this URL), so nothing already announced is said again.
+    """
     hotline = hotline_of_app()
     record = this_call(hotline.clock.now())
     digits = request.form.get("Digits", "")
+    loop = hold_url(base_url(), LoopState.from_args(request.args))
     if record.get("status") != "queued" or not hotline.config.file.callbacks.enabled:
-        return _redirect("/voice/hold")
+        resp = VoiceResponse()
+        resp.redirect(loop, method="POST")  # matched meanwhile: the loop connects them
+        return resp
     if digits == "1":
         return _number_start(record, "now", "")
     if digits == "2":
         return _redirect(f"/voice/callback/schedule?department={record.get('department')}")
-    return _redirect("/voice/hold")
+    resp = VoiceResponse()
+    if digits:
+        lang = language_of(record)
+        twiml.say(resp, lang, lang.text("hold_key_invalid"))
+    resp.redirect(loop, method="POST")
+    return resp
 
 
 def _flow_url(mode: str, phase: str, extra: str, tries: int = 1) -> str:
@@ -152,7 +158,7 @@ def number() -> VoiceResponse:
     slot = int_field(request.args.get("slot"), 0)
     extra = f"&department={department}&slot={slot}" if mode == "later" else ""
     if mode == "now" and record.get("status") != "queued":
-        return _redirect("/voice/hold")  # matched meanwhile, or no longer waiting
+        return _redirect(HOLD_AGAIN)  # matched meanwhile, or no longer waiting
     digits = "".join(c for c in request.form.get("Digits", "") if c.isdigit())[:20]
     pending = record.get("cb_pending")
     if phase == "enter":

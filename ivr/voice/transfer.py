@@ -12,6 +12,7 @@ from flask import Blueprint, request
 from twilio.twiml.voice_response import VoiceResponse
 
 from ivr.voice import twiml
+from ivr.voice.holdloop import HOLD_AGAIN
 from ivr.voice.webhook import base_url, hotline_of_app, language_of, this_call, twilio_webhook
 
 bp = Blueprint("transfer", __name__, url_prefix="/voice")
@@ -41,5 +42,5 @@ def transfer() -> VoiceResponse:
         name = department.names.get(lang.locale, "")
         twiml.say(resp, lang, lang.text("transfer_department", department=name))
     # The hold loop knows what to do with the caller now: wait, be connected, or the overflow.
-    resp.redirect(f"{base_url()}/voice/hold", method="POST")
+    resp.redirect(f"{base_url()}{HOLD_AGAIN}", method="POST")
     return resp

@@ -21,7 +21,7 @@ from ivr.callcenter.calls import CallRecord
 from ivr.callcenter.transfers import transfer_path_of
 from ivr.phones import last_digits
 from ivr.voice import survey, twiml
-from ivr.voice.callback import offer_gather
+from ivr.voice.holdloop import HOLD_AGAIN, LoopState, hold_url, key_gather
 from ivr.voice.webhook import base_url, hotline_of_app, int_field, language_of, this_call, twilio_webhook
 from ivr.waits.estimate import Estimate
 from ivr.waits.live import wait_for_caller
@@ -55,30 +55,36 @@ def hold() -> VoiceResponse:
         # Handed off but not in the queue: it was full. Or the caller waited too long.
         hotline.queues.leave(sid, department, record.get("day"), abandoned=False, overflowed=True)
         return twiml.overflow(hotline.config, lang)
+    # The loop's memory (last announcement, peak message, key hint) rides in its own signed
+    # URLs: no write needed to remember it. See ivr/voice/holdloop.py.
+    was = LoopState.from_args(request.args)
+    since = now.timestamp() - was.announced_at
+    announce = position != was.position or since >= cfg.hotline.announce_every_seconds
+    keys_heard = cfg.callbacks.enabled  # a key is heard at any moment of the turn, music included
+    offer = announce and callback_offered(cfg, position, wait.estimate)
+    known = wait.estimate is not None and wait.quiet_slot is not None  # a figure we can back
+    peak = bool(announce and wait.peak and not was.peak_said and known)
+    hint = keys_heard and not offer and not was.hint_said
+    state = LoopState(
+        position if announce else was.position,
+        int(now.timestamp()) if announce else was.announced_at,
+        was.peak_said or peak,
+        was.hint_said or offer or hint,
+    )
     resp = VoiceResponse()
-    # The last announcement rides in the loop's own (signed) URL: no write needed to remember it;
-    # so does whether the caller heard the peak-hour message (once a call).
-    last_position = int_field(request.args.get("p"), 0)
-    last_at = int_field(request.args.get("t"), 0)
-    peak_said = request.args.get("k") == "1"
-    announce = position != last_position or now.timestamp() - last_at >= cfg.hotline.announce_every_seconds
-    offer = callback_offered(cfg, position, wait.estimate)
-    # With a callback on offer, the turn's words sit in a Gather: a key asks for it, silence
-    # falls through to the music.
-    words = offer_gather(resp, lang) if offer else resp
+    base = base_url()
+    turn = key_gather(resp, lang, base, state) if keys_heard else resp
     if announce:
-        _announce(words, lang, position, wait.estimate)
-        if offer:
-            twiml.say(words, lang, lang.text("callback_offer"))
-        last_position, last_at = position, int(now.timestamp())
-        if wait.peak and not peak_said and wait.estimate is not None and wait.quiet_slot is not None:
-            twiml.say(words, lang, peak_text(lang, wait.quiet_slot, now, cfg.hotline.timezone))
-            peak_said = True
-    music = cfg.departments[department].hold_music_url or cfg.hotline.hold_music_url
-    twiml.say(words, lang, lang.text("hold_message"))
-    resp.play(music)
-    peak_arg = "&k=1" if peak_said else ""
-    resp.redirect(f"{base_url()}/voice/hold?p={last_position}&t={last_at}{peak_arg}", method="POST")
+        _announce(turn, lang, position, wait.estimate)
+    if offer:  # offered on its own only when the wait is long or the caller far back
+        twiml.say(turn, lang, lang.text("callback_offer"))
+    if peak and wait.quiet_slot is not None:
+        twiml.say(turn, lang, peak_text(lang, wait.quiet_slot, now, cfg.hotline.timezone))
+    twiml.say(turn, lang, lang.text("hold_message"))
+    if hint:  # once a call: keys work on every turn, offer or not
+        twiml.say(turn, lang, lang.text("callback_hint"))
+    turn.play(cfg.departments[department].hold_music_url or cfg.hotline.hold_music_url)
+    resp.redirect(hold_url(base, state), method="POST")
     return resp
 
 
@@ -132,7 +138,7 @@ def connect() -> VoiceResponse:
     record = this_call(hotline.clock.now())
     if record.get("status") != "connecting":  # stale redirect: back to waiting
         resp = VoiceResponse()
-        resp.redirect(f"{base_url()}/voice/hold", method="POST")
+        resp.redirect(f"{base_url()}{HOLD_AGAIN}", method="POST")
         return resp
     return _connect_document(record)
 
@@ -144,7 +150,7 @@ def _connect_document(record: CallRecord) -> VoiceResponse:
     if agent is None:
         hotline.connections.requeue(record, hotline.clock.now())
         resp = VoiceResponse()
-        resp.redirect(f"{base_url()}/voice/hold", method="POST")
+        resp.redirect(f"{base_url()}{HOLD_AGAIN}", method="POST")
         return resp
     base = base_url()
     return twiml.dial_agent(
@@ -221,7 +227,7 @@ def dial_result() -> VoiceResponse:
     if outcome == "requeued":
         twiml.say(resp, lang, lang.text("agent_missed"))
         hotline.jobs.match_department(None, record.get("department"))
-        resp.redirect(f"{base_url()}/voice/hold", method="POST")
+        resp.redirect(f"{base_url()}{HOLD_AGAIN}", method="POST")
     elif outcome == "transferred":  # the old leg's late report, or its end if the redirect failed
         resp.redirect(f"{base_url()}{transfer_path_of(record)}", method="POST")
     elif outcome == "done" and hotline.config.file.survey.enabled and agent_id:

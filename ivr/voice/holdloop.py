@@ -1,0 +1,69 @@
+"""What a turn of the hold loop remembers of the turns before it, and the Gather keys are heard in.
+
+The loop remembers without writing to Redis: the state rides in the (signed) URLs of the next
+turn and of the turn's Gather, so a key pressed on hold can send the caller back to the same
+place in the loop. `p` and `t` are the position and time last announced, `k` that the peak-hour
+message was said, `h` that the caller was told keys work on hold (the hint, or the offer).
+
+With callbacks on, a whole hold turn (announcements, hold message and the music) sits in one
+`<Gather numDigits=1>`: Twilio hears a key at any moment of the turn, the music included, and
+stops playing on the first one; silence falls through to the `<Redirect>` to the next turn.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from twilio.twiml.voice_response import Gather, VoiceResponse
+
+from ivr.prompts import Language
+from ivr.voice import twiml
+
+# Back in the hold loop in the middle of a call (from the callback flow, a missed agent, a
+# transfer): the caller was told about the keys on their first turn, so the hint is not said again.
+HOLD_AGAIN = "/voice/hold?h=1"
+# A key is heard for this long after the music ends, before the next turn starts.
+KEY_TIMEOUT_SECONDS = 1
+
+
+def _int(value: str | None) -> int:
+    return int(value) if value and value.isdigit() else 0
+
+
+@dataclass(frozen=True)
+class LoopState:
+    """The hold loop's memory between turns."""
+
+    position: int = 0  # p: the position last announced (0: none yet)
+    announced_at: int = 0  # t: when it was announced (Unix seconds)
+    peak_said: bool = False  # k: the peak-hour message was said
+    hint_said: bool = False  # h: the caller knows keys work on hold
+
+    @classmethod
+    def from_args(cls, args: Mapping[str, str]) -> LoopState:
+        """Read the state from a hold or offer URL's query (anything malformed reads as unset)."""
+        return cls(_int(args.get("p")), _int(args.get("t")), args.get("k") == "1", args.get("h") == "1")
+
+    def query(self) -> str:
+        """The state as a query string, for the next turn's and the Gather's URLs."""
+        flags = ("&k=1" if self.peak_said else "") + ("&h=1" if self.hint_said else "")
+        return f"p={self.position}&t={self.announced_at}{flags}"
+
+
+def hold_url(base: str, state: LoopState) -> str:
+    """The next turn of the loop, remembering `state`."""
+    return f"{base}/voice/hold?{state.query()}"
+
+
+def key_gather(resp: VoiceResponse, lang: Language, base: str, state: LoopState) -> Gather:
+    """The Gather around a whole hold turn: one key, any key (`#` too), to the callback offer."""
+    return twiml.gather(
+        resp,
+        lang,
+        f"{base}/voice/callback/offer?{state.query()}",
+        num_digits=1,
+        timeout=KEY_TIMEOUT_SECONDS,
+        speech=False,
+        finish_on_key="",
+    )
