@@ -24,8 +24,6 @@ from __future__ import annotations
 
 import argparse
 import math
-import shutil
-import tempfile
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -108,29 +106,11 @@ def _snapshot(hotline: Any, record: Any, now: Any, wait: Any, t: float) -> Seen:
 
 def run(seed: int, minutes: float) -> tuple[list[Seen], dict[str, Any], Any]:
     """Play the hour, recording each caller's first announcement; (announcements, callers, scenario)."""
-    import logging
-
-    from ivr import create_app
-    from ivr.clock import FixedClock
-    from ivr.store import embedded_redis_url, stop_embedded_redis
     from ivr.voice import waiting
-    from queue_worker import context
-    from standin.rest import Switchboard, create_rest_app, serve_in_thread
-    from standin.traffic import Simulation
+    from standin.traffic import Simulation, local_hotline
     from standin.traffic_model import Scenario, default_agents
 
     scenario = Scenario(minutes=minutes, seed=seed, agents=default_agents(minutes))
-    data_dir = Path(tempfile.mkdtemp(prefix="hotline-live-state-"))
-    sid, token = "AC" + "0" * 32, "local-simulation-token"
-    switchboard = Switchboard()
-    api_url, stop_api = serve_in_thread(create_rest_app(switchboard, sid, token))
-    settings = {
-        "twilio_account_sid": sid,
-        "twilio_auth_token": token,
-        "twilio_api_base_url": api_url,
-        "public_base_url": "https://hotline.example.com",
-        "redis_url": embedded_redis_url(data_dir),
-    }
     seen: dict[str, Seen] = {}
     original = waiting.wait_for_caller
 
@@ -143,18 +123,11 @@ def run(seed: int, minutes: float) -> tuple[list[Seen], dict[str, Any], Any]:
 
     waiting.wait_for_caller = recording
     try:
-        app = create_app(settings, clock=FixedClock(scenario.start))
-        for name in ("ivr", "werkzeug", "rq"):
-            logging.getLogger(name).setLevel(logging.WARNING)
-        context.install(app.extensions["hotline"])
-        sim = Simulation(app, scenario, switchboard)
-        sim.run()
+        with local_hotline(scenario) as (app, switchboard):
+            sim = Simulation(app, scenario, switchboard)
+            sim.run()
     finally:
         waiting.wait_for_caller = original
-        context.install(None)
-        stop_api()
-        stop_embedded_redis(data_dir)
-        shutil.rmtree(data_dir, ignore_errors=True)
     return list(seen.values()), {c.call_sid: c for c in sim.callers}, scenario
 
 

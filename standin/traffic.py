@@ -36,8 +36,10 @@ import math
 import random
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 from zoneinfo import ZoneInfo
@@ -562,6 +564,51 @@ class Simulation:
         worker_jobs.sweep_agents()
 
 
+@contextmanager
+def local_hotline(
+    scenario: Scenario, redis_url: str | None = None, hotline_config: Path | None = None
+) -> Iterator[tuple[Flask, Switchboard]]:
+    """The hotline app on simulated time, with the stand-in for Twilio's REST API served here.
+
+    Without `redis_url`, on a fresh embedded Redis in a temporary directory, removed afterwards.
+    Log lines below warnings are silenced: a run's output is its report, not every call's line.
+    """
+    import logging
+    import shutil
+    import tempfile
+
+    from ivr import create_app
+    from ivr.store import embedded_redis_url, stop_embedded_redis
+    from queue_worker import context
+    from standin.rest import create_rest_app, serve_in_thread
+
+    data_dir = None if redis_url else Path(tempfile.mkdtemp(prefix="hotline-traffic-"))
+    sid, token = "AC" + "0" * 32, "local-simulation-token"
+    switchboard = Switchboard()
+    api_url, stop_api = serve_in_thread(create_rest_app(switchboard, sid, token))
+    settings: dict[str, Any] = {
+        "twilio_account_sid": sid,
+        "twilio_auth_token": token,
+        "twilio_api_base_url": api_url,
+        "public_base_url": "https://hotline.example.com",
+        "redis_url": redis_url or embedded_redis_url(data_dir),  # type: ignore[arg-type]
+    }
+    if hotline_config is not None:
+        settings["hotline_config"] = hotline_config
+    try:
+        app = create_app(settings, clock=FixedClock(scenario.start))
+        for name in ("ivr", "werkzeug", "rq"):
+            logging.getLogger(name).setLevel(logging.WARNING)
+        context.install(app.extensions["hotline"])
+        yield app, switchboard
+    finally:
+        context.install(None)
+        stop_api()
+        if data_dir is not None:
+            stop_embedded_redis(data_dir)
+            shutil.rmtree(data_dir, ignore_errors=True)
+
+
 def main(argv: list[str] | None = None) -> int:
     """`python -m standin.traffic --minutes 60 --seed 1`: simulate, then print the report.
 
@@ -569,17 +616,8 @@ def main(argv: list[str] | None = None) -> int:
     must be empty), with the stand-in for Twilio's REST API served from this process.
     """
     import argparse
-    import logging
-    import shutil
-    import tempfile
-    from pathlib import Path
 
     import redis
-
-    from ivr import create_app
-    from ivr.store import embedded_redis_url, stop_embedded_redis
-    from queue_worker import context
-    from standin.rest import create_rest_app, serve_in_thread
 
     parser = argparse.ArgumentParser(prog="python -m standin.traffic", description=__doc__.split("\n")[0])
     parser.add_argument("--minutes", type=float, default=60.0, help="how long callers keep arriving")
@@ -603,38 +641,14 @@ def main(argv: list[str] | None = None) -> int:
         agents=default_agents(args.minutes),
         callback_share=args.callback_share,
     )
-    data_dir = None if args.redis_url else Path(tempfile.mkdtemp(prefix="hotline-traffic-"))
-    url = args.redis_url or embedded_redis_url(data_dir)  # type: ignore[arg-type]
-    if redis.Redis.from_url(url).dbsize():
-        parser.error(f"{url} is not empty: the report must be the only traffic in it")
-    sid, token = "AC" + "0" * 32, "local-simulation-token"
-    switchboard = Switchboard()
-    api_url, stop_api = serve_in_thread(create_rest_app(switchboard, sid, token))
-    settings = {
-        "twilio_account_sid": sid,
-        "twilio_auth_token": token,
-        "twilio_api_base_url": api_url,
-        "public_base_url": "https://hotline.example.com",
-        "redis_url": url,
-    }
-    if args.hotline is not None:
-        settings["hotline_config"] = args.hotline
-    try:
-        app = create_app(settings, clock=FixedClock(scenario.start))
-        for name in ("ivr", "werkzeug", "rq"):  # the report, not every call's log line
-            logging.getLogger(name).setLevel(logging.WARNING)
-        context.install(app.extensions["hotline"])
+    if args.redis_url and redis.Redis.from_url(args.redis_url).dbsize():
+        parser.error(f"{args.redis_url} is not empty: the report must be the only traffic in it")
+    with local_hotline(scenario, args.redis_url, args.hotline) as (app, switchboard):
         report = Simulation(app, scenario, switchboard).run()
         print(
             f"{scenario.minutes:g} simulated minutes from {scenario.start.isoformat()}, seed {scenario.seed}"
         )
         print(report.table())
-    finally:
-        context.install(None)
-        stop_api()
-        if data_dir is not None:
-            stop_embedded_redis(data_dir)
-            shutil.rmtree(data_dir, ignore_errors=True)
     return 0
 
 
