@@ -28,7 +28,7 @@ traffic: install      ## a simulated busy hour through the real webhooks and age
 worker: install       ## one more rq worker (needs REDIS_URL, or the running embedded Redis)
 	$(PY) -m queue_worker
 
-test: install         ## the whole test suite (starts an embedded Redis if none answers)
+test: install         ## the whole test suite (on a private embedded Redis it starts itself)
 	$(PY) -m pytest
 
 lint: install

@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 from datetime import UTC, datetime
 from typing import Protocol
+from zoneinfo import ZoneInfo
 
 
 class Clock(Protocol):
@@ -93,3 +94,8 @@ def speed_from_env(speed: str | None) -> float:
     if factor <= 0:
         raise ValueError(f"HOTLINE_CLOCK_SPEED must be positive, not {speed!r}")
     return factor
+
+
+def business_day(now: datetime, timezone: str) -> str:
+    """The hotline's day (yymmdd in its time zone): reference numbers, counters, daily keys."""
+    return now.astimezone(ZoneInfo(timezone)).strftime("%y%m%d")

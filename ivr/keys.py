@@ -33,6 +33,8 @@
 | hl:tickets:{dept}       | zset   | none  | voicemail: ref -> ms (30 d kept) | supervisors        |
 | hl:cbclaim:{sid}:{n}    | string | 2 d   | callback job: 'pending:ts', then CallSid | callback job |
 | hl:lastplace:{dept}:{e164} | hash | keep_place_min. | status callback: place | hand-off |
+| hl:reaper               | string | lease | the worker holding the reaper's lease | workers, /healthz |
+| hl:workers              | zset   | none  | each worker process: id -> last beat (s) | /healthz      |
 
 `{dept}` keys carry a Redis Cluster hash tag, so one department's keys live in one slot and
 a script touching them runs unchanged on a cluster. The outbound limit counters share the `{o}`
@@ -207,3 +209,13 @@ def callback_claim(call_sid: str, attempt: int) -> str:
 def last_place(department: str, e164: str) -> str:
     """The place of a caller who hung up while waiting (account, score), for when they call again."""
     return f"{PREFIX}:lastplace:{{{department}}}:{e164}"
+
+
+def reaper_lease() -> str:
+    """Which worker process runs the reaper now (its id); expires unless renewed."""
+    return f"{PREFIX}:reaper"
+
+
+def worker_beats() -> str:
+    """Worker processes by the time (Unix seconds) they last said they are alive."""
+    return f"{PREFIX}:workers"

@@ -1,4 +1,4 @@
-"""Fixtures: a real Redis (the machine's, or an embedded one) -> the app -> a signed phone.
+"""Fixtures: a real Redis (a private embedded one) -> the app -> a signed phone.
 
 Every test that touches Redis gets a clean database. Calls go through the stand-in for
 Twilio (`standin`), which signs requests as Twilio does and checks every TwiML answer.
@@ -7,6 +7,7 @@ Twilio (`standin`), which signs requests as Twilio does and checks every TwiML a
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 from collections.abc import Callable, Iterator
 from datetime import datetime
@@ -40,29 +41,22 @@ DEMO_CALLER = "+8613800138000"  # registered mobile of account 6222000017
 DEMO_ACCOUNT = "6222000017"
 
 
-def _local_redis_answers(url: str) -> bool:
-    try:
-        return bool(redis.Redis.from_url(url, socket_connect_timeout=0.5).ping())
-    except redis.RedisError:
-        return False
-
-
 @pytest.fixture(scope="session")
 def redis_url() -> Iterator[str]:
-    """TEST_REDIS_URL, else the machine's Redis (db 13), else an embedded server for the session."""
+    """A private embedded Redis for the session, or TEST_REDIS_URL when set explicitly.
+
+    The suite empties its database before and after every test, so it never uses a Redis it
+    was not given: whatever runs on 127.0.0.1:6379 is left alone. TEST_REDIS_URL (say, a
+    Sentinel-managed or remote server kept for tests) is emptied the same way.
+    """
     explicit = os.environ.get("TEST_REDIS_URL")
     if explicit:
         yield explicit
         return
-    # The machine's Redis, on a database of its own (TEST_LOCAL_REDIS_URL overrides, e.g. to a
-    # closed port to exercise the embedded server as a fresh machine would).
-    local = os.environ.get("TEST_LOCAL_REDIS_URL", "redis://127.0.0.1:6379/13")
-    if _local_redis_answers(local):
-        yield local
-        return
     data_dir = Path(tempfile.mkdtemp(prefix="hotline-test-redis-"))
     yield embedded_redis_url(data_dir)
     stop_embedded_redis(data_dir)
+    shutil.rmtree(data_dir, ignore_errors=True)
 
 
 @pytest.fixture
