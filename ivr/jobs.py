@@ -22,6 +22,9 @@ PLACE_CALLBACK = "queue_worker.jobs.place_callback"
 CALLBACK_DUE = "queue_worker.jobs.callback_due"
 SCHEDULED_CALLBACK = "queue_worker.jobs.scheduled_callback"
 CALLBACK_JOB_FAILED = "queue_worker.jobs.callback_job_failed"
+# A matching job that fails (Redis or Twilio trouble, a worker that dies) runs again: matching is
+# idempotent, and what a dead run held is freed by the reaper's leases.
+MATCH_RETRY = Retry(max=3, interval=[1, 5, 15])
 
 
 class JobQueue:
@@ -49,6 +52,7 @@ class JobQueue:
         self.queue.enqueue_call(
             MATCH_DEPARTMENT,
             args=(department,),
+            retry=MATCH_RETRY,
             timeout=60,
             result_ttl=60,
             failure_ttl=24 * 3600,
@@ -58,7 +62,13 @@ class JobQueue:
     def match_agent(self, pipe: redis.client.Pipeline | None, agent_id: str) -> None:
         """Look for a caller for an agent who became ready."""
         self.queue.enqueue_call(
-            MATCH_AGENT, args=(agent_id,), timeout=60, result_ttl=60, failure_ttl=24 * 3600, pipeline=pipe
+            MATCH_AGENT,
+            args=(agent_id,),
+            retry=MATCH_RETRY,
+            timeout=60,
+            result_ttl=60,
+            failure_ttl=24 * 3600,
+            pipeline=pipe,
         )
 
     def sweep_agents(self) -> None:

@@ -12,6 +12,7 @@ from urllib.parse import urlencode
 
 from ivr import keys
 from ivr.callcenter.accounts import FOUND
+from ivr.callcenter.lifecycle import CallStatus
 from ivr.callcenter.routing import route
 from ivr.followup.sms import WANTED, may_offer
 from ivr.hotline.hours import closed_departments
@@ -269,7 +270,8 @@ class Engine(IdentifySteps):
         if target is None:
             issue = self.file.issues.get(turn.get("issue")) or self.file.issues["other"]
             wanted = issue.language_departments.get(turn.get("lang"), issue.department)
-            turn.writer.set(status="closed", department=wanted)
+            turn.writer.set(department=wanted)
+            turn.writer.move(CallStatus.CLOSED)
             # Opening hours, then a callback or a voicemail for that department.
             turn.resp.redirect(f"{turn.base_url}/voice/after-hours", method="POST")
             return
@@ -288,7 +290,9 @@ class Engine(IdentifySteps):
 
     def _handle_handoff(self, at: Position, node: Node, said: Input, turn: Turn) -> None:
         node_id = at.node
-        if turn.get("status") != "queued":  # the hand-off did not happen yet (or state was lost)
+        # The hand-off did not happen yet (or state was lost); a caller matched meanwhile goes on to
+        # the hold loop, which connects them, and is never put back in the queue from here.
+        if turn.get("status") in ("", CallStatus.MENU, CallStatus.CLOSED):
             self._render_handoff(node_id, node, turn)
         elif said.digits == "*":
             self._render_handoff(node_id, node, turn, repeat=True)
