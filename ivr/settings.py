@@ -24,6 +24,7 @@ ENV_NAMES = {
     "HOTLINE_CONFIG": "hotline_config",
     "HOTLINE_DATA_DIR": "data_dir",
     "HOTLINE_VALIDATE_SIGNATURES": "validate_signatures",
+    "HOTLINE_REAPER_SECONDS": "reaper_seconds",
 }
 FIELD_TO_ENV = {field: env for env, field in ENV_NAMES.items()}
 
@@ -46,6 +47,8 @@ class Settings(BaseModel):
     data_dir: Path = DEFAULT_DATA_DIR
     # Only tests of code paths unrelated to Twilio may switch this off; production never does.
     validate_signatures: bool = True
+    # How often each worker's reaper passes (beat, lease, expired holds): see queue_worker/reaper.py.
+    reaper_seconds: float = Field(default=3.0, gt=0, le=60)
 
     @field_validator("twilio_account_sid")
     @classmethod

@@ -185,14 +185,6 @@ class Agents:
         fields = self.conn.hgetall(keys.agent(agent_id))
         return AgentView.from_hash(fields) if fields.get("id") else None
 
-    def get_holding(self, agent_id: str, until: datetime) -> AgentView | None:
-        """One agent, and their hold's lease lengthened to `until` if they are held (one round trip)."""
-        pipe = self.conn.pipeline(transaction=False)
-        pipe.hgetall(keys.agent(agent_id))
-        self.extend_hold(agent_id, until, pipe)
-        fields = pipe.execute()[0]
-        return AgentView.from_hash(fields) if fields.get("id") else None
-
     def all(self) -> list[AgentView]:
         """Every agent, by id (one round trip for the hashes)."""
         ids = sorted(self.conn.smembers(keys.agent_ids()))
@@ -292,6 +284,13 @@ class Agents:
         target.zadd(keys.agent_holds(), {agent_id: until.timestamp()}, xx=True, gt=True)
         if pipe is None:
             target.execute()
+
+    def renew_hold(self, agent_id: str, until: datetime) -> None:
+        """Set the lease of a held agent to `until` (the reaper, for a hold still in progress)."""
+        pipe = self.conn.pipeline(transaction=True)
+        pipe.hset(keys.agent(agent_id), "hold_until", until.isoformat())
+        pipe.zadd(keys.agent_holds(), {agent_id: until.timestamp()})
+        pipe.execute()
 
     def answered(self, agent_id: str, now: datetime) -> None:
         """The agent picked up."""

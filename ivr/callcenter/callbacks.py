@@ -31,7 +31,7 @@ from email.utils import parsedate_to_datetime
 import redis
 from twilio.rest import Client
 
-from ivr import keys
+from ivr import faultpoints, keys
 from ivr.callcenter.agents import Agents, StateConflict
 from ivr.callcenter.calls import CallRecord
 from ivr.callcenter.connections import REQUEUE_CAPACITY
@@ -46,6 +46,10 @@ from ivr.phones import mask_phone
 log = logging.getLogger(__name__)
 
 CLAIM_TTL_SECONDS = 2 * 24 * 3600
+# The agent's lease while a callback is placed: the job and rq's retries (5 + 15 + 30 s) ...
+DIAL_SLACK_SECONDS = 60
+# ... the customer's phone ringing, then the greeting (two tries of 8 s) and the agent's ring.
+GREETING_SECONDS = 30
 # Calls created this long before the claim still count as this attempt's (clock skew with Twilio).
 ADOPT_SLACK_SECONDS = 5
 
@@ -203,6 +207,8 @@ class Callbacks:
                 allowed_from(CallStatus.CONNECTING, (CallStatus.QUEUED,))]  # fmt: skip
         attempt = int(self._claim(keys=[keys.call(found.sid)], args=args))
         if attempt > 0:
+            self.agents.renew_hold(agent_id, now + timedelta(seconds=self.lease_seconds()))
+            faultpoints.reached("callback.claimed")  # no job yet: the reaper queues it once more
             self.jobs.place_callback(None, found.sid, agent_id, attempt)
             return "callback"
         return "caller" if attempt < 0 else "gone"
@@ -224,11 +230,12 @@ class Callbacks:
             if held.startswith("CA"):
                 return Placed("already", held)
             since = float(held.removeprefix("pending:") or 0)
-            adopted = self._created_since(number, since)
+            adopted = self.created_since(number, since)
             if adopted:
                 self._dialled(sid, attempt, claim, adopted)
                 log.info("callback %s attempt %d: adopted call %s", sid, attempt, adopted)
                 return Placed("adopted", adopted)
+        faultpoints.reached("callback.pending")  # claimed, not dialled: the reaper asks Twilio
         now = self.clock.now()
         refused = self.limits.allow("call", number, now)
         if refused:
@@ -247,15 +254,25 @@ class Callbacks:
             timeout=self.settings.ring_timeout_seconds,
             machine_detection="Enable",
         )
+        faultpoints.reached("callback.dialled")  # placed, not recorded: adopted from the claim or Twilio
         self._dialled(sid, attempt, claim, created.sid)
         log.info("callback %s attempt %d: calling %s (%s)", sid, attempt, mask_phone(number), created.sid)
         return Placed("dialled", created.sid)
+
+    def adopt(self, sid: str, attempt: int, call_sid: str) -> None:
+        """The attempt's call exists (a dead job placed it): the callback is calling it."""
+        self._dialled(sid, attempt, keys.callback_claim(sid, attempt), call_sid)
+
+    def lease_seconds(self) -> int:
+        """How long an agent is kept for a callback before the reaper asks how it goes."""
+        ring = self.cfg.hotline.ring_timeout_seconds
+        return DIAL_SLACK_SECONDS + self.settings.ring_timeout_seconds + GREETING_SECONDS + ring
 
     def _dialled(self, sid: str, attempt: int, claim: str, call_sid: str) -> None:
         self.conn.set(claim, call_sid, ex=CLAIM_TTL_SECONDS)
         self.move(sid, attempt, ("dialling",), "calling", cb_call=call_sid)
 
-    def _created_since(self, number: str, since: float) -> str | None:
+    def created_since(self, number: str, since: float) -> str | None:
         """An outbound call to `number` created since `since` (wall clock): a dead run's call."""
         for call in self.rest.calls.list(to=number, limit=20):
             created = call.date_created

@@ -30,6 +30,7 @@ from ivr.callcenter.lifecycle import CallLife, CallStatus
 from ivr.callcenter.queues import Popped, Queues
 from ivr.clock import Clock, business_day
 from ivr.hotline.schema import HotlineFile
+from ivr.jobs import JobQueue
 
 log = logging.getLogger(__name__)
 
@@ -37,8 +38,8 @@ log = logging.getLogger(__name__)
 class Connector(Protocol):
     """Moves a caller's live call to the agent (Twilio's REST API in production)."""
 
-    def connect(self, call_sid: str) -> bool:
-        """Redirect the call to its connection document; False when that failed."""
+    def connect(self, call_sid: str) -> str:
+        """Redirect the call to its connection document: 'done', 'failed', or 'over' (Twilio ended it)."""
         ...
 
 
@@ -100,9 +101,10 @@ class Matcher:
         connector: Connector,
         clock: Clock,
         callbacks: CallbackPlaces | None = None,
+        jobs: JobQueue | None = None,
     ) -> None:
         self.cfg, self.conn, self.agents, self.queues, self.connector = cfg, conn, agents, queues, connector
-        self.callbacks = callbacks
+        self.callbacks, self.jobs = callbacks, jobs
         # Each match reads the clock afresh: a matching run can outlast one agent's whole call.
         self.clock = clock
         self.life = CallLife(conn)
@@ -193,7 +195,12 @@ class Matcher:
         if claimed == "callback":
             return Match(call_sid=found.sid, agent_id=agent_id, department=dept)  # a job calls them
         faultpoints.reached("matching.claimed")  # the hold loop connects the caller after a grace
-        if not self.connector.connect(found.sid):
+        redirected = self.connector.connect(found.sid)
+        if redirected == "over" and self.jobs is not None:
+            # Twilio says the call is over: its hang-up notice was lost. A worker checks the call
+            # with Twilio and ends it now, which frees the agent (their phone never rang).
+            self.jobs.reconcile_call(found.sid)
+        elif redirected != "done":
             # The caller's next hold turn dials the agent instead (and only then: one dial a match).
             self.conn.hset(keys.call(found.sid), "redirect", "failed")
             log.warning(

@@ -53,6 +53,8 @@ class Hotline(Strict):
     service_level_seconds: int = Field(default=20, ge=1, le=3600)
     heartbeat_timeout_seconds: int = Field(default=60, ge=10, le=3600)
     announce_every_seconds: int = Field(default=60, ge=15, le=600)
+    # One turn of the hold loop at most (music and words): no turn for two of them, Twilio is asked.
+    hold_turn_seconds: int = Field(default=90, ge=10, le=900)
 
     @field_validator("timezone")
     @classmethod

@@ -18,7 +18,7 @@ from flask import Blueprint, request
 from twilio.twiml.voice_response import VoiceResponse
 
 from ivr import keys
-from ivr.callcenter.agents import RING_MARGIN_SECONDS
+from ivr.callcenter.agents import RING_MARGIN_SECONDS, AgentView
 from ivr.callcenter.calls import CallRecord
 from ivr.callcenter.lifecycle import CallStatus, queue_move
 from ivr.callcenter.transfers import transfer_path_of
@@ -174,8 +174,13 @@ def _connect_document(record: CallRecord) -> VoiceResponse:
     hotline = hotline_of_app()
     ring = hotline.config.file.hotline.ring_timeout_seconds
     # The Dial starts now: the agent's ringing lease runs from here (one round trip with the read).
-    until = hotline.clock.now() + timedelta(seconds=ring + RING_MARGIN_SECONDS)
-    agent = hotline.agents.get_holding(record.get("agent"), until)
+    now = hotline.clock.now()
+    pipe = hotline.stores.data.pipeline(transaction=False)
+    pipe.hgetall(keys.agent(record.get("agent")))
+    hotline.agents.extend_hold(record.get("agent"), now + timedelta(seconds=ring + RING_MARGIN_SECONDS), pipe)
+    pipe.hset(keys.call(record.sid), "dialled_at", now.isoformat())  # the agent's phone rings from now
+    fields = pipe.execute()[0]
+    agent = AgentView.from_hash(fields) if fields.get("id") else None
     lang = language_of(record)
     if agent is None:
         hotline.connections.requeue(record, hotline.clock.now())
