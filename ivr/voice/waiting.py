@@ -109,8 +109,10 @@ def _announce(resp, lang, position: int, estimate: Estimate | None) -> None:  # 
 
 
 def wait_text(lang, estimate: Estimate) -> str:  # noqa: ANN001
-    """The estimate in the caller's words: a range, 'about', 'up to', or 'less than a minute'."""
+    """The estimate in the caller's words: a range, 'about', 'up to', 'less than a minute', or 'long'."""
     spoken = estimate.spoken()
+    if spoken.kind == "long":  # past a day, or past what the model can reckon: no number
+        return lang.text("queue_wait_long")
     if spoken.kind == "soon":
         return lang.text("queue_wait_soon")
     if spoken.kind == "up_to":
