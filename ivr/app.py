@@ -11,6 +11,7 @@ from typing import Any
 
 import redis
 from flask import Flask, jsonify
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from ivr import logs
 from ivr.callcenter.accounts import AccountDirectory, HttpDirectory, RedisDirectory
@@ -128,6 +129,8 @@ def create_app(test_config: Mapping[str, Any] | None = None, *, clock: Clock | N
     logs.configure()
     settings = Settings.from_mapping(test_config) if test_config is not None else Settings.from_env()
     app = Flask(__name__)
+    if settings.trusted_proxies:  # the client's address, as the proxies saw it (the token lockout)
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.trusted_proxies)  # type: ignore[method-assign]
     app.extensions["hotline"] = build_hotline(settings, clock)
 
     from ivr.api import register_api

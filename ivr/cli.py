@@ -15,6 +15,7 @@ from flask.cli import AppGroup
 from pydantic import ValidationError
 
 from ivr.api.auth import ROLES, issue_token, revoke
+from ivr.digits import whole_number
 from ivr.hotline.schema import Agent as AgentSpec
 
 agents_cli = AppGroup("agents", help="Add and list agents.")
@@ -31,11 +32,11 @@ def _skills(pairs: tuple[str, ...]) -> dict[str, Any]:
     skills: dict[str, Any] = {}
     for pair in pairs:
         name, sep, level = pair.partition(":")
-        if not sep or not level.strip().isdigit():
+        if not sep or whole_number(level.strip()) is None:
             raise click.BadParameter(
                 f"{pair!r}: write DEPARTMENT:LEVEL, e.g. payments:5", param_hint="--department"
             )
-        skills[name.strip()] = int(level)
+        skills[name.strip()] = int(level.strip())
     return skills
 
 

@@ -21,6 +21,7 @@
 | hl:stats:{yymmdd}       | hash   | 8 d   | call creation, hand-off, end  | supervisors           |
 | hl:callsfrom:{e164}     | zset   | 8 d   | call creation: sid -> ms      | agent screen pop      |
 | hl:token:{sha256}       | string | none  | admin CLI: 'role:subject'     | API authentication    |
+| hl:authfail:{address}   | string | window| API auth: wrong tokens counted| API auth (429 lockout)|
 | hl:out:{o}:{kind}:...   | string | window| outbound limits script        | outbound limits script|
 | hl:refused:{yymmdd}     | hash   | 8 d   | outbound limits: kind:limit   | supervisors           |
 | hl:profile:{dept}       | hash   | none  | profile rollup job: 'how:name'| wait estimate, callbacks |
@@ -149,6 +150,11 @@ def calls_from(e164: str) -> str:
 def api_token(digest: str) -> str:
     """An API bearer token, by the sha256 of the token (the token itself is never stored)."""
     return f"{PREFIX}:token:{digest}"
+
+
+def auth_failures(address: str) -> str:
+    """Wrong bearer tokens from one client address in the current lockout window (a counter)."""
+    return f"{PREFIX}:authfail:{address}"
 
 
 def outbound_window(kind: str, limit: str, slot: str, e164: str | None) -> str:

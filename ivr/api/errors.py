@@ -13,7 +13,9 @@ from werkzeug.exceptions import BadRequest, HTTPException
 log = logging.getLogger("ivr.api")
 
 # The codes the API answers with; the OpenAPI document describes each.
-ERROR_CODES = (400, 401, 403, 404, 405, 409, 500, 503)
+ERROR_CODES = (400, 401, 403, 404, 405, 409, 429, 500, 503)
+# Headers an error keeps from its exception: what to try instead (405), and when again (429).
+KEPT_HEADERS = ("Allow", "Retry-After")
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -52,6 +54,10 @@ def json_error(exc: Exception) -> tuple[Response, int]:
         log.exception("API %s %s failed", request.method, request.path)
     body = {"error": message, **({"field": field} if field else {})}
     response = jsonify(body)
+    if isinstance(exc, HTTPException):
+        for name, value in exc.get_headers():
+            if name in KEPT_HEADERS:
+                response.headers[name] = value
     if code == 401:
         response.headers["WWW-Authenticate"] = 'Bearer realm="hotline"'
     return response, code

@@ -34,6 +34,10 @@ ERRORS = {
     "403": ("Forbidden", "the token's role may not do this, or the call is not the agent's"),
     "404": ("NotFound", "no such call, or no current call"),
     "409": ("Conflict", "the agent's or the call's state does not allow this now"),
+    "429": (
+        "TooManyRequests",
+        "too many wrong tokens from this address: every request is refused until Retry-After",
+    ),
     "500": ("InternalError", "a bug; the message says nothing more"),
     "503": ("Unavailable", "Redis did not answer; try again"),
 }
@@ -55,7 +59,7 @@ def _op(
     public: bool = False,
 ) -> dict[str, Any]:
     """One operation: its 200 response, its request body, and the errors it can answer with."""
-    codes = errors if public else ("401", "403", *errors, "500", "503")
+    codes = errors if public else ("401", "403", *errors, "429", "500", "503")
     op: dict[str, Any] = {
         "operationId": op_id,
         "summary": summary,

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 from twilio.twiml.voice_response import Gather, VoiceResponse
 
+from ivr.digits import whole_number
 from ivr.prompts import Language
 from ivr.voice import twiml
 
@@ -28,7 +29,7 @@ KEY_TIMEOUT_SECONDS = 1
 
 
 def _int(value: str | None) -> int:
-    return int(value) if value and value.isdigit() else 0
+    return whole_number(value) or 0
 
 
 @dataclass(frozen=True)
