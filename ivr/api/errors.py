@@ -10,6 +10,8 @@ from flask import Response, jsonify, request
 from pydantic import BaseModel, ValidationError
 from werkzeug.exceptions import BadRequest, HTTPException
 
+from ivr.digits import whole_number
+
 log = logging.getLogger("ivr.api")
 
 # The codes the API answers with; the OpenAPI document describes each.
@@ -21,7 +23,7 @@ M = TypeVar("M", bound=BaseModel)
 
 
 class BadField(BadRequest):
-    """A request body the API cannot use, naming the field at fault."""
+    """A request body or query parameter the API cannot use, naming the field at fault."""
 
     def __init__(self, field: str, message: str) -> None:
         super().__init__(description=f"{field}: {message}")
@@ -39,6 +41,17 @@ def parse_body(model: type[M]) -> M:
         first = exc.errors()[0]
         field = ".".join(str(part) for part in first["loc"]) or "body"
         raise BadField(field, first["msg"].removeprefix("Value error, ")) from None
+
+
+def query_int(name: str, default: int, low: int, high: int) -> int:
+    """A whole-number query parameter (ASCII digits) within [low, high], or a 400 naming it."""
+    text = request.args.get(name)
+    if text is None:
+        return default
+    number = whole_number(text)
+    if number is None or not low <= number <= high:
+        raise BadField(name, f"a whole number from {low} to {high}, not {text[:20]!r}")
+    return number
 
 
 def json_error(exc: Exception) -> tuple[Response, int]:

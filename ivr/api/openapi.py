@@ -29,7 +29,10 @@ RESPONSES: list[type[BaseModel]] = [
 
 # Reusable error responses: every error is JSON with a message (`Error`).
 ERRORS = {
-    "400": ("BadRequest", "the body is not valid JSON for this operation; `field` names the culprit"),
+    "400": (
+        "BadRequest",
+        "the body or a query parameter is not valid for this operation; `field` names the culprit",
+    ),
     "401": ("Unauthorized", "no bearer token, or an unknown or revoked one"),
     "403": ("Forbidden", "the token's role may not do this, or the call is not the agent's"),
     "404": ("NotFound", "no such call, or no current call"),

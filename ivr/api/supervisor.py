@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, abort, current_app, request
+from flask import Blueprint, current_app, request
 
 from ivr.api.auth import require
+from ivr.api.errors import BadField, query_int
 from ivr.api.schemas import AgentsReport, FollowupsReport, QueuesReport, TicketsReport
 from ivr.api.statistics import agent_report, followup_report, queue_report
 from ivr.followup.tickets import MAX_LIST, Tickets
@@ -49,11 +50,9 @@ def tickets() -> dict[str, Any]:
     department = request.args.get("department", "")
     if department not in hotline.config.file.departments:
         known = ", ".join(hotline.config.file.departments)
-        abort(400, description=f"department: give one of {known}")
-    limit_text = request.args.get("limit", "20")
-    if not limit_text.isdigit() or not 1 <= int(limit_text) <= MAX_LIST:
-        abort(400, description=f"limit: a whole number from 1 to {MAX_LIST}")
-    rows = Tickets(hotline.stores.data).recent(department, int(limit_text))
+        raise BadField("department", f"give one of {known}")
+    limit = query_int("limit", 20, 1, MAX_LIST)
+    rows = Tickets(hotline.stores.data).recent(department, limit)
     report = {
         "department": department,
         "tickets": [
