@@ -21,6 +21,7 @@ from pydantic import (
     model_validator,
 )
 
+from ivr.hotline.nodes import KINDS
 from ivr.phones import is_valid_e164
 
 Identifier = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]*$", max_length=40)]
@@ -228,19 +229,23 @@ class Option(Strict):
     keywords: dict[Locale, list[str]] = Field(default_factory=dict)
 
 
-NodeType = Literal["language", "announce", "account", "menu", "freeze", "handoff"]
-
-
 class Node(Strict):
-    """One step of the call flow."""
+    """One step of the call flow; `type` is one of the kinds in ivr/hotline/nodes.py."""
 
-    type: NodeType
+    type: str
     prompt: Identifier | None = None
     reprompt: Identifier | None = None
     prompts: list[Identifier] = Field(default_factory=list)
     next: Identifier | None = None
     require: Literal["verified"] | None = None
     options: list[Option] = Field(default_factory=list)
+
+    @field_validator("type")
+    @classmethod
+    def _known_kind(cls, value: str) -> str:
+        if value not in KINDS:
+            raise ValueError(f"Input should be one of {', '.join(repr(k) for k in KINDS)}")
+        return value
 
 
 class Flow(Strict):
