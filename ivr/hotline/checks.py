@@ -89,32 +89,37 @@ def _check_flow(cfg: HotlineFile) -> list[Problem]:
     if cfg.flow.start not in nodes:
         problems.append((("flow", "start"), f"no node {cfg.flow.start!r}"))
     for kind in KINDS.values():
-        if kind.ends_menu:
-            found = [name for name, node in nodes.items() if node.type == kind.name]
-            if len(found) != 1:
-                problems.append(
-                    (("flow", "nodes"), f"exactly one {kind.name} node is needed, found {len(found)}")
-                )
+        found = [name for name, node in nodes.items() if node.type == kind.name]
+        if kind.ends_menu and len(found) != 1:
+            problems.append(
+                (("flow", "nodes"), f"exactly one {kind.name} node is needed, found {len(found)}")
+            )
     edges: dict[str, list[str]] = {}
     for name, node in nodes.items():
         where = ("flow", "nodes", name)
         problems += _check_node_fields(where, node)
+        problems += _check_options(where, node, cfg)
         # Each target with where it is written, so a wrong one is reported on its own line.
         targets = [(where + ("next",), node.next)] if node.next else []
-        for dup in _duplicates([opt.digit for opt in node.options]):
-            problems.append((where + ("options",), f"digit {dup} is used twice"))
-        for i, opt in enumerate(node.options):
-            targets.append((where + ("options", i, "next"), opt.next))
-            if opt.issue is not None and opt.issue not in cfg.issues:
-                problems.append((where + ("options", i, "issue"), f"no issue {opt.issue!r}"))
-        for loc, target in targets:
-            if target not in nodes:
-                problems.append((loc, f"goes to {target!r}, which is not a node"))
+        targets += [(where + ("options", i, "next"), opt.next) for i, opt in enumerate(node.options)]
+        problems += [(loc, f"goes to {t!r}, which is not a node") for loc, t in targets if t not in nodes]
         edges[name] = [t for _, t in targets if t in nodes]
     reached = _reachable(cfg.flow.start, edges) if cfg.flow.start in nodes else set()
     for name in nodes:
         if reached and name not in reached:
             problems.append((("flow", "nodes", name), "cannot be reached from the start"))
+    return problems
+
+
+def _check_options(where: tuple[Any, ...], node: Node, cfg: HotlineFile) -> list[Problem]:
+    """A digit chooses one option; an option's issue exists."""
+    problems: list[Problem] = [
+        (where + ("options",), f"digit {dup} is used twice")
+        for dup in _duplicates([o.digit for o in node.options])
+    ]
+    for i, opt in enumerate(node.options):
+        if opt.issue is not None and opt.issue not in cfg.issues:
+            problems.append((where + ("options", i, "issue"), f"no issue {opt.issue!r}"))
     return problems
 
 
