@@ -38,7 +38,7 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class Hotline(Strict):
+class HotlineSettings(Strict):
     """Hotline-wide settings."""
 
     name: str = "OKPay"
@@ -72,7 +72,7 @@ class Hotline(Strict):
         return value
 
 
-class Language(Strict):
+class LanguageChoice(Strict):
     """A language callers can choose, with the key that chooses it."""
 
     locale: Locale
@@ -300,7 +300,7 @@ class Agent(Strict):
         raise ValueError(f"{value!r} is not client:NAME, sip:user@host or a valid number in E.164")
 
 
-class OutboundLimits(Strict):
+class OutboundLimitSettings(Strict):
     """How often the hotline may call back or text: per number, across the hotline, per hour."""
 
     callbacks_per_number_per_day: int = Field(default=3, ge=1, le=50)
@@ -320,7 +320,7 @@ class Outbound(Strict):
     number_types: list[Literal["mobile", "fixed_line"]] = Field(
         default_factory=lambda: ["mobile", "fixed_line"], min_length=1
     )
-    limits: OutboundLimits = OutboundLimits()
+    limits: OutboundLimitSettings = OutboundLimitSettings()
 
     @field_validator("countries")
     @classmethod
@@ -376,7 +376,7 @@ class AfterHours(Strict):
     transcribe: bool = True  # Twilio transcribes the message for the ticket
 
 
-class Callbacks(Strict):
+class CallbackSettings(Strict):
     """Calling waiting callers back at their place in the queue, or at a quieter hour."""
 
     enabled: bool = True
@@ -403,8 +403,8 @@ class Callbacks(Strict):
 class HotlineFile(Strict):
     """The whole hotline file."""
 
-    hotline: Hotline
-    languages: list[Language] = Field(min_length=1)
+    hotline: HotlineSettings
+    languages: list[LanguageChoice] = Field(min_length=1)
     hours: dict[Identifier, Schedule]
     holidays: list[date] = Field(default_factory=list)
     priorities: dict[Identifier, Annotated[int, Field(ge=0, le=15)]]  # 0 is served first
@@ -421,7 +421,7 @@ class HotlineFile(Strict):
     messages: Messages | None = None  # without it no text message is offered
     survey: Survey = Survey()
     after_hours: AfterHours = AfterHours()
-    callbacks: Callbacks = Callbacks()
+    callbacks: CallbackSettings = CallbackSettings()
 
     @field_validator("specialist_lines")
     @classmethod
