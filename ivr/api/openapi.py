@@ -24,7 +24,7 @@ REQUESTS: list[type[BaseModel]] = [schemas.StateChange, schemas.TransferRequest,
 RESPONSES: list[type[BaseModel]] = [
     schemas.Error, schemas.AgentMe, schemas.StateChanged, schemas.HeartbeatAck, schemas.ScreenPop,
     schemas.TransferResult, schemas.WrapUpResult, schemas.QueuesReport, schemas.AgentsReport,
-    schemas.FollowupsReport, schemas.TicketsReport,
+    schemas.FollowupsReport, schemas.TicketsReport, schemas.AgentForced,
 ]  # fmt: skip
 
 # Reusable error responses: every error is JSON with a message (`Error`).
@@ -35,7 +35,7 @@ ERRORS = {
     ),
     "401": ("Unauthorized", "no bearer token, or an unknown or revoked one"),
     "403": ("Forbidden", "the token's role may not do this, or the call is not the agent's"),
-    "404": ("NotFound", "no such call, or no current call"),
+    "404": ("NotFound", "no such call or agent, or no current call"),
     "409": ("Conflict", "the agent's or the call's state does not allow this now"),
     "429": (
         "TooManyRequests",
@@ -150,6 +150,20 @@ def _paths() -> dict[str, Any]:
         },
         "/api/supervisor/agents": {
             "get": _op("agents", "Every agent's state and time in it.", "AgentsReport", tag="supervisor")
+        },
+        "/api/supervisor/agents/{agent_id}/state": {
+            "parameters": [
+                {"name": "agent_id", "in": "path", "required": True, "schema": {"type": "string"}},
+            ],
+            "put": _op(
+                "forceAgentState",
+                "Set an agent's state (ready, not ready with a reason, offline) from any state; a "
+                "ringing agent's caller goes back to their place in the queue. Logged.",
+                "AgentForced",
+                tag="supervisor",
+                body="StateChange",
+                errors=("400", "404", "409"),
+            ),
         },
         "/api/supervisor/followups": {
             "get": _op(
