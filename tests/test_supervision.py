@@ -8,8 +8,9 @@ ends their part of the call (counted handled); a reservation still being made is
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 import redis
@@ -19,9 +20,13 @@ from ivr import keys
 from ivr.callcenter.agents import NOT_READY, OFFLINE, ON_CALL, READY, RESERVED, RINGING, WRAP_UP
 from ivr.callcenter.supervision import RESERVED_STALE_SECONDS
 from ivr.clock import FixedClock
+from queue_worker import context
 from standin.phone import Call
+from standin.rest import Switchboard
 from tests.conftest import waiting_in
 from tests.test_api import Api, payments_caller, token_for
+from tests.test_callbacks import ask_callback, calls_to, customer, hotline_file, make_app, on_hold
+from tests.test_callbacks import ready as cb_ready
 from tests.test_cli import run
 
 FORCE = "/api/supervisor/agents/{}/state"
@@ -161,3 +166,36 @@ def test_the_admin_command_forces_a_state(app: Flask, redis_conn: redis.Redis) -
     assert result.exit_code == 0 and hotline.agents.get("li_na").reason == "training"
     result = run(app, "agents", "force", "nobody", "offline")
     assert result.exit_code != 0 and "no agent 'nobody'" in result.output
+
+
+@pytest.fixture
+def callback_app(
+    app_settings: dict, redis_conn: redis.Redis, clock: FixedClock, tmp_path: Path
+) -> Iterator[Flask]:
+    """The hotline with the callback offered to every waiting caller."""
+    yield make_app({**app_settings, "hotline_config": hotline_file(tmp_path)}, clock)
+    context.install(None)
+
+
+def test_an_agent_kept_for_a_callback_that_never_rings_is_freed_and_the_place_kept(
+    callback_app: Flask, switchboard: Switchboard, redis_conn: redis.Redis
+) -> None:
+    """The customer's phone never rang (the call stayed queued at Twilio): the agent stays ringing
+    until a supervisor frees them; the callback's place goes back to the queue and another agent
+    calls the customer."""
+    asker = on_hold(callback_app, switchboard)
+    ask_callback(asker)
+    cb_ready(callback_app, "li_na")
+    (stuck,) = calls_to(switchboard, asker)
+    hotline = callback_app.extensions["hotline"]
+    assert hotline.agents.get("li_na").state == RINGING
+    boss = token_for(callback_app, "supervisor", "zhang_min")
+    resp = Api(callback_app).put(FORCE.format("li_na"), boss, {"state": "not_ready", "reason": "stuck"})
+    assert resp.status_code == 200 and resp.get_json()["caller"] == "callback_requeued"
+    assert waiting_in(redis_conn, "payments") == [asker.call_sid]
+    assert redis_conn.hget(keys.call(asker.call_sid), "cb_status") == "waiting"
+    late = customer(callback_app, switchboard, stuck)  # the first call connects after all
+    assert late.state == "completed"  # a goodbye: that attempt is over
+    cb_ready(callback_app, "emma_chen")
+    assert len(calls_to(switchboard, asker)) == 2  # called again, for emma
+    assert hotline.agents.get("emma_chen").state == RINGING
