@@ -19,8 +19,8 @@ from hypothesis import strategies as st
 
 from ivr import keys
 from ivr.api.statistics import today
+from ivr.waits import erlang, gamma
 from ivr.waits import estimate as estimate_module
-from ivr.waits import gamma
 from ivr.waits.estimate import LONGEST_SAID_SECONDS, MAX_STAGES, Estimate, QueueState, estimate
 from standin.phone import Call
 from tests.test_wait_announcements import english_caller, heard, ready
@@ -145,3 +145,26 @@ def test_a_hold_turn_under_an_absurd_queue_state_answers_valid_twiml(
     second = english_caller(dial, "+14155550199")  # each answer is checked as TwiML by the stand-in
     assert "Yourwaitislongerthanwecanestimaterightnow." in heard(second)
     assert second.on_hold  # kept in the queue, not sent to the overflow number
+
+
+@settings(max_examples=200, deadline=None)
+@given(agents=RATE, load=RATE, handle=RATE)
+def test_the_erlang_c_wait_of_any_hour_is_a_number_after_capped_work(
+    agents: float, load: float, handle: float
+) -> None:
+    """The callback scheduler ranks every hour of the week by it, in a webhook."""
+    steps = 0
+    real = erlang.erlang_c
+
+    def counted(servers: int, offered: float) -> float:
+        nonlocal steps
+        steps += min(max(servers, 0), erlang.MAX_AGENTS)  # the recursion's steps at most
+        return real(servers, offered)
+
+    erlang.erlang_c = counted  # type: ignore[assignment]
+    try:
+        wait = erlang.erlang_c_wait(agents, load, handle)
+    finally:
+        erlang.erlang_c = real  # type: ignore[assignment]
+    assert not math.isnan(wait)
+    assert steps <= 2 * erlang.MAX_AGENTS

@@ -304,6 +304,8 @@ def wait_moments(state: QueueState) -> tuple[float, float] | None:
             return None
         before = _piece_at(starts, t)
         t += stage[0]
+        if not math.isfinite(t):  # a stage that never ends (higher classes outrun the agents)
+            return math.inf, math.inf
         for crossed in range(before + 1, _piece_at(starts, t) + 1):
             # Delta method: a stage ahead of a change that ends late leaves its part of the queue
             # to the agents after the change, who clear it at their own pace, so the spread of
