@@ -3,7 +3,9 @@
 The loop remembers without writing to Redis: the state rides in the (signed) URLs of the next
 turn and of the turn's Gather, so a key pressed on hold can send the caller back to the same
 place in the loop. `p` and `t` are the position and time last announced, `k` that the peak-hour
-message was said, `h` that the caller was told keys work on hold (the hint, or the offer).
+message was said, `h` that the caller was told keys work on hold (the hint, or the offer),
+`g` since when (Unix seconds) the turns have not reached Redis: the grace of an outage is
+counted from there, and the first turn that reaches Redis again drops it.
 
 With callbacks on, a whole hold turn (announcements, hold message and the music) sits in one
 `<Gather numDigits=1>`: Twilio hears a key at any moment of the turn, the music included, and
@@ -39,16 +41,24 @@ class LoopState:
     announced_at: int = 0  # t: when it was announced (Unix seconds)
     peak_said: bool = False  # k: the peak-hour message was said
     hint_said: bool = False  # h: the caller knows keys work on hold
+    outage_since: int = 0  # g: first turn that could not reach Redis (0: none)
 
     @classmethod
     def from_args(cls, args: Mapping[str, str]) -> LoopState:
         """Read the state from a hold or offer URL's query (anything malformed reads as unset)."""
-        return cls(_int(args.get("p")), _int(args.get("t")), args.get("k") == "1", args.get("h") == "1")
+        return cls(
+            _int(args.get("p")),
+            _int(args.get("t")),
+            args.get("k") == "1",
+            args.get("h") == "1",
+            _int(args.get("g")),
+        )
 
     def query(self) -> str:
         """The state as a query string, for the next turn's and the Gather's URLs."""
         flags = ("&k=1" if self.peak_said else "") + ("&h=1" if self.hint_said else "")
-        return f"p={self.position}&t={self.announced_at}{flags}"
+        outage = f"&g={self.outage_since}" if self.outage_since else ""
+        return f"p={self.position}&t={self.announced_at}{flags}{outage}"
 
 
 def hold_url(base: str, state: LoopState) -> str:

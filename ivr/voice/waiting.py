@@ -6,10 +6,16 @@ and live in Redis where any process can match. Our loop also lets us speak posit
 the caller's language on our own cadence. The matcher moves a caller out of the loop with a
 REST redirect to `/voice/connect`; if that redirect fails, the caller's next turn of the loop
 finds the match on the call record and connects them itself.
+
+A turn that cannot reach Redis (a failover, a restart) plays the music and comes back, for
+`hotline.redis_grace_seconds` counted from the first such turn (`g` in the turn's signed URL:
+nothing is written where nothing can be written); only past it does the caller go to the
+overflow number. Their place in the queue is untouched meanwhile.
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -29,8 +35,23 @@ from ivr.waits.live import wait_for_caller
 bp = Blueprint("waiting", __name__, url_prefix="/voice")
 
 
+def hold_through_outage() -> VoiceResponse | None:
+    """A turn that could not reach Redis: music and the turn again while the grace lasts."""
+    hotline = hotline_of_app()
+    cfg = hotline.config.file.hotline
+    now = int(hotline.clock.now().timestamp())
+    was = LoopState.from_args(request.args)
+    since = min(was.outage_since or now, now)
+    if now - since >= cfg.redis_grace_seconds:
+        return None  # the outage outlasted the grace: the overflow number
+    resp = VoiceResponse()
+    resp.play(cfg.hold_music_url)  # the department's own music is in Redis, out of reach
+    resp.redirect(hold_url(base_url(), replace(was, outage_since=since)), method="POST")
+    return resp
+
+
 @bp.post("/hold")
-@twilio_webhook
+@twilio_webhook(outage=hold_through_outage)
 def hold() -> VoiceResponse:
     """One turn of the hold loop: position and wait when they changed, music, and again."""
     hotline = hotline_of_app()
@@ -131,7 +152,7 @@ def peak_text(lang, slot: datetime, now: datetime, tz: str) -> str:  # noqa: ANN
 
 
 @bp.post("/connect")
-@twilio_webhook
+@twilio_webhook(outage=hold_through_outage)
 def connect() -> VoiceResponse:
     """Where the matcher redirects a caller: dial the agent, who first hears the whisper."""
     hotline = hotline_of_app()
