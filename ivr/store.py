@@ -38,10 +38,10 @@ class Stores:
     jobs: redis.Redis  # bytes, for rq
 
 
-def connect(url: str, *, worker: bool = False) -> Stores:
+def connect(url: str, *, worker: bool = False, connect_window: float | None = None) -> Stores:
     """Clients for `url` (a server, or `redis+sentinel://` for the primary of a Sentinel service):
     webhook-sized timeouts, or (for rq workers, which block on BLPOP for minutes) no read timeout
-    and redis-py's usual retries."""
+    and redis-py's usual retries. `connect_window` overrides how long a connect is retried."""
     if worker:
         window = WORKER_CONNECT_WINDOW
         common: dict[str, object] = {"socket_connect_timeout": 5, "health_check_interval": 30}
@@ -50,8 +50,8 @@ def connect(url: str, *, worker: bool = False) -> Stores:
         common = {**WEBHOOK_TIMEOUTS, "retry": Retry(NoBackoff(), 0), "health_check_interval": 30}
     return Stores(
         url=url,
-        data=redis_clients.client(url, window, decode=True, **common),
-        jobs=redis_clients.client(url, window, decode=False, **common),
+        data=redis_clients.client(url, connect_window or window, decode=True, **common),
+        jobs=redis_clients.client(url, connect_window or window, decode=False, **common),
     )
 
 
