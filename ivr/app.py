@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import redis
-from flask import Flask, jsonify
+from flask import Flask
 
 from ivr import logs
 from ivr.callcenter.accounts import AccountDirectory, HttpDirectory, RedisDirectory
@@ -116,6 +116,7 @@ def create_app(test_config: Mapping[str, Any] | None = None, *, clock: Clock | N
 
     from ivr.api import register_api
     from ivr.cli import register_cli
+    from ivr.readiness import bp as readiness_bp
     from ivr.voice.afterhours import bp as after_hours_bp
     from ivr.voice.callback import bp as callback_bp
     from ivr.voice.survey import bp as survey_bp
@@ -131,15 +132,5 @@ def create_app(test_config: Mapping[str, Any] | None = None, *, clock: Clock | N
     app.register_blueprint(callback_bp)
     register_api(app)
     register_cli(app)
-
-    @app.get("/healthz")
-    def healthz():  # noqa: ANN202
-        """For load balancers: 200 when Redis answers, 503 otherwise."""
-        hotline: Hotline = app.extensions["hotline"]
-        try:
-            hotline.stores.data.ping()
-        except redis.RedisError:
-            return jsonify(status="degraded", redis="unreachable"), 503
-        return jsonify(status="ok", redis="ok")
-
+    app.register_blueprint(readiness_bp)
     return app
