@@ -136,6 +136,24 @@ def test_a_stalled_redis_keeps_the_caller_on_hold(
     context.install(None)
 
 
+def test_a_key_pressed_on_hold_during_an_outage_goes_back_to_the_music(
+    own_redis: Server, app_settings: dict[str, Any], clock: FixedClock, switchboard: Switchboard
+) -> None:
+    """The callback offer cannot be made without Redis: the caller is back on hold, not sent away."""
+    app = hotline_on(own_redis.url, app_settings, clock)
+    call = payments_caller(dialer(app, switchboard))
+    assert call.state == "gathering"  # keys are heard during the turn
+    own_redis.kill()
+    mark = call.mark()
+    call.press("1")
+    assert call.on_hold and call.dialed == [] and not sorry_heard(call, mark)
+    own_redis.start()
+    call.continue_loop()
+    assert call.on_hold and "g=" not in next_turn(call)
+    assert waiting_in(own_redis.client(), "payments") == [call.call_sid]
+    context.install(None)
+
+
 def test_past_the_grace_the_caller_goes_to_the_overflow_number(
     own_redis: Server, app_settings: dict[str, Any], clock: FixedClock, switchboard: Switchboard
 ) -> None:

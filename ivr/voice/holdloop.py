@@ -10,17 +10,22 @@ counted from there, and the first turn that reaches Redis again drops it.
 With callbacks on, a whole hold turn (announcements, hold message and the music) sits in one
 `<Gather numDigits=1>`: Twilio hears a key at any moment of the turn, the music included, and
 stops playing on the first one; silence falls through to the `<Redirect>` to the next turn.
+
+`hold_through_outage` is what the loop's webhooks (a turn, a key pressed on hold, the connect)
+answer when Redis cannot be reached: the music and the same turn again, for the grace.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
+from flask import request
 from twilio.twiml.voice_response import Gather, VoiceResponse
 
 from ivr.prompts import Language
 from ivr.voice import twiml
+from ivr.voice.webhook import base_url, hotline_of_app
 
 # Back in the hold loop in the middle of a call (from the callback flow, a missed agent, a
 # transfer): the caller was told about the keys on their first turn, so the hint is not said again.
@@ -77,3 +82,18 @@ def key_gather(resp: VoiceResponse, lang: Language, base: str, state: LoopState)
         speech=False,
         finish_on_key="",
     )
+
+
+def hold_through_outage() -> VoiceResponse | None:
+    """A turn that could not reach Redis: music and the turn again while the grace lasts."""
+    hotline = hotline_of_app()
+    cfg = hotline.config.file.hotline
+    now = int(hotline.clock.now().timestamp())
+    was = LoopState.from_args(request.args)
+    since = min(was.outage_since or now, now)
+    if now - since >= cfg.redis_grace_seconds:
+        return None  # the outage outlasted the grace: the overflow number
+    resp = VoiceResponse()
+    resp.play(cfg.hold_music_url)  # the department's own music is in Redis, out of reach
+    resp.redirect(hold_url(base_url(), replace(was, outage_since=since)), method="POST")
+    return resp

@@ -15,7 +15,6 @@ overflow number. Their place in the queue is untouched meanwhile.
 
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -27,27 +26,12 @@ from ivr.callcenter.calls import CallRecord
 from ivr.callcenter.transfers import transfer_path_of
 from ivr.phones import last_digits
 from ivr.voice import survey, twiml
-from ivr.voice.holdloop import HOLD_AGAIN, LoopState, hold_url, key_gather
+from ivr.voice.holdloop import HOLD_AGAIN, LoopState, hold_through_outage, hold_url, key_gather
 from ivr.voice.webhook import base_url, hotline_of_app, int_field, language_of, this_call, twilio_webhook
 from ivr.waits.estimate import Estimate
 from ivr.waits.live import wait_for_caller
 
 bp = Blueprint("waiting", __name__, url_prefix="/voice")
-
-
-def hold_through_outage() -> VoiceResponse | None:
-    """A turn that could not reach Redis: music and the turn again while the grace lasts."""
-    hotline = hotline_of_app()
-    cfg = hotline.config.file.hotline
-    now = int(hotline.clock.now().timestamp())
-    was = LoopState.from_args(request.args)
-    since = min(was.outage_since or now, now)
-    if now - since >= cfg.redis_grace_seconds:
-        return None  # the outage outlasted the grace: the overflow number
-    resp = VoiceResponse()
-    resp.play(cfg.hold_music_url)  # the department's own music is in Redis, out of reach
-    resp.redirect(hold_url(base_url(), replace(was, outage_since=since)), method="POST")
-    return resp
 
 
 @bp.post("/hold")
