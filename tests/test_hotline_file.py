@@ -211,6 +211,12 @@ BROKEN = [
         id="option-to-missing-node",
     ),
     pytest.param(
+        lambda d: _nodes(d)["welcome"].update(type="anounce"),
+        "flow.nodes.welcome.type: Input should be one of 'language', 'announce', 'account', 'menu', "
+        "'freeze', 'handoff'",
+        id="unknown-node-kind",
+    ),
+    pytest.param(
         lambda d: d["flow"].update(start="hello"),
         "flow.start: no node 'hello'",
         id="start-missing-node",
@@ -739,3 +745,14 @@ def test_a_key_written_twice_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as caught:
         load_hotline(path)
     assert caught.value.problems == [f"hotline.yaml:{line} hotline.max_tries: is given twice"]
+
+
+def test_every_node_kind_has_a_handler_and_a_line_in_the_hotline_file() -> None:
+    """A node kind is one row of the registry, one step handler, one line of the file's comment."""
+    from ivr.hotline.nodes import KINDS
+    from ivr.voice.steps import STEPS
+
+    assert set(STEPS) == set(KINDS)
+    comment = Path("hotline.yaml").read_text(encoding="utf-8").split("\nflow:")[0]
+    for kind in KINDS:
+        assert f"#   {kind} " in comment, kind

@@ -21,6 +21,7 @@ from pydantic import (
     model_validator,
 )
 
+from ivr.hotline.nodes import KINDS
 from ivr.phones import is_valid_e164
 
 Identifier = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]*$", max_length=40)]
@@ -37,7 +38,7 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class Hotline(Strict):
+class HotlineSettings(Strict):
     """Hotline-wide settings."""
 
     name: str = "OKPay"
@@ -74,7 +75,7 @@ class Hotline(Strict):
         return value
 
 
-class Language(Strict):
+class LanguageChoice(Strict):
     """A language callers can choose, with the key that chooses it."""
 
     locale: Locale
@@ -231,19 +232,23 @@ class Option(Strict):
     keywords: dict[Locale, list[str]] = Field(default_factory=dict)
 
 
-NodeType = Literal["language", "announce", "account", "menu", "freeze", "handoff"]
-
-
 class Node(Strict):
-    """One step of the call flow."""
+    """One step of the call flow; `type` is one of the kinds in ivr/hotline/nodes.py."""
 
-    type: NodeType
+    type: str
     prompt: Identifier | None = None
     reprompt: Identifier | None = None
     prompts: list[Identifier] = Field(default_factory=list)
     next: Identifier | None = None
     require: Literal["verified"] | None = None
     options: list[Option] = Field(default_factory=list)
+
+    @field_validator("type")
+    @classmethod
+    def _known_kind(cls, value: str) -> str:
+        if value not in KINDS:
+            raise ValueError(f"Input should be one of {', '.join(repr(k) for k in KINDS)}")
+        return value
 
 
 class Flow(Strict):
@@ -298,7 +303,7 @@ class Agent(Strict):
         raise ValueError(f"{value!r} is not client:NAME, sip:user@host or a valid number in E.164")
 
 
-class OutboundLimits(Strict):
+class OutboundLimitSettings(Strict):
     """How often the hotline may call back or text: per number, across the hotline, per hour."""
 
     callbacks_per_number_per_day: int = Field(default=3, ge=1, le=50)
@@ -318,7 +323,7 @@ class Outbound(Strict):
     number_types: list[Literal["mobile", "fixed_line"]] = Field(
         default_factory=lambda: ["mobile", "fixed_line"], min_length=1
     )
-    limits: OutboundLimits = OutboundLimits()
+    limits: OutboundLimitSettings = OutboundLimitSettings()
 
     @field_validator("countries")
     @classmethod
@@ -374,7 +379,7 @@ class AfterHours(Strict):
     transcribe: bool = True  # Twilio transcribes the message for the ticket
 
 
-class Callbacks(Strict):
+class CallbackSettings(Strict):
     """Calling waiting callers back at their place in the queue, or at a quieter hour."""
 
     enabled: bool = True
@@ -401,8 +406,8 @@ class Callbacks(Strict):
 class HotlineFile(Strict):
     """The whole hotline file."""
 
-    hotline: Hotline
-    languages: list[Language] = Field(min_length=1)
+    hotline: HotlineSettings
+    languages: list[LanguageChoice] = Field(min_length=1)
     hours: dict[Identifier, Schedule]
     holidays: list[date] = Field(default_factory=list)
     priorities: dict[Identifier, Annotated[int, Field(ge=0, le=15)]]  # 0 is served first
@@ -419,7 +424,7 @@ class HotlineFile(Strict):
     messages: Messages | None = None  # without it no text message is offered
     survey: Survey = Survey()
     after_hours: AfterHours = AfterHours()
-    callbacks: Callbacks = Callbacks()
+    callbacks: CallbackSettings = CallbackSettings()
 
     @field_validator("specialist_lines")
     @classmethod
