@@ -83,6 +83,7 @@ def test_a_redis_that_lost_its_data_gets_agents_accounts_and_periodic_jobs_back(
     assert "seeded" not in upkeep.once()  # the start loaded them
     volatile_redis.kill()
     assert upkeep.once() == ["redis unavailable"]
+    eventually(lambda: not upkeep.scheduler_running(), "the scheduler outlived its Redis")
     volatile_redis.start()
     conn = volatile_redis.client()
     assert conn.dbsize() == 0 and Agents(conn).get("li_na") is None
