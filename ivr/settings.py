@@ -12,6 +12,8 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
+from ivr.redis_clients import is_sentinel_url, parse_sentinel_url
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_HOTLINE_CONFIG = PROJECT_ROOT / "hotline.yaml"
 DEFAULT_DATA_DIR = PROJECT_ROOT / ".hotline-data"
@@ -103,8 +105,10 @@ class Settings(BaseModel):
     @field_validator("redis_url")
     @classmethod
     def _redis_shape(cls, value: str | None) -> str | None:
-        if value and not re.match(r"(redis|rediss|unix)://", value):
-            raise ValueError("must start with redis://, rediss:// or unix://")
+        if value and is_sentinel_url(value):
+            parse_sentinel_url(value)  # a ValueError names what is wrong
+        elif value and not re.match(r"(redis|rediss|unix)://", value):
+            raise ValueError("must start with redis://, rediss://, unix:// or redis+sentinel://")
         return value or None
 
     @field_validator("hotline_config")

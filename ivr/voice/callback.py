@@ -26,7 +26,7 @@ from ivr.callcenter.connections import ANSWERED
 from ivr.digits import ASCII_DIGITS, whole_number
 from ivr.outbound.numbers import callback_allowed, check_outbound_number
 from ivr.voice import twiml
-from ivr.voice.holdloop import HOLD_AGAIN, LoopState, hold_url
+from ivr.voice.holdloop import HOLD_AGAIN, LoopState, hold_through_outage, hold_url
 from ivr.voice.webhook import base_url, hotline_of_app, int_field, language_of, this_call, twilio_webhook
 from ivr.waits.profile import quietest_slots
 
@@ -77,7 +77,7 @@ def _back(record: CallRecord, lang, *prompts: str) -> VoiceResponse:  # noqa: AN
 
 
 @bp.post("/offer")
-@twilio_webhook
+@twilio_webhook(outage=hold_through_outage)  # a key pressed during an outage: back to the music
 def offer() -> VoiceResponse:
     """A key pressed at any moment of a hold turn: 1 keeps the place and calls back, 2 a later hour.
 

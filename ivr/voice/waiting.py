@@ -6,6 +6,11 @@ and live in Redis where any process can match. Our loop also lets us speak posit
 the caller's language on our own cadence. The matcher moves a caller out of the loop with a
 REST redirect to `/voice/connect`; if that redirect fails, the caller's next turn of the loop
 finds the match on the call record and connects them itself.
+
+A turn that cannot reach Redis (a failover, a restart) plays the music and comes back, for
+`hotline.redis_grace_seconds` counted from the first such turn (`g` in the turn's signed URL:
+nothing is written where nothing can be written); only past it does the caller go to the
+overflow number. Their place in the queue is untouched meanwhile.
 """
 
 from __future__ import annotations
@@ -21,7 +26,7 @@ from ivr.callcenter.calls import CallRecord
 from ivr.callcenter.transfers import transfer_path_of
 from ivr.phones import last_digits
 from ivr.voice import survey, twiml
-from ivr.voice.holdloop import HOLD_AGAIN, LoopState, hold_url, key_gather
+from ivr.voice.holdloop import HOLD_AGAIN, LoopState, hold_through_outage, hold_url, key_gather
 from ivr.voice.webhook import base_url, hotline_of_app, int_field, language_of, this_call, twilio_webhook
 from ivr.waits.estimate import Estimate
 from ivr.waits.live import wait_for_caller
@@ -30,7 +35,7 @@ bp = Blueprint("waiting", __name__, url_prefix="/voice")
 
 
 @bp.post("/hold")
-@twilio_webhook
+@twilio_webhook(outage=hold_through_outage)
 def hold() -> VoiceResponse:
     """One turn of the hold loop: position and wait when they changed, music, and again."""
     hotline = hotline_of_app()
@@ -133,7 +138,7 @@ def peak_text(lang, slot: datetime, now: datetime, tz: str) -> str:  # noqa: ANN
 
 
 @bp.post("/connect")
-@twilio_webhook
+@twilio_webhook(outage=hold_through_outage)
 def connect() -> VoiceResponse:
     """Where the matcher redirects a caller: dial the agent, who first hears the whisper."""
     hotline = hotline_of_app()
