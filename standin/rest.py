@@ -330,13 +330,15 @@ def create_rest_app(switchboard: Switchboard, account_sid: str, auth_token: str)
         return live if live is not None and live[0].account_sid == account_sid else None
 
     def answered(sid: str) -> Call | None:
-        """The live call with this sid, once it runs (an outbound call not answered yet does not)."""
-        live = live_call(sid)
-        return live[0] if live is not None and live[0].state != "new" else None
+        """The live call with this sid, once it runs (an outbound call that never got answered does not)."""
+        live, record = live_call(sid), switchboard.outbound_call(sid)
+        if live is None or (record is not None and record.status not in ("in-progress", "completed")):
+            return None
+        return live[0]
 
     def call_json(sid: str) -> dict[str, Any]:
         live, record = live_call(sid), switchboard.outbound_call(sid)
-        if live is not None and (record is None or live[0].state != "new"):
+        if live is not None and answered(sid) is not None:
             call, date = live
             return _call_json(
                 account_sid, sid, to=call.to, from_=call.from_, status=_live_status(call),
