@@ -84,8 +84,8 @@ class Child:
         now = time.monotonic()
         if self.restart_at is not None:
             if now >= self.restart_at:
-                log.warning("starting the %s again", self.name)
                 self.start()
+                log.warning("started the %s again (pid %s)", self.name, self.pid)
             return True
         if self.process is None or self.process.poll() is None:
             return True
