@@ -78,7 +78,9 @@ def build_hotline(settings: Settings, clock: Clock | None = None, *, worker: boo
         config.file, stores.data, queues, agents, jobs, limits, clock, rest, settings.public_base_url
     )
     returning = ReturningCallers(config.file, queues)
-    matcher = Matcher(config.file, stores.data, agents, queues, connector, clock, callbacks=callbacks)
+    matcher = Matcher(
+        config.file, stores.data, agents, queues, connector, clock, callbacks=callbacks, jobs=jobs
+    )
     door = QueueDoor(queues, jobs, returning=returning)
     engine = Engine(config, Services(directory=directory, door=door, jobs=jobs))
     return Hotline(

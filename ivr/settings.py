@@ -29,6 +29,7 @@ ENV_NAMES = {
     "HOTLINE_DATA_DIR": "data_dir",
     "HOTLINE_VALIDATE_SIGNATURES": "validate_signatures",
     "HOTLINE_TRUSTED_PROXIES": "trusted_proxies",
+    "HOTLINE_REAPER_SECONDS": "reaper_seconds",
 }
 FIELD_TO_ENV = {field: env for env, field in ENV_NAMES.items()}
 
@@ -65,6 +66,8 @@ class Settings(BaseModel):
     # Reverse proxies in front of the web process that append to X-Forwarded-For: the API's
     # wrong-token lockout counts per client address, which is otherwise the proxy's.
     trusted_proxies: int = Field(default=0, ge=0, le=5)
+    # How often each worker's reaper passes (beat, lease, expired holds): see queue_worker/reaper.py.
+    reaper_seconds: float = Field(default=3.0, gt=0, le=60)
 
     @field_validator("twilio_account_sid")
     @classmethod
