@@ -357,3 +357,10 @@ class Agents:
     def ready_candidates(self, department: str, limit: int = 20) -> list[str]:
         """Ready agents of a department, longest idle first."""
         return list(self.conn.zrange(keys.ready_agents(department), 0, limit - 1))
+
+    def forced(self, agent_id: str, state: str, now: datetime, reason: str, came_from: str) -> str:
+        """A supervisor set the state, if the agent is still in `came_from` (callcenter/supervision.py)."""
+        fields = {"reason": reason if state == NOT_READY else "", "wrap_until": ""}
+        if state == READY:
+            fields["idle_since"] = now.isoformat()
+        return self._move(agent_id, (came_from,), state, now, **fields)

@@ -348,6 +348,14 @@ class Callbacks:
         self.move(record.sid, None, ("answered",), "waiting", CallStatus.CALLBACK)
         self.jobs.match_department(None, record.get("department"))
 
+    def agent_taken_back(self, record: CallRecord) -> bool:
+        """A supervisor freed the agent kept for this callback before the customer came on the line:
+        the place goes back to the queue (same score); an answer that still comes finds it moved on."""
+        if not self.move(record.sid, None, ("dialling", "calling"), "waiting", status="callback", agent=""):
+            return False
+        self._rejoin(record, score=int(record.get("queue_score") or 0) or None, offer=False)
+        return True
+
     def _rejoin(self, record: CallRecord, *, score: int | None, offer: bool) -> None:
         department = record.get("department")
         rank = self.cfg.priorities.get(record.get("priority"), max(self.cfg.priorities.values()))

@@ -1,9 +1,10 @@
 """Department queues in Redis: join, position, pop for an agent, settle or put back, requeue, leave.
 
 A department's queue is one sorted set per language ("lane"), so an agent who speaks only
-English finds the best English caller in O(log n) instead of scanning Mandarin callers. All of a
-department's keys share the hash tag `{dept}`, and every move is one Lua script on that slot:
-any number of web processes and workers can act at once, on one Redis or a cluster.
+English finds the best English caller in O(log n) instead of scanning Mandarin callers. Every
+move is one Lua script, atomic on the one Redis primary: any number of web processes and
+workers can act at once. (The `{dept}` in the key names does not make this Redis Cluster
+ready: see ivr/keys.py.)
 
 The score orders callers by priority class, then by arrival, then by a per-department counter,
 so no two callers tie (a tie would fall back to ordering by CallSid):

@@ -7,6 +7,11 @@ the caller's language on our own cadence. The matcher moves a caller out of the 
 REST redirect to `/voice/connect`; if that redirect fails (or never comes: the worker died), the
 caller's next turn of the loop finds the match on the call record and connects them itself. Only
 one of the two dials the agent: the hold loop waits for the redirect while it may still come.
+
+A turn that cannot reach Redis (a failover, a restart) plays the music and comes back, for
+`hotline.redis_grace_seconds` counted from the first such turn (`g` in the turn's signed URL:
+nothing is written where nothing can be written); only past it does the caller go to the
+overflow number. Their place in the queue is untouched meanwhile.
 """
 
 from __future__ import annotations
@@ -24,7 +29,7 @@ from ivr.callcenter.lifecycle import CallStatus, queue_move
 from ivr.callcenter.transfers import transfer_path_of
 from ivr.phones import last_digits
 from ivr.voice import survey, twiml
-from ivr.voice.holdloop import HOLD_AGAIN, LoopState, hold_url, key_gather
+from ivr.voice.holdloop import HOLD_AGAIN, LoopState, hold_through_outage, hold_url, key_gather
 from ivr.voice.webhook import base_url, hotline_of_app, int_field, language_of, this_call, twilio_webhook
 from ivr.waits.estimate import Estimate
 from ivr.waits.live import wait_for_caller
@@ -38,7 +43,7 @@ CONNECT_PAUSE_SECONDS = 2
 
 
 @bp.post("/hold")
-@twilio_webhook
+@twilio_webhook(outage=hold_through_outage)
 def hold() -> VoiceResponse:
     """One turn of the hold loop: position and wait when they changed, music, and again."""
     hotline = hotline_of_app()
@@ -128,8 +133,10 @@ def _announce(resp, lang, position: int, estimate: Estimate | None) -> None:  # 
 
 
 def wait_text(lang, estimate: Estimate) -> str:  # noqa: ANN001
-    """The estimate in the caller's words: a range, 'about', 'up to', or 'less than a minute'."""
+    """The estimate in the caller's words: a range, 'about', 'up to', 'less than a minute', or 'long'."""
     spoken = estimate.spoken()
+    if spoken.kind == "long":  # past a day, or past what the model can reckon: no number
+        return lang.text("queue_wait_long")
     if spoken.kind == "soon":
         return lang.text("queue_wait_soon")
     if spoken.kind == "up_to":
@@ -150,7 +157,7 @@ def peak_text(lang, slot: datetime, now: datetime, tz: str) -> str:  # noqa: ANN
 
 
 @bp.post("/connect")
-@twilio_webhook
+@twilio_webhook(outage=hold_through_outage)
 def connect() -> VoiceResponse:
     """Where the matcher redirects a caller: dial the agent, who first hears the whisper."""
     hotline = hotline_of_app()
@@ -265,6 +272,10 @@ def dial_result() -> VoiceResponse:
         resp.redirect(f"{base_url()}{HOLD_AGAIN}", method="POST")
     elif outcome == "transferred":  # the old leg's late report, or its end if the redirect failed
         resp.redirect(f"{base_url()}{transfer_path_of(record)}", method="POST")
+    elif outcome == "gone" and record.get("status") == "queued":
+        # Already back at their place (a supervisor freed the agent as the phone rang): keep waiting.
+        twiml.say(resp, lang, lang.text("agent_missed"))
+        resp.redirect(f"{base_url()}{HOLD_AGAIN}", method="POST")
     elif outcome == "done" and hotline.config.file.survey.enabled and agent_id:
         survey.ask(resp, lang, agent_id)  # the agent hung up: rate the call
     else:
