@@ -8,9 +8,14 @@ the caller back at their own place in front of those who came later, nobody sent
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 import redis
@@ -28,6 +33,7 @@ from tests.conftest import waiting_in
 from tests.test_connecting import state_of, topup_caller
 
 OVERFLOW = "+862161234567"
+ROOT = Path(__file__).resolve().parent.parent
 
 
 class WorkerDied(Exception):
@@ -295,3 +301,48 @@ def test_a_lost_matching_job_leaves_no_agent_idle_beside_a_waiting_caller(
     assert hotline.jobs.queue.count == 1  # not again within the period
     run_jobs()
     assert hotline.agents.get("li_na").call_sid == call.call_sid
+
+
+def test_a_worker_process_killed_mid_match_leaves_nothing_stuck(
+    app: Flask,
+    app_settings: dict[str, str],
+    dial: Callable[..., Call],
+    run_jobs: Callable[[], None],
+    redis_conn: redis.Redis,
+    redis_url: str,
+) -> None:
+    """A real worker SIGKILLs itself at `matching.taken` (HOTLINE_FAULT_POINTS): no finally, no rq."""
+    first, second = topup_caller(dial), topup_caller(dial)
+    hotline = app.extensions["hotline"]
+    go_ready(app, "li_na")
+    hotline.jobs.queue.empty()
+    hotline.jobs.match_agent(None, "li_na")
+    env = {
+        **os.environ,
+        "TWILIO_ACCOUNT_SID": app_settings["twilio_account_sid"],
+        "TWILIO_AUTH_TOKEN": app_settings["twilio_auth_token"],
+        "TWILIO_API_BASE_URL": app_settings["twilio_api_base_url"],
+        "PUBLIC_BASE_URL": app_settings["public_base_url"],
+        "REDIS_URL": redis_url,
+        "HOTLINE_CLOCK_START": hotline.clock.now().isoformat(),
+        "HOTLINE_FAULT_POINTS": "matching.taken",
+    }
+    code = (
+        "from rq import SimpleWorker; from ivr.jobs import QUEUE_NAME; "
+        "from queue_worker.context import hotline; "
+        "SimpleWorker([QUEUE_NAME], connection=hotline().stores.jobs).work(burst=True)"
+    )
+    worker = subprocess.run([sys.executable, "-c", code], env=env, cwd=ROOT, timeout=120, check=False)
+    assert worker.returncode == -signal.SIGKILL
+    assert state_of(app, "li_na") == "reserved"
+    assert waiting_in(redis_conn, "payments") == [second.call_sid]  # the first is held
+    first.continue_loop()
+    assert first.on_hold  # their place is kept while held: no overflow
+    later(app, RESERVE_LEASE_SECONDS + 5)
+    reap_once(hotline, hotline.clock.now())
+    assert state_of(app, "li_na") == READY
+    assert waiting_in(redis_conn, "payments") == [first.call_sid, second.call_sid]
+    hotline.jobs.queue.empty()  # the dead run's job (rq finds it in its own time)
+    hotline.jobs.match_agent(None, "li_na")
+    run_jobs()
+    assert hotline.agents.get("li_na").call_sid == first.call_sid
