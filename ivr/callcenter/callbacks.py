@@ -351,7 +351,7 @@ class Callbacks:
     def agent_taken_back(self, record: CallRecord) -> bool:
         """A supervisor freed the agent kept for this callback before the customer came on the line:
         the place goes back to the queue (same score); an answer that still comes finds it moved on."""
-        if not self.move(record.sid, None, ("dialling", "calling"), "waiting", status="callback", agent=""):
+        if not self.move(record.sid, None, ("dialling", "calling"), "waiting", CallStatus.CALLBACK, agent=""):
             return False
         self._rejoin(record, score=int(record.get("queue_score") or 0) or None, offer=False)
         return True
