@@ -17,31 +17,42 @@ import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-# A webhook must answer within Twilio's 15 s and our own 2 s budget even when Redis hangs: short
-# timeouts and no silent retries, so a dead Redis fails fast into the overflow answer.
+from ivr import redis_clients
+
+# A webhook must answer well within Twilio's 15 s even when Redis hangs: short timeouts, and no
+# command is ever retried (one that reached Redis could be applied twice). Connecting is retried
+# for WEBHOOK_CONNECT_WINDOW (nothing was sent yet): a Redis restarting or a primary being
+# replaced costs a moment. Worst case of a webhook: the window, a last connect and its
+# handshake, then two round trips that time out (see tests/test_faults.py).
 WEBHOOK_TIMEOUTS = {"socket_connect_timeout": 0.5, "socket_timeout": 0.7}
+WEBHOOK_CONNECT_WINDOW = 1.0
+# Workers wait longer: a job is better late than failed, and nobody is on the line.
+WORKER_CONNECT_WINDOW = 10.0
 
 
 @dataclass(frozen=True)
 class Stores:
-    """The two clients of one Redis server."""
+    """The two clients of one Redis server (or of the primary of a Sentinel service)."""
 
     url: str
     data: redis.Redis  # decoding: str in, str out
     jobs: redis.Redis  # bytes, for rq
 
 
-def connect(url: str, *, worker: bool = False) -> Stores:
-    """Clients for `url`: webhook-sized timeouts, or (for rq workers, which block on BLPOP for
-    minutes) no read timeout and redis-py's usual retries."""
+def connect(url: str, *, worker: bool = False, connect_window: float | None = None) -> Stores:
+    """Clients for `url` (a server, or `redis+sentinel://` for the primary of a Sentinel service):
+    webhook-sized timeouts, or (for rq workers, which block on BLPOP for minutes) no read timeout
+    and redis-py's usual retries. `connect_window` overrides how long a connect is retried."""
     if worker:
+        window = WORKER_CONNECT_WINDOW
         common: dict[str, object] = {"socket_connect_timeout": 5, "health_check_interval": 30}
     else:
+        window = WEBHOOK_CONNECT_WINDOW
         common = {**WEBHOOK_TIMEOUTS, "retry": Retry(NoBackoff(), 0), "health_check_interval": 30}
     return Stores(
         url=url,
-        data=redis.Redis.from_url(url, decode_responses=True, **common),
-        jobs=redis.Redis.from_url(url, **common),
+        data=redis_clients.client(url, connect_window or window, decode=True, **common),
+        jobs=redis_clients.client(url, connect_window or window, decode=False, **common),
     )
 
 

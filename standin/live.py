@@ -228,7 +228,8 @@ class LiveCall(Call):
         elif state == "recording":
             record = self._expect("recording")
             message = self._listen(float(record.get("timeout", "5")), self._for_caller("record"))
-            self._take(message, lambda m: self.record(int(m.value) if m.value.isdigit() else 5))
+            seconds = lambda text: int(text) if text.isascii() and text.isdigit() else 5  # noqa: E731
+            self._take(message, lambda m: self.record(seconds(m.value)))
         elif state == "dialing":
             self._dialing()
         elif self._endless is not None:  # a loop="0" Play or Say

@@ -369,7 +369,7 @@ def create_rest_app(switchboard: Switchboard, account_sid: str, auth_token: str)
         if not set(events) <= set(CALL_EVENTS):
             raise ApiError(400, 20001, f"StatusCallbackEvent must be among {', '.join(CALL_EVENTS)}")
         timeout = form.get("Timeout", "60")
-        if not timeout.isdigit() or not 1 <= int(timeout) <= 600:
+        if not (timeout.isascii() and timeout.isdigit()) or not 1 <= int(timeout) <= 600:
             raise ApiError(400, 20001, f"Timeout must be a whole number of seconds, 1 to 600: {timeout!r}")
         record = OutboundCall(
             sid=new_sid("CA"), account_sid=account, to=to, from_=from_, url=url, method=method, twiml=twiml,

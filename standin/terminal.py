@@ -153,7 +153,7 @@ def _act(call: Call, line: str, write: Callable[[str], None]) -> str | None:
     elif state in ("gathering", "recording") and not line:
         call.silence()
     elif state == "recording" and word == "record":
-        call.record(int(rest) if rest.strip().isdigit() else 5)
+        call.record(int(rest) if rest.strip().isascii() and rest.strip().isdigit() else 5)
     elif state == "dialing" and line == "answer":
         for item in call.answer():  # the whisper: heard by the agent only, before the bridge
             write(f"  [agent hears] {item.text}")
