@@ -213,11 +213,11 @@ class Launch:
                 return code
         if self.lock is not None:
             env["HOTLINE_DATA_DIR"] = str(self.data_dir)
-            if simulated:
-                print(wipe_simulated(self.data_dir))
             try:
+                if simulated:
+                    print(wipe_simulated(self.data_dir))
                 server = embedded_redis(self.data_dir)
-            except (OSError, RuntimeError, subprocess.CalledProcessError) as exc:
+            except (OSError, RuntimeError, subprocess.CalledProcessError, redis.RedisError) as exc:
                 print(f"HOTLINE_DATA_DIR: the embedded Redis did not start: {exc}", file=sys.stderr)
                 return 2
             self.keeper = RedisKeeper(server, _free_stale_locks)
