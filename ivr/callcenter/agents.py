@@ -52,8 +52,9 @@ class AgentState(StrEnum):
     NOT_READY = "not_ready"  # away, with a reason
 
 
-OFFLINE, READY, RESERVED, RINGING, ON_CALL, WRAP_UP, NOT_READY = tuple(AgentState)
-STATES = tuple(AgentState)
+# The states as plain strings, as Redis, JSON and command-line choices spell them.
+OFFLINE, READY, RESERVED, RINGING, ON_CALL, WRAP_UP, NOT_READY = (state.value for state in AgentState)
+STATES = (OFFLINE, READY, RESERVED, RINGING, ON_CALL, WRAP_UP, NOT_READY)
 # Holds the hotline places on an agent: each has a lease, ended by the reaper when it expires.
 HELD = (RESERVED, RINGING)
 # States in which an agent serves their departments (counted as staffed by the wait estimate).
@@ -65,7 +66,7 @@ CHOOSABLE = {
     OFFLINE: (READY, NOT_READY, WRAP_UP, OFFLINE),
 }
 # Every other move: name -> (states it may come from, state it goes to).
-MOVES: dict[str, tuple[tuple[AgentState, ...], AgentState]] = {
+MOVES: dict[str, tuple[tuple[str, ...], str]] = {
     "reserve": ((READY,), RESERVED),
     "release": ((RESERVED,), READY),  # no caller for them after all
     "ring": ((RESERVED,), RINGING),
