@@ -32,6 +32,7 @@ SENTINEL_SCHEME = "redis+sentinel"
 DEFAULT_SENTINEL_PORT = 26379
 FIRST_PAUSE_SECONDS = 0.05  # doubled after each failed connect, with jitter
 MAX_PAUSE_SECONDS = 0.4
+SENTINEL_TIMEOUT_SECONDS = 1.0
 
 
 @dataclass(frozen=True)
@@ -140,6 +141,10 @@ def client(url: str, connect_window: float, *, decode: bool, **options: Any) -> 
     if is_sentinel_url(url):
         service = parse_sentinel_url(url)
         sentinel_options = {k: v for k, v in options.items() if k.startswith("socket_")}
+        # A sentinel answers at once or not at all: never wait on one forever (workers have no
+        # read timeout on the primary, where BLPOP blocks for minutes).
+        sentinel_options.setdefault("socket_timeout", SENTINEL_TIMEOUT_SECONDS)
+        sentinel_options.setdefault("socket_connect_timeout", SENTINEL_TIMEOUT_SECONDS)
         if service.sentinel_password:
             sentinel_options["password"] = service.sentinel_password
         sentinel = Sentinel(list(service.sentinels), sentinel_kwargs=sentinel_options)
