@@ -13,9 +13,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import redis
 from flask import Flask
 
-from ivr import create_app
+from ivr import create_app, keys
 from ivr.clock import FixedClock
 from ivr.store import WEBHOOK_CONNECT_WINDOW, WEBHOOK_TIMEOUTS
 from queue_worker import context
@@ -238,3 +239,16 @@ def test_webhook_worst_case_stays_well_inside_twilios_fifteen_seconds() -> None:
     worst = WEBHOOK_CONNECT_WINDOW + 2 * WEBHOOK_TIMEOUTS["socket_connect_timeout"]
     worst += 3 * WEBHOOK_TIMEOUTS["socket_timeout"]  # the handshake's read and two round trips
     assert worst < 5.0 < 15.0
+
+
+def test_a_redis_error_that_is_no_outage_is_not_ridden_out(
+    dial: Callable[..., Call], redis_conn: redis.Redis
+) -> None:
+    """A command Redis refuses (here a call record of the wrong type) is no outage: waiting out
+    the grace would not mend it, so the caller goes to the overflow number at once."""
+    call = payments_caller(dial)
+    redis_conn.delete(keys.call(call.call_sid))
+    redis_conn.set(keys.call(call.call_sid), "not a hash")
+    mark = call.mark()
+    call.continue_loop()
+    assert [d["value"] for d in call.dialed] == [OVERFLOW] and sorry_heard(call, mark)

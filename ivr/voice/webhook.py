@@ -32,6 +32,14 @@ CALL_SID = re.compile(r"CA[0-9a-f]{32}")
 Handler = Callable[..., VoiceResponse]
 # What to answer when Redis cannot be reached, or None for the overflow.
 Outage = Callable[[], VoiceResponse | None]
+# Errors that say Redis is out of reach or between primaries (a failover), not that a command
+# is wrong: only these are ridden out by an `outage` answer.
+UNREACHABLE = (
+    redis.ConnectionError,
+    redis.TimeoutError,
+    redis.exceptions.ReadOnlyError,
+    redis.exceptions.MasterDownError,
+)
 
 
 def public_url() -> str:
@@ -85,7 +93,7 @@ def twilio_webhook(handler: Handler | None = None, *, outage: Outage | None = No
         except NoCallSid:
             log.warning("%s without a usable CallSid: overflow", request.path)
         except redis.RedisError as exc:
-            answer = outage() if outage is not None else None
+            answer = outage() if outage is not None and isinstance(exc, UNREACHABLE) else None
             if answer is not None:
                 log.error("redis unavailable on %s (%s): the caller stays on hold", request.path, exc)
                 return xml(answer)
