@@ -23,6 +23,8 @@ from twilio.twiml.voice_response import VoiceResponse
 
 from ivr.callcenter.calls import CallRecord
 from ivr.phones import mask_phone, to_e164
+from ivr.redis_clients import retry_budget
+from ivr.store import WEBHOOK_CONNECT_WINDOW
 from ivr.voice import twiml
 
 log = logging.getLogger("ivr.voice")
@@ -89,7 +91,8 @@ def twilio_webhook(handler: Handler | None = None, *, outage: Outage | None = No
             return Response("invalid Twilio signature\n", status=403, mimetype="text/plain")
         hotline = current_app.extensions["hotline"]
         try:
-            return xml(handler(*args, **kwargs))
+            with retry_budget(WEBHOOK_CONNECT_WINDOW):  # one budget for every connect of the request
+                return xml(handler(*args, **kwargs))
         except NoCallSid:
             log.warning("%s without a usable CallSid: overflow", request.path)
         except redis.RedisError as exc:
