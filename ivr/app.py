@@ -10,6 +10,7 @@ from typing import Any
 
 import redis
 from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from ivr import logs
 from ivr.callcenter.accounts import AccountDirectory, HttpDirectory, RedisDirectory
@@ -77,7 +78,9 @@ def build_hotline(settings: Settings, clock: Clock | None = None, *, worker: boo
         config.file, stores.data, queues, agents, jobs, limits, clock, rest, settings.public_base_url
     )
     returning = ReturningCallers(config.file, queues)
-    matcher = Matcher(config.file, stores.data, agents, queues, connector, clock, callbacks=callbacks)
+    matcher = Matcher(
+        config.file, stores.data, agents, queues, connector, clock, callbacks=callbacks, jobs=jobs
+    )
     door = QueueDoor(queues, jobs, returning=returning)
     engine = Engine(config, Services(directory=directory, door=door, jobs=jobs))
     return Hotline(
@@ -112,6 +115,8 @@ def create_app(test_config: Mapping[str, Any] | None = None, *, clock: Clock | N
     logs.configure()
     settings = Settings.from_mapping(test_config) if test_config is not None else Settings.from_env()
     app = Flask(__name__)
+    if settings.trusted_proxies:  # the client's address, as the proxies saw it (the token lockout)
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.trusted_proxies)  # type: ignore[method-assign]
     app.extensions["hotline"] = build_hotline(settings, clock)
 
     from ivr.api import register_api

@@ -21,6 +21,7 @@
 | hl:stats:{yymmdd}       | hash   | 8 d   | call creation, hand-off, end  | supervisors           |
 | hl:callsfrom:{e164}     | zset   | 8 d   | call creation: sid -> ms      | agent screen pop      |
 | hl:token:{sha256}       | string | none  | admin CLI: 'role:subject'     | API authentication    |
+| hl:authfail:{address}   | string | window| API auth: wrong tokens counted| API auth (429 lockout)|
 | hl:out:{o}:{kind}:...   | string | window| outbound limits script        | outbound limits script|
 | hl:refused:{yymmdd}     | hash   | 8 d   | outbound limits: kind:limit   | supervisors           |
 | hl:profile:{dept}       | hash   | none  | profile rollup job: 'how:name'| wait estimate, callbacks |
@@ -33,6 +34,9 @@
 | hl:tickets:{dept}       | zset   | none  | voicemail: ref -> ms (30 d kept) | supervisors        |
 | hl:cbclaim:{sid}:{n}    | string | 2 d   | callback job: 'pending:ts', then CallSid | callback job |
 | hl:lastplace:{dept}:{e164} | hash | keep_place_min. | status callback: place | hand-off |
+| hl:holds                | zset   | none  | agent holds: id -> lease end (s) | reaper             |
+| hl:held:{dept}          | zset   | none  | pop script: sid -> lease end (s) | reaper, queue scripts |
+| hl:turns:{dept}         | zset   | none  | join, hold turn: sid -> last turn (s) | reaper       |
 | hl:reaper               | string | lease | the worker holding the reaper's lease | workers, /healthz |
 | hl:workers              | zset   | none  | each worker process: id -> last beat (s) | /healthz      |
 | hl:seeded               | string | none  | web start, upkeep: when the files were loaded | upkeep |
@@ -159,6 +163,11 @@ def api_token(digest: str) -> str:
     return f"{PREFIX}:token:{digest}"
 
 
+def auth_failures(address: str) -> str:
+    """Wrong bearer tokens from one client address in the current lockout window (a counter)."""
+    return f"{PREFIX}:authfail:{address}"
+
+
 def outbound_window(kind: str, limit: str, slot: str, e164: str | None) -> str:
     """Actions of `kind` counted in one window of one limit, for one number or (None) for all."""
     return f"{PREFIX}:out:{{o}}:{kind}:{limit}:{slot}:{e164 or 'all'}"
@@ -217,6 +226,21 @@ def callback_claim(call_sid: str, attempt: int) -> str:
 def last_place(department: str, e164: str) -> str:
     """The place of a caller who hung up while waiting (account, score), for when they call again."""
     return f"{PREFIX}:lastplace:{{{department}}}:{e164}"
+
+
+def agent_holds() -> str:
+    """Agents held by the hotline (reserved, ringing) by the end of their lease (Unix seconds)."""
+    return f"{PREFIX}:holds"
+
+
+def queue_held(department: str) -> str:
+    """Callers taken from a department's queue for an agent, not yet connecting, by lease end (s)."""
+    return f"{PREFIX}:held:{{{department}}}"
+
+
+def hold_turns(department: str) -> str:
+    """Callers on hold in a department by the time (Unix seconds) of their last hold turn."""
+    return f"{PREFIX}:turns:{{{department}}}"
 
 
 def reaper_lease() -> str:

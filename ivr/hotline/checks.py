@@ -21,6 +21,7 @@ def cross_check(cfg: HotlineFile, base_dir: Path) -> list[Problem]:
         *_check_flow(cfg),
         *_check_agents(cfg),
         *_check_directory(cfg, base_dir),
+        *_check_callbacks(cfg),
     ]
 
 
@@ -177,3 +178,16 @@ def _check_directory(cfg: HotlineFile, base_dir: Path) -> list[Problem]:
     if directory.kind == "http" and not (directory.url or "").startswith(("http://", "https://")):
         return [(("directory", "url"), "the http directory needs an http(s) url")]
     return []
+
+
+def _check_callbacks(cfg: HotlineFile) -> list[Problem]:
+    """Every number an operator allows callbacks to must pass the outbound rules too."""
+    from ivr.outbound.numbers import check_outbound_number
+
+    problems: list[Problem] = []
+    for i, number in enumerate(cfg.callbacks.allowed_numbers):
+        check = check_outbound_number(cfg, number)
+        if not check.ok:
+            why = {"type": "not a number type outbound allows", "country": "not in outbound.countries"}
+            problems.append((("callbacks", "allowed_numbers", i), why.get(check.reason or "", "not valid")))
+    return problems

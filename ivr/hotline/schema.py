@@ -57,6 +57,8 @@ class HotlineSettings(Strict):
     # A caller on hold keeps their place through a Redis outage this long (music, then the next
     # turn) before being sent to the overflow number; 0 sends them at the first failed turn.
     redis_grace_seconds: int = Field(default=30, ge=0, le=600)
+    # One turn of the hold loop at most (music and words): no turn for two of them, Twilio is asked.
+    hold_turn_seconds: int = Field(default=90, ge=10, le=900)
 
     @field_validator("timezone")
     @classmethod
@@ -394,12 +396,24 @@ class CallbackSettings(Strict):
     ring_timeout_seconds: int = Field(default=30, ge=5, le=120)  # the customer's phone rings this long
     caller_id: str | None = None  # shown to the customer; default: the number they called
     schedule_slots: int = Field(default=3, ge=1, le=8)  # later hours offered, quietest first
+    # Besides the caller ID and the account's registered mobile, the only numbers a caller may
+    # key in to be called back at (a branch's desk, say): anything else would let anyone make
+    # the hotline ring a stranger or pump calls to a costly exchange.
+    allowed_numbers: list[str] = Field(default_factory=list, max_length=1000)
 
     @field_validator("caller_id")
     @classmethod
     def _caller_id(cls, value: str | None) -> str | None:
         if value is not None and not is_valid_e164(value):
             raise ValueError(f"{value!r} is not a valid phone number in E.164 (+8621...)")
+        return value
+
+    @field_validator("allowed_numbers")
+    @classmethod
+    def _allowed_e164(cls, value: list[str]) -> list[str]:
+        wrong = [number for number in value if not is_valid_e164(number)]
+        if wrong:
+            raise ValueError(f"not valid phone numbers in E.164 (+8621...): {', '.join(map(repr, wrong))}")
         return value
 
 

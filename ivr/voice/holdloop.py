@@ -23,6 +23,7 @@ from dataclasses import dataclass, replace
 from flask import request
 from twilio.twiml.voice_response import Gather, VoiceResponse
 
+from ivr.digits import whole_number
 from ivr.prompts import Language
 from ivr.voice import twiml
 from ivr.voice.webhook import base_url, hotline_of_app
@@ -35,7 +36,7 @@ KEY_TIMEOUT_SECONDS = 1
 
 
 def _int(value: str | None) -> int:
-    return int(value) if value and value.isdigit() else 0
+    return whole_number(value) or 0
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,7 @@ from twilio.request_validator import RequestValidator
 from twilio.twiml.voice_response import VoiceResponse
 
 from ivr.callcenter.calls import CallRecord
+from ivr.digits import whole_number
 from ivr.phones import mask_phone, to_e164
 from ivr.redis_clients import retry_budget
 from ivr.store import WEBHOOK_CONNECT_WINDOW
@@ -136,11 +137,9 @@ def open_call(sid: str, now: datetime) -> CallRecord:
 
 
 def int_field(value: str | None, default: int) -> int:
-    """An integer from a form field or query argument, or `default` when absent or garbled."""
-    try:
-        return int(value) if value is not None else default
-    except ValueError:
-        return default
+    """A whole number (ASCII digits) from a form field or query argument, else `default`."""
+    number = whole_number(value)
+    return default if number is None else number
 
 
 class NoCallSid(Exception):
