@@ -294,8 +294,7 @@ class Callbacks:
         self.jobs.match_department(None, record.get("department"))
 
     def agent_taken_back(self, record: CallRecord) -> bool:
-        """A supervisor freed the agent kept for this callback before the customer came on the line:
-        the place goes back to the queue (same score); an answer that still comes finds it moved on."""
+        """The callback's agent was freed before the customer answered: the place rejoins the queue."""
         if not self.move(record.sid, None, ("dialling", "calling"), "waiting", status="callback", agent=""):
             return False
         self._rejoin(record, score=int(record.get("queue_score") or 0) or None, offer=False)
