@@ -12,6 +12,8 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
+from ivr.redis_clients import is_sentinel_url, parse_sentinel_url
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_HOTLINE_CONFIG = PROJECT_ROOT / "hotline.yaml"
 DEFAULT_DATA_DIR = PROJECT_ROOT / ".hotline-data"
@@ -27,6 +29,7 @@ ENV_NAMES = {
     "HOTLINE_DATA_DIR": "data_dir",
     "HOTLINE_VALIDATE_SIGNATURES": "validate_signatures",
     "HOTLINE_TRUSTED_PROXIES": "trusted_proxies",
+    "HOTLINE_REAPER_SECONDS": "reaper_seconds",
 }
 FIELD_TO_ENV = {field: env for env, field in ENV_NAMES.items()}
 
@@ -63,6 +66,8 @@ class Settings(BaseModel):
     # Reverse proxies in front of the web process that append to X-Forwarded-For: the API's
     # wrong-token lockout counts per client address, which is otherwise the proxy's.
     trusted_proxies: int = Field(default=0, ge=0, le=5)
+    # How often each worker's reaper passes (beat, lease, expired holds): see queue_worker/reaper.py.
+    reaper_seconds: float = Field(default=3.0, gt=0, le=60)
 
     @field_validator("twilio_account_sid")
     @classmethod
@@ -103,8 +108,10 @@ class Settings(BaseModel):
     @field_validator("redis_url")
     @classmethod
     def _redis_shape(cls, value: str | None) -> str | None:
-        if value and not re.match(r"(redis|rediss|unix)://", value):
-            raise ValueError("must start with redis://, rediss:// or unix://")
+        if value and is_sentinel_url(value):
+            parse_sentinel_url(value)  # a ValueError names what is wrong
+        elif value and not re.match(r"(redis|rediss|unix)://", value):
+            raise ValueError("must start with redis://, rediss://, unix:// or redis+sentinel://")
         return value or None
 
     @field_validator("hotline_config")

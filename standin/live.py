@@ -373,11 +373,24 @@ class LiveCalls:
         call = LiveCall(
             self.transport_factory(), owner=self, from_=from_, to=to, account_sid=self.account_sid, **kwargs
         )
+        return self.run(call, call.serve)
+
+    def run(self, call: LiveCall, body: Callable[[], None]) -> LiveCall:
+        """Make a call reachable (control API, REST API) and run ``body`` on a thread of its own."""
         with self._lock:
             self._calls[call.call_sid] = call
         self.switchboard.register(call)
-        threading.Thread(target=call.serve, name=f"call-{call.call_sid[-6:]}", daemon=True).start()
+        threading.Thread(target=body, name=f"call-{call.call_sid[-6:]}", daemon=True).start()
         return call
+
+    def on_a_call(self, number: str) -> bool:
+        """Whether a phone with this number is talking on a live call (a call to it is then busy)."""
+        with self._lock:
+            calls = list(self._calls.values())
+        return any(
+            number in (call.from_, call.to) and call.state != "new" and call.state not in ENDED
+            for call in calls
+        )
 
     def call(self, sid: str) -> LiveCall | None:
         """The live (or ended) call with this CallSid."""

@@ -54,6 +54,11 @@ class HotlineSettings(Strict):
     service_level_seconds: int = Field(default=20, ge=1, le=3600)
     heartbeat_timeout_seconds: int = Field(default=60, ge=10, le=3600)
     announce_every_seconds: int = Field(default=60, ge=15, le=600)
+    # A caller on hold keeps their place through a Redis outage this long (music, then the next
+    # turn) before being sent to the overflow number; 0 sends them at the first failed turn.
+    redis_grace_seconds: int = Field(default=30, ge=0, le=600)
+    # One turn of the hold loop at most (music and words): no turn for two of them, Twilio is asked.
+    hold_turn_seconds: int = Field(default=90, ge=10, le=900)
 
     @field_validator("timezone")
     @classmethod

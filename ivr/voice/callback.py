@@ -23,10 +23,11 @@ from ivr import keys
 from ivr.callcenter.accounts import FOUND
 from ivr.callcenter.calls import CallRecord
 from ivr.callcenter.connections import ANSWERED
+from ivr.callcenter.lifecycle import CallStatus
 from ivr.digits import ASCII_DIGITS, whole_number
 from ivr.outbound.numbers import callback_allowed, check_outbound_number
 from ivr.voice import twiml
-from ivr.voice.holdloop import HOLD_AGAIN, LoopState, hold_url
+from ivr.voice.holdloop import HOLD_AGAIN, LoopState, hold_through_outage, hold_url
 from ivr.voice.webhook import base_url, hotline_of_app, int_field, language_of, this_call, twilio_webhook
 from ivr.waits.profile import quietest_slots
 
@@ -77,7 +78,7 @@ def _back(record: CallRecord, lang, *prompts: str) -> VoiceResponse:  # noqa: AN
 
 
 @bp.post("/offer")
-@twilio_webhook
+@twilio_webhook(outage=hold_through_outage)  # a key pressed during an outage: back to the music
 def offer() -> VoiceResponse:
     """A key pressed at any moment of a hold turn: 1 keeps the place and calls back, 2 a later hour.
 
@@ -220,12 +221,14 @@ def _accept(
         return _back(record, lang, "callback_limited")
     digits = spoken_number(lang, e164, hotline.config.file.hotline.default_region)
     if mode == "now":
-        hotline.callbacks.keep_place(record, e164, now)
+        if not hotline.callbacks.keep_place(record, e164, now):
+            return _redirect(HOLD_AGAIN)  # an agent was found meanwhile: the loop connects them
         return _goodbye(lang, "callback_kept", digits=digits)
     when = _slot_time(slot, now)
     if department not in hotline.config.file.departments or when is None:
         return _back(record, lang, "callback_slot_none")
-    hotline.callbacks.schedule(record, department, e164, when, now)
+    if not hotline.callbacks.schedule(record, department, e164, when, now):
+        return _redirect(HOLD_AGAIN)
     return _goodbye(lang, "callback_scheduled", digits=digits, slot=slot_text(lang, when))
 
 
@@ -355,7 +358,7 @@ def press() -> VoiceResponse:
         return _greeting(record, attempt, tries + 1)
     agent = hotline.agents.get(record.get("agent"))
     if agent is None or not hotline.callbacks.move(
-        record.sid, attempt, ("calling",), "answered", status="connecting"
+        record.sid, attempt, ("calling",), "answered", CallStatus.CONNECTING
     ):
         return _goodbye(lang)
     base = base_url()
@@ -418,8 +421,11 @@ def status() -> VoiceResponse:
         else:
             reason = "no_response"
         hotline.callbacks.not_reached(record.sid, attempt, reason, now)
-    elif cb_status == "answered" and record.get("status") in ("connecting", "on_call"):
-        if record.get("status") == "on_call":
-            _connected(record, attempt)
-        hotline.connections.caller_hung_up(record, now)
+    elif cb_status == "answered" and record.get("status") == CallStatus.CONNECTING:
+        # The customer hung up while the agent's phone rang: the agent is freed, and the customer
+        # is called again after the backoff (or the callback fails after its last attempt).
+        hotline.callbacks.not_reached(record.sid, attempt, "hung_up_waiting", now)
+    elif cb_status == "answered" and record.get("status") == CallStatus.ON_CALL:
+        _connected(record, attempt)
+        hotline.connections.caller_hung_up(record, now, CallStatus.ON_CALL)
     return VoiceResponse()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ivr.callcenter.lifecycle import CallStatus
 from ivr.callcenter.routing import route
 from ivr.followup.sms import WANTED, may_offer
 from ivr.hotline.schema import Node
@@ -29,7 +30,8 @@ class HandoffStep(Step):
         if target is None:
             issue = flow.file.issues.get(turn.get("issue")) or flow.file.issues["other"]
             wanted = issue.language_departments.get(turn.get("lang"), issue.department)
-            turn.writer.set(status="closed", department=wanted)
+            turn.writer.set(department=wanted)
+            turn.writer.move(CallStatus.CLOSED)
             # Opening hours, then a callback or a voicemail for that department.
             turn.resp.redirect(f"{turn.base_url}/voice/after-hours", method="POST")
             return
@@ -47,7 +49,9 @@ class HandoffStep(Step):
 
     def handle(self, flow: Flow, at: Position, node: Node, said: Input, turn: Turn) -> None:
         """`*` repeats the reference number, `1` asks for it by SMS; then on to the hold loop."""
-        if turn.get("status") != "queued":  # the hand-off did not happen yet (or state was lost)
+        # The hand-off did not happen yet (or state was lost); a caller matched meanwhile goes on to
+        # the hold loop, which connects them, and is never put back in the queue from here.
+        if turn.get("status") in ("", CallStatus.MENU, CallStatus.CLOSED):
             self.announce(flow, at.node, turn, repeat=False)
             return
         if said.digits == "*":
