@@ -12,7 +12,7 @@ callback retries after 10 and 20 s). Everything runs in real time.
 
 Simulated callers (`bench.faults.people`) dial in live calls through the stand-in, walk the
 menu, wait with their own patience and hang up when it runs out; a quarter press 1 on hold to be
-called back, and answer when the hotline calls. Four agents work the agent API with softphones
+called back, and answer when the hotline calls. Three agents work the agent API with softphones
 registered on the stand-in: ready, heartbeat, answer, talk, hang up, file the wrap-up.
 
 Rows (faults spread over the row's window of traffic; counts are `--count NAME=N`):

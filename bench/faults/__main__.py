@@ -12,11 +12,11 @@ from bench.faults.truth import Row
 # name -> (fault, count, seconds of traffic per fault, least window) for each size of run
 SIZES = {
     "quick": {"baseline": 0, "redis-kill": 2, "redis-stop": 1, "worker-kill": 3, "sentinel": 1},
-    "default": {"baseline": 0, "redis-kill": 6, "redis-stop": 3, "worker-kill": 10, "sentinel": 2},
+    "default": {"baseline": 0, "redis-kill": 5, "redis-stop": 2, "worker-kill": 8, "sentinel": 1},
     "full": {"baseline": 0, "redis-kill": 30, "redis-stop": 10, "worker-kill": 50, "sentinel": 5},
 }
 SPACING = {"baseline": 0.0, "redis-kill": 4.0, "redis-stop": 9.0, "worker-kill": 2.0, "sentinel": 15.0}
-WINDOWS = {"quick": 20.0, "default": 40.0, "full": 90.0}  # baseline, fault points, dropped statuses
+WINDOWS = {"quick": 12.0, "default": 20.0, "full": 60.0}  # baseline, fault points, dropped statuses
 COLUMNS = (
     ("scenario", 22), ("faults", 6), ("offered", 7), ("served", 6), ("abandoned", 9), ("lost", 4),
     ("2x served", 9), ("held", 4), ("2x dialled", 10), ("unavailable", 11), ("time", 6),
@@ -30,9 +30,9 @@ def plans(size: str, counts: dict[str, int], only: list[str] | None, points: lis
     for name, count in SIZES[size].items():
         count = counts.get(name, count)
         fault = "none" if name == "baseline" else name
-        rows.append(Plan(name, fault, count, max(window * 0.75, count * SPACING[name] + 4)))
+        rows.append(Plan(name, fault, count, max(window, count * SPACING[name] + 4)))
     rows += [Plan(f"point:{p}", "fault-point", 0, window, p) for p in points]
-    rows.append(Plan("drop-status", "drop-status", 0, window))
+    rows.append(Plan("drop-status", "drop-status", 0, window * 1.5))
     if only:
         rows = [r for r in rows if r.name in only or r.fault in only]
     return rows

@@ -56,8 +56,8 @@ class Options:
     """What every row shares."""
 
     base_port: int = 7500
-    agents: int = 4
-    rate: float = 0.2  # callers per second during the window
+    agents: int = 3
+    rate: float = 0.3  # callers per second during the window
     callers: int = 0  # a fixed number of callers instead of the rate
     patience: float = 30.0  # mean, seconds (exponential, 8 s to 60 s)
     talk: float = 10.0  # mean talk time, seconds (lognormal)
