@@ -6,11 +6,11 @@ import logging
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 import redis
-from flask import Flask, jsonify
+from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from ivr import logs
 from ivr.callcenter.accounts import AccountDirectory, HttpDirectory, RedisDirectory
@@ -26,6 +26,7 @@ from ivr.clock import Clock, clock_from_env
 from ivr.hotline.loader import HotlineConfig, load_hotline
 from ivr.jobs import JobQueue
 from ivr.outbound.limits import OutboundLimits
+from ivr.seeding import seed
 from ivr.settings import Settings
 from ivr.store import Stores, connect, embedded_redis_url
 from ivr.twilio_rest import make_client
@@ -61,7 +62,7 @@ def build_hotline(settings: Settings, clock: Clock | None = None, *, worker: boo
     url = settings.redis_url or embedded_redis_url(settings.data_dir)
     stores = connect(url, worker=worker)
     directory = make_directory(config, stores.data)
-    load_agents(config, Agents(stores.data))
+    seed(config, stores.data)  # the file's agents and the demo accounts (see ivr/seeding.py)
     jobs = JobQueue(stores.jobs)
     queues = Queues(stores.data, config.locales)
     agents = Agents(stores.data)
@@ -77,7 +78,9 @@ def build_hotline(settings: Settings, clock: Clock | None = None, *, worker: boo
         config.file, stores.data, queues, agents, jobs, limits, clock, rest, settings.public_base_url
     )
     returning = ReturningCallers(config.file, queues)
-    matcher = Matcher(config.file, stores.data, agents, queues, connector, clock, callbacks=callbacks)
+    matcher = Matcher(
+        config.file, stores.data, agents, queues, connector, clock, callbacks=callbacks, jobs=jobs
+    )
     door = QueueDoor(queues, jobs, returning=returning)
     engine = Engine(config, Services(directory=directory, door=door, jobs=jobs))
     return Hotline(
@@ -99,28 +102,12 @@ def build_hotline(settings: Settings, clock: Clock | None = None, *, worker: boo
     )
 
 
-def load_agents(config: HotlineConfig, agents: Agents) -> None:
-    """The agents of the hotline file, added or updated (their live state is kept)."""
-    try:
-        for spec in config.file.agents:
-            agents.upsert(spec, datetime.now(UTC))
-    except redis.RedisError as exc:
-        log.error("could not load agents: %s", type(exc).__name__)
-
-
 def make_directory(config: HotlineConfig, conn: redis.Redis) -> AccountDirectory:
-    """The account directory the hotline file asks for (demo accounts are loaded now)."""
+    """The account directory the hotline file asks for (demo accounts: ivr/seeding.py loads them)."""
     spec = config.file.directory
-    region = config.file.hotline.default_region
     if spec.kind == "http":
-        return HttpDirectory(spec.url or "", spec.timeout_seconds, region)
-    directory = RedisDirectory(conn)
-    try:
-        count = directory.load_file(config.path.parent / (spec.file or ""), region)
-        log.info("loaded %d demo accounts", count)
-    except redis.RedisError as exc:  # the webhooks answer with the overflow until Redis is back
-        log.error("could not load demo accounts: %s", type(exc).__name__)
-    return directory
+        return HttpDirectory(spec.url or "", spec.timeout_seconds, config.file.hotline.default_region)
+    return RedisDirectory(conn)
 
 
 def create_app(test_config: Mapping[str, Any] | None = None, *, clock: Clock | None = None) -> Flask:
@@ -128,10 +115,13 @@ def create_app(test_config: Mapping[str, Any] | None = None, *, clock: Clock | N
     logs.configure()
     settings = Settings.from_mapping(test_config) if test_config is not None else Settings.from_env()
     app = Flask(__name__)
+    if settings.trusted_proxies:  # the client's address, as the proxies saw it (the token lockout)
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.trusted_proxies)  # type: ignore[method-assign]
     app.extensions["hotline"] = build_hotline(settings, clock)
 
     from ivr.api import register_api
     from ivr.cli import register_cli
+    from ivr.readiness import bp as readiness_bp
     from ivr.voice.afterhours import bp as after_hours_bp
     from ivr.voice.callback import bp as callback_bp
     from ivr.voice.survey import bp as survey_bp
@@ -147,15 +137,5 @@ def create_app(test_config: Mapping[str, Any] | None = None, *, clock: Clock | N
     app.register_blueprint(callback_bp)
     register_api(app)
     register_cli(app)
-
-    @app.get("/healthz")
-    def healthz():  # noqa: ANN202
-        """For load balancers: 200 when Redis answers, 503 otherwise."""
-        hotline: Hotline = app.extensions["hotline"]
-        try:
-            hotline.stores.data.ping()
-        except redis.RedisError:
-            return jsonify(status="degraded", redis="unreachable"), 503
-        return jsonify(status="ok", redis="ok")
-
+    app.register_blueprint(readiness_bp)
     return app

@@ -1,4 +1,4 @@
-"""Admin commands: `flask --app wsgi agents add|list` and `flask --app wsgi tokens issue|revoke`.
+"""Admin commands: `flask --app wsgi agents add|list|force` and `flask --app wsgi tokens issue|revoke`.
 
 An agent added here lives in Redis (the hotline file's agents are loaded at every start too);
 it is checked by the same rules as the file: the `Agent` model of the hotline file's schema,
@@ -7,6 +7,7 @@ then its departments and languages against the file's.
 
 from __future__ import annotations
 
+import getpass
 from typing import Any
 
 import click
@@ -15,9 +16,12 @@ from flask.cli import AppGroup
 from pydantic import ValidationError
 
 from ivr.api.auth import ROLES, issue_token, revoke
+from ivr.callcenter.agents import StateConflict
+from ivr.callcenter.supervision import FORCEABLE
+from ivr.digits import whole_number
 from ivr.hotline.schema import Agent as AgentSpec
 
-agents_cli = AppGroup("agents", help="Add and list agents.")
+agents_cli = AppGroup("agents", help="Add, list and force the state of agents.")
 tokens_cli = AppGroup("tokens", help="Issue and revoke API tokens.")
 
 
@@ -31,11 +35,11 @@ def _skills(pairs: tuple[str, ...]) -> dict[str, Any]:
     skills: dict[str, Any] = {}
     for pair in pairs:
         name, sep, level = pair.partition(":")
-        if not sep or not level.strip().isdigit():
+        if not sep or whole_number(level.strip()) is None:
             raise click.BadParameter(
                 f"{pair!r}: write DEPARTMENT:LEVEL, e.g. payments:5", param_hint="--department"
             )
-        skills[name.strip()] = int(level)
+        skills[name.strip()] = int(level.strip())
     return skills
 
 
@@ -81,6 +85,28 @@ def list_agents() -> None:
         click.echo(
             f"{agent.id}\t{agent.name}\t{agent.state}\t{skills}\t{','.join(agent.languages)}\t{agent.reach}"
         )
+
+
+@agents_cli.command("force")
+@click.argument("agent_id")
+@click.argument("state", type=click.Choice(FORCEABLE))
+@click.option("--reason", default="", help="why the agent is not ready (needed with not_ready)")
+def force_agent(agent_id: str, state: str, reason: str) -> None:
+    """Set an agent's state from any state; a ringing agent's caller goes back to their place."""
+    from ivr.api.supervisor import supervision
+
+    hotline = _hotline()
+    who = f"cli:{getpass.getuser()}"
+    try:
+        forced = supervision(hotline).force(agent_id, state, hotline.clock.now(), reason=reason, by=who)
+    except (LookupError, ValueError) as exc:
+        raise click.ClickException(str(exc)) from None
+    except StateConflict as exc:
+        raise click.ClickException(f"{exc} (nothing changed)") from None
+    told = {"requeued": "; the caller is back at their place in the queue",
+            "callback_requeued": "; the callback's place is back in the queue",
+            "finished": "; the agent's part of the call ended"}  # fmt: skip
+    click.echo(f"agent {agent_id}: {forced.previous} -> {forced.state}{told.get(forced.caller, '')}")
 
 
 @tokens_cli.command("issue")

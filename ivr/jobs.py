@@ -22,6 +22,10 @@ PLACE_CALLBACK = "queue_worker.jobs.place_callback"
 CALLBACK_DUE = "queue_worker.jobs.callback_due"
 SCHEDULED_CALLBACK = "queue_worker.jobs.scheduled_callback"
 CALLBACK_JOB_FAILED = "queue_worker.jobs.callback_job_failed"
+RECONCILE_CALL = "queue_worker.jobs.reconcile_call"
+# A matching job that fails (Redis or Twilio trouble, a worker that dies) runs again: matching is
+# idempotent, and what a dead run held is freed by the reaper's leases.
+MATCH_RETRY = Retry(max=3, interval=[1, 5, 15])
 
 
 class JobQueue:
@@ -49,6 +53,7 @@ class JobQueue:
         self.queue.enqueue_call(
             MATCH_DEPARTMENT,
             args=(department,),
+            retry=MATCH_RETRY,
             timeout=60,
             result_ttl=60,
             failure_ttl=24 * 3600,
@@ -58,7 +63,24 @@ class JobQueue:
     def match_agent(self, pipe: redis.client.Pipeline | None, agent_id: str) -> None:
         """Look for a caller for an agent who became ready."""
         self.queue.enqueue_call(
-            MATCH_AGENT, args=(agent_id,), timeout=60, result_ttl=60, failure_ttl=24 * 3600, pipeline=pipe
+            MATCH_AGENT,
+            args=(agent_id,),
+            retry=MATCH_RETRY,
+            timeout=60,
+            result_ttl=60,
+            failure_ttl=24 * 3600,
+            pipeline=pipe,
+        )
+
+    def reconcile_call(self, sid: str) -> None:
+        """Ask Twilio how a call is, and end it here if it is over (its hang-up notice was lost)."""
+        self.queue.enqueue_call(
+            RECONCILE_CALL,
+            args=(sid,),
+            retry=Retry(max=3, interval=[2, 10, 30]),
+            timeout=30,
+            result_ttl=600,
+            failure_ttl=24 * 3600,
         )
 
     def sweep_agents(self) -> None:

@@ -21,6 +21,7 @@
 | hl:stats:{yymmdd}       | hash   | 8 d   | call creation, hand-off, end  | supervisors           |
 | hl:callsfrom:{e164}     | zset   | 8 d   | call creation: sid -> ms      | agent screen pop      |
 | hl:token:{sha256}       | string | none  | admin CLI: 'role:subject'     | API authentication    |
+| hl:authfail:{address}   | string | window| API auth: wrong tokens counted| API auth (429 lockout)|
 | hl:out:{o}:{kind}:...   | string | window| outbound limits script        | outbound limits script|
 | hl:refused:{yymmdd}     | hash   | 8 d   | outbound limits: kind:limit   | supervisors           |
 | hl:profile:{dept}       | hash   | none  | profile rollup job: 'how:name'| wait estimate, callbacks |
@@ -33,12 +34,23 @@
 | hl:tickets:{dept}       | zset   | none  | voicemail: ref -> ms (30 d kept) | supervisors        |
 | hl:cbclaim:{sid}:{n}    | string | 2 d   | callback job: 'pending:ts', then CallSid | callback job |
 | hl:lastplace:{dept}:{e164} | hash | keep_place_min. | status callback: place | hand-off |
+| hl:holds                | zset   | none  | agent holds: id -> lease end (s) | reaper             |
+| hl:held:{dept}          | zset   | none  | pop script: sid -> lease end (s) | reaper, queue scripts |
+| hl:turns:{dept}         | zset   | none  | join, hold turn: sid -> last turn (s) | reaper       |
 | hl:reaper               | string | lease | the worker holding the reaper's lease | workers, /healthz |
 | hl:workers              | zset   | none  | each worker process: id -> last beat (s) | /healthz      |
+| hl:seeded               | string | none  | web start, upkeep: when the files were loaded | upkeep |
 
-`{dept}` keys carry a Redis Cluster hash tag, so one department's keys live in one slot and
-a script touching them runs unchanged on a cluster. The outbound limit counters share the `{o}`
-tag for the same reason: one script checks a number's and the hotline's windows together.
+rq keeps its own keys under `rq:`; the hotline reads one of them through rq's own template
+(ivr/rq_scheduler.py): `rq:scheduler-lock:hotline`, the name of the scheduler holding the
+queue's lock, whose TTL tells how long ago that scheduler last refreshed it.
+
+Redis Cluster is not supported; one primary holds every key (Redis Sentinel is the failover
+path: see ivr/redis_clients.py). The braces in `{dept}` and `{o}` are hash tags, but they do
+not make the hotline cluster-safe: the call-open script and a webhook's MULTI/EXEC touch keys of
+several slots (a call record, the day's counters, a department's queue), and rq, which shares
+this Redis, has no Cluster support. They stay because renaming keys of a running hotline loses
+its data.
 """
 
 from __future__ import annotations
@@ -151,6 +163,11 @@ def api_token(digest: str) -> str:
     return f"{PREFIX}:token:{digest}"
 
 
+def auth_failures(address: str) -> str:
+    """Wrong bearer tokens from one client address in the current lockout window (a counter)."""
+    return f"{PREFIX}:authfail:{address}"
+
+
 def outbound_window(kind: str, limit: str, slot: str, e164: str | None) -> str:
     """Actions of `kind` counted in one window of one limit, for one number or (None) for all."""
     return f"{PREFIX}:out:{{o}}:{kind}:{limit}:{slot}:{e164 or 'all'}"
@@ -211,6 +228,21 @@ def last_place(department: str, e164: str) -> str:
     return f"{PREFIX}:lastplace:{{{department}}}:{e164}"
 
 
+def agent_holds() -> str:
+    """Agents held by the hotline (reserved, ringing) by the end of their lease (Unix seconds)."""
+    return f"{PREFIX}:holds"
+
+
+def queue_held(department: str) -> str:
+    """Callers taken from a department's queue for an agent, not yet connecting, by lease end (s)."""
+    return f"{PREFIX}:held:{{{department}}}"
+
+
+def hold_turns(department: str) -> str:
+    """Callers on hold in a department by the time (Unix seconds) of their last hold turn."""
+    return f"{PREFIX}:turns:{{{department}}}"
+
+
 def reaper_lease() -> str:
     """Which worker process runs the reaper now (its id); expires unless renewed."""
     return f"{PREFIX}:reaper"
@@ -219,3 +251,11 @@ def reaper_lease() -> str:
 def worker_beats() -> str:
     """Worker processes by the time (Unix seconds) they last said they are alive."""
     return f"{PREFIX}:workers"
+
+
+def seeded() -> str:
+    """When the hotline file's agents and the demo accounts were last loaded (Unix seconds).
+
+    Gone means Redis lost its data: the workers load the files again (ivr/seeding.py).
+    """
+    return f"{PREFIX}:seeded"

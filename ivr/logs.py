@@ -23,15 +23,32 @@ def _mask(match: re.Match[str]) -> str:
     return "*" * (len(digits) - 2) + "".join(digits[-2:])
 
 
+def mask_text(text: str) -> str:
+    """`text` with every free-standing run of 6 or more digits masked to its last two."""
+    return _LONG_DIGITS.sub(_mask, text)
+
+
+_TRACEBACKS = logging.Formatter()
+
+
 class MaskingFilter(logging.Filter):
-    """Rewrites every record's message so that long digit runs are masked."""
+    """Rewrites every record's message, traceback and stack so that long digit runs are masked."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         """Mask, then let the record through."""
         message = record.getMessage()
-        masked = _LONG_DIGITS.sub(_mask, message)
+        masked = mask_text(message)
         if masked != message:
             record.msg, record.args = masked, None
+        # A traceback quotes the exception's message and the code's lines (a caller's number in
+        # a KeyError, an account in a ValueError): format it now, masked, where every handler's
+        # formatter will find it (Formatter.format uses a record's exc_text when it is set).
+        if record.exc_info and not record.exc_text:
+            record.exc_text = _TRACEBACKS.formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = mask_text(record.exc_text)
+        if record.stack_info:
+            record.stack_info = mask_text(record.stack_info)
         return True
 
 

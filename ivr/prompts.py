@@ -14,6 +14,7 @@ from typing import Annotated
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from ivr.digits import ASCII_DIGITS
 from ivr.settings import PROJECT_ROOT
 
 PROMPTS_DIR = PROJECT_ROOT / "prompts"
@@ -90,6 +91,8 @@ CODE_PROMPTS = frozenset(
         "callback_number_readback",
         "callback_number_garbled",
         "callback_number_refused",
+        "callback_number_rule",
+        "callback_number_not_allowed",
         "callback_limited",
         "callback_back_to_queue",
         "callback_kept",
@@ -156,7 +159,7 @@ class Language:
     def spell(self, digits: str) -> str:
         """Digits read one by one ('6222' -> '六，二，二，二'), keys by their names."""
         names = {"*": self.voice.star, "#": self.voice.hash}
-        words = [self.voice.digits[int(c)] if c.isdigit() else names.get(c, c) for c in digits]
+        words = [self.voice.digits[int(c)] if c in ASCII_DIGITS else names.get(c, c) for c in digits]
         return self.voice.digit_separator.join(words)
 
 

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
+
+from ivr.redis_clients import is_sentinel_url, parse_sentinel_url
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_HOTLINE_CONFIG = PROJECT_ROOT / "hotline.yaml"
@@ -24,8 +28,21 @@ ENV_NAMES = {
     "HOTLINE_CONFIG": "hotline_config",
     "HOTLINE_DATA_DIR": "data_dir",
     "HOTLINE_VALIDATE_SIGNATURES": "validate_signatures",
+    "HOTLINE_TRUSTED_PROXIES": "trusted_proxies",
+    "HOTLINE_REAPER_SECONDS": "reaper_seconds",
 }
 FIELD_TO_ENV = {field: env for env, field in ENV_NAMES.items()}
+
+
+def is_loopback_url(url: str) -> bool:
+    """True for an http(s) URL whose host is localhost or a loopback address (127.0.0.0/8, ::1)."""
+    host = urlsplit(url).hostname or ""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 class SettingsError(RuntimeError):
@@ -44,8 +61,13 @@ class Settings(BaseModel):
     redis_url: str | None = None
     hotline_config: Path = DEFAULT_HOTLINE_CONFIG
     data_dir: Path = DEFAULT_DATA_DIR
-    # Only tests of code paths unrelated to Twilio may switch this off; production never does.
+    # Off only in a local run (see `_checks_off_only_locally`): never where Twilio can reach us.
     validate_signatures: bool = True
+    # Reverse proxies in front of the web process that append to X-Forwarded-For: the API's
+    # wrong-token lockout counts per client address, which is otherwise the proxy's.
+    trusted_proxies: int = Field(default=0, ge=0, le=5)
+    # How often each worker's reaper passes (beat, lease, expired holds): see queue_worker/reaper.py.
+    reaper_seconds: float = Field(default=3.0, gt=0, le=60)
 
     @field_validator("twilio_account_sid")
     @classmethod
@@ -63,11 +85,33 @@ class Settings(BaseModel):
             raise ValueError("must be an http(s) URL such as https://hotline.example.com")
         return value.rstrip("/")
 
+    @field_validator("validate_signatures")
+    @classmethod
+    def _checks_off_only_locally(cls, value: bool, info: ValidationInfo) -> bool:
+        """Switching signature checks off is refused anywhere Twilio (or anyone) could reach us.
+
+        The rule: PUBLIC_BASE_URL unset or on a loopback host, and TWILIO_API_BASE_URL a stand-in
+        on a loopback host. A real deployment needs a public URL for Twilio's webhooks and Twilio's
+        own REST API for redirects and callbacks, so it cannot meet both.
+        """
+        if value:
+            return value
+        public = info.data.get("public_base_url")
+        api = info.data.get("twilio_api_base_url")
+        if (public and not is_loopback_url(public)) or not (api and is_loopback_url(api)):
+            raise ValueError(
+                "may be false only in a local run: PUBLIC_BASE_URL unset or on a loopback host, "
+                "and TWILIO_API_BASE_URL a stand-in on a loopback host"
+            )
+        return value
+
     @field_validator("redis_url")
     @classmethod
     def _redis_shape(cls, value: str | None) -> str | None:
-        if value and not re.match(r"(redis|rediss|unix)://", value):
-            raise ValueError("must start with redis://, rediss:// or unix://")
+        if value and is_sentinel_url(value):
+            parse_sentinel_url(value)  # a ValueError names what is wrong
+        elif value and not re.match(r"(redis|rediss|unix)://", value):
+            raise ValueError("must start with redis://, rediss://, unix:// or redis+sentinel://")
         return value or None
 
     @field_validator("hotline_config")

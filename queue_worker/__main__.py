@@ -1,4 +1,4 @@
-"""`python -m queue_worker`: an rq worker (with its scheduler) for the hotline's queue."""
+"""`python -m queue_worker`: an rq worker for the hotline's queue, with its upkeep thread."""
 
 from __future__ import annotations
 
@@ -7,18 +7,28 @@ from rq import Worker
 from ivr import logs
 from ivr.jobs import QUEUE_NAME
 from queue_worker.context import hotline
-from queue_worker.jobs import ROLLUP_PROFILES, schedule_rollup, schedule_sweep
+from queue_worker.jobs import ROLLUP_PROFILES
+from queue_worker.reaper import Reaper
+from queue_worker.upkeep import Upkeep
 
 
 def main() -> None:
     """Work the hotline queue until stopped."""
     logs.configure()
     hl = hotline()
-    schedule_sweep(hl.jobs.queue)  # starts the periodic sweep (or finds it running already)
+    # The reaper (expired holds, lost hang-ups, the agent sweep): a thread of its own, one holder.
+    reaper = Reaper(hl, hl.settings.reaper_seconds)
+    reaper.start()
     # The profile rollup: once now (a new hotline gets its summary at once), then every 5 minutes.
     hl.jobs.queue.enqueue_call(ROLLUP_PROFILES, timeout=120, result_ttl=300, failure_ttl=24 * 3600)
-    schedule_rollup(hl.jobs.queue)
-    Worker([QUEUE_NAME], connection=hl.stores.jobs).work(with_scheduler=True)
+    upkeep = Upkeep.of(hl)  # re-seeding, re-arming the rollup, and rq's scheduler process
+    upkeep.start()
+    try:
+        Worker([QUEUE_NAME], connection=hl.stores.jobs).work()
+    finally:
+        upkeep.stop()
+        reaper.stop.set()
+        reaper.release()
 
 
 if __name__ == "__main__":

@@ -17,6 +17,7 @@ from rq.job import Job
 
 from ivr import keys
 from ivr.api.statistics import today
+from ivr.callcenter.holds import Holds
 from ivr.followup.sms import CallSummarySender
 from ivr.phones import mask_account
 from ivr.waits.profile import ensure_summary, rollup
@@ -145,6 +146,12 @@ def periodic_rollup() -> int:
     """The rollup, rescheduled first so that a failing run does not stop the next ones."""
     schedule_rollup(hotline().jobs.queue)
     return rollup_profiles()
+
+
+def reconcile_call(call_sid: str) -> str:
+    """Twilio refused to redirect a call: end it here if it is over (its hang-up notice was lost)."""
+    hl = hotline()
+    return Holds(hl).reconcile(call_sid, hl.clock.now())
 
 
 def place_callback(call_sid: str, agent_id: str, attempt: int) -> str:

@@ -42,7 +42,7 @@ def _wait() -> float:
 def _after() -> int:
     """The ``after`` query parameter: the number of the last event already seen."""
     after = request.args.get("after", "0")
-    if not after.isdigit():
+    if not (after.isascii() and after.isdigit()):
         raise ApiError(400, 20001, "after must be a whole number")
     return int(after)
 

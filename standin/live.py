@@ -236,7 +236,8 @@ class LiveCall(Call):
         elif state == "recording":
             record = self._expect("recording")
             message = self._listen(float(record.get("timeout", "5")), self._for_caller("record"))
-            self._take(message, lambda m: self.record(int(m.value) if m.value.isdigit() else 5))
+            seconds = lambda text: int(text) if text.isascii() and text.isdigit() else 5  # noqa: E731
+            self._take(message, lambda m: self.record(seconds(m.value)))
         elif state == "dialing":
             self._dialing()
         elif self._endless is not None:  # a loop="0" Play or Say
@@ -388,10 +389,14 @@ class LiveCalls:
         call = LiveCall(
             self.transport_factory(), owner=self, from_=from_, to=to, account_sid=self.account_sid, **kwargs
         )
+        return self.run(call, call.serve)
+
+    def run(self, call: LiveCall, body: Callable[[], None]) -> LiveCall:
+        """Make a call reachable (control API, REST API) and run ``body`` on a thread of its own."""
         with self._lock:
             self._calls[call.call_sid] = call
         self.switchboard.register(call)
-        threading.Thread(target=call.serve, name=f"call-{call.call_sid[-6:]}", daemon=True).start()
+        threading.Thread(target=body, name=f"call-{call.call_sid[-6:]}", daemon=True).start()
         return call
 
     def drops_status(self) -> bool:
@@ -405,6 +410,15 @@ class LiveCalls:
         """Every call placed so far, live or ended, oldest first."""
         with self._lock:
             return list(self._calls.values())
+
+    def on_a_call(self, number: str) -> bool:
+        """Whether a phone with this number is talking on a live call (a call to it is then busy)."""
+        with self._lock:
+            calls = list(self._calls.values())
+        return any(
+            number in (call.from_, call.to) and call.state != "new" and call.state not in ENDED
+            for call in calls
+        )
 
     def call(self, sid: str) -> LiveCall | None:
         """The live (or ended) call with this CallSid."""

@@ -4,6 +4,10 @@ One thread long-polls the call's events and prints them as they play (speech, mu
 the dial, the agent answering and hanging up); the keyboard's lines go to the call as they are
 typed. Typed into a pipe (a script), each line waits for the call's next stop where it fits (a
 Gather for keys, a ringing Dial for ``answer``), so a script does not race the call.
+
+The phone is registered with the stand-in under its own number while it is on, so a call to
+that number (the hotline calling back) rings it; ``answer`` picks it up and the phone plays the
+called party's side of that call as of any other.
 """
 
 from __future__ import annotations
@@ -130,6 +134,86 @@ def _action(text: str, state: str) -> tuple[str, str] | None:
     return None
 
 
+class _Number:
+    """The phone registered under its number: a call to it (the hotline calling back) rings here."""
+
+    def __init__(self, control: Control, number: str, write: Callable[[str], None]) -> None:
+        """Register and listen for rings on a thread of its own."""
+        self.control, self.number, self.write = control, number, write
+        self.changed = threading.Condition()
+        self.ringing: str | None = None  # the sid of the call ringing the phone
+        self.closed = False
+        try:
+            self.after = control.register(number)
+        except ControlError:
+            self.closed = True  # an older stand-in: calls simply do not ring here
+            return
+        threading.Thread(target=self._listen, daemon=True).start()
+
+    def _listen(self) -> None:
+        while not self.closed:
+            try:
+                batch = self.control.client_events(self.number, self.after)["events"]
+            except ControlError:
+                return
+            for event in batch:
+                self.after = max(self.after, event["n"])
+                with self.changed:
+                    self._show(event)
+                    self.changed.notify_all()
+
+    def _show(self, event: dict[str, Any]) -> None:
+        kind = event["kind"]
+        if kind == "ring":
+            self.ringing = event["call"]
+            self.write(f"[ringing: {event['caller']} calls {self.number}: `answer`, or `busy` to refuse]")
+        elif kind in ("missed", "call-ended") and self.ringing == event.get("call"):
+            self.ringing = None
+            self.write(f"[the call from the hotline ended: {event.get('why', '')}]")
+
+    def pick_up(
+        self, read_line: Callable[[], str | None], wait_for_turn: bool, first: str | None = None
+    ) -> str | None:
+        """Wait for `answer` while the phone waits for a call; the answered call's sid, or None to leave.
+
+        ``first``: a line typed as the last call ended, taken before any other.
+        """
+        while True:
+            text, first = (first, None) if first is not None else (read_line(), None)
+            text = "quit" if text is None else text.strip()
+            if text in ("quit", "hangup"):
+                return None
+            if text not in ("answer", "busy"):
+                if text:
+                    self.write("  (the phone waits for a call: `answer` when it rings, `quit` to leave)")
+                continue
+            with self.changed:
+                if wait_for_turn:
+                    self.changed.wait_for(lambda: self.ringing is not None, timeout=TURN_SECONDS)
+                sid = self.ringing
+            if sid is None:
+                self.write("  (nothing rings)")
+                continue
+            try:
+                self.control.client_act(self.number, text)
+            except ControlError as exc:
+                self.write(f"  ({exc})")
+                continue
+            if text == "answer":
+                self.ringing = None
+                self.write("[answered]")
+                return sid
+
+    def close(self) -> None:
+        """Stop being rung."""
+        if not self.closed:
+            self.closed = True
+            try:
+                self.control.unregister(self.number)
+            except ControlError:
+                pass
+
+
 def run_live(
     control: Control,
     from_: str,
@@ -138,8 +222,14 @@ def run_live(
     write: Callable[[str], None],
     *,
     wait_for_turn: bool = False,
+    stay_on: bool = False,
 ) -> int | None:
-    """Place a live call and play its caller; None when no stand-in answers (nothing was done)."""
+    """Place a live call and play its caller; None when no stand-in answers (nothing was done).
+
+    The phone is registered under its number (``from_``) while it is on: with ``stay_on``, it
+    stays on after the call for a call back to it (``answer`` picks up) until ``quit`` or the end
+    of input.
+    """
     try:
         sid = control.place(from_, to)
     except ControlError as exc:
@@ -148,14 +238,42 @@ def run_live(
         write(f"the stand-in refused the call: {exc}")
         return 2
     write(f"calling {to} from {from_} through the stand-in at {control.url} (call {sid})")
+    phone = _Number(control, from_, write)
+    try:
+        code, more, left = _talk(control, sid, read_line, write, wait_for_turn)
+        while stay_on and more and code == 0 and not phone.closed:
+            write(f"(the phone {from_} stays on: a call back rings here; `answer` it, or `quit`)")
+            answered = phone.pick_up(read_line, wait_for_turn, left)
+            if answered is None:
+                break
+            code, more, left = _talk(control, answered, read_line, write, wait_for_turn)
+    finally:
+        phone.close()
+    return code
+
+
+def _talk(
+    control: Control,
+    sid: str,
+    read_line: Callable[[], str | None],
+    write: Callable[[str], None],
+    wait_for_turn: bool,
+) -> tuple[int, bool, str | None]:
+    """Play the caller's side of a live call until it ends.
+
+    Returns its exit code, whether input remains, and a line typed as the call ended (not used).
+    """
     line = _Line()
     listener = threading.Thread(target=_listen, args=(control, sid, line, write), daemon=True)
     listener.start()
     stops = 0  # the stop a scripted line was last sent at
+    more, left = True, None
     while not line.ended:
         text = read_line()
+        more = text is not None
         text = "hangup" if text is None else text.strip()
         if line.ended:
+            left = text if more else None
             break
         if text == "help":
             write("  keys, `say <words>`, empty line (silence), `record [s]`, `hangup`; for a number")
@@ -168,6 +286,7 @@ def run_live(
         if wait_for_turn and action[0] != "hangup":
             wanted = ("dialing",) if action[0] in PARTY else ("gathering", "recording")
             if not line.wait(lambda: line.stops > stops and line.state in wanted):  # noqa: B023
+                left = text
                 break
             stops = line.stops
         try:
@@ -178,4 +297,4 @@ def run_live(
             write("[you hung up]")
             break
     listener.join(timeout=5)
-    return line.code
+    return line.code, more, left

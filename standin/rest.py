@@ -1,8 +1,10 @@
 """Twilio's REST API as the hotline uses it (calls and messages), served by the stand-in.
 
 ``Switchboard`` is what Twilio holds: the live calls (stand-in ``Call`` objects register
-themselves), the outbound calls created through the API (records only: nothing is dialled) and
-the messages sent. ``create_rest_app`` serves it under ``/2010-04-01/Accounts/{AccountSid}/``
+themselves), the outbound calls created through the API and the messages sent. An outbound call
+is a record that stays ``queued`` unless the switchboard has a ``dialer`` (the live stand-in,
+``standin.live.LiveCalls``), which rings its ``To`` and runs it as Twilio would.
+``create_rest_app`` serves it under ``/2010-04-01/Accounts/{AccountSid}/``
 with Twilio's JSON shapes, errors (``code``, ``message``, ``more_info``, ``status``) and HTTP
 Basic auth (AccountSid and auth token), to the real twilio-python client. ``serve_in_thread``
 runs it on a local port.
@@ -12,6 +14,8 @@ Updating a live call (``POST /Calls/{CallSid}.json`` with ``Url``, ``Twiml`` or
 one of that call's own webhooks, so the call takes it at its next step (see ``standin.phone``).
 A live call of ``standin.live`` runs on its own thread and is woken at once: its hold music stops.
 ``GET /Calls.json`` lists live and created calls, filtered by ``To``, ``From`` and ``Status``.
+An outbound call not answered yet is its record (queued, ringing, or how it ended); once
+answered, it is a live call like the others (``Direction`` outbound-api).
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from email.utils import format_datetime
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 import phonenumbers
@@ -37,10 +41,11 @@ from standin.interpreter import ENDED
 from standin.phone import Call
 from standin.webhook import new_sid
 
-__all__ = ["ApiError", "OutboundCall", "Switchboard", "create_rest_app", "serve_in_thread"]
+__all__ = ["ApiError", "Dialer", "OutboundCall", "Switchboard", "create_rest_app", "serve_in_thread"]
 
 API_VERSION = "2010-04-01"
 CALL_EVENTS = ("initiated", "ringing", "answered", "completed")
+NOT_ANSWERED = frozenset({"busy", "no-answer", "failed", "canceled"})  # final, never answered
 
 
 def rfc2822_now() -> str:
@@ -50,7 +55,7 @@ def rfc2822_now() -> str:
 
 @dataclass
 class OutboundCall:
-    """A call created with ``POST /Calls.json``: what the app asked for. It stays queued."""
+    """A call created with ``POST /Calls.json``: what the app asked for, and where it is."""
 
     sid: str
     account_sid: str
@@ -65,6 +70,19 @@ class OutboundCall:
     timeout: int
     status: str = "queued"
     date_created: str = field(default_factory=rfc2822_now)
+    machine_detection: str | None = None  # Enable or DetectMessageEnd: the answer says AnsweredBy
+
+
+class Dialer(Protocol):
+    """What runs the outbound calls created through the API (the live stand-in)."""
+
+    def dial(self, record: OutboundCall) -> None:
+        """Start ringing the call's ``To`` (on a thread of its own: this runs inside the API request)."""
+        ...
+
+    def updated(self, sid: str) -> None:
+        """The record of a call not answered yet was changed through the API (canceled, new Url)."""
+        ...
 
 
 class Switchboard:
@@ -77,6 +95,7 @@ class Switchboard:
         self._outbound: dict[str, OutboundCall] = {}
         self._messages: list[dict[str, Any]] = []
         self._message_failures: list[tuple[int, int, str]] = []
+        self.dialer: Dialer | None = None  # without one, outbound calls stay queued
 
     def register(self, call: Call) -> Call:
         """Make a stand-in call reachable through the API by its CallSid; return it."""
@@ -98,6 +117,15 @@ class Switchboard:
         """Keep an outbound call created through the API (or its updated record)."""
         with self._lock:
             self._outbound[record.sid] = record
+
+    def update_outbound(self, sid: str, **changes: Any) -> OutboundCall | None:
+        """Change an outbound call's record unless it ended already; the record after, if changed."""
+        with self._lock:
+            record = self._outbound.get(sid)
+            if record is None or record.status in NOT_ANSWERED | {"completed"}:
+                return None
+            self._outbound[sid] = replace(record, **changes)
+            return self._outbound[sid]
 
     def outbound_call(self, sid: str) -> OutboundCall | None:
         """The outbound call with this sid, if the API created one."""
@@ -301,15 +329,22 @@ def create_rest_app(switchboard: Switchboard, account_sid: str, auth_token: str)
         live = switchboard.live_call(sid)
         return live if live is not None and live[0].account_sid == account_sid else None
 
+    def answered(sid: str) -> Call | None:
+        """The live call with this sid, once it runs (an outbound call that never got answered does not)."""
+        live, record = live_call(sid), switchboard.outbound_call(sid)
+        if live is None or (record is not None and record.status not in ("in-progress", "completed")):
+            return None
+        return live[0]
+
     def call_json(sid: str) -> dict[str, Any]:
-        live = live_call(sid)
-        if live is not None:
+        live, record = live_call(sid), switchboard.outbound_call(sid)
+        if live is not None and answered(sid) is not None:
             call, date = live
             return _call_json(
                 account_sid, sid, to=call.to, from_=call.from_, status=_live_status(call),
-                direction="inbound", date=date,
+                direction="inbound" if record is None else "outbound-api",
+                date=date if record is None else record.date_created,
             )  # fmt: skip
-        record = switchboard.outbound_call(sid)
         if record is None:
             raise not_found()
         return _call_json(
@@ -334,22 +369,27 @@ def create_rest_app(switchboard: Switchboard, account_sid: str, auth_token: str)
         if not set(events) <= set(CALL_EVENTS):
             raise ApiError(400, 20001, f"StatusCallbackEvent must be among {', '.join(CALL_EVENTS)}")
         timeout = form.get("Timeout", "60")
-        if not timeout.isdigit() or not 1 <= int(timeout) <= 600:
+        if not (timeout.isascii() and timeout.isdigit()) or not 1 <= int(timeout) <= 600:
             raise ApiError(400, 20001, f"Timeout must be a whole number of seconds, 1 to 600: {timeout!r}")
         record = OutboundCall(
             sid=new_sid("CA"), account_sid=account, to=to, from_=from_, url=url, method=method, twiml=twiml,
             status_callback=_url(form, "StatusCallback", 21609),
             status_callback_method=_method(form, "StatusCallbackMethod"),
             status_callback_event=events or ["completed"], timeout=int(timeout),
+            machine_detection=form.get("MachineDetection") or None,
         )  # fmt: skip
         switchboard.place(record)
-        return jsonify(call_json(record.sid)), 201
+        body = call_json(record.sid)  # queued, as Twilio answers, whatever the dialer does next
+        if switchboard.dialer is not None:
+            switchboard.dialer.dial(record)
+        return jsonify(body), 201
 
     @app.get(f"{base}/Calls.json")
     def list_calls(account: str) -> Response:
         # Twilio's filters: To, From and Status; newest first, as Twilio lists them.
         sids = [call.call_sid for call, _ in switchboard.live_calls() if call.account_sid == account_sid]
         sids += [record.sid for record in switchboard.outbound_calls if record.account_sid == account_sid]
+        sids = list(dict.fromkeys(sids))  # an outbound call that rings or runs is also a live one
         filters = (("to", "To"), ("from", "From"), ("status", "Status"))
         wanted = {key: request.args[arg] for key, arg in filters if arg in request.args}
         found = [c for c in map(call_json, sids) if all(c[k] == v for k, v in wanted.items())]
@@ -371,13 +411,14 @@ def create_rest_app(switchboard: Switchboard, account_sid: str, auth_token: str)
         if status not in (None, "completed", "canceled"):
             raise ApiError(400, 20001, f"Status must be completed or canceled, not {status!r}")
         url, method, twiml = _instructions(request.form)
-        live, record = live_call(sid), switchboard.outbound_call(sid)
-        if live is not None:
-            _update_live(live[0], status, url, method, twiml)
-        elif record is not None and record.status == "queued" and (status or url or twiml):
-            # Not dialled yet: it can still be canceled, or pointed at other TwiML.
+        call, record = answered(sid), switchboard.outbound_call(sid)
+        if call is not None:
+            _update_live(call, status, url, method, twiml)
+        elif record is not None and record.status in ("queued", "ringing") and (status or url or twiml):
+            # Not answered yet: it can still be canceled, or pointed at other TwiML.
             changes = {"status": "canceled"} if status else {"url": url, "method": method, "twiml": twiml}
-            switchboard.place(replace(record, **changes))
+            if switchboard.update_outbound(sid, **changes) is not None and switchboard.dialer is not None:
+                switchboard.dialer.updated(sid)
         return jsonify(call_json(sid))
 
     @app.post(f"{base}/Messages.json")

@@ -4,7 +4,9 @@ It places a live call through the stand-in for Twilio that `make run` serves (``
 which runs the call in real (or sped-up) time: what the caller hears is printed as it plays,
 and lines typed are keys (``6222000017#``), ``say <words>``, an empty line (silence now),
 ``hangup``, ``help``... An agent console registered with the stand-in is rung by the Dial;
-the phone shows when the agent answers and hangs up.
+the phone shows when the agent answers and hangs up. The phone is registered under its number
+(``--from``) and stays on after the call: a call back from the hotline rings it (``answer``),
+until ``quit`` or the end of input.
 
 With ``--local``, or when no stand-in answers, the phone runs the call itself, turn by turn
 (the call waits for each line, and ``answer`` / ``end`` play the agent's leg). Exit status: 0
@@ -151,7 +153,7 @@ def _act(call: Call, line: str, write: Callable[[str], None]) -> str | None:
     elif state in ("gathering", "recording") and not line:
         call.silence()
     elif state == "recording" and word == "record":
-        call.record(int(rest) if rest.strip().isdigit() else 5)
+        call.record(int(rest) if rest.strip().isascii() and rest.strip().isdigit() else 5)
     elif state == "dialing" and line == "answer":
         for item in call.answer():  # the whisper: heard by the agent only, before the bridge
             write(f"  [agent hears] {item.text}")
@@ -225,7 +227,7 @@ def _read_line() -> str | None:
     if sys.stdin.isatty():
         try:
             return input("> ")
-        except EOFError:
+        except (EOFError, KeyboardInterrupt):  # Ctrl-D or Ctrl-C: the caller puts the phone down
             return None
     line = sys.stdin.readline()
     if not line:
@@ -251,7 +253,8 @@ def main(argv: list[str] | None = None) -> int:
         from standin.livephone import run_live  # it prints with `describe` from here
 
         control = Control(args.standin, env["TWILIO_ACCOUNT_SID"], args.token)
-        code = run_live(control, args.from_, args.to, _read_line, write, wait_for_turn=not sys.stdin.isatty())
+        scripted = not sys.stdin.isatty()
+        code = run_live(control, args.from_, args.to, _read_line, write, wait_for_turn=scripted, stay_on=True)
         if code is not None:
             return code
         write(f"(no stand-in for Twilio at {args.standin}: the call runs here, turn by turn)")

@@ -27,6 +27,7 @@ import math
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
 SERVED, ABANDONED, UNREACHED = "served", "abandoned", "unreached"
@@ -169,6 +170,91 @@ def percentile(values: list[float], share: float) -> float | None:
     return ordered[max(0, math.ceil(share * len(ordered)) - 1)]
 
 
+def mean(values: list[float] | list[bool]) -> float | None:
+    """The average (of flags: the share that are true), or None for none."""
+    return sum(values) / len(values) if values else None
+
+
+def _max(values: list[float]) -> float | None:
+    return max(values) if values else None
+
+
+def _by_department(queued: list[CallerLog]) -> dict[str, tuple[int, int, int, int, int, int]]:
+    """Per department: offered, answered, abandoned, callbacks requested, connected, failed."""
+    departments: dict[str, Counter[str]] = {}
+    for c in queued:
+        counts = departments.setdefault(c.department, Counter())
+        counts["offered"] += 1
+        counts[c.outcome] += 1
+        counts["requested"] += c.callback_requested is not None
+    return {
+        d: (
+            n["offered"],
+            n[SERVED] + n[CALLED_BACK],
+            n[ABANDONED],
+            n["requested"],
+            n[CALLED_BACK],
+            n[CALLBACK_FAILED],
+        )
+        for d, n in sorted(departments.items())
+    }
+
+
+def _callback_figures(queued: list[CallerLog]) -> dict[str, Any]:
+    """Who heard the offer, asked, was called back (and how long that took) or was not reached."""
+    asked = [c for c in queued if c.callback_requested is not None]
+    called_back = [c for c in asked if c.outcome == CALLED_BACK]
+    waits = [c.callback_wait for c in called_back if c.callback_wait is not None]
+    return {
+        "offered_callback": sum(1 for c in queued if c.heard_offer),
+        "callbacks_requested": len(asked),
+        "callbacks_connected": len(called_back),
+        "callbacks_failed": sum(1 for c in asked if c.outcome == CALLBACK_FAILED),
+        "callback_calls": sum(c.callback_attempts for c in asked),
+        "callback_wait_mean": mean(waits),
+        "callback_wait_p90": percentile(waits, 0.9),
+        "callback_wait_max": _max(waits),
+    }
+
+
+def _wait_figures(served: list[CallerLog], gone: list[CallerLog], sl_seconds: int) -> dict[str, Any]:
+    """Waits of the answered and the abandoned, and the service level."""
+    waits = [c.wait for c in served if c.wait is not None]
+    in_sl = sum(1 for w in waits if w <= sl_seconds)
+    return {
+        "wait_mean": mean(waits),
+        "wait_p50": percentile(waits, 0.5),
+        "wait_p90": percentile(waits, 0.9),
+        "wait_max": _max(waits),
+        "abandon_wait_mean": mean([c.wait or 0 for c in gone]),
+        "service_level_seconds": sl_seconds,
+        "answered_in_sl": in_sl,
+        "service_level": mean([True] * in_sl + [False] * (len(served) + len(gone) - in_sl)),
+    }
+
+
+def _occupancy_figures(agents: list[AgentLog], end: float) -> dict[str, Any]:
+    """Talk time over logged-in time, per agent and overall."""
+    logged = {a.agent_id: a.logged_seconds(end) for a in agents}
+    talk = {a.agent_id: a.talk for a in agents}
+    total = sum(logged.values())
+    return {
+        "occupancy": {a: talk[a] / s for a, s in logged.items() if s > 0},
+        "occupancy_all": sum(talk.values()) / total if total else None,
+    }
+
+
+def _announcement_figures(on_the_line: list[CallerLog]) -> dict[str, Any]:
+    """The announced range against the real wait of callers who waited on the line."""
+    announced = [(c.announced, c.wait) for c in on_the_line if c.announced is not None and c.wait is not None]
+    return {
+        "announced_count": len(announced),
+        "announce_mae": mean([abs(real - (low + high) / 2) for (low, high), real in announced]),
+        "announce_within_20": mean([0.8 * low <= real <= 1.2 * high for (low, high), real in announced]),
+        "announce_within": mean([low <= real <= high for (low, high), real in announced]),
+    }
+
+
 @dataclass(frozen=True)
 class Report:
     """The simulated day's figures."""
@@ -210,65 +296,16 @@ class Report:
         queued = [c for c in callers if c.joined is not None]
         served = [c for c in queued if c.outcome in (SERVED, CALLED_BACK)]
         gone = [c for c in queued if c.outcome == ABANDONED]
-        asked = [c for c in queued if c.callback_requested is not None]
-        called_back = [c for c in asked if c.outcome == CALLED_BACK]
-        callback_waits = [c.callback_wait for c in called_back if c.callback_wait is not None]
-        on_the_line = [c for c in served if c.outcome == SERVED]
-        waits = [c.wait for c in served if c.wait is not None]
-        in_sl = sum(1 for w in waits if w <= service_level_seconds)
-        departments: dict[str, Counter[str]] = {}
-        for c in queued:
-            counts = departments.setdefault(c.department, Counter())
-            counts["offered"] += 1
-            counts[c.outcome] += 1
-            counts["requested"] += c.callback_requested is not None
-        logged = {a.agent_id: a.logged_seconds(end) for a in agents}
-        talk = {a.agent_id: a.talk for a in agents}
-        total_logged = sum(logged.values())
-        announced = [
-            (c.announced, c.wait) for c in on_the_line if c.announced is not None and c.wait is not None
-        ]
-        errors = [abs(real - (low + high) / 2) for (low, high), real in announced]
-        within = [0.8 * low <= real <= 1.2 * high for (low, high), real in announced]
-        inside = [low <= real <= high for (low, high), real in announced]
         return cls(
             offered=len(queued),
             answered=len(served),
             abandoned=len(gone),
             unreached=sum(1 for c in callers if c.joined is None),
-            by_department={
-                d: (
-                    n["offered"],
-                    n[SERVED] + n[CALLED_BACK],
-                    n[ABANDONED],
-                    n["requested"],
-                    n[CALLED_BACK],
-                    n[CALLBACK_FAILED],
-                )  # fmt: skip
-                for d, n in sorted(departments.items())
-            },
-            offered_callback=sum(1 for c in queued if c.heard_offer),
-            callbacks_requested=len(asked),
-            callbacks_connected=len(called_back),
-            callbacks_failed=sum(1 for c in asked if c.outcome == CALLBACK_FAILED),
-            callback_calls=sum(c.callback_attempts for c in asked),
-            callback_wait_mean=sum(callback_waits) / len(callback_waits) if callback_waits else None,
-            callback_wait_p90=percentile(callback_waits, 0.9),
-            callback_wait_max=max(callback_waits) if callback_waits else None,
-            wait_mean=sum(waits) / len(waits) if waits else None,
-            wait_p50=percentile(waits, 0.5),
-            wait_p90=percentile(waits, 0.9),
-            wait_max=max(waits) if waits else None,
-            abandon_wait_mean=sum(c.wait or 0 for c in gone) / len(gone) if gone else None,
-            service_level_seconds=service_level_seconds,
-            answered_in_sl=in_sl,
-            service_level=in_sl / (len(served) + len(gone)) if served or gone else None,
-            occupancy={a: talk[a] / s for a, s in logged.items() if s > 0},
-            occupancy_all=sum(talk.values()) / total_logged if total_logged else None,
-            announced_count=len(announced),
-            announce_mae=sum(errors) / len(errors) if errors else None,
-            announce_within_20=sum(within) / len(within) if within else None,
-            announce_within=sum(inside) / len(inside) if inside else None,
+            by_department=_by_department(queued),
+            **_callback_figures(queued),
+            **_wait_figures(served, gone, service_level_seconds),
+            **_occupancy_figures(agents, end),
+            **_announcement_figures([c for c in served if c.outcome == SERVED]),
         )
 
     def table(self) -> str:

@@ -50,12 +50,14 @@ from tests.test_api import token_for
 ROOT = Path(__file__).resolve().parent.parent
 MANDARIN = "1"
 OTHER_CALLER = "+8613912345678"
+BRANCH_DESK = "+862150001234"  # an operator allows callbacks to it
 
 
 def hotline_file(tmp_path: Path, **limits: int) -> Path:
     """The shipped hotline, with the callback offered to every waiting caller."""
     data = yaml.safe_load((ROOT / "hotline.yaml").read_text(encoding="utf-8"))
     data["callbacks"]["offer_from_position"] = 1
+    data["callbacks"]["allowed_numbers"] = [BRANCH_DESK]
     data["outbound"]["limits"].update(limits)
     (tmp_path / "demo_accounts.yaml").write_text((ROOT / "demo_accounts.yaml").read_text(encoding="utf-8"))
     path = tmp_path / "hotline.yaml"
@@ -429,7 +431,9 @@ def test_a_scheduled_callback_joins_the_queue_at_its_hour_and_is_called(
 @pytest.mark.parametrize(
     ("keyed", "heard", "e164"),
     [
-        ("13912345678#", "您输入的号码是：一，三，九，一，二，三，四，五，六，七，八。", "+8613912345678"),
+        ("02150001234#", "您输入的号码是：零，二，一，五，零，零，零，一，二，三，四。", BRANCH_DESK),
+        # Another customer's mobile: a valid number, but neither the caller's nor their account's.
+        ("13912345678#", "为保障您的安全，我们无法回电至该号码", None),
         ("0019002345678#", "抱歉，我们无法回电至该号码", None),  # US premium rate
         ("00819012345678#", "抱歉，我们无法回电至该号码", None),  # a Japanese mobile
         ("12#", "抱歉，这不是一个可以识别的电话号码", None),
@@ -446,6 +450,7 @@ def test_numbers_keyed_in_are_checked(
     asker = on_hold(cb_app, switchboard)
     asker.press("1")
     asker.press("2")  # another number
+    assert "我们只回电至您正在使用的号码或账户登记的手机号码" in asker.heard_text()  # the rule, said first
     assert "请输入回电号码" in asker.heard_text()
     mark = asker.mark()
     asker.press(keyed)
@@ -455,6 +460,27 @@ def test_numbers_keyed_in_are_checked(
         return
     asker.press("1")
     assert redis_conn.hget(keys.call(asker.call_sid), "cb_number") == e164
+
+
+def test_a_caller_on_another_phone_may_be_called_back_on_their_accounts_mobile(
+    cb_app: Flask, switchboard: Switchboard, redis_conn: redis.Redis
+) -> None:
+    """Calling from a friend's phone, the caller identifies with their account: its mobile is allowed."""
+    asker = phone(cb_app, switchboard, "+8613700001111")
+    asker.max_redirects = 1
+    asker.start()
+    for pressed in (MANDARIN, "6222000025", "1", "1", "1"):  # account 6222000025: +86 139 1234 5678
+        asker.press(pressed)
+    asker.silence()
+    assert asker.state == "gathering"  # on hold, hearing the offer
+    asker.press("1")
+    asker.press("2")  # not the caller ID: another number
+    for keyed, heard in (("13800138000#", "我们无法回电至该号码"), ("13912345678#", "您输入的号码是")):
+        mark = asker.mark()
+        asker.press(keyed)
+        assert heard in asker.heard_text(mark)
+    asker.press("1")
+    assert redis_conn.hget(keys.call(asker.call_sid), "cb_number") == OTHER_CALLER
 
 
 def test_an_anonymous_caller_keys_in_the_number(cb_app: Flask, switchboard: Switchboard) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -13,13 +13,13 @@ from flask import Flask
 
 from ivr import create_app, keys
 from ivr.callcenter.agents import NOT_READY, ON_CALL, READY, RINGING, WRAP_UP
-from ivr.clock import FixedClock
+from ivr.clock import FixedClock, business_day
 from ivr.hotline.schema import Agent as AgentSpec
 from queue_worker import context
 from standin.phone import Call
 from standin.rest import Switchboard
 from standin.transport import FlaskTransport
-from tests.conftest import ACCOUNT_SID, AUTH_TOKEN, DEMO_ACCOUNT, PUBLIC_BASE_URL, waiting_in
+from tests.conftest import ACCOUNT_SID, AUTH_TOKEN, DEMO_ACCOUNT, PUBLIC_BASE_URL, SHANGHAI, waiting_in
 
 MANDARIN, ENGLISH = "1", "2"
 
@@ -221,7 +221,10 @@ def test_fewest_calls_strategy_prefers_the_least_busy_agent(
     redis_conn: redis.Redis,
     switchboard: Switchboard,
 ) -> None:
-    """With `matching: fewest_calls`, the agent with fewer calls today wins over the longer idle."""
+    """With `matching: fewest_calls`, the agent with fewer calls today wins over the longer idle.
+
+    "Today" is the hotline's day: at 07:00 in Shanghai it is still yesterday in UTC.
+    """
     root = Path(__file__).resolve().parent.parent
     data = yaml.safe_load((root / "hotline.yaml").read_text(encoding="utf-8"))
     data["hotline"]["matching"] = "fewest_calls"
@@ -229,10 +232,14 @@ def test_fewest_calls_strategy_prefers_the_least_busy_agent(
     (tmp_path / "hotline.yaml").write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
     app = create_app({**app_settings, "hotline_config": tmp_path / "hotline.yaml"}, clock=clock)
     hotline = app.extensions["hotline"]
+    clock.set(datetime(2026, 11, 25, 7, 0, tzinfo=SHANGHAI))
     hotline.agents.choose("li_na", READY, clock.now() - timedelta(minutes=10))  # idle the longest ...
     hotline.agents.choose("emma_chen", READY, clock.now())
-    day = clock.now().strftime("%y%m%d")
+    day = business_day(clock.now(), "Asia/Shanghai")
+    assert day != clock.now().strftime("%y%m%d")
     redis_conn.hset(keys.agent_calls(day), mapping={"li_na": 12, "emma_chen": 3})  # ... but busier
+    redis_conn.hset(keys.agent_calls("261124"), mapping={"li_na": 0, "emma_chen": 40})  # yesterday
+    redis_conn.hset(keys.call("CAwaiting"), mapping={"status": "queued", "day": day})
     hotline.queues.join("CAwaiting", "payments", "zh-CN", 2, clock.now(), 10, day)
     match = hotline.matcher.for_department("payments")
     assert [(m.call_sid, m.agent_id) for m in match] == [("CAwaiting", "emma_chen")]
@@ -261,9 +268,9 @@ def test_caller_hanging_up_just_after_being_popped_leaves_no_agent_ringing(
     hotline = app.extensions["hotline"]
     real_ring = hotline.agents.ring
 
-    def hang_up_then_ring(agent_id: str, call_sid: str, now: Any) -> None:
+    def hang_up_then_ring(agent_id: str, call_sid: str, now: Any, lease: float) -> None:
         call.hangup()  # the status callback runs now: the caller is no longer in the queue
-        real_ring(agent_id, call_sid, now)
+        real_ring(agent_id, call_sid, now, lease)
 
     monkeypatch.setattr(hotline.agents, "ring", hang_up_then_ring)
     hotline.agents.choose("li_na", READY, hotline.clock.now())

@@ -21,6 +21,7 @@ import yaml
 
 from ivr.hotline.loader import ConfigError, HotlineConfig, load_hotline
 from ivr.prompts import PROMPTS_DIR
+from ivr.redis_clients import parse_sentinel_url
 from ivr.settings import Settings, SettingsError
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -208,6 +209,12 @@ BROKEN = [
         lambda d: _nodes(d)["topup_help"]["options"][0].update(next="agent"),
         "flow.nodes.topup_help.options.0.next: goes to 'agent', which is not a node",
         id="option-to-missing-node",
+    ),
+    pytest.param(
+        lambda d: _nodes(d)["welcome"].update(type="anounce"),
+        "flow.nodes.welcome.type: Input should be one of 'language', 'announce', 'account', 'menu', "
+        "'freeze', 'handoff'",
+        id="unknown-node-kind",
     ),
     pytest.param(
         lambda d: d["flow"].update(start="hello"),
@@ -632,8 +639,39 @@ def test_bad_public_base_url(url: str) -> None:
 @pytest.mark.parametrize("url", ["http://127.0.0.1:6379/0", "127.0.0.1:6379", "memcached://localhost"])
 def test_bad_redis_url_scheme(url: str) -> None:
     assert _settings_error({**VALID_ENV, "REDIS_URL": url}) == (
-        "invalid settings:\n  REDIS_URL: must start with redis://, rediss:// or unix://"
+        "invalid settings:\n  REDIS_URL: must start with redis://, rediss://, unix:// or redis+sentinel://"
     )
+
+
+@pytest.mark.parametrize(
+    ("url", "problem"),
+    [
+        (
+            "redis+sentinel:///hotline",
+            "names no sentinel: redis+sentinel://host:26379,host2:26379/mymaster/0",
+        ),
+        ("redis+sentinel://s1:26379,s2:x/hotline", "sentinel 's2:x' is not host:port"),
+        ("redis+sentinel://s1:26379", "must name the service and optionally the database: …/mymaster/0"),
+        ("redis+sentinel://s1/hotline/one", "database must be a number, not 'one'"),
+        ("redis+sentinel://s1/hotline?password=x", "unknown option 'password' (only sentinel_password)"),
+    ],
+)
+def test_bad_sentinel_url(url: str, problem: str) -> None:
+    assert _settings_error({**VALID_ENV, "REDIS_URL": url}) == f"invalid settings:\n  REDIS_URL: {problem}"
+
+
+def test_sentinel_url_names_the_service_its_sentinels_and_credentials() -> None:
+    url = "redis+sentinel://:s3cret@10.0.0.1,10.0.0.2:26380,[::1]:26381/hotline/2?sentinel_password=pw"
+    settings = Settings.from_env({**VALID_ENV, "REDIS_URL": url})
+    service = parse_sentinel_url(settings.redis_url or "")
+    assert service.sentinels == (("10.0.0.1", 26379), ("10.0.0.2", 26380), ("::1", 26381))
+    assert (service.service, service.db, service.password, service.sentinel_password) == (
+        "hotline",
+        2,
+        "s3cret",
+        "pw",
+    )
+    assert "s3cret" not in service.describe() and "pw" not in service.describe()
 
 
 def test_hotline_config_pointing_to_a_missing_file(tmp_path: Path) -> None:
@@ -707,3 +745,14 @@ def test_a_key_written_twice_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as caught:
         load_hotline(path)
     assert caught.value.problems == [f"hotline.yaml:{line} hotline.max_tries: is given twice"]
+
+
+def test_every_node_kind_has_a_handler_and_a_line_in_the_hotline_file() -> None:
+    """A node kind is one row of the registry, one step handler, one line of the file's comment."""
+    from ivr.hotline.nodes import KINDS
+    from ivr.voice.steps import STEPS
+
+    assert set(STEPS) == set(KINDS)
+    comment = Path("hotline.yaml").read_text(encoding="utf-8").split("\nflow:")[0]
+    for kind in KINDS:
+        assert f"#   {kind} " in comment, kind

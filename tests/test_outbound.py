@@ -10,7 +10,7 @@ import redis
 from flask import Flask
 
 from ivr.clock import FixedClock
-from ivr.hotline.schema import OutboundLimits as LimitSettings
+from ivr.hotline.schema import OutboundLimitSettings
 from ivr.outbound.limits import OutboundLimits
 from ivr.outbound.numbers import check_outbound_number
 
@@ -39,7 +39,7 @@ def test_only_valid_numbers_of_allowed_types_and_countries_pass(
 
 
 def _limits(conn: redis.Redis, **settings: int) -> OutboundLimits:
-    return OutboundLimits(conn, LimitSettings(**settings), "Asia/Shanghai")
+    return OutboundLimits(conn, OutboundLimitSettings(**settings), "Asia/Shanghai")
 
 
 def test_a_number_gets_its_daily_callbacks_and_no_more(redis_conn: redis.Redis, clock: FixedClock) -> None:

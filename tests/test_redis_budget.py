@@ -39,10 +39,10 @@ from flask import Flask
 from redis.connection import AbstractConnection
 
 from ivr import keys
-from ivr.app import make_directory
 from ivr.callcenter.calls import CallRecord, CallWriter
 from ivr.callcenter.routing import Route
 from ivr.jobs import QUEUE_NAME
+from ivr.seeding import seed
 from ivr.store import Stores, embedded_redis_url, stop_embedded_redis
 from standin.phone import Call
 from standin.transport import FlaskTransport, Response
@@ -232,7 +232,7 @@ def reset_database(app: Flask, conn: redis.Redis) -> None:
     """An empty database with the demo accounts loaded, as a fresh start of the app leaves it."""
     hotline = app.extensions["hotline"]
     conn.flushdb()
-    make_directory(hotline.config, hotline.stores.data)
+    seed(hotline.config, hotline.stores.data)
 
 
 def fill_the_hotline(app: Flask, calls: int = OTHER_CALLS) -> Counter[str]:

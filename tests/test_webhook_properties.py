@@ -26,8 +26,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ivr import keys
-from ivr.app import make_directory
 from ivr.hotline.loader import load_hotline
+from ivr.seeding import seed
 from ivr.settings import DEFAULT_HOTLINE_CONFIG
 from standin.phone import Call
 from standin.transport import sign
@@ -336,7 +336,7 @@ def test_one_callsid_never_makes_a_second_call_record(
     """
     hotline = app.extensions["hotline"]
     redis_conn.flushdb()
-    make_directory(hotline.config, hotline.stores.data)
+    seed(hotline.config, hotline.stores.data)
     client = app.test_client()
     sid = "CA" + "5e" * 16
     first_ref: str | None = None

@@ -52,5 +52,6 @@ for bridged or out of time, then the ring timeout plus the reaper period more):
   second; a stretch goes on while Redis does not answer.
 
 The run exits 1 when a row has a lost, doubled or held caller or agent, or an agent unavailable
-for no reason longer than the reaper period (`--reaper`, 15 s: today's sweep period).
+for no reason longer than the reaper period (`--reaper`, 12 s: four passes of the reaper,
+the most a hold waits when the worker holding the reaper's lease died).
 """

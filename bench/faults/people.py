@@ -27,7 +27,7 @@ from urllib.parse import parse_qs, urlsplit
 import requests
 
 from standin.live import LiveCall, LiveCalls, Message
-from standin.rest import OutboundCall, Switchboard
+from standin.rest import Switchboard
 
 HOTLINE_NUMBER = "+864001234567"
 GOOD_ACCOUNTS = ("6222000017", "6222000025", "6222000033")  # active demo accounts
@@ -61,9 +61,11 @@ def lognormal(rng: random.Random, mean: float, sigma: float) -> float:
 class Caller(threading.Thread):
     """One caller, from dialling to hanging up."""
 
-    def __init__(self, live: LiveCalls, log: CallerLog, rng: random.Random, callback_after: float) -> None:
+    def __init__(
+        self, live: LiveCalls, phones: Phones, log: CallerLog, rng: random.Random, callback_after: float
+    ) -> None:
         super().__init__(name=f"caller-{log.index}", daemon=True)
-        self.live, self.log, self.rng = live, log, rng
+        self.live, self.phones, self.log, self.rng = live, phones, log, rng
         self.callback_after = callback_after
         language = rng.choice("1112")  # three in four speak Mandarin
         account = [rng.choice(GOOD_ACCOUNTS), "1"] if rng.random() < 0.7 else ["", "", ""]
@@ -104,6 +106,7 @@ class Caller(threading.Thread):
                             callback = "refused"  # back on hold: waits on, with their patience
                         elif log.wants_callback and not callback and now - log.on_hold >= self.callback_after:
                             callback = "pressed"
+                            self.phones.carry(log.number)  # the phone stays on for the call back
                             self._act(call, "keys", "1")
                     elif callback == "pressed":
                         callback = "confirmed"
@@ -125,9 +128,9 @@ class Caller(threading.Thread):
 
 @dataclass
 class Dialled:
-    """A call the hotline placed to a customer, as their phone saw it."""
+    """A call the hotline placed to a customer, watched on the switchboard (monotonic seconds)."""
 
-    record: OutboundCall
+    sid: str
     for_call: str  # the CallSid of the caller whose callback it is
     seen: float
     answered: float | None = None
@@ -137,62 +140,83 @@ class Dialled:
     trail: list[str] = field(default_factory=list)
 
 
+NOT_ANSWERED = ("busy", "no-answer", "failed", "canceled")
+
+
 class Phones(threading.Thread):
-    """The customers' phones: every call the hotline places through the REST API rings one."""
+    """The customers' phones, and a watch over every call the hotline places to them.
+
+    A customer who asks to be called back keeps their phone on (registered on the stand-in under
+    their number, as the terminal phone does): the stand-in's dialler rings it, the customer
+    answers after 1 to 3 s, presses 1 for the agent, talks, and hangs up after the agent.
+    """
 
     def __init__(self, switchboard: Switchboard, live: LiveCalls, rng: random.Random) -> None:
         super().__init__(name="phones", daemon=True)
         self.switchboard, self.live, self.rng = switchboard, live, rng
-        self.dialled: list[Dialled] = []
+        self.dialled: dict[str, Dialled] = {}
         self.stop = threading.Event()
-        self._answering: list[threading.Thread] = []
+        self._lock = threading.Lock()
+
+    def carry(self, number: str) -> None:
+        """The customer with this number keeps their phone on from now on."""
+        self.live.register(number)
+        threading.Thread(target=self._phone, args=(number,), name=f"phone-{number[-4:]}", daemon=True).start()
 
     def run(self) -> None:
-        """Watch the switchboard for new outbound calls; answer each after a moment."""
-        seen = 0
+        """Watch the switchboard: when each outbound call was placed, answered and ended."""
         while not self.stop.wait(0.25):
-            placed = self.switchboard.outbound_calls
-            for record in placed[seen:]:
-                query = parse_qs(urlsplit(record.url or "").query)
-                dialled = Dialled(record, (query.get("call") or [""])[0], time.monotonic())
-                self.dialled.append(dialled)
-                thread = threading.Thread(target=self._pick_up, args=(dialled,), daemon=True)
-                thread.start()
-                self._answering.append(thread)
-            seen = len(placed)
+            now = time.monotonic()
+            for record in self.switchboard.outbound_calls:
+                with self._lock:
+                    d = self.dialled.get(record.sid)
+                    if d is None:
+                        query = parse_qs(urlsplit(record.url or "").query)
+                        d = self.dialled[record.sid] = Dialled(
+                            record.sid, (query.get("call") or [""])[0], now
+                        )
+                if d.ended is not None:
+                    continue
+                if record.status in ("in-progress", "completed") and d.answered is None:
+                    d.answered = now
+                if record.status in ("completed", *NOT_ANSWERED):
+                    d.ended, d.canceled = now, record.status == "canceled"
+                    d.trail.append(record.status)
 
     def busy(self) -> bool:
-        """Whether a customer's phone is still ringing or talking."""
-        return any(t.is_alive() for t in self._answering)
+        """Whether a call to a customer is still ringing or talking."""
+        return any(d.ended is None for d in list(self.dialled.values()))
 
-    def _pick_up(self, dialled: Dialled) -> None:
-        """The customer answers after 1 to 3 s, presses 1, talks with the agent, hangs up."""
-        time.sleep(self.rng.uniform(1.0, 3.0))
-        record = self.switchboard.outbound_call(dialled.record.sid) or dialled.record
-        if record.status != "queued":  # canceled by the hotline before it rang through
-            dialled.canceled = True
-            return
-        dialled.answered = time.monotonic()
-        call = self.live.place(
-            record.from_,
-            record.to,
-            call_sid=record.sid,
-            voice_url=record.url or "",
-            voice_method=record.method,
-            status_callback=record.status_callback,
-            extra_params={"Direction": "outbound-api", "AnsweredBy": "human"},
-        )
+    def _phone(self, number: str) -> None:
+        """Answer each ring to `number` until the benchmark ends."""
+        after = 0
+        while not self.stop.is_set():
+            client = self.live.register(number)  # polling keeps the phone registered
+            for event in client.events.since(after, POLL_SECONDS):
+                after = event["n"]
+                if event["kind"] != "ring":
+                    continue
+                time.sleep(self.rng.uniform(1.0, 3.0))
+                call = self.live.call(event["call"])
+                if call is None or client.call is not call:
+                    continue  # canceled, or rang out meanwhile
+                call.inbox.put(Message("answer", by=number))
+                self._talk(call)
+
+    def _talk(self, call: LiveCall) -> None:
+        """Press 1 for the agent, talk, hang up after them."""
         after, pressed = 0, False
-        while True:
+        while not self.stop.is_set():
             for event in call.events.since(after, POLL_SECONDS):
                 after = event["n"]
                 kind = event["kind"]
-                if kind in ("state", "answered", "agent-hung-up", "dialling", "error", "ended"):
+                with self._lock:
+                    dialled = self.dialled.get(call.call_sid)
+                if dialled is not None and kind in ("state", "answered", "agent-hung-up", "error", "ended"):
                     dialled.trail.append(f"{kind} {event.get('state', event.get('by', ''))}")
                 if kind == "ended":
-                    dialled.ended = time.monotonic()
                     return
-                if kind == "answered":
+                if kind == "answered" and dialled is not None:
                     dialled.bridged = dialled.bridged or time.monotonic()
                 elif kind == "agent-hung-up":
                     call.inbox.put(Message("hangup"))

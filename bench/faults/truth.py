@@ -115,6 +115,7 @@ class Row:
     unavailable: float = 0.0
     seconds: float = 0.0
     lost_why: Counter[str] = field(default_factory=Counter)
+    lost_sids: set[str] = field(default_factory=set)
     notes: list[str] = field(default_factory=list)
 
     def losses(self) -> int:
@@ -124,7 +125,7 @@ class Row:
 
 def _bridges(live: LiveCalls, dialled: list[Dialled]) -> Counter[str]:
     """Agent legs bridged per caller (by the CallSid of their first call), from the stand-in."""
-    callback_of = {d.record.sid: d.for_call for d in dialled}
+    callback_of = {d.sid: d.for_call for d in dialled}
     bridged: Counter[str] = Counter()
     for call in live.calls():
         for event in call.events.since(0):
@@ -135,7 +136,7 @@ def _bridges(live: LiveCalls, dialled: list[Dialled]) -> Counter[str]:
 
 def _errors(live: LiveCalls, dialled: list[Dialled]) -> set[str]:
     """Callers (first CallSid) on whose calls the stand-in met an answer Twilio would refuse."""
-    callback_of = {d.record.sid: d.for_call for d in dialled}
+    callback_of = {d.sid: d.for_call for d in dialled}
     return {
         callback_of.get(call.call_sid, call.call_sid)
         for call in live.calls()
@@ -185,6 +186,7 @@ def account(
             row.abandoned += 1
         else:
             row.lost += 1
+            row.lost_sids.add(c.sid)
             row.lost_why[_why_lost(c, live, errors, dialled)] += 1
     row.held = len(monitor.held)
     row.dialled_twice = _dialled_twice(dialled, bridged_at)

@@ -29,6 +29,7 @@ from ivr.callcenter.calls import CallRecord
 from ivr.callcenter.notes import WrapUpRefused, notes_of
 from ivr.callcenter.screenpop import screen_pop
 from ivr.callcenter.transfers import TransferRefused
+from ivr.digits import is_digits
 
 bp = Blueprint("agent_api", __name__, url_prefix="/agent")
 
@@ -56,7 +57,7 @@ def _ref(call_sid: str) -> str | None:
 
 def _own_call(agent: AgentView, ref: str) -> CallRecord:
     """The call with reference `ref`: 404 if unknown, 403 unless it is the agent's current or last."""
-    sid = _hotline().stores.data.get(keys.reference(ref)) if ref.isdigit() else None
+    sid = _hotline().stores.data.get(keys.reference(ref)) if is_digits(ref) else None
     record = _hotline().calls.load(sid) if sid else None
     if record is None:
         abort(404, description=f"no call with reference {ref}")

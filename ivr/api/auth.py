@@ -5,12 +5,19 @@ sha256, under `hl:token:{sha256}`, with the role and subject it was issued to ('
 'supervisor:zhang_min'): a copy of the database holds no working token. Revoking deletes that
 key. A sha256 is enough here (no slow hash): the tokens are random, not passwords a person
 chose, so there is nothing to guess from the digest.
+
+A wrong token is logged (its shape, never the token) and counted per client address
+(`hl:authfail:{address}`, a counter living one window). After `MAX_FAILURES` wrong tokens in
+`FAILURE_WINDOW_SECONDS`, every request from that address is answered 429 with Retry-After until
+the window ends, valid tokens included: a guesser learns nothing while locked out. Behind a
+reverse proxy, set HOTLINE_TRUSTED_PROXIES so the address is the client's, not the proxy's.
 """
 
 from __future__ import annotations
 
 import functools
 import hashlib
+import logging
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -18,11 +25,19 @@ from typing import Any, TypeVar
 
 import redis
 from flask import abort, current_app, g, request
+from werkzeug.exceptions import TooManyRequests
 
 from ivr import keys
 
+log = logging.getLogger("ivr.api")
+
 ROLES = ("agent", "supervisor")
 TOKEN_BYTES = 32
+# Wrong tokens one client address may send in a window before it is locked out for the rest of
+# it. The tokens are 256-bit random, so this is not what keeps them secret: it keeps a scanner
+# from filling the logs and the CPU, while a console with a stale token recovers on its own.
+MAX_FAILURES = 10
+FAILURE_WINDOW_SECONDS = 300
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -58,13 +73,45 @@ def revoke(conn: redis.Redis, token: str) -> bool:
     return bool(conn.delete(keys.api_token(digest(token))))
 
 
+def _principal(stored: str | None) -> Principal | None:
+    """The principal of a stored 'role:subject', or None."""
+    role, _, subject = (stored or "").partition(":")
+    return Principal(role, subject) if role in ROLES and subject else None
+
+
 def identify(conn: redis.Redis, token: str) -> Principal | None:
     """Who holds `token`, or None for an unknown or revoked token."""
-    stored = conn.get(keys.api_token(digest(token)))
-    if not stored:
-        return None
-    role, _, subject = stored.partition(":")
-    return Principal(role, subject) if role in ROLES and subject else None
+    return _principal(conn.get(keys.api_token(digest(token))))
+
+
+def shape_of(token: str) -> str:
+    """What the log may say about a token: its prefix and length, never the token itself."""
+    return f"{'hl_' if token.startswith('hl_') else ''}...({len(token)} chars)"
+
+
+def _check(conn: redis.Redis, token: str, address: str) -> Principal | None:
+    """Who holds `token`: one round trip with the address's failure count; 429 while locked out."""
+    pipe = conn.pipeline(transaction=False)
+    pipe.get(keys.api_token(digest(token)))
+    pipe.get(keys.auth_failures(address))
+    pipe.ttl(keys.auth_failures(address))
+    stored, failures, ttl = pipe.execute()
+    if int(failures or 0) >= MAX_FAILURES:
+        raise TooManyRequests(
+            description=f"too many wrong tokens from this address; try again in {max(ttl, 1)} s",
+            retry_after=max(int(ttl), 1),
+        )
+    who = _principal(stored)
+    if who is None:
+        pipe = conn.pipeline(transaction=True)
+        pipe.set(keys.auth_failures(address), 0, ex=FAILURE_WINDOW_SECONDS, nx=True)  # the window opens
+        pipe.incr(keys.auth_failures(address))
+        count = pipe.execute()[1]
+        log.warning(
+            "wrong bearer token %s from %s on %s %s (%d of %d in this window)",
+            shape_of(token), address, request.method, request.path, count, MAX_FAILURES,
+        )  # fmt: skip
+    return who
 
 
 def bearer_token() -> str | None:
@@ -86,7 +133,8 @@ def require(role: str) -> Callable[[F], F]:
             token = bearer_token()
             if token is None:
                 abort(401, description="a bearer token is required (Authorization: Bearer <token>)")
-            who = identify(current_app.extensions["hotline"].stores.data, token)
+            address = request.remote_addr or "unknown"
+            who = _check(current_app.extensions["hotline"].stores.data, token, address)
             if who is None:
                 abort(401, description="unknown or revoked token")
             if who.role != role:

@@ -10,16 +10,20 @@ from flask import Response, jsonify, request
 from pydantic import BaseModel, ValidationError
 from werkzeug.exceptions import BadRequest, HTTPException
 
+from ivr.digits import whole_number
+
 log = logging.getLogger("ivr.api")
 
 # The codes the API answers with; the OpenAPI document describes each.
-ERROR_CODES = (400, 401, 403, 404, 405, 409, 500, 503)
+ERROR_CODES = (400, 401, 403, 404, 405, 409, 429, 500, 503)
+# Headers an error keeps from its exception: what to try instead (405), and when again (429).
+KEPT_HEADERS = ("Allow", "Retry-After")
 
 M = TypeVar("M", bound=BaseModel)
 
 
 class BadField(BadRequest):
-    """A request body the API cannot use, naming the field at fault."""
+    """A request body or query parameter the API cannot use, naming the field at fault."""
 
     def __init__(self, field: str, message: str) -> None:
         super().__init__(description=f"{field}: {message}")
@@ -39,6 +43,17 @@ def parse_body(model: type[M]) -> M:
         raise BadField(field, first["msg"].removeprefix("Value error, ")) from None
 
 
+def query_int(name: str, default: int, low: int, high: int) -> int:
+    """A whole-number query parameter (ASCII digits) within [low, high], or a 400 naming it."""
+    text = request.args.get(name)
+    if text is None:
+        return default
+    number = whole_number(text)
+    if number is None or not low <= number <= high:
+        raise BadField(name, f"a whole number from {low} to {high}, not {text[:20]!r}")
+    return number
+
+
 def json_error(exc: Exception) -> tuple[Response, int]:
     """Any error of an API view as JSON; a bug is logged and answered with a bare 500."""
     field = getattr(exc, "field", None)
@@ -52,6 +67,10 @@ def json_error(exc: Exception) -> tuple[Response, int]:
         log.exception("API %s %s failed", request.method, request.path)
     body = {"error": message, **({"field": field} if field else {})}
     response = jsonify(body)
+    if isinstance(exc, HTTPException):
+        for name, value in exc.get_headers():
+            if name in KEPT_HEADERS:
+                response.headers[name] = value
     if code == 401:
         response.headers["WWW-Authenticate"] = 'Bearer realm="hotline"'
     return response, code

@@ -24,16 +24,23 @@ REQUESTS: list[type[BaseModel]] = [schemas.StateChange, schemas.TransferRequest,
 RESPONSES: list[type[BaseModel]] = [
     schemas.Error, schemas.AgentMe, schemas.StateChanged, schemas.HeartbeatAck, schemas.ScreenPop,
     schemas.TransferResult, schemas.WrapUpResult, schemas.QueuesReport, schemas.AgentsReport,
-    schemas.FollowupsReport, schemas.TicketsReport,
+    schemas.FollowupsReport, schemas.TicketsReport, schemas.AgentForced,
 ]  # fmt: skip
 
 # Reusable error responses: every error is JSON with a message (`Error`).
 ERRORS = {
-    "400": ("BadRequest", "the body is not valid JSON for this operation; `field` names the culprit"),
+    "400": (
+        "BadRequest",
+        "the body or a query parameter is not valid for this operation; `field` names the culprit",
+    ),
     "401": ("Unauthorized", "no bearer token, or an unknown or revoked one"),
     "403": ("Forbidden", "the token's role may not do this, or the call is not the agent's"),
-    "404": ("NotFound", "no such call, or no current call"),
+    "404": ("NotFound", "no such call or agent, or no current call"),
     "409": ("Conflict", "the agent's or the call's state does not allow this now"),
+    "429": (
+        "TooManyRequests",
+        "too many wrong tokens from this address: every request is refused until Retry-After",
+    ),
     "500": ("InternalError", "a bug; the message says nothing more"),
     "503": ("Unavailable", "Redis did not answer; try again"),
 }
@@ -55,7 +62,7 @@ def _op(
     public: bool = False,
 ) -> dict[str, Any]:
     """One operation: its 200 response, its request body, and the errors it can answer with."""
-    codes = errors if public else ("401", "403", *errors, "500", "503")
+    codes = errors if public else ("401", "403", *errors, "429", "500", "503")
     op: dict[str, Any] = {
         "operationId": op_id,
         "summary": summary,
@@ -143,6 +150,20 @@ def _paths() -> dict[str, Any]:
         },
         "/api/supervisor/agents": {
             "get": _op("agents", "Every agent's state and time in it.", "AgentsReport", tag="supervisor")
+        },
+        "/api/supervisor/agents/{agent_id}/state": {
+            "parameters": [
+                {"name": "agent_id", "in": "path", "required": True, "schema": {"type": "string"}},
+            ],
+            "put": _op(
+                "forceAgentState",
+                "Set an agent's state (ready, not ready with a reason, offline) from any state; a "
+                "ringing agent's caller goes back to their place in the queue. Logged.",
+                "AgentForced",
+                tag="supervisor",
+                body="StateChange",
+                errors=("400", "404", "409"),
+            ),
         },
         "/api/supervisor/followups": {
             "get": _op(

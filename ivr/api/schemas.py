@@ -92,6 +92,20 @@ class StateChanged(BaseModel):
     since: datetime
 
 
+class AgentForced(BaseModel):
+    """The state a supervisor set, and what happened to the agent's caller."""
+
+    id: str
+    state: AgentState
+    previous: AgentState
+    since: datetime
+    caller: Literal["requeued", "callback_requeued", "finished"] | None = Field(
+        description="requeued: back at their place in the queue; callback_requeued: a callback's place "
+        "back in the queue; finished: the agent's part of the call ended; null: no caller"
+    )
+    call: str | None = Field(description="reference number of the call the agent was freed from")
+
+
 class HeartbeatAck(BaseModel):
     """The heartbeat was recorded."""
 

@@ -6,10 +6,22 @@ from typing import Any
 
 from flask import Blueprint, abort, current_app, request
 
-from ivr.api.auth import require
-from ivr.api.schemas import AgentsReport, FollowupsReport, QueuesReport, TicketsReport
+from ivr import keys
+from ivr.api.auth import principal, require
+from ivr.api.errors import BadField, parse_body, query_int
+from ivr.api.schemas import (
+    AgentForced,
+    AgentsReport,
+    FollowupsReport,
+    QueuesReport,
+    StateChange,
+    TicketsReport,
+)
 from ivr.api.statistics import agent_report, followup_report, queue_report
+from ivr.callcenter.agents import StateConflict
+from ivr.callcenter.supervision import Supervision
 from ivr.followup.tickets import MAX_LIST, Tickets
+from ivr.voice.holdloop import HOLD_AGAIN
 
 bp = Blueprint("supervisor_api", __name__, url_prefix="/supervisor")
 
@@ -49,11 +61,9 @@ def tickets() -> dict[str, Any]:
     department = request.args.get("department", "")
     if department not in hotline.config.file.departments:
         known = ", ".join(hotline.config.file.departments)
-        abort(400, description=f"department: give one of {known}")
-    limit_text = request.args.get("limit", "20")
-    if not limit_text.isdigit() or not 1 <= int(limit_text) <= MAX_LIST:
-        abort(400, description=f"limit: a whole number from 1 to {MAX_LIST}")
-    rows = Tickets(hotline.stores.data).recent(department, int(limit_text))
+        raise BadField("department", f"give one of {known}")
+    limit = query_int("limit", 20, 1, MAX_LIST)
+    rows = Tickets(hotline.stores.data).recent(department, limit)
     report = {
         "department": department,
         "tickets": [
@@ -68,3 +78,42 @@ def tickets() -> dict[str, Any]:
         ],
     }
     return TicketsReport.model_validate(report).model_dump(mode="json")
+
+
+def supervision(hotline: Any) -> Supervision:
+    """Forcing agents' states, with the caller of a ringing agent sent back to the hold loop."""
+    connector = hotline.matcher.connector
+    return Supervision(
+        hotline.stores.data,
+        hotline.agents,
+        hotline.calls,
+        hotline.connections,
+        hotline.callbacks,
+        hotline.jobs,
+        send_to_hold=lambda sid: connector.redirect(sid, HOLD_AGAIN),
+    )
+
+
+@bp.put("/agents/<agent_id>/state")
+@require("supervisor")
+def force_state(agent_id: str) -> dict[str, Any]:
+    """Set an agent's state (ready, not ready with a reason, offline) whatever it is now."""
+    body = parse_body(StateChange)
+    hotline = current_app.extensions["hotline"]
+    try:
+        forced = supervision(hotline).force(
+            agent_id, body.state, hotline.clock.now(), reason=body.reason, by=principal().subject
+        )
+    except LookupError:
+        abort(404, description=f"no agent {agent_id!r}")
+    except StateConflict as exc:
+        abort(409, description=str(exc))
+    ref = hotline.stores.data.hget(keys.call(forced.call_sid), "ref") if forced.call_sid else None
+    return AgentForced(
+        id=forced.agent,
+        state=forced.state,
+        previous=forced.previous,
+        since=forced.since,
+        caller=forced.caller or None,
+        call=ref if forced.caller else None,
+    ).model_dump(mode="json")

@@ -57,6 +57,10 @@ class AccountDirectory(Protocol):
         """Freeze the account (called from a worker job); raises on failure."""
         ...
 
+    def registered_mobile(self, account_id: str) -> str | None:
+        """The account's registered mobile in E.164; None when unknown or unreachable."""
+        ...
+
 
 # KEYS: account, call.  ARGV: account id, caller e164 ('' if unknown), call ttl.
 _STAGE = """
@@ -113,6 +117,10 @@ class RedisDirectory:
             raise LookupError(f"no account {mask_account(account_id)}")
         self.conn.hset(keys.account(account_id), "status", "frozen")
 
+    def registered_mobile(self, account_id: str) -> str | None:
+        """The demo account's mobile."""
+        return self.conn.hget(keys.account(account_id), "mobile") or None
+
 
 class HttpDirectory:
     """The wallet's backend: GET {url}/{id} -> {"mobile", "status"}; POST {url}/{id}/freeze."""
@@ -159,3 +167,13 @@ class HttpDirectory:
         """Ask the backend to freeze; raises for anything but a 2xx."""
         reply = self.session.post(f"{self.url}/{account_id}/freeze", timeout=self.timeout)
         reply.raise_for_status()
+
+    def registered_mobile(self, account_id: str) -> str | None:
+        """Ask the backend (bounded by the timeout); None when it cannot say."""
+        try:
+            reply = self.session.get(f"{self.url}/{account_id}", timeout=self.timeout)
+            if reply.status_code != 200:
+                return None
+            return to_e164(str(reply.json().get("mobile", "")), self.region)
+        except (requests.RequestException, ValueError, AttributeError):
+            return None

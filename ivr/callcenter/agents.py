@@ -1,8 +1,26 @@
 """Agents in Redis: who they are, their state with its timestamp, and the ready index.
 
-States: offline, ready, reserved (a match is being made: a moment), ringing, on_call, wrap_up,
-not_ready (with a reason). Every change is one Lua script on the agent's own key that checks
-the state it comes from, so two matchers can never book the same agent.
+States (`AgentState`) and the moves between them (`MOVES`: name -> states it may come from, state
+it goes to). Every change is one Lua script on the agent's own key that checks the state it comes
+from, so two matchers can never book the same agent.
+
+    offline <──> ready <──> not_ready (reason)          chosen by the agent (API), any of the three
+                  │ ^ ^                                  also from wrap_up
+          reserve │ │ └───────────── wrap_up <── on_call <── ringing
+                  v │ release / caller gone      finished    answered │ ^
+               reserved ───────────────────────────────────────> ring │ │
+                  │                                                   │ │
+                  └── lease expired -> ready         missed -> not_ready (no-answer, busy, failed)
+
+`reserved` and `ringing` are holds the hotline places on an agent, and each carries a lease
+(`hold_until` on the agent, indexed in `hl:holds`): reserved for `RESERVE_LEASE_SECONDS` (the
+matcher's next step takes milliseconds), ringing for the ring timeout plus `RING_MARGIN_SECONDS`
+(renewed when the Dial really starts). When nothing more arrives (the worker died, Twilio's
+reports were lost), the reaper (queue_worker/reaper.py) ends an expired hold: a reserved agent
+is ready again, as idle as before; a ringing agent is ready again (the caller hung up, or goes
+back to their place), or not ready with the reason `ring_timeout` when the caller is still
+there and the agent never answered. No other state expires: wrap-up ends by its own time (the
+sweep), and ready or not-ready consoles that stop beating go offline.
 
 `hl:ready:{dept}` lists ready agents by the time they became idle: the longest-idle agent is
 first. It is an index of the agent hashes (which are the truth): a matcher that finds a stale
@@ -14,16 +32,30 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from enum import StrEnum
 
 import redis
 
 from ivr import keys
 from ivr.hotline.schema import Agent as AgentSpec
 
-OFFLINE, READY, RESERVED, RINGING, ON_CALL, WRAP_UP, NOT_READY = (
-    "offline", "ready", "reserved", "ringing", "on_call", "wrap_up", "not_ready",
-)  # fmt: skip
-STATES = (OFFLINE, READY, RESERVED, RINGING, ON_CALL, WRAP_UP, NOT_READY)
+
+class AgentState(StrEnum):
+    """Where an agent is."""
+
+    OFFLINE = "offline"  # not working
+    READY = "ready"  # waiting for a call (in the ready index)
+    RESERVED = "reserved"  # a matcher holds them for a caller: a moment (leased)
+    RINGING = "ringing"  # their phone rings for a caller (leased)
+    ON_CALL = "on_call"  # talking
+    WRAP_UP = "wrap_up"  # writing up the call until `wrap_until`
+    NOT_READY = "not_ready"  # away, with a reason
+
+
+OFFLINE, READY, RESERVED, RINGING, ON_CALL, WRAP_UP, NOT_READY = tuple(AgentState)
+STATES = tuple(AgentState)
+# Holds the hotline places on an agent: each has a lease, ended by the reaper when it expires.
+HELD = (RESERVED, RINGING)
 # States in which an agent serves their departments (counted as staffed by the wait estimate).
 STAFFED = (READY, RESERVED, RINGING, ON_CALL, WRAP_UP)
 # What an agent may choose through the API, and from which states.
@@ -32,6 +64,24 @@ CHOOSABLE = {
     NOT_READY: (OFFLINE, READY, WRAP_UP, NOT_READY),
     OFFLINE: (READY, NOT_READY, WRAP_UP, OFFLINE),
 }
+# Every other move: name -> (states it may come from, state it goes to).
+MOVES: dict[str, tuple[tuple[AgentState, ...], AgentState]] = {
+    "reserve": ((READY,), RESERVED),
+    "release": ((RESERVED,), READY),  # no caller for them after all
+    "ring": ((RESERVED,), RINGING),
+    "answered": ((RINGING, ON_CALL), ON_CALL),
+    "missed": ((RINGING,), NOT_READY),  # no-answer, busy, failed
+    "caller_gone": ((RINGING, RESERVED), READY),
+    "finished": ((ON_CALL, RINGING), WRAP_UP),
+    "wrapped_up": ((WRAP_UP,), READY),  # the sweep, at `wrap_until`
+    "silent": ((READY, NOT_READY, WRAP_UP), OFFLINE),  # the sweep: no heartbeat
+    "lease_expired": (HELD, READY),  # the reaper: the match or the ring went nowhere
+    "ring_timeout": ((RINGING,), NOT_READY),  # the reaper: rang past the lease, caller still there
+}
+# A reserved agent's lease: the matcher takes the caller and rings within milliseconds.
+RESERVE_LEASE_SECONDS = 10
+# A ringing agent's lease beyond the ring timeout: the redirect, the hold loop's next turn.
+RING_MARGIN_SECONDS = 30
 
 # KEYS: agent.  ARGV: allowed from (comma list), to, now (iso), then field/value pairs to set.
 # Returns the state it came from, or an error reply naming the state it is in.
@@ -79,11 +129,12 @@ class AgentView:
     reason: str = ""
     call_sid: str = ""
     wrap_until: datetime | None = None
+    hold_until: datetime | None = None  # the lease of a reserved or ringing agent
 
     @classmethod
     def from_hash(cls, fields: dict[str, str]) -> AgentView:
         """Parse the Redis hash."""
-        wrap = fields.get("wrap_until")
+        wrap, hold = fields.get("wrap_until"), fields.get("hold_until")
         return cls(
             id=fields["id"],
             name=fields.get("name", ""),
@@ -97,6 +148,7 @@ class AgentView:
             reason=fields.get("reason", ""),
             call_sid=fields.get("call_sid", ""),
             wrap_until=datetime.fromisoformat(wrap) if wrap else None,
+            hold_until=datetime.fromisoformat(hold) if hold else None,
         )
 
 
@@ -143,7 +195,23 @@ class Agents:
 
     # -- state changes --------------------------------------------------------------------------
 
-    def _move(self, agent_id: str, allowed: tuple[str, ...], to: str, now: datetime, **fields: str) -> str:
+    def _move(
+        self,
+        agent_id: str,
+        allowed: tuple[str, ...],
+        to: str,
+        now: datetime,
+        hold_until: datetime | None = None,
+        **fields: str,
+    ) -> str:
+        if to in HELD:
+            until = hold_until or now + timedelta(seconds=RESERVE_LEASE_SECONDS)
+            # The lease is indexed before the hold exists: a crash in between leaves an entry the
+            # reaper drops (the agent is not held), never a hold that nothing would end.
+            self.conn.zadd(keys.agent_holds(), {agent_id: until.timestamp()})
+            fields["hold_until"] = until.isoformat()
+        else:
+            fields["hold_until"] = ""
         args: list[str] = [",".join(allowed), to, now.isoformat()]
         for name, value in fields.items():
             args += [name, value]
@@ -154,12 +222,19 @@ class Agents:
         self._index(agent_id, to, now)
         return str(previous)
 
+    def _apply(self, agent_id: str, move: str, now: datetime, **fields: str) -> str:
+        """One of `MOVES`, by name."""
+        allowed, to = MOVES[move]
+        return self._move(agent_id, allowed, to, now, **fields)
+
     def _index(self, agent_id: str, state: str, now: datetime) -> None:
-        """Keep `hl:ready:{dept}` in step with the agent's state."""
+        """Keep `hl:ready:{dept}`, the staffed sets and the lease index in step with the state."""
         agent = self.get(agent_id)
         if agent is None:
             return
         pipe = self.conn.pipeline(transaction=False)
+        if state not in HELD:
+            pipe.zrem(keys.agent_holds(), agent_id)
         for dept in agent.departments:
             if state in STAFFED:
                 pipe.zadd(keys.staffed_agents(dept), {agent_id: now.timestamp()}, nx=True)
@@ -186,44 +261,67 @@ class Agents:
         return self._move(agent_id, CHOOSABLE[state], state, now, **fields)
 
     def reserve(self, agent_id: str, now: datetime) -> bool:
-        """Hold a ready agent for a match; False when someone else got them first."""
+        """Hold a ready agent for a match (leased); False when someone else got them first."""
         try:
-            self._move(agent_id, (READY,), RESERVED, now)
+            self._apply(agent_id, "reserve", now)
         except StateConflict:
             return False
         return True
 
     def release(self, agent_id: str, now: datetime) -> None:
         """No caller for the reserved agent after all: ready again, same idle time."""
-        self._move(agent_id, (RESERVED,), READY, now)
+        self._apply(agent_id, "release", now)
 
-    def ring(self, agent_id: str, call_sid: str, now: datetime) -> None:
-        """The reserved agent's phone rings for `call_sid`."""
-        self._move(agent_id, (RESERVED,), RINGING, now, call_sid=call_sid)
+    def ring(self, agent_id: str, call_sid: str, now: datetime, lease_seconds: float = 60.0) -> None:
+        """The reserved agent's phone rings for `call_sid`, held for at most `lease_seconds`."""
+        allowed, to = MOVES["ring"]
+        until = now + timedelta(seconds=lease_seconds)
+        self._move(agent_id, allowed, to, now, hold_until=until, call_sid=call_sid)
+
+    def extend_hold(self, agent_id: str, until: datetime, pipe: redis.client.Pipeline | None = None) -> None:
+        """Lengthen the lease of a held agent (the Dial really starts now); never shortens it."""
+        target = pipe if pipe is not None else self.conn.pipeline(transaction=False)
+        target.zadd(keys.agent_holds(), {agent_id: until.timestamp()}, xx=True, gt=True)
+        if pipe is None:
+            target.execute()
+
+    def renew_hold(self, agent_id: str, until: datetime) -> None:
+        """Set the lease of a held agent to `until` (the reaper, for a hold still in progress)."""
+        pipe = self.conn.pipeline(transaction=True)
+        pipe.hset(keys.agent(agent_id), "hold_until", until.isoformat())
+        pipe.zadd(keys.agent_holds(), {agent_id: until.timestamp()})
+        pipe.execute()
 
     def answered(self, agent_id: str, now: datetime) -> None:
         """The agent picked up."""
-        self._move(agent_id, (RINGING, ON_CALL), ON_CALL, now)
+        self._apply(agent_id, "answered", now)
 
     def missed(self, agent_id: str, now: datetime, reason: str) -> None:
         """The agent did not answer (no-answer, busy, failed): not ready until they say so."""
-        self._move(agent_id, (RINGING,), NOT_READY, now, reason=reason, call_sid="")
+        self._apply(agent_id, "missed", now, reason=reason, call_sid="")
 
     def caller_gone(self, agent_id: str, now: datetime) -> None:
         """The caller hung up while the agent's phone rang: the agent is free again."""
-        self._move(agent_id, (RINGING, RESERVED), READY, now, call_sid="")
+        self._apply(agent_id, "caller_gone", now, call_sid="")
+
+    def lease_expired(self, agent_id: str, now: datetime, reason: str = "") -> str:
+        """The reaper ends an expired hold: ready (as idle as before), or not ready with `reason`."""
+        if reason:
+            return self._apply(agent_id, "ring_timeout", now, reason=reason, call_sid="")
+        return self._apply(agent_id, "lease_expired", now, call_sid="")
 
     def finished(self, agent_id: str, now: datetime, wrap_seconds: int) -> None:
         """The call ended: wrap-up for `wrap_seconds`, then ready (see `sweep`)."""
         until = now + timedelta(seconds=wrap_seconds)
-        self._move(
-            agent_id,
-            (ON_CALL, RINGING),
-            WRAP_UP,
-            now,
-            wrap_until=until.isoformat(),
-            idle_since=now.isoformat(),
-        )
+        self._apply(agent_id, "finished", now, wrap_until=until.isoformat(), idle_since=now.isoformat())
+
+    def expired_holds(self, now: datetime, limit: int = 100) -> list[str]:
+        """Agents whose hold lease has run out by `now` (from the index: no scan of all agents)."""
+        return list(self.conn.zrangebyscore(keys.agent_holds(), "-inf", now.timestamp(), start=0, num=limit))
+
+    def drop_hold_index(self, agent_id: str) -> None:
+        """Forget an index entry that no longer stands for a hold."""
+        self.conn.zrem(keys.agent_holds(), agent_id)
 
     def heartbeat(self, agent_id: str, now: datetime) -> None:
         """The agent's console is alive."""
@@ -235,7 +333,7 @@ class Agents:
         for agent in self.all():
             if agent.state == WRAP_UP and agent.wrap_until and agent.wrap_until <= now:
                 try:
-                    self._move(agent.id, (WRAP_UP,), READY, now, wrap_until="")
+                    self._apply(agent.id, "wrapped_up", now, wrap_until="")
                     ready.append(agent.id)
                 except StateConflict:
                     pass  # the agent changed state meanwhile: their choice wins
@@ -244,7 +342,7 @@ class Agents:
         )
         for agent_id in stale:
             try:
-                self._move(agent_id, (READY, NOT_READY, WRAP_UP), OFFLINE, now, reason="no heartbeat")
+                self._apply(agent_id, "silent", now, reason="no heartbeat")
             except StateConflict:
                 continue  # on a call, or already offline: the call's own end decides
             self.conn.zrem(keys.agent_heartbeats(), agent_id)
@@ -259,3 +357,10 @@ class Agents:
     def ready_candidates(self, department: str, limit: int = 20) -> list[str]:
         """Ready agents of a department, longest idle first."""
         return list(self.conn.zrange(keys.ready_agents(department), 0, limit - 1))
+
+    def forced(self, agent_id: str, state: str, now: datetime, reason: str, came_from: str) -> str:
+        """A supervisor set the state, if the agent is still in `came_from` (callcenter/supervision.py)."""
+        fields = {"reason": reason if state == NOT_READY else "", "wrap_until": ""}
+        if state == READY:
+            fields["idle_since"] = now.isoformat()
+        return self._move(agent_id, (came_from,), state, now, **fields)

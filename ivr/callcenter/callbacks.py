@@ -27,17 +27,17 @@ import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.utils import parsedate_to_datetime
-from zoneinfo import ZoneInfo
 
 import redis
 from twilio.rest import Client
 
-from ivr import keys
+from ivr import faultpoints, keys
 from ivr.callcenter.agents import Agents, StateConflict
 from ivr.callcenter.calls import CallRecord
 from ivr.callcenter.connections import REQUEUE_CAPACITY
+from ivr.callcenter.lifecycle import CallLife, CallStatus, allowed_from
 from ivr.callcenter.queues import _JOIN, Popped, Queues
-from ivr.clock import Clock
+from ivr.clock import Clock, business_day
 from ivr.hotline.schema import HotlineFile
 from ivr.jobs import JobQueue
 from ivr.outbound.limits import OutboundLimits
@@ -46,53 +46,68 @@ from ivr.phones import mask_phone
 log = logging.getLogger(__name__)
 
 CLAIM_TTL_SECONDS = 2 * 24 * 3600
+# The agent's lease while a callback is placed: the job and rq's retries (5 + 15 + 30 s) ...
+DIAL_SLACK_SECONDS = 60
+# ... the customer's phone ringing, then the greeting (two tries of 8 s) and the agent's ring.
+GREETING_SECONDS = 30
 # Calls created this long before the claim still count as this attempt's (clock skew with Twilio).
 ADOPT_SLACK_SECONDS = 5
 
-# KEYS: call.  ARGV: agent, department, score, now.  The matcher popped this place for an agent.
+# KEYS: call.  ARGV: agent, department, score, now, then from lifecycle.py: callback, queued,
+# connecting, ',statuses connecting may come from,'.  The matcher popped this place for an agent.
 # A callback that waits becomes 'dialling' with its next attempt number (returned); a caller on
-# hold becomes 'connecting' (-1); a call that ended meanwhile (the caller hung up as the place was
+# hold becomes connecting (-1); a call that ended meanwhile (the caller hung up as the place was
 # taken) is left alone (0), so no agent rings for nobody. Checked and written in one step.
 _CLAIM = """
-local f = redis.call('HMGET', KEYS[1], 'status', 'cb_status')
--- 'answered' + 'queued': the agent missed a customer who was on the line, and the place was just
+local f = redis.call('HMGET', KEYS[1], 'status', 'cb_status', 'ended_at')
+-- 'answered' + queued: the agent missed a customer who was on the line, and the place was just
 -- put back (the customer is gone from the line by now): still a callback.
-if (f[1] == 'callback' and f[2] == 'waiting') or (f[1] == 'queued' and f[2] == 'answered') then
+if (f[1] == ARGV[5] and f[2] == 'waiting') or (f[1] == ARGV[6] and f[2] == 'answered') then
   local attempt = redis.call('HINCRBY', KEYS[1], 'cb_attempt', 1)
-  redis.call('HSET', KEYS[1], 'status', 'callback', 'cb_status', 'dialling', 'agent', ARGV[1],
+  redis.call('HSET', KEYS[1], 'status', ARGV[5], 'cb_status', 'dialling', 'agent', ARGV[1],
     'department', ARGV[2],
     'queue_score', ARGV[3], 'matched_at', ARGV[4], 'cb_call', '')
   return attempt
 end
-if f[1] == 'ended' then return 0 end
-redis.call('HSET', KEYS[1], 'status', 'connecting', 'agent', ARGV[1], 'department', ARGV[2],
+if f[3] or not string.find(ARGV[8], ',' .. (f[1] or '') .. ',', 1, true) then return 0 end
+redis.call('HSET', KEYS[1], 'status', ARGV[7], 'agent', ARGV[1], 'department', ARGV[2],
   'queue_score', ARGV[3], 'matched_at', ARGV[4])
 return -1
 """
 
-# KEYS: call.  ARGV: attempt ('' for any), ',allowed,cb_status,list,', new cb_status, field, value...
+# KEYS: call.  ARGV: attempt ('' for any), ',allowed,cb_status,list,', new cb_status, new call
+# status ('' to leave it), ',statuses it may come from,' (lifecycle.py), then field, value...
 _MOVE = """
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
-local f = redis.call('HMGET', KEYS[1], 'cb_attempt', 'cb_status')
+local f = redis.call('HMGET', KEYS[1], 'cb_attempt', 'cb_status', 'status')
 if ARGV[1] ~= '' and f[1] ~= ARGV[1] then return 0 end
 if not string.find(ARGV[2], ',' .. (f[2] or '') .. ',', 1, true) then return 0 end
+if ARGV[4] ~= '' then
+  if not string.find(ARGV[5], ',' .. (f[3] or '') .. ',', 1, true) then return 0 end
+  redis.call('HSET', KEYS[1], 'status', ARGV[4])
+end
 redis.call('HSET', KEYS[1], 'cb_status', ARGV[3])
-for i = 4, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
+for i = 6, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
 return 1
 """
 
-# KEYS: call.  ARGV: attempt, max attempts, reason.  The customer was not reached: 'retry:n'
-# (n failures so far), 'failed', or '' when this attempt's outcome was already recorded.
+# KEYS: call.  ARGV: attempt, max attempts, reason, then from lifecycle.py: callback_failed,
+# ',statuses it may come from,', callback.  The customer was not reached (or left while the
+# agent's phone rang): 'retry:n' (n failures so far), 'failed', or '' when this attempt's outcome
+# was already recorded.
 _NOT_REACHED = """
-local f = redis.call('HMGET', KEYS[1], 'cb_attempt', 'cb_status')
-if f[1] ~= ARGV[1] or (f[2] ~= 'dialling' and f[2] ~= 'calling') then return '' end
+local f = redis.call('HMGET', KEYS[1], 'cb_attempt', 'cb_status', 'status')
+if f[1] ~= ARGV[1] or (f[2] ~= 'dialling' and f[2] ~= 'calling' and f[2] ~= 'answered') then
+  return ''
+end
+if not string.find(ARGV[5], ',' .. (f[3] or '') .. ',', 1, true) then return '' end
 local fails = redis.call('HINCRBY', KEYS[1], 'cb_fails', 1)
 if fails >= tonumber(ARGV[2]) then
-  redis.call('HSET', KEYS[1], 'cb_status', 'failed', 'cb_reason', ARGV[3], 'status', 'callback_failed',
+  redis.call('HSET', KEYS[1], 'cb_status', 'failed', 'cb_reason', ARGV[3], 'status', ARGV[4],
     'outcome', 'callback_failed', 'agent', '')
   return 'failed'
 end
-redis.call('HSET', KEYS[1], 'cb_status', 'retry', 'cb_reason', ARGV[3], 'agent', '')
+redis.call('HSET', KEYS[1], 'cb_status', 'retry', 'cb_reason', ARGV[3], 'agent', '', 'status', ARGV[6])
 return 'retry:' .. fails
 """
 
@@ -126,6 +141,7 @@ class Callbacks:
         self._claim = conn.register_script(_CLAIM)
         self._move = conn.register_script(_MOVE)
         self._not_reached = conn.register_script(_NOT_REACHED)
+        self.life = CallLife(conn)
 
     # -- the record -----------------------------------------------------------------------
 
@@ -134,9 +150,18 @@ class Callbacks:
         fields = self.conn.hgetall(keys.call(sid)) if sid.startswith("CA") else {}
         return CallRecord(sid, fields) if fields else None
 
-    def move(self, sid: str, attempt: int | None, allowed: tuple[str, ...], to: str, **fields: str) -> bool:
-        """Compare-and-set the callback's status (and other fields); False when it had moved on."""
+    def move(
+        self,
+        sid: str,
+        attempt: int | None,
+        allowed: tuple[str, ...],
+        to: str,
+        status: CallStatus | None = None,
+        **fields: str,
+    ) -> bool:
+        """Compare-and-set the callback's status (and the call's status, fields); False if it moved on."""
         args: list[object] = ["" if attempt is None else str(attempt), "," + ",".join(allowed) + ",", to]
+        args += [str(status), allowed_from(status)] if status is not None else ["", ""]
         for name, value in fields.items():
             args += [name, value]
         return bool(self._move(keys=[keys.call(sid)], args=args))
@@ -152,29 +177,38 @@ class Callbacks:
 
     # -- asked for on hold ---------------------------------------------------------------
 
-    def keep_place(self, record: CallRecord, number: str, now: datetime) -> None:
-        """The caller hangs up and keeps their place; the matcher will call them back."""
-        self.conn.hset(
-            keys.call(record.sid),
-            mapping={
-                "status": "callback",
-                "cb_status": "waiting",
-                "cb_number": number,
-                "cb_requested_at": now.isoformat(),
-                "cb_attempt": "0",
-                "cb_fails": "0",
-            },
+    def keep_place(self, record: CallRecord, number: str, now: datetime) -> bool:
+        """The caller hangs up and keeps their place; the matcher will call them back.
+
+        False when the caller was matched meanwhile (no longer queued): they stay on the line.
+        """
+        moved = self.life.move(
+            record.sid,
+            CallStatus.CALLBACK,
+            (CallStatus.QUEUED,),
+            cb_status="waiting",
+            cb_number=number,
+            cb_requested_at=now.isoformat(),
+            cb_attempt="0",
+            cb_fails="0",
         )
+        if moved is None:
+            return False
         self.count(record, "callbacks_requested")
         log.info("callback requested for call %s to %s", record.sid, mask_phone(number))
+        return True
 
     # -- the matcher's side ----------------------------------------------------------------
 
     def claim(self, found: Popped, agent_id: str, department: str, now: datetime) -> str:
         """A popped place for this agent: 'callback' (the job calls them), 'caller' or 'gone'."""
-        args = [agent_id, department, str(found.score), now.isoformat()]
+        args = [agent_id, department, str(found.score), now.isoformat(), CallStatus.CALLBACK,
+                CallStatus.QUEUED, CallStatus.CONNECTING,
+                allowed_from(CallStatus.CONNECTING, (CallStatus.QUEUED,))]  # fmt: skip
         attempt = int(self._claim(keys=[keys.call(found.sid)], args=args))
         if attempt > 0:
+            self.agents.renew_hold(agent_id, now + timedelta(seconds=self.lease_seconds()))
+            faultpoints.reached("callback.claimed")  # no job yet: the reaper queues it once more
             self.jobs.place_callback(None, found.sid, agent_id, attempt)
             return "callback"
         return "caller" if attempt < 0 else "gone"
@@ -196,11 +230,12 @@ class Callbacks:
             if held.startswith("CA"):
                 return Placed("already", held)
             since = float(held.removeprefix("pending:") or 0)
-            adopted = self._created_since(number, since)
+            adopted = self.created_since(number, since)
             if adopted:
                 self._dialled(sid, attempt, claim, adopted)
                 log.info("callback %s attempt %d: adopted call %s", sid, attempt, adopted)
                 return Placed("adopted", adopted)
+        faultpoints.reached("callback.pending")  # claimed, not dialled: the reaper asks Twilio
         now = self.clock.now()
         refused = self.limits.allow("call", number, now)
         if refused:
@@ -219,15 +254,25 @@ class Callbacks:
             timeout=self.settings.ring_timeout_seconds,
             machine_detection="Enable",
         )
+        faultpoints.reached("callback.dialled")  # placed, not recorded: adopted from the claim or Twilio
         self._dialled(sid, attempt, claim, created.sid)
         log.info("callback %s attempt %d: calling %s (%s)", sid, attempt, mask_phone(number), created.sid)
         return Placed("dialled", created.sid)
+
+    def adopt(self, sid: str, attempt: int, call_sid: str) -> None:
+        """The attempt's call exists (a dead job placed it): the callback is calling it."""
+        self._dialled(sid, attempt, keys.callback_claim(sid, attempt), call_sid)
+
+    def lease_seconds(self) -> int:
+        """How long an agent is kept for a callback before the reaper asks how it goes."""
+        ring = self.cfg.hotline.ring_timeout_seconds
+        return DIAL_SLACK_SECONDS + self.settings.ring_timeout_seconds + GREETING_SECONDS + ring
 
     def _dialled(self, sid: str, attempt: int, claim: str, call_sid: str) -> None:
         self.conn.set(claim, call_sid, ex=CLAIM_TTL_SECONDS)
         self.move(sid, attempt, ("dialling",), "calling", cb_call=call_sid)
 
-    def _created_since(self, number: str, since: float) -> str | None:
+    def created_since(self, number: str, since: float) -> str | None:
         """An outbound call to `number` created since `since` (wall clock): a dead run's call."""
         for call in self.rest.calls.list(to=number, limit=20):
             created = call.date_created
@@ -250,7 +295,17 @@ class Callbacks:
             return ""
         agent_id = record.get("agent")
         outcome = str(
-            self._not_reached(keys=[keys.call(sid)], args=[attempt, self.settings.max_attempts, reason])
+            self._not_reached(
+                keys=[keys.call(sid)],
+                args=[
+                    attempt,
+                    self.settings.max_attempts,
+                    reason,
+                    CallStatus.CALLBACK_FAILED,
+                    allowed_from(CallStatus.CALLBACK_FAILED),
+                    CallStatus.CALLBACK,
+                ],
+            )  # fmt: skip
         )
         if not outcome:
             return ""
@@ -283,15 +338,23 @@ class Callbacks:
     def due(self, sid: str) -> bool:
         """The backoff passed: the place goes back in the queue (same score) for the next agent."""
         record = self.load(sid)
-        if record is None or not self.move(sid, None, ("retry",), "waiting", status="callback"):
+        if record is None or not self.move(sid, None, ("retry",), "waiting", CallStatus.CALLBACK):
             return False
         self._rejoin(record, score=int(record.get("queue_score") or 0) or None, offer=False)
         return True
 
     def agent_missed(self, record: CallRecord) -> None:
         """The agent did not pick up while the customer waited: the customer is called again soon."""
-        self.move(record.sid, None, ("answered",), "waiting", status="callback")
+        self.move(record.sid, None, ("answered",), "waiting", CallStatus.CALLBACK)
         self.jobs.match_department(None, record.get("department"))
+
+    def agent_taken_back(self, record: CallRecord) -> bool:
+        """A supervisor freed the agent kept for this callback before the customer came on the line:
+        the place goes back to the queue (same score); an answer that still comes finds it moved on."""
+        if not self.move(record.sid, None, ("dialling", "calling"), "waiting", status="callback", agent=""):
+            return False
+        self._rejoin(record, score=int(record.get("queue_score") or 0) or None, offer=False)
+        return True
 
     def _rejoin(self, record: CallRecord, *, score: int | None, offer: bool) -> None:
         department = record.get("department")
@@ -307,6 +370,7 @@ class Callbacks:
             record.get("day") or "000000",
             score=score,
             offer=offer,
+            on_line=False,
         )
         self.jobs.match_department(None, department)
 
@@ -314,38 +378,37 @@ class Callbacks:
 
     def schedule(
         self, record: CallRecord, department: str, number: str, slot: datetime, now: datetime
-    ) -> None:
-        """Call back at `slot`: rq's scheduler puts the caller in the queue then."""
-        if record.get("status") == "queued" and record.get("department"):
+    ) -> bool:
+        """Call back at `slot`, when rq's scheduler queues the caller (False: matched meanwhile)."""
+        was = self.life.move(
+            record.sid,
+            CallStatus.CALLBACK_SCHEDULED,
+            cb_status="scheduled",
+            cb_number=number,
+            cb_slot=slot.isoformat(),
+            cb_requested_at=now.isoformat(),
+            cb_attempt="0",
+            cb_fails="0",
+            department=department,
+        )
+        if was is None:
+            return False
+        if was == CallStatus.QUEUED and record.get("department"):
             self.queues.leave(record.sid, record.get("department"), record.get("day"), abandoned=False)
         ttl = int((slot - now).total_seconds()) + keys.CALL_TTL_SECONDS
-        pipe = self.conn.pipeline(transaction=True)
-        pipe.hset(
-            keys.call(record.sid),
-            mapping={
-                "status": "callback_scheduled",
-                "cb_status": "scheduled",
-                "cb_number": number,
-                "cb_slot": slot.isoformat(),
-                "cb_requested_at": now.isoformat(),
-                "cb_attempt": "0",
-                "cb_fails": "0",
-                "department": department,
-            },
-        )
-        pipe.expire(keys.call(record.sid), max(ttl, keys.CALL_TTL_SECONDS))
-        pipe.execute()
+        self.conn.expire(keys.call(record.sid), max(ttl, keys.CALL_TTL_SECONDS))
         self.count(CallRecord(record.sid, {**record.fields, "department": department}), "callbacks_scheduled")
         self.jobs.scheduled_callback(record.sid, self._wall_delay(slot - now))
         log.info("callback for call %s scheduled at %s", record.sid, slot.isoformat())
+        return True
 
     def start_scheduled(self, sid: str) -> bool:
         """The slot came: the caller joins the queue now as a callback place."""
         record = self.load(sid)
         now = self.clock.now()
-        day = now.astimezone(ZoneInfo(self.cfg.hotline.timezone)).strftime("%y%m%d")
+        day = business_day(now, self.cfg.hotline.timezone)
         if record is None or not self.move(
-            sid, None, ("scheduled",), "waiting", status="callback", day=day, queued_at=now.isoformat()
+            sid, None, ("scheduled",), "waiting", CallStatus.CALLBACK, day=day, queued_at=now.isoformat()
         ):
             return False
         record = self.load(sid)
@@ -371,7 +434,7 @@ return 1
 # account whose place is still kept joins with that place's score.
 _RECLAIM_PREFIX = """
 local lastplace = table.remove(KEYS, 1)
-local account = table.remove(ARGV, 8)
+local account = table.remove(ARGV, 9)
 local saved = redis.call('HMGET', lastplace, 'account', 'score')
 if saved[2] and (saved[1] or '') == account then
   ARGV[6] = saved[2]

@@ -14,10 +14,11 @@ from datetime import datetime
 import redis
 
 from ivr import keys
+from ivr.callcenter.lifecycle import CallStatus, close_table, queue_move
 
 # KEYS: call, refseq(day), lang(caller) or a dummy, stats(day), calls_from(caller) or a dummy
 # ARGV: now(iso), day, caller_e164, caller_raw, to, call_ttl, refseq_ttl, ref_ttl, ref_prefix,
-#       stats_ttl, sid, now_ms, calls_from_ttl, calls_from_keep_ms
+#       stats_ttl, sid, now_ms, calls_from_ttl, calls_from_keep_ms, the first status (lifecycle.py)
 # The reference number is yymmdd + 5-digit sequence + Luhn digit (see identifiers.py).
 _OPEN_CALL = """
 if redis.call('EXISTS', KEYS[1]) == 1 then
@@ -42,7 +43,7 @@ if ARGV[3] ~= '' then
   remembered = redis.call('GET', KEYS[3]) or ''
 end
 redis.call('HSET', KEYS[1], 'sid', ARGV[11], 'created_at', ARGV[1], 'day', ARGV[2],
-  'caller', ARGV[3], 'from', ARGV[4], 'to', ARGV[5], 'ref', ref, 'status', 'menu',
+  'caller', ARGV[3], 'from', ARGV[4], 'to', ARGV[5], 'ref', ref, 'status', ARGV[15],
   'remembered_lang', remembered)
 redis.call('EXPIRE', KEYS[1], ARGV[6])
 redis.call('SET', ARGV[9] .. ref, ARGV[11], 'EX', ARGV[8])
@@ -62,7 +63,8 @@ return out
 """
 
 # KEYS: call, stats(day of the call)
-# ARGV: now(iso), call status from Twilio, duration seconds, stats_ttl
+# ARGV: now(iso), call status from Twilio, duration seconds, stats_ttl, then lifecycle.close_table():
+#       the ended status, ',statuses that live on,', then (status, outcome, daily counter) triples.
 # Idempotent: a repeated status callback finds `ended_at` set and changes nothing.
 _CLOSE_CALL = """
 if redis.call('EXISTS', KEYS[1]) == 0 or redis.call('HEXISTS', KEYS[1], 'ended_at') == 1 then
@@ -70,23 +72,18 @@ if redis.call('EXISTS', KEYS[1]) == 0 or redis.call('HEXISTS', KEYS[1], 'ended_a
 end
 local status = redis.call('HGET', KEYS[1], 'status')
 local outcome = 'completed'
-if status == 'menu' then
-  outcome = 'abandoned_in_menu'
-  local node = redis.call('HGET', KEYS[1], 'node') or 'start'
-  redis.call('HINCRBY', KEYS[2], 'abandoned_menu', 1)
-  redis.call('HINCRBY', KEYS[2], 'abandoned_at:' .. node, 1)
-elseif status == 'queued' then
-  outcome = 'abandoned_in_queue'
-  redis.call('HINCRBY', KEYS[2], 'abandoned_queue', 1)
-elseif status == 'connecting' then
-  outcome = 'abandoned_while_ringing'
-  redis.call('HINCRBY', KEYS[2], 'abandoned_ringing', 1)
-elseif status == 'on_call' or status == 'served' then
-  outcome = 'served'
+for i = 7, #ARGV, 3 do
+  if ARGV[i] == status then
+    outcome = ARGV[i + 1]
+    if ARGV[i + 2] ~= '' then redis.call('HINCRBY', KEYS[2], ARGV[i + 2], 1) end
+  end
+end
+if outcome == 'abandoned_in_menu' then
+  redis.call('HINCRBY', KEYS[2], 'abandoned_at:' .. (redis.call('HGET', KEYS[1], 'node') or 'start'), 1)
 end
 -- A caller waiting for a callback (or a later slot) hung up on purpose: the record lives on.
-local after = 'ended'
-if status == 'callback' or status == 'callback_scheduled' then
+local after = ARGV[5]
+if status and string.find(ARGV[6], ',' .. status .. ',', 1, true) then
   outcome, after = status, status
 end
 redis.call('HSET', KEYS[1], 'ended_at', ARGV[1], 'final_status', ARGV[2],
@@ -137,7 +134,7 @@ class CallStore:
                 now.isoformat(), day, caller or "", raw_from[:64], to[:64], keys.CALL_TTL_SECONDS,
                 keys.REFSEQ_TTL_SECONDS, keys.REF_TTL_SECONDS, keys.reference(""),
                 keys.STATS_TTL_SECONDS, sid, int(now.timestamp() * 1000), keys.CALLS_FROM_TTL_SECONDS,
-                keys.CALLS_FROM_KEEP_SECONDS * 1000,
+                keys.CALLS_FROM_KEEP_SECONDS * 1000, str(CallStatus.MENU),
             ],
         )  # fmt: skip
         fields = dict(zip(flat[::2], flat[1::2], strict=True))
@@ -159,7 +156,7 @@ class CallStore:
         """
         day = record.get("day") or "000000"
         close_keys = [keys.call(record.sid), keys.daily_stats(day)]
-        args = [now.isoformat(), status[:20], duration, keys.STATS_TTL_SECONDS]
+        args = [now.isoformat(), status[:20], duration, keys.STATS_TTL_SECONDS, *close_table()]
         pipe.eval(_CLOSE_CALL, len(close_keys), *close_keys, *args)
 
 
@@ -170,10 +167,18 @@ class CallWriter:
     sid: str
     updates: dict[str, str] = field(default_factory=dict)
     extra: list[Callable[[redis.client.Pipeline], None]] = field(default_factory=list)
+    status_to: CallStatus | None = None  # the status this write moves the call to, if any
 
     def set(self, **values: str) -> None:
-        """Fields to write on the call record."""
+        """Fields to write on the call record (never its status: see `move`)."""
+        if "status" in values:
+            raise ValueError("a call's status moves through CallWriter.move (ivr/callcenter/lifecycle.py)")
         self.updates.update(values)
+
+    def move(self, to: CallStatus, among: tuple[CallStatus, ...] | None = None) -> None:
+        """Move the call's status in the same round trip, after the field updates (lifecycle.py)."""
+        self.status_to = to
+        self.also(lambda pipe: queue_move(pipe, self.sid, to, among))
 
     def also(self, command: Callable[[redis.client.Pipeline], None]) -> None:
         """A command to send in the same round trip."""

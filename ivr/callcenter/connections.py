@@ -16,6 +16,7 @@ import redis
 from ivr import keys
 from ivr.callcenter.agents import Agents, StateConflict
 from ivr.callcenter.calls import CallRecord
+from ivr.callcenter.lifecycle import CallLife, CallStatus
 from ivr.callcenter.queues import Queues
 from ivr.hotline.schema import HotlineFile
 
@@ -32,22 +33,28 @@ class Connections:
 
     def __init__(self, cfg: HotlineFile, conn: redis.Redis, agents: Agents, queues: Queues) -> None:
         self.cfg, self.conn, self.agents, self.queues = cfg, conn, agents, queues
+        self.life = CallLife(conn)
 
     def _stats(self, call: CallRecord) -> str:
         return keys.department_stats(call.get("department"), call.get("day") or "000000")
 
     def answered(self, call: CallRecord, agent_id: str, now: datetime) -> bool:
         """The agent picked up (their whisper is being played). False for a stale or repeated event."""
-        if call.get("status") != "connecting" or call.get("agent") != agent_id:
+        if call.get("status") != CallStatus.CONNECTING or call.get("agent") != agent_id:
             return False
         try:
             self.agents.answered(agent_id, now)
         except StateConflict:
             return False
+        moved = self.life.move(
+            call.sid, CallStatus.ON_CALL, expect={"agent": agent_id}, answered_at=now.isoformat()
+        )
+        if moved is None:  # the caller hung up as the agent answered: nothing to bridge
+            self._finish_leg(agent_id, now, 0)
+            return False
         queued_at = datetime.fromisoformat(call.get("queued_at") or now.isoformat())
         waited_ms = max(int((now - queued_at).total_seconds() * 1000), 0)
         pipe = self.conn.pipeline(transaction=True)
-        pipe.hset(keys.call(call.sid), mapping={"status": "on_call", "answered_at": now.isoformat()})
         stats = self._stats(call)
         pipe.hincrby(stats, "answered", 1)
         pipe.hincrby(stats, "answered_wait_ms", waited_ms)
@@ -71,31 +78,38 @@ class Connections:
         if call.get("transferred_by") == agent_id and call.get("agent") != agent_id:
             return "transferred"
         status = call.get("status")
-        if status == "connecting" and dial_status in ANSWERED and duration <= 0:
+        if status == CallStatus.CONNECTING and dial_status in ANSWERED and duration <= 0:
             dial_status = "canceled"  # ended before the bridge: the caller hung up while it rang
-        if dial_status in ANSWERED and status in ("on_call", "connecting", "served"):
-            if status != "served":
+        if dial_status in ANSWERED and status in (
+            CallStatus.ON_CALL,
+            CallStatus.CONNECTING,
+            CallStatus.SERVED,
+        ):
+            if status != CallStatus.SERVED:
                 self._finish(call, agent_id, duration, now)
             return "done"
-        if dial_status in NOT_REACHED and status == "connecting":
+        if dial_status in NOT_REACHED and status == CallStatus.CONNECTING:
             try:
                 self.agents.missed(agent_id, now, reason=dial_status)
             except StateConflict:
                 pass  # the agent changed state meanwhile; the caller is requeued all the same
             self.requeue(call, now)
             return "requeued"
-        if status == "connecting":  # canceled: the caller hung up while the agent's phone rang
+        if status == CallStatus.CONNECTING:  # canceled: the caller hung up while the agent's phone rang
             self._free(agent_id, now)
             return "gone"
-        return "done" if status in ("served", "ended") else "gone"
+        if status == CallStatus.QUEUED and not call.get("ended_at"):
+            return "requeued"  # the match was undone meanwhile (its lease expired): back on hold
+        return "done" if status in (CallStatus.SERVED, CallStatus.ENDED) else "gone"
 
-    def requeue(self, call: CallRecord, now: datetime) -> None:
-        """Back at the caller's own place: same department, class and arrival."""
+    def requeue(self, call: CallRecord, now: datetime) -> bool:
+        """Back at the caller's own place: same department, class and arrival. False if not connecting."""
         department = call.get("department")
         score = int(call.get("queue_score") or 0) or None
         rank = self.cfg.priorities.get(call.get("priority"), 0)
         locale = call.get("lang") or self.queues.locales[0]
-        self.conn.hset(keys.call(call.sid), mapping={"status": "queued", "agent": ""})
+        if self.life.move(call.sid, CallStatus.QUEUED, (CallStatus.CONNECTING,), agent="") is None:
+            return False
         self.queues.join(
             call.sid,
             department,
@@ -107,15 +121,23 @@ class Connections:
             score=score,
             offer=False,
         )
+        return True
 
     def caller_hung_up(self, call: CallRecord, now: datetime, status: str) -> None:
-        """The caller's call ended (status callback) while `status` (connecting or talking)."""
+        """The caller's call ended (its record just closed) while `status` (connecting or talking).
+
+        A caller who gave up while the agent's phone rang is an abandoned call of the department,
+        counted here once: only the closing of the record (idempotent) leads here.
+        """
         agent_id = call.get("agent")
+        if status == CallStatus.CONNECTING and call.get("department") in self.cfg.departments:
+            queued_at = datetime.fromisoformat(call.get("queued_at") or now.isoformat())
+            self.queues.count_abandoned(call.get("department"), call.get("day") or "000000", now - queued_at)
         if not agent_id:
             return
-        if status == "connecting":
+        if status == CallStatus.CONNECTING:
             self._free(agent_id, now)
-        elif status == "on_call":
+        elif status == CallStatus.ON_CALL:
             answered = datetime.fromisoformat(call.get("answered_at") or now.isoformat())
             self._finish(call, agent_id, int((now - answered).total_seconds()), now)
 
@@ -125,14 +147,20 @@ class Connections:
         except StateConflict:
             pass
 
-    def _finish(self, call: CallRecord, agent_id: str, duration: int, now: datetime) -> None:
-        wrap = self.cfg.departments[call.get("department")].wrap_up_seconds
+    def _finish_leg(self, agent_id: str, now: datetime, wrap: int) -> bool:
         try:
             self.agents.finished(agent_id, now, wrap)
         except StateConflict:
-            return  # already finished by the other report of the same hang-up
+            return False  # already finished by the other report of the same hang-up
+        return True
+
+    def _finish(self, call: CallRecord, agent_id: str, duration: int, now: datetime) -> None:
+        department = self.cfg.departments.get(call.get("department"))
+        if not self._finish_leg(agent_id, now, department.wrap_up_seconds if department else 30):
+            return
+        # Served unless the caller's hang-up closed the record first (then it stays ended).
+        self.life.move(call.sid, CallStatus.SERVED, live_only=False, served_at=now.isoformat())
         pipe = self.conn.pipeline(transaction=True)
-        pipe.hset(keys.call(call.sid), mapping={"status": "served", "served_at": now.isoformat()})
         stats = self._stats(call)
         pipe.hincrby(stats, "handled", 1)
         pipe.hincrby(stats, "handle_ms", max(duration, 0) * 1000)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ivr.digits import is_digits
 from ivr.hotline.schema import AccountIds
 
 
@@ -18,12 +19,12 @@ def luhn_check_digit(body: str) -> str:
 
 def luhn_valid(number: str) -> bool:
     """True when the last digit of `number` is its Luhn check digit."""
-    return len(number) >= 2 and number.isdigit() and luhn_check_digit(number[:-1]) == number[-1]
+    return len(number) >= 2 and is_digits(number) and luhn_check_digit(number[:-1]) == number[-1]
 
 
 def valid_account_id(digits: str, rules: AccountIds) -> bool:
     """Format and check digit, before any lookup: a typo never reaches the directory."""
-    if len(digits) != rules.length or not digits.isdigit():
+    if len(digits) != rules.length or not is_digits(digits):
         return False
     return rules.check_digit == "none" or luhn_valid(digits)
 

@@ -7,6 +7,12 @@ slot: reserve the agent (ready -> reserved, on the agent's key), then pop the be
 the department's keys). An agent reserved by another matcher cannot be reserved again, and a
 popped caller is gone from the queue: no caller reaches two agents, no agent gets two callers.
 A reserved agent with no caller to take is released, as idle as before.
+
+Crash-safe: each hold a match places carries a lease (the reserved or ringing agent, the caller
+taken from the lanes), and the reaper (queue_worker/reaper.py) ends what a dead worker left
+half-made: the agent ready again, the caller back at their own place. The job is retried by rq
+and idempotent (a reserved agent cannot be reserved again, a taken caller cannot be taken again).
+Crash points: `matching.reserved`, `.taken`, `.ringing`, `.claimed` (see ivr/faultpoints.py).
 """
 
 from __future__ import annotations
@@ -18,31 +24,22 @@ from typing import Protocol
 
 import redis
 
-from ivr import keys
-from ivr.callcenter.agents import Agents, AgentView
+from ivr import faultpoints, keys
+from ivr.callcenter.agents import RESERVE_LEASE_SECONDS, RING_MARGIN_SECONDS, Agents, AgentView
+from ivr.callcenter.lifecycle import CallLife, CallStatus
 from ivr.callcenter.queues import Popped, Queues
-from ivr.clock import Clock
+from ivr.clock import Clock, business_day
 from ivr.hotline.schema import HotlineFile
+from ivr.jobs import JobQueue
 
 log = logging.getLogger(__name__)
-
-
-# KEYS: call   ARGV: field, value, ...   The popped caller is `connecting` unless the call has
-# already ended (its status callback closed the record): then 0, and the match is undone.
-_MARK_CONNECTING = """
-if redis.call('HEXISTS', KEYS[1], 'ended_at') == 1 then
-  return 0
-end
-redis.call('HSET', KEYS[1], 'status', 'connecting', unpack(ARGV))
-return 1
-"""
 
 
 class Connector(Protocol):
     """Moves a caller's live call to the agent (Twilio's REST API in production)."""
 
-    def connect(self, call_sid: str) -> bool:
-        """Redirect the call to its connection document; False when that failed."""
+    def connect(self, call_sid: str) -> str:
+        """Redirect the call to its connection document: 'done', 'failed', or 'over' (Twilio ended it)."""
         ...
 
 
@@ -104,17 +101,18 @@ class Matcher:
         connector: Connector,
         clock: Clock,
         callbacks: CallbackPlaces | None = None,
+        jobs: JobQueue | None = None,
     ) -> None:
         self.cfg, self.conn, self.agents, self.queues, self.connector = cfg, conn, agents, queues, connector
-        self.callbacks = callbacks
+        self.callbacks, self.jobs = callbacks, jobs
         # Each match reads the clock afresh: a matching run can outlast one agent's whole call.
         self.clock = clock
-        self._mark = conn.register_script(_MARK_CONNECTING)
+        self.life = CallLife(conn)
 
     def strategy(self, now: datetime) -> Strategy:
         """The configured strategy."""
         if self.cfg.hotline.matching == "fewest_calls":
-            return FewestCalls(self.conn, now.strftime("%y%m%d"))
+            return FewestCalls(self.conn, business_day(now, self.cfg.hotline.timezone))
         return LongestIdle()
 
     def for_department(self, department: str) -> list[Match]:
@@ -151,53 +149,70 @@ class Matcher:
     def _offer(self, agent_id: str, now: datetime) -> Match | None:
         if not self.agents.reserve(agent_id, now):
             return None
+        faultpoints.reached("matching.reserved")  # a death here: the reserve lease runs out
         agent = self.agents.get(agent_id)
+        lease = now + timedelta(seconds=RESERVE_LEASE_SECONDS)
         popped: tuple[Popped, str] | None = None
         if agent is not None:
             # Best skill first: an agent strong in security takes security callers first.
             for dept in sorted(agent.departments, key=lambda d: -agent.departments[d]):
-                found = self.queues.pop_for(dept, agent.languages) if dept in self.cfg.departments else None
+                found = (
+                    self.queues.pop_for(dept, agent.languages, lease_until=lease)
+                    if dept in self.cfg.departments
+                    else None
+                )
                 if found:
                     popped = (found, dept)
                     break
             if popped is None:
-                popped = self._pop_overflow(agent, now)
+                popped = self._pop_overflow(agent, now, lease)
         if popped is None or agent is None:
             self.agents.release(agent_id, now)
             return None
         found, dept = popped
+        faultpoints.reached("matching.taken")  # the caller is held: the reaper puts them back
         # Ring before marking: once the record says `connecting`, a hang-up frees a ringing agent.
-        self.agents.ring(agent_id, found.sid, now)
+        self.agents.ring(
+            agent_id, found.sid, now, self.cfg.hotline.ring_timeout_seconds + RING_MARGIN_SECONDS
+        )
+        faultpoints.reached("matching.ringing")
         if self.callbacks is not None:  # its script also tells a callback place from a caller
             claimed = self.callbacks.claim(found, agent_id, dept, now)
         else:
-            claimed = "caller" if self._mark(
-                keys=[keys.call(found.sid)],
-                args=["agent", agent_id, "queue_score", str(found.score), "department", dept,
-                      "matched_at", now.isoformat()],
-            ) else "gone"  # fmt: skip
+            moved = self.life.move(
+                found.sid, CallStatus.CONNECTING, (CallStatus.QUEUED,), agent=agent_id,
+                queue_score=str(found.score), department=dept, matched_at=now.isoformat(),
+            )  # fmt: skip
+            claimed = "gone" if moved is None else "caller"
+        # The place is taken for good (a death before this: the reaper settles it, as the record
+        # has moved on). A caller who hung up meanwhile was counted by their own leaving.
+        self.queues.settle(found.sid, dept)
         if claimed == "gone":
-            # The caller hung up between the pop and the mark: their status callback found them
-            # neither waiting nor connecting, so the abandon is counted here, and the agent, free
-            # again, is offered the next caller.
+            # The caller's call ended between the pop and the mark: the agent, free again, is
+            # offered the next caller.
             self.agents.caller_gone(agent_id, now)
-            day, queued_at = self.conn.hmget(keys.call(found.sid), ["day", "queued_at"])
-            waited = now - datetime.fromisoformat(queued_at) if queued_at else timedelta(0)
-            self.queues.count_abandoned(dept, day or now.strftime("%y%m%d"), waited)
             return self._offer(agent_id, now)
         if claimed == "callback":
             return Match(call_sid=found.sid, agent_id=agent_id, department=dept)  # a job calls them
-        if not self.connector.connect(found.sid):
+        faultpoints.reached("matching.claimed")  # the hold loop connects the caller after a grace
+        redirected = self.connector.connect(found.sid)
+        if redirected == "over" and self.jobs is not None:
+            # Twilio says the call is over: its hang-up notice was lost. A worker checks the call
+            # with Twilio and ends it now, which frees the agent (their phone never rang).
+            self.jobs.reconcile_call(found.sid)
+        elif redirected != "done":
+            # The caller's next hold turn dials the agent instead (and only then: one dial a match).
+            self.conn.hset(keys.call(found.sid), "redirect", "failed")
             log.warning(
                 "redirect of %s to agent %s failed: its hold loop will connect it", found.sid, agent_id
             )
         return Match(call_sid=found.sid, agent_id=agent_id, department=dept)
 
-    def _pop_overflow(self, agent: AgentView, now: datetime) -> tuple[Popped, str] | None:
+    def _pop_overflow(self, agent: AgentView, now: datetime, lease: datetime) -> tuple[Popped, str] | None:
         for source, spec in self.cfg.departments.items():
             if spec.overflow_to in agent.departments and spec.overflow_after_seconds:
                 cutoff = now - timedelta(seconds=spec.overflow_after_seconds)
-                found = self.queues.pop_for(source, agent.languages, arrived_before=cutoff)
+                found = self.queues.pop_for(source, agent.languages, cutoff, lease_until=lease)
                 if found:
                     return found, source
         return None

@@ -1,9 +1,10 @@
-"""Department queues in Redis: join, position, pop for an agent, requeue, leave.
+"""Department queues in Redis: join, position, pop for an agent, settle or put back, requeue, leave.
 
 A department's queue is one sorted set per language ("lane"), so an agent who speaks only
-English finds the best English caller in O(log n) instead of scanning Mandarin callers. All of a
-department's keys share the hash tag `{dept}`, and every move is one Lua script on that slot:
-any number of web processes and workers can act at once, on one Redis or a cluster.
+English finds the best English caller in O(log n) instead of scanning Mandarin callers. Every
+move is one Lua script, atomic on the one Redis primary: any number of web processes and
+workers can act at once. (The `{dept}` in the key names does not make this Redis Cluster
+ready: see ivr/keys.py.)
 
 The score orders callers by priority class, then by arrival, then by a per-department counter,
 so no two callers tie (a tie would fall back to ordering by CallSid):
@@ -12,6 +13,12 @@ so no two callers tie (a tie would fall back to ordering by CallSid):
 
 arrival_ms counts from 2026-01-01 (39 bits: 17 years). A caller who is requeued (an agent did
 not answer) or transferred keeps their score, so they keep their place.
+
+Nothing is lost to a crash: a caller taken for an agent is *held* (`hl:held:{dept}`, by the end
+of a short lease) with their entry kept in `waiting`, until the matcher settles the match; if it
+never does, the reaper puts them back at their place. And each caller on the line is watched
+through their hold turns (`hl:turns:{dept}`, by the time of the last one): a caller whose turns
+stopped coming is checked with Twilio by the reaper (a lost hang-up), see queue_worker/reaper.py.
 """
 
 from __future__ import annotations
@@ -25,15 +32,22 @@ from ivr import keys
 
 EPOCH = datetime(2026, 1, 1, tzinfo=UTC)
 MAX_RANK = 15
+# How long a caller taken for an agent is held when the matcher gives no lease of its own.
+HOLD_SECONDS = 10
 
-# KEYS: waiting, since, stats, sequence, lane, all lanes...
-# ARGV: sid, lang, rank, arrival_ms, capacity, score override ('' for a new arrival), count_offer
+# KEYS: waiting, since, stats, sequence, turns, held, lane, all lanes...
+# ARGV: sid, lang, rank, arrival_ms, capacity, score override ('' for a new arrival), count_offer,
+#       now (Unix s) for a caller on the line whose hold turns are watched ('' for a callback place)
 # Returns the caller's 1-based position, or 0 when the department is full. Idempotent.
 _JOIN = """
 local existing = redis.call('HGET', KEYS[1], ARGV[1])
 local score
 if existing then
   score = tonumber(string.match(existing, '|(.*)$'))
+  if redis.call('ZREM', KEYS[6], ARGV[1]) == 1 then  -- held for a match that did not happen
+    redis.call('ZADD', KEYS[7], score, ARGV[1])
+    redis.call('ZADD', KEYS[2], math.floor((score % 562949953421312) / 1024), ARGV[1])
+  end
 else
   if redis.call('ZCARD', KEYS[2]) >= tonumber(ARGV[5]) then
     redis.call('HINCRBY', KEYS[3], 'queue_full', 1)
@@ -45,7 +59,7 @@ else
     local seq = redis.call('INCR', KEYS[4]) % 1024
     score = tonumber(ARGV[3]) * 562949953421312 + tonumber(ARGV[4]) * 1024 + seq
   end
-  redis.call('ZADD', KEYS[5], score, ARGV[1])
+  redis.call('ZADD', KEYS[7], score, ARGV[1])
   redis.call('ZADD', KEYS[2], tonumber(ARGV[4]), ARGV[1])
   redis.call('HSET', KEYS[1], ARGV[1], ARGV[2] .. '|' .. string.format('%.0f', score))
   if ARGV[7] == '1' then
@@ -55,14 +69,17 @@ else
     redis.call('HSETNX', KEYS[3], 'first_offer_ms', ARGV[4])
   end
 end
+if ARGV[8] ~= '' then redis.call('ZADD', KEYS[5], 'NX', ARGV[8], ARGV[1]) end
 local ahead = 0
-for i = 6, #KEYS do
+for i = 8, #KEYS do
   ahead = ahead + redis.call('ZCOUNT', KEYS[i], '-inf', '(' .. string.format('%.0f', score))
 end
 return ahead + 1
 """
 
 # KEYS: waiting, all lanes...   ARGV: sid.  Returns the 1-based position, or 0 if not waiting.
+# A caller taken for an agent a moment ago (held) still has their entry: the place they are
+# being connected from, or go back to.
 _POSITION = """
 local existing = redis.call('HGET', KEYS[1], ARGV[1])
 if not existing then return 0 end
@@ -74,12 +91,16 @@ end
 return ahead + 1
 """
 
-# KEYS: waiting, since, lanes the agent can serve...
-# ARGV: oldest arrival_ms allowed ('' for any; used for overflow from another department)
-# Takes the best caller out of the queue: lowest score across the lanes. Returns {sid, score} or {}.
+# KEYS: waiting, since, held, lanes the agent can serve...
+# ARGV: oldest arrival_ms allowed ('' for any; used for overflow from another department), the
+#       hold's lease end (Unix s)
+# Takes the best caller out of the queue: lowest score across the lanes. The caller's entry stays
+# in `waiting` (their place, and their position for the hold loop) and is held until `settle` (the
+# match is made) or `put_back` (it was not, and the lease ran out): a matcher that dies here
+# leaves a lease, never a lost caller. Returns {sid, score} or {}.
 _POP = """
 local best, best_score, best_lane
-for i = 3, #KEYS do
+for i = 4, #KEYS do
   local candidates
   if ARGV[1] == '' then
     candidates = redis.call('ZRANGE', KEYS[i], 0, 0, 'WITHSCORES')
@@ -100,17 +121,44 @@ end
 if not best then return {} end
 redis.call('ZREM', best_lane, best)
 redis.call('ZREM', KEYS[2], best)
-redis.call('HDEL', KEYS[1], best)
+redis.call('ZADD', KEYS[3], ARGV[2], best)
 return {best, string.format('%.0f', best_score)}
 """
 
-# KEYS: waiting, since, stats, all lanes...   ARGV: sid, what to count ('1' abandoned,
-# 'o' overflowed, '0' nothing), waited_ms
+# KEYS: waiting, since, held, turns.  ARGV: sid.  The held caller's match is made (or they are
+# gone): nothing of their place is left.
+_SETTLE = """
+redis.call('HDEL', KEYS[1], ARGV[1])
+redis.call('ZREM', KEYS[2], ARGV[1])
+redis.call('ZREM', KEYS[4], ARGV[1])
+return redis.call('ZREM', KEYS[3], ARGV[1])
+"""
+
+# KEYS: waiting, since, held, lanes...  ARGV: sid, then the locale of each lane in KEYS order.
+# A held caller whose match never happened goes back to their own place (same score, same lane,
+# same arrival: the score holds it).
+_PUT_BACK = """
+local existing = redis.call('HGET', KEYS[1], ARGV[1])
+if redis.call('ZREM', KEYS[3], ARGV[1]) == 0 or not existing then return 0 end
+local lang, score = string.match(existing, '^(.*)|(.*)$')
+local lane = KEYS[4]
+for i = 4, #KEYS do
+  if ARGV[i - 2] == lang then lane = KEYS[i] end
+end
+redis.call('ZADD', lane, score, ARGV[1])
+redis.call('ZADD', KEYS[2], math.floor((tonumber(score) % 562949953421312) / 1024), ARGV[1])
+return 1
+"""
+
+# KEYS: waiting, since, stats, held, turns, all lanes...   ARGV: sid, what to count ('1'
+# abandoned, 'o' overflowed, '0' nothing), waited_ms
 _LEAVE = """
+redis.call('ZREM', KEYS[5], ARGV[1])
 local existing = redis.call('HGET', KEYS[1], ARGV[1])
 if not existing then return 0 end
-for i = 4, #KEYS do redis.call('ZREM', KEYS[i], ARGV[1]) end
+for i = 6, #KEYS do redis.call('ZREM', KEYS[i], ARGV[1]) end
 redis.call('ZREM', KEYS[2], ARGV[1])
+redis.call('ZREM', KEYS[4], ARGV[1])
 redis.call('HDEL', KEYS[1], ARGV[1])
 if ARGV[2] == '1' then
   redis.call('HINCRBY', KEYS[3], 'abandoned', 1)
@@ -145,6 +193,8 @@ class Queues:
         self._position = conn.register_script(_POSITION)
         self._pop = conn.register_script(_POP)
         self._leave = conn.register_script(_LEAVE)
+        self._settle = conn.register_script(_SETTLE)
+        self._put_back = conn.register_script(_PUT_BACK)
 
     def lanes(self, department: str, locales: list[str] | None = None) -> list[str]:
         """The lane keys of a department (all languages, or the given ones)."""
@@ -157,12 +207,22 @@ class Queues:
             keys.queue_since(department),
             keys.department_stats(department, day),
             keys.queue_sequence(department),
+            keys.hold_turns(department),
+            keys.queue_held(department),
             keys.queue(department, locale),
             *self.lanes(department),
         ]
 
     def join_args(
-        self, sid: str, locale: str, rank: int, when: datetime, capacity: int, score: int | None, offer: bool
+        self,
+        sid: str,
+        locale: str,
+        rank: int,
+        when: datetime,
+        capacity: int,
+        score: int | None,
+        offer: bool,
+        on_line: bool = True,
     ) -> list[object]:
         """The arguments of a join, in the script's order."""
         return [
@@ -173,6 +233,7 @@ class Queues:
             capacity,
             "" if score is None else score,
             "1" if offer else "0",
+            f"{when.timestamp():.3f}" if on_line else "",
         ]
 
     def join(
@@ -187,15 +248,17 @@ class Queues:
         *,
         score: int | None = None,
         offer: bool = True,
+        on_line: bool = True,
         pipe: redis.client.Pipeline | None = None,
     ) -> int | None:
         """Put a caller in the queue (or back at their place with `score`); their position, 0 if full.
 
-        With `pipe`, the join is queued on that pipeline (as EVAL, which costs no extra round trip
-        for a script check) and None is returned.
+        `on_line`: the caller waits on the line, in the hold loop (whose turns the reaper watches);
+        False for a callback place. With `pipe`, the join is queued on that pipeline (as EVAL, which
+        costs no extra round trip for a script check) and None is returned.
         """
         join_keys = self.join_keys(department, locale, day)
-        args = self.join_args(sid, locale, rank, when, capacity, score, offer)
+        args = self.join_args(sid, locale, rank, when, capacity, score, offer, on_line)
         if pipe is not None:
             pipe.eval(_JOIN, len(join_keys), *join_keys, *args)
             return None
@@ -211,19 +274,69 @@ class Queues:
         return int(self._position(keys=[keys.queue_waiting(department), *self.lanes(department)], args=[sid]))
 
     def pop_for(
-        self, department: str, locales: list[str], arrived_before: datetime | None = None
+        self,
+        department: str,
+        locales: list[str],
+        arrived_before: datetime | None = None,
+        *,
+        lease_until: datetime | None = None,
     ) -> Popped | None:
-        """Take the best caller an agent speaking `locales` can serve (optionally: waiting since before)."""
+        """Take the best caller an agent speaking `locales` can serve (optionally: waiting since before).
+
+        The caller is held until `lease_until` (default: `HOLD_SECONDS` from now): `settle` once
+        the match is made, else the reaper puts them back at their place (`put_back`).
+        """
+        lease_until = lease_until or datetime.now(UTC) + timedelta(seconds=HOLD_SECONDS)
         lanes = self.lanes(department, locales)
         if not lanes:
             return None
         limit = "" if arrived_before is None else str(arrival_ms(arrived_before))
+        waiting_keys = [keys.queue_waiting(department), keys.queue_since(department)]
         reply = self._pop(
-            keys=[keys.queue_waiting(department), keys.queue_since(department), *lanes], args=[limit]
+            keys=[*waiting_keys, keys.queue_held(department), *lanes],
+            args=[limit, f"{lease_until.timestamp():.3f}"],
         )
         if not reply:
             return None
         return Popped(sid=reply[0], score=int(reply[1]))
+
+    def settle(self, sid: str, department: str) -> bool:
+        """The held caller's match is made (or they hung up): their place is gone. False if not held."""
+        settle_keys = [
+            keys.queue_waiting(department),
+            keys.queue_since(department),
+            keys.queue_held(department),
+            keys.hold_turns(department),
+        ]
+        return bool(self._settle(keys=settle_keys, args=[sid]))
+
+    def put_back(self, sid: str, department: str) -> bool:
+        """A held caller whose match never happened is back at their own place. False if not held."""
+        put_keys = [
+            keys.queue_waiting(department),
+            keys.queue_since(department),
+            keys.queue_held(department),
+            *self.lanes(department),
+        ]
+        return bool(self._put_back(keys=put_keys, args=[sid, *self.locales]))
+
+    def expired_held(self, department: str, now: datetime, limit: int = 100) -> list[str]:
+        """Callers held for an agent past their lease (from the index: no scan of the queue)."""
+        held = keys.queue_held(department)
+        return list(self.conn.zrangebyscore(held, "-inf", now.timestamp(), start=0, num=limit))
+
+    def overdue_turns(self, department: str, before: datetime, limit: int = 100) -> list[str]:
+        """Callers on hold whose last hold turn came before `before` (from the index)."""
+        turns = keys.hold_turns(department)
+        return list(self.conn.zrangebyscore(turns, "-inf", before.timestamp(), start=0, num=limit))
+
+    def turn_taken(self, pipe: redis.client.Pipeline, sid: str, department: str, now: datetime) -> None:
+        """Queue on the hold turn's pipeline: the caller took a turn now (only if still watched)."""
+        pipe.zadd(keys.hold_turns(department), {sid: now.timestamp()}, xx=True)
+
+    def forget_turns(self, sid: str, department: str) -> None:
+        """Stop watching the hold turns of a caller who is not on hold (a callback place)."""
+        self.conn.zrem(keys.hold_turns(department), sid)
 
     def leave(
         self,
@@ -245,6 +358,8 @@ class Queues:
             keys.queue_waiting(department),
             keys.queue_since(department),
             keys.department_stats(department, day),
+            keys.queue_held(department),
+            keys.hold_turns(department),
             *self.lanes(department),
         ]
         # Every caller who was offered ends up counted once: answered, abandoned or overflowed.

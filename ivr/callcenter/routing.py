@@ -11,6 +11,7 @@ from datetime import datetime
 
 from ivr.callcenter.callbacks import ReturningCallers
 from ivr.callcenter.calls import CallRecord, CallWriter
+from ivr.callcenter.lifecycle import CallStatus
 from ivr.callcenter.queues import Queues
 from ivr.hotline.hours import department_open
 from ivr.hotline.schema import HotlineFile
@@ -61,12 +62,12 @@ class QueueDoor:
     ) -> None:
         """Put the caller in the department queue, in the webhook's single write."""
         writer.set(
-            status="queued",
             department=target.department,
             priority=target.priority,
             issue=target.issue,
             queued_at=when.isoformat(),
         )
+        writer.move(CallStatus.QUEUED, (CallStatus.MENU, CallStatus.CLOSED, CallStatus.QUEUED))
         day = call.get("day") or "000000"
         locale = call.get("lang") or self.queues.locales[0]
         if self.returning is not None:  # a caller who hung up waiting moments ago: their old place

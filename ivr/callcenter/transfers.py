@@ -31,6 +31,7 @@ from ivr import keys
 from ivr.callcenter.agents import ON_CALL, Agents, StateConflict
 from ivr.callcenter.calls import CallRecord, CallStore
 from ivr.callcenter.connections import REQUEUE_CAPACITY
+from ivr.callcenter.lifecycle import CallStatus, allowed_from
 from ivr.callcenter.notes import append_note_lua, note
 from ivr.callcenter.queues import Queues
 from ivr.hotline.hours import department_open
@@ -38,7 +39,8 @@ from ivr.hotline.schema import HotlineFile
 from ivr.jobs import JobQueue
 from ivr.phones import is_valid_e164
 
-# KEYS: call.  ARGV: agent id, note (JSON, or '' for none), then field/value pairs to set.
+# KEYS: call.  ARGV: agent id, note (JSON, or '' for none), ',statuses the new one may come from,'
+# (lifecycle.py, narrowed to on_call), then field/value pairs to set (the new status among them).
 _CLAIM = (
     """
 if redis.call('EXISTS', KEYS[1]) == 0 then return redis.error_reply('no such call') end
@@ -46,10 +48,11 @@ if redis.call('HEXISTS', KEYS[1], 'ended_at') == 1 then
   return redis.error_reply('the caller has hung up')
 end
 local status = redis.call('HGET', KEYS[1], 'status')
-if status ~= 'on_call' or redis.call('HGET', KEYS[1], 'agent') ~= ARGV[1] then
+if not string.find(ARGV[3], ',' .. (status or '') .. ',', 1, true)
+    or redis.call('HGET', KEYS[1], 'agent') ~= ARGV[1] then
   return redis.error_reply('the call is ' .. (status or 'gone') .. ', not on a call with this agent')
 end
-for i = 3, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
+for i = 4, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
 redis.call('HINCRBY', KEYS[1], 'transfers', 1)
 if ARGV[2] ~= '' then
 """
@@ -91,7 +94,7 @@ def transfer_path(*, department: str = "", number: str = "") -> str:
 
 def transfer_path_of(record: CallRecord) -> str:
     """Where this transferred caller's call goes (for a late Dial action of the old leg)."""
-    if record.get("status") == "transferred":
+    if record.get("status") == CallStatus.TRANSFERRED:
         return transfer_path(number=record.get("transfer_number"))
     return transfer_path(department=record.get("department"))
 
@@ -122,7 +125,7 @@ class Transfers:
             agent_id,
             now,
             note(agent_id, "transfer", text, now, to=department) if text else "",
-            status="queued",
+            status=CallStatus.QUEUED,
             department=department,
             queued_at=now.isoformat(),  # the wait in the new queue (service level, hold limit)
         )
@@ -157,7 +160,7 @@ class Transfers:
             agent_id,
             now,
             note(agent_id, "transfer", text, now, to=number) if text else "",
-            status="transferred",
+            status=CallStatus.TRANSFERRED,
             transfer_number=number,
         )
         pipe = self.calls.conn.pipeline(transaction=False)
@@ -172,7 +175,7 @@ class Transfers:
         if agent is None or agent.state != ON_CALL or not agent.call_sid:
             raise TransferRefused(f"agent is {agent.state if agent else 'unknown'}: no call to transfer")
         record = self.calls.load(agent.call_sid)
-        if record is None or record.get("status") != "on_call" or record.get("agent") != agent_id:
+        if record is None or record.get("status") != CallStatus.ON_CALL or record.get("agent") != agent_id:
             raise TransferRefused("the caller is no longer connected to this agent")
         if record.get("cb_call"):
             # The customer is on the hotline's own outbound call, which the transfer documents
@@ -187,7 +190,8 @@ class Transfers:
         except StateConflict as exc:
             raise TransferRefused(str(exc)) from None
         marks = {"agent": "", "transferred_by": agent_id, "transferred_at": now.isoformat(), **fields}
-        args: list[str] = [agent_id, entry]
+        to = CallStatus(fields["status"])
+        args: list[str] = [agent_id, entry, allowed_from(to, (CallStatus.ON_CALL,))]
         for name, value in marks.items():
             args += [name, value]
         try:

@@ -6,19 +6,10 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from ivr.hotline.schema import HotlineFile
+from ivr.hotline.nodes import KINDS
+from ivr.hotline.schema import HotlineFile, Node
 
 Problem = tuple[tuple[Any, ...], str]
-
-# What each node type needs: (needs prompt, needs options, needs next).
-NODE_NEEDS = {
-    "language": (False, False, True),
-    "announce": (False, False, True),
-    "account": (False, False, True),
-    "menu": (True, True, False),
-    "freeze": (False, False, True),
-    "handoff": (False, False, False),
-}
 
 
 def cross_check(cfg: HotlineFile, base_dir: Path) -> list[Problem]:
@@ -30,6 +21,7 @@ def cross_check(cfg: HotlineFile, base_dir: Path) -> list[Problem]:
         *_check_flow(cfg),
         *_check_agents(cfg),
         *_check_directory(cfg, base_dir),
+        *_check_callbacks(cfg),
     ]
 
 
@@ -97,41 +89,57 @@ def _check_flow(cfg: HotlineFile) -> list[Problem]:
     nodes = cfg.flow.nodes
     if cfg.flow.start not in nodes:
         problems.append((("flow", "start"), f"no node {cfg.flow.start!r}"))
-    handoffs = [name for name, node in nodes.items() if node.type == "handoff"]
-    if len(handoffs) != 1:
-        problems.append((("flow", "nodes"), f"exactly one handoff node is needed, found {len(handoffs)}"))
+    for kind in KINDS.values():
+        found = [name for name, node in nodes.items() if node.type == kind.name]
+        if kind.ends_menu and len(found) != 1:
+            problems.append(
+                (("flow", "nodes"), f"exactly one {kind.name} node is needed, found {len(found)}")
+            )
     edges: dict[str, list[str]] = {}
     for name, node in nodes.items():
         where = ("flow", "nodes", name)
-        needs_prompt, needs_options, needs_next = NODE_NEEDS[node.type]
-        if needs_prompt and not node.prompt:
-            problems.append((where, f"a {node.type} node needs a prompt"))
-        if needs_options and not node.options:
-            problems.append((where, f"a {node.type} node needs options"))
-        if not needs_options and node.options:
-            problems.append((where + ("options",), f"a {node.type} node has no options"))
-        if needs_next and not node.next:
-            problems.append((where, f"a {node.type} node needs next"))
-        if node.type == "handoff" and node.next:
-            problems.append((where + ("next",), "the handoff node is where the menu ends"))
-        if node.type == "announce" and not node.prompts:
-            problems.append((where, "an announce node needs prompts"))
+        problems += _check_node_fields(where, node)
+        problems += _check_options(where, node, cfg)
         # Each target with where it is written, so a wrong one is reported on its own line.
         targets = [(where + ("next",), node.next)] if node.next else []
-        for dup in _duplicates([opt.digit for opt in node.options]):
-            problems.append((where + ("options",), f"digit {dup} is used twice"))
-        for i, opt in enumerate(node.options):
-            targets.append((where + ("options", i, "next"), opt.next))
-            if opt.issue is not None and opt.issue not in cfg.issues:
-                problems.append((where + ("options", i, "issue"), f"no issue {opt.issue!r}"))
-        for loc, target in targets:
-            if target not in nodes:
-                problems.append((loc, f"goes to {target!r}, which is not a node"))
+        targets += [(where + ("options", i, "next"), opt.next) for i, opt in enumerate(node.options)]
+        problems += [(loc, f"goes to {t!r}, which is not a node") for loc, t in targets if t not in nodes]
         edges[name] = [t for _, t in targets if t in nodes]
     reached = _reachable(cfg.flow.start, edges) if cfg.flow.start in nodes else set()
     for name in nodes:
         if reached and name not in reached:
             problems.append((("flow", "nodes", name), "cannot be reached from the start"))
+    return problems
+
+
+def _check_options(where: tuple[Any, ...], node: Node, cfg: HotlineFile) -> list[Problem]:
+    """A digit chooses one option; an option's issue exists."""
+    problems: list[Problem] = [
+        (where + ("options",), f"digit {dup} is used twice")
+        for dup in _duplicates([o.digit for o in node.options])
+    ]
+    for i, opt in enumerate(node.options):
+        if opt.issue is not None and opt.issue not in cfg.issues:
+            problems.append((where + ("options", i, "issue"), f"no issue {opt.issue!r}"))
+    return problems
+
+
+def _check_node_fields(where: tuple[Any, ...], node: Node) -> list[Problem]:
+    """What the node's kind needs (ivr/hotline/nodes.py) against what the file gives it."""
+    kind = KINDS[node.type]
+    problems: list[Problem] = []
+    if kind.needs_prompt and not node.prompt:
+        problems.append((where, f"a {node.type} node needs a prompt"))
+    if kind.needs_options and not node.options:
+        problems.append((where, f"a {node.type} node needs options"))
+    if not kind.needs_options and node.options:
+        problems.append((where + ("options",), f"a {node.type} node has no options"))
+    if kind.needs_next and not node.next:
+        problems.append((where, f"a {node.type} node needs next"))
+    if kind.ends_menu and node.next:
+        problems.append((where + ("next",), f"the {node.type} node is where the menu ends"))
+    if kind.needs_prompts and not node.prompts:
+        problems.append((where, f"an {node.type} node needs prompts"))
     return problems
 
 
@@ -170,3 +178,16 @@ def _check_directory(cfg: HotlineFile, base_dir: Path) -> list[Problem]:
     if directory.kind == "http" and not (directory.url or "").startswith(("http://", "https://")):
         return [(("directory", "url"), "the http directory needs an http(s) url")]
     return []
+
+
+def _check_callbacks(cfg: HotlineFile) -> list[Problem]:
+    """Every number an operator allows callbacks to must pass the outbound rules too."""
+    from ivr.outbound.numbers import check_outbound_number
+
+    problems: list[Problem] = []
+    for i, number in enumerate(cfg.callbacks.allowed_numbers):
+        check = check_outbound_number(cfg, number)
+        if not check.ok:
+            why = {"type": "not a number type outbound allows", "country": "not in outbound.countries"}
+            problems.append((("callbacks", "allowed_numbers", i), why.get(check.reason or "", "not valid")))
+    return problems

@@ -89,6 +89,27 @@ def _repeated_keys(node: yaml.Node, path: tuple[Any, ...] = ()) -> list[tuple[tu
 
 def load_hotline(path: Path, prompts_dir: Path = PROMPTS_DIR) -> HotlineConfig:
     """Load and validate the hotline file; raises ConfigError listing every problem."""
+    tree, raw = _read(path)
+    lines = _line_index(tree)
+    parsed = _validate(path, raw, lines)
+    problems = [
+        f"{path.name}:{_where(lines, loc)} {'.'.join(str(p) for p in loc)}: {message}"
+        for loc, message in cross_check(parsed, base_dir=path.parent)
+    ]
+    languages: dict[str, Language] = {}
+    try:
+        languages = load_catalogue([lang.locale for lang in parsed.languages], prompts_dir)
+    except PromptError as exc:
+        problems.append(str(exc))
+    else:
+        problems += _check_prompts(path.name, parsed, languages, lines)
+    if problems:
+        raise ConfigError(path, problems)
+    return HotlineConfig(path=path, file=parsed, languages=languages)
+
+
+def _read(path: Path) -> tuple[yaml.Node, dict[str, Any]]:
+    """The file's YAML tree (for line numbers) and its data; a key given twice is refused."""
     name = path.name
     try:
         text = path.read_text(encoding="utf-8")
@@ -102,15 +123,18 @@ def load_hotline(path: Path, prompts_dir: Path = PROMPTS_DIR) -> HotlineConfig:
         raise ConfigError(path, [f"{name}{line}: not valid YAML: {exc}"]) from None
     if tree is None or not isinstance(raw, dict):
         raise ConfigError(path, [f"{name}:1: the file must be a mapping of sections"])
-    lines = _line_index(tree)
     repeated = [
         f"{name}:{line} {'.'.join(map(str, where))}: is given twice" for where, line in _repeated_keys(tree)
     ]
     if repeated:  # the later value would silently win: an operator's edit lost without a word
         raise ConfigError(path, repeated)
+    return tree, raw
 
+
+def _validate(path: Path, raw: dict[str, Any], lines: dict[tuple[Any, ...], int]) -> HotlineFile:
+    """The schema's verdict, each problem on the line where it is written."""
     try:
-        parsed = HotlineFile.model_validate(raw)
+        return HotlineFile.model_validate(raw)
     except ValidationError as exc:
         problems = []
         for err in exc.errors():
@@ -121,33 +145,27 @@ def load_hotline(path: Path, prompts_dir: Path = PROMPTS_DIR) -> HotlineConfig:
                 message = "is required"
             elif err["type"] == "extra_forbidden":
                 message = "is not a known setting (misspelt?)"
-            problems.append(f"{name}:{_where(lines, loc)} {dotted}: {message}")
+            problems.append(f"{path.name}:{_where(lines, loc)} {dotted}: {message}")
         raise ConfigError(path, problems) from None
 
-    problems = [
-        f"{name}:{_where(lines, loc)} {'.'.join(str(p) for p in loc)}: {message}"
-        for loc, message in cross_check(parsed, base_dir=path.parent)
-    ]
-    languages: dict[str, Language] = {}
-    try:
-        languages = load_catalogue([lang.locale for lang in parsed.languages], prompts_dir)
-    except PromptError as exc:
-        problems.append(str(exc))
-    else:
-        # A reference no language has is a typo in this file: report it where it is written.
-        known = set().union(*(lang.texts for lang in languages.values()))
-        files = ", ".join(f"prompts/{locale}.yaml" for locale in languages)
-        referenced = set()
-        for loc, prompt_id in prompt_references(parsed):
-            if prompt_id in known:
-                referenced.add(prompt_id)
-            else:
-                dotted = ".".join(str(p) for p in loc)
-                problems.append(f"{name}:{_where(lines, loc)} {dotted}: no prompt {prompt_id!r} in {files}")
-        problems.extend(check_catalogue(languages, referenced))
-    if problems:
-        raise ConfigError(path, problems)
-    return HotlineConfig(path=path, file=parsed, languages=languages)
+
+def _check_prompts(
+    name: str, parsed: HotlineFile, languages: dict[str, Language], lines: dict[tuple[Any, ...], int]
+) -> list[str]:
+    """Prompt ids the file names that no language has, then the catalogues' own problems."""
+    problems = []
+    # A reference no language has is a typo in this file: report it where it is written.
+    known = set().union(*(lang.texts for lang in languages.values()))
+    files = ", ".join(f"prompts/{locale}.yaml" for locale in languages)
+    referenced = set()
+    for loc, prompt_id in prompt_references(parsed):
+        if prompt_id in known:
+            referenced.add(prompt_id)
+        else:
+            dotted = ".".join(str(p) for p in loc)
+            problems.append(f"{name}:{_where(lines, loc)} {dotted}: no prompt {prompt_id!r} in {files}")
+    problems.extend(check_catalogue(languages, referenced))
+    return problems
 
 
 def referenced_prompts(parsed: HotlineFile) -> set[str]:

@@ -21,6 +21,7 @@ from pydantic import (
     model_validator,
 )
 
+from ivr.hotline.nodes import KINDS
 from ivr.phones import is_valid_e164
 
 Identifier = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]*$", max_length=40)]
@@ -37,7 +38,7 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class Hotline(Strict):
+class HotlineSettings(Strict):
     """Hotline-wide settings."""
 
     name: str = "OKPay"
@@ -53,6 +54,11 @@ class Hotline(Strict):
     service_level_seconds: int = Field(default=20, ge=1, le=3600)
     heartbeat_timeout_seconds: int = Field(default=60, ge=10, le=3600)
     announce_every_seconds: int = Field(default=60, ge=15, le=600)
+    # A caller on hold keeps their place through a Redis outage this long (music, then the next
+    # turn) before being sent to the overflow number; 0 sends them at the first failed turn.
+    redis_grace_seconds: int = Field(default=30, ge=0, le=600)
+    # One turn of the hold loop at most (music and words): no turn for two of them, Twilio is asked.
+    hold_turn_seconds: int = Field(default=90, ge=10, le=900)
 
     @field_validator("timezone")
     @classmethod
@@ -71,7 +77,7 @@ class Hotline(Strict):
         return value
 
 
-class Language(Strict):
+class LanguageChoice(Strict):
     """A language callers can choose, with the key that chooses it."""
 
     locale: Locale
@@ -228,19 +234,23 @@ class Option(Strict):
     keywords: dict[Locale, list[str]] = Field(default_factory=dict)
 
 
-NodeType = Literal["language", "announce", "account", "menu", "freeze", "handoff"]
-
-
 class Node(Strict):
-    """One step of the call flow."""
+    """One step of the call flow; `type` is one of the kinds in ivr/hotline/nodes.py."""
 
-    type: NodeType
+    type: str
     prompt: Identifier | None = None
     reprompt: Identifier | None = None
     prompts: list[Identifier] = Field(default_factory=list)
     next: Identifier | None = None
     require: Literal["verified"] | None = None
     options: list[Option] = Field(default_factory=list)
+
+    @field_validator("type")
+    @classmethod
+    def _known_kind(cls, value: str) -> str:
+        if value not in KINDS:
+            raise ValueError(f"Input should be one of {', '.join(repr(k) for k in KINDS)}")
+        return value
 
 
 class Flow(Strict):
@@ -295,7 +305,7 @@ class Agent(Strict):
         raise ValueError(f"{value!r} is not client:NAME, sip:user@host or a valid number in E.164")
 
 
-class OutboundLimits(Strict):
+class OutboundLimitSettings(Strict):
     """How often the hotline may call back or text: per number, across the hotline, per hour."""
 
     callbacks_per_number_per_day: int = Field(default=3, ge=1, le=50)
@@ -315,7 +325,7 @@ class Outbound(Strict):
     number_types: list[Literal["mobile", "fixed_line"]] = Field(
         default_factory=lambda: ["mobile", "fixed_line"], min_length=1
     )
-    limits: OutboundLimits = OutboundLimits()
+    limits: OutboundLimitSettings = OutboundLimitSettings()
 
     @field_validator("countries")
     @classmethod
@@ -371,7 +381,7 @@ class AfterHours(Strict):
     transcribe: bool = True  # Twilio transcribes the message for the ticket
 
 
-class Callbacks(Strict):
+class CallbackSettings(Strict):
     """Calling waiting callers back at their place in the queue, or at a quieter hour."""
 
     enabled: bool = True
@@ -386,6 +396,10 @@ class Callbacks(Strict):
     ring_timeout_seconds: int = Field(default=30, ge=5, le=120)  # the customer's phone rings this long
     caller_id: str | None = None  # shown to the customer; default: the number they called
     schedule_slots: int = Field(default=3, ge=1, le=8)  # later hours offered, quietest first
+    # Besides the caller ID and the account's registered mobile, the only numbers a caller may
+    # key in to be called back at (a branch's desk, say): anything else would let anyone make
+    # the hotline ring a stranger or pump calls to a costly exchange.
+    allowed_numbers: list[str] = Field(default_factory=list, max_length=1000)
 
     @field_validator("caller_id")
     @classmethod
@@ -394,12 +408,20 @@ class Callbacks(Strict):
             raise ValueError(f"{value!r} is not a valid phone number in E.164 (+8621...)")
         return value
 
+    @field_validator("allowed_numbers")
+    @classmethod
+    def _allowed_e164(cls, value: list[str]) -> list[str]:
+        wrong = [number for number in value if not is_valid_e164(number)]
+        if wrong:
+            raise ValueError(f"not valid phone numbers in E.164 (+8621...): {', '.join(map(repr, wrong))}")
+        return value
+
 
 class HotlineFile(Strict):
     """The whole hotline file."""
 
-    hotline: Hotline
-    languages: list[Language] = Field(min_length=1)
+    hotline: HotlineSettings
+    languages: list[LanguageChoice] = Field(min_length=1)
     hours: dict[Identifier, Schedule]
     holidays: list[date] = Field(default_factory=list)
     priorities: dict[Identifier, Annotated[int, Field(ge=0, le=15)]]  # 0 is served first
@@ -416,7 +438,7 @@ class HotlineFile(Strict):
     messages: Messages | None = None  # without it no text message is offered
     survey: Survey = Survey()
     after_hours: AfterHours = AfterHours()
-    callbacks: Callbacks = Callbacks()
+    callbacks: CallbackSettings = CallbackSettings()
 
     @field_validator("specialist_lines")
     @classmethod

@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 import redis
 
 from ivr import keys
-from ivr.hotline.schema import OutboundLimits as LimitSettings
+from ivr.hotline.schema import OutboundLimitSettings
 from ivr.phones import mask_phone
 
 log = logging.getLogger(__name__)
@@ -49,7 +49,7 @@ class Window:
     per_number: bool
 
 
-def windows(settings: LimitSettings, kind: Kind) -> list[Window]:
+def windows(settings: OutboundLimitSettings, kind: Kind) -> list[Window]:
     """The limits an action of `kind` must pass, from the hotline file."""
     day, hour, minute = 86400, 3600, 60
     if kind == "callback":
@@ -69,7 +69,7 @@ def windows(settings: LimitSettings, kind: Kind) -> list[Window]:
 class OutboundLimits:
     """Asks, and counts, before anything is dialled or sent."""
 
-    def __init__(self, conn: redis.Redis, settings: LimitSettings, timezone: str) -> None:
+    def __init__(self, conn: redis.Redis, settings: OutboundLimitSettings, timezone: str) -> None:
         self.conn = conn
         self.settings = settings
         self.zone = ZoneInfo(timezone)

@@ -63,3 +63,8 @@ def check_outbound_number(file: HotlineFile, raw: str | None) -> NumberCheck:
     """`check_number` with the countries, types and home region of the hotline file."""
     out = file.outbound
     return check_number(raw, out.countries, out.number_types, file.hotline.default_region)
+
+
+def callback_allowed(file: HotlineFile, e164: str, caller: str | None, registered: str | None) -> bool:
+    """A callback may ring the caller ID, the account's registered mobile, or what an operator allows."""
+    return e164 in (caller, registered) or e164 in file.callbacks.allowed_numbers

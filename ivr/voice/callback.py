@@ -20,17 +20,22 @@ from flask import Blueprint, request
 from twilio.twiml.voice_response import VoiceResponse
 
 from ivr import keys
+from ivr.callcenter.accounts import FOUND
 from ivr.callcenter.calls import CallRecord
 from ivr.callcenter.connections import ANSWERED
-from ivr.outbound.numbers import check_outbound_number
+from ivr.callcenter.lifecycle import CallStatus
+from ivr.digits import ASCII_DIGITS, whole_number
+from ivr.outbound.numbers import callback_allowed, check_outbound_number
 from ivr.voice import twiml
-from ivr.voice.holdloop import HOLD_AGAIN, LoopState, hold_url
+from ivr.voice.holdloop import HOLD_AGAIN, LoopState, hold_through_outage, hold_url
 from ivr.voice.webhook import base_url, hotline_of_app, int_field, language_of, this_call, twilio_webhook
 from ivr.waits.profile import quietest_slots
 
 bp = Blueprint("callback", __name__, url_prefix="/voice/callback")
 
 NOT_REACHED = ("no-answer", "busy", "failed", "canceled")
+# A later hour in a (signed) URL is believed only this far ahead: the scheduler offers days, not years.
+SLOT_HORIZON_SECONDS = 60 * 86_400
 MACHINE = ("machine_start", "machine_end_beep", "machine_end_silence", "machine_end_other", "fax")
 
 
@@ -39,7 +44,7 @@ def spoken_number(lang, e164: str, home_region: str) -> str:  # noqa: ANN001
     parsed = phonenumbers.parse(e164, None)
     if phonenumbers.region_code_for_number(parsed) == home_region:
         national = phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.NATIONAL)
-        return lang.spell("".join(c for c in national if c.isdigit()))
+        return lang.spell("".join(c for c in national if c in ASCII_DIGITS))
     return lang.spell(e164.lstrip("+"))
 
 
@@ -73,7 +78,7 @@ def _back(record: CallRecord, lang, *prompts: str) -> VoiceResponse:  # noqa: AN
 
 
 @bp.post("/offer")
-@twilio_webhook
+@twilio_webhook(outage=hold_through_outage)  # a key pressed during an outage: back to the music
 def offer() -> VoiceResponse:
     """A key pressed at any moment of a hold turn: 1 keeps the place and calls back, 2 a later hour.
 
@@ -132,7 +137,7 @@ def _ask_number(record: CallRecord, mode: str, extra: str, tries: int, *before: 
     if tries > hotline_of_app().config.file.hotline.max_tries:
         return _back(record, lang, *before)
     resp = VoiceResponse()
-    for prompt in before:
+    for prompt in before or (("callback_number_rule",) if tries == 1 else ()):
         twiml.say(resp, lang, lang.text(prompt))
     gather = twiml.gather(
         resp, lang, _flow_url(mode, "enter", extra, tries), num_digits=None, timeout=10, speech=False
@@ -159,7 +164,7 @@ def number() -> VoiceResponse:
     extra = f"&department={department}&slot={slot}" if mode == "later" else ""
     if mode == "now" and record.get("status") != "queued":
         return _redirect(HOLD_AGAIN)  # matched meanwhile, or no longer waiting
-    digits = "".join(c for c in request.form.get("Digits", "") if c.isdigit())[:20]
+    digits = "".join(c for c in request.form.get("Digits", "") if c in ASCII_DIGITS)[:20]
     pending = record.get("cb_pending")
     if phase == "enter":
         if "Digits" not in request.form:
@@ -172,6 +177,8 @@ def number() -> VoiceResponse:
                 else "callback_number_refused"
             )
             return _ask_number(record, mode, extra, tries + 1, refused)
+        if not _may_call(record, check.e164):
+            return _ask_number(record, mode, extra, tries + 1, "callback_number_not_allowed")
         hotline.stores.data.hset(keys.call(record.sid), "cb_pending", check.e164)
         return _confirm(record, mode, extra, "readback", check.e164, 1)
     if phase in ("cid", "readback") and pending:
@@ -185,6 +192,25 @@ def number() -> VoiceResponse:
     return _back(record, lang)
 
 
+def _may_call(record: CallRecord, e164: str) -> bool:
+    """The caller's own number, their account's registered mobile, or one an operator allows."""
+    hotline = hotline_of_app()
+    cfg, caller = hotline.config.file, record.get("caller") or None
+    if callback_allowed(cfg, e164, caller, None):
+        return True
+    account = record.get("account")
+    if not account or record.get("account_state") != FOUND:
+        return False  # an account the caller only typed in, not found: no mobile of theirs to trust
+    return callback_allowed(cfg, e164, caller, hotline.directory.registered_mobile(account))
+
+
+def _slot_time(slot: int | None, now: datetime) -> datetime | None:
+    """A later hour from a URL, if the scheduler could have offered it (ahead, within the horizon)."""
+    if slot is None or not now.timestamp() < slot <= now.timestamp() + SLOT_HORIZON_SECONDS:
+        return None
+    return datetime.fromtimestamp(slot, UTC)
+
+
 def _accept(
     record: CallRecord, mode: str, e164: str, department: str, slot: int, now: datetime
 ) -> VoiceResponse:
@@ -195,12 +221,14 @@ def _accept(
         return _back(record, lang, "callback_limited")
     digits = spoken_number(lang, e164, hotline.config.file.hotline.default_region)
     if mode == "now":
-        hotline.callbacks.keep_place(record, e164, now)
+        if not hotline.callbacks.keep_place(record, e164, now):
+            return _redirect(HOLD_AGAIN)  # an agent was found meanwhile: the loop connects them
         return _goodbye(lang, "callback_kept", digits=digits)
-    when = datetime.fromtimestamp(slot, UTC)
-    if department not in hotline.config.file.departments or when <= now:
+    when = _slot_time(slot, now)
+    if department not in hotline.config.file.departments or when is None:
         return _back(record, lang, "callback_slot_none")
-    hotline.callbacks.schedule(record, department, e164, when, now)
+    if not hotline.callbacks.schedule(record, department, e164, when, now):
+        return _redirect(HOLD_AGAIN)
     return _goodbye(lang, "callback_scheduled", digits=digits, slot=slot_text(lang, when))
 
 
@@ -233,15 +261,16 @@ def schedule() -> VoiceResponse:
         return _back(record, lang, "callback_slot_none")
     given = request.args.get("s", "")
     if given:
-        slots = [int(s) for s in given.split(",") if s.isdigit()]
+        limit = hotline.config.file.callbacks.schedule_slots
+        slots = [s for s in (whole_number(s) for s in given.split(",")[:limit]) if _slot_time(s, now)]
     else:
         count = hotline.config.file.callbacks.schedule_slots
         slots = [int(s.timestamp()) for s in quietest_slots(hotline, department, now, count)]
     if not slots:
         return _back(record, lang, "callback_slot_none")
-    choice = request.form.get("Digits", "")
-    if choice.isdigit() and 1 <= int(choice) <= len(slots):
-        return _number_start(record, "later", f"&department={department}&slot={slots[int(choice) - 1]}")
+    choice = whole_number(request.form.get("Digits", "")[:2])
+    if choice is not None and 1 <= choice <= len(slots):
+        return _number_start(record, "later", f"&department={department}&slot={slots[choice - 1]}")
     if tries > hotline.config.file.hotline.max_tries:
         return _back(record, lang)
     here = f"{base_url()}/voice/callback/schedule?department={department}&s={','.join(map(str, slots))}"
@@ -329,7 +358,7 @@ def press() -> VoiceResponse:
         return _greeting(record, attempt, tries + 1)
     agent = hotline.agents.get(record.get("agent"))
     if agent is None or not hotline.callbacks.move(
-        record.sid, attempt, ("calling",), "answered", status="connecting"
+        record.sid, attempt, ("calling",), "answered", CallStatus.CONNECTING
     ):
         return _goodbye(lang)
     base = base_url()
@@ -392,8 +421,11 @@ def status() -> VoiceResponse:
         else:
             reason = "no_response"
         hotline.callbacks.not_reached(record.sid, attempt, reason, now)
-    elif cb_status == "answered" and record.get("status") in ("connecting", "on_call"):
-        if record.get("status") == "on_call":
-            _connected(record, attempt)
-        hotline.connections.caller_hung_up(record, now)
+    elif cb_status == "answered" and record.get("status") == CallStatus.CONNECTING:
+        # The customer hung up while the agent's phone rang: the agent is freed, and the customer
+        # is called again after the backoff (or the callback fails after its last attempt).
+        hotline.callbacks.not_reached(record.sid, attempt, "hung_up_waiting", now)
+    elif cb_status == "answered" and record.get("status") == CallStatus.ON_CALL:
+        _connected(record, attempt)
+        hotline.connections.caller_hung_up(record, now, CallStatus.ON_CALL)
     return VoiceResponse()

@@ -17,6 +17,14 @@ _CHINESE_DIGITS = {
 _MULTIPLIERS = {"double": 2, "triple": 3}
 
 
+def _digit_of(char: str) -> str | None:
+    """The ASCII digit a character stands for ('7', '᧗', '七'), or None."""
+    value = unicodedata.digit(char, None)  # any script's digits, superscripts and circled ones too
+    if value is not None:
+        return str(value)
+    return _CHINESE_DIGITS.get(char)
+
+
 def normalise(text: str) -> str:
     """Lower case, full-width folded to ASCII, punctuation dropped, spaces collapsed."""
     folded = unicodedata.normalize("NFKC", text).lower()
@@ -25,7 +33,7 @@ def normalise(text: str) -> str:
 
 
 def spoken_digits(text: str) -> str:
-    """The digits in a spoken answer ('six two double two', '六二二二', '6 2 2 2') or ''."""
+    """The digits in a spoken answer ('six two double two', '六二二二', '6 2 2 2'), in ASCII, or ''."""
     out: list[str] = []
     repeat = 1
     for token in normalise(text).split(" "):
@@ -36,7 +44,7 @@ def spoken_digits(text: str) -> str:
             out.append(_DIGIT_WORDS[token] * repeat)
         else:
             for char in token:
-                digit = char if char.isdigit() else _CHINESE_DIGITS.get(char)
+                digit = _digit_of(char)
                 if digit is None:
                     continue  # filler words ("my number is", "是") are skipped
                 out.append(digit * repeat)

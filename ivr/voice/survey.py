@@ -12,6 +12,7 @@ from flask import Blueprint, request
 from twilio.twiml.voice_response import VoiceResponse
 
 from ivr.callcenter.calls import CallRecord
+from ivr.digits import whole_number
 from ivr.followup.surveys import SCORES, Surveys
 from ivr.prompts import Language
 from ivr.voice import twiml
@@ -33,7 +34,8 @@ def ask(resp: VoiceResponse, lang: Language, agent_id: str, tries: int = 1) -> V
 
 def _score(said_digits: str, speech: str) -> int | None:
     text = said_digits or spoken_digits(speech)
-    return int(text) if len(text) == 1 and text.isdigit() and int(text) in SCORES else None
+    score = whole_number(text) if len(text) == 1 else None
+    return score if score in SCORES else None
 
 
 @bp.post("/survey")

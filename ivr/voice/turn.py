@@ -59,8 +59,11 @@ class Turn:
 
     def get(self, name: str) -> str:
         """A call field, seeing this turn's own writes first."""
+        if name == "status" and self.writer.status_to is not None:
+            return str(self.writer.status_to)
         return self.writer.updates.get(name) or self.call.get(name)
 
     def merged(self) -> CallRecord:
         """The call record as it will be after this turn's write."""
-        return CallRecord(self.call.sid, {**self.call.fields, **self.writer.updates})
+        moved = {"status": str(self.writer.status_to)} if self.writer.status_to is not None else {}
+        return CallRecord(self.call.sid, {**self.call.fields, **self.writer.updates, **moved})

@@ -9,7 +9,7 @@ from flask import Blueprint, request
 from twilio.twiml.voice_response import VoiceResponse
 
 from ivr.callcenter.calls import CallRecord, CallWriter
-from ivr.followup.sms import WANTED
+from ivr.callcenter.ending import call_ended
 from ivr.voice import twiml
 from ivr.voice.engine import Input, Position, Turn
 from ivr.voice.webhook import base_url, call_sid, hotline_of_app, int_field, this_call, twilio_webhook
@@ -82,31 +82,13 @@ def status() -> VoiceResponse:
     if record is None:
         return VoiceResponse()
     now = hotline.clock.now()
-    pipe = hotline.stores.data.pipeline(transaction=False)
-    hotline.calls.close(
-        pipe,
+    call_ended(
+        hotline,
         record,
         now,
-        request.form.get("CallStatus", "completed")[:20],
+        request.form.get("CallStatus", "completed"),
         int_field(request.form.get("CallDuration"), 0),
     )
-    department = record.get("department")
-    if record.get("status") == "queued" and department in hotline.config.file.departments:
-        queued_at = datetime.fromisoformat(record.get("queued_at") or now.isoformat())
-        waited_ms = int((now - queued_at).total_seconds() * 1000)
-        hotline.returning.remember(pipe, record, department)  # for a call back within minutes
-        hotline.queues.leave(
-            sid, department, record.get("day"), abandoned=True, waited_ms=waited_ms, pipe=pipe
-        )
-    closed_status = pipe.execute()[0]
-    messages = hotline.config.file.messages
-    if closed_status and record.get("sms") == WANTED and messages is not None:
-        # The caller asked for their reference number by SMS: a worker sends it, once.
-        hotline.jobs.send_call_summary(sid, messages.retry_seconds)
-    if closed_status in ("connecting", "on_call"):
-        # Read again: the agent may have been assigned after `record` was read.
-        fresh = hotline.calls.load(sid) or record
-        hotline.connections.caller_hung_up(fresh, now, closed_status)
     return VoiceResponse()
 
 

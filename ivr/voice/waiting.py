@@ -4,8 +4,14 @@ Why a hold loop of our own (Play + Redirect) rather than Twilio's `<Enqueue>`: T
 are first-come-first-served only, while ours have priority classes, language lanes and skills,
 and live in Redis where any process can match. Our loop also lets us speak position and wait in
 the caller's language on our own cadence. The matcher moves a caller out of the loop with a
-REST redirect to `/voice/connect`; if that redirect fails, the caller's next turn of the loop
-finds the match on the call record and connects them itself.
+REST redirect to `/voice/connect`; if that redirect fails (or never comes: the worker died), the
+caller's next turn of the loop finds the match on the call record and connects them itself. Only
+one of the two dials the agent: the hold loop waits for the redirect while it may still come.
+
+A turn that cannot reach Redis (a failover, a restart) plays the music and comes back, for
+`hotline.redis_grace_seconds` counted from the first such turn (`g` in the turn's signed URL:
+nothing is written where nothing can be written); only past it does the caller go to the
+overflow number. Their place in the queue is untouched meanwhile.
 """
 
 from __future__ import annotations
@@ -17,20 +23,27 @@ from flask import Blueprint, request
 from twilio.twiml.voice_response import VoiceResponse
 
 from ivr import keys
+from ivr.callcenter.agents import RING_MARGIN_SECONDS, AgentView
 from ivr.callcenter.calls import CallRecord
+from ivr.callcenter.lifecycle import CallStatus, queue_move
 from ivr.callcenter.transfers import transfer_path_of
 from ivr.phones import last_digits
 from ivr.voice import survey, twiml
-from ivr.voice.holdloop import HOLD_AGAIN, LoopState, hold_url, key_gather
+from ivr.voice.holdloop import HOLD_AGAIN, LoopState, hold_through_outage, hold_url, key_gather
 from ivr.voice.webhook import base_url, hotline_of_app, int_field, language_of, this_call, twilio_webhook
 from ivr.waits.estimate import Estimate
 from ivr.waits.live import wait_for_caller
 
 bp = Blueprint("waiting", __name__, url_prefix="/voice")
 
+# A matched caller's hold turn waits this long for the matcher's REST redirect before it dials the
+# agent itself (the redirect failed, or the worker died before sending it).
+REDIRECT_GRACE_SECONDS = 8
+CONNECT_PAUSE_SECONDS = 2
+
 
 @bp.post("/hold")
-@twilio_webhook
+@twilio_webhook(outage=hold_through_outage)
 def hold() -> VoiceResponse:
     """One turn of the hold loop: position and wait when they changed, music, and again."""
     hotline = hotline_of_app()
@@ -38,8 +51,15 @@ def hold() -> VoiceResponse:
     record = this_call(now)
     sid, lang = record.sid, language_of(record)
     status, department = record.get("status"), record.get("department")
-    if status == "connecting":  # matched, but the REST redirect did not reach Twilio
-        return _connect_document(record)
+    if status == CallStatus.CONNECTING:
+        if redirect_missed(record, now):  # the REST redirect did not reach Twilio: dial from here
+            return _connect_document(record)
+        # The matcher's redirect is on its way and will dial the agent: one dial a match. A short
+        # turn until it arrives (or the grace passes).
+        resp = VoiceResponse()
+        resp.pause(length=CONNECT_PAUSE_SECONDS)
+        resp.redirect(f"{base_url()}{HOLD_AGAIN}", method="POST")
+        return resp
     if status == "menu":  # on hold without a hand-off: the menu comes first
         resp = VoiceResponse()
         resp.redirect(f"{base_url()}/voice/incoming", method="POST")
@@ -52,8 +72,12 @@ def hold() -> VoiceResponse:
     position = wait.position
     waited = wait.state.waited_seconds
     if position == 0 or waited > cfg.hotline.max_hold_minutes * 60:
-        # Handed off but not in the queue: it was full. Or the caller waited too long.
-        hotline.queues.leave(sid, department, record.get("day"), abandoned=False, overflowed=True)
+        # Handed off but not in the queue: it was full. Or the caller waited too long. Counted as
+        # overflowed, once; the end of the call (on the overflow line) is not an abandon.
+        pipe = hotline.stores.data.pipeline(transaction=False)
+        hotline.queues.leave(sid, department, record.get("day"), abandoned=False, overflowed=True, pipe=pipe)
+        queue_move(pipe, sid, CallStatus.OVERFLOWED, (CallStatus.QUEUED,))
+        pipe.execute()
         return twiml.overflow(hotline.config, lang)
     # The loop's memory (last announcement, peak message, key hint) rides in its own signed
     # URLs: no write needed to remember it. See ivr/voice/holdloop.py.
@@ -109,8 +133,10 @@ def _announce(resp, lang, position: int, estimate: Estimate | None) -> None:  # 
 
 
 def wait_text(lang, estimate: Estimate) -> str:  # noqa: ANN001
-    """The estimate in the caller's words: a range, 'about', 'up to', or 'less than a minute'."""
+    """The estimate in the caller's words: a range, 'about', 'up to', 'less than a minute', or 'long'."""
     spoken = estimate.spoken()
+    if spoken.kind == "long":  # past a day, or past what the model can reckon: no number
+        return lang.text("queue_wait_long")
     if spoken.kind == "soon":
         return lang.text("queue_wait_soon")
     if spoken.kind == "up_to":
@@ -131,21 +157,37 @@ def peak_text(lang, slot: datetime, now: datetime, tz: str) -> str:  # noqa: ANN
 
 
 @bp.post("/connect")
-@twilio_webhook
+@twilio_webhook(outage=hold_through_outage)
 def connect() -> VoiceResponse:
     """Where the matcher redirects a caller: dial the agent, who first hears the whisper."""
     hotline = hotline_of_app()
     record = this_call(hotline.clock.now())
-    if record.get("status") != "connecting":  # stale redirect: back to waiting
+    if record.get("status") != CallStatus.CONNECTING:  # stale redirect: back to waiting
         resp = VoiceResponse()
         resp.redirect(f"{base_url()}{HOLD_AGAIN}", method="POST")
         return resp
     return _connect_document(record)
 
 
+def redirect_missed(record: CallRecord, now: datetime) -> bool:
+    """The matcher's REST redirect failed, or has not come within the grace (the worker died)."""
+    if record.get("redirect") == "failed":
+        return True
+    matched = record.get("matched_at")
+    return not matched or (now - datetime.fromisoformat(matched)).total_seconds() >= REDIRECT_GRACE_SECONDS
+
+
 def _connect_document(record: CallRecord) -> VoiceResponse:
     hotline = hotline_of_app()
-    agent = hotline.agents.get(record.get("agent"))
+    ring = hotline.config.file.hotline.ring_timeout_seconds
+    # The Dial starts now: the agent's ringing lease runs from here (one round trip with the read).
+    now = hotline.clock.now()
+    pipe = hotline.stores.data.pipeline(transaction=False)
+    pipe.hgetall(keys.agent(record.get("agent")))
+    hotline.agents.extend_hold(record.get("agent"), now + timedelta(seconds=ring + RING_MARGIN_SECONDS), pipe)
+    pipe.hset(keys.call(record.sid), "dialled_at", now.isoformat())  # the agent's phone rings from now
+    fields = pipe.execute()[0]
+    agent = AgentView.from_hash(fields) if fields.get("id") else None
     lang = language_of(record)
     if agent is None:
         hotline.connections.requeue(record, hotline.clock.now())
@@ -230,6 +272,10 @@ def dial_result() -> VoiceResponse:
         resp.redirect(f"{base_url()}{HOLD_AGAIN}", method="POST")
     elif outcome == "transferred":  # the old leg's late report, or its end if the redirect failed
         resp.redirect(f"{base_url()}{transfer_path_of(record)}", method="POST")
+    elif outcome == "gone" and record.get("status") == "queued":
+        # Already back at their place (a supervisor freed the agent as the phone rang): keep waiting.
+        twiml.say(resp, lang, lang.text("agent_missed"))
+        resp.redirect(f"{base_url()}{HOLD_AGAIN}", method="POST")
     elif outcome == "done" and hotline.config.file.survey.enabled and agent_id:
         survey.ask(resp, lang, agent_id)  # the agent hung up: rate the call
     else:

@@ -2,7 +2,9 @@
 
 A caller must never hear Twilio's "application error": whatever goes wrong inside a handler
 (Redis down or slow, a bug), the answer is a 200 with valid TwiML that apologises and dials the
-overflow number. Only a request that is not from Twilio gets anything else (403).
+overflow number. A handler may name an `outage` answer instead for when Redis cannot be reached
+(the hold loop keeps its callers waiting through a failover). Only a request that is not from
+Twilio gets anything else (403).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from twilio.request_validator import RequestValidator
 from twilio.twiml.voice_response import VoiceResponse
 
 from ivr.callcenter.calls import CallRecord
+from ivr.digits import whole_number
 from ivr.phones import mask_phone, to_e164
 from ivr.voice import twiml
 
@@ -28,6 +31,8 @@ log = logging.getLogger("ivr.voice")
 CALL_SID = re.compile(r"CA[0-9a-f]{32}")
 
 Handler = Callable[..., VoiceResponse]
+# What to answer when Redis cannot be reached, or None for the overflow.
+Outage = Callable[[], VoiceResponse | None]
 
 
 def public_url() -> str:
@@ -60,8 +65,14 @@ def xml(resp: VoiceResponse) -> Response:
     return Response(str(resp), status=200, mimetype="text/xml")
 
 
-def twilio_webhook(handler: Handler) -> Callable[..., Response]:
-    """Validate the signature, run the handler, and answer with TwiML whatever happens."""
+def twilio_webhook(handler: Handler | None = None, *, outage: Outage | None = None):  # noqa: ANN201
+    """Validate the signature, run the handler, and answer with TwiML whatever happens.
+
+    `@twilio_webhook` or `@twilio_webhook(outage=...)`: on a Redis error, `outage()` answers
+    instead of the overflow when it returns a document.
+    """
+    if handler is None:
+        return functools.partial(twilio_webhook, outage=outage)
 
     @functools.wraps(handler)
     def wrapper(*args: object, **kwargs: object) -> Response:
@@ -75,6 +86,10 @@ def twilio_webhook(handler: Handler) -> Callable[..., Response]:
         except NoCallSid:
             log.warning("%s without a usable CallSid: overflow", request.path)
         except redis.RedisError as exc:
+            answer = outage() if outage is not None else None
+            if answer is not None:
+                log.error("redis unavailable on %s (%s): the caller stays on hold", request.path, exc)
+                return xml(answer)
             log.error("redis unavailable on %s (%s): overflow", request.path, exc)
         except Exception:
             log.exception(
@@ -111,11 +126,9 @@ def open_call(sid: str, now: datetime) -> CallRecord:
 
 
 def int_field(value: str | None, default: int) -> int:
-    """An integer from a form field or query argument, or `default` when absent or garbled."""
-    try:
-        return int(value) if value is not None else default
-    except ValueError:
-        return default
+    """A whole number (ASCII digits) from a form field or query argument, else `default`."""
+    number = whole_number(value)
+    return default if number is None else number
 
 
 class NoCallSid(Exception):

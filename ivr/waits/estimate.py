@@ -22,6 +22,13 @@ the new rate (exact for exponential stages).
 The range: a gamma distribution with the wait's mean and variance (the wait is a sum of
 exponential stages; the gamma matched to two moments fits such sums closely), cut at its
 10% and 90% quantiles for an 80% range.
+
+Bounded whatever the inputs (they come from counters in Redis, and a webhook must answer within
+Twilio's 15 s): `clean` turns NaN and infinities into "unknown" or the nearest bound and clamps
+every rate (`BOUNDS`); at most `MAX_STAGES` stages are computed one by one, the far end of a
+longer queue (stages MAX_STAGES+1..n, all with many callers ahead, each nearly an M/M/1 busy
+period at its level) in closed form by the midpoint rule; and a wait past `LONGEST_SAID_SECONDS`
+is not a figure but "longer than we can say" (`Estimate.beyond`). Every value returned is finite.
 """
 
 from __future__ import annotations
@@ -38,6 +45,19 @@ OVERTAKING_MARGIN = 200
 # Spoken figures are rounded to these steps (minutes): whole minutes under ten, then fives,
 # then tens, so a caller never hears a precision the model cannot back.
 ROUNDING_STEPS = ((10, 1), (30, 5), (math.inf, 10))
+# A wait longer than this is announced as "longer than we can say", never as a number.
+LONGEST_SAID_SECONDS = 86_400.0
+# Stages (callers ahead) computed one by one; a longer queue's far end is summed in closed form.
+MAX_STAGES = 1_000
+# Planned staffing changes looked at (live.py gives one per hour of a four-hour outlook).
+MAX_STAFFING_CHANGES = 24
+# Every input is clamped into these bounds (a NaN is "unknown": the default, or no figure).
+BOUNDS = {
+    "agents": (0.001, 100_000.0),  # below a thousandth of an agent (live.py's rounding): nobody
+    "handle": (1.0, 86_400.0),
+    "patience": (1.0, 30 * 86_400.0),
+    "overtaking": (0.0, 100.0),  # higher-class callers per second
+}
 
 
 @dataclass(frozen=True)
@@ -71,7 +91,7 @@ class QueueState:
 class Spoken:
     """How an estimate is said: `kind` is 'soon', 'about', 'up_to' or 'range'; figures in minutes."""
 
-    kind: str
+    kind: str  # 'long': past LONGEST_SAID_SECONDS, longer than we can say
     low: int = 0
     high: int = 0
 
@@ -87,13 +107,18 @@ def _round_minutes(seconds: float) -> int:
 
 @dataclass(frozen=True)
 class Estimate:
-    """The wait still to come, in seconds: mean, sd, and [low, high] meant to hold `coverage` of waits."""
+    """The wait still to come, in seconds: mean, sd, and [low, high] meant to hold `coverage` of waits.
+
+    beyond: the wait is longer than `LONGEST_SAID_SECONDS` (or than the model can reckon); the
+    figures then all say LONGEST_SAID_SECONDS, a floor, and the caller hears no number.
+    """
 
     seconds: float
     low: float = 0.0
     high: float = 0.0
     coverage: float = COVERAGE
     sd: float = 0.0
+    beyond: bool = False
 
     @property
     def under_a_minute(self) -> bool:
@@ -102,6 +127,8 @@ class Estimate:
 
     def spoken(self) -> Spoken:
         """The range as a caller hears it: rounded, never more precise than the model."""
+        if self.beyond:
+            return Spoken("long", low=_round_minutes(self.low), high=_round_minutes(self.high))
         if self.under_a_minute:
             return Spoken("soon")
         low, high = _round_minutes(self.low), _round_minutes(self.high)
@@ -168,10 +195,87 @@ def _stage_across_pieces(
     return total, var
 
 
+def _clamp(value: object, name: str, missing: float | None) -> float | None:
+    """`value` as a finite number within BOUNDS[name]; `missing` when it is not a number (NaN)."""
+    try:
+        number = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return missing
+    if math.isnan(number):
+        return missing
+    low, high = BOUNDS[name]
+    return min(max(number, low), high)
+
+
+def _count(value: object) -> int:
+    """A count of callers or agents: a whole number, at least 0 (garbage counts as 0)."""
+    try:
+        number = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return 0
+    return int(min(max(number, 0.0), 1e12)) if math.isfinite(number) else (10**12 if number > 0 else 0)
+
+
+def clean(state: QueueState) -> QueueState | None:
+    """The state with every input finite and within BOUNDS; None when nobody serves the queue."""
+    agents = 0.0 if math.isnan(float(state.agents)) else float(state.agents)
+    if agents < BOUNDS["agents"][0]:
+        return None
+    handle = state.mean_handle_seconds
+    handle = _clamp(handle, "handle", None) if handle is not None and handle > 0 else None
+    patience = state.mean_patience_seconds
+    # No patience, or an infinite one: nobody abandons.
+    if patience is not None and not (patience > 0 and math.isfinite(patience)):
+        patience = None
+    changes = []
+    for at, then in sorted(
+        ((a, b) for a, b in state.staffing_changes if math.isfinite(a) and not math.isnan(b)),
+        key=lambda change: change[0],
+    )[:MAX_STAFFING_CHANGES]:
+        changes.append((at, 0.0 if then < BOUNDS["agents"][0] else min(then, BOUNDS["agents"][1])))
+    return QueueState(
+        agents=min(agents, BOUNDS["agents"][1]),
+        ready=_count(state.ready),
+        ahead=_count(state.ahead),
+        mean_handle_seconds=handle,
+        mean_patience_seconds=None if patience is None else _clamp(patience, "patience", None),
+        overtaking_per_second=_clamp(state.overtaking_per_second, "overtaking", 0.0) or 0.0,
+        staffing_changes=tuple(changes),
+        waited_seconds=_clamp(state.waited_seconds, "handle", 0.0) or 0.0,
+    )
+
+
+def _far_end(rate_of: float, theta: float, lam: float, first: int, last: int) -> tuple[float, float]:
+    """Mean and variance of stages first..last (their queue far ahead): infinite if never done.
+
+    Each stage k is an M/M/1 busy period at its level (what the recursion of `_stage_moments`
+    tends to this far up): mean 1/u, variance (d + lam)/u^3 with d = rate_of + k*theta, u = d - lam.
+    With theta > 0 the sums over k are integrals of the same terms over [first - 1/2, last + 1/2]
+    (the midpoint rule, exact to O(theta^2/u^3) per stage).
+    """
+    count = last - first + 1
+    if count <= 0:
+        return 0.0, 0.0
+    u_first = rate_of - lam + (first - 0.5) * theta
+    if u_first <= 0:  # higher classes alone outrun the agents there: no end we could name
+        return math.inf, math.inf
+    if theta == 0:
+        return count / u_first, count * (u_first + 2 * lam) / u_first**3
+    u_last = rate_of - lam + (last + 0.5) * theta
+    mean = math.log(u_last / u_first) / theta
+    var = ((1 / u_first - 1 / u_last) + lam * (1 / u_first**2 - 1 / u_last**2)) / theta
+    return mean, var
+
+
 def wait_moments(state: QueueState) -> tuple[float, float] | None:
-    """Mean and variance of the wait still to come; None when nobody serves the queue."""
-    if state.agents <= 0:
+    """Mean and variance of the wait still to come; None when nobody serves the queue.
+
+    Infinite (never NaN) when the wait has no end the model can name.
+    """
+    cleaned = clean(state)
+    if cleaned is None:
         return None  # nobody serves the queue now: no figure we could stand behind
+    state = cleaned
     if state.ahead < state.ready:
         return 0.0, 0.0  # an idle agent is there for this caller: being connected
     n = state.ahead - state.ready  # the first `ready` callers ahead are being connected now
@@ -184,15 +288,24 @@ def wait_moments(state: QueueState) -> tuple[float, float] | None:
             pieces[0] = (0.0, max(agents, 0.0))
         elif agents != pieces[-1][1]:
             pieces.append((at, max(agents, 0.0)))
-    moments = [_stage_moments(agents * mu, theta, lam, n) if agents > 0 else None for _, agents in pieces]
+    if pieces[0][1] <= 0:
+        return None  # a change already in force left nobody serving
+    top = min(n, MAX_STAGES)
+    # The far end of a long queue goes first, at today's staffing: the exact stages start after it.
+    mean, var = _far_end(pieces[0][1] * mu, theta, lam, top + 1, n)
+    if not math.isfinite(mean):
+        return math.inf, math.inf
+    moments = [_stage_moments(agents * mu, theta, lam, top) if agents > 0 else None for _, agents in pieces]
     starts = [start for start, _ in pieces]
-    t, mean, var = 0.0, 0.0, 0.0
-    for k in range(n, -1, -1):  # stages in time order, each starting at its expected start
+    t = mean
+    for k in range(top, -1, -1):  # stages in time order, each starting at its expected start
         stage = _stage_across_pieces(k, t, starts, moments)
         if stage is None:
             return None
         before = _piece_at(starts, t)
         t += stage[0]
+        if not math.isfinite(t):  # a stage that never ends (higher classes outrun the agents)
+            return math.inf, math.inf
         for crossed in range(before + 1, _piece_at(starts, t) + 1):
             # Delta method: a stage ahead of a change that ends late leaves its part of the queue
             # to the agents after the change, who clear it at their own pace, so the spread of
@@ -202,25 +315,35 @@ def wait_moments(state: QueueState) -> tuple[float, float] | None:
                 var *= (new[k][0] / old[k][0]) ** 2
         mean += stage[0]
         var += stage[1]
+    if math.isnan(mean) or math.isnan(var):
+        return math.inf, math.inf  # an overflow on the way (inf - inf): far too long to say
     return mean, var
 
 
 def estimate(state: QueueState) -> Estimate | None:
     """The expected wait of the caller `state` describes; None when nobody serves the queue."""
-    moments = wait_moments(state)
+    try:
+        moments = wait_moments(state)
+    except (OverflowError, ZeroDivisionError):  # rates at the edge of the bounds: far too long
+        moments = math.inf, math.inf
     if moments is None:
         return None
     mean, var = moments
+    if not mean < LONGEST_SAID_SECONDS:
+        longest = LONGEST_SAID_SECONDS
+        return Estimate(seconds=longest, low=longest, high=longest, beyond=True)
     if mean <= 0:
         return Estimate(seconds=0.0)
-    sd = math.sqrt(var)
-    if var <= 0:
+    if not 0 < var < math.inf:
         return Estimate(seconds=mean, low=mean, high=mean, sd=0.0)
+    sd = math.sqrt(var)
     shape, scale = mean * mean / var, var / mean
     tail = (1 - COVERAGE) / 2
+    if not (shape > 0 and scale > 0 and math.isfinite(shape) and math.isfinite(scale)):
+        return Estimate(seconds=mean, low=mean, high=mean, sd=0.0)
     return Estimate(
         seconds=mean,
-        low=gamma.quantile(tail, shape, scale),
-        high=gamma.quantile(1 - tail, shape, scale),
+        low=min(gamma.quantile(tail, shape, scale), mean),
+        high=min(max(gamma.quantile(1 - tail, shape, scale), mean), LONGEST_SAID_SECONDS),
         sd=sd,
     )

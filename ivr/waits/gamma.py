@@ -7,25 +7,44 @@ classic pairing that converges fast on each side); the quantile inverts it by Ne
 inside a bisection bracket, so it always converges. For very large shapes (a wait behind
 thousands of callers) the Wilson-Hilferty cube-root normal approximation is exact to well
 under a second of wait and avoids long series.
+
+Every loop has a fixed cap and every input must be finite: a NaN shape once passed `shape <= 0`
+and kept the bracket doubling forever, holding a web worker's thread. Non-finite or
+non-positive inputs raise ValueError; the work of one quantile is at most
+`_MAX_DOUBLINGS + _MAX_NEWTON` evaluations of P(a, x), each at most `_MAX_TERMS` terms.
 """
 
 from __future__ import annotations
 
 import math
+import sys
 from statistics import NormalDist
 
 _EPS = 1e-14
 _MAX_TERMS = 10_000
 _LARGE_SHAPE = 1e5
+# The bracket doubles from max(shape, 1): 1100 doublings pass the largest float.
+_MAX_DOUBLINGS = 1_100
+_MAX_NEWTON = 200
+# exp() of more than this overflows; a density that large only steers Newton, so cap it.
+_MAX_EXP = 700.0
+
+
+def _positive(name: str, value: float) -> None:
+    if not (math.isfinite(value) and value > 0):
+        raise ValueError(f"{name} must be a positive finite number, not {value!r}")
 
 
 def regularized_lower(a: float, x: float) -> float:
     """P(a, x) = γ(a, x) / Γ(a): the CDF at x of a gamma with shape a and scale 1."""
-    if a <= 0:
-        raise ValueError("shape must be positive")
+    _positive("shape", a)
+    if math.isnan(x):
+        raise ValueError("x must be a number, not nan")
     if x <= 0:
         return 0.0
-    log_front = a * math.log(x) - x - math.lgamma(a)
+    if math.isinf(x):
+        return 1.0
+    log_front = min(a * math.log(x) - x - math.lgamma(a), _MAX_EXP)
     if x < a + 1:
         # Series: γ(a,x) e^x x^-a = Σ x^n / (a (a+1) ... (a+n))
         term = total = 1.0 / a
@@ -65,21 +84,26 @@ def cdf(x: float, shape: float, scale: float) -> float:
 
 def quantile(p: float, shape: float, scale: float) -> float:
     """The x with P(X <= x) = p (0 < p < 1) for a gamma with this shape and scale."""
-    if not 0 < p < 1:
+    if not 0 < p < 1:  # also refuses nan
         raise ValueError("p must be strictly between 0 and 1")
-    if shape <= 0 or scale <= 0:
-        raise ValueError("shape and scale must be positive")
+    _positive("shape", shape)
+    _positive("scale", scale)
     z = NormalDist().inv_cdf(p)
     # Wilson-Hilferty: (X/a)^(1/3) is nearly normal with mean 1 - 1/(9a), variance 1/(9a).
-    guess = shape * (1 - 1 / (9 * shape) + z / (3 * math.sqrt(shape))) ** 3
+    try:
+        guess = shape * (1 - 1 / (9 * shape) + z / (3 * math.sqrt(shape))) ** 3
+    except OverflowError:  # a tiny shape: no useful guess, the bracket finds the quantile
+        guess = math.nan
     if shape >= _LARGE_SHAPE:
-        return max(guess, 0.0) * scale
+        return min(max(guess, 0.0) * scale, sys.float_info.max)
     low, high = 0.0, max(shape, 1.0)
-    while regularized_lower(shape, high) < p:
+    for _ in range(_MAX_DOUBLINGS):
+        if regularized_lower(shape, high) >= p or math.isinf(high * 2):
+            break
         low, high = high, high * 2
     x = guess if low < guess < high else (low + high) / 2
     log_norm = math.lgamma(shape)
-    for _ in range(200):
+    for _ in range(_MAX_NEWTON):
         f = regularized_lower(shape, x) - p
         if abs(f) < 1e-12:
             break
@@ -87,9 +111,9 @@ def quantile(p: float, shape: float, scale: float) -> float:
             low = x
         else:
             high = x
-        density = math.exp((shape - 1) * math.log(x) - x - log_norm) if x > 0 else 0.0
+        density = math.exp(min((shape - 1) * math.log(x) - x - log_norm, _MAX_EXP)) if x > 0 else 0.0
         step = x - f / density if density > 0 else None
         x = step if step is not None and low < step < high else (low + high) / 2
         if high - low < 1e-12 * max(1.0, high):
             break
-    return x * scale
+    return min(x * scale, sys.float_info.max)

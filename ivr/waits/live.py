@@ -199,7 +199,8 @@ def wait_for_caller(hotline: Hotline, record: CallRecord, now: datetime) -> Wait
     pipe = hotline.stores.data.pipeline(transaction=False)
     hotline.queues.queue_position(pipe, record.sid, department)
     reads.queue(pipe)
-    position, *replies = pipe.execute()
+    hotline.queues.turn_taken(pipe, record.sid, department, now)  # the reaper sees the caller is there
+    position, *replies, _turn = pipe.execute()
     queued_at = datetime.fromisoformat(record.get("queued_at") or now.isoformat())
     state, summary = reads.parse(replies, int(position) - 1, (now - queued_at).total_seconds())
     peak, quiet = _outlook(hotline, department, summary, now)

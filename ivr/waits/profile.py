@@ -31,6 +31,7 @@ from zoneinfo import ZoneInfo
 import redis
 
 from ivr import keys
+from ivr.digits import is_digits
 from ivr.hotline.hours import department_open
 from ivr.hotline.schema import HotlineFile
 from ivr.waits.erlang import erlang_c_wait
@@ -108,7 +109,7 @@ class DepartmentProfile:
         self.totals: list[dict[str, float]] = [{} for _ in range(HOURS_OF_WEEK)]
         for field, value in fields.items():
             how, _, name = field.partition(":")
-            if how.isdigit() and int(how) < HOURS_OF_WEEK:
+            if is_digits(how) and int(how) < HOURS_OF_WEEK:
                 self.totals[int(how)][name] = float(value)
         everything: dict[str, float] = {}
         for hour in self.totals:

@@ -1,0 +1,199 @@
+"""Holds whose lease ran out, and callers whose hold turns stopped: what the reaper ends, and how.
+
+Every hold the hotline places carries a lease (see agents.py and queues.py):
+
+- agent reserved (a match being made), RESERVE_LEASE_SECONDS: ready again, as idle as before.
+- caller taken from the queue (held), as long: back at their own place, or settled if the match
+  was made after all.
+- agent ringing / caller connecting, ring timeout + RING_MARGIN_SECONDS from the match and again
+  from the Dial: Twilio is asked. A call that is over is ended (abandoned, the agent ready); a
+  caller still there goes back to their place, the agent not ready (`ring_timeout`) if the Dial
+  had started, else ready.
+- agent kept for a callback, Callbacks.lease_seconds(): the claim and Twilio are asked. A call
+  placed is adopted, one that is over counts as not reached (retry or fail), a job that never ran
+  is queued once more.
+
+A caller in the queue whose hold turns stopped (none for two turns, `hl:turns:{dept}`) is checked
+with Twilio: a call that is over is ended as abandoned (its hang-up notice was lost), a call in
+progress (in the callback number steps, say) is looked at again two turns later.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
+
+from ivr import keys
+from ivr.callcenter.agents import HELD, RESERVED, RING_MARGIN_SECONDS, AgentView, StateConflict
+from ivr.callcenter.calls import CallRecord
+from ivr.callcenter.ending import call_ended
+from ivr.callcenter.lifecycle import CallStatus
+from ivr.callcenter.redirect import OVER
+
+if TYPE_CHECKING:
+    from ivr.app import Hotline
+
+log = logging.getLogger(__name__)
+
+# Twilio statuses of a customer's phone that was never answered (the callback's own reasons).
+UNANSWERED = ("no-answer", "busy", "failed", "canceled")
+# At most this many calls are checked with Twilio in one pass: a pass stays short.
+CHECKS_PER_PASS = 20
+
+
+@dataclass
+class Reaped:
+    """What one pass of the reaper did (ids and CallSids), for logs and tests."""
+
+    agents: dict[str, str] = field(default_factory=dict)  # agent -> what became of their hold
+    callers: dict[str, str] = field(default_factory=dict)  # CallSid -> 'back', 'settled', 'ended', ...
+    checked: int = 0  # calls asked of Twilio
+
+
+class Holds:
+    """Ends the holds of one hotline whose lease ran out, and reconciles waiting callers with Twilio."""
+
+    def __init__(self, hotline: Hotline) -> None:
+        self.hl = hotline
+        self.conn = hotline.stores.data
+
+    def twilio_status(self, sid: str, reaped: Reaped) -> str | None:
+        """The call's status at Twilio (None when Twilio cannot tell now)."""
+        reaped.checked += 1
+        return self.hl.matcher.connector.call_status(sid)
+
+    # -- agents ------------------------------------------------------------------------------
+
+    def agents_expired(self, now: datetime, reaped: Reaped) -> None:
+        """End every agent hold whose lease ran out by `now`."""
+        for agent_id in self.hl.agents.expired_holds(now):
+            try:
+                reaped.agents[agent_id] = self.agent_lease_ended(agent_id, now, reaped)
+            except StateConflict:
+                reaped.agents[agent_id] = "moved on"  # the agent's own event won the race
+
+    def agent_lease_ended(self, agent_id: str, now: datetime, reaped: Reaped) -> str:
+        """What to do with an agent whose hold's lease ran out; returns what was done."""
+        agents = self.hl.agents
+        agent = agents.get(agent_id)
+        if agent is None or agent.state not in HELD:
+            agents.drop_hold_index(agent_id)
+            return "not held"
+        if agent.hold_until and agent.hold_until > now:  # renewed on the agent: index it again
+            agents.extend_hold(agent_id, agent.hold_until)
+            return "renewed"
+        record = self.hl.calls.load(agent.call_sid) if agent.call_sid else None
+        if agent.state == RESERVED or record is None or record.get("agent") != agent_id:
+            return self._free(agent, now, "")
+        status, cb_status = record.get("status"), record.get("cb_status")
+        if (status == CallStatus.CALLBACK and cb_status in ("dialling", "calling")) or (
+            status == CallStatus.CONNECTING and cb_status == "answered"
+        ):
+            return self._callback_lease_ended(agent, record, now, reaped)
+        if status == CallStatus.ON_CALL:  # the answer was recorded on the call only
+            agents.answered(agent_id, now)
+            return "on call"
+        if status != CallStatus.CONNECTING:
+            return self._free(agent, now, "")
+        over = self.twilio_status(record.sid, reaped)
+        if over in OVER:  # the caller hung up and the notice was lost: abandoned, agent free
+            call_ended(self.hl, record, now, "completed" if over == "gone" else over, 0)
+            reaped.callers[record.sid] = "ended"
+            return "caller gone"
+        # Still there (or Twilio cannot tell): back to their own place, and the agent is released:
+        # not ready if their phone really rang that long, else ready.
+        if self.hl.connections.requeue(record, now):
+            reaped.callers[record.sid] = "back"
+            self.hl.jobs.match_department(None, record.get("department"))
+        return self._free(agent, now, "ring_timeout" if record.get("dialled_at") else "")
+
+    def _free(self, agent: AgentView, now: datetime, reason: str) -> str:
+        self.hl.agents.lease_expired(agent.id, now, reason)
+        if not reason:
+            self.hl.jobs.match_agent(None, agent.id)
+        return reason or "ready"
+
+    def _callback_lease_ended(
+        self, agent: AgentView, record: CallRecord, now: datetime, reaped: Reaped
+    ) -> str:
+        """An agent kept for a callback past its lease: adopt the call placed, or count it not reached."""
+        callbacks = self.hl.callbacks
+        attempt = int(record.get("cb_attempt") or 0)
+        cb_call = record.get("cb_call")
+        if record.get("cb_status") == "dialling":
+            claim = self.conn.get(keys.callback_claim(record.sid, attempt)) or ""
+            if claim.startswith("CA"):  # placed, but the job died before it said so
+                cb_call = claim
+            elif claim.startswith("pending:"):  # died while placing it: did Twilio create it?
+                cb_call = callbacks.created_since(record.get("cb_number"), float(claim.split(":")[1])) or ""
+            elif record.get("cb_requeued") != str(attempt):  # the job never ran: once more
+                self.conn.hset(keys.call(record.sid), "cb_requeued", str(attempt))
+                self.hl.jobs.place_callback(None, record.sid, agent.id, attempt)
+                self.hl.agents.renew_hold(agent.id, now + timedelta(seconds=callbacks.lease_seconds()))
+                return "callback placed again"
+            if not cb_call:
+                callbacks.not_reached(record.sid, attempt, "not_placed", now)
+                return "callback not placed"
+            callbacks.adopt(record.sid, attempt, cb_call)
+        over = self.twilio_status(cb_call, reaped) if cb_call else "gone"
+        if over in OVER:  # the customer's call ended and its status callback was lost
+            if record.get("cb_status") == "answered":
+                reason = "hung_up_waiting"
+            else:
+                reason = over if over in UNANSWERED else "no_response"
+            callbacks.not_reached(record.sid, attempt, reason, now)
+            return f"callback {reason}"
+        ring = self.hl.config.file.hotline.ring_timeout_seconds
+        self.hl.agents.renew_hold(agent.id, now + timedelta(seconds=ring + RING_MARGIN_SECONDS))
+        return "callback in progress"
+
+    # -- callers -----------------------------------------------------------------------------
+
+    def held_expired(self, department: str, now: datetime, reaped: Reaped) -> None:
+        """Callers taken for a match that a dead worker never finished: back to their place."""
+        for sid in self.hl.queues.expired_held(department, now):
+            record = self.hl.calls.load(sid)
+            status = record.get("status") if record else ""
+            waiting_callback = (
+                status == CallStatus.CALLBACK and record and record.get("cb_status") == "waiting"
+            )
+            if status == CallStatus.QUEUED or waiting_callback:
+                if self.hl.queues.put_back(sid, department):
+                    reaped.callers[sid] = "back"
+                    self.hl.jobs.match_department(None, department)
+            else:  # the match was made (or the call ended): the place is gone
+                self.hl.queues.settle(sid, department)
+                reaped.callers[sid] = "settled"
+
+    def turns_overdue(self, department: str, now: datetime, reaped: Reaped) -> None:
+        """Callers whose hold turns stopped coming: ended when Twilio says the call is over."""
+        turn = self.hl.config.file.hotline.hold_turn_seconds
+        for sid in self.hl.queues.overdue_turns(department, now - timedelta(seconds=2 * turn)):
+            record = self.hl.calls.load(sid)
+            if record is None or record.get("status") != CallStatus.QUEUED:
+                self.hl.queues.forget_turns(sid, department)  # not on hold (a callback place, gone)
+                continue
+            if reaped.checked >= CHECKS_PER_PASS:
+                return  # the next pass goes on
+            over = self.twilio_status(sid, reaped)
+            if over in OVER:
+                call_ended(self.hl, record, now, "completed" if over == "gone" else over, 0)
+                reaped.callers[sid] = "ended"
+                log.info("call %s was over at Twilio: closed as abandoned", sid)
+            else:  # on the line without hold turns (keying a callback number...): look again later
+                self.conn.zadd(keys.hold_turns(department), {sid: now.timestamp()}, xx=True)
+
+    def reconcile(self, sid: str, now: datetime) -> str:
+        """One call Twilio refused to redirect: end it if it is over; what was done."""
+        record = self.hl.calls.load(sid)
+        if record is None or record.get("ended_at"):
+            return "already ended"
+        over = self.hl.matcher.connector.call_status(sid)
+        if over not in OVER:
+            # In progress after all: the hold loop connects the caller (the redirect failed).
+            self.conn.hset(keys.call(sid), "redirect", "failed")
+            return "in progress"
+        call_ended(self.hl, record, now, "completed" if over == "gone" else over, 0)
+        return "ended"

@@ -1,0 +1,152 @@
+"""The reaper: a loop in every worker process that ends what nothing else will, one holder at a time.
+
+Every worker (`python -m queue_worker`) runs `Reaper.run` on a daemon thread, independent of rq
+and its scheduler. Each pass (every `HOTLINE_REAPER_SECONDS`, 3 s by default):
+
+1. the worker beats (`hl:workers`: worker id -> Unix seconds), so /healthz sees live workers;
+2. it takes or renews the reaper's lease (`hl:reaper`, SET NX PX with its worker id, renewed each
+   pass): one worker reaps at a time, and when it dies another takes over once the lease expires
+   (`LEASE_PASSES` passes);
+3. the holder runs `reap_once`: expired holds (ivr/callcenter/holds.py), callers whose hold turns
+   stopped (checked with Twilio), the agent sweep (ended wrap-ups, silent consoles: it used to be
+   an rq-scheduled job, lost with the scheduler or with Redis's data), and a match for every
+   department where callers wait beside ready agents (a matching job that was lost).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import time
+import uuid
+from datetime import datetime
+
+import redis
+
+from ivr import keys
+from ivr.app import Hotline
+from ivr.callcenter.holds import Holds, Reaped
+
+log = logging.getLogger(__name__)
+
+DEFAULT_INTERVAL_SECONDS = 3.0
+# The lease outlives this many passes: a pass that is slow once does not hand the reaper over.
+LEASE_PASSES = 4
+# A worker that has not beaten for this long is forgotten by the others (healthz reads the beats).
+FORGET_WORKERS_SECONDS = 24 * 3600
+
+# KEYS: lease.  ARGV: worker id, ttl ms.  Take the lease if free, renew it if ours: 1, else 0.
+_TAKE_LEASE = """
+local holder = redis.call('GET', KEYS[1])
+if holder == ARGV[1] then
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+  return 1
+end
+if holder then return 0 end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+return 1
+"""
+
+
+def worker_id() -> str:
+    """This process's id among the workers: host, pid and a random part (pids are reused)."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+
+
+def reap_once(hotline: Hotline, now: datetime) -> Reaped:
+    """One pass of the reaper at `now` (the hotline's clock): what it ended, freed and checked."""
+    holds, reaped = Holds(hotline), Reaped()
+    departments = list(hotline.config.file.departments)
+    for department in departments:
+        holds.held_expired(department, now, reaped)  # first: a caller back in place can be matched
+    holds.agents_expired(now, reaped)
+    for department in departments:
+        holds.turns_overdue(department, now, reaped)
+    for agent_id in hotline.agents.sweep(now, hotline.config.file.hotline.heartbeat_timeout_seconds):
+        reaped.agents[agent_id] = "wrapped up"
+        hotline.jobs.match_agent(None, agent_id)
+    _match_where_both_wait(hotline, departments)
+    return reaped
+
+
+def _match_where_both_wait(hotline: Hotline, departments: list[str]) -> None:
+    """A department with callers waiting and agents ready gets a matching job (one was lost)."""
+    pipe = hotline.stores.data.pipeline(transaction=False)
+    for department in departments:
+        pipe.zcard(keys.queue_since(department))
+        pipe.zcard(keys.ready_agents(department))
+    counts = pipe.execute()
+    for i, department in enumerate(departments):
+        if counts[2 * i] and counts[2 * i + 1]:
+            hotline.jobs.match_department(None, department)
+
+
+class Reaper:
+    """The loop of one worker process: beat, hold the lease if free, reap."""
+
+    def __init__(self, hotline: Hotline, interval: float = DEFAULT_INTERVAL_SECONDS, name: str = "") -> None:
+        self.hotline = hotline
+        self.interval = interval
+        self.id = name or worker_id()
+        self.conn = hotline.stores.data
+        self._take = self.conn.register_script(_TAKE_LEASE)
+        self.stop = threading.Event()
+
+    @property
+    def lease_ms(self) -> int:
+        """How long the lease lives without renewal."""
+        return int(self.interval * LEASE_PASSES * 1000)
+
+    def beat(self) -> None:
+        """Say this worker is alive (wall clock: it is about processes, not the hotline's time)."""
+        wall = time.time()
+        pipe = self.conn.pipeline(transaction=False)
+        pipe.zadd(keys.worker_beats(), {self.id: wall})
+        pipe.zremrangebyscore(keys.worker_beats(), "-inf", wall - FORGET_WORKERS_SECONDS)
+        pipe.execute()
+
+    def hold_lease(self) -> bool:
+        """Take the reaper's lease, or renew it when this worker holds it; False when another does."""
+        return bool(self._take(keys=[keys.reaper_lease()], args=[self.id, self.lease_ms]))
+
+    def holder(self) -> str | None:
+        """The worker that holds the reaper's lease now, if any."""
+        return self.conn.get(keys.reaper_lease())
+
+    def step(self) -> Reaped | None:
+        """One pass: beat, and reap when this worker holds the lease (None when it does not)."""
+        self.beat()
+        if not self.hold_lease():
+            return None
+        reaped = reap_once(self.hotline, self.hotline.clock.now())
+        if reaped.agents or reaped.callers:
+            log.info("reaper: agents %s, calls %s", reaped.agents, reaped.callers)
+        return reaped
+
+    def run(self) -> None:
+        """Pass after pass until `stop` is set; Redis trouble waits for the next pass."""
+        log.info("reaper of worker %s: a pass every %.1f s", self.id, self.interval)
+        while not self.stop.is_set():
+            try:
+                self.step()
+            except redis.RedisError as exc:
+                log.warning("reaper pass skipped: %s", type(exc).__name__)
+            except Exception:
+                log.exception("reaper pass failed")  # the next pass tries again
+            self.stop.wait(self.interval)
+
+    def release(self) -> None:
+        """Give the lease up (a worker that stops): another worker takes it at its next pass."""
+        try:
+            if self.holder() == self.id:
+                self.conn.delete(keys.reaper_lease())
+        except redis.RedisError:
+            pass  # it expires on its own
+
+    def start(self) -> threading.Thread:
+        """Run the loop on a daemon thread (it dies with the worker process)."""
+        thread = threading.Thread(target=self.run, name="reaper", daemon=True)
+        thread.start()
+        return thread

@@ -1,0 +1,192 @@
+"""The live stand-in's outbound calls: what Twilio does with ``POST /Calls.json``.
+
+``Dialler`` is the switchboard's dialer (``Switchboard.dialer``): each call created through the
+REST API rings its ``To`` on a thread of its own, for its ``Timeout`` (divided by the clock's
+speed, as every wait of a live call):
+
+- a phone registered with the control API under that number (the terminal phone of `make call`
+  registers its caller ID), or the console registered as ``NAME`` for ``client:NAME``, is rung:
+  it answers, refuses (busy) or lets it ring; a phone talking on another call is busy;
+- with nobody registered, the call rings out (no-answer), unless a script plays the called party
+  through the call's own actions (``POST /control/calls/<sid>/actions``: answer, busy, no-answer,
+  failed), as for a dialled number with no console;
+- a REST update with ``Status=canceled`` (or completed) while it rings ends it as canceled.
+
+Answered, it fetches ``Url`` (or runs ``Twiml``) with ``Direction=outbound-api`` (and
+``AnsweredBy=human`` when ``MachineDetection`` was asked) and runs as any live call, the person
+who answered playing the caller through the control API. The ``StatusCallback`` hears the events
+the call asked for (``initiated``, ``ringing``, ``answered``, ``completed``, by default only the
+last), signed like every request, with the final ``CallStatus``: completed, busy, no-answer,
+canceled or failed.
+"""
+
+from __future__ import annotations
+
+import time
+from email.utils import formatdate
+from typing import Any
+
+from standin.live import LiveCall, LiveCalls, Message
+from standin.rest import OutboundCall, Switchboard
+
+__all__ = ["DialledCall", "Dialler"]
+
+RING_POLL_SECONDS = 0.25  # how often a ringing call looks for a phone that registers meanwhile
+# What the called party does to a ringing call (a phone hung up while it rings refuses it: busy).
+PARTY_ANSWERS = {
+    "answer": "answer", "busy": "busy", "end": "busy", "hangup": "busy",
+    "no-answer": "no-answer", "failed": "failed",
+}  # fmt: skip
+
+
+def party_of(to: str) -> str | None:
+    """The identity a phone or console registers as to take calls to ``to`` (none for SIP)."""
+    if to.startswith("client:"):
+        return to.removeprefix("client:")
+    return None if to.startswith("sip:") else to
+
+
+class DialledCall(LiveCall):
+    """An outbound call of the REST API: it rings, then (answered) runs as any live call."""
+
+    def __init__(self, record: OutboundCall, switchboard: Switchboard, **kwargs: Any) -> None:
+        """The call the ``record`` asks for; nothing happens until ``serve_outbound``."""
+        wants_end = "completed" in record.status_callback_event
+        super().__init__(
+            from_=record.from_,
+            to=record.to,
+            call_sid=record.sid,
+            voice_url=record.url or "",
+            voice_method=record.method,
+            status_callback=record.status_callback if wants_end else None,
+            extra_params={"Direction": "outbound-api"},
+            **kwargs,
+        )
+        self.record, self.switchboard = record, switchboard
+        self._sequence = 0
+
+    # -- what Twilio sends -------------------------------------------------------------------
+
+    def _params(self, extra: dict[str, str] | None) -> dict[str, str]:
+        """An answered outbound call is in progress from its first request (not ringing)."""
+        params = super()._params(extra)
+        if params["CallStatus"] == "ringing" and "CallStatus" not in (extra or {}):
+            params["CallStatus"] = "in-progress"
+        return params
+
+    def _notify(self, url: str, method: str, params: dict[str, str]) -> str | None:
+        """Status callbacks go with the asked method, numbered in the order they are sent."""
+        if self.record.status_callback and url == self.record.status_callback and "CallbackSource" in params:
+            params = {**params, "SequenceNumber": str(self._sequence)}
+            method, self._sequence = self.record.status_callback_method, self._sequence + 1
+        return super()._notify(url, method, params)
+
+    def _progress(self, event: str, status: str) -> None:
+        """Send one call progress event, if the call asked for it."""
+        if not self.record.status_callback or event not in self.record.status_callback_event:
+            return
+        params = {
+            "CallStatus": status,
+            "CallbackSource": "call-progress-events",
+            "Timestamp": formatdate(usegmt=True),
+        }
+        if event == "completed":
+            params["CallDuration"] = "0"
+        problem = self._notify(self.record.status_callback, self.record.status_callback_method, params)
+        if problem:
+            self.events.add("error", text=problem)
+
+    # -- the call's thread -------------------------------------------------------------------
+
+    def serve_outbound(self) -> None:
+        """Ring the called party; run the call if answered, else end it as not answered."""
+        self._progress("initiated", "initiated")
+        self.switchboard.update_outbound(self.call_sid, status="ringing")
+        self._progress("ringing", "ringing")
+        self.events.add("state", state="ringing")
+        outcome = self._ring()
+        if outcome != "answer":
+            self._release(f"the call was {outcome}", missed=outcome == "no-answer")
+            self.switchboard.update_outbound(self.call_sid, status=outcome)
+            self._progress("completed", outcome)
+            self.state = "completed"  # it never ran: the record keeps how it ended
+            self.events.add("ended", state=outcome)
+            return
+        record = self.switchboard.outbound_call(self.call_sid) or self.record  # a new Url while it rang
+        self.voice_url, self.voice_method, self.record = record.url or "", record.method, record
+        if record.machine_detection:
+            self.extra_params["AnsweredBy"] = "human"  # whoever answers a stand-in phone is a person
+        self.switchboard.update_outbound(self.call_sid, status="in-progress")
+        self._progress("answered", "in-progress")
+        self.serve()
+        self.switchboard.update_outbound(self.call_sid, status="completed")
+
+    def start(self) -> None:
+        """Answered: fetch the call's Url, or run its inline Twiml."""
+        if self.record.url or not self.record.twiml:
+            super().start()
+            return
+        self._started_at = self._ticks()
+        self.state = "running"
+        self._load_twiml(self.record.twiml)
+        self._run()
+
+    def _ring(self) -> str:
+        """Ring for the Timeout: answer, busy, no-answer, failed or canceled."""
+        owner = self.owner
+        identity = party_of(self.to)
+        deadline = time.monotonic() + self.record.timeout / owner.speed
+        ringing = None
+        while True:
+            if ringing is None and identity is not None:
+                found = owner.registered(identity)
+                if found is not None and found.present():
+                    if found.call is not None or owner.on_a_call(identity):
+                        return "busy"  # a phone on another call: no call waiting here
+                    ringing, self.client, found.call = found, found, self
+                    timeout = str(self.record.timeout)
+                    found.events.add("ring", call=self.call_sid, caller=self.from_, timeout=timeout)
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return "no-answer"
+            message = self._next(min(left, RING_POLL_SECONDS) * owner.speed)
+            outcome = self._ring_outcome(message, ringing.identity if ringing is not None else None)
+            if outcome is not None:
+                return outcome
+
+    def _ring_outcome(self, message: Message | None, party: str | None) -> str | None:
+        """What a message does to a ringing call: end it (the outcome), or nothing (None)."""
+        if message is None:
+            return None
+        if message.kind == "update" and message.by == "rest":
+            record = self.switchboard.outbound_call(self.call_sid)
+            return "canceled" if record is not None and record.status == "canceled" else None
+        if message.by in (party, "caller") and message.kind in PARTY_ANSWERS:
+            if message.kind == "answer" and self.client is not None:
+                self.client.call, self.client = None, None  # the phone follows the call by its sid
+            return PARTY_ANSWERS[message.kind]
+        self.events.add("ignored", what=message.kind, state="ringing")
+        return None
+
+
+class Dialler:
+    """The switchboard's dialer: runs each outbound call of the REST API on the live stand-in."""
+
+    def __init__(self, live: LiveCalls) -> None:
+        """Calls ring the phones and consoles registered with ``live``."""
+        self.live = live
+
+    def dial(self, record: OutboundCall) -> None:
+        """Ring the call's ``To`` on a thread of its own."""
+        live = self.live
+        transport = live.transport_factory()
+        call = DialledCall(
+            record, live.switchboard, transport=transport, owner=live, account_sid=live.account_sid
+        )
+        live.run(call, call.serve_outbound)
+
+    def updated(self, sid: str) -> None:
+        """A ringing call was canceled or given another Url: it looks at its record now."""
+        call = self.live.call(sid)
+        if call is not None:
+            call.inbox.put(Message("update", by="rest"))

@@ -1,0 +1,170 @@
+"""No queue state can hold a web worker: the wait estimate's work is capped and its figures finite.
+
+Under overload the estimate once looped forever (a mean wait past ~1e154 s made the gamma's shape
+NaN, and NaN passed `shape <= 0`). These tests count the work instead of timing it: every
+evaluation of the incomplete gamma function and every stage of the queue is counted, and the
+counts stay under caps that do not depend on the input.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterator
+
+import pytest
+import redis
+from flask import Flask
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from ivr import keys
+from ivr.api.statistics import today
+from ivr.waits import erlang, gamma
+from ivr.waits import estimate as estimate_module
+from ivr.waits.estimate import LONGEST_SAID_SECONDS, MAX_STAGES, Estimate, QueueState, estimate
+from standin.phone import Call
+from tests.test_wait_announcements import english_caller, heard, ready
+
+# Any float at all, the awkward ones included.
+ANY_FLOAT = st.floats(allow_nan=True, allow_infinity=True)
+RATE = st.one_of(ANY_FLOAT, st.sampled_from([0.0, 1e-300, 1e-160, 1e154, 1e300, math.inf, math.nan]))
+COUNT = st.one_of(st.integers(min_value=-(10**6), max_value=10**15), st.sampled_from([0, 1, 10**9, 10**15]))
+# Evaluations of P(a, x) one quantile may make, and one estimate (two quantiles).
+PER_QUANTILE = gamma._MAX_DOUBLINGS + gamma._MAX_NEWTON + 1
+
+queue_states = st.builds(
+    QueueState,
+    agents=RATE,
+    ready=COUNT,
+    ahead=COUNT,
+    mean_handle_seconds=st.one_of(st.none(), RATE),
+    mean_patience_seconds=st.one_of(st.none(), RATE),
+    overtaking_per_second=RATE,
+    staffing_changes=st.lists(st.tuples(RATE, RATE), max_size=40).map(tuple),
+    waited_seconds=RATE,
+)
+
+
+@pytest.fixture
+def work() -> Iterator[dict[str, int]]:
+    """Counts of P(a, x) evaluations and of the stages computed one by one."""
+    counts = {"gamma": 0, "stages": 0}
+    real_lower, real_stages = gamma.regularized_lower, estimate_module._stage_moments
+
+    def counted_lower(a: float, x: float) -> float:
+        counts["gamma"] += 1
+        return real_lower(a, x)
+
+    def counted_stages(rate_of: float, theta: float, lam: float, top: int) -> list[tuple[float, float]]:
+        counts["stages"] = max(counts["stages"], top + 1)
+        return real_stages(rate_of, theta, lam, top)
+
+    gamma.regularized_lower = counted_lower  # type: ignore[assignment]
+    estimate_module._stage_moments = counted_stages  # type: ignore[assignment]
+    yield counts
+    gamma.regularized_lower = real_lower  # type: ignore[assignment]
+    estimate_module._stage_moments = real_stages  # type: ignore[assignment]
+
+
+def _finite(est: Estimate) -> bool:
+    values = (est.seconds, est.low, est.high, est.sd)
+    ordered = est.low <= est.seconds <= est.high or est.seconds == 0
+    return all(math.isfinite(v) and v >= 0 for v in values) and ordered
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(state=queue_states)
+def test_any_queue_state_gives_finite_figures_or_none_with_capped_work(
+    state: QueueState, work: dict[str, int]
+) -> None:
+    work["gamma"] = work["stages"] = 0
+    result = estimate(state)
+    assert work["gamma"] <= 2 * PER_QUANTILE
+    assert work["stages"] <= MAX_STAGES + 1
+    if result is not None:
+        assert _finite(result), result
+        assert result.seconds <= LONGEST_SAID_SECONDS
+        spoken = result.spoken()  # what a caller would hear is sayable too
+        assert spoken.kind in ("soon", "up_to", "about", "range", "long")
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(p=ANY_FLOAT, shape=RATE, scale=RATE)
+def test_a_gamma_quantile_refuses_or_answers_within_its_caps(
+    p: float, shape: float, scale: float, work: dict[str, int]
+) -> None:
+    work["gamma"] = 0
+    try:
+        x = gamma.quantile(p, shape, scale)
+    except ValueError:
+        assert not (0 < p < 1 and 0 < shape < math.inf and 0 < scale < math.inf)
+    else:
+        assert math.isfinite(x) and x >= 0
+    assert work["gamma"] <= PER_QUANTILE
+
+
+def test_the_shape_that_once_looped_forever_is_refused() -> None:
+    with pytest.raises(ValueError, match="shape"):
+        gamma.quantile(0.9, math.nan, 1.0)
+    with pytest.raises(ValueError, match="scale"):
+        gamma.quantile(0.9, 2.0, math.inf)
+
+
+def test_a_mean_wait_past_a_day_is_longer_than_we_can_say() -> None:
+    # 1e160 s a call: the mean wait once squared to infinity here, and the shape became NaN.
+    est = estimate(QueueState(agents=1, ahead=3, mean_handle_seconds=1e160))
+    assert est is not None and est.beyond and est.spoken().kind == "long"
+    assert estimate(QueueState(agents=math.nan, ahead=3)) is None  # no agents we can count: no figure
+
+
+def test_a_long_queue_is_summed_in_closed_form_beyond_the_stage_cap(work: dict[str, int]) -> None:
+    """Ten thousand callers ahead cost no more than MAX_STAGES stages, and the far end is right."""
+    state = QueueState(agents=20, ahead=3000, mean_handle_seconds=180.0, mean_patience_seconds=300.0)
+    mean, var = estimate_module.wait_moments(state) or (0.0, 0.0)
+    theta, rate_of = 1 / 300, 20 / 180
+    exact_mean = sum(1 / (rate_of + k * theta) for k in range(3001))
+    exact_var = sum(1 / (rate_of + k * theta) ** 2 for k in range(3001))
+    assert mean == pytest.approx(exact_mean, rel=1e-5)
+    assert var == pytest.approx(exact_var, rel=1e-5)
+    assert work["stages"] <= MAX_STAGES + 1
+
+
+def test_a_hold_turn_under_an_absurd_queue_state_answers_valid_twiml(
+    app: Flask, dial: Callable[..., Call], run_jobs: Callable[[], None], redis_conn: redis.Redis
+) -> None:
+    """Counters gone wild (a handle time of 1e300 s, a NaN patience): the caller hears no number."""
+    hotline = app.extensions["hotline"]
+    first = english_caller(dial)
+    ready(app, "emma_chen", run_jobs)  # takes the first caller: one agent staffed
+    first.continue_loop()
+    day = today(hotline, hotline.clock.now())
+    redis_conn.hset(
+        keys.department_stats("payments", day),
+        mapping={"handled": 5, "handle_ms": "1e303", "abandoned": 9, "abandoned_wait_ms": "nan"},
+    )
+    second = english_caller(dial, "+14155550199")  # each answer is checked as TwiML by the stand-in
+    assert "Yourwaitislongerthanwecanestimaterightnow." in heard(second)
+    assert second.on_hold  # kept in the queue, not sent to the overflow number
+
+
+@settings(max_examples=200, deadline=None)
+@given(agents=RATE, load=RATE, handle=RATE)
+def test_the_erlang_c_wait_of_any_hour_is_a_number_after_capped_work(
+    agents: float, load: float, handle: float
+) -> None:
+    """The callback scheduler ranks every hour of the week by it, in a webhook."""
+    steps = 0
+    real = erlang.erlang_c
+
+    def counted(servers: int, offered: float) -> float:
+        nonlocal steps
+        steps += min(max(servers, 0), erlang.MAX_AGENTS)  # the recursion's steps at most
+        return real(servers, offered)
+
+    erlang.erlang_c = counted  # type: ignore[assignment]
+    try:
+        wait = erlang.erlang_c_wait(agents, load, handle)
+    finally:
+        erlang.erlang_c = real  # type: ignore[assignment]
+    assert not math.isnan(wait)
+    assert steps <= 2 * erlang.MAX_AGENTS

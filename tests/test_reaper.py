@@ -1,0 +1,281 @@
+"""Nothing stuck: a matcher that dies at any step, an agent whose phone rang into the void, the lease.
+
+Each crash is played deterministically: `faultpoints.hook` raises at the named point (as a worker
+killed there would stop), the test clock moves past the lease, and one pass of the reaper runs.
+What the agent and the callers then see is asserted: the agent ready (or not ready with a reason),
+the caller back at their own place in front of those who came later, nobody sent to the overflow.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from datetime import timedelta
+
+import pytest
+import redis
+from flask import Flask
+from rq.registry import ScheduledJobRegistry
+from rq.scheduler import RQScheduler
+
+from ivr import faultpoints, keys
+from ivr.callcenter.agents import NOT_READY, READY, RESERVE_LEASE_SECONDS, RING_MARGIN_SECONDS, RINGING
+from ivr.clock import FixedClock
+from ivr.voice.waiting import REDIRECT_GRACE_SECONDS
+from queue_worker.reaper import Reaper, reap_once
+from standin.phone import Call
+from tests.conftest import waiting_in
+from tests.test_connecting import state_of, topup_caller
+
+OVERFLOW = "+862161234567"
+
+
+class WorkerDied(Exception):
+    """Stands for a worker process killed at a fault point."""
+
+
+def die_at(monkeypatch: pytest.MonkeyPatch, point: str) -> list[str]:
+    """Make the work stop at `point` (once); the points reached are listed."""
+    reached: list[str] = []
+
+    def hook(name: str) -> None:
+        reached.append(name)
+        if name == point and reached.count(point) == 1:
+            raise WorkerDied(name)
+
+    monkeypatch.setattr(faultpoints, "hook", hook)
+    return reached
+
+
+def go_ready(app: Flask, agent_id: str) -> None:
+    hotline = app.extensions["hotline"]
+    hotline.agents.choose(agent_id, READY, hotline.clock.now())
+    hotline.agents.heartbeat(agent_id, hotline.clock.now())
+
+
+def later(app: Flask, seconds: float) -> None:
+    """Time passes; the agents' consoles keep beating."""
+    hotline = app.extensions["hotline"]
+    clock: FixedClock = hotline.clock
+    clock.set(clock.now() + timedelta(seconds=seconds))
+    for agent in hotline.agents.all():
+        if agent.state != "offline":
+            hotline.agents.heartbeat(agent.id, clock.now())
+
+
+def ring_lease(app: Flask) -> float:
+    return app.extensions["hotline"].config.file.hotline.ring_timeout_seconds + RING_MARGIN_SECONDS
+
+
+@pytest.mark.parametrize(
+    ("point", "lease"),
+    [
+        ("matching.reserved", "reserve"),  # the agent reserved, no caller taken
+        ("matching.taken", "reserve"),  # the caller taken from the queue, the agent not rung
+        ("matching.ringing", "ring"),  # the agent ringing, the caller not yet marked connecting
+    ],
+)
+def test_a_matcher_that_dies_mid_match_leaves_agent_and_caller_as_they_were(
+    app: Flask,
+    dial: Callable[..., Call],
+    run_jobs: Callable[[], None],
+    redis_conn: redis.Redis,
+    monkeypatch: pytest.MonkeyPatch,
+    point: str,
+    lease: str,
+) -> None:
+    first, second = topup_caller(dial), topup_caller(dial)
+    hotline = app.extensions["hotline"]
+    go_ready(app, "li_na")
+    reached = die_at(monkeypatch, point)
+    with pytest.raises(WorkerDied):
+        hotline.matcher.for_agent("li_na")
+    assert reached[-1] == point
+    monkeypatch.setattr(faultpoints, "hook", None)
+
+    # Meanwhile the first caller's hold loop goes on: never the overflow, whatever the matcher left.
+    first.continue_loop()
+    assert first.on_hold and OVERFLOW not in [d["value"] for d in first.dialed]
+
+    later(app, (RESERVE_LEASE_SECONDS if lease == "reserve" else ring_lease(app)) + 1)
+    reaped = reap_once(hotline, hotline.clock.now())
+    assert state_of(app, "li_na") == READY and reaped.agents["li_na"] == "ready"
+    assert waiting_in(redis_conn, "payments") == [first.call_sid, second.call_sid]  # own place
+    run_jobs()  # the reaper asked for a match: the first caller gets li_na after all
+    assert state_of(app, "li_na") == RINGING
+    assert hotline.agents.get("li_na").call_sid == first.call_sid
+    assert waiting_in(redis_conn, "payments") == [second.call_sid]
+    first.continue_loop()
+    assert first.state == "dialing" and first.dialed[-1]["value"] == "li_na"
+    day = redis_conn.hget(keys.call(first.call_sid), "day")
+    assert "abandoned" not in redis_conn.hgetall(keys.department_stats("payments", day))
+
+
+def test_a_matcher_that_dies_before_the_redirect_is_covered_by_the_hold_loop_once(
+    app: Flask, dial: Callable[..., Call], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Killed after the match, before the REST redirect: the caller's own loop dials the agent, once."""
+    call = topup_caller(dial)
+    hotline = app.extensions["hotline"]
+    go_ready(app, "li_na")
+    die_at(monkeypatch, "matching.claimed")
+    with pytest.raises(WorkerDied):
+        hotline.matcher.for_agent("li_na")
+    call.continue_loop()  # within the grace the loop waits for the redirect: no dial yet
+    assert call.on_hold and call.dialed == []
+    later(app, REDIRECT_GRACE_SECONDS)
+    call.continue_loop()
+    assert call.state == "dialing" and [d["value"] for d in call.dialed] == ["li_na"]
+    assert state_of(app, "li_na") == RINGING
+
+
+def test_a_successful_redirect_is_the_only_dial(
+    app: Flask, dial: Callable[..., Call], run_jobs: Callable[[], None]
+) -> None:
+    """The hold turn that was already under way when the match came does not dial a second time."""
+    call = topup_caller(dial)
+    hotline = app.extensions["hotline"]
+    go_ready(app, "li_na")
+    hotline.jobs.match_agent(None, "li_na")
+    run_jobs()
+    pending = call.pending_update
+    assert pending is not None and pending.url.endswith("/voice/connect")
+    reply = call.transport.request("POST", "/voice/hold?h=1", call._params({}))  # the turn in flight
+    assert "<Dial" not in reply.body and "<Pause" in reply.body
+    call.continue_loop()  # Twilio takes the redirect
+    assert [d["value"] for d in call.dialed] == ["li_na"]
+
+
+def test_a_dead_matching_job_is_run_again_by_rq(
+    app: Flask,
+    dial: Callable[..., Call],
+    run_jobs: Callable[[], None],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The job fails at a crash point: rq keeps it for a retry, and the retry makes the match."""
+    call = topup_caller(dial)
+    hotline = app.extensions["hotline"]
+    go_ready(app, "li_na")
+    die_at(monkeypatch, "matching.taken")
+    hotline.jobs.match_agent(None, "li_na")
+    run_jobs()
+    registry = ScheduledJobRegistry(queue=hotline.jobs.queue)
+    assert len(registry.get_job_ids()) == 1  # rq's retry, after its interval
+    later(app, RESERVE_LEASE_SECONDS + 1)
+    reap_once(hotline, hotline.clock.now())  # the lease frees what the dead run held
+    monkeypatch.setattr("rq.scheduler.current_timestamp", lambda: int(time.time()) + 60)
+    scheduler = RQScheduler([hotline.jobs.queue], connection=hotline.stores.jobs)
+    scheduler.acquire_locks()
+    scheduler.enqueue_scheduled_jobs()
+    scheduler.release_locks()
+    monkeypatch.undo()
+    run_jobs()
+    assert hotline.agents.get("li_na").call_sid == call.call_sid
+    call.continue_loop()
+    assert [d["value"] for d in call.dialed] == ["li_na"]  # one dial, whatever ran twice
+
+
+def test_an_agent_whose_phone_rang_into_the_void_is_released_after_the_lease(
+    app: Flask, dial: Callable[..., Call], run_jobs: Callable[[], None], redis_conn: redis.Redis
+) -> None:
+    """The Dial started, then nothing came back (its result lost): the caller keeps their place."""
+    first, second = topup_caller(dial), topup_caller(dial)
+    hotline = app.extensions["hotline"]
+    go_ready(app, "li_na")
+    hotline.jobs.match_agent(None, "li_na")
+    run_jobs()
+    first.continue_loop()
+    assert first.state == "dialing" and state_of(app, "li_na") == RINGING
+    later(app, ring_lease(app) - 1)
+    assert reap_once(hotline, hotline.clock.now()).agents == {}  # still within the lease
+    later(app, 2)
+    reaped = reap_once(hotline, hotline.clock.now())
+    agent = hotline.agents.get("li_na")
+    assert agent.state == NOT_READY and agent.reason == "ring_timeout"
+    assert reaped.callers == {first.call_sid: "back"}
+    assert waiting_in(redis_conn, "payments") == [first.call_sid, second.call_sid]
+    first.dial_result("no-answer")  # the lost result turns up late: the caller is back on hold
+    assert first.on_hold
+    assert waiting_in(redis_conn, "payments") == [first.call_sid, second.call_sid]
+
+
+def test_a_caller_who_left_while_the_agent_rang_unnoticed_is_abandoned_and_the_agent_ready(
+    app: Flask, dial: Callable[..., Call], run_jobs: Callable[[], None], redis_conn: redis.Redis
+) -> None:
+    """The caller hung up during the ring and both notices (Dial action, status callback) were lost."""
+    call = topup_caller(dial)
+    hotline = app.extensions["hotline"]
+    go_ready(app, "li_na")
+    hotline.jobs.match_agent(None, "li_na")
+    run_jobs()
+    call.continue_loop()
+    assert call.state == "dialing"
+    call._notify = lambda *args, **kwargs: None  # type: ignore[method-assign]  # nothing reaches us
+    call.hangup()
+    assert state_of(app, "li_na") == RINGING
+    later(app, ring_lease(app) + 1)
+    reaped = reap_once(hotline, hotline.clock.now())
+    assert reaped.agents["li_na"] == "caller gone" and state_of(app, "li_na") == READY
+    record = redis_conn.hgetall(keys.call(call.call_sid))
+    assert record["status"] == "ended" and record["outcome"] == "abandoned_while_ringing"
+    stats = redis_conn.hgetall(keys.department_stats("payments", record["day"]))
+    assert stats["abandoned"] == "1" and "answered" not in stats
+
+
+def test_the_reaper_runs_in_one_worker_and_another_takes_over_when_it_dies(
+    app: Flask, redis_conn: redis.Redis
+) -> None:
+    hotline = app.extensions["hotline"]
+    first = Reaper(hotline, interval=0.02, name="worker-1")
+    second = Reaper(hotline, interval=0.02, name="worker-2")
+    assert first.step() is not None  # takes the lease and reaps
+    assert second.step() is None  # beats, but the lease is held
+    assert first.step() is not None  # renews its own lease
+    assert first.holder() == "worker-1"
+    beats = redis_conn.zrange(keys.worker_beats(), 0, -1)
+    assert set(beats) == {"worker-1", "worker-2"}
+    assert 0 < redis_conn.pttl(keys.reaper_lease()) <= first.lease_ms
+    # worker-1 dies: nothing renews its lease, which runs out on its own.
+    for _ in range(500):
+        if not redis_conn.exists(keys.reaper_lease()):
+            break
+        time.sleep(0.01)
+    assert second.step() is not None
+    assert second.holder() == "worker-2"
+    assert first.step() is None  # back from the dead, it does not reap beside the new holder
+
+
+def test_the_reaper_thread_keeps_passing_and_hands_the_lease_back(
+    app: Flask, redis_conn: redis.Redis
+) -> None:
+    hotline = app.extensions["hotline"]
+    reaper = Reaper(hotline, interval=0.01, name="worker-t")
+    thread = reaper.start()
+    for _ in range(500):
+        if redis_conn.get(keys.reaper_lease()) == "worker-t":
+            break
+        time.sleep(0.01)
+    reaper.stop.set()
+    thread.join(5)
+    reaper.release()
+    assert not thread.is_alive() and not redis_conn.exists(keys.reaper_lease())
+    assert redis_conn.zscore(keys.worker_beats(), "worker-t") is not None
+
+
+def test_the_reaper_ends_wrap_ups_and_silences_without_rq(app: Flask, run_jobs: Callable[[], None]) -> None:
+    """The agent sweep no longer depends on rq's scheduler: the reaper runs it each pass."""
+    hotline = app.extensions["hotline"]
+    now = hotline.clock.now()
+    for agent_id in ("li_na", "emma_chen"):
+        hotline.agents.choose(agent_id, READY, now)
+        hotline.agents.heartbeat(agent_id, now)
+        hotline.agents.reserve(agent_id, now)
+        hotline.agents.ring(agent_id, "CA" + "0" * 32, now)
+        hotline.agents.answered(agent_id, now)
+        hotline.agents.finished(agent_id, now, 30)
+    later(app, 31)
+    hotline.agents.heartbeat("li_na", hotline.clock.now())
+    hotline.stores.data.zadd(keys.agent_heartbeats(), {"emma_chen": now.timestamp() - 3600})
+    reaped = reap_once(hotline, hotline.clock.now())
+    assert reaped.agents == {"li_na": "wrapped up"}
+    assert state_of(app, "li_na") == READY and state_of(app, "emma_chen") == "offline"

