@@ -3,7 +3,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 PYTHON ?= python3
 
-.PHONY: install run call console traffic worker test lint format bench
+.PHONY: install run call console traffic worker test lint format bench faults
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -45,3 +45,6 @@ $(VENV)/.bench-installed: bench/requirements.txt $(VENV)/.installed
 
 bench: $(VENV)/.bench-installed   ## the wait-estimate benchmark: make bench ARGS="--quick" or ARGS="--docs"
 	$(PY) -m bench.waits $(ARGS)
+
+faults: install       ## the fault benchmark: real processes, live calls, faults; make faults ARGS="--quick"
+	$(PY) -m bench.faults $(ARGS)
