@@ -152,6 +152,21 @@ def test_a_successful_redirect_is_the_only_dial(
     assert [d["value"] for d in call.dialed] == ["li_na"]
 
 
+def test_a_failed_redirect_of_an_earlier_match_does_not_make_the_next_one_dial_twice(
+    app: Flask, dial: Callable[..., Call], run_jobs: Callable[[], None], redis_conn: redis.Redis
+) -> None:
+    call = topup_caller(dial)
+    hotline = app.extensions["hotline"]
+    redis_conn.hset(keys.call(call.call_sid), mapping={"redirect": "failed", "dialled_at": "x"})  # before
+    go_ready(app, "li_na")
+    hotline.jobs.match_agent(None, "li_na")
+    run_jobs()
+    record = redis_conn.hgetall(keys.call(call.call_sid))
+    assert "redirect" not in record and "dialled_at" not in record
+    reply = call.transport.request("POST", "/voice/hold?h=1", call._params({}))
+    assert "<Dial" not in reply.body  # the redirect of this match dials
+
+
 def test_a_dead_matching_job_is_run_again_by_rq(
     app: Flask,
     dial: Callable[..., Call],

@@ -172,9 +172,8 @@ class Matcher:
         found, dept = popped
         faultpoints.reached("matching.taken")  # the caller is held: the reaper puts them back
         # Ring before marking: once the record says `connecting`, a hang-up frees a ringing agent.
-        self.agents.ring(
-            agent_id, found.sid, now, self.cfg.hotline.ring_timeout_seconds + RING_MARGIN_SECONDS
-        )
+        ring_lease = self.cfg.hotline.ring_timeout_seconds + RING_MARGIN_SECONDS
+        self.agents.ring(agent_id, found.sid, now, ring_lease)
         faultpoints.reached("matching.ringing")
         if self.callbacks is not None:  # its script also tells a callback place from a caller
             claimed = self.callbacks.claim(found, agent_id, dept, now)
@@ -182,6 +181,7 @@ class Matcher:
             moved = self.life.move(
                 found.sid, CallStatus.CONNECTING, (CallStatus.QUEUED,), agent=agent_id,
                 queue_score=str(found.score), department=dept, matched_at=now.isoformat(),
+                redirect="", dialled_at="",
             )  # fmt: skip
             claimed = "gone" if moved is None else "caller"
         # The place is taken for good (a death before this: the reaper settles it, as the record
@@ -201,8 +201,11 @@ class Matcher:
             # with Twilio and ends it now, which frees the agent (their phone never rang).
             self.jobs.reconcile_call(found.sid)
         elif redirected != "done":
-            # The caller's next hold turn dials the agent instead (and only then: one dial a match).
+            # The caller's next hold turn dials the agent instead (and only then: one dial a match),
+            # which may be a whole turn of music away: the ringing lease waits for it.
             self.conn.hset(keys.call(found.sid), "redirect", "failed")
+            turn = self.cfg.hotline.hold_turn_seconds
+            self.agents.extend_hold(agent_id, now + timedelta(seconds=turn + ring_lease))
             log.warning(
                 "redirect of %s to agent %s failed: its hold loop will connect it", found.sid, agent_id
             )
