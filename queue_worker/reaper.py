@@ -5,8 +5,8 @@ and its scheduler. Each pass (every `HOTLINE_REAPER_SECONDS`, 3 s by default):
 
 1. the worker beats (`hl:workers`: worker id -> Unix seconds), so /healthz sees live workers;
 2. it takes or renews the reaper's lease (`hl:reaper`, SET NX PX with its worker id, renewed each
-   pass): one worker reaps at a time, and when it dies another takes over once the lease expires
-   (`LEASE_PASSES` passes);
+   pass): one worker reaps at a time, and when it dies another takes over as soon as its beat is
+   `STALE_PASSES` passes old (or its lease of `LEASE_PASSES` passes runs out, whichever is first);
 3. the holder runs `reap_once`: expired holds (ivr/callcenter/holds.py), callers whose hold turns
    stopped (checked with Twilio), the agent sweep (ended wrap-ups, silent consoles: it used to be
    an rq-scheduled job, lost with the scheduler or with Redis's data), and a match for every
@@ -34,19 +34,27 @@ log = logging.getLogger(__name__)
 DEFAULT_INTERVAL_SECONDS = 3.0
 # The lease outlives this many passes: a pass that is slow once does not hand the reaper over.
 LEASE_PASSES = 4
+# A holder whose beat is older than this many passes is dead: another worker takes over at once.
+STALE_PASSES = 2.5
 # A department where callers wait beside ready agents is matched again at most this often.
 NUDGE_SECONDS = 15
 # A worker that has not beaten for this long is forgotten by the others (healthz reads the beats).
 FORGET_WORKERS_SECONDS = 24 * 3600
 
-# KEYS: lease.  ARGV: worker id, ttl ms.  Take the lease if free, renew it if ours: 1, else 0.
+# KEYS: lease, beats.  ARGV: worker id, ttl ms, a beat older than this (Unix s) is a dead worker's.
+# Take the lease if free, renew it if ours, take it over from a holder that stopped beating (a
+# killed worker: no need to wait for its lease to run out): 1; else 0.
 _TAKE_LEASE = """
 local holder = redis.call('GET', KEYS[1])
 if holder == ARGV[1] then
   redis.call('PEXPIRE', KEYS[1], ARGV[2])
   return 1
 end
-if holder then return 0 end
+if holder then
+  local beat = redis.call('ZSCORE', KEYS[2], holder)
+  if beat and tonumber(beat) >= tonumber(ARGV[3]) then return 0 end
+  if not beat and redis.call('PTTL', KEYS[1]) > tonumber(ARGV[2]) / 2 then return 0 end
+end
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
 return 1
 """
@@ -114,7 +122,9 @@ class Reaper:
 
     def hold_lease(self) -> bool:
         """Take the reaper's lease, or renew it when this worker holds it; False when another does."""
-        return bool(self._take(keys=[keys.reaper_lease()], args=[self.id, self.lease_ms]))
+        stale = time.time() - self.interval * STALE_PASSES
+        lease_keys = [keys.reaper_lease(), keys.worker_beats()]
+        return bool(self._take(keys=lease_keys, args=[self.id, self.lease_ms, f"{stale:.3f}"]))
 
     def holder(self) -> str | None:
         """The worker that holds the reaper's lease now, if any."""

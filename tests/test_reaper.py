@@ -247,8 +247,8 @@ def test_the_reaper_runs_in_one_worker_and_another_takes_over_when_it_dies(
     app: Flask, redis_conn: redis.Redis
 ) -> None:
     hotline = app.extensions["hotline"]
-    first = Reaper(hotline, interval=0.02, name="worker-1")
-    second = Reaper(hotline, interval=0.02, name="worker-2")
+    first = Reaper(hotline, interval=2.0, name="worker-1")
+    second = Reaper(hotline, interval=2.0, name="worker-2")
     assert first.step() is not None  # takes the lease and reaps
     assert second.step() is None  # beats, but the lease is held
     assert first.step() is not None  # renews its own lease
@@ -256,14 +256,19 @@ def test_the_reaper_runs_in_one_worker_and_another_takes_over_when_it_dies(
     beats = redis_conn.zrange(keys.worker_beats(), 0, -1)
     assert set(beats) == {"worker-1", "worker-2"}
     assert 0 < redis_conn.pttl(keys.reaper_lease()) <= first.lease_ms
-    # worker-1 dies: nothing renews its lease, which runs out on its own.
+    # worker-1 is killed: its beat grows old, and worker-2 takes over without waiting for the lease.
+    redis_conn.zadd(keys.worker_beats(), {"worker-1": time.time() - 6})
+    assert second.step() is not None
+    assert second.holder() == "worker-2"
+    assert first.step() is None  # back from the dead, it does not reap beside the new holder
+    # A lease that simply runs out (its holder gone without a beat) is free for the next worker.
+    redis_conn.zrem(keys.worker_beats(), "worker-2")
+    redis_conn.pexpire(keys.reaper_lease(), 1)
     for _ in range(500):
         if not redis_conn.exists(keys.reaper_lease()):
             break
         time.sleep(0.01)
-    assert second.step() is not None
-    assert second.holder() == "worker-2"
-    assert first.step() is None  # back from the dead, it does not reap beside the new holder
+    assert first.step() is not None and first.holder() == "worker-1"
 
 
 def test_the_reaper_thread_keeps_passing_and_hands_the_lease_back(
