@@ -35,7 +35,8 @@ DEFAULT_INTERVAL_SECONDS = 3.0
 # The lease outlives this many passes: a pass that is slow once does not hand the reaper over.
 LEASE_PASSES = 4
 # A holder whose beat is older than this many passes is dead: another worker takes over at once.
-STALE_PASSES = 2.5
+# (Beats come from a thread of their own, so a long pass does not age them.)
+STALE_PASSES = 2
 # A department where callers wait beside ready agents is matched again at most this often.
 NUDGE_SECONDS = 15
 # A worker that has not beaten for this long is forgotten by the others (healthz reads the beats).
@@ -106,6 +107,8 @@ class Reaper:
         self.conn = hotline.stores.data
         self._take = self.conn.register_script(_TAKE_LEASE)
         self.stop = threading.Event()
+        self.holding = threading.Event()  # set while this worker holds the lease (the beat thread)
+        self._beats: threading.Thread | None = None
 
     @property
     def lease_ms(self) -> int:
@@ -141,19 +144,36 @@ class Reaper:
         return reaped
 
     def run(self) -> None:
-        """Pass after pass until `stop` is set; Redis trouble waits for the next pass."""
+        """Pass after pass until `stop` is set, while this worker holds the lease (see `keep_beating`)."""
         log.info("reaper of worker %s: a pass every %.1f s", self.id, self.interval)
         while not self.stop.is_set():
             try:
-                self.step()
+                if self.holding.is_set():
+                    reaped = reap_once(self.hotline, self.hotline.clock.now())
+                    if reaped.agents or reaped.callers:
+                        log.info("reaper: agents %s, calls %s", reaped.agents, reaped.callers)
             except redis.RedisError as exc:
                 log.warning("reaper pass skipped: %s", type(exc).__name__)
             except Exception:
                 log.exception("reaper pass failed")  # the next pass tries again
             self.stop.wait(self.interval)
 
+    def keep_beating(self) -> None:
+        """Beat and hold the lease on a rhythm of its own: a long pass (Twilio slow) keeps both."""
+        while not self.stop.is_set():
+            try:
+                self.beat()
+                held = self.hold_lease()
+            except redis.RedisError:
+                held = False  # Redis gone: another worker may take over meanwhile
+            (self.holding.set if held else self.holding.clear)()
+            self.stop.wait(self.interval)
+
     def release(self) -> None:
         """Give the lease up (a worker that stops): another worker takes it at its next pass."""
+        self.stop.set()
+        if self._beats is not None:
+            self._beats.join(self.interval + 5)  # its last renewal must not come after this
         try:
             if self.holder() == self.id:
                 self.conn.delete(keys.reaper_lease())
@@ -161,7 +181,9 @@ class Reaper:
             pass  # it expires on its own
 
     def start(self) -> threading.Thread:
-        """Run the loop on a daemon thread (it dies with the worker process)."""
+        """Run the beats and the passes on daemon threads (they die with the worker); the pass thread."""
+        self._beats = threading.Thread(target=self.keep_beating, name="reaper-beat", daemon=True)
+        self._beats.start()
         thread = threading.Thread(target=self.run, name="reaper", daemon=True)
         thread.start()
         return thread

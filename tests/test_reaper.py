@@ -78,7 +78,8 @@ def ring_lease(app: Flask) -> float:
     [
         ("matching.reserved", "reserve"),  # the agent reserved, no caller taken
         ("matching.taken", "reserve"),  # the caller taken from the queue, the agent not rung
-        ("matching.ringing", "ring"),  # the agent ringing, the caller not yet marked connecting
+        # the agent ringing, the caller not yet marked connecting: both free at the caller's lease
+        ("matching.ringing", "reserve"),
     ],
 )
 def test_a_matcher_that_dies_mid_match_leaves_agent_and_caller_as_they_were(

@@ -25,7 +25,7 @@ from typing import Protocol
 import redis
 
 from ivr import faultpoints, keys
-from ivr.callcenter.agents import RESERVE_LEASE_SECONDS, RING_MARGIN_SECONDS, Agents, AgentView
+from ivr.callcenter.agents import READY, RESERVE_LEASE_SECONDS, RING_MARGIN_SECONDS, Agents, AgentView
 from ivr.callcenter.lifecycle import CallLife, CallStatus
 from ivr.callcenter.queues import Popped, Queues
 from ivr.clock import Clock, business_day
@@ -147,26 +147,26 @@ class Matcher:
         return [name for name, d in self.cfg.departments.items() if d.overflow_to == department]
 
     def _offer(self, agent_id: str, now: datetime) -> Match | None:
+        agent = self.agents.get(agent_id)
+        # Nobody waits where the agent could take them: the agent is not even reserved.
+        if agent is None or agent.state != READY or not self._anyone_waiting(agent):
+            return None
         if not self.agents.reserve(agent_id, now):
             return None
         faultpoints.reached("matching.reserved")  # a death here: the reserve lease runs out
-        agent = self.agents.get(agent_id)
         lease = now + timedelta(seconds=RESERVE_LEASE_SECONDS)
         popped: tuple[Popped, str] | None = None
-        if agent is not None:
-            # Best skill first: an agent strong in security takes security callers first.
-            for dept in sorted(agent.departments, key=lambda d: -agent.departments[d]):
-                found = (
-                    self.queues.pop_for(dept, agent.languages, lease_until=lease)
-                    if dept in self.cfg.departments
-                    else None
-                )
-                if found:
-                    popped = (found, dept)
-                    break
-            if popped is None:
-                popped = self._pop_overflow(agent, now, lease)
-        if popped is None or agent is None:
+        # Best skill first: an agent strong in security takes security callers first.
+        for dept in sorted(agent.departments, key=lambda d: -agent.departments[d]):
+            if dept not in self.cfg.departments:
+                continue
+            found = self.queues.pop_for(dept, agent.languages, lease_until=lease)
+            if found:
+                popped = (found, dept)
+                break
+        if popped is None:
+            popped = self._pop_overflow(agent, now, lease)
+        if popped is None:
             self.agents.release(agent_id, now)
             return None
         found, dept = popped
@@ -210,6 +210,15 @@ class Matcher:
                 "redirect of %s to agent %s failed: its hold loop will connect it", found.sid, agent_id
             )
         return Match(call_sid=found.sid, agent_id=agent_id, department=dept)
+
+    def _anyone_waiting(self, agent: AgentView) -> bool:
+        """Callers wait in a department of the agent, or in one that overflows to them (one round trip)."""
+        sources = [d for d in agent.departments if d in self.cfg.departments]
+        sources += [d for d, spec in self.cfg.departments.items() if spec.overflow_to in agent.departments]
+        pipe = self.conn.pipeline(transaction=False)
+        for dept in sources:
+            pipe.zcard(keys.queue_since(dept))
+        return any(pipe.execute()) if sources else False
 
     def _pop_overflow(self, agent: AgentView, now: datetime, lease: datetime) -> tuple[Popped, str] | None:
         for source, spec in self.cfg.departments.items():
