@@ -31,7 +31,10 @@ def plans(size: str, counts: dict[str, int], only: list[str] | None, points: lis
         count = counts.get(name, count)
         fault = "none" if name == "baseline" else name
         rows.append(Plan(name, fault, count, max(window, count * SPACING[name] + 4)))
-    rows += [Plan(f"point:{p}", "fault-point", 0, window, p) for p in points]
+    if size == "quick" and points:  # every point in one row: a worker may die at any of them
+        rows.append(Plan("points", "fault-point", 0, window, ",".join(points)))
+    else:
+        rows += [Plan(f"point:{p}", "fault-point", 0, window, p) for p in points]
     rows.append(Plan("drop-status", "drop-status", 0, window * 1.5))
     if only:
         rows = [r for r in rows if r.name in only or r.fault in only]
