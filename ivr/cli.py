@@ -89,7 +89,7 @@ def list_agents() -> None:
 
 @agents_cli.command("force")
 @click.argument("agent_id")
-@click.argument("state", type=click.Choice(FORCEABLE))
+@click.argument("state", type=click.Choice([str(s) for s in FORCEABLE]))
 @click.option("--reason", default="", help="why the agent is not ready (needed with not_ready)")
 def force_agent(agent_id: str, state: str, reason: str) -> None:
     """Set an agent's state from any state; a ringing agent's caller goes back to their place."""

@@ -18,8 +18,11 @@ or a primary being replaced costs a caller a moment, not their call.
 
 from __future__ import annotations
 
+import contextlib
 import random
+import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -108,8 +111,11 @@ class RetryingConnect:
     connect_window: float = 1.0
 
     def connect(self) -> None:
-        """Connect, retrying with backoff while the window lasts."""
+        """Connect, retrying with backoff while the window (and the thread's budget) lasts."""
         deadline = time.monotonic() + self.connect_window
+        shared = getattr(_budget, "deadline", None)
+        if shared is not None:
+            deadline = min(deadline, shared)
         pause = FIRST_PAUSE_SECONDS
         while True:
             try:
@@ -121,6 +127,20 @@ class RetryingConnect:
                     raise
                 time.sleep(wait)
                 pause = min(pause * 2, MAX_PAUSE_SECONDS)
+
+
+_budget = threading.local()
+
+
+@contextlib.contextmanager
+def retry_budget(seconds: float) -> Iterator[None]:
+    """Inside the block (one webhook request), every connect on this thread stops retrying
+    `seconds` after it began: the retries of all its connects share one budget."""
+    _budget.deadline = time.monotonic() + seconds
+    try:
+        yield
+    finally:
+        _budget.deadline = None
 
 
 _RETRYING: dict[tuple[type, float], type] = {}
@@ -135,11 +155,20 @@ def retrying(base: type[AbstractConnection], window: float) -> type[AbstractConn
     return _RETRYING[key]  # type: ignore[return-value]
 
 
-def client(url: str, connect_window: float, *, decode: bool, **options: Any) -> redis.Redis:
-    """A client of the server (or Sentinel service) at `url`, with `options` for its connections."""
+def client(
+    url: str, connect_window: float, *, decode: bool, sentinel_timeout: float, **options: Any
+) -> redis.Redis:
+    """A client of the server (or Sentinel service) at `url`, with `options` for its connections.
+
+    `sentinel_timeout` bounds each question to a sentinel (connect, and read): one answers at
+    once or not at all, and none may hold a webhook, or a worker whose BLPOP has no timeout.
+    """
     if is_sentinel_url(url):
         service = parse_sentinel_url(url)
-        sentinel_options = {k: v for k, v in options.items() if k.startswith("socket_")}
+        sentinel_options: dict[str, Any] = {
+            "socket_timeout": sentinel_timeout,
+            "socket_connect_timeout": sentinel_timeout,
+        }
         if service.sentinel_password:
             sentinel_options["password"] = service.sentinel_password
         sentinel = Sentinel(list(service.sentinels), sentinel_kwargs=sentinel_options)

@@ -21,13 +21,15 @@ from ivr import redis_clients
 
 # A webhook must answer well within Twilio's 15 s even when Redis hangs: short timeouts, and no
 # command is ever retried (one that reached Redis could be applied twice). Connecting is retried
-# for WEBHOOK_CONNECT_WINDOW (nothing was sent yet): a Redis restarting or a primary being
-# replaced costs a moment. Worst case of a webhook: the window, a last connect and its
-# handshake, then two round trips that time out (see tests/test_faults.py).
+# (nothing was sent yet) for WEBHOOK_CONNECT_WINDOW in all per request (`retry_budget`): a Redis
+# restarting or a primary being replaced costs a moment. A sentinel gets WEBHOOK_SENTINEL_TIMEOUT
+# per question. The worst case is worked out in tests/test_redis_outage.py.
 WEBHOOK_TIMEOUTS = {"socket_connect_timeout": 0.5, "socket_timeout": 0.7}
 WEBHOOK_CONNECT_WINDOW = 1.0
+WEBHOOK_SENTINEL_TIMEOUT = 0.25
 # Workers wait longer: a job is better late than failed, and nobody is on the line.
 WORKER_CONNECT_WINDOW = 10.0
+WORKER_SENTINEL_TIMEOUT = 1.0
 
 
 @dataclass(frozen=True)
@@ -44,15 +46,16 @@ def connect(url: str, *, worker: bool = False, connect_window: float | None = No
     webhook-sized timeouts, or (for rq workers, which block on BLPOP for minutes) no read timeout
     and redis-py's usual retries. `connect_window` overrides how long a connect is retried."""
     if worker:
-        window = WORKER_CONNECT_WINDOW
+        window, sentinel_timeout = WORKER_CONNECT_WINDOW, WORKER_SENTINEL_TIMEOUT
         common: dict[str, object] = {"socket_connect_timeout": 5, "health_check_interval": 30}
     else:
-        window = WEBHOOK_CONNECT_WINDOW
+        window, sentinel_timeout = WEBHOOK_CONNECT_WINDOW, WEBHOOK_SENTINEL_TIMEOUT
         common = {**WEBHOOK_TIMEOUTS, "retry": Retry(NoBackoff(), 0), "health_check_interval": 30}
+    window = connect_window or window
     return Stores(
         url=url,
-        data=redis_clients.client(url, connect_window or window, decode=True, **common),
-        jobs=redis_clients.client(url, connect_window or window, decode=False, **common),
+        data=redis_clients.client(url, window, decode=True, sentinel_timeout=sentinel_timeout, **common),
+        jobs=redis_clients.client(url, window, decode=False, sentinel_timeout=sentinel_timeout, **common),
     )
 
 

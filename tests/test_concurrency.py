@@ -2,9 +2,9 @@
 
 200 callers in 4 processes go through the menu into the queues; 20 agents (driven by their own
 process, through the agent API) go ready again after every call; 2 rq worker processes make the
-matches at the same time. The REST redirect is refused by the stand-in (it holds none of these
-calls), so every connection is delivered by the caller's hold loop: the path a real hotline
-takes when Twilio's API fails. At the end every caller was connected exactly once or is
+matches at the same time. Twilio's REST API does not answer (the redirect fails), so every
+connection is delivered by the caller's hold loop: the path a real hotline takes when Twilio's API
+fails. At the end every caller was connected exactly once or is
 recorded as abandoned, no agent ever had two calls at once, and callers of one queue lane were
 matched in queue order.
 """
@@ -152,7 +152,13 @@ def test_two_hundred_callers_and_twenty_agents_at_once(
     tmp_path: Path, app_settings: dict[str, Any], redis_conn: redis.Redis
 ) -> None:
     """Everyone is served exactly once or recorded as abandoned; no agent is booked twice."""
-    settings = {**app_settings, "hotline_config": busy_hotline_file(tmp_path)}
+    # No API at this address: a redirect refused as "not found" would rightly end the call.
+    unreachable = "http://127.0.0.1:9"
+    settings = {
+        **app_settings,
+        "hotline_config": busy_hotline_file(tmp_path),
+        "twilio_api_base_url": unreachable,
+    }
     ctx = mp.get_context("fork")
     stop, results = ctx.Event(), ctx.Queue()
     helpers = [ctx.Process(target=run_agents, args=(settings, stop))]

@@ -121,6 +121,9 @@ def test_caller_hanging_up_while_agent_rings_frees_the_agent(
     call.hangup()
     assert state_of(app, "li_na") == READY
     assert redis_conn.hget(keys.call(call.call_sid), "outcome") == "abandoned_while_ringing"
+    day = redis_conn.hget(keys.call(call.call_sid), "day")
+    stats = redis_conn.hgetall(keys.department_stats("payments", day))
+    assert stats["abandoned"] == "1" and "answered" not in stats  # counted once, as abandoned
 
 
 def test_position_and_wait_are_announced_in_the_callers_language(
@@ -258,6 +261,11 @@ def test_caller_held_too_long_goes_to_the_overflow_and_is_counted(
     day = redis_conn.hget(keys.call(call.call_sid), "day")
     stats = redis_conn.hgetall(keys.department_stats("payments", day))
     assert stats["offered"] == "1" and stats["overflowed"] == "1" and "abandoned" not in stats
+    call.hangup()  # the end of the call on the overflow line is not an abandon
+    assert redis_conn.hget(keys.call(call.call_sid), "outcome") == "overflowed"
+    daily = redis_conn.hgetall(keys.daily_stats(day))
+    assert "abandoned_queue" not in daily
+    assert "abandoned" not in redis_conn.hgetall(keys.department_stats("payments", day))
 
 
 def test_caller_hanging_up_just_after_being_popped_leaves_no_agent_ringing(

@@ -272,10 +272,6 @@ def dial_result() -> VoiceResponse:
         resp.redirect(f"{base_url()}{HOLD_AGAIN}", method="POST")
     elif outcome == "transferred":  # the old leg's late report, or its end if the redirect failed
         resp.redirect(f"{base_url()}{transfer_path_of(record)}", method="POST")
-    elif outcome == "gone" and record.get("status") == "queued":
-        # Already back at their place (a supervisor freed the agent as the phone rang): keep waiting.
-        twiml.say(resp, lang, lang.text("agent_missed"))
-        resp.redirect(f"{base_url()}{HOLD_AGAIN}", method="POST")
     elif outcome == "done" and hotline.config.file.survey.enabled and agent_id:
         survey.ask(resp, lang, agent_id)  # the agent hung up: rate the call
     else:

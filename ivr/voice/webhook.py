@@ -24,6 +24,8 @@ from twilio.twiml.voice_response import VoiceResponse
 from ivr.callcenter.calls import CallRecord
 from ivr.digits import whole_number
 from ivr.phones import mask_phone, to_e164
+from ivr.redis_clients import retry_budget
+from ivr.store import WEBHOOK_CONNECT_WINDOW
 from ivr.voice import twiml
 
 log = logging.getLogger("ivr.voice")
@@ -33,6 +35,14 @@ CALL_SID = re.compile(r"CA[0-9a-f]{32}")
 Handler = Callable[..., VoiceResponse]
 # What to answer when Redis cannot be reached, or None for the overflow.
 Outage = Callable[[], VoiceResponse | None]
+# Errors that say Redis is out of reach or between primaries (a failover), not that a command
+# is wrong: only these are ridden out by an `outage` answer.
+UNREACHABLE = (
+    redis.ConnectionError,
+    redis.TimeoutError,
+    redis.exceptions.ReadOnlyError,
+    redis.exceptions.MasterDownError,
+)
 
 
 def public_url() -> str:
@@ -82,11 +92,12 @@ def twilio_webhook(handler: Handler | None = None, *, outage: Outage | None = No
             return Response("invalid Twilio signature\n", status=403, mimetype="text/plain")
         hotline = current_app.extensions["hotline"]
         try:
-            return xml(handler(*args, **kwargs))
+            with retry_budget(WEBHOOK_CONNECT_WINDOW):  # one budget for every connect of the request
+                return xml(handler(*args, **kwargs))
         except NoCallSid:
             log.warning("%s without a usable CallSid: overflow", request.path)
         except redis.RedisError as exc:
-            answer = outage() if outage is not None else None
+            answer = outage() if outage is not None and isinstance(exc, UNREACHABLE) else None
             if answer is not None:
                 log.error("redis unavailable on %s (%s): the caller stays on hold", request.path, exc)
                 return xml(answer)
