@@ -52,7 +52,7 @@ STANDIN_PORT = "5001"  # the stand-in for Twilio (REST API and live calls), next
 WEB_START_SECONDS = 60.0  # gunicorn retries a taken port for 5 s, then gives up; importing the app is slower
 WEB_MAX_DEATHS = 3  # quick deaths in a row after which the launcher gives up on the web server
 
-log = logging.getLogger("ivr.launcher")
+log = logging.getLogger("hotline_tools.launcher")
 
 
 def standin_url(env: dict[str, str] | os._Environ[str]) -> str:
