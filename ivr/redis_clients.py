@@ -152,7 +152,7 @@ def retrying(base: type[AbstractConnection], window: float) -> type[AbstractConn
     if key not in _RETRYING:
         name = f"Retrying{base.__name__}"
         _RETRYING[key] = type(name, (RetryingConnect, base), {"connect_window": window})
-    return _RETRYING[key]  # type: ignore[return-value]
+    return _RETRYING[key]
 
 
 def client(

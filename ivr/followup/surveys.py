@@ -12,6 +12,7 @@ from typing import Any
 import redis
 
 from ivr import keys
+from ivr.redis_types import Arg, text_hash
 
 SCORES = range(1, 6)
 
@@ -55,7 +56,7 @@ class Surveys:
         """Keep the caller's score; False when the call was already rated."""
         if score not in SCORES:
             raise ValueError(f"a score is 1 to 5, not {score}")
-        args = [agent or "-", department or "-", score, now.isoformat(), keys.STATS_TTL_SECONDS]
+        args: list[Arg] = [agent or "-", department or "-", score, now.isoformat(), keys.STATS_TTL_SECONDS]
         return bool(self._score(keys=[keys.survey(sid), keys.survey_stats(day)], args=args))
 
     def comment(self, sid: str, day: str, recording_url: str, seconds: int) -> bool:
@@ -66,11 +67,11 @@ class Surveys:
 
     def answer(self, sid: str) -> dict[str, str]:
         """One call's answer (empty when the caller did not rate the call)."""
-        return self.conn.hgetall(keys.survey(sid))
+        return text_hash(self.conn.hgetall(keys.survey(sid)))
 
     def results(self, day: str) -> dict[str, list[dict[str, Any]]]:
         """The day's results per agent and per department: count, average, spread, comments."""
-        totals = {k: int(v) for k, v in self.conn.hgetall(keys.survey_stats(day)).items()}
+        totals = {k: int(v) for k, v in text_hash(self.conn.hgetall(keys.survey_stats(day))).items()}
         groups: dict[str, dict[str, dict[str, int]]] = {"agent": {}, "dept": {}}
         for field, value in totals.items():
             kind, _, rest = field.partition(":")

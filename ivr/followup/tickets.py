@@ -14,6 +14,7 @@ from typing import Any
 import redis
 
 from ivr import keys
+from ivr.redis_types import Arg, text_hash, text_or_none, texts
 
 # KEYS: ticket(ref), tickets(dept), followups(day)
 # ARGV: ttl, now_ms, keep_ms, stats_ttl, then field, value pairs
@@ -45,7 +46,7 @@ class Tickets:
         """Open the ticket of a voicemail; False when this call already left one."""
         fields = {"ref": ref, "department": department, "day": day, "created_at": now.isoformat(), **details}
         flat = [item for pair in fields.items() for item in pair]
-        args = [
+        args: list[Arg] = [
             keys.TICKET_TTL_SECONDS, int(now.timestamp() * 1000), keys.TICKET_TTL_SECONDS * 1000,
             keys.STATS_TTL_SECONDS, *flat,
         ]  # fmt: skip
@@ -56,7 +57,7 @@ class Tickets:
     def transcribed(self, ref: str, text: str, status: str) -> bool:
         """Add Twilio's transcription to the ticket; False for an unknown ticket."""
         key = keys.ticket(ref)
-        day, before = self.conn.hmget(key, ["day", "transcription_status"])
+        day, before = (text_or_none(v) for v in self.conn.hmget(key, ["day", "transcription_status"]))
         if day is None:
             return False
         pipe = self.conn.pipeline(transaction=True)
@@ -68,11 +69,11 @@ class Tickets:
 
     def get(self, ref: str) -> dict[str, str]:
         """One ticket (empty when there is none)."""
-        return self.conn.hgetall(keys.ticket(ref))
+        return text_hash(self.conn.hgetall(keys.ticket(ref)))
 
     def recent(self, department: str, limit: int) -> list[dict[str, Any]]:
         """A department's newest tickets first (expired ones skipped)."""
-        refs = self.conn.zrevrange(keys.tickets(department), 0, max(min(limit, MAX_LIST), 1) - 1)
+        refs = texts(self.conn.zrevrange(keys.tickets(department), 0, max(min(limit, MAX_LIST), 1) - 1))
         pipe = self.conn.pipeline(transaction=False)
         for ref in refs:
             pipe.hgetall(keys.ticket(ref))

@@ -101,7 +101,7 @@ def _check_flow(cfg: HotlineFile) -> list[Problem]:
         problems += _check_node_fields(where, node)
         problems += _check_options(where, node, cfg)
         # Each target with where it is written, so a wrong one is reported on its own line.
-        targets = [(where + ("next",), node.next)] if node.next else []
+        targets: list[tuple[tuple[Any, ...], str]] = [(where + ("next",), node.next)] if node.next else []
         targets += [(where + ("options", i, "next"), opt.next) for i, opt in enumerate(node.options)]
         problems += [(loc, f"goes to {t!r}, which is not a node") for loc, t in targets if t not in nodes]
         edges[name] = [t for _, t in targets if t in nodes]

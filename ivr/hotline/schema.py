@@ -316,15 +316,17 @@ class OutboundLimitSettings(Strict):
     messages_per_hour: int = Field(default=1200, ge=1, le=100000)
 
 
+NumberType = Literal["mobile", "fixed_line"]
+NUMBER_TYPES: tuple[NumberType, ...] = ("mobile", "fixed_line")
+
+
 class Outbound(Strict):
     """Which numbers callbacks and messages may go to, and how often."""
 
     countries: list[Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")]] = Field(
         default_factory=lambda: ["CN"], min_length=1
     )
-    number_types: list[Literal["mobile", "fixed_line"]] = Field(
-        default_factory=lambda: ["mobile", "fixed_line"], min_length=1
-    )
+    number_types: list[NumberType] = Field(default_factory=lambda: list(NUMBER_TYPES), min_length=1)
     limits: OutboundLimitSettings = OutboundLimitSettings()
 
     @field_validator("countries")

@@ -20,6 +20,7 @@ import redis
 from ivr import keys
 from ivr.hotline.schema import OutboundLimitSettings
 from ivr.phones import mask_phone
+from ivr.redis_types import text_hash
 
 log = logging.getLogger(__name__)
 
@@ -95,4 +96,4 @@ class OutboundLimits:
 
     def refusals(self, day: str) -> dict[str, int]:
         """Refusals of one day, by 'kind:limit'."""
-        return {k: int(v) for k, v in self.conn.hgetall(keys.outbound_refusals(day)).items()}
+        return {k: int(v) for k, v in text_hash(self.conn.hgetall(keys.outbound_refusals(day))).items()}

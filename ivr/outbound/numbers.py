@@ -8,6 +8,7 @@ allows. phonenumbers does the parsing and the classification.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 
 import phonenumbers
@@ -38,7 +39,9 @@ class NumberCheck:
         return self.reason is None
 
 
-def check_number(raw: str | None, countries: list[str], types: list[str], default_region: str) -> NumberCheck:
+def check_number(
+    raw: str | None, countries: Collection[str], types: Collection[str], default_region: str
+) -> NumberCheck:
     """Check a caller ID or a keyed-in number (national numbers read in `default_region`)."""
     text = (raw or "").strip()
     if not text or not any(c.isdigit() for c in text):

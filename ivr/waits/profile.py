@@ -34,6 +34,7 @@ from ivr import keys
 from ivr.digits import is_digits
 from ivr.hotline.hours import department_open
 from ivr.hotline.schema import HotlineFile
+from ivr.redis_types import hash_fields, text_hash
 from ivr.waits.erlang import erlang_c_wait
 
 if TYPE_CHECKING:
@@ -107,10 +108,10 @@ class DepartmentProfile:
     def __init__(self, cfg: HotlineFile, department: str, fields: dict[str, str]) -> None:
         self.cfg, self.department = cfg, department
         self.totals: list[dict[str, float]] = [{} for _ in range(HOURS_OF_WEEK)]
-        for field, value in fields.items():
+        for field, raw in fields.items():
             how, _, name = field.partition(":")
             if is_digits(how) and int(how) < HOURS_OF_WEEK:
-                self.totals[int(how)][name] = float(value)
+                self.totals[int(how)][name] = float(raw)
         everything: dict[str, float] = {}
         for hour in self.totals:
             for name, value in hour.items():
@@ -120,7 +121,7 @@ class DepartmentProfile:
     @classmethod
     def load(cls, conn: redis.Redis, cfg: HotlineFile, department: str) -> DepartmentProfile:
         """Read the department's profile (one HGETALL)."""
-        return cls(cfg, department, conn.hgetall(keys.profile(department)))
+        return cls(cfg, department, text_hash(conn.hgetall(keys.profile(department))))
 
     def planned(self, how: int) -> int | None:
         """Agents planned in the hotline file for this hour of the week."""
@@ -147,7 +148,7 @@ class DepartmentProfile:
         totals = self.totals[how]
         exposure = totals.get("exposure", 0.0)
         learned = exposure >= MIN_EXPOSURE_SECONDS
-        arrivals = DEFAULT_CALLS_PER_HOUR[how % 24]
+        arrivals: float = DEFAULT_CALLS_PER_HOUR[how % 24]
         if learned:
             arrivals = totals.get("arrivals", 0.0) / exposure * 3600
         agents: float | None = self.planned(how)
@@ -280,7 +281,7 @@ def rollup(
     gap = now.timestamp() - last_at if last_at is not None else None
     pipe = conn.pipeline(transaction=True)
     pipe.delete(keys.profile_mark(department))
-    pipe.hset(keys.profile_mark(department), mapping=new_mark)
+    pipe.hset(keys.profile_mark(department), mapping=hash_fields(new_mark))
     added = gap is not None and 0 < gap <= MAX_GAP_SECONDS
     if added:
         assert last_at is not None and gap is not None
