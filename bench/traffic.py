@@ -300,7 +300,8 @@ class Simulation:
         matched = [sid for sid, status in self._status(list(self.waiting)).items() if status == "connecting"]
         for sid in matched:
             call = self.calls[sid]
-            call.take_pending() or call.continue_loop()  # the REST redirect, else the hold loop
+            if not call.take_pending():  # the REST redirect, else the hold loop
+                call.continue_loop()
             if call.state == "dialing":
                 self._answer(self.waiting[sid], call)
         return bool(matched)

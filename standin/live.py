@@ -236,8 +236,7 @@ class LiveCall(Call):
         elif state == "recording":
             record = self._expect("recording")
             message = self._listen(float(record.get("timeout", "5")), self._for_caller("record"))
-            seconds = lambda text: int(text) if text.isascii() and text.isdigit() else 5  # noqa: E731
-            self._take(message, lambda m: self.record(seconds(m.value)))
+            self._take(message, lambda m: self.record(_recorded_seconds(m.value)))
         elif state == "dialing":
             self._dialing()
         elif self._endless is not None:  # a loop="0" Play or Say
@@ -350,6 +349,11 @@ class LiveCall(Call):
         if client is not None and client.call is self:
             client.call = None
             client.events.add("missed" if missed else "call-ended", call=self.call_sid, why=why)
+
+
+def _recorded_seconds(value: str) -> int:
+    """How long a caller's `record` action says they spoke (5 s when it does not say)."""
+    return int(value) if value.isascii() and value.isdigit() else 5
 
 
 class LiveCalls:

@@ -62,7 +62,7 @@ class DialledCall(LiveCall):
             extra_params={"Direction": "outbound-api"},
             **kwargs,
         )
-        self.record, self.switchboard = record, switchboard
+        self.outbound, self.switchboard = record, switchboard
         self._sequence = 0
 
     # -- what Twilio sends -------------------------------------------------------------------
@@ -76,14 +76,15 @@ class DialledCall(LiveCall):
 
     def _notify(self, url: str, method: str, params: dict[str, str]) -> str | None:
         """Status callbacks go with the asked method, numbered in the order they are sent."""
-        if self.record.status_callback and url == self.record.status_callback and "CallbackSource" in params:
+        asked = self.outbound.status_callback
+        if asked and url == asked and "CallbackSource" in params:
             params = {**params, "SequenceNumber": str(self._sequence)}
-            method, self._sequence = self.record.status_callback_method, self._sequence + 1
+            method, self._sequence = self.outbound.status_callback_method, self._sequence + 1
         return super()._notify(url, method, params)
 
     def _progress(self, event: str, status: str) -> None:
         """Send one call progress event, if the call asked for it."""
-        if not self.record.status_callback or event not in self.record.status_callback_event:
+        if not self.outbound.status_callback or event not in self.outbound.status_callback_event:
             return
         params = {
             "CallStatus": status,
@@ -92,7 +93,7 @@ class DialledCall(LiveCall):
         }
         if event == "completed":
             params["CallDuration"] = "0"
-        problem = self._notify(self.record.status_callback, self.record.status_callback_method, params)
+        problem = self._notify(self.outbound.status_callback, self.outbound.status_callback_method, params)
         if problem:
             self.events.add("error", text=problem)
 
@@ -112,8 +113,8 @@ class DialledCall(LiveCall):
             self.state = "completed"  # it never ran: the record keeps how it ended
             self.events.add("ended", state=outcome)
             return
-        record = self.switchboard.outbound_call(self.call_sid) or self.record  # a new Url while it rang
-        self.voice_url, self.voice_method, self.record = record.url or "", record.method, record
+        record = self.switchboard.outbound_call(self.call_sid) or self.outbound  # a new Url while it rang
+        self.voice_url, self.voice_method, self.outbound = record.url or "", record.method, record
         if record.machine_detection:
             self.extra_params["AnsweredBy"] = "human"  # whoever answers a stand-in phone is a person
         self.switchboard.update_outbound(self.call_sid, status="in-progress")
@@ -123,19 +124,19 @@ class DialledCall(LiveCall):
 
     def start(self) -> None:
         """Answered: fetch the call's Url, or run its inline Twiml."""
-        if self.record.url or not self.record.twiml:
+        if self.outbound.url or not self.outbound.twiml:
             super().start()
             return
         self._started_at = self._ticks()
         self.state = "running"
-        self._load_twiml(self.record.twiml)
+        self._load_twiml(self.outbound.twiml)
         self._run()
 
     def _ring(self) -> str:
         """Ring for the Timeout: answer, busy, no-answer, failed or canceled."""
         owner = self.owner
         identity = party_of(self.to)
-        deadline = time.monotonic() + self.record.timeout / owner.speed
+        deadline = time.monotonic() + self.outbound.timeout / owner.speed
         ringing = None
         while True:
             if ringing is None and identity is not None:
@@ -144,7 +145,7 @@ class DialledCall(LiveCall):
                     if found.call is not None or owner.on_a_call(identity):
                         return "busy"  # a phone on another call: no call waiting here
                     ringing, self.client, found.call = found, found, self
-                    timeout = str(self.record.timeout)
+                    timeout = str(self.outbound.timeout)
                     found.events.add("ring", call=self.call_sid, caller=self.from_, timeout=timeout)
             left = deadline - time.monotonic()
             if left <= 0:

@@ -141,6 +141,17 @@ def recording_app(received: list[dict[str, Any]]) -> Flask:
     def answer() -> Response:
         return Response("<Response><Say>Hello, goodbye.</Say><Hangup/></Response>", content_type="text/xml")
 
+    @app.post("/voicemail")
+    def voicemail() -> Response:
+        return Response(
+            '<Response><Record maxLength="30" action="/recorded"/></Response>', content_type="text/xml"
+        )
+
+    @app.post("/recorded")
+    def recorded() -> Response:
+        received.append(request.form.to_dict())
+        return Response("<Response><Say>Thank you.</Say><Hangup/></Response>", content_type="text/xml")
+
     @app.post("/status")
     def status() -> Response:
         signed = validator.validate(
@@ -196,6 +207,24 @@ def test_every_progress_event_asked_for_is_sent_signed_in_order(board: Any) -> N
     ]  # fmt: skip
     assert all(r["Direction"] == "outbound-api" for r in received)
     assert switchboard.outbound_call(created["sid"]).status == "completed"
+
+
+def test_an_answered_call_can_record_the_person_who_answered(board: Any) -> None:
+    switchboard, calls, api, received = board
+    handset = calls.register(DEMO_CALLER)
+    created = create(api, Url=f"{PUBLIC_BASE_URL}/voicemail")
+    Listener(lambda after, wait: {"events": handset.events.since(after, wait)}).kind("ring")
+    handset.call.inbox.put(Message("answer", by=DEMO_CALLER))  # type: ignore[union-attr]
+    call = calls.call(created["sid"])
+    assert call is not None
+    events = Listener(lambda after, wait: {"events": call.events.since(after, wait)})
+    events.state("recording")
+    call.inbox.put(Message("record", "7"))
+    events.kind("ended")
+
+    assert "Thank you." in call.heard_text()
+    (recording,) = [r for r in received if "RecordingDuration" in r]
+    assert (recording["CallSid"], recording["RecordingDuration"]) == (created["sid"], "7")
 
 
 def test_a_call_canceled_while_it_rings_ends_as_canceled(board: Any) -> None:

@@ -115,13 +115,14 @@ class Caller(threading.Thread):
                     else:
                         self._act(call, "silence")  # the reference number: heard, nothing to press
             waiting = log.on_hold is not None and not talking and log.gave_up is None
-            if waiting and holding and log.wants_callback and not callback:
-                if now - log.on_hold >= self.callback_after:  # a key is heard during the music too
+            waited = now - log.on_hold if waiting and log.on_hold is not None else None  # while waiting
+            if waited is not None and holding and log.wants_callback and not callback:
+                if waited >= self.callback_after:  # a key is heard during the music too
                     callback, holding = "pressed", False
                     self.phones.carry(log.number)  # the phone stays on for the call back
                     self._act(call, "keys", "1")
             asking = callback in ("pressed", "confirmed")
-            if waiting and not asking and now - log.on_hold >= log.patience:
+            if waited is not None and not asking and waited >= log.patience:
                 log.gave_up = now
                 self._act(call, "hangup")
 

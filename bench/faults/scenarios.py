@@ -221,7 +221,7 @@ class Scenario:
         hold_limit = opts.ring_timeout + opts.reaper
         monitor = Monitor(self.connect, live, self.agent_ids, hold_limit)
         monitor.start()
-        stops.append(lambda: (monitor.stop.set(), monitor.join(10)))
+        stops.append(monitor.halt)
         phones = Phones(switchboard, live, random.Random(self.rng.random()))
         phones.start()
         stops.append(phones.stop.set)
@@ -233,7 +233,7 @@ class Scenario:
         ]
         for agent in agents:
             agent.start()
-        stops.append(lambda: [agent.stop.set() for agent in agents])
+        stops += [agent.stop.set for agent in agents]
         self._wait_ready(conn)
         self.ready_after = time.monotonic() - began
 

@@ -150,12 +150,13 @@ class Sentinels:
         """The port the sentinels name as primary, if they agree on one that answers."""
         for sentinel in self.sentinels:
             try:
-                host, port = redis.Redis(
-                    port=sentinel.port, socket_timeout=1
-                ).sentinel_get_master_addr_by_name(SERVICE)
-            except (redis.RedisError, TypeError):
+                address = redis.Redis(port=sentinel.port, socket_timeout=1).sentinel_get_master_addr_by_name(
+                    SERVICE
+                )
+            except redis.RedisError:
                 continue
-            return int(port)
+            if isinstance(address, tuple):  # None while this sentinel knows no primary
+                return int(address[1])
         return None
 
     def failover(self) -> float:

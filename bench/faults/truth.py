@@ -47,6 +47,11 @@ class Monitor(threading.Thread):
     def __post_init__(self) -> None:
         threading.Thread.__init__(self, name="monitor", daemon=True)
 
+    def halt(self) -> None:
+        """Stop sampling and wait (up to 10 s) for the last stretches to close."""
+        self.stop.set()
+        self.join(10)
+
     def run(self) -> None:
         """Sample until stopped, then close the open stretches."""
         while not self.stop.wait(SAMPLE_SECONDS):
@@ -63,7 +68,7 @@ class Monitor(threading.Thread):
             pipe = self._conn.pipeline(transaction=False)
             for agent in self.agent_ids:
                 pipe.hgetall(keys.agent(agent))
-            return pipe.execute()  # type: ignore[no-any-return]
+            return pipe.execute()
         except (redis.RedisError, OSError):
             self._conn = None
             return None

@@ -35,15 +35,8 @@ def announcement(est: Estimate) -> tuple[float, float, float]:
 
     A spoken range "between L and H minutes" is taken at its middle, and a wait counts as within
     ±20% of it from 0.8·L to 1.2·H; "up to H minutes" means 0 to H; "less than a minute" 0 to 1.
-    An estimate that is only a rounded figure ("about N minutes") is N minutes.
     """
-    spoken = getattr(est, "spoken", None)
-    if spoken is None:  # a figure only: 'less than a minute' or 'about N minutes' (rounded up)
-        if est.under_a_minute:
-            return 30.0, 0.0, 72.0
-        n = 60.0 * est.minutes
-        return n, 0.8 * n, 1.2 * n
-    said = spoken()
+    said = est.spoken()
     low, high = 60.0 * said.low, 60.0 * said.high
     if said.kind == "soon":
         return 30.0, 0.0, 72.0
