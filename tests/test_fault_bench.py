@@ -7,12 +7,14 @@ measures, and the rows of `make faults` show it.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from bench.faults.__main__ import plans, table
 from bench.faults.scenarios import Options, Plan, Scenario, write_hotline_file
 from ivr.hotline.loader import load_hotline
 
 
-def test_the_benchmark_hotline_file_is_valid(tmp_path) -> None:  # noqa: ANN001
+def test_the_benchmark_hotline_file_is_valid(tmp_path: Path) -> None:
     config = load_hotline(write_hotline_file(tmp_path, ["agent_1", "agent_2"], 8))
     assert [a.id for a in config.file.agents] == ["agent_1", "agent_2"]
     assert config.file.hotline.ring_timeout_seconds == 8

@@ -17,6 +17,7 @@ import random
 from dataclasses import dataclass, field
 
 import simpy
+from simpy.events import ProcessGenerator
 
 from bench.waits import predictors as P
 from bench.waits.future import Handle, Snapshot, markov_mean, markov_variance, resimulate
@@ -118,7 +119,7 @@ class Hotline:
             self.env.run(until=self.env.now + DRAIN_STEP)
         return self.tally
 
-    def _arrivals(self, d: int):  # noqa: ANN202 (a SimPy process)
+    def _arrivals(self, d: int) -> ProcessGenerator:
         rate = self.sc.departments[d].arrivals
         peak = rate.peak
         while True:
@@ -126,7 +127,7 @@ class Hotline:
             if self.rng.random() * peak < rate.at(self.env.now):
                 self._arrive(d)
 
-    def _staffing(self, when: float, agents: int):  # noqa: ANN202
+    def _staffing(self, when: float, agents: int) -> ProcessGenerator:
         yield self.env.timeout(when)
         self.plan = [p for p in self.plan if p[0] > when]
         self._mark()
@@ -165,7 +166,7 @@ class Hotline:
         self.arrival_sums[d] += now
         self.env.process(self._hold(c))
 
-    def _hold(self, c: Caller):  # noqa: ANN202
+    def _hold(self, c: Caller) -> ProcessGenerator:
         give_up = self.env.timeout(self.rng.expovariate(1 / self.sc.patience)) if self.sc.patience else None
         while True:
             if c.scored and self.announcing:
