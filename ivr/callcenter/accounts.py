@@ -20,6 +20,7 @@ import yaml
 from ivr import keys
 from ivr.callcenter.calls import CallWriter
 from ivr.phones import last_digits, mask_account, to_e164
+from ivr.redis_types import Arg, text_or_none
 
 log = logging.getLogger(__name__)
 
@@ -106,7 +107,7 @@ class RedisDirectory:
 
     def stage(self, writer: CallWriter, account_id: str, caller: str | None) -> None:
         """Queue the lookup script on the webhook's write pipeline: no extra round trip."""
-        args = [account_id, caller or "", keys.CALL_TTL_SECONDS]
+        args: list[Arg] = [account_id, caller or "", keys.CALL_TTL_SECONDS]
         account_keys = [keys.account(account_id), keys.call(writer.sid)]
         # EVAL, not EVALSHA: a script inside a pipeline would otherwise cost a SCRIPT EXISTS trip.
         writer.also(lambda pipe: pipe.eval(_STAGE, 2, *account_keys, *args))
@@ -119,7 +120,7 @@ class RedisDirectory:
 
     def registered_mobile(self, account_id: str) -> str | None:
         """The demo account's mobile."""
-        return self.conn.hget(keys.account(account_id), "mobile") or None
+        return text_or_none(self.conn.hget(keys.account(account_id), "mobile")) or None
 
 
 class HttpDirectory:

@@ -38,6 +38,7 @@ import redis
 
 from ivr import keys
 from ivr.hotline.schema import Agent as AgentSpec
+from ivr.redis_types import text_hash, text_or_none, texts
 
 
 class AgentState(StrEnum):
@@ -190,12 +191,12 @@ class Agents:
 
     def get(self, agent_id: str) -> AgentView | None:
         """One agent, or None."""
-        fields = self.conn.hgetall(keys.agent(agent_id))
+        fields = text_hash(self.conn.hgetall(keys.agent(agent_id)))
         return AgentView.from_hash(fields) if fields.get("id") else None
 
     def all(self) -> list[AgentView]:
         """Every agent, by id (one round trip for the hashes)."""
-        ids = sorted(self.conn.smembers(keys.agent_ids()))
+        ids = sorted(texts(self.conn.smembers(keys.agent_ids())))
         pipe = self.conn.pipeline(transaction=False)
         for agent_id in ids:
             pipe.hgetall(keys.agent(agent_id))
@@ -209,9 +210,11 @@ class Agents:
         allowed: tuple[str, ...],
         to: str,
         now: datetime,
+        changes: dict[str, str] | None = None,
+        *,
         hold_until: datetime | None = None,
-        **fields: str,
     ) -> str:
+        fields = dict(changes or {})
         if to in HELD:
             until = hold_until or now + timedelta(seconds=RESERVE_LEASE_SECONDS)
             # The lease is indexed before the hold exists: a crash in between leaves an entry the
@@ -233,7 +236,7 @@ class Agents:
     def _apply(self, agent_id: str, move: str, now: datetime, **fields: str) -> str:
         """One of `MOVES`, by name."""
         allowed, to = MOVES[move]
-        return self._move(agent_id, allowed, to, now, **fields)
+        return self._move(agent_id, allowed, to, now, fields)
 
     def _index(self, agent_id: str, state: str, now: datetime) -> None:
         """Keep `hl:ready:{dept}`, the staffed sets and the lease index in step with the state."""
@@ -253,7 +256,9 @@ class Agents:
                 pipe.zrem(keys.staffed_agents(dept), agent_id)
                 pipe.hdel(keys.staffed_above(dept), agent_id)
             if state == READY:
-                idle_since = self.conn.hget(keys.agent(agent_id), "idle_since") or now.isoformat()
+                idle_since = (
+                    text_or_none(self.conn.hget(keys.agent(agent_id), "idle_since")) or now.isoformat()
+                )
                 pipe.zadd(keys.ready_agents(dept), {agent_id: datetime.fromisoformat(idle_since).timestamp()})
             elif (
                 state != RESERVED
@@ -266,7 +271,7 @@ class Agents:
         fields = {"reason": reason if state == NOT_READY else "", "wrap_until": ""}
         if state == READY:
             fields["idle_since"] = now.isoformat()
-        return self._move(agent_id, CHOOSABLE[state], state, now, **fields)
+        return self._move(agent_id, CHOOSABLE[state], state, now, fields)
 
     def reserve(self, agent_id: str, now: datetime) -> bool:
         """Hold a ready agent for a match (leased); False when someone else got them first."""
@@ -284,7 +289,7 @@ class Agents:
         """The reserved agent's phone rings for `call_sid`, held for at most `lease_seconds`."""
         allowed, to = MOVES["ring"]
         until = now + timedelta(seconds=lease_seconds)
-        self._move(agent_id, allowed, to, now, hold_until=until, call_sid=call_sid)
+        self._move(agent_id, allowed, to, now, {"call_sid": call_sid}, hold_until=until)
 
     def extend_hold(self, agent_id: str, until: datetime, pipe: redis.client.Pipeline | None = None) -> None:
         """Lengthen the lease of a held agent (the Dial really starts now); never shortens it."""
@@ -325,7 +330,7 @@ class Agents:
 
     def expired_holds(self, now: datetime, limit: int = 100) -> list[str]:
         """Agents whose hold lease has run out by `now` (from the index: no scan of all agents)."""
-        return list(self.conn.zrangebyscore(keys.agent_holds(), "-inf", now.timestamp(), start=0, num=limit))
+        return texts(self.conn.zrangebyscore(keys.agent_holds(), "-inf", now.timestamp(), start=0, num=limit))
 
     def drop_hold_index(self, agent_id: str) -> None:
         """Forget an index entry that no longer stands for a hold."""
@@ -345,8 +350,8 @@ class Agents:
                     ready.append(agent.id)
                 except StateConflict:
                     pass  # the agent changed state meanwhile: their choice wins
-        stale = self.conn.zrangebyscore(
-            keys.agent_heartbeats(), "-inf", (now.timestamp() - heartbeat_timeout)
+        stale = texts(
+            self.conn.zrangebyscore(keys.agent_heartbeats(), "-inf", (now.timestamp() - heartbeat_timeout))
         )
         for agent_id in stale:
             try:
@@ -364,7 +369,7 @@ class Agents:
 
     def ready_candidates(self, department: str, limit: int = 20) -> list[str]:
         """Ready agents of a department, longest idle first."""
-        return list(self.conn.zrange(keys.ready_agents(department), 0, limit - 1))
+        return texts(self.conn.zrange(keys.ready_agents(department), 0, limit - 1))
 
     def forced(self, agent_id: str, state: str, now: datetime, reason: str, came_from: str) -> str:
         """A supervisor's `forced_*` move, only if the agent is still in `came_from` (supervision.py)."""
@@ -372,4 +377,4 @@ class Agents:
         fields = {"reason": reason if to == NOT_READY else "", "wrap_until": ""}
         if to == READY:
             fields["idle_since"] = now.isoformat()
-        return self._move(agent_id, tuple(s for s in allowed if s == came_from), to, now, **fields)
+        return self._move(agent_id, tuple(s for s in allowed if s == came_from), to, now, fields)

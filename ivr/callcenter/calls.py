@@ -166,7 +166,7 @@ class CallWriter:
 
     sid: str
     updates: dict[str, str] = field(default_factory=dict)
-    extra: list[Callable[[redis.client.Pipeline], None]] = field(default_factory=list)
+    extra: list[Callable[[redis.client.Pipeline], object]] = field(default_factory=list)
     status_to: CallStatus | None = None  # the status this write moves the call to, if any
 
     def set(self, **values: str) -> None:
@@ -180,8 +180,8 @@ class CallWriter:
         self.status_to = to
         self.also(lambda pipe: queue_move(pipe, self.sid, to, among))
 
-    def also(self, command: Callable[[redis.client.Pipeline], None]) -> None:
-        """A command to send in the same round trip."""
+    def also(self, command: Callable[[redis.client.Pipeline], object]) -> None:
+        """A command to send in the same round trip (what it returns is not used)."""
         self.extra.append(command)
 
     def flush(self, conn: redis.Redis) -> list[object]:

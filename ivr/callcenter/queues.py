@@ -29,6 +29,7 @@ from datetime import UTC, datetime, timedelta
 import redis
 
 from ivr import keys
+from ivr.redis_types import Arg, scored, texts
 
 EPOCH = datetime(2026, 1, 1, tzinfo=UTC)
 MAX_RANK = 15
@@ -223,7 +224,7 @@ class Queues:
         score: int | None,
         offer: bool,
         on_line: bool = True,
-    ) -> list[object]:
+    ) -> list[Arg]:
         """The arguments of a join, in the script's order."""
         return [
             sid,
@@ -323,12 +324,12 @@ class Queues:
     def expired_held(self, department: str, now: datetime, limit: int = 100) -> list[str]:
         """Callers held for an agent past their lease (from the index: no scan of the queue)."""
         held = keys.queue_held(department)
-        return list(self.conn.zrangebyscore(held, "-inf", now.timestamp(), start=0, num=limit))
+        return texts(self.conn.zrangebyscore(held, "-inf", now.timestamp(), start=0, num=limit))
 
     def overdue_turns(self, department: str, before: datetime, limit: int = 100) -> list[str]:
         """Callers on hold whose last hold turn came before `before` (from the index)."""
         turns = keys.hold_turns(department)
-        return list(self.conn.zrangebyscore(turns, "-inf", before.timestamp(), start=0, num=limit))
+        return texts(self.conn.zrangebyscore(turns, "-inf", before.timestamp(), start=0, num=limit))
 
     def turn_taken(self, pipe: redis.client.Pipeline, sid: str, department: str, now: datetime) -> None:
         """Queue on the hold turn's pipeline: the caller took a turn now (only if still watched)."""
@@ -374,7 +375,7 @@ class Queues:
         merged: list[tuple[float, str]] = []
         for lane in self.lanes(department):
             merged.extend(
-                (score, sid) for sid, score in self.conn.zrange(lane, 0, limit - 1, withscores=True)
+                (score, sid) for sid, score in scored(self.conn.zrange(lane, 0, limit - 1, withscores=True))
             )
         return [sid for _, sid in sorted(merged)[:limit]]
 
@@ -392,7 +393,7 @@ class Queues:
 
     def oldest_arrival(self, department: str) -> datetime | None:
         """When the longest-waiting caller arrived."""
-        head = self.conn.zrange(keys.queue_since(department), 0, 0, withscores=True)
+        head = scored(self.conn.zrange(keys.queue_since(department), 0, 0, withscores=True))
         if not head:
             return None
         return datetime.fromtimestamp(EPOCH.timestamp() + head[0][1] / 1000, UTC)
