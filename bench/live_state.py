@@ -106,6 +106,7 @@ def _snapshot(hotline: Any, record: Any, now: Any, wait: Any, t: float) -> Seen:
 
 def run(seed: int, minutes: float) -> tuple[list[Seen], dict[str, Any], Any]:
     """Play the hour, recording each caller's first announcement; (announcements, callers, scenario)."""
+    from ivr.services import services
     from ivr.voice import waiting
     from standin.traffic import Simulation, local_hotline
     from standin.traffic_model import Scenario, default_agents
@@ -114,11 +115,11 @@ def run(seed: int, minutes: float) -> tuple[list[Seen], dict[str, Any], Any]:
     seen: dict[str, Seen] = {}
     original = waiting.wait_for_caller
 
-    def recording(hotline: Any, record: Any, now: Any) -> Any:
-        wait = original(hotline, record, now)
+    def recording(live: Any, record: Any, now: Any) -> Any:
+        wait = original(live, record, now)
         if record.sid not in seen and wait.position > 0:
             t = (now - scenario.start).total_seconds()
-            seen[record.sid] = _snapshot(hotline, record, now, wait, t)
+            seen[record.sid] = _snapshot(services(), record, now, wait, t)
         return wait
 
     waiting.wait_for_caller = recording

@@ -17,6 +17,7 @@ from ivr.clock import FixedClock
 from ivr.jobs import QUEUE_NAME
 from ivr.readiness import WORKER_SILENT_SECONDS
 from ivr.rq_scheduler import LOCK_TTL_SECONDS, STALE_AFTER_SECONDS, lock_key
+from ivr.services import services_of
 from tests.redis_servers import Server, data_server, free_port
 
 
@@ -34,7 +35,7 @@ def failing(checks: dict[str, Any]) -> list[str]:
 @pytest.fixture
 def whole(app: Flask, redis_conn: redis.Redis) -> Iterator[RQScheduler]:
     """A whole hotline behind the app: a scheduler holding its lock, a reaper, a beating worker."""
-    scheduler = RQScheduler([QUEUE_NAME], connection=app.extensions["hotline"].stores.jobs)
+    scheduler = RQScheduler([QUEUE_NAME], connection=services_of(app).stores.jobs)
     assert scheduler.acquire_locks() == {QUEUE_NAME}
     # What the workers' reaper thread writes (queue_worker/reaper.py): its lease, and its beat.
     redis_conn.set(keys.reaper_lease(), "worker-1", ex=30)

@@ -15,9 +15,10 @@ from ivr.callcenter.calls import CallRecord
 from ivr.digits import whole_number
 from ivr.followup.surveys import SCORES, Surveys
 from ivr.prompts import Language
+from ivr.services import services
 from ivr.voice import twiml
 from ivr.voice.speech import spoken_digits
-from ivr.voice.webhook import base_url, hotline_of_app, int_field, language_of, this_call, twilio_webhook
+from ivr.voice.webhook import base_url, int_field, language_of, this_call, twilio_webhook
 
 bp = Blueprint("survey", __name__, url_prefix="/voice")
 
@@ -42,7 +43,7 @@ def _score(said_digits: str, speech: str) -> int | None:
 @twilio_webhook
 def score() -> VoiceResponse:
     """Keep the score (once per call), then offer the comment."""
-    hotline = hotline_of_app()
+    hotline = services()
     now = hotline.clock.now()
     record = this_call(now)
     lang, cfg = language_of(record), hotline.config.file
@@ -77,7 +78,7 @@ def score() -> VoiceResponse:
 @twilio_webhook
 def comment() -> VoiceResponse:
     """The spoken comment's recording goes with the score."""
-    hotline = hotline_of_app()
+    hotline = services()
     record = this_call(hotline.clock.now())
     url = request.form.get("RecordingUrl", "")[:500]
     if url.startswith("https://"):
