@@ -16,7 +16,7 @@ from twilio.rest import Client
 
 from ivr.callcenter.accounts import AccountDirectory, HttpDirectory, RedisDirectory
 from ivr.callcenter.agents import Agents
-from ivr.callcenter.callbacks import Callbacks, ReturningCallers
+from ivr.callcenter.callbacks import Callbacks
 from ivr.callcenter.calls import CallStore
 from ivr.callcenter.connections import Connections
 from ivr.callcenter.ending import CallEnding
@@ -25,6 +25,7 @@ from ivr.callcenter.matching import Matcher
 from ivr.callcenter.notes import WrapUps
 from ivr.callcenter.queues import Queues
 from ivr.callcenter.redirect import RestConnector
+from ivr.callcenter.returning import ReturningCallers
 from ivr.callcenter.routing import QueueDoor
 from ivr.callcenter.transfers import Transfers
 from ivr.clock import Clock, clock_from_env

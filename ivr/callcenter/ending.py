@@ -12,11 +12,11 @@ from datetime import datetime
 
 import redis
 
-from ivr.callcenter.callbacks import ReturningCallers
 from ivr.callcenter.calls import CallRecord, CallStore
 from ivr.callcenter.connections import Connections
 from ivr.callcenter.lifecycle import CallStatus
 from ivr.callcenter.queues import Queues
+from ivr.callcenter.returning import ReturningCallers
 from ivr.followup.sms import WANTED
 from ivr.hotline.schema import HotlineFile
 from ivr.jobs import JobQueue

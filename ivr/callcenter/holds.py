@@ -10,8 +10,8 @@ Every hold the hotline places carries a lease (see agents.py and queues.py):
   caller still there goes back to their place, the agent not ready (`ring_timeout`) if the Dial
   had started, else ready.
 - agent kept for a callback, Callbacks.lease_seconds(): the claim and Twilio are asked. A call
-  placed is adopted, one that is over counts as not reached (retry or fail), a job that never ran
-  is queued once more.
+  placed is adopted, one that is over (or still unanswered, well past its ring timeout: it is
+  canceled) counts as not reached (retry or fail), a job that never ran is queued once more.
 
 A caller in the queue whose hold turns stopped (none for two turns, `hl:turns:{dept}`) is checked
 with Twilio: a call that is over is ended as abandoned (its hang-up notice was lost), a call in
@@ -35,7 +35,7 @@ from ivr.callcenter.connections import Connections
 from ivr.callcenter.ending import CallEnding
 from ivr.callcenter.lifecycle import CallStatus
 from ivr.callcenter.queues import Queues
-from ivr.callcenter.redirect import OVER
+from ivr.callcenter.redirect import NOT_ANSWERED_YET, OVER
 from ivr.hotline.schema import HotlineFile
 from ivr.jobs import JobQueue
 
@@ -56,11 +56,15 @@ class Reaped:
     checked: int = 0  # calls asked of Twilio
 
 
-class CallStatusReader(Protocol):
-    """Tells how a call is at Twilio (the REST connector)."""
+class TwilioCalls(Protocol):
+    """Asks Twilio how a call is, and cancels one (the REST connector)."""
 
     def call_status(self, call_sid: str) -> str | None:
         """The call's status (`gone` when Twilio does not know it); None when Twilio cannot tell."""
+        ...
+
+    def cancel(self, call_sid: str) -> bool:
+        """Cancel a call that was not answered."""
         ...
 
 
@@ -79,7 +83,7 @@ class Holds:
         callbacks: Callbacks,
         jobs: JobQueue,
         ending: CallEnding,
-        twilio: CallStatusReader,
+        twilio: TwilioCalls,
     ) -> None:
         self.cfg, self.conn, self.calls, self.queues, self.agents = cfg, conn, calls, queues, agents
         self.connections, self.callbacks, self.jobs = connections, callbacks, jobs
@@ -171,6 +175,12 @@ class Holds:
                 reason = over if over in UNANSWERED else "no_response"
             callbacks.not_reached(record.sid, attempt, reason, now)
             return f"callback {reason}"
+        if over in NOT_ANSWERED_YET and record.get("cb_status") == "calling":
+            # Still not answered well past its ring timeout (a carrier that never reports back):
+            # ended here as not answered, so the agent is not kept for it.
+            self.twilio.cancel(cb_call)
+            callbacks.not_reached(record.sid, attempt, "no-answer", now)
+            return "callback no-answer"
         ring = self.cfg.hotline.ring_timeout_seconds
         self.agents.renew_hold(agent.id, now + timedelta(seconds=ring + RING_MARGIN_SECONDS))
         return "callback in progress"
