@@ -50,9 +50,7 @@ class CallEnding:
             queued_at = datetime.fromisoformat(record.get("queued_at") or now.isoformat())
             waited_ms = int((now - queued_at).total_seconds() * 1000)
             self.returning.remember(pipe, record, department)  # for a call back within minutes
-            self.queues.leave(
-                sid, department, record.get("day"), abandoned=True, waited_ms=waited_ms, pipe=pipe
-            )
+            self.queues.leave(sid, department, record.day, abandoned=True, waited_ms=waited_ms, pipe=pipe)
         closed = pipe.execute()[0]
         if not closed:
             return ""

@@ -127,7 +127,7 @@ def voicemail() -> VoiceResponse:
         Tickets(hotline.stores.data).open(
             ref,
             _department(record),
-            record.get("day") or "000000",
+            record.day,
             now,
             call=record.sid,
             caller=record.get("caller") or record.get("from"),

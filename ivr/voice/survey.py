@@ -11,7 +11,6 @@ from urllib.parse import urlencode
 from flask import Blueprint, request
 from twilio.twiml.voice_response import VoiceResponse
 
-from ivr.callcenter.calls import CallRecord
 from ivr.digits import whole_number
 from ivr.followup.surveys import SCORES, Surveys
 from ivr.prompts import Language
@@ -56,9 +55,7 @@ def score() -> VoiceResponse:
             return _thanks(resp, lang)
         twiml.say(resp, lang, lang.text("invalid_input"))
         return ask(resp, lang, agent_id, tries + 1)
-    Surveys(hotline.stores.data).score(
-        record.sid, _day(record), agent_id, record.get("department"), given, now
-    )
+    Surveys(hotline.stores.data).score(record.sid, record.day, agent_id, record.get("department"), given, now)
     seconds = cfg.survey.comment_max_seconds
     if not seconds:
         return _thanks(resp, lang)
@@ -83,12 +80,8 @@ def comment() -> VoiceResponse:
     url = request.form.get("RecordingUrl", "")[:500]
     if url.startswith("https://"):
         seconds = int_field(request.form.get("RecordingDuration"), 0)
-        Surveys(hotline.stores.data).comment(record.sid, _day(record), url, seconds)
+        Surveys(hotline.stores.data).comment(record.sid, record.day, url, seconds)
     return _thanks(VoiceResponse(), language_of(record))
-
-
-def _day(record: CallRecord) -> str:
-    return record.get("day") or "000000"
 
 
 def _thanks(resp: VoiceResponse, lang: Language) -> VoiceResponse:

@@ -76,7 +76,7 @@ def hold() -> VoiceResponse:
         # Handed off but not in the queue: it was full. Or the caller waited too long. Counted as
         # overflowed, once; the end of the call (on the overflow line) is not an abandon.
         pipe = hotline.stores.data.pipeline(transaction=False)
-        hotline.queues.leave(sid, department, record.get("day"), abandoned=False, overflowed=True, pipe=pipe)
+        hotline.queues.leave(sid, department, record.day, abandoned=False, overflowed=True, pipe=pipe)
         queue_move(pipe, sid, CallStatus.OVERFLOWED, (CallStatus.QUEUED,))
         pipe.execute()
         return twiml.overflow(hotline.config, lang)

@@ -14,7 +14,6 @@ import logging
 import re
 from collections.abc import Callable
 from datetime import datetime
-from zoneinfo import ZoneInfo
 
 import redis
 from flask import Response, request
@@ -22,6 +21,7 @@ from twilio.request_validator import RequestValidator
 from twilio.twiml.voice_response import VoiceResponse
 
 from ivr.callcenter.calls import CallRecord
+from ivr.clock import business_day
 from ivr.digits import whole_number
 from ivr.phones import mask_phone, to_e164
 from ivr.redis_clients import retry_budget
@@ -124,7 +124,7 @@ def open_call(sid: str, now: datetime) -> CallRecord:
     """Round trip 1: the call's record, created when Twilio first tells us about the CallSid."""
     hotline = services()
     cfg = hotline.config.file
-    day = now.astimezone(ZoneInfo(cfg.hotline.timezone)).strftime("%y%m%d")
+    day = business_day(now, cfg.hotline.timezone)
     raw_from = request.form.get("From", "")
     caller = to_e164(raw_from, cfg.hotline.default_region)
     record = hotline.calls.open(sid, now, day, caller, raw_from, request.form.get("To", ""))

@@ -202,7 +202,7 @@ def _outlook(live: LiveQueues, department: str, summary: dict[str, Any], now: da
 def wait_for_caller(live: LiveQueues, record: CallRecord, now: datetime) -> Wait:
     """The wait of a caller in the queue: one pipeline (position and everything the estimate reads)."""
     department = record.get("department")
-    reads = _Reads(live, department, _rank_of(live, record.get("priority")), now, record.get("day"))
+    reads = _Reads(live, department, _rank_of(live, record.get("priority")), now, record.day)
     pipe = live.conn.pipeline(transaction=False)
     live.queues.queue_position(pipe, record.sid, department)
     reads.queue(pipe)
