@@ -16,11 +16,11 @@ import pytest
 import redis
 from flask import Flask
 
+from hotline_tools.livephone import run_live
 from ivr import keys
 from ivr.services import services_of
 from standin.control import Control, add_control
 from standin.live import LiveCalls
-from standin.livephone import run_live
 from standin.rest import Switchboard, create_rest_app, serve_in_thread
 from standin.transport import FlaskTransport, Response
 from tests.conftest import ACCOUNT_SID, AUTH_TOKEN, DEMO_CALLER, PUBLIC_BASE_URL

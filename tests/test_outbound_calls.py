@@ -20,6 +20,7 @@ import redis
 from flask import Flask, Response, request
 from twilio.request_validator import RequestValidator
 
+from hotline_tools.livephone import run_live
 from ivr import keys
 from ivr.callcenter.agents import ON_CALL, RINGING, WRAP_UP
 from ivr.clock import FixedClock
@@ -27,7 +28,6 @@ from ivr.services import services_of
 from queue_worker import context
 from standin.control import Control, add_control
 from standin.live import LiveCalls, Message
-from standin.livephone import run_live
 from standin.outbound import Dialler
 from standin.rest import Switchboard, create_rest_app, serve_in_thread
 from standin.transport import FlaskTransport

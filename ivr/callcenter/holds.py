@@ -28,7 +28,15 @@ from typing import Protocol
 import redis
 
 from ivr import keys
-from ivr.callcenter.agents import HELD, RESERVED, RING_MARGIN_SECONDS, Agents, AgentView, StateConflict
+from ivr.callcenter.agents import (
+    HELD,
+    RESERVED,
+    RING_MARGIN_SECONDS,
+    RINGING,
+    Agents,
+    AgentView,
+    StateConflict,
+)
 from ivr.callcenter.callbacks import Callbacks
 from ivr.callcenter.calls import CallRecord, CallStore
 from ivr.callcenter.connections import Connections
@@ -198,10 +206,18 @@ class Holds:
             if status == CallStatus.QUEUED or waiting_callback:
                 if self.queues.put_back(sid, department):
                     reaped.callers[sid] = "back"
+                    self._free_ringing_for(sid, now, reaped)  # rung before the match was marked
                     self.jobs.match_department(None, department)
             else:  # the match was made (or the call ended): the place is gone
                 self.queues.settle(sid, department)
                 reaped.callers[sid] = "settled"
+
+    def _free_ringing_for(self, sid: str, now: datetime, reaped: Reaped) -> None:
+        """An agent held ringing for a caller whose match was never marked: free now, not at the lease."""
+        for agent_id in self.conn.zrange(keys.agent_holds(), 0, -1):  # held agents: a handful
+            agent = self.agents.get(agent_id)
+            if agent is not None and agent.state == RINGING and agent.call_sid == sid:
+                reaped.agents[agent_id] = self._free(agent, now, "")
 
     def turns_overdue(self, department: str, now: datetime, reaped: Reaped) -> None:
         """Callers whose hold turns stopped coming: ended when Twilio says the call is over."""
