@@ -27,6 +27,7 @@ from flask.typing import ResponseReturnValue
 
 from ivr import keys
 from ivr.redis_clients import describe
+from ivr.redis_types import scored
 from ivr.rq_scheduler import lock_holder
 from ivr.services import services
 from ivr.store import Stores
@@ -113,7 +114,9 @@ def reaper(conn: redis.Redis) -> Check:
 
 def workers(conn: redis.Redis, now: float, silent_after: float = WORKER_SILENT_SECONDS) -> Check:
     """Workers beating now, and those that stopped lately."""
-    beats = conn.zrangebyscore(keys.worker_beats(), now - WORKER_FORGOTTEN_SECONDS, "+inf", withscores=True)
+    beats = scored(
+        conn.zrangebyscore(keys.worker_beats(), now - WORKER_FORGOTTEN_SECONDS, "+inf", withscores=True)
+    )
     beating = [worker for worker, beat in beats if now - beat < silent_after]
     silent = [
         {"id": worker, "silent_seconds": int(now - beat)}

@@ -14,6 +14,7 @@ from ivr import keys
 from ivr.api.auth import principal, require
 from ivr.api.errors import BadField, parse_body
 from ivr.api.schemas import (
+    API_STATE,
     AgentMe,
     HeartbeatAck,
     ScreenPop,
@@ -30,6 +31,7 @@ from ivr.callcenter.notes import WrapUpRefused, notes_of
 from ivr.callcenter.screenpop import screen_pop
 from ivr.callcenter.transfers import TransferRefused
 from ivr.digits import is_digits
+from ivr.redis_types import text_or_none
 from ivr.services import services
 
 bp = Blueprint("agent_api", __name__, url_prefix="/agent")
@@ -48,12 +50,12 @@ def _me() -> AgentView:
 
 def _ref(call_sid: str) -> str | None:
     """The reference number of a call, if its record is still there."""
-    return services().stores.data.hget(keys.call(call_sid), "ref") if call_sid else None
+    return text_or_none(services().stores.data.hget(keys.call(call_sid), "ref")) if call_sid else None
 
 
 def _own_call(agent: AgentView, ref: str) -> CallRecord:
     """The call with reference `ref`: 404 if unknown, 403 unless it is the agent's current or last."""
-    sid = services().stores.data.get(keys.reference(ref)) if is_digits(ref) else None
+    sid = text_or_none(services().stores.data.get(keys.reference(ref))) if is_digits(ref) else None
     record = services().calls.load(sid) if sid else None
     if record is None:
         abort(404, description=f"no call with reference {ref}")
@@ -78,7 +80,7 @@ def me() -> dict[str, Any]:
     return AgentMe(
         id=agent.id,
         name=agent.name,
-        state=agent.state,
+        state=API_STATE[agent.state],
         since=agent.state_since,
         seconds_in_state=max(int((now - agent.state_since).total_seconds()), 0),
         reason=agent.reason,
@@ -105,7 +107,7 @@ def change_state() -> dict[str, Any]:
         hotline.agents.heartbeat(agent.id, now)
     if body.state == READY:
         hotline.jobs.match_agent(None, agent.id)
-    return StateChanged(state=body.state, previous=previous, since=now).model_dump(mode="json")
+    return StateChanged(state=body.state, previous=API_STATE[previous], since=now).model_dump(mode="json")
 
 
 @bp.post("/heartbeat")
@@ -116,7 +118,7 @@ def heartbeat() -> dict[str, Any]:
     if agent.state != OFFLINE:  # an offline agent has nothing to keep alive
         hotline.agents.heartbeat(agent.id, hotline.clock.now())
     timeout = hotline.config.file.hotline.heartbeat_timeout_seconds
-    return HeartbeatAck(state=agent.state, timeout_seconds=timeout).model_dump(mode="json")
+    return HeartbeatAck(state=API_STATE[agent.state], timeout_seconds=timeout).model_dump(mode="json")
 
 
 @bp.get("/call")
@@ -172,7 +174,7 @@ def transfer() -> dict[str, Any]:
         department=done.department or None,
         number=done.number or None,
         redirected=done.redirected,
-        agent_state=_me().state,
+        agent_state=API_STATE[_me().state],
     ).model_dump(mode="json")
 
 

@@ -28,6 +28,7 @@ from flask import abort, g, request
 from werkzeug.exceptions import TooManyRequests
 
 from ivr import keys
+from ivr.redis_types import text_or_none
 from ivr.services import services
 
 log = logging.getLogger("ivr.api")
@@ -82,7 +83,7 @@ def _principal(stored: str | None) -> Principal | None:
 
 def identify(conn: redis.Redis, token: str) -> Principal | None:
     """Who holds `token`, or None for an unknown or revoked token."""
-    return _principal(conn.get(keys.api_token(digest(token))))
+    return _principal(text_or_none(conn.get(keys.api_token(digest(token)))))
 
 
 def shape_of(token: str) -> str:

@@ -15,6 +15,8 @@ from ivr.phones import is_valid_e164
 
 AgentState = Literal["offline", "ready", "reserved", "ringing", "on_call", "wrap_up", "not_ready"]
 assert set(get_args(AgentState)) == set(STATES)  # the API's states are the agents' states
+# An agent's state (a plain string in the domain and in Redis) as the API's type names it.
+API_STATE: dict[str, AgentState] = {state: state for state in get_args(AgentState)}
 
 
 class Body(BaseModel):

@@ -32,6 +32,7 @@ from ivr.followup.surveys import Surveys
 from ivr.hotline.schema import HotlineFile
 from ivr.jobs import JobQueue
 from ivr.outbound.limits import OutboundLimits
+from ivr.redis_types import text_hash
 from ivr.waits.live import LiveQueues, peak_hours, wait_for_new_caller
 
 COUNTERS = (
@@ -49,7 +50,7 @@ FAILED_PREFIX = "callbacks_failed:"
 
 def callback_report(conn: redis.Redis, department: str, day: str) -> dict[str, Any]:
     """A department's callbacks of the day, with the reasons of the failed ones."""
-    stats = conn.hgetall(keys.department_stats(department, day))
+    stats = text_hash(conn.hgetall(keys.department_stats(department, day)))
     report: dict[str, Any] = {name: int(stats.get(name, 0)) for name in CALLBACK_COUNTERS}
     report["failed_reasons"] = {
         name.removeprefix(FAILED_PREFIX): int(value)

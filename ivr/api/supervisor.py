@@ -10,6 +10,7 @@ from ivr import keys
 from ivr.api.auth import principal, require
 from ivr.api.errors import BadField, parse_body, query_int
 from ivr.api.schemas import (
+    API_STATE,
     AgentForced,
     AgentsReport,
     FollowupsReport,
@@ -21,6 +22,7 @@ from ivr.api.statistics import Statistics
 from ivr.callcenter.agents import StateConflict
 from ivr.callcenter.supervision import Supervision
 from ivr.followup.tickets import MAX_LIST, Tickets
+from ivr.redis_types import text_or_none
 from ivr.services import Services, services
 from ivr.voice.holdloop import HOLD_AGAIN
 
@@ -121,11 +123,13 @@ def force_state(agent_id: str) -> dict[str, Any]:
         abort(404, description=f"no agent {agent_id!r}")
     except StateConflict as exc:
         abort(409, description=str(exc))
-    ref = hotline.stores.data.hget(keys.call(forced.call_sid), "ref") if forced.call_sid else None
+    ref = (
+        text_or_none(hotline.stores.data.hget(keys.call(forced.call_sid), "ref")) if forced.call_sid else None
+    )
     return AgentForced(
         id=forced.agent,
-        state=forced.state,
-        previous=forced.previous,
+        state=API_STATE[forced.state],
+        previous=API_STATE[forced.previous],
         since=forced.since,
         caller=forced.caller or None,
         call=ref if forced.caller else None,

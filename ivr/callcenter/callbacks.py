@@ -42,6 +42,7 @@ from ivr.hotline.schema import HotlineFile
 from ivr.jobs import JobQueue
 from ivr.outbound.limits import OutboundLimits
 from ivr.phones import mask_phone
+from ivr.redis_types import Arg, text_hash, text_or_none
 
 log = logging.getLogger(__name__)
 
@@ -149,7 +150,7 @@ class Callbacks:
 
     def load(self, sid: str) -> CallRecord | None:
         """The call record of a callback's original call."""
-        fields = self.conn.hgetall(keys.call(sid)) if sid.startswith("CA") else {}
+        fields = text_hash(self.conn.hgetall(keys.call(sid))) if sid.startswith("CA") else {}
         return CallRecord(sid, fields) if fields else None
 
     def move(
@@ -162,7 +163,7 @@ class Callbacks:
         **fields: str,
     ) -> bool:
         """Compare-and-set the callback's status (and the call's status, fields); False if it moved on."""
-        args: list[object] = ["" if attempt is None else str(attempt), "," + ",".join(allowed) + ",", to]
+        args: list[Arg] = ["" if attempt is None else str(attempt), "," + ",".join(allowed) + ",", to]
         args += [str(status), allowed_from(status)] if status is not None else ["", ""]
         for name, value in fields.items():
             args += [name, value]
@@ -228,7 +229,7 @@ class Callbacks:
         claim = keys.callback_claim(sid, attempt)
         claimed_at = time.time()
         if not self.conn.set(claim, f"pending:{claimed_at:.3f}", nx=True, ex=CLAIM_TTL_SECONDS):
-            held = self.conn.get(claim) or ""
+            held = text_or_none(self.conn.get(claim)) or ""
             if held.startswith("CA"):
                 return Placed("already", held)
             since = float(held.removeprefix("pending:") or 0)

@@ -15,6 +15,7 @@ import redis
 
 from ivr import keys
 from ivr.callcenter.lifecycle import CallStatus, close_table, queue_move
+from ivr.redis_types import Arg, hash_fields, text_hash
 
 # KEYS: call, refseq(day), lang(caller) or a dummy, stats(day), calls_from(caller) or a dummy
 # ARGV: now(iso), day, caller_e164, caller_raw, to, call_ttl, refseq_ttl, ref_ttl, ref_prefix,
@@ -152,7 +153,7 @@ class CallStore:
 
     def load(self, sid: str) -> CallRecord | None:
         """The call's record if there is one (the status callback must not create calls)."""
-        fields = self.conn.hgetall(keys.call(sid))
+        fields = text_hash(self.conn.hgetall(keys.call(sid)))
         return CallRecord(sid=sid, fields=fields) if fields else None
 
     def close(
@@ -165,7 +166,7 @@ class CallStore:
         """
         day = record.day
         close_keys = [keys.call(record.sid), keys.daily_stats(day)]
-        args = [now.isoformat(), status[:20], duration, keys.STATS_TTL_SECONDS, *close_table()]
+        args: list[Arg] = [now.isoformat(), status[:20], duration, keys.STATS_TTL_SECONDS, *close_table()]
         pipe.eval(_CLOSE_CALL, len(close_keys), *close_keys, *args)
 
 
@@ -202,7 +203,7 @@ class CallWriter:
         pipe = conn.pipeline(transaction=True)
         pipe.multi()
         if self.updates:
-            pipe.hset(keys.call(self.sid), mapping=self.updates)
+            pipe.hset(keys.call(self.sid), mapping=hash_fields(self.updates))
             pipe.expire(keys.call(self.sid), keys.CALL_TTL_SECONDS)
         for command in self.extra:
             command(pipe)

@@ -46,6 +46,7 @@ from ivr.callcenter.queues import Queues
 from ivr.callcenter.redirect import NOT_ANSWERED_YET, OVER
 from ivr.hotline.schema import HotlineFile
 from ivr.jobs import JobQueue
+from ivr.redis_types import text_or_none, texts
 
 log = logging.getLogger(__name__)
 
@@ -161,7 +162,7 @@ class Holds:
         attempt = int(record.get("cb_attempt") or 0)
         cb_call = record.get("cb_call")
         if record.get("cb_status") == "dialling":
-            claim = self.conn.get(keys.callback_claim(record.sid, attempt)) or ""
+            claim = text_or_none(self.conn.get(keys.callback_claim(record.sid, attempt))) or ""
             if claim.startswith("CA"):  # placed, but the job died before it said so
                 cb_call = claim
             elif claim.startswith("pending:"):  # died while placing it: did Twilio create it?
@@ -214,7 +215,7 @@ class Holds:
 
     def _free_ringing_for(self, sid: str, now: datetime, reaped: Reaped) -> None:
         """An agent held ringing for a caller whose match was never marked: free now, not at the lease."""
-        for agent_id in self.conn.zrange(keys.agent_holds(), 0, -1):  # held agents: a handful
+        for agent_id in texts(self.conn.zrange(keys.agent_holds(), 0, -1)):  # held agents: a handful
             agent = self.agents.get(agent_id)
             if agent is not None and agent.state == RINGING and agent.call_sid == sid:
                 reaped.agents[agent_id] = self._free(agent, now, "")

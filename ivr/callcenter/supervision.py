@@ -26,6 +26,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Literal
 
 import redis
 
@@ -53,6 +54,9 @@ log = logging.getLogger(__name__)
 FORCEABLE = (str(READY), str(NOT_READY), str(OFFLINE))
 
 
+CallerOutcome = Literal["", "requeued", "callback_requeued", "finished"]
+
+
 @dataclass(frozen=True)
 class Forced:
     """What a force did: the agent's state before and after, and what happened to their caller.
@@ -66,7 +70,7 @@ class Forced:
     previous: str
     state: str
     since: datetime
-    caller: str = ""
+    caller: CallerOutcome = ""
     call_sid: str = ""
 
 
@@ -116,7 +120,7 @@ class Supervision:
         )  # fmt: skip
         return Forced(agent_id, agent.state, state, now, caller, record.sid if record is not None else "")
 
-    def _let_go(self, agent: AgentView, now: datetime) -> tuple[str, CallRecord | None]:
+    def _let_go(self, agent: AgentView, now: datetime) -> tuple[CallerOutcome, CallRecord | None]:
         """Free the agent from their caller without losing the caller: what happened, and the call."""
         if agent.state == RESERVED:
             lease_end = agent.hold_until or agent.state_since + timedelta(seconds=RESERVE_LEASE_SECONDS)
