@@ -69,6 +69,7 @@ from ivr.callcenter.identifiers import valid_account_id
 from ivr.clock import FixedClock
 from ivr.hotline.schema import Agent as AgentSpec
 from ivr.jobs import QUEUE_NAME
+from ivr.redis_types import text_or_none
 from ivr.services import services_of
 from ivr.waits.estimate import ROUNDING_STEPS
 from queue_worker import jobs as worker_jobs
@@ -114,6 +115,10 @@ class Simulation:
         self.hotline = services_of(app)
         if not isinstance(self.hotline.clock, FixedClock):
             raise TypeError("the simulation moves the app's clock: build the app with a FixedClock")
+        self.clock = self.hotline.clock
+        if not self.hotline.settings.public_base_url:
+            raise ValueError("the simulation signs its webhooks for the app's public_base_url: set one")
+        self.base_url = self.hotline.settings.public_base_url
         self.cfg = self.hotline.config.file
         self.rng = random.Random(scenario.seed)
         self.client = app.test_client()
@@ -167,7 +172,7 @@ class Simulation:
         self.at(0.0, "tick")
         while self._heap:
             self.now, _, kind, payload = heapq.heappop(self._heap)
-            self.hotline.clock.set(self.sc.start + timedelta(seconds=self.now))
+            self.clock.set(self.sc.start + timedelta(seconds=self.now))
             getattr(self, f"_on_{kind}")(payload)
             self._settle()
         end = max(self.now, self.sc.minutes * 60)
@@ -223,7 +228,7 @@ class Simulation:
         # Valid mobile numbers (a callback can call them), one per caller.
         number = f"+86139{len(self.callers):08d}" if language == "zh-CN" else f"+14152{len(self.callers):06d}"
         hl = self.hotline
-        transport = FlaskTransport(self.client, hl.settings.public_base_url, hl.settings.twilio_auth_token)
+        transport = FlaskTransport(self.client, self.base_url, hl.settings.twilio_auth_token)
         call = Call(transport, from_=number, account_sid=hl.settings.twilio_account_sid, max_redirects=1)
         if self.switchboard is not None:
             self.switchboard.register(call)
@@ -256,7 +261,7 @@ class Simulation:
             log.outcome, log.ended = UNREACHED, self.now
             return
         log.joined = self.now
-        log.department = hl.stores.data.hget(keys.call(call.call_sid), "department") or ""
+        log.department = text_or_none(hl.stores.data.hget(keys.call(call.call_sid), "department")) or ""
         self._heard_wait(log, call, 0)
         self.waiting[call.call_sid] = log
         if self._take_callback(log, call, 0):
@@ -432,7 +437,7 @@ class Simulation:
         sid, outbound = payload
         log = self.by_sid[sid]
         hl = self.hotline
-        transport = FlaskTransport(self.client, hl.settings.public_base_url, hl.settings.twilio_auth_token)
+        transport = FlaskTransport(self.client, self.base_url, hl.settings.twilio_auth_token)
         call = Call(
             transport,
             from_=outbound.from_,
@@ -468,7 +473,7 @@ class Simulation:
             to=outbound.to,
         )
         params.update(status_callback_params("no-answer", 0), Direction="outbound-api")
-        transport = FlaskTransport(self.client, hl.settings.public_base_url, hl.settings.twilio_auth_token)
+        transport = FlaskTransport(self.client, self.base_url, hl.settings.twilio_auth_token)
         reply = transport.request(outbound.status_callback_method, outbound.status_callback or "", params)
         if reply.status != 200:
             raise RuntimeError(f"status callback of {outbound.sid}: HTTP {reply.status}")
@@ -593,7 +598,7 @@ def local_hotline(
         "twilio_auth_token": token,
         "twilio_api_base_url": api_url,
         "public_base_url": "https://hotline.example.com",
-        "redis_url": redis_url or embedded_redis_url(data_dir),  # type: ignore[arg-type]
+        "redis_url": redis_url if data_dir is None else embedded_redis_url(data_dir),
     }
     if hotline_config is not None:
         settings["hotline_config"] = hotline_config

@@ -29,6 +29,7 @@ def create_app(test_config: Mapping[str, Any] | None = None, *, clock: Clock | N
     settings = Settings.from_mapping(test_config) if test_config is not None else Settings.from_env()
     app = Flask(__name__)
     if settings.trusted_proxies:  # the client's address, as the proxies saw it (the token lockout)
+        # Flask's documented way to wrap its WSGI app, though its types declare `wsgi_app` a method.
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.trusted_proxies)  # type: ignore[method-assign]
     install(app, build_services(settings, clock))
     app.register_blueprint(voice_bp)

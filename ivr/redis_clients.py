@@ -24,7 +24,7 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import redis
@@ -100,7 +100,13 @@ def _host_port(item: str) -> tuple[str, int]:
     return host, int(port)
 
 
-class RetryingConnect:
+if TYPE_CHECKING:  # the mixin's base as the type checker sees it: the class it is mixed into
+    _ConnectionBase = AbstractConnection
+else:
+    _ConnectionBase = object
+
+
+class RetryingConnect(_ConnectionBase):
     """Mixin for a redis-py connection class: connecting is retried for `connect_window` seconds.
 
     Only the connect is retried: nothing has reached Redis yet, so trying again cannot apply
@@ -119,7 +125,7 @@ class RetryingConnect:
         pause = FIRST_PAUSE_SECONDS
         while True:
             try:
-                super().connect()  # type: ignore[misc]
+                super().connect()
                 return
             except (redis.ConnectionError, redis.TimeoutError):
                 wait = pause * random.uniform(0.5, 1.0)  # jitter: many threads reconnect at once

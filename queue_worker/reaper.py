@@ -27,6 +27,7 @@ import redis
 
 from ivr import keys
 from ivr.callcenter.holds import Reaped
+from ivr.redis_types import text_or_none
 from ivr.services import Services
 
 log = logging.getLogger(__name__)
@@ -131,7 +132,7 @@ class Reaper:
 
     def holder(self) -> str | None:
         """The worker that holds the reaper's lease now, if any."""
-        return self.conn.get(keys.reaper_lease())
+        return text_or_none(self.conn.get(keys.reaper_lease()))
 
     def step(self) -> Reaped | None:
         """One pass: beat, and reap when this worker holds the lease (None when it does not)."""

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from multiprocessing.process import BaseProcess
 
 import redis
 from rq import Queue
@@ -80,15 +81,21 @@ class Upkeep:
             log.warning("upkeep: cleared the scheduler lock of %s, silent too long", stale)
             done.append("stale lock cleared")
         self.scheduler.acquire_locks(auto_start=True)  # starts the process only with the lock
-        if self.scheduler_running():
-            log.info("upkeep: scheduler started (pid %s)", self.scheduler._process.pid)  # type: ignore[union-attr]
+        process = self._scheduler_process()
+        if process is not None and process.is_alive():
+            log.info("upkeep: scheduler started (pid %s)", process.pid)
             done.append("scheduler started")
         return done
 
     def scheduler_running(self) -> bool:
         """This worker's scheduler process is alive."""
-        process = self.scheduler._process  # rq keeps no public handle on it
+        process = self._scheduler_process()
         return process is not None and process.is_alive()
+
+    def _scheduler_process(self) -> BaseProcess | None:
+        """The scheduler process this worker started, if any (rq keeps no public handle on it)."""
+        process: BaseProcess | None = self.scheduler._process  # rq's attribute, typed None only
+        return process
 
     def start(self) -> None:
         """Run a pass now and then every `every` seconds, on a daemon thread."""

@@ -21,7 +21,7 @@ import logging
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import ParamSpec, TypeVar
 
 import redis
 from flask import abort, g, request
@@ -41,7 +41,8 @@ TOKEN_BYTES = 32
 MAX_FAILURES = 10
 FAILURE_WINDOW_SECONDS = 300
 
-F = TypeVar("F", bound=Callable[..., Any])
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
 @dataclass(frozen=True)
@@ -123,14 +124,14 @@ def bearer_token() -> str | None:
     return token if scheme.lower() == "bearer" and token else None
 
 
-def require(role: str) -> Callable[[F], F]:
+def require(role: str) -> Callable[[Callable[P, R]], Callable[P, R]]:
     """The view needs a token of `role`: 401 without a valid token, 403 with another role's."""
 
-    def decorate(view: F) -> F:
+    def decorate(view: Callable[P, R]) -> Callable[P, R]:
         """Wrap `view` with the token check."""
 
         @functools.wraps(view)
-        def wrapper(*args: Any, **kwargs: Any) -> Any:
+        def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
             """Check the token, then run the view."""
             token = bearer_token()
             if token is None:
@@ -144,7 +145,7 @@ def require(role: str) -> Callable[[F], F]:
             g.principal = who
             return view(*args, **kwargs)
 
-        return wrapper  # type: ignore[return-value]
+        return wrapper
 
     return decorate
 

@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import SupportsFloat, SupportsIndex
 
 from ivr.waits import gamma
 
@@ -195,13 +196,20 @@ def _stage_across_pieces(
     return total, var
 
 
+def _number(value: object) -> float | None:
+    """`value` as `float()` reads it; None when it is no number at all."""
+    if not isinstance(value, (str, bytes, SupportsFloat, SupportsIndex)):
+        return None
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
+
+
 def _clamp(value: object, name: str, missing: float | None) -> float | None:
     """`value` as a finite number within BOUNDS[name]; `missing` when it is not a number (NaN)."""
-    try:
-        number = float(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        return missing
-    if math.isnan(number):
+    number = _number(value)
+    if number is None or math.isnan(number):
         return missing
     low, high = BOUNDS[name]
     return min(max(number, low), high)
@@ -209,9 +217,8 @@ def _clamp(value: object, name: str, missing: float | None) -> float | None:
 
 def _count(value: object) -> int:
     """A count of callers or agents: a whole number, at least 0 (garbage counts as 0)."""
-    try:
-        number = float(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
+    number = _number(value)
+    if number is None:
         return 0
     return int(min(max(number, 0.0), 1e12)) if math.isfinite(number) else (10**12 if number > 0 else 0)
 
