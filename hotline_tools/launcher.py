@@ -18,6 +18,7 @@ from __future__ import annotations
 import logging
 import os
 import signal
+import subprocess
 import sys
 import time
 from datetime import UTC, datetime
@@ -212,14 +213,20 @@ class Launch:
                 return code
         if self.lock is not None:
             env["HOTLINE_DATA_DIR"] = str(self.data_dir)
-            if simulated:
-                print(wipe_simulated(self.data_dir))
-            server = embedded_redis(self.data_dir)
+            try:
+                if simulated:
+                    print(wipe_simulated(self.data_dir))
+                server = embedded_redis(self.data_dir)
+            except (OSError, RuntimeError, subprocess.CalledProcessError, redis.RedisError) as exc:
+                print(f"HOTLINE_DATA_DIR: the embedded Redis did not start: {exc}", file=sys.stderr)
+                return 2
             self.keeper = RedisKeeper(server, _free_stale_locks)
             env["REDIS_URL"] = server.url
             whose = "started here" if server.started else f"already running, pid {server.pid}: left running"
             print(f"embedded Redis: {server.url} (data in {self.data_dir}; {whose})")
             _free_stale_locks(server)
+        elif simulated:
+            log.warning("simulated time on REDIS_URL: its data are shared with real-time runs")
         web = Child(
             "web server (gunicorn)",
             [sys.executable, "-m", "gunicorn", "--workers", "2", "--threads", "4", "--timeout", "20",

@@ -35,12 +35,13 @@ try:  # Linux: children get SIGTERM when the launcher dies, even by SIGKILL (no 
 except OSError:
     _LIBC = None
 PR_SET_PDEATHSIG = 1
+_SIGTERM = int(signal.SIGTERM)  # plain ints: the child runs as little Python as it can before exec
 
 
 def _die_with_parent() -> None:
     """Run in the child before exec: ask the kernel for SIGTERM when the launcher's thread ends."""
     if _LIBC is not None:
-        _LIBC.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+        _LIBC.prctl(PR_SET_PDEATHSIG, _SIGTERM)
 
 
 def backoff(deaths: int) -> float:

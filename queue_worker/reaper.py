@@ -34,6 +34,8 @@ log = logging.getLogger(__name__)
 DEFAULT_INTERVAL_SECONDS = 3.0
 # The lease outlives this many passes: a pass that is slow once does not hand the reaper over.
 LEASE_PASSES = 4
+# A department where callers wait beside ready agents is matched again at most this often.
+NUDGE_SECONDS = 15
 # A worker that has not beaten for this long is forgotten by the others (healthz reads the beats).
 FORGET_WORKERS_SECONDS = 24 * 3600
 
@@ -79,7 +81,10 @@ def _match_where_both_wait(hotline: Hotline, departments: list[str]) -> None:
         pipe.zcard(keys.ready_agents(department))
     counts = pipe.execute()
     for i, department in enumerate(departments):
-        if counts[2 * i] and counts[2 * i + 1]:
+        # At most one such job a department per NUDGE_SECONDS: an agent who cannot serve the
+        # callers there (another language) is not reserved and released on every pass.
+        nudged = counts[2 * i] and counts[2 * i + 1]
+        if nudged and hotline.stores.data.set(keys.match_nudge(department), "1", nx=True, ex=NUDGE_SECONDS):
             hotline.jobs.match_department(None, department)
 
 

@@ -279,3 +279,19 @@ def test_the_reaper_ends_wrap_ups_and_silences_without_rq(app: Flask, run_jobs: 
     reaped = reap_once(hotline, hotline.clock.now())
     assert reaped.agents == {"li_na": "wrapped up"}
     assert state_of(app, "li_na") == READY and state_of(app, "emma_chen") == "offline"
+
+
+def test_a_lost_matching_job_leaves_no_agent_idle_beside_a_waiting_caller(
+    app: Flask, dial: Callable[..., Call], run_jobs: Callable[[], None]
+) -> None:
+    """The jobs were lost (Redis lost them, a worker died): the reaper asks for a match, once a period."""
+    call = topup_caller(dial)
+    hotline = app.extensions["hotline"]
+    go_ready(app, "li_na")
+    hotline.jobs.queue.empty()  # the hand-off's matching job is gone
+    assert reap_once(hotline, hotline.clock.now()).agents == {}
+    assert hotline.jobs.queue.count == 1
+    reap_once(hotline, hotline.clock.now())
+    assert hotline.jobs.queue.count == 1  # not again within the period
+    run_jobs()
+    assert hotline.agents.get("li_na").call_sid == call.call_sid

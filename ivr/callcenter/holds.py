@@ -10,8 +10,8 @@ Every hold the hotline places carries a lease (see agents.py and queues.py):
   caller still there goes back to their place, the agent not ready (`ring_timeout`) if the Dial
   had started, else ready.
 - agent kept for a callback, Callbacks.lease_seconds(): the claim and Twilio are asked. A call
-  placed is adopted, one that is over counts as not reached (retry or fail), a job that never ran
-  is queued once more.
+  placed is adopted, one that is over (or still unanswered, well past its ring timeout: it is
+  canceled) counts as not reached (retry or fail), a job that never ran is queued once more.
 
 A caller in the queue whose hold turns stopped (none for two turns, `hl:turns:{dept}`) is checked
 with Twilio: a call that is over is ended as abandoned (its hang-up notice was lost), a call in
@@ -30,7 +30,7 @@ from ivr.callcenter.agents import HELD, RESERVED, RING_MARGIN_SECONDS, AgentView
 from ivr.callcenter.calls import CallRecord
 from ivr.callcenter.ending import call_ended
 from ivr.callcenter.lifecycle import CallStatus
-from ivr.callcenter.redirect import OVER
+from ivr.callcenter.redirect import NOT_ANSWERED_YET, OVER
 
 if TYPE_CHECKING:
     from ivr.app import Hotline
@@ -145,6 +145,12 @@ class Holds:
                 reason = over if over in UNANSWERED else "no_response"
             callbacks.not_reached(record.sid, attempt, reason, now)
             return f"callback {reason}"
+        if over in NOT_ANSWERED_YET and record.get("cb_status") == "calling":
+            # Still not answered well past its ring timeout (a carrier that never reports back):
+            # ended here as not answered, so the agent is not kept for it.
+            self.hl.matcher.connector.cancel(cb_call)
+            callbacks.not_reached(record.sid, attempt, "no-answer", now)
+            return "callback no-answer"
         ring = self.hl.config.file.hotline.ring_timeout_seconds
         self.hl.agents.renew_hold(agent.id, now + timedelta(seconds=ring + RING_MARGIN_SECONDS))
         return "callback in progress"
