@@ -24,6 +24,8 @@ def test_the_rows_follow_the_sizes_and_counts() -> None:
     assert by_name["redis-kill"].count == 4 and by_name["worker-kill"].count == 50
     assert by_name["point:matching.reserved"].point == "matching.reserved"
     assert [r.name for r in plans("quick", {}, ["worker-kill"], [])] == ["worker-kill"]
+    together = [r for r in plans("default", {}, None, ["matching.taken", "callback.pending"]) if r.point]
+    assert [(r.name, r.point) for r in together] == [("points", "matching.taken,callback.pending")]
 
 
 def test_a_worker_killed_under_three_live_callers_is_accounted_for() -> None:

@@ -21,10 +21,11 @@ Rows (faults spread over the row's window of traffic; counts are `--count NAME=N
 - `redis-kill`: Redis SIGKILLed and started again on its AOF (the issue: 30 cycles).
 - `redis-stop`: Redis SIGSTOPped for 5 s, then SIGCONT (10).
 - `worker-kill`: an rq worker SIGKILLed with the job it runs, at random moments (50).
-- `point:<name>`: workers run with `HOTLINE_FAULT_POINTS=<name>:0.3`, and kill themselves at
-  that point of matching or of a callback (`ivr.faultpoints`); one row per point named in the
-  code (`reached("matching...")`, `reached("callback...")`), or those given with `--points`.
-  The faults column counts the processes that died there.
+- `points`: workers run with `HOTLINE_FAULT_POINTS` naming every fault point of matching and of
+  a callback found in the code (`reached("matching...")`, `reached("callback...")`, see
+  `ivr.faultpoints`), or those given with `--points`, each at 0.3: a job's process kills itself
+  there with that probability. With `--points-apart` (and `--full`), one row `point:<name>` per
+  point. The faults column counts the processes that died at a point.
 - `sentinel`: the primary SIGKILLed, the sentinels promote the replica, the old primary comes
   back as a replica (5); only when this build takes a `redis+sentinel://` REDIS_URL.
 - `drop-status`: the stand-in never sends 10 % of its status callbacks (a lost event).

@@ -16,22 +16,27 @@ SIZES = {
     "full": {"baseline": 0, "redis-kill": 30, "redis-stop": 10, "worker-kill": 50, "sentinel": 5},
 }
 SPACING = {"baseline": 0.0, "redis-kill": 4.0, "redis-stop": 9.0, "worker-kill": 2.0, "sentinel": 15.0}
-WINDOWS = {"quick": 12.0, "default": 20.0, "full": 60.0}  # baseline, fault points, dropped statuses
+WINDOWS = {"quick": 10.0, "default": 20.0, "full": 60.0}  # baseline, fault points, dropped statuses
 COLUMNS = (
     ("scenario", 22), ("faults", 6), ("offered", 7), ("served", 6), ("abandoned", 9), ("lost", 4),
     ("2x served", 9), ("held", 4), ("2x dialled", 10), ("unavailable", 11), ("time", 6),
 )  # fmt: skip
 
 
-def plans(size: str, counts: dict[str, int], only: list[str] | None, points: list[str]) -> list[Plan]:
-    """The rows to run, in order."""
+def plans(
+    size: str, counts: dict[str, int], only: list[str] | None, points: list[str], apart: bool = False
+) -> list[Plan]:
+    """The rows to run, in order; fault points in one row, or one row each (`apart`, or a full run)."""
     window = WINDOWS[size]
     rows: list[Plan] = []
     for name, count in SIZES[size].items():
         count = counts.get(name, count)
         fault = "none" if name == "baseline" else name
         rows.append(Plan(name, fault, count, max(window, count * SPACING[name] + 4)))
-    rows += [Plan(f"point:{p}", "fault-point", 0, window, p) for p in points]
+    if points and not (apart or size == "full"):  # one row: a worker may die at any of the points
+        rows.append(Plan("points", "fault-point", 0, window, ",".join(points)))
+    else:
+        rows += [Plan(f"point:{p}", "fault-point", 0, window, p) for p in points]
     rows.append(Plan("drop-status", "drop-status", 0, window * 1.5))
     if only:
         rows = [r for r in rows if r.name in only or r.fault in only]
@@ -72,15 +77,18 @@ def main(argv: list[str] | None = None) -> int:
     """Parse the options, run the rows, print the table; 1 when anything was lost."""
     parser = argparse.ArgumentParser(prog="python -m bench.faults", description=__doc__)
     size = parser.add_mutually_exclusive_group()
-    size.add_argument("--quick", action="store_true", help="a short run of each row (about 3 minutes)")
+    size.add_argument("--quick", action="store_true", help="a short run of each row (about 5 minutes)")
     size.add_argument(
-        "--full", action="store_true", help="the issue's counts: 30, 10, 50, 5 (about 15 minutes)"
+        "--full",
+        action="store_true",
+        help="the issue's counts: 30, 10, 50, 5, a row per fault point (about 20 minutes)",
     )
     parser.add_argument(
         "--rows", nargs="+", help="only these rows (names, or fault kinds such as fault-point)"
     )
     parser.add_argument("--count", action="append", default=[], metavar="ROW=N", help="faults in a row")
     parser.add_argument("--points", nargs="*", help="fault points (default: those named in the code)")
+    parser.add_argument("--points-apart", action="store_true", help="one row per fault point (as --full)")
     parser.add_argument("--callers", type=int, default=0, help="a fixed number of callers per row")
     parser.add_argument("--rate", type=float, default=Options.rate, help="callers per second")
     parser.add_argument("--agents", type=int, default=Options.agents)
@@ -101,7 +109,7 @@ def main(argv: list[str] | None = None) -> int:
             parser.error(f"--count takes ROW=N, not {item!r}")
         counts[name] = int(n)
     points = fault_points() if args.points is None else args.points
-    rows = plans(size_name, counts, args.rows, points)
+    rows = plans(size_name, counts, args.rows, points, args.points_apart)
     if args.window:
         rows = [Plan(r.name, r.fault, r.count, args.window, r.point) for r in rows]
     skipped = []

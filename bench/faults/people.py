@@ -77,7 +77,7 @@ class Caller(threading.Thread):
         log.placed = time.monotonic()
         call = self.live.place(log.number, HOTLINE_NUMBER)
         log.sid = call.call_sid
-        after, talking = 0, False
+        after, talking, holding = 0, False, False  # holding: the call stops at a hold turn's Gather
         callback = ""  # "", then "pressed" (1 on hold), "confirmed" (1 for the caller ID) or "refused"
         while True:
             events = call.events.since(after, POLL_SECONDS)
@@ -99,15 +99,13 @@ class Caller(threading.Thread):
                     self._act(call, "hangup")  # no survey: the caller is done
                 elif kind == "dialling" and event.get("target") != "client":
                     self._act(call, "hangup")  # sent to an outside number: not ours to answer
-                elif kind == "state" and event["state"] == "gathering":
+                elif kind == "state":
+                    holding = event["state"] == "gathering" and bool(event.get("hold"))
+                if kind == "state" and event["state"] == "gathering":
                     if event.get("hold"):
                         log.on_hold = log.on_hold or now
                         if callback in ("pressed", "confirmed"):
                             callback = "refused"  # back on hold: waits on, with their patience
-                        elif log.wants_callback and not callback and now - log.on_hold >= self.callback_after:
-                            callback = "pressed"
-                            self.phones.carry(log.number)  # the phone stays on for the call back
-                            self._act(call, "keys", "1")
                     elif callback == "pressed":
                         callback = "confirmed"
                         self._act(call, "keys", "1")  # yes, call me back on this number
@@ -117,6 +115,11 @@ class Caller(threading.Thread):
                     else:
                         self._act(call, "silence")  # the reference number: heard, nothing to press
             waiting = log.on_hold is not None and not talking and log.gave_up is None
+            if waiting and holding and log.wants_callback and not callback:
+                if now - log.on_hold >= self.callback_after:  # a key is heard during the music too
+                    callback, holding = "pressed", False
+                    self.phones.carry(log.number)  # the phone stays on for the call back
+                    self._act(call, "keys", "1")
             asking = callback in ("pressed", "confirmed")
             if waiting and not asking and now - log.on_hold >= log.patience:
                 log.gave_up = now

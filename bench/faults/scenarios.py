@@ -25,7 +25,7 @@ from redis.retry import Retry
 
 from bench.faults.people import AgentSim, Caller, CallerLog, Phones
 from bench.faults.topology import PROJECT_ROOT, Hotline, RedisServer, Sentinels
-from bench.faults.truth import Monitor, Row, account
+from bench.faults.truth import SAMPLE_SECONDS, Monitor, Row, account
 from ivr import keys
 from ivr.api.auth import issue_token
 from queue_worker.reaper import DEFAULT_INTERVAL_SECONDS, LEASE_PASSES
@@ -168,6 +168,7 @@ class Scenario:
             if not self.opts.keep:
                 shutil.rmtree(self.work, ignore_errors=True)
         row.seconds = time.monotonic() - began
+        row.notes.append(f"stopped after {row.seconds:.0f} s")
         return row
 
     def _run(self, stops: list[Callable[[], None]]) -> Row:
@@ -206,7 +207,7 @@ class Scenario:
         )
         hotline = Hotline(env, opts.base_port, self.work)
         stops.append(hotline.stop)
-        points = f"{plan.point}:{opts.point_share}" if plan.fault == "fault-point" else ""
+        points = ",".join(f"{p}:{opts.point_share}" for p in plan.point.split(",")) if plan.point else ""
         hotline.start(fault_points=points)
         conn = self.connect()
         tokens = {a: issue_token(conn, "agent", a) for a in self.agent_ids}
@@ -235,7 +236,11 @@ class Scenario:
         injector.start()
         threads = self._arrivals(live, phones)
         injector.join()
-        self._settle(threads, phones)
+        self._settle(threads, phones, monitor)
+        self.phases = (
+            f"ready at {self.ready_after:.0f} s, calls over at {self.drained - began:.0f} s, "
+            f"settled at {time.monotonic() - began:.0f} s"
+        )
         monitor.stop.set()
         monitor.join(10)
         dropped = sum(
@@ -249,7 +254,7 @@ class Scenario:
         row.faults = self.faults
         asked = sum(1 for c in self.callers if c.asked_callback is not None)
         row.notes.append(
-            f"started in {self.ready_after:.0f} s; callbacks asked {asked}, calls placed to customers "
+            f"{self.phases}; callbacks asked {asked}, calls placed to customers "
             f"{len(phones.dialled)}; status callbacks dropped {dropped}"
         )
         row.notes.append(
@@ -302,7 +307,7 @@ class Scenario:
                 wants_callback=rng.random() < opts.callback_share,
             )
             self.callers.append(log)
-            caller = Caller(live, phones, log, random.Random(rng.random()), callback_after=rng.uniform(2, 6))
+            caller = Caller(live, phones, log, random.Random(rng.random()), callback_after=rng.uniform(1, 4))
             caller.start()
             threads.append(caller)
         time.sleep(max(0.0, start + window - time.monotonic()))
@@ -336,9 +341,10 @@ class Scenario:
                 self.sentinels.failover()
             self.faults += 1
 
-    def _settle(self, callers: list[Caller], phones: Phones) -> None:
+    def _settle(self, callers: list[Caller], phones: Phones, monitor: Monitor) -> None:
         """Until every caller ended and every callback asked for was bridged (or time ran out),
-        then the reaper's period more: a hold left behind has had its chance to be released."""
+        then until every agent is free, or for the ring timeout and the reaper's period: a hold
+        left behind has had its chance to be released."""
         deadline = time.monotonic() + SETTLE_AT_MOST_SECONDS
         while time.monotonic() < deadline:
             owed = [
@@ -347,8 +353,15 @@ class Scenario:
             if not any(t.is_alive() for t in callers) and not owed and not phones.busy():
                 break
             time.sleep(0.5)
+        self.drained = time.monotonic()
         opts = self.opts
-        time.sleep(opts.settle if opts.settle is not None else opts.ring_timeout + opts.reaper)
+        if opts.settle is not None:
+            time.sleep(opts.settle)
+            return
+        until = time.monotonic() + opts.ring_timeout + opts.reaper
+        time.sleep(2 * SAMPLE_SECONDS)
+        while time.monotonic() < until and not monitor.quiet():
+            time.sleep(SAMPLE_SECONDS)
 
     @staticmethod
     def _called_back(caller: CallerLog, phones: Phones) -> bool:

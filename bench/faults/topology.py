@@ -219,7 +219,7 @@ class Hotline:
         self.fault_points = fault_points
         self.web = self._spawn(
             [sys.executable, "-m", "gunicorn", "--workers", "2", "--threads", "4", "--timeout", "20",
-             "--bind", f"127.0.0.1:{self.port}", "wsgi:app"],
+             "--no-control-socket", "--bind", f"127.0.0.1:{self.port}", "wsgi:app"],
             "web", self.env,
         )  # fmt: skip
         for i in range(self.workers):

@@ -41,6 +41,7 @@ class Monitor(threading.Thread):
     failed_samples: int = 0
     stop: threading.Event = field(default_factory=threading.Event)
     _open: dict[str, tuple[float, str]] = field(default_factory=dict)  # agent -> (since, why)
+    _engaged: bool = True  # at the last sample, an agent was held, busy, or unavailable for no reason
     _conn: redis.Redis | None = None
 
     def __post_init__(self) -> None:
@@ -75,6 +76,7 @@ class Monitor(threading.Thread):
             return
         self.samples += 1
         now, wall = time.monotonic(), datetime.now(UTC)
+        self._engaged = any(fields.get("state") in (*BUSY, "wrap_up") for fields in agents)
         for agent_id, fields in zip(self.agent_ids, agents, strict=True):
             state = fields.get("state", "")
             since = fields.get("state_since", "")
@@ -93,6 +95,10 @@ class Monitor(threading.Thread):
             elif not why and agent_id in self._open:
                 began, was = self._open.pop(agent_id)
                 self._stretch(agent_id, now - began, was)
+
+    def quiet(self) -> bool:
+        """Whether, at the last sample that answered, no agent was held, busy or wrapping up."""
+        return not self._engaged and not self._open
 
     def _stretch(self, agent: str, seconds: float, why: str) -> None:
         if seconds > self.longest:

@@ -72,6 +72,8 @@ end
 if f[3] or not string.find(ARGV[8], ',' .. (f[1] or '') .. ',', 1, true) then return 0 end
 redis.call('HSET', KEYS[1], 'status', ARGV[7], 'agent', ARGV[1], 'department', ARGV[2],
   'queue_score', ARGV[3], 'matched_at', ARGV[4])
+-- A new match: what an earlier one of this caller left (a failed redirect, a dial) is not its.
+redis.call('HDEL', KEYS[1], 'redirect', 'dialled_at')
 return -1
 """
 

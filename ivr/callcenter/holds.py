@@ -26,7 +26,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from ivr import keys
-from ivr.callcenter.agents import HELD, RESERVED, RING_MARGIN_SECONDS, AgentView, StateConflict
+from ivr.callcenter.agents import HELD, RESERVED, RING_MARGIN_SECONDS, RINGING, AgentView, StateConflict
 from ivr.callcenter.calls import CallRecord
 from ivr.callcenter.ending import call_ended
 from ivr.callcenter.lifecycle import CallStatus
@@ -168,10 +168,18 @@ class Holds:
             if status == CallStatus.QUEUED or waiting_callback:
                 if self.hl.queues.put_back(sid, department):
                     reaped.callers[sid] = "back"
+                    self._free_ringing_for(sid, now, reaped)  # rung before the match was marked
                     self.hl.jobs.match_department(None, department)
             else:  # the match was made (or the call ended): the place is gone
                 self.hl.queues.settle(sid, department)
                 reaped.callers[sid] = "settled"
+
+    def _free_ringing_for(self, sid: str, now: datetime, reaped: Reaped) -> None:
+        """An agent held ringing for a caller whose match was never marked: free now, not at the lease."""
+        for agent_id in self.conn.zrange(keys.agent_holds(), 0, -1):  # held agents: a handful
+            agent = self.hl.agents.get(agent_id)
+            if agent is not None and agent.state == RINGING and agent.call_sid == sid:
+                reaped.agents[agent_id] = self._free(agent, now, "")
 
     def turns_overdue(self, department: str, now: datetime, reaped: Reaped) -> None:
         """Callers whose hold turns stopped coming: ended when Twilio says the call is over."""

@@ -38,7 +38,7 @@ bp = Blueprint("waiting", __name__, url_prefix="/voice")
 
 # A matched caller's hold turn waits this long for the matcher's REST redirect before it dials the
 # agent itself (the redirect failed, or the worker died before sending it).
-REDIRECT_GRACE_SECONDS = 8
+REDIRECT_GRACE_SECONDS = 5
 CONNECT_PAUSE_SECONDS = 2
 
 
