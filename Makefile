@@ -3,7 +3,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 PYTHON ?= python3
 
-.PHONY: install run call console traffic worker test lint format bench
+.PHONY: install run call console traffic worker test lint format bench faults
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -14,16 +14,16 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt
 install: $(VENV)/.installed
 
 run: install          ## the hotline: web, worker and an embedded Redis, on http://127.0.0.1:5000
-	$(PY) -m ivr
+	$(PY) -m hotline_tools.launcher
 
 call: install         ## a terminal phone that dials the hotline started by `make run`
-	$(PY) -m standin.terminal $(ARGS)
+	$(PY) -m hotline_tools.terminal $(ARGS)
 
 console: install      ## an agent's console for the hotline of `make run`: make console ARGS="--token $$TOKEN"
-	$(PY) -m standin.console $(ARGS)
+	$(PY) -m hotline_tools.console $(ARGS)
 
 traffic: install      ## a simulated busy hour through the real webhooks and agent API, with a report
-	$(PY) -m standin.traffic $(ARGS)
+	$(PY) -m bench.traffic $(ARGS)
 
 worker: install       ## one more rq worker (needs REDIS_URL, or the running embedded Redis)
 	$(PY) -m queue_worker
@@ -45,3 +45,6 @@ $(VENV)/.bench-installed: bench/requirements.txt $(VENV)/.installed
 
 bench: $(VENV)/.bench-installed   ## the wait-estimate benchmark: make bench ARGS="--quick" or ARGS="--docs"
 	$(PY) -m bench.waits $(ARGS)
+
+faults: install       ## the fault benchmark: real processes, live calls, faults; make faults ARGS="--quick"
+	$(PY) -m bench.faults $(ARGS)

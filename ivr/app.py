@@ -15,12 +15,13 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from ivr import logs
 from ivr.callcenter.accounts import AccountDirectory, HttpDirectory, RedisDirectory
 from ivr.callcenter.agents import Agents
-from ivr.callcenter.callbacks import Callbacks, ReturningCallers
+from ivr.callcenter.callbacks import Callbacks
 from ivr.callcenter.calls import CallStore
 from ivr.callcenter.connections import Connections
 from ivr.callcenter.matching import Matcher
 from ivr.callcenter.queues import Queues
 from ivr.callcenter.redirect import RestConnector
+from ivr.callcenter.returning import ReturningCallers
 from ivr.callcenter.routing import QueueDoor
 from ivr.clock import Clock, clock_from_env
 from ivr.hotline.loader import HotlineConfig, load_hotline

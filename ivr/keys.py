@@ -37,6 +37,7 @@
 | hl:holds                | zset   | none  | agent holds: id -> lease end (s) | reaper             |
 | hl:held:{dept}          | zset   | none  | pop script: sid -> lease end (s) | reaper, queue scripts |
 | hl:turns:{dept}         | zset   | none  | join, hold turn: sid -> last turn (s) | reaper       |
+| hl:nudge:{dept}         | string | 15 s  | reaper: a match asked for the dept | reaper             |
 | hl:reaper               | string | lease | the worker holding the reaper's lease | workers, /healthz |
 | hl:workers              | zset   | none  | each worker process: id -> last beat (s) | /healthz      |
 | hl:seeded               | string | none  | web start, upkeep: when the files were loaded | upkeep |
@@ -241,6 +242,11 @@ def queue_held(department: str) -> str:
 def hold_turns(department: str) -> str:
     """Callers on hold in a department by the time (Unix seconds) of their last hold turn."""
     return f"{PREFIX}:turns:{{{department}}}"
+
+
+def match_nudge(department: str) -> str:
+    """Set while the reaper's last request to match a department is recent (one per period)."""
+    return f"{PREFIX}:nudge:{{{department}}}"
 
 
 def reaper_lease() -> str:

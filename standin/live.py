@@ -19,6 +19,7 @@ the end), which the control API (``standin.control``) serves by long polling.
 from __future__ import annotations
 
 import queue
+import random
 import threading
 import time
 import xml.etree.ElementTree as ET
@@ -157,6 +158,13 @@ class LiveCall(Call):
     def _verb_pause(self, verb: ET.Element) -> None:
         super()._verb_pause(verb)
         self._hold(self._play_length(verb))
+
+    def _notify(self, url: str, method: str, params: dict[str, str]) -> str | None:
+        """Send a callback; a status callback may be lost on the way (``drop_status_share``)."""
+        if url == self.status_callback and self.owner.drops_status():
+            self.events.add("status-dropped", url=url)
+            return None
+        return super()._notify(url, method, params)
 
     def _record_update(self, update: PendingUpdate) -> None:
         """A REST update is recorded, and wakes the call's thread at once."""
@@ -356,14 +364,22 @@ class LiveCalls:
         speed: float = 1.0,
         default_play_seconds: float = PLAY_SECONDS,
         play_seconds: Mapping[str, float] | None = None,
+        drop_status_share: float = 0.0,
+        seed: int | None = None,
     ) -> None:
-        """``transport_factory`` makes each call's own way to the app (signed as Twilio signs)."""
+        """``transport_factory`` makes each call's own way to the app (signed as Twilio signs).
+
+        ``drop_status_share`` of the status callbacks are never sent (a lost event, as the fault
+        benchmark plays it), drawn from a random generator seeded with ``seed``.
+        """
         self.switchboard = switchboard
         self.transport_factory = transport_factory
         self.account_sid = account_sid
         self.speed = speed
         self.default_play_seconds = default_play_seconds
         self.play_seconds = dict(play_seconds or {})
+        self.drop_status_share = drop_status_share
+        self._drops = random.Random(seed)
         self._lock = threading.Lock()
         self._calls: dict[str, LiveCall] = {}
         self._clients: dict[str, Client] = {}
@@ -382,6 +398,18 @@ class LiveCalls:
         self.switchboard.register(call)
         threading.Thread(target=body, name=f"call-{call.call_sid[-6:]}", daemon=True).start()
         return call
+
+    def drops_status(self) -> bool:
+        """Whether the status callback about to be sent is lost."""
+        if self.drop_status_share <= 0:
+            return False
+        with self._lock:
+            return self._drops.random() < self.drop_status_share
+
+    def calls(self) -> list[LiveCall]:
+        """Every call placed so far, live or ended, oldest first."""
+        with self._lock:
+            return list(self._calls.values())
 
     def on_a_call(self, number: str) -> bool:
         """Whether a phone with this number is talking on a live call (a call to it is then busy)."""

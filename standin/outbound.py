@@ -103,7 +103,7 @@ class DialledCall(LiveCall):
         self._progress("initiated", "initiated")
         self.switchboard.update_outbound(self.call_sid, status="ringing")
         self._progress("ringing", "ringing")
-        self.events.add("state", state="ringing")
+        self.events.add("ringing", to=self.to)
         outcome = self._ring()
         if outcome != "answer":
             self._release(f"the call was {outcome}", missed=outcome == "no-answer")

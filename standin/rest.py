@@ -155,6 +155,12 @@ class Switchboard:
         with self._lock:
             return self._message_failures.pop(0) if self._message_failures else None
 
+    def forget_calls(self) -> None:
+        """Forget every live and created call (a session-wide switchboard, between tests)."""
+        with self._lock:
+            self._live.clear()
+            self._outbound.clear()
+
     def clear(self) -> None:
         """Forget the messages sent and any failures still due (a session-wide switchboard)."""
         with self._lock:
@@ -332,8 +338,10 @@ def create_rest_app(switchboard: Switchboard, account_sid: str, auth_token: str)
     def answered(sid: str) -> Call | None:
         """The live call with this sid, once it runs (an outbound call that never got answered does not)."""
         live, record = live_call(sid), switchboard.outbound_call(sid)
-        if live is None or (record is not None and record.status not in ("in-progress", "completed")):
-            return None
+        if live is None or record is None:
+            return live[0] if live is not None else None
+        if record.status in NOT_ANSWERED or (live[0].state == "new" and record.status != "in-progress"):
+            return None  # it rings, or it ended without an answer: the record says which
         return live[0]
 
     def call_json(sid: str) -> dict[str, Any]:

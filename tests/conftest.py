@@ -86,7 +86,13 @@ def twilio_api() -> Iterator[tuple[str, Switchboard]]:
 
 @pytest.fixture
 def switchboard(twilio_api: tuple[str, Switchboard]) -> Switchboard:
-    """What the stand-in for Twilio holds: live calls (for redirects), placed calls, messages."""
+    """What the stand-in for Twilio holds: live calls (for redirects), placed calls, messages.
+
+    The server lives for the session; the calls of earlier tests are forgotten, so that asking
+    Twilio for the calls to a number (as the hotline does to adopt a dead job's call) finds this
+    test's calls only.
+    """
+    twilio_api[1].forget_calls()
     return twilio_api[1]
 
 

@@ -20,6 +20,7 @@ from ivr.callcenter.agents import READY, RINGING
 from ivr.clock import FixedClock
 from queue_worker.reaper import reap_once
 from standin.rest import Switchboard
+from tests.conftest import DEMO_CALLER
 from tests.test_callbacks import (  # noqa: F401 - fixtures
     ask_callback,
     calls_to,
@@ -33,9 +34,9 @@ from tests.test_callbacks import (  # noqa: F401 - fixtures
 from tests.test_reaper import WorkerDied, die_at
 
 
-def matched_callback(app: Flask, switchboard: Switchboard) -> tuple[str, object]:
-    """A caller who asked for a callback; li_na goes ready and the matcher runs (in this process)."""
-    asker = on_hold(app, switchboard)
+def matched_callback(app: Flask, switchboard: Switchboard, from_: str = DEMO_CALLER) -> tuple[str, object]:
+    """A caller who asked for a callback; li_na goes ready (the test runs the matcher)."""
+    asker = on_hold(app, switchboard, from_)
     ask_callback(asker)
     jobs(app)
     hotline = app.extensions["hotline"]
@@ -80,7 +81,8 @@ def test_dead_after_the_claim_before_dialling_counts_as_not_reached_and_never_di
     redis_conn: redis.Redis,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    sid, asker = matched_callback(cb_app, switchboard)
+    # A number of its own: the session's switchboard holds other tests' calls to the demo caller.
+    sid, asker = matched_callback(cb_app, switchboard, "+8613900000077")
     hotline = cb_app.extensions["hotline"]
     assert hotline.matcher.for_agent("li_na") is not None
     die_at(monkeypatch, "callback.pending")
@@ -112,6 +114,7 @@ def test_dead_after_dialling_the_call_is_adopted_not_placed_again(
     monkeypatch.setattr(faultpoints, "hook", None)
     (placed,) = calls_to(switchboard, asker)
     assert redis_conn.hget(keys.call(sid), "cb_status") == "dialling"
+    switchboard.place(replace(placed, status="in-progress"))  # the customer answered, is greeted
     past_the_lease(cb_app)
     reaped = reap_once(hotline, hotline.clock.now())
     assert reaped.agents == {"li_na": "callback in progress"}  # still ringing at the customer's
@@ -120,7 +123,8 @@ def test_dead_after_dialling_the_call_is_adopted_not_placed_again(
     assert hotline.agents.get("li_na").state == RINGING
     back = customer(cb_app, switchboard, placed)
     back.press("1")
-    assert back.dialed[-1]["value"] == "li_na" and calls_to(switchboard, asker) == [placed]
+    assert back.dialed[-1]["value"] == "li_na"
+    assert [c.sid for c in calls_to(switchboard, asker)] == [placed.sid]  # one call, never two
 
 
 def test_the_customers_lost_status_callback_is_found_out_from_twilio(
@@ -161,3 +165,23 @@ def test_a_customer_who_hangs_up_while_the_agent_rings_is_called_again(
     assert record["status"] == "callback" and record["cb_status"] == "retry"
     assert record["cb_reason"] == "hung_up_waiting" and record["cb_fails"] == "1"
     assert any(job_id.startswith("callback-due-") for job_id in scheduled(cb_app))
+
+
+def test_a_callback_that_never_leaves_the_queued_state_frees_the_agent(
+    cb_app: Flask,  # noqa: F811
+    switchboard: Switchboard,
+    redis_conn: redis.Redis,
+) -> None:
+    """Twilio (or a stand-in that dials nobody) never reports back: canceled, counted as not answered."""
+    sid, asker = matched_callback(cb_app, switchboard)
+    hotline = cb_app.extensions["hotline"]
+    assert hotline.matcher.for_agent("li_na") is not None
+    jobs(cb_app)
+    (placed,) = calls_to(switchboard, asker)
+    assert switchboard.outbound_call(placed.sid).status == "queued"
+    past_the_lease(cb_app)
+    assert reap_once(hotline, hotline.clock.now()).agents == {"li_na": "callback no-answer"}
+    assert hotline.agents.get("li_na").state == READY
+    assert switchboard.outbound_call(placed.sid).status == "canceled"
+    record = redis_conn.hgetall(keys.call(sid))
+    assert record["cb_status"] == "retry" and record["cb_reason"] == "no-answer"

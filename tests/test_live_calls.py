@@ -16,10 +16,10 @@ import pytest
 import redis
 from flask import Flask
 
+from hotline_tools.livephone import run_live
 from ivr import keys
 from standin.control import Control, add_control
 from standin.live import LiveCalls
-from standin.livephone import run_live
 from standin.rest import Switchboard, create_rest_app, serve_in_thread
 from standin.transport import FlaskTransport, Response
 from tests.conftest import ACCOUNT_SID, AUTH_TOKEN, DEMO_CALLER, PUBLIC_BASE_URL
@@ -223,3 +223,14 @@ def test_the_terminal_phone_calls_live_through_the_stand_in(live: tuple[LiveCall
     assert "[you hung up]" in output
     sid = re.search(r"\(call (CA[0-9a-f]{32})\)", transcript)
     assert sid is not None and calls.call(sid.group(1)).state == "completed"  # type: ignore[union-attr]
+
+
+def test_the_stand_in_can_lose_status_callbacks(switchboard: Switchboard) -> None:
+    """`drop_status_share` plays a lost event: the call ends, its status callback never comes."""
+    calls = LiveCalls(switchboard, _Pauses, ACCOUNT_SID, speed=1200.0, drop_status_share=1.0, seed=7)
+    call = calls.place(DEMO_CALLER, HOTLINE, voice_url="/voice", status_callback="/status")
+    phone = Listener(lambda after, wait: {"events": call.events.since(after, wait)})
+    assert phone.kind("status-dropped")["url"] == "/status"
+    phone.kind("ended")
+    assert not [url for url, _ in call.requests if url.endswith("/status")]
+    assert calls.calls() == [call]

@@ -9,6 +9,8 @@ the callback is retried, and the agent kept for it is never left ringing.
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,6 +20,7 @@ import redis
 from flask import Flask, Response, request
 from twilio.request_validator import RequestValidator
 
+from hotline_tools.livephone import run_live
 from ivr import keys
 from ivr.callcenter.agents import ON_CALL, RINGING, WRAP_UP
 from ivr.clock import FixedClock
@@ -200,7 +203,7 @@ def test_a_call_canceled_while_it_rings_ends_as_canceled(board: Any) -> None:
     created = create(api, Timeout="60")
     call = calls.call(created["sid"])
     events = Listener(lambda after, wait: {"events": call.events.since(after, wait)})  # type: ignore[union-attr]
-    events.state("ringing")
+    events.kind("ringing")
     uri = f"/2010-04-01/Accounts/{ACCOUNT_SID}/Calls/{created['sid']}.json"
     answer = api.post(uri, data={"Status": "canceled"}, auth=(ACCOUNT_SID, AUTH_TOKEN))
     assert answer.status_code == 200 and answer.get_json()["status"] == "canceled"
@@ -220,3 +223,42 @@ def test_a_busy_phone_refuses_a_call(board: Any) -> None:
     )  # type: ignore[union-attr]
     assert [r["CallStatus"] for r in received] == ["busy"]
     assert switchboard.outbound_call(created["sid"]).status == "busy"
+
+
+def test_the_terminal_phone_stays_on_and_answers_the_call_back(
+    cb_app: Flask, stand_in: tuple[LiveCalls, Control]
+) -> None:
+    """`make call`: keep the place on hold, hang up, and the phone rings when the place comes up."""
+    calls, control = stand_in
+    control.register("li_na")
+    console = Listener(lambda after, wait: control.client_events("li_na", after, wait))
+    output: list[str] = []
+    script = iter(["1", "6222000017", "1", "1", "1", "", "1", "1", "answer", "1"])
+
+    def read_line() -> str | None:
+        line = next(script, None)
+        while line is None and not any("[the agent hung up]" in text for text in output):  # talk until then
+            time.sleep(0.05)
+        return line
+
+    phone = threading.Thread(
+        target=run_live,
+        args=(control, DEMO_CALLER, HOTLINE, read_line, output.append),
+        kwargs={"wait_for_turn": True, "stay_on": True},
+    )
+    phone.start()
+    deadline = time.monotonic() + 30
+    while not any("stays on" in text for text in output) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert "[the call ended: completed]" in output, output
+
+    ready(cb_app, "li_na")  # the kept place reaches li_na: the hotline calls the phone back
+    console.kind("ring")
+    control.client_act("li_na", "answer")
+    console.kind("connected")
+    control.client_act("li_na", "hangup")
+    phone.join(timeout=30)
+    transcript = "\n".join(output)
+    assert f"[ringing: {HOTLINE} calls {DEMO_CALLER}: `answer`, or `busy` to refuse]" in transcript
+    assert "为您回电" in transcript and "[answered: agent li_na; talking now]" in transcript
+    assert "[the agent hung up]" in transcript and not phone.is_alive()

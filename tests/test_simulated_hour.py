@@ -24,14 +24,8 @@ import redis
 import yaml
 from flask import Flask
 
-from ivr import create_app, keys
-from ivr.api.auth import issue_token
-from ivr.callcenter.queues import Queues
-from ivr.clock import FixedClock
-from queue_worker import context
-from standin.rest import Switchboard
-from standin.traffic import Simulation
-from standin.traffic_model import (
+from bench.traffic import Simulation
+from bench.traffic_model import (
     ABANDONED,
     CALLBACK_FAILED,
     CALLED_BACK,
@@ -40,6 +34,12 @@ from standin.traffic_model import (
     Scenario,
     default_agents,
 )
+from ivr import create_app, keys
+from ivr.api.auth import issue_token
+from ivr.callcenter.queues import Queues
+from ivr.clock import FixedClock
+from queue_worker import context
+from standin.rest import Switchboard
 
 ROOT = Path(__file__).resolve().parent.parent
 SCENARIO = Scenario(minutes=60, seed=7, agents=default_agents(60), callback_unreachable_share=0.2)

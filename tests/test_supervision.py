@@ -17,8 +17,16 @@ import redis
 from flask import Flask
 
 from ivr import keys
-from ivr.callcenter.agents import NOT_READY, OFFLINE, ON_CALL, READY, RESERVED, RINGING, WRAP_UP
-from ivr.callcenter.supervision import RESERVED_STALE_SECONDS
+from ivr.callcenter.agents import (
+    NOT_READY,
+    OFFLINE,
+    ON_CALL,
+    READY,
+    RESERVE_LEASE_SECONDS,
+    RESERVED,
+    RINGING,
+    WRAP_UP,
+)
 from ivr.clock import FixedClock
 from queue_worker import context
 from standin.phone import Call
@@ -131,7 +139,7 @@ def test_a_reservation_being_made_is_refused_and_a_stale_one_is_taken_over(
     resp = api.put(FORCE.format("li_na"), boss, {"state": "offline"})
     assert resp.status_code == 409 and "being matched" in resp.get_json()["error"]
     assert hotline.agents.get("li_na").state == RESERVED
-    clock.set(clock.now() + timedelta(seconds=RESERVED_STALE_SECONDS + 1))  # the matcher died
+    clock.set(clock.now() + timedelta(seconds=RESERVE_LEASE_SECONDS + 1))  # the matcher died
     body = api.put(FORCE.format("li_na"), boss, {"state": "offline"}).get_json()
     assert (body["previous"], body["state"], body["caller"]) == (RESERVED, OFFLINE, None)
     assert "li_na" not in hotline.stores.data.zrange(keys.ready_agents("payments"), 0, -1)

@@ -52,8 +52,9 @@ class AgentState(StrEnum):
     NOT_READY = "not_ready"  # away, with a reason
 
 
-OFFLINE, READY, RESERVED, RINGING, ON_CALL, WRAP_UP, NOT_READY = tuple(AgentState)
-STATES = tuple(AgentState)
+# The states as plain strings, as Redis, JSON and command-line choices spell them.
+OFFLINE, READY, RESERVED, RINGING, ON_CALL, WRAP_UP, NOT_READY = (state.value for state in AgentState)
+STATES = (OFFLINE, READY, RESERVED, RINGING, ON_CALL, WRAP_UP, NOT_READY)
 # Holds the hotline places on an agent: each has a lease, ended by the reaper when it expires.
 HELD = (RESERVED, RINGING)
 # States in which an agent serves their departments (counted as staffed by the wait estimate).
@@ -65,7 +66,7 @@ CHOOSABLE = {
     OFFLINE: (READY, NOT_READY, WRAP_UP, OFFLINE),
 }
 # Every other move: name -> (states it may come from, state it goes to).
-MOVES: dict[str, tuple[tuple[AgentState, ...], AgentState]] = {
+MOVES: dict[str, tuple[tuple[str, ...], str]] = {
     "reserve": ((READY,), RESERVED),
     "release": ((RESERVED,), READY),  # no caller for them after all
     "ring": ((RESERVED,), RINGING),
@@ -77,11 +78,18 @@ MOVES: dict[str, tuple[tuple[AgentState, ...], AgentState]] = {
     "silent": ((READY, NOT_READY, WRAP_UP), OFFLINE),  # the sweep: no heartbeat
     "lease_expired": (HELD, READY),  # the reaper: the match or the ring went nowhere
     "ring_timeout": ((RINGING,), NOT_READY),  # the reaper: rang past the lease, caller still there
+    # A supervisor, from any state (callcenter/supervision.py frees the caller first).
+    "forced_ready": (STATES, READY),
+    "forced_not_ready": (STATES, NOT_READY),
+    "forced_offline": (STATES, OFFLINE),
 }
-# A reserved agent's lease: the matcher takes the caller and rings within milliseconds.
-RESERVE_LEASE_SECONDS = 10
-# A ringing agent's lease beyond the ring timeout: the redirect, the hold loop's next turn.
-RING_MARGIN_SECONDS = 30
+# A reserved agent's lease (and the taken caller's): the matcher takes the caller and rings within
+# milliseconds. A matcher slower than this finds the agent released: its match fails, and the
+# caller is back at their place; nothing is lost, and a dead matcher costs the agent seconds.
+RESERVE_LEASE_SECONDS = 3
+# A ringing agent's lease beyond the ring timeout (from the match, and again from the Dial): the
+# REST redirect, and the Dial's result on its way back.
+RING_MARGIN_SECONDS = 8
 
 # KEYS: agent.  ARGV: allowed from (comma list), to, now (iso), then field/value pairs to set.
 # Returns the state it came from, or an error reply naming the state it is in.
@@ -359,8 +367,9 @@ class Agents:
         return list(self.conn.zrange(keys.ready_agents(department), 0, limit - 1))
 
     def forced(self, agent_id: str, state: str, now: datetime, reason: str, came_from: str) -> str:
-        """A supervisor set the state, if the agent is still in `came_from` (callcenter/supervision.py)."""
-        fields = {"reason": reason if state == NOT_READY else "", "wrap_until": ""}
-        if state == READY:
+        """A supervisor's `forced_*` move, only if the agent is still in `came_from` (supervision.py)."""
+        allowed, to = MOVES[f"forced_{state}"]
+        fields = {"reason": reason if to == NOT_READY else "", "wrap_until": ""}
+        if to == READY:
             fields["idle_since"] = now.isoformat()
-        return self._move(agent_id, (came_from,), state, now, **fields)
+        return self._move(agent_id, tuple(s for s in allowed if s == came_from), to, now, **fields)

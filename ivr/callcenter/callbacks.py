@@ -36,7 +36,7 @@ from ivr.callcenter.agents import Agents, StateConflict
 from ivr.callcenter.calls import CallRecord
 from ivr.callcenter.connections import REQUEUE_CAPACITY
 from ivr.callcenter.lifecycle import CallLife, CallStatus, allowed_from
-from ivr.callcenter.queues import _JOIN, Popped, Queues
+from ivr.callcenter.queues import Popped, Queues
 from ivr.clock import Clock, business_day
 from ivr.hotline.schema import HotlineFile
 from ivr.jobs import JobQueue
@@ -72,6 +72,8 @@ end
 if f[3] or not string.find(ARGV[8], ',' .. (f[1] or '') .. ',', 1, true) then return 0 end
 redis.call('HSET', KEYS[1], 'status', ARGV[7], 'agent', ARGV[1], 'department', ARGV[2],
   'queue_score', ARGV[3], 'matched_at', ARGV[4])
+-- A new match: what an earlier one of this caller left (a failed redirect, a dial) is not its.
+redis.call('HDEL', KEYS[1], 'redirect', 'dialled_at')
 return -1
 """
 
@@ -415,74 +417,3 @@ class Callbacks:
         assert record is not None
         self._rejoin(record, score=None, offer=True)
         return True
-
-
-# KEYS: waiting, lastplace.  ARGV: sid, account, ttl seconds.  Remember where a caller who hangs up
-# while waiting stood (run before they leave the queue, in the same pipeline).
-_REMEMBER = """
-local existing = redis.call('HGET', KEYS[1], ARGV[1])
-if not existing then return 0 end
-local score = string.match(existing, '|(.*)$')
-redis.call('DEL', KEYS[2])
-redis.call('HSET', KEYS[2], 'account', ARGV[2], 'score', score, 'sid', ARGV[1])
-redis.call('EXPIRE', KEYS[2], ARGV[3])
-return 1
-"""
-
-# The queue join, with the last place of a returning caller first. KEYS: lastplace, then the
-# join's keys; ARGV: the join's arguments, then the account. A caller with the same number and
-# account whose place is still kept joins with that place's score.
-_RECLAIM_PREFIX = """
-local lastplace = table.remove(KEYS, 1)
-local account = table.remove(ARGV, 9)
-local saved = redis.call('HMGET', lastplace, 'account', 'score')
-if saved[2] and (saved[1] or '') == account then
-  ARGV[6] = saved[2]
-  redis.call('DEL', lastplace)
-  redis.call('HINCRBY', KEYS[3], 'returned', 1)
-end
-"""
-
-
-class ReturningCallers:
-    """A caller who hung up while waiting and calls again soon gets their old place back."""
-
-    def __init__(self, cfg: HotlineFile, queues: Queues) -> None:
-        self.cfg, self.queues = cfg, queues
-        # The queue's own join, unchanged, after the lookup of the kept place (one script, one slot).
-        self._script = _RECLAIM_PREFIX + _JOIN
-
-    @property
-    def keep_seconds(self) -> int:
-        return self.cfg.callbacks.keep_place_minutes * 60
-
-    def remember(self, pipe: redis.client.Pipeline, record: CallRecord, department: str) -> None:
-        """Queue, on the status callback's pipeline, the keeping of the leaving caller's place."""
-        caller = record.get("caller")
-        if not caller or self.keep_seconds <= 0:
-            return
-        place_keys = [keys.queue_waiting(department), keys.last_place(department, caller)]
-        pipe.eval(_REMEMBER, 2, *place_keys, record.sid, record.get("account"), self.keep_seconds)
-
-    def join(
-        self,
-        pipe: redis.client.Pipeline,
-        call: CallRecord,
-        department: str,
-        locale: str,
-        rank: int,
-        when: datetime,
-        capacity: int,
-        day: str,
-    ) -> None:
-        """Queue the hand-off's join, at the caller's kept place when they have one."""
-        caller = call.get("caller")
-        if not caller or self.keep_seconds <= 0:
-            self.queues.join(call.sid, department, locale, rank, when, capacity, day, pipe=pipe)
-            return
-        join_keys = [keys.last_place(department, caller), *self.queues.join_keys(department, locale, day)]
-        args = [
-            *self.queues.join_args(call.sid, locale, rank, when, capacity, None, True),
-            call.get("account"),
-        ]
-        pipe.eval(self._script, len(join_keys), *join_keys, *args)

@@ -159,7 +159,7 @@ class Connections:
         if not self._finish_leg(agent_id, now, department.wrap_up_seconds if department else 30):
             return
         # Served unless the caller's hang-up closed the record first (then it stays ended).
-        self.life.move(call.sid, CallStatus.SERVED, live_only=False, served_at=now.isoformat())
+        self.life.move(call.sid, CallStatus.SERVED, served_at=now.isoformat())
         pipe = self.conn.pipeline(transaction=True)
         stats = self._stats(call)
         pipe.hincrby(stats, "handled", 1)

@@ -10,8 +10,8 @@ Every hold the hotline places carries a lease (see agents.py and queues.py):
   caller still there goes back to their place, the agent not ready (`ring_timeout`) if the Dial
   had started, else ready.
 - agent kept for a callback, Callbacks.lease_seconds(): the claim and Twilio are asked. A call
-  placed is adopted, one that is over counts as not reached (retry or fail), a job that never ran
-  is queued once more.
+  placed is adopted, one that is over (or still unanswered, well past its ring timeout: it is
+  canceled) counts as not reached (retry or fail), a job that never ran is queued once more.
 
 A caller in the queue whose hold turns stopped (none for two turns, `hl:turns:{dept}`) is checked
 with Twilio: a call that is over is ended as abandoned (its hang-up notice was lost), a call in
@@ -26,11 +26,11 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from ivr import keys
-from ivr.callcenter.agents import HELD, RESERVED, RING_MARGIN_SECONDS, AgentView, StateConflict
+from ivr.callcenter.agents import HELD, RESERVED, RING_MARGIN_SECONDS, RINGING, AgentView, StateConflict
 from ivr.callcenter.calls import CallRecord
 from ivr.callcenter.ending import call_ended
 from ivr.callcenter.lifecycle import CallStatus
-from ivr.callcenter.redirect import OVER
+from ivr.callcenter.redirect import NOT_ANSWERED_YET, OVER
 
 if TYPE_CHECKING:
     from ivr.app import Hotline
@@ -145,6 +145,12 @@ class Holds:
                 reason = over if over in UNANSWERED else "no_response"
             callbacks.not_reached(record.sid, attempt, reason, now)
             return f"callback {reason}"
+        if over in NOT_ANSWERED_YET and record.get("cb_status") == "calling":
+            # Still not answered well past its ring timeout (a carrier that never reports back):
+            # ended here as not answered, so the agent is not kept for it.
+            self.hl.matcher.connector.cancel(cb_call)
+            callbacks.not_reached(record.sid, attempt, "no-answer", now)
+            return "callback no-answer"
         ring = self.hl.config.file.hotline.ring_timeout_seconds
         self.hl.agents.renew_hold(agent.id, now + timedelta(seconds=ring + RING_MARGIN_SECONDS))
         return "callback in progress"
@@ -162,10 +168,18 @@ class Holds:
             if status == CallStatus.QUEUED or waiting_callback:
                 if self.hl.queues.put_back(sid, department):
                     reaped.callers[sid] = "back"
+                    self._free_ringing_for(sid, now, reaped)  # rung before the match was marked
                     self.hl.jobs.match_department(None, department)
             else:  # the match was made (or the call ended): the place is gone
                 self.hl.queues.settle(sid, department)
                 reaped.callers[sid] = "settled"
+
+    def _free_ringing_for(self, sid: str, now: datetime, reaped: Reaped) -> None:
+        """An agent held ringing for a caller whose match was never marked: free now, not at the lease."""
+        for agent_id in self.conn.zrange(keys.agent_holds(), 0, -1):  # held agents: a handful
+            agent = self.hl.agents.get(agent_id)
+            if agent is not None and agent.state == RINGING and agent.call_sid == sid:
+                reaped.agents[agent_id] = self._free(agent, now, "")
 
     def turns_overdue(self, department: str, now: datetime, reaped: Reaped) -> None:
         """Callers whose hold turns stopped coming: ended when Twilio says the call is over."""

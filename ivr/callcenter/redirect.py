@@ -15,6 +15,8 @@ log = logging.getLogger(__name__)
 NOT_IN_PROGRESS, NOT_FOUND = 21220, 20404
 # Call statuses (Twilio's Call resource) of a call that is over; `gone`: Twilio does not know it.
 OVER = ("completed", "canceled", "failed", "busy", "no-answer", "gone")
+# ... and of a call not answered yet.
+NOT_ANSWERED_YET = ("queued", "initiated", "ringing")
 
 
 class Redirected(StrEnum):
@@ -45,6 +47,15 @@ class RestConnector:
             log.warning("redirect of call %s failed: %s", call_sid, exc)
             return Redirected.FAILED
         return Redirected.DONE
+
+    def cancel(self, call_sid: str) -> bool:
+        """End a call that has not been answered (a callback ringing past its time); False if that failed."""
+        try:
+            self.client.calls(call_sid).update(status="canceled")
+        except (TwilioException, requests.RequestException) as exc:
+            log.warning("cancel of call %s failed: %s", call_sid, exc)
+            return False
+        return True
 
     def call_status(self, call_sid: str) -> str | None:
         """The call's status as Twilio has it (`gone` when Twilio does not know it); None if unknown."""

@@ -9,10 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from ivr.callcenter.callbacks import ReturningCallers
 from ivr.callcenter.calls import CallRecord, CallWriter
 from ivr.callcenter.lifecycle import CallStatus
 from ivr.callcenter.queues import Queues
+from ivr.callcenter.returning import ReturningCallers
 from ivr.hotline.hours import department_open
 from ivr.hotline.schema import HotlineFile
 from ivr.jobs import JobQueue

@@ -8,8 +8,8 @@ never lost on the way:
 | from       | first                                                                              |
 |------------|------------------------------------------------------------------------------------|
 | offline, ready, not_ready, wrap_up | nothing (a wrap-up is cut short)                           |
-| reserved   | a matcher holds the agent for milliseconds: refused while the hold is younger than   |
-|            | RESERVED_STALE_SECONDS (try again), taken over once it is older (the matcher died)   |
+| reserved   | a matcher holds the agent for milliseconds: refused while its lease runs (try again), |
+|            | taken over once the lease has run out (the matcher died; the reaper would free them)  |
 | ringing    | the caller goes back to their own place, as if the agent had not answered, and their |
 |            | live call back to the hold loop; a callback's place goes back to the queue            |
 | on_call    | the agent's part of the call ends as if they had hung up (counted as handled); the    |
@@ -25,7 +25,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import redis
 
@@ -35,6 +35,7 @@ from ivr.callcenter.agents import (
     OFFLINE,
     ON_CALL,
     READY,
+    RESERVE_LEASE_SECONDS,
     RESERVED,
     RINGING,
     Agents,
@@ -44,14 +45,12 @@ from ivr.callcenter.agents import (
 from ivr.callcenter.callbacks import Callbacks
 from ivr.callcenter.calls import CallRecord, CallStore
 from ivr.callcenter.connections import Connections
+from ivr.callcenter.lifecycle import CallStatus
 from ivr.jobs import JobQueue
 
 log = logging.getLogger(__name__)
 
-FORCEABLE = (READY, NOT_READY, OFFLINE)
-# A match holds an agent `reserved` for the milliseconds between two Redis scripts; a reservation
-# older than this belongs to a matcher that died, and nothing else will release it.
-RESERVED_STALE_SECONDS = 10
+FORCEABLE = (str(READY), str(NOT_READY), str(OFFLINE))
 
 
 @dataclass(frozen=True)
@@ -120,7 +119,8 @@ class Supervision:
     def _let_go(self, agent: AgentView, now: datetime) -> tuple[str, CallRecord | None]:
         """Free the agent from their caller without losing the caller: what happened, and the call."""
         if agent.state == RESERVED:
-            if (now - agent.state_since).total_seconds() < RESERVED_STALE_SECONDS:
+            lease_end = agent.hold_until or agent.state_since + timedelta(seconds=RESERVE_LEASE_SECONDS)
+            if now < lease_end:  # a matcher is at work: it takes the caller or lets go in a moment
                 raise StateConflict("agent is being matched with a caller; try again in a few seconds")
             return "", None
         if agent.state not in (RINGING, ON_CALL) or not agent.call_sid:
@@ -129,11 +129,11 @@ class Supervision:
         if record is None or record.get("agent") != agent.id:
             return "", None  # the call is gone or went elsewhere: only the agent is stuck
         status, cb_status = record.get("status"), record.get("cb_status")
-        if agent.state == RINGING and status == "callback" and cb_status in ("dialling", "calling"):
+        if agent.state == RINGING and status == CallStatus.CALLBACK and cb_status in ("dialling", "calling"):
             # The customer is being called for this agent: the place goes back to the queue, and
             # the customer's answer (if it comes) finds the callback moved on.
             return ("callback_requeued" if self.callbacks.agent_taken_back(record) else ""), record
-        if agent.state == RINGING and status == "connecting":
+        if agent.state == RINGING and status == CallStatus.CONNECTING:
             outcome = self.connections.dial_ended(record, agent.id, "no-answer", 0, now)
             if outcome != "requeued":
                 return "", record
@@ -144,7 +144,7 @@ class Supervision:
                 log.warning("call %s back in the queue; its next hold turn takes it up", record.sid)
             self.jobs.match_department(None, record.get("department"))
             return "requeued", record
-        if agent.state == ON_CALL and status == "on_call":
-            self.connections.caller_hung_up(record, now, "on_call")
+        if agent.state == ON_CALL and status == CallStatus.ON_CALL:
+            self.connections.caller_hung_up(record, now, CallStatus.ON_CALL)
             return "finished", record
         return "", record

@@ -38,7 +38,7 @@ bp = Blueprint("waiting", __name__, url_prefix="/voice")
 
 # A matched caller's hold turn waits this long for the matcher's REST redirect before it dials the
 # agent itself (the redirect failed, or the worker died before sending it).
-REDIRECT_GRACE_SECONDS = 8
+REDIRECT_GRACE_SECONDS = 5
 CONNECT_PAUSE_SECONDS = 2
 
 
@@ -272,10 +272,6 @@ def dial_result() -> VoiceResponse:
         resp.redirect(f"{base_url()}{HOLD_AGAIN}", method="POST")
     elif outcome == "transferred":  # the old leg's late report, or its end if the redirect failed
         resp.redirect(f"{base_url()}{transfer_path_of(record)}", method="POST")
-    elif outcome == "gone" and record.get("status") == "queued":
-        # Already back at their place (a supervisor freed the agent as the phone rang): keep waiting.
-        twiml.say(resp, lang, lang.text("agent_missed"))
-        resp.redirect(f"{base_url()}{HOLD_AGAIN}", method="POST")
     elif outcome == "done" and hotline.config.file.survey.enabled and agent_id:
         survey.ask(resp, lang, agent_id)  # the agent hung up: rate the call
     else:

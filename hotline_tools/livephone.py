@@ -35,6 +35,7 @@ class _Line:
         self.state, self.stops, self.ended, self.code = "new", 0, False, 0
         self.on_hold = False
         self.target = "client"
+        self.after_end: str | None = None  # said when the call ends (the phone stays on)
 
     def wait(self, fits: Callable[[], bool]) -> bool:
         """Wait until ``fits()`` or the end of the call; whether it fits."""
@@ -44,7 +45,7 @@ class _Line:
 
 
 def _describe(event: dict[str, Any]) -> str:
-    from standin.terminal import describe  # the same lines as the local phone
+    from hotline_tools.terminal import describe  # the same lines as the local phone
 
     return describe(Heard(event["kind"], event.get("text", ""), event.get("language", "")))
 
@@ -100,6 +101,8 @@ def _show(event: dict[str, Any], line: _Line, write: Callable[[str], None]) -> N
     elif kind == "ended":
         line.ended = True
         write(f"[the call ended: {event['state']}]")
+        if line.after_end:
+            write(line.after_end)
 
 
 def _listen(control: Control, sid: str, line: _Line, write: Callable[[str], None]) -> None:
@@ -240,13 +243,14 @@ def run_live(
     write(f"calling {to} from {from_} through the stand-in at {control.url} (call {sid})")
     phone = _Number(control, from_, write)
     try:
-        code, more, left = _talk(control, sid, read_line, write, wait_for_turn)
-        while stay_on and more and code == 0 and not phone.closed:
-            write(f"(the phone {from_} stays on: a call back rings here; `answer` it, or `quit`)")
+        staying = stay_on and not phone.closed
+        note = f"(the phone {from_} stays on: a call back rings here; `answer` it, or `quit`)"
+        code, more, left = _talk(control, sid, read_line, write, wait_for_turn, note if staying else None)
+        while staying and more and code == 0:
             answered = phone.pick_up(read_line, wait_for_turn, left)
             if answered is None:
                 break
-            code, more, left = _talk(control, answered, read_line, write, wait_for_turn)
+            code, more, left = _talk(control, answered, read_line, write, wait_for_turn, note)
     finally:
         phone.close()
     return code
@@ -258,12 +262,14 @@ def _talk(
     read_line: Callable[[], str | None],
     write: Callable[[str], None],
     wait_for_turn: bool,
+    after_end: str | None = None,
 ) -> tuple[int, bool, str | None]:
     """Play the caller's side of a live call until it ends.
 
     Returns its exit code, whether input remains, and a line typed as the call ended (not used).
     """
     line = _Line()
+    line.after_end = after_end
     listener = threading.Thread(target=_listen, args=(control, sid, line, write), daemon=True)
     listener.start()
     stops = 0  # the stop a scripted line was last sent at

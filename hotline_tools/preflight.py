@@ -9,7 +9,9 @@
   ones would hold agents in wrap-up in a later real-time run.
 - rq's scheduler lock: a Redis restored from disk after a crash can hold the lock of a scheduler
   that died with it, and rq's workers would leave scheduling off for 10 minutes (they try again at
-  their maintenance pass only). A lock whose holder's process is gone is released.
+  their maintenance pass only). A lock whose holder's process is gone is released at once, before
+  the worker starts (the workers' upkeep, `ivr.rq_scheduler`, would free it only once it has not
+  been refreshed for 15 s).
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from rq.exceptions import SchedulerNotFound
 from rq.scheduler import RQScheduler
 from rq.scripts import release_lock
 
+from ivr.rq_scheduler import lock_key
 from ivr.store import embedded_url, pid_alive, server_process
 
 SIMULATED_DIR = "simulated"
@@ -117,7 +120,7 @@ def clear_stale_scheduler_locks(conn: redis.Redis, queue_names: Iterable[str]) -
     here = socket.gethostname()
     freed = []
     for name in queue_names:
-        key = RQScheduler.get_locking_key(name)
+        key = lock_key(name)
         owner = conn.get(key)
         if owner is None:
             continue

@@ -1,15 +1,15 @@
-"""`python -m ivr` (`make run`): the whole hotline on this machine, no Twilio account needed.
+"""`make run` (`python -m hotline_tools.launcher`): the whole hotline on this machine, no Twilio account.
 
 Starts the embedded Redis (unless REDIS_URL is set), the web app under gunicorn, one rq
 worker and, without a Twilio account, the stand-in for Twilio on `STANDIN_PORT` (5001): its REST
 API and its live calls (the terminal phone dials through it, agent consoles are rung by it, and
 the hotline's calls back ring them). Then it says how to call and how to answer, with a token for
-a demo agent, and watches over what it started (see `ivr.supervise`): a worker or an embedded
+a demo agent, and watches over what it started (see `hotline_tools.supervise`): a worker or an embedded
 Redis that dies is started again. Ctrl-C (or SIGTERM) stops everything; the embedded Redis keeps
 its data in .hotline-data/ for the next run.
 
 A launcher that cannot start says why on stderr and exits with status 2 before it starts anything
-(a port taken, another launcher on the same data: see `ivr.preflight`); a web server that cannot
+(a port taken, another launcher on the same data: see `hotline_tools.preflight`); a web server that cannot
 start, or keeps dying, ends it with status 1. It never stops a Redis it did not start.
 """
 
@@ -18,6 +18,7 @@ from __future__ import annotations
 import logging
 import os
 import signal
+import subprocess
 import sys
 import time
 from datetime import UTC, datetime
@@ -27,21 +28,21 @@ from types import FrameType
 import redis
 import requests
 
-from ivr.api.auth import issue_token
-from ivr.clock import speed_from_env
-from ivr.hotline.loader import ConfigError, load_hotline
-from ivr.hotline.schema import HotlineFile
-from ivr.jobs import QUEUE_NAME
-from ivr.preflight import (
+from hotline_tools.preflight import (
     DataDirLock,
     clear_stale_scheduler_locks,
     port_problem,
     simulated_data_dir,
     wipe_simulated,
 )
+from hotline_tools.supervise import Child, RedisKeeper, describe_exit
+from ivr.api.auth import issue_token
+from ivr.clock import speed_from_env
+from ivr.hotline.loader import ConfigError, load_hotline
+from ivr.hotline.schema import HotlineFile
+from ivr.jobs import QUEUE_NAME
 from ivr.settings import Settings, SettingsError
 from ivr.store import EmbeddedRedis, embedded_redis, stop_embedded_redis
-from ivr.supervise import Child, RedisKeeper, describe_exit
 
 # Local-only credentials: the stand-in for Twilio signs with the same token. Not secrets.
 LOCAL_DEFAULTS = {
@@ -52,7 +53,7 @@ STANDIN_PORT = "5001"  # the stand-in for Twilio (REST API and live calls), next
 WEB_START_SECONDS = 60.0  # gunicorn retries a taken port for 5 s, then gives up; importing the app is slower
 WEB_MAX_DEATHS = 3  # quick deaths in a row after which the launcher gives up on the web server
 
-log = logging.getLogger("ivr.launcher")
+log = logging.getLogger("hotline_tools.launcher")
 
 
 def standin_url(env: dict[str, str] | os._Environ[str]) -> str:
@@ -212,14 +213,20 @@ class Launch:
                 return code
         if self.lock is not None:
             env["HOTLINE_DATA_DIR"] = str(self.data_dir)
-            if simulated:
-                print(wipe_simulated(self.data_dir))
-            server = embedded_redis(self.data_dir)
+            try:
+                if simulated:
+                    print(wipe_simulated(self.data_dir))
+                server = embedded_redis(self.data_dir)
+            except (OSError, RuntimeError, subprocess.CalledProcessError, redis.RedisError) as exc:
+                print(f"HOTLINE_DATA_DIR: the embedded Redis did not start: {exc}", file=sys.stderr)
+                return 2
             self.keeper = RedisKeeper(server, _free_stale_locks)
             env["REDIS_URL"] = server.url
             whose = "started here" if server.started else f"already running, pid {server.pid}: left running"
             print(f"embedded Redis: {server.url} (data in {self.data_dir}; {whose})")
             _free_stale_locks(server)
+        elif simulated:
+            log.warning("simulated time on REDIS_URL: its data are shared with real-time runs")
         web = Child(
             "web server (gunicorn)",
             [sys.executable, "-m", "gunicorn", "--workers", "2", "--threads", "4", "--timeout", "20",

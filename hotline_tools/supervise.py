@@ -24,7 +24,7 @@ from pathlib import Path
 
 from ivr.store import EmbeddedRedis, embedded_redis, pid_alive
 
-log = logging.getLogger("ivr.launcher")
+log = logging.getLogger("hotline_tools.launcher")
 
 BACKOFF_SECONDS = (0.5, 1.0, 2.0, 4.0, 8.0, 15.0)
 STEADY_SECONDS = 30.0  # a process that lived this long starts its backoff afresh when it dies
@@ -35,12 +35,13 @@ try:  # Linux: children get SIGTERM when the launcher dies, even by SIGKILL (no 
 except OSError:
     _LIBC = None
 PR_SET_PDEATHSIG = 1
+_SIGTERM = int(signal.SIGTERM)  # plain ints: the child runs as little Python as it can before exec
 
 
 def _die_with_parent() -> None:
     """Run in the child before exec: ask the kernel for SIGTERM when the launcher's thread ends."""
     if _LIBC is not None:
-        _LIBC.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+        _LIBC.prctl(PR_SET_PDEATHSIG, _SIGTERM)
 
 
 def backoff(deaths: int) -> float:
