@@ -42,7 +42,7 @@ from ivr.hotline.loader import ConfigError, load_hotline
 from ivr.hotline.schema import HotlineFile
 from ivr.jobs import QUEUE_NAME
 from ivr.settings import Settings, SettingsError
-from ivr.store import EmbeddedRedis, embedded_redis, stop_embedded_redis
+from ivr.store import EmbeddedRedis, connect, embedded_redis, stop_embedded_redis
 from standin.serve import LiveStandin, serve_live_standin
 from standin.transport import HttpTransport
 
@@ -117,7 +117,7 @@ def _demo_answer(env: dict[str, str], hotline_file: HotlineFile) -> str:
     if demo is None:
         return ""
     try:
-        agent_token = issue_token(redis.Redis.from_url(env["REDIS_URL"]), "agent", demo.id)
+        agent_token = issue_token(connect(env["REDIS_URL"], worker=True).data, "agent", demo.id)
     except redis.RedisError as exc:
         return f"(no demo agent token: Redis did not answer: {exc})\n"
     return (
