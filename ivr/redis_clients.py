@@ -145,7 +145,7 @@ class DisconnectWhenInterrupted(_ConnectionBase):
     the worker's death, after waiting for the BLPOP to end).
     """
 
-    def read_response(self, *args: Any, disconnect_on_error: bool = True, **kwargs: Any) -> Any:  # noqa: ANN401
+    def read_response(self, *args: Any, disconnect_on_error: bool = True, **kwargs: Any) -> Any:
         """redis-py's read, closing the connection when it fails (unless the caller says not to)."""
         return super().read_response(*args, disconnect_on_error=disconnect_on_error, **kwargs)
 
