@@ -12,6 +12,7 @@ so the whisper, the agent's screen pop and the statistics see one call, however 
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
@@ -19,19 +20,28 @@ import phonenumbers
 from flask import Blueprint, request
 from twilio.twiml.voice_response import VoiceResponse
 
-from ivr import keys
+from ivr import keys, routes
 from ivr.callcenter.accounts import FOUND
 from ivr.callcenter.calls import CallRecord
 from ivr.callcenter.connections import ANSWERED
 from ivr.callcenter.lifecycle import CallStatus
 from ivr.digits import ASCII_DIGITS, whole_number
 from ivr.outbound.numbers import callback_allowed, check_outbound_number
+from ivr.urlstate import AgentLeg, Attempt, Greeting, NumberStep, Slots
 from ivr.voice import twiml
-from ivr.voice.holdloop import HOLD_AGAIN, LoopState, hold_through_outage, hold_url
-from ivr.voice.webhook import base_url, hotline_of_app, int_field, language_of, this_call, twilio_webhook
+from ivr.voice.holdloop import AGAIN, LoopState, hold_through_outage, hold_url
+from ivr.voice.webhook import (
+    base_url,
+    hotline_of_app,
+    int_field,
+    language_of,
+    link,
+    this_call,
+    twilio_webhook,
+)
 from ivr.waits.profile import quietest_slots
 
-bp = Blueprint("callback", __name__, url_prefix="/voice/callback")
+bp = Blueprint("callback", __name__)
 
 NOT_REACHED = ("no-answer", "busy", "failed", "canceled")
 # A later hour in a (signed) URL is believed only this far ahead: the scheduler offers days, not years.
@@ -48,9 +58,9 @@ def spoken_number(lang, e164: str, home_region: str) -> str:  # noqa: ANN001
     return lang.spell(e164.lstrip("+"))
 
 
-def _redirect(path: str) -> VoiceResponse:
+def _redirect(url: str) -> VoiceResponse:
     resp = VoiceResponse()
-    resp.redirect(f"{base_url()}{path}", method="POST")
+    resp.redirect(url, method="POST")
     return resp
 
 
@@ -70,14 +80,14 @@ def _back(record: CallRecord, lang, *prompts: str) -> VoiceResponse:  # noqa: AN
     resp = VoiceResponse()
     for prompt in dict.fromkeys([*prompts, "callback_back_to_queue"]):
         twiml.say(resp, lang, lang.text(prompt))
-    resp.redirect(f"{base_url()}{HOLD_AGAIN}", method="POST")
+    resp.redirect(link("hold", AGAIN), method="POST")
     return resp
 
 
 # -- on hold -------------------------------------------------------------------------------
 
 
-@bp.post("/offer")
+@bp.post(routes.rule("callback_offer"))
 @twilio_webhook(outage=hold_through_outage)  # a key pressed during an outage: back to the music
 def offer() -> VoiceResponse:
     """A key pressed at any moment of a hold turn: 1 keeps the place and calls back, 2 a later hour.
@@ -94,9 +104,9 @@ def offer() -> VoiceResponse:
         resp.redirect(loop, method="POST")  # matched meanwhile: the loop connects them
         return resp
     if digits == "1":
-        return _number_start(record, "now", "")
+        return _number_start(record, NumberStep())
     if digits == "2":
-        return _redirect(f"/voice/callback/schedule?department={record.get('department')}")
+        return _redirect(link("callback_schedule", Slots(record.get("department"))))
     resp = VoiceResponse()
     if digits:
         lang = language_of(record)
@@ -105,34 +115,34 @@ def offer() -> VoiceResponse:
     return resp
 
 
-def _flow_url(mode: str, phase: str, extra: str, tries: int = 1) -> str:
-    return f"{base_url()}/voice/callback/number?mode={mode}&phase={phase}&try={tries}{extra}"
+def _flow_url(step: NumberStep, phase: str, tries: int = 1) -> str:
+    return link("callback_number", replace(step, phase=phase, tries=tries))
 
 
-def _number_start(record: CallRecord, mode: str, extra: str) -> VoiceResponse:
+def _number_start(record: CallRecord, step: NumberStep) -> VoiceResponse:
     """Offer the caller ID when it could be called back, else ask for a number."""
     hotline = hotline_of_app()
     cfg = hotline.config.file
     check = check_outbound_number(cfg, record.get("caller") or record.get("from"))
     if not check.ok or check.e164 is None:
-        return _ask_number(record, mode, extra, 1)
+        return _ask_number(record, step, 1)
     hotline.stores.data.hset(keys.call(record.sid), "cb_pending", check.e164)
-    return _confirm(record, mode, extra, "cid", check.e164, 1)
+    return _confirm(record, step, "cid", check.e164, 1)
 
 
-def _confirm(record: CallRecord, mode: str, extra: str, phase: str, e164: str, tries: int) -> VoiceResponse:
+def _confirm(record: CallRecord, step: NumberStep, phase: str, e164: str, tries: int) -> VoiceResponse:
     hotline = hotline_of_app()
     lang = language_of(record)
     resp = VoiceResponse()
-    gather = twiml.gather(resp, lang, _flow_url(mode, phase, extra, tries), num_digits=1, speech=False)
+    gather = twiml.gather(resp, lang, _flow_url(step, phase, tries), num_digits=1, speech=False)
     prompt = "callback_confirm_caller_id" if phase == "cid" else "callback_number_readback"
     digits = spoken_number(lang, e164, hotline.config.file.hotline.default_region)
     twiml.say(gather, lang, lang.text(prompt, digits=digits))
-    resp.redirect(_flow_url(mode, phase, extra, tries + 1), method="POST")
+    resp.redirect(_flow_url(step, phase, tries + 1), method="POST")
     return resp
 
 
-def _ask_number(record: CallRecord, mode: str, extra: str, tries: int, *before: str) -> VoiceResponse:
+def _ask_number(record: CallRecord, step: NumberStep, tries: int, *before: str) -> VoiceResponse:
     lang = language_of(record)
     if tries > hotline_of_app().config.file.hotline.max_tries:
         return _back(record, lang, *before)
@@ -140,14 +150,14 @@ def _ask_number(record: CallRecord, mode: str, extra: str, tries: int, *before: 
     for prompt in before or (("callback_number_rule",) if tries == 1 else ()):
         twiml.say(resp, lang, lang.text(prompt))
     gather = twiml.gather(
-        resp, lang, _flow_url(mode, "enter", extra, tries), num_digits=None, timeout=10, speech=False
+        resp, lang, _flow_url(step, "enter", tries), num_digits=None, timeout=10, speech=False
     )
     twiml.say(gather, lang, lang.text("callback_enter_number"))
-    resp.redirect(_flow_url(mode, "enter", extra, tries + 1), method="POST")
+    resp.redirect(_flow_url(step, "enter", tries + 1), method="POST")
     return resp
 
 
-@bp.post("/number")
+@bp.post(routes.rule("callback_number"))
 @twilio_webhook
 def number() -> VoiceResponse:
     """Confirm the caller ID, key in another number, read it back: then keep the place or schedule."""
@@ -156,19 +166,17 @@ def number() -> VoiceResponse:
     now = hotline.clock.now()
     record = this_call(now)
     lang = language_of(record)
-    mode = "later" if request.args.get("mode") == "later" else "now"
-    phase = request.args.get("phase", "")
-    tries = int_field(request.args.get("try"), 1)
-    department = request.args.get("department", "")
-    slot = int_field(request.args.get("slot"), 0)
-    extra = f"&department={department}&slot={slot}" if mode == "later" else ""
+    given = NumberStep.from_args(request.args)
+    phase, tries, department, slot = given.phase, given.tries, given.department, given.slot
+    mode = "later" if given.later else "now"
+    step = NumberStep("later", department=department, slot=slot) if given.later else NumberStep()
     if mode == "now" and record.get("status") != "queued":
-        return _redirect(HOLD_AGAIN)  # matched meanwhile, or no longer waiting
+        return _redirect(link("hold", AGAIN))  # matched meanwhile, or no longer waiting
     digits = "".join(c for c in request.form.get("Digits", "") if c in ASCII_DIGITS)[:20]
     pending = record.get("cb_pending")
     if phase == "enter":
         if "Digits" not in request.form:
-            return _ask_number(record, mode, extra, tries)
+            return _ask_number(record, step, tries)
         check = check_outbound_number(cfg, digits)
         if not check.ok or check.e164 is None:
             refused = (
@@ -176,19 +184,19 @@ def number() -> VoiceResponse:
                 if check.reason in ("garbled", "invalid")
                 else "callback_number_refused"
             )
-            return _ask_number(record, mode, extra, tries + 1, refused)
+            return _ask_number(record, step, tries + 1, refused)
         if not _may_call(record, check.e164):
-            return _ask_number(record, mode, extra, tries + 1, "callback_number_not_allowed")
+            return _ask_number(record, step, tries + 1, "callback_number_not_allowed")
         hotline.stores.data.hset(keys.call(record.sid), "cb_pending", check.e164)
-        return _confirm(record, mode, extra, "readback", check.e164, 1)
+        return _confirm(record, step, "readback", check.e164, 1)
     if phase in ("cid", "readback") and pending:
         if digits == "1":
             return _accept(record, mode, pending, department, slot, now)
         if digits == "2":
-            return _ask_number(record, mode, extra, 1)
+            return _ask_number(record, step, 1)
         if tries > cfg.hotline.max_tries:
             return _back(record, lang)
-        return _confirm(record, mode, extra, phase, pending, tries)
+        return _confirm(record, step, phase, pending, tries)
     return _back(record, lang)
 
 
@@ -222,13 +230,13 @@ def _accept(
     digits = spoken_number(lang, e164, hotline.config.file.hotline.default_region)
     if mode == "now":
         if not hotline.callbacks.keep_place(record, e164, now):
-            return _redirect(HOLD_AGAIN)  # an agent was found meanwhile: the loop connects them
+            return _redirect(link("hold", AGAIN))  # an agent was found meanwhile: the loop connects them
         return _goodbye(lang, "callback_kept", digits=digits)
     when = _slot_time(slot, now)
     if department not in hotline.config.file.departments or when is None:
         return _back(record, lang, "callback_slot_none")
     if not hotline.callbacks.schedule(record, department, e164, when, now):
-        return _redirect(HOLD_AGAIN)
+        return _redirect(link("hold", AGAIN))
     return _goodbye(lang, "callback_scheduled", digits=digits, slot=slot_text(lang, when))
 
 
@@ -247,7 +255,7 @@ def slot_text(lang, when: datetime) -> str:  # noqa: ANN001
     )
 
 
-@bp.post("/schedule")
+@bp.post(routes.rule("callback_schedule"))
 @twilio_webhook
 def schedule() -> VoiceResponse:
     """Offer the quietest open hours ahead, quietest first; the chosen one goes to the number step."""
@@ -255,11 +263,11 @@ def schedule() -> VoiceResponse:
     now = hotline.clock.now()
     record = this_call(now)
     lang = language_of(record)
-    department = request.args.get("department", "")
-    tries = int_field(request.args.get("try"), 1)
+    offered = Slots.from_args(request.args)
+    department, tries = offered.department, offered.tries
     if not hotline.config.file.callbacks.enabled or department not in hotline.config.file.departments:
         return _back(record, lang, "callback_slot_none")
-    given = request.args.get("s", "")
+    given = offered.slots
     if given:
         limit = hotline.config.file.callbacks.schedule_slots
         slots = [s for s in (whole_number(s) for s in given.split(",")[:limit]) if _slot_time(s, now)]
@@ -270,18 +278,18 @@ def schedule() -> VoiceResponse:
         return _back(record, lang, "callback_slot_none")
     choice = whole_number(request.form.get("Digits", "")[:2])
     if choice is not None and 1 <= choice <= len(slots):
-        return _number_start(record, "later", f"&department={department}&slot={slots[choice - 1]}")
+        return _number_start(record, NumberStep("later", department=department, slot=slots[choice - 1]))
     if tries > hotline.config.file.hotline.max_tries:
         return _back(record, lang)
-    here = f"{base_url()}/voice/callback/schedule?department={department}&s={','.join(map(str, slots))}"
+    again = link("callback_schedule", Slots(department, ",".join(map(str, slots)), tries + 1))
     resp = VoiceResponse()
-    gather = twiml.gather(resp, lang, f"{here}&try={tries + 1}", num_digits=1, speech=False)
+    gather = twiml.gather(resp, lang, again, num_digits=1, speech=False)
     if tries == 1:
         twiml.say(gather, lang, lang.text("callback_schedule_intro"))
     for i, ts in enumerate(slots, start=1):
         when = datetime.fromtimestamp(ts, UTC)
         twiml.say(gather, lang, lang.text("callback_slot_option", slot=slot_text(lang, when), digit=i))
-    resp.redirect(f"{here}&try={tries + 1}", method="POST")
+    resp.redirect(again, method="POST")
     return resp
 
 
@@ -290,7 +298,8 @@ def schedule() -> VoiceResponse:
 
 def _attempt() -> tuple[CallRecord | None, int]:
     hotline = hotline_of_app()
-    return hotline.callbacks.load(request.args.get("call", "")), int_field(request.args.get("attempt"), 0)
+    given = Attempt.from_args(request.args)
+    return hotline.callbacks.load(given.call), given.attempt
 
 
 def _lang_of(record: CallRecord | None):  # noqa: ANN202
@@ -303,11 +312,9 @@ def _lang_of(record: CallRecord | None):  # noqa: ANN202
 def _greeting(record: CallRecord, attempt: int, tries: int) -> VoiceResponse:
     hotline = hotline_of_app()
     lang = language_of(record)
-    query = f"call={record.sid}&attempt={attempt}&try={tries}"
+    press = link("callback_press", Greeting(record.sid, attempt, tries))
     resp = VoiceResponse()
-    gather = twiml.gather(
-        resp, lang, f"{base_url()}/voice/callback/press?{query}", num_digits=1, timeout=8, speech=False
-    )
+    gather = twiml.gather(resp, lang, press, num_digits=1, timeout=8, speech=False)
     twiml.say(
         gather,
         lang,
@@ -317,11 +324,11 @@ def _greeting(record: CallRecord, attempt: int, tries: int) -> VoiceResponse:
             reference=lang.spell(record.get("ref")),
         ),
     )
-    resp.redirect(f"{base_url()}/voice/callback/press?{query}", method="POST")
+    resp.redirect(press, method="POST")
     return resp
 
 
-@bp.post("/answer")
+@bp.post(routes.rule("callback_answer"))
 @twilio_webhook
 def answer() -> VoiceResponse:
     """The customer's phone was answered: an answering machine is hung up on, a person is greeted."""
@@ -342,14 +349,14 @@ def answer() -> VoiceResponse:
     return _greeting(record, attempt, 1)
 
 
-@bp.post("/press")
+@bp.post(routes.rule("callback_press"))
 @twilio_webhook
 def press() -> VoiceResponse:
     """1 connects the agent kept for this callback (who hears the whisper first)."""
     hotline = hotline_of_app()
     record, attempt = _attempt()
     lang = _lang_of(record)
-    tries = int_field(request.args.get("try"), 1)
+    tries = Greeting.from_args(request.args).tries
     if record is None or record.get("cb_status") != "calling" or record.get("cb_attempt") != str(attempt):
         return _goodbye(lang)
     if request.form.get("Digits", "") != "1":
@@ -361,13 +368,11 @@ def press() -> VoiceResponse:
         record.sid, attempt, ("calling",), "answered", CallStatus.CONNECTING
     ):
         return _goodbye(lang)
-    base = base_url()
-    query = f"call={record.sid}&attempt={attempt}&agent={agent.id}"
     return twiml.dial_agent(
         lang,
         agent.reach,
-        action=f"{base}/voice/callback/dial-result?{query}",
-        whisper=f"{base}/voice/whisper?call={record.sid}&agent={agent.id}",
+        action=link("callback_dial_result", Attempt(record.sid, attempt, agent.id)),
+        whisper=link("whisper", AgentLeg(record.sid, agent.id)),
         ring_timeout=hotline.config.file.hotline.ring_timeout_seconds,
     )
 
@@ -379,7 +384,7 @@ def _connected(record: CallRecord, attempt: int) -> None:
         hotline.callbacks.count(record, "callbacks_connected")
 
 
-@bp.post("/dial-result")
+@bp.post(routes.rule("callback_dial_result"))
 @twilio_webhook
 def dial_result() -> VoiceResponse:
     """The agent's leg ended: goodbye after a conversation; a missed agent means a new call soon."""
@@ -392,7 +397,8 @@ def dial_result() -> VoiceResponse:
     status = request.form.get("DialCallStatus", "")
     duration = int_field(request.form.get("DialCallDuration"), 0)
     was = record.get("status")
-    outcome = hotline.connections.dial_ended(record, request.args.get("agent", ""), status, duration, now)
+    agent_id = Attempt.from_args(request.args).agent
+    outcome = hotline.connections.dial_ended(record, agent_id, status, duration, now)
     if outcome == "done" and status in ANSWERED and was in ("on_call", "served"):
         _connected(record, attempt)
     if outcome == "requeued":
@@ -401,7 +407,7 @@ def dial_result() -> VoiceResponse:
     return _goodbye(lang)
 
 
-@bp.post("/status")
+@bp.post(routes.rule("callback_status"))
 @twilio_webhook
 def status() -> VoiceResponse:
     """The call to the customer ended: not reached (retry or fail), or the talk ended."""

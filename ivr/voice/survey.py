@@ -6,26 +6,25 @@ says nothing hears goodbye; each call is rated once (see `ivr.followup.surveys`)
 
 from __future__ import annotations
 
-from urllib.parse import urlencode
-
 from flask import Blueprint, request
 from twilio.twiml.voice_response import VoiceResponse
 
+from ivr import routes
 from ivr.callcenter.calls import CallRecord
 from ivr.digits import whole_number
 from ivr.followup.surveys import SCORES, Surveys
 from ivr.prompts import Language
+from ivr.urlstate import Survey
 from ivr.voice import twiml
 from ivr.voice.speech import spoken_digits
-from ivr.voice.webhook import base_url, hotline_of_app, int_field, language_of, this_call, twilio_webhook
+from ivr.voice.webhook import hotline_of_app, int_field, language_of, link, this_call, twilio_webhook
 
-bp = Blueprint("survey", __name__, url_prefix="/voice")
+bp = Blueprint("survey", __name__)
 
 
 def ask(resp: VoiceResponse, lang: Language, agent_id: str, tries: int = 1) -> VoiceResponse:
     """The question, with the agent who took the call in the (signed) answer URL."""
-    query = urlencode({"agent": agent_id, "try": tries})
-    g = twiml.gather(resp, lang, f"{base_url()}/voice/survey?{query}", timeout=6)
+    g = twiml.gather(resp, lang, link("survey", Survey(agent_id, tries)), timeout=6)
     twiml.say(g, lang, lang.text("survey_ask"))
     twiml.say(resp, lang, lang.text("goodbye"))  # no answer: the caller is done
     resp.hangup()
@@ -38,7 +37,7 @@ def _score(said_digits: str, speech: str) -> int | None:
     return score if score in SCORES else None
 
 
-@bp.post("/survey")
+@bp.post(routes.rule("survey"))
 @twilio_webhook
 def score() -> VoiceResponse:
     """Keep the score (once per call), then offer the comment."""
@@ -46,11 +45,12 @@ def score() -> VoiceResponse:
     now = hotline.clock.now()
     record = this_call(now)
     lang, cfg = language_of(record), hotline.config.file
-    agent_id = request.args.get("agent", "")[:40] or record.get("agent")
+    asked = Survey.from_args(request.args)
+    agent_id = asked.agent or record.get("agent")
     given = _score(request.form.get("Digits", "")[:4], request.form.get("SpeechResult", "")[:100])
     resp = VoiceResponse()
     if given is None:
-        tries = int_field(request.args.get("try"), 1)
+        tries = asked.tries
         if tries >= cfg.hotline.max_tries:
             return _thanks(resp, lang)
         twiml.say(resp, lang, lang.text("invalid_input"))
@@ -63,7 +63,7 @@ def score() -> VoiceResponse:
         return _thanks(resp, lang)
     twiml.say(resp, lang, lang.text("survey_comment"))
     resp.record(
-        action=f"{base_url()}/voice/survey/comment",
+        action=link("survey_comment"),
         method="POST",
         max_length=seconds,
         timeout=4,
@@ -73,7 +73,7 @@ def score() -> VoiceResponse:
     return _thanks(resp, lang)  # no comment recorded: Twilio goes on here
 
 
-@bp.post("/survey/comment")
+@bp.post(routes.rule("survey_comment"))
 @twilio_webhook
 def comment() -> VoiceResponse:
     """The spoken comment's recording goes with the score."""

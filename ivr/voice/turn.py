@@ -11,6 +11,7 @@ from ivr.callcenter.accounts import AccountDirectory
 from ivr.callcenter.calls import VERIFIED, CallRecord, CallWriter
 from ivr.callcenter.routing import QueueDoor
 from ivr.jobs import JobQueue
+from ivr.urlstate import Position
 
 __all__ = ["VERIFIED", "Input", "Position", "Services", "Turn"]
 
@@ -26,16 +27,6 @@ class Input:
     def empty(self) -> bool:
         """No input at all."""
         return not self.digits and not self.speech
-
-
-@dataclass(frozen=True)
-class Position:
-    """Where in the flow a Gather's answer belongs: node, phase within it, and attempt counts."""
-
-    node: str
-    phase: str = ""
-    tries: int = 1
-    confirm: int = 0
 
 
 @dataclass

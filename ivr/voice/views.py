@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from datetime import datetime
 
 from flask import Blueprint, request
 from twilio.twiml.voice_response import VoiceResponse
 
+from ivr import routes
 from ivr.callcenter.calls import CallRecord, CallWriter
 from ivr.callcenter.ending import call_ended
 from ivr.voice import twiml
 from ivr.voice.engine import Input, Position, Turn
 from ivr.voice.webhook import base_url, call_sid, hotline_of_app, int_field, this_call, twilio_webhook
 
-bp = Blueprint("voice", __name__, url_prefix="/voice")
+bp = Blueprint("voice", __name__)
 log = logging.getLogger("ivr.voice")
 
 
@@ -34,7 +36,7 @@ def _finish(turn: Turn) -> VoiceResponse:
     return turn.resp
 
 
-@bp.post("/incoming")
+@bp.post(routes.rule("incoming"))
 @twilio_webhook
 def incoming() -> VoiceResponse:
     """The number's "a call comes in" URL."""
@@ -45,7 +47,7 @@ def incoming() -> VoiceResponse:
     return _finish(turn)
 
 
-@bp.post("/step/<node_id>")
+@bp.post(routes.rule("step"))
 @twilio_webhook
 def step(node_id: str) -> VoiceResponse:
     """The caller answered (or did not answer) a Gather."""
@@ -60,17 +62,12 @@ def step(node_id: str) -> VoiceResponse:
     if record.is_new or record.get("status") == "ended":
         hotline.engine.start(turn)  # a CallSid we never saw: greet it rather than guess
     else:
-        at = Position(
-            node=node_id,
-            phase=request.args.get("phase", "")[:16],
-            tries=int_field(request.args.get("try"), 1),
-            confirm=int_field(request.args.get("c"), 0),
-        )
+        at = replace(Position.from_args(request.args), node=node_id)
         hotline.engine.step(at, said, turn)
     return _finish(turn)
 
 
-@bp.post("/status")
+@bp.post(routes.rule("status"))
 @twilio_webhook
 def status() -> VoiceResponse:
     """The status callback: close the call record; a hang-up in the menu counts as abandoned."""
@@ -92,7 +89,7 @@ def status() -> VoiceResponse:
     return VoiceResponse()
 
 
-@bp.post("/fallback")
+@bp.post(routes.rule("fallback"))
 @twilio_webhook
 def fallback() -> VoiceResponse:
     """The number's Fallback URL: Twilio calls it when the Voice URL failed. Touches no Redis."""

@@ -22,19 +22,28 @@ from zoneinfo import ZoneInfo
 from flask import Blueprint, request
 from twilio.twiml.voice_response import VoiceResponse
 
-from ivr import keys
+from ivr import keys, routes
 from ivr.callcenter.agents import RING_MARGIN_SECONDS, AgentView
 from ivr.callcenter.calls import CallRecord
 from ivr.callcenter.lifecycle import CallStatus, queue_move
 from ivr.callcenter.transfers import transfer_path_of
 from ivr.phones import last_digits
+from ivr.urlstate import AgentLeg
 from ivr.voice import survey, twiml
-from ivr.voice.holdloop import HOLD_AGAIN, LoopState, hold_through_outage, hold_url, key_gather
-from ivr.voice.webhook import base_url, hotline_of_app, int_field, language_of, this_call, twilio_webhook
+from ivr.voice.holdloop import AGAIN, LoopState, hold_through_outage, hold_url, key_gather
+from ivr.voice.webhook import (
+    base_url,
+    hotline_of_app,
+    int_field,
+    language_of,
+    link,
+    this_call,
+    twilio_webhook,
+)
 from ivr.waits.estimate import Estimate
 from ivr.waits.live import wait_for_caller
 
-bp = Blueprint("waiting", __name__, url_prefix="/voice")
+bp = Blueprint("waiting", __name__)
 
 # A matched caller's hold turn waits this long for the matcher's REST redirect before it dials the
 # agent itself (the redirect failed, or the worker died before sending it).
@@ -42,7 +51,7 @@ REDIRECT_GRACE_SECONDS = 5
 CONNECT_PAUSE_SECONDS = 2
 
 
-@bp.post("/hold")
+@bp.post(routes.rule("hold"))
 @twilio_webhook(outage=hold_through_outage)
 def hold() -> VoiceResponse:
     """One turn of the hold loop: position and wait when they changed, music, and again."""
@@ -58,11 +67,11 @@ def hold() -> VoiceResponse:
         # turn until it arrives (or the grace passes).
         resp = VoiceResponse()
         resp.pause(length=CONNECT_PAUSE_SECONDS)
-        resp.redirect(f"{base_url()}{HOLD_AGAIN}", method="POST")
+        resp.redirect(link("hold", AGAIN), method="POST")
         return resp
     if status == "menu":  # on hold without a hand-off: the menu comes first
         resp = VoiceResponse()
-        resp.redirect(f"{base_url()}/voice/incoming", method="POST")
+        resp.redirect(link("incoming"), method="POST")
         return resp
     cfg = hotline.config.file
     if status != "queued" or department not in cfg.departments:
@@ -156,7 +165,7 @@ def peak_text(lang, slot: datetime, now: datetime, tz: str) -> str:  # noqa: ANN
     return lang.text("peak_hour_later", day=lang.voice.days[local.weekday()], hours=hours)
 
 
-@bp.post("/connect")
+@bp.post(routes.rule("connect"))
 @twilio_webhook(outage=hold_through_outage)
 def connect() -> VoiceResponse:
     """Where the matcher redirects a caller: dial the agent, who first hears the whisper."""
@@ -164,7 +173,7 @@ def connect() -> VoiceResponse:
     record = this_call(hotline.clock.now())
     if record.get("status") != CallStatus.CONNECTING:  # stale redirect: back to waiting
         resp = VoiceResponse()
-        resp.redirect(f"{base_url()}{HOLD_AGAIN}", method="POST")
+        resp.redirect(link("hold", AGAIN), method="POST")
         return resp
     return _connect_document(record)
 
@@ -192,25 +201,25 @@ def _connect_document(record: CallRecord) -> VoiceResponse:
     if agent is None:
         hotline.connections.requeue(record, hotline.clock.now())
         resp = VoiceResponse()
-        resp.redirect(f"{base_url()}{HOLD_AGAIN}", method="POST")
+        resp.redirect(link("hold", AGAIN), method="POST")
         return resp
     base = base_url()
     return twiml.dial_agent(
         lang,
         agent.reach,
-        action=f"{base}/voice/dial-result?agent={agent.id}",
-        whisper=f"{base}/voice/whisper?call={record.sid}&agent={agent.id}",
+        action=routes.url(base, "dial_result", AgentLeg(agent=agent.id)),
+        whisper=routes.url(base, "whisper", AgentLeg(record.sid, agent.id)),
         ring_timeout=hotline.config.file.hotline.ring_timeout_seconds,
     )
 
 
-@bp.post("/whisper")
+@bp.post(routes.rule("whisper"))
 @twilio_webhook
 def whisper() -> VoiceResponse:
     """Played to the agent who answered, before the caller is bridged: who is calling, and why."""
     hotline = hotline_of_app()
-    caller_sid = request.args.get("call", "")
-    agent_id = request.args.get("agent", "")
+    leg = AgentLeg.from_args(request.args)
+    caller_sid, agent_id = leg.call, leg.agent
     now = hotline.clock.now()
     resp = VoiceResponse()
     fields = hotline.stores.data.hgetall(keys.call(caller_sid)) if caller_sid.startswith("CA") else {}
@@ -249,7 +258,7 @@ def whisper_text(record: CallRecord, lang, now: datetime) -> str:  # noqa: ANN00
     )
 
 
-@bp.post("/dial-result")
+@bp.post(routes.rule("dial_result"))
 @twilio_webhook
 def dial_result() -> VoiceResponse:
     """The agent's leg ended: done (goodbye), not reached (back to the same place), or gone."""
@@ -257,7 +266,7 @@ def dial_result() -> VoiceResponse:
     now = hotline.clock.now()
     record = this_call(now)
     lang = language_of(record)
-    agent_id = request.args.get("agent", "") or record.get("agent")
+    agent_id = AgentLeg.from_args(request.args).agent or record.get("agent")
     outcome = hotline.connections.dial_ended(
         record,
         agent_id,
@@ -269,7 +278,7 @@ def dial_result() -> VoiceResponse:
     if outcome == "requeued":
         twiml.say(resp, lang, lang.text("agent_missed"))
         hotline.jobs.match_department(None, record.get("department"))
-        resp.redirect(f"{base_url()}{HOLD_AGAIN}", method="POST")
+        resp.redirect(link("hold", AGAIN), method="POST")
     elif outcome == "transferred":  # the old leg's late report, or its end if the redirect failed
         resp.redirect(f"{base_url()}{transfer_path_of(record)}", method="POST")
     elif outcome == "done" and hotline.config.file.survey.enabled and agent_id:

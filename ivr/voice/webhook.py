@@ -21,11 +21,13 @@ from flask import Response, current_app, request
 from twilio.request_validator import RequestValidator
 from twilio.twiml.voice_response import VoiceResponse
 
+from ivr import routes
 from ivr.callcenter.calls import CallRecord
 from ivr.digits import whole_number
 from ivr.phones import mask_phone, to_e164
 from ivr.redis_clients import retry_budget
 from ivr.store import WEBHOOK_CONNECT_WINDOW
+from ivr.urlstate import UrlState
 from ivr.voice import twiml
 
 log = logging.getLogger("ivr.voice")
@@ -58,6 +60,11 @@ def base_url() -> str:
     """Where the hotline's own URLs start, as Twilio must call them."""
     base = current_app.extensions["hotline"].settings.public_base_url
     return base or request.host_url.rstrip("/")
+
+
+def link(name: str, state: UrlState | None = None, **path_args: str) -> str:
+    """The absolute URL of the webhook route `name` (ivr/routes.py) carrying `state`."""
+    return routes.url(base_url(), name, state, **path_args)
 
 
 def signature_ok() -> bool:
