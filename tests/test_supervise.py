@@ -14,10 +14,10 @@ from pathlib import Path
 
 import pytest
 
+from hotline_tools import supervise
 from hotline_tools.launcher import _web_up
 from hotline_tools.preflight import DataDirLock, port_problem
 from hotline_tools.supervise import Child, describe_exit
-from ivr import supervise
 
 
 def test_a_port_someone_listens_on_is_named_with_its_variable() -> None:
