@@ -9,7 +9,6 @@ the caller; Twilio's transcription is added to it when the transcribe callback a
 from __future__ import annotations
 
 from flask import Blueprint, current_app, request
-from twilio.twiml.voice_response import VoiceResponse
 
 from ivr import keys, routes
 from ivr.callcenter.calls import CallRecord
@@ -37,24 +36,18 @@ def _department(record: CallRecord) -> str:
     return wanted if wanted in departments else next(iter(departments))
 
 
-def _goodbye(resp: VoiceResponse, lang) -> VoiceResponse:  # noqa: ANN001
-    twiml.say(resp, lang, lang.text("goodbye"))
-    resp.hangup()
-    return resp
-
-
 @bp.post(routes.rule("after_hours"))
 @twilio_webhook
-def after_hours() -> VoiceResponse:
+def after_hours() -> twiml.Document:
     """The department's hours, then the choice; silence asks again, then says goodbye."""
     hotline = hotline_of_app()
     record = this_call(hotline.clock.now())
     lang, cfg = language_of(record), hotline.config.file
     asked = Tries.from_args(request.args)
     tries = asked.tries
-    resp = VoiceResponse()
+    resp = twiml.document()
     if tries > cfg.hotline.max_tries:
-        return _goodbye(resp, lang)
+        return twiml.goodbye(lang, resp=resp)
     dept = cfg.departments[_department(record)]
     if tries == 1:
         hours = describe(cfg.hours[dept.hours], lang)
@@ -66,13 +59,13 @@ def after_hours() -> VoiceResponse:
     if callbacks_served():
         twiml.say(g, lang, lang.text("afterhours_callback"))
     twiml.say(g, lang, lang.text("afterhours_voicemail"))
-    resp.redirect(link("after_hours", Tries(tries + 1)), method="POST")
+    twiml.redirect(link("after_hours", Tries(tries + 1)), resp)
     return resp
 
 
 @bp.post(routes.rule("after_hours_choice"))
 @twilio_webhook
-def choice() -> VoiceResponse:
+def choice() -> twiml.Document:
     """Key 1: the callback scheduler of the department; key 2: record a voicemail."""
     hotline = hotline_of_app()
     record = this_call(hotline.clock.now())
@@ -80,9 +73,9 @@ def choice() -> VoiceResponse:
     digits = request.form.get("Digits", "")
     tries = Tries.from_args(request.args).tries
     department = _department(record)
-    resp = VoiceResponse()
+    resp = twiml.document()
     if digits == CALLBACK and callbacks_served():
-        resp.redirect(link("callback_schedule", Slots(department)), method="POST")
+        twiml.redirect(link("callback_schedule", Slots(department)), resp)
         return resp
     if digits == VOICEMAIL:
         twiml.say(resp, lang, lang.text("voicemail_prompt"))
@@ -102,16 +95,16 @@ def choice() -> VoiceResponse:
             play_beep=True,
             **options,
         )
-        return _goodbye(resp, lang)  # nothing was recorded: Twilio goes on here
+        return twiml.goodbye(lang, resp=resp)  # nothing was recorded: Twilio goes on here
     if tries >= cfg.hotline.max_tries:
-        return _goodbye(resp, lang)
-    resp.redirect(link("after_hours", Tries(tries + 1, "invalid")), method="POST")
+        return twiml.goodbye(lang, resp=resp)
+    twiml.redirect(link("after_hours", Tries(tries + 1, "invalid")), resp)
     return resp
 
 
 @bp.post(routes.rule("voicemail"))
 @twilio_webhook
-def voicemail() -> VoiceResponse:
+def voicemail() -> twiml.Document:
     """The recording is done: open the ticket, read back its reference number, offer the SMS."""
     hotline = hotline_of_app()
     now = hotline.clock.now()
@@ -119,7 +112,7 @@ def voicemail() -> VoiceResponse:
     lang, cfg = language_of(record), hotline.config.file
     url = request.form.get("RecordingUrl", "")[:500]
     ref = record.get("ref")
-    resp = VoiceResponse()
+    resp = twiml.document()
     if url.startswith("https://") and ref:
         Tickets(hotline.stores.data).open(
             ref,
@@ -136,31 +129,31 @@ def voicemail() -> VoiceResponse:
         )
         hotline.stores.data.hset(keys.call(record.sid), "voicemail", ref)
     if not ref:
-        return _goodbye(resp, lang)
+        return twiml.goodbye(lang, resp=resp)
     g = twiml.gather(resp, lang, link("after_hours_sms"), speech=False, timeout=4)
     twiml.say(g, lang, lang.text("voicemail_saved", digits=lang.spell(ref)))
     if not record.get("sms") and may_offer(cfg, record):
         twiml.say(g, lang, lang.text("sms_offer"))
-    return _goodbye(resp, lang)
+    return twiml.goodbye(lang, resp=resp)
 
 
 @bp.post(routes.rule("after_hours_sms"))
 @twilio_webhook
-def sms_consent() -> VoiceResponse:
+def sms_consent() -> twiml.Document:
     """Key 1 after the voicemail: the reference number by text message when the call ends."""
     hotline = hotline_of_app()
     record = this_call(hotline.clock.now())
     lang = language_of(record)
-    resp = VoiceResponse()
+    resp = twiml.document()
     if request.form.get("Digits") == "1" and not record.get("sms") and may_offer(hotline.config.file, record):
         hotline.stores.data.hset(keys.call(record.sid), "sms", WANTED)
         twiml.say(resp, lang, lang.text("sms_offer_ok"))
-    return _goodbye(resp, lang)
+    return twiml.goodbye(lang, resp=resp)
 
 
 @bp.post(routes.rule("voicemail_transcription"))
 @twilio_webhook
-def transcription() -> VoiceResponse:
+def transcription() -> twiml.Document:
     """Twilio's transcribe callback: the text goes on the ticket. Twilio ignores the answer."""
     hotline = hotline_of_app()
     ref = Voicemail.from_args(request.args).ref
@@ -168,4 +161,4 @@ def transcription() -> VoiceResponse:
     status = request.form.get("TranscriptionStatus", "")
     if ref:
         Tickets(hotline.stores.data).transcribed(ref, text, status or "completed")
-    return VoiceResponse()
+    return twiml.document()

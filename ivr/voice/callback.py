@@ -18,7 +18,6 @@ from zoneinfo import ZoneInfo
 
 import phonenumbers
 from flask import Blueprint, request
-from twilio.twiml.voice_response import VoiceResponse
 
 from ivr import keys, routes
 from ivr.callcenter.accounts import FOUND
@@ -58,29 +57,14 @@ def spoken_number(lang, e164: str, home_region: str) -> str:  # noqa: ANN001
     return lang.spell(e164.lstrip("+"))
 
 
-def _redirect(url: str) -> VoiceResponse:
-    resp = VoiceResponse()
-    resp.redirect(url, method="POST")
-    return resp
-
-
-def _goodbye(lang, *prompts: str, **values: object) -> VoiceResponse:  # noqa: ANN001
-    resp = VoiceResponse()
-    for prompt in prompts:
-        twiml.say(resp, lang, lang.text(prompt, **values))
-    twiml.say(resp, lang, lang.text("goodbye"))
-    resp.hangup()
-    return resp
-
-
-def _back(record: CallRecord, lang, *prompts: str) -> VoiceResponse:  # noqa: ANN001
+def _back(record: CallRecord, lang, *prompts: str) -> twiml.Document:  # noqa: ANN001
     """Back to the hold loop for a caller still in the queue; else a goodbye."""
     if record.get("status") not in ("queued", "connecting"):
-        return _goodbye(lang, *prompts)
-    resp = VoiceResponse()
+        return twiml.goodbye(lang, *prompts)
+    resp = twiml.document()
     for prompt in dict.fromkeys([*prompts, "callback_back_to_queue"]):
         twiml.say(resp, lang, lang.text(prompt))
-    resp.redirect(link("hold", AGAIN), method="POST")
+    twiml.redirect(link("hold", AGAIN), resp)
     return resp
 
 
@@ -89,7 +73,7 @@ def _back(record: CallRecord, lang, *prompts: str) -> VoiceResponse:  # noqa: AN
 
 @bp.post(routes.rule("callback_offer"))
 @twilio_webhook(outage=hold_through_outage)  # a key pressed during an outage: back to the music
-def offer() -> VoiceResponse:
+def offer() -> twiml.Document:
     """A key pressed at any moment of a hold turn: 1 keeps the place and calls back, 2 a later hour.
 
     Any other key is not an option: the caller goes back to the same place in the hold loop
@@ -100,18 +84,16 @@ def offer() -> VoiceResponse:
     digits = request.form.get("Digits", "")
     loop = hold_url(base_url(), LoopState.from_args(request.args))
     if record.get("status") != "queued" or not hotline.config.file.callbacks.enabled:
-        resp = VoiceResponse()
-        resp.redirect(loop, method="POST")  # matched meanwhile: the loop connects them
-        return resp
+        return twiml.redirect(loop)  # matched meanwhile: the loop connects them
     if digits == "1":
         return _number_start(record, NumberStep())
     if digits == "2":
-        return _redirect(link("callback_schedule", Slots(record.get("department"))))
-    resp = VoiceResponse()
+        return twiml.redirect(link("callback_schedule", Slots(record.get("department"))))
+    resp = twiml.document()
     if digits:
         lang = language_of(record)
         twiml.say(resp, lang, lang.text("hold_key_invalid"))
-    resp.redirect(loop, method="POST")
+    twiml.redirect(loop, resp)
     return resp
 
 
@@ -119,7 +101,7 @@ def _flow_url(step: NumberStep, phase: str, tries: int = 1) -> str:
     return link("callback_number", replace(step, phase=phase, tries=tries))
 
 
-def _number_start(record: CallRecord, step: NumberStep) -> VoiceResponse:
+def _number_start(record: CallRecord, step: NumberStep) -> twiml.Document:
     """Offer the caller ID when it could be called back, else ask for a number."""
     hotline = hotline_of_app()
     cfg = hotline.config.file
@@ -130,36 +112,36 @@ def _number_start(record: CallRecord, step: NumberStep) -> VoiceResponse:
     return _confirm(record, step, "cid", check.e164, 1)
 
 
-def _confirm(record: CallRecord, step: NumberStep, phase: str, e164: str, tries: int) -> VoiceResponse:
+def _confirm(record: CallRecord, step: NumberStep, phase: str, e164: str, tries: int) -> twiml.Document:
     hotline = hotline_of_app()
     lang = language_of(record)
-    resp = VoiceResponse()
+    resp = twiml.document()
     gather = twiml.gather(resp, lang, _flow_url(step, phase, tries), num_digits=1, speech=False)
     prompt = "callback_confirm_caller_id" if phase == "cid" else "callback_number_readback"
     digits = spoken_number(lang, e164, hotline.config.file.hotline.default_region)
     twiml.say(gather, lang, lang.text(prompt, digits=digits))
-    resp.redirect(_flow_url(step, phase, tries + 1), method="POST")
+    twiml.redirect(_flow_url(step, phase, tries + 1), resp)
     return resp
 
 
-def _ask_number(record: CallRecord, step: NumberStep, tries: int, *before: str) -> VoiceResponse:
+def _ask_number(record: CallRecord, step: NumberStep, tries: int, *before: str) -> twiml.Document:
     lang = language_of(record)
     if tries > hotline_of_app().config.file.hotline.max_tries:
         return _back(record, lang, *before)
-    resp = VoiceResponse()
+    resp = twiml.document()
     for prompt in before or (("callback_number_rule",) if tries == 1 else ()):
         twiml.say(resp, lang, lang.text(prompt))
     gather = twiml.gather(
         resp, lang, _flow_url(step, "enter", tries), num_digits=None, timeout=10, speech=False
     )
     twiml.say(gather, lang, lang.text("callback_enter_number"))
-    resp.redirect(_flow_url(step, "enter", tries + 1), method="POST")
+    twiml.redirect(_flow_url(step, "enter", tries + 1), resp)
     return resp
 
 
 @bp.post(routes.rule("callback_number"))
 @twilio_webhook
-def number() -> VoiceResponse:
+def number() -> twiml.Document:
     """Confirm the caller ID, key in another number, read it back: then keep the place or schedule."""
     hotline = hotline_of_app()
     cfg = hotline.config.file
@@ -171,7 +153,7 @@ def number() -> VoiceResponse:
     mode = "later" if given.later else "now"
     step = NumberStep("later", department=department, slot=slot) if given.later else NumberStep()
     if mode == "now" and record.get("status") != "queued":
-        return _redirect(link("hold", AGAIN))  # matched meanwhile, or no longer waiting
+        return twiml.redirect(link("hold", AGAIN))  # matched meanwhile, or no longer waiting
     digits = "".join(c for c in request.form.get("Digits", "") if c in ASCII_DIGITS)[:20]
     pending = record.get("cb_pending")
     if phase == "enter":
@@ -221,7 +203,7 @@ def _slot_time(slot: int | None, now: datetime) -> datetime | None:
 
 def _accept(
     record: CallRecord, mode: str, e164: str, department: str, slot: int, now: datetime
-) -> VoiceResponse:
+) -> twiml.Document:
     """The number is confirmed: count it against the limits, then keep the place or schedule."""
     hotline = hotline_of_app()
     lang = language_of(record)
@@ -230,14 +212,14 @@ def _accept(
     digits = spoken_number(lang, e164, hotline.config.file.hotline.default_region)
     if mode == "now":
         if not hotline.callbacks.keep_place(record, e164, now):
-            return _redirect(link("hold", AGAIN))  # an agent was found meanwhile: the loop connects them
-        return _goodbye(lang, "callback_kept", digits=digits)
+            return twiml.redirect(link("hold", AGAIN))  # an agent was found meanwhile: the loop connects them
+        return twiml.goodbye(lang, "callback_kept", digits=digits)
     when = _slot_time(slot, now)
     if department not in hotline.config.file.departments or when is None:
         return _back(record, lang, "callback_slot_none")
     if not hotline.callbacks.schedule(record, department, e164, when, now):
-        return _redirect(link("hold", AGAIN))
-    return _goodbye(lang, "callback_scheduled", digits=digits, slot=slot_text(lang, when))
+        return twiml.redirect(link("hold", AGAIN))
+    return twiml.goodbye(lang, "callback_scheduled", digits=digits, slot=slot_text(lang, when))
 
 
 # -- a later hour --------------------------------------------------------------------------
@@ -257,7 +239,7 @@ def slot_text(lang, when: datetime) -> str:  # noqa: ANN001
 
 @bp.post(routes.rule("callback_schedule"))
 @twilio_webhook
-def schedule() -> VoiceResponse:
+def schedule() -> twiml.Document:
     """Offer the quietest open hours ahead, quietest first; the chosen one goes to the number step."""
     hotline = hotline_of_app()
     now = hotline.clock.now()
@@ -282,14 +264,14 @@ def schedule() -> VoiceResponse:
     if tries > hotline.config.file.hotline.max_tries:
         return _back(record, lang)
     again = link("callback_schedule", Slots(department, ",".join(map(str, slots)), tries + 1))
-    resp = VoiceResponse()
+    resp = twiml.document()
     gather = twiml.gather(resp, lang, again, num_digits=1, speech=False)
     if tries == 1:
         twiml.say(gather, lang, lang.text("callback_schedule_intro"))
     for i, ts in enumerate(slots, start=1):
         when = datetime.fromtimestamp(ts, UTC)
         twiml.say(gather, lang, lang.text("callback_slot_option", slot=slot_text(lang, when), digit=i))
-    resp.redirect(again, method="POST")
+    twiml.redirect(again, resp)
     return resp
 
 
@@ -309,11 +291,11 @@ def _lang_of(record: CallRecord | None):  # noqa: ANN202
     return language_of(record)
 
 
-def _greeting(record: CallRecord, attempt: int, tries: int) -> VoiceResponse:
+def _greeting(record: CallRecord, attempt: int, tries: int) -> twiml.Document:
     hotline = hotline_of_app()
     lang = language_of(record)
     press = link("callback_press", Greeting(record.sid, attempt, tries))
-    resp = VoiceResponse()
+    resp = twiml.document()
     gather = twiml.gather(resp, lang, press, num_digits=1, timeout=8, speech=False)
     twiml.say(
         gather,
@@ -324,50 +306,48 @@ def _greeting(record: CallRecord, attempt: int, tries: int) -> VoiceResponse:
             reference=lang.spell(record.get("ref")),
         ),
     )
-    resp.redirect(press, method="POST")
+    twiml.redirect(press, resp)
     return resp
 
 
 @bp.post(routes.rule("callback_answer"))
 @twilio_webhook
-def answer() -> VoiceResponse:
+def answer() -> twiml.Document:
     """The customer's phone was answered: an answering machine is hung up on, a person is greeted."""
     hotline = hotline_of_app()
     record, attempt = _attempt()
     lang = _lang_of(record)
     if record is None or record.get("cb_attempt") != str(attempt):
-        return _goodbye(lang)
+        return twiml.goodbye(lang)
     answered_by = request.form.get("AnsweredBy", "")
     if answered_by in MACHINE:
         hotline.stores.data.hset(keys.call(record.sid), "cb_answered_by", answered_by)
-        resp = VoiceResponse()
-        resp.hangup()  # a message would tell a stranger's voicemail that this number called us
-        return resp
+        return twiml.hangup()  # a message would tell a stranger's voicemail that this number called us
     sid = request.form.get("CallSid", "")
     if not hotline.callbacks.move(record.sid, attempt, ("dialling", "calling"), "calling", cb_call=sid):
-        return _goodbye(lang)
+        return twiml.goodbye(lang)
     return _greeting(record, attempt, 1)
 
 
 @bp.post(routes.rule("callback_press"))
 @twilio_webhook
-def press() -> VoiceResponse:
+def press() -> twiml.Document:
     """1 connects the agent kept for this callback (who hears the whisper first)."""
     hotline = hotline_of_app()
     record, attempt = _attempt()
     lang = _lang_of(record)
     tries = Greeting.from_args(request.args).tries
     if record is None or record.get("cb_status") != "calling" or record.get("cb_attempt") != str(attempt):
-        return _goodbye(lang)
+        return twiml.goodbye(lang)
     if request.form.get("Digits", "") != "1":
         if tries >= 2:
-            return _goodbye(lang, "callback_no_response")
+            return twiml.goodbye(lang, "callback_no_response")
         return _greeting(record, attempt, tries + 1)
     agent = hotline.agents.get(record.get("agent"))
     if agent is None or not hotline.callbacks.move(
         record.sid, attempt, ("calling",), "answered", CallStatus.CONNECTING
     ):
-        return _goodbye(lang)
+        return twiml.goodbye(lang)
     return twiml.dial_agent(
         lang,
         agent.reach,
@@ -386,14 +366,14 @@ def _connected(record: CallRecord, attempt: int) -> None:
 
 @bp.post(routes.rule("callback_dial_result"))
 @twilio_webhook
-def dial_result() -> VoiceResponse:
+def dial_result() -> twiml.Document:
     """The agent's leg ended: goodbye after a conversation; a missed agent means a new call soon."""
     hotline = hotline_of_app()
     now = hotline.clock.now()
     record, attempt = _attempt()
     lang = _lang_of(record)
     if record is None:
-        return _goodbye(lang)
+        return twiml.goodbye(lang)
     status = request.form.get("DialCallStatus", "")
     duration = int_field(request.form.get("DialCallDuration"), 0)
     was = record.get("status")
@@ -403,19 +383,19 @@ def dial_result() -> VoiceResponse:
         _connected(record, attempt)
     if outcome == "requeued":
         hotline.callbacks.agent_missed(record)
-        return _goodbye(lang, "callback_agent_missed")
-    return _goodbye(lang)
+        return twiml.goodbye(lang, "callback_agent_missed")
+    return twiml.goodbye(lang)
 
 
 @bp.post(routes.rule("callback_status"))
 @twilio_webhook
-def status() -> VoiceResponse:
+def status() -> twiml.Document:
     """The call to the customer ended: not reached (retry or fail), or the talk ended."""
     hotline = hotline_of_app()
     now = hotline.clock.now()
     record, attempt = _attempt()
     if record is None or record.get("cb_attempt") != str(attempt):
-        return VoiceResponse()
+        return twiml.document()
     call_status = request.form.get("CallStatus", "")
     cb_status = record.get("cb_status")
     if cb_status in ("dialling", "calling"):
@@ -434,4 +414,4 @@ def status() -> VoiceResponse:
     elif cb_status == "answered" and record.get("status") == CallStatus.ON_CALL:
         _connected(record, attempt)
         hotline.connections.caller_hung_up(record, now, CallStatus.ON_CALL)
-    return VoiceResponse()
+    return twiml.document()

@@ -20,7 +20,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from flask import request
-from twilio.twiml.voice_response import Gather, VoiceResponse
+from twilio.twiml.voice_response import Gather
 
 from ivr import routes
 from ivr.prompts import Language
@@ -41,7 +41,7 @@ def hold_url(base: str, state: LoopState) -> str:
     return routes.url(base, "hold", state)
 
 
-def key_gather(resp: VoiceResponse, lang: Language, base: str, state: LoopState) -> Gather:
+def key_gather(resp: twiml.Document, lang: Language, base: str, state: LoopState) -> Gather:
     """The Gather around a whole hold turn: one key, any key (`#` too), to the callback offer."""
     return twiml.gather(
         resp,
@@ -54,7 +54,7 @@ def key_gather(resp: VoiceResponse, lang: Language, base: str, state: LoopState)
     )
 
 
-def hold_through_outage() -> VoiceResponse | None:
+def hold_through_outage() -> twiml.Document | None:
     """A turn that could not reach Redis: music and the turn again while the grace lasts."""
     hotline = hotline_of_app()
     cfg = hotline.config.file.hotline
@@ -63,7 +63,7 @@ def hold_through_outage() -> VoiceResponse | None:
     since = min(was.outage_since or now, now)
     if now - since >= cfg.redis_grace_seconds:
         return None  # the outage outlasted the grace: the overflow number
-    resp = VoiceResponse()
+    resp = twiml.document()
     resp.play(cfg.hold_music_url)  # the department's own music is in Redis, out of reach
-    resp.redirect(hold_url(base_url(), replace(was, outage_since=since)), method="POST")
+    twiml.redirect(hold_url(base_url(), replace(was, outage_since=since)), resp)
     return resp

@@ -7,7 +7,6 @@ says nothing hears goodbye; each call is rated once (see `ivr.followup.surveys`)
 from __future__ import annotations
 
 from flask import Blueprint, request
-from twilio.twiml.voice_response import VoiceResponse
 
 from ivr import routes
 from ivr.callcenter.calls import CallRecord
@@ -22,7 +21,7 @@ from ivr.voice.webhook import hotline_of_app, int_field, language_of, link, this
 bp = Blueprint("survey", __name__)
 
 
-def ask(resp: VoiceResponse, lang: Language, agent_id: str, tries: int = 1) -> VoiceResponse:
+def ask(resp: twiml.Document, lang: Language, agent_id: str, tries: int = 1) -> twiml.Document:
     """The question, with the agent who took the call in the (signed) answer URL."""
     g = twiml.gather(resp, lang, link("survey", Survey(agent_id, tries)), timeout=6)
     twiml.say(g, lang, lang.text("survey_ask"))
@@ -39,7 +38,7 @@ def _score(said_digits: str, speech: str) -> int | None:
 
 @bp.post(routes.rule("survey"))
 @twilio_webhook
-def score() -> VoiceResponse:
+def score() -> twiml.Document:
     """Keep the score (once per call), then offer the comment."""
     hotline = hotline_of_app()
     now = hotline.clock.now()
@@ -48,7 +47,7 @@ def score() -> VoiceResponse:
     asked = Survey.from_args(request.args)
     agent_id = asked.agent or record.get("agent")
     given = _score(request.form.get("Digits", "")[:4], request.form.get("SpeechResult", "")[:100])
-    resp = VoiceResponse()
+    resp = twiml.document()
     if given is None:
         tries = asked.tries
         if tries >= cfg.hotline.max_tries:
@@ -75,7 +74,7 @@ def score() -> VoiceResponse:
 
 @bp.post(routes.rule("survey_comment"))
 @twilio_webhook
-def comment() -> VoiceResponse:
+def comment() -> twiml.Document:
     """The spoken comment's recording goes with the score."""
     hotline = hotline_of_app()
     record = this_call(hotline.clock.now())
@@ -83,14 +82,14 @@ def comment() -> VoiceResponse:
     if url.startswith("https://"):
         seconds = int_field(request.form.get("RecordingDuration"), 0)
         Surveys(hotline.stores.data).comment(record.sid, _day(record), url, seconds)
-    return _thanks(VoiceResponse(), language_of(record))
+    return _thanks(twiml.document(), language_of(record))
 
 
 def _day(record: CallRecord) -> str:
     return record.get("day") or "000000"
 
 
-def _thanks(resp: VoiceResponse, lang: Language) -> VoiceResponse:
+def _thanks(resp: twiml.Document, lang: Language) -> twiml.Document:
     twiml.say(resp, lang, lang.text("survey_thanks"))
     resp.hangup()
     return resp

@@ -9,7 +9,6 @@ number must be the one on the call record, so only a transfer made through the A
 from __future__ import annotations
 
 from flask import Blueprint, request
-from twilio.twiml.voice_response import VoiceResponse
 
 from ivr import routes
 from ivr.urlstate import Transfer
@@ -24,26 +23,22 @@ OUTSIDE_RING_SECONDS = 30
 
 @bp.post(routes.rule("transfer"))
 @twilio_webhook
-def transfer() -> VoiceResponse:
+def transfer() -> twiml.Document:
     """Tell the caller they are being transferred, then hold (department) or dial (number)."""
     hotline = hotline_of_app()
     record = this_call(hotline.clock.now())
     lang = language_of(record)
-    resp = VoiceResponse()
+    resp = twiml.document()
     where = Transfer.from_args(request.args)
     number = where.number
     if number:
         if record.get("status") != "transferred" or record.get("transfer_number") != number:
             return twiml.overflow(hotline.config, lang)  # not a transfer we made: never dial it
-        twiml.say(resp, lang, lang.text("transfer_outside"))
-        resp.dial(number, timeout=OUTSIDE_RING_SECONDS)
-        twiml.say(resp, lang, lang.text("goodbye"))
-        resp.hangup()
-        return resp
+        return twiml.dial_outside(lang, number, OUTSIDE_RING_SECONDS)
     department = hotline.config.file.departments.get(where.to)
     if department is not None and record.get("department") == where.to:
         name = department.names.get(lang.locale, "")
         twiml.say(resp, lang, lang.text("transfer_department", department=name))
     # The hold loop knows what to do with the caller now: wait, be connected, or the overflow.
-    resp.redirect(link("hold", AGAIN), method="POST")
+    twiml.redirect(link("hold", AGAIN), resp)
     return resp

@@ -5,13 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from twilio.twiml.voice_response import VoiceResponse
-
 from ivr.callcenter.accounts import AccountDirectory
 from ivr.callcenter.calls import VERIFIED, CallRecord, CallWriter
 from ivr.callcenter.routing import QueueDoor
 from ivr.jobs import JobQueue
 from ivr.urlstate import Position
+from ivr.voice import twiml
 
 __all__ = ["VERIFIED", "Input", "Position", "Services", "Turn"]
 
@@ -46,7 +45,7 @@ class Turn:
     writer: CallWriter
     now: datetime
     base_url: str
-    resp: VoiceResponse
+    resp: twiml.Document
 
     def get(self, name: str) -> str:
         """A call field, seeing this turn's own writes first."""

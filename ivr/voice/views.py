@@ -7,7 +7,6 @@ from dataclasses import replace
 from datetime import datetime
 
 from flask import Blueprint, request
-from twilio.twiml.voice_response import VoiceResponse
 
 from ivr import routes
 from ivr.callcenter.calls import CallRecord, CallWriter
@@ -26,11 +25,11 @@ def _turn(record: CallRecord, now: datetime) -> Turn:
         writer=CallWriter(record.sid),
         now=now,
         base_url=base_url(),
-        resp=VoiceResponse(),
+        resp=twiml.document(),
     )
 
 
-def _finish(turn: Turn) -> VoiceResponse:
+def _finish(turn: Turn) -> twiml.Document:
     """Round trip 2: write what the step learned, then answer."""
     turn.writer.flush(hotline_of_app().stores.data)
     return turn.resp
@@ -38,7 +37,7 @@ def _finish(turn: Turn) -> VoiceResponse:
 
 @bp.post(routes.rule("incoming"))
 @twilio_webhook
-def incoming() -> VoiceResponse:
+def incoming() -> twiml.Document:
     """The number's "a call comes in" URL."""
     hotline = hotline_of_app()
     now = hotline.clock.now()
@@ -49,7 +48,7 @@ def incoming() -> VoiceResponse:
 
 @bp.post(routes.rule("step"))
 @twilio_webhook
-def step(node_id: str) -> VoiceResponse:
+def step(node_id: str) -> twiml.Document:
     """The caller answered (or did not answer) a Gather."""
     hotline = hotline_of_app()
     now = hotline.clock.now()
@@ -69,7 +68,7 @@ def step(node_id: str) -> VoiceResponse:
 
 @bp.post(routes.rule("status"))
 @twilio_webhook
-def status() -> VoiceResponse:
+def status() -> twiml.Document:
     """The status callback: close the call record; a hang-up in the menu counts as abandoned."""
     hotline = hotline_of_app()
     sid = call_sid()
@@ -77,7 +76,7 @@ def status() -> VoiceResponse:
     # invented here: it would count as offered and abandoned in the statistics.
     record = hotline.calls.load(sid) if sid is not None else None
     if record is None:
-        return VoiceResponse()
+        return twiml.document()
     now = hotline.clock.now()
     call_ended(
         hotline,
@@ -86,11 +85,11 @@ def status() -> VoiceResponse:
         request.form.get("CallStatus", "completed"),
         int_field(request.form.get("CallDuration"), 0),
     )
-    return VoiceResponse()
+    return twiml.document()
 
 
 @bp.post(routes.rule("fallback"))
 @twilio_webhook
-def fallback() -> VoiceResponse:
+def fallback() -> twiml.Document:
     """The number's Fallback URL: Twilio calls it when the Voice URL failed. Touches no Redis."""
     return twiml.overflow(hotline_of_app().config, None)

@@ -19,7 +19,6 @@ from zoneinfo import ZoneInfo
 import redis
 from flask import Response, current_app, request
 from twilio.request_validator import RequestValidator
-from twilio.twiml.voice_response import VoiceResponse
 
 from ivr import routes
 from ivr.callcenter.calls import CallRecord
@@ -34,9 +33,9 @@ log = logging.getLogger("ivr.voice")
 
 CALL_SID = re.compile(r"CA[0-9a-f]{32}")
 
-Handler = Callable[..., VoiceResponse]
+Handler = Callable[..., twiml.Document]
 # What to answer when Redis cannot be reached, or None for the overflow.
-Outage = Callable[[], VoiceResponse | None]
+Outage = Callable[[], twiml.Document | None]
 # Errors that say Redis is out of reach or between primaries (a failover), not that a command
 # is wrong: only these are ridden out by an `outage` answer.
 UNREACHABLE = (
@@ -77,7 +76,7 @@ def signature_ok() -> bool:
     return validator.validate(public_url(), params, request.headers.get("X-Twilio-Signature", ""))
 
 
-def xml(resp: VoiceResponse) -> Response:
+def xml(resp: twiml.Document) -> Response:
     """A TwiML document as Twilio wants it."""
     return Response(str(resp), status=200, mimetype="text/xml")
 
