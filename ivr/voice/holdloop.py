@@ -2,7 +2,7 @@
 
 The loop remembers without writing to Redis: the state rides in the (signed) URLs of the next
 turn and of the turn's Gather, so a key pressed on hold can send the caller back to the same
-place in the loop. `p` and `t` are the position and time last announced, `k` that the peak-hour
+place in the loop (`LoopState` in ivr/urlstate.py). `p` and `t` are the position and time last announced, `k` that the peak-hour
 message was said, `h` that the caller was told keys work on hold (the hint, or the offer),
 `g` since when (Unix seconds) the turns have not reached Redis: the grace of an outage is
 counted from there, and the first turn that reaches Redis again drops it.
