@@ -108,17 +108,18 @@ def run(seed: int, minutes: float) -> tuple[list[Seen], dict[str, Any], Any]:
     """Play the hour, recording each caller's first announcement; (announcements, callers, scenario)."""
     from bench.traffic import Simulation, local_hotline
     from bench.traffic_model import Scenario, default_agents
+    from ivr.services import services
     from ivr.voice import waiting
 
     scenario = Scenario(minutes=minutes, seed=seed, agents=default_agents(minutes))
     seen: dict[str, Seen] = {}
     original = waiting.wait_for_caller
 
-    def recording(hotline: Any, record: Any, now: Any) -> Any:
-        wait = original(hotline, record, now)
+    def recording(live: Any, record: Any, now: Any) -> Any:
+        wait = original(live, record, now)
         if record.sid not in seen and wait.position > 0:
             t = (now - scenario.start).total_seconds()
-            seen[record.sid] = _snapshot(hotline, record, now, wait, t)
+            seen[record.sid] = _snapshot(services(), record, now, wait, t)
         return wait
 
     waiting.wait_for_caller = recording

@@ -69,6 +69,7 @@ from ivr.callcenter.identifiers import valid_account_id
 from ivr.clock import FixedClock
 from ivr.hotline.schema import Agent as AgentSpec
 from ivr.jobs import QUEUE_NAME
+from ivr.services import services_of
 from ivr.waits.estimate import ROUNDING_STEPS
 from queue_worker import jobs as worker_jobs
 from queue_worker.jobs import SWEEP_EVERY_SECONDS
@@ -110,7 +111,7 @@ class Simulation:
 
     def __init__(self, app: Flask, scenario: Scenario, switchboard: Switchboard | None = None) -> None:
         self.app, self.sc, self.switchboard = app, scenario, switchboard
-        self.hotline = app.extensions["hotline"]
+        self.hotline = services_of(app)
         if not isinstance(self.hotline.clock, FixedClock):
             raise TypeError("the simulation moves the app's clock: build the app with a FixedClock")
         self.cfg = self.hotline.config.file
@@ -599,7 +600,7 @@ def local_hotline(
         app = create_app(settings, clock=FixedClock(scenario.start))
         for name in ("ivr", "werkzeug", "rq"):
             logging.getLogger(name).setLevel(logging.WARNING)
-        context.install(app.extensions["hotline"])
+        context.install(services_of(app))
         yield app, switchboard
     finally:
         context.install(None)

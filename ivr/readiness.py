@@ -22,12 +22,13 @@ import time
 from typing import Any
 
 import redis
-from flask import Blueprint, current_app, jsonify, request
+from flask import Blueprint, jsonify, request
 from flask.typing import ResponseReturnValue
 
 from ivr import keys
 from ivr.redis_clients import describe
 from ivr.rq_scheduler import lock_holder
+from ivr.services import services
 from ivr.store import Stores
 
 bp = Blueprint("readiness", __name__)
@@ -46,7 +47,7 @@ Check = dict[str, Any]
 @bp.get("/healthz")
 def healthz() -> ResponseReturnValue:
     """200 when Redis answers (503 otherwise); with `detail=1`, the whole report."""
-    hotline = current_app.extensions["hotline"]
+    hotline = services()
     if request.args.get("detail") in ("1", "true", "yes"):
         silent_after = max(WORKER_SILENT_SECONDS, SILENT_PASSES * hotline.settings.reaper_seconds)
         checks = report(hotline.stores, time.time(), silent_after)

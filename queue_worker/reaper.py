@@ -26,8 +26,8 @@ from datetime import datetime
 import redis
 
 from ivr import keys
-from ivr.app import Hotline
-from ivr.callcenter.holds import Holds, Reaped
+from ivr.callcenter.holds import Reaped
+from ivr.services import Services
 
 log = logging.getLogger(__name__)
 
@@ -66,9 +66,9 @@ def worker_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
 
 
-def reap_once(hotline: Hotline, now: datetime) -> Reaped:
+def reap_once(hotline: Services, now: datetime) -> Reaped:
     """One pass of the reaper at `now` (the hotline's clock): what it ended, freed and checked."""
-    holds, reaped = Holds(hotline), Reaped()
+    holds, reaped = hotline.holds, Reaped()
     departments = list(hotline.config.file.departments)
     for department in departments:
         holds.held_expired(department, now, reaped)  # first: a caller back in place can be matched
@@ -82,7 +82,7 @@ def reap_once(hotline: Hotline, now: datetime) -> Reaped:
     return reaped
 
 
-def _match_where_both_wait(hotline: Hotline, departments: list[str]) -> None:
+def _match_where_both_wait(hotline: Services, departments: list[str]) -> None:
     """A department with callers waiting and agents ready gets a matching job (one was lost)."""
     pipe = hotline.stores.data.pipeline(transaction=False)
     for department in departments:
@@ -100,7 +100,7 @@ def _match_where_both_wait(hotline: Hotline, departments: list[str]) -> None:
 class Reaper:
     """The loop of one worker process: beat, hold the lease if free, reap."""
 
-    def __init__(self, hotline: Hotline, interval: float = DEFAULT_INTERVAL_SECONDS, name: str = "") -> None:
+    def __init__(self, hotline: Services, interval: float = DEFAULT_INTERVAL_SECONDS, name: str = "") -> None:
         self.hotline = hotline
         self.interval = interval
         self.id = name or worker_id()

@@ -24,6 +24,7 @@ from hotline_tools.livephone import run_live
 from ivr import keys
 from ivr.callcenter.agents import ON_CALL, RINGING, WRAP_UP
 from ivr.clock import FixedClock
+from ivr.services import services_of
 from queue_worker import context
 from standin.control import Control, add_control
 from standin.live import LiveCalls, Message
@@ -65,7 +66,7 @@ def test_the_customers_phone_rings_answers_and_reaches_the_agent(
     cb_app: Flask, stand_in: tuple[LiveCalls, Control], switchboard: Switchboard, redis_conn: redis.Redis
 ) -> None:
     calls, control = stand_in
-    hotline = cb_app.extensions["hotline"]
+    hotline = services_of(cb_app)
     asker = on_hold(cb_app, switchboard)
     ask_callback(asker)  # the caller hung up, keeping the place; their phone stays on
     control.register(DEMO_CALLER)
@@ -77,7 +78,7 @@ def test_the_customers_phone_rings_answers_and_reaches_the_agent(
     ring = handset.kind("ring")
     (placed,) = calls_to(switchboard, asker)
     assert ring["call"] == placed.sid
-    rest = hotline.matcher.connector.client  # twilio-python, to the stand-in
+    rest = hotline.rest  # twilio-python, to the stand-in
     assert rest.calls(placed.sid).fetch().status == "ringing"
     control.client_act(DEMO_CALLER, "answer")
 
@@ -113,14 +114,14 @@ def test_a_callback_nobody_answers_ends_as_no_answer_and_frees_the_agent(
 ) -> None:
     calls, control = stand_in
     calls.speed = 60.0  # the 30 s ring passes in half a second
-    hotline = cb_app.extensions["hotline"]
+    hotline = services_of(cb_app)
     asker = on_hold(cb_app, switchboard)
     ask_callback(asker)  # and the phone was put away: nothing is registered under the number
     ready(cb_app, "li_na")
     (placed,) = calls_to(switchboard, asker)
     Listener(lambda after, wait: control.events(placed.sid, after, wait)).kind("ended")
 
-    rest = hotline.matcher.connector.client
+    rest = hotline.rest
     assert rest.calls(placed.sid).fetch().status == "no-answer"
     status = [params for url, params in calls.call(placed.sid).requests if "/callback/status" in url]  # type: ignore[union-attr]
     assert [(p["CallStatus"], p["CallDuration"]) for p in status] == [("no-answer", "0")]

@@ -17,6 +17,7 @@ from ivr.clock import FixedClock
 from ivr.jobs import QUEUE_NAME
 from ivr.readiness import WORKER_SILENT_SECONDS
 from ivr.rq_scheduler import LOCK_TTL_SECONDS, STALE_AFTER_SECONDS, lock_key
+from ivr.services import services_of
 from queue_worker.reaper import Reaper
 from tests.redis_servers import Server, data_server, free_port
 
@@ -35,7 +36,7 @@ def failing(checks: dict[str, Any]) -> list[str]:
 @pytest.fixture
 def reaper(app: Flask) -> Reaper:
     """A worker's reaper that made one pass: it beat and holds the lease."""
-    worker = Reaper(app.extensions["hotline"], name="worker-1")
+    worker = Reaper(services_of(app), name="worker-1")
     assert worker.step() is not None
     return worker
 
@@ -43,7 +44,7 @@ def reaper(app: Flask) -> Reaper:
 @pytest.fixture
 def whole(app: Flask, reaper: Reaper, redis_conn: redis.Redis) -> Iterator[RQScheduler]:
     """A whole hotline behind the app: a scheduler holding its lock, a reaper, a beating worker."""
-    scheduler = RQScheduler([QUEUE_NAME], connection=app.extensions["hotline"].stores.jobs)
+    scheduler = RQScheduler([QUEUE_NAME], connection=services_of(app).stores.jobs)
     assert scheduler.acquire_locks() == {QUEUE_NAME}
     yield scheduler
     scheduler.release_locks()

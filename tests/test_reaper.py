@@ -26,6 +26,7 @@ from rq.scheduler import RQScheduler
 from ivr import faultpoints, keys
 from ivr.callcenter.agents import NOT_READY, READY, RESERVE_LEASE_SECONDS, RING_MARGIN_SECONDS, RINGING
 from ivr.clock import FixedClock
+from ivr.services import services_of
 from ivr.voice.waiting import REDIRECT_GRACE_SECONDS
 from queue_worker.reaper import Reaper, reap_once
 from standin.phone import Call
@@ -54,14 +55,14 @@ def die_at(monkeypatch: pytest.MonkeyPatch, point: str) -> list[str]:
 
 
 def go_ready(app: Flask, agent_id: str) -> None:
-    hotline = app.extensions["hotline"]
+    hotline = services_of(app)
     hotline.agents.choose(agent_id, READY, hotline.clock.now())
     hotline.agents.heartbeat(agent_id, hotline.clock.now())
 
 
 def later(app: Flask, seconds: float) -> None:
     """Time passes; the agents' consoles keep beating."""
-    hotline = app.extensions["hotline"]
+    hotline = services_of(app)
     clock: FixedClock = hotline.clock
     clock.set(clock.now() + timedelta(seconds=seconds))
     for agent in hotline.agents.all():
@@ -70,7 +71,7 @@ def later(app: Flask, seconds: float) -> None:
 
 
 def ring_lease(app: Flask) -> float:
-    return app.extensions["hotline"].config.file.hotline.ring_timeout_seconds + RING_MARGIN_SECONDS
+    return services_of(app).config.file.hotline.ring_timeout_seconds + RING_MARGIN_SECONDS
 
 
 @pytest.mark.parametrize(
@@ -92,7 +93,7 @@ def test_a_matcher_that_dies_mid_match_leaves_agent_and_caller_as_they_were(
     lease: str,
 ) -> None:
     first, second = topup_caller(dial), topup_caller(dial)
-    hotline = app.extensions["hotline"]
+    hotline = services_of(app)
     go_ready(app, "li_na")
     reached = die_at(monkeypatch, point)
     with pytest.raises(WorkerDied):
@@ -123,7 +124,7 @@ def test_a_matcher_that_dies_before_the_redirect_is_covered_by_the_hold_loop_onc
 ) -> None:
     """Killed after the match, before the REST redirect: the caller's own loop dials the agent, once."""
     call = topup_caller(dial)
-    hotline = app.extensions["hotline"]
+    hotline = services_of(app)
     go_ready(app, "li_na")
     die_at(monkeypatch, "matching.claimed")
     with pytest.raises(WorkerDied):
@@ -141,7 +142,7 @@ def test_a_successful_redirect_is_the_only_dial(
 ) -> None:
     """The hold turn that was already under way when the match came does not dial a second time."""
     call = topup_caller(dial)
-    hotline = app.extensions["hotline"]
+    hotline = services_of(app)
     go_ready(app, "li_na")
     hotline.jobs.match_agent(None, "li_na")
     run_jobs()
@@ -157,7 +158,7 @@ def test_a_failed_redirect_of_an_earlier_match_does_not_make_the_next_one_dial_t
     app: Flask, dial: Callable[..., Call], run_jobs: Callable[[], None], redis_conn: redis.Redis
 ) -> None:
     call = topup_caller(dial)
-    hotline = app.extensions["hotline"]
+    hotline = services_of(app)
     redis_conn.hset(keys.call(call.call_sid), mapping={"redirect": "failed", "dialled_at": "x"})  # before
     go_ready(app, "li_na")
     hotline.jobs.match_agent(None, "li_na")
@@ -176,7 +177,7 @@ def test_a_dead_matching_job_is_run_again_by_rq(
 ) -> None:
     """The job fails at a crash point: rq keeps it for a retry, and the retry makes the match."""
     call = topup_caller(dial)
-    hotline = app.extensions["hotline"]
+    hotline = services_of(app)
     go_ready(app, "li_na")
     die_at(monkeypatch, "matching.taken")
     hotline.jobs.match_agent(None, "li_na")
@@ -202,7 +203,7 @@ def test_an_agent_whose_phone_rang_into_the_void_is_released_after_the_lease(
 ) -> None:
     """The Dial started, then nothing came back (its result lost): the caller keeps their place."""
     first, second = topup_caller(dial), topup_caller(dial)
-    hotline = app.extensions["hotline"]
+    hotline = services_of(app)
     go_ready(app, "li_na")
     hotline.jobs.match_agent(None, "li_na")
     run_jobs()
@@ -226,7 +227,7 @@ def test_a_caller_who_left_while_the_agent_rang_unnoticed_is_abandoned_and_the_a
 ) -> None:
     """The caller hung up during the ring and both notices (Dial action, status callback) were lost."""
     call = topup_caller(dial)
-    hotline = app.extensions["hotline"]
+    hotline = services_of(app)
     go_ready(app, "li_na")
     hotline.jobs.match_agent(None, "li_na")
     run_jobs()
@@ -247,7 +248,7 @@ def test_a_caller_who_left_while_the_agent_rang_unnoticed_is_abandoned_and_the_a
 def test_the_reaper_runs_in_one_worker_and_another_takes_over_when_it_dies(
     app: Flask, redis_conn: redis.Redis
 ) -> None:
-    hotline = app.extensions["hotline"]
+    hotline = services_of(app)
     first = Reaper(hotline, interval=2.0, name="worker-1")
     second = Reaper(hotline, interval=2.0, name="worker-2")
     assert first.step() is not None  # takes the lease and reaps
@@ -275,7 +276,7 @@ def test_the_reaper_runs_in_one_worker_and_another_takes_over_when_it_dies(
 def test_the_reaper_thread_keeps_passing_and_hands_the_lease_back(
     app: Flask, redis_conn: redis.Redis
 ) -> None:
-    hotline = app.extensions["hotline"]
+    hotline = services_of(app)
     reaper = Reaper(hotline, interval=0.01, name="worker-t")
     thread = reaper.start()
     for _ in range(500):
@@ -291,7 +292,7 @@ def test_the_reaper_thread_keeps_passing_and_hands_the_lease_back(
 
 def test_the_reaper_ends_wrap_ups_and_silences_without_rq(app: Flask, run_jobs: Callable[[], None]) -> None:
     """The agent sweep no longer depends on rq's scheduler: the reaper runs it each pass."""
-    hotline = app.extensions["hotline"]
+    hotline = services_of(app)
     now = hotline.clock.now()
     for agent_id in ("li_na", "emma_chen"):
         hotline.agents.choose(agent_id, READY, now)
@@ -313,7 +314,7 @@ def test_a_lost_matching_job_leaves_no_agent_idle_beside_a_waiting_caller(
 ) -> None:
     """The jobs were lost (Redis lost them, a worker died): the reaper asks for a match, once a period."""
     call = topup_caller(dial)
-    hotline = app.extensions["hotline"]
+    hotline = services_of(app)
     go_ready(app, "li_na")
     hotline.jobs.queue.empty()  # the hand-off's matching job is gone
     assert reap_once(hotline, hotline.clock.now()).agents == {}
@@ -334,7 +335,7 @@ def test_a_worker_process_killed_mid_match_leaves_nothing_stuck(
 ) -> None:
     """A real worker SIGKILLs itself at `matching.taken` (HOTLINE_FAULT_POINTS): no finally, no rq."""
     first, second = topup_caller(dial), topup_caller(dial)
-    hotline = app.extensions["hotline"]
+    hotline = services_of(app)
     go_ready(app, "li_na")
     hotline.jobs.queue.empty()
     hotline.jobs.match_agent(None, "li_na")
@@ -350,8 +351,8 @@ def test_a_worker_process_killed_mid_match_leaves_nothing_stuck(
     }
     code = (
         "from rq import SimpleWorker; from ivr.jobs import QUEUE_NAME; "
-        "from queue_worker.context import hotline; "
-        "SimpleWorker([QUEUE_NAME], connection=hotline().stores.jobs).work(burst=True)"
+        "from queue_worker.context import services; "
+        "SimpleWorker([QUEUE_NAME], connection=services().stores.jobs).work(burst=True)"
     )
     worker = subprocess.run([sys.executable, "-c", code], env=env, cwd=ROOT, timeout=120, check=False)
     assert worker.returncode == -signal.SIGKILL

@@ -18,6 +18,7 @@ from rq.scheduler import RQScheduler
 
 from ivr.clock import FixedClock
 from ivr.jobs import QUEUE_NAME, SWEEP_AGENTS
+from ivr.services import services_of
 from queue_worker import context
 from standin.rest import Switchboard
 from tests.conftest import waiting_in
@@ -63,7 +64,7 @@ def test_a_failover_in_the_middle_of_live_traffic_loses_no_caller(
     callers = [payments_caller(dial, from_=f"+86139000000{n:02d}") for n in range(3)]
     order = [c.call_sid for c in callers]
     token = token_for(app, "agent", "li_na")
-    queue = app.extensions["hotline"].jobs.queue
+    queue = services_of(app).jobs.queue
     queue.enqueue_at(datetime.now(UTC), SWEEP_AGENTS, job_id="sweep-after-failover")
     assert sentinels.primary_address() == sentinels.primary.address
     assert waiting_in(sentinels.primary.client(), "payments") == order
@@ -102,7 +103,7 @@ def test_a_failover_in_the_middle_of_live_traffic_loses_no_caller(
     assert waiting_in(new.client(), "payments") == [*order[1:], latecomer.call_sid]
 
     # rq's scheduler rebuilds its connection from the worker's: it follows the primary too.
-    scheduler = RQScheduler([QUEUE_NAME], connection=app.extensions["hotline"].stores.jobs)
+    scheduler = RQScheduler([QUEUE_NAME], connection=services_of(app).stores.jobs)
     assert scheduler.acquire_locks() == {QUEUE_NAME}
     scheduler.enqueue_scheduled_jobs()
     scheduler.release_locks()

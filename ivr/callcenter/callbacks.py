@@ -171,7 +171,7 @@ class Callbacks:
 
     def count(self, record: CallRecord, *names: str) -> None:
         """Add one to the department's counters of the record's day."""
-        stats = keys.department_stats(record.get("department"), record.get("day") or "000000")
+        stats = keys.department_stats(record.get("department"), record.day)
         pipe = self.conn.pipeline(transaction=False)
         for name in names:
             pipe.hincrby(stats, name, 1)
@@ -369,7 +369,7 @@ class Callbacks:
             rank,
             now,
             REQUEUE_CAPACITY,
-            record.get("day") or "000000",
+            record.day,
             score=score,
             offer=offer,
             on_line=False,
@@ -396,7 +396,7 @@ class Callbacks:
         if was is None:
             return False
         if was == CallStatus.QUEUED and record.get("department"):
-            self.queues.leave(record.sid, record.get("department"), record.get("day"), abandoned=False)
+            self.queues.leave(record.sid, record.get("department"), record.day, abandoned=False)
         ttl = int((slot - now).total_seconds()) + keys.CALL_TTL_SECONDS
         self.conn.expire(keys.call(record.sid), max(ttl, keys.CALL_TTL_SECONDS))
         self.count(CallRecord(record.sid, {**record.fields, "department": department}), "callbacks_scheduled")

@@ -15,9 +15,10 @@ from ivr.callcenter.calls import CallRecord
 from ivr.followup.sms import WANTED, may_offer
 from ivr.followup.tickets import Tickets
 from ivr.hotline.hours import describe
+from ivr.services import services
 from ivr.urlstate import Slots, Tries, Voicemail
 from ivr.voice import twiml
-from ivr.voice.webhook import hotline_of_app, int_field, language_of, link, this_call, twilio_webhook
+from ivr.voice.webhook import int_field, language_of, link, this_call, twilio_webhook
 
 bp = Blueprint("after_hours", __name__)
 
@@ -31,7 +32,7 @@ def callbacks_served() -> bool:
 
 def _department(record: CallRecord) -> str:
     """The closed department the caller needed (set by the hand-off), or the first one."""
-    departments = hotline_of_app().config.file.departments
+    departments = services().config.file.departments
     wanted = record.get("department")
     return wanted if wanted in departments else next(iter(departments))
 
@@ -40,7 +41,7 @@ def _department(record: CallRecord) -> str:
 @twilio_webhook
 def after_hours() -> twiml.Document:
     """The department's hours, then the choice; silence asks again, then says goodbye."""
-    hotline = hotline_of_app()
+    hotline = services()
     record = this_call(hotline.clock.now())
     lang, cfg = language_of(record), hotline.config.file
     asked = Tries.from_args(request.args)
@@ -67,7 +68,7 @@ def after_hours() -> twiml.Document:
 @twilio_webhook
 def choice() -> twiml.Document:
     """Key 1: the callback scheduler of the department; key 2: record a voicemail."""
-    hotline = hotline_of_app()
+    hotline = services()
     record = this_call(hotline.clock.now())
     lang, cfg = language_of(record), hotline.config.file
     digits = request.form.get("Digits", "")
@@ -106,7 +107,7 @@ def choice() -> twiml.Document:
 @twilio_webhook
 def voicemail() -> twiml.Document:
     """The recording is done: open the ticket, read back its reference number, offer the SMS."""
-    hotline = hotline_of_app()
+    hotline = services()
     now = hotline.clock.now()
     record = this_call(now)
     lang, cfg = language_of(record), hotline.config.file
@@ -117,7 +118,7 @@ def voicemail() -> twiml.Document:
         Tickets(hotline.stores.data).open(
             ref,
             _department(record),
-            record.get("day") or "000000",
+            record.day,
             now,
             call=record.sid,
             caller=record.get("caller") or record.get("from"),
@@ -141,7 +142,7 @@ def voicemail() -> twiml.Document:
 @twilio_webhook
 def sms_consent() -> twiml.Document:
     """Key 1 after the voicemail: the reference number by text message when the call ends."""
-    hotline = hotline_of_app()
+    hotline = services()
     record = this_call(hotline.clock.now())
     lang = language_of(record)
     resp = twiml.document()
@@ -155,7 +156,7 @@ def sms_consent() -> twiml.Document:
 @twilio_webhook
 def transcription() -> twiml.Document:
     """Twilio's transcribe callback: the text goes on the ticket. Twilio ignores the answer."""
-    hotline = hotline_of_app()
+    hotline = services()
     ref = Voicemail.from_args(request.args).ref
     text = request.form.get("TranscriptionText", "")
     status = request.form.get("TranscriptionStatus", "")

@@ -26,12 +26,12 @@ from ivr.callcenter.connections import ANSWERED
 from ivr.callcenter.lifecycle import CallStatus
 from ivr.digits import ASCII_DIGITS, whole_number
 from ivr.outbound.numbers import callback_allowed, check_outbound_number
+from ivr.services import services
 from ivr.urlstate import AgentLeg, Attempt, Greeting, NumberStep, Slots
 from ivr.voice import twiml
 from ivr.voice.holdloop import AGAIN, LoopState, hold_through_outage, hold_url
 from ivr.voice.webhook import (
     base_url,
-    hotline_of_app,
     int_field,
     language_of,
     link,
@@ -79,7 +79,7 @@ def offer() -> twiml.Document:
     Any other key is not an option: the caller goes back to the same place in the hold loop
     (its state rides in this URL), so nothing already announced is said again.
     """
-    hotline = hotline_of_app()
+    hotline = services()
     record = this_call(hotline.clock.now())
     digits = request.form.get("Digits", "")
     loop = hold_url(base_url(), LoopState.from_args(request.args))
@@ -103,7 +103,7 @@ def _flow_url(step: NumberStep, phase: str, tries: int = 1) -> str:
 
 def _number_start(record: CallRecord, step: NumberStep) -> twiml.Document:
     """Offer the caller ID when it could be called back, else ask for a number."""
-    hotline = hotline_of_app()
+    hotline = services()
     cfg = hotline.config.file
     check = check_outbound_number(cfg, record.get("caller") or record.get("from"))
     if not check.ok or check.e164 is None:
@@ -113,7 +113,7 @@ def _number_start(record: CallRecord, step: NumberStep) -> twiml.Document:
 
 
 def _confirm(record: CallRecord, step: NumberStep, phase: str, e164: str, tries: int) -> twiml.Document:
-    hotline = hotline_of_app()
+    hotline = services()
     lang = language_of(record)
     resp = twiml.document()
     gather = twiml.gather(resp, lang, _flow_url(step, phase, tries), num_digits=1, speech=False)
@@ -126,7 +126,7 @@ def _confirm(record: CallRecord, step: NumberStep, phase: str, e164: str, tries:
 
 def _ask_number(record: CallRecord, step: NumberStep, tries: int, *before: str) -> twiml.Document:
     lang = language_of(record)
-    if tries > hotline_of_app().config.file.hotline.max_tries:
+    if tries > services().config.file.hotline.max_tries:
         return _back(record, lang, *before)
     resp = twiml.document()
     for prompt in before or (("callback_number_rule",) if tries == 1 else ()):
@@ -143,7 +143,7 @@ def _ask_number(record: CallRecord, step: NumberStep, tries: int, *before: str) 
 @twilio_webhook
 def number() -> twiml.Document:
     """Confirm the caller ID, key in another number, read it back: then keep the place or schedule."""
-    hotline = hotline_of_app()
+    hotline = services()
     cfg = hotline.config.file
     now = hotline.clock.now()
     record = this_call(now)
@@ -184,7 +184,7 @@ def number() -> twiml.Document:
 
 def _may_call(record: CallRecord, e164: str) -> bool:
     """The caller's own number, their account's registered mobile, or one an operator allows."""
-    hotline = hotline_of_app()
+    hotline = services()
     cfg, caller = hotline.config.file, record.get("caller") or None
     if callback_allowed(cfg, e164, caller, None):
         return True
@@ -205,7 +205,7 @@ def _accept(
     record: CallRecord, mode: str, e164: str, department: str, slot: int, now: datetime
 ) -> twiml.Document:
     """The number is confirmed: count it against the limits, then keep the place or schedule."""
-    hotline = hotline_of_app()
+    hotline = services()
     lang = language_of(record)
     if hotline.limits.allow("callback", e164, now):
         return _back(record, lang, "callback_limited")
@@ -227,7 +227,7 @@ def _accept(
 
 def slot_text(lang, when: datetime) -> str:  # noqa: ANN001
     """An hour as the caller hears it, in the hotline's time zone."""
-    local = when.astimezone(ZoneInfo(hotline_of_app().config.file.hotline.timezone))
+    local = when.astimezone(ZoneInfo(services().config.file.hotline.timezone))
     return lang.text(
         "callback_slot_time",
         weekday=lang.voice.days[local.weekday()],
@@ -241,7 +241,7 @@ def slot_text(lang, when: datetime) -> str:  # noqa: ANN001
 @twilio_webhook
 def schedule() -> twiml.Document:
     """Offer the quietest open hours ahead, quietest first; the chosen one goes to the number step."""
-    hotline = hotline_of_app()
+    hotline = services()
     now = hotline.clock.now()
     record = this_call(now)
     lang = language_of(record)
@@ -255,7 +255,10 @@ def schedule() -> twiml.Document:
         slots = [s for s in (whole_number(s) for s in given.split(",")[:limit]) if _slot_time(s, now)]
     else:
         count = hotline.config.file.callbacks.schedule_slots
-        slots = [int(s.timestamp()) for s in quietest_slots(hotline, department, now, count)]
+        slots = [
+            int(s.timestamp())
+            for s in quietest_slots(hotline.config.file, hotline.stores.data, department, now, count)
+        ]
     if not slots:
         return _back(record, lang, "callback_slot_none")
     choice = whole_number(request.form.get("Digits", "")[:2])
@@ -279,20 +282,20 @@ def schedule() -> twiml.Document:
 
 
 def _attempt() -> tuple[CallRecord | None, int]:
-    hotline = hotline_of_app()
+    hotline = services()
     given = Attempt.from_args(request.args)
     return hotline.callbacks.load(given.call), given.attempt
 
 
 def _lang_of(record: CallRecord | None):  # noqa: ANN202
     if record is None:
-        config = hotline_of_app().config
+        config = services().config
         return config.languages[config.locales[0]]
     return language_of(record)
 
 
 def _greeting(record: CallRecord, attempt: int, tries: int) -> twiml.Document:
-    hotline = hotline_of_app()
+    hotline = services()
     lang = language_of(record)
     press = link("callback_press", Greeting(record.sid, attempt, tries))
     resp = twiml.document()
@@ -314,7 +317,7 @@ def _greeting(record: CallRecord, attempt: int, tries: int) -> twiml.Document:
 @twilio_webhook
 def answer() -> twiml.Document:
     """The customer's phone was answered: an answering machine is hung up on, a person is greeted."""
-    hotline = hotline_of_app()
+    hotline = services()
     record, attempt = _attempt()
     lang = _lang_of(record)
     if record is None or record.get("cb_attempt") != str(attempt):
@@ -333,7 +336,7 @@ def answer() -> twiml.Document:
 @twilio_webhook
 def press() -> twiml.Document:
     """1 connects the agent kept for this callback (who hears the whisper first)."""
-    hotline = hotline_of_app()
+    hotline = services()
     record, attempt = _attempt()
     lang = _lang_of(record)
     tries = Greeting.from_args(request.args).tries
@@ -359,7 +362,7 @@ def press() -> twiml.Document:
 
 def _connected(record: CallRecord, attempt: int) -> None:
     """Count the callback as connected, once."""
-    hotline = hotline_of_app()
+    hotline = services()
     if hotline.callbacks.move(record.sid, attempt, ("answered",), "connected", outcome="callback_served"):
         hotline.callbacks.count(record, "callbacks_connected")
 
@@ -368,7 +371,7 @@ def _connected(record: CallRecord, attempt: int) -> None:
 @twilio_webhook
 def dial_result() -> twiml.Document:
     """The agent's leg ended: goodbye after a conversation; a missed agent means a new call soon."""
-    hotline = hotline_of_app()
+    hotline = services()
     now = hotline.clock.now()
     record, attempt = _attempt()
     lang = _lang_of(record)
@@ -391,7 +394,7 @@ def dial_result() -> twiml.Document:
 @twilio_webhook
 def status() -> twiml.Document:
     """The call to the customer ended: not reached (retry or fail), or the talk ended."""
-    hotline = hotline_of_app()
+    hotline = services()
     now = hotline.clock.now()
     record, attempt = _attempt()
     if record is None or record.get("cb_attempt") != str(attempt):

@@ -1,11 +1,11 @@
 """What a turn of the hold loop remembers of the turns before it, and the Gather keys are heard in.
 
-The loop remembers without writing to Redis: the state rides in the (signed) URLs of the next
-turn and of the turn's Gather, so a key pressed on hold can send the caller back to the same
-place in the loop (`LoopState` in ivr/urlstate.py). `p` and `t` are the position and time last announced, `k` that the peak-hour
-message was said, `h` that the caller was told keys work on hold (the hint, or the offer),
-`g` since when (Unix seconds) the turns have not reached Redis: the grace of an outage is
-counted from there, and the first turn that reaches Redis again drops it.
+The loop remembers without writing to Redis: the state (`LoopState`, ivr/urlstate.py) rides in
+the (signed) URLs of the next turn and of the turn's Gather, so a key pressed on hold can send the
+caller back to the same place in the loop. `p` and `t` are the position and time last announced,
+`k` that the peak-hour message was said, `h` that the caller was told keys work on hold (the
+hint, or the offer), `g` since when (Unix seconds) the turns have not reached Redis: the grace of
+an outage is counted from there, and the first turn that reaches Redis again drops it.
 
 With callbacks on, a whole hold turn (announcements, hold message and the music) sits in one
 `<Gather numDigits=1>`: Twilio hears a key at any moment of the turn, the music included, and
@@ -24,9 +24,10 @@ from twilio.twiml.voice_response import Gather
 
 from ivr import routes
 from ivr.prompts import Language
+from ivr.services import services
 from ivr.urlstate import LoopState
 from ivr.voice import twiml
-from ivr.voice.webhook import base_url, hotline_of_app
+from ivr.voice.webhook import base_url
 
 # Back in the hold loop in the middle of a call (from the callback flow, a missed agent, a
 # transfer): the caller was told about the keys on their first turn, so the hint is not said again.
@@ -56,7 +57,7 @@ def key_gather(resp: twiml.Document, lang: Language, base: str, state: LoopState
 
 def hold_through_outage() -> twiml.Document | None:
     """A turn that could not reach Redis: music and the turn again while the grace lasts."""
-    hotline = hotline_of_app()
+    hotline = services()
     cfg = hotline.config.file.hotline
     now = int(hotline.clock.now().timestamp())
     was = LoopState.from_args(request.args)

@@ -11,10 +11,11 @@ from __future__ import annotations
 from flask import Blueprint, request
 
 from ivr import routes
+from ivr.services import services
 from ivr.urlstate import Transfer
 from ivr.voice import twiml
 from ivr.voice.holdloop import AGAIN
-from ivr.voice.webhook import hotline_of_app, language_of, link, this_call, twilio_webhook
+from ivr.voice.webhook import language_of, link, this_call, twilio_webhook
 
 bp = Blueprint("transfer", __name__)
 
@@ -25,7 +26,7 @@ OUTSIDE_RING_SECONDS = 30
 @twilio_webhook
 def transfer() -> twiml.Document:
     """Tell the caller they are being transferred, then hold (department) or dial (number)."""
-    hotline = hotline_of_app()
+    hotline = services()
     record = this_call(hotline.clock.now())
     lang = language_of(record)
     resp = twiml.document()

@@ -12,7 +12,7 @@ from ivr.jobs import JobQueue
 from ivr.urlstate import Position
 from ivr.voice import twiml
 
-__all__ = ["VERIFIED", "Input", "Position", "Services", "Turn"]
+__all__ = ["VERIFIED", "Input", "Position", "StepServices", "Turn"]
 
 
 @dataclass
@@ -29,7 +29,7 @@ class Input:
 
 
 @dataclass
-class Services:
+class StepServices:
     """What the engine may ask for besides TwiML; all of it rides on the webhook's write."""
 
     directory: AccountDirectory

@@ -10,10 +10,10 @@ from flask import Blueprint, request
 
 from ivr import routes
 from ivr.callcenter.calls import CallRecord, CallWriter
-from ivr.callcenter.ending import call_ended
+from ivr.services import services
 from ivr.voice import twiml
 from ivr.voice.engine import Input, Position, Turn
-from ivr.voice.webhook import base_url, call_sid, hotline_of_app, int_field, this_call, twilio_webhook
+from ivr.voice.webhook import base_url, call_sid, int_field, this_call, twilio_webhook
 
 bp = Blueprint("voice", __name__)
 log = logging.getLogger("ivr.voice")
@@ -31,7 +31,7 @@ def _turn(record: CallRecord, now: datetime) -> Turn:
 
 def _finish(turn: Turn) -> twiml.Document:
     """Round trip 2: write what the step learned, then answer."""
-    turn.writer.flush(hotline_of_app().stores.data)
+    turn.writer.flush(services().stores.data)
     return turn.resp
 
 
@@ -39,7 +39,7 @@ def _finish(turn: Turn) -> twiml.Document:
 @twilio_webhook
 def incoming() -> twiml.Document:
     """The number's "a call comes in" URL."""
-    hotline = hotline_of_app()
+    hotline = services()
     now = hotline.clock.now()
     turn = _turn(this_call(now), now)
     hotline.engine.start(turn)
@@ -50,7 +50,7 @@ def incoming() -> twiml.Document:
 @twilio_webhook
 def step(node_id: str) -> twiml.Document:
     """The caller answered (or did not answer) a Gather."""
-    hotline = hotline_of_app()
+    hotline = services()
     now = hotline.clock.now()
     record = this_call(now)
     turn = _turn(record, now)
@@ -70,7 +70,7 @@ def step(node_id: str) -> twiml.Document:
 @twilio_webhook
 def status() -> twiml.Document:
     """The status callback: close the call record; a hang-up in the menu counts as abandoned."""
-    hotline = hotline_of_app()
+    hotline = services()
     sid = call_sid()
     # A call we never saw (its first webhook failed and the Fallback URL answered) is not
     # invented here: it would count as offered and abandoned in the statistics.
@@ -78,8 +78,7 @@ def status() -> twiml.Document:
     if record is None:
         return twiml.document()
     now = hotline.clock.now()
-    call_ended(
-        hotline,
+    hotline.ending.call_ended(
         record,
         now,
         request.form.get("CallStatus", "completed"),
@@ -92,4 +91,4 @@ def status() -> twiml.Document:
 @twilio_webhook
 def fallback() -> twiml.Document:
     """The number's Fallback URL: Twilio calls it when the Voice URL failed. Touches no Redis."""
-    return twiml.overflow(hotline_of_app().config, None)
+    return twiml.overflow(services().config, None)
