@@ -106,6 +106,11 @@ class LoopState(UrlState):
     outage_since: int = arg("g", 0)  # first turn that could not reach Redis (0: none)
 
 
+# Back in the hold loop in the middle of a call (from the callback flow, a missed agent, a
+# transfer): the caller was told about the keys on their first turn, so the hint is not said again.
+HOLD_AGAIN = LoopState(hint_said=True)
+
+
 @dataclass(frozen=True)
 class Tries(UrlState):
     """A prompt asked again: the attempt, and why (after-hours: a wrong key rather than silence)."""

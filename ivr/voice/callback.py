@@ -27,9 +27,9 @@ from ivr.callcenter.lifecycle import CallStatus
 from ivr.digits import ASCII_DIGITS, whole_number
 from ivr.outbound.numbers import callback_allowed, check_outbound_number
 from ivr.services import services
-from ivr.urlstate import AgentLeg, Attempt, Greeting, NumberStep, Slots
+from ivr.urlstate import HOLD_AGAIN, AgentLeg, Attempt, Greeting, NumberStep, Slots
 from ivr.voice import twiml
-from ivr.voice.holdloop import AGAIN, LoopState, hold_through_outage, hold_url
+from ivr.voice.holdloop import LoopState, hold_through_outage, hold_url
 from ivr.voice.webhook import (
     base_url,
     int_field,
@@ -64,7 +64,7 @@ def _back(record: CallRecord, lang, *prompts: str) -> twiml.Document:  # noqa: A
     resp = twiml.document()
     for prompt in dict.fromkeys([*prompts, "callback_back_to_queue"]):
         twiml.say(resp, lang, lang.text(prompt))
-    twiml.redirect(link("hold", AGAIN), resp)
+    twiml.redirect(link("hold", HOLD_AGAIN), resp)
     return resp
 
 
@@ -153,7 +153,7 @@ def number() -> twiml.Document:
     mode = "later" if given.later else "now"
     step = NumberStep("later", department=department, slot=slot) if given.later else NumberStep()
     if mode == "now" and record.get("status") != "queued":
-        return twiml.redirect(link("hold", AGAIN))  # matched meanwhile, or no longer waiting
+        return twiml.redirect(link("hold", HOLD_AGAIN))  # matched meanwhile, or no longer waiting
     digits = "".join(c for c in request.form.get("Digits", "") if c in ASCII_DIGITS)[:20]
     pending = record.get("cb_pending")
     if phase == "enter":
@@ -212,13 +212,14 @@ def _accept(
     digits = spoken_number(lang, e164, hotline.config.file.hotline.default_region)
     if mode == "now":
         if not hotline.callbacks.keep_place(record, e164, now):
-            return twiml.redirect(link("hold", AGAIN))  # an agent was found meanwhile: the loop connects them
+            # An agent was found meanwhile: the loop connects them.
+            return twiml.redirect(link("hold", HOLD_AGAIN))
         return twiml.goodbye(lang, "callback_kept", digits=digits)
     when = _slot_time(slot, now)
     if department not in hotline.config.file.departments or when is None:
         return _back(record, lang, "callback_slot_none")
     if not hotline.callbacks.schedule(record, department, e164, when, now):
-        return twiml.redirect(link("hold", AGAIN))
+        return twiml.redirect(link("hold", HOLD_AGAIN))
     return twiml.goodbye(lang, "callback_scheduled", digits=digits, slot=slot_text(lang, when))
 
 
@@ -252,7 +253,11 @@ def schedule() -> twiml.Document:
     given = offered.slots
     if given:
         limit = hotline.config.file.callbacks.schedule_slots
-        slots = [s for s in (whole_number(s) for s in given.split(",")[:limit]) if _slot_time(s, now)]
+        slots = [
+            s
+            for s in (whole_number(s) for s in given.split(",")[:limit])
+            if s is not None and _slot_time(s, now)
+        ]
     else:
         count = hotline.config.file.callbacks.schedule_slots
         slots = [

@@ -29,10 +29,6 @@ from ivr.urlstate import LoopState
 from ivr.voice import twiml
 from ivr.voice.webhook import base_url
 
-# Back in the hold loop in the middle of a call (from the callback flow, a missed agent, a
-# transfer): the caller was told about the keys on their first turn, so the hint is not said again.
-AGAIN = LoopState(hint_said=True)
-HOLD_AGAIN = routes.path("hold", AGAIN)
 # A key is heard for this long after the music ends, before the next turn starts.
 KEY_TIMEOUT_SECONDS = 1
 

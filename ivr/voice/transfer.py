@@ -12,9 +12,8 @@ from flask import Blueprint, request
 
 from ivr import routes
 from ivr.services import services
-from ivr.urlstate import Transfer
+from ivr.urlstate import HOLD_AGAIN, Transfer
 from ivr.voice import twiml
-from ivr.voice.holdloop import AGAIN
 from ivr.voice.webhook import language_of, link, this_call, twilio_webhook
 
 bp = Blueprint("transfer", __name__)
@@ -41,5 +40,5 @@ def transfer() -> twiml.Document:
         name = department.names.get(lang.locale, "")
         twiml.say(resp, lang, lang.text("transfer_department", department=name))
     # The hold loop knows what to do with the caller now: wait, be connected, or the overflow.
-    twiml.redirect(link("hold", AGAIN), resp)
+    twiml.redirect(link("hold", HOLD_AGAIN), resp)
     return resp

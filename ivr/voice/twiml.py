@@ -10,13 +10,15 @@ Redis-free fallback can share them.
 
 from __future__ import annotations
 
+from typing import TypeAlias
+
 from twilio.twiml.voice_response import Gather, VoiceResponse
 
 from ivr.hotline.loader import HotlineConfig
 from ivr.prompts import Language
 
 # What a webhook answers with; views name this type rather than twilio's class.
-Document = VoiceResponse
+Document: TypeAlias = VoiceResponse
 
 
 def document() -> Document:

@@ -28,9 +28,9 @@ from ivr.callcenter.lifecycle import CallStatus, queue_move
 from ivr.callcenter.transfers import transfer_path_of
 from ivr.phones import last_digits
 from ivr.services import services
-from ivr.urlstate import AgentLeg
+from ivr.urlstate import HOLD_AGAIN, AgentLeg
 from ivr.voice import survey, twiml
-from ivr.voice.holdloop import AGAIN, LoopState, hold_through_outage, hold_url, key_gather
+from ivr.voice.holdloop import LoopState, hold_through_outage, hold_url, key_gather
 from ivr.voice.webhook import (
     base_url,
     int_field,
@@ -66,7 +66,7 @@ def hold() -> twiml.Document:
         # turn until it arrives (or the grace passes).
         resp = twiml.document()
         resp.pause(length=CONNECT_PAUSE_SECONDS)
-        twiml.redirect(link("hold", AGAIN), resp)
+        twiml.redirect(link("hold", HOLD_AGAIN), resp)
         return resp
     if status == "menu":  # on hold without a hand-off: the menu comes first
         return twiml.redirect(link("incoming"))
@@ -169,7 +169,7 @@ def connect() -> twiml.Document:
     hotline = services()
     record = this_call(hotline.clock.now())
     if record.get("status") != CallStatus.CONNECTING:  # stale redirect: back to waiting
-        return twiml.redirect(link("hold", AGAIN))
+        return twiml.redirect(link("hold", HOLD_AGAIN))
     return _connect_document(record)
 
 
@@ -195,7 +195,7 @@ def _connect_document(record: CallRecord) -> twiml.Document:
     lang = language_of(record)
     if agent is None:
         hotline.connections.requeue(record, hotline.clock.now())
-        return twiml.redirect(link("hold", AGAIN))
+        return twiml.redirect(link("hold", HOLD_AGAIN))
     base = base_url()
     return twiml.dial_agent(
         lang,
@@ -271,7 +271,7 @@ def dial_result() -> twiml.Document:
     if outcome == "requeued":
         twiml.say(resp, lang, lang.text("agent_missed"))
         hotline.jobs.match_department(None, record.get("department"))
-        twiml.redirect(link("hold", AGAIN), resp)
+        twiml.redirect(link("hold", HOLD_AGAIN), resp)
     elif outcome == "transferred":  # the old leg's late report, or its end if the redirect failed
         twiml.redirect(f"{base_url()}{transfer_path_of(record)}", resp)
     elif outcome == "done" and hotline.config.file.survey.enabled and agent_id:
