@@ -14,16 +14,16 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt
 install: $(VENV)/.installed
 
 run: install          ## the hotline: web, worker and an embedded Redis, on http://127.0.0.1:5000
-	$(PY) -m ivr
+	$(PY) -m hotline_tools.launcher
 
 call: install         ## a terminal phone that dials the hotline started by `make run`
-	$(PY) -m standin.terminal $(ARGS)
+	$(PY) -m hotline_tools.terminal $(ARGS)
 
 console: install      ## an agent's console for the hotline of `make run`: make console ARGS="--token $$TOKEN"
-	$(PY) -m standin.console $(ARGS)
+	$(PY) -m hotline_tools.console $(ARGS)
 
 traffic: install      ## a simulated busy hour through the real webhooks and agent API, with a report
-	$(PY) -m standin.traffic $(ARGS)
+	$(PY) -m bench.traffic $(ARGS)
 
 worker: install       ## one more rq worker (needs REDIS_URL, or the running embedded Redis)
 	$(PY) -m queue_worker

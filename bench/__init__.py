@@ -1,1 +1,1 @@
-"""Benchmarks run by hand (`make bench`), not part of the product or the test suite's timing."""
+"""Benchmarks and the traffic generator, run by hand (`make bench`, `make faults`, `make traffic`)."""

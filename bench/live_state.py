@@ -1,7 +1,7 @@
 """What the hold loop's wait estimate was fed, against what then happened, in the simulated hour.
 
 `python -m bench.live_state --seeds 1 2 3` plays the traffic generator's hour
-(`standin.traffic`, the real webhooks on a temporary embedded Redis) and records, at each
+(`bench.traffic`, the real webhooks on a temporary embedded Redis) and records, at each
 caller's first hold announcement, the `QueueState` that `ivr.waits.live` built together with a
 snapshot of the queue and the agents (read separately, outside the webhook's budget). After the
 hour it joins each announcement with the caller's fate and prints, per input, the live figure
@@ -106,19 +106,20 @@ def _snapshot(hotline: Any, record: Any, now: Any, wait: Any, t: float) -> Seen:
 
 def run(seed: int, minutes: float) -> tuple[list[Seen], dict[str, Any], Any]:
     """Play the hour, recording each caller's first announcement; (announcements, callers, scenario)."""
+    from bench.traffic import Simulation, local_hotline
+    from bench.traffic_model import Scenario, default_agents
+    from ivr.services import services
     from ivr.voice import waiting
-    from standin.traffic import Simulation, local_hotline
-    from standin.traffic_model import Scenario, default_agents
 
     scenario = Scenario(minutes=minutes, seed=seed, agents=default_agents(minutes))
     seen: dict[str, Seen] = {}
     original = waiting.wait_for_caller
 
-    def recording(hotline: Any, record: Any, now: Any) -> Any:
-        wait = original(hotline, record, now)
+    def recording(live: Any, record: Any, now: Any) -> Any:
+        wait = original(live, record, now)
         if record.sid not in seen and wait.position > 0:
             t = (now - scenario.start).total_seconds()
-            seen[record.sid] = _snapshot(hotline, record, now, wait, t)
+            seen[record.sid] = _snapshot(services(), record, now, wait, t)
         return wait
 
     waiting.wait_for_caller = recording

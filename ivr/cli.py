@@ -11,23 +11,20 @@ import getpass
 from typing import Any
 
 import click
-from flask import Flask, current_app
+from flask import Flask
 from flask.cli import AppGroup
 from pydantic import ValidationError
 
 from ivr.api.auth import ROLES, issue_token, revoke
+from ivr.api.supervisor import supervision
 from ivr.callcenter.agents import StateConflict
 from ivr.callcenter.supervision import FORCEABLE
 from ivr.digits import whole_number
 from ivr.hotline.schema import Agent as AgentSpec
+from ivr.services import services
 
 agents_cli = AppGroup("agents", help="Add, list and force the state of agents.")
 tokens_cli = AppGroup("tokens", help="Issue and revoke API tokens.")
-
-
-def _hotline() -> Any:  # the Hotline (ivr.app imports this module)
-    """The app's hotline."""
-    return current_app.extensions["hotline"]
 
 
 def _skills(pairs: tuple[str, ...]) -> dict[str, Any]:
@@ -57,7 +54,7 @@ def add_agent(
     agent_id: str, name: str, departments: tuple[str, ...], languages: tuple[str, ...], reach: str
 ) -> None:
     """Add an agent, or update one (a live agent's state is kept)."""
-    hotline = _hotline()
+    hotline = services()
     try:
         spec = AgentSpec(
             id=agent_id, name=name, departments=_skills(departments), languages=list(languages), reach=reach
@@ -80,7 +77,7 @@ def add_agent(
 @agents_cli.command("list")
 def list_agents() -> None:
     """Every agent: id, state, departments with levels, languages, reach."""
-    for agent in _hotline().agents.all():
+    for agent in services().agents.all():
         skills = ",".join(f"{d}:{level}" for d, level in sorted(agent.departments.items()))
         click.echo(
             f"{agent.id}\t{agent.name}\t{agent.state}\t{skills}\t{','.join(agent.languages)}\t{agent.reach}"
@@ -93,9 +90,7 @@ def list_agents() -> None:
 @click.option("--reason", default="", help="why the agent is not ready (needed with not_ready)")
 def force_agent(agent_id: str, state: str, reason: str) -> None:
     """Set an agent's state from any state; a ringing agent's caller goes back to their place."""
-    from ivr.api.supervisor import supervision
-
-    hotline = _hotline()
+    hotline = services()
     who = f"cli:{getpass.getuser()}"
     try:
         forced = supervision(hotline).force(agent_id, state, hotline.clock.now(), reason=reason, by=who)
@@ -114,7 +109,7 @@ def force_agent(agent_id: str, state: str, reason: str) -> None:
 @click.argument("subject")
 def issue(role: str, subject: str) -> None:
     """Print a new token for an agent (by id) or a supervisor (by name); it is shown only once."""
-    hotline = _hotline()
+    hotline = services()
     if role == "agent" and hotline.agents.get(subject) is None:
         raise click.ClickException(f"no agent {subject!r} (add it with `agents add` first)")
     try:
@@ -128,7 +123,7 @@ def issue(role: str, subject: str) -> None:
 @click.argument("token")
 def revoke_token(token: str) -> None:
     """Make a token unusable."""
-    if not revoke(_hotline().stores.data, token):
+    if not revoke(services().stores.data, token):
         raise click.ClickException("no such token (already revoked?)")
     click.echo("revoked")
 

@@ -12,8 +12,8 @@
 |             | `INFO persistence` where a managed Redis disables CONFIG                          |
 | scheduler   | an rq scheduler holds the queue's lock and refreshed it lately (ivr/rq_scheduler) |
 | reaper      | a worker holds the reaper's lease (`keys.reaper_lease()`)                         |
-| workers     | at least one worker beat within WORKER_SILENT_SECONDS, and none went silent in   |
-|             | the last WORKER_FORGOTTEN_SECONDS (`keys.worker_beats()`)                         |
+| workers     | at least one worker beat within 30 s (or 4 reaper passes), and none went silent  |
+|             | in the last WORKER_FORGOTTEN_SECONDS (`keys.worker_beats()`)                      |
 """
 
 from __future__ import annotations
@@ -22,18 +22,21 @@ import time
 from typing import Any
 
 import redis
-from flask import Blueprint, current_app, jsonify, request
+from flask import Blueprint, jsonify, request
 from flask.typing import ResponseReturnValue
 
 from ivr import keys
 from ivr.redis_clients import describe
 from ivr.rq_scheduler import lock_holder
+from ivr.services import services
 from ivr.store import Stores
 
 bp = Blueprint("readiness", __name__)
 
-# Workers beat every few seconds; one silent this long has stopped (or hangs).
+# Workers beat once a reaper pass (HOTLINE_REAPER_SECONDS); one silent this long, or for four
+# passes if that is longer, has stopped (or hangs).
 WORKER_SILENT_SECONDS = 30
+SILENT_PASSES = 4
 # A worker silent this long is not reported any more: it was stopped, not lost.
 WORKER_FORGOTTEN_SECONDS = 600
 GOOD_FSYNC = ("everysec", "always")
@@ -44,9 +47,10 @@ Check = dict[str, Any]
 @bp.get("/healthz")
 def healthz() -> ResponseReturnValue:
     """200 when Redis answers (503 otherwise); with `detail=1`, the whole report."""
-    hotline = current_app.extensions["hotline"]
+    hotline = services()
     if request.args.get("detail") in ("1", "true", "yes"):
-        checks = report(hotline.stores, time.time())
+        silent_after = max(WORKER_SILENT_SECONDS, SILENT_PASSES * hotline.settings.reaper_seconds)
+        checks = report(hotline.stores, time.time(), silent_after)
         ok = all(check["ok"] for check in checks.values())
         return jsonify(status="ok" if ok else "degraded", checks=checks), 200 if ok else 503
     try:
@@ -56,7 +60,7 @@ def healthz() -> ResponseReturnValue:
     return jsonify(status="ok", redis="ok")
 
 
-def report(stores: Stores, now: float) -> dict[str, Check]:
+def report(stores: Stores, now: float, silent_after: float = WORKER_SILENT_SECONDS) -> dict[str, Check]:
     """Every check, by name (see the module's table)."""
     checks: dict[str, Check] = {"redis": {"ok": True, "server": describe(stores.url)}}
     try:
@@ -69,7 +73,7 @@ def report(stores: Stores, now: float) -> dict[str, Check]:
         ("persistence", persistence),
         ("scheduler", scheduler),
         ("reaper", reaper),
-        ("workers", lambda conn: workers(conn, now)),
+        ("workers", lambda conn: workers(conn, now, silent_after)),
     ):
         try:
             checks[name] = check(stores.data)
@@ -107,13 +111,13 @@ def reaper(conn: redis.Redis) -> Check:
     return {"ok": holder is not None, "holder": holder, "expires_in_seconds": ttl if holder else None}
 
 
-def workers(conn: redis.Redis, now: float) -> Check:
+def workers(conn: redis.Redis, now: float, silent_after: float = WORKER_SILENT_SECONDS) -> Check:
     """Workers beating now, and those that stopped lately."""
     beats = conn.zrangebyscore(keys.worker_beats(), now - WORKER_FORGOTTEN_SECONDS, "+inf", withscores=True)
-    beating = [worker for worker, beat in beats if now - beat < WORKER_SILENT_SECONDS]
+    beating = [worker for worker, beat in beats if now - beat < silent_after]
     silent = [
         {"id": worker, "silent_seconds": int(now - beat)}
         for worker, beat in beats
-        if now - beat >= WORKER_SILENT_SECONDS
+        if now - beat >= silent_after
     ]
     return {"ok": bool(beating) and not silent, "beating": len(beating), "silent": silent}

@@ -5,9 +5,9 @@ from __future__ import annotations
 from rq import Worker
 
 from ivr import logs
-from ivr.app import build_hotline
 from ivr.jobs import QUEUE_NAME
-from queue_worker.context import hotline
+from ivr.services import build_services
+from queue_worker.context import services
 from queue_worker.jobs import ROLLUP_PROFILES
 from queue_worker.reaper import Reaper
 from queue_worker.upkeep import Upkeep
@@ -16,10 +16,10 @@ from queue_worker.upkeep import Upkeep
 def main() -> None:
     """Work the hotline queue until stopped."""
     logs.configure()
-    hl = hotline()
+    hl = services()
     # The reaper (expired holds, lost hang-ups, the agent sweep): a thread of its own, one holder,
     # on Redis clients of its own (a job's forked work horse must not inherit a pool in use).
-    reaper = Reaper(build_hotline(hl.settings, hl.clock, worker=True), hl.settings.reaper_seconds)
+    reaper = Reaper(build_services(hl.settings, hl.clock, worker=True), hl.settings.reaper_seconds)
     reaper.start()
     # The profile rollup: once now (a new hotline gets its summary at once), then every 5 minutes.
     hl.jobs.queue.enqueue_call(ROLLUP_PROFILES, timeout=120, result_ttl=300, failure_ttl=24 * 3600)

@@ -16,19 +16,18 @@ from rq.exceptions import DuplicateJobError
 from rq.job import Job
 
 from ivr import keys
-from ivr.api.statistics import today
-from ivr.callcenter.holds import Holds
+from ivr.clock import business_day
 from ivr.followup.sms import CallSummarySender
 from ivr.phones import mask_account
 from ivr.waits.profile import ensure_summary, rollup
-from queue_worker.context import hotline
+from queue_worker.context import services
 
 log = logging.getLogger(__name__)
 
 
 def freeze_account(call_sid: str, account_id: str) -> str:
     """Freeze an account for a caller who asked for it; the caller's hold loop reads the result."""
-    hl = hotline()
+    hl = services()
     try:
         hl.directory.freeze(account_id)
     except Exception:
@@ -43,19 +42,19 @@ def freeze_account(call_sid: str, account_id: str) -> str:
 
 def match_department(department: str) -> int:
     """Give a department's waiting callers to ready agents; how many were matched."""
-    hl = hotline()
+    hl = services()
     return len(hl.matcher.for_department(department))
 
 
 def match_agent(agent_id: str) -> bool:
     """Give a newly ready agent the best caller they can serve."""
-    hl = hotline()
+    hl = services()
     return hl.matcher.for_agent(agent_id) is not None
 
 
 def sweep_agents() -> int:
     """End finished wrap-ups (then match those agents) and take silent consoles offline."""
-    hl = hotline()
+    hl = services()
     now = hl.clock.now()
     ready = hl.agents.sweep(now, hl.config.file.hotline.heartbeat_timeout_seconds)
     for agent_id in ready:
@@ -65,12 +64,12 @@ def sweep_agents() -> int:
 
 def send_call_summary(call_sid: str) -> str:
     """Text a caller who asked for it their reference number, summary and self-service link."""
-    hl = hotline()
+    hl = services()
     sender = CallSummarySender(
         file=hl.config.file,
         languages=hl.config.languages,
         conn=hl.stores.data,
-        client=hl.matcher.connector.client,
+        client=hl.rest,
         limits=hl.limits,
     )
     return sender.send(call_sid, hl.clock.now())
@@ -109,7 +108,7 @@ def schedule_sweep(queue: Queue, now: float | None = None) -> bool:
 
 def periodic_sweep() -> int:
     """The sweep, rescheduled first so that a failing sweep does not stop the next ones."""
-    schedule_sweep(hotline().jobs.queue)
+    schedule_sweep(services().jobs.queue)
     return sweep_agents()
 
 
@@ -126,10 +125,11 @@ def rollup_profiles() -> int:
     the stated default shape, so the hold loop can speak of peak hours from the first call.
     Returns how many departments gained observed time.
     """
-    hl = hotline()
+    hl = services()
     cfg = hl.config.file
     now = hl.clock.now()
-    day, yesterday = today(hl, now), today(hl, now - timedelta(days=1))
+    tz = cfg.hotline.timezone
+    day, yesterday = business_day(now, tz), business_day(now - timedelta(days=1), tz)
     added = 0
     for department in cfg.departments:
         added += rollup(hl.stores.data, cfg, department, now, day, yesterday)
@@ -144,29 +144,29 @@ def schedule_rollup(queue: Queue, now: float | None = None) -> bool:
 
 def periodic_rollup() -> int:
     """The rollup, rescheduled first so that a failing run does not stop the next ones."""
-    schedule_rollup(hotline().jobs.queue)
+    schedule_rollup(services().jobs.queue)
     return rollup_profiles()
 
 
 def reconcile_call(call_sid: str) -> str:
     """Twilio refused to redirect a call: end it here if it is over (its hang-up notice was lost)."""
-    hl = hotline()
-    return Holds(hl).reconcile(call_sid, hl.clock.now())
+    hl = services()
+    return hl.holds.reconcile(call_sid, hl.clock.now())
 
 
 def place_callback(call_sid: str, agent_id: str, attempt: int) -> str:
     """Call a customer back for the agent their place reached; at most one call per attempt."""
-    return hotline().callbacks.place(call_sid, agent_id, attempt).outcome
+    return services().callbacks.place(call_sid, agent_id, attempt).outcome
 
 
 def callback_due(call_sid: str) -> bool:
     """A callback's backoff passed: its place goes back in the queue for the next agent."""
-    return hotline().callbacks.due(call_sid)
+    return services().callbacks.due(call_sid)
 
 
 def scheduled_callback(call_sid: str) -> bool:
     """A scheduled callback's slot came: the caller joins the queue as a callback place."""
-    return hotline().callbacks.start_scheduled(call_sid)
+    return services().callbacks.start_scheduled(call_sid)
 
 
 def callback_job_failed(job: Job, connection: object, *exc_info: object) -> None:
@@ -174,5 +174,5 @@ def callback_job_failed(job: Job, connection: object, *exc_info: object) -> None
     if job.retries_left:
         return  # rq runs it again after the interval
     call_sid, _agent_id, attempt = job.args
-    hl = hotline()
+    hl = services()
     hl.callbacks.not_reached(call_sid, attempt, "api_error", hl.clock.now())

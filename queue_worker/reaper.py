@@ -5,8 +5,8 @@ and its scheduler. Each pass (every `HOTLINE_REAPER_SECONDS`, 3 s by default):
 
 1. the worker beats (`hl:workers`: worker id -> Unix seconds), so /healthz sees live workers;
 2. it takes or renews the reaper's lease (`hl:reaper`, SET NX PX with its worker id, renewed each
-   pass): one worker reaps at a time, and when it dies another takes over once the lease expires
-   (`LEASE_PASSES` passes);
+   pass): one worker reaps at a time, and when it dies another takes over as soon as its beat is
+   `STALE_PASSES` passes old (or its lease of `LEASE_PASSES` passes runs out, whichever is first);
 3. the holder runs `reap_once`: expired holds (ivr/callcenter/holds.py), callers whose hold turns
    stopped (checked with Twilio), the agent sweep (ended wrap-ups, silent consoles: it used to be
    an rq-scheduled job, lost with the scheduler or with Redis's data), and a match for every
@@ -26,27 +26,36 @@ from datetime import datetime
 import redis
 
 from ivr import keys
-from ivr.app import Hotline
-from ivr.callcenter.holds import Holds, Reaped
+from ivr.callcenter.holds import Reaped
+from ivr.services import Services
 
 log = logging.getLogger(__name__)
 
 DEFAULT_INTERVAL_SECONDS = 3.0
 # The lease outlives this many passes: a pass that is slow once does not hand the reaper over.
 LEASE_PASSES = 4
+# A holder whose beat is older than this many passes is dead: another worker takes over at once.
+# (Beats come from a thread of their own, so a long pass does not age them.)
+STALE_PASSES = 2
 # A department where callers wait beside ready agents is matched again at most this often.
 NUDGE_SECONDS = 15
 # A worker that has not beaten for this long is forgotten by the others (healthz reads the beats).
 FORGET_WORKERS_SECONDS = 24 * 3600
 
-# KEYS: lease.  ARGV: worker id, ttl ms.  Take the lease if free, renew it if ours: 1, else 0.
+# KEYS: lease, beats.  ARGV: worker id, ttl ms, a beat older than this (Unix s) is a dead worker's.
+# Take the lease if free, renew it if ours, take it over from a holder that stopped beating (a
+# killed worker: no need to wait for its lease to run out): 1; else 0.
 _TAKE_LEASE = """
 local holder = redis.call('GET', KEYS[1])
 if holder == ARGV[1] then
   redis.call('PEXPIRE', KEYS[1], ARGV[2])
   return 1
 end
-if holder then return 0 end
+if holder then
+  local beat = redis.call('ZSCORE', KEYS[2], holder)
+  if beat and tonumber(beat) >= tonumber(ARGV[3]) then return 0 end
+  if not beat and redis.call('PTTL', KEYS[1]) > tonumber(ARGV[2]) / 2 then return 0 end
+end
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
 return 1
 """
@@ -57,9 +66,9 @@ def worker_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
 
 
-def reap_once(hotline: Hotline, now: datetime) -> Reaped:
+def reap_once(hotline: Services, now: datetime) -> Reaped:
     """One pass of the reaper at `now` (the hotline's clock): what it ended, freed and checked."""
-    holds, reaped = Holds(hotline), Reaped()
+    holds, reaped = hotline.holds, Reaped()
     departments = list(hotline.config.file.departments)
     for department in departments:
         holds.held_expired(department, now, reaped)  # first: a caller back in place can be matched
@@ -73,7 +82,7 @@ def reap_once(hotline: Hotline, now: datetime) -> Reaped:
     return reaped
 
 
-def _match_where_both_wait(hotline: Hotline, departments: list[str]) -> None:
+def _match_where_both_wait(hotline: Services, departments: list[str]) -> None:
     """A department with callers waiting and agents ready gets a matching job (one was lost)."""
     pipe = hotline.stores.data.pipeline(transaction=False)
     for department in departments:
@@ -91,13 +100,15 @@ def _match_where_both_wait(hotline: Hotline, departments: list[str]) -> None:
 class Reaper:
     """The loop of one worker process: beat, hold the lease if free, reap."""
 
-    def __init__(self, hotline: Hotline, interval: float = DEFAULT_INTERVAL_SECONDS, name: str = "") -> None:
+    def __init__(self, hotline: Services, interval: float = DEFAULT_INTERVAL_SECONDS, name: str = "") -> None:
         self.hotline = hotline
         self.interval = interval
         self.id = name or worker_id()
         self.conn = hotline.stores.data
         self._take = self.conn.register_script(_TAKE_LEASE)
         self.stop = threading.Event()
+        self.holding = threading.Event()  # set while this worker holds the lease (the beat thread)
+        self._beats: threading.Thread | None = None
 
     @property
     def lease_ms(self) -> int:
@@ -114,7 +125,9 @@ class Reaper:
 
     def hold_lease(self) -> bool:
         """Take the reaper's lease, or renew it when this worker holds it; False when another does."""
-        return bool(self._take(keys=[keys.reaper_lease()], args=[self.id, self.lease_ms]))
+        stale = time.time() - self.interval * STALE_PASSES
+        lease_keys = [keys.reaper_lease(), keys.worker_beats()]
+        return bool(self._take(keys=lease_keys, args=[self.id, self.lease_ms, f"{stale:.3f}"]))
 
     def holder(self) -> str | None:
         """The worker that holds the reaper's lease now, if any."""
@@ -131,19 +144,36 @@ class Reaper:
         return reaped
 
     def run(self) -> None:
-        """Pass after pass until `stop` is set; Redis trouble waits for the next pass."""
+        """Pass after pass until `stop` is set, while this worker holds the lease (see `keep_beating`)."""
         log.info("reaper of worker %s: a pass every %.1f s", self.id, self.interval)
         while not self.stop.is_set():
             try:
-                self.step()
+                if self.holding.is_set():
+                    reaped = reap_once(self.hotline, self.hotline.clock.now())
+                    if reaped.agents or reaped.callers:
+                        log.info("reaper: agents %s, calls %s", reaped.agents, reaped.callers)
             except redis.RedisError as exc:
                 log.warning("reaper pass skipped: %s", type(exc).__name__)
             except Exception:
                 log.exception("reaper pass failed")  # the next pass tries again
             self.stop.wait(self.interval)
 
+    def keep_beating(self) -> None:
+        """Beat and hold the lease on a rhythm of its own: a long pass (Twilio slow) keeps both."""
+        while not self.stop.is_set():
+            try:
+                self.beat()
+                held = self.hold_lease()
+            except redis.RedisError:
+                held = False  # Redis gone: another worker may take over meanwhile
+            (self.holding.set if held else self.holding.clear)()
+            self.stop.wait(self.interval)
+
     def release(self) -> None:
         """Give the lease up (a worker that stops): another worker takes it at its next pass."""
+        self.stop.set()
+        if self._beats is not None:
+            self._beats.join(self.interval + 5)  # its last renewal must not come after this
         try:
             if self.holder() == self.id:
                 self.conn.delete(keys.reaper_lease())
@@ -151,7 +181,9 @@ class Reaper:
             pass  # it expires on its own
 
     def start(self) -> threading.Thread:
-        """Run the loop on a daemon thread (it dies with the worker process)."""
+        """Run the beats and the passes on daemon threads (they die with the worker); the pass thread."""
+        self._beats = threading.Thread(target=self.keep_beating, name="reaper-beat", daemon=True)
+        self._beats.start()
         thread = threading.Thread(target=self.run, name="reaper", daemon=True)
         thread.start()
         return thread

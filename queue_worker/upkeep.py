@@ -23,11 +23,11 @@ import redis
 from rq import Queue
 from rq.scheduler import RQScheduler
 
-from ivr.app import Hotline
 from ivr.hotline.loader import HotlineConfig
 from ivr.jobs import QUEUE_NAME
 from ivr.rq_scheduler import clear_stale_lock
 from ivr.seeding import reseed_if_lost
+from ivr.services import Services
 from ivr.store import Stores, connect
 from queue_worker.jobs import schedule_rollup
 
@@ -50,7 +50,7 @@ class Upkeep:
         self._thread: threading.Thread | None = None
 
     @classmethod
-    def of(cls, hotline: Hotline) -> Upkeep:
+    def of(cls, hotline: Services) -> Upkeep:
         """The upkeep of a worker's hotline, on Redis clients of its own (a job's forked work horse
         must not inherit a connection pool another thread holds)."""
         stores = connect(hotline.stores.url, worker=True, connect_window=UPKEEP_CONNECT_WINDOW)

@@ -24,6 +24,7 @@ from ivr import create_app
 from ivr.callcenter.queues import Queues
 from ivr.clock import FixedClock
 from ivr.jobs import QUEUE_NAME
+from ivr.services import services_of
 from ivr.store import embedded_redis_url, stop_embedded_redis
 from queue_worker import context
 from standin.phone import Call
@@ -112,7 +113,7 @@ def app_settings(redis_url: str, twilio_api: tuple[str, Switchboard]) -> dict[st
 def app(app_settings: dict[str, Any], redis_conn: redis.Redis, clock: FixedClock) -> Iterator[Flask]:
     """The hotline app on a clean Redis, with its jobs running in this process when asked."""
     application = create_app(app_settings, clock=clock)
-    context.install(application.extensions["hotline"])
+    context.install(services_of(application))
     yield application
     context.install(None)
 
@@ -136,7 +137,7 @@ def run_jobs(app: Flask) -> Callable[[], None]:
     """Run every queued rq job now, in this process (a real rq worker, burst mode)."""
 
     def _run() -> None:
-        jobs_conn = app.extensions["hotline"].stores.jobs
+        jobs_conn = services_of(app).stores.jobs
         SimpleWorker([QUEUE_NAME], connection=jobs_conn).work(burst=True)
 
     return _run

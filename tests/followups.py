@@ -10,6 +10,7 @@ from rq.job import Job
 
 from ivr.api.auth import issue_token
 from ivr.callcenter.agents import READY
+from ivr.services import services_of
 from standin.phone import Call
 
 MANDARIN, ENGLISH = "1", "2"
@@ -30,7 +31,7 @@ def at_reference(dial: Callable[..., Call], from_: str, language: str, account: 
 
 def ready(app: Flask, agent_id: str, run_jobs: Callable[[], None]) -> None:
     """The agent goes ready and the matcher runs."""
-    hotline = app.extensions["hotline"]
+    hotline = services_of(app)
     now = hotline.clock.now()
     hotline.agents.choose(agent_id, READY, now)
     hotline.agents.heartbeat(agent_id, now)
@@ -49,7 +50,7 @@ def talk_to(app: Flask, call: Call, agent_id: str, run_jobs: Callable[[], None],
 
 def retries_due(app: Flask) -> int:
     """The retry interval of every scheduled job has passed: rq's scheduler enqueues them."""
-    queue = app.extensions["hotline"].jobs.queue
+    queue = services_of(app).jobs.queue
     registry = queue.scheduled_job_registry
     ids = registry.get_job_ids()
     for job_id in ids:
@@ -61,6 +62,6 @@ def retries_due(app: Flask) -> int:
 
 def supervisor_get(app: Flask, path: str) -> tuple[int, Any]:
     """GET an /api/supervisor path with a supervisor's token."""
-    token = issue_token(app.extensions["hotline"].stores.data, "supervisor", "duty_lead")
+    token = issue_token(services_of(app).stores.data, "supervisor", "duty_lead")
     resp = app.test_client().get(path, headers={"Authorization": f"Bearer {token}"})
     return resp.status_code, resp.get_json()

@@ -11,6 +11,7 @@ from flask import Flask
 
 from ivr import keys
 from ivr.clock import FixedClock
+from ivr.services import services_of
 from standin.phone import Call
 from standin.rest import Switchboard
 from tests.conftest import DEMO_ACCOUNT, DEMO_CALLER, SHANGHAI, waiting_in
@@ -78,7 +79,7 @@ def test_mandarin_voicemail_at_night_becomes_a_payments_ticket(
 
 def call_spelled(app: Flask, ref: str, locale: str) -> str:
     """The reference number as the caller hears it."""
-    return app.extensions["hotline"].config.languages[locale].spell(ref)
+    return services_of(app).config.languages[locale].spell(ref)
 
 
 def test_english_voicemail_on_a_holiday_with_the_sms(

@@ -13,9 +13,9 @@ import pytest
 import redis
 from flask import Flask
 
+from hotline_tools.console import Console, HttpApi, groups, main, run, specialist_lines
 from ivr import keys
 from ivr.settings import DEFAULT_HOTLINE_CONFIG
-from standin.console import Console, HttpApi, groups, main, run, specialist_lines
 from standin.phone import Call
 from tests.conftest import DEMO_ACCOUNT, waiting_in
 from tests.test_api import Api, payments_caller, token_for

@@ -28,6 +28,7 @@ from ivr import keys
 from ivr.api.auth import issue_token, revoke
 from ivr.callcenter.agents import NOT_READY, OFFLINE, READY, RINGING, WRAP_UP
 from ivr.clock import FixedClock
+from ivr.services import services_of
 from ivr.waits.estimate import QueueState, estimate
 from queue_worker.jobs import SWEEP_EVERY_SECONDS, periodic_sweep, schedule_sweep
 from standin.phone import Call
@@ -93,7 +94,7 @@ def api(app: Flask) -> Api:
 
 def token_for(app: Flask, role: str, subject: str) -> str:
     """A token, as `flask tokens issue` makes it."""
-    return issue_token(app.extensions["hotline"].stores.data, role, subject)
+    return issue_token(services_of(app).stores.data, role, subject)
 
 
 def go_ready(api: Api, token: str, run_jobs: Callable[[], None]) -> None:
@@ -147,7 +148,7 @@ SUPERVISOR_ROUTES = [("GET", "/api/supervisor/queues"), ("GET", "/api/supervisor
 @pytest.mark.parametrize(("method", "path"), AGENT_ROUTES + SUPERVISOR_ROUTES)
 def test_no_token_or_a_bad_one_is_401(app: Flask, api: Api, method: str, path: str) -> None:
     """Missing, malformed, unknown and revoked tokens: 401 with a JSON message, before any work."""
-    conn = app.extensions["hotline"].stores.data
+    conn = services_of(app).stores.data
     revoked = token_for(app, "supervisor", "zhang_min")
     assert revoke(conn, revoked)
     for headers in (
@@ -162,7 +163,7 @@ def test_no_token_or_a_bad_one_is_401(app: Flask, api: Api, method: str, path: s
         assert resp.status_code == 401, headers
         assert resp.headers["WWW-Authenticate"].startswith("Bearer")
         assert resp.get_json()["error"]
-    assert app.extensions["hotline"].agents.get("li_na").state == OFFLINE  # the PUT did nothing
+    assert services_of(app).agents.get("li_na").state == OFFLINE  # the PUT did nothing
 
 
 def test_each_role_is_refused_the_others_routes(app: Flask, api: Api) -> None:
@@ -217,7 +218,7 @@ def test_agent_changes_state_and_a_forbidden_change_is_409(
     resp = api.post("/api/agent/state", token, {"state": "not_ready", "reason": "training"})
     assert resp.status_code == 200
     assert api.get("/api/agent/me", token).get_json()["reason"] == "training"
-    hotline = app.extensions["hotline"]
+    hotline = services_of(app)
     hotline.agents.choose("li_na", READY, clock.now())
     assert hotline.agents.reserve("li_na", clock.now())
     hotline.agents.ring("li_na", "CA" + "0" * 32, clock.now())
@@ -230,7 +231,7 @@ def test_a_silent_console_goes_offline(
     app: Flask, api: Api, clock: FixedClock, run_jobs: Callable[[], None]
 ) -> None:
     """Heartbeats keep an agent ready; silence past the timeout takes them offline at the sweep."""
-    hotline = app.extensions["hotline"]
+    hotline = services_of(app)
     timeout = hotline.config.file.hotline.heartbeat_timeout_seconds
     li_na, emma = token_for(app, "agent", "li_na"), token_for(app, "agent", "emma_chen")
     go_ready(api, li_na, run_jobs)
@@ -251,7 +252,7 @@ def test_a_silent_console_goes_offline(
 
 def test_the_sweep_schedules_itself_once_per_slot(app: Flask, run_jobs: Callable[[], None]) -> None:
     """Workers each start the periodic sweep; one run per 15-second slot is scheduled, not one each."""
-    queue = app.extensions["hotline"].jobs.queue
+    queue = services_of(app).jobs.queue
     registry = ScheduledJobRegistry(queue=queue)
     at = 1_800_000_003.0
     assert schedule_sweep(queue, now=at) is True
@@ -277,7 +278,7 @@ def test_screen_pop_of_the_connected_call(
     later(clock, 95)
     connect(api, token, call, run_jobs)
     pop = api.get("/api/agent/call", token).get_json()
-    ref = app.extensions["hotline"].stores.data.hget(keys.call(call.call_sid), "ref")
+    ref = services_of(app).stores.data.hget(keys.call(call.call_sid), "ref")
     assert pop["ref"] == ref and api.get("/api/agent/me", token).get_json()["call"] == ref
     assert pop["account"] == "******0017" and DEMO_ACCOUNT not in json.dumps(pop)
     assert (pop["verified"], pop["verification"]) == (True, "caller_id")
@@ -336,7 +337,7 @@ def test_wrap_up_notes_and_disposition_are_stored(
     call = payments_caller(dial)
     connect(api, token, call, run_jobs)
     call.dial_result("completed", duration=180)
-    assert app.extensions["hotline"].agents.get("li_na").state == WRAP_UP
+    assert services_of(app).agents.get("li_na").state == WRAP_UP
     resp = api.post("/api/agent/call/wrapup", token, {"notes": "top-up retried", "disposition": "maybe"})
     assert resp.status_code == 400 and resp.get_json()["field"] == "disposition"
     body = {"notes": "银行卡限额，已指导更换支付方式", "disposition": "resolved"}

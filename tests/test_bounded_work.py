@@ -18,7 +18,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ivr import keys
-from ivr.api.statistics import today
+from ivr.clock import business_day
+from ivr.services import services_of
 from ivr.waits import erlang, gamma
 from ivr.waits import estimate as estimate_module
 from ivr.waits.estimate import LONGEST_SAID_SECONDS, MAX_STAGES, Estimate, QueueState, estimate
@@ -133,11 +134,11 @@ def test_a_hold_turn_under_an_absurd_queue_state_answers_valid_twiml(
     app: Flask, dial: Callable[..., Call], run_jobs: Callable[[], None], redis_conn: redis.Redis
 ) -> None:
     """Counters gone wild (a handle time of 1e300 s, a NaN patience): the caller hears no number."""
-    hotline = app.extensions["hotline"]
+    hotline = services_of(app)
     first = english_caller(dial)
     ready(app, "emma_chen", run_jobs)  # takes the first caller: one agent staffed
     first.continue_loop()
-    day = today(hotline, hotline.clock.now())
+    day = business_day(hotline.clock.now(), hotline.config.file.hotline.timezone)
     redis_conn.hset(
         keys.department_stats("payments", day),
         mapping={"handled": 5, "handle_ms": "1e303", "abandoned": 9, "abandoned_wait_ms": "nan"},

@@ -18,6 +18,7 @@ from flask import Flask
 from ivr import faultpoints, keys
 from ivr.callcenter.agents import READY, RINGING
 from ivr.clock import FixedClock
+from ivr.services import services_of
 from queue_worker.reaper import reap_once
 from standin.rest import Switchboard
 from tests.conftest import DEMO_CALLER
@@ -39,14 +40,14 @@ def matched_callback(app: Flask, switchboard: Switchboard, from_: str = DEMO_CAL
     asker = on_hold(app, switchboard, from_)
     ask_callback(asker)
     jobs(app)
-    hotline = app.extensions["hotline"]
+    hotline = services_of(app)
     hotline.agents.choose("li_na", READY, hotline.clock.now())
     hotline.agents.heartbeat("li_na", hotline.clock.now())
     return asker.call_sid, asker
 
 
 def past_the_lease(app: Flask) -> None:
-    hotline = app.extensions["hotline"]
+    hotline = services_of(app)
     clock: FixedClock = hotline.clock
     clock.set(clock.now() + timedelta(seconds=hotline.callbacks.lease_seconds() + 1))
     hotline.agents.heartbeat("li_na", clock.now())
@@ -59,7 +60,7 @@ def test_dead_before_the_job_was_queued_the_reaper_queues_it_once_more(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     sid, asker = matched_callback(cb_app, switchboard)
-    hotline = cb_app.extensions["hotline"]
+    hotline = services_of(cb_app)
     die_at(monkeypatch, "callback.claimed")
     with pytest.raises(WorkerDied):
         hotline.matcher.for_agent("li_na")
@@ -83,7 +84,7 @@ def test_dead_after_the_claim_before_dialling_counts_as_not_reached_and_never_di
 ) -> None:
     # A number of its own: the session's switchboard holds other tests' calls to the demo caller.
     sid, asker = matched_callback(cb_app, switchboard, "+8613900000077")
-    hotline = cb_app.extensions["hotline"]
+    hotline = services_of(cb_app)
     assert hotline.matcher.for_agent("li_na") is not None
     die_at(monkeypatch, "callback.pending")
     jobs(cb_app)  # the job dies after its claim, before asking Twilio for the call
@@ -107,7 +108,7 @@ def test_dead_after_dialling_the_call_is_adopted_not_placed_again(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     sid, asker = matched_callback(cb_app, switchboard)
-    hotline = cb_app.extensions["hotline"]
+    hotline = services_of(cb_app)
     assert hotline.matcher.for_agent("li_na") is not None
     die_at(monkeypatch, "callback.dialled")
     jobs(cb_app)  # the call exists at Twilio; the job died before writing it down
@@ -133,7 +134,7 @@ def test_the_customers_lost_status_callback_is_found_out_from_twilio(
     redis_conn: redis.Redis,
 ) -> None:
     sid, asker = matched_callback(cb_app, switchboard)
-    hotline = cb_app.extensions["hotline"]
+    hotline = services_of(cb_app)
     assert hotline.matcher.for_agent("li_na") is not None
     jobs(cb_app)
     (placed,) = calls_to(switchboard, asker)
@@ -152,7 +153,7 @@ def test_a_customer_who_hangs_up_while_the_agent_rings_is_called_again(
 ) -> None:
     """Their status callback used to fail (TypeError): the callback was never retried nor failed."""
     sid, asker = matched_callback(cb_app, switchboard)
-    hotline = cb_app.extensions["hotline"]
+    hotline = services_of(cb_app)
     assert hotline.matcher.for_agent("li_na") is not None
     jobs(cb_app)
     (placed,) = calls_to(switchboard, asker)
@@ -174,7 +175,7 @@ def test_a_callback_that_never_leaves_the_queued_state_frees_the_agent(
 ) -> None:
     """Twilio (or a stand-in that dials nobody) never reports back: canceled, counted as not answered."""
     sid, asker = matched_callback(cb_app, switchboard)
-    hotline = cb_app.extensions["hotline"]
+    hotline = services_of(cb_app)
     assert hotline.matcher.for_agent("li_na") is not None
     jobs(cb_app)
     (placed,) = calls_to(switchboard, asker)

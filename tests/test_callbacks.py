@@ -30,6 +30,7 @@ from ivr.api.auth import issue_token
 from ivr.callcenter.agents import ON_CALL, READY, RINGING, WRAP_UP
 from ivr.clock import FixedClock
 from ivr.jobs import QUEUE_NAME
+from ivr.services import services_of
 from ivr.waits.profile import quietest_slots
 from queue_worker import context
 from standin.phone import Call
@@ -67,7 +68,7 @@ def hotline_file(tmp_path: Path, **limits: int) -> Path:
 
 def make_app(settings: dict[str, Any], clock: FixedClock) -> Flask:
     application = create_app(settings, clock=clock)
-    context.install(application.extensions["hotline"])
+    context.install(services_of(application))
     return application
 
 
@@ -84,7 +85,7 @@ def cb_app(cb_settings: dict[str, Any], redis_conn: redis.Redis, clock: FixedClo
 
 def jobs(app: Flask) -> None:
     """Run every queued rq job now (a real rq worker, burst mode)."""
-    SimpleWorker([QUEUE_NAME], connection=app.extensions["hotline"].stores.jobs).work(burst=True)
+    SimpleWorker([QUEUE_NAME], connection=services_of(app).stores.jobs).work(burst=True)
 
 
 def phone(app: Flask, switchboard: Switchboard, from_: str) -> Call:
@@ -122,7 +123,7 @@ def ask_callback(call: Call) -> None:
 
 
 def ready(app: Flask, agent_id: str) -> None:
-    hotline = app.extensions["hotline"]
+    hotline = services_of(app)
     now = hotline.clock.now()
     hotline.agents.choose(agent_id, READY, now)
     hotline.agents.heartbeat(agent_id, now)
@@ -166,7 +167,7 @@ def calls_to(switchboard: Switchboard, caller: Call) -> list[OutboundCall]:
 
 def scheduler_at(app: Flask, monkeypatch: pytest.MonkeyPatch, wall: float) -> None:
     """rq's scheduler, run as it would run at wall-clock time `wall`: due jobs are enqueued."""
-    hotline = app.extensions["hotline"]
+    hotline = services_of(app)
     monkeypatch.setattr("rq.scheduler.current_timestamp", lambda: int(wall))
     scheduler = RQScheduler([hotline.jobs.queue], connection=hotline.stores.jobs)
     scheduler.acquire_locks()
@@ -177,7 +178,7 @@ def scheduler_at(app: Flask, monkeypatch: pytest.MonkeyPatch, wall: float) -> No
 
 def scheduled(app: Flask) -> dict[str, float]:
     """Job id -> wall-clock time rq's scheduler will enqueue it."""
-    registry = app.extensions["hotline"].jobs.queue.scheduled_job_registry
+    registry = services_of(app).jobs.queue.scheduled_job_registry
     return {job_id: registry.get_scheduled_time(job_id).timestamp() for job_id in registry.get_job_ids()}
 
 
@@ -211,7 +212,7 @@ def test_callback_keeps_its_place_and_a_later_caller_does_not_overtake(
     first.answer()
     first.dial_result("completed", duration=60)
     assert calls_to(switchboard, asker) == []
-    hotline = cb_app.extensions["hotline"]
+    hotline = services_of(cb_app)
     hotline.clock.set(hotline.clock.now() + timedelta(minutes=5))
     hotline.agents.sweep(hotline.clock.now(), 3600)
     ready(cb_app, "li_na")  # the next place is the callback's, not the later caller's
@@ -235,7 +236,7 @@ def test_the_customer_is_called_first_then_the_agent_with_the_whisper(
     assert back.state == "dialing" and back.dialed[-1]["value"] == "li_na"
     whisper = " ".join(h.text for h in back.answer())
     assert "支付与充值来电：充值失败。账户尾号0017，身份已验证。" in whisper
-    hotline = cb_app.extensions["hotline"]
+    hotline = services_of(cb_app)
     assert hotline.agents.get("li_na").state == ON_CALL
     refused = cb_app.test_client().post(
         "/api/agent/call/transfer",
@@ -256,7 +257,7 @@ def test_the_customer_is_called_first_then_the_agent_with_the_whisper(
 def test_not_reached_is_retried_with_backoff_then_failed_with_the_reason(
     cb_app: Flask, switchboard: Switchboard, redis_conn: redis.Redis, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    hotline = cb_app.extensions["hotline"]
+    hotline = services_of(cb_app)
     backoff = hotline.config.file.callbacks.retry_backoff_seconds
     asker = on_hold(cb_app, switchboard)
     ask_callback(asker)
@@ -322,7 +323,7 @@ def test_a_worker_killed_after_dialling_calls_the_customer_exactly_once(
     try:
         settings = {**cb_settings, "twilio_api_base_url": api_url}
         app = make_app(settings, clock)
-        hotline = app.extensions["hotline"]
+        hotline = services_of(app)
         asker = on_hold(app, board)
         ask_callback(asker)
         jobs(app)
@@ -341,8 +342,8 @@ def test_a_worker_killed_after_dialling_calls_the_customer_exactly_once(
         }
         code = (
             "from rq import SimpleWorker; from ivr.jobs import QUEUE_NAME; "
-            "from queue_worker.context import hotline; "
-            "SimpleWorker([QUEUE_NAME], connection=hotline().stores.jobs).work(burst=True)"
+            "from queue_worker.context import services; "
+            "SimpleWorker([QUEUE_NAME], connection=services().stores.jobs).work(burst=True)"
         )
         worker = subprocess.Popen([sys.executable, "-c", code], env=env, cwd=ROOT)
         try:
@@ -390,11 +391,17 @@ def test_a_worker_killed_after_dialling_calls_the_customer_exactly_once(
 def test_a_scheduled_callback_joins_the_queue_at_its_hour_and_is_called(
     cb_app: Flask, switchboard: Switchboard, redis_conn: redis.Redis, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    hotline = cb_app.extensions["hotline"]
+    hotline = services_of(cb_app)
     clock: FixedClock = hotline.clock
     asker = on_hold(cb_app, switchboard)
     asker.press("2")
-    slots = quietest_slots(hotline, "payments", clock.now(), hotline.config.file.callbacks.schedule_slots)
+    slots = quietest_slots(
+        hotline.config.file,
+        hotline.stores.data,
+        "payments",
+        clock.now(),
+        hotline.config.file.callbacks.schedule_slots,
+    )
     heard = asker.heard_text()
     assert "等候最短的时段排在前面" in heard
     local = slots[0].astimezone(SHANGHAI)
@@ -500,7 +507,7 @@ def test_callbacks_beyond_the_limit_are_refused_and_the_caller_keeps_waiting(
     assert "抱歉，该号码目前无法再申请回电。 您的排队位置保持不变。" in third.heard_text()
     assert third.state in ("looping", "gathering")
     assert redis_conn.hget(keys.call(third.call_sid), "status") == "queued"
-    refused = cb_app.extensions["hotline"].limits.refusals(redis_conn.hget(keys.call(third.call_sid), "day"))
+    refused = services_of(cb_app).limits.refusals(redis_conn.hget(keys.call(third.call_sid), "day"))
     assert refused == {"callback:callbacks_per_number_per_day": 1}
 
 
@@ -530,7 +537,7 @@ def test_twilio_api_down_is_retried_by_rq_then_counts_as_not_reached(
 ) -> None:
     app = make_app({**cb_settings, "twilio_api_base_url": "http://127.0.0.1:9"}, clock)
     try:
-        hotline = app.extensions["hotline"]
+        hotline = services_of(app)
         asker = on_hold(app, switchboard)
         ask_callback(asker)
         ready(app, "li_na")
@@ -560,7 +567,7 @@ def test_an_agent_who_misses_the_called_back_customer_sends_the_place_back(
     back.dial_result("no-answer")
     assert "抱歉，客服代表暂时无法接听。我们稍后会再次致电您。" in back.heard_text()
     assert back.state == "completed"
-    hotline = cb_app.extensions["hotline"]
+    hotline = services_of(cb_app)
     assert hotline.agents.get("li_na").state == "not_ready"
     assert waiting_in(redis_conn, "payments") == [asker.call_sid, later.call_sid]  # same place
     record = redis_conn.hgetall(keys.call(asker.call_sid))

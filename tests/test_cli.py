@@ -11,6 +11,7 @@ from flask import Flask
 
 from ivr import keys
 from ivr.callcenter.agents import OFFLINE, READY
+from ivr.services import services_of
 
 ZHAO_LEI = [
     "agents", "add", "--id", "zhao_lei", "--name", "赵磊", "--department", "payments:4",
@@ -27,7 +28,7 @@ def test_add_an_agent_and_list_them(app: Flask) -> None:
     """The agent is stored with skills, languages and reach, offline; updating keeps their state."""
     result = run(app, *ZHAO_LEI)
     assert result.exit_code == 0, result.output
-    agent = app.extensions["hotline"].agents.get("zhao_lei")
+    agent = services_of(app).agents.get("zhao_lei")
     assert agent is not None and agent.departments == {"payments": 4, "security": 2}
     assert (agent.name, agent.languages, agent.reach, agent.state) == (
         "赵磊",
@@ -35,7 +36,7 @@ def test_add_an_agent_and_list_them(app: Flask) -> None:
         "+8613800001111",
         OFFLINE,
     )
-    hotline = app.extensions["hotline"]
+    hotline = services_of(app)
     hotline.agents.choose("zhao_lei", READY, hotline.clock.now())
     assert run(app, *ZHAO_LEI[:-1], "client:zhao_lei").exit_code == 0
     agent = hotline.agents.get("zhao_lei")
@@ -67,7 +68,7 @@ def test_an_invalid_agent_is_refused(app: Flask, option: str, value: str, messag
     result = run(app, *args)
     assert result.exit_code != 0
     assert message in result.output
-    assert app.extensions["hotline"].agents.get("zhao_lei") is None
+    assert services_of(app).agents.get("zhao_lei") is None
 
 
 def test_issue_use_and_revoke_tokens(app: Flask, redis_conn: redis.Redis) -> None:

@@ -27,6 +27,7 @@ from ivr.api.auth import issue_token
 from ivr.callcenter.agents import NOT_READY, OFFLINE, READY
 from ivr.callcenter.queues import Queues
 from ivr.jobs import QUEUE_NAME
+from ivr.services import services_of
 from queue_worker import context
 from standin.phone import Call
 from standin.transport import FlaskTransport
@@ -73,7 +74,7 @@ def run_callers(settings: dict[str, Any], index: int, results: Any) -> None:
     """One process of callers: dial, choose, wait, then talk to an agent or give up."""
     rng = random.Random(index)
     app = create_app(settings)
-    conn = app.extensions["hotline"].stores.data
+    conn = services_of(app).stores.data
     client = app.test_client()
     active: list[tuple[Call, bool]] = []
     for n in range(CALLERS_EACH):
@@ -120,7 +121,7 @@ def run_callers(settings: dict[str, Any], index: int, results: Any) -> None:
 def run_agents(settings: dict[str, Any], stop: Any) -> None:
     """The agents' consoles, through the agent API: heartbeat, and ready whenever they may be."""
     app = create_app(settings)
-    hotline = app.extensions["hotline"]
+    hotline = services_of(app)
     client = app.test_client()
     tokens = {
         f"agent_{i:02d}": issue_token(hotline.stores.data, "agent", f"agent_{i:02d}") for i in range(AGENTS)
@@ -141,7 +142,7 @@ def run_agents(settings: dict[str, Any], stop: Any) -> None:
 def run_worker(settings: dict[str, Any], stop: Any) -> None:
     """An rq worker making matches, until told to stop."""
     app = create_app(settings)
-    hotline = app.extensions["hotline"]
+    hotline = services_of(app)
     context.install(hotline)
     while not stop.is_set():
         SimpleWorker([QUEUE_NAME], connection=hotline.stores.jobs).work(burst=True, logging_level="WARNING")

@@ -15,6 +15,7 @@ from ivr import create_app, keys
 from ivr.callcenter.agents import NOT_READY, ON_CALL, READY, RINGING, WRAP_UP
 from ivr.clock import FixedClock, business_day
 from ivr.hotline.schema import Agent as AgentSpec
+from ivr.services import services_of
 from queue_worker import context
 from standin.phone import Call
 from standin.rest import Switchboard
@@ -26,7 +27,7 @@ MANDARIN, ENGLISH = "1", "2"
 
 def ready(app: Flask, agent_id: str, run_jobs: Callable[[], None]) -> None:
     """The agent goes ready (as their console would) and the matcher runs."""
-    hotline = app.extensions["hotline"]
+    hotline = services_of(app)
     now = hotline.clock.now()
     hotline.agents.choose(agent_id, READY, now)
     hotline.agents.heartbeat(agent_id, now)
@@ -36,7 +37,7 @@ def ready(app: Flask, agent_id: str, run_jobs: Callable[[], None]) -> None:
 
 def state_of(app: Flask, agent_id: str) -> str:
     """The agent's state as the supervisor sees it."""
-    return app.extensions["hotline"].agents.get(agent_id).state
+    return services_of(app).agents.get(agent_id).state
 
 
 def topup_caller(dial: Callable[..., Call], account: bool = True) -> Call:
@@ -76,7 +77,7 @@ def test_ready_agent_gets_the_caller_with_a_whisper(
     assert call.heard_text().endswith("感谢您的来电，再见。")
     assert call.state == "completed"
     assert state_of(app, "li_na") == WRAP_UP
-    hotline = app.extensions["hotline"]
+    hotline = services_of(app)
     clock: FixedClock = hotline.clock
     wrap_up = hotline.config.file.departments["payments"].wrap_up_seconds
     clock.set(clock.now() + timedelta(seconds=wrap_up - 1))
@@ -102,7 +103,7 @@ def test_no_answer_puts_the_caller_back_at_the_head(
     assert first.state == "dialing"
     first.dial_result("no-answer")
     assert "客服代表暂时无法接听，您的排队位置保持不变" in first.heard_text()
-    agent = app.extensions["hotline"].agents.get("li_na")
+    agent = services_of(app).agents.get("li_na")
     assert agent.state == NOT_READY and agent.reason == "no-answer"
     assert waiting_in(redis_conn, "payments") == [first.call_sid, second.call_sid]
     ready(app, "li_na", run_jobs)
@@ -168,7 +169,7 @@ def test_failed_redirect_is_delivered_by_the_hold_loop(
 ) -> None:
     """Twilio's API does not answer: the caller's next turn of the hold loop connects them."""
     app = create_app({**app_settings, "twilio_api_base_url": "http://127.0.0.1:9"}, clock=clock)
-    context.install(app.extensions["hotline"])
+    context.install(services_of(app))
     try:
         call = Call(
             FlaskTransport(app.test_client(), PUBLIC_BASE_URL, AUTH_TOKEN),
@@ -185,7 +186,7 @@ def test_failed_redirect_is_delivered_by_the_hold_loop(
 
         from ivr.jobs import QUEUE_NAME
 
-        ready_now = app.extensions["hotline"]
+        ready_now = services_of(app)
         ready_now.agents.choose("li_na", READY, clock.now())
         ready_now.jobs.match_agent(None, "li_na")
         SimpleWorker([QUEUE_NAME], connection=ready_now.stores.jobs).work(burst=True)
@@ -200,7 +201,7 @@ def test_long_waiting_caller_overflows_to_another_departments_agent(
     app: Flask, dial: Callable[..., Call], run_jobs: Callable[[], None], clock: FixedClock
 ) -> None:
     """Payments overflows to general after its threshold: only then may a general agent take them."""
-    hotline = app.extensions["hotline"]
+    hotline = services_of(app)
     hotline.agents.upsert(
         AgentSpec(id="zhou", name="周", departments={"general": 3}, languages=["zh-CN"], reach="client:zhou"),
         clock.now(),
@@ -234,7 +235,7 @@ def test_fewest_calls_strategy_prefers_the_least_busy_agent(
     (tmp_path / "demo_accounts.yaml").write_text((root / "demo_accounts.yaml").read_text(encoding="utf-8"))
     (tmp_path / "hotline.yaml").write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
     app = create_app({**app_settings, "hotline_config": tmp_path / "hotline.yaml"}, clock=clock)
-    hotline = app.extensions["hotline"]
+    hotline = services_of(app)
     clock.set(datetime(2026, 11, 25, 7, 0, tzinfo=SHANGHAI))
     hotline.agents.choose("li_na", READY, clock.now() - timedelta(minutes=10))  # idle the longest ...
     hotline.agents.choose("emma_chen", READY, clock.now())
@@ -253,7 +254,7 @@ def test_caller_held_too_long_goes_to_the_overflow_and_is_counted(
 ) -> None:
     """Past max_hold_minutes the caller is dialled on to the overflow number, counted as overflowed."""
     call = topup_caller(dial)
-    limit = app.extensions["hotline"].config.file.hotline.max_hold_minutes
+    limit = services_of(app).config.file.hotline.max_hold_minutes
     clock.set(clock.now() + timedelta(minutes=limit, seconds=1))
     call.continue_loop()
     assert call.state == "dialing" and call.dialed[-1]["value"] == "+862161234567"
@@ -273,7 +274,7 @@ def test_caller_hanging_up_just_after_being_popped_leaves_no_agent_ringing(
 ) -> None:
     """The hang-up lands between the matcher's pop and its mark: the agent is freed, the abandon counted."""
     call = topup_caller(dial)
-    hotline = app.extensions["hotline"]
+    hotline = services_of(app)
     real_ring = hotline.agents.ring
 
     def hang_up_then_ring(agent_id: str, call_sid: str, now: Any, lease: float) -> None:
@@ -294,7 +295,7 @@ def test_caller_hanging_up_while_being_matched_leaves_no_agent_ringing(
 ) -> None:
     """The status callback read 'queued', then the matcher gave the caller to an agent: still freed."""
     call = topup_caller(dial)
-    hotline = app.extensions["hotline"]
+    hotline = services_of(app)
     hotline.agents.choose("li_na", READY, hotline.clock.now())
     real_load = hotline.calls.load
 

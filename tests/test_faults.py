@@ -16,6 +16,7 @@ from flask import Flask
 
 from ivr import create_app, keys
 from ivr.clock import FixedClock
+from ivr.services import services_of
 from standin.phone import Call
 from standin.transport import FlaskTransport, sign
 from tests.conftest import ACCOUNT_SID, AUTH_TOKEN, DEMO_ACCOUNT, DEMO_CALLER, PUBLIC_BASE_URL, waiting_in
@@ -244,7 +245,7 @@ def http_app(
     app = create_app({**app_settings, "hotline_config": path}, clock=clock)
     from queue_worker import context
 
-    context.install(app.extensions["hotline"])
+    context.install(services_of(app))
     return app
 
 
@@ -294,7 +295,7 @@ def test_http_directory_freeze_posts_to_backend(http_app: Flask, redis_conn: red
     call.press("1")
     call.press("4")
     call.press("1")
-    SimpleWorker([QUEUE_NAME], connection=http_app.extensions["hotline"].stores.jobs).work(burst=True)
+    SimpleWorker([QUEUE_NAME], connection=services_of(http_app).stores.jobs).work(burst=True)
     call.continue_loop()
     assert "Your account is now frozen" in call.heard_text()
     assert _Backend.frozen[-1] == "6222000025"

@@ -20,6 +20,7 @@ from flask import Flask
 
 from ivr import create_app, keys
 from ivr.clock import FixedClock
+from ivr.services import services_of
 from queue_worker import context
 from standin.phone import Call
 from standin.rest import Switchboard
@@ -100,7 +101,7 @@ def test_two_during_the_music_offers_a_later_hour(dial: Callable[..., Call]) -> 
 
 def test_the_hint_is_said_once_a_call(dial: Callable[..., Call], clock: FixedClock, app: Flask) -> None:
     call = on_hold(dial)
-    every = app.extensions["hotline"].config.file.hotline.announce_every_seconds
+    every = services_of(app).config.file.hotline.announce_every_seconds
     for _ in range(3):  # each turn announces position and wait again
         clock.set(clock.now() + timedelta(seconds=every))
         call.continue_loop()
@@ -132,7 +133,7 @@ def test_a_wrong_key_returns_to_the_same_place_with_nothing_repeated(
 def test_the_offer_is_still_said_on_its_own_far_back_in_the_queue(
     dial: Callable[..., Call], app: Flask
 ) -> None:
-    far = app.extensions["hotline"].config.file.callbacks.offer_from_position
+    far = services_of(app).config.file.callbacks.offer_from_position
     for n in range(far - 1):
         on_hold(dial, f"+86139000001{n:02d}")
     call = on_hold(dial)
@@ -153,7 +154,7 @@ def no_callbacks(
     path = tmp_path / "hotline.yaml"
     path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
     application = create_app({**app_settings, "hotline_config": path}, clock=clock)
-    context.install(application.extensions["hotline"])
+    context.install(services_of(application))
     yield application
     context.install(None)
 

@@ -1,4 +1,4 @@
-"""`make run` (`python -m ivr`) as an operator runs it: a subprocess on free ports of its own.
+"""`make run` (`python -m hotline_tools.launcher`) as an operator runs it: a subprocess on free ports.
 
 A second launcher on taken ports (or on the same data) says why and exits 2, and the first one
 keeps answering on its own Redis; a worker or an embedded Redis killed with SIGKILL is started
@@ -26,9 +26,9 @@ import requests
 from rq import Worker
 from rq.scheduler import RQScheduler
 
-from ivr.__main__ import LOCAL_DEFAULTS
+from hotline_tools.launcher import LOCAL_DEFAULTS
+from hotline_tools.preflight import clear_stale_scheduler_locks
 from ivr.jobs import QUEUE_NAME
-from ivr.preflight import clear_stale_scheduler_locks
 from ivr.store import embedded_redis, stop_embedded_redis
 from standin.phone import Call
 from standin.transport import HttpTransport
@@ -59,7 +59,7 @@ def free_ports(count: int) -> list[int]:
 
 
 class Launcher:
-    """One `python -m ivr` and everything it printed."""
+    """One `python -m hotline_tools.launcher` and everything it printed."""
 
     def __init__(self, data_dir: Path, port: int, standin_port: int, **extra: str) -> None:
         self.port, self.data_dir = port, data_dir
@@ -69,7 +69,7 @@ class Launcher:
         env |= {"PORT": str(port), "STANDIN_PORT": str(standin_port), "HOTLINE_DATA_DIR": str(data_dir)}
         env |= {"PYTHONUNBUFFERED": "1", **extra}
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "ivr"], cwd=ROOT, env=env, text=True,
+            [sys.executable, "-m", "hotline_tools.launcher"], cwd=ROOT, env=env, text=True,
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
         )  # fmt: skip
         self.lines: list[str] = []

@@ -11,6 +11,7 @@ from rq.job import Job
 from rq.registry import FailedJobRegistry
 
 from ivr import keys
+from ivr.services import services_of
 from queue_worker import jobs as worker_jobs
 from standin.phone import Call
 from standin.rest import Switchboard
@@ -105,7 +106,7 @@ def test_no_message_without_consent(
     call.silence()
     assert call.on_hold
     call.hangup()
-    queue = app.extensions["hotline"].jobs.queue
+    queue = services_of(app).jobs.queue
     assert not Job.exists(f"sms-{call.call_sid}", connection=queue.connection)
     run_jobs()
     assert switchboard.messages == []
@@ -168,7 +169,7 @@ def test_a_failed_send_is_retried_then_sent_once(
     run_jobs()
     assert len(texts_to(switchboard, DEMO_CALLER)) == 1
     assert retries_due(app) == 0
-    queue = app.extensions["hotline"].jobs.queue
+    queue = services_of(app).jobs.queue
     assert FailedJobRegistry(queue=queue).count == 0
     assert redis_conn.hget(keys.call(call.call_sid), "sms") == "sent"
 
@@ -177,7 +178,7 @@ def test_retries_run_out_and_the_failure_shows_in_the_statistics(
     app: Flask, dial: Callable[..., Call], run_jobs: Callable[[], None], switchboard: Switchboard
 ) -> None:
     """Every try fails: after the last retry the job is in rq's failed registry, and counted."""
-    retries = len(app.extensions["hotline"].config.file.messages.retry_seconds)
+    retries = len(services_of(app).config.file.messages.retry_seconds)
     call = refund_caller_who_wants_sms(dial)
     switchboard.fail_messages(retries + 1)
     call.hangup()
@@ -226,7 +227,7 @@ def test_the_per_number_limit_refuses_the_sixth_message_of_the_day(
     redis_conn: redis.Redis,
 ) -> None:
     """Five messages a day to one number; the sixth is refused, logged and counted."""
-    per_day = app.extensions["hotline"].config.file.outbound.limits.messages_per_number_per_day
+    per_day = services_of(app).config.file.outbound.limits.messages_per_number_per_day
     calls = []
     for _ in range(per_day + 1):
         call = refund_caller_who_wants_sms(dial)

@@ -13,6 +13,7 @@ from ivr.clock import FixedClock
 from ivr.hotline.schema import OutboundLimitSettings
 from ivr.outbound.limits import OutboundLimits
 from ivr.outbound.numbers import check_outbound_number
+from ivr.services import services_of
 
 
 @pytest.mark.parametrize(
@@ -33,7 +34,7 @@ from ivr.outbound.numbers import check_outbound_number
 def test_only_valid_numbers_of_allowed_types_and_countries_pass(
     app: Flask, raw: str, e164: str | None, reason: str | None
 ) -> None:
-    check = check_outbound_number(app.extensions["hotline"].config.file, raw)
+    check = check_outbound_number(services_of(app).config.file, raw)
     assert (check.e164, check.reason) == (e164, reason)
     assert check.ok is (reason is None)
 

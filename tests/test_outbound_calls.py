@@ -20,15 +20,17 @@ import redis
 from flask import Flask, Response, request
 from twilio.request_validator import RequestValidator
 
+from hotline_tools.livephone import run_live
 from ivr import keys
 from ivr.callcenter.agents import ON_CALL, RINGING, WRAP_UP
 from ivr.clock import FixedClock
+from ivr.services import services_of
 from queue_worker import context
-from standin.control import Control, add_control
+from standin.control import Control
 from standin.live import LiveCalls, Message
-from standin.livephone import run_live
 from standin.outbound import Dialler
-from standin.rest import Switchboard, create_rest_app, serve_in_thread
+from standin.rest import Switchboard, create_rest_app
+from standin.serve import serve_live_standin
 from standin.transport import FlaskTransport
 from tests.conftest import ACCOUNT_SID, AUTH_TOKEN, DEMO_CALLER, PUBLIC_BASE_URL
 from tests.test_callbacks import ask_callback, calls_to, hotline_file, make_app, on_hold, ready
@@ -49,23 +51,21 @@ def cb_app(
 @pytest.fixture
 def stand_in(cb_app: Flask, switchboard: Switchboard) -> Iterator[tuple[LiveCalls, Control]]:
     """The live stand-in dialling the hotline's outbound calls, and its control API's client."""
-    calls = LiveCalls(
-        switchboard, lambda: FlaskTransport(cb_app.test_client(), PUBLIC_BASE_URL, AUTH_TOKEN), ACCOUNT_SID
+    standin = serve_live_standin(
+        lambda: FlaskTransport(cb_app.test_client(), PUBLIC_BASE_URL, AUTH_TOKEN),
+        ACCOUNT_SID,
+        AUTH_TOKEN,
+        switchboard=switchboard,  # the switchboard serves the whole session: stop() unhooks it
     )
-    switchboard.dialer = Dialler(calls)
-    server = create_rest_app(switchboard, ACCOUNT_SID, AUTH_TOKEN)
-    add_control(server, calls)
-    url, stop = serve_in_thread(server)
-    yield calls, Control(url, ACCOUNT_SID, AUTH_TOKEN)
-    switchboard.dialer = None  # the switchboard serves the whole session
-    stop()
+    yield standin.live, Control(standin.url, ACCOUNT_SID, AUTH_TOKEN)
+    standin.stop()
 
 
 def test_the_customers_phone_rings_answers_and_reaches_the_agent(
     cb_app: Flask, stand_in: tuple[LiveCalls, Control], switchboard: Switchboard, redis_conn: redis.Redis
 ) -> None:
     calls, control = stand_in
-    hotline = cb_app.extensions["hotline"]
+    hotline = services_of(cb_app)
     asker = on_hold(cb_app, switchboard)
     ask_callback(asker)  # the caller hung up, keeping the place; their phone stays on
     control.register(DEMO_CALLER)
@@ -77,7 +77,7 @@ def test_the_customers_phone_rings_answers_and_reaches_the_agent(
     ring = handset.kind("ring")
     (placed,) = calls_to(switchboard, asker)
     assert ring["call"] == placed.sid
-    rest = hotline.matcher.connector.client  # twilio-python, to the stand-in
+    rest = hotline.rest  # twilio-python, to the stand-in
     assert rest.calls(placed.sid).fetch().status == "ringing"
     control.client_act(DEMO_CALLER, "answer")
 
@@ -113,14 +113,14 @@ def test_a_callback_nobody_answers_ends_as_no_answer_and_frees_the_agent(
 ) -> None:
     calls, control = stand_in
     calls.speed = 60.0  # the 30 s ring passes in half a second
-    hotline = cb_app.extensions["hotline"]
+    hotline = services_of(cb_app)
     asker = on_hold(cb_app, switchboard)
     ask_callback(asker)  # and the phone was put away: nothing is registered under the number
     ready(cb_app, "li_na")
     (placed,) = calls_to(switchboard, asker)
     Listener(lambda after, wait: control.events(placed.sid, after, wait)).kind("ended")
 
-    rest = hotline.matcher.connector.client
+    rest = hotline.rest
     assert rest.calls(placed.sid).fetch().status == "no-answer"
     status = [params for url, params in calls.call(placed.sid).requests if "/callback/status" in url]  # type: ignore[union-attr]
     assert [(p["CallStatus"], p["CallDuration"]) for p in status] == [("no-answer", "0")]

@@ -17,6 +17,8 @@ from ivr.clock import FixedClock
 from ivr.jobs import QUEUE_NAME
 from ivr.readiness import WORKER_SILENT_SECONDS
 from ivr.rq_scheduler import LOCK_TTL_SECONDS, STALE_AFTER_SECONDS, lock_key
+from ivr.services import services_of
+from queue_worker.reaper import Reaper
 from tests.redis_servers import Server, data_server, free_port
 
 
@@ -32,13 +34,18 @@ def failing(checks: dict[str, Any]) -> list[str]:
 
 
 @pytest.fixture
-def whole(app: Flask, redis_conn: redis.Redis) -> Iterator[RQScheduler]:
+def reaper(app: Flask) -> Reaper:
+    """A worker's reaper that made one pass: it beat and holds the lease."""
+    worker = Reaper(services_of(app), name="worker-1")
+    assert worker.step() is not None
+    return worker
+
+
+@pytest.fixture
+def whole(app: Flask, reaper: Reaper, redis_conn: redis.Redis) -> Iterator[RQScheduler]:
     """A whole hotline behind the app: a scheduler holding its lock, a reaper, a beating worker."""
-    scheduler = RQScheduler([QUEUE_NAME], connection=app.extensions["hotline"].stores.jobs)
+    scheduler = RQScheduler([QUEUE_NAME], connection=services_of(app).stores.jobs)
     assert scheduler.acquire_locks() == {QUEUE_NAME}
-    # What the workers' reaper thread writes (queue_worker/reaper.py): its lease, and its beat.
-    redis_conn.set(keys.reaper_lease(), "worker-1", ex=30)
-    redis_conn.zadd(keys.worker_beats(), {"worker-1": time.time()})
     yield scheduler
     scheduler.release_locks()
 
@@ -71,7 +78,7 @@ def test_nothing_running_beside_the_web_is_reported(app: Flask, redis_conn: redi
 def test_a_worker_that_stopped_beating_is_named(
     app: Flask, whole: RQScheduler, redis_conn: redis.Redis
 ) -> None:
-    """One worker beats, another went silent a minute ago: not ready, and which one."""
+    """One worker beats, another last beat a minute ago: not ready, and which one."""
     redis_conn.zadd(keys.worker_beats(), {"worker-2": time.time() - 2 * WORKER_SILENT_SECONDS})
     status, checks = detail(app)
     assert status == 503 and failing(checks) == ["workers"]
@@ -89,9 +96,9 @@ def test_a_scheduler_that_stopped_refreshing_its_lock_is_not_alive(
     assert checks["scheduler"]["silent_seconds"] >= STALE_AFTER_SECONDS
 
 
-def test_no_reaper_lease(app: Flask, whole: RQScheduler, redis_conn: redis.Redis) -> None:
-    """The reaper's lease expired (no worker runs the reaper)."""
-    redis_conn.delete(keys.reaper_lease())
+def test_no_reaper_lease(app: Flask, whole: RQScheduler, reaper: Reaper) -> None:
+    """The worker holding the reaper's lease gave it up, and no other took it yet."""
+    reaper.release()
     status, checks = detail(app)
     assert status == 503 and failing(checks) == ["reaper"]
 

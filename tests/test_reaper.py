@@ -8,9 +8,14 @@ the caller back at their own place in front of those who came later, nobody sent
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 import redis
@@ -21,6 +26,7 @@ from rq.scheduler import RQScheduler
 from ivr import faultpoints, keys
 from ivr.callcenter.agents import NOT_READY, READY, RESERVE_LEASE_SECONDS, RING_MARGIN_SECONDS, RINGING
 from ivr.clock import FixedClock
+from ivr.services import services_of
 from ivr.voice.waiting import REDIRECT_GRACE_SECONDS
 from queue_worker.reaper import Reaper, reap_once
 from standin.phone import Call
@@ -28,6 +34,7 @@ from tests.conftest import waiting_in
 from tests.test_connecting import state_of, topup_caller
 
 OVERFLOW = "+862161234567"
+ROOT = Path(__file__).resolve().parent.parent
 
 
 class WorkerDied(Exception):
@@ -48,14 +55,14 @@ def die_at(monkeypatch: pytest.MonkeyPatch, point: str) -> list[str]:
 
 
 def go_ready(app: Flask, agent_id: str) -> None:
-    hotline = app.extensions["hotline"]
+    hotline = services_of(app)
     hotline.agents.choose(agent_id, READY, hotline.clock.now())
     hotline.agents.heartbeat(agent_id, hotline.clock.now())
 
 
 def later(app: Flask, seconds: float) -> None:
     """Time passes; the agents' consoles keep beating."""
-    hotline = app.extensions["hotline"]
+    hotline = services_of(app)
     clock: FixedClock = hotline.clock
     clock.set(clock.now() + timedelta(seconds=seconds))
     for agent in hotline.agents.all():
@@ -64,7 +71,7 @@ def later(app: Flask, seconds: float) -> None:
 
 
 def ring_lease(app: Flask) -> float:
-    return app.extensions["hotline"].config.file.hotline.ring_timeout_seconds + RING_MARGIN_SECONDS
+    return services_of(app).config.file.hotline.ring_timeout_seconds + RING_MARGIN_SECONDS
 
 
 @pytest.mark.parametrize(
@@ -72,7 +79,8 @@ def ring_lease(app: Flask) -> float:
     [
         ("matching.reserved", "reserve"),  # the agent reserved, no caller taken
         ("matching.taken", "reserve"),  # the caller taken from the queue, the agent not rung
-        ("matching.ringing", "ring"),  # the agent ringing, the caller not yet marked connecting
+        # the agent ringing, the caller not yet marked connecting: both free at the caller's lease
+        ("matching.ringing", "reserve"),
     ],
 )
 def test_a_matcher_that_dies_mid_match_leaves_agent_and_caller_as_they_were(
@@ -85,7 +93,7 @@ def test_a_matcher_that_dies_mid_match_leaves_agent_and_caller_as_they_were(
     lease: str,
 ) -> None:
     first, second = topup_caller(dial), topup_caller(dial)
-    hotline = app.extensions["hotline"]
+    hotline = services_of(app)
     go_ready(app, "li_na")
     reached = die_at(monkeypatch, point)
     with pytest.raises(WorkerDied):
@@ -116,7 +124,7 @@ def test_a_matcher_that_dies_before_the_redirect_is_covered_by_the_hold_loop_onc
 ) -> None:
     """Killed after the match, before the REST redirect: the caller's own loop dials the agent, once."""
     call = topup_caller(dial)
-    hotline = app.extensions["hotline"]
+    hotline = services_of(app)
     go_ready(app, "li_na")
     die_at(monkeypatch, "matching.claimed")
     with pytest.raises(WorkerDied):
@@ -134,7 +142,7 @@ def test_a_successful_redirect_is_the_only_dial(
 ) -> None:
     """The hold turn that was already under way when the match came does not dial a second time."""
     call = topup_caller(dial)
-    hotline = app.extensions["hotline"]
+    hotline = services_of(app)
     go_ready(app, "li_na")
     hotline.jobs.match_agent(None, "li_na")
     run_jobs()
@@ -146,6 +154,21 @@ def test_a_successful_redirect_is_the_only_dial(
     assert [d["value"] for d in call.dialed] == ["li_na"]
 
 
+def test_a_failed_redirect_of_an_earlier_match_does_not_make_the_next_one_dial_twice(
+    app: Flask, dial: Callable[..., Call], run_jobs: Callable[[], None], redis_conn: redis.Redis
+) -> None:
+    call = topup_caller(dial)
+    hotline = services_of(app)
+    redis_conn.hset(keys.call(call.call_sid), mapping={"redirect": "failed", "dialled_at": "x"})  # before
+    go_ready(app, "li_na")
+    hotline.jobs.match_agent(None, "li_na")
+    run_jobs()
+    record = redis_conn.hgetall(keys.call(call.call_sid))
+    assert "redirect" not in record and "dialled_at" not in record
+    reply = call.transport.request("POST", "/voice/hold?h=1", call._params({}))
+    assert "<Dial" not in reply.body  # the redirect of this match dials
+
+
 def test_a_dead_matching_job_is_run_again_by_rq(
     app: Flask,
     dial: Callable[..., Call],
@@ -154,7 +177,7 @@ def test_a_dead_matching_job_is_run_again_by_rq(
 ) -> None:
     """The job fails at a crash point: rq keeps it for a retry, and the retry makes the match."""
     call = topup_caller(dial)
-    hotline = app.extensions["hotline"]
+    hotline = services_of(app)
     go_ready(app, "li_na")
     die_at(monkeypatch, "matching.taken")
     hotline.jobs.match_agent(None, "li_na")
@@ -180,7 +203,7 @@ def test_an_agent_whose_phone_rang_into_the_void_is_released_after_the_lease(
 ) -> None:
     """The Dial started, then nothing came back (its result lost): the caller keeps their place."""
     first, second = topup_caller(dial), topup_caller(dial)
-    hotline = app.extensions["hotline"]
+    hotline = services_of(app)
     go_ready(app, "li_na")
     hotline.jobs.match_agent(None, "li_na")
     run_jobs()
@@ -204,7 +227,7 @@ def test_a_caller_who_left_while_the_agent_rang_unnoticed_is_abandoned_and_the_a
 ) -> None:
     """The caller hung up during the ring and both notices (Dial action, status callback) were lost."""
     call = topup_caller(dial)
-    hotline = app.extensions["hotline"]
+    hotline = services_of(app)
     go_ready(app, "li_na")
     hotline.jobs.match_agent(None, "li_na")
     run_jobs()
@@ -225,9 +248,9 @@ def test_a_caller_who_left_while_the_agent_rang_unnoticed_is_abandoned_and_the_a
 def test_the_reaper_runs_in_one_worker_and_another_takes_over_when_it_dies(
     app: Flask, redis_conn: redis.Redis
 ) -> None:
-    hotline = app.extensions["hotline"]
-    first = Reaper(hotline, interval=0.02, name="worker-1")
-    second = Reaper(hotline, interval=0.02, name="worker-2")
+    hotline = services_of(app)
+    first = Reaper(hotline, interval=2.0, name="worker-1")
+    second = Reaper(hotline, interval=2.0, name="worker-2")
     assert first.step() is not None  # takes the lease and reaps
     assert second.step() is None  # beats, but the lease is held
     assert first.step() is not None  # renews its own lease
@@ -235,20 +258,25 @@ def test_the_reaper_runs_in_one_worker_and_another_takes_over_when_it_dies(
     beats = redis_conn.zrange(keys.worker_beats(), 0, -1)
     assert set(beats) == {"worker-1", "worker-2"}
     assert 0 < redis_conn.pttl(keys.reaper_lease()) <= first.lease_ms
-    # worker-1 dies: nothing renews its lease, which runs out on its own.
+    # worker-1 is killed: its beat grows old, and worker-2 takes over without waiting for the lease.
+    redis_conn.zadd(keys.worker_beats(), {"worker-1": time.time() - 6})
+    assert second.step() is not None
+    assert second.holder() == "worker-2"
+    assert first.step() is None  # back from the dead, it does not reap beside the new holder
+    # A lease that simply runs out (its holder gone without a beat) is free for the next worker.
+    redis_conn.zrem(keys.worker_beats(), "worker-2")
+    redis_conn.pexpire(keys.reaper_lease(), 1)
     for _ in range(500):
         if not redis_conn.exists(keys.reaper_lease()):
             break
         time.sleep(0.01)
-    assert second.step() is not None
-    assert second.holder() == "worker-2"
-    assert first.step() is None  # back from the dead, it does not reap beside the new holder
+    assert first.step() is not None and first.holder() == "worker-1"
 
 
 def test_the_reaper_thread_keeps_passing_and_hands_the_lease_back(
     app: Flask, redis_conn: redis.Redis
 ) -> None:
-    hotline = app.extensions["hotline"]
+    hotline = services_of(app)
     reaper = Reaper(hotline, interval=0.01, name="worker-t")
     thread = reaper.start()
     for _ in range(500):
@@ -264,7 +292,7 @@ def test_the_reaper_thread_keeps_passing_and_hands_the_lease_back(
 
 def test_the_reaper_ends_wrap_ups_and_silences_without_rq(app: Flask, run_jobs: Callable[[], None]) -> None:
     """The agent sweep no longer depends on rq's scheduler: the reaper runs it each pass."""
-    hotline = app.extensions["hotline"]
+    hotline = services_of(app)
     now = hotline.clock.now()
     for agent_id in ("li_na", "emma_chen"):
         hotline.agents.choose(agent_id, READY, now)
@@ -286,7 +314,7 @@ def test_a_lost_matching_job_leaves_no_agent_idle_beside_a_waiting_caller(
 ) -> None:
     """The jobs were lost (Redis lost them, a worker died): the reaper asks for a match, once a period."""
     call = topup_caller(dial)
-    hotline = app.extensions["hotline"]
+    hotline = services_of(app)
     go_ready(app, "li_na")
     hotline.jobs.queue.empty()  # the hand-off's matching job is gone
     assert reap_once(hotline, hotline.clock.now()).agents == {}
@@ -295,3 +323,48 @@ def test_a_lost_matching_job_leaves_no_agent_idle_beside_a_waiting_caller(
     assert hotline.jobs.queue.count == 1  # not again within the period
     run_jobs()
     assert hotline.agents.get("li_na").call_sid == call.call_sid
+
+
+def test_a_worker_process_killed_mid_match_leaves_nothing_stuck(
+    app: Flask,
+    app_settings: dict[str, str],
+    dial: Callable[..., Call],
+    run_jobs: Callable[[], None],
+    redis_conn: redis.Redis,
+    redis_url: str,
+) -> None:
+    """A real worker SIGKILLs itself at `matching.taken` (HOTLINE_FAULT_POINTS): no finally, no rq."""
+    first, second = topup_caller(dial), topup_caller(dial)
+    hotline = services_of(app)
+    go_ready(app, "li_na")
+    hotline.jobs.queue.empty()
+    hotline.jobs.match_agent(None, "li_na")
+    env = {
+        **os.environ,
+        "TWILIO_ACCOUNT_SID": app_settings["twilio_account_sid"],
+        "TWILIO_AUTH_TOKEN": app_settings["twilio_auth_token"],
+        "TWILIO_API_BASE_URL": app_settings["twilio_api_base_url"],
+        "PUBLIC_BASE_URL": app_settings["public_base_url"],
+        "REDIS_URL": redis_url,
+        "HOTLINE_CLOCK_START": hotline.clock.now().isoformat(),
+        "HOTLINE_FAULT_POINTS": "matching.taken",
+    }
+    code = (
+        "from rq import SimpleWorker; from ivr.jobs import QUEUE_NAME; "
+        "from queue_worker.context import services; "
+        "SimpleWorker([QUEUE_NAME], connection=services().stores.jobs).work(burst=True)"
+    )
+    worker = subprocess.run([sys.executable, "-c", code], env=env, cwd=ROOT, timeout=120, check=False)
+    assert worker.returncode == -signal.SIGKILL
+    assert state_of(app, "li_na") == "reserved"
+    assert waiting_in(redis_conn, "payments") == [second.call_sid]  # the first is held
+    first.continue_loop()
+    assert first.on_hold  # their place is kept while held: no overflow
+    later(app, RESERVE_LEASE_SECONDS + 5)
+    reap_once(hotline, hotline.clock.now())
+    assert state_of(app, "li_na") == READY
+    assert waiting_in(redis_conn, "payments") == [first.call_sid, second.call_sid]
+    hotline.jobs.queue.empty()  # the dead run's job (rq finds it in its own time)
+    hotline.jobs.match_agent(None, "li_na")
+    run_jobs()
+    assert hotline.agents.get("li_na").call_sid == first.call_sid

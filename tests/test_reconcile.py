@@ -18,6 +18,7 @@ from flask import Flask
 from ivr import keys
 from ivr.callcenter.agents import READY
 from ivr.clock import FixedClock
+from ivr.services import services_of
 from queue_worker.reaper import reap_once
 from standin.phone import Call
 from tests.conftest import waiting_in
@@ -34,7 +35,7 @@ def hang_up_unnoticed(call: Call) -> None:
 def test_a_ghost_whose_hang_up_was_lost_leaves_the_queue_within_two_turns(
     app: Flask, dial: Callable[..., Call], run_jobs: Callable[[], None], redis_conn: redis.Redis
 ) -> None:
-    hotline = app.extensions["hotline"]
+    hotline = services_of(app)
     clock: FixedClock = hotline.clock
     turn = hotline.config.file.hotline.hold_turn_seconds
     ghost, alive = topup_caller(dial), topup_caller(dial)
@@ -61,7 +62,7 @@ def test_a_caller_on_the_line_without_hold_turns_is_left_waiting(
     app: Flask, dial: Callable[..., Call], redis_conn: redis.Redis
 ) -> None:
     """Twilio says the call is in progress (keying a callback number, say): looked at again later."""
-    hotline = app.extensions["hotline"]
+    hotline = services_of(app)
     clock: FixedClock = hotline.clock
     call = topup_caller(dial)
     clock.set(clock.now() + timedelta(seconds=2 * hotline.config.file.hotline.hold_turn_seconds + 1))
@@ -74,7 +75,7 @@ def test_a_caller_on_the_line_without_hold_turns_is_left_waiting(
 def test_a_redirect_answered_not_in_progress_ends_the_call_and_frees_the_agent(
     app: Flask, dial: Callable[..., Call], run_jobs: Callable[[], None], redis_conn: redis.Redis
 ) -> None:
-    hotline = app.extensions["hotline"]
+    hotline = services_of(app)
     ghost = topup_caller(dial)
     hang_up_unnoticed(ghost)
     ready(app, "li_na", run_jobs)  # matched to the ghost; Twilio answers the redirect with 21220

@@ -43,6 +43,7 @@ from ivr.callcenter.calls import CallRecord, CallWriter
 from ivr.callcenter.routing import Route
 from ivr.jobs import QUEUE_NAME
 from ivr.seeding import seed
+from ivr.services import services_of
 from ivr.store import Stores, embedded_redis_url, stop_embedded_redis
 from standin.phone import Call
 from standin.transport import FlaskTransport, Response
@@ -188,7 +189,7 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 @pytest.fixture
 def meter(app: Flask, redis_conn: redis.Redis, monkeypatch: pytest.MonkeyPatch) -> Meter:
     """Count the app's round trips and Redis's commands around every request a phone sends."""
-    stores: Stores = app.extensions["hotline"].stores
+    stores: Stores = services_of(app).stores
     meter = Meter(redis_conn, count_round_trips(stores.data), count_round_trips(stores.jobs))
     original = FlaskTransport.request
 
@@ -230,7 +231,7 @@ def whole_call(dial: Callable[..., Call], run_jobs: Callable[[], None]) -> Call:
 
 def reset_database(app: Flask, conn: redis.Redis) -> None:
     """An empty database with the demo accounts loaded, as a fresh start of the app leaves it."""
-    hotline = app.extensions["hotline"]
+    hotline = services_of(app)
     conn.flushdb()
     seed(hotline.config, hotline.stores.data)
 
@@ -244,7 +245,7 @@ def fill_the_hotline(app: Flask, calls: int = OTHER_CALLS) -> Counter[str]:
     measured caller still gets in), and the rest are still in the menu. Returns how many wait in
     each department.
     """
-    hotline = app.extensions["hotline"]
+    hotline = services_of(app)
     cfg = hotline.config.file
     door = hotline.engine.services.door
     departments, classes, locales = (
@@ -300,7 +301,7 @@ def test_the_counter_counts_round_trips_not_commands(app: Flask, meter: Meter) -
     On both of the app's clients. The first GET opens a connection: Redis sees the handshake,
     the round-trip count does not. INFO commandstats sees every command, a script's included.
     """
-    stores: Stores = app.extensions["hotline"].stores
+    stores: Stores = services_of(app).stores
     for client, trips in ((stores.data, meter.data), (stores.jobs, meter.jobs)):
         meter.clear()
         with meter.measure("first GET"):
@@ -372,7 +373,7 @@ def test_two_thousand_other_calls_change_nothing_a_webhook_does(
     callback included, the round trips on each client and the count of each command Redis runs
     (Lua's included) must be equal.
     """
-    hotline = app.extensions["hotline"]
+    hotline = services_of(app)
     whole_call(dial, run_jobs)  # warm-up
     reset_database(app, redis_conn)
     meter.clear()

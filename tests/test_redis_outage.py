@@ -18,6 +18,7 @@ from flask import Flask
 
 from ivr import create_app, keys
 from ivr.clock import FixedClock
+from ivr.services import services_of
 from ivr.store import WEBHOOK_CONNECT_WINDOW, WEBHOOK_SENTINEL_TIMEOUT, WEBHOOK_TIMEOUTS
 from queue_worker import context
 from standin.phone import Call
@@ -43,7 +44,7 @@ def own_redis(tmp_path: Path) -> Iterator[Server]:
 def hotline_on(url: str, app_settings: dict[str, Any], clock: FixedClock) -> Flask:
     """The hotline app on the Redis at `url`, its jobs run in this process."""
     app = create_app({**app_settings, "redis_url": url}, clock=clock)
-    context.install(app.extensions["hotline"])
+    context.install(services_of(app))
     return app
 
 
@@ -65,9 +66,7 @@ def jobs_runner(app: Flask) -> Callable[[], None]:
 
     from ivr.jobs import QUEUE_NAME
 
-    return lambda: SimpleWorker([QUEUE_NAME], connection=app.extensions["hotline"].stores.jobs).work(
-        burst=True
-    )
+    return lambda: SimpleWorker([QUEUE_NAME], connection=services_of(app).stores.jobs).work(burst=True)
 
 
 def next_turn(call: Call) -> str:
@@ -160,7 +159,7 @@ def test_past_the_grace_the_caller_goes_to_the_overflow_number(
 ) -> None:
     """The grace counts from the first failed turn, not the last: past it, the overflow."""
     app = hotline_on(own_redis.url, app_settings, clock)
-    grace = app.extensions["hotline"].config.file.hotline.redis_grace_seconds
+    grace = services_of(app).config.file.hotline.redis_grace_seconds
     assert grace > 2
     call = payments_caller(dialer(app, switchboard))
     own_redis.kill()

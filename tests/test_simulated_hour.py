@@ -24,14 +24,8 @@ import redis
 import yaml
 from flask import Flask
 
-from ivr import create_app, keys
-from ivr.api.auth import issue_token
-from ivr.callcenter.queues import Queues
-from ivr.clock import FixedClock
-from queue_worker import context
-from standin.rest import Switchboard
-from standin.traffic import Simulation
-from standin.traffic_model import (
+from bench.traffic import Simulation
+from bench.traffic_model import (
     ABANDONED,
     CALLBACK_FAILED,
     CALLED_BACK,
@@ -40,6 +34,13 @@ from standin.traffic_model import (
     Scenario,
     default_agents,
 )
+from ivr import create_app, keys
+from ivr.api.auth import issue_token
+from ivr.callcenter.queues import Queues
+from ivr.clock import FixedClock
+from ivr.services import services_of
+from queue_worker import context
+from standin.rest import Switchboard
 
 ROOT = Path(__file__).resolve().parent.parent
 SCENARIO = Scenario(minutes=60, seed=7, agents=default_agents(60), callback_unreachable_share=0.2)
@@ -57,7 +58,7 @@ def early_offer_app(
     path = tmp_path / "hotline.yaml"
     path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
     application = create_app({**app_settings, "hotline_config": path}, clock=clock)
-    context.install(application.extensions["hotline"])
+    context.install(services_of(application))
     yield application
     context.install(None)
 
@@ -94,7 +95,7 @@ def test_a_simulated_hour_accounts_for_every_caller(
     assert report.callbacks_connected == len(by_outcome[CALLED_BACK]) > report.callbacks_failed > 0
     assert report.callbacks_connected + report.callbacks_failed == report.callbacks_requested
     assert all(c.unreachable for c in by_outcome[CALLBACK_FAILED])
-    max_attempts = app.extensions["hotline"].config.file.callbacks.max_attempts
+    max_attempts = services_of(app).config.file.callbacks.max_attempts
     assert all(c.callback_attempts == max_attempts for c in by_outcome[CALLBACK_FAILED])
     assert all(c.callback_attempts == 1 and c.heard_offer for c in by_outcome[CALLED_BACK])
     assert report.offered_callback > report.callbacks_requested
@@ -117,7 +118,7 @@ def test_a_simulated_hour_accounts_for_every_caller(
     ]
     assert len(placed) == report.callback_calls == sum(c.callback_attempts for c in asked)
     queues = Queues(redis_conn, ["zh-CN", "en-US"])
-    hotline = app.extensions["hotline"]
+    hotline = services_of(app)
     assert all(queues.waiting(d) == 0 for d in hotline.config.file.departments)
 
     # No agent on two calls at once: by the generator's log and by the hotline's call records.

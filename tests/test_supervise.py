@@ -14,10 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from ivr import supervise
-from ivr.__main__ import _web_up
-from ivr.preflight import DataDirLock, port_problem
-from ivr.supervise import Child, describe_exit
+from hotline_tools import supervise
+from hotline_tools.launcher import _web_up
+from hotline_tools.preflight import DataDirLock, port_problem
+from hotline_tools.supervise import Child, describe_exit
 
 
 def test_a_port_someone_listens_on_is_named_with_its_variable() -> None:

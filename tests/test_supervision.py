@@ -28,6 +28,7 @@ from ivr.callcenter.agents import (
     WRAP_UP,
 )
 from ivr.clock import FixedClock
+from ivr.services import services_of
 from queue_worker import context
 from standin.phone import Call
 from standin.rest import Switchboard
@@ -54,7 +55,7 @@ def boss(app: Flask) -> str:
 
 def ringing_for(app: Flask, call: Call, agent_id: str, run_jobs: Callable[[], None]) -> None:
     """The agent goes ready and is matched: their phone rings for `call`, and stays ringing."""
-    hotline = app.extensions["hotline"]
+    hotline = services_of(app)
     hotline.agents.choose(agent_id, READY, hotline.clock.now())
     hotline.jobs.match_agent(None, agent_id)
     run_jobs()
@@ -82,7 +83,7 @@ def test_a_ringing_agent_is_freed_and_the_caller_keeps_their_place(
     body = resp.get_json()
     assert body["previous"] == RINGING and body["state"] == NOT_READY and body["caller"] == "requeued"
     assert body["call"] == redis_conn.hget(keys.call(first.call_sid), "ref")
-    agent = app.extensions["hotline"].agents.get("li_na")
+    agent = services_of(app).agents.get("li_na")
     assert agent.state == NOT_READY and agent.reason == "phone stuck"
     assert waiting_in(redis_conn, "payments") == [first.call_sid, later.call_sid]  # their own place
     assert "supervisor zhang_min forced agent li_na from ringing to not_ready (phone stuck)" in caplog.text
@@ -97,10 +98,10 @@ def test_a_late_dial_result_of_the_freed_agent_keeps_the_caller_waiting(
     app: Flask, api: Api, boss: str, dial: Callable[..., Call], run_jobs: Callable[[], None]
 ) -> None:
     """The redirect did not reach Twilio: the Dial times out later, and the caller stays in the queue."""
-    hotline = app.extensions["hotline"]
+    hotline = services_of(app)
     caller = payments_caller(dial)
     ringing_for(app, caller, "li_na", run_jobs)
-    hotline.matcher.connector.base_url = None  # the REST redirect to the hold loop fails
+    hotline.connector.base_url = None  # the REST redirect to the hold loop fails
     assert api.put(FORCE.format("li_na"), boss, {"state": "offline"}).get_json()["caller"] == "requeued"
     caller.dial_result("no-answer", duration=0)  # the agent's phone rang out
     assert caller.on_hold and caller.state != "completed"
@@ -118,7 +119,7 @@ def test_an_agent_on_a_call_is_freed_and_the_call_counted_handled(
     caller = payments_caller(dial)
     ringing_for(app, caller, "li_na", run_jobs)
     caller.answer()
-    assert app.extensions["hotline"].agents.get("li_na").state == ON_CALL
+    assert services_of(app).agents.get("li_na").state == ON_CALL
     clock.set(clock.now() + timedelta(seconds=90))
     body = api.put(FORCE.format("li_na"), boss, {"state": "ready"}).get_json()
     assert (body["previous"], body["state"], body["caller"]) == (ON_CALL, READY, "finished")
@@ -133,7 +134,7 @@ def test_an_agent_on_a_call_is_freed_and_the_call_counted_handled(
 def test_a_reservation_being_made_is_refused_and_a_stale_one_is_taken_over(
     app: Flask, api: Api, boss: str, clock: FixedClock
 ) -> None:
-    hotline = app.extensions["hotline"]
+    hotline = services_of(app)
     hotline.agents.choose("li_na", READY, clock.now())
     assert hotline.agents.reserve("li_na", clock.now())
     resp = api.put(FORCE.format("li_na"), boss, {"state": "offline"})
@@ -153,11 +154,11 @@ def test_forcing_needs_a_supervisor_a_known_agent_and_a_reason(app: Flask, api: 
     assert resp.status_code == 400 and resp.get_json()["field"] == "reason"
     resp = api.put(FORCE.format("li_na"), boss, {"state": "on_call"})
     assert resp.status_code == 400 and resp.get_json()["field"] == "state"
-    assert app.extensions["hotline"].agents.get("li_na").state == OFFLINE
+    assert services_of(app).agents.get("li_na").state == OFFLINE
 
 
 def test_the_admin_command_forces_a_state(app: Flask, redis_conn: redis.Redis) -> None:
-    hotline = app.extensions["hotline"]
+    hotline = services_of(app)
     now = hotline.clock.now()
     hotline.agents.choose("li_na", READY, now)
     assert hotline.agents.reserve("li_na", now)
@@ -195,7 +196,7 @@ def test_an_agent_kept_for_a_callback_that_never_rings_is_freed_and_the_place_ke
     ask_callback(asker)
     cb_ready(callback_app, "li_na")
     (stuck,) = calls_to(switchboard, asker)
-    hotline = callback_app.extensions["hotline"]
+    hotline = services_of(callback_app)
     assert hotline.agents.get("li_na").state == RINGING
     boss = token_for(callback_app, "supervisor", "zhang_min")
     resp = Api(callback_app).put(FORCE.format("li_na"), boss, {"state": "not_ready", "reason": "stuck"})

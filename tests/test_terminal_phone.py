@@ -7,9 +7,9 @@ from datetime import timedelta
 
 from flask import Flask
 
+from hotline_tools.terminal import run
 from ivr.clock import FixedClock
 from standin.phone import Call
-from standin.terminal import run
 from standin.transport import FlaskTransport, HttpTransport, Response
 from tests.conftest import ACCOUNT_SID, AUTH_TOKEN, DEMO_CALLER, PUBLIC_BASE_URL
 

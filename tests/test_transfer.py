@@ -16,6 +16,7 @@ from ivr.callcenter.agents import ON_CALL, WRAP_UP
 from ivr.callcenter.queues import Queues
 from ivr.clock import FixedClock
 from ivr.jobs import QUEUE_NAME
+from ivr.services import services_of
 from queue_worker import context
 from standin.phone import Call
 from standin.transport import FlaskTransport
@@ -34,7 +35,7 @@ def api(app: Flask) -> Api:
 
 def security_caller(app: Flask, sid: str, clock: FixedClock, rank_name: str = "high") -> None:
     """A caller waiting in security since now (put in through the queue's own join)."""
-    hotline = app.extensions["hotline"]
+    hotline = services_of(app)
     cfg = hotline.config.file
     queues: Queues = hotline.queues
     rank = cfg.priorities[rank_name]
@@ -43,7 +44,7 @@ def security_caller(app: Flask, sid: str, clock: FixedClock, rank_name: str = "h
 
 def state_of(app: Flask, agent_id: str) -> str:
     """The agent's state."""
-    return app.extensions["hotline"].agents.get(agent_id).state
+    return services_of(app).agents.get(agent_id).state
 
 
 def test_transfer_keeps_the_callers_place_and_the_notes_travel(
@@ -87,7 +88,7 @@ def test_transfer_keeps_the_callers_place_and_the_notes_travel(
 
     wang_wei = token_for(app, "agent", "wang_wei")
     for sid in ("CAurgent", "CAearlier"):  # served first, as their places say (no live calls)
-        hotline = app.extensions["hotline"]
+        hotline = services_of(app)
         assert hotline.queues.pop_for("security", ["zh-CN"]).sid == sid
     later(clock, 45)
     connect(api, wang_wei, caller, run_jobs)
@@ -200,7 +201,7 @@ def test_a_failed_redirect_moves_the_caller_when_the_agent_hangs_up(
 
     def run_jobs() -> None:
         """Run this app's queued jobs."""
-        SimpleWorker([QUEUE_NAME], connection=app.extensions["hotline"].stores.jobs).work(burst=True)
+        SimpleWorker([QUEUE_NAME], connection=services_of(app).stores.jobs).work(burst=True)
 
     def dial(from_: str, max_redirects: int) -> Call:
         """Place a call to this app."""
@@ -209,7 +210,7 @@ def test_a_failed_redirect_moves_the_caller_when_the_agent_hangs_up(
         call.start()
         return call
 
-    context.install(app.extensions["hotline"])
+    context.install(services_of(app))
     try:
         api = Api(app)
         caller = payments_caller(dial)

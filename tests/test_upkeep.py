@@ -17,9 +17,9 @@ import redis
 from rq.job import Job
 
 from ivr import keys
-from ivr.app import Hotline, build_hotline
 from ivr.callcenter.agents import Agents
 from ivr.rq_scheduler import LOCK_TTL_SECONDS, STALE_AFTER_SECONDS, lock_holder, lock_key
+from ivr.services import Services, build_services
 from ivr.settings import Settings
 from queue_worker.upkeep import Upkeep
 from tests.conftest import DEMO_ACCOUNT
@@ -52,9 +52,9 @@ def durable_redis(tmp_path: Path) -> Iterator[Server]:
     server.kill()
 
 
-def hotline_on(server: Server, app_settings: dict[str, Any]) -> Hotline:
+def hotline_on(server: Server, app_settings: dict[str, Any]) -> Services:
     """A worker's hotline on `server`."""
-    return build_hotline(Settings.from_mapping({**app_settings, "redis_url": server.url}), worker=True)
+    return build_services(Settings.from_mapping({**app_settings, "redis_url": server.url}), worker=True)
 
 
 @pytest.fixture
@@ -66,7 +66,7 @@ def upkeeps() -> Iterator[list[Upkeep]]:
         upkeep.stop()
 
 
-def upkeep_of(hotline: Hotline, made: list[Upkeep]) -> Upkeep:
+def upkeep_of(hotline: Services, made: list[Upkeep]) -> Upkeep:
     """A worker's upkeep, on clients of its own as `python -m queue_worker` makes it."""
     upkeep = Upkeep.of(hotline)
     made.append(upkeep)

@@ -16,10 +16,11 @@ import redis
 from flask import Flask
 
 from ivr import keys
-from ivr.api.statistics import queue_report, today
+from ivr.api.supervisor import statistics
 from ivr.callcenter.agents import READY
 from ivr.callcenter.calls import CallRecord
-from ivr.clock import FixedClock
+from ivr.clock import FixedClock, business_day
+from ivr.services import services_of
 from ivr.waits.estimate import estimate
 from ivr.waits.live import wait_for_caller, wait_for_new_caller
 from ivr.waits.profile import hour_of_week
@@ -34,7 +35,7 @@ Dial = Callable[..., Call]
 
 def ready(app: Flask, agent_id: str, run_jobs: Callable[[], None]) -> None:
     """The agent goes ready (as their console would) and the matcher runs."""
-    hotline = app.extensions["hotline"]
+    hotline = services_of(app)
     hotline.agents.choose(agent_id, READY, hotline.clock.now())
     hotline.jobs.match_agent(None, agent_id)
     run_jobs()
@@ -111,7 +112,7 @@ def test_the_peak_message_is_said_once_a_call_with_tomorrows_quietest_hour(
     redis_conn: redis.Redis,
     clock: FixedClock,
 ) -> None:
-    hotline = app.extensions["hotline"]
+    hotline = services_of(app)
     _seed_profile(redis_conn, "payments")
     hotline.jobs.queue.enqueue_call(ROLLUP_PROFILES)
     run_jobs()  # a real rq worker rolls the profile up: the summary the hold loop reads
@@ -130,9 +131,13 @@ def test_the_peak_message_is_said_once_a_call_with_tomorrows_quietest_hour(
     again = heard(waiting, mark)
     assert "预计等待" in again and "高峰" not in again  # the wait again, the peak message not
     # The supervisor sees the same: a peak hour now, the week's peak hours, a new caller's range.
-    payments = next(q for q in queue_report(hotline, clock.now())["queues"] if q["department"] == "payments")
+    payments = next(
+        q for q in statistics(hotline).queue_report(clock.now())["queues"] if q["department"] == "payments"
+    )
     assert payments["peak_hour_now"] is True and payments["peak_hours"] == summary["peak"]
-    new_caller = wait_for_new_caller(hotline, "payments", clock.now(), today(hotline, clock.now()))
+    new_caller = wait_for_new_caller(
+        hotline.live, "payments", clock.now(), business_day(clock.now(), hotline.config.file.hotline.timezone)
+    )
     # Three wait (the matcher has not run since), li_na is still free: she takes the first.
     assert new_caller.estimate is not None and (new_caller.state.ahead, new_caller.state.ready) == (3, 1)
     low, high = payments["estimated_wait_range"]
@@ -162,7 +167,7 @@ def test_the_rollup_job_learns_arrivals_and_handle_times_by_hour_of_week(
     redis_conn: redis.Redis,
     clock: FixedClock,
 ) -> None:
-    hotline = app.extensions["hotline"]
+    hotline = services_of(app)
     hotline.jobs.queue.enqueue_call(ROLLUP_PROFILES)
     run_jobs()  # the first run notes the counters; a new hotline gets its summary at once
     assert redis_conn.hexists(keys.profile("payments"), "summary")
@@ -191,9 +196,9 @@ def test_live_state_counts_shared_agents_overtaking_and_planned_shift_changes(
     app: Flask, redis_conn: redis.Redis, clock: FixedClock
 ) -> None:
     """What the estimator is given: shares of shared agents, higher classes' arrival rate, the plan."""
-    hotline = app.extensions["hotline"]
+    hotline = services_of(app)
     clock.set(OPEN_HOURS.replace(hour=11, minute=50))  # accounts plans 3 agents until 12:00, then 5
-    day = today(hotline, clock.now())
+    day = business_day(clock.now(), hotline.config.file.hotline.timezone)
     hotline.agents.choose("wang_wei", READY, clock.now())  # takes security first, then accounts
     start = clock.now()
     for i in range(3):  # three high-priority callers today, ten minutes before the one we follow
@@ -204,7 +209,7 @@ def test_live_state_counts_shared_agents_overtaking_and_planned_shift_changes(
         {"department": "accounts", "priority": "normal", "day": day, "queued_at": start.isoformat()},
     )
     clock.set(start + timedelta(seconds=30))
-    wait = wait_for_caller(hotline, record, clock.now())
+    wait = wait_for_caller(hotline.live, record, clock.now())
     state = wait.state
     # Nobody waits in security, which wang_wei takes first: he counts a whole agent here.
     assert (wait.position, state.ahead, state.ready, state.agents) == (4, 3, 1, 1.0)
@@ -215,5 +220,5 @@ def test_live_state_counts_shared_agents_overtaking_and_planned_shift_changes(
     # A security caller waits: wang_wei goes there first, so accounts gets his share of the demand,
     # 4 accounts callers against 1 in security: 4 / (4 + 1) = 0.8 of an agent.
     hotline.queues.join("CAsecurity", "security", "zh-CN", 2, clock.now(), 50, day)
-    state = wait_for_caller(hotline, record, clock.now()).state
+    state = wait_for_caller(hotline.live, record, clock.now()).state
     assert state.agents == 0.8 and state.staffing_changes == ((570.0, 2.8),)

@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 from flask import Flask
 
 from ivr import keys
+from ivr.services import services_of
 from ivr.waits.profile import DepartmentProfile, hour_of_week, quietest_slots
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -15,7 +16,7 @@ SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 def _learn(app: Flask, department: str, how_load: dict[int, float]) -> None:
     """Write a profile as the rollup would have after observing an hour per hour of week."""
-    conn = app.extensions["hotline"].stores.data
+    conn = services_of(app).stores.data
     for how, per_hour in how_load.items():
         conn.hset(
             keys.profile(department),
@@ -30,14 +31,14 @@ def _learn(app: Flask, department: str, how_load: dict[int, float]) -> None:
 
 
 def test_quietest_slots_are_open_hours_with_the_lowest_expected_wait(app: Flask) -> None:
-    hotline = app.extensions["hotline"]
+    hotline = services_of(app)
     monday_9 = datetime(2026, 3, 2, 9, 0, tzinfo=SHANGHAI)  # general is open 09-21 on weekdays
     loads = {hour_of_week(monday_9, "Asia/Shanghai") + h: 60.0 for h in range(12)}
     tuesday_10 = hour_of_week(monday_9 + timedelta(days=1, hours=1), "Asia/Shanghai")
     loads[tuesday_10] = 5.0
     _learn(app, "general", loads)
     start = monday_9 + timedelta(minutes=30)
-    slots = quietest_slots(hotline, "general", start, 3)
+    slots = quietest_slots(hotline.config.file, hotline.stores.data, "general", start, 3)
     assert slots[0] == (monday_9 + timedelta(days=1, hours=1)).astimezone(UTC)
     assert len(slots) == 3
     for slot in slots:  # never a closed hour, never in the past, always on the hour
@@ -47,9 +48,9 @@ def test_quietest_slots_are_open_hours_with_the_lowest_expected_wait(app: Flask)
 
 
 def test_a_new_hotline_ranks_hours_by_the_stated_default(app: Flask) -> None:
-    hotline = app.extensions["hotline"]
+    hotline = services_of(app)
     start = datetime(2026, 3, 2, 8, 0, tzinfo=SHANGHAI)
-    slots = quietest_slots(hotline, "general", start, 2)
+    slots = quietest_slots(hotline.config.file, hotline.stores.data, "general", start, 2)
     # With nothing observed, mornings are the quiet part of the default shape.
     assert [s.astimezone(SHANGHAI).hour for s in slots] == [9, 9]
     profile = DepartmentProfile.load(hotline.stores.data, hotline.config.file, "general")

@@ -28,6 +28,7 @@ from hypothesis import strategies as st
 from ivr import keys
 from ivr.hotline.loader import load_hotline
 from ivr.seeding import seed
+from ivr.services import services_of
 from ivr.settings import DEFAULT_HOTLINE_CONFIG
 from standin.phone import Call
 from standin.transport import sign
@@ -284,7 +285,7 @@ def test_every_webhook_answers_any_signed_request_with_valid_twiml(
     live calls at different points of the flow, new ones, garbled ones, or missing. An empty
     `<Response/>` (what the status callback answers) is valid TwiML.
     """
-    assert set(NODE_IDS) == set(app.extensions["hotline"].config.file.flow.nodes)
+    assert set(NODE_IDS) == set(services_of(app).config.file.flow.nodes)
     kind, _, node = webhook.partition(":")
     if kind == "any":
         rule = data.draw(st.sampled_from(voice_routes(app)), label="route")
@@ -334,7 +335,7 @@ def test_one_callsid_never_makes_a_second_call_record(
     request made; exactly one `hl:ref:*` key, pointing at the CallSid; the day's `offered`
     counter is 1.
     """
-    hotline = app.extensions["hotline"]
+    hotline = services_of(app)
     redis_conn.flushdb()
     seed(hotline.config, hotline.stores.data)
     client = app.test_client()

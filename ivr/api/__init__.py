@@ -1,14 +1,10 @@
 """The agent and supervisor JSON API, under /api.
 
 `register_api(app)` mounts it: one parent blueprint (`/api`) holding the agent, supervisor and
-OpenAPI blueprints, JSON error handlers on it (every error under /api is `{"error": ...}`),
-and the transfer and wrap-up services the agent views use.
+OpenAPI blueprints, and JSON error handlers on it (every error under /api is `{"error": ...}`).
 """
 
 from __future__ import annotations
-
-from dataclasses import dataclass
-from typing import Any, cast
 
 from flask import Blueprint, Flask
 
@@ -16,33 +12,10 @@ from ivr.api.agents import bp as agents_bp
 from ivr.api.errors import ERROR_CODES, json_error, routing_error
 from ivr.api.openapi import bp as openapi_bp
 from ivr.api.supervisor import bp as supervisor_bp
-from ivr.callcenter.notes import WrapUps
-from ivr.callcenter.transfers import Redirector, Transfers
-
-
-@dataclass(frozen=True)
-class ApiServices:
-    """What the API adds to the hotline (built once per app)."""
-
-    transfers: Transfers
-    wrapups: WrapUps
 
 
 def register_api(app: Flask) -> None:
-    """Mount the API on `app` (whose hotline is built)."""
-    hotline: Any = app.extensions["hotline"]
-    app.extensions["hotline_api"] = ApiServices(
-        transfers=Transfers(
-            hotline.config.file,
-            hotline.calls,
-            hotline.agents,
-            hotline.queues,
-            hotline.jobs,
-            # The matcher's REST connector also redirects calls to other documents.
-            cast(Redirector, hotline.matcher.connector),
-        ),
-        wrapups=WrapUps(hotline.stores.data, hotline.agents),
-    )
+    """Mount the API on `app`."""
     api = Blueprint("api", __name__, url_prefix="/api")
     api.register_blueprint(agents_bp)
     api.register_blueprint(supervisor_bp)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, abort, current_app
+from flask import Blueprint, abort
 
 from ivr import keys
 from ivr.api.auth import principal, require
@@ -30,6 +30,7 @@ from ivr.callcenter.notes import WrapUpRefused, notes_of
 from ivr.callcenter.screenpop import screen_pop
 from ivr.callcenter.transfers import TransferRefused
 from ivr.digits import is_digits
+from ivr.services import services
 
 bp = Blueprint("agent_api", __name__, url_prefix="/agent")
 
@@ -37,14 +38,9 @@ bp = Blueprint("agent_api", __name__, url_prefix="/agent")
 WITH_CALL = (RINGING, ON_CALL, WRAP_UP)
 
 
-def _hotline() -> Any:  # the Hotline (ivr.app imports this package)
-    """The app's hotline."""
-    return current_app.extensions["hotline"]
-
-
 def _me() -> AgentView:
     """The agent the token was issued to; 401 if they were removed since."""
-    agent = _hotline().agents.get(principal().subject)
+    agent = services().agents.get(principal().subject)
     if agent is None:
         abort(401, description="the agent of this token no longer exists")
     return agent
@@ -52,13 +48,13 @@ def _me() -> AgentView:
 
 def _ref(call_sid: str) -> str | None:
     """The reference number of a call, if its record is still there."""
-    return _hotline().stores.data.hget(keys.call(call_sid), "ref") if call_sid else None
+    return services().stores.data.hget(keys.call(call_sid), "ref") if call_sid else None
 
 
 def _own_call(agent: AgentView, ref: str) -> CallRecord:
     """The call with reference `ref`: 404 if unknown, 403 unless it is the agent's current or last."""
-    sid = _hotline().stores.data.get(keys.reference(ref)) if is_digits(ref) else None
-    record = _hotline().calls.load(sid) if sid else None
+    sid = services().stores.data.get(keys.reference(ref)) if is_digits(ref) else None
+    record = services().calls.load(sid) if sid else None
     if record is None:
         abort(404, description=f"no call with reference {ref}")
     if sid != agent.call_sid:
@@ -68,7 +64,7 @@ def _own_call(agent: AgentView, ref: str) -> CallRecord:
 
 def _current_call(agent: AgentView) -> CallRecord:
     """The agent's current call: 404 when they have none."""
-    record = _hotline().calls.load(agent.call_sid) if agent.call_sid and agent.state in WITH_CALL else None
+    record = services().calls.load(agent.call_sid) if agent.call_sid and agent.state in WITH_CALL else None
     if record is None:
         abort(404, description=f"no current call (agent is {agent.state})")
     return record
@@ -78,7 +74,7 @@ def _current_call(agent: AgentView) -> CallRecord:
 @require("agent")
 def me() -> dict[str, Any]:
     """The agent's state, since when, and why (not ready)."""
-    agent, now = _me(), _hotline().clock.now()
+    agent, now = _me(), services().clock.now()
     return AgentMe(
         id=agent.id,
         name=agent.name,
@@ -97,7 +93,7 @@ def me() -> dict[str, Any]:
 def change_state() -> dict[str, Any]:
     """Ready, not ready (with a reason) or offline; 409 when the agent's state does not allow it."""
     body = parse_body(StateChange)
-    hotline, agent = _hotline(), _me()
+    hotline, agent = services(), _me()
     now = hotline.clock.now()
     try:
         previous = hotline.agents.choose(agent.id, body.state, now, body.reason)
@@ -116,7 +112,7 @@ def change_state() -> dict[str, Any]:
 @require("agent")
 def heartbeat() -> dict[str, Any]:
     """The console is alive; one that stays silent too long is taken offline by the sweeper."""
-    hotline, agent = _hotline(), _me()
+    hotline, agent = services(), _me()
     if agent.state != OFFLINE:  # an offline agent has nothing to keep alive
         hotline.agents.heartbeat(agent.id, hotline.clock.now())
     timeout = hotline.config.file.hotline.heartbeat_timeout_seconds
@@ -140,7 +136,7 @@ def call_by_reference(ref: str) -> dict[str, Any]:
 
 def _pop(record: CallRecord) -> dict[str, Any]:
     """A call's screen pop as the API answers it."""
-    hotline = _hotline()
+    hotline = services()
     return ScreenPop.model_validate(screen_pop(hotline.stores.data, record, hotline.clock.now())).model_dump(
         mode="json"
     )
@@ -151,7 +147,7 @@ def _pop(record: CallRecord) -> dict[str, Any]:
 def transfer() -> dict[str, Any]:
     """Send the caller to another department (keeping their place) or to an outside number."""
     body = parse_body(TransferRequest)
-    hotline, agent = _hotline(), _me()
+    hotline, agent = services(), _me()
     if (body.department is None) == (body.number is None):
         raise BadField("department", "give a department or a number (one of them)")
     if body.department is not None and body.department not in hotline.config.file.departments:
@@ -163,7 +159,7 @@ def transfer() -> dict[str, Any]:
         )
     if body.ref is not None:
         _own_call(agent, body.ref)
-    transfers, now = current_app.extensions["hotline_api"].transfers, hotline.clock.now()
+    transfers, now = hotline.transfers, hotline.clock.now()
     try:
         if body.department is not None:
             done = transfers.to_department(agent.id, body.department, body.notes, now)
@@ -185,12 +181,12 @@ def transfer() -> dict[str, Any]:
 def wrap_up() -> dict[str, Any]:
     """File wrap-up notes and a disposition on the agent's current call (on it, or wrapping it up)."""
     body = parse_body(WrapUpRequest)
-    hotline, agent = _hotline(), _me()
+    hotline, agent = services(), _me()
     record = _own_call(agent, body.ref) if body.ref is not None else None
     sid = record.sid if record else agent.call_sid
     if not sid:
         abort(404, description="no call to wrap up")
-    wrapups = current_app.extensions["hotline_api"].wrapups
+    wrapups = hotline.wrapups
     try:
         wrapups.file(agent.id, sid, body.notes, body.disposition, hotline.clock.now())
     except WrapUpRefused as exc:

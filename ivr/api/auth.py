@@ -24,10 +24,11 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import redis
-from flask import abort, current_app, g, request
+from flask import abort, g, request
 from werkzeug.exceptions import TooManyRequests
 
 from ivr import keys
+from ivr.services import services
 
 log = logging.getLogger("ivr.api")
 
@@ -134,7 +135,7 @@ def require(role: str) -> Callable[[F], F]:
             if token is None:
                 abort(401, description="a bearer token is required (Authorization: Bearer <token>)")
             address = request.remote_addr or "unknown"
-            who = _check(current_app.extensions["hotline"].stores.data, token, address)
+            who = _check(services().stores.data, token, address)
             if who is None:
                 abort(401, description="unknown or revoked token")
             if who.role != role:

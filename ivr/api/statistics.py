@@ -20,11 +20,19 @@ import math
 from collections import Counter
 from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo
+
+import redis
+from rq.registry import FailedJobRegistry
 
 from ivr import keys
-from ivr.callcenter.agents import STATES
-from ivr.waits.live import peak_hours, wait_for_new_caller
+from ivr.callcenter.agents import STATES, Agents
+from ivr.callcenter.queues import Queues
+from ivr.clock import business_day
+from ivr.followup.surveys import Surveys
+from ivr.hotline.schema import HotlineFile
+from ivr.jobs import JobQueue
+from ivr.outbound.limits import OutboundLimits
+from ivr.waits.live import LiveQueues, peak_hours, wait_for_new_caller
 
 COUNTERS = (
     "offered", "answered", "answered_in_sl", "answered_wait_ms", "abandoned", "abandoned_wait_ms",
@@ -39,9 +47,9 @@ CALLBACK_COUNTERS = (
 FAILED_PREFIX = "callbacks_failed:"
 
 
-def callback_report(hotline: Any, department: str, day: str) -> dict[str, Any]:
+def callback_report(conn: redis.Redis, department: str, day: str) -> dict[str, Any]:
     """A department's callbacks of the day, with the reasons of the failed ones."""
-    stats = hotline.stores.data.hgetall(keys.department_stats(department, day))
+    stats = conn.hgetall(keys.department_stats(department, day))
     report: dict[str, Any] = {name: int(stats.get(name, 0)) for name in CALLBACK_COUNTERS}
     report["failed_reasons"] = {
         name.removeprefix(FAILED_PREFIX): int(value)
@@ -51,133 +59,143 @@ def callback_report(hotline: Any, department: str, day: str) -> dict[str, Any]:
     return report
 
 
-def today(hotline: Any, now: datetime) -> str:
-    """The statistics day (yymmdd) in the hotline's time zone, as call records have it."""
-    return now.astimezone(ZoneInfo(hotline.config.file.hotline.timezone)).strftime("%y%m%d")
-
-
 def _ratio(part: int, whole: int, scale: float = 1.0) -> float | None:
     """part / whole (scaled), or None when there is nothing to divide by yet."""
     return round(part / whole * scale, 4) if whole else None
 
 
-def queue_report(hotline: Any, now: datetime) -> dict[str, Any]:
-    """Per department: callers waiting, longest and estimated wait, agents by state, today's totals."""
-    cfg = hotline.config.file
-    day = today(hotline, now)
-    departments = list(cfg.departments)
-    pipe = hotline.stores.data.pipeline(transaction=False)
-    for dept in departments:
-        pipe.hmget(keys.department_stats(dept, day), list(COUNTERS))
-    counters = [
-        {name: int(value or 0) for name, value in zip(COUNTERS, row, strict=True)} for row in pipe.execute()
-    ]
-    agents = hotline.agents.all()
-    queues = []
-    for dept, c in zip(departments, counters, strict=True):
-        waiting = hotline.queues.waiting(dept)
-        oldest = hotline.queues.oldest_arrival(dept)
-        # A new caller has everyone waiting ahead of them: the hold loop's estimate, one place on.
-        by_state = Counter(a.state for a in agents if dept in a.departments)
-        wait = wait_for_new_caller(hotline, dept, now, day)
-        estimate = wait.estimate
-        ended = c["answered"] + c["abandoned"]
-        queues.append(
-            {
-                "department": dept,
-                "waiting": waiting,
-                "longest_wait_seconds": max(int((now - oldest).total_seconds()), 0) if oldest else 0,
-                "estimated_wait_seconds": int(estimate.seconds) if estimate else None,
-                "agents": {state: by_state.get(state, 0) for state in STATES},
-                "offered": c["offered"],
-                "answered": c["answered"],
-                "abandoned": c["abandoned"],
-                "answered_within_service_level": c["answered_in_sl"],
-                "abandonment_rate": _ratio(c["abandoned"], c["offered"]),
-                "service_level": _ratio(c["answered_in_sl"], ended),
-                "average_wait_seconds": _ratio(c["answered_wait_ms"], c["answered"], 0.001),
-                "average_abandon_wait_seconds": _ratio(c["abandoned_wait_ms"], c["abandoned"], 0.001),
-                "average_handle_seconds": _ratio(c["handle_ms"], c["handled"], 0.001),
-                "handled": c["handled"],
-                "transferred_out": c["transferred_out"],
-                "queue_full": c["queue_full"],
-                "overflowed": c["overflowed"],
-                "estimated_wait_range": [int(estimate.low), math.ceil(estimate.high)] if estimate else None,
-                "peak_hour_now": wait.peak,
-                "peak_hours": peak_hours(hotline, dept),
-                "callbacks": callback_report(hotline, dept, day),
-            }
-        )
-    return {
-        "as_of": now,
-        "day": day,
-        "service_level_seconds": cfg.hotline.service_level_seconds,
-        "queues": queues,
-        "outbound_refused": hotline.limits.refusals(day),
-    }
+class Statistics:
+    """The supervisor's reports, read from the data Redis."""
 
+    def __init__(
+        self,
+        cfg: HotlineFile,
+        conn: redis.Redis,
+        *,
+        agents: Agents,
+        queues: Queues,
+        limits: OutboundLimits,
+        jobs: JobQueue,
+    ) -> None:
+        self.cfg, self.conn, self.agents, self.queues = cfg, conn, agents, queues
+        self.limits, self.jobs = limits, jobs
 
-def agent_report(hotline: Any, now: datetime) -> dict[str, Any]:
-    """Per agent: state and time in it, current or last call, calls answered today, last heartbeat."""
-    conn = hotline.stores.data
-    agents = hotline.agents.all()
-    ids = [a.id for a in agents]
-    pipe = conn.pipeline(transaction=False)
-    pipe.hgetall(keys.agent_calls(today(hotline, now)))
-    if ids:
-        pipe.zmscore(keys.agent_heartbeats(), ids)
-    for agent in agents:  # the reference of each one's current or last call ('' for none)
-        if agent.call_sid:
-            pipe.hget(keys.call(agent.call_sid), "ref")
-        else:
-            pipe.echo("")
-    replies = pipe.execute()
-    answered, beats = replies[0], (replies[1] if ids else [])
-    refs = replies[2:] if ids else []
-    rows = []
-    for agent, beat, ref in zip(agents, beats, refs, strict=True):
-        rows.append(
-            {
-                "id": agent.id,
-                "name": agent.name,
-                "state": agent.state,
-                "since": agent.state_since,
-                "seconds_in_state": max(int((now - agent.state_since).total_seconds()), 0),
-                "reason": agent.reason,
-                "departments": agent.departments,
-                "languages": agent.languages,
-                "call": ref or None,
-                "answered_today": int(answered.get(agent.id, 0)),
-                "seconds_since_heartbeat": max(int(now.timestamp() - beat), 0) if beat is not None else None,
-            }
-        )
-    return {"as_of": now, "agents": rows}
+    def queue_report(self, now: datetime) -> dict[str, Any]:
+        """Per department: callers waiting, longest and estimated wait, agents by state, today's totals."""
+        cfg = self.cfg
+        day = business_day(now, cfg.hotline.timezone)
+        live = LiveQueues(cfg, self.conn, self.queues)
+        departments = list(cfg.departments)
+        pipe = self.conn.pipeline(transaction=False)
+        for dept in departments:
+            pipe.hmget(keys.department_stats(dept, day), list(COUNTERS))
+        counters = [
+            {name: int(value or 0) for name, value in zip(COUNTERS, row, strict=True)}
+            for row in pipe.execute()
+        ]
+        agents = self.agents.all()
+        queues = []
+        for dept, c in zip(departments, counters, strict=True):
+            waiting = self.queues.waiting(dept)
+            oldest = self.queues.oldest_arrival(dept)
+            # A new caller has everyone waiting ahead of them: the hold loop's estimate, one place on.
+            by_state = Counter(a.state for a in agents if dept in a.departments)
+            wait = wait_for_new_caller(live, dept, now, day)
+            estimate = wait.estimate
+            ended = c["answered"] + c["abandoned"]
+            queues.append(
+                {
+                    "department": dept,
+                    "waiting": waiting,
+                    "longest_wait_seconds": max(int((now - oldest).total_seconds()), 0) if oldest else 0,
+                    "estimated_wait_seconds": int(estimate.seconds) if estimate else None,
+                    "agents": {state: by_state.get(state, 0) for state in STATES},
+                    "offered": c["offered"],
+                    "answered": c["answered"],
+                    "abandoned": c["abandoned"],
+                    "answered_within_service_level": c["answered_in_sl"],
+                    "abandonment_rate": _ratio(c["abandoned"], c["offered"]),
+                    "service_level": _ratio(c["answered_in_sl"], ended),
+                    "average_wait_seconds": _ratio(c["answered_wait_ms"], c["answered"], 0.001),
+                    "average_abandon_wait_seconds": _ratio(c["abandoned_wait_ms"], c["abandoned"], 0.001),
+                    "average_handle_seconds": _ratio(c["handle_ms"], c["handled"], 0.001),
+                    "handled": c["handled"],
+                    "transferred_out": c["transferred_out"],
+                    "queue_full": c["queue_full"],
+                    "overflowed": c["overflowed"],
+                    "estimated_wait_range": [int(estimate.low), math.ceil(estimate.high)]
+                    if estimate
+                    else None,
+                    "peak_hour_now": wait.peak,
+                    "peak_hours": peak_hours(live, dept),
+                    "callbacks": callback_report(self.conn, dept, day),
+                }
+            )
+        return {
+            "as_of": now,
+            "day": day,
+            "service_level_seconds": cfg.hotline.service_level_seconds,
+            "queues": queues,
+            "outbound_refused": self.limits.refusals(day),
+        }
 
+    def agent_report(self, now: datetime) -> dict[str, Any]:
+        """Per agent: state and time in it, current or last call, calls answered today, last heartbeat."""
+        conn = self.conn
+        agents = self.agents.all()
+        ids = [a.id for a in agents]
+        pipe = conn.pipeline(transaction=False)
+        pipe.hgetall(keys.agent_calls(business_day(now, self.cfg.hotline.timezone)))
+        if ids:
+            pipe.zmscore(keys.agent_heartbeats(), ids)
+        for agent in agents:  # the reference of each one's current or last call ('' for none)
+            if agent.call_sid:
+                pipe.hget(keys.call(agent.call_sid), "ref")
+            else:
+                pipe.echo("")
+        replies = pipe.execute()
+        answered, beats = replies[0], (replies[1] if ids else [])
+        refs = replies[2:] if ids else []
+        rows = []
+        for agent, beat, ref in zip(agents, beats, refs, strict=True):
+            rows.append(
+                {
+                    "id": agent.id,
+                    "name": agent.name,
+                    "state": agent.state,
+                    "since": agent.state_since,
+                    "seconds_in_state": max(int((now - agent.state_since).total_seconds()), 0),
+                    "reason": agent.reason,
+                    "departments": agent.departments,
+                    "languages": agent.languages,
+                    "call": ref or None,
+                    "answered_today": int(answered.get(agent.id, 0)),
+                    "seconds_since_heartbeat": max(int(now.timestamp() - beat), 0)
+                    if beat is not None
+                    else None,
+                }
+            )
+        return {"as_of": now, "agents": rows}
 
-# -- after the call: surveys, voicemails, messages, refusals, failed jobs -----------------------
+    # -- after the call: surveys, voicemails, messages, refusals, failed jobs -------------------
 
-
-def followup_report(hotline: Any, now: datetime) -> dict[str, Any]:
-    """Today's survey results per agent and department, voicemails, messages and failed jobs."""
-    from rq.registry import FailedJobRegistry
-
-    from ivr.followup.surveys import Surveys
-
-    cfg = hotline.config.file
-    day = today(hotline, now)
-    counters = {k: int(v) for k, v in hotline.stores.data.hgetall(keys.followups(day)).items()}
-    failed = FailedJobRegistry(queue=hotline.jobs.queue)
-    return {
-        "as_of": now,
-        "day": day,
-        "surveys": Surveys(hotline.stores.data).results(day),
-        "voicemails": {dept: counters.get(f"voicemails:{dept}", 0) for dept in cfg.departments},
-        "transcribed": counters.get("transcribed", 0),
-        "messages": {
-            "sent": counters.get("messages_sent", 0),
-            "failed": counters.get("messages_failed", 0),
-            "refused": counters.get("messages_refused", 0),
-        },
-        "refusals": hotline.limits.refusals(day),
-        "failed_jobs": failed.count,
-    }
+    def followup_report(self, now: datetime) -> dict[str, Any]:
+        """Today's survey results per agent and department, voicemails, messages and failed jobs."""
+        cfg = self.cfg
+        day = business_day(now, self.cfg.hotline.timezone)
+        counters = {k: int(v) for k, v in self.conn.hgetall(keys.followups(day)).items()}
+        failed = FailedJobRegistry(queue=self.jobs.queue)
+        return {
+            "as_of": now,
+            "day": day,
+            "surveys": Surveys(self.conn).results(day),
+            "voicemails": {dept: counters.get(f"voicemails:{dept}", 0) for dept in cfg.departments},
+            "transcribed": counters.get("transcribed", 0),
+            "messages": {
+                "sent": counters.get("messages_sent", 0),
+                "failed": counters.get("messages_failed", 0),
+                "refused": counters.get("messages_refused", 0),
+            },
+            "refusals": self.limits.refusals(day),
+            "failed_jobs": failed.count,
+        }

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, abort, current_app, request
+from flask import Blueprint, abort, request
 
 from ivr import keys
 from ivr.api.auth import principal, require
@@ -17,10 +17,11 @@ from ivr.api.schemas import (
     StateChange,
     TicketsReport,
 )
-from ivr.api.statistics import agent_report, followup_report, queue_report
+from ivr.api.statistics import Statistics
 from ivr.callcenter.agents import StateConflict
 from ivr.callcenter.supervision import Supervision
 from ivr.followup.tickets import MAX_LIST, Tickets
+from ivr.services import Services, services
 from ivr.voice.holdloop import HOLD_AGAIN
 
 bp = Blueprint("supervisor_api", __name__, url_prefix="/supervisor")
@@ -30,8 +31,8 @@ bp = Blueprint("supervisor_api", __name__, url_prefix="/supervisor")
 @require("supervisor")
 def queues() -> dict[str, Any]:
     """Per department: waiting, waits, agents by state, and today's offered/answered/abandoned."""
-    hotline = current_app.extensions["hotline"]
-    report = queue_report(hotline, hotline.clock.now())
+    hotline = services()
+    report = statistics(hotline).queue_report(hotline.clock.now())
     return QueuesReport.model_validate(report).model_dump(mode="json")
 
 
@@ -39,8 +40,8 @@ def queues() -> dict[str, Any]:
 @require("supervisor")
 def agents() -> dict[str, Any]:
     """Per agent: state and seconds in it, current or last call, calls answered today."""
-    hotline = current_app.extensions["hotline"]
-    report = agent_report(hotline, hotline.clock.now())
+    hotline = services()
+    report = statistics(hotline).agent_report(hotline.clock.now())
     return AgentsReport.model_validate(report).model_dump(mode="json")
 
 
@@ -48,8 +49,8 @@ def agents() -> dict[str, Any]:
 @require("supervisor")
 def followups() -> dict[str, Any]:
     """Today after the calls: survey results per agent and department, voicemails, messages."""
-    hotline = current_app.extensions["hotline"]
-    report = followup_report(hotline, hotline.clock.now())
+    hotline = services()
+    report = statistics(hotline).followup_report(hotline.clock.now())
     return FollowupsReport.model_validate(report).model_dump(mode="json")
 
 
@@ -57,7 +58,7 @@ def followups() -> dict[str, Any]:
 @require("supervisor")
 def tickets() -> dict[str, Any]:
     """A department's newest voicemail tickets (`?department=payments&limit=20`)."""
-    hotline = current_app.extensions["hotline"]
+    hotline = services()
     department = request.args.get("department", "")
     if department not in hotline.config.file.departments:
         known = ", ".join(hotline.config.file.departments)
@@ -80,9 +81,21 @@ def tickets() -> dict[str, Any]:
     return TicketsReport.model_validate(report).model_dump(mode="json")
 
 
-def supervision(hotline: Any) -> Supervision:
+def statistics(hotline: Services) -> Statistics:
+    """The supervisor's reports, from the services they read."""
+    return Statistics(
+        hotline.config.file,
+        hotline.stores.data,
+        agents=hotline.agents,
+        queues=hotline.queues,
+        limits=hotline.limits,
+        jobs=hotline.jobs,
+    )
+
+
+def supervision(hotline: Services) -> Supervision:
     """Forcing agents' states, with the caller of a ringing agent sent back to the hold loop."""
-    connector = hotline.matcher.connector
+    connector = hotline.connector
     return Supervision(
         hotline.stores.data,
         hotline.agents,
@@ -99,7 +112,7 @@ def supervision(hotline: Any) -> Supervision:
 def force_state(agent_id: str) -> dict[str, Any]:
     """Set an agent's state (ready, not ready with a reason, offline) whatever it is now."""
     body = parse_body(StateChange)
-    hotline = current_app.extensions["hotline"]
+    hotline = services()
     try:
         forced = supervision(hotline).force(
             agent_id, body.state, hotline.clock.now(), reason=body.reason, by=principal().subject

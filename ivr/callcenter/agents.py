@@ -83,10 +83,13 @@ MOVES: dict[str, tuple[tuple[str, ...], str]] = {
     "forced_not_ready": (STATES, NOT_READY),
     "forced_offline": (STATES, OFFLINE),
 }
-# A reserved agent's lease: the matcher takes the caller and rings within milliseconds.
-RESERVE_LEASE_SECONDS = 10
-# A ringing agent's lease beyond the ring timeout: the redirect, the hold loop's next turn.
-RING_MARGIN_SECONDS = 30
+# A reserved agent's lease (and the taken caller's): the matcher takes the caller and rings within
+# milliseconds. A matcher slower than this finds the agent released: its match fails, and the
+# caller is back at their place; nothing is lost, and a dead matcher costs the agent seconds.
+RESERVE_LEASE_SECONDS = 3
+# A ringing agent's lease beyond the ring timeout (from the match, and again from the Dial): the
+# REST redirect, and the Dial's result on its way back.
+RING_MARGIN_SECONDS = 8
 
 # KEYS: agent.  ARGV: allowed from (comma list), to, now (iso), then field/value pairs to set.
 # Returns the state it came from, or an error reply naming the state it is in.

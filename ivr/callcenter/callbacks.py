@@ -72,6 +72,8 @@ end
 if f[3] or not string.find(ARGV[8], ',' .. (f[1] or '') .. ',', 1, true) then return 0 end
 redis.call('HSET', KEYS[1], 'status', ARGV[7], 'agent', ARGV[1], 'department', ARGV[2],
   'queue_score', ARGV[3], 'matched_at', ARGV[4])
+-- A new match: what an earlier one of this caller left (a failed redirect, a dial) is not its.
+redis.call('HDEL', KEYS[1], 'redirect', 'dialled_at')
 return -1
 """
 
@@ -168,7 +170,7 @@ class Callbacks:
 
     def count(self, record: CallRecord, *names: str) -> None:
         """Add one to the department's counters of the record's day."""
-        stats = keys.department_stats(record.get("department"), record.get("day") or "000000")
+        stats = keys.department_stats(record.get("department"), record.day)
         pipe = self.conn.pipeline(transaction=False)
         for name in names:
             pipe.hincrby(stats, name, 1)
@@ -367,7 +369,7 @@ class Callbacks:
             rank,
             now,
             REQUEUE_CAPACITY,
-            record.get("day") or "000000",
+            record.day,
             score=score,
             offer=offer,
             on_line=False,
@@ -394,7 +396,7 @@ class Callbacks:
         if was is None:
             return False
         if was == CallStatus.QUEUED and record.get("department"):
-            self.queues.leave(record.sid, record.get("department"), record.get("day"), abandoned=False)
+            self.queues.leave(record.sid, record.get("department"), record.day, abandoned=False)
         ttl = int((slot - now).total_seconds()) + keys.CALL_TTL_SECONDS
         self.conn.expire(keys.call(record.sid), max(ttl, keys.CALL_TTL_SECONDS))
         self.count(CallRecord(record.sid, {**record.fields, "department": department}), "callbacks_scheduled")

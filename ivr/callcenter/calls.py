@@ -97,6 +97,10 @@ return status or '-'
 VERIFIED = ("caller_id", "second_factor")
 
 
+# The day of a record that lost its own: its counts go to a day no report reads.
+NO_DAY = "000000"
+
+
 @dataclass
 class CallRecord:
     """What the hotline knows about one call (all values are strings, as Redis keeps them)."""
@@ -108,6 +112,11 @@ class CallRecord:
     def get(self, name: str, default: str = "") -> str:
         """A field, or `default` when it is not set."""
         return self.fields.get(name, default) or default
+
+    @property
+    def day(self) -> str:
+        """The hotline's day the call began (yymmdd, `clock.business_day`): its counters' day."""
+        return self.get("day", NO_DAY)
 
     @property
     def verified(self) -> bool:
@@ -154,7 +163,7 @@ class CallStore:
         Its reply is 0 when already closed, else the status the call had when it closed, read in
         the same script: a matcher may have given the caller to an agent since `record` was read.
         """
-        day = record.get("day") or "000000"
+        day = record.day
         close_keys = [keys.call(record.sid), keys.daily_stats(day)]
         args = [now.isoformat(), status[:20], duration, keys.STATS_TTL_SECONDS, *close_table()]
         pipe.eval(_CLOSE_CALL, len(close_keys), *close_keys, *args)

@@ -36,7 +36,7 @@ class Connections:
         self.life = CallLife(conn)
 
     def _stats(self, call: CallRecord) -> str:
-        return keys.department_stats(call.get("department"), call.get("day") or "000000")
+        return keys.department_stats(call.get("department"), call.day)
 
     def answered(self, call: CallRecord, agent_id: str, now: datetime) -> bool:
         """The agent picked up (their whisper is being played). False for a stale or repeated event."""
@@ -61,7 +61,7 @@ class Connections:
         if waited_ms <= self.cfg.hotline.service_level_seconds * 1000:
             pipe.hincrby(stats, "answered_in_sl", 1)
         pipe.expire(stats, keys.STATS_TTL_SECONDS)
-        day_calls = keys.agent_calls(call.get("day") or "000000")
+        day_calls = keys.agent_calls(call.day)
         pipe.hincrby(day_calls, agent_id, 1)
         pipe.expire(day_calls, keys.STATS_TTL_SECONDS)
         pipe.execute()
@@ -117,7 +117,7 @@ class Connections:
             rank,
             now,
             REQUEUE_CAPACITY,
-            call.get("day"),
+            call.day,
             score=score,
             offer=False,
         )
@@ -132,7 +132,7 @@ class Connections:
         agent_id = call.get("agent")
         if status == CallStatus.CONNECTING and call.get("department") in self.cfg.departments:
             queued_at = datetime.fromisoformat(call.get("queued_at") or now.isoformat())
-            self.queues.count_abandoned(call.get("department"), call.get("day") or "000000", now - queued_at)
+            self.queues.count_abandoned(call.get("department"), call.day, now - queued_at)
         if not agent_id:
             return
         if status == CallStatus.CONNECTING:
@@ -159,7 +159,7 @@ class Connections:
         if not self._finish_leg(agent_id, now, department.wrap_up_seconds if department else 30):
             return
         # Served unless the caller's hang-up closed the record first (then it stays ended).
-        self.life.move(call.sid, CallStatus.SERVED, live_only=False, served_at=now.isoformat())
+        self.life.move(call.sid, CallStatus.SERVED, served_at=now.isoformat())
         pipe = self.conn.pipeline(transaction=True)
         stats = self._stats(call)
         pipe.hincrby(stats, "handled", 1)

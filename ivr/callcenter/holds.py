@@ -23,17 +23,29 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import Protocol
+
+import redis
 
 from ivr import keys
-from ivr.callcenter.agents import HELD, RESERVED, RING_MARGIN_SECONDS, AgentView, StateConflict
-from ivr.callcenter.calls import CallRecord
-from ivr.callcenter.ending import call_ended
+from ivr.callcenter.agents import (
+    HELD,
+    RESERVED,
+    RING_MARGIN_SECONDS,
+    RINGING,
+    Agents,
+    AgentView,
+    StateConflict,
+)
+from ivr.callcenter.callbacks import Callbacks
+from ivr.callcenter.calls import CallRecord, CallStore
+from ivr.callcenter.connections import Connections
+from ivr.callcenter.ending import CallEnding
 from ivr.callcenter.lifecycle import CallStatus
+from ivr.callcenter.queues import Queues
 from ivr.callcenter.redirect import NOT_ANSWERED_YET, OVER
-
-if TYPE_CHECKING:
-    from ivr.app import Hotline
+from ivr.hotline.schema import HotlineFile
+from ivr.jobs import JobQueue
 
 log = logging.getLogger(__name__)
 
@@ -52,23 +64,49 @@ class Reaped:
     checked: int = 0  # calls asked of Twilio
 
 
+class TwilioCalls(Protocol):
+    """Asks Twilio how a call is, and cancels one (the REST connector)."""
+
+    def call_status(self, call_sid: str) -> str | None:
+        """The call's status (`gone` when Twilio does not know it); None when Twilio cannot tell."""
+        ...
+
+    def cancel(self, call_sid: str) -> bool:
+        """Cancel a call that was not answered."""
+        ...
+
+
 class Holds:
     """Ends the holds of one hotline whose lease ran out, and reconciles waiting callers with Twilio."""
 
-    def __init__(self, hotline: Hotline) -> None:
-        self.hl = hotline
-        self.conn = hotline.stores.data
+    def __init__(
+        self,
+        cfg: HotlineFile,
+        conn: redis.Redis,
+        *,
+        calls: CallStore,
+        queues: Queues,
+        agents: Agents,
+        connections: Connections,
+        callbacks: Callbacks,
+        jobs: JobQueue,
+        ending: CallEnding,
+        twilio: TwilioCalls,
+    ) -> None:
+        self.cfg, self.conn, self.calls, self.queues, self.agents = cfg, conn, calls, queues, agents
+        self.connections, self.callbacks, self.jobs = connections, callbacks, jobs
+        self.ending, self.twilio = ending, twilio
 
     def twilio_status(self, sid: str, reaped: Reaped) -> str | None:
         """The call's status at Twilio (None when Twilio cannot tell now)."""
         reaped.checked += 1
-        return self.hl.matcher.connector.call_status(sid)
+        return self.twilio.call_status(sid)
 
     # -- agents ------------------------------------------------------------------------------
 
     def agents_expired(self, now: datetime, reaped: Reaped) -> None:
         """End every agent hold whose lease ran out by `now`."""
-        for agent_id in self.hl.agents.expired_holds(now):
+        for agent_id in self.agents.expired_holds(now):
             try:
                 reaped.agents[agent_id] = self.agent_lease_ended(agent_id, now, reaped)
             except StateConflict:
@@ -76,7 +114,7 @@ class Holds:
 
     def agent_lease_ended(self, agent_id: str, now: datetime, reaped: Reaped) -> str:
         """What to do with an agent whose hold's lease ran out; returns what was done."""
-        agents = self.hl.agents
+        agents = self.agents
         agent = agents.get(agent_id)
         if agent is None or agent.state not in HELD:
             agents.drop_hold_index(agent_id)
@@ -84,7 +122,7 @@ class Holds:
         if agent.hold_until and agent.hold_until > now:  # renewed on the agent: index it again
             agents.extend_hold(agent_id, agent.hold_until)
             return "renewed"
-        record = self.hl.calls.load(agent.call_sid) if agent.call_sid else None
+        record = self.calls.load(agent.call_sid) if agent.call_sid else None
         if agent.state == RESERVED or record is None or record.get("agent") != agent_id:
             return self._free(agent, now, "")
         status, cb_status = record.get("status"), record.get("cb_status")
@@ -99,27 +137,27 @@ class Holds:
             return self._free(agent, now, "")
         over = self.twilio_status(record.sid, reaped)
         if over in OVER:  # the caller hung up and the notice was lost: abandoned, agent free
-            call_ended(self.hl, record, now, "completed" if over == "gone" else over, 0)
+            self.ending.call_ended(record, now, "completed" if over == "gone" else over, 0)
             reaped.callers[record.sid] = "ended"
             return "caller gone"
         # Still there (or Twilio cannot tell): back to their own place, and the agent is released:
         # not ready if their phone really rang that long, else ready.
-        if self.hl.connections.requeue(record, now):
+        if self.connections.requeue(record, now):
             reaped.callers[record.sid] = "back"
-            self.hl.jobs.match_department(None, record.get("department"))
+            self.jobs.match_department(None, record.get("department"))
         return self._free(agent, now, "ring_timeout" if record.get("dialled_at") else "")
 
     def _free(self, agent: AgentView, now: datetime, reason: str) -> str:
-        self.hl.agents.lease_expired(agent.id, now, reason)
+        self.agents.lease_expired(agent.id, now, reason)
         if not reason:
-            self.hl.jobs.match_agent(None, agent.id)
+            self.jobs.match_agent(None, agent.id)
         return reason or "ready"
 
     def _callback_lease_ended(
         self, agent: AgentView, record: CallRecord, now: datetime, reaped: Reaped
     ) -> str:
         """An agent kept for a callback past its lease: adopt the call placed, or count it not reached."""
-        callbacks = self.hl.callbacks
+        callbacks = self.callbacks
         attempt = int(record.get("cb_attempt") or 0)
         cb_call = record.get("cb_call")
         if record.get("cb_status") == "dialling":
@@ -130,8 +168,8 @@ class Holds:
                 cb_call = callbacks.created_since(record.get("cb_number"), float(claim.split(":")[1])) or ""
             elif record.get("cb_requeued") != str(attempt):  # the job never ran: once more
                 self.conn.hset(keys.call(record.sid), "cb_requeued", str(attempt))
-                self.hl.jobs.place_callback(None, record.sid, agent.id, attempt)
-                self.hl.agents.renew_hold(agent.id, now + timedelta(seconds=callbacks.lease_seconds()))
+                self.jobs.place_callback(None, record.sid, agent.id, attempt)
+                self.agents.renew_hold(agent.id, now + timedelta(seconds=callbacks.lease_seconds()))
                 return "callback placed again"
             if not cb_call:
                 callbacks.not_reached(record.sid, attempt, "not_placed", now)
@@ -148,44 +186,52 @@ class Holds:
         if over in NOT_ANSWERED_YET and record.get("cb_status") == "calling":
             # Still not answered well past its ring timeout (a carrier that never reports back):
             # ended here as not answered, so the agent is not kept for it.
-            self.hl.matcher.connector.cancel(cb_call)
+            self.twilio.cancel(cb_call)
             callbacks.not_reached(record.sid, attempt, "no-answer", now)
             return "callback no-answer"
-        ring = self.hl.config.file.hotline.ring_timeout_seconds
-        self.hl.agents.renew_hold(agent.id, now + timedelta(seconds=ring + RING_MARGIN_SECONDS))
+        ring = self.cfg.hotline.ring_timeout_seconds
+        self.agents.renew_hold(agent.id, now + timedelta(seconds=ring + RING_MARGIN_SECONDS))
         return "callback in progress"
 
     # -- callers -----------------------------------------------------------------------------
 
     def held_expired(self, department: str, now: datetime, reaped: Reaped) -> None:
         """Callers taken for a match that a dead worker never finished: back to their place."""
-        for sid in self.hl.queues.expired_held(department, now):
-            record = self.hl.calls.load(sid)
+        for sid in self.queues.expired_held(department, now):
+            record = self.calls.load(sid)
             status = record.get("status") if record else ""
             waiting_callback = (
                 status == CallStatus.CALLBACK and record and record.get("cb_status") == "waiting"
             )
             if status == CallStatus.QUEUED or waiting_callback:
-                if self.hl.queues.put_back(sid, department):
+                if self.queues.put_back(sid, department):
                     reaped.callers[sid] = "back"
-                    self.hl.jobs.match_department(None, department)
+                    self._free_ringing_for(sid, now, reaped)  # rung before the match was marked
+                    self.jobs.match_department(None, department)
             else:  # the match was made (or the call ended): the place is gone
-                self.hl.queues.settle(sid, department)
+                self.queues.settle(sid, department)
                 reaped.callers[sid] = "settled"
+
+    def _free_ringing_for(self, sid: str, now: datetime, reaped: Reaped) -> None:
+        """An agent held ringing for a caller whose match was never marked: free now, not at the lease."""
+        for agent_id in self.conn.zrange(keys.agent_holds(), 0, -1):  # held agents: a handful
+            agent = self.agents.get(agent_id)
+            if agent is not None and agent.state == RINGING and agent.call_sid == sid:
+                reaped.agents[agent_id] = self._free(agent, now, "")
 
     def turns_overdue(self, department: str, now: datetime, reaped: Reaped) -> None:
         """Callers whose hold turns stopped coming: ended when Twilio says the call is over."""
-        turn = self.hl.config.file.hotline.hold_turn_seconds
-        for sid in self.hl.queues.overdue_turns(department, now - timedelta(seconds=2 * turn)):
-            record = self.hl.calls.load(sid)
+        turn = self.cfg.hotline.hold_turn_seconds
+        for sid in self.queues.overdue_turns(department, now - timedelta(seconds=2 * turn)):
+            record = self.calls.load(sid)
             if record is None or record.get("status") != CallStatus.QUEUED:
-                self.hl.queues.forget_turns(sid, department)  # not on hold (a callback place, gone)
+                self.queues.forget_turns(sid, department)  # not on hold (a callback place, gone)
                 continue
             if reaped.checked >= CHECKS_PER_PASS:
                 return  # the next pass goes on
             over = self.twilio_status(sid, reaped)
             if over in OVER:
-                call_ended(self.hl, record, now, "completed" if over == "gone" else over, 0)
+                self.ending.call_ended(record, now, "completed" if over == "gone" else over, 0)
                 reaped.callers[sid] = "ended"
                 log.info("call %s was over at Twilio: closed as abandoned", sid)
             else:  # on the line without hold turns (keying a callback number...): look again later
@@ -193,13 +239,13 @@ class Holds:
 
     def reconcile(self, sid: str, now: datetime) -> str:
         """One call Twilio refused to redirect: end it if it is over; what was done."""
-        record = self.hl.calls.load(sid)
+        record = self.calls.load(sid)
         if record is None or record.get("ended_at"):
             return "already ended"
-        over = self.hl.matcher.connector.call_status(sid)
+        over = self.twilio.call_status(sid)
         if over not in OVER:
             # In progress after all: the hold loop connects the caller (the redirect failed).
             self.conn.hset(keys.call(sid), "redirect", "failed")
             return "in progress"
-        call_ended(self.hl, record, now, "completed" if over == "gone" else over, 0)
+        self.ending.call_ended(record, now, "completed" if over == "gone" else over, 0)
         return "ended"

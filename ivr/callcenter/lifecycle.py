@@ -105,20 +105,20 @@ def close_table() -> list[str]:
     return args
 
 
-# KEYS: call.  ARGV: allowed from (',a,b,'), to, '1' to refuse an ended call, n (fields that must
-# hold), n field/value pairs that must hold, then field/value pairs to set ('' deletes).
-# Returns the status the call came from, or {'!', status} when the move was refused.
+# KEYS: call.  ARGV: allowed from (',a,b,'), to, n (fields that must hold), n field/value pairs
+# that must hold, then field/value pairs to set ('' deletes). The status alone says whether a
+# call ended (`ended`; a callback place lives on after its caller hung up, and still moves).
+# Returns {status it came from}, or {'!', status} when the move was refused.
 _MOVE = """
 if redis.call('EXISTS', KEYS[1]) == 0 then return {'!', ''} end
 local status = redis.call('HGET', KEYS[1], 'status') or ''
-if ARGV[3] == '1' and redis.call('HEXISTS', KEYS[1], 'ended_at') == 1 then return {'!', status} end
 if not string.find(ARGV[1], ',' .. status .. ',', 1, true) then return {'!', status} end
-local n = tonumber(ARGV[4])
-for i = 5, 4 + 2 * n, 2 do
+local n = tonumber(ARGV[3])
+for i = 4, 3 + 2 * n, 2 do
   if (redis.call('HGET', KEYS[1], ARGV[i]) or '') ~= ARGV[i + 1] then return {'!', status} end
 end
 redis.call('HSET', KEYS[1], 'status', ARGV[2])
-for i = 5 + 2 * n, #ARGV, 2 do
+for i = 4 + 2 * n, #ARGV, 2 do
   if ARGV[i + 1] == '' then
     redis.call('HDEL', KEYS[1], ARGV[i])
   else
@@ -132,11 +132,10 @@ return {status}
 def _args(
     to: CallStatus,
     among: tuple[CallStatus, ...] | None,
-    live_only: bool,
     expect: dict[str, str] | None,
     fields: dict[str, str],
 ) -> list[str]:
-    args = [allowed_from(to, among), str(to), "1" if live_only else "0", str(len(expect or {}))]
+    args = [allowed_from(to, among), str(to), str(len(expect or {}))]
     for name, value in (expect or {}).items():
         args += [name, value]
     for name, value in fields.items():
@@ -157,16 +156,15 @@ class CallLife:
         to: CallStatus,
         among: tuple[CallStatus, ...] | None = None,
         *,
-        live_only: bool = False,
         expect: dict[str, str] | None = None,
         **fields: str,
     ) -> str | None:
         """Move the call to `to` (from `among`, else from any allowed status); the status it came from.
 
-        None when refused: the call is in another status, has ended (`live_only`), or a field of
-        `expect` does not hold. `fields` are written with the move ('' deletes a field).
+        None when refused: the call is in another status (or has none), or a field of `expect`
+        does not hold. `fields` are written with the move ('' deletes a field).
         """
-        reply = self._script(keys=[keys.call(sid)], args=_args(to, among, live_only, expect, fields))
+        reply = self._script(keys=[keys.call(sid)], args=_args(to, among, expect, fields))
         return None if reply[0] == "!" else str(reply[0])
 
 
@@ -175,9 +173,7 @@ def queue_move(
     sid: str,
     to: CallStatus,
     among: tuple[CallStatus, ...] | None = None,
-    *,
-    live_only: bool = False,
     **fields: str,
 ) -> None:
     """Queue a move on a pipeline (a webhook's single write); its reply is the script's, as in `move`."""
-    pipe.eval(_MOVE, 1, keys.call(sid), *_args(to, among, live_only, None, fields))
+    pipe.eval(_MOVE, 1, keys.call(sid), *_args(to, among, None, fields))

@@ -25,7 +25,7 @@ from typing import Protocol
 import redis
 
 from ivr import faultpoints, keys
-from ivr.callcenter.agents import RESERVE_LEASE_SECONDS, RING_MARGIN_SECONDS, Agents, AgentView
+from ivr.callcenter.agents import READY, RESERVE_LEASE_SECONDS, RING_MARGIN_SECONDS, Agents, AgentView
 from ivr.callcenter.lifecycle import CallLife, CallStatus
 from ivr.callcenter.queues import Popped, Queues
 from ivr.clock import Clock, business_day
@@ -40,6 +40,14 @@ class Connector(Protocol):
 
     def connect(self, call_sid: str) -> str:
         """Redirect the call to its connection document: 'done', 'failed', or 'over' (Twilio ended it)."""
+        ...
+
+    def call_status(self, call_sid: str) -> str | None:
+        """The call's status as Twilio has it ('gone' when unknown there); None when it cannot tell."""
+        ...
+
+    def cancel(self, call_sid: str) -> bool:
+        """End a call not answered yet; False when that failed."""
         ...
 
 
@@ -147,34 +155,33 @@ class Matcher:
         return [name for name, d in self.cfg.departments.items() if d.overflow_to == department]
 
     def _offer(self, agent_id: str, now: datetime) -> Match | None:
+        agent = self.agents.get(agent_id)
+        # Nobody waits where the agent could take them: the agent is not even reserved.
+        if agent is None or agent.state != READY or not self._anyone_waiting(agent):
+            return None
         if not self.agents.reserve(agent_id, now):
             return None
         faultpoints.reached("matching.reserved")  # a death here: the reserve lease runs out
-        agent = self.agents.get(agent_id)
         lease = now + timedelta(seconds=RESERVE_LEASE_SECONDS)
         popped: tuple[Popped, str] | None = None
-        if agent is not None:
-            # Best skill first: an agent strong in security takes security callers first.
-            for dept in sorted(agent.departments, key=lambda d: -agent.departments[d]):
-                found = (
-                    self.queues.pop_for(dept, agent.languages, lease_until=lease)
-                    if dept in self.cfg.departments
-                    else None
-                )
-                if found:
-                    popped = (found, dept)
-                    break
-            if popped is None:
-                popped = self._pop_overflow(agent, now, lease)
-        if popped is None or agent is None:
+        # Best skill first: an agent strong in security takes security callers first.
+        for dept in sorted(agent.departments, key=lambda d: -agent.departments[d]):
+            if dept not in self.cfg.departments:
+                continue
+            found = self.queues.pop_for(dept, agent.languages, lease_until=lease)
+            if found:
+                popped = (found, dept)
+                break
+        if popped is None:
+            popped = self._pop_overflow(agent, now, lease)
+        if popped is None:
             self.agents.release(agent_id, now)
             return None
         found, dept = popped
         faultpoints.reached("matching.taken")  # the caller is held: the reaper puts them back
         # Ring before marking: once the record says `connecting`, a hang-up frees a ringing agent.
-        self.agents.ring(
-            agent_id, found.sid, now, self.cfg.hotline.ring_timeout_seconds + RING_MARGIN_SECONDS
-        )
+        ring_lease = self.cfg.hotline.ring_timeout_seconds + RING_MARGIN_SECONDS
+        self.agents.ring(agent_id, found.sid, now, ring_lease)
         faultpoints.reached("matching.ringing")
         if self.callbacks is not None:  # its script also tells a callback place from a caller
             claimed = self.callbacks.claim(found, agent_id, dept, now)
@@ -182,6 +189,7 @@ class Matcher:
             moved = self.life.move(
                 found.sid, CallStatus.CONNECTING, (CallStatus.QUEUED,), agent=agent_id,
                 queue_score=str(found.score), department=dept, matched_at=now.isoformat(),
+                redirect="", dialled_at="",
             )  # fmt: skip
             claimed = "gone" if moved is None else "caller"
         # The place is taken for good (a death before this: the reaper settles it, as the record
@@ -201,12 +209,24 @@ class Matcher:
             # with Twilio and ends it now, which frees the agent (their phone never rang).
             self.jobs.reconcile_call(found.sid)
         elif redirected != "done":
-            # The caller's next hold turn dials the agent instead (and only then: one dial a match).
+            # The caller's next hold turn dials the agent instead (and only then: one dial a match),
+            # which may be a whole turn of music away: the ringing lease waits for it.
             self.conn.hset(keys.call(found.sid), "redirect", "failed")
+            turn = self.cfg.hotline.hold_turn_seconds
+            self.agents.extend_hold(agent_id, now + timedelta(seconds=turn + ring_lease))
             log.warning(
                 "redirect of %s to agent %s failed: its hold loop will connect it", found.sid, agent_id
             )
         return Match(call_sid=found.sid, agent_id=agent_id, department=dept)
+
+    def _anyone_waiting(self, agent: AgentView) -> bool:
+        """Callers wait in a department of the agent, or in one that overflows to them (one round trip)."""
+        sources = [d for d in agent.departments if d in self.cfg.departments]
+        sources += [d for d, spec in self.cfg.departments.items() if spec.overflow_to in agent.departments]
+        pipe = self.conn.pipeline(transaction=False)
+        for dept in sources:
+            pipe.zcard(keys.queue_since(dept))
+        return any(pipe.execute()) if sources else False
 
     def _pop_overflow(self, agent: AgentView, now: datetime, lease: datetime) -> tuple[Popped, str] | None:
         for source, spec in self.cfg.departments.items():

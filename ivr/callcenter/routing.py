@@ -68,7 +68,7 @@ class QueueDoor:
             queued_at=when.isoformat(),
         )
         writer.move(CallStatus.QUEUED, (CallStatus.MENU, CallStatus.CLOSED, CallStatus.QUEUED))
-        day = call.get("day") or "000000"
+        day = call.day
         locale = call.get("lang") or self.queues.locales[0]
         if self.returning is not None:  # a caller who hung up waiting moments ago: their old place
             returning = self.returning

@@ -139,13 +139,13 @@ class Transfers:
             self.cfg.priorities.get(record.get("priority"), 0),
             now,
             REQUEUE_CAPACITY,  # the caller had a place: a full queue does not refuse them
-            record.get("day") or "000000",
+            record.day,
             score=score,
             pipe=pipe,
         )
         pipe.hexists(keys.call(record.sid), "ended_at")
         if pipe.execute()[-1]:  # hung up while being moved: the status callback missed the queue
-            self.queues.leave(record.sid, department, record.get("day"), abandoned=True)
+            self.queues.leave(record.sid, department, record.day, abandoned=True)
         redirected = self.redirector.redirect(record.sid, transfer_path(department=department))
         self.jobs.match_department(None, department)
         return Transferred(record.sid, record.get("ref"), department=department, redirected=redirected)
@@ -203,7 +203,7 @@ class Transfers:
     def _count_leg(self, pipe: redis.client.Pipeline, record: CallRecord, now: datetime) -> None:
         """Step 3: the agent's part of the call is handled work of the source department."""
         answered = datetime.fromisoformat(record.get("answered_at") or now.isoformat())
-        stats = keys.department_stats(record.get("department"), record.get("day") or "000000")
+        stats = keys.department_stats(record.get("department"), record.day)
         pipe.hincrby(stats, "handled", 1)
         pipe.hincrby(stats, "handle_ms", max(int((now - answered).total_seconds() * 1000), 0))
         pipe.hincrby(stats, "transferred_out", 1)

@@ -99,7 +99,7 @@ class CallSummarySender:
         if record.get("sms") != WANTED or self.file.messages is None:
             return "not-asked"
         check = check_outbound_number(self.file, caller_number(record))
-        day = record.get("day") or "000000"
+        day = record.day
         if not check.ok or check.e164 is None:
             self._settle(sid, day, f"refused:{check.reason}", "messages_refused")
             log.info("no message for call %s: number refused (%s)", sid, check.reason)

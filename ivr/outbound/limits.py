@@ -13,11 +13,11 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
-from zoneinfo import ZoneInfo
 
 import redis
 
 from ivr import keys
+from ivr.clock import business_day
 from ivr.hotline.schema import OutboundLimitSettings
 from ivr.phones import mask_phone
 
@@ -72,24 +72,24 @@ class OutboundLimits:
     def __init__(self, conn: redis.Redis, settings: OutboundLimitSettings, timezone: str) -> None:
         self.conn = conn
         self.settings = settings
-        self.zone = ZoneInfo(timezone)
+        self.timezone = timezone
         self._script = conn.register_script(_CHECK_AND_COUNT)
 
     def allow(self, kind: Kind, e164: str, now: datetime) -> str | None:
         """None when the action may go ahead (and it is counted); else the name of the limit hit."""
         limits = windows(self.settings, kind)
-        local = now.astimezone(self.zone)
+        day = business_day(now, self.timezone)
         key_list, argv = [], []
         for w in limits:
             # A per-number day is the hotline's local day; the rest are plain clock windows.
-            slot = local.strftime("%y%m%d") if w.seconds == 86400 else str(int(now.timestamp()) // w.seconds)
+            slot = day if w.seconds == 86400 else str(int(now.timestamp()) // w.seconds)
             key_list.append(keys.outbound_window(kind, w.name, slot, e164 if w.per_number else None))
             argv += [w.limit, w.seconds + 60]
         hit = int(self._script(keys=key_list, args=argv))
         if not hit:
             return None
         name = limits[hit - 1].name
-        self.conn.hincrby(keys.outbound_refusals(local.strftime("%y%m%d")), f"{kind}:{name}", 1)
+        self.conn.hincrby(keys.outbound_refusals(day), f"{kind}:{name}", 1)
         log.warning("outbound %s to %s refused: %s", kind, mask_phone(e164), name)
         return name
 

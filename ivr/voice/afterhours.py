@@ -18,8 +18,9 @@ from ivr.callcenter.calls import CallRecord
 from ivr.followup.sms import WANTED, may_offer
 from ivr.followup.tickets import Tickets
 from ivr.hotline.hours import describe
+from ivr.services import services
 from ivr.voice import twiml
-from ivr.voice.webhook import base_url, hotline_of_app, int_field, language_of, this_call, twilio_webhook
+from ivr.voice.webhook import base_url, int_field, language_of, this_call, twilio_webhook
 
 bp = Blueprint("after_hours", __name__, url_prefix="/voice")
 
@@ -34,7 +35,7 @@ def callbacks_served() -> bool:
 
 def _department(record: CallRecord) -> str:
     """The closed department the caller needed (set by the hand-off), or the first one."""
-    departments = hotline_of_app().config.file.departments
+    departments = services().config.file.departments
     wanted = record.get("department")
     return wanted if wanted in departments else next(iter(departments))
 
@@ -49,7 +50,7 @@ def _goodbye(resp: VoiceResponse, lang) -> VoiceResponse:  # noqa: ANN001
 @twilio_webhook
 def after_hours() -> VoiceResponse:
     """The department's hours, then the choice; silence asks again, then says goodbye."""
-    hotline = hotline_of_app()
+    hotline = services()
     record = this_call(hotline.clock.now())
     lang, cfg = language_of(record), hotline.config.file
     tries = min(max(int_field(request.args.get("try"), 1), 1), 10)
@@ -75,7 +76,7 @@ def after_hours() -> VoiceResponse:
 @twilio_webhook
 def choice() -> VoiceResponse:
     """Key 1: the callback scheduler of the department; key 2: record a voicemail."""
-    hotline = hotline_of_app()
+    hotline = services()
     record = this_call(hotline.clock.now())
     lang, cfg = language_of(record), hotline.config.file
     digits = request.form.get("Digits", "")
@@ -115,7 +116,7 @@ def choice() -> VoiceResponse:
 @twilio_webhook
 def voicemail() -> VoiceResponse:
     """The recording is done: open the ticket, read back its reference number, offer the SMS."""
-    hotline = hotline_of_app()
+    hotline = services()
     now = hotline.clock.now()
     record = this_call(now)
     lang, cfg = language_of(record), hotline.config.file
@@ -126,7 +127,7 @@ def voicemail() -> VoiceResponse:
         Tickets(hotline.stores.data).open(
             ref,
             _department(record),
-            record.get("day") or "000000",
+            record.day,
             now,
             call=record.sid,
             caller=record.get("caller") or record.get("from"),
@@ -150,7 +151,7 @@ def voicemail() -> VoiceResponse:
 @twilio_webhook
 def sms_consent() -> VoiceResponse:
     """Key 1 after the voicemail: the reference number by text message when the call ends."""
-    hotline = hotline_of_app()
+    hotline = services()
     record = this_call(hotline.clock.now())
     lang = language_of(record)
     resp = VoiceResponse()
@@ -164,7 +165,7 @@ def sms_consent() -> VoiceResponse:
 @twilio_webhook
 def transcription() -> VoiceResponse:
     """Twilio's transcribe callback: the text goes on the ticket. Twilio ignores the answer."""
-    hotline = hotline_of_app()
+    hotline = services()
     ref = request.args.get("ref", "")[:20]
     text = request.form.get("TranscriptionText", "")
     status = request.form.get("TranscriptionStatus", "")

@@ -26,9 +26,10 @@ from ivr.callcenter.connections import ANSWERED
 from ivr.callcenter.lifecycle import CallStatus
 from ivr.digits import ASCII_DIGITS, whole_number
 from ivr.outbound.numbers import callback_allowed, check_outbound_number
+from ivr.services import services
 from ivr.voice import twiml
 from ivr.voice.holdloop import HOLD_AGAIN, LoopState, hold_through_outage, hold_url
-from ivr.voice.webhook import base_url, hotline_of_app, int_field, language_of, this_call, twilio_webhook
+from ivr.voice.webhook import base_url, int_field, language_of, this_call, twilio_webhook
 from ivr.waits.profile import quietest_slots
 
 bp = Blueprint("callback", __name__, url_prefix="/voice/callback")
@@ -85,7 +86,7 @@ def offer() -> VoiceResponse:
     Any other key is not an option: the caller goes back to the same place in the hold loop
     (its state rides in this URL), so nothing already announced is said again.
     """
-    hotline = hotline_of_app()
+    hotline = services()
     record = this_call(hotline.clock.now())
     digits = request.form.get("Digits", "")
     loop = hold_url(base_url(), LoopState.from_args(request.args))
@@ -111,7 +112,7 @@ def _flow_url(mode: str, phase: str, extra: str, tries: int = 1) -> str:
 
 def _number_start(record: CallRecord, mode: str, extra: str) -> VoiceResponse:
     """Offer the caller ID when it could be called back, else ask for a number."""
-    hotline = hotline_of_app()
+    hotline = services()
     cfg = hotline.config.file
     check = check_outbound_number(cfg, record.get("caller") or record.get("from"))
     if not check.ok or check.e164 is None:
@@ -121,7 +122,7 @@ def _number_start(record: CallRecord, mode: str, extra: str) -> VoiceResponse:
 
 
 def _confirm(record: CallRecord, mode: str, extra: str, phase: str, e164: str, tries: int) -> VoiceResponse:
-    hotline = hotline_of_app()
+    hotline = services()
     lang = language_of(record)
     resp = VoiceResponse()
     gather = twiml.gather(resp, lang, _flow_url(mode, phase, extra, tries), num_digits=1, speech=False)
@@ -134,7 +135,7 @@ def _confirm(record: CallRecord, mode: str, extra: str, phase: str, e164: str, t
 
 def _ask_number(record: CallRecord, mode: str, extra: str, tries: int, *before: str) -> VoiceResponse:
     lang = language_of(record)
-    if tries > hotline_of_app().config.file.hotline.max_tries:
+    if tries > services().config.file.hotline.max_tries:
         return _back(record, lang, *before)
     resp = VoiceResponse()
     for prompt in before or (("callback_number_rule",) if tries == 1 else ()):
@@ -151,7 +152,7 @@ def _ask_number(record: CallRecord, mode: str, extra: str, tries: int, *before: 
 @twilio_webhook
 def number() -> VoiceResponse:
     """Confirm the caller ID, key in another number, read it back: then keep the place or schedule."""
-    hotline = hotline_of_app()
+    hotline = services()
     cfg = hotline.config.file
     now = hotline.clock.now()
     record = this_call(now)
@@ -194,7 +195,7 @@ def number() -> VoiceResponse:
 
 def _may_call(record: CallRecord, e164: str) -> bool:
     """The caller's own number, their account's registered mobile, or one an operator allows."""
-    hotline = hotline_of_app()
+    hotline = services()
     cfg, caller = hotline.config.file, record.get("caller") or None
     if callback_allowed(cfg, e164, caller, None):
         return True
@@ -215,7 +216,7 @@ def _accept(
     record: CallRecord, mode: str, e164: str, department: str, slot: int, now: datetime
 ) -> VoiceResponse:
     """The number is confirmed: count it against the limits, then keep the place or schedule."""
-    hotline = hotline_of_app()
+    hotline = services()
     lang = language_of(record)
     if hotline.limits.allow("callback", e164, now):
         return _back(record, lang, "callback_limited")
@@ -237,7 +238,7 @@ def _accept(
 
 def slot_text(lang, when: datetime) -> str:  # noqa: ANN001
     """An hour as the caller hears it, in the hotline's time zone."""
-    local = when.astimezone(ZoneInfo(hotline_of_app().config.file.hotline.timezone))
+    local = when.astimezone(ZoneInfo(services().config.file.hotline.timezone))
     return lang.text(
         "callback_slot_time",
         weekday=lang.voice.days[local.weekday()],
@@ -251,7 +252,7 @@ def slot_text(lang, when: datetime) -> str:  # noqa: ANN001
 @twilio_webhook
 def schedule() -> VoiceResponse:
     """Offer the quietest open hours ahead, quietest first; the chosen one goes to the number step."""
-    hotline = hotline_of_app()
+    hotline = services()
     now = hotline.clock.now()
     record = this_call(now)
     lang = language_of(record)
@@ -265,7 +266,10 @@ def schedule() -> VoiceResponse:
         slots = [s for s in (whole_number(s) for s in given.split(",")[:limit]) if _slot_time(s, now)]
     else:
         count = hotline.config.file.callbacks.schedule_slots
-        slots = [int(s.timestamp()) for s in quietest_slots(hotline, department, now, count)]
+        slots = [
+            int(s.timestamp())
+            for s in quietest_slots(hotline.config.file, hotline.stores.data, department, now, count)
+        ]
     if not slots:
         return _back(record, lang, "callback_slot_none")
     choice = whole_number(request.form.get("Digits", "")[:2])
@@ -289,19 +293,19 @@ def schedule() -> VoiceResponse:
 
 
 def _attempt() -> tuple[CallRecord | None, int]:
-    hotline = hotline_of_app()
+    hotline = services()
     return hotline.callbacks.load(request.args.get("call", "")), int_field(request.args.get("attempt"), 0)
 
 
 def _lang_of(record: CallRecord | None):  # noqa: ANN202
     if record is None:
-        config = hotline_of_app().config
+        config = services().config
         return config.languages[config.locales[0]]
     return language_of(record)
 
 
 def _greeting(record: CallRecord, attempt: int, tries: int) -> VoiceResponse:
-    hotline = hotline_of_app()
+    hotline = services()
     lang = language_of(record)
     query = f"call={record.sid}&attempt={attempt}&try={tries}"
     resp = VoiceResponse()
@@ -325,7 +329,7 @@ def _greeting(record: CallRecord, attempt: int, tries: int) -> VoiceResponse:
 @twilio_webhook
 def answer() -> VoiceResponse:
     """The customer's phone was answered: an answering machine is hung up on, a person is greeted."""
-    hotline = hotline_of_app()
+    hotline = services()
     record, attempt = _attempt()
     lang = _lang_of(record)
     if record is None or record.get("cb_attempt") != str(attempt):
@@ -346,7 +350,7 @@ def answer() -> VoiceResponse:
 @twilio_webhook
 def press() -> VoiceResponse:
     """1 connects the agent kept for this callback (who hears the whisper first)."""
-    hotline = hotline_of_app()
+    hotline = services()
     record, attempt = _attempt()
     lang = _lang_of(record)
     tries = int_field(request.args.get("try"), 1)
@@ -374,7 +378,7 @@ def press() -> VoiceResponse:
 
 def _connected(record: CallRecord, attempt: int) -> None:
     """Count the callback as connected, once."""
-    hotline = hotline_of_app()
+    hotline = services()
     if hotline.callbacks.move(record.sid, attempt, ("answered",), "connected", outcome="callback_served"):
         hotline.callbacks.count(record, "callbacks_connected")
 
@@ -383,7 +387,7 @@ def _connected(record: CallRecord, attempt: int) -> None:
 @twilio_webhook
 def dial_result() -> VoiceResponse:
     """The agent's leg ended: goodbye after a conversation; a missed agent means a new call soon."""
-    hotline = hotline_of_app()
+    hotline = services()
     now = hotline.clock.now()
     record, attempt = _attempt()
     lang = _lang_of(record)
@@ -405,7 +409,7 @@ def dial_result() -> VoiceResponse:
 @twilio_webhook
 def status() -> VoiceResponse:
     """The call to the customer ended: not reached (retry or fail), or the talk ended."""
-    hotline = hotline_of_app()
+    hotline = services()
     now = hotline.clock.now()
     record, attempt = _attempt()
     if record is None or record.get("cb_attempt") != str(attempt):

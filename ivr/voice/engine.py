@@ -18,9 +18,9 @@ from ivr.prompts import Language
 from ivr.voice import twiml
 from ivr.voice.speech import matches
 from ivr.voice.steps import STEPS, second_factor
-from ivr.voice.turn import VERIFIED, Input, Position, Services, Turn
+from ivr.voice.turn import VERIFIED, Input, Position, StepServices, Turn
 
-__all__ = ["Engine", "Input", "Position", "Services", "Turn"]
+__all__ = ["Engine", "Input", "Position", "StepServices", "Turn"]
 
 if set(STEPS) != set(KINDS):  # a kind without a handler would fail only when a caller reached it
     raise RuntimeError(f"node kinds without a step handler: {sorted(set(KINDS) ^ set(STEPS))}")
@@ -29,7 +29,7 @@ if set(STEPS) != set(KINDS):  # a kind without a handler would fail only when a 
 class Engine:
     """Interprets the flow of one hotline file (the `Flow` its step handlers see)."""
 
-    def __init__(self, cfg: HotlineConfig, services: Services) -> None:
+    def __init__(self, cfg: HotlineConfig, services: StepServices) -> None:
         self.cfg = cfg
         self.file = cfg.file
         self.nodes = cfg.file.flow.nodes

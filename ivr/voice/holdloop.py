@@ -25,8 +25,9 @@ from twilio.twiml.voice_response import Gather, VoiceResponse
 
 from ivr.digits import whole_number
 from ivr.prompts import Language
+from ivr.services import services
 from ivr.voice import twiml
-from ivr.voice.webhook import base_url, hotline_of_app
+from ivr.voice.webhook import base_url
 
 # Back in the hold loop in the middle of a call (from the callback flow, a missed agent, a
 # transfer): the caller was told about the keys on their first turn, so the hint is not said again.
@@ -87,7 +88,7 @@ def key_gather(resp: VoiceResponse, lang: Language, base: str, state: LoopState)
 
 def hold_through_outage() -> VoiceResponse | None:
     """A turn that could not reach Redis: music and the turn again while the grace lasts."""
-    hotline = hotline_of_app()
+    hotline = services()
     cfg = hotline.config.file.hotline
     now = int(hotline.clock.now().timestamp())
     was = LoopState.from_args(request.args)

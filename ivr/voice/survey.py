@@ -11,13 +11,13 @@ from urllib.parse import urlencode
 from flask import Blueprint, request
 from twilio.twiml.voice_response import VoiceResponse
 
-from ivr.callcenter.calls import CallRecord
 from ivr.digits import whole_number
 from ivr.followup.surveys import SCORES, Surveys
 from ivr.prompts import Language
+from ivr.services import services
 from ivr.voice import twiml
 from ivr.voice.speech import spoken_digits
-from ivr.voice.webhook import base_url, hotline_of_app, int_field, language_of, this_call, twilio_webhook
+from ivr.voice.webhook import base_url, int_field, language_of, this_call, twilio_webhook
 
 bp = Blueprint("survey", __name__, url_prefix="/voice")
 
@@ -42,7 +42,7 @@ def _score(said_digits: str, speech: str) -> int | None:
 @twilio_webhook
 def score() -> VoiceResponse:
     """Keep the score (once per call), then offer the comment."""
-    hotline = hotline_of_app()
+    hotline = services()
     now = hotline.clock.now()
     record = this_call(now)
     lang, cfg = language_of(record), hotline.config.file
@@ -55,9 +55,7 @@ def score() -> VoiceResponse:
             return _thanks(resp, lang)
         twiml.say(resp, lang, lang.text("invalid_input"))
         return ask(resp, lang, agent_id, tries + 1)
-    Surveys(hotline.stores.data).score(
-        record.sid, _day(record), agent_id, record.get("department"), given, now
-    )
+    Surveys(hotline.stores.data).score(record.sid, record.day, agent_id, record.get("department"), given, now)
     seconds = cfg.survey.comment_max_seconds
     if not seconds:
         return _thanks(resp, lang)
@@ -77,17 +75,13 @@ def score() -> VoiceResponse:
 @twilio_webhook
 def comment() -> VoiceResponse:
     """The spoken comment's recording goes with the score."""
-    hotline = hotline_of_app()
+    hotline = services()
     record = this_call(hotline.clock.now())
     url = request.form.get("RecordingUrl", "")[:500]
     if url.startswith("https://"):
         seconds = int_field(request.form.get("RecordingDuration"), 0)
-        Surveys(hotline.stores.data).comment(record.sid, _day(record), url, seconds)
+        Surveys(hotline.stores.data).comment(record.sid, record.day, url, seconds)
     return _thanks(VoiceResponse(), language_of(record))
-
-
-def _day(record: CallRecord) -> str:
-    return record.get("day") or "000000"
 
 
 def _thanks(resp: VoiceResponse, lang: Language) -> VoiceResponse:

@@ -11,9 +11,10 @@ from __future__ import annotations
 from flask import Blueprint, request
 from twilio.twiml.voice_response import VoiceResponse
 
+from ivr.services import services
 from ivr.voice import twiml
 from ivr.voice.holdloop import HOLD_AGAIN
-from ivr.voice.webhook import base_url, hotline_of_app, language_of, this_call, twilio_webhook
+from ivr.voice.webhook import base_url, language_of, this_call, twilio_webhook
 
 bp = Blueprint("transfer", __name__, url_prefix="/voice")
 
@@ -24,7 +25,7 @@ OUTSIDE_RING_SECONDS = 30
 @twilio_webhook
 def transfer() -> VoiceResponse:
     """Tell the caller they are being transferred, then hold (department) or dial (number)."""
-    hotline = hotline_of_app()
+    hotline = services()
     record = this_call(hotline.clock.now())
     lang = language_of(record)
     resp = VoiceResponse()

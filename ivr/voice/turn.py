@@ -12,7 +12,7 @@ from ivr.callcenter.calls import VERIFIED, CallRecord, CallWriter
 from ivr.callcenter.routing import QueueDoor
 from ivr.jobs import JobQueue
 
-__all__ = ["VERIFIED", "Input", "Position", "Services", "Turn"]
+__all__ = ["VERIFIED", "Input", "Position", "StepServices", "Turn"]
 
 
 @dataclass
@@ -39,7 +39,7 @@ class Position:
 
 
 @dataclass
-class Services:
+class StepServices:
     """What the engine may ask for besides TwiML; all of it rides on the webhook's write."""
 
     directory: AccountDirectory

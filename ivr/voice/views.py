@@ -9,10 +9,10 @@ from flask import Blueprint, request
 from twilio.twiml.voice_response import VoiceResponse
 
 from ivr.callcenter.calls import CallRecord, CallWriter
-from ivr.callcenter.ending import call_ended
+from ivr.services import services
 from ivr.voice import twiml
 from ivr.voice.engine import Input, Position, Turn
-from ivr.voice.webhook import base_url, call_sid, hotline_of_app, int_field, this_call, twilio_webhook
+from ivr.voice.webhook import base_url, call_sid, int_field, this_call, twilio_webhook
 
 bp = Blueprint("voice", __name__, url_prefix="/voice")
 log = logging.getLogger("ivr.voice")
@@ -30,7 +30,7 @@ def _turn(record: CallRecord, now: datetime) -> Turn:
 
 def _finish(turn: Turn) -> VoiceResponse:
     """Round trip 2: write what the step learned, then answer."""
-    turn.writer.flush(hotline_of_app().stores.data)
+    turn.writer.flush(services().stores.data)
     return turn.resp
 
 
@@ -38,7 +38,7 @@ def _finish(turn: Turn) -> VoiceResponse:
 @twilio_webhook
 def incoming() -> VoiceResponse:
     """The number's "a call comes in" URL."""
-    hotline = hotline_of_app()
+    hotline = services()
     now = hotline.clock.now()
     turn = _turn(this_call(now), now)
     hotline.engine.start(turn)
@@ -49,7 +49,7 @@ def incoming() -> VoiceResponse:
 @twilio_webhook
 def step(node_id: str) -> VoiceResponse:
     """The caller answered (or did not answer) a Gather."""
-    hotline = hotline_of_app()
+    hotline = services()
     now = hotline.clock.now()
     record = this_call(now)
     turn = _turn(record, now)
@@ -74,7 +74,7 @@ def step(node_id: str) -> VoiceResponse:
 @twilio_webhook
 def status() -> VoiceResponse:
     """The status callback: close the call record; a hang-up in the menu counts as abandoned."""
-    hotline = hotline_of_app()
+    hotline = services()
     sid = call_sid()
     # A call we never saw (its first webhook failed and the Fallback URL answered) is not
     # invented here: it would count as offered and abandoned in the statistics.
@@ -82,8 +82,7 @@ def status() -> VoiceResponse:
     if record is None:
         return VoiceResponse()
     now = hotline.clock.now()
-    call_ended(
-        hotline,
+    hotline.ending.call_ended(
         record,
         now,
         request.form.get("CallStatus", "completed"),
@@ -96,4 +95,4 @@ def status() -> VoiceResponse:
 @twilio_webhook
 def fallback() -> VoiceResponse:
     """The number's Fallback URL: Twilio calls it when the Voice URL failed. Touches no Redis."""
-    return twiml.overflow(hotline_of_app().config, None)
+    return twiml.overflow(services().config, None)

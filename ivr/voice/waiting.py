@@ -28,9 +28,10 @@ from ivr.callcenter.calls import CallRecord
 from ivr.callcenter.lifecycle import CallStatus, queue_move
 from ivr.callcenter.transfers import transfer_path_of
 from ivr.phones import last_digits
+from ivr.services import services
 from ivr.voice import survey, twiml
 from ivr.voice.holdloop import HOLD_AGAIN, LoopState, hold_through_outage, hold_url, key_gather
-from ivr.voice.webhook import base_url, hotline_of_app, int_field, language_of, this_call, twilio_webhook
+from ivr.voice.webhook import base_url, int_field, language_of, this_call, twilio_webhook
 from ivr.waits.estimate import Estimate
 from ivr.waits.live import wait_for_caller
 
@@ -38,7 +39,7 @@ bp = Blueprint("waiting", __name__, url_prefix="/voice")
 
 # A matched caller's hold turn waits this long for the matcher's REST redirect before it dials the
 # agent itself (the redirect failed, or the worker died before sending it).
-REDIRECT_GRACE_SECONDS = 8
+REDIRECT_GRACE_SECONDS = 5
 CONNECT_PAUSE_SECONDS = 2
 
 
@@ -46,7 +47,7 @@ CONNECT_PAUSE_SECONDS = 2
 @twilio_webhook(outage=hold_through_outage)
 def hold() -> VoiceResponse:
     """One turn of the hold loop: position and wait when they changed, music, and again."""
-    hotline = hotline_of_app()
+    hotline = services()
     now = hotline.clock.now()
     record = this_call(now)
     sid, lang = record.sid, language_of(record)
@@ -68,14 +69,14 @@ def hold() -> VoiceResponse:
     if status != "queued" or department not in cfg.departments:
         return twiml.overflow(hotline.config, lang)
     # Round trip 2: position and everything the wait estimate reads, in one pipeline.
-    wait = wait_for_caller(hotline, record, now)
+    wait = wait_for_caller(hotline.live, record, now)
     position = wait.position
     waited = wait.state.waited_seconds
     if position == 0 or waited > cfg.hotline.max_hold_minutes * 60:
         # Handed off but not in the queue: it was full. Or the caller waited too long. Counted as
         # overflowed, once; the end of the call (on the overflow line) is not an abandon.
         pipe = hotline.stores.data.pipeline(transaction=False)
-        hotline.queues.leave(sid, department, record.get("day"), abandoned=False, overflowed=True, pipe=pipe)
+        hotline.queues.leave(sid, department, record.day, abandoned=False, overflowed=True, pipe=pipe)
         queue_move(pipe, sid, CallStatus.OVERFLOWED, (CallStatus.QUEUED,))
         pipe.execute()
         return twiml.overflow(hotline.config, lang)
@@ -160,7 +161,7 @@ def peak_text(lang, slot: datetime, now: datetime, tz: str) -> str:  # noqa: ANN
 @twilio_webhook(outage=hold_through_outage)
 def connect() -> VoiceResponse:
     """Where the matcher redirects a caller: dial the agent, who first hears the whisper."""
-    hotline = hotline_of_app()
+    hotline = services()
     record = this_call(hotline.clock.now())
     if record.get("status") != CallStatus.CONNECTING:  # stale redirect: back to waiting
         resp = VoiceResponse()
@@ -178,7 +179,7 @@ def redirect_missed(record: CallRecord, now: datetime) -> bool:
 
 
 def _connect_document(record: CallRecord) -> VoiceResponse:
-    hotline = hotline_of_app()
+    hotline = services()
     ring = hotline.config.file.hotline.ring_timeout_seconds
     # The Dial starts now: the agent's ringing lease runs from here (one round trip with the read).
     now = hotline.clock.now()
@@ -208,7 +209,7 @@ def _connect_document(record: CallRecord) -> VoiceResponse:
 @twilio_webhook
 def whisper() -> VoiceResponse:
     """Played to the agent who answered, before the caller is bridged: who is calling, and why."""
-    hotline = hotline_of_app()
+    hotline = services()
     caller_sid = request.args.get("call", "")
     agent_id = request.args.get("agent", "")
     now = hotline.clock.now()
@@ -228,7 +229,7 @@ def whisper() -> VoiceResponse:
 
 def whisper_text(record: CallRecord, lang, now: datetime) -> str:  # noqa: ANN001
     """What the agent hears: department, issue, masked account, verified, wait, reference."""
-    cfg = hotline_of_app().config.file
+    cfg = services().config.file
     department = cfg.departments.get(record.get("department"))
     issue = record.get("issue") or "other"
     if record.get("account"):
@@ -253,7 +254,7 @@ def whisper_text(record: CallRecord, lang, now: datetime) -> str:  # noqa: ANN00
 @twilio_webhook
 def dial_result() -> VoiceResponse:
     """The agent's leg ended: done (goodbye), not reached (back to the same place), or gone."""
-    hotline = hotline_of_app()
+    hotline = services()
     now = hotline.clock.now()
     record = this_call(now)
     lang = language_of(record)

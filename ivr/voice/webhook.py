@@ -14,17 +14,18 @@ import logging
 import re
 from collections.abc import Callable
 from datetime import datetime
-from zoneinfo import ZoneInfo
 
 import redis
-from flask import Response, current_app, request
+from flask import Response, request
 from twilio.request_validator import RequestValidator
 from twilio.twiml.voice_response import VoiceResponse
 
 from ivr.callcenter.calls import CallRecord
+from ivr.clock import business_day
 from ivr.digits import whole_number
 from ivr.phones import mask_phone, to_e164
 from ivr.redis_clients import retry_budget
+from ivr.services import services
 from ivr.store import WEBHOOK_CONNECT_WINDOW
 from ivr.voice import twiml
 
@@ -47,7 +48,7 @@ UNREACHABLE = (
 
 def public_url() -> str:
     """The URL exactly as Twilio requested it: behind a proxy, rebuilt from PUBLIC_BASE_URL."""
-    base = current_app.extensions["hotline"].settings.public_base_url
+    base = services().settings.public_base_url
     if not base:
         return request.url
     query = request.query_string.decode("latin-1")
@@ -56,13 +57,13 @@ def public_url() -> str:
 
 def base_url() -> str:
     """Where the hotline's own URLs start, as Twilio must call them."""
-    base = current_app.extensions["hotline"].settings.public_base_url
+    base = services().settings.public_base_url
     return base or request.host_url.rstrip("/")
 
 
 def signature_ok() -> bool:
     """Check X-Twilio-Signature with twilio's RequestValidator."""
-    hotline = current_app.extensions["hotline"]
+    hotline = services()
     if not hotline.settings.validate_signatures:
         return True
     validator = RequestValidator(hotline.settings.twilio_auth_token)
@@ -90,7 +91,7 @@ def twilio_webhook(handler: Handler | None = None, *, outage: Outage | None = No
             # The body may hold a caller's number or keys: log neither.
             log.warning("rejected %s %s: bad X-Twilio-Signature", request.method, request.path)
             return Response("invalid Twilio signature\n", status=403, mimetype="text/plain")
-        hotline = current_app.extensions["hotline"]
+        hotline = services()
         try:
             with retry_budget(WEBHOOK_CONNECT_WINDOW):  # one budget for every connect of the request
                 return xml(handler(*args, **kwargs))
@@ -119,15 +120,11 @@ def call_sid() -> str | None:
     return sid if CALL_SID.fullmatch(sid) else None
 
 
-def hotline_of_app():  # noqa: ANN201 - the Hotline object (ivr.app imports this module)
-    return current_app.extensions["hotline"]
-
-
 def open_call(sid: str, now: datetime) -> CallRecord:
     """Round trip 1: the call's record, created when Twilio first tells us about the CallSid."""
-    hotline = hotline_of_app()
+    hotline = services()
     cfg = hotline.config.file
-    day = now.astimezone(ZoneInfo(cfg.hotline.timezone)).strftime("%y%m%d")
+    day = business_day(now, cfg.hotline.timezone)
     raw_from = request.form.get("From", "")
     caller = to_e164(raw_from, cfg.hotline.default_region)
     record = hotline.calls.open(sid, now, day, caller, raw_from, request.form.get("To", ""))
@@ -156,5 +153,5 @@ def this_call(now: datetime) -> CallRecord:
 
 def language_of(record: CallRecord):  # noqa: ANN201 - a prompts.Language
     """The caller's language, or the hotline's default before they chose."""
-    config = hotline_of_app().config
+    config = services().config
     return config.languages.get(record.get("lang")) or config.languages[config.locales[0]]

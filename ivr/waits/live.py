@@ -32,19 +32,17 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import redis
 
 from ivr import keys
-from ivr.callcenter.queues import arrival_ms
+from ivr.callcenter.calls import CallRecord
+from ivr.callcenter.queues import Queues, arrival_ms
+from ivr.hotline.schema import HotlineFile
 from ivr.waits.estimate import Estimate, QueueState, estimate
 from ivr.waits.profile import DEFAULT_HANDLE_SECONDS, hour_of_week, quietest_on_next_open_day
-
-if TYPE_CHECKING:
-    from ivr.app import Hotline
-    from ivr.callcenter.calls import CallRecord
 
 # Below these counts today's own figures are too noisy; the profile's stand in.
 MIN_HANDLED_TODAY = 3
@@ -72,17 +70,26 @@ class Wait:
     quiet_slot: datetime | None = None
 
 
+@dataclass(frozen=True)
+class LiveQueues:
+    """What a live wait is read from: the hotline file, the data Redis and the queues' scripts."""
+
+    cfg: HotlineFile
+    conn: redis.Redis
+    queues: Queues
+
+
 class _Reads:
     """The reads behind one department's QueueState, queued on a pipeline, then parsed."""
 
-    def __init__(self, hotline: Hotline, department: str, rank: int, now: datetime, day: str) -> None:
-        self.hotline, self.department, self.rank, self.now = hotline, department, rank, now
+    def __init__(self, live: LiveQueues, department: str, rank: int, now: datetime, day: str) -> None:
+        self.live, self.department, self.rank, self.now = live, department, rank, now
         self.day = day
         self.stat_fields = [
             "handled", "handle_ms", "abandoned", "abandoned_wait_ms", "answered_wait_ms", "first_offer_ms",
             "answered", *(f"offered:{r}" for r in range(rank)),
         ]  # fmt: skip
-        self.others = [d for d in hotline.config.file.departments if d != department]
+        self.others = [d for d in live.cfg.departments if d != department]
 
     def queue(self, pipe: redis.client.Pipeline) -> None:
         """Add the reads to `pipe` (6 + 2 per other department replies, in this order)."""
@@ -119,8 +126,8 @@ class _Reads:
         mine = max(int(waiting) + max(values["answered"] - values["handled"], 0.0), 1.0)
         agents = self._agents(int(staffed), above or {}, mine, demand)
         summary: dict[str, Any] = json.loads(summary_text) if summary_text else {}
-        how = hour_of_week(self.now, self.hotline.config.file.hotline.timezone)
-        department = self.hotline.config.file.departments[self.department]
+        how = hour_of_week(self.now, self.live.cfg.hotline.timezone)
+        department = self.live.cfg.departments[self.department]
         if values["handled"] >= MIN_HANDLED_TODAY:
             handle = values["handle_ms"] / 1000 / values["handled"]
         else:
@@ -148,7 +155,7 @@ class _Reads:
 
     def _staffing_changes(self, agents: float, summary: dict[str, Any]) -> tuple[tuple[float, float], ...]:
         """Planned changes in the coming hours, as (seconds from now, agents from then on)."""
-        cfg = self.hotline.config.file
+        cfg = self.live.cfg
         tz = ZoneInfo(cfg.hotline.timezone)
         local = self.now.astimezone(tz)
         staffing = cfg.departments[self.department].staffing
@@ -178,48 +185,48 @@ class _Reads:
         return tuple(changes)
 
 
-def _rank_of(hotline: Hotline, priority: str | None) -> int:
-    priorities = hotline.config.file.priorities
+def _rank_of(live: LiveQueues, priority: str | None) -> int:
+    priorities = live.cfg.priorities
     return priorities.get(priority or "", max(priorities.values(), default=0))
 
 
-def _outlook(hotline: Hotline, department: str, summary: dict[str, Any], now: datetime) -> tuple[bool, Any]:
+def _outlook(live: LiveQueues, department: str, summary: dict[str, Any], now: datetime) -> tuple[bool, Any]:
     """Is this hour a peak hour, and the quietest hour of the next open day (from the summary)."""
     if not summary:
         return False, None
-    cfg = hotline.config.file
+    cfg = live.cfg
     peak = hour_of_week(now, cfg.hotline.timezone) in set(summary.get("peak") or [])
     return peak, quietest_on_next_open_day(cfg, department, summary, now) if peak else None
 
 
-def wait_for_caller(hotline: Hotline, record: CallRecord, now: datetime) -> Wait:
+def wait_for_caller(live: LiveQueues, record: CallRecord, now: datetime) -> Wait:
     """The wait of a caller in the queue: one pipeline (position and everything the estimate reads)."""
     department = record.get("department")
-    reads = _Reads(hotline, department, _rank_of(hotline, record.get("priority")), now, record.get("day"))
-    pipe = hotline.stores.data.pipeline(transaction=False)
-    hotline.queues.queue_position(pipe, record.sid, department)
+    reads = _Reads(live, department, _rank_of(live, record.get("priority")), now, record.day)
+    pipe = live.conn.pipeline(transaction=False)
+    live.queues.queue_position(pipe, record.sid, department)
     reads.queue(pipe)
-    hotline.queues.turn_taken(pipe, record.sid, department, now)  # the reaper sees the caller is there
+    live.queues.turn_taken(pipe, record.sid, department, now)  # the reaper sees the caller is there
     position, *replies, _turn = pipe.execute()
     queued_at = datetime.fromisoformat(record.get("queued_at") or now.isoformat())
     state, summary = reads.parse(replies, int(position) - 1, (now - queued_at).total_seconds())
-    peak, quiet = _outlook(hotline, department, summary, now)
+    peak, quiet = _outlook(live, department, summary, now)
     return Wait(department, int(position), state, estimate(state), peak, quiet)
 
 
-def wait_for_new_caller(hotline: Hotline, department: str, now: datetime, day: str) -> Wait:
+def wait_for_new_caller(live: LiveQueues, department: str, now: datetime, day: str) -> Wait:
     """The wait a caller joining `department` now would have, in its lowest class (everyone first)."""
-    reads = _Reads(hotline, department, _rank_of(hotline, None), now, day)
-    pipe = hotline.stores.data.pipeline(transaction=False)
+    reads = _Reads(live, department, _rank_of(live, None), now, day)
+    pipe = live.conn.pipeline(transaction=False)
     pipe.zcard(keys.queue_since(department))
     reads.queue(pipe)
     waiting, *replies = pipe.execute()
     state, summary = reads.parse(replies, int(waiting), 0.0)
-    peak, quiet = _outlook(hotline, department, summary, now)
+    peak, quiet = _outlook(live, department, summary, now)
     return Wait(department, int(waiting) + 1, state, estimate(state), peak, quiet)
 
 
-def peak_hours(hotline: Hotline, department: str) -> list[int]:
+def peak_hours(live: LiveQueues, department: str) -> list[int]:
     """The department's peak hours of the week (0 = Monday 00:00), from the profile summary."""
-    text = hotline.stores.data.hget(keys.profile(department), "summary")
+    text = live.conn.hget(keys.profile(department), "summary")
     return list(json.loads(text).get("peak") or []) if text else []

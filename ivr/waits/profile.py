@@ -25,7 +25,7 @@ import json
 import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import redis
@@ -33,11 +33,8 @@ import redis
 from ivr import keys
 from ivr.digits import is_digits
 from ivr.hotline.hours import department_open
-from ivr.hotline.schema import HotlineFile
+from ivr.hotline.schema import WEEKDAYS, HotlineFile
 from ivr.waits.erlang import erlang_c_wait
-
-if TYPE_CHECKING:
-    from ivr.app import Hotline
 
 HOURS_OF_WEEK = 168
 # Until an hour of the week has been observed this long, its arrivals come from the default shape.
@@ -167,8 +164,6 @@ class DepartmentProfile:
         schedule = self.cfg.hours[self.cfg.departments[self.department].hours]
         if schedule.always_open:
             return list(range(HOURS_OF_WEEK))
-        from ivr.hotline.schema import WEEKDAYS
-
         hours = []
         for how in range(HOURS_OF_WEEK):
             day = schedule.days.get(WEEKDAYS[how // 24])
@@ -223,14 +218,15 @@ def _hour_starts(start: datetime, hours: int) -> list[datetime]:
     return [first + timedelta(hours=i) for i in range(hours)]
 
 
-def quietest_slots(hotline: Hotline, department: str, start: datetime, count: int) -> list[datetime]:
+def quietest_slots(
+    cfg: HotlineFile, conn: redis.Redis, department: str, start: datetime, count: int
+) -> list[datetime]:
     """The `count` quietest whole hours the department is open in the week from `start`, quietest first.
 
     Quietness is the profile's expected wait for a new caller in that hour of the week (then its
     load); equally quiet hours come in time order. Each slot is the hour's start (aware, UTC).
     """
-    cfg = hotline.config.file
-    profile = DepartmentProfile.load(hotline.stores.data, cfg, department)
+    profile = DepartmentProfile.load(conn, cfg, department)
     tz = cfg.hotline.timezone
     candidates = [
         slot for slot in _hour_starts(start, HOURS_OF_WEEK) if department_open(cfg, department, slot)

@@ -7,7 +7,7 @@ from typing import Protocol
 from ivr.hotline.loader import HotlineConfig
 from ivr.hotline.schema import HotlineFile, Node
 from ivr.prompts import Language
-from ivr.voice.turn import Input, Position, Services, Turn
+from ivr.voice.turn import Input, Position, StepServices, Turn
 
 
 class Flow(Protocol):
@@ -15,7 +15,7 @@ class Flow(Protocol):
 
     cfg: HotlineConfig
     file: HotlineFile
-    services: Services
+    services: StepServices
     max_tries: int
     timeout: int
     handoff_node: str

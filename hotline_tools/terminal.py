@@ -24,7 +24,7 @@ import sys
 from collections.abc import Callable
 from urllib.parse import urljoin
 
-from ivr.__main__ import LOCAL_DEFAULTS, standin_url
+from hotline_tools.launcher import LOCAL_DEFAULTS, standin_url
 from standin.control import Control
 from standin.errors import ApplicationError, CallStateError
 from standin.interpreter import ENDED
@@ -238,9 +238,9 @@ def _read_line() -> str | None:
 
 def main(argv: list[str] | None = None) -> int:
     """Parse the options, dial the hotline over HTTP and run the call on this terminal."""
-    env = {**LOCAL_DEFAULTS, **os.environ}  # as `python -m ivr` configures the hotline
+    env = {**LOCAL_DEFAULTS, **os.environ}  # as `python -m hotline_tools.launcher` configures the hotline
     local = f"http://{env.get('HOST', '127.0.0.1')}:{env.get('PORT', '5000')}"
-    parser = argparse.ArgumentParser(prog="python -m standin.terminal", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m hotline_tools.terminal", description=__doc__)
     parser.add_argument("--url", default=env.get("PUBLIC_BASE_URL", local), help="the hotline")
     parser.add_argument("--standin", default=standin_url(env), help="the stand-in for Twilio")
     parser.add_argument("--local", action="store_true", help="run the call here, turn by turn")
@@ -250,7 +250,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     write = lambda text: print(text, flush=True)  # noqa: E731
     if not args.local:
-        from standin.livephone import run_live  # it prints with `describe` from here
+        from hotline_tools.livephone import run_live  # it prints with `describe` from here
 
         control = Control(args.standin, env["TWILIO_ACCOUNT_SID"], args.token)
         scripted = not sys.stdin.isatty()

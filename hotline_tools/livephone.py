@@ -45,7 +45,7 @@ class _Line:
 
 
 def _describe(event: dict[str, Any]) -> str:
-    from standin.terminal import describe  # the same lines as the local phone
+    from hotline_tools.terminal import describe  # the same lines as the local phone
 
     return describe(Heard(event["kind"], event.get("text", ""), event.get("language", "")))
 

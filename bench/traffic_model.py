@@ -2,7 +2,7 @@
 
 `Scenario` says who calls when, why, in which language, with which account and how patiently,
 and which agents answer (skills, languages, shifts, handle times). `CallerLog` and `AgentLog`
-are filled by `standin.traffic.Simulation` as the simulated callers and agents act;
+are filled by `bench.traffic.Simulation` as the simulated callers and agents act;
 `Report.build` turns them into the day's figures: calls offered, answered and abandoned, waits
 and their distribution, service level, agent occupancy, and how the waits the hold loop
 announced compared with the real ones, and the callbacks: asked for, connected, failed, and how

@@ -1,15 +1,15 @@
-"""`python -m ivr` (`make run`): the whole hotline on this machine, no Twilio account needed.
+"""`make run` (`python -m hotline_tools.launcher`): the whole hotline on this machine, no Twilio account.
 
 Starts the embedded Redis (unless REDIS_URL is set), the web app under gunicorn, one rq
 worker and, without a Twilio account, the stand-in for Twilio on `STANDIN_PORT` (5001): its REST
 API and its live calls (the terminal phone dials through it, agent consoles are rung by it, and
 the hotline's calls back ring them). Then it says how to call and how to answer, with a token for
-a demo agent, and watches over what it started (see `ivr.supervise`): a worker or an embedded
+a demo agent, and watches over what it started (see `hotline_tools.supervise`): a worker or an embedded
 Redis that dies is started again. Ctrl-C (or SIGTERM) stops everything; the embedded Redis keeps
 its data in .hotline-data/ for the next run.
 
 A launcher that cannot start says why on stderr and exits with status 2 before it starts anything
-(a port taken, another launcher on the same data: see `ivr.preflight`); a web server that cannot
+(a port taken, another launcher on the same data: see `hotline_tools.preflight`); a web server that cannot
 start, or keeps dying, ends it with status 1. It never stops a Redis it did not start.
 """
 
@@ -28,21 +28,23 @@ from types import FrameType
 import redis
 import requests
 
-from ivr.api.auth import issue_token
-from ivr.clock import speed_from_env
-from ivr.hotline.loader import ConfigError, load_hotline
-from ivr.hotline.schema import HotlineFile
-from ivr.jobs import QUEUE_NAME
-from ivr.preflight import (
+from hotline_tools.preflight import (
     DataDirLock,
     clear_stale_scheduler_locks,
     port_problem,
     simulated_data_dir,
     wipe_simulated,
 )
+from hotline_tools.supervise import Child, RedisKeeper, describe_exit
+from ivr.api.auth import issue_token
+from ivr.clock import speed_from_env
+from ivr.hotline.loader import ConfigError, load_hotline
+from ivr.hotline.schema import HotlineFile
+from ivr.jobs import QUEUE_NAME
 from ivr.settings import Settings, SettingsError
-from ivr.store import EmbeddedRedis, embedded_redis, stop_embedded_redis
-from ivr.supervise import Child, RedisKeeper, describe_exit
+from ivr.store import EmbeddedRedis, connect, embedded_redis, stop_embedded_redis
+from standin.serve import LiveStandin, serve_live_standin
+from standin.transport import HttpTransport
 
 # Local-only credentials: the stand-in for Twilio signs with the same token. Not secrets.
 LOCAL_DEFAULTS = {
@@ -53,7 +55,7 @@ STANDIN_PORT = "5001"  # the stand-in for Twilio (REST API and live calls), next
 WEB_START_SECONDS = 60.0  # gunicorn retries a taken port for 5 s, then gives up; importing the app is slower
 WEB_MAX_DEATHS = 3  # quick deaths in a row after which the launcher gives up on the web server
 
-log = logging.getLogger("ivr.launcher")
+log = logging.getLogger("hotline_tools.launcher")
 
 
 def standin_url(env: dict[str, str] | os._Environ[str]) -> str:
@@ -115,7 +117,7 @@ def _demo_answer(env: dict[str, str], hotline_file: HotlineFile) -> str:
     if demo is None:
         return ""
     try:
-        agent_token = issue_token(redis.Redis.from_url(env["REDIS_URL"]), "agent", demo.id)
+        agent_token = issue_token(connect(env["REDIS_URL"], worker=True).data, "agent", demo.id)
     except redis.RedisError as exc:
         return f"(no demo agent token: Redis did not answer: {exc})\n"
     return (
@@ -184,7 +186,7 @@ class Launch:
         """Nothing runs yet; `run` starts it."""
         self.env, self.settings, self.host, self.port = env, settings, host, port
         self.standin_port, self.data_dir, self.lock, self.speed = standin_port, data_dir, lock, speed
-        self.stop_api: object = None
+        self.standin: LiveStandin | None = None
         self.keeper: RedisKeeper | None = None
         self.children: list[Child] = []
         self.stopping = [False]
@@ -258,27 +260,18 @@ class Launch:
     def _start_standin(self) -> int | None:
         # No Twilio account: the stand-in for Twilio, served from this process, owns the calls
         # and serves the REST API the app calls (redirecting a caller to an agent, calling back, SMS).
-        from standin.control import add_control
-        from standin.live import LiveCalls
-        from standin.outbound import Dialler
-        from standin.rest import Switchboard, create_rest_app, serve_in_thread
-        from standin.transport import HttpTransport
-
         env, settings = self.env, self.settings
-        switchboard, public = Switchboard(), env["PUBLIC_BASE_URL"]
-        token = settings.twilio_auth_token
-        live = LiveCalls(
-            switchboard, lambda: HttpTransport(public, token), settings.twilio_account_sid, speed=self.speed
-        )
-        switchboard.dialer = Dialler(live)  # the hotline's outbound calls ring phones and consoles
-        api = create_rest_app(switchboard, settings.twilio_account_sid, token)
-        add_control(api, live)
+        public, token = env["PUBLIC_BASE_URL"], settings.twilio_auth_token
         try:
-            env["TWILIO_API_BASE_URL"], self.stop_api = serve_in_thread(api, self.host, self.standin_port)
+            self.standin = serve_live_standin(
+                lambda: HttpTransport(public, token), settings.twilio_account_sid, token,
+                host=self.host, port=self.standin_port, speed=self.speed,
+            )  # fmt: skip
         except OSError as exc:
             where = f"{self.host}:{self.standin_port}"
             print(f"STANDIN_PORT: cannot serve the stand-in for Twilio on {where}: {exc}", file=sys.stderr)
             return 2
+        env["TWILIO_API_BASE_URL"] = self.standin.url
         print(f"stand-in for Twilio (REST API and live calls): {env['TWILIO_API_BASE_URL']}")
         return None
 
@@ -308,8 +301,8 @@ class Launch:
             child.terminate()
         for child in self.children:
             child.wait()
-        if callable(self.stop_api):
-            self.stop_api()
+        if self.standin is not None:
+            self.standin.stop()
         if self.keeper is not None and self.keeper.owned:
             # Saved to the data dir for the next run; only the server process this launcher started.
             stop_embedded_redis(self.data_dir, pid=self.keeper.server.pid)

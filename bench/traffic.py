@@ -15,7 +15,7 @@ instant they arrive), agents answer the instant they ring, and the hold loop tur
 always asked): a good account is found but not verified by caller ID, and menus that require
 verification end in the queue after the second factor fails. The announced wait is the first
 figure the caller heard on hold, read back from the spoken text, as the range it stands for
-(see `standin.traffic_model`).
+(see `bench.traffic_model`).
 
 Callbacks: a caller who hears the callback offer on a turn of the hold loop (its words, parsed as
 above) and is one of the scenario's `callback_share` presses 1 during that turn, confirms their
@@ -26,7 +26,7 @@ presses 1, or (one of the `callback_unreachable_share`) lets it ring out: Twilio
 callback says no-answer and the hotline retries after its backoff. rq's scheduler is played in
 simulated time: a job scheduled N wall seconds ahead is enqueued N simulated seconds later. An
 agent whose shift ends stays while a callback they could take is still owed.
-`python -m standin.traffic --minutes 60 --seed 1` prints a report.
+`python -m bench.traffic --minutes 60 --seed 1` prints a report.
 """
 
 from __future__ import annotations
@@ -48,20 +48,7 @@ from flask import Flask
 from rq import SimpleWorker
 from rq.job import Job
 
-from ivr import keys
-from ivr.api.auth import issue_token
-from ivr.callcenter.agents import NOT_READY, OFFLINE, READY, RINGING, WRAP_UP
-from ivr.callcenter.identifiers import valid_account_id
-from ivr.clock import FixedClock
-from ivr.hotline.schema import Agent as AgentSpec
-from ivr.jobs import QUEUE_NAME
-from ivr.waits.estimate import ROUNDING_STEPS
-from queue_worker import jobs as worker_jobs
-from queue_worker.jobs import SWEEP_EVERY_SECONDS
-from standin.interpreter import ENDED
-from standin.phone import Call
-from standin.rest import OutboundCall, Switchboard
-from standin.traffic_model import (
+from bench.traffic_model import (
     ABANDONED,
     CALLBACK_FAILED,
     CALLED_BACK,
@@ -75,6 +62,20 @@ from standin.traffic_model import (
     Scenario,
     default_agents,
 )
+from ivr import keys
+from ivr.api.auth import issue_token
+from ivr.callcenter.agents import NOT_READY, OFFLINE, READY, RINGING, WRAP_UP
+from ivr.callcenter.identifiers import valid_account_id
+from ivr.clock import FixedClock
+from ivr.hotline.schema import Agent as AgentSpec
+from ivr.jobs import QUEUE_NAME
+from ivr.services import services_of
+from ivr.waits.estimate import ROUNDING_STEPS
+from queue_worker import jobs as worker_jobs
+from queue_worker.jobs import SWEEP_EVERY_SECONDS
+from standin.interpreter import ENDED
+from standin.phone import Call
+from standin.rest import OutboundCall, Switchboard
 from standin.transport import FlaskTransport
 from standin.webhook import call_params, status_callback_params
 
@@ -110,7 +111,7 @@ class Simulation:
 
     def __init__(self, app: Flask, scenario: Scenario, switchboard: Switchboard | None = None) -> None:
         self.app, self.sc, self.switchboard = app, scenario, switchboard
-        self.hotline = app.extensions["hotline"]
+        self.hotline = services_of(app)
         if not isinstance(self.hotline.clock, FixedClock):
             raise TypeError("the simulation moves the app's clock: build the app with a FixedClock")
         self.cfg = self.hotline.config.file
@@ -599,7 +600,7 @@ def local_hotline(
         app = create_app(settings, clock=FixedClock(scenario.start))
         for name in ("ivr", "werkzeug", "rq"):
             logging.getLogger(name).setLevel(logging.WARNING)
-        context.install(app.extensions["hotline"])
+        context.install(services_of(app))
         yield app, switchboard
     finally:
         context.install(None)
@@ -610,7 +611,7 @@ def local_hotline(
 
 
 def main(argv: list[str] | None = None) -> int:
-    """`python -m standin.traffic --minutes 60 --seed 1`: simulate, then print the report.
+    """`python -m bench.traffic --minutes 60 --seed 1`: simulate, then print the report.
 
     Runs on a fresh embedded Redis in a temporary directory (or on `--redis-url`, whose database
     must be empty), with the stand-in for Twilio's REST API served from this process.
@@ -619,7 +620,7 @@ def main(argv: list[str] | None = None) -> int:
 
     import redis
 
-    parser = argparse.ArgumentParser(prog="python -m standin.traffic", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m bench.traffic", description=__doc__.split("\n")[0])
     parser.add_argument("--minutes", type=float, default=60.0, help="how long callers keep arriving")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--rate-scale", type=float, default=1.0, help="multiply the hourly arrival rates")

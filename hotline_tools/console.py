@@ -26,7 +26,7 @@ from typing import Any, Protocol
 import requests
 import yaml
 
-from ivr.__main__ import LOCAL_DEFAULTS, standin_url
+from hotline_tools.launcher import LOCAL_DEFAULTS, standin_url
 from ivr.settings import DEFAULT_HOTLINE_CONFIG
 from standin.control import Control, ControlError
 
@@ -407,7 +407,7 @@ def main(argv: list[str] | None = None) -> int:
     """Parse the options and run the console on this terminal against the hotline over HTTP."""
     env = {**LOCAL_DEFAULTS, **os.environ}
     local = f"http://{env.get('HOST', '127.0.0.1')}:{env.get('PORT', '5000')}"
-    parser = argparse.ArgumentParser(prog="python -m standin.console", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m hotline_tools.console", description=__doc__)
     parser.add_argument("--token", required=True, help="the agent's token (`flask tokens issue agent ID`)")
     parser.add_argument("--url", default=env.get("PUBLIC_BASE_URL", local), help="the hotline")
     parser.add_argument("--standin", default=standin_url(env), help="the stand-in for Twilio (your phone)")

@@ -24,7 +24,7 @@ from pathlib import Path
 
 from ivr.store import EmbeddedRedis, embedded_redis, pid_alive
 
-log = logging.getLogger("ivr.launcher")
+log = logging.getLogger("hotline_tools.launcher")
 
 BACKOFF_SECONDS = (0.5, 1.0, 2.0, 4.0, 8.0, 15.0)
 STEADY_SECONDS = 30.0  # a process that lived this long starts its backoff afresh when it dies

@@ -1,0 +1,103 @@
+"""The modules of ivr/ import each other in one direction only: the import graph has no loop."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+IVR = Path(__file__).resolve().parent.parent / "ivr"
+
+
+def module_names() -> dict[str, Path]:
+    """Every module of the package by dotted name (a package by its own name)."""
+    names = {}
+    for path in IVR.rglob("*.py"):
+        parts = list(path.relative_to(IVR.parent).with_suffix("").parts)
+        if parts[-1] == "__init__":
+            parts.pop()
+        names[".".join(parts)] = path
+    return names
+
+
+def import_graph() -> dict[str, set[str]]:
+    """Module -> the ivr modules it imports anywhere (function bodies and TYPE_CHECKING too)."""
+    modules = module_names()
+
+    def known(name: str) -> str | None:
+        while name and name not in modules:
+            name = name.rpartition(".")[0]
+        return name or None
+
+    graph: dict[str, set[str]] = {name: set() for name in modules}
+    for name, path in modules.items():
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                targets = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                # `from ivr import keys` imports the module ivr.keys; `from ivr.x import f`, ivr.x.
+                targets = [
+                    f"{node.module}.{alias.name}" if f"{node.module}.{alias.name}" in modules else node.module
+                    for alias in node.names
+                ]
+            else:
+                continue
+            for target in targets:
+                found = known(target)
+                if found is not None and found != name:
+                    graph[name].add(found)
+    return graph
+
+
+def find_loop(graph: dict[str, set[str]]) -> list[str]:
+    """One import loop of `graph` as a path that comes back to its start, or [] when there is none."""
+    done: set[str] = set()
+    path: list[str] = []
+    on_path: set[str] = set()
+
+    def visit(node: str) -> list[str]:
+        path.append(node)
+        on_path.add(node)
+        for nxt in sorted(graph[node]):
+            if nxt in on_path:
+                return [*path[path.index(nxt) :], nxt]
+            if nxt not in done:
+                loop = visit(nxt)
+                if loop:
+                    return loop
+        path.pop()
+        on_path.discard(node)
+        done.add(node)
+        return []
+
+    for start in sorted(graph):
+        if start not in done:
+            loop = visit(start)
+            if loop:
+                return loop
+    return []
+
+
+def test_the_import_graph_of_ivr_has_no_loop() -> None:
+    """A newcomer can read ivr/ bottom-up: no module needs one that needs it back."""
+    graph = import_graph()
+    assert "ivr.services" in graph["ivr.app"] and "ivr.voice.views" in graph["ivr.app"]
+    loop = find_loop(graph)
+    assert loop == [], "import loop: " + " -> ".join(loop)
+
+
+def test_the_loop_finder_finds_a_loop() -> None:
+    """The check above can fail: a loop of three modules is found and spelled out."""
+    graph = {"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}
+    assert find_loop(graph) == ["a", "b", "c", "a"]
+    assert find_loop({"a": {"b"}, "b": set()}) == []
+
+
+def test_domain_code_is_not_handed_the_services_object() -> None:
+    """Only request code (views, API, CLI, health) and the worker reach the whole container."""
+    graph = import_graph()
+    allowed = ("ivr.app", "ivr.api", "ivr.cli", "ivr.readiness", "ivr.voice")
+    domain = ("ivr.voice.engine", "ivr.voice.turn", "ivr.voice.steps", "ivr.voice.twiml", "ivr.voice.speech")
+    users = {name for name, imports in graph.items() if "ivr.services" in imports}
+    assert users, "nobody reaches the services: the check would pass for nothing"
+    for name in users:
+        assert name.startswith(allowed) and not name.startswith(domain), name
