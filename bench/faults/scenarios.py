@@ -79,8 +79,9 @@ class Options:
 
 
 def port_free(port: int) -> bool:
-    """Whether nothing listens on this loopback port."""
+    """Whether nothing listens on this loopback port (connections closing on it do not count)."""
     with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the servers bind
         try:
             probe.bind(("127.0.0.1", port))
         except OSError:
