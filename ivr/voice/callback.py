@@ -26,6 +26,7 @@ from ivr.callcenter.connections import ANSWERED
 from ivr.callcenter.lifecycle import CallStatus
 from ivr.digits import ASCII_DIGITS, whole_number
 from ivr.outbound.numbers import callback_allowed, check_outbound_number
+from ivr.prompts import Language
 from ivr.services import services
 from ivr.urlstate import HOLD_AGAIN, AgentLeg, Attempt, Greeting, NumberStep, Slots
 from ivr.voice import twiml
@@ -48,7 +49,7 @@ SLOT_HORIZON_SECONDS = 60 * 86_400
 MACHINE = ("machine_start", "machine_end_beep", "machine_end_silence", "machine_end_other", "fax")
 
 
-def spoken_number(lang, e164: str, home_region: str) -> str:  # noqa: ANN001
+def spoken_number(lang: Language, e164: str, home_region: str) -> str:
     """A number read digit by digit: as dialled at home (with the trunk 0), else with its country code."""
     parsed = phonenumbers.parse(e164, None)
     if phonenumbers.region_code_for_number(parsed) == home_region:
@@ -57,7 +58,7 @@ def spoken_number(lang, e164: str, home_region: str) -> str:  # noqa: ANN001
     return lang.spell(e164.lstrip("+"))
 
 
-def _back(record: CallRecord, lang, *prompts: str) -> twiml.Document:  # noqa: ANN001
+def _back(record: CallRecord, lang: Language, *prompts: str) -> twiml.Document:
     """Back to the hold loop for a caller still in the queue; else a goodbye."""
     if record.get("status") not in ("queued", "connecting"):
         return twiml.goodbye(lang, *prompts)
@@ -226,7 +227,7 @@ def _accept(
 # -- a later hour --------------------------------------------------------------------------
 
 
-def slot_text(lang, when: datetime) -> str:  # noqa: ANN001
+def slot_text(lang: Language, when: datetime) -> str:
     """An hour as the caller hears it, in the hotline's time zone."""
     local = when.astimezone(ZoneInfo(services().config.file.hotline.timezone))
     return lang.text(
@@ -292,7 +293,7 @@ def _attempt() -> tuple[CallRecord | None, int]:
     return hotline.callbacks.load(given.call), given.attempt
 
 
-def _lang_of(record: CallRecord | None):  # noqa: ANN202
+def _lang_of(record: CallRecord | None) -> Language:
     if record is None:
         config = services().config
         return config.languages[config.locales[0]]

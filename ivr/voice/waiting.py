@@ -20,13 +20,17 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from flask import Blueprint, request
+from twilio.twiml.voice_response import Gather
 
 from ivr import keys, routes
 from ivr.callcenter.agents import RING_MARGIN_SECONDS, AgentView
 from ivr.callcenter.calls import CallRecord
 from ivr.callcenter.lifecycle import CallStatus, queue_move
 from ivr.callcenter.transfers import transfer_path_of
+from ivr.hotline.schema import HotlineFile
 from ivr.phones import last_digits
+from ivr.prompts import Language
+from ivr.redis_types import text_hash
 from ivr.services import services
 from ivr.urlstate import HOLD_AGAIN, AgentLeg
 from ivr.voice import survey, twiml
@@ -118,7 +122,7 @@ def hold() -> twiml.Document:
     return resp
 
 
-def callback_offered(cfg, position: int, wait: Estimate | None) -> bool:  # noqa: ANN001 - HotlineFile
+def callback_offered(cfg: HotlineFile, position: int, wait: Estimate | None) -> bool:
     """A callback is offered on its own when the wait is long or the caller far back."""
     settings = cfg.callbacks
     if not settings.enabled:
@@ -127,7 +131,9 @@ def callback_offered(cfg, position: int, wait: Estimate | None) -> bool:  # noqa
     return long_wait or position >= settings.offer_from_position
 
 
-def _announce(resp, lang, position: int, estimate: Estimate | None) -> None:  # noqa: ANN001
+def _announce(
+    resp: twiml.Document | Gather, lang: Language, position: int, estimate: Estimate | None
+) -> None:
     """Say where the caller stands and how long it should take."""
     ahead = position - 1
     twiml.say(
@@ -138,7 +144,7 @@ def _announce(resp, lang, position: int, estimate: Estimate | None) -> None:  # 
     twiml.say(resp, lang, wait_text(lang, estimate))
 
 
-def wait_text(lang, estimate: Estimate) -> str:  # noqa: ANN001
+def wait_text(lang: Language, estimate: Estimate) -> str:
     """The estimate in the caller's words: a range, 'about', 'up to', 'less than a minute', or 'long'."""
     spoken = estimate.spoken()
     if spoken.kind == "long":  # past a day, or past what the model can reckon: no number
@@ -152,7 +158,7 @@ def wait_text(lang, estimate: Estimate) -> str:  # noqa: ANN001
     return lang.text("queue_wait_range", low=spoken.low, high=spoken.high)
 
 
-def peak_text(lang, slot: datetime, now: datetime, tz: str) -> str:  # noqa: ANN001
+def peak_text(lang: Language, slot: datetime, now: datetime, tz: str) -> str:
     """'One of our busiest hours; the quietest time tomorrow is 9 to 10' (or on a later day)."""
     local, today = slot.astimezone(ZoneInfo(tz)), now.astimezone(ZoneInfo(tz)).date()
     end = local + timedelta(hours=1)
@@ -215,7 +221,9 @@ def whisper() -> twiml.Document:
     caller_sid, agent_id = leg.call, leg.agent
     now = hotline.clock.now()
     resp = twiml.document()
-    fields = hotline.stores.data.hgetall(keys.call(caller_sid)) if caller_sid.startswith("CA") else {}
+    fields = (
+        text_hash(hotline.stores.data.hgetall(keys.call(caller_sid))) if caller_sid.startswith("CA") else {}
+    )
     agent = hotline.agents.get(agent_id)
     if not fields or agent is None:
         resp.hangup()  # nothing to bridge: ending the agent's leg returns the caller to the Dial action
@@ -228,7 +236,7 @@ def whisper() -> twiml.Document:
     return resp
 
 
-def whisper_text(record: CallRecord, lang, now: datetime) -> str:  # noqa: ANN001
+def whisper_text(record: CallRecord, lang: Language, now: datetime) -> str:
     """What the agent hears: department, issue, masked account, verified, wait, reference."""
     cfg = services().config.file
     department = cfg.departments.get(record.get("department"))

@@ -14,6 +14,7 @@ import logging
 import re
 from collections.abc import Callable
 from datetime import datetime
+from typing import overload
 
 import redis
 from flask import Response, request
@@ -24,6 +25,7 @@ from ivr.callcenter.calls import CallRecord
 from ivr.clock import business_day
 from ivr.digits import whole_number
 from ivr.phones import mask_phone, to_e164
+from ivr.prompts import Language
 from ivr.redis_clients import retry_budget
 from ivr.services import services
 from ivr.store import WEBHOOK_CONNECT_WINDOW
@@ -35,6 +37,8 @@ log = logging.getLogger("ivr.voice")
 CALL_SID = re.compile(r"CA[0-9a-f]{32}")
 
 Handler = Callable[..., twiml.Document]
+# A Flask view: a webhook handler wrapped by `twilio_webhook`.
+View = Callable[..., Response]
 # What to answer when Redis cannot be reached, or None for the overflow.
 Outage = Callable[[], twiml.Document | None]
 # Errors that say Redis is out of reach or between primaries (a failover), not that a command
@@ -82,7 +86,13 @@ def xml(resp: twiml.Document) -> Response:
     return Response(str(resp), status=200, mimetype="text/xml")
 
 
-def twilio_webhook(handler: Handler | None = None, *, outage: Outage | None = None):  # noqa: ANN201
+@overload
+def twilio_webhook(handler: Handler, *, outage: Outage | None = None) -> View: ...
+@overload
+def twilio_webhook(handler: None = None, *, outage: Outage | None = None) -> Callable[[Handler], View]: ...
+def twilio_webhook(
+    handler: Handler | None = None, *, outage: Outage | None = None
+) -> View | Callable[[Handler], View]:
     """Validate the signature, run the handler, and answer with TwiML whatever happens.
 
     `@twilio_webhook` or `@twilio_webhook(outage=...)`: on a Redis error, `outage()` answers
@@ -157,7 +167,7 @@ def this_call(now: datetime) -> CallRecord:
     return open_call(sid, now)
 
 
-def language_of(record: CallRecord):  # noqa: ANN201 - a prompts.Language
+def language_of(record: CallRecord) -> Language:
     """The caller's language, or the hotline's default before they chose."""
     config = services().config
     return config.languages.get(record.get("lang")) or config.languages[config.locales[0]]
