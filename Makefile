@@ -28,12 +28,14 @@ traffic: install      ## a simulated busy hour through the real webhooks and age
 worker: install       ## one more rq worker (needs REDIS_URL, or the running embedded Redis)
 	$(PY) -m queue_worker
 
-test: install         ## the whole test suite (on a private embedded Redis it starts itself)
+test: install         ## the type check (mypy), then the whole test suite (on a private embedded Redis it starts itself)
+	$(VENV)/bin/mypy
 	$(PY) -m pytest
 
-lint: install
+lint: install         ## ruff's rules and format, and the type check
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
 
 format: install
 	$(VENV)/bin/ruff format .
