@@ -42,7 +42,9 @@ from ivr.hotline.loader import ConfigError, load_hotline
 from ivr.hotline.schema import HotlineFile
 from ivr.jobs import QUEUE_NAME
 from ivr.settings import Settings, SettingsError
-from ivr.store import EmbeddedRedis, embedded_redis, stop_embedded_redis
+from ivr.store import EmbeddedRedis, connect, embedded_redis, stop_embedded_redis
+from standin.serve import LiveStandin, serve_live_standin
+from standin.transport import HttpTransport
 
 # Local-only credentials: the stand-in for Twilio signs with the same token. Not secrets.
 LOCAL_DEFAULTS = {
@@ -115,7 +117,7 @@ def _demo_answer(env: dict[str, str], hotline_file: HotlineFile) -> str:
     if demo is None:
         return ""
     try:
-        agent_token = issue_token(redis.Redis.from_url(env["REDIS_URL"]), "agent", demo.id)
+        agent_token = issue_token(connect(env["REDIS_URL"], worker=True).data, "agent", demo.id)
     except redis.RedisError as exc:
         return f"(no demo agent token: Redis did not answer: {exc})\n"
     return (
@@ -184,7 +186,7 @@ class Launch:
         """Nothing runs yet; `run` starts it."""
         self.env, self.settings, self.host, self.port = env, settings, host, port
         self.standin_port, self.data_dir, self.lock, self.speed = standin_port, data_dir, lock, speed
-        self.stop_api: object = None
+        self.standin: LiveStandin | None = None
         self.keeper: RedisKeeper | None = None
         self.children: list[Child] = []
         self.stopping = [False]
@@ -258,27 +260,18 @@ class Launch:
     def _start_standin(self) -> int | None:
         # No Twilio account: the stand-in for Twilio, served from this process, owns the calls
         # and serves the REST API the app calls (redirecting a caller to an agent, calling back, SMS).
-        from standin.control import add_control
-        from standin.live import LiveCalls
-        from standin.outbound import Dialler
-        from standin.rest import Switchboard, create_rest_app, serve_in_thread
-        from standin.transport import HttpTransport
-
         env, settings = self.env, self.settings
-        switchboard, public = Switchboard(), env["PUBLIC_BASE_URL"]
-        token = settings.twilio_auth_token
-        live = LiveCalls(
-            switchboard, lambda: HttpTransport(public, token), settings.twilio_account_sid, speed=self.speed
-        )
-        switchboard.dialer = Dialler(live)  # the hotline's outbound calls ring phones and consoles
-        api = create_rest_app(switchboard, settings.twilio_account_sid, token)
-        add_control(api, live)
+        public, token = env["PUBLIC_BASE_URL"], settings.twilio_auth_token
         try:
-            env["TWILIO_API_BASE_URL"], self.stop_api = serve_in_thread(api, self.host, self.standin_port)
+            self.standin = serve_live_standin(
+                lambda: HttpTransport(public, token), settings.twilio_account_sid, token,
+                host=self.host, port=self.standin_port, speed=self.speed,
+            )  # fmt: skip
         except OSError as exc:
             where = f"{self.host}:{self.standin_port}"
             print(f"STANDIN_PORT: cannot serve the stand-in for Twilio on {where}: {exc}", file=sys.stderr)
             return 2
+        env["TWILIO_API_BASE_URL"] = self.standin.url
         print(f"stand-in for Twilio (REST API and live calls): {env['TWILIO_API_BASE_URL']}")
         return None
 
@@ -308,8 +301,8 @@ class Launch:
             child.terminate()
         for child in self.children:
             child.wait()
-        if callable(self.stop_api):
-            self.stop_api()
+        if self.standin is not None:
+            self.standin.stop()
         if self.keeper is not None and self.keeper.owned:
             # Saved to the data dir for the next run; only the server process this launcher started.
             stop_embedded_redis(self.data_dir, pid=self.keeper.server.pid)

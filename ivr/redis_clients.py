@@ -129,6 +129,21 @@ class RetryingConnect:
                 pause = min(pause * 2, MAX_PAUSE_SECONDS)
 
 
+class DisconnectWhenInterrupted:
+    """Mixin for redis-py's Sentinel-managed connection: a read cut short closes the connection.
+
+    redis-py's plain connections do so, its `SentinelManagedConnection.read_response` does not
+    (it defaults `disconnect_on_error` to False): a read interrupted by an exception that is not
+    a Redis error (rq's StopRequested when a worker is told to stop during BLPOP) left the reply
+    on the socket, and the next command on that connection read it (rq then failed to register
+    the worker's death, after waiting for the BLPOP to end).
+    """
+
+    def read_response(self, *args: Any, disconnect_on_error: bool = True, **kwargs: Any) -> Any:  # noqa: ANN401
+        """redis-py's read, closing the connection when it fails (unless the caller says not to)."""
+        return super().read_response(*args, disconnect_on_error=disconnect_on_error, **kwargs)  # type: ignore[misc]
+
+
 _budget = threading.local()
 
 
@@ -151,7 +166,12 @@ def retrying(base: type[AbstractConnection], window: float) -> type[AbstractConn
     key = (base, window)
     if key not in _RETRYING:
         name = f"Retrying{base.__name__}"
-        _RETRYING[key] = type(name, (RetryingConnect, base), {"connect_window": window})
+        mixins = (
+            (RetryingConnect, DisconnectWhenInterrupted)
+            if issubclass(base, SentinelManagedConnection)
+            else (RetryingConnect,)
+        )
+        _RETRYING[key] = type(name, (*mixins, base), {"connect_window": window})
     return _RETRYING[key]  # type: ignore[return-value]
 
 

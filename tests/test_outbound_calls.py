@@ -26,10 +26,11 @@ from ivr.callcenter.agents import ON_CALL, RINGING, WRAP_UP
 from ivr.clock import FixedClock
 from ivr.services import services_of
 from queue_worker import context
-from standin.control import Control, add_control
+from standin.control import Control
 from standin.live import LiveCalls, Message
 from standin.outbound import Dialler
-from standin.rest import Switchboard, create_rest_app, serve_in_thread
+from standin.rest import Switchboard, create_rest_app
+from standin.serve import serve_live_standin
 from standin.transport import FlaskTransport
 from tests.conftest import ACCOUNT_SID, AUTH_TOKEN, DEMO_CALLER, PUBLIC_BASE_URL
 from tests.test_callbacks import ask_callback, calls_to, hotline_file, make_app, on_hold, ready
@@ -50,16 +51,14 @@ def cb_app(
 @pytest.fixture
 def stand_in(cb_app: Flask, switchboard: Switchboard) -> Iterator[tuple[LiveCalls, Control]]:
     """The live stand-in dialling the hotline's outbound calls, and its control API's client."""
-    calls = LiveCalls(
-        switchboard, lambda: FlaskTransport(cb_app.test_client(), PUBLIC_BASE_URL, AUTH_TOKEN), ACCOUNT_SID
+    standin = serve_live_standin(
+        lambda: FlaskTransport(cb_app.test_client(), PUBLIC_BASE_URL, AUTH_TOKEN),
+        ACCOUNT_SID,
+        AUTH_TOKEN,
+        switchboard=switchboard,  # the switchboard serves the whole session: stop() unhooks it
     )
-    switchboard.dialer = Dialler(calls)
-    server = create_rest_app(switchboard, ACCOUNT_SID, AUTH_TOKEN)
-    add_control(server, calls)
-    url, stop = serve_in_thread(server)
-    yield calls, Control(url, ACCOUNT_SID, AUTH_TOKEN)
-    switchboard.dialer = None  # the switchboard serves the whole session
-    stop()
+    yield standin.live, Control(standin.url, ACCOUNT_SID, AUTH_TOKEN)
+    standin.stop()
 
 
 def test_the_customers_phone_rings_answers_and_reaches_the_agent(

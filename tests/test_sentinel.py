@@ -6,19 +6,26 @@ by the test on free ports); the app's `REDIS_URL` names the service through the 
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import time
-from collections.abc import Iterator
-from datetime import UTC, datetime
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
+from rq import Queue
 from rq.job import Job
 from rq.scheduler import RQScheduler
 
 from ivr.clock import FixedClock
 from ivr.jobs import QUEUE_NAME, SWEEP_AGENTS
+from ivr.rq_scheduler import lock_holder
 from ivr.services import services_of
+from ivr.settings import PROJECT_ROOT
+from ivr.store import connect
 from queue_worker import context
 from standin.rest import Switchboard
 from tests.conftest import waiting_in
@@ -110,3 +117,50 @@ def test_a_failover_in_the_middle_of_live_traffic_loses_no_caller(
     jobs_runner(app)()
     assert Job.fetch("sweep-after-failover", connection=queue.connection).get_status() == "finished"
     context.install(None)
+
+
+def test_a_worker_process_follows_the_primary_and_stops_cleanly(
+    sentinels: SentinelSet, app_settings: dict[str, Any], tmp_path: Path
+) -> None:
+    """`python -m queue_worker` on the Sentinel service: jobs run before and after a failover,
+    its scheduler moves a job due after it, and told to stop it ends, freeing the lock."""
+    env = {
+        **os.environ,
+        "REDIS_URL": sentinels.url(),
+        "TWILIO_ACCOUNT_SID": app_settings["twilio_account_sid"],
+        "TWILIO_AUTH_TOKEN": app_settings["twilio_auth_token"],
+        "TWILIO_API_BASE_URL": app_settings["twilio_api_base_url"],
+    }
+    log = (tmp_path / "worker.log").open("w")
+    command = [sys.executable, "-m", "queue_worker"]
+    worker = subprocess.Popen(command, cwd=PROJECT_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        stores = connect(sentinels.url(), worker=True)
+        queue = Queue(QUEUE_NAME, connection=stores.jobs)
+        waits_for(lambda: lock_holder(stores.jobs) is not None, "the worker's scheduler took no lock")
+        before = queue.enqueue(SWEEP_AGENTS)
+        waits_for(lambda: before.get_status(refresh=True) == "finished", "no job ran before")
+        sentinels.sentinels[0].client().execute_command("SENTINEL", "FAILOVER", sentinels.service)
+        waits_for(lambda: failover_done(sentinels, killed=False), "the sentinels did not fail over")
+        after = queue.enqueue(SWEEP_AGENTS)
+        due = queue.enqueue_in(timedelta(seconds=1), SWEEP_AGENTS)
+        waits_for(lambda: after.get_status(refresh=True) == "finished", "no job ran after")
+        waits_for(lambda: due.get_status(refresh=True) == "finished", "the scheduler did not follow")
+        assert lock_holder(sentinels.replica.client()) is not None  # held on the new primary
+        worker.terminate()
+        assert worker.wait(FAILOVER_SECONDS) == 0
+        assert lock_holder(sentinels.replica.client()) is None
+        assert "Traceback" not in (tmp_path / "worker.log").read_text()
+    finally:
+        if worker.poll() is None:
+            worker.kill()
+            worker.wait()
+        log.close()
+
+
+def waits_for(condition: Callable[[], bool], what: str) -> None:
+    """The harness waits for a process to get somewhere (not a measure)."""
+    deadline = time.monotonic() + FAILOVER_SECONDS
+    while not condition():
+        assert time.monotonic() < deadline, what
+        time.sleep(0.1)

@@ -29,10 +29,8 @@ from bench.faults.truth import SAMPLE_SECONDS, Monitor, Row, account
 from ivr import keys
 from ivr.api.auth import issue_token
 from queue_worker.reaper import DEFAULT_INTERVAL_SECONDS, LEASE_PASSES
-from standin.control import add_control
 from standin.live import LiveCalls
-from standin.outbound import Dialler
-from standin.rest import Switchboard, create_rest_app, serve_in_thread
+from standin.serve import serve_live_standin
 from standin.transport import HttpTransport
 
 ACCOUNT_SID = "AC" + "0" * 32  # local values, as `make run` uses them: not secrets
@@ -185,20 +183,17 @@ class Scenario:
             self.redis.start()
             redis_url = f"redis://127.0.0.1:{self.redis.port}/0"
         logging.getLogger("werkzeug").setLevel(logging.WARNING)  # the stand-in's access log
-        switchboard = Switchboard()
-        live = LiveCalls(
-            switchboard,
+        standin = serve_live_standin(
             lambda: HttpTransport(self.web_url, AUTH_TOKEN),
             ACCOUNT_SID,
+            AUTH_TOKEN,
+            port=self.standin_port,
             default_play_seconds=HOLD_MUSIC_SECONDS,
             drop_status_share=opts.drop_share if plan.fault == "drop-status" else 0.0,
             seed=opts.seed,
-        )
-        switchboard.dialer = Dialler(live)  # the hotline's calls to customers ring their phones
-        api = create_rest_app(switchboard, ACCOUNT_SID, AUTH_TOKEN)
-        add_control(api, live)
-        standin_url, stop_api = serve_in_thread(api, "127.0.0.1", self.standin_port)
-        stops.append(stop_api)
+        )  # the hotline's calls to customers ring their phones
+        stops.append(standin.stop)
+        switchboard, live, standin_url = standin.switchboard, standin.live, standin.url
         env = {k: v for k, v in os.environ.items() if not k.startswith(("HOTLINE_", "REDIS_", "TWILIO_"))}
         env.update(
             TWILIO_ACCOUNT_SID=ACCOUNT_SID,

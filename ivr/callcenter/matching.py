@@ -42,6 +42,14 @@ class Connector(Protocol):
         """Redirect the call to its connection document: 'done', 'failed', or 'over' (Twilio ended it)."""
         ...
 
+    def call_status(self, call_sid: str) -> str | None:
+        """The call's status as Twilio has it ('gone' when unknown there); None when it cannot tell."""
+        ...
+
+    def cancel(self, call_sid: str) -> bool:
+        """End a call not answered yet; False when that failed."""
+        ...
+
 
 class Strategy(Protocol):
     """The order in which eligible ready agents are offered a caller."""
