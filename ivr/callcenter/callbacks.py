@@ -26,10 +26,8 @@ import logging
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from email.utils import parsedate_to_datetime
 
 import redis
-from twilio.rest import Client
 
 from ivr import faultpoints, keys
 from ivr.callcenter.agents import Agents, StateConflict
@@ -43,6 +41,7 @@ from ivr.jobs import JobQueue
 from ivr.outbound.limits import OutboundLimits
 from ivr.phones import mask_phone
 from ivr.scripts import Script
+from ivr.twilio_rest import TwilioApi
 
 log = logging.getLogger(__name__)
 
@@ -147,11 +146,11 @@ class Callbacks:
         jobs: JobQueue,
         limits: OutboundLimits,
         clock: Clock,
-        rest: Client,
+        twilio: TwilioApi,
         public_base_url: str | None,
     ) -> None:
         self.cfg, self.conn, self.queues, self.agents, self.jobs = cfg, conn, queues, agents, jobs
-        self.limits, self.clock, self.rest, self.base_url = limits, clock, rest, public_base_url
+        self.limits, self.clock, self.twilio, self.base_url = limits, clock, twilio, public_base_url
         self.settings = cfg.callbacks
         self.life = CallLife(conn)
 
@@ -273,21 +272,18 @@ class Callbacks:
             return Placed("refused")
         base = self.base_url or ""
         query = f"call={sid}&attempt={attempt}"
-        created = self.rest.calls.create(
+        created = self.twilio.place_call(
             to=number,
             from_=self.settings.caller_id or record.get("to") or self.cfg.hotline.overflow_number,
             url=f"{base}/voice/callback/answer?{query}",
-            method="POST",
             status_callback=f"{base}/voice/callback/status?{query}",
-            status_callback_method="POST",
-            status_callback_event=["completed"],
-            timeout=self.settings.ring_timeout_seconds,
-            machine_detection="Enable",
+            ring_seconds=self.settings.ring_timeout_seconds,
+            detect_machine=True,
         )
         faultpoints.reached("callback.dialled")  # placed, not recorded: adopted from the claim or Twilio
-        self._dialled(sid, attempt, claim, created.sid)
-        log.info("callback %s attempt %d: calling %s (%s)", sid, attempt, mask_phone(number), created.sid)
-        return Placed("dialled", created.sid)
+        self._dialled(sid, attempt, claim, created)
+        log.info("callback %s attempt %d: calling %s (%s)", sid, attempt, mask_phone(number), created)
+        return Placed("dialled", created)
 
     def adopt(self, sid: str, attempt: int, call_sid: str) -> None:
         """The attempt's call exists (a dead job placed it): the callback is calling it."""
@@ -304,14 +300,11 @@ class Callbacks:
 
     def created_since(self, number: str, since: float) -> str | None:
         """An outbound call to `number` created since `since` (wall clock): a dead run's call."""
-        for call in self.rest.calls.list(to=number, limit=20):
-            created = call.date_created
-            if isinstance(created, str):
-                created = parsedate_to_datetime(created)
+        for call in self.twilio.calls_to(number, limit=20):
             if (
                 call.direction == "outbound-api"
-                and created
-                and created.timestamp() >= since - ADOPT_SLACK_SECONDS
+                and call.created
+                and call.created.timestamp() >= since - ADOPT_SLACK_SECONDS
             ):
                 return call.sid
         return None

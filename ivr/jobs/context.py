@@ -13,7 +13,6 @@ from datetime import datetime
 from typing import Protocol
 
 from rq import Queue
-from twilio.rest import Client
 
 from ivr.callcenter.accounts import AccountDirectory
 from ivr.callcenter.agents import Agents
@@ -21,6 +20,7 @@ from ivr.clock import Clock
 from ivr.hotline.loader import HotlineConfig
 from ivr.outbound.limits import OutboundLimits
 from ivr.store import Stores
+from ivr.twilio_rest import TwilioApi
 
 
 class Matching(Protocol):
@@ -73,7 +73,7 @@ class JobServices(Protocol):
     @property
     def clock(self) -> Clock: ...
     @property
-    def rest(self) -> Client: ...
+    def rest(self) -> TwilioApi: ...
     @property
     def directory(self) -> AccountDirectory: ...
     @property

@@ -13,7 +13,7 @@ def send_call_summary(call_sid: str) -> str:
         file=hl.config.file,
         languages=hl.config.languages,
         conn=hl.stores.data,
-        client=hl.rest,
+        twilio=hl.rest,
         limits=hl.limits,
     )
     return sender.send(call_sid, hl.clock.now())
