@@ -29,7 +29,7 @@ from datetime import datetime, timedelta
 
 import redis
 
-from ivr import faultpoints, keys
+from ivr import faultpoints, keys, routes
 from ivr.callcenter.agents import Agents, StateConflict
 from ivr.callcenter.calls import CallRecord
 from ivr.callcenter.connections import REQUEUE_CAPACITY
@@ -42,6 +42,7 @@ from ivr.outbound.limits import OutboundLimits
 from ivr.phones import mask_phone
 from ivr.scripts import Script
 from ivr.twilio_rest import TwilioApi
+from ivr.urlstate import Attempt
 
 log = logging.getLogger(__name__)
 
@@ -270,13 +271,12 @@ class Callbacks:
         if refused:
             self.not_reached(sid, attempt, f"limit_{refused}", now)
             return Placed("refused")
-        base = self.base_url or ""
-        query = f"call={sid}&attempt={attempt}"
+        state = Attempt(sid, attempt)
         created = self.twilio.place_call(
             to=number,
             from_=self.settings.caller_id or record.get("to") or self.cfg.hotline.overflow_number,
-            url=f"{base}/voice/callback/answer?{query}",
-            status_callback=f"{base}/voice/callback/status?{query}",
+            url=routes.url(self.base_url, "callback_answer", state),
+            status_callback=routes.url(self.base_url, "callback_status", state),
             ring_seconds=self.settings.ring_timeout_seconds,
             detect_machine=True,
         )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from enum import StrEnum
 
+from ivr import routes
 from ivr.twilio_rest import Failure, TwilioApi, TwilioError
 
 log = logging.getLogger(__name__)
@@ -35,7 +36,7 @@ class RestConnector:
         if not self.base_url:  # Twilio needs an absolute URL; without one, the hold loop connects
             return Redirected.FAILED
         try:
-            self.twilio.redirect(call_sid, f"{self.base_url}/voice/connect")
+            self.twilio.redirect(call_sid, routes.url(self.base_url, "connect"))
         except TwilioError as exc:
             log.warning("%s", exc)
             over = exc.kind in (Failure.NOT_IN_PROGRESS, Failure.NOT_FOUND)

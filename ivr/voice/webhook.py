@@ -18,8 +18,8 @@ from datetime import datetime
 import redis
 from flask import Response, request
 from twilio.request_validator import RequestValidator
-from twilio.twiml.voice_response import VoiceResponse
 
+from ivr import routes
 from ivr.callcenter.calls import CallRecord
 from ivr.clock import business_day
 from ivr.digits import whole_number
@@ -27,15 +27,16 @@ from ivr.phones import mask_phone, to_e164
 from ivr.redis_clients import retry_budget
 from ivr.services import services
 from ivr.store import WEBHOOK_CONNECT_WINDOW
+from ivr.urlstate import UrlState
 from ivr.voice import twiml
 
 log = logging.getLogger("ivr.voice")
 
 CALL_SID = re.compile(r"CA[0-9a-f]{32}")
 
-Handler = Callable[..., VoiceResponse]
+Handler = Callable[..., twiml.Document]
 # What to answer when Redis cannot be reached, or None for the overflow.
-Outage = Callable[[], VoiceResponse | None]
+Outage = Callable[[], twiml.Document | None]
 # Errors that say Redis is out of reach or between primaries (a failover), not that a command
 # is wrong: only these are ridden out by an `outage` answer.
 UNREACHABLE = (
@@ -61,6 +62,11 @@ def base_url() -> str:
     return base or request.host_url.rstrip("/")
 
 
+def link(name: str, state: UrlState | None = None, **path_args: str) -> str:
+    """The absolute URL of the webhook route `name` (ivr/routes.py) carrying `state`."""
+    return routes.url(base_url(), name, state, **path_args)
+
+
 def signature_ok() -> bool:
     """Check X-Twilio-Signature with twilio's RequestValidator."""
     hotline = services()
@@ -71,7 +77,7 @@ def signature_ok() -> bool:
     return validator.validate(public_url(), params, request.headers.get("X-Twilio-Signature", ""))
 
 
-def xml(resp: VoiceResponse) -> Response:
+def xml(resp: twiml.Document) -> Response:
     """A TwiML document as Twilio wants it."""
     return Response(str(resp), status=200, mimetype="text/xml")
 
