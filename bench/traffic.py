@@ -69,11 +69,10 @@ from ivr.callcenter.identifiers import valid_account_id
 from ivr.clock import FixedClock
 from ivr.hotline.schema import Agent as AgentSpec
 from ivr.jobs import QUEUE_NAME
+from ivr.jobs.periodic import SWEEP_EVERY_SECONDS, sweep_agents
 from ivr.redis_types import text_or_none
 from ivr.services import services_of
 from ivr.waits.estimate import ROUNDING_STEPS
-from queue_worker import jobs as worker_jobs
-from queue_worker.jobs import SWEEP_EVERY_SECONDS
 from standin.interpreter import ENDED
 from standin.phone import Call
 from standin.rest import OutboundCall, Switchboard
@@ -568,7 +567,7 @@ class Simulation:
 
     def _on_sweep(self, _: Any) -> None:
         """The worker's periodic sweep: finished wrap-ups become ready and get a caller."""
-        worker_jobs.sweep_agents()
+        sweep_agents()
 
 
 @contextmanager

@@ -1,4 +1,4 @@
-"""Typed replies of the hotline's Redis client, and the types of what the hotline writes.
+"""Typed replies of the hotline's Redis client, and the type of a hash the hotline writes.
 
 redis-py types every reply as `bytes | str` because one client class serves decoding and raw
 clients alike. The hotline's data client decodes (`ivr/store.py`, `decode=True`), so its
@@ -13,8 +13,6 @@ from typing import Any, TypeAlias, cast
 
 from redis.typing import EncodableT, FieldT
 
-# What a Lua script's ARGV item (or a hash value) may be: redis-py encodes each to a string.
-Arg: TypeAlias = str | int | float
 # A reply item as redis-py types it.
 Reply: TypeAlias = bytes | str
 
@@ -44,7 +42,7 @@ def scored(reply: Iterable[Any]) -> list[tuple[str, float]]:
     return [(text(member), float(score)) for member, score in reply]
 
 
-def hash_fields(fields: Mapping[str, Arg]) -> Mapping[FieldT, EncodableT]:
+def hash_fields(fields: Mapping[str, str | int | float]) -> Mapping[FieldT, EncodableT]:
     """`fields` as HSET's `mapping` argument.
 
     redis-py types that argument as a Mapping keyed by a union of key types; Mapping is

@@ -12,7 +12,6 @@ from dataclasses import dataclass
 
 import redis
 from flask import Flask, current_app
-from twilio.rest import Client
 
 from ivr.callcenter.accounts import AccountDirectory, HttpDirectory, RedisDirectory
 from ivr.callcenter.agents import Agents
@@ -35,7 +34,7 @@ from ivr.outbound.limits import OutboundLimits
 from ivr.seeding import seed
 from ivr.settings import Settings
 from ivr.store import Stores, connect, embedded_redis_url
-from ivr.twilio_rest import make_client
+from ivr.twilio_rest import TwilioApi, make_twilio
 from ivr.voice.engine import Engine, StepServices
 from ivr.waits.live import LiveQueues
 
@@ -51,7 +50,7 @@ class Services:
     config: HotlineConfig
     stores: Stores
     clock: Clock
-    rest: Client  # Twilio's REST API
+    rest: TwilioApi  # Twilio's REST API (ivr/twilio_rest.py: the one adapter)
     connector: RestConnector  # redirects live calls, asks Twilio how a call is
     calls: CallStore
     directory: AccountDirectory
@@ -85,7 +84,7 @@ def build_services(settings: Settings, clock: Clock | None = None, *, worker: bo
         os.environ.get("HOTLINE_CLOCK_SPEED"),
         os.environ.get("HOTLINE_CLOCK_ORIGIN"),
     )
-    rest = make_client(settings.twilio_account_sid, settings.twilio_auth_token, settings.twilio_api_base_url)
+    rest = make_twilio(settings.twilio_account_sid, settings.twilio_auth_token, settings.twilio_api_base_url)
     connector = RestConnector(rest, settings.public_base_url)
     calls, jobs = CallStore(conn), JobQueue(stores.jobs)
     queues, agents = Queues(conn, config.locales), Agents(conn)

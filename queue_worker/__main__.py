@@ -8,7 +8,6 @@ from ivr import logs
 from ivr.jobs import QUEUE_NAME
 from ivr.services import build_services
 from queue_worker.context import services
-from queue_worker.jobs import ROLLUP_PROFILES
 from queue_worker.reaper import Reaper
 from queue_worker.upkeep import Upkeep
 
@@ -22,7 +21,7 @@ def main() -> None:
     reaper = Reaper(build_services(hl.settings, hl.clock, worker=True), hl.settings.reaper_seconds)
     reaper.start()
     # The profile rollup: once now (a new hotline gets its summary at once), then every 5 minutes.
-    hl.jobs.queue.enqueue_call(ROLLUP_PROFILES, timeout=120, result_ttl=300, failure_ttl=24 * 3600)
+    hl.jobs.rollup_profiles()
     upkeep = Upkeep.of(hl)  # re-seeding, re-arming the rollup, and rq's scheduler process
     upkeep.start()
     try:

@@ -28,6 +28,7 @@ import redis
 from ivr import keys
 from ivr.callcenter.holds import Reaped
 from ivr.redis_types import text_or_none
+from ivr.scripts import Script
 from ivr.services import Services
 
 log = logging.getLogger(__name__)
@@ -43,10 +44,11 @@ NUDGE_SECONDS = 15
 # A worker that has not beaten for this long is forgotten by the others (healthz reads the beats).
 FORGET_WORKERS_SECONDS = 24 * 3600
 
-# KEYS: lease, beats.  ARGV: worker id, ttl ms, a beat older than this (Unix s) is a dead worker's.
 # Take the lease if free, renew it if ours, take it over from a holder that stopped beating (a
-# killed worker: no need to wait for its lease to run out): 1; else 0.
-_TAKE_LEASE = """
+# killed worker: no need to wait for its lease to run out): 1; else 0. `stale`: a beat older than
+# this (Unix s) is a dead worker's.
+_TAKE_LEASE = Script(
+    """
 local holder = redis.call('GET', KEYS[1])
 if holder == ARGV[1] then
   redis.call('PEXPIRE', KEYS[1], ARGV[2])
@@ -59,7 +61,10 @@ if holder then
 end
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
 return 1
-"""
+""",
+    keys=("lease", "beats"),
+    args=("worker", "ttl_ms", "stale"),
+)
 
 
 def worker_id() -> str:
@@ -106,7 +111,6 @@ class Reaper:
         self.interval = interval
         self.id = name or worker_id()
         self.conn = hotline.stores.data
-        self._take = self.conn.register_script(_TAKE_LEASE)
         self.stop = threading.Event()
         self.holding = threading.Event()  # set while this worker holds the lease (the beat thread)
         self._beats: threading.Thread | None = None
@@ -127,8 +131,15 @@ class Reaper:
     def hold_lease(self) -> bool:
         """Take the reaper's lease, or renew it when this worker holds it; False when another does."""
         stale = time.time() - self.interval * STALE_PASSES
-        lease_keys = [keys.reaper_lease(), keys.worker_beats()]
-        return bool(self._take(keys=lease_keys, args=[self.id, self.lease_ms, f"{stale:.3f}"]))
+        taken = _TAKE_LEASE(
+            self.conn,
+            lease=keys.reaper_lease(),
+            beats=keys.worker_beats(),
+            worker=self.id,
+            ttl_ms=self.lease_ms,
+            stale=f"{stale:.3f}",
+        )
+        return bool(taken)
 
     def holder(self) -> str | None:
         """The worker that holds the reaper's lease now, if any."""

@@ -26,11 +26,11 @@ from rq.scheduler import RQScheduler
 
 from ivr.hotline.loader import HotlineConfig
 from ivr.jobs import QUEUE_NAME
+from ivr.jobs.periodic import schedule_rollup
 from ivr.rq_scheduler import clear_stale_lock
 from ivr.seeding import reseed_if_lost
 from ivr.services import Services
 from ivr.store import Stores, connect
-from queue_worker.jobs import schedule_rollup
 
 log = logging.getLogger(__name__)
 

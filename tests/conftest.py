@@ -19,6 +19,7 @@ import pytest
 import redis
 from flask import Flask
 from rq import SimpleWorker
+from twilio.rest import Client
 
 from ivr import create_app
 from ivr.callcenter.queues import Queues
@@ -26,6 +27,7 @@ from ivr.clock import FixedClock
 from ivr.jobs import QUEUE_NAME
 from ivr.services import services_of
 from ivr.store import embedded_redis_url, stop_embedded_redis
+from ivr.twilio_rest import make_client
 from queue_worker import context
 from standin.phone import Call
 from standin.rest import Switchboard, create_rest_app, serve_in_thread
@@ -141,6 +143,12 @@ def run_jobs(app: Flask) -> Callable[[], None]:
         SimpleWorker([QUEUE_NAME], connection=jobs_conn).work(burst=True)
 
     return _run
+
+
+def client_of(app: Flask) -> Client:
+    """A twilio-python client of the REST API the app talks to (the stand-in): a test plays Twilio's user."""
+    settings = services_of(app).settings
+    return make_client(settings.twilio_account_sid, settings.twilio_auth_token, settings.twilio_api_base_url)
 
 
 def waiting_in(conn: redis.Redis, department: str) -> list[str]:

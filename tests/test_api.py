@@ -28,9 +28,9 @@ from ivr import keys
 from ivr.api.auth import issue_token, revoke
 from ivr.callcenter.agents import NOT_READY, OFFLINE, READY, RINGING, WRAP_UP
 from ivr.clock import FixedClock
+from ivr.jobs.periodic import SWEEP_EVERY_SECONDS, periodic_sweep, schedule_sweep
 from ivr.services import services_of
 from ivr.waits.estimate import QueueState, estimate
-from queue_worker.jobs import SWEEP_EVERY_SECONDS, periodic_sweep, schedule_sweep
 from standin.phone import Call
 from tests.conftest import DEMO_ACCOUNT, DEMO_CALLER, OPEN_HOURS
 

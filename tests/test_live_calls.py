@@ -18,12 +18,11 @@ from flask import Flask
 
 from hotline_tools.livephone import run_live
 from ivr import keys
-from ivr.services import services_of
 from standin.control import Control, add_control
 from standin.live import LiveCalls
 from standin.rest import Switchboard, create_rest_app, serve_in_thread
 from standin.transport import FlaskTransport, Response
-from tests.conftest import ACCOUNT_SID, AUTH_TOKEN, DEMO_CALLER, PUBLIC_BASE_URL
+from tests.conftest import ACCOUNT_SID, AUTH_TOKEN, DEMO_CALLER, PUBLIC_BASE_URL, client_of
 from tests.test_api import Api, go_ready, token_for
 
 HOTLINE = "+864001234567"
@@ -91,7 +90,7 @@ def test_a_call_hears_the_greeting_is_queued_and_a_redirect_cuts_the_music(
     calls, control = live
     sid, phone = queued_caller(control)
     assert redis_conn.hget(keys.call(sid), "status") == "queued"
-    rest = services_of(app).rest  # twilio-python, to the stand-in
+    rest = client_of(app)  # twilio-python, to the stand-in
     assert sid in [c.sid for c in rest.calls.list(to=HOTLINE, status="in-progress")]
     assert sid not in [c.sid for c in rest.calls.list(status="completed")]
     assert phone.events[-1]["text"].endswith(".mp3")

@@ -11,8 +11,8 @@ from rq.job import Job
 from rq.registry import FailedJobRegistry
 
 from ivr import keys
+from ivr.jobs.messages import send_call_summary
 from ivr.services import services_of
-from queue_worker import jobs as worker_jobs
 from standin.phone import Call
 from standin.rest import Switchboard
 from tests.conftest import DEMO_ACCOUNT, DEMO_CALLER
@@ -208,13 +208,13 @@ def test_a_repeated_status_callback_does_not_send_twice(
     run_jobs()
     assert len(texts_to(switchboard, DEMO_CALLER)) == 1
     # The job itself, run again, finds the message on the call record.
-    assert worker_jobs.send_call_summary(call.call_sid) == "already-sent"
+    assert send_call_summary(call.call_sid) == "already-sent"
     # A worker that died after Twilio took the message but before recording it: the next try
     # finds the message at Twilio and records it instead of sending again.
     first_sid = redis_conn.hget(keys.call(call.call_sid), "sms_sid")
     redis_conn.hdel(keys.call(call.call_sid), "sms_sid")
     redis_conn.hset(keys.call(call.call_sid), "sms", "wanted")
-    assert worker_jobs.send_call_summary(call.call_sid) == "already-sent"
+    assert send_call_summary(call.call_sid) == "already-sent"
     assert len(texts_to(switchboard, DEMO_CALLER)) == 1
     assert redis_conn.hget(keys.call(call.call_sid), "sms_sid") == first_sid
 

@@ -32,7 +32,7 @@ from standin.outbound import Dialler
 from standin.rest import Switchboard, create_rest_app
 from standin.serve import serve_live_standin
 from standin.transport import FlaskTransport
-from tests.conftest import ACCOUNT_SID, AUTH_TOKEN, DEMO_CALLER, PUBLIC_BASE_URL
+from tests.conftest import ACCOUNT_SID, AUTH_TOKEN, DEMO_CALLER, PUBLIC_BASE_URL, client_of
 from tests.test_callbacks import ask_callback, calls_to, hotline_file, make_app, on_hold, ready
 from tests.test_live_calls import Listener
 
@@ -77,7 +77,7 @@ def test_the_customers_phone_rings_answers_and_reaches_the_agent(
     ring = handset.kind("ring")
     (placed,) = calls_to(switchboard, asker)
     assert ring["call"] == placed.sid
-    rest = hotline.rest  # twilio-python, to the stand-in
+    rest = client_of(cb_app)  # twilio-python, to the stand-in
     assert rest.calls(placed.sid).fetch().status == "ringing"
     control.client_act(DEMO_CALLER, "answer")
 
@@ -120,7 +120,7 @@ def test_a_callback_nobody_answers_ends_as_no_answer_and_frees_the_agent(
     (placed,) = calls_to(switchboard, asker)
     Listener(lambda after, wait: control.events(placed.sid, after, wait)).kind("ended")
 
-    rest = hotline.rest
+    rest = client_of(cb_app)
     assert rest.calls(placed.sid).fetch().status == "no-answer"
     status = [params for url, params in calls.call(placed.sid).requests if "/callback/status" in url]  # type: ignore[union-attr]
     assert [(p["CallStatus"], p["CallDuration"]) for p in status] == [("no-answer", "0")]

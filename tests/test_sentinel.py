@@ -21,7 +21,8 @@ from rq.job import Job
 from rq.scheduler import RQScheduler
 
 from ivr.clock import FixedClock
-from ivr.jobs import QUEUE_NAME, SWEEP_AGENTS
+from ivr.jobs import QUEUE_NAME
+from ivr.jobs.periodic import sweep_agents
 from ivr.rq_scheduler import lock_holder
 from ivr.services import services_of
 from ivr.settings import PROJECT_ROOT
@@ -72,7 +73,7 @@ def test_a_failover_in_the_middle_of_live_traffic_loses_no_caller(
     order = [c.call_sid for c in callers]
     token = token_for(app, "agent", "li_na")
     queue = services_of(app).jobs.queue
-    queue.enqueue_at(datetime.now(UTC), SWEEP_AGENTS, job_id="sweep-after-failover")
+    queue.enqueue_at(datetime.now(UTC), sweep_agents, job_id="sweep-after-failover")
     assert sentinels.primary_address() == sentinels.primary.address
     assert waiting_in(sentinels.primary.client(), "payments") == order
     # Asynchronous replication loses what the replica never got: let it catch up first, as an
@@ -138,12 +139,12 @@ def test_a_worker_process_follows_the_primary_and_stops_cleanly(
         stores = connect(sentinels.url(), worker=True)
         queue = Queue(QUEUE_NAME, connection=stores.jobs)
         waits_for(lambda: lock_holder(stores.jobs) is not None, "the worker's scheduler took no lock")
-        before = queue.enqueue(SWEEP_AGENTS)
+        before = queue.enqueue(sweep_agents)
         waits_for(lambda: before.get_status(refresh=True) == "finished", "no job ran before")
         sentinels.sentinels[0].client().execute_command("SENTINEL", "FAILOVER", sentinels.service)
         waits_for(lambda: failover_done(sentinels, killed=False), "the sentinels did not fail over")
-        after = queue.enqueue(SWEEP_AGENTS)
-        due = queue.enqueue_in(timedelta(seconds=1), SWEEP_AGENTS)
+        after = queue.enqueue(sweep_agents)
+        due = queue.enqueue_in(timedelta(seconds=1), sweep_agents)
         waits_for(lambda: after.get_status(refresh=True) == "finished", "no job ran after")
         waits_for(lambda: due.get_status(refresh=True) == "finished", "the scheduler did not follow")
         assert lock_holder(sentinels.replica.client()) is not None  # held on the new primary

@@ -20,11 +20,11 @@ from ivr.api.supervisor import statistics
 from ivr.callcenter.agents import READY
 from ivr.callcenter.calls import CallRecord
 from ivr.clock import FixedClock, business_day
+from ivr.jobs.periodic import rollup_profiles
 from ivr.services import services_of
 from ivr.waits.estimate import estimate
 from ivr.waits.live import wait_for_caller, wait_for_new_caller
 from ivr.waits.profile import hour_of_week
-from queue_worker.jobs import ROLLUP_PROFILES, rollup_profiles
 from standin.phone import Call
 from tests.conftest import DEMO_ACCOUNT, OPEN_HOURS
 
@@ -114,7 +114,7 @@ def test_the_peak_message_is_said_once_a_call_with_tomorrows_quietest_hour(
 ) -> None:
     hotline = services_of(app)
     _seed_profile(redis_conn, "payments")
-    hotline.jobs.queue.enqueue_call(ROLLUP_PROFILES)
+    hotline.jobs.queue.enqueue_call(rollup_profiles)
     run_jobs()  # a real rq worker rolls the profile up: the summary the hold loop reads
     summary = json.loads(redis_conn.hget(keys.profile("payments"), "summary"))
     assert hour_of_week(OPEN_HOURS, TZ) in summary["peak"]  # Tuesday 10:00-11:00
@@ -168,7 +168,7 @@ def test_the_rollup_job_learns_arrivals_and_handle_times_by_hour_of_week(
     clock: FixedClock,
 ) -> None:
     hotline = services_of(app)
-    hotline.jobs.queue.enqueue_call(ROLLUP_PROFILES)
+    hotline.jobs.queue.enqueue_call(rollup_profiles)
     run_jobs()  # the first run notes the counters; a new hotline gets its summary at once
     assert redis_conn.hexists(keys.profile("payments"), "summary")
     assert redis_conn.hget(keys.profile("payments"), f"{hour_of_week(OPEN_HOURS, TZ)}:exposure") is None
@@ -182,7 +182,7 @@ def test_the_rollup_job_learns_arrivals_and_handle_times_by_hour_of_week(
     clock.set(clock.now() + timedelta(seconds=120))
     gone.hangup()  # abandoned after 2 minutes
     clock.set(clock.now() + timedelta(seconds=180))
-    hotline.jobs.queue.enqueue_call(ROLLUP_PROFILES)
+    hotline.jobs.queue.enqueue_call(rollup_profiles)
     run_jobs()
     profile = redis_conn.hgetall(keys.profile("payments"))
     how = hour_of_week(OPEN_HOURS, TZ)

@@ -20,7 +20,8 @@ import yaml
 from ivr import keys
 from ivr.callcenter.calls import CallWriter
 from ivr.phones import last_digits, mask_account, to_e164
-from ivr.redis_types import Arg, text_or_none
+from ivr.redis_types import text_or_none
+from ivr.scripts import Script
 
 log = logging.getLogger(__name__)
 
@@ -63,8 +64,10 @@ class AccountDirectory(Protocol):
         ...
 
 
-# KEYS: account, call.  ARGV: account id, caller e164 ('' if unknown), call ttl.
-_STAGE = """
+# Stage the account's lookup on the call record (`pending_*`): found, verified by caller ID, last 4.
+# `caller`: the caller's E.164 ('' if unknown); `call_ttl`: the record's TTL.
+_STAGE = Script(
+    """
 local mobile = redis.call('HGET', KEYS[1], 'mobile')
 local result, verified, last4, status = 'not_found', '0', '', ''
 if mobile then
@@ -77,7 +80,10 @@ redis.call('HSET', KEYS[2], 'pending_account', ARGV[1], 'pending_result', result
   'pending_verified', verified, 'pending_last4', last4, 'pending_status', status)
 redis.call('EXPIRE', KEYS[2], ARGV[3])
 return result
-"""
+""",
+    keys=("account", "call"),
+    args=("account_id", "caller", "call_ttl"),
+)
 
 
 class RedisDirectory:
@@ -107,10 +113,14 @@ class RedisDirectory:
 
     def stage(self, writer: CallWriter, account_id: str, caller: str | None) -> None:
         """Queue the lookup script on the webhook's write pipeline: no extra round trip."""
-        args: list[Arg] = [account_id, caller or "", keys.CALL_TTL_SECONDS]
-        account_keys = [keys.account(account_id), keys.call(writer.sid)]
-        # EVAL, not EVALSHA: a script inside a pipeline would otherwise cost a SCRIPT EXISTS trip.
-        writer.also(lambda pipe: pipe.eval(_STAGE, 2, *account_keys, *args))
+        values = {
+            "account": keys.account(account_id),
+            "call": keys.call(writer.sid),
+            "account_id": account_id,
+            "caller": caller or "",
+            "call_ttl": keys.CALL_TTL_SECONDS,
+        }
+        writer.also(lambda pipe: _STAGE.queue(pipe, **values))
 
     def freeze(self, account_id: str) -> None:
         """Mark the demo account frozen."""

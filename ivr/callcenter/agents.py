@@ -39,6 +39,7 @@ import redis
 from ivr import keys
 from ivr.hotline.schema import Agent as AgentSpec
 from ivr.redis_types import text_hash, text_or_none, texts
+from ivr.scripts import Script
 
 
 class AgentState(StrEnum):
@@ -92,9 +93,10 @@ RESERVE_LEASE_SECONDS = 3
 # REST redirect, and the Dial's result on its way back.
 RING_MARGIN_SECONDS = 8
 
-# KEYS: agent.  ARGV: allowed from (comma list), to, now (iso), then field/value pairs to set.
+# `allowed_from`: a comma list; `pairs`: field/value pairs to set ('' deletes).
 # Returns the state it came from, or an error reply naming the state it is in.
-_TRANSITION = """
+_TRANSITION = Script(
+    """
 local state = redis.call('HGET', KEYS[1], 'state')
 if not state then return redis.error_reply('unknown agent') end
 local allowed = false
@@ -111,7 +113,10 @@ for i = 4, #ARGV, 2 do
   end
 end
 return state
-"""
+""",
+    keys=("agent",),
+    args=("allowed_from", "to", "now", "pairs*"),
+)
 
 
 def taken_before(departments: dict[str, int], department: str) -> list[str]:
@@ -166,7 +171,6 @@ class Agents:
 
     def __init__(self, conn: redis.Redis) -> None:
         self.conn = conn
-        self._transition = conn.register_script(_TRANSITION)
 
     # -- who they are ---------------------------------------------------------------------------
 
@@ -223,11 +227,18 @@ class Agents:
             fields["hold_until"] = until.isoformat()
         else:
             fields["hold_until"] = ""
-        args: list[str] = [",".join(allowed), to, now.isoformat()]
+        pairs: list[str] = []
         for name, value in fields.items():
-            args += [name, value]
+            pairs += [name, value]
         try:
-            previous = self._transition(keys=[keys.agent(agent_id)], args=args)
+            previous = _TRANSITION(
+                self.conn,
+                agent=keys.agent(agent_id),
+                allowed_from=",".join(allowed),
+                to=to,
+                now=now.isoformat(),
+                pairs=pairs,
+            )
         except redis.ResponseError as exc:
             raise StateConflict(str(exc)) from None
         self._index(agent_id, to, now)

@@ -26,10 +26,8 @@ import logging
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from email.utils import parsedate_to_datetime
 
 import redis
-from twilio.rest import Client
 
 from ivr import faultpoints, keys, routes
 from ivr.callcenter.agents import Agents, StateConflict
@@ -42,7 +40,9 @@ from ivr.hotline.schema import HotlineFile
 from ivr.jobs import JobQueue
 from ivr.outbound.limits import OutboundLimits
 from ivr.phones import mask_phone
-from ivr.redis_types import Arg, text_hash, text_or_none
+from ivr.redis_types import text_hash, text_or_none
+from ivr.scripts import Script
+from ivr.twilio_rest import TwilioApi
 from ivr.urlstate import Attempt
 
 log = logging.getLogger(__name__)
@@ -55,12 +55,13 @@ GREETING_SECONDS = 30
 # Calls created this long before the claim still count as this attempt's (clock skew with Twilio).
 ADOPT_SLACK_SECONDS = 5
 
-# KEYS: call.  ARGV: agent, department, score, now, then from lifecycle.py: callback, queued,
-# connecting, ',statuses connecting may come from,'.  The matcher popped this place for an agent.
+# The matcher popped this place for an agent (`callback`, `queued`, `connecting`, `connecting_from`:
+# statuses from lifecycle.py, the last as ',statuses connecting may come from,').
 # A callback that waits becomes 'dialling' with its next attempt number (returned); a caller on
 # hold becomes connecting (-1); a call that ended meanwhile (the caller hung up as the place was
 # taken) is left alone (0), so no agent rings for nobody. Checked and written in one step.
-_CLAIM = """
+_CLAIM = Script(
+    """
 local f = redis.call('HMGET', KEYS[1], 'status', 'cb_status', 'ended_at')
 -- 'answered' + queued: the agent missed a customer who was on the line, and the place was just
 -- put back (the customer is gone from the line by now): still a callback.
@@ -77,11 +78,16 @@ redis.call('HSET', KEYS[1], 'status', ARGV[7], 'agent', ARGV[1], 'department', A
 -- A new match: what an earlier one of this caller left (a failed redirect, a dial) is not its.
 redis.call('HDEL', KEYS[1], 'redirect', 'dialled_at')
 return -1
-"""
+""",
+    keys=("call",),
+    args=("agent", "department", "score", "now", "callback", "queued", "connecting", "connecting_from"),
+)
 
-# KEYS: call.  ARGV: attempt ('' for any), ',allowed,cb_status,list,', new cb_status, new call
-# status ('' to leave it), ',statuses it may come from,' (lifecycle.py), then field, value...
-_MOVE = """
+# Compare-and-set a callback: `attempt` ('' for any), `allowed` (',cb_status,list,'), the new
+# `cb_status`, the new call `status` ('' to leave it) from `status_from` (',statuses,', lifecycle.py),
+# then field/value `pairs` to set.
+_MOVE = Script(
+    """
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
 local f = redis.call('HMGET', KEYS[1], 'cb_attempt', 'cb_status', 'status')
 if ARGV[1] ~= '' and f[1] ~= ARGV[1] then return 0 end
@@ -93,13 +99,16 @@ end
 redis.call('HSET', KEYS[1], 'cb_status', ARGV[3])
 for i = 6, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
 return 1
-"""
+""",
+    keys=("call",),
+    args=("attempt", "allowed", "cb_status", "status", "status_from", "pairs*"),
+)
 
-# KEYS: call.  ARGV: attempt, max attempts, reason, then from lifecycle.py: callback_failed,
-# ',statuses it may come from,', callback.  The customer was not reached (or left while the
-# agent's phone rang): 'retry:n' (n failures so far), 'failed', or '' when this attempt's outcome
-# was already recorded.
-_NOT_REACHED = """
+# The customer was not reached (or left while the agent's phone rang); statuses from lifecycle.py:
+# `failed_status` (from `failed_from`, ',statuses,') or back to `callback`. Returns 'retry:n' (n
+# failures so far), 'failed', or '' when this attempt's outcome was already recorded.
+_NOT_REACHED = Script(
+    """
 local f = redis.call('HMGET', KEYS[1], 'cb_attempt', 'cb_status', 'status')
 if f[1] ~= ARGV[1] or (f[2] ~= 'dialling' and f[2] ~= 'calling' and f[2] ~= 'answered') then
   return ''
@@ -113,7 +122,10 @@ if fails >= tonumber(ARGV[2]) then
 end
 redis.call('HSET', KEYS[1], 'cb_status', 'retry', 'cb_reason', ARGV[3], 'agent', '', 'status', ARGV[6])
 return 'retry:' .. fails
-"""
+""",
+    keys=("call",),
+    args=("attempt", "max_attempts", "reason", "failed_status", "failed_from", "callback"),
+)
 
 
 @dataclass(frozen=True)
@@ -136,15 +148,12 @@ class Callbacks:
         jobs: JobQueue,
         limits: OutboundLimits,
         clock: Clock,
-        rest: Client,
+        twilio: TwilioApi,
         public_base_url: str | None,
     ) -> None:
         self.cfg, self.conn, self.queues, self.agents, self.jobs = cfg, conn, queues, agents, jobs
-        self.limits, self.clock, self.rest, self.base_url = limits, clock, rest, public_base_url
+        self.limits, self.clock, self.twilio, self.base_url = limits, clock, twilio, public_base_url
         self.settings = cfg.callbacks
-        self._claim = conn.register_script(_CLAIM)
-        self._move = conn.register_script(_MOVE)
-        self._not_reached = conn.register_script(_NOT_REACHED)
         self.life = CallLife(conn)
 
     # -- the record -----------------------------------------------------------------------
@@ -164,11 +173,20 @@ class Callbacks:
         **fields: str,
     ) -> bool:
         """Compare-and-set the callback's status (and the call's status, fields); False if it moved on."""
-        args: list[Arg] = ["" if attempt is None else str(attempt), "," + ",".join(allowed) + ",", to]
-        args += [str(status), allowed_from(status)] if status is not None else ["", ""]
+        pairs: list[str] = []
         for name, value in fields.items():
-            args += [name, value]
-        return bool(self._move(keys=[keys.call(sid)], args=args))
+            pairs += [name, value]
+        moved = _MOVE(
+            self.conn,
+            call=keys.call(sid),
+            attempt=attempt,
+            allowed="," + ",".join(allowed) + ",",
+            cb_status=to,
+            status="" if status is None else str(status),
+            status_from="" if status is None else allowed_from(status),
+            pairs=pairs,
+        )
+        return bool(moved)
 
     def count(self, record: CallRecord, *names: str) -> None:
         """Add one to the department's counters of the record's day."""
@@ -206,10 +224,19 @@ class Callbacks:
 
     def claim(self, found: Popped, agent_id: str, department: str, now: datetime) -> str:
         """A popped place for this agent: 'callback' (the job calls them), 'caller' or 'gone'."""
-        args = [agent_id, department, str(found.score), now.isoformat(), CallStatus.CALLBACK,
-                CallStatus.QUEUED, CallStatus.CONNECTING,
-                allowed_from(CallStatus.CONNECTING, (CallStatus.QUEUED,))]  # fmt: skip
-        attempt = int(self._claim(keys=[keys.call(found.sid)], args=args))
+        claimed = _CLAIM(
+            self.conn,
+            call=keys.call(found.sid),
+            agent=agent_id,
+            department=department,
+            score=str(found.score),
+            now=now.isoformat(),
+            callback=CallStatus.CALLBACK,
+            queued=CallStatus.QUEUED,
+            connecting=CallStatus.CONNECTING,
+            connecting_from=allowed_from(CallStatus.CONNECTING, (CallStatus.QUEUED,)),
+        )
+        attempt = int(claimed)
         if attempt > 0:
             self.agents.renew_hold(agent_id, now + timedelta(seconds=self.lease_seconds()))
             faultpoints.reached("callback.claimed")  # no job yet: the reaper queues it once more
@@ -246,21 +273,18 @@ class Callbacks:
             self.not_reached(sid, attempt, f"limit_{refused}", now)
             return Placed("refused")
         state = Attempt(sid, attempt)
-        created = self.rest.calls.create(
+        created = self.twilio.place_call(
             to=number,
             from_=self.settings.caller_id or record.get("to") or self.cfg.hotline.overflow_number,
             url=routes.url(self.base_url, "callback_answer", state),
-            method="POST",
             status_callback=routes.url(self.base_url, "callback_status", state),
-            status_callback_method="POST",
-            status_callback_event=["completed"],
-            timeout=self.settings.ring_timeout_seconds,
-            machine_detection="Enable",
+            ring_seconds=self.settings.ring_timeout_seconds,
+            detect_machine=True,
         )
         faultpoints.reached("callback.dialled")  # placed, not recorded: adopted from the claim or Twilio
-        self._dialled(sid, attempt, claim, created.sid)
-        log.info("callback %s attempt %d: calling %s (%s)", sid, attempt, mask_phone(number), created.sid)
-        return Placed("dialled", created.sid)
+        self._dialled(sid, attempt, claim, created)
+        log.info("callback %s attempt %d: calling %s (%s)", sid, attempt, mask_phone(number), created)
+        return Placed("dialled", created)
 
     def adopt(self, sid: str, attempt: int, call_sid: str) -> None:
         """The attempt's call exists (a dead job placed it): the callback is calling it."""
@@ -277,14 +301,11 @@ class Callbacks:
 
     def created_since(self, number: str, since: float) -> str | None:
         """An outbound call to `number` created since `since` (wall clock): a dead run's call."""
-        for call in self.rest.calls.list(to=number, limit=20):
-            created = call.date_created
-            if isinstance(created, str):
-                created = parsedate_to_datetime(created)
+        for call in self.twilio.calls_to(number, limit=20):
             if (
                 call.direction == "outbound-api"
-                and created
-                and created.timestamp() >= since - ADOPT_SLACK_SECONDS
+                and call.created
+                and call.created.timestamp() >= since - ADOPT_SLACK_SECONDS
             ):
                 return call.sid
         return None
@@ -298,17 +319,16 @@ class Callbacks:
             return ""
         agent_id = record.get("agent")
         outcome = str(
-            self._not_reached(
-                keys=[keys.call(sid)],
-                args=[
-                    attempt,
-                    self.settings.max_attempts,
-                    reason,
-                    CallStatus.CALLBACK_FAILED,
-                    allowed_from(CallStatus.CALLBACK_FAILED),
-                    CallStatus.CALLBACK,
-                ],
-            )  # fmt: skip
+            _NOT_REACHED(
+                self.conn,
+                call=keys.call(sid),
+                attempt=attempt,
+                max_attempts=self.settings.max_attempts,
+                reason=reason,
+                failed_status=CallStatus.CALLBACK_FAILED,
+                failed_from=allowed_from(CallStatus.CALLBACK_FAILED),
+                callback=CallStatus.CALLBACK,
+            )
         )
         if not outcome:
             return ""

@@ -15,13 +15,15 @@ import redis
 
 from ivr import keys
 from ivr.callcenter.lifecycle import CallStatus, close_table, queue_move
-from ivr.redis_types import Arg, hash_fields, text_hash
+from ivr.redis_types import hash_fields, text_hash
+from ivr.scripts import Script
 
-# KEYS: call, refseq(day), lang(caller) or a dummy, stats(day), calls_from(caller) or a dummy
-# ARGV: now(iso), day, caller_e164, caller_raw, to, call_ttl, refseq_ttl, ref_ttl, ref_prefix,
-#       stats_ttl, sid, now_ms, calls_from_ttl, calls_from_keep_ms, the first status (lifecycle.py)
-# The reference number is yymmdd + 5-digit sequence + Luhn digit (see identifiers.py).
-_OPEN_CALL = """
+# The call's record, created the first time its CallSid is seen. The reference number is yymmdd +
+# 5-digit daily sequence + Luhn check digit, made here and only here (the one implementation of its
+# check digit; tests/test_scripts.py pins it): e.g. day 261122, sequence 42 -> 261122000423.
+# `language` and `calls_from` are the caller's keys (a dummy's when the caller ID is withheld).
+_OPEN_CALL = Script(
+    """
 if redis.call('EXISTS', KEYS[1]) == 1 then
   return redis.call('HGETALL', KEYS[1])
 end
@@ -61,13 +63,19 @@ local out = redis.call('HGETALL', KEYS[1])
 table.insert(out, 'is_new')
 table.insert(out, '1')
 return out
-"""
+""",
+    keys=("call", "refseq", "language", "stats", "calls_from"),
+    args=(
+        "now", "day", "caller", "caller_raw", "to", "call_ttl", "refseq_ttl", "ref_ttl", "ref_prefix",
+        "stats_ttl", "sid", "now_ms", "calls_from_ttl", "calls_from_keep_ms", "first_status",
+    ),
+)  # fmt: skip
 
-# KEYS: call, stats(day of the call)
-# ARGV: now(iso), call status from Twilio, duration seconds, stats_ttl, then lifecycle.close_table():
-#       the ended status, ',statuses that live on,', then (status, outcome, daily counter) triples.
-# Idempotent: a repeated status callback finds `ended_at` set and changes nothing.
-_CLOSE_CALL = """
+# `stats`: the daily stats of the call's day; `twilio_status`, `duration`: from Twilio; `table`:
+# lifecycle.close_table() (the ended status, ',statuses that live on,', then (status, outcome,
+# daily counter) triples). Idempotent: a repeated status callback finds `ended_at` and changes nothing.
+_CLOSE_CALL = Script(
+    """
 if redis.call('EXISTS', KEYS[1]) == 0 or redis.call('HEXISTS', KEYS[1], 'ended_at') == 1 then
   return 0
 end
@@ -91,7 +99,10 @@ redis.call('HSET', KEYS[1], 'ended_at', ARGV[1], 'final_status', ARGV[2],
   'duration', ARGV[3], 'outcome', outcome, 'status', after)
 redis.call('EXPIRE', KEYS[2], ARGV[4])
 return status or '-'
-"""
+""",
+    keys=("call", "stats"),
+    args=("now", "twilio_status", "duration", "stats_ttl", "table*"),
+)
 
 
 # How a caller counts as verified: the caller ID is the registered mobile, or the second factor.
@@ -130,7 +141,6 @@ class CallStore:
 
     def __init__(self, conn: redis.Redis) -> None:
         self.conn = conn
-        self._open = conn.register_script(_OPEN_CALL)
 
     def open(
         self, sid: str, now: datetime, day: str, caller: str | None, raw_from: str, to: str
@@ -138,15 +148,29 @@ class CallStore:
         """The call's record, created (with its reference number) if this CallSid is new."""
         lang_key = keys.language(caller) if caller else keys.language("-")
         from_key = keys.calls_from(caller) if caller else keys.calls_from("-")
-        flat = self._open(
-            keys=[keys.call(sid), keys.reference_sequence(day), lang_key, keys.daily_stats(day), from_key],
-            args=[
-                now.isoformat(), day, caller or "", raw_from[:64], to[:64], keys.CALL_TTL_SECONDS,
-                keys.REFSEQ_TTL_SECONDS, keys.REF_TTL_SECONDS, keys.reference(""),
-                keys.STATS_TTL_SECONDS, sid, int(now.timestamp() * 1000), keys.CALLS_FROM_TTL_SECONDS,
-                keys.CALLS_FROM_KEEP_SECONDS * 1000, str(CallStatus.MENU),
-            ],
-        )  # fmt: skip
+        flat = _OPEN_CALL(
+            self.conn,
+            call=keys.call(sid),
+            refseq=keys.reference_sequence(day),
+            language=lang_key,
+            stats=keys.daily_stats(day),
+            calls_from=from_key,
+            now=now.isoformat(),
+            day=day,
+            caller=caller or "",
+            caller_raw=raw_from[:64],
+            to=to[:64],
+            call_ttl=keys.CALL_TTL_SECONDS,
+            refseq_ttl=keys.REFSEQ_TTL_SECONDS,
+            ref_ttl=keys.REF_TTL_SECONDS,
+            ref_prefix=keys.reference(""),
+            stats_ttl=keys.STATS_TTL_SECONDS,
+            sid=sid,
+            now_ms=int(now.timestamp() * 1000),
+            calls_from_ttl=keys.CALLS_FROM_TTL_SECONDS,
+            calls_from_keep_ms=keys.CALLS_FROM_KEEP_SECONDS * 1000,
+            first_status=str(CallStatus.MENU),
+        )
         fields = dict(zip(flat[::2], flat[1::2], strict=True))
         is_new = fields.pop("is_new", "") == "1"
         return CallRecord(sid=sid, fields=fields, is_new=is_new)
@@ -165,9 +189,16 @@ class CallStore:
         the same script: a matcher may have given the caller to an agent since `record` was read.
         """
         day = record.day
-        close_keys = [keys.call(record.sid), keys.daily_stats(day)]
-        args: list[Arg] = [now.isoformat(), status[:20], duration, keys.STATS_TTL_SECONDS, *close_table()]
-        pipe.eval(_CLOSE_CALL, len(close_keys), *close_keys, *args)
+        _CLOSE_CALL.queue(
+            pipe,
+            call=keys.call(record.sid),
+            stats=keys.daily_stats(day),
+            now=now.isoformat(),
+            twilio_status=status[:20],
+            duration=duration,
+            stats_ttl=keys.STATS_TTL_SECONDS,
+            table=close_table(),
+        )
 
 
 @dataclass

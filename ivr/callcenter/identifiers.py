@@ -1,4 +1,4 @@
-"""Account identifiers and reference numbers: their format and check digit."""
+"""Account identifiers: their format and Luhn check digit (a reference number's is made in calls.py)."""
 
 from __future__ import annotations
 
@@ -27,9 +27,3 @@ def valid_account_id(digits: str, rules: AccountIds) -> bool:
     if len(digits) != rules.length or not is_digits(digits):
         return False
     return rules.check_digit == "none" or luhn_valid(digits)
-
-
-def reference_number(day: str, sequence: int) -> str:
-    """yymmdd + 5-digit daily sequence + Luhn digit, e.g. 261122000427."""
-    body = f"{day}{sequence:05d}"
-    return body + luhn_check_digit(body)

@@ -32,6 +32,7 @@ from enum import StrEnum
 import redis
 
 from ivr import keys
+from ivr.scripts import Script
 
 
 class CallStatus(StrEnum):
@@ -105,11 +106,12 @@ def close_table() -> list[str]:
     return args
 
 
-# KEYS: call.  ARGV: allowed from (',a,b,'), to, n (fields that must hold), n field/value pairs
-# that must hold, then field/value pairs to set ('' deletes). The status alone says whether a
-# call ended (`ended`; a callback place lives on after its caller hung up, and still moves).
+# `allowed_from`: ',a,b,'; `pairs`: `expect_count` field/value pairs that must hold, then field/value
+# pairs to set ('' deletes). The status alone says whether a call ended (`ended`; a callback place
+# lives on after its caller hung up, and still moves).
 # Returns {status it came from}, or {'!', status} when the move was refused.
-_MOVE = """
+_MOVE = Script(
+    """
 if redis.call('EXISTS', KEYS[1]) == 0 then return {'!', ''} end
 local status = redis.call('HGET', KEYS[1], 'status') or ''
 if not string.find(ARGV[1], ',' .. status .. ',', 1, true) then return {'!', status} end
@@ -126,21 +128,29 @@ for i = 4 + 2 * n, #ARGV, 2 do
   end
 end
 return {status}
-"""
+""",
+    keys=("call",),
+    args=("allowed_from", "to", "expect_count", "pairs*"),
+)
 
 
-def _args(
+def _values(
+    sid: str,
     to: CallStatus,
     among: tuple[CallStatus, ...] | None,
     expect: dict[str, str] | None,
     fields: dict[str, str],
-) -> list[str]:
-    args = [allowed_from(to, among), str(to), str(len(expect or {}))]
-    for name, value in (expect or {}).items():
-        args += [name, value]
-    for name, value in fields.items():
-        args += [name, value]
-    return args
+) -> dict[str, object]:
+    pairs: list[str] = []
+    for name, value in [*(expect or {}).items(), *fields.items()]:
+        pairs += [name, value]
+    return {
+        "call": keys.call(sid),
+        "allowed_from": allowed_from(to, among),
+        "to": str(to),
+        "expect_count": len(expect or {}),
+        "pairs": pairs,
+    }
 
 
 class CallLife:
@@ -148,7 +158,6 @@ class CallLife:
 
     def __init__(self, conn: redis.Redis) -> None:
         self.conn = conn
-        self._script = conn.register_script(_MOVE)
 
     def move(
         self,
@@ -164,7 +173,7 @@ class CallLife:
         None when refused: the call is in another status (or has none), or a field of `expect`
         does not hold. `fields` are written with the move ('' deletes a field).
         """
-        reply = self._script(keys=[keys.call(sid)], args=_args(to, among, expect, fields))
+        reply = _MOVE(self.conn, **_values(sid, to, among, expect, fields))
         return None if reply[0] == "!" else str(reply[0])
 
 
@@ -176,4 +185,4 @@ def queue_move(
     **fields: str,
 ) -> None:
     """Queue a move on a pipeline (a webhook's single write); its reply is the script's, as in `move`."""
-    pipe.eval(_MOVE, 1, keys.call(sid), *_args(to, among, None, fields))
+    _MOVE.queue(pipe, **_values(sid, to, among, None, fields))

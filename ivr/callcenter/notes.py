@@ -17,6 +17,7 @@ import redis
 from ivr import keys
 from ivr.callcenter.agents import ON_CALL, WRAP_UP, Agents
 from ivr.callcenter.calls import CallRecord
+from ivr.scripts import Script
 
 # The outcomes an agent files at wrap-up (the API's schema and the OpenAPI document use this).
 Disposition = Literal["resolved", "escalated", "transferred", "callback_needed", "no_resolution"]
@@ -37,8 +38,8 @@ redis.call('HSET', KEYS[1], 'notes', notes)
 """
 
 
-# KEYS: call.  ARGV: note (JSON), disposition, agent id, now (iso).
-_WRAP_UP = (
+# `note`: the JSON object appended to the call's notes.
+_WRAP_UP = Script(
     """
 if redis.call('EXISTS', KEYS[1]) == 0 then return redis.error_reply('no such call') end
 """
@@ -46,7 +47,9 @@ if redis.call('EXISTS', KEYS[1]) == 0 then return redis.error_reply('no such cal
     + """
 redis.call('HSET', KEYS[1], 'disposition', ARGV[2], 'disposition_by', ARGV[3], 'disposition_at', ARGV[4])
 return 1
-"""
+""",
+    keys=("call",),
+    args=("note", "disposition", "agent", "now"),
 )
 
 
@@ -70,7 +73,6 @@ class WrapUps:
 
     def __init__(self, conn: redis.Redis, agents: Agents) -> None:
         self.conn, self.agents = conn, agents
-        self._wrap_up = conn.register_script(_WRAP_UP)
 
     def file(self, agent_id: str, call_sid: str, text: str, disposition: str, now: datetime) -> None:
         """Store notes and disposition on the agent's current call (on the call, or wrapping it up)."""
@@ -83,6 +85,13 @@ class WrapUps:
             raise WrapUpRefused(f"agent is {agent.state}: wrap-up is filed on a call or during wrap-up")
         entry = note(agent_id, "wrapup", text[:NOTES_MAX_CHARS], now, disposition=disposition)
         try:
-            self._wrap_up(keys=[keys.call(call_sid)], args=[entry, disposition, agent_id, now.isoformat()])
+            _WRAP_UP(
+                self.conn,
+                call=keys.call(call_sid),
+                note=entry,
+                disposition=disposition,
+                agent=agent_id,
+                now=now.isoformat(),
+            )
         except redis.ResponseError as exc:
             raise WrapUpRefused(str(exc)) from None

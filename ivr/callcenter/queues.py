@@ -29,24 +29,34 @@ from datetime import UTC, datetime, timedelta
 import redis
 
 from ivr import keys
-from ivr.redis_types import Arg, scored, texts
+from ivr.redis_types import scored, texts
+from ivr.scripts import Script
 
 EPOCH = datetime(2026, 1, 1, tzinfo=UTC)
 MAX_RANK = 15
 # How long a caller taken for an agent is held when the matcher gives no lease of its own.
 HOLD_SECONDS = 10
 
-# KEYS: waiting, since, stats, sequence, turns, held, lane, all lanes...
-# ARGV: sid, lang, rank, arrival_ms, capacity, score override ('' for a new arrival), count_offer,
-#       now (Unix s) for a caller on the line whose hold turns are watched ('' for a callback place)
 # Returns the caller's 1-based position, or 0 when the department is full. Idempotent.
-_JOIN = """
+# `score`: the caller's kept score ('' for a new arrival); `count_offer`: count them offered;
+# `now` (Unix s): a caller on the line whose hold turns are watched ('' for a callback place).
+# `reclaim`: first look up the place kept for a returning caller (`lastplace`, returning.py):
+# with the same `account` they join with that place's score.
+_JOIN_LUA = """
+if ARGV[9] == '1' then
+  local saved = redis.call('HMGET', KEYS[7], 'account', 'score')
+  if saved[2] and (saved[1] or '') == ARGV[10] then
+    ARGV[6] = saved[2]
+    redis.call('DEL', KEYS[7])
+    redis.call('HINCRBY', KEYS[3], 'returned', 1)
+  end
+end
 local existing = redis.call('HGET', KEYS[1], ARGV[1])
 local score
 if existing then
   score = tonumber(string.match(existing, '|(.*)$'))
   if redis.call('ZREM', KEYS[6], ARGV[1]) == 1 then  -- held for a match that did not happen
-    redis.call('ZADD', KEYS[7], score, ARGV[1])
+    redis.call('ZADD', KEYS[8], score, ARGV[1])
     redis.call('ZADD', KEYS[2], math.floor((score % 562949953421312) / 1024), ARGV[1])
   end
 else
@@ -60,7 +70,7 @@ else
     local seq = redis.call('INCR', KEYS[4]) % 1024
     score = tonumber(ARGV[3]) * 562949953421312 + tonumber(ARGV[4]) * 1024 + seq
   end
-  redis.call('ZADD', KEYS[7], score, ARGV[1])
+  redis.call('ZADD', KEYS[8], score, ARGV[1])
   redis.call('ZADD', KEYS[2], tonumber(ARGV[4]), ARGV[1])
   redis.call('HSET', KEYS[1], ARGV[1], ARGV[2] .. '|' .. string.format('%.0f', score))
   if ARGV[7] == '1' then
@@ -72,16 +82,16 @@ else
 end
 if ARGV[8] ~= '' then redis.call('ZADD', KEYS[5], 'NX', ARGV[8], ARGV[1]) end
 local ahead = 0
-for i = 8, #KEYS do
+for i = 9, #KEYS do
   ahead = ahead + redis.call('ZCOUNT', KEYS[i], '-inf', '(' .. string.format('%.0f', score))
 end
 return ahead + 1
 """
 
-# KEYS: waiting, all lanes...   ARGV: sid.  Returns the 1-based position, or 0 if not waiting.
+# The 1-based position of `sid` across the lanes, or 0 if not waiting.
 # A caller taken for an agent a moment ago (held) still has their entry: the place they are
 # being connected from, or go back to.
-_POSITION = """
+_POSITION_LUA = """
 local existing = redis.call('HGET', KEYS[1], ARGV[1])
 if not existing then return 0 end
 local score = string.match(existing, '|(.*)$')
@@ -92,14 +102,13 @@ end
 return ahead + 1
 """
 
-# KEYS: waiting, since, held, lanes the agent can serve...
-# ARGV: oldest arrival_ms allowed ('' for any; used for overflow from another department), the
-#       hold's lease end (Unix s)
+# `lanes`: those the agent can serve; `arrived_before_ms`: oldest arrival allowed ('' for any; used
+# for overflow from another department); `lease_until`: the hold's lease end (Unix s).
 # Takes the best caller out of the queue: lowest score across the lanes. The caller's entry stays
 # in `waiting` (their place, and their position for the hold loop) and is held until `settle` (the
 # match is made) or `put_back` (it was not, and the lease ran out): a matcher that dies here
 # leaves a lease, never a lost caller. Returns {sid, score} or {}.
-_POP = """
+_POP_LUA = """
 local best, best_score, best_lane
 for i = 4, #KEYS do
   local candidates
@@ -126,19 +135,18 @@ redis.call('ZADD', KEYS[3], ARGV[2], best)
 return {best, string.format('%.0f', best_score)}
 """
 
-# KEYS: waiting, since, held, turns.  ARGV: sid.  The held caller's match is made (or they are
-# gone): nothing of their place is left.
-_SETTLE = """
+# The held caller's match is made (or they are gone): nothing of their place is left.
+_SETTLE_LUA = """
 redis.call('HDEL', KEYS[1], ARGV[1])
 redis.call('ZREM', KEYS[2], ARGV[1])
 redis.call('ZREM', KEYS[4], ARGV[1])
 return redis.call('ZREM', KEYS[3], ARGV[1])
 """
 
-# KEYS: waiting, since, held, lanes...  ARGV: sid, then the locale of each lane in KEYS order.
+# `locales`: the locale of each of `lanes`, in the same order.
 # A held caller whose match never happened goes back to their own place (same score, same lane,
 # same arrival: the score holds it).
-_PUT_BACK = """
+_PUT_BACK_LUA = """
 local existing = redis.call('HGET', KEYS[1], ARGV[1])
 if redis.call('ZREM', KEYS[3], ARGV[1]) == 0 or not existing then return 0 end
 local lang, score = string.match(existing, '^(.*)|(.*)$')
@@ -151,9 +159,8 @@ redis.call('ZADD', KEYS[2], math.floor((tonumber(score) % 562949953421312) / 102
 return 1
 """
 
-# KEYS: waiting, since, stats, held, turns, all lanes...   ARGV: sid, what to count ('1'
-# abandoned, 'o' overflowed, '0' nothing), waited_ms
-_LEAVE = """
+# `count`: what the leave counts ('1' abandoned, 'o' overflowed, '0' nothing), with `waited_ms`.
+_LEAVE_LUA = """
 redis.call('ZREM', KEYS[5], ARGV[1])
 local existing = redis.call('HGET', KEYS[1], ARGV[1])
 if not existing then return 0 end
@@ -169,6 +176,34 @@ elseif ARGV[2] == 'o' then
 end
 return 1
 """
+
+JOIN = Script(
+    _JOIN_LUA,
+    keys=("waiting", "since", "stats", "sequence", "turns", "held", "lastplace", "lane", "lanes*"),
+    args=(
+        "sid",
+        "lang",
+        "rank",
+        "arrival_ms",
+        "capacity",
+        "score",
+        "count_offer",
+        "now",
+        "reclaim",
+        "account",
+    ),
+)
+_POSITION = Script(_POSITION_LUA, keys=("waiting", "lanes*"), args=("sid",))
+_POP = Script(
+    _POP_LUA, keys=("waiting", "since", "held", "lanes*"), args=("arrived_before_ms", "lease_until")
+)
+_SETTLE = Script(_SETTLE_LUA, keys=("waiting", "since", "held", "turns"), args=("sid",))
+_PUT_BACK = Script(_PUT_BACK_LUA, keys=("waiting", "since", "held", "lanes*"), args=("sid", "locales*"))
+_LEAVE = Script(
+    _LEAVE_LUA,
+    keys=("waiting", "since", "stats", "held", "turns", "lanes*"),
+    args=("sid", "count", "waited_ms"),
+)
 
 
 def arrival_ms(when: datetime) -> int:
@@ -190,52 +225,52 @@ class Queues:
     def __init__(self, conn: redis.Redis, locales: list[str]) -> None:
         self.conn = conn
         self.locales = locales
-        self._join = conn.register_script(_JOIN)
-        self._position = conn.register_script(_POSITION)
-        self._pop = conn.register_script(_POP)
-        self._leave = conn.register_script(_LEAVE)
-        self._settle = conn.register_script(_SETTLE)
-        self._put_back = conn.register_script(_PUT_BACK)
 
     def lanes(self, department: str, locales: list[str] | None = None) -> list[str]:
         """The lane keys of a department (all languages, or the given ones)."""
         return [keys.queue(department, loc) for loc in (locales or self.locales) if loc in self.locales]
 
-    def join_keys(self, department: str, locale: str, day: str) -> list[str]:
-        """The keys a join touches, in the script's order."""
-        return [
-            keys.queue_waiting(department),
-            keys.queue_since(department),
-            keys.department_stats(department, day),
-            keys.queue_sequence(department),
-            keys.hold_turns(department),
-            keys.queue_held(department),
-            keys.queue(department, locale),
-            *self.lanes(department),
-        ]
-
-    def join_args(
+    def join_values(
         self,
         sid: str,
+        department: str,
         locale: str,
         rank: int,
         when: datetime,
         capacity: int,
-        score: int | None,
-        offer: bool,
+        day: str,
+        *,
+        score: int | None = None,
+        offer: bool = True,
         on_line: bool = True,
-    ) -> list[Arg]:
-        """The arguments of a join, in the script's order."""
-        return [
-            sid,
-            locale,
-            min(rank, MAX_RANK),
-            arrival_ms(when),
-            capacity,
-            "" if score is None else score,
-            "1" if offer else "0",
-            f"{when.timestamp():.3f}" if on_line else "",
-        ]
+        kept_place_of: tuple[str, str] | None = None,
+    ) -> dict[str, object]:
+        """The named keys and arguments of a join (`JOIN`).
+
+        `kept_place_of`: (caller e164, account) of a caller who may have a kept place (returning.py).
+        """
+        caller, account = kept_place_of or ("-", "")
+        return {
+            "waiting": keys.queue_waiting(department),
+            "since": keys.queue_since(department),
+            "stats": keys.department_stats(department, day),
+            "sequence": keys.queue_sequence(department),
+            "turns": keys.hold_turns(department),
+            "held": keys.queue_held(department),
+            "lastplace": keys.last_place(department, caller),
+            "lane": keys.queue(department, locale),
+            "lanes": self.lanes(department),
+            "sid": sid,
+            "lang": locale,
+            "rank": min(rank, MAX_RANK),
+            "arrival_ms": arrival_ms(when),
+            "capacity": capacity,
+            "score": score,
+            "count_offer": offer,
+            "now": f"{when.timestamp():.3f}" if on_line else "",
+            "reclaim": kept_place_of is not None,
+            "account": account,
+        }
 
     def join(
         self,
@@ -258,21 +293,25 @@ class Queues:
         False for a callback place. With `pipe`, the join is queued on that pipeline (as EVAL, which
         costs no extra round trip for a script check) and None is returned.
         """
-        join_keys = self.join_keys(department, locale, day)
-        args = self.join_args(sid, locale, rank, when, capacity, score, offer, on_line)
+        values = self.join_values(
+            sid, department, locale, rank, when, capacity, day, score=score, offer=offer, on_line=on_line
+        )
         if pipe is not None:
-            pipe.eval(_JOIN, len(join_keys), *join_keys, *args)
+            JOIN.queue(pipe, **values)
             return None
-        return int(self._join(keys=join_keys, args=args))
+        return int(JOIN(self.conn, **values))
 
     def queue_position(self, pipe: redis.client.Pipeline, sid: str, department: str) -> None:
         """Queue the position lookup on a pipeline (its reply: the position, 0 if not waiting)."""
-        position_keys = [keys.queue_waiting(department), *self.lanes(department)]
-        pipe.eval(_POSITION, len(position_keys), *position_keys, sid)
+        _POSITION.queue(pipe, waiting=keys.queue_waiting(department), lanes=self.lanes(department), sid=sid)
 
     def position(self, sid: str, department: str) -> int:
         """The caller's 1-based position in the department (0 when not waiting): O(lanes * log n)."""
-        return int(self._position(keys=[keys.queue_waiting(department), *self.lanes(department)], args=[sid]))
+        return int(
+            _POSITION(
+                self.conn, waiting=keys.queue_waiting(department), lanes=self.lanes(department), sid=sid
+            )
+        )
 
     def pop_for(
         self,
@@ -292,10 +331,14 @@ class Queues:
         if not lanes:
             return None
         limit = "" if arrived_before is None else str(arrival_ms(arrived_before))
-        waiting_keys = [keys.queue_waiting(department), keys.queue_since(department)]
-        reply = self._pop(
-            keys=[*waiting_keys, keys.queue_held(department), *lanes],
-            args=[limit, f"{lease_until.timestamp():.3f}"],
+        reply = _POP(
+            self.conn,
+            waiting=keys.queue_waiting(department),
+            since=keys.queue_since(department),
+            held=keys.queue_held(department),
+            lanes=lanes,
+            arrived_before_ms=limit,
+            lease_until=f"{lease_until.timestamp():.3f}",
         )
         if not reply:
             return None
@@ -303,23 +346,30 @@ class Queues:
 
     def settle(self, sid: str, department: str) -> bool:
         """The held caller's match is made (or they hung up): their place is gone. False if not held."""
-        settle_keys = [
-            keys.queue_waiting(department),
-            keys.queue_since(department),
-            keys.queue_held(department),
-            keys.hold_turns(department),
-        ]
-        return bool(self._settle(keys=settle_keys, args=[sid]))
+        return bool(
+            _SETTLE(
+                self.conn,
+                waiting=keys.queue_waiting(department),
+                since=keys.queue_since(department),
+                held=keys.queue_held(department),
+                turns=keys.hold_turns(department),
+                sid=sid,
+            )
+        )
 
     def put_back(self, sid: str, department: str) -> bool:
         """A held caller whose match never happened is back at their own place. False if not held."""
-        put_keys = [
-            keys.queue_waiting(department),
-            keys.queue_since(department),
-            keys.queue_held(department),
-            *self.lanes(department),
-        ]
-        return bool(self._put_back(keys=put_keys, args=[sid, *self.locales]))
+        return bool(
+            _PUT_BACK(
+                self.conn,
+                waiting=keys.queue_waiting(department),
+                since=keys.queue_since(department),
+                held=keys.queue_held(department),
+                lanes=self.lanes(department),
+                sid=sid,
+                locales=self.locales,
+            )
+        )
 
     def expired_held(self, department: str, now: datetime, limit: int = 100) -> list[str]:
         """Callers held for an agent past their lease (from the index: no scan of the queue)."""
@@ -355,20 +405,22 @@ class Queues:
         Idempotent: a caller who is not waiting is not counted twice. With `pipe`, it is queued
         on that pipeline and False is returned.
         """
-        leave_keys = [
-            keys.queue_waiting(department),
-            keys.queue_since(department),
-            keys.department_stats(department, day),
-            keys.queue_held(department),
-            keys.hold_turns(department),
-            *self.lanes(department),
-        ]
-        # Every caller who was offered ends up counted once: answered, abandoned or overflowed.
-        args = [sid, "1" if abandoned else ("o" if overflowed else "0"), waited_ms]
+        values = {
+            "waiting": keys.queue_waiting(department),
+            "since": keys.queue_since(department),
+            "stats": keys.department_stats(department, day),
+            "held": keys.queue_held(department),
+            "turns": keys.hold_turns(department),
+            "lanes": self.lanes(department),
+            "sid": sid,
+            # Every caller who was offered ends up counted once: answered, abandoned or overflowed.
+            "count": "1" if abandoned else ("o" if overflowed else "0"),
+            "waited_ms": waited_ms,
+        }
         if pipe is not None:
-            pipe.eval(_LEAVE, len(leave_keys), *leave_keys, *args)
+            _LEAVE.queue(pipe, **values)
             return False
-        return bool(self._leave(keys=leave_keys, args=args))
+        return bool(_LEAVE(self.conn, **values))
 
     def listing(self, department: str, limit: int = 100) -> list[str]:
         """The first `limit` waiting callers in serving order (merging the language lanes)."""

@@ -5,16 +5,11 @@ from __future__ import annotations
 import logging
 from enum import StrEnum
 
-import requests
-from twilio.base.exceptions import TwilioException, TwilioRestException
-from twilio.rest import Client
-
 from ivr import routes
+from ivr.twilio_rest import Failure, TwilioApi, TwilioError
 
 log = logging.getLogger(__name__)
 
-# Twilio's answers to a redirect of a call that is over: "Call is not in-progress" and "not found".
-NOT_IN_PROGRESS, NOT_FOUND = 21220, 20404
 # Call statuses (Twilio's Call resource) of a call that is over; `gone`: Twilio does not know it.
 OVER = ("completed", "canceled", "failed", "busy", "no-answer", "gone")
 # ... and of a call not answered yet.
@@ -32,8 +27,8 @@ class Redirected(StrEnum):
 class RestConnector:
     """Redirects a live call to `/voice/connect`; the hold loop delivers it if this fails."""
 
-    def __init__(self, client: Client, public_base_url: str | None) -> None:
-        self.client = client
+    def __init__(self, twilio: TwilioApi, public_base_url: str | None) -> None:
+        self.twilio = twilio
         self.base_url = public_base_url
 
     def connect(self, call_sid: str) -> Redirected:
@@ -41,34 +36,30 @@ class RestConnector:
         if not self.base_url:  # Twilio needs an absolute URL; without one, the hold loop connects
             return Redirected.FAILED
         try:
-            self.client.calls(call_sid).update(url=routes.url(self.base_url, "connect"), method="POST")
-        except TwilioRestException as exc:
-            log.warning("redirect of call %s refused: %s %s", call_sid, exc.status, exc.code)
-            return Redirected.OVER if exc.code in (NOT_IN_PROGRESS, NOT_FOUND) else Redirected.FAILED
-        except (TwilioException, requests.RequestException) as exc:
-            log.warning("redirect of call %s failed: %s", call_sid, exc)
-            return Redirected.FAILED
+            self.twilio.redirect(call_sid, routes.url(self.base_url, "connect"))
+        except TwilioError as exc:
+            log.warning("%s", exc)
+            over = exc.kind in (Failure.NOT_IN_PROGRESS, Failure.NOT_FOUND)
+            return Redirected.OVER if over else Redirected.FAILED
         return Redirected.DONE
 
     def cancel(self, call_sid: str) -> bool:
         """End a call that has not been answered (a callback ringing past its time); False if that failed."""
         try:
-            self.client.calls(call_sid).update(status="canceled")
-        except (TwilioException, requests.RequestException) as exc:
-            log.warning("cancel of call %s failed: %s", call_sid, exc)
+            self.twilio.end_call(call_sid, "canceled")
+        except TwilioError as exc:
+            log.warning("%s", exc)
             return False
         return True
 
     def call_status(self, call_sid: str) -> str | None:
         """The call's status as Twilio has it (`gone` when Twilio does not know it); None if unknown."""
         try:
-            return str(self.client.calls(call_sid).fetch().status)
-        except TwilioRestException as exc:
-            if exc.status == 404:
+            return self.twilio.call_status(call_sid)
+        except TwilioError as exc:
+            if exc.kind is Failure.NOT_FOUND:
                 return "gone"
-            log.warning("status of call %s unknown: %s %s", call_sid, exc.status, exc.code)
-        except (TwilioException, requests.RequestException) as exc:
-            log.warning("status of call %s unknown: %s", call_sid, exc)
+            log.warning("%s", exc)
         return None
 
     def redirect(self, call_sid: str, path: str) -> bool:
@@ -76,8 +67,8 @@ class RestConnector:
         if not self.base_url:  # Twilio needs an absolute URL
             return False
         try:
-            self.client.calls(call_sid).update(url=f"{self.base_url}{path}", method="POST")
-        except (TwilioException, requests.RequestException) as exc:
-            log.warning("redirect of call %s to %s failed: %s", call_sid, path.split("?")[0], exc)
+            self.twilio.redirect(call_sid, f"{self.base_url}{path}")
+        except TwilioError as exc:
+            log.warning("%s (to %s)", exc, path.split("?")[0])
             return False
         return True

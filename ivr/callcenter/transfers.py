@@ -37,11 +37,12 @@ from ivr.hotline.hours import department_open
 from ivr.hotline.schema import HotlineFile
 from ivr.jobs import JobQueue
 from ivr.phones import is_valid_e164
+from ivr.scripts import Script
 from ivr.urlstate import Transfer
 
-# KEYS: call.  ARGV: agent id, note (JSON, or '' for none), ',statuses the new one may come from,'
-# (lifecycle.py, narrowed to on_call), then field/value pairs to set (the new status among them).
-_CLAIM = (
+# `note`: JSON, or '' for none; `allowed_from`: ',statuses the new one may come from,' (lifecycle.py,
+# narrowed to on_call); `pairs`: field/value pairs to set (the new status among them).
+_CLAIM = Script(
     """
 if redis.call('EXISTS', KEYS[1]) == 0 then return redis.error_reply('no such call') end
 if redis.call('HEXISTS', KEYS[1], 'ended_at') == 1 then
@@ -60,7 +61,9 @@ if ARGV[2] ~= '' then
     + """
 end
 return 1
-"""
+""",
+    keys=("call",),
+    args=("agent", "note", "allowed_from", "pairs*"),
 )
 
 
@@ -113,7 +116,6 @@ class Transfers:
     ) -> None:
         self.cfg, self.calls, self.agents, self.queues = cfg, calls, agents, queues
         self.jobs, self.redirector = jobs, redirector
-        self._claim = calls.conn.register_script(_CLAIM)
 
     def to_department(self, agent_id: str, department: str, text: str, now: datetime) -> Transferred:
         """The caller rejoins `department`'s queue at their own place; the agent goes to wrap-up."""
@@ -191,11 +193,18 @@ class Transfers:
             raise TransferRefused(str(exc)) from None
         marks = {"agent": "", "transferred_by": agent_id, "transferred_at": now.isoformat(), **fields}
         to = CallStatus(fields["status"])
-        args: list[str] = [agent_id, entry, allowed_from(to, (CallStatus.ON_CALL,))]
+        pairs: list[str] = []
         for name, value in marks.items():
-            args += [name, value]
+            pairs += [name, value]
         try:
-            self._claim(keys=[keys.call(record.sid)], args=args)
+            _CLAIM(
+                self.calls.conn,
+                call=keys.call(record.sid),
+                agent=agent_id,
+                note=entry,
+                allowed_from=allowed_from(to, (CallStatus.ON_CALL,)),
+                pairs=pairs,
+            )
         except redis.ResponseError as exc:
             raise TransferRefused(str(exc)) from None
         return record

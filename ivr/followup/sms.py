@@ -18,10 +18,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-import requests
-from twilio.base.exceptions import TwilioRestException
-from twilio.rest import Client
-
 from ivr import keys
 from ivr.callcenter.calls import CallRecord
 from ivr.hotline.schema import HotlineFile
@@ -29,6 +25,7 @@ from ivr.outbound.limits import OutboundLimits
 from ivr.outbound.numbers import check_outbound_number
 from ivr.phones import mask_phone
 from ivr.prompts import Language
+from ivr.twilio_rest import TwilioApi, TwilioError
 
 log = logging.getLogger(__name__)
 
@@ -85,7 +82,7 @@ class CallSummarySender:
     file: HotlineFile
     languages: dict[str, Language]
     conn: Any  # the decoding Redis client of the app's data
-    client: Client
+    twilio: TwilioApi
     limits: OutboundLimits
 
     def send(self, sid: str, now: datetime) -> str:
@@ -120,26 +117,24 @@ class CallSummarySender:
                 return "already-sent"
         self.conn.hincrby(keys.call(sid), "sms_tries", 1)
         try:
-            message = self.client.messages.create(to=check.e164, from_=sender, body=body)
-        except TwilioRestException as exc:
-            if exc.status == 429 or exc.status >= 500:
-                raise TransientSendError(f"Twilio error {exc.code} ({exc.status})") from exc
+            message_sid = self.twilio.send_message(to=check.e164, from_=sender, body=body)
+        except TwilioError as exc:
+            if exc.transient:
+                raise TransientSendError(str(exc)) from exc
             # Twilio refuses this message for good (an unreachable or opted-out number).
             self._settle(sid, day, f"failed:{exc.code}", "messages_failed")
             log.warning(
                 "message for call %s to %s refused by Twilio: %s", sid, mask_phone(check.e164), exc.code
             )
             return "failed"
-        except requests.RequestException as exc:
-            raise TransientSendError(f"Twilio unreachable: {type(exc).__name__}") from exc
-        self._sent(sid, day, message.sid)
-        log.info("call summary of %s sent to %s as %s", sid, mask_phone(check.e164), message.sid)
+        self._sent(sid, day, message_sid)
+        log.info("call summary of %s sent to %s as %s", sid, mask_phone(check.e164), message_sid)
         return "sent"
 
     def _already_sent(self, to: str, sender: str, ref: str) -> str | None:
         """The SID of a message with this reference number Twilio already has for `to`."""
-        for message in self.client.messages.list(to=to, from_=sender, limit=20):
-            if ref and ref in (message.body or ""):
+        for message in self.twilio.messages_to(to, sender, limit=20):
+            if ref and ref in message.body:
                 return message.sid
         return None
 

@@ -12,12 +12,14 @@ from typing import Any
 import redis
 
 from ivr import keys
-from ivr.redis_types import Arg, text_hash
+from ivr.redis_types import text_hash
+from ivr.scripts import Script
 
 SCORES = range(1, 6)
 
-# KEYS: survey(sid), survey_stats(day)   ARGV: agent, department, score, at, ttl
-_SCORE = """
+# Keep a call's score once, and count it for its agent and department in the day's `stats`.
+_SCORE = Script(
+    """
 if redis.call('HEXISTS', KEYS[1], 'score') == 1 then return 0 end
 redis.call('HSET', KEYS[1], 'agent', ARGV[1], 'department', ARGV[2], 'score', ARGV[3], 'at', ARGV[4])
 redis.call('EXPIRE', KEYS[1], ARGV[5])
@@ -28,10 +30,14 @@ for _, who in ipairs({'agent:' .. ARGV[1], 'dept:' .. ARGV[2]}) do
 end
 redis.call('EXPIRE', KEYS[2], ARGV[5])
 return 1
-"""
+""",
+    keys=("survey", "stats"),
+    args=("agent", "department", "score", "at", "ttl"),
+)
 
-# KEYS: survey(sid), survey_stats(day)   ARGV: recording url, seconds
-_COMMENT = """
+# Attach a spoken comment (once) to a call that has a score, and count it.
+_COMMENT = Script(
+    """
 if redis.call('HEXISTS', KEYS[1], 'score') == 0 or redis.call('HEXISTS', KEYS[1], 'comment_url') == 1 then
   return 0
 end
@@ -41,7 +47,10 @@ local dept = redis.call('HGET', KEYS[1], 'department')
 redis.call('HINCRBY', KEYS[2], 'agent:' .. agent .. ':comments', 1)
 redis.call('HINCRBY', KEYS[2], 'dept:' .. dept .. ':comments', 1)
 return 1
-"""
+""",
+    keys=("survey", "stats"),
+    args=("recording_url", "seconds"),
+)
 
 
 class Surveys:
@@ -49,20 +58,33 @@ class Surveys:
 
     def __init__(self, conn: redis.Redis) -> None:
         self.conn = conn
-        self._score = conn.register_script(_SCORE)
-        self._comment = conn.register_script(_COMMENT)
 
     def score(self, sid: str, day: str, agent: str, department: str, score: int, now: datetime) -> bool:
         """Keep the caller's score; False when the call was already rated."""
         if score not in SCORES:
             raise ValueError(f"a score is 1 to 5, not {score}")
-        args: list[Arg] = [agent or "-", department or "-", score, now.isoformat(), keys.STATS_TTL_SECONDS]
-        return bool(self._score(keys=[keys.survey(sid), keys.survey_stats(day)], args=args))
+        kept = _SCORE(
+            self.conn,
+            survey=keys.survey(sid),
+            stats=keys.survey_stats(day),
+            agent=agent or "-",
+            department=department or "-",
+            score=score,
+            at=now.isoformat(),
+            ttl=keys.STATS_TTL_SECONDS,
+        )
+        return bool(kept)
 
     def comment(self, sid: str, day: str, recording_url: str, seconds: int) -> bool:
         """Attach the spoken comment to the call's score; False without a score or when repeated."""
         return bool(
-            self._comment(keys=[keys.survey(sid), keys.survey_stats(day)], args=[recording_url, seconds])
+            _COMMENT(
+                self.conn,
+                survey=keys.survey(sid),
+                stats=keys.survey_stats(day),
+                recording_url=recording_url,
+                seconds=seconds,
+            )
         )
 
     def answer(self, sid: str) -> dict[str, str]:

@@ -14,11 +14,13 @@ from typing import Any
 import redis
 
 from ivr import keys
-from ivr.redis_types import Arg, text_hash, text_or_none, texts
+from ivr.redis_types import text_hash, text_or_none, texts
+from ivr.scripts import Script
 
-# KEYS: ticket(ref), tickets(dept), followups(day)
-# ARGV: ttl, now_ms, keep_ms, stats_ttl, then field, value pairs
-_OPEN = """
+# Open a ticket once (its field/value `pairs`), list it in its department's `tickets` (trimmed to
+# `keep_ms`), count the voicemail in the day's `followups`.
+_OPEN = Script(
+    """
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
 local fields = {}
 for i = 5, #ARGV do table.insert(fields, ARGV[i]) end
@@ -30,7 +32,10 @@ redis.call('ZADD', KEYS[2], ARGV[2], redis.call('HGET', KEYS[1], 'ref'))
 redis.call('HINCRBY', KEYS[3], 'voicemails:' .. dept, 1)
 redis.call('EXPIRE', KEYS[3], ARGV[4])
 return 1
-"""
+""",
+    keys=("ticket", "tickets", "followups"),
+    args=("ttl", "now_ms", "keep_ms", "stats_ttl", "pairs*"),
+)
 
 MAX_LIST = 200
 
@@ -40,19 +45,23 @@ class Tickets:
 
     def __init__(self, conn: redis.Redis) -> None:
         self.conn = conn
-        self._open = conn.register_script(_OPEN)
 
     def open(self, ref: str, department: str, day: str, now: datetime, **details: str) -> bool:
         """Open the ticket of a voicemail; False when this call already left one."""
         fields = {"ref": ref, "department": department, "day": day, "created_at": now.isoformat(), **details}
         flat = [item for pair in fields.items() for item in pair]
-        args: list[Arg] = [
-            keys.TICKET_TTL_SECONDS, int(now.timestamp() * 1000), keys.TICKET_TTL_SECONDS * 1000,
-            keys.STATS_TTL_SECONDS, *flat,
-        ]  # fmt: skip
-        return bool(
-            self._open(keys=[keys.ticket(ref), keys.tickets(department), keys.followups(day)], args=args)
+        opened = _OPEN(
+            self.conn,
+            ticket=keys.ticket(ref),
+            tickets=keys.tickets(department),
+            followups=keys.followups(day),
+            ttl=keys.TICKET_TTL_SECONDS,
+            now_ms=int(now.timestamp() * 1000),
+            keep_ms=keys.TICKET_TTL_SECONDS * 1000,
+            stats_ttl=keys.STATS_TTL_SECONDS,
+            pairs=flat,
         )
+        return bool(opened)
 
     def transcribed(self, ref: str, text: str, status: str) -> bool:
         """Add Twilio's transcription to the ticket; False for an unknown ticket."""

@@ -21,13 +21,16 @@ from ivr.clock import business_day
 from ivr.hotline.schema import OutboundLimitSettings
 from ivr.phones import mask_phone
 from ivr.redis_types import text_hash
+from ivr.scripts import Script
 
 log = logging.getLogger(__name__)
 
 Kind = Literal["callback", "call", "message"]
 
-# All windows pass, then all count; else nothing counts and the first full window is named.
-_CHECK_AND_COUNT = """
+# All windows pass, then all count; else nothing counts and the first full window is named (its
+# 1-based index). `limits`: (limit, ttl seconds) of each of `windows`, in order.
+_CHECK_AND_COUNT = Script(
+    """
 for i = 1, #KEYS do
   local used = tonumber(redis.call('GET', KEYS[i]) or '0')
   if used >= tonumber(ARGV[2 * i - 1]) then return i end
@@ -37,7 +40,10 @@ for i = 1, #KEYS do
   redis.call('EXPIRE', KEYS[i], ARGV[2 * i])
 end
 return 0
-"""
+""",
+    keys=("windows*",),
+    args=("limits*",),
+)
 
 
 @dataclass(frozen=True)
@@ -74,7 +80,6 @@ class OutboundLimits:
         self.conn = conn
         self.settings = settings
         self.timezone = timezone
-        self._script = conn.register_script(_CHECK_AND_COUNT)
 
     def allow(self, kind: Kind, e164: str, now: datetime) -> str | None:
         """None when the action may go ahead (and it is counted); else the name of the limit hit."""
@@ -86,7 +91,7 @@ class OutboundLimits:
             slot = day if w.seconds == 86400 else str(int(now.timestamp()) // w.seconds)
             key_list.append(keys.outbound_window(kind, w.name, slot, e164 if w.per_number else None))
             argv += [w.limit, w.seconds + 60]
-        hit = int(self._script(keys=key_list, args=argv))
+        hit = int(_CHECK_AND_COUNT(self.conn, windows=key_list, limits=argv))
         if not hit:
             return None
         name = limits[hit - 1].name

@@ -1,7 +1,8 @@
-"""The web side's door to the rq workers: jobs are enqueued by dotted path.
+"""The door to the rq workers: one typed method per job, enqueuing the job's own function.
 
-The web process never imports `queue_worker`; it names the job, and the worker imports it.
-Every method takes an optional pipeline, so a webhook can enqueue in its single write.
+rq stores the function's dotted path (`ivr.jobs.matching.match_department`) and the worker imports
+it. Job ids, retries, timeouts and TTLs are set here, once per job. Methods that take a pipeline
+let a webhook enqueue in its single write.
 """
 
 from __future__ import annotations
@@ -12,17 +13,13 @@ import redis
 from rq import Callback, Queue, Retry
 from rq.exceptions import DuplicateJobError
 
+from ivr.jobs.accounts import freeze_account
+from ivr.jobs.callbacks import callback_due, callback_job_failed, place_callback, scheduled_callback
+from ivr.jobs.matching import match_agent, match_department, reconcile_call
+from ivr.jobs.messages import send_call_summary
+from ivr.jobs.periodic import rollup_profiles, sweep_agents
+
 QUEUE_NAME = "hotline"
-FREEZE_ACCOUNT = "queue_worker.jobs.freeze_account"
-MATCH_DEPARTMENT = "queue_worker.jobs.match_department"
-MATCH_AGENT = "queue_worker.jobs.match_agent"
-SWEEP_AGENTS = "queue_worker.jobs.sweep_agents"
-SEND_CALL_SUMMARY = "queue_worker.jobs.send_call_summary"
-PLACE_CALLBACK = "queue_worker.jobs.place_callback"
-CALLBACK_DUE = "queue_worker.jobs.callback_due"
-SCHEDULED_CALLBACK = "queue_worker.jobs.scheduled_callback"
-CALLBACK_JOB_FAILED = "queue_worker.jobs.callback_job_failed"
-RECONCILE_CALL = "queue_worker.jobs.reconcile_call"
 # A matching job that fails (Redis or Twilio trouble, a worker that dies) runs again: matching is
 # idempotent, and what a dead run held is freed by the reaper's leases.
 MATCH_RETRY = Retry(max=3, interval=[1, 5, 15])
@@ -37,7 +34,7 @@ class JobQueue:
     def freeze_account(self, pipe: redis.client.Pipeline | None, sid: str, account_id: str) -> None:
         """Freeze an account for a caller waiting on the line (a short, retried job)."""
         self.queue.enqueue_call(
-            FREEZE_ACCOUNT,
+            freeze_account,
             args=(sid, account_id),
             # One job per call: a repeated webhook delivery must not freeze twice.
             job_id=f"freeze-{sid}",
@@ -51,7 +48,7 @@ class JobQueue:
     def match_department(self, pipe: redis.client.Pipeline | None, department: str) -> None:
         """Look for ready agents for a department's waiting callers (a caller joined)."""
         self.queue.enqueue_call(
-            MATCH_DEPARTMENT,
+            match_department,
             args=(department,),
             retry=MATCH_RETRY,
             timeout=60,
@@ -63,7 +60,7 @@ class JobQueue:
     def match_agent(self, pipe: redis.client.Pipeline | None, agent_id: str) -> None:
         """Look for a caller for an agent who became ready."""
         self.queue.enqueue_call(
-            MATCH_AGENT,
+            match_agent,
             args=(agent_id,),
             retry=MATCH_RETRY,
             timeout=60,
@@ -75,7 +72,7 @@ class JobQueue:
     def reconcile_call(self, sid: str) -> None:
         """Ask Twilio how a call is, and end it here if it is over (its hang-up notice was lost)."""
         self.queue.enqueue_call(
-            RECONCILE_CALL,
+            reconcile_call,
             args=(sid,),
             retry=Retry(max=3, interval=[2, 10, 30]),
             timeout=30,
@@ -85,7 +82,7 @@ class JobQueue:
 
     def sweep_agents(self) -> None:
         """End finished wrap-ups and take silent consoles offline."""
-        self.queue.enqueue_call(SWEEP_AGENTS, timeout=60, result_ttl=60, failure_ttl=24 * 3600)
+        self.queue.enqueue_call(sweep_agents, timeout=60, result_ttl=60, failure_ttl=24 * 3600)
 
     def send_call_summary(self, call_sid: str, retry_seconds: list[int]) -> bool:
         """Text the caller their reference number and summary; False when already enqueued.
@@ -95,7 +92,7 @@ class JobQueue:
         """
         try:
             self.queue.enqueue_call(
-                SEND_CALL_SUMMARY,
+                send_call_summary,
                 args=(call_sid,),
                 job_id=f"sms-{call_sid}",
                 unique=True,
@@ -113,12 +110,12 @@ class JobQueue:
     ) -> None:
         """Call a customer back for the agent their place reached (retried if Twilio's API fails)."""
         self.queue.enqueue_call(
-            PLACE_CALLBACK,
+            place_callback,
             args=(sid, agent_id, attempt),
             job_id=f"callback-{sid}-{attempt}",
             retry=Retry(max=3, interval=[5, 15, 30]),
             # After the last retry the attempt counts as not reached, so the agent is not held.
-            on_failure=Callback(CALLBACK_JOB_FAILED),
+            on_failure=Callback(callback_job_failed),
             timeout=60,
             result_ttl=24 * 3600,
             failure_ttl=7 * 24 * 3600,
@@ -129,7 +126,7 @@ class JobQueue:
         """After the backoff, put a callback that did not reach the customer back in the queue."""
         self.queue.enqueue_in(
             delay,
-            CALLBACK_DUE,
+            callback_due,
             sid,
             job_id=f"callback-due-{sid}-{fails}",
             job_timeout=60,
@@ -141,10 +138,14 @@ class JobQueue:
         """At the chosen slot, put the caller in the queue as a callback place."""
         self.queue.enqueue_in(
             delay,
-            SCHEDULED_CALLBACK,
+            scheduled_callback,
             sid,
             job_id=f"callback-scheduled-{sid}",
             job_timeout=60,
             result_ttl=24 * 3600,
             failure_ttl=7 * 24 * 3600,
         )
+
+    def rollup_profiles(self) -> None:
+        """Learn the hour-of-week profiles now (a worker starting: a new hotline gets its summary)."""
+        self.queue.enqueue_call(rollup_profiles, timeout=120, result_ttl=300, failure_ttl=24 * 3600)
