@@ -16,6 +16,7 @@ overflow number. Their place in the queue is untouched meanwhile.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -44,7 +45,7 @@ from ivr.voice.webhook import (
     twilio_webhook,
 )
 from ivr.waits.estimate import Estimate
-from ivr.waits.live import wait_for_caller
+from ivr.waits.live import Wait, wait_for_caller
 
 bp = Blueprint("waiting", __name__)
 
@@ -61,7 +62,23 @@ def hold() -> twiml.Document:
     hotline = services()
     now = hotline.clock.now()
     record = this_call(now)
-    sid, lang = record.sid, language_of(record)
+    elsewhere = _not_waiting(record, now)
+    if elsewhere is not None:
+        return elsewhere
+    # Round trip 2: position and everything the wait estimate reads, in one pipeline.
+    wait = wait_for_caller(hotline.live, record, now)
+    cfg = hotline.config.file
+    if wait.position == 0 or wait.state.waited_seconds > cfg.hotline.max_hold_minutes * 60:
+        return _overflow(record)
+    # The loop's memory (last announcement, peak message, key hint) rides in its own signed
+    # URLs: no write needed to remember it. See ivr/voice/holdloop.py.
+    plan = TurnPlan.of(cfg, wait, LoopState.from_args(request.args), now)
+    return _turn_document(cfg, record, wait, plan, now)
+
+
+def _not_waiting(record: CallRecord, now: datetime) -> twiml.Document | None:
+    """The turn of a caller who is not (or no longer) waiting in a queue; None for one who is."""
+    hotline = services()
     status, department = record.get("status"), record.get("department")
     if status == CallStatus.CONNECTING:
         if redirect_missed(record, now):  # the REST redirect did not reach Twilio: dial from here
@@ -74,51 +91,73 @@ def hold() -> twiml.Document:
         return resp
     if status == "menu":  # on hold without a hand-off: the menu comes first
         return twiml.redirect(link("incoming"))
-    cfg = hotline.config.file
-    if status != "queued" or department not in cfg.departments:
-        return twiml.overflow(hotline.config, lang)
-    # Round trip 2: position and everything the wait estimate reads, in one pipeline.
-    wait = wait_for_caller(hotline.live, record, now)
-    position = wait.position
-    waited = wait.state.waited_seconds
-    if position == 0 or waited > cfg.hotline.max_hold_minutes * 60:
-        # Handed off but not in the queue: it was full. Or the caller waited too long. Counted as
-        # overflowed, once; the end of the call (on the overflow line) is not an abandon.
-        pipe = hotline.stores.data.pipeline(transaction=False)
-        hotline.queues.leave(sid, department, record.day, abandoned=False, overflowed=True, pipe=pipe)
-        queue_move(pipe, sid, CallStatus.OVERFLOWED, (CallStatus.QUEUED,))
-        pipe.execute()
-        return twiml.overflow(hotline.config, lang)
-    # The loop's memory (last announcement, peak message, key hint) rides in its own signed
-    # URLs: no write needed to remember it. See ivr/voice/holdloop.py.
-    was = LoopState.from_args(request.args)
-    since = now.timestamp() - was.announced_at
-    announce = position != was.position or since >= cfg.hotline.announce_every_seconds
-    keys_heard = cfg.callbacks.enabled  # a key is heard at any moment of the turn, music included
-    offer = announce and callback_offered(cfg, position, wait.estimate)
-    known = wait.estimate is not None and wait.quiet_slot is not None  # a figure we can back
-    peak = bool(announce and wait.peak and not was.peak_said and known)
-    hint = keys_heard and not offer and not was.hint_said
-    state = LoopState(
-        position if announce else was.position,
-        int(now.timestamp()) if announce else was.announced_at,
-        was.peak_said or peak,
-        was.hint_said or offer or hint,
-    )
+    if status != "queued" or department not in hotline.config.file.departments:
+        return twiml.overflow(hotline.config, language_of(record))
+    return None
+
+
+def _overflow(record: CallRecord) -> twiml.Document:
+    """Handed off but not in the queue (it was full), or waited too long: the overflow number.
+    Counted as overflowed, once; the end of the call (on the overflow line) is not an abandon."""
+    hotline = services()
+    sid, department = record.sid, record.get("department")
+    pipe = hotline.stores.data.pipeline(transaction=False)
+    hotline.queues.leave(sid, department, record.day, abandoned=False, overflowed=True, pipe=pipe)
+    queue_move(pipe, sid, CallStatus.OVERFLOWED, (CallStatus.QUEUED,))
+    pipe.execute()
+    return twiml.overflow(hotline.config, language_of(record))
+
+
+@dataclass(frozen=True)
+class TurnPlan:
+    """What this turn says besides the hold message, and the loop state its URLs carry on."""
+
+    announce: bool  # position (and wait) changed, or it is time to say them again
+    offer: bool  # the callback offer, on its own
+    peak: bool  # the peak-hour message, once a call
+    hint: bool  # keys work on hold, once a call
+    state: LoopState
+
+    @classmethod
+    def of(cls, cfg: HotlineFile, wait: Wait, was: LoopState, now: datetime) -> TurnPlan:
+        """Decide from the caller's wait and what earlier turns said."""
+        position = wait.position
+        since = now.timestamp() - was.announced_at
+        announce = position != was.position or since >= cfg.hotline.announce_every_seconds
+        offer = announce and callback_offered(cfg, position, wait.estimate)
+        known = wait.estimate is not None and wait.quiet_slot is not None  # a figure we can back
+        peak = bool(announce and wait.peak and not was.peak_said and known)
+        hint = cfg.callbacks.enabled and not offer and not was.hint_said
+        state = LoopState(
+            position if announce else was.position,
+            int(now.timestamp()) if announce else was.announced_at,
+            was.peak_said or peak,
+            was.hint_said or offer or hint,
+        )
+        return cls(announce, offer, peak, hint, state)
+
+
+def _turn_document(
+    cfg: HotlineFile, record: CallRecord, wait: Wait, plan: TurnPlan, now: datetime
+) -> twiml.Document:
+    """The turn: what the plan says, the hold message and the music, then the next turn."""
+    lang = language_of(record)
     resp = twiml.document()
     base = base_url()
-    turn = key_gather(resp, lang, base, state) if keys_heard else resp
-    if announce:
-        _announce(turn, lang, position, wait.estimate)
-    if offer:  # offered on its own only when the wait is long or the caller far back
+    # With callbacks on, a key is heard at any moment of the turn, music included.
+    turn = key_gather(resp, lang, base, plan.state) if cfg.callbacks.enabled else resp
+    if plan.announce:
+        _announce(turn, lang, wait.position, wait.estimate)
+    if plan.offer:  # offered on its own only when the wait is long or the caller far back
         twiml.say(turn, lang, lang.text("callback_offer"))
-    if peak and wait.quiet_slot is not None:
+    if plan.peak and wait.quiet_slot is not None:
         twiml.say(turn, lang, peak_text(lang, wait.quiet_slot, now, cfg.hotline.timezone))
     twiml.say(turn, lang, lang.text("hold_message"))
-    if hint:  # once a call: keys work on every turn, offer or not
+    if plan.hint:  # once a call: keys work on every turn, offer or not
         twiml.say(turn, lang, lang.text("callback_hint"))
-    turn.play(cfg.departments[department].hold_music_url or cfg.hotline.hold_music_url)
-    twiml.redirect(hold_url(base, state), resp)
+    department = cfg.departments[record.get("department")]
+    turn.play(department.hold_music_url or cfg.hotline.hold_music_url)
+    twiml.redirect(hold_url(base, plan.state), resp)
     return resp
 
 
