@@ -20,7 +20,7 @@ from ivr.followup.tickets import Tickets
 from ivr.hotline.hours import describe
 from ivr.services import services
 from ivr.voice import twiml
-from ivr.voice.webhook import base_url, int_field, language_of, this_call, twilio_webhook
+from ivr.voice.webhook import base_url, int_field, language_of, no_caller, this_call, twilio_webhook
 
 bp = Blueprint("after_hours", __name__, url_prefix="/voice")
 
@@ -162,7 +162,7 @@ def sms_consent() -> VoiceResponse:
 
 
 @bp.post("/voicemail/transcription")
-@twilio_webhook
+@twilio_webhook(outage=no_caller)
 def transcription() -> VoiceResponse:
     """Twilio's transcribe callback: the text goes on the ticket. Twilio ignores the answer."""
     hotline = services()

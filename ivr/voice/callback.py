@@ -29,7 +29,7 @@ from ivr.outbound.numbers import callback_allowed, check_outbound_number
 from ivr.services import services
 from ivr.voice import twiml
 from ivr.voice.holdloop import HOLD_AGAIN, LoopState, hold_through_outage, hold_url
-from ivr.voice.webhook import base_url, int_field, language_of, this_call, twilio_webhook
+from ivr.voice.webhook import base_url, int_field, language_of, no_caller, this_call, twilio_webhook
 from ivr.waits.profile import quietest_slots
 
 bp = Blueprint("callback", __name__, url_prefix="/voice/callback")
@@ -406,7 +406,7 @@ def dial_result() -> VoiceResponse:
 
 
 @bp.post("/status")
-@twilio_webhook
+@twilio_webhook(outage=no_caller)  # no caller to keep: the reaper asks Twilio
 def status() -> VoiceResponse:
     """The call to the customer ended: not reached (retry or fail), or the talk ended."""
     hotline = services()

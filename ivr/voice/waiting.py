@@ -31,7 +31,7 @@ from ivr.phones import last_digits
 from ivr.services import services
 from ivr.voice import survey, twiml
 from ivr.voice.holdloop import HOLD_AGAIN, LoopState, hold_through_outage, hold_url, key_gather
-from ivr.voice.webhook import base_url, int_field, language_of, this_call, twilio_webhook
+from ivr.voice.webhook import base_url, int_field, language_of, no_caller, this_call, twilio_webhook
 from ivr.waits.estimate import Estimate
 from ivr.waits.live import wait_for_caller
 
@@ -206,7 +206,7 @@ def _connect_document(record: CallRecord) -> VoiceResponse:
 
 
 @bp.post("/whisper")
-@twilio_webhook
+@twilio_webhook(outage=no_caller)  # Redis out of reach: bridged without the whisper
 def whisper() -> VoiceResponse:
     """Played to the agent who answered, before the caller is bridged: who is calling, and why."""
     hotline = services()
