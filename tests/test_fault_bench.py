@@ -7,8 +7,10 @@ measures, and the rows of `make faults` show it.
 
 from __future__ import annotations
 
+import pytest
+
 from bench.faults.__main__ import plans, table
-from bench.faults.scenarios import Options, Plan, Scenario, write_hotline_file
+from bench.faults.scenarios import Options, Plan, Scenario, port_free, write_hotline_file
 from ivr.hotline.loader import load_hotline
 
 
@@ -28,8 +30,16 @@ def test_the_rows_follow_the_sizes_and_counts() -> None:
     assert [(r.name, r.point) for r in together] == [("points", "matching.taken,callback.pending")]
 
 
+def free_base(ports: range = range(7550, 7590)) -> int:
+    """A base port whose row ports (web, stand-in, Redis) are all free: suites may run side by side."""
+    for base in ports:
+        if all(port_free(port) for port in (base, base + 1, base + 10)):
+            return base
+    pytest.fail(f"no free ports in {ports}")
+
+
 def test_a_worker_killed_under_three_live_callers_is_accounted_for() -> None:
-    opts = Options(base_port=7550, agents=2, callers=3, patience=15.0, talk=3.0, settle=1.0, seed=3)
+    opts = Options(base_port=free_base(), agents=2, callers=3, patience=15.0, talk=3.0, settle=1.0, seed=3)
     row = Scenario(Plan("worker-kill", "worker-kill", 1, window=6.0), opts).run()
     assert row.faults == 1
     assert row.offered == 3

@@ -131,7 +131,11 @@ def main(argv: list[str] | None = None) -> int:
             f"{plan.window:.0f} s of calls...",
             flush=True,
         )
-        done.append(Scenario(plan, opts).run())
+        try:
+            done.append(Scenario(plan, opts).run())
+        except RuntimeError as exc:  # a port taken, a process that would not start
+            print(f"{plan.name}: cannot run: {exc}", file=sys.stderr)
+            return 2
     print()
     print(table(done, opts.reaper))
     for what in skipped:

@@ -11,6 +11,7 @@ import os
 import random
 import re
 import shutil
+import socket
 import tempfile
 import threading
 import time
@@ -75,6 +76,17 @@ class Options:
     seed: int = 1
     keep: bool = False
     verbose: bool = False
+
+
+def port_free(port: int) -> bool:
+    """Whether nothing listens on this loopback port (connections closing on it do not count)."""
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the servers bind
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
 
 
 def fault_points(root: Path = PROJECT_ROOT) -> list[str]:
@@ -171,8 +183,17 @@ class Scenario:
         row.notes.append(f"stopped after {row.seconds:.0f} s")
         return row
 
+    def ports(self) -> list[int]:
+        """The loopback ports this row listens on."""
+        base = self.opts.base_port
+        servers = self.sentinels.servers + self.sentinels.sentinels if self.sentinels else [self.redis]
+        return [base, base + 1, *(s.port for s in servers if s is not None)]
+
     def _run(self, stops: list[Callable[[], None]]) -> Row:
         plan, opts, began = self.plan, self.opts, time.monotonic()
+        taken = [port for port in self.ports() if not port_free(port)]
+        if taken:  # never talk to another program's Redis or web app by mistake
+            raise RuntimeError(f"ports {taken} are taken by another program: choose --base-port")
         if self.sentinels is not None:
             stops.append(self.sentinels.stop)
             self.sentinels.start()

@@ -6,7 +6,7 @@ from typing import Any
 
 from flask import Blueprint, abort, request
 
-from ivr import keys
+from ivr import keys, routes
 from ivr.api.auth import principal, require
 from ivr.api.errors import BadField, parse_body, query_int
 from ivr.api.schemas import (
@@ -22,7 +22,7 @@ from ivr.callcenter.agents import StateConflict
 from ivr.callcenter.supervision import Supervision
 from ivr.followup.tickets import MAX_LIST, Tickets
 from ivr.services import Services, services
-from ivr.voice.holdloop import HOLD_AGAIN
+from ivr.urlstate import HOLD_AGAIN
 
 bp = Blueprint("supervisor_api", __name__, url_prefix="/supervisor")
 
@@ -103,7 +103,7 @@ def supervision(hotline: Services) -> Supervision:
         hotline.connections,
         hotline.callbacks,
         hotline.jobs,
-        send_to_hold=lambda sid: connector.redirect(sid, HOLD_AGAIN),
+        send_to_hold=lambda sid: connector.redirect(sid, routes.path("hold", HOLD_AGAIN)),
     )
 
 

@@ -31,7 +31,7 @@ from email.utils import parsedate_to_datetime
 import redis
 from twilio.rest import Client
 
-from ivr import faultpoints, keys
+from ivr import faultpoints, keys, routes
 from ivr.callcenter.agents import Agents, StateConflict
 from ivr.callcenter.calls import CallRecord
 from ivr.callcenter.connections import REQUEUE_CAPACITY
@@ -42,6 +42,7 @@ from ivr.hotline.schema import HotlineFile
 from ivr.jobs import JobQueue
 from ivr.outbound.limits import OutboundLimits
 from ivr.phones import mask_phone
+from ivr.urlstate import Attempt
 
 log = logging.getLogger(__name__)
 
@@ -243,14 +244,13 @@ class Callbacks:
         if refused:
             self.not_reached(sid, attempt, f"limit_{refused}", now)
             return Placed("refused")
-        base = self.base_url or ""
-        query = f"call={sid}&attempt={attempt}"
+        state = Attempt(sid, attempt)
         created = self.rest.calls.create(
             to=number,
             from_=self.settings.caller_id or record.get("to") or self.cfg.hotline.overflow_number,
-            url=f"{base}/voice/callback/answer?{query}",
+            url=routes.url(self.base_url, "callback_answer", state),
             method="POST",
-            status_callback=f"{base}/voice/callback/status?{query}",
+            status_callback=routes.url(self.base_url, "callback_status", state),
             status_callback_method="POST",
             status_callback_event=["completed"],
             timeout=self.settings.ring_timeout_seconds,

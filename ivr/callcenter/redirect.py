@@ -9,6 +9,8 @@ import requests
 from twilio.base.exceptions import TwilioException, TwilioRestException
 from twilio.rest import Client
 
+from ivr import routes
+
 log = logging.getLogger(__name__)
 
 # Twilio's answers to a redirect of a call that is over: "Call is not in-progress" and "not found".
@@ -39,7 +41,7 @@ class RestConnector:
         if not self.base_url:  # Twilio needs an absolute URL; without one, the hold loop connects
             return Redirected.FAILED
         try:
-            self.client.calls(call_sid).update(url=f"{self.base_url}/voice/connect", method="POST")
+            self.client.calls(call_sid).update(url=routes.url(self.base_url, "connect"), method="POST")
         except TwilioRestException as exc:
             log.warning("redirect of call %s refused: %s %s", call_sid, exc.status, exc.code)
             return Redirected.OVER if exc.code in (NOT_IN_PROGRESS, NOT_FOUND) else Redirected.FAILED

@@ -23,11 +23,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
-from urllib.parse import urlencode
 
 import redis
 
-from ivr import keys
+from ivr import keys, routes
 from ivr.callcenter.agents import ON_CALL, Agents, StateConflict
 from ivr.callcenter.calls import CallRecord, CallStore
 from ivr.callcenter.connections import REQUEUE_CAPACITY
@@ -38,6 +37,7 @@ from ivr.hotline.hours import department_open
 from ivr.hotline.schema import HotlineFile
 from ivr.jobs import JobQueue
 from ivr.phones import is_valid_e164
+from ivr.urlstate import Transfer
 
 # KEYS: call.  ARGV: agent id, note (JSON, or '' for none), ',statuses the new one may come from,'
 # (lifecycle.py, narrowed to on_call), then field/value pairs to set (the new status among them).
@@ -89,7 +89,7 @@ class Transferred:
 
 def transfer_path(*, department: str = "", number: str = "") -> str:
     """The voice document a transferred caller is sent to: to a department, or to a number."""
-    return "/voice/transfer?" + urlencode({"number": number} if number else {"to": department})
+    return routes.path("transfer", Transfer(number=number) if number else Transfer(to=department))
 
 
 def transfer_path_of(record: CallRecord) -> str:

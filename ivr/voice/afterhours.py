@@ -1,36 +1,33 @@
 """After hours and on holidays: the caller's department is closed and nobody else takes it.
 
 The caller hears the department's opening hours, then may book a callback (key 1, offered only
-when this app serves the callback scheduler at CALLBACK_PATH) or leave a voicemail (key 2). The
+when this app serves the callback scheduler, route `callback_schedule`) or leave a voicemail (key 2). The
 voicemail becomes a ticket of that department under the call's reference number, read back to
 the caller; Twilio's transcription is added to it when the transcribe callback arrives.
 """
 
 from __future__ import annotations
 
-from urllib.parse import urlencode
-
 from flask import Blueprint, current_app, request
-from twilio.twiml.voice_response import VoiceResponse
 
-from ivr import keys
+from ivr import keys, routes
 from ivr.callcenter.calls import CallRecord
 from ivr.followup.sms import WANTED, may_offer
 from ivr.followup.tickets import Tickets
 from ivr.hotline.hours import describe
 from ivr.services import services
+from ivr.urlstate import Slots, Tries, Voicemail
 from ivr.voice import twiml
-from ivr.voice.webhook import base_url, int_field, language_of, no_caller, this_call, twilio_webhook
+from ivr.voice.webhook import int_field, language_of, link, no_caller, this_call, twilio_webhook
 
-bp = Blueprint("after_hours", __name__, url_prefix="/voice")
+bp = Blueprint("after_hours", __name__)
 
-CALLBACK_PATH = "/voice/callback/schedule"
 CALLBACK, VOICEMAIL = "1", "2"
 
 
 def callbacks_served() -> bool:
     """Whether this app schedules callbacks: key 1 is offered only then."""
-    return any(rule.rule == CALLBACK_PATH for rule in current_app.url_map.iter_rules())
+    return any(rule.rule == routes.rule("callback_schedule") for rule in current_app.url_map.iter_rules())
 
 
 def _department(record: CallRecord) -> str:
@@ -40,64 +37,58 @@ def _department(record: CallRecord) -> str:
     return wanted if wanted in departments else next(iter(departments))
 
 
-def _goodbye(resp: VoiceResponse, lang) -> VoiceResponse:  # noqa: ANN001
-    twiml.say(resp, lang, lang.text("goodbye"))
-    resp.hangup()
-    return resp
-
-
-@bp.post("/after-hours")
+@bp.post(routes.rule("after_hours"))
 @twilio_webhook
-def after_hours() -> VoiceResponse:
+def after_hours() -> twiml.Document:
     """The department's hours, then the choice; silence asks again, then says goodbye."""
     hotline = services()
     record = this_call(hotline.clock.now())
     lang, cfg = language_of(record), hotline.config.file
-    tries = min(max(int_field(request.args.get("try"), 1), 1), 10)
-    resp = VoiceResponse()
+    asked = Tries.from_args(request.args)
+    tries = asked.tries
+    resp = twiml.document()
     if tries > cfg.hotline.max_tries:
-        return _goodbye(resp, lang)
+        return twiml.goodbye(lang, resp=resp)
     dept = cfg.departments[_department(record)]
     if tries == 1:
         hours = describe(cfg.hours[dept.hours], lang)
         twiml.say(resp, lang, lang.text("department_closed", department=dept.names[lang.locale], hours=hours))
     else:  # asked again: after a wrong key, or silence
-        twiml.say(resp, lang, lang.text("invalid_input" if request.args.get("why") else "no_input"))
-    g = twiml.gather(resp, lang, f"{base_url()}/voice/after-hours/choice?try={tries}", speech=False,
+        twiml.say(resp, lang, lang.text("invalid_input" if asked.why else "no_input"))
+    g = twiml.gather(resp, lang, link("after_hours_choice", Tries(tries)), speech=False,
                      timeout=cfg.hotline.gather_timeout_seconds)  # fmt: skip
     if callbacks_served():
         twiml.say(g, lang, lang.text("afterhours_callback"))
     twiml.say(g, lang, lang.text("afterhours_voicemail"))
-    resp.redirect(f"{base_url()}/voice/after-hours?try={tries + 1}", method="POST")
+    twiml.redirect(link("after_hours", Tries(tries + 1)), resp)
     return resp
 
 
-@bp.post("/after-hours/choice")
+@bp.post(routes.rule("after_hours_choice"))
 @twilio_webhook
-def choice() -> VoiceResponse:
+def choice() -> twiml.Document:
     """Key 1: the callback scheduler of the department; key 2: record a voicemail."""
     hotline = services()
     record = this_call(hotline.clock.now())
     lang, cfg = language_of(record), hotline.config.file
     digits = request.form.get("Digits", "")
-    tries = min(max(int_field(request.args.get("try"), 1), 1), 10)
+    tries = Tries.from_args(request.args).tries
     department = _department(record)
-    resp = VoiceResponse()
+    resp = twiml.document()
     if digits == CALLBACK and callbacks_served():
-        resp.redirect(f"{base_url()}{CALLBACK_PATH}?{urlencode({'department': department})}", method="POST")
+        twiml.redirect(link("callback_schedule", Slots(department)), resp)
         return resp
     if digits == VOICEMAIL:
         twiml.say(resp, lang, lang.text("voicemail_prompt"))
         settings = cfg.after_hours
         options: dict[str, object] = {}
         if settings.transcribe:
-            query = urlencode({"ref": record.get("ref")})
             options = {
                 "transcribe": True,
-                "transcribe_callback": f"{base_url()}/voice/voicemail/transcription?{query}",
+                "transcribe_callback": link("voicemail_transcription", Voicemail(record.get("ref"))),
             }
         resp.record(
-            action=f"{base_url()}/voice/voicemail",
+            action=link("voicemail"),
             method="POST",
             max_length=settings.voicemail_max_seconds,
             timeout=5,
@@ -105,16 +96,16 @@ def choice() -> VoiceResponse:
             play_beep=True,
             **options,
         )
-        return _goodbye(resp, lang)  # nothing was recorded: Twilio goes on here
+        return twiml.goodbye(lang, resp=resp)  # nothing was recorded: Twilio goes on here
     if tries >= cfg.hotline.max_tries:
-        return _goodbye(resp, lang)
-    resp.redirect(f"{base_url()}/voice/after-hours?try={tries + 1}&why=invalid", method="POST")
+        return twiml.goodbye(lang, resp=resp)
+    twiml.redirect(link("after_hours", Tries(tries + 1, "invalid")), resp)
     return resp
 
 
-@bp.post("/voicemail")
+@bp.post(routes.rule("voicemail"))
 @twilio_webhook
-def voicemail() -> VoiceResponse:
+def voicemail() -> twiml.Document:
     """The recording is done: open the ticket, read back its reference number, offer the SMS."""
     hotline = services()
     now = hotline.clock.now()
@@ -122,7 +113,7 @@ def voicemail() -> VoiceResponse:
     lang, cfg = language_of(record), hotline.config.file
     url = request.form.get("RecordingUrl", "")[:500]
     ref = record.get("ref")
-    resp = VoiceResponse()
+    resp = twiml.document()
     if url.startswith("https://") and ref:
         Tickets(hotline.stores.data).open(
             ref,
@@ -139,36 +130,36 @@ def voicemail() -> VoiceResponse:
         )
         hotline.stores.data.hset(keys.call(record.sid), "voicemail", ref)
     if not ref:
-        return _goodbye(resp, lang)
-    g = twiml.gather(resp, lang, f"{base_url()}/voice/after-hours/sms", speech=False, timeout=4)
+        return twiml.goodbye(lang, resp=resp)
+    g = twiml.gather(resp, lang, link("after_hours_sms"), speech=False, timeout=4)
     twiml.say(g, lang, lang.text("voicemail_saved", digits=lang.spell(ref)))
     if not record.get("sms") and may_offer(cfg, record):
         twiml.say(g, lang, lang.text("sms_offer"))
-    return _goodbye(resp, lang)
+    return twiml.goodbye(lang, resp=resp)
 
 
-@bp.post("/after-hours/sms")
+@bp.post(routes.rule("after_hours_sms"))
 @twilio_webhook
-def sms_consent() -> VoiceResponse:
+def sms_consent() -> twiml.Document:
     """Key 1 after the voicemail: the reference number by text message when the call ends."""
     hotline = services()
     record = this_call(hotline.clock.now())
     lang = language_of(record)
-    resp = VoiceResponse()
+    resp = twiml.document()
     if request.form.get("Digits") == "1" and not record.get("sms") and may_offer(hotline.config.file, record):
         hotline.stores.data.hset(keys.call(record.sid), "sms", WANTED)
         twiml.say(resp, lang, lang.text("sms_offer_ok"))
-    return _goodbye(resp, lang)
+    return twiml.goodbye(lang, resp=resp)
 
 
-@bp.post("/voicemail/transcription")
+@bp.post(routes.rule("voicemail_transcription"))
 @twilio_webhook(outage=no_caller)
-def transcription() -> VoiceResponse:
+def transcription() -> twiml.Document:
     """Twilio's transcribe callback: the text goes on the ticket. Twilio ignores the answer."""
     hotline = services()
-    ref = request.args.get("ref", "")[:20]
+    ref = Voicemail.from_args(request.args).ref
     text = request.form.get("TranscriptionText", "")
     status = request.form.get("TranscriptionStatus", "")
     if ref:
         Tickets(hotline.stores.data).transcribed(ref, text, status or "completed")
-    return VoiceResponse()
+    return twiml.document()

@@ -12,14 +12,14 @@ so the whisper, the agent's screen pop and the statistics see one call, however 
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 import phonenumbers
 from flask import Blueprint, request
-from twilio.twiml.voice_response import VoiceResponse
 
-from ivr import keys
+from ivr import keys, routes
 from ivr.callcenter.accounts import FOUND
 from ivr.callcenter.calls import CallRecord
 from ivr.callcenter.connections import ANSWERED
@@ -27,12 +27,21 @@ from ivr.callcenter.lifecycle import CallStatus
 from ivr.digits import ASCII_DIGITS, whole_number
 from ivr.outbound.numbers import callback_allowed, check_outbound_number
 from ivr.services import services
+from ivr.urlstate import HOLD_AGAIN, AgentLeg, Attempt, Greeting, NumberStep, Slots
 from ivr.voice import twiml
-from ivr.voice.holdloop import HOLD_AGAIN, LoopState, hold_through_outage, hold_url
-from ivr.voice.webhook import base_url, int_field, language_of, no_caller, this_call, twilio_webhook
+from ivr.voice.holdloop import LoopState, hold_through_outage, hold_url
+from ivr.voice.webhook import (
+    base_url,
+    int_field,
+    language_of,
+    link,
+    no_caller,
+    this_call,
+    twilio_webhook,
+)
 from ivr.waits.profile import quietest_slots
 
-bp = Blueprint("callback", __name__, url_prefix="/voice/callback")
+bp = Blueprint("callback", __name__)
 
 NOT_REACHED = ("no-answer", "busy", "failed", "canceled")
 # A later hour in a (signed) URL is believed only this far ahead: the scheduler offers days, not years.
@@ -49,38 +58,23 @@ def spoken_number(lang, e164: str, home_region: str) -> str:  # noqa: ANN001
     return lang.spell(e164.lstrip("+"))
 
 
-def _redirect(path: str) -> VoiceResponse:
-    resp = VoiceResponse()
-    resp.redirect(f"{base_url()}{path}", method="POST")
-    return resp
-
-
-def _goodbye(lang, *prompts: str, **values: object) -> VoiceResponse:  # noqa: ANN001
-    resp = VoiceResponse()
-    for prompt in prompts:
-        twiml.say(resp, lang, lang.text(prompt, **values))
-    twiml.say(resp, lang, lang.text("goodbye"))
-    resp.hangup()
-    return resp
-
-
-def _back(record: CallRecord, lang, *prompts: str) -> VoiceResponse:  # noqa: ANN001
+def _back(record: CallRecord, lang, *prompts: str) -> twiml.Document:  # noqa: ANN001
     """Back to the hold loop for a caller still in the queue; else a goodbye."""
     if record.get("status") not in ("queued", "connecting"):
-        return _goodbye(lang, *prompts)
-    resp = VoiceResponse()
+        return twiml.goodbye(lang, *prompts)
+    resp = twiml.document()
     for prompt in dict.fromkeys([*prompts, "callback_back_to_queue"]):
         twiml.say(resp, lang, lang.text(prompt))
-    resp.redirect(f"{base_url()}{HOLD_AGAIN}", method="POST")
+    twiml.redirect(link("hold", HOLD_AGAIN), resp)
     return resp
 
 
 # -- on hold -------------------------------------------------------------------------------
 
 
-@bp.post("/offer")
+@bp.post(routes.rule("callback_offer"))
 @twilio_webhook(outage=hold_through_outage)  # a key pressed during an outage: back to the music
-def offer() -> VoiceResponse:
+def offer() -> twiml.Document:
     """A key pressed at any moment of a hold turn: 1 keeps the place and calls back, 2 a later hour.
 
     Any other key is not an option: the caller goes back to the same place in the hold loop
@@ -91,85 +85,81 @@ def offer() -> VoiceResponse:
     digits = request.form.get("Digits", "")
     loop = hold_url(base_url(), LoopState.from_args(request.args))
     if record.get("status") != "queued" or not hotline.config.file.callbacks.enabled:
-        resp = VoiceResponse()
-        resp.redirect(loop, method="POST")  # matched meanwhile: the loop connects them
-        return resp
+        return twiml.redirect(loop)  # matched meanwhile: the loop connects them
     if digits == "1":
-        return _number_start(record, "now", "")
+        return _number_start(record, NumberStep())
     if digits == "2":
-        return _redirect(f"/voice/callback/schedule?department={record.get('department')}")
-    resp = VoiceResponse()
+        return twiml.redirect(link("callback_schedule", Slots(record.get("department"))))
+    resp = twiml.document()
     if digits:
         lang = language_of(record)
         twiml.say(resp, lang, lang.text("hold_key_invalid"))
-    resp.redirect(loop, method="POST")
+    twiml.redirect(loop, resp)
     return resp
 
 
-def _flow_url(mode: str, phase: str, extra: str, tries: int = 1) -> str:
-    return f"{base_url()}/voice/callback/number?mode={mode}&phase={phase}&try={tries}{extra}"
+def _flow_url(step: NumberStep, phase: str, tries: int = 1) -> str:
+    return link("callback_number", replace(step, phase=phase, tries=tries))
 
 
-def _number_start(record: CallRecord, mode: str, extra: str) -> VoiceResponse:
+def _number_start(record: CallRecord, step: NumberStep) -> twiml.Document:
     """Offer the caller ID when it could be called back, else ask for a number."""
     hotline = services()
     cfg = hotline.config.file
     check = check_outbound_number(cfg, record.get("caller") or record.get("from"))
     if not check.ok or check.e164 is None:
-        return _ask_number(record, mode, extra, 1)
+        return _ask_number(record, step, 1)
     hotline.stores.data.hset(keys.call(record.sid), "cb_pending", check.e164)
-    return _confirm(record, mode, extra, "cid", check.e164, 1)
+    return _confirm(record, step, "cid", check.e164, 1)
 
 
-def _confirm(record: CallRecord, mode: str, extra: str, phase: str, e164: str, tries: int) -> VoiceResponse:
+def _confirm(record: CallRecord, step: NumberStep, phase: str, e164: str, tries: int) -> twiml.Document:
     hotline = services()
     lang = language_of(record)
-    resp = VoiceResponse()
-    gather = twiml.gather(resp, lang, _flow_url(mode, phase, extra, tries), num_digits=1, speech=False)
+    resp = twiml.document()
+    gather = twiml.gather(resp, lang, _flow_url(step, phase, tries), num_digits=1, speech=False)
     prompt = "callback_confirm_caller_id" if phase == "cid" else "callback_number_readback"
     digits = spoken_number(lang, e164, hotline.config.file.hotline.default_region)
     twiml.say(gather, lang, lang.text(prompt, digits=digits))
-    resp.redirect(_flow_url(mode, phase, extra, tries + 1), method="POST")
+    twiml.redirect(_flow_url(step, phase, tries + 1), resp)
     return resp
 
 
-def _ask_number(record: CallRecord, mode: str, extra: str, tries: int, *before: str) -> VoiceResponse:
+def _ask_number(record: CallRecord, step: NumberStep, tries: int, *before: str) -> twiml.Document:
     lang = language_of(record)
     if tries > services().config.file.hotline.max_tries:
         return _back(record, lang, *before)
-    resp = VoiceResponse()
+    resp = twiml.document()
     for prompt in before or (("callback_number_rule",) if tries == 1 else ()):
         twiml.say(resp, lang, lang.text(prompt))
     gather = twiml.gather(
-        resp, lang, _flow_url(mode, "enter", extra, tries), num_digits=None, timeout=10, speech=False
+        resp, lang, _flow_url(step, "enter", tries), num_digits=None, timeout=10, speech=False
     )
     twiml.say(gather, lang, lang.text("callback_enter_number"))
-    resp.redirect(_flow_url(mode, "enter", extra, tries + 1), method="POST")
+    twiml.redirect(_flow_url(step, "enter", tries + 1), resp)
     return resp
 
 
-@bp.post("/number")
+@bp.post(routes.rule("callback_number"))
 @twilio_webhook
-def number() -> VoiceResponse:
+def number() -> twiml.Document:
     """Confirm the caller ID, key in another number, read it back: then keep the place or schedule."""
     hotline = services()
     cfg = hotline.config.file
     now = hotline.clock.now()
     record = this_call(now)
     lang = language_of(record)
-    mode = "later" if request.args.get("mode") == "later" else "now"
-    phase = request.args.get("phase", "")
-    tries = int_field(request.args.get("try"), 1)
-    department = request.args.get("department", "")
-    slot = int_field(request.args.get("slot"), 0)
-    extra = f"&department={department}&slot={slot}" if mode == "later" else ""
+    given = NumberStep.from_args(request.args)
+    phase, tries, department, slot = given.phase, given.tries, given.department, given.slot
+    mode = "later" if given.later else "now"
+    step = NumberStep("later", department=department, slot=slot) if given.later else NumberStep()
     if mode == "now" and record.get("status") != "queued":
-        return _redirect(HOLD_AGAIN)  # matched meanwhile, or no longer waiting
+        return twiml.redirect(link("hold", HOLD_AGAIN))  # matched meanwhile, or no longer waiting
     digits = "".join(c for c in request.form.get("Digits", "") if c in ASCII_DIGITS)[:20]
     pending = record.get("cb_pending")
     if phase == "enter":
         if "Digits" not in request.form:
-            return _ask_number(record, mode, extra, tries)
+            return _ask_number(record, step, tries)
         check = check_outbound_number(cfg, digits)
         if not check.ok or check.e164 is None:
             refused = (
@@ -177,19 +167,19 @@ def number() -> VoiceResponse:
                 if check.reason in ("garbled", "invalid")
                 else "callback_number_refused"
             )
-            return _ask_number(record, mode, extra, tries + 1, refused)
+            return _ask_number(record, step, tries + 1, refused)
         if not _may_call(record, check.e164):
-            return _ask_number(record, mode, extra, tries + 1, "callback_number_not_allowed")
+            return _ask_number(record, step, tries + 1, "callback_number_not_allowed")
         hotline.stores.data.hset(keys.call(record.sid), "cb_pending", check.e164)
-        return _confirm(record, mode, extra, "readback", check.e164, 1)
+        return _confirm(record, step, "readback", check.e164, 1)
     if phase in ("cid", "readback") and pending:
         if digits == "1":
             return _accept(record, mode, pending, department, slot, now)
         if digits == "2":
-            return _ask_number(record, mode, extra, 1)
+            return _ask_number(record, step, 1)
         if tries > cfg.hotline.max_tries:
             return _back(record, lang)
-        return _confirm(record, mode, extra, phase, pending, tries)
+        return _confirm(record, step, phase, pending, tries)
     return _back(record, lang)
 
 
@@ -214,7 +204,7 @@ def _slot_time(slot: int | None, now: datetime) -> datetime | None:
 
 def _accept(
     record: CallRecord, mode: str, e164: str, department: str, slot: int, now: datetime
-) -> VoiceResponse:
+) -> twiml.Document:
     """The number is confirmed: count it against the limits, then keep the place or schedule."""
     hotline = services()
     lang = language_of(record)
@@ -223,14 +213,15 @@ def _accept(
     digits = spoken_number(lang, e164, hotline.config.file.hotline.default_region)
     if mode == "now":
         if not hotline.callbacks.keep_place(record, e164, now):
-            return _redirect(HOLD_AGAIN)  # an agent was found meanwhile: the loop connects them
-        return _goodbye(lang, "callback_kept", digits=digits)
+            # An agent was found meanwhile: the loop connects them.
+            return twiml.redirect(link("hold", HOLD_AGAIN))
+        return twiml.goodbye(lang, "callback_kept", digits=digits)
     when = _slot_time(slot, now)
     if department not in hotline.config.file.departments or when is None:
         return _back(record, lang, "callback_slot_none")
     if not hotline.callbacks.schedule(record, department, e164, when, now):
-        return _redirect(HOLD_AGAIN)
-    return _goodbye(lang, "callback_scheduled", digits=digits, slot=slot_text(lang, when))
+        return twiml.redirect(link("hold", HOLD_AGAIN))
+    return twiml.goodbye(lang, "callback_scheduled", digits=digits, slot=slot_text(lang, when))
 
 
 # -- a later hour --------------------------------------------------------------------------
@@ -248,22 +239,26 @@ def slot_text(lang, when: datetime) -> str:  # noqa: ANN001
     )
 
 
-@bp.post("/schedule")
+@bp.post(routes.rule("callback_schedule"))
 @twilio_webhook
-def schedule() -> VoiceResponse:
+def schedule() -> twiml.Document:
     """Offer the quietest open hours ahead, quietest first; the chosen one goes to the number step."""
     hotline = services()
     now = hotline.clock.now()
     record = this_call(now)
     lang = language_of(record)
-    department = request.args.get("department", "")
-    tries = int_field(request.args.get("try"), 1)
+    offered = Slots.from_args(request.args)
+    department, tries = offered.department, offered.tries
     if not hotline.config.file.callbacks.enabled or department not in hotline.config.file.departments:
         return _back(record, lang, "callback_slot_none")
-    given = request.args.get("s", "")
+    given = offered.slots
     if given:
         limit = hotline.config.file.callbacks.schedule_slots
-        slots = [s for s in (whole_number(s) for s in given.split(",")[:limit]) if _slot_time(s, now)]
+        slots = [
+            s
+            for s in (whole_number(s) for s in given.split(",")[:limit])
+            if s is not None and _slot_time(s, now)
+        ]
     else:
         count = hotline.config.file.callbacks.schedule_slots
         slots = [
@@ -274,18 +269,18 @@ def schedule() -> VoiceResponse:
         return _back(record, lang, "callback_slot_none")
     choice = whole_number(request.form.get("Digits", "")[:2])
     if choice is not None and 1 <= choice <= len(slots):
-        return _number_start(record, "later", f"&department={department}&slot={slots[choice - 1]}")
+        return _number_start(record, NumberStep("later", department=department, slot=slots[choice - 1]))
     if tries > hotline.config.file.hotline.max_tries:
         return _back(record, lang)
-    here = f"{base_url()}/voice/callback/schedule?department={department}&s={','.join(map(str, slots))}"
-    resp = VoiceResponse()
-    gather = twiml.gather(resp, lang, f"{here}&try={tries + 1}", num_digits=1, speech=False)
+    again = link("callback_schedule", Slots(department, ",".join(map(str, slots)), tries + 1))
+    resp = twiml.document()
+    gather = twiml.gather(resp, lang, again, num_digits=1, speech=False)
     if tries == 1:
         twiml.say(gather, lang, lang.text("callback_schedule_intro"))
     for i, ts in enumerate(slots, start=1):
         when = datetime.fromtimestamp(ts, UTC)
         twiml.say(gather, lang, lang.text("callback_slot_option", slot=slot_text(lang, when), digit=i))
-    resp.redirect(f"{here}&try={tries + 1}", method="POST")
+    twiml.redirect(again, resp)
     return resp
 
 
@@ -294,7 +289,8 @@ def schedule() -> VoiceResponse:
 
 def _attempt() -> tuple[CallRecord | None, int]:
     hotline = services()
-    return hotline.callbacks.load(request.args.get("call", "")), int_field(request.args.get("attempt"), 0)
+    given = Attempt.from_args(request.args)
+    return hotline.callbacks.load(given.call), given.attempt
 
 
 def _lang_of(record: CallRecord | None):  # noqa: ANN202
@@ -304,14 +300,12 @@ def _lang_of(record: CallRecord | None):  # noqa: ANN202
     return language_of(record)
 
 
-def _greeting(record: CallRecord, attempt: int, tries: int) -> VoiceResponse:
+def _greeting(record: CallRecord, attempt: int, tries: int) -> twiml.Document:
     hotline = services()
     lang = language_of(record)
-    query = f"call={record.sid}&attempt={attempt}&try={tries}"
-    resp = VoiceResponse()
-    gather = twiml.gather(
-        resp, lang, f"{base_url()}/voice/callback/press?{query}", num_digits=1, timeout=8, speech=False
-    )
+    press = link("callback_press", Greeting(record.sid, attempt, tries))
+    resp = twiml.document()
+    gather = twiml.gather(resp, lang, press, num_digits=1, timeout=8, speech=False)
     twiml.say(
         gather,
         lang,
@@ -321,57 +315,53 @@ def _greeting(record: CallRecord, attempt: int, tries: int) -> VoiceResponse:
             reference=lang.spell(record.get("ref")),
         ),
     )
-    resp.redirect(f"{base_url()}/voice/callback/press?{query}", method="POST")
+    twiml.redirect(press, resp)
     return resp
 
 
-@bp.post("/answer")
+@bp.post(routes.rule("callback_answer"))
 @twilio_webhook
-def answer() -> VoiceResponse:
+def answer() -> twiml.Document:
     """The customer's phone was answered: an answering machine is hung up on, a person is greeted."""
     hotline = services()
     record, attempt = _attempt()
     lang = _lang_of(record)
     if record is None or record.get("cb_attempt") != str(attempt):
-        return _goodbye(lang)
+        return twiml.goodbye(lang)
     answered_by = request.form.get("AnsweredBy", "")
     if answered_by in MACHINE:
         hotline.stores.data.hset(keys.call(record.sid), "cb_answered_by", answered_by)
-        resp = VoiceResponse()
-        resp.hangup()  # a message would tell a stranger's voicemail that this number called us
-        return resp
+        return twiml.hangup()  # a message would tell a stranger's voicemail that this number called us
     sid = request.form.get("CallSid", "")
     if not hotline.callbacks.move(record.sid, attempt, ("dialling", "calling"), "calling", cb_call=sid):
-        return _goodbye(lang)
+        return twiml.goodbye(lang)
     return _greeting(record, attempt, 1)
 
 
-@bp.post("/press")
+@bp.post(routes.rule("callback_press"))
 @twilio_webhook
-def press() -> VoiceResponse:
+def press() -> twiml.Document:
     """1 connects the agent kept for this callback (who hears the whisper first)."""
     hotline = services()
     record, attempt = _attempt()
     lang = _lang_of(record)
-    tries = int_field(request.args.get("try"), 1)
+    tries = Greeting.from_args(request.args).tries
     if record is None or record.get("cb_status") != "calling" or record.get("cb_attempt") != str(attempt):
-        return _goodbye(lang)
+        return twiml.goodbye(lang)
     if request.form.get("Digits", "") != "1":
         if tries >= 2:
-            return _goodbye(lang, "callback_no_response")
+            return twiml.goodbye(lang, "callback_no_response")
         return _greeting(record, attempt, tries + 1)
     agent = hotline.agents.get(record.get("agent"))
     if agent is None or not hotline.callbacks.move(
         record.sid, attempt, ("calling",), "answered", CallStatus.CONNECTING
     ):
-        return _goodbye(lang)
-    base = base_url()
-    query = f"call={record.sid}&attempt={attempt}&agent={agent.id}"
+        return twiml.goodbye(lang)
     return twiml.dial_agent(
         lang,
         agent.reach,
-        action=f"{base}/voice/callback/dial-result?{query}",
-        whisper=f"{base}/voice/whisper?call={record.sid}&agent={agent.id}",
+        action=link("callback_dial_result", Attempt(record.sid, attempt, agent.id)),
+        whisper=link("whisper", AgentLeg(record.sid, agent.id)),
         ring_timeout=hotline.config.file.hotline.ring_timeout_seconds,
     )
 
@@ -383,37 +373,38 @@ def _connected(record: CallRecord, attempt: int) -> None:
         hotline.callbacks.count(record, "callbacks_connected")
 
 
-@bp.post("/dial-result")
+@bp.post(routes.rule("callback_dial_result"))
 @twilio_webhook
-def dial_result() -> VoiceResponse:
+def dial_result() -> twiml.Document:
     """The agent's leg ended: goodbye after a conversation; a missed agent means a new call soon."""
     hotline = services()
     now = hotline.clock.now()
     record, attempt = _attempt()
     lang = _lang_of(record)
     if record is None:
-        return _goodbye(lang)
+        return twiml.goodbye(lang)
     status = request.form.get("DialCallStatus", "")
     duration = int_field(request.form.get("DialCallDuration"), 0)
     was = record.get("status")
-    outcome = hotline.connections.dial_ended(record, request.args.get("agent", ""), status, duration, now)
+    agent_id = Attempt.from_args(request.args).agent
+    outcome = hotline.connections.dial_ended(record, agent_id, status, duration, now)
     if outcome == "done" and status in ANSWERED and was in ("on_call", "served"):
         _connected(record, attempt)
     if outcome == "requeued":
         hotline.callbacks.agent_missed(record)
-        return _goodbye(lang, "callback_agent_missed")
-    return _goodbye(lang)
+        return twiml.goodbye(lang, "callback_agent_missed")
+    return twiml.goodbye(lang)
 
 
-@bp.post("/status")
+@bp.post(routes.rule("callback_status"))
 @twilio_webhook(outage=no_caller)  # no caller to keep: the reaper asks Twilio
-def status() -> VoiceResponse:
+def status() -> twiml.Document:
     """The call to the customer ended: not reached (retry or fail), or the talk ended."""
     hotline = services()
     now = hotline.clock.now()
     record, attempt = _attempt()
     if record is None or record.get("cb_attempt") != str(attempt):
-        return VoiceResponse()
+        return twiml.document()
     call_status = request.form.get("CallStatus", "")
     cb_status = record.get("cb_status")
     if cb_status in ("dialling", "calling"):
@@ -432,4 +423,4 @@ def status() -> VoiceResponse:
     elif cb_status == "answered" and record.get("status") == CallStatus.ON_CALL:
         _connected(record, attempt)
         hotline.connections.caller_hung_up(record, now, CallStatus.ON_CALL)
-    return VoiceResponse()
+    return twiml.document()

@@ -9,8 +9,7 @@ step costs one read and one write. Each node kind (ivr/hotline/nodes.py) has one
 
 from __future__ import annotations
 
-from urllib.parse import urlencode
-
+from ivr import routes
 from ivr.callcenter.accounts import FOUND
 from ivr.hotline.loader import HotlineConfig
 from ivr.hotline.nodes import KINDS
@@ -67,10 +66,7 @@ class Engine:
 
     def url(self, turn: Turn, node_id: str, phase: str = "", tries: int = 1, confirm: int = 0) -> str:
         """The step URL a Gather posts to (its query string is covered by the signature)."""
-        query: dict[str, str | int] = {"phase": phase, "try": tries} if phase else {"try": tries}
-        if confirm:
-            query["c"] = confirm
-        return f"{turn.base_url}/voice/step/{node_id}?{urlencode(query)}"
+        return routes.url(turn.base_url, "step", Position(node_id, phase, tries, confirm), node_id=node_id)
 
     def enter(self, node_id: str, turn: Turn, require: str | None = None) -> None:
         """Go to a node; a node or option that needs a verified caller asks for the second factor."""

@@ -6,26 +6,24 @@ says nothing hears goodbye; each call is rated once (see `ivr.followup.surveys`)
 
 from __future__ import annotations
 
-from urllib.parse import urlencode
-
 from flask import Blueprint, request
-from twilio.twiml.voice_response import VoiceResponse
 
+from ivr import routes
 from ivr.digits import whole_number
 from ivr.followup.surveys import SCORES, Surveys
 from ivr.prompts import Language
 from ivr.services import services
+from ivr.urlstate import Survey
 from ivr.voice import twiml
 from ivr.voice.speech import spoken_digits
-from ivr.voice.webhook import base_url, int_field, language_of, this_call, twilio_webhook
+from ivr.voice.webhook import int_field, language_of, link, this_call, twilio_webhook
 
-bp = Blueprint("survey", __name__, url_prefix="/voice")
+bp = Blueprint("survey", __name__)
 
 
-def ask(resp: VoiceResponse, lang: Language, agent_id: str, tries: int = 1) -> VoiceResponse:
+def ask(resp: twiml.Document, lang: Language, agent_id: str, tries: int = 1) -> twiml.Document:
     """The question, with the agent who took the call in the (signed) answer URL."""
-    query = urlencode({"agent": agent_id, "try": tries})
-    g = twiml.gather(resp, lang, f"{base_url()}/voice/survey?{query}", timeout=6)
+    g = twiml.gather(resp, lang, link("survey", Survey(agent_id, tries)), timeout=6)
     twiml.say(g, lang, lang.text("survey_ask"))
     twiml.say(resp, lang, lang.text("goodbye"))  # no answer: the caller is done
     resp.hangup()
@@ -38,19 +36,20 @@ def _score(said_digits: str, speech: str) -> int | None:
     return score if score in SCORES else None
 
 
-@bp.post("/survey")
+@bp.post(routes.rule("survey"))
 @twilio_webhook
-def score() -> VoiceResponse:
+def score() -> twiml.Document:
     """Keep the score (once per call), then offer the comment."""
     hotline = services()
     now = hotline.clock.now()
     record = this_call(now)
     lang, cfg = language_of(record), hotline.config.file
-    agent_id = request.args.get("agent", "")[:40] or record.get("agent")
+    asked = Survey.from_args(request.args)
+    agent_id = asked.agent or record.get("agent")
     given = _score(request.form.get("Digits", "")[:4], request.form.get("SpeechResult", "")[:100])
-    resp = VoiceResponse()
+    resp = twiml.document()
     if given is None:
-        tries = int_field(request.args.get("try"), 1)
+        tries = asked.tries
         if tries >= cfg.hotline.max_tries:
             return _thanks(resp, lang)
         twiml.say(resp, lang, lang.text("invalid_input"))
@@ -61,7 +60,7 @@ def score() -> VoiceResponse:
         return _thanks(resp, lang)
     twiml.say(resp, lang, lang.text("survey_comment"))
     resp.record(
-        action=f"{base_url()}/voice/survey/comment",
+        action=link("survey_comment"),
         method="POST",
         max_length=seconds,
         timeout=4,
@@ -71,9 +70,9 @@ def score() -> VoiceResponse:
     return _thanks(resp, lang)  # no comment recorded: Twilio goes on here
 
 
-@bp.post("/survey/comment")
+@bp.post(routes.rule("survey_comment"))
 @twilio_webhook
-def comment() -> VoiceResponse:
+def comment() -> twiml.Document:
     """The spoken comment's recording goes with the score."""
     hotline = services()
     record = this_call(hotline.clock.now())
@@ -81,10 +80,10 @@ def comment() -> VoiceResponse:
     if url.startswith("https://"):
         seconds = int_field(request.form.get("RecordingDuration"), 0)
         Surveys(hotline.stores.data).comment(record.sid, record.day, url, seconds)
-    return _thanks(VoiceResponse(), language_of(record))
+    return _thanks(twiml.document(), language_of(record))
 
 
-def _thanks(resp: VoiceResponse, lang: Language) -> VoiceResponse:
+def _thanks(resp: twiml.Document, lang: Language) -> twiml.Document:
     twiml.say(resp, lang, lang.text("survey_thanks"))
     resp.hangup()
     return resp

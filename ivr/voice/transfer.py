@@ -9,39 +9,36 @@ number must be the one on the call record, so only a transfer made through the A
 from __future__ import annotations
 
 from flask import Blueprint, request
-from twilio.twiml.voice_response import VoiceResponse
 
+from ivr import routes
 from ivr.services import services
+from ivr.urlstate import HOLD_AGAIN, Transfer
 from ivr.voice import twiml
-from ivr.voice.holdloop import HOLD_AGAIN
-from ivr.voice.webhook import base_url, language_of, this_call, twilio_webhook
+from ivr.voice.webhook import language_of, link, this_call, twilio_webhook
 
-bp = Blueprint("transfer", __name__, url_prefix="/voice")
+bp = Blueprint("transfer", __name__)
 
 OUTSIDE_RING_SECONDS = 30
 
 
-@bp.post("/transfer")
+@bp.post(routes.rule("transfer"))
 @twilio_webhook
-def transfer() -> VoiceResponse:
+def transfer() -> twiml.Document:
     """Tell the caller they are being transferred, then hold (department) or dial (number)."""
     hotline = services()
     record = this_call(hotline.clock.now())
     lang = language_of(record)
-    resp = VoiceResponse()
-    number = request.args.get("number", "")
+    resp = twiml.document()
+    where = Transfer.from_args(request.args)
+    number = where.number
     if number:
         if record.get("status") != "transferred" or record.get("transfer_number") != number:
             return twiml.overflow(hotline.config, lang)  # not a transfer we made: never dial it
-        twiml.say(resp, lang, lang.text("transfer_outside"))
-        resp.dial(number, timeout=OUTSIDE_RING_SECONDS)
-        twiml.say(resp, lang, lang.text("goodbye"))
-        resp.hangup()
-        return resp
-    department = hotline.config.file.departments.get(request.args.get("to", ""))
-    if department is not None and record.get("department") == request.args.get("to"):
+        return twiml.dial_outside(lang, number, OUTSIDE_RING_SECONDS)
+    department = hotline.config.file.departments.get(where.to)
+    if department is not None and record.get("department") == where.to:
         name = department.names.get(lang.locale, "")
         twiml.say(resp, lang, lang.text("transfer_department", department=name))
     # The hold loop knows what to do with the caller now: wait, be connected, or the overflow.
-    resp.redirect(f"{base_url()}{HOLD_AGAIN}", method="POST")
+    twiml.redirect(link("hold", HOLD_AGAIN), resp)
     return resp

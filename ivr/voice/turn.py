@@ -5,12 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from twilio.twiml.voice_response import VoiceResponse
-
 from ivr.callcenter.accounts import AccountDirectory
 from ivr.callcenter.calls import VERIFIED, CallRecord, CallWriter
 from ivr.callcenter.routing import QueueDoor
 from ivr.jobs import JobQueue
+from ivr.urlstate import Position
+from ivr.voice import twiml
 
 __all__ = ["VERIFIED", "Input", "Position", "StepServices", "Turn"]
 
@@ -26,16 +26,6 @@ class Input:
     def empty(self) -> bool:
         """No input at all."""
         return not self.digits and not self.speech
-
-
-@dataclass(frozen=True)
-class Position:
-    """Where in the flow a Gather's answer belongs: node, phase within it, and attempt counts."""
-
-    node: str
-    phase: str = ""
-    tries: int = 1
-    confirm: int = 0
 
 
 @dataclass
@@ -55,7 +45,7 @@ class Turn:
     writer: CallWriter
     now: datetime
     base_url: str
-    resp: VoiceResponse
+    resp: twiml.Document
 
     def get(self, name: str) -> str:
         """A call field, seeing this turn's own writes first."""

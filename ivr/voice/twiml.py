@@ -1,24 +1,61 @@
 """TwiML building: every document the hotline answers with is made here, with VoiceResponse.
 
-Pure functions of the configuration and the caller's language, so they can be tested by
-parsing the XML, and so the Redis-free fallback can share them.
+The views say what a caller hears (prompt ids from prompts/<locale>.yaml, URLs from
+ivr/routes.py) and this module builds it: `document()` is the only place a VoiceResponse is
+created, and the documents several webhooks answer with (a redirect, a goodbye, the overflow,
+a hold turn, a Dial to an agent or outside) are whole functions here. Pure functions of the
+configuration and the caller's language, so they can be tested by parsing the XML, and so the
+Redis-free fallback can share them.
 """
 
 from __future__ import annotations
+
+from typing import TypeAlias
 
 from twilio.twiml.voice_response import Gather, VoiceResponse
 
 from ivr.hotline.loader import HotlineConfig
 from ivr.prompts import Language
 
+# What a webhook answers with; views name this type rather than twilio's class.
+Document: TypeAlias = VoiceResponse
 
-def say(target: VoiceResponse | Gather, lang: Language, text: str) -> None:
+
+def document() -> Document:
+    """A new, empty TwiML document (answered as is, it is what Twilio ignores: a status callback)."""
+    return VoiceResponse()
+
+
+def redirect(url: str, resp: Document | None = None) -> Document:
+    """Go on at `url` (a POST Redirect), after whatever `resp` says; a new document without one."""
+    resp = resp if resp is not None else document()
+    resp.redirect(url, method="POST")
+    return resp
+
+
+def hangup(resp: Document | None = None) -> Document:
+    """End the call (after whatever `resp` says)."""
+    resp = resp if resp is not None else document()
+    resp.hangup()
+    return resp
+
+
+def goodbye(lang: Language, *prompts: str, resp: Document | None = None, **values: object) -> Document:
+    """Say the prompts (ids in prompts/), then goodbye, and hang up."""
+    resp = resp if resp is not None else document()
+    for prompt in prompts:
+        say(resp, lang, lang.text(prompt, **values))
+    say(resp, lang, lang.text("goodbye"))
+    return hangup(resp)
+
+
+def say(target: Document | Gather, lang: Language, text: str) -> None:
     """Speak `text` in the language's own voice (a pair Twilio accepts)."""
     target.say(text, voice=lang.voice.say_voice, language=lang.voice.say_language)
 
 
 def gather(
-    resp: VoiceResponse,
+    resp: Document,
     lang: Language,
     action: str,
     *,
@@ -46,13 +83,13 @@ def gather(
     return resp.gather(**kwargs)
 
 
-def overflow(cfg: HotlineConfig, lang: Language | None) -> VoiceResponse:
+def overflow(cfg: HotlineConfig, lang: Language | None) -> Document:
     """The apology and a Dial to the overflow number: what a caller gets when we cannot serve them.
 
     Without a known language (Redis is down, so we cannot look it up) the apology is said in
     every offered language.
     """
-    resp = VoiceResponse()
+    resp = document()
     languages = [lang] if lang else list(cfg.languages.values())
     for each in languages:
         say(resp, each, each.text("overflow_apology"))
@@ -63,18 +100,28 @@ def overflow(cfg: HotlineConfig, lang: Language | None) -> VoiceResponse:
     return resp
 
 
-def hold(lang: Language, music_url: str, hold_url: str) -> VoiceResponse:
+def outage_retry(cfg: HotlineConfig, url: str, *, apologise: bool, pause_seconds: int) -> Document:
+    """Redis out of reach: (once) a short word in every language, a pause, the request again."""
+    resp = document()
+    if apologise:  # the language is in Redis, out of reach: every offered one
+        for each in cfg.languages.values():
+            say(resp, each, each.text("outage_moment"))
+    resp.pause(length=pause_seconds)
+    return redirect(url, resp)
+
+
+def hold(lang: Language, music_url: str, hold_url: str) -> Document:
     """One turn of the hold loop: a reassurance, the music, and back again."""
-    resp = VoiceResponse()
+    resp = document()
     say(resp, lang, lang.text("hold_message"))
     resp.play(music_url)
     resp.redirect(hold_url, method="POST")
     return resp
 
 
-def dial_agent(lang: Language, reach: str, *, action: str, whisper: str, ring_timeout: int) -> VoiceResponse:
+def dial_agent(lang: Language, reach: str, *, action: str, whisper: str, ring_timeout: int) -> Document:
     """Tell the caller, then ring the agent (Client, number or SIP) with the whisper for them."""
-    resp = VoiceResponse()
+    resp = document()
     say(resp, lang, lang.text("agent_connecting"))
     dial = resp.dial(action=action, method="POST", timeout=ring_timeout, answer_on_bridge=True)
     if reach.startswith("client:"):
@@ -84,3 +131,11 @@ def dial_agent(lang: Language, reach: str, *, action: str, whisper: str, ring_ti
     else:
         dial.number(reach, url=whisper, method="POST")
     return resp
+
+
+def dial_outside(lang: Language, number: str, ring_timeout: int) -> Document:
+    """A transfer to an outside number: tell the caller, dial it, goodbye when that call ends."""
+    resp = document()
+    say(resp, lang, lang.text("transfer_outside"))
+    resp.dial(number, timeout=ring_timeout)
+    return goodbye(lang, resp=resp)

@@ -3,18 +3,19 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from datetime import datetime
 
 from flask import Blueprint, request
-from twilio.twiml.voice_response import VoiceResponse
 
+from ivr import routes
 from ivr.callcenter.calls import CallRecord, CallWriter
 from ivr.services import services
 from ivr.voice import twiml
 from ivr.voice.engine import Input, Position, Turn
 from ivr.voice.webhook import base_url, call_sid, int_field, no_caller, this_call, twilio_webhook
 
-bp = Blueprint("voice", __name__, url_prefix="/voice")
+bp = Blueprint("voice", __name__)
 log = logging.getLogger("ivr.voice")
 
 
@@ -24,19 +25,19 @@ def _turn(record: CallRecord, now: datetime) -> Turn:
         writer=CallWriter(record.sid),
         now=now,
         base_url=base_url(),
-        resp=VoiceResponse(),
+        resp=twiml.document(),
     )
 
 
-def _finish(turn: Turn) -> VoiceResponse:
+def _finish(turn: Turn) -> twiml.Document:
     """Round trip 2: write what the step learned, then answer."""
     turn.writer.flush(services().stores.data)
     return turn.resp
 
 
-@bp.post("/incoming")
+@bp.post(routes.rule("incoming"))
 @twilio_webhook
-def incoming() -> VoiceResponse:
+def incoming() -> twiml.Document:
     """The number's "a call comes in" URL."""
     hotline = services()
     now = hotline.clock.now()
@@ -45,9 +46,9 @@ def incoming() -> VoiceResponse:
     return _finish(turn)
 
 
-@bp.post("/step/<node_id>")
+@bp.post(routes.rule("step"))
 @twilio_webhook
-def step(node_id: str) -> VoiceResponse:
+def step(node_id: str) -> twiml.Document:
     """The caller answered (or did not answer) a Gather."""
     hotline = services()
     now = hotline.clock.now()
@@ -60,19 +61,14 @@ def step(node_id: str) -> VoiceResponse:
     if record.is_new or record.get("status") == "ended":
         hotline.engine.start(turn)  # a CallSid we never saw: greet it rather than guess
     else:
-        at = Position(
-            node=node_id,
-            phase=request.args.get("phase", "")[:16],
-            tries=int_field(request.args.get("try"), 1),
-            confirm=int_field(request.args.get("c"), 0),
-        )
+        at = replace(Position.from_args(request.args), node=node_id)
         hotline.engine.step(at, said, turn)
     return _finish(turn)
 
 
-@bp.post("/status")
+@bp.post(routes.rule("status"))
 @twilio_webhook(outage=no_caller)  # no caller to keep: reconciliation recovers a lost one
-def status() -> VoiceResponse:
+def status() -> twiml.Document:
     """The status callback: close the call record; a hang-up in the menu counts as abandoned."""
     hotline = services()
     sid = call_sid()
@@ -80,7 +76,7 @@ def status() -> VoiceResponse:
     # invented here: it would count as offered and abandoned in the statistics.
     record = hotline.calls.load(sid) if sid is not None else None
     if record is None:
-        return VoiceResponse()
+        return twiml.document()
     now = hotline.clock.now()
     hotline.ending.call_ended(
         record,
@@ -88,11 +84,11 @@ def status() -> VoiceResponse:
         request.form.get("CallStatus", "completed"),
         int_field(request.form.get("CallDuration"), 0),
     )
-    return VoiceResponse()
+    return twiml.document()
 
 
-@bp.post("/fallback")
+@bp.post(routes.rule("fallback"))
 @twilio_webhook
-def fallback() -> VoiceResponse:
+def fallback() -> twiml.Document:
     """The number's Fallback URL: Twilio calls it when the Voice URL failed. Touches no Redis."""
     return twiml.overflow(services().config, None)

@@ -20,22 +20,30 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from flask import Blueprint, request
-from twilio.twiml.voice_response import VoiceResponse
 
-from ivr import keys
+from ivr import keys, routes
 from ivr.callcenter.agents import RING_MARGIN_SECONDS, AgentView
 from ivr.callcenter.calls import CallRecord
 from ivr.callcenter.lifecycle import CallStatus, queue_move
 from ivr.callcenter.transfers import transfer_path_of
 from ivr.phones import last_digits
 from ivr.services import services
+from ivr.urlstate import HOLD_AGAIN, AgentLeg
 from ivr.voice import survey, twiml
-from ivr.voice.holdloop import HOLD_AGAIN, LoopState, hold_through_outage, hold_url, key_gather
-from ivr.voice.webhook import base_url, int_field, language_of, no_caller, this_call, twilio_webhook
+from ivr.voice.holdloop import LoopState, hold_through_outage, hold_url, key_gather
+from ivr.voice.webhook import (
+    base_url,
+    int_field,
+    language_of,
+    link,
+    no_caller,
+    this_call,
+    twilio_webhook,
+)
 from ivr.waits.estimate import Estimate
 from ivr.waits.live import wait_for_caller
 
-bp = Blueprint("waiting", __name__, url_prefix="/voice")
+bp = Blueprint("waiting", __name__)
 
 # A matched caller's hold turn waits this long for the matcher's REST redirect before it dials the
 # agent itself (the redirect failed, or the worker died before sending it).
@@ -43,9 +51,9 @@ REDIRECT_GRACE_SECONDS = 5
 CONNECT_PAUSE_SECONDS = 2
 
 
-@bp.post("/hold")
+@bp.post(routes.rule("hold"))
 @twilio_webhook(outage=hold_through_outage)
-def hold() -> VoiceResponse:
+def hold() -> twiml.Document:
     """One turn of the hold loop: position and wait when they changed, music, and again."""
     hotline = services()
     now = hotline.clock.now()
@@ -57,14 +65,12 @@ def hold() -> VoiceResponse:
             return _connect_document(record)
         # The matcher's redirect is on its way and will dial the agent: one dial a match. A short
         # turn until it arrives (or the grace passes).
-        resp = VoiceResponse()
+        resp = twiml.document()
         resp.pause(length=CONNECT_PAUSE_SECONDS)
-        resp.redirect(f"{base_url()}{HOLD_AGAIN}", method="POST")
+        twiml.redirect(link("hold", HOLD_AGAIN), resp)
         return resp
     if status == "menu":  # on hold without a hand-off: the menu comes first
-        resp = VoiceResponse()
-        resp.redirect(f"{base_url()}/voice/incoming", method="POST")
-        return resp
+        return twiml.redirect(link("incoming"))
     cfg = hotline.config.file
     if status != "queued" or department not in cfg.departments:
         return twiml.overflow(hotline.config, lang)
@@ -96,7 +102,7 @@ def hold() -> VoiceResponse:
         was.peak_said or peak,
         was.hint_said or offer or hint,
     )
-    resp = VoiceResponse()
+    resp = twiml.document()
     base = base_url()
     turn = key_gather(resp, lang, base, state) if keys_heard else resp
     if announce:
@@ -109,7 +115,7 @@ def hold() -> VoiceResponse:
     if hint:  # once a call: keys work on every turn, offer or not
         twiml.say(turn, lang, lang.text("callback_hint"))
     turn.play(cfg.departments[department].hold_music_url or cfg.hotline.hold_music_url)
-    resp.redirect(hold_url(base, state), method="POST")
+    twiml.redirect(hold_url(base, state), resp)
     return resp
 
 
@@ -157,16 +163,14 @@ def peak_text(lang, slot: datetime, now: datetime, tz: str) -> str:  # noqa: ANN
     return lang.text("peak_hour_later", day=lang.voice.days[local.weekday()], hours=hours)
 
 
-@bp.post("/connect")
+@bp.post(routes.rule("connect"))
 @twilio_webhook(outage=hold_through_outage)
-def connect() -> VoiceResponse:
+def connect() -> twiml.Document:
     """Where the matcher redirects a caller: dial the agent, who first hears the whisper."""
     hotline = services()
     record = this_call(hotline.clock.now())
     if record.get("status") != CallStatus.CONNECTING:  # stale redirect: back to waiting
-        resp = VoiceResponse()
-        resp.redirect(f"{base_url()}{HOLD_AGAIN}", method="POST")
-        return resp
+        return twiml.redirect(link("hold", HOLD_AGAIN))
     return _connect_document(record)
 
 
@@ -178,7 +182,7 @@ def redirect_missed(record: CallRecord, now: datetime) -> bool:
     return not matched or (now - datetime.fromisoformat(matched)).total_seconds() >= REDIRECT_GRACE_SECONDS
 
 
-def _connect_document(record: CallRecord) -> VoiceResponse:
+def _connect_document(record: CallRecord) -> twiml.Document:
     hotline = services()
     ring = hotline.config.file.hotline.ring_timeout_seconds
     # The Dial starts now: the agent's ringing lease runs from here (one round trip with the read).
@@ -192,28 +196,26 @@ def _connect_document(record: CallRecord) -> VoiceResponse:
     lang = language_of(record)
     if agent is None:
         hotline.connections.requeue(record, hotline.clock.now())
-        resp = VoiceResponse()
-        resp.redirect(f"{base_url()}{HOLD_AGAIN}", method="POST")
-        return resp
+        return twiml.redirect(link("hold", HOLD_AGAIN))
     base = base_url()
     return twiml.dial_agent(
         lang,
         agent.reach,
-        action=f"{base}/voice/dial-result?agent={agent.id}",
-        whisper=f"{base}/voice/whisper?call={record.sid}&agent={agent.id}",
+        action=routes.url(base, "dial_result", AgentLeg(agent=agent.id)),
+        whisper=routes.url(base, "whisper", AgentLeg(record.sid, agent.id)),
         ring_timeout=hotline.config.file.hotline.ring_timeout_seconds,
     )
 
 
-@bp.post("/whisper")
+@bp.post(routes.rule("whisper"))
 @twilio_webhook(outage=no_caller)  # Redis out of reach: bridged without the whisper
-def whisper() -> VoiceResponse:
+def whisper() -> twiml.Document:
     """Played to the agent who answered, before the caller is bridged: who is calling, and why."""
     hotline = services()
-    caller_sid = request.args.get("call", "")
-    agent_id = request.args.get("agent", "")
+    leg = AgentLeg.from_args(request.args)
+    caller_sid, agent_id = leg.call, leg.agent
     now = hotline.clock.now()
-    resp = VoiceResponse()
+    resp = twiml.document()
     fields = hotline.stores.data.hgetall(keys.call(caller_sid)) if caller_sid.startswith("CA") else {}
     agent = hotline.agents.get(agent_id)
     if not fields or agent is None:
@@ -250,15 +252,15 @@ def whisper_text(record: CallRecord, lang, now: datetime) -> str:  # noqa: ANN00
     )
 
 
-@bp.post("/dial-result")
+@bp.post(routes.rule("dial_result"))
 @twilio_webhook
-def dial_result() -> VoiceResponse:
+def dial_result() -> twiml.Document:
     """The agent's leg ended: done (goodbye), not reached (back to the same place), or gone."""
     hotline = services()
     now = hotline.clock.now()
     record = this_call(now)
     lang = language_of(record)
-    agent_id = request.args.get("agent", "") or record.get("agent")
+    agent_id = AgentLeg.from_args(request.args).agent or record.get("agent")
     outcome = hotline.connections.dial_ended(
         record,
         agent_id,
@@ -266,16 +268,15 @@ def dial_result() -> VoiceResponse:
         int_field(request.form.get("DialCallDuration"), 0),
         now,
     )
-    resp = VoiceResponse()
+    resp = twiml.document()
     if outcome == "requeued":
         twiml.say(resp, lang, lang.text("agent_missed"))
         hotline.jobs.match_department(None, record.get("department"))
-        resp.redirect(f"{base_url()}{HOLD_AGAIN}", method="POST")
+        twiml.redirect(link("hold", HOLD_AGAIN), resp)
     elif outcome == "transferred":  # the old leg's late report, or its end if the redirect failed
-        resp.redirect(f"{base_url()}{transfer_path_of(record)}", method="POST")
+        twiml.redirect(f"{base_url()}{transfer_path_of(record)}", resp)
     elif outcome == "done" and hotline.config.file.survey.enabled and agent_id:
         survey.ask(resp, lang, agent_id)  # the agent hung up: rate the call
     else:
-        twiml.say(resp, lang, lang.text("goodbye"))
-        resp.hangup()
+        twiml.goodbye(lang, resp=resp)
     return resp

@@ -4,9 +4,9 @@ A caller must never hear Twilio's "application error": whatever goes wrong insid
 (Redis down or slow, a bug), the answer is a 200 with valid TwiML that apologises and dials the
 overflow number. When Redis cannot be reached (an outage, a failover) the caller is kept on the
 line instead, for `hotline.redis_grace_seconds` counted from the first failed request: one short
-apology in every language, a pause, and the same request again (`ride_out_outage`), its own
-input (Digits, DialCallStatus, RecordingUrl, ...) carried in the signed query string so the retry
-is handled as the original would have been. A handler may name its own `outage` answer (the hold
+word in every language, a pause, and the same request again (`ride_out_outage`), its own input
+(Digits, DialCallStatus, RecordingUrl, ...) carried in the signed query string so the retry is
+handled as the original would have been. A handler may name its own `outage` answer (the hold
 loop: the music and the next turn), or `no_caller` for a request no caller waits on (a status
 callback: reconciliation with Twilio recovers what it would have written). Only a request that
 is not from Twilio gets anything else (403).
@@ -24,9 +24,9 @@ from urllib.parse import urlencode
 import redis
 from flask import Response, request
 from twilio.request_validator import RequestValidator
-from twilio.twiml.voice_response import VoiceResponse
 from werkzeug.datastructures import ImmutableMultiDict
 
+from ivr import routes
 from ivr.callcenter.calls import CallRecord
 from ivr.clock import business_day
 from ivr.digits import whole_number
@@ -34,15 +34,16 @@ from ivr.phones import mask_phone, to_e164
 from ivr.redis_clients import retry_budget
 from ivr.services import services
 from ivr.store import WEBHOOK_CONNECT_WINDOW
+from ivr.urlstate import UrlState
 from ivr.voice import twiml
 
 log = logging.getLogger("ivr.voice")
 
 CALL_SID = re.compile(r"CA[0-9a-f]{32}")
 
-Handler = Callable[..., VoiceResponse]
+Handler = Callable[..., twiml.Document]
 # What to answer when Redis cannot be reached, or None for the overflow.
-Outage = Callable[[], VoiceResponse | None]
+Outage = Callable[[], twiml.Document | None]
 # Errors that say Redis is out of reach or between primaries (a failover), not that a command
 # is wrong: only these are ridden out by an `outage` answer.
 UNREACHABLE = (
@@ -81,6 +82,11 @@ def base_url() -> str:
     return base or request.host_url.rstrip("/")
 
 
+def link(name: str, state: UrlState | None = None, **path_args: str) -> str:
+    """The absolute URL of the webhook route `name` (ivr/routes.py) carrying `state`."""
+    return routes.url(base_url(), name, state, **path_args)
+
+
 def signature_ok() -> bool:
     """Check X-Twilio-Signature with twilio's RequestValidator."""
     hotline = services()
@@ -91,14 +97,14 @@ def signature_ok() -> bool:
     return validator.validate(public_url(), params, request.headers.get("X-Twilio-Signature", ""))
 
 
-def xml(resp: VoiceResponse) -> Response:
+def xml(resp: twiml.Document) -> Response:
     """A TwiML document as Twilio wants it."""
     return Response(str(resp), status=200, mimetype="text/xml")
 
 
-def no_caller() -> VoiceResponse:
+def no_caller() -> twiml.Document:
     """An empty answer: the request has no caller to keep (a status callback, an agent's whisper)."""
-    return VoiceResponse()
+    return twiml.document()
 
 
 def restore_carried_input() -> None:
@@ -129,7 +135,7 @@ def retry_url(since: int) -> str:
     return f"{base_url()}{request.path}?{urlencode(args)}"
 
 
-def ride_out_outage() -> VoiceResponse | None:
+def ride_out_outage() -> twiml.Document | None:
     """Redis out of reach: keep the caller on the line and ask again, while the grace lasts."""
     hotline = services()
     now = int(hotline.clock.now().timestamp())
@@ -137,13 +143,9 @@ def ride_out_outage() -> VoiceResponse | None:
     since = min(first or now, now)
     if now - since >= hotline.config.file.hotline.redis_grace_seconds:
         return None  # the outage outlasted the grace: the overflow number
-    resp = VoiceResponse()
-    if first is None:  # the apology once, on the first failed request of the outage
-        for lang in hotline.config.languages.values():
-            twiml.say(resp, lang, lang.text("outage_moment"))
-    resp.pause(length=OUTAGE_PAUSE_SECONDS)
-    resp.redirect(retry_url(since), method="POST")
-    return resp
+    return twiml.outage_retry(
+        hotline.config, retry_url(since), apologise=first is None, pause_seconds=OUTAGE_PAUSE_SECONDS
+    )
 
 
 def twilio_webhook(handler: Handler | None = None, *, outage: Outage | None = None):  # noqa: ANN201

@@ -32,7 +32,7 @@ class AccountStep(Step):
         length = flow.file.account_ids.length
         g = twiml.gather(turn.resp, lang, url, num_digits=length, timeout=flow.timeout + 4)
         twiml.say(g, lang, lang.text("enter_account" if tries == 1 else "enter_account_short"))
-        turn.resp.redirect(url, method="POST")
+        twiml.redirect(url, turn.resp)
 
     def read_back(self, flow: Flow, node_id: str, turn: Turn, tries: int, confirm: int, account: str) -> None:
         """The digits as heard, digit by digit: 1 to confirm, 2 to enter again."""
@@ -42,7 +42,7 @@ class AccountStep(Step):
         twiml.say(g, lang, lang.text("account_readback", digits=lang.spell(account)))
         if confirm > 1:
             twiml.say(g, lang, lang.text("account_readback_short"))
-        turn.resp.redirect(url, method="POST")
+        twiml.redirect(url, turn.resp)
 
     def handle(self, flow: Flow, at: Position, node: Node, said: Input, turn: Turn) -> None:
         """Digits in (collect phase) or the answer to the read-back (confirm phase)."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ivr.hotline.schema import Node
+from ivr.voice import twiml
 from ivr.voice.steps.base import Flow, Step, register
 from ivr.voice.turn import VERIFIED, Input, Position, Turn
 
@@ -27,7 +28,7 @@ class FreezeStep(Step):
             turn.writer.also(lambda pipe: flow.services.jobs.freeze_account(pipe, turn.call.sid, account))
         flow.say(turn, "freeze_working")
         turn.resp.pause(length=2)
-        turn.resp.redirect(flow.url(turn, node_id, "wait", 1), method="POST")
+        twiml.redirect(flow.url(turn, node_id, "wait", 1), turn.resp)
 
     def handle(self, flow: Flow, at: Position, node: Node, said: Input, turn: Turn) -> None:
         """Done, failed or taking too long: say so and go on; else wait 2 s more."""
@@ -39,6 +40,6 @@ class FreezeStep(Step):
             turn.writer.set(freeze="failed" if state != "done" else state)
         else:
             turn.resp.pause(length=2)
-            turn.resp.redirect(flow.url(turn, at.node, "wait", at.tries + 1), method="POST")
+            twiml.redirect(flow.url(turn, at.node, "wait", at.tries + 1), turn.resp)
             return
         flow.enter(node.next or flow.handoff_node, turn)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ivr import routes
 from ivr.callcenter.lifecycle import CallStatus
 from ivr.callcenter.routing import route
 from ivr.followup.sms import WANTED, may_offer
@@ -33,7 +34,7 @@ class HandoffStep(Step):
             turn.writer.set(department=wanted)
             turn.writer.move(CallStatus.CLOSED)
             # Opening hours, then a callback or a voicemail for that department.
-            turn.resp.redirect(f"{turn.base_url}/voice/after-hours", method="POST")
+            twiml.redirect(routes.url(turn.base_url, "after_hours"), turn.resp)
             return
         if not repeat:
             capacity = flow.file.departments[target.department].capacity
@@ -45,7 +46,7 @@ class HandoffStep(Step):
             twiml.say(g, lang, lang.text("sms_offer"))
         dept_name = flow.file.departments[target.department].names[lang.locale]
         twiml.say(turn.resp, lang, lang.text("handoff_department", department=dept_name))
-        turn.resp.redirect(f"{turn.base_url}/voice/hold", method="POST")
+        twiml.redirect(routes.url(turn.base_url, "hold"), turn.resp)
 
     def handle(self, flow: Flow, at: Position, node: Node, said: Input, turn: Turn) -> None:
         """`*` repeats the reference number, `1` asks for it by SMS; then on to the hold loop."""
@@ -64,4 +65,4 @@ class HandoffStep(Step):
         dept = flow.file.departments.get(turn.get("department"))
         if dept is not None:
             twiml.say(turn.resp, lang, lang.text("handoff_department", department=dept.names[lang.locale]))
-        turn.resp.redirect(f"{turn.base_url}/voice/hold", method="POST")
+        twiml.redirect(routes.url(turn.base_url, "hold"), turn.resp)

@@ -35,7 +35,7 @@ class LanguageStep(Step):
         for choice in flow.file.languages:
             lang = flow.cfg.languages[choice.locale]
             twiml.say(g, lang, lang.text("choose_language", digit=choice.digit))
-        turn.resp.redirect(url, method="POST")
+        twiml.redirect(url, turn.resp)
 
     def handle(self, flow: Flow, at: Position, node: Node, said: Input, turn: Turn) -> None:
         """A digit or a language's name; silence or nonsense asks again, then takes the default."""

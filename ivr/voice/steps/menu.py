@@ -35,7 +35,7 @@ class MenuStep(Step):
             if opt.label:
                 twiml.say(g, lang, lang.text("menu_option", label=lang.text(opt.label), digit=opt.digit))
         twiml.say(g, lang, lang.text("menu_hint"))
-        turn.resp.redirect(url, method="POST")
+        twiml.redirect(url, turn.resp)
 
     def handle(self, flow: Flow, at: Position, node: Node, said: Input, turn: Turn) -> None:
         """Follow the chosen option; after `max_tries` failures, an agent."""

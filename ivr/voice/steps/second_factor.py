@@ -15,7 +15,7 @@ def ask(flow: Flow, node_id: str, turn: Turn, tries: int) -> None:
     url = flow.url(turn, node_id, "verify", tries)
     g = twiml.gather(turn.resp, lang, url, num_digits=4, timeout=flow.timeout + 2)
     twiml.say(g, lang, lang.text("second_factor" if tries == 1 else "second_factor_short"))
-    turn.resp.redirect(url, method="POST")
+    twiml.redirect(url, turn.resp)
 
 
 def check(flow: Flow, node_id: str, tries: int, said: Input, turn: Turn) -> None:
