@@ -8,7 +8,8 @@ and its scheduler. Each pass (every `HOTLINE_REAPER_SECONDS`, 3 s by default):
    pass): one worker reaps at a time, and when it dies another takes over as soon as its beat is
    `STALE_PASSES` passes old (or its lease of `LEASE_PASSES` passes runs out, whichever is first);
 3. the holder runs `reap_once`: expired holds (ivr/callcenter/holds.py), callers whose hold turns
-   stopped (checked with Twilio), the agent sweep (ended wrap-ups, silent consoles: it used to be
+   stopped and agents on a call that Twilio may have ended (both checked with Twilio), the agent
+   sweep (ended wrap-ups, silent consoles: it used to be
    an rq-scheduled job, lost with the scheduler or with Redis's data), and a match for every
    department where callers wait beside ready agents (a matching job that was lost).
 """
@@ -75,6 +76,7 @@ def reap_once(hotline: Services, now: datetime) -> Reaped:
     holds.agents_expired(now, reaped)
     for department in departments:
         holds.turns_overdue(department, now, reaped)
+    holds.agents_on_call(hotline.agents.all(), now, reaped)  # calls whose end was never reported
     for agent_id in hotline.agents.sweep(now, hotline.config.file.hotline.heartbeat_timeout_seconds):
         reaped.agents[agent_id] = "wrapped up"
         hotline.jobs.match_agent(None, agent_id)
