@@ -9,7 +9,8 @@ Every hold the hotline places carries a lease (see agents.py and queues.py):
   from the Dial: Twilio is asked. A call that is over is ended (abandoned, the agent ready); a
   caller still there goes back to their place, the agent not ready (`ring_timeout`) if the Dial
   had started, else ready.
-- agent kept for a callback, Callbacks.lease_seconds(): the claim and Twilio are asked. A call
+- agent kept for a callback, step by step (the job to start, the call to be placed, then
+  Callbacks.lease_seconds() for the customer's ring and greeting): the claim and Twilio are asked. A call
   placed is adopted, one that is over (or still unanswered, well past its ring timeout: it is
   canceled) counts as not reached (retry or fail), a job that never ran is queued once more.
 
@@ -181,7 +182,7 @@ class Holds:
             elif record.get("cb_requeued") != str(attempt):  # the job never ran: once more
                 self.conn.hset(keys.call(record.sid), "cb_requeued", str(attempt))
                 self.jobs.place_callback(None, record.sid, agent.id, attempt)
-                self.agents.renew_hold(agent.id, now + timedelta(seconds=callbacks.lease_seconds()))
+                self.agents.renew_hold(agent.id, now + timedelta(seconds=callbacks.start_lease_seconds()))
                 return "callback placed again"
             if not cb_call:
                 callbacks.not_reached(record.sid, attempt, "not_placed", now)
