@@ -43,16 +43,17 @@ NUDGE_SECONDS = 15
 # A worker that has not beaten for this long is forgotten by the others (healthz reads the beats).
 FORGET_WORKERS_SECONDS = 24 * 3600
 
-# KEYS: lease, beats.  ARGV: worker id, ttl ms, a beat older than this (Unix s) is a dead worker's.
-# Take the lease if free, renew it if ours, take it over from a holder that stopped beating (a
-# killed worker: no need to wait for its lease to run out): 1; else 0.
+# KEYS: lease, beats.  ARGV: worker id, ttl ms, a beat older than this (Unix s) is a dead worker's,
+# a holder known dead ('' if none: a process of this host that no longer exists).
+# Take the lease if free, renew it if ours, take it over from a holder that stopped beating or is
+# known dead (a killed worker: no need to wait for its lease to run out): 1; else 0.
 _TAKE_LEASE = """
 local holder = redis.call('GET', KEYS[1])
 if holder == ARGV[1] then
   redis.call('PEXPIRE', KEYS[1], ARGV[2])
   return 1
 end
-if holder then
+if holder and holder ~= ARGV[4] then
   local beat = redis.call('ZSCORE', KEYS[2], holder)
   if beat and tonumber(beat) >= tonumber(ARGV[3]) then return 0 end
   if not beat and redis.call('PTTL', KEYS[1]) > tonumber(ARGV[2]) / 2 then return 0 end
@@ -65,6 +66,25 @@ return 1
 def worker_id() -> str:
     """This process's id among the workers: host, pid and a random part (pids are reused)."""
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+
+
+def dead_here(holder: str | None) -> str:
+    """`holder` when it is a worker process of this host that no longer runs, else ''.
+
+    A worker killed and started again by its supervisor takes the lease over at once, rather than
+    after the dead holder's beats went stale (a pid reused meanwhile only means the usual wait).
+    """
+    host, _, rest = (holder or "").partition(":")
+    pid = rest.partition(":")[0]
+    if host != socket.gethostname() or not pid.isdigit() or int(pid) == os.getpid():
+        return ""
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return holder or ""
+    except OSError:
+        return ""  # alive, another user's
+    return ""
 
 
 def reap_once(hotline: Services, now: datetime) -> Reaped:
@@ -110,6 +130,7 @@ class Reaper:
         self._take = self.conn.register_script(_TAKE_LEASE)
         self.stop = threading.Event()
         self.holding = threading.Event()  # set while this worker holds the lease (the beat thread)
+        self.took = threading.Event()  # the lease was just taken: the pass thread starts at once
         self._beats: threading.Thread | None = None
 
     @property
@@ -129,7 +150,8 @@ class Reaper:
         """Take the reaper's lease, or renew it when this worker holds it; False when another does."""
         stale = time.time() - self.interval * STALE_PASSES
         lease_keys = [keys.reaper_lease(), keys.worker_beats()]
-        return bool(self._take(keys=lease_keys, args=[self.id, self.lease_ms, f"{stale:.3f}"]))
+        dead = "" if self.holding.is_set() else dead_here(self.holder())
+        return bool(self._take(keys=lease_keys, args=[self.id, self.lease_ms, f"{stale:.3f}", dead]))
 
     def holder(self) -> str | None:
         """The worker that holds the reaper's lease now, if any."""
@@ -158,7 +180,8 @@ class Reaper:
                 log.warning("reaper pass skipped: %s", type(exc).__name__)
             except Exception:
                 log.exception("reaper pass failed")  # the next pass tries again
-            self.stop.wait(self.interval)
+            self.took.wait(self.interval)
+            self.took.clear()
 
     def keep_beating(self) -> None:
         """Beat and hold the lease on a rhythm of its own: a long pass (Twilio slow) keeps both."""
@@ -168,12 +191,16 @@ class Reaper:
                 held = self.hold_lease()
             except redis.RedisError:
                 held = False  # Redis gone: another worker may take over meanwhile
+            taken = held and not self.holding.is_set()
             (self.holding.set if held else self.holding.clear)()
+            if taken:
+                self.took.set()  # a new holder reaps now, not a period later
             self.stop.wait(self.interval)
 
     def release(self) -> None:
         """Give the lease up (a worker that stops): another worker takes it at its next pass."""
         self.stop.set()
+        self.took.set()  # the pass thread sees `stop` now
         if self._beats is not None:
             self._beats.join(self.interval + 5)  # its last renewal must not come after this
         try:

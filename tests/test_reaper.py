@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -405,3 +406,22 @@ def test_an_agent_whose_call_ended_without_any_report_is_sent_to_wrap_up(
     again = reap_once(hotline, hotline.clock.now())
     assert "li_na" not in again.agents or again.agents["li_na"] == "wrapped up"
     assert redis_conn.hgetall(keys.department_stats("payments", record["day"]))["handled"] == "1"
+
+
+def test_a_worker_of_the_same_host_takes_over_at_once_from_a_holder_that_no_longer_runs(
+    app: Flask, redis_conn: redis.Redis
+) -> None:
+    """The holder was killed and its supervisor started a new worker on the same machine: the new
+    one takes the lease at its first pass, though the dead holder's beat is still fresh."""
+    hotline = services_of(app)
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()  # a process of this host that no longer runs
+    dead = f"{socket.gethostname()}:{gone.pid}:abcdef"
+    redis_conn.set(keys.reaper_lease(), dead, px=60_000)
+    redis_conn.zadd(keys.worker_beats(), {dead: time.time()})
+    alive = f"{socket.gethostname()}:{os.getpid()}:fedcba"  # this process: alive, never taken over
+    fresh = Reaper(hotline, interval=2.0, name="worker-new")
+    assert fresh.step() is not None and fresh.holder() == "worker-new"
+    redis_conn.set(keys.reaper_lease(), alive, px=60_000)
+    redis_conn.zadd(keys.worker_beats(), {alive: time.time()})
+    assert fresh.step() is None and fresh.holder() == alive
