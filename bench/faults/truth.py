@@ -19,6 +19,7 @@ import redis
 
 from bench.faults.people import CallerLog, Dialled
 from ivr import keys
+from standin.interpreter import ENDED
 from standin.live import LiveCalls
 
 HOLDS = ("reserved", "ringing")  # holds on an agent that only a live call justifies ...
@@ -87,6 +88,8 @@ class Monitor(threading.Thread):
             why = ""
             if state in BUSY and (client is None or client.call is None):
                 why = f"{state} with no call on their phone"
+            if why and state == "ringing" and self._callback_up(fields.get("call_sid", "")):
+                why = ""  # kept for a callback: the hotline's call to the customer is up
             wrap = fields.get("wrap_until")
             if state == "wrap_up" and wrap and wall > datetime.fromisoformat(wrap):
                 why = "in wrap-up past its end"
@@ -100,6 +103,17 @@ class Monitor(threading.Thread):
                 self._stretch(agent_id, now - began, was)
             if why and agent_id not in self._open:
                 self._open[agent_id] = (now, why, hold)
+
+    def _callback_up(self, sid: str) -> bool:
+        """Whether the hotline's call back to the customer of call `sid` rings or is up now."""
+        if not sid or self._conn is None:
+            return False
+        try:
+            cb_call = self._conn.hget(keys.call(sid), "cb_call")
+        except (redis.RedisError, OSError):
+            return False
+        call = self.live.call(cb_call) if cb_call else None
+        return call is not None and call.state not in ENDED
 
     def quiet(self) -> bool:
         """Whether, at the last sample that answered, no agent was held, busy or wrapping up."""
