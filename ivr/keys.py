@@ -38,6 +38,7 @@
 | hl:held:{dept}          | zset   | none  | pop script: sid -> lease end (s) | reaper, queue scripts |
 | hl:turns:{dept}         | zset   | none  | join, hold turn: sid -> last turn (s) | reaper       |
 | hl:nudge:{dept}         | string | 15 s  | reaper: a match asked for the dept | reaper             |
+| hl:oncallchecks         | zset   | none  | reaper: agent on a call -> Twilio last asked (s) | reaper |
 | hl:reaper               | string | lease | the worker holding the reaper's lease | workers, /healthz |
 | hl:workers              | zset   | none  | each worker process: id -> last beat (s) | /healthz      |
 | hl:seeded               | string | none  | web start, upkeep: when the files were loaded | upkeep |
@@ -247,6 +248,11 @@ def hold_turns(department: str) -> str:
 def match_nudge(department: str) -> str:
     """Set while the reaper's last request to match a department is recent (one per period)."""
     return f"{PREFIX}:nudge:{{{department}}}"
+
+
+def on_call_checks() -> str:
+    """Agents on a call -> when (Unix s, the hotline's clock) Twilio was last asked about their call."""
+    return f"{PREFIX}:oncallchecks"
 
 
 def reaper_lease() -> str:

@@ -8,7 +8,8 @@ and its scheduler. Each pass (every `HOTLINE_REAPER_SECONDS`, 3 s by default):
    pass): one worker reaps at a time, and when it dies another takes over as soon as its beat is
    `STALE_PASSES` passes old (or its lease of `LEASE_PASSES` passes runs out, whichever is first);
 3. the holder runs `reap_once`: expired holds (ivr/callcenter/holds.py), callers whose hold turns
-   stopped (checked with Twilio), the agent sweep (ended wrap-ups, silent consoles: it used to be
+   stopped and agents on a call that Twilio may have ended (both checked with Twilio), the agent
+   sweep (ended wrap-ups, silent consoles: it used to be
    an rq-scheduled job, lost with the scheduler or with Redis's data), and a match for every
    department where callers wait beside ready agents (a matching job that was lost).
 """
@@ -44,9 +45,10 @@ NUDGE_SECONDS = 15
 # A worker that has not beaten for this long is forgotten by the others (healthz reads the beats).
 FORGET_WORKERS_SECONDS = 24 * 3600
 
-# Take the lease if free, renew it if ours, take it over from a holder that stopped beating (a
-# killed worker: no need to wait for its lease to run out): 1; else 0. `stale`: a beat older than
-# this (Unix s) is a dead worker's.
+# Take the lease if free, renew it if ours, take it over from a holder that stopped beating or is
+# known dead (a killed worker: no need to wait for its lease to run out): 1; else 0. `stale`: a
+# beat older than this (Unix s) is a dead worker's; `dead`: a holder known dead ('' if none: a
+# process of this host that no longer exists).
 _TAKE_LEASE = Script(
     """
 local holder = redis.call('GET', KEYS[1])
@@ -54,7 +56,7 @@ if holder == ARGV[1] then
   redis.call('PEXPIRE', KEYS[1], ARGV[2])
   return 1
 end
-if holder then
+if holder and holder ~= ARGV[4] then
   local beat = redis.call('ZSCORE', KEYS[2], holder)
   if beat and tonumber(beat) >= tonumber(ARGV[3]) then return 0 end
   if not beat and redis.call('PTTL', KEYS[1]) > tonumber(ARGV[2]) / 2 then return 0 end
@@ -63,13 +65,32 @@ redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
 return 1
 """,
     keys=("lease", "beats"),
-    args=("worker", "ttl_ms", "stale"),
+    args=("worker", "ttl_ms", "stale", "dead"),
 )
 
 
 def worker_id() -> str:
     """This process's id among the workers: host, pid and a random part (pids are reused)."""
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+
+
+def dead_here(holder: str | None) -> str:
+    """`holder` when it is a worker process of this host that no longer runs, else ''.
+
+    A worker killed and started again by its supervisor takes the lease over at once, rather than
+    after the dead holder's beats went stale (a pid reused meanwhile only means the usual wait).
+    """
+    host, _, rest = (holder or "").partition(":")
+    pid = rest.partition(":")[0]
+    if host != socket.gethostname() or not pid.isdigit() or int(pid) == os.getpid():
+        return ""
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return holder or ""
+    except OSError:
+        return ""  # alive, another user's
+    return ""
 
 
 def reap_once(hotline: Services, now: datetime) -> Reaped:
@@ -81,6 +102,7 @@ def reap_once(hotline: Services, now: datetime) -> Reaped:
     holds.agents_expired(now, reaped)
     for department in departments:
         holds.turns_overdue(department, now, reaped)
+    holds.agents_on_call(hotline.agents.all(), now, reaped)  # calls whose end was never reported
     for agent_id in hotline.agents.sweep(now, hotline.config.file.hotline.heartbeat_timeout_seconds):
         reaped.agents[agent_id] = "wrapped up"
         hotline.jobs.match_agent(None, agent_id)
@@ -113,6 +135,7 @@ class Reaper:
         self.conn = hotline.stores.data
         self.stop = threading.Event()
         self.holding = threading.Event()  # set while this worker holds the lease (the beat thread)
+        self.took = threading.Event()  # the lease was just taken: the pass thread starts at once
         self._beats: threading.Thread | None = None
 
     @property
@@ -131,6 +154,7 @@ class Reaper:
     def hold_lease(self) -> bool:
         """Take the reaper's lease, or renew it when this worker holds it; False when another does."""
         stale = time.time() - self.interval * STALE_PASSES
+        dead = "" if self.holding.is_set() else dead_here(self.holder())
         taken = _TAKE_LEASE(
             self.conn,
             lease=keys.reaper_lease(),
@@ -138,6 +162,7 @@ class Reaper:
             worker=self.id,
             ttl_ms=self.lease_ms,
             stale=f"{stale:.3f}",
+            dead=dead,
         )
         return bool(taken)
 
@@ -168,7 +193,8 @@ class Reaper:
                 log.warning("reaper pass skipped: %s", type(exc).__name__)
             except Exception:
                 log.exception("reaper pass failed")  # the next pass tries again
-            self.stop.wait(self.interval)
+            self.took.wait(self.interval)
+            self.took.clear()
 
     def keep_beating(self) -> None:
         """Beat and hold the lease on a rhythm of its own: a long pass (Twilio slow) keeps both."""
@@ -178,12 +204,16 @@ class Reaper:
                 held = self.hold_lease()
             except redis.RedisError:
                 held = False  # Redis gone: another worker may take over meanwhile
+            taken = held and not self.holding.is_set()
             (self.holding.set if held else self.holding.clear)()
+            if taken:
+                self.took.set()  # a new holder reaps now, not a period later
             self.stop.wait(self.interval)
 
     def release(self) -> None:
         """Give the lease up (a worker that stops): another worker takes it at its next pass."""
         self.stop.set()
+        self.took.set()  # the pass thread sees `stop` now
         if self._beats is not None:
             self._beats.join(self.interval + 5)  # its last renewal must not come after this
         try:

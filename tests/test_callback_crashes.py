@@ -186,3 +186,31 @@ def test_a_callback_that_never_leaves_the_queued_state_frees_the_agent(
     assert switchboard.outbound_call(placed.sid).status == "canceled"
     record = redis_conn.hgetall(keys.call(sid))
     assert record["cb_status"] == "retry" and record["cb_reason"] == "no-answer"
+
+
+def test_a_matcher_dead_before_the_job_costs_the_customer_seconds_not_the_whole_lease(
+    cb_app: Flask,  # noqa: F811
+    switchboard: Switchboard,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The agent is kept for a job that must start within seconds: past that, not past the whole
+    call's lease, the reaper queues it again and the customer is called."""
+    sid, asker = matched_callback(cb_app, switchboard, "+8613900000078")
+    hotline = services_of(cb_app)
+    die_at(monkeypatch, "callback.claimed")
+    with pytest.raises(WorkerDied):
+        hotline.matcher.for_agent("li_na")
+    monkeypatch.setattr(faultpoints, "hook", None)
+    clock: FixedClock = hotline.clock
+    assert hotline.callbacks.start_lease_seconds() + 1 < hotline.callbacks.lease_seconds()
+    clock.set(clock.now() + timedelta(seconds=hotline.callbacks.start_lease_seconds() + 1))
+    hotline.agents.heartbeat("li_na", clock.now())
+    assert reap_once(hotline, clock.now()).agents == {"li_na": "callback placed again"}
+    jobs(cb_app)
+    (placed,) = calls_to(switchboard, asker)
+    clock.set(clock.now() + timedelta(seconds=hotline.callbacks.start_lease_seconds() + 1))
+    hotline.agents.heartbeat("li_na", clock.now())
+    assert "li_na" not in reap_once(hotline, clock.now()).agents  # the placed call keeps the agent
+    back = customer(cb_app, switchboard, placed)
+    back.press("1")
+    assert back.dialed[-1]["value"] == "li_na"

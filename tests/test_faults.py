@@ -7,6 +7,7 @@ import logging
 import socket
 import threading
 from collections.abc import Callable, Iterator
+from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -89,11 +90,17 @@ def test_redis_trouble_gets_apology_and_overflow_dial(
     hanging_redis: str,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    """Redis refuses or hangs: the caller hears an apology in both languages and is dialled on."""
+    """Redis refuses or hangs: the caller is kept on the line (one word of it, the request asked
+    again) for the grace; past it, an apology in both languages and the overflow number."""
     url = hanging_redis if kind == "hanging" else f"redis://127.0.0.1:{closed_port()}/0"
     app = create_app({**app_settings, "redis_url": url}, clock=clock)
-    call = Call(FlaskTransport(app.test_client(), PUBLIC_BASE_URL, AUTH_TOKEN), account_sid=ACCOUNT_SID)
+    transport = FlaskTransport(app.test_client(), PUBLIC_BASE_URL, AUTH_TOKEN)
+    call = Call(transport, account_sid=ACCOUNT_SID, max_redirects=1)
     call.start()
+    assert call.state == "looping" and call.dialed == []
+    assert "请稍候" in call.heard_text() and "One moment please" in call.heard_text()
+    clock.set(clock.now() + timedelta(seconds=services_of(app).config.file.hotline.redis_grace_seconds))
+    call.continue_loop()
     assert call.state == "dialing"
     assert "非常抱歉，系统暂时繁忙" in call.heard_text()
     assert "We are sorry, our system is busy." in call.heard_text()

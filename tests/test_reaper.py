@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -368,3 +369,59 @@ def test_a_worker_process_killed_mid_match_leaves_nothing_stuck(
     hotline.jobs.match_agent(None, "li_na")
     run_jobs()
     assert hotline.agents.get("li_na").call_sid == first.call_sid
+
+
+def test_an_agent_whose_call_ended_without_any_report_is_sent_to_wrap_up(
+    app: Flask, dial: Callable[..., Call], run_jobs: Callable[[], None], redis_conn: redis.Redis
+) -> None:
+    """The two talked, then the call ended and every report of it was lost (the Dial's result,
+    the status callback): the reaper finds the call over at Twilio, the agent goes to wrap-up and
+    the call is served and counted once; a call still up is left alone, and asked about at most
+    once per period."""
+    call = topup_caller(dial)
+    hotline = services_of(app)
+    go_ready(app, "li_na")
+    hotline.jobs.match_agent(None, "li_na")
+    run_jobs()
+    call.continue_loop()
+    call.answer()  # li_na picks up and hears the whisper: they talk
+    assert state_of(app, "li_na") == "on_call"
+    later(app, 20)
+    reaped = reap_once(hotline, hotline.clock.now())
+    assert "li_na" not in reaped.agents and reaped.checked == 1  # still talking: left alone
+    later(app, 1)
+    assert reap_once(hotline, hotline.clock.now()).checked == 0  # not asked again so soon
+
+    call._notify = lambda *args, **kwargs: None  # type: ignore[method-assign]  # nothing reaches us
+    call.hangup()
+    assert state_of(app, "li_na") == "on_call"  # nobody told the hotline
+    later(app, 8)
+    reaped = reap_once(hotline, hotline.clock.now())
+    assert reaped.agents["li_na"] == "call over" and state_of(app, "li_na") == "wrap_up"
+    record = redis_conn.hgetall(keys.call(call.call_sid))
+    assert record["status"] == "ended" and record.get("served_at")
+    stats = redis_conn.hgetall(keys.department_stats("payments", record["day"]))
+    assert stats["handled"] == "1" and "abandoned" not in stats
+    later(app, 9)
+    again = reap_once(hotline, hotline.clock.now())
+    assert "li_na" not in again.agents or again.agents["li_na"] == "wrapped up"
+    assert redis_conn.hgetall(keys.department_stats("payments", record["day"]))["handled"] == "1"
+
+
+def test_a_worker_of_the_same_host_takes_over_at_once_from_a_holder_that_no_longer_runs(
+    app: Flask, redis_conn: redis.Redis
+) -> None:
+    """The holder was killed and its supervisor started a new worker on the same machine: the new
+    one takes the lease at its first pass, though the dead holder's beat is still fresh."""
+    hotline = services_of(app)
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()  # a process of this host that no longer runs
+    dead = f"{socket.gethostname()}:{gone.pid}:abcdef"
+    redis_conn.set(keys.reaper_lease(), dead, px=60_000)
+    redis_conn.zadd(keys.worker_beats(), {dead: time.time()})
+    alive = f"{socket.gethostname()}:{os.getpid()}:fedcba"  # this process: alive, never taken over
+    fresh = Reaper(hotline, interval=2.0, name="worker-new")
+    assert fresh.step() is not None and fresh.holder() == "worker-new"
+    redis_conn.set(keys.reaper_lease(), alive, px=60_000)
+    redis_conn.zadd(keys.worker_beats(), {alive: time.time()})
+    assert fresh.step() is None and fresh.holder() == alive

@@ -26,7 +26,7 @@ from standin.rest import Switchboard
 from standin.transport import FlaskTransport
 from tests.conftest import ACCOUNT_SID, AUTH_TOKEN, DEMO_CALLER, PUBLIC_BASE_URL, waiting_in
 from tests.redis_servers import Server, data_server
-from tests.test_api import Api, go_ready, later, payments_caller, token_for
+from tests.test_api import CHOOSE_LANGUAGE, Api, go_ready, later, payments_caller, token_for
 
 OVERFLOW = "+862161234567"
 SORRY = ("We are sorry, our system is busy.", "非常抱歉，系统暂时繁忙")
@@ -236,14 +236,18 @@ def test_a_refused_connect_is_retried_within_the_webhook(
 def test_connect_retries_stop_when_the_requests_budget_is_spent(
     own_redis: Server, app_settings: dict[str, Any], clock: FixedClock, switchboard: Switchboard
 ) -> None:
-    """Every connection dropped: a few tries with backoff, then the apology and the overflow."""
+    """Every connection dropped: a few tries with backoff, then the caller is kept on the line
+    (the request asked again); past the grace, the apology and the overflow."""
     proxy = DroppingProxy(own_redis.address, drop=10_000)
     try:
         app = hotline_on(f"redis://127.0.0.1:{proxy.port}/0", app_settings, clock)
         before = proxy.accepted
-        call = dialer(app, switchboard)(from_=OTHER_CALLER)
-        assert [d["value"] for d in call.dialed] == [OVERFLOW] and sorry_heard(call, 0)
+        call = dialer(app, switchboard)(from_=OTHER_CALLER, max_redirects=1)
+        assert call.state == "looping" and call.dialed == [] and not sorry_heard(call, 0)
         assert 1 < proxy.accepted - before < 20  # retried, with backoff, and gave up
+        later(clock, services_of(app).config.file.hotline.redis_grace_seconds)
+        call.continue_loop()
+        assert [d["value"] for d in call.dialed] == [OVERFLOW] and sorry_heard(call, 0)
     finally:
         proxy.close()
         context.install(None)
@@ -271,3 +275,80 @@ def test_a_redis_error_that_is_no_outage_is_not_ridden_out(
     mark = call.mark()
     call.continue_loop()
     assert [d["value"] for d in call.dialed] == [OVERFLOW] and sorry_heard(call, mark)
+
+
+MOMENT = ("One moment please", "请稍候")
+
+
+def moment_heard(call: Call, since: int) -> int:
+    """How often the caller heard the outage's short apology (in any language) since `since`."""
+    text = call.heard_text(since)
+    return sum(text.count(each) for each in MOMENT) // len(MOMENT)
+
+
+def test_a_menu_key_pressed_during_an_outage_is_heard_when_redis_is_back(
+    own_redis: Server, app_settings: dict[str, Any], clock: FixedClock, switchboard: Switchboard
+) -> None:
+    """A key pressed in the menu while Redis is down: one short apology, the line kept, and the
+    same key handled once Redis is back (it rides in the signed retry URL), no overflow."""
+    app = hotline_on(own_redis.url, app_settings, clock)
+    call = dialer(app, switchboard)(from_=OTHER_CALLER)
+    assert CHOOSE_LANGUAGE in call.heard_text() and call.state == "gathering"
+    own_redis.kill()
+    call.max_redirects = 3
+    mark = call.mark()
+    call.press("2")  # English
+    assert call.state == "looping" and call.dialed == [] and not sorry_heard(call, mark)
+    assert moment_heard(call, mark) == 1  # said once, in both languages, however many retries
+    assert "in_Digits=2" in call.request_paths()[-1] and "rg=" in call.request_paths()[-1]
+    own_redis.start()
+    call.continue_loop(documents=1)
+    assert call.state == "gathering" and call.dialed == []
+    assert own_redis.client().hget(keys.call(call.call_sid), "lang") == "en-US"
+    assert "Welcome" in call.heard_text(mark) or "press" in call.heard_text(mark).lower()
+    context.install(None)
+
+
+def test_an_agent_not_answering_during_an_outage_puts_the_caller_back_after_it(
+    own_redis: Server, app_settings: dict[str, Any], clock: FixedClock, switchboard: Switchboard
+) -> None:
+    """The Dial ends unanswered while Redis is down: the caller stays on the line, and when Redis
+    is back the dial result is handled as it was sent: back at their place, the agent not ready."""
+    app = hotline_on(own_redis.url, app_settings, clock)
+    call = payments_caller(dialer(app, switchboard))
+    api = Api(app)
+    go_ready(api, token_for(app, "agent", "li_na"), jobs_runner(app))
+    call.continue_loop()  # the matcher's redirect: li_na's phone rings
+    assert call.state == "dialing" and call.dialed[0]["value"] != OVERFLOW
+    own_redis.kill()
+    call.max_redirects = 3
+    mark = call.mark()
+    call.dial_result("no-answer")
+    assert call.state == "looping" and not sorry_heard(call, mark) and len(call.dialed) == 1
+    assert "in_DialCallStatus=no-answer" in call.request_paths()[-1]
+    own_redis.start()
+    call.continue_loop(documents=2)
+    conn = own_redis.client()
+    assert call.on_hold and len(call.dialed) == 1 and not sorry_heard(call, mark)
+    assert waiting_in(conn, "payments") == [call.call_sid]
+    assert conn.hget(keys.agent("li_na"), "state") == "not_ready"
+    context.install(None)
+
+
+def test_a_status_callback_during_an_outage_answers_without_a_dial(
+    own_redis: Server, app_settings: dict[str, Any], clock: FixedClock, switchboard: Switchboard
+) -> None:
+    """No caller waits on a status callback: during an outage it answers an empty document
+    (never the overflow's Dial), and reconciliation with Twilio recovers what it would have done."""
+    app = hotline_on(own_redis.url, app_settings, clock)
+    call = payments_caller(dialer(app, switchboard))
+    own_redis.kill()
+    transport = FlaskTransport(app.test_client(), PUBLIC_BASE_URL, AUTH_TOKEN)
+    reply = transport.request(
+        "POST",
+        f"{PUBLIC_BASE_URL}/voice/status",
+        {"CallSid": call.call_sid, "AccountSid": ACCOUNT_SID, "CallStatus": "completed", "CallDuration": "9"},
+    )
+    assert reply.status == 200 and "<Dial" not in reply.body and "<Redirect" not in reply.body
+    own_redis.start()
+    context.install(None)

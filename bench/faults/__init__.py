@@ -49,8 +49,14 @@ for bridged or out of time, then the ring timeout plus the reaper period more):
   call for it was still up, or after the customer had already been bridged to an agent.
 - unavailable: the longest stretch, in seconds, in which an agent was unavailable for no
   reason: reserved, ringing or on a call by the hotline's record while no call rang or was
-  bridged to their softphone on the stand-in, or in wrap-up past its end. Sampled twice a
-  second; a stretch goes on while Redis does not answer.
+  bridged to their softphone on the stand-in (an agent kept for a callback while the hotline's
+  call to the customer rings or plays the greeting is held for a reason: that call), or in
+  wrap-up past its end. Sampled twice a
+  second; a stretch goes on while Redis does not answer. A stretch is one state the hotline
+  put the agent in (the state and its start): when a hold is released and a new match reserves
+  the agent again (workers dying at match after match), the new hold has a reason of its own
+  and is timed from its own start; timing the chain as one would charge the hotline for the
+  faults' own rate, not for a hold it kept.
 
 The run exits 1 when a row has a lost, doubled or held caller or agent, or an agent unavailable
 for no reason longer than the reaper period (`--reaper`, 12 s: four passes of the reaper,

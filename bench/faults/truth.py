@@ -19,6 +19,8 @@ import redis
 
 from bench.faults.people import CallerLog, Dialled
 from ivr import keys
+from ivr.redis_types import text_or_none
+from standin.interpreter import ENDED
 from standin.live import LiveCalls
 
 HOLDS = ("reserved", "ringing")  # holds on an agent that only a live call justifies ...
@@ -40,7 +42,7 @@ class Monitor(threading.Thread):
     samples: int = 0
     failed_samples: int = 0
     stop: threading.Event = field(default_factory=threading.Event)
-    _open: dict[str, tuple[float, str]] = field(default_factory=dict)  # agent -> (since, why)
+    _open: dict[str, tuple[float, str, str]] = field(default_factory=dict)  # agent -> (since, why, hold)
     _engaged: bool = True  # at the last sample, an agent was held, busy, or unavailable for no reason
     _conn: redis.Redis | None = None
 
@@ -58,7 +60,7 @@ class Monitor(threading.Thread):
             self.sample()
         self.sample()
         now = time.monotonic()
-        for agent, (since, why) in self._open.items():
+        for agent, (since, why, _) in self._open.items():
             self._stretch(agent, now - since, why)
 
     def _agents(self) -> list[dict[str, str]] | None:
@@ -92,14 +94,32 @@ class Monitor(threading.Thread):
             why = ""
             if state in BUSY and (client is None or client.call is None):
                 why = f"{state} with no call on their phone"
+            if why and state == "ringing" and self._callback_up(fields.get("call_sid", "")):
+                why = ""  # kept for a callback: the hotline's call to the customer is up
             wrap = fields.get("wrap_until")
             if state == "wrap_up" and wrap and wall > datetime.fromisoformat(wrap):
                 why = "in wrap-up past its end"
-            if why and agent_id not in self._open:
-                self._open[agent_id] = (now, why)
-            elif not why and agent_id in self._open:
-                began, was = self._open.pop(agent_id)
+            # A stretch is one state the hotline put the agent in (state and its start): an agent
+            # released and then reserved again by a new match (a worker that died at each of
+            # several matches in a row) has a reason each time, and each hold is timed alone.
+            hold = f"{state}@{since}"
+            opened = self._open.get(agent_id)
+            if opened is not None and (not why or opened[2] != hold):
+                began, was, _ = self._open.pop(agent_id)
                 self._stretch(agent_id, now - began, was)
+            if why and agent_id not in self._open:
+                self._open[agent_id] = (now, why, hold)
+
+    def _callback_up(self, sid: str) -> bool:
+        """Whether the hotline's call back to the customer of call `sid` rings or is up now."""
+        if not sid or self._conn is None:
+            return False
+        try:
+            cb_call = text_or_none(self._conn.hget(keys.call(sid), "cb_call"))
+        except (redis.RedisError, OSError):
+            return False
+        call = self.live.call(cb_call) if cb_call else None
+        return call is not None and call.state not in ENDED
 
     def quiet(self) -> bool:
         """Whether, at the last sample that answered, no agent was held, busy or wrapping up."""

@@ -48,9 +48,12 @@ from ivr.urlstate import Attempt
 log = logging.getLogger(__name__)
 
 CLAIM_TTL_SECONDS = 2 * 24 * 3600
-# The agent's lease while a callback is placed: the job and rq's retries (5 + 15 + 30 s) ...
-DIAL_SLACK_SECONDS = 60
-# ... the customer's phone ringing, then the greeting (two tries of 8 s) and the agent's ring.
+# The agent's lease while a callback is placed, step by step, so a dead worker costs seconds: the
+# job must start within JOB_START_SECONDS of the match (else the reaper queues it once more) ...
+JOB_START_SECONDS = 10
+# ... and place the call within PLACING_SECONDS of its claim (else the reaper asks Twilio) ...
+PLACING_SECONDS = 20
+# ... then the customer's phone rings, the greeting (two tries of 8 s) and the agent's ring.
 GREETING_SECONDS = 30
 # Calls created this long before the claim still count as this attempt's (clock skew with Twilio).
 ADOPT_SLACK_SECONDS = 5
@@ -238,7 +241,7 @@ class Callbacks:
         )
         attempt = int(claimed)
         if attempt > 0:
-            self.agents.renew_hold(agent_id, now + timedelta(seconds=self.lease_seconds()))
+            self.agents.renew_hold(agent_id, now + timedelta(seconds=JOB_START_SECONDS))
             faultpoints.reached("callback.claimed")  # no job yet: the reaper queues it once more
             self.jobs.place_callback(None, found.sid, agent_id, attempt)
             return "callback"
@@ -266,8 +269,9 @@ class Callbacks:
                 self._dialled(sid, attempt, claim, adopted)
                 log.info("callback %s attempt %d: adopted call %s", sid, attempt, adopted)
                 return Placed("adopted", adopted)
-        faultpoints.reached("callback.pending")  # claimed, not dialled: the reaper asks Twilio
         now = self.clock.now()
+        self.agents.renew_hold(agent_id, now + timedelta(seconds=PLACING_SECONDS))
+        faultpoints.reached("callback.pending")  # claimed, not dialled: the reaper asks Twilio
         refused = self.limits.allow("call", number, now)
         if refused:
             self.not_reached(sid, attempt, f"limit_{refused}", now)
@@ -283,6 +287,8 @@ class Callbacks:
         )
         faultpoints.reached("callback.dialled")  # placed, not recorded: adopted from the claim or Twilio
         self._dialled(sid, attempt, claim, created)
+        # The agent is kept while the customer's phone rings and they hear the greeting.
+        self.agents.renew_hold(agent_id, self.clock.now() + timedelta(seconds=self.lease_seconds()))
         log.info("callback %s attempt %d: calling %s (%s)", sid, attempt, mask_phone(number), created)
         return Placed("dialled", created)
 
@@ -291,9 +297,13 @@ class Callbacks:
         self._dialled(sid, attempt, keys.callback_claim(sid, attempt), call_sid)
 
     def lease_seconds(self) -> int:
-        """How long an agent is kept for a callback before the reaper asks how it goes."""
+        """How long an agent is kept for a callback's call once placed, before the reaper asks how it goes."""
         ring = self.cfg.hotline.ring_timeout_seconds
-        return DIAL_SLACK_SECONDS + self.settings.ring_timeout_seconds + GREETING_SECONDS + ring
+        return PLACING_SECONDS + self.settings.ring_timeout_seconds + GREETING_SECONDS + ring
+
+    def start_lease_seconds(self) -> int:
+        """How long an agent is kept for a callback job that was queued but has not run yet."""
+        return JOB_START_SECONDS
 
     def _dialled(self, sid: str, attempt: int, claim: str, call_sid: str) -> None:
         self.conn.set(claim, call_sid, ex=CLAIM_TTL_SECONDS)

@@ -9,9 +9,17 @@ Every hold the hotline places carries a lease (see agents.py and queues.py):
   from the Dial: Twilio is asked. A call that is over is ended (abandoned, the agent ready); a
   caller still there goes back to their place, the agent not ready (`ring_timeout`) if the Dial
   had started, else ready.
-- agent kept for a callback, Callbacks.lease_seconds(): the claim and Twilio are asked. A call
+- agent kept for a callback, step by step (the job to start, the call to be placed, then
+  Callbacks.lease_seconds() for the customer's ring and greeting): the claim and Twilio are asked. A call
   placed is adopted, one that is over (or still unanswered, well past its ring timeout: it is
   canceled) counts as not reached (retry or fail), a job that never ran is queued once more.
+
+An agent on a call (`on_call`) has no lease, but the reports that end the call can be lost (the
+dial result or the status callback met a Redis outage past its grace): an agent on a call for
+`ON_CALL_CHECK_AFTER_SECONDS` or more is checked with Twilio, each at most once per
+`ON_CALL_CHECK_EVERY_SECONDS`. When the call they talk on (the caller's, or the customer's on a
+callback) is over, it ends as the lost reports would have ended it: the agent to wrap-up, the
+call served and counted once, the record closed.
 
 A caller in the queue whose hold turns stopped (none for two turns, `hl:turns:{dept}`) is checked
 with Twilio: a call that is over is ended as abandoned (its hang-up notice was lost), a call in
@@ -30,6 +38,7 @@ import redis
 from ivr import keys
 from ivr.callcenter.agents import (
     HELD,
+    ON_CALL,
     RESERVED,
     RING_MARGIN_SECONDS,
     RINGING,
@@ -46,7 +55,7 @@ from ivr.callcenter.queues import Queues
 from ivr.callcenter.redirect import NOT_ANSWERED_YET, OVER
 from ivr.hotline.schema import HotlineFile
 from ivr.jobs import JobQueue
-from ivr.redis_types import text_or_none, texts
+from ivr.redis_types import scored, text_or_none, texts
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +63,10 @@ log = logging.getLogger(__name__)
 UNANSWERED = ("no-answer", "busy", "failed", "canceled")
 # At most this many calls are checked with Twilio in one pass: a pass stays short.
 CHECKS_PER_PASS = 20
+# An agent on a call this long is checked with Twilio (shorter calls end by their own reports)...
+ON_CALL_CHECK_AFTER_SECONDS = 4
+# ... at most this often each: Twilio is asked once per agent and period, not once per pass.
+ON_CALL_CHECK_EVERY_SECONDS = 8
 
 
 @dataclass
@@ -170,7 +183,7 @@ class Holds:
             elif record.get("cb_requeued") != str(attempt):  # the job never ran: once more
                 self.conn.hset(keys.call(record.sid), "cb_requeued", str(attempt))
                 self.jobs.place_callback(None, record.sid, agent.id, attempt)
-                self.agents.renew_hold(agent.id, now + timedelta(seconds=callbacks.lease_seconds()))
+                self.agents.renew_hold(agent.id, now + timedelta(seconds=callbacks.start_lease_seconds()))
                 return "callback placed again"
             if not cb_call:
                 callbacks.not_reached(record.sid, attempt, "not_placed", now)
@@ -193,6 +206,52 @@ class Holds:
         ring = self.cfg.hotline.ring_timeout_seconds
         self.agents.renew_hold(agent.id, now + timedelta(seconds=ring + RING_MARGIN_SECONDS))
         return "callback in progress"
+
+    def agents_on_call(self, agents: list[AgentView], now: datetime, reaped: Reaped) -> None:
+        """Agents on a call whose call Twilio says is over (its reports were lost): wrap-up."""
+        talking = [a for a in agents if a.state == ON_CALL]
+        checks = keys.on_call_checks()
+        asked = dict(scored(self.conn.zrange(checks, 0, -1, withscores=True)))
+        gone = [agent_id for agent_id in asked if agent_id not in {a.id for a in talking}]
+        if gone:
+            self.conn.zrem(checks, *gone)  # off the call: their next call starts afresh
+        for agent in talking:
+            if (now - agent.state_since).total_seconds() < ON_CALL_CHECK_AFTER_SECONDS:
+                continue
+            if now.timestamp() - asked.get(agent.id, 0.0) < ON_CALL_CHECK_EVERY_SECONDS:
+                continue  # asked recently
+            if reaped.checked >= CHECKS_PER_PASS:
+                return  # the next pass goes on
+            self.conn.zadd(checks, {agent.id: now.timestamp()})
+            try:
+                done = self.on_call_ended(agent, now, reaped)
+            except StateConflict:
+                done = "moved on"  # the call's own report won the race
+            if done:
+                reaped.agents[agent.id] = done
+
+    def on_call_ended(self, agent: AgentView, now: datetime, reaped: Reaped) -> str:
+        """End the call of an agent on a call if Twilio says it is over; what was done ('' if not)."""
+        record = self.calls.load(agent.call_sid) if agent.call_sid else None
+        live = (record.get("cb_call") or record.sid) if record is not None else ""
+        over = self.twilio_status(live, reaped) if live else "gone"
+        if over not in OVER:
+            return ""  # still talking (or Twilio cannot tell now)
+        if record is not None and record.get("agent") == agent.id:
+            answered = datetime.fromisoformat(record.get("answered_at") or agent.state_since.isoformat())
+            duration = max(int((now - answered).total_seconds()), 1)
+            # The agent's leg ended: what the lost dial result would have done (wrap-up, counted once).
+            self.connections.dial_ended(record, agent.id, "completed", duration, now)
+            if not record.get("ended_at") and not record.get("cb_call"):
+                # The caller's own call is over too: what its lost status callback would have done.
+                fresh = self.calls.load(record.sid) or record
+                self.ending.call_ended(fresh, now, "completed" if over == "gone" else over, duration)
+        still = self.agents.get(agent.id)
+        if still is not None and still.state == ON_CALL and still.call_sid == agent.call_sid:
+            department = self.cfg.departments.get(record.get("department")) if record else None
+            self.agents.finished(agent.id, now, department.wrap_up_seconds if department else 30)
+        log.info("agent %s was on a call that is over at Twilio: wrap-up", agent.id)
+        return "call over"
 
     # -- callers -----------------------------------------------------------------------------
 

@@ -18,7 +18,7 @@ from ivr.hotline.hours import describe
 from ivr.services import services
 from ivr.urlstate import Slots, Tries, Voicemail
 from ivr.voice import twiml
-from ivr.voice.webhook import int_field, language_of, link, this_call, twilio_webhook
+from ivr.voice.webhook import int_field, language_of, link, no_caller, this_call, twilio_webhook
 
 bp = Blueprint("after_hours", __name__)
 
@@ -153,7 +153,7 @@ def sms_consent() -> twiml.Document:
 
 
 @bp.post(routes.rule("voicemail_transcription"))
-@twilio_webhook
+@twilio_webhook(outage=no_caller)
 def transcription() -> twiml.Document:
     """Twilio's transcribe callback: the text goes on the ticket. Twilio ignores the answer."""
     hotline = services()

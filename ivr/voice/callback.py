@@ -36,6 +36,7 @@ from ivr.voice.webhook import (
     int_field,
     language_of,
     link,
+    no_caller,
     this_call,
     twilio_webhook,
 )
@@ -397,7 +398,7 @@ def dial_result() -> twiml.Document:
 
 
 @bp.post(routes.rule("callback_status"))
-@twilio_webhook
+@twilio_webhook(outage=no_caller)  # no caller to keep: the reaper asks Twilio
 def status() -> twiml.Document:
     """The call to the customer ended: not reached (retry or fail), or the talk ended."""
     hotline = services()

@@ -100,6 +100,16 @@ def overflow(cfg: HotlineConfig, lang: Language | None) -> Document:
     return resp
 
 
+def outage_retry(cfg: HotlineConfig, url: str, *, apologise: bool, pause_seconds: int) -> Document:
+    """Redis out of reach: (once) a short word in every language, a pause, the request again."""
+    resp = document()
+    if apologise:  # the language is in Redis, out of reach: every offered one
+        for each in cfg.languages.values():
+            say(resp, each, each.text("outage_moment"))
+    resp.pause(length=pause_seconds)
+    return redirect(url, resp)
+
+
 def hold(lang: Language, music_url: str, hold_url: str) -> Document:
     """One turn of the hold loop: a reassurance, the music, and back again."""
     resp = document()

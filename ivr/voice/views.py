@@ -13,7 +13,7 @@ from ivr.callcenter.calls import CallRecord, CallWriter
 from ivr.services import services
 from ivr.voice import twiml
 from ivr.voice.engine import Input, Position, Turn
-from ivr.voice.webhook import base_url, call_sid, int_field, this_call, twilio_webhook
+from ivr.voice.webhook import base_url, call_sid, int_field, no_caller, this_call, twilio_webhook
 
 bp = Blueprint("voice", __name__)
 log = logging.getLogger("ivr.voice")
@@ -67,7 +67,7 @@ def step(node_id: str) -> twiml.Document:
 
 
 @bp.post(routes.rule("status"))
-@twilio_webhook
+@twilio_webhook(outage=no_caller)  # no caller to keep: reconciliation recovers a lost one
 def status() -> twiml.Document:
     """The status callback: close the call record; a hang-up in the menu counts as abandoned."""
     hotline = services()

@@ -41,6 +41,7 @@ from ivr.voice.webhook import (
     int_field,
     language_of,
     link,
+    no_caller,
     this_call,
     twilio_webhook,
 )
@@ -252,7 +253,7 @@ def _connect_document(record: CallRecord) -> twiml.Document:
 
 
 @bp.post(routes.rule("whisper"))
-@twilio_webhook
+@twilio_webhook(outage=no_caller)  # Redis out of reach: bridged without the whisper
 def whisper() -> twiml.Document:
     """Played to the agent who answered, before the caller is bridged: who is calling, and why."""
     hotline = services()

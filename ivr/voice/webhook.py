@@ -2,9 +2,14 @@
 
 A caller must never hear Twilio's "application error": whatever goes wrong inside a handler
 (Redis down or slow, a bug), the answer is a 200 with valid TwiML that apologises and dials the
-overflow number. A handler may name an `outage` answer instead for when Redis cannot be reached
-(the hold loop keeps its callers waiting through a failover). Only a request that is not from
-Twilio gets anything else (403).
+overflow number. When Redis cannot be reached (an outage, a failover) the caller is kept on the
+line instead, for `hotline.redis_grace_seconds` counted from the first failed request: one short
+word in every language, a pause, and the same request again (`ride_out_outage`), its own input
+(Digits, DialCallStatus, RecordingUrl, ...) carried in the signed query string so the retry is
+handled as the original would have been. A handler may name its own `outage` answer (the hold
+loop: the music and the next turn), or `no_caller` for a request no caller waits on (a status
+callback: reconciliation with Twilio recovers what it would have written). Only a request that
+is not from Twilio gets anything else (403).
 """
 
 from __future__ import annotations
@@ -15,10 +20,12 @@ import re
 from collections.abc import Callable
 from datetime import datetime
 from typing import overload
+from urllib.parse import urlencode
 
 import redis
 from flask import Response, request
 from twilio.request_validator import RequestValidator
+from werkzeug.datastructures import ImmutableMultiDict
 
 from ivr import routes
 from ivr.callcenter.calls import CallRecord
@@ -49,6 +56,19 @@ UNREACHABLE = (
     redis.exceptions.ReadOnlyError,
     redis.exceptions.MasterDownError,
 )
+# The retry of a request that met an outage: since when (Unix s) Redis has been out of reach ...
+OUTAGE_SINCE_ARG = "rg"
+# ... and the request's own input, each field as `in_<Field>` (the signature covers the query).
+CARRIED_PREFIX = "in_"
+PLACE_FIELDS = ("City", "State", "Zip", "Country")
+# Fields Twilio sends with every request of a call, a <Redirect> included: never carried.
+CALL_FIELDS = frozenset(
+    {"AccountSid", "ApiVersion", "CallSid", "CallStatus", "CallToken", "Called", "Caller", "Direction"}
+    | {"ForwardedFrom", "From", "To", "ParentCallSid", "StirVerstat", "StirPassportToken"}
+    | {f"{who}{what}" for who in ("From", "To", "Caller", "Called") for what in PLACE_FIELDS}
+)
+CARRIED_MAX_CHARS = 600  # per field: longer input (a SpeechResult) is cut where the handler cuts it
+OUTAGE_PAUSE_SECONDS = 2
 
 
 def public_url() -> str:
@@ -86,6 +106,52 @@ def xml(resp: twiml.Document) -> Response:
     return Response(str(resp), status=200, mimetype="text/xml")
 
 
+def no_caller() -> twiml.Document:
+    """An empty answer: the request has no caller to keep (a status callback, an agent's whisper)."""
+    return twiml.document()
+
+
+def restore_carried_input() -> None:
+    """A retried request gets back the input its first try carried in the query string."""
+    carried = {
+        name.removeprefix(CARRIED_PREFIX): value
+        for name, value in request.args.items()
+        if name.startswith(CARRIED_PREFIX) and name.removeprefix(CARRIED_PREFIX) not in CALL_FIELDS
+    }
+    missing = {name: value for name, value in carried.items() if name not in request.form}
+    if missing:
+        request.form = ImmutableMultiDict([*request.form.items(multi=True), *missing.items()])
+
+
+def retry_url(since: int) -> str:
+    """This request's own URL, with the outage's start and the request's input in the query."""
+    args = [
+        (name, value)
+        for name, value in request.args.items(multi=True)
+        if name != OUTAGE_SINCE_ARG and not name.startswith(CARRIED_PREFIX)
+    ]
+    args += [
+        (f"{CARRIED_PREFIX}{name}", value[:CARRIED_MAX_CHARS])
+        for name, value in request.form.items()
+        if name not in CALL_FIELDS and value
+    ]
+    args.append((OUTAGE_SINCE_ARG, str(since)))
+    return f"{base_url()}{request.path}?{urlencode(args)}"
+
+
+def ride_out_outage() -> twiml.Document | None:
+    """Redis out of reach: keep the caller on the line and ask again, while the grace lasts."""
+    hotline = services()
+    now = int(hotline.clock.now().timestamp())
+    first = whole_number(request.args.get(OUTAGE_SINCE_ARG))
+    since = min(first or now, now)
+    if now - since >= hotline.config.file.hotline.redis_grace_seconds:
+        return None  # the outage outlasted the grace: the overflow number
+    return twiml.outage_retry(
+        hotline.config, retry_url(since), apologise=first is None, pause_seconds=OUTAGE_PAUSE_SECONDS
+    )
+
+
 @overload
 def twilio_webhook(handler: Handler, *, outage: Outage | None = None) -> View: ...
 @overload
@@ -95,8 +161,8 @@ def twilio_webhook(
 ) -> View | Callable[[Handler], View]:
     """Validate the signature, run the handler, and answer with TwiML whatever happens.
 
-    `@twilio_webhook` or `@twilio_webhook(outage=...)`: on a Redis error, `outage()` answers
-    instead of the overflow when it returns a document.
+    `@twilio_webhook` or `@twilio_webhook(outage=...)`: on Redis out of reach, `outage()`
+    (by default `ride_out_outage`) answers instead of the overflow when it returns a document.
     """
     if handler is None:
         return functools.partial(twilio_webhook, outage=outage)
@@ -108,15 +174,16 @@ def twilio_webhook(
             log.warning("rejected %s %s: bad X-Twilio-Signature", request.method, request.path)
             return Response("invalid Twilio signature\n", status=403, mimetype="text/plain")
         hotline = services()
+        restore_carried_input()
         try:
             with retry_budget(WEBHOOK_CONNECT_WINDOW):  # one budget for every connect of the request
                 return xml(handler(*args, **kwargs))
         except NoCallSid:
             log.warning("%s without a usable CallSid: overflow", request.path)
         except redis.RedisError as exc:
-            answer = outage() if outage is not None and isinstance(exc, UNREACHABLE) else None
+            answer = (outage or ride_out_outage)() if isinstance(exc, UNREACHABLE) else None
             if answer is not None:
-                log.error("redis unavailable on %s (%s): the caller stays on hold", request.path, exc)
+                log.error("redis unavailable on %s (%s): the caller stays on the line", request.path, exc)
                 return xml(answer)
             log.error("redis unavailable on %s (%s): overflow", request.path, exc)
         except Exception:
