@@ -49,7 +49,7 @@ def redis_url() -> Iterator[str]:
     """A private embedded Redis for the session, or TEST_REDIS_URL when set explicitly.
 
     The suite empties its database before and after every test, so it never uses a Redis it
-    was not given: whatever runs on 127.0.0.1:6379 is left alone. TEST_REDIS_URL (say, a
+    was not given: the machine's own Redis, if any, is left alone. TEST_REDIS_URL (say, a
     Sentinel-managed or remote server kept for tests) is emptied the same way.
     """
     explicit = os.environ.get("TEST_REDIS_URL")
