@@ -81,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
     size.add_argument(
         "--full",
         action="store_true",
-        help="the issue's counts: 30, 10, 50, 5, a row per fault point (about 20 minutes)",
+        help="the issue's counts: 30, 10, 50, 5, a row per fault point (about 23 minutes)",
     )
     parser.add_argument(
         "--rows", nargs="+", help="only these rows (names, or fault kinds such as fault-point)"
