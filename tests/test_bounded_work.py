@@ -76,9 +76,9 @@ def work() -> Iterator[dict[str, int]]:
         counts["stages"] += 1
         return real_stage(self, k)
 
-    def counted_block(self: stages.Stages, lo: int, hi: int) -> tuple[float, float]:
+    def counted_block(self: stages.Stages, lo: int, hi: int, variance: bool = True) -> tuple[float, float]:
         counts["stages"] += 1
-        return real_block(self, lo, hi)
+        return real_block(self, lo, hi, variance)
 
     def counted_sum(p: int, x: float, count: float) -> float:
         counts["stages"] += 1

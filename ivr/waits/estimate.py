@@ -248,7 +248,7 @@ def _clear_of_change(level: Stages, k: int, t: float, end: float) -> int:
     CLEAR_OF_CHANGE of their own means before `end` (k + 1 when stage k does not)."""
 
     def clear(j: int) -> bool:
-        before = level.block(j + 1, k)[0]
+        before = level.block(j + 1, k, variance=False)[0]
         return end - t - before >= CLEAR_OF_CHANGE * level.stage(j)[0]
 
     if clear(0):
