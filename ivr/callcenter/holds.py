@@ -5,10 +5,10 @@ Every hold the hotline places carries a lease (see agents.py and queues.py):
 - agent reserved (a match being made), RESERVE_LEASE_SECONDS: ready again, as idle as before.
 - caller taken from the queue (held), as long: back at their own place, or settled if the match
   was made after all.
-- agent ringing / caller connecting, ring timeout + RING_MARGIN_SECONDS from the match and again
-  from the Dial: Twilio is asked. A call that is over is ended (abandoned, the agent ready); a
-  caller still there goes back to their place, the agent not ready (`ring_timeout`) if the Dial
-  had started, else ready.
+- agent ringing / caller connecting, CONNECT_LEASE_SECONDS from the match, then ring timeout +
+  RING_MARGIN_SECONDS from the Dial: Twilio is asked. A call that is over is ended (abandoned,
+  the agent ready); a caller still there goes back to their place, the agent not ready
+  (`ring_timeout`) if the Dial had started, else ready.
 - agent kept for a callback, step by step (the job to start, the call to be placed, then
   `Callbacks.check_seconds()` at a time while the customer's call rings and is up): the claim and
   Twilio are asked. A call placed is adopted, one that is over (or still unanswered past its ring
