@@ -77,9 +77,9 @@ def test_english_callers_hear_a_range_and_nobody_staffed_means_no_figure(
     second = english_caller(dial, "+14155550199")
     # Emma takes international and general before payments, but nobody waits there: her next
     # free moment is this caller's, so she counts a whole agent. 180 s a call plus 45 s wrap-up:
-    # one exponential stage of 225 s, whose 10% point (24 s) rounds to nothing and 90% point
-    # (518 s) to 9 minutes.
-    assert "Youarenextinline.Yourwaitshouldbeupto9minutes." in heard(second)
+    # one exponential stage of 225 s, of which "up to 6 minutes" holds 1 - e^(-360/225) = 79.8%,
+    # the nearest to 80% a caller can hear.
+    assert "Youarenextinline.Yourwaitshouldbeupto6minutes." in heard(second)
 
 
 def test_a_free_agent_means_less_than_a_minute_in_both_languages(

@@ -14,7 +14,7 @@ import random
 import pytest
 
 from ivr.waits import gamma
-from ivr.waits.estimate import COVERAGE, Estimate, QueueState, estimate, wait_moments
+from ivr.waits.estimate import COVERAGE, ROUNDING_STEPS, Estimate, QueueState, Spoken, estimate, wait_moments
 
 # -- the gamma distribution ---------------------------------------------------------------------
 
@@ -191,3 +191,46 @@ def test_spoken_ranges_are_rounded_to_what_the_model_can_back(
 ) -> None:
     said = Estimate(seconds=(low + high) / 2, low=low, high=high).spoken()
     assert (said.kind, said.low, said.high) == spoken
+
+
+# -- the words callers hear -----------------------------------------------------------------------
+
+
+def _chance_of(said: Spoken, mean: float, sd: float) -> float:
+    """The chance, under the gamma law of this mean and sd, that the wait is within the words."""
+    shape, scale = (mean / sd) ** 2, sd * sd / mean
+    minutes = {
+        "soon": (0.0, 1.0),
+        "up_to": (0.0, float(said.high)),
+        "range": (float(said.low), float(said.high)),
+    }
+    if said.kind == "about":
+        step = next(step for below, step in ROUNDING_STEPS if said.high < below)
+        low, high = max(said.high - step / 2, 0.0), said.high + step / 2
+    else:
+        low, high = minutes[said.kind]
+    return gamma.cdf(high * 60, shape, scale) - (gamma.cdf(low * 60, shape, scale) if low > 0 else 0.0)
+
+
+def test_the_words_said_hold_the_stated_share_of_waits_under_the_model() -> None:
+    """From 45 s to 90 min, sd 15% to 130% of the mean: the words' chance is 80% on average.
+
+    Each one is the nearest to 80% the rounding grid allows; "less than a minute" only when at
+    least 80% of waits are.
+    """
+    chances = []
+    for mean in (45, 70, 100, 150, 200, 300, 450, 600, 900, 1200, 1800, 2400, 3600, 5400):
+        for cv in (0.15, 0.3, 0.5, 0.7, 1.0, 1.3):
+            said = Estimate(seconds=mean, low=0.0, high=0.0, sd=cv * mean).spoken()
+            chance = _chance_of(said, mean, cv * mean)
+            assert said.kind != "soon" or chance >= 0.8
+            assert 0.6 <= chance <= 1.0, (mean, cv, said, chance)
+            chances.append(chance)
+    assert 0.77 <= sum(chances) / len(chances) <= 0.85
+
+
+def test_callers_likely_to_hang_up_hear_the_waits_of_those_who_stay() -> None:
+    """With impatient callers the waits of those answered are shorter: so are the words."""
+    patient = Estimate(seconds=600.0, sd=300.0).spoken()
+    impatient = Estimate(seconds=600.0, sd=300.0, patience=300.0).spoken()
+    assert impatient.high < patient.high

@@ -48,6 +48,12 @@ COVERAGE = 0.8  # the share of real waits the announced range is meant to hold
 # Spoken figures are rounded to these steps (minutes): whole minutes under ten, then fives,
 # then tens, so a caller never hears a precision the model cannot back.
 ROUNDING_STEPS = ((10, 1), (30, 5), (math.inf, 10))
+# "Less than a minute" is said when at least this share of waits are, under the model.
+SOON_SHARE = 0.8
+# Spoken words whose chance is this close to COVERAGE are all taken as right; the narrowest wins.
+SPOKEN_TOLERANCE = 0.03
+# Figures on the rounding grid weighed for the spoken range, at most (each one CDF evaluation).
+MAX_SPOKEN_FIGURES = 40
 # A wait longer than this is announced as "longer than we can say", never as a number.
 LONGEST_SAID_SECONDS = 86_400.0
 # A stage that starts this many of its own means before a staffing change is over before it
@@ -129,6 +135,7 @@ class Estimate:
     coverage: float = COVERAGE
     sd: float = 0.0
     beyond: bool = False
+    patience: float | None = None  # callers' mean patience, when they abandon (for the spoken words)
 
     @property
     def under_a_minute(self) -> bool:
@@ -136,9 +143,17 @@ class Estimate:
         return self.high < 60
 
     def spoken(self) -> Spoken:
-        """The range as a caller hears it: rounded, never more precise than the model."""
+        """The range as a caller hears it: rounded, never more precise than the model.
+
+        With a spread (sd > 0) the words are chosen so that what is said holds COVERAGE of waits
+        as said: among the figures a caller can hear (the rounding grid), the range whose chance
+        under the wait's gamma law is nearest COVERAGE (`spoken_for`). Rounding the 10% and 90%
+        points outwards instead held 89-92% of waits in the simulated day.
+        """
         if self.beyond:
             return Spoken("long", low=_round_minutes(self.low), high=_round_minutes(self.high))
+        if self.sd > 0 and self.seconds > 0:
+            return spoken_for(self.seconds, self.sd, self.patience)
         if self.under_a_minute:
             return Spoken("soon")
         low, high = _round_minutes(self.low), _round_minutes(self.high)
@@ -149,6 +164,74 @@ class Estimate:
         if low >= high:
             return Spoken("about", low=high, high=high)
         return Spoken("range", low=low, high=high)
+
+
+def _grid_minutes(top: float) -> list[int]:
+    """The figures a caller can hear, in minutes, from 1 up to the first at or past `top`."""
+    out: list[int] = []
+    minute = 1
+    for below, step in ROUNDING_STEPS:
+        while minute < below:
+            out.append(minute)
+            if minute * 60 >= top or len(out) >= MAX_SPOKEN_FIGURES:
+                return out
+            minute += step
+        minute = int(below)
+    return out
+
+
+def spoken_for(mean: float, sd: float, patience: float | None = None) -> Spoken:
+    """The words whose chance, under the gamma law of this mean and sd, is nearest COVERAGE.
+
+    "Less than a minute" when at least SOON_SHARE of waits are; else, of "up to N minutes",
+    "between L and H minutes" and "about N minutes" (N give or take half its rounding step) on
+    the rounding grid, the narrowest whose chance is within SPOKEN_TOLERANCE of COVERAGE, else
+    the one nearest it.
+    At most MAX_SPOKEN_FIGURES figures are looked at, each one evaluation of the CDF.
+    """
+    shape, scale = (mean / sd) ** 2, sd * sd / mean
+    if patience:  # the waits of callers who stay to be answered: tilted by exp(-wait / patience)
+        scale = 1 / (1 / scale + 1 / patience)
+    if not (math.isfinite(shape) and math.isfinite(scale) and shape > 0 and scale > 0):
+        return Spoken("up_to", high=max(_round_minutes(mean), 2))
+    cdf_cache: dict[float, float] = {}
+
+    def cdf(seconds: float) -> float:
+        if seconds not in cdf_cache:
+            cdf_cache[seconds] = gamma.cdf(seconds, shape, scale) if seconds > 0 else 0.0
+        return cdf_cache[seconds]
+
+    if cdf(60.0) >= SOON_SHARE:
+        return Spoken("soon")
+    figures = _grid_minutes(mean + 6 * sd)
+    start = 0
+    while start < len(figures) - 1 and figures[start + 1] * 60 <= mean - 4 * sd:
+        start += 1
+    figures = figures[start:]
+    # (distance from COVERAGE, width in seconds, the words)
+    best: tuple[float, float, Spoken] | None = None
+
+    def consider(low: float, high: float, words: Spoken) -> None:
+        nonlocal best
+        chance = cdf(high) - cdf(low)
+        # Within SPOKEN_TOLERANCE of COVERAGE all are as good: the narrowest says the most.
+        key = (max(abs(chance - COVERAGE) - SPOKEN_TOLERANCE, 0.0), high - low, words)
+        if best is None or key[:2] < best[:2]:
+            best = key
+
+    for i, high in enumerate(figures):
+        if high >= 2:  # "up to 1 minutes" is not said
+            consider(0.0, high * 60.0, Spoken("up_to", high=high))
+        step = next(step for below, step in ROUNDING_STEPS if high < below)
+        if high >= 2:
+            consider(
+                max(high - step / 2, 0) * 60.0, (high + step / 2) * 60.0, Spoken("about", low=high, high=high)
+            )
+        for low in figures[:i]:
+            consider(low * 60.0, high * 60.0, Spoken("range", low=low, high=high))
+    if best is None:  # no figure on the grid: the wait is past the grid's top
+        return Spoken("up_to", high=max(_round_minutes(mean), 2))
+    return best[2]
 
 
 def _number(value: object) -> float | None:
@@ -341,6 +424,8 @@ def estimate(state: QueueState) -> Estimate | None:
     if moments is None:
         return None
     mean, var = moments
+    cleaned = clean(state)
+    clean_patience = cleaned.mean_patience_seconds if cleaned is not None else None
     if not mean < LONGEST_SAID_SECONDS:
         longest = LONGEST_SAID_SECONDS
         return Estimate(seconds=longest, low=longest, high=longest, beyond=True)
@@ -358,4 +443,5 @@ def estimate(state: QueueState) -> Estimate | None:
         low=min(gamma.quantile(tail, shape, scale), mean),
         high=min(max(gamma.quantile(1 - tail, shape, scale), mean), LONGEST_SAID_SECONDS),
         sd=sd,
+        patience=clean_patience,
     )
