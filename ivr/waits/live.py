@@ -20,8 +20,12 @@ Where each input of `QueueState` comes from:
 - mean handle: today's handle time once a few calls were handled, else the profile's value for
   this hour of the week, else the default; plus the department's wrap-up time, which also keeps
   an agent from the next caller.
-- patience: total time waited by callers whose wait ended today / callers who abandoned (the
-  maximum-likelihood estimate for exponential patience), once a few abandoned; else the profile's.
+- patience: the maximum-likelihood estimate for exponential patience from censored waits
+  (`censored_patience`): the time waited today by callers whose wait ended and by those still
+  waiting (the longest CENSORED_READ read one by one, each later one counted as half the last
+  of those), over the callers who abandoned, with the profile's patience worth PRIOR_ABANDONS
+  abandons. Leaving out callers still waiting made the hotline believe, in a surge, that callers
+  are far less patient than they are.
 - overtaking: today's arrivals of higher classes per second since the day's first caller.
 - staffing changes: the planned staffing of the hotline file for the coming hours (else the
   agents the profile saw in those hours), applied as a difference to the agents there now.
@@ -44,9 +48,14 @@ from ivr.hotline.schema import HotlineFile
 from ivr.waits.estimate import Estimate, QueueState, estimate
 from ivr.waits.profile import DEFAULT_HANDLE_SECONDS, hour_of_week, quietest_on_next_open_day
 
-# Below these counts today's own figures are too noisy; the profile's stand in.
+# Below this count today's own handle time is too noisy; the profile's stands in.
 MIN_HANDLED_TODAY = 3
-MIN_ABANDONED_TODAY = 5
+# The profile's patience weighs as much as this many of today's abandons; without one, today's
+# figure once this many callers abandoned (before: nobody is taken to hang up).
+PRIOR_ABANDONS = 5
+MIN_ABANDONED_WITHOUT_PROFILE = 2
+# Callers still waiting read one by one for the patience estimate (longest first); O(log n + 64).
+CENSORED_READ = 64
 # Overtaking is measured over at least this long, so the day's first callers do not make a rate.
 MIN_RATE_WINDOW_SECONDS = 600.0
 # How far ahead planned staffing changes are looked at (a wait longer than this is rare).
@@ -92,7 +101,7 @@ class _Reads:
         self.others = [d for d in live.cfg.departments if d != department]
 
     def queue(self, pipe: redis.client.Pipeline) -> None:
-        """Add the reads to `pipe` (6 + 2 per other department replies, in this order)."""
+        """Add the reads to `pipe` (7 + 2 per other department replies, in this order)."""
         dept = self.department
         pipe.zcard(keys.staffed_agents(dept))
         pipe.hgetall(keys.staffed_above(dept))
@@ -100,6 +109,7 @@ class _Reads:
         pipe.hmget(keys.department_stats(dept, self.day), self.stat_fields)
         pipe.hget(keys.profile(dept), "summary")
         pipe.zcard(keys.queue_since(dept))
+        pipe.zrange(keys.queue_since(dept), 0, CENSORED_READ - 1, withscores=True)
         for other in self.others:  # what competes for shared agents: callers waiting and talking
             pipe.zcard(keys.queue_since(other))
             pipe.hmget(keys.department_stats(other, self.day), ["answered", "handled"])
@@ -117,7 +127,7 @@ class _Reads:
 
     def parse(self, replies: list[Any], ahead: int, waited_seconds: float) -> tuple[QueueState, dict]:
         """The QueueState from the replies of `queue`, and the profile summary ({} if none yet)."""
-        staffed, above, ready, stats, summary_text, waiting, *others = replies
+        staffed, above, ready, stats, summary_text, waiting, longest, *others = replies
         values = dict(zip(self.stat_fields, (float(v or 0) for v in stats), strict=True))
         demand: dict[str, tuple] = {}  # department -> (callers waiting, callers talking)
         for i, other in enumerate(self.others):
@@ -133,10 +143,16 @@ class _Reads:
         else:
             by_hour = summary.get("handle_by_hour") or []
             handle = by_hour[how] if len(by_hour) > how else summary.get("handle") or DEFAULT_HANDLE_SECONDS
-        patience = summary.get("patience")
-        if values["abandoned"] >= MIN_ABANDONED_TODAY:
-            waited = values["answered_wait_ms"] + values["abandoned_wait_ms"]
-            patience = waited / 1000 / values["abandoned"]
+        now_ms = arrival_ms(self.now)
+        still = [max(now_ms - float(score), 0.0) / 1000 for _, score in longest or []]
+        if int(waiting) > len(still) and still:  # the rest joined later: half the last one read
+            still.append((int(waiting) - len(still)) * still[-1] / 2)
+        patience = censored_patience(
+            (values["answered_wait_ms"] + values["abandoned_wait_ms"]) / 1000,
+            values["abandoned"],
+            sum(still),
+            summary.get("patience"),
+        )
         overtaking = 0.0
         if self.rank > 0 and values["first_offer_ms"]:
             window = max((arrival_ms(self.now) - values["first_offer_ms"]) / 1000, MIN_RATE_WINDOW_SECONDS)
@@ -183,6 +199,27 @@ class _Reads:
             changes.append(((start - local).total_seconds(), max(agents + then - now_planned, 0.0)))
             previous = then
         return tuple(changes)
+
+
+def censored_patience(
+    ended_seconds: float, abandoned: float, waiting_seconds: float, prior: float | None
+) -> float | None:
+    """Mean patience, exponential, by maximum likelihood from censored waits; None: nobody hangs up.
+
+    ended_seconds: total time waited by callers whose wait ended (answered or abandoned);
+    abandoned: how many of them hung up; waiting_seconds: total time waited so far by callers
+    still waiting (censored: their patience is at least that); prior: the profile's patience.
+    Every second a caller waited is exposure, and only a hang-up is an event: exposure / events.
+    The prior counts as PRIOR_ABANDONS abandons of that mean.
+    """
+    exposure = max(ended_seconds, 0.0) + max(waiting_seconds, 0.0)
+    events = max(abandoned, 0.0)
+    if prior and prior > 0:
+        exposure += PRIOR_ABANDONS * prior
+        events += PRIOR_ABANDONS
+    elif events < MIN_ABANDONED_WITHOUT_PROFILE:
+        return None
+    return exposure / events if events > 0 and exposure > 0 else None
 
 
 def _rank_of(live: LiveQueues, priority: str | None) -> int:
