@@ -22,10 +22,11 @@ from ivr.api.supervisor import statistics
 from ivr.callcenter.agents import READY
 from ivr.callcenter.calls import CallRecord
 from ivr.clock import FixedClock, business_day
+from ivr.hotline.schema import Staffing
 from ivr.jobs.periodic import rollup_profiles
 from ivr.services import services_of
 from ivr.waits.estimate import estimate
-from ivr.waits.live import censored_patience, wait_for_caller, wait_for_new_caller
+from ivr.waits.live import LiveQueues, censored_patience, wait_for_caller, wait_for_new_caller
 from ivr.waits.profile import hour_of_week
 from standin.phone import Call
 from tests.conftest import DEMO_ACCOUNT, OPEN_HOURS
@@ -250,3 +251,39 @@ def test_patience_counts_the_callers_still_waiting_as_at_least_that_patient() ->
     assert ended / abandoned < 0.8 * 300  # what leaving them out says
     assert censored_patience(600.0, 1, 0.0, None) is None  # one abandon, no profile: too little
     assert censored_patience(600.0, 0, 300.0, 200.0) == pytest.approx((900 + 5 * 200) / 5)
+
+
+def test_a_plan_in_half_hours_is_read_step_by_step_from_the_agents_there_now(
+    app: Flask, redis_conn: redis.Redis, clock: FixedClock
+) -> None:
+    """Reinforcements at 12:30 and 12:45, people leaving at 13:00: each step in its quarter hour.
+
+    Each change is measured from what is planned now (3 agents), not from the hour's plan: one
+    agent is staffed, so the outlook is 1 + (6 - 3), 1 + (8 - 3), then 1 + (4 - 3).
+    """
+    hotline = services_of(app)
+    cfg = hotline.config.file
+    staffing = Staffing.model_validate(
+        {"mon-sun": {"09:00-12:30": 3, "12:30-12:45": 6, "12:45-13:00": 8, "13:00-18:00": 4}}
+    )
+    accounts = cfg.departments["accounts"].model_copy(update={"staffing": staffing})
+    live = LiveQueues(
+        cfg=cfg.model_copy(update={"departments": {**cfg.departments, "accounts": accounts}}),
+        conn=hotline.live.conn,
+        queues=hotline.live.queues,
+    )
+    clock.set(OPEN_HOURS.replace(hour=12, minute=10))
+    day = business_day(clock.now(), cfg.hotline.timezone)
+    hotline.agents.choose("wang_wei", READY, clock.now())
+    hotline.queues.join("CAfirst", "accounts", "zh-CN", 2, clock.now(), 50, day)
+    state = wait_for_new_caller(live, "accounts", clock.now(), day).state
+    assert state.agents == 1.0
+    assert state.staffing_changes == ((1200.0, 4.0), (2100.0, 6.0), (3000.0, 2.0))
+    assert staffing.at(0, 12) == 5 and staffing.at_minute(0, 12 * 60 + 40) == 6  # the hour: its mean
+
+
+def test_a_plan_changes_on_the_quarter_hour_at_the_finest() -> None:
+    with pytest.raises(ValueError, match="quarter hour"):
+        Staffing.model_validate({"mon-fri": {"09:00-09:10": 3}})
+    hourly = Staffing.model_validate({"agents": {"mon": [2] * 24}})  # the earlier, hourly form
+    assert hourly.at_minute(0, 23 * 60 + 59) == 2 and len(hourly.agents["mon"]) == 96

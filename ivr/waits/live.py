@@ -27,8 +27,9 @@ Where each input of `QueueState` comes from:
   abandons. Leaving out callers still waiting made the hotline believe, in a surge, that callers
   are far less patient than they are.
 - overtaking: today's arrivals of higher classes per second since the day's first caller.
-- staffing changes: the planned staffing of the hotline file for the coming hours (else the
-  agents the profile saw in those hours), applied as a difference to the agents there now.
+- staffing changes: the planned staffing of the hotline file for the coming hours, by quarter
+  hour (else the agents the profile saw in those hours), applied as a difference to the agents
+  there now.
 """
 
 from __future__ import annotations
@@ -44,7 +45,7 @@ import redis
 from ivr import keys
 from ivr.callcenter.calls import CallRecord
 from ivr.callcenter.queues import Queues, arrival_ms
-from ivr.hotline.schema import HotlineFile
+from ivr.hotline.schema import STAFFING_STEP_MINUTES, HotlineFile
 from ivr.waits.estimate import Estimate, QueueState, estimate
 from ivr.waits.profile import DEFAULT_HANDLE_SECONDS, hour_of_week, quietest_on_next_open_day
 
@@ -179,7 +180,7 @@ class _Reads:
 
         def planned(moment: datetime) -> float | None:
             if staffing is not None:
-                value = staffing.at(moment.weekday(), moment.hour)
+                value = staffing.at_minute(moment.weekday(), moment.hour * 60 + moment.minute)
                 return None if value is None else float(value)
             how = moment.weekday() * 24 + moment.hour
             seen = learned[how] if len(learned) > how else None
@@ -190,13 +191,18 @@ class _Reads:
             return ()
         changes: list[tuple[float, float]] = []
         previous = now_planned
-        hour = local.replace(minute=0, second=0, microsecond=0)
-        for step in range(1, STAFFING_LOOKAHEAD_HOURS + 1):
-            start = hour + timedelta(hours=step)
-            then = planned(start)
+        # Every quarter hour of the outlook (the plan's finest step; the learned agents change on
+        # the hour), each change measured from what is planned now: agents now + (then - now).
+        step = timedelta(minutes=STAFFING_STEP_MINUTES)
+        boundary = local.replace(
+            minute=local.minute - local.minute % STAFFING_STEP_MINUTES, second=0, microsecond=0
+        )
+        for _ in range(STAFFING_LOOKAHEAD_HOURS * 60 // STAFFING_STEP_MINUTES):
+            boundary += step
+            then = planned(boundary)
             if then is None or then == previous:
                 continue
-            changes.append(((start - local).total_seconds(), max(agents + then - now_planned, 0.0)))
+            changes.append(((boundary - local).total_seconds(), max(agents + then - now_planned, 0.0)))
             previous = then
         return tuple(changes)
 
