@@ -113,7 +113,12 @@ def simulate_wait(state: QueueState, rng: random.Random) -> float:
         leave, overtake = agents * mu + ahead * theta, lam
         step = rng.expovariate(leave + overtake)
         if changes and t + step >= changes[0][0]:  # memoryless: redraw at the new staffing
-            t, agents = changes.pop(0)
+            t, then = changes.pop(0)
+            joined, agents = math.floor(then - agents + 1e-9), then
+            if joined >= 1:  # agents who log in are idle: they take the first callers at once
+                if joined > ahead:
+                    return t
+                ahead -= joined
             continue
         t += step
         if rng.random() < overtake / (leave + overtake):
@@ -168,6 +173,51 @@ def test_the_mean_and_the_80_percent_range_hold_in_simulation(name: str) -> None
     assert 0.75 <= covered <= 0.85, covered
     below = sum(w < est.low for w in waits) / len(waits)
     assert 0.05 <= below <= 0.15, below  # the misses split both ways, not all on one side
+
+
+LOGGING_IN = {
+    "ten agents log in in 45 s": QueueState(
+        agents=5,
+        ahead=12,
+        mean_handle_seconds=300.0,
+        mean_patience_seconds=600.0,
+        staffing_changes=((45.0, 15.0),),
+    ),
+    "six more in 5 minutes": QueueState(
+        agents=10,
+        ahead=30,
+        mean_handle_seconds=240.0,
+        mean_patience_seconds=600.0,
+        staffing_changes=((300.0, 16.0),),
+    ),
+    "two steps up": QueueState(
+        agents=20,
+        ahead=40,
+        mean_handle_seconds=300.0,
+        mean_patience_seconds=900.0,
+        staffing_changes=((120.0, 25.0), (600.0, 30.0)),
+    ),
+}
+
+
+@pytest.mark.parametrize("name", list(LOGGING_IN))
+def test_agents_who_log_in_take_waiting_callers_at_once(name: str) -> None:
+    """Announced shortly before reinforcements: within 1.15x of the best possible squared error.
+
+    Agents who log in are idle and take the first callers at once; taken as a mere speed-up of
+    service, the first of these was announced 237 s for a wait of 75 s (24 times the error).
+    """
+    state = LOGGING_IN[name]
+    est = estimate(state)
+    assert est is not None
+    rng = random.Random(1)
+    waits = [simulate_wait(state, rng) for _ in range(4000)]
+    mean = sum(waits) / len(waits)
+    variance = sum((w - mean) ** 2 for w in waits) / (len(waits) - 1)
+    squared_error = sum((w - est.seconds) ** 2 for w in waits) / len(waits)
+    assert squared_error <= 1.15 * variance, (est.seconds, mean)
+    covered = sum(est.low <= w <= est.high for w in waits) / len(waits)
+    assert 0.75 <= covered <= 0.88, covered
 
 
 # -- what the caller hears ------------------------------------------------------------------------

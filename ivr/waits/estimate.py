@@ -14,6 +14,10 @@ a stage then ends only when the queue in front drops below its level, a birth-de
 passage (`stages.py` has its moments). Planned staffing changes switch each stage's rate at the
 change: a stage of mean m running when the agents change at c seconds is done before with
 probability 1 - exp(-c/m), else it finishes at the new rate (exact for exponential stages).
+Agents who log in are idle and take waiting callers at once: a stage more likely than not still
+running when j whole agents arrive ends there, and the next j - 1 callers ahead with it (taken
+as a mere speed-up of service, an announcement 45 s before ten agents arrive said 237 s for a
+wait of 75 s).
 
 The cost is O(1) in the number of callers ahead: the stages' sums over any block of callers are
 closed forms (digamma and Hurwitz zeta differences, `stages.Stages.block`); only the stages that
@@ -296,9 +300,14 @@ def _piece_at(starts: list[float], t: float) -> int:
 
 
 def _stage_across_pieces(
-    k: int, t: float, starts: list[float], levels: list[Stages | None]
-) -> tuple[float, float]:
-    """Mean and variance of stage k started at t, its rate switching at each staffing change."""
+    k: int, t: float, starts: list[float], levels: list[Stages | None], agents: list[float]
+) -> tuple[float, float, float, int, float]:
+    """Stage k started at t, its rate switching at each change: (mean, variance, cut, joined, at).
+
+    Agents who log in at a change are idle and take waiting callers at once: a stage still running
+    when `joined` (>= 1) whole agents arrive, `at` seconds from now, ends there; `cut` is the chance
+    it was still running then.
+    """
     total, var, still = 0.0, 0.0, 1.0  # still: chance the stage is not over yet
     piece = _piece_at(starts, t)
     while still > 1e-12:
@@ -311,19 +320,21 @@ def _stage_across_pieces(
         else:
             m, v = level.stage(k)
             if math.isinf(span) and not math.isfinite(m):
-                return math.inf, math.inf
+                return math.inf, math.inf, 0.0, 0, math.inf
             if m > span * UNFINISHED:  # all but never over before the change: as if nobody served
                 total += still * span
-                t, piece = starts[piece + 1], piece + 1
-                continue
-            done = 1.0 if math.isinf(span) else -math.expm1(-span / m)
-            total += still * m * done  # E[min(X, span)] for an exponential stage of mean m
-            var += still * done * v
-            still *= 1 - done
-            if math.isinf(span):
-                break
+            else:
+                done = 1.0 if math.isinf(span) else -math.expm1(-span / m)
+                total += still * m * done  # E[min(X, span)] for an exponential stage of mean m
+                var += still * done * v
+                still *= 1 - done
+                if math.isinf(span):
+                    break
+        joined = math.floor(agents[piece + 1] - agents[piece] + 1e-9)
+        if joined >= 1 and still > 1e-12:  # new agents take the caller at the head at once
+            return total, var, still, joined, starts[piece + 1]
         t, piece = starts[piece + 1], piece + 1
-    return total, var
+    return total, var, 0.0, 0, math.inf
 
 
 def _clear_of_change(level: Stages, k: int, t: float, end: float) -> int:
@@ -375,6 +386,7 @@ def wait_moments(state: QueueState) -> tuple[float, float] | None:
     if pieces[0][1] <= 0:
         return None  # a change already in force left nobody serving
     starts = [start for start, _ in pieces]
+    staffed = [agents for _, agents in pieces]
     levels = [Stages(agents * mu, theta, lam) if agents > 0 else None for _, agents in pieces]
     mean = var = t = 0.0
     try:
@@ -393,10 +405,15 @@ def wait_moments(state: QueueState) -> tuple[float, float] | None:
                     block = level.block(clear, k)
                     mean, var, t, k = mean + block[0], var + block[1], t + block[0], clear - 1
                     continue
-            stage = _stage_across_pieces(k, t, starts, levels)  # one that may run across a change
+            stage_mean, stage_var, cut, joined, at = _stage_across_pieces(k, t, starts, levels, staffed)
+            stage = (stage_mean, stage_var)  # one that may run across a change
             t_end = t + stage[0]
             if not math.isfinite(t_end):  # a stage that never ends (higher classes outrun the agents)
                 return math.inf, math.inf
+            taken_too = 0
+            if joined and cut >= 0.5:  # more likely than not still running when agents log in:
+                taken_too = joined - 1  # they take it and the next joined - 1 callers at once
+                t_end = max(t_end, at)
             for crossed in range(piece + 1, _piece_at(starts, t_end) + 1):
                 # Delta method: a stage ahead of a change that ends late leaves its part of the queue
                 # to the agents after the change, who clear it at their own pace, so the spread of
@@ -404,7 +421,7 @@ def wait_moments(state: QueueState) -> tuple[float, float] | None:
                 old, new = levels[crossed - 1], levels[crossed]
                 if old is not None and new is not None:
                     var *= (new.stage(k)[0] / old.stage(k)[0]) ** 2
-            mean, var, t, k = mean + stage[0], var + stage[1], t_end, k - 1
+            mean, var, t, k = mean + stage[0], var + stage[1], t_end, k - 1 - taken_too
         else:
             if k >= 0:
                 return None  # more stages by a change than the model should be asked to follow
