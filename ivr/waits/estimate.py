@@ -54,7 +54,7 @@ COVERAGE = 0.8  # the share of real waits the announced range is meant to hold
 ROUNDING_STEPS = ((10, 1), (30, 5), (math.inf, 10))
 # "Less than a minute" is said when at least this share of waits are, under the model.
 SOON_SHARE = 0.8
-# Spoken words whose chance is this close to COVERAGE are all taken as right; the narrowest wins.
+# Spoken words whose chance is this close to COVERAGE are all taken as right; the best centred wins.
 SPOKEN_TOLERANCE = 0.03
 # Figures on the rounding grid weighed for the spoken range, at most (each one CDF evaluation).
 MAX_SPOKEN_FIGURES = 40
@@ -189,13 +189,14 @@ def spoken_for(mean: float, sd: float, patience: float | None = None) -> Spoken:
 
     "Less than a minute" when at least SOON_SHARE of waits are; else, of "up to N minutes",
     "between L and H minutes" and "about N minutes" (N give or take half its rounding step) on
-    the rounding grid, the narrowest whose chance is within SPOKEN_TOLERANCE of COVERAGE, else
-    the one nearest it.
+    the rounding grid, of those whose chance is within SPOKEN_TOLERANCE of COVERAGE the one
+    centred nearest the mean, else the one whose chance is nearest COVERAGE.
     At most MAX_SPOKEN_FIGURES figures are looked at, each one evaluation of the CDF.
     """
     shape, scale = (mean / sd) ** 2, sd * sd / mean
     if patience:  # the waits of callers who stay to be answered: tilted by exp(-wait / patience)
         scale = 1 / (1 / scale + 1 / patience)
+    centre = shape * scale
     if not (math.isfinite(shape) and math.isfinite(scale) and shape > 0 and scale > 0):
         return Spoken("up_to", high=max(_round_minutes(mean), 2))
     cdf_cache: dict[float, float] = {}
@@ -218,8 +219,10 @@ def spoken_for(mean: float, sd: float, patience: float | None = None) -> Spoken:
     def consider(low: float, high: float, words: Spoken) -> None:
         nonlocal best
         chance = cdf(high) - cdf(low)
-        # Within SPOKEN_TOLERANCE of COVERAGE all are as good: the narrowest says the most.
-        key = (max(abs(chance - COVERAGE) - SPOKEN_TOLERANCE, 0.0), high - low, words)
+        # Within SPOKEN_TOLERANCE of COVERAGE all are as good: then the one centred nearest the
+        # mean (heard as a figure, the middle of the range is what a caller takes away).
+        excess = max(abs(chance - COVERAGE) - SPOKEN_TOLERANCE, 0.0)
+        key = (round(excess / 0.02), abs((low + high) / 2 - centre), words)
         if best is None or key[:2] < best[:2]:
             best = key
 

@@ -17,9 +17,9 @@ Where each input of `QueueState` comes from:
   earlier rule, 1/k for an agent of k departments, counted 2.6 agents where 4.1 really served a
   payments caller's queue, and announced waits ~60-80 s too long.
 - ready: the department's ready agents.
-- mean handle: today's handle time once a few calls were handled, else the profile's value for
-  this hour of the week, else the default; plus the department's wrap-up time, which also keeps
-  an agent from the next caller.
+- mean handle: today's handle times together with the profile's value for this hour of the week
+  (worth PRIOR_HANDLED calls); without a profile today's once a few calls were handled, else the
+  default; plus the department's wrap-up time, which also keeps an agent from the next caller.
 - patience: the maximum-likelihood estimate for exponential patience from censored waits
   (`censored_patience`): the time waited today by callers whose wait ended and by those still
   waiting (the longest CENSORED_READ read one by one, each later one counted as half the last
@@ -49,7 +49,10 @@ from ivr.hotline.schema import STAFFING_STEP_MINUTES, HotlineFile
 from ivr.waits.estimate import Estimate, QueueState, estimate
 from ivr.waits.profile import DEFAULT_HANDLE_SECONDS, hour_of_week, quietest_on_next_open_day
 
-# Below this count today's own handle time is too noisy; the profile's stands in.
+# The profile's handle time for the hour weighs as much as this many of today's calls (today's
+# alone swung the live path's estimate in the benchmark's first hours); without a profile,
+# today's own once this many calls were handled, else the default.
+PRIOR_HANDLED = 100
 MIN_HANDLED_TODAY = 3
 # The profile's patience weighs as much as this many of today's abandons; without one, today's
 # figure once this many callers abandoned (before: nobody is taken to hang up).
@@ -89,7 +92,7 @@ class LiveQueues:
     queues: Queues
 
 
-class _Reads:
+class Reads:
     """The reads behind one department's QueueState, queued on a pipeline, then parsed."""
 
     def __init__(self, live: LiveQueues, department: str, rank: int, now: datetime, day: str) -> None:
@@ -139,11 +142,16 @@ class _Reads:
         summary: dict[str, Any] = json.loads(summary_text) if summary_text else {}
         how = hour_of_week(self.now, self.live.cfg.hotline.timezone)
         department = self.live.cfg.departments[self.department]
-        if values["handled"] >= MIN_HANDLED_TODAY:
+        by_hour = summary.get("handle_by_hour") or []
+        learned = by_hour[how] if len(by_hour) > how and by_hour[how] else summary.get("handle")
+        if learned:  # today's calls, with the profile's figure for this hour worth PRIOR_HANDLED calls
+            handle = (values["handle_ms"] / 1000 + PRIOR_HANDLED * learned) / (
+                values["handled"] + PRIOR_HANDLED
+            )
+        elif values["handled"] >= MIN_HANDLED_TODAY:
             handle = values["handle_ms"] / 1000 / values["handled"]
         else:
-            by_hour = summary.get("handle_by_hour") or []
-            handle = by_hour[how] if len(by_hour) > how else summary.get("handle") or DEFAULT_HANDLE_SECONDS
+            handle = DEFAULT_HANDLE_SECONDS
         now_ms = arrival_ms(self.now)
         still = [max(now_ms - float(score), 0.0) / 1000 for _, score in longest or []]
         if int(waiting) > len(still) and still:  # the rest joined later: half the last one read
@@ -245,7 +253,7 @@ def _outlook(live: LiveQueues, department: str, summary: dict[str, Any], now: da
 def wait_for_caller(live: LiveQueues, record: CallRecord, now: datetime) -> Wait:
     """The wait of a caller in the queue: one pipeline (position and everything the estimate reads)."""
     department = record.get("department")
-    reads = _Reads(live, department, _rank_of(live, record.get("priority")), now, record.day)
+    reads = Reads(live, department, _rank_of(live, record.get("priority")), now, record.day)
     pipe = live.conn.pipeline(transaction=False)
     live.queues.queue_position(pipe, record.sid, department)
     reads.queue(pipe)
@@ -259,7 +267,7 @@ def wait_for_caller(live: LiveQueues, record: CallRecord, now: datetime) -> Wait
 
 def wait_for_new_caller(live: LiveQueues, department: str, now: datetime, day: str) -> Wait:
     """The wait a caller joining `department` now would have, in its lowest class (everyone first)."""
-    reads = _Reads(live, department, _rank_of(live, None), now, day)
+    reads = Reads(live, department, _rank_of(live, None), now, day)
     pipe = live.conn.pipeline(transaction=False)
     pipe.zcard(keys.queue_since(department))
     reads.queue(pipe)
