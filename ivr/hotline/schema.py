@@ -59,6 +59,8 @@ class HotlineSettings(Strict):
     redis_grace_seconds: int = Field(default=30, ge=0, le=600)
     # One turn of the hold loop at most (music and words): no turn for two of them, Twilio is asked.
     hold_turn_seconds: int = Field(default=90, ge=10, le=900)
+    # The event log (joins, answers, abandons, agent states: ivr/callcenter/events.py) keeps this long.
+    event_log_days: int = Field(default=8, ge=1, le=400)
 
     @field_validator("timezone")
     @classmethod
