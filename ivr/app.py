@@ -21,6 +21,7 @@ from ivr.voice.survey import bp as survey_bp
 from ivr.voice.transfer import bp as transfer_bp
 from ivr.voice.views import bp as voice_bp
 from ivr.voice.waiting import bp as waiting_bp
+from ivr.web import register_web
 
 
 def create_app(test_config: Mapping[str, Any] | None = None, *, clock: Clock | None = None) -> Flask:
@@ -41,4 +42,5 @@ def create_app(test_config: Mapping[str, Any] | None = None, *, clock: Clock | N
     register_api(app)
     register_cli(app)
     app.register_blueprint(readiness_bp)
+    register_web(app)
     return app

@@ -30,6 +30,8 @@ ENV_NAMES = {
     "HOTLINE_VALIDATE_SIGNATURES": "validate_signatures",
     "HOTLINE_TRUSTED_PROXIES": "trusted_proxies",
     "HOTLINE_REAPER_SECONDS": "reaper_seconds",
+    "HOTLINE_SECRET_KEY": "secret_key",
+    "HOTLINE_PUSH_STREAMS": "push_streams",
 }
 FIELD_TO_ENV = {field: env for env, field in ENV_NAMES.items()}
 
@@ -68,6 +70,12 @@ class Settings(BaseModel):
     trusted_proxies: int = Field(default=0, ge=0, le=5)
     # How often each worker's reaper passes (beat, lease, expired holds): see queue_worker/reaper.py.
     reaper_seconds: float = Field(default=3.0, gt=0, le=60)
+    # Signs the agent desktop's and wallboard's session cookies; unset, it is derived from the auth
+    # token (every process of a deployment has that one), so sessions survive restarts.
+    secret_key: str | None = Field(default=None, min_length=16)
+    # Live pages (agent desktops, wallboards) one web process streams to at once: each holds a
+    # gunicorn thread, so this must stay under the threads a process has, leaving some for Twilio.
+    push_streams: int = Field(default=24, ge=1, le=10_000)
 
     @field_validator("twilio_account_sid")
     @classmethod

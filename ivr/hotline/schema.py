@@ -421,6 +421,14 @@ class CallbackSettings(Strict):
         return value
 
 
+class Wallboard(Strict):
+    """When the supervisors' wallboard marks a department (ivr/web/: the figures turn red)."""
+
+    service_level_target: float = Field(default=0.8, ge=0, le=1)  # marked when under this
+    longest_wait_alert_seconds: int = Field(default=120, ge=1)  # marked when a caller waits longer
+    abandonment_alert: float = Field(default=0.1, ge=0, le=1)  # marked when today's rate is over this
+
+
 class HotlineFile(Strict):
     """The whole hotline file."""
 
@@ -443,6 +451,7 @@ class HotlineFile(Strict):
     survey: Survey = Survey()
     after_hours: AfterHours = AfterHours()
     callbacks: CallbackSettings = CallbackSettings()
+    wallboard: Wallboard = Wallboard()
 
     @field_validator("specialist_lines")
     @classmethod
