@@ -28,7 +28,14 @@ traffic: install      ## a simulated busy hour through the real webhooks and age
 worker: install       ## one more rq worker (needs REDIS_URL, or the running embedded Redis)
 	$(PY) -m queue_worker
 
-test: install         ## the type check (mypy), then the whole test suite (on a private embedded Redis it starts itself)
+# Debian's Chromium and its driver, for the browser tests (tests/test_browser.py): installed where
+# missing (CI runs as root), left alone where present.
+BROWSER := /usr/bin/chromium /usr/bin/chromedriver
+$(BROWSER):
+	apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver
+
+test: install $(BROWSER)   ## the type check (mypy), then the whole test suite (on a private embedded Redis it starts itself)
 	$(VENV)/bin/mypy
 	$(PY) -m pytest
 

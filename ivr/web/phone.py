@@ -9,6 +9,7 @@ agent's `reach` rings instead.
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import requests
@@ -16,10 +17,15 @@ import requests
 from ivr.settings import Settings, is_loopback_url
 
 ACTIONS = ("register", "answer", "hangup", "busy")
+RING_GRACE_SECONDS = 5.0
 
 
 class PhoneError(Exception):
-    """The stand-in refused an action or did not answer; the message says it in words."""
+    """The stand-in refused an action (`status`) or did not answer (0); the message says it in words."""
+
+    def __init__(self, message: str, status: int = 0) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 class StandinPhone:
@@ -39,14 +45,26 @@ class StandinPhone:
                 message = str(resp.json().get("message", resp.text))
             except ValueError:
                 message = resp.text[:200]
-            raise PhoneError(message or f"the stand-in answered {resp.status_code}")
+            raise PhoneError(message or f"the stand-in answered {resp.status_code}", resp.status_code)
 
     def act(self, identity: str, kind: str) -> None:
-        """Register `client:<identity>` (kept registered while the page calls this), or act on its call."""
+        """Register `client:<identity>` (kept registered while the page calls this), or act on its call.
+
+        The page shows a ring as soon as the agent is rung, a moment before the hotline's Dial
+        reaches the phone: an answer that comes first is tried again for `RING_GRACE_SECONDS`.
+        """
         if kind == "register":
             self._send("POST", f"/clients/{identity}")
-        else:
-            self._send("POST", f"/clients/{identity}/actions", {"kind": kind})
+            return
+        deadline = time.monotonic() + (RING_GRACE_SECONDS if kind == "answer" else 0)
+        while True:
+            try:
+                self._send("POST", f"/clients/{identity}/actions", {"kind": kind})
+                return
+            except PhoneError as exc:
+                if exc.status != 409 or time.monotonic() >= deadline:
+                    raise
+            time.sleep(0.2)
 
 
 def phone_for(settings: Settings) -> StandinPhone | None:
