@@ -123,12 +123,17 @@ class Hub:
                         self._thread, self._board = None, None
                         return
                 continue
+            boards = [sub for sub in subs if not sub.agent]
+            wait = self.block_seconds
+            if dirty and boards:  # a snapshot is owed: wait no longer than the gap it must keep
+                wait = min(wait, BOARD_MIN_GAP_SECONDS - (time.monotonic() - last_board))
             try:
                 if conn is None:
                     conn = self._connect()
                     if last_id == "$":  # from now on (a fresh thread has nothing to catch up)
                         last_id = EventLog(conn).last_id()
-                events = EventLog(conn).after(last_id, block_ms=int(self.block_seconds * 1000))
+                # BLOCK 0 would wait for ever: at least a millisecond.
+                events = EventLog(conn).after(last_id, block_ms=max(int(wait * 1000), 1))
                 self.reads += 1
             except redis.RedisError as exc:
                 log.warning("live push: event log unavailable (%s); retrying", type(exc).__name__)
@@ -141,7 +146,6 @@ class Hub:
                 for sub in subs:
                     if sub.agent and sub.agent in concerned:
                         sub.offer("changed")
-            boards = [sub for sub in subs if not sub.agent]
             now = time.monotonic()
             due = dirty and now - last_board >= BOARD_MIN_GAP_SECONDS
             if boards and (due or now - last_board >= BOARD_REFRESH_SECONDS):
