@@ -3,7 +3,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 PYTHON ?= python3
 
-.PHONY: install run call console traffic worker test lint format bench faults
+.PHONY: install run call console traffic worker test lint format bench faults push-bench
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -54,6 +54,9 @@ $(VENV)/.bench-installed: bench/requirements.txt $(VENV)/.installed
 
 bench: $(VENV)/.bench-installed   ## the wait-estimate benchmark: make bench ARGS="--quick" or ARGS="--docs"
 	$(PY) -m bench.waits $(ARGS)
+
+push-bench: install  ## the live push benchmark: boards one web process streams to, latency, Redis load
+	$(PY) -m bench.push $(ARGS)
 
 faults: install       ## the fault benchmark: real processes, live calls, faults; make faults ARGS="--quick"
 	$(PY) -m bench.faults $(ARGS)

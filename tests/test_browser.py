@@ -163,6 +163,7 @@ def test_a_call_rings_in_the_desktop_is_answered_and_wrapped_up_while_the_wallbo
     desk.locator("#go-ready").focus()
     desk.keyboard.press("Enter")
     expect(desk.locator("#state")).to_have_attribute("data-state", "ready", timeout=SOON)
+    expect(desk.locator("#time-in-state")).to_have_text(re.compile(r"^0:0[1-9]$"), timeout=SOON)  # counting
     expect(board.locator('tr[data-agent="li_na"]')).to_have_attribute("data-state", "ready", timeout=SOON)
 
     # Nobody else is ready for payments: the caller rings li_na at once, and her page pops.
@@ -220,8 +221,22 @@ def test_an_api_error_is_shown_in_words(hotline: Hotline, browser: Browser) -> N
     expect(desk.locator("#message")).to_contain_text("no call to transfer")
 
 
-def test_the_board_sets_an_agents_state(hotline: Hotline, browser: Browser) -> None:
+def test_an_abandon_is_marked_and_the_board_sets_an_agents_state(hotline: Hotline, browser: Browser) -> None:
+    """A caller hangs up on hold: the board counts it and marks the abandonment rate (over 10 %)."""
     board = signed_in(browser, f"{hotline.url}/wallboard", hotline.supervisor_token)
+    expect(board.locator("#connection")).to_have_text("实时连接", timeout=SOON)
+    before = hotline.queues()["payments"]
+    caller = Caller(hotline.control, "+8613912345678")
+    caller.queue_for_payments()
+    hotline.control.act(caller.sid, "hangup")
+    abandoned = board.locator('article[data-dept="payments"] [data-field="abandonment_rate"]')
+    expect(abandoned).to_have_class(re.compile("marked"), timeout=SOON)
+    expect(abandoned).to_contain_text("超出阈值")
+    payments = hotline.queues()["payments"]
+    assert payments["abandoned"] == before["abandoned"] + 1 and payments["abandonment_rate"] > 0.1
+    assert figure(board, "payments", "abandoned") == str(payments["abandoned"])
+    assert figure(board, "payments", "abandonment_rate") == f"{round(payments['abandonment_rate'] * 100)}%"
+
     row = board.locator('tr[data-agent="wang_wei"]')
     expect(row).to_be_visible(timeout=SOON)
     row.locator("select").first.select_option("ready")

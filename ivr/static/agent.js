@@ -28,7 +28,8 @@ function render(state) {
       ? `${T.verified} (${call.verification === "caller_id" ? T.by_caller_id : T.by_second_factor})`
       : T.not_verified;
     $("pop-issue").textContent = call.issue || "—";
-    $("pop-department").textContent = call.department || "—";
+    const names = PAGE.departments[call.department] || {};
+    $("pop-department").textContent = names[PAGE.locale] || call.department || "—";
     $("pop-language").textContent = call.language || "—";
     $("pop-waited").textContent = duration(call.waited_seconds);
     $("pop-previous").textContent = String(call.previous_calls_7d);
