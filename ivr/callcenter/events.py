@@ -119,8 +119,9 @@ class EventLog:
     def between(self, start: datetime, end: datetime, count: int = 10_000) -> list[Event]:
         """Entries written from `start` up to (not including) `end`, oldest first."""
         last = int(end.timestamp() * 1000) - 1
+        # An id of milliseconds alone: from its first entry (start), to its last (end).
         entries: Any = self.conn.xrange(
-            keys.events(), f"{int(start.timestamp() * 1000)}-0", f"{last}-", count=count
+            keys.events(), str(int(start.timestamp() * 1000)), str(last), count=count
         )
         return [_event(entry_id, fields) for entry_id, fields in entries or []]
 
