@@ -119,6 +119,7 @@ function render(data) {
   document.getElementById("as-of").textContent = new Date(data.queues.as_of).toLocaleTimeString();
   const queues = document.getElementById("queues");
   queues.replaceChildren(...data.queues.queues.map((q) => queueCard(q, data.thresholds)));
+  renderToday(data.intervals || []);
   const rows = document.querySelector("#agents tbody");
   // Keep a row whose state control has focus: a supervisor choosing a state is not interrupted.
   const focused = document.activeElement && document.activeElement.closest("tr[data-agent]");
@@ -151,6 +152,34 @@ function render(data) {
   });
   rows.replaceChildren(...fresh);
   tick();
+}
+
+// Today's intervals as a bar chart in a table: each count with a bar scaled to the busiest one.
+function renderToday(rows) {
+  const body = document.querySelector("#today tbody");
+  const most = Math.max(1, ...rows.map((r) => r.offered));
+  body.replaceChildren(...rows.slice(-16).map((r) => {
+    const row = document.createElement("tr");
+    const time = document.createElement("th");
+    time.scope = "row";
+    time.textContent = new Date(r.start).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+    row.append(time);
+    for (const name of ["offered", "answered", "abandoned"]) {
+      const td = document.createElement("td");
+      const bar = document.createElement("span");
+      bar.className = `bar ${name}`;
+      bar.style.width = `${(70 * r[name]) / most}%`;
+      const value = document.createElement("span");
+      value.textContent = String(r[name]);
+      td.append(bar, value);
+      row.append(td);
+    }
+    const settled = r.answered + r.abandoned;
+    const level = document.createElement("td");
+    level.textContent = settled ? percent(r.within / settled) : "—";
+    row.append(level);
+    return row;
+  }));
 }
 
 function tick() {

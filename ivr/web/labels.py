@@ -101,6 +101,8 @@ LABELS: dict[str, dict[str, str]] = {
         "nobody": "无人值守",
         "seconds": "秒",
         "minutes": "分",
+        "today": "今日各时段（15分钟，全部部门）",
+        "interval": "时段",
     },
     "en-US": {
         "lang_name": "English",
@@ -194,6 +196,8 @@ LABELS: dict[str, dict[str, str]] = {
         "nobody": "nobody staffed",
         "seconds": "s",
         "minutes": "min",
+        "today": "Today in 15-minute intervals (all departments)",
+        "interval": "Interval",
     },
 }
 

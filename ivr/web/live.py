@@ -14,15 +14,19 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 from flask import Blueprint, Flask, Response, abort, current_app, stream_with_context
 
+from ivr.api.reports import Day, intervals
 from ivr.api.schemas import AgentsReport, QueuesReport, ScreenPop
 from ivr.api.sessions import session_principal
 from ivr.api.supervisor import statistics
 from ivr.callcenter.agents import ON_CALL, RINGING, WRAP_UP
+from ivr.callcenter.events import EventLog
 from ivr.callcenter.screenpop import screen_pop
+from ivr.clock import business_day
 from ivr.services import Services, services, services_of
 from ivr.store import listener
 from ivr.web.push import BLOCK_SECONDS, Hub, Subscriber
@@ -32,6 +36,7 @@ bp = Blueprint("live", __name__)
 EXTENSION = "hotline.push"
 KEEPALIVE_SECONDS = 15.0
 STREAM_SECONDS = 300.0
+INTERVALS_EVERY_SECONDS = 60.0
 WITH_CALL = (RINGING, ON_CALL, WRAP_UP)
 
 
@@ -59,11 +64,43 @@ def desk_state(hotline: Services, agent_id: str) -> dict[str, Any]:
     }
 
 
-def board_state(hotline: Services) -> dict[str, Any]:
+class TodayIntervals:
+    """Today's 15-minute intervals (all departments), read from the event log at most once a minute.
+
+    The read grows with the day's events, not with the boards: the hub's snapshot carries it.
+    """
+
+    def __init__(self, hotline: Services, every: float = INTERVALS_EVERY_SECONDS) -> None:
+        self.hotline, self.every = hotline, every
+        self._read_at = float("-inf")
+        self._rows: list[dict[str, Any]] = []
+
+    def rows(self) -> list[dict[str, Any]]:
+        """Per interval of today: offered, answered, abandoned, answered within the service level."""
+        if time.monotonic() - self._read_at >= self.every:
+            settings = self.hotline.config.file.hotline
+            now = datetime.now(UTC)  # the log's clock (ivr/api/reports.py)
+            day = Day.of(business_day(now, settings.timezone), settings.timezone)
+            events = EventLog(self.hotline.stores.data).between(day.start, day.end)
+            totals: dict[str, dict[str, Any]] = {}
+            for row in intervals(events, day, settings.service_level_seconds):
+                total = totals.setdefault(
+                    row["start"],
+                    {"start": row["start"], "offered": 0, "answered": 0, "abandoned": 0, "within": 0},
+                )
+                for name in ("offered", "answered", "abandoned"):
+                    total[name] += row[name]
+                total["within"] += row["answered_within"]
+            self._rows, self._read_at = [totals[k] for k in sorted(totals)], time.monotonic()
+        return self._rows
+
+
+def board_state(hotline: Services, today: TodayIntervals | None = None) -> dict[str, Any]:
     """What every wallboard shows: the supervisor API's queue and agent reports, and the marks."""
     stats, now = statistics(hotline), hotline.clock.now()
     board = hotline.config.file.wallboard
     return {
+        "intervals": today.rows() if today is not None else [],
         "queues": QueuesReport.model_validate(stats.queue_report(now)).model_dump(mode="json"),
         "agents": AgentsReport.model_validate(stats.agent_report(now)).model_dump(mode="json"),
         "thresholds": {
@@ -78,9 +115,10 @@ def board_state(hotline: Services) -> dict[str, Any]:
 def install_hub(app: Flask) -> Hub:
     """The app's hub (one per process: its thread starts with the first page, after any fork)."""
     hotline = services_of(app)
+    today = TodayIntervals(hotline)
     hub = Hub(
         lambda: listener(hotline.stores.url, BLOCK_SECONDS),
-        lambda: board_state(hotline),
+        lambda: board_state(hotline, today),
         limit=hotline.settings.push_streams,
     )
     app.extensions[EXTENSION] = hub
