@@ -1,7 +1,8 @@
 """The pages people use in a browser: the agent desktop and the supervisors' wallboard, live.
 
 `register_web(app)` mounts them: the pages and sign-in (pages.py), their live streams (live.py,
-fed by the process's hub, push.py), with the session cookie's settings (ivr/api/sessions.py).
+fed by the process's hub, push.py), with the session cookie's settings (ivr/api/sessions.py),
+and Prometheus's /metrics (metrics.py).
 Templates live in ivr/templates/, the small scripts and the style sheet in ivr/static/.
 """
 
@@ -11,6 +12,7 @@ from flask import Flask
 
 from ivr.api.sessions import configure
 from ivr.services import services_of
+from ivr.web import metrics
 from ivr.web.live import bp as live_bp
 from ivr.web.live import install_hub
 from ivr.web.pages import bp as pages_bp
@@ -22,3 +24,4 @@ def register_web(app: Flask) -> None:
     install_hub(app)
     app.register_blueprint(pages_bp)
     app.register_blueprint(live_bp)
+    metrics.install(app)
