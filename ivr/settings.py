@@ -7,7 +7,7 @@ import os
 import re
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
@@ -32,6 +32,7 @@ ENV_NAMES = {
     "HOTLINE_REAPER_SECONDS": "reaper_seconds",
     "HOTLINE_SECRET_KEY": "secret_key",
     "HOTLINE_PUSH_STREAMS": "push_streams",
+    "HOTLINE_LOG_FORMAT": "log_format",
 }
 FIELD_TO_ENV = {field: env for env, field in ENV_NAMES.items()}
 
@@ -76,6 +77,8 @@ class Settings(BaseModel):
     # Live pages (agent desktops, wallboards) one web process streams to at once: each holds a
     # gunicorn thread, so this must stay under the threads a process has, leaving some for Twilio.
     push_streams: int = Field(default=24, ge=1, le=10_000)
+    # Log lines as text, or as JSON objects (one a line) for a log pipeline (ivr/logs.py).
+    log_format: Literal["text", "json"] = "text"
 
     @field_validator("twilio_account_sid")
     @classmethod

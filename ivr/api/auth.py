@@ -22,7 +22,7 @@ import redis
 from flask import abort, g, request
 from werkzeug.exceptions import TooManyRequests
 
-from ivr import keys
+from ivr import keys, logs
 from ivr.api.sessions import check_csrf, session_principal
 from ivr.api.tokens import ROLES, TOKEN_BYTES, Principal, digest, identify, issue_token, principal_of, revoke
 from ivr.services import services
@@ -106,6 +106,7 @@ def require(role: str) -> Callable[[Callable[P, R]], Callable[P, R]]:
             if who.role != role:
                 abort(403, description=f"this needs the {role} role")
             g.principal = who
+            logs.bind(reset=True, agent=who.subject if who.role == "agent" else None)
             return view(*args, **kwargs)
 
         return wrapper
