@@ -3,7 +3,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 PYTHON ?= python3
 
-.PHONY: install run call console traffic worker test lint format bench faults push-bench
+.PHONY: install run call console traffic worker test lint format bench faults push-bench softphone
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -54,6 +54,9 @@ $(VENV)/.bench-installed: bench/requirements.txt $(VENV)/.installed
 
 bench: $(VENV)/.bench-installed   ## the wait-estimate benchmark: make bench ARGS="--quick" or ARGS="--docs"
 	$(PY) -m bench.waits $(ARGS)
+
+softphone:            ## the agent desktop's softphone library (Twilio's Voice SDK, from npm, pinned in package-lock.json)
+	npm ci --no-audit --no-fund
 
 push-bench: install  ## the live push benchmark: boards one web process streams to, latency, Redis load
 	$(PY) -m bench.push $(ARGS)

@@ -81,7 +81,11 @@ function beat() {
 $("go-ready").addEventListener("click", () => chooseState("ready"));
 $("go-not-ready").addEventListener("click", () => chooseState("not_ready"));
 $("go-offline").addEventListener("click", () => chooseState("offline"));
-if (PAGE.standin) {
+if (PAGE.softphone) {  // Twilio's Voice SDK in this page (softphone.js)
+  $("answer").addEventListener("click", () => softphone.answer());
+  $("mute").addEventListener("click", () => softphone.mute());
+  $("hangup").addEventListener("click", () => softphone.hangup());
+} else if (PAGE.standin) {  // the local stand-in's phone, through the hotline
   $("answer").addEventListener("click", () => phone("answer"));
   $("hangup").addEventListener("click", () => phone("hangup"));
 }

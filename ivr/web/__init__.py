@@ -16,6 +16,7 @@ from ivr.web import metrics
 from ivr.web.live import bp as live_bp
 from ivr.web.live import install_hub
 from ivr.web.pages import bp as pages_bp
+from ivr.web.softphone import bp as softphone_bp
 
 
 def register_web(app: Flask) -> None:
@@ -24,4 +25,5 @@ def register_web(app: Flask) -> None:
     install_hub(app)
     app.register_blueprint(pages_bp)
     app.register_blueprint(live_bp)
+    app.register_blueprint(softphone_bp)
     metrics.install(app)

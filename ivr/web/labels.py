@@ -102,6 +102,10 @@ LABELS: dict[str, dict[str, str]] = {
         "seconds": "秒",
         "minutes": "分",
         "today": "今日各时段（15分钟，全部部门）",
+        "phone_softphone": "本页即您的电话（Twilio 网页电话）。",
+        "mute": "静音",
+        "softphone_ready": "已注册",
+        "softphone_offline": "未注册",
         "interval": "时段",
     },
     "en-US": {
@@ -197,6 +201,10 @@ LABELS: dict[str, dict[str, str]] = {
         "seconds": "s",
         "minutes": "min",
         "today": "Today in 15-minute intervals (all departments)",
+        "phone_softphone": "This page is your phone (Twilio softphone).",
+        "mute": "Mute",
+        "softphone_ready": "registered",
+        "softphone_offline": "not registered",
         "interval": "Interval",
     },
 }

@@ -19,6 +19,7 @@ from ivr.api.tokens import Principal
 from ivr.services import services
 from ivr.web.labels import LABELS, LOCALES, choose_locale
 from ivr.web.phone import ACTIONS, PhoneError, client_identity, phone_for
+from ivr.web.softphone import configured as softphone_configured
 
 bp = Blueprint("desk", __name__)
 
@@ -32,9 +33,13 @@ def _no_framing(resp: Response) -> Response:
     """The pages are never framed nor cached; their scripts come from this hotline only."""
     resp.headers.setdefault("X-Frame-Options", "DENY")
     resp.headers.setdefault("Cache-Control", "no-store")
+    # The softphone talks to Twilio (signalling over wss, the ringtones from the SDK's host).
+    twilio = " https://*.twilio.com wss://*.twilio.com" if softphone_configured(services().settings) else ""
+    sounds = " https://sdk.twilio.com" if twilio else ""
     resp.headers.setdefault(
         "Content-Security-Policy",
-        "default-src 'self'; script-src 'self'; style-src 'self'; connect-src 'self'; frame-ancestors 'none'",
+        f"default-src 'self'; script-src 'self'; style-src 'self'; connect-src 'self'{twilio}; "
+        f"media-src 'self'{sounds}; frame-ancestors 'none'",
     )
     return resp
 
@@ -70,7 +75,9 @@ def agent_page() -> ResponseReturnValue:
     who = session_principal(hotline.stores.data)
     cfg = hotline.config.file
     agent = hotline.agents.get(who.subject) if who is not None and who.role == "agent" else None
-    phone = phone_for(hotline.settings) if agent and client_identity(agent.reach) else None
+    identity = client_identity(agent.reach) if agent else None
+    softphone = bool(identity) and softphone_configured(hotline.settings)
+    phone = phone_for(hotline.settings) if identity and not softphone else None
     return _page(
         "agent",
         "agent.html",
@@ -80,6 +87,7 @@ def agent_page() -> ResponseReturnValue:
         reasons=REASONS,
         dispositions=DISPOSITIONS,
         standin_phone=phone is not None,
+        softphone=softphone,
         reach=agent.reach if agent else "",
     )
 
