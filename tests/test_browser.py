@@ -109,6 +109,7 @@ def signed_in(browser: Browser, url: str, token: str, **context: Any) -> Page:
     page.goto(url)
     page.get_by_label(re.compile("访问令牌|Access token")).fill(token)
     page.keyboard.press("Enter")
+    expect(page.locator("#signout")).to_be_visible(timeout=SOON)  # the signed-in page has loaded
     return page
 
 
