@@ -38,6 +38,7 @@ from enum import StrEnum
 import redis
 
 from ivr import keys
+from ivr.callcenter.events import AGENT_EVENT_LUA
 from ivr.hotline.schema import Agent as AgentSpec
 from ivr.redis_types import text_hash, text_or_none, texts
 from ivr.scripts import Script
@@ -103,7 +104,8 @@ CONNECT_LEASE_SECONDS = 8
 # `allowed_from`: a comma list; `pairs`: field/value pairs to set ('' deletes).
 # Returns the state it came from, or an error reply naming the state it is in.
 _TRANSITION = Script(
-    """
+    AGENT_EVENT_LUA
+    + """
 local state = redis.call('HGET', KEYS[1], 'state')
 if not state then return redis.error_reply('unknown agent') end
 local allowed = false
@@ -119,9 +121,10 @@ for i = 4, #ARGV, 2 do
     redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1])
   end
 end
+log_agent_event(KEYS[2], KEYS[1], state, ARGV[2])
 return state
 """,
-    keys=("agent",),
+    keys=("agent", "events"),
     args=("allowed_from", "to", "now", "pairs*"),
 )
 
@@ -241,6 +244,7 @@ class Agents:
             previous = _TRANSITION(
                 self.conn,
                 agent=keys.agent(agent_id),
+                events=keys.events(),
                 allowed_from=",".join(allowed),
                 to=to,
                 now=now.isoformat(),

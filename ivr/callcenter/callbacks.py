@@ -34,6 +34,7 @@ from ivr import faultpoints, keys, routes
 from ivr.callcenter.agents import RING_MARGIN_SECONDS, Agents, StateConflict
 from ivr.callcenter.calls import CallRecord
 from ivr.callcenter.connections import REQUEUE_CAPACITY
+from ivr.callcenter.events import CALL_EVENT_LUA
 from ivr.callcenter.lifecycle import CallLife, CallStatus, allowed_from
 from ivr.callcenter.queues import Popped, Queues
 from ivr.clock import Clock, business_day
@@ -75,7 +76,8 @@ ADOPT_SLACK_SECONDS = 5
 # hold becomes connecting (-1); a call that ended meanwhile (the caller hung up as the place was
 # taken) is left alone (0), so no agent rings for nobody. Checked and written in one step.
 _CLAIM = Script(
-    """
+    CALL_EVENT_LUA
+    + """
 local f = redis.call('HMGET', KEYS[1], 'status', 'cb_status', 'ended_at')
 -- 'answered' + queued: the agent missed a customer who was on the line, and the place was just
 -- put back (the customer is gone from the line by now): still a callback.
@@ -84,6 +86,7 @@ if (f[1] == ARGV[5] and f[2] == 'waiting') or (f[1] == ARGV[6] and f[2] == 'answ
   redis.call('HSET', KEYS[1], 'status', ARGV[5], 'cb_status', 'dialling', 'agent', ARGV[1],
     'department', ARGV[2],
     'queue_score', ARGV[3], 'matched_at', ARGV[4], 'cb_call', '')
+  log_call_event(KEYS[2], KEYS[1], 'callback_waiting', 'offer', 'attempt', attempt)
   return attempt
 end
 if f[3] or not string.find(ARGV[8], ',' .. (f[1] or '') .. ',', 1, true) then return 0 end
@@ -91,9 +94,10 @@ redis.call('HSET', KEYS[1], 'status', ARGV[7], 'agent', ARGV[1], 'department', A
   'queue_score', ARGV[3], 'matched_at', ARGV[4])
 -- A new match: what an earlier one of this caller left (a failed redirect, a dial) is not its.
 redis.call('HDEL', KEYS[1], 'redirect', 'dialled_at')
+log_call_event(KEYS[2], KEYS[1], f[1] or '', ARGV[7], 'by', 'match')
 return -1
 """,
-    keys=("call",),
+    keys=("call", "events"),
     args=("agent", "department", "score", "now", "callback", "queued", "connecting", "connecting_from"),
 )
 
@@ -101,7 +105,8 @@ return -1
 # `cb_status`, the new call `status` ('' to leave it) from `status_from` (',statuses,', lifecycle.py),
 # then field/value `pairs` to set.
 _MOVE = Script(
-    """
+    CALL_EVENT_LUA
+    + """
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
 local f = redis.call('HMGET', KEYS[1], 'cb_attempt', 'cb_status', 'status')
 if ARGV[1] ~= '' and f[1] ~= ARGV[1] then return 0 end
@@ -112,9 +117,10 @@ if ARGV[4] ~= '' then
 end
 redis.call('HSET', KEYS[1], 'cb_status', ARGV[3])
 for i = 6, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
+if ARGV[4] ~= '' then log_call_event(KEYS[2], KEYS[1], f[3] or '', ARGV[4], 'cb_status', ARGV[3]) end
 return 1
 """,
-    keys=("call",),
+    keys=("call", "events"),
     args=("attempt", "allowed", "cb_status", "status", "status_from", "pairs*"),
 )
 
@@ -122,7 +128,8 @@ return 1
 # `failed_status` (from `failed_from`, ',statuses,') or back to `callback`. Returns 'retry:n' (n
 # failures so far), 'failed', or '' when this attempt's outcome was already recorded.
 _NOT_REACHED = Script(
-    """
+    CALL_EVENT_LUA
+    + """
 local f = redis.call('HMGET', KEYS[1], 'cb_attempt', 'cb_status', 'status')
 if f[1] ~= ARGV[1] or (f[2] ~= 'dialling' and f[2] ~= 'calling' and f[2] ~= 'answered') then
   return ''
@@ -132,12 +139,14 @@ local fails = redis.call('HINCRBY', KEYS[1], 'cb_fails', 1)
 if fails >= tonumber(ARGV[2]) then
   redis.call('HSET', KEYS[1], 'cb_status', 'failed', 'cb_reason', ARGV[3], 'status', ARGV[4],
     'outcome', 'callback_failed', 'agent', '')
+  log_call_event(KEYS[2], KEYS[1], f[3] or '', ARGV[4], 'reason', ARGV[3])
   return 'failed'
 end
 redis.call('HSET', KEYS[1], 'cb_status', 'retry', 'cb_reason', ARGV[3], 'agent', '', 'status', ARGV[6])
+log_call_event(KEYS[2], KEYS[1], f[3] or '', ARGV[6], 'reason', ARGV[3])
 return 'retry:' .. fails
 """,
-    keys=("call",),
+    keys=("call", "events"),
     args=("attempt", "max_attempts", "reason", "failed_status", "failed_from", "callback"),
 )
 
@@ -193,6 +202,7 @@ class Callbacks:
         moved = _MOVE(
             self.conn,
             call=keys.call(sid),
+            events=keys.events(),
             attempt=attempt,
             allowed="," + ",".join(allowed) + ",",
             cb_status=to,
@@ -241,6 +251,7 @@ class Callbacks:
         claimed = _CLAIM(
             self.conn,
             call=keys.call(found.sid),
+            events=keys.events(),
             agent=agent_id,
             department=department,
             score=str(found.score),
@@ -351,6 +362,7 @@ class Callbacks:
             _NOT_REACHED(
                 self.conn,
                 call=keys.call(sid),
+                events=keys.events(),
                 attempt=attempt,
                 max_attempts=self.settings.max_attempts,
                 reason=reason,
