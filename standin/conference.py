@@ -124,6 +124,7 @@ class Participant:
     heard: list[Heard] = field(default_factory=list)  # what it heard, when it has no call
     date_created: str = field(default_factory=lambda: formatdate(usegmt=True))
     music: tuple[str, str] | None = None  # the document its music goes on with (url, method)
+    on_left: Callable[[], None] | None = None  # a dialled leg hears that the room let it go
     _progress: int = 0
 
     @property
@@ -346,6 +347,8 @@ class Conferences:
             self._event(room, "participant-leave", participant, ParticipantCallStatus=call_status)
             if kicked and participant.call is not None:
                 self._outbox.append(_quietly(participant.call.leave_conference))
+            elif kicked and participant.on_left is not None:
+                participant.on_left()
             if room.status == "completed":
                 pass
             elif was_in and participant.end_conference_on_exit:
@@ -472,6 +475,8 @@ class Conferences:
                 self._call_status(participant, "completed")
                 self._progress(participant, "completed", "completed")
                 self._event(room, "participant-leave", participant, ParticipantCallStatus="completed")
+                if participant.on_left is not None:
+                    participant.on_left()
         extra = {"ReasonConferenceEnded": reason, "Reason": _REASONS[reason]}
         if by:
             extra["CallSidEndingConference"] = by

@@ -654,6 +654,8 @@ def create_rest_app(switchboard: Switchboard, account_sid: str, auth_token: str)
             rooms.leave(participant.call_sid, kicked=True)
         else:
             rooms.cancel(participant.call_sid, "canceled")
+            if switchboard.dialer is not None:
+                switchboard.dialer.updated(participant.call_sid)  # it stops ringing
         return "", 204
 
     @app.post(f"{base}/Messages.json")

@@ -9,7 +9,9 @@ goes after the room, and the status callbacks the app receives.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 from flask import Flask, abort, request
@@ -22,6 +24,8 @@ from twilio.twiml.voice_response import Dial, VoiceResponse
 from ivr.twilio_rest import make_client
 from standin.conference import DEFAULT_WAIT_MUSIC
 from standin.errors import CallbackError
+from standin.live import LiveCalls, Message
+from standin.outbound import Dialler
 from standin.phone import Call
 from standin.rest import Switchboard, create_rest_app, serve_in_thread
 from standin.transport import FlaskTransport
@@ -513,3 +517,55 @@ def test_unknown_rooms_and_participants_are_404(app: Flask, switchboard: Switchb
     with pytest.raises(TwilioRestException) as caught:
         client.conferences(room_sid(client)).participants("CA" + "0" * 32).fetch()
     assert (caught.value.status, caught.value.code) == (404, 20404)
+
+
+# -- the live stand-in -----------------------------------------------------------------------------
+
+
+def test_live_a_console_dialled_into_the_room_talks_until_it_hangs_up(app: Flask) -> None:
+    """The live stand-in rings the console, starts the room on its answer, and lets the caller
+    go on with the Dial's action when the agent (endConferenceOnExit) hangs up."""
+    switchboard = Switchboard()
+    calls = LiveCalls(
+        switchboard, lambda: FlaskTransport(app.test_client(), PUBLIC, AUTH_TOKEN), ACCOUNT_SID, speed=50.0
+    )
+    switchboard.dialer = Dialler(calls)
+    url, stop = serve_in_thread(create_rest_app(switchboard, ACCOUNT_SID, AUTH_TOKEN))
+    try:
+        client = make_client(ACCOUNT_SID, AUTH_TOKEN, url, timeout=2)
+        console = calls.register("li_na")
+        call = calls.place(CALLER, HOTLINE, voice_url="/join")
+        wait_for(lambda: call.state == "conference", "the caller in the room")
+        participant = client.conferences(ROOM).participants.create(
+            from_=HOTLINE, to="client:li_na", end_conference_on_exit=True
+        )
+        ring = wait_for(
+            lambda: next((e for e in console.events.since(0) if e["kind"] == "ring"), None), "a ring"
+        )
+        assert ring["call"] == participant.call_sid
+        leg = calls.call(participant.call_sid)
+        assert leg is not None
+        leg.inbox.put(Message("answer", by="li_na"))
+        wait_for(lambda: "conference-start" in events_of(app), "the room's start")
+        room = switchboard.conferences.find(str(participant.conference_sid))
+        assert room is not None and room.hears(call.call_sid, participant.call_sid)
+        leg.inbox.put(Message("end", by="caller"))  # the console hangs up its leg
+        wait_for(lambda: call.state == "completed", "the caller's call to end")
+        assert "The conversation has ended." in call.heard_text()
+        assert client.conferences(room.sid).fetch().reason_conference_ended == (
+            "participant-with-end-conference-on-exit-left"
+        )
+        assert switchboard.conferences.problems == []
+    finally:
+        stop()
+
+
+def wait_for(found: Callable[[], Any], what: str, seconds: float = 5.0) -> Any:
+    """What ``found`` returns once it is truthy; fails after ``seconds`` (a bound, not a timing)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        value = found()
+        if value:
+            return value
+        time.sleep(0.02)
+    pytest.fail(f"no {what} within {seconds} s")
