@@ -25,6 +25,7 @@ from ivr.callcenter.notes import WrapUps
 from ivr.callcenter.queues import Queues
 from ivr.callcenter.redirect import RestConnector
 from ivr.callcenter.returning import ReturningCallers
+from ivr.callcenter.rooms import Rooms
 from ivr.callcenter.routing import QueueDoor
 from ivr.callcenter.transfers import Transfers
 from ivr.clock import Clock, clock_from_env
@@ -65,6 +66,7 @@ class Services:
     returning: ReturningCallers
     live: LiveQueues  # what a wait estimate reads
     ending: CallEnding
+    rooms: Rooms  # the agent's leg of a connection through a conference room
     holds: Holds
     transfers: Transfers
     wrapups: WrapUps
@@ -94,7 +96,8 @@ def build_services(settings: Settings, clock: Clock | None = None, *, worker: bo
     matcher = Matcher(cfg, conn, agents, queues, connector, clock, callbacks=callbacks, jobs=jobs)
     connections = Connections(cfg, conn, agents, queues)
     door = QueueDoor(queues, jobs, returning=returning)
-    ending = CallEnding(cfg, conn, calls, queues, returning, connections, jobs)
+    rooms = Rooms(conn, rest, cfg.hotline.ring_timeout_seconds, cfg.hotline.overflow_number)
+    ending = CallEnding(cfg, conn, calls, queues, returning, connections, jobs, rooms)
     holds = Holds(
         cfg,
         conn,
@@ -127,6 +130,7 @@ def build_services(settings: Settings, clock: Clock | None = None, *, worker: bo
         returning=returning,
         live=LiveQueues(cfg, conn, queues),
         ending=ending,
+        rooms=rooms,
         holds=holds,
         transfers=Transfers(cfg, calls, agents, queues, jobs, connector),
         wrapups=WrapUps(conn, agents),

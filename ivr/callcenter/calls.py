@@ -136,6 +136,22 @@ class CallRecord:
         return self.get("verified") in VERIFIED
 
 
+# The conference events the call record keeps (the latest of them, with the room's sid).
+ROOM_EVENTS = frozenset(
+    {"conference-start", "conference-end", "participant-join", "participant-leave"}
+    | {"participant-hold", "participant-unhold"}
+)
+_NOTE_ROOM = Script(
+    """
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+redis.call('HSET', KEYS[1], 'room', ARGV[1], 'room_event', ARGV[2])
+return 1
+""",
+    keys=("call",),
+    args=("room", "event"),
+)
+
+
 class CallStore:
     """Reads and writes call records."""
 
@@ -179,6 +195,15 @@ class CallStore:
         """The call's record if there is one (the status callback must not create calls)."""
         fields = text_hash(self.conn.hgetall(keys.call(sid)))
         return CallRecord(sid=sid, fields=fields) if fields else None
+
+    def note_room(self, sid: str, event: str, conference_sid: str) -> None:
+        """A room event of the call's conference: its sid and the latest event, on the record.
+
+        Written only on a record that exists (a late event never makes one up).
+        """
+        if event not in ROOM_EVENTS or not conference_sid.startswith("CF"):
+            return
+        _NOTE_ROOM(self.conn, call=keys.call(sid), room=conference_sid[:40], event=event)
 
     def close(
         self, pipe: redis.client.Pipeline, record: CallRecord, now: datetime, status: str, duration: int

@@ -51,6 +51,9 @@ class HotlineSettings(Strict):
     max_hold_minutes: int = Field(default=30, ge=1, le=240)
     matching: Literal["longest_idle", "fewest_calls"] = "longest_idle"
     ring_timeout_seconds: int = Field(default=20, ge=5, le=60)
+    # How a caller meets their agent: a <Dial> to the agent, or a conference room of the call's
+    # own that the agent is dialled into after the whisper.
+    connect_via: Literal["dial", "conference"] = "dial"
     service_level_seconds: int = Field(default=20, ge=1, le=3600)
     heartbeat_timeout_seconds: int = Field(default=60, ge=10, le=3600)
     announce_every_seconds: int = Field(default=60, ge=15, le=600)

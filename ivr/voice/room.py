@@ -1,0 +1,161 @@
+"""The webhooks of a connection through a conference room (`hotline.connect_via: conference`).
+
+`/voice/connect` (ivr/voice/waiting.py) puts the matched caller in their call's room and has the
+agent's leg placed (ivr/callcenter/rooms.py). Here: the room's music while the caller waits (and
+the way out of the room for a caller put back in the queue meanwhile), the agent's leg answered
+(the whisper, then the room), the leg's end (no answer or busy: the caller back at their place),
+the end of the conversation (the caller's Dial action: survey or goodbye) and the room's own
+events, which keep the room's sid on the call record.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+
+from flask import Blueprint, request
+
+from ivr import routes
+from ivr.callcenter.agents import AgentView
+from ivr.callcenter.calls import CallRecord
+from ivr.callcenter.lifecycle import CallStatus
+from ivr.callcenter.rooms import room_name
+from ivr.callcenter.transfers import transfer_path_of
+from ivr.services import services
+from ivr.urlstate import HOLD_AGAIN, AgentLeg
+from ivr.voice import survey, twiml
+from ivr.voice.webhook import base_url, int_field, language_of, link, no_caller, this_call, twilio_webhook
+from ivr.voice.whisper import whisper_text
+
+bp = Blueprint("room", __name__)
+log = logging.getLogger("ivr.voice.room")
+
+NOT_REACHED = ("no-answer", "busy", "failed")
+
+
+def connect_in_room(record: CallRecord, agent: AgentView) -> twiml.Document:
+    """The matched caller goes into their room; the agent's leg is placed (once per match)."""
+    hotline = services()
+    base = base_url()
+    placed = hotline.rooms.dial_agent(record, agent, base)
+    if placed == "failed":  # Twilio refused or cannot be reached: back to the caller's place
+        now = hotline.clock.now()
+        hotline.connections.dial_ended(record, agent.id, "failed", 0, now)
+        hotline.jobs.match_department(None, record.get("department"))
+        return twiml.redirect(link("hold", HOLD_AGAIN))
+    return twiml.join_room(
+        language_of(record),
+        room_name(record.sid),
+        action=routes.url(base, "room_result", AgentLeg(agent=agent.id)),
+        wait_url=routes.url(base, "room_wait"),
+        events_url=routes.url(base, "room_events"),
+    )
+
+
+def _room_music() -> twiml.Document:
+    return twiml.room_music(services().config.file.hotline.hold_music_url)
+
+
+@bp.post(routes.rule("room_wait"))
+@twilio_webhook(outage=_room_music)
+def wait() -> twiml.Document:
+    """The room's music for the waiting caller, requested again each time it ends.
+
+    A caller put back in the queue while in the room (the agent's leg was lost and the lease
+    ran out) is moved back to the hold loop from here, if the redirect that should have done it
+    did not.
+    """
+    hotline = services()
+    record = this_call(hotline.clock.now())
+    department = hotline.config.file.departments.get(record.get("department"))
+    if record.get("status") == CallStatus.QUEUED:
+        hotline.connector.redirect(record.sid, routes.path("hold", HOLD_AGAIN))
+    music = (department.hold_music_url if department else None) or hotline.config.file.hotline.hold_music_url
+    return twiml.room_music(music)
+
+
+@bp.post(routes.rule("room_agent"))
+@twilio_webhook(outage=no_caller)
+def agent_answered() -> twiml.Document:
+    """The agent's leg is answered: the whisper, then the caller's room (it starts then)."""
+    hotline = services()
+    leg = AgentLeg.from_args(request.args)
+    now = hotline.clock.now()
+    record = hotline.calls.load(leg.call) if leg.call.startswith("CA") else None
+    agent = hotline.agents.get(leg.agent)
+    if record is None or agent is None or not hotline.connections.answered(record, leg.agent, now):
+        return twiml.hangup()  # the caller left (or the match was undone) before the answer
+    lang = hotline.config.languages.get(agent.languages[0]) if agent.languages else None
+    lang = lang or hotline.config.languages[hotline.config.locales[0]]
+    return twiml.agent_room(lang, whisper_text(record, lang, now), room_name(record.sid))
+
+
+@bp.post(routes.rule("room_agent_status"))
+@twilio_webhook(outage=no_caller)  # no caller here: the reaper's lease covers a lost report
+def agent_leg_ended() -> twiml.Document:
+    """The agent's leg ended: not reached (the caller back at their place), or the talk is over."""
+    hotline = services()
+    leg = AgentLeg.from_args(request.args)
+    now = hotline.clock.now()
+    record = hotline.calls.load(leg.call) if leg.call.startswith("CA") else None
+    if record is None or record.get("agent") != leg.agent:
+        return twiml.document()
+    status = request.form.get("CallStatus", "")
+    duration = int_field(request.form.get("CallDuration"), 0)
+    if status in NOT_REACHED or status == "canceled":
+        dial_status = status if status in NOT_REACHED else "canceled"
+        outcome = hotline.connections.dial_ended(record, leg.agent, dial_status, 0, now)
+        if outcome == "requeued":
+            hotline.jobs.match_department(None, record.get("department"))
+            # Out of the room, back to the hold loop (the room's music does it if this fails).
+            hotline.connector.redirect(record.sid, routes.path("hold", HOLD_AGAIN))
+    elif record.get("status") == CallStatus.ON_CALL:
+        hotline.connections.dial_ended(record, leg.agent, "completed", max(duration, 1), now)
+    return twiml.document()
+
+
+@bp.post(routes.rule("room_result"))
+@twilio_webhook
+def result() -> twiml.Document:
+    """The caller's room ended (the agent hung up): the survey, or goodbye."""
+    hotline = services()
+    now = hotline.clock.now()
+    record = this_call(now)
+    lang = language_of(record)
+    agent_id = AgentLeg.from_args(request.args).agent or record.get("agent")
+    # Talked only if the agent answered: a room left while the agent's phone rang is a hang-up
+    # during the ring (0 s), which frees the agent.
+    answered = record.get("status") != CallStatus.CONNECTING and record.get("answered_at")
+    talked = max(int((now - _parsed(record.get("answered_at"), now)).total_seconds()), 1) if answered else 0
+    outcome = hotline.connections.dial_ended(record, agent_id, "completed", talked, now)
+    resp = twiml.document()
+    if outcome == "requeued":
+        twiml.redirect(link("hold", HOLD_AGAIN), resp)
+    elif outcome == "transferred":
+        twiml.redirect(f"{base_url()}{transfer_path_of(record)}", resp)
+    elif outcome == "done" and hotline.config.file.survey.enabled and agent_id:
+        survey.ask(resp, lang, agent_id)
+    else:
+        twiml.goodbye(lang, resp=resp)
+    return resp
+
+
+@bp.post(routes.rule("room_events"))
+@twilio_webhook(outage=no_caller)
+def events() -> twiml.Document:
+    """The room's status callbacks: the caller's record keeps the room's sid while it lasts."""
+    hotline = services()
+    event = request.form.get("StatusCallbackEvent", "")
+    name = request.form.get("FriendlyName", "")
+    caller = name.removeprefix("call-")
+    if not caller.startswith("CA") or hotline.calls.load(caller) is None:
+        return twiml.document()
+    hotline.calls.note_room(caller, event, request.form.get("ConferenceSid", ""))
+    return twiml.document()
+
+
+def _parsed(value: str, default: datetime) -> datetime:
+    try:
+        return datetime.fromisoformat(value) if value else default
+    except ValueError:
+        return default

@@ -1,0 +1,224 @@
+"""Connecting through a conference room (`hotline.connect_via: conference`), whole calls.
+
+The caller is matched as with a Dial; `/voice/connect` puts them in their call's room with the
+hold music, and the hotline places the agent's leg through the REST stand-in. The test plays the
+agent's phone (the placed call answered, or its status callback saying it was not) and reads
+what the caller, the agent and the supervisor's figures show. The guarantees are those of
+tests/test_connecting.py: one agent once, the caller back at their place when the agent does not
+answer, the agent freed when the caller gives up during the ring.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis
+import yaml
+from flask import Flask
+
+from ivr import create_app, keys
+from ivr.callcenter.agents import NOT_READY, ON_CALL, READY, RINGING, WRAP_UP
+from ivr.clock import FixedClock
+from ivr.services import services_of
+from queue_worker import context
+from standin.phone import Call
+from standin.rest import OutboundCall, Switchboard
+from standin.transport import FlaskTransport
+from standin.webhook import call_params, status_callback_params
+from tests.conftest import ACCOUNT_SID, AUTH_TOKEN, PUBLIC_BASE_URL, waiting_in
+from tests.test_connecting import ready, state_of, topup_caller
+
+WAIT_ROUTE = "/voice/room/wait"
+
+
+@pytest.fixture
+def app(
+    app_settings: dict[str, Any], redis_conn: redis.Redis, clock: FixedClock, tmp_path: Path
+) -> Iterator[Flask]:
+    """The hotline with `connect_via: conference` (the conftest's `dial` and `run_jobs` use it)."""
+    root = Path(__file__).resolve().parent.parent
+    data = yaml.safe_load((root / "hotline.yaml").read_text(encoding="utf-8"))
+    data["hotline"]["connect_via"] = "conference"
+    (tmp_path / "demo_accounts.yaml").write_text((root / "demo_accounts.yaml").read_text(encoding="utf-8"))
+    (tmp_path / "hotline.yaml").write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    application = create_app({**app_settings, "hotline_config": tmp_path / "hotline.yaml"}, clock=clock)
+    context.install(services_of(application))
+    yield application
+    context.install(None)
+
+
+def agent_legs(switchboard: Switchboard, caller: Call) -> list[OutboundCall]:
+    """The calls the hotline placed to bring an agent into this caller's room."""
+    return [c for c in switchboard.outbound_calls if f"call={caller.call_sid}&" in (c.url or "")]
+
+
+def in_the_room(
+    app: Flask, dial: Callable[..., Call], run_jobs: Callable[[], None]
+) -> tuple[Call, OutboundCall]:
+    """A top-up caller matched with li_na: in their room, li_na's phone ringing."""
+    call = topup_caller(dial)
+    ready(app, "li_na", run_jobs)
+    assert state_of(app, "li_na") == RINGING
+    call.continue_loop()  # the matcher's REST redirect: into the room
+    return call, agent_legs_of(app, call)
+
+
+def agent_legs_of(app: Flask, call: Call) -> OutboundCall:
+    switchboard: Switchboard = app.extensions["test_switchboard"]
+    [leg] = agent_legs(switchboard, call)
+    return leg
+
+
+def answer(app: Flask, switchboard: Switchboard, leg: OutboundCall) -> Call:
+    """The agent's phone picks up the leg the hotline placed: the whisper, then the room."""
+    phone = Call(
+        FlaskTransport(app.test_client(), PUBLIC_BASE_URL, AUTH_TOKEN),
+        from_=leg.from_,
+        to=leg.to,
+        account_sid=ACCOUNT_SID,
+        call_sid=leg.sid,
+        voice_url=leg.url or "",
+        status_callback=leg.status_callback,
+        extra_params={"Direction": "outbound-api"},
+    )
+    switchboard.register(phone)
+    phone.start()
+    return phone
+
+
+def not_reached(app: Flask, leg: OutboundCall, status: str) -> None:
+    """The agent's leg ends unanswered: Twilio's status callback says how."""
+    params = call_params(
+        account_sid=ACCOUNT_SID, call_sid=leg.sid, call_status=status, from_=leg.from_, to=leg.to
+    )
+    params.update(status_callback_params(status, 0), Direction="outbound-api")
+    reply = FlaskTransport(app.test_client(), PUBLIC_BASE_URL, AUTH_TOKEN).request(
+        "POST", leg.status_callback or "", params
+    )
+    assert reply.status == 200
+
+
+@pytest.fixture(autouse=True)
+def _switchboard_on_app(app: Flask, switchboard: Switchboard) -> None:
+    app.extensions["test_switchboard"] = switchboard
+
+
+def test_the_caller_waits_in_their_room_and_the_agent_joins_after_the_whisper(
+    app: Flask,
+    dial: Callable[..., Call],
+    run_jobs: Callable[[], None],
+    redis_conn: redis.Redis,
+    switchboard: Switchboard,
+) -> None:
+    call, leg = in_the_room(app, dial, run_jobs)
+    assert "正在为您接通客服代表" in call.heard_text()
+    assert call.state == "conference"
+    assert call.dialed[-1]["kind"] == "conference" and call.dialed[-1]["value"] == f"call-{call.call_sid}"
+    # Music while li_na's phone rings: the payments hold music, from the room's waitUrl.
+    music = services_of(app).config.file.departments["payments"].hold_music_url
+    music = music or services_of(app).config.file.hotline.hold_music_url
+    assert call.heard[-1].text == music
+    assert (leg.to, leg.timeout) == (
+        "client:li_na",
+        services_of(app).config.file.hotline.ring_timeout_seconds,
+    )
+    assert redis_conn.hget(keys.call(call.call_sid), "agent_leg") == leg.sid
+
+    phone = answer(app, switchboard, leg)
+    assert "支付与充值来电：充值失败。账户尾号0017，身份已验证。" in " ".join(h.text for h in phone.heard)
+    assert phone.state == "conference"
+    assert state_of(app, "li_na") == ON_CALL
+    room = switchboard.conferences.find(f"call-{call.call_sid}")
+    assert room is not None and room.status == "in-progress"
+    assert room.hears(call.call_sid, leg.sid) and room.hears(leg.sid, call.call_sid)
+    # The room's events keep its sid on the call record.
+    assert redis_conn.hget(keys.call(call.call_sid), "room") == room.sid
+    mark = call.mark()
+    call.continue_loop()
+    assert call.heard[mark:] == []  # talking: no more music
+
+    phone.hangup()  # li_na hangs up: the room ends, the caller goes on with the survey
+    assert call.heard_text(mark).endswith("请为本次服务评分，1分表示很不满意，5分表示非常满意。")
+    call.silence()
+    assert call.heard_text().endswith("感谢您的来电，再见。")
+    assert call.state == "completed"
+    assert state_of(app, "li_na") == WRAP_UP
+    day = redis_conn.hget(keys.call(call.call_sid), "day")
+    stats = redis_conn.hgetall(keys.department_stats("payments", day))
+    assert stats["offered"] == "1" and stats["answered"] == "1" and stats["handled"] == "1"
+    assert redis_conn.hget(keys.call(call.call_sid), "outcome") == "served"
+    assert redis_conn.hget(keys.call(call.call_sid), "room_event") == "conference-end"
+    assert switchboard.conferences.problems == []
+
+
+@pytest.mark.parametrize("status", ["no-answer", "busy"])
+def test_an_agent_who_does_not_answer_sends_the_caller_back_to_their_place(
+    app: Flask,
+    dial: Callable[..., Call],
+    run_jobs: Callable[[], None],
+    redis_conn: redis.Redis,
+    switchboard: Switchboard,
+    status: str,
+) -> None:
+    first, leg = in_the_room(app, dial, run_jobs)
+    second = topup_caller(dial)
+    not_reached(app, leg, status)
+    agent = services_of(app).agents.get("li_na")
+    assert agent.state == NOT_READY and agent.reason == status
+    assert waiting_in(redis_conn, "payments") == [first.call_sid, second.call_sid]
+    # Out of the room and back in the hold loop (the REST redirect), at the head of the queue.
+    first.continue_loop()
+    assert first.state != "conference" and first.on_hold
+    assert redis_conn.hget(keys.call(first.call_sid), "agent_leg") is None
+    ready(app, "li_na", run_jobs)
+    first.continue_loop()
+    assert first.state == "conference"  # the same caller again, not the one behind
+    assert len(agent_legs(switchboard, first)) == 2
+    assert waiting_in(redis_conn, "payments") == [second.call_sid]
+
+
+def test_a_caller_who_hangs_up_while_the_agent_rings_frees_the_agent_and_stops_the_ring(
+    app: Flask,
+    dial: Callable[..., Call],
+    run_jobs: Callable[[], None],
+    redis_conn: redis.Redis,
+    switchboard: Switchboard,
+) -> None:
+    call, leg = in_the_room(app, dial, run_jobs)
+    call.hangup()
+    assert state_of(app, "li_na") == READY
+    assert redis_conn.hget(keys.call(call.call_sid), "outcome") == "abandoned_while_ringing"
+    placed = switchboard.outbound_call(leg.sid)
+    assert placed is not None and placed.status == "canceled"  # li_na's phone stops ringing
+    # Had li_na answered in that instant, her leg hangs up: nothing to talk to.
+    phone = answer(app, switchboard, leg)
+    assert phone.state == "completed" and phone.heard == []
+    assert state_of(app, "li_na") == READY
+    day = redis_conn.hget(keys.call(call.call_sid), "day")
+    stats = redis_conn.hgetall(keys.department_stats("payments", day))
+    assert stats["abandoned"] == "1" and "answered" not in stats
+
+
+def test_a_caller_who_hangs_up_while_talking_sends_the_agent_to_wrap_up_once(
+    app: Flask,
+    dial: Callable[..., Call],
+    run_jobs: Callable[[], None],
+    redis_conn: redis.Redis,
+    switchboard: Switchboard,
+) -> None:
+    call, leg = in_the_room(app, dial, run_jobs)
+    phone = answer(app, switchboard, leg)
+    call.hangup()
+    assert state_of(app, "li_na") == WRAP_UP
+    assert phone.state == "completed"  # the caller ended the room: li_na's leg hangs up
+    day = redis_conn.hget(keys.call(call.call_sid), "day")
+    stats = redis_conn.hgetall(keys.department_stats("payments", day))
+    assert stats["answered"] == "1" and stats["handled"] == "1"
+    assert redis_conn.hget(keys.call(call.call_sid), "outcome") == "served"
+
+
+def test_the_dial_path_is_still_the_default(app_settings: dict[str, Any], clock: FixedClock) -> None:
+    assert services_of(create_app(app_settings, clock=clock)).config.file.hotline.connect_via == "dial"
