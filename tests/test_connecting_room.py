@@ -28,6 +28,7 @@ from standin.phone import Call
 from standin.rest import OutboundCall, Switchboard
 from standin.transport import FlaskTransport
 from standin.webhook import call_params, status_callback_params
+from tests import test_callbacks as callbacks
 from tests.conftest import ACCOUNT_SID, AUTH_TOKEN, PUBLIC_BASE_URL, waiting_in
 from tests.test_connecting import ready, state_of, topup_caller
 
@@ -52,7 +53,11 @@ def app(
 
 def agent_legs(switchboard: Switchboard, caller: Call) -> list[OutboundCall]:
     """The calls the hotline placed to bring an agent into this caller's room."""
-    return [c for c in switchboard.outbound_calls if f"call={caller.call_sid}&" in (c.url or "")]
+    return [
+        c
+        for c in switchboard.outbound_calls
+        if "/voice/room/agent?" in (c.url or "") and f"call={caller.call_sid}&" in (c.url or "")
+    ]
 
 
 def in_the_room(
@@ -222,3 +227,66 @@ def test_a_caller_who_hangs_up_while_talking_sends_the_agent_to_wrap_up_once(
 
 def test_the_dial_path_is_still_the_default(app_settings: dict[str, Any], clock: FixedClock) -> None:
     assert services_of(create_app(app_settings, clock=clock)).config.file.hotline.connect_via == "dial"
+
+
+# -- a called-back customer ------------------------------------------------------------------------
+
+
+@pytest.fixture
+def cb_room_app(
+    app_settings: dict[str, Any], redis_conn: redis.Redis, clock: FixedClock, tmp_path: Path
+) -> Iterator[Flask]:
+    """Callbacks offered to every waiting caller, and connections through rooms."""
+    path = callbacks.hotline_file(tmp_path)
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    data["hotline"]["connect_via"] = "conference"
+    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    application = callbacks.make_app({**app_settings, "hotline_config": path}, clock)
+    yield application
+    context.install(None)
+
+
+def test_a_called_back_customer_meets_the_agent_in_their_room(
+    cb_room_app: Flask, switchboard: Switchboard, redis_conn: redis.Redis
+) -> None:
+    app = cb_room_app
+    asker = callbacks.on_hold(app, switchboard)
+    callbacks.ask_callback(asker)
+    callbacks.ready(app, "li_na")
+    (placed,) = callbacks.calls_to(switchboard, asker)
+    back = callbacks.customer(app, switchboard, placed)
+    back.press("1")
+    assert back.state == "conference" and back.dialed[-1]["value"] == f"call-{asker.call_sid}"
+    [leg] = agent_legs(switchboard, asker)
+    phone = answer(app, switchboard, leg)
+    assert "支付与充值来电：充值失败。账户尾号0017，身份已验证。" in " ".join(h.text for h in phone.heard)
+    room = switchboard.conferences.find(f"call-{asker.call_sid}")
+    assert room is not None and room.hears(back.call_sid, leg.sid) and room.hears(leg.sid, back.call_sid)
+    hotline = services_of(app)
+    assert hotline.agents.get("li_na").state == ON_CALL
+    phone.hangup()
+    assert back.heard_text().endswith("感谢您的来电，再见。") and back.state == "completed"
+    assert hotline.agents.get("li_na").state == WRAP_UP
+    counters = callbacks.stats(redis_conn, asker)
+    assert counters["callbacks_connected"] == "1" and counters["answered"] == "1"
+    assert redis_conn.hget(keys.call(asker.call_sid), "status") == "served"
+
+
+def test_an_agent_who_misses_a_called_back_customer_in_the_room_means_a_new_call_soon(
+    cb_room_app: Flask, switchboard: Switchboard, redis_conn: redis.Redis
+) -> None:
+    app = cb_room_app
+    asker = callbacks.on_hold(app, switchboard)
+    callbacks.ask_callback(asker)
+    callbacks.ready(app, "li_na")
+    (placed,) = callbacks.calls_to(switchboard, asker)
+    back = callbacks.customer(app, switchboard, placed)
+    back.press("1")
+    [leg] = agent_legs(switchboard, asker)
+    not_reached(app, leg, "no-answer")
+    back.continue_loop()  # the REST redirect out of the room
+    assert "客服代表暂时无法接听" in back.heard_text() and back.state == "completed"
+    agent = services_of(app).agents.get("li_na")
+    assert agent.state == NOT_READY and agent.reason == "no-answer"
+    record = redis_conn.hgetall(keys.call(asker.call_sid))
+    assert (record["status"], record["cb_status"]) == ("callback", "waiting")

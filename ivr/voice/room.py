@@ -22,7 +22,7 @@ from ivr.callcenter.lifecycle import CallStatus
 from ivr.callcenter.rooms import room_name
 from ivr.callcenter.transfers import transfer_path_of
 from ivr.services import services
-from ivr.urlstate import HOLD_AGAIN, AgentLeg
+from ivr.urlstate import HOLD_AGAIN, AgentLeg, Attempt
 from ivr.voice import survey, twiml
 from ivr.voice.webhook import base_url, int_field, language_of, link, no_caller, this_call, twilio_webhook
 from ivr.voice.whisper import whisper_text
@@ -33,23 +33,36 @@ log = logging.getLogger("ivr.voice.room")
 NOT_REACHED = ("no-answer", "busy", "failed")
 
 
-def connect_in_room(record: CallRecord, agent: AgentView) -> twiml.Document:
-    """The matched caller goes into their room; the agent's leg is placed (once per match)."""
+def connect_in_room(record: CallRecord, agent: AgentView, action: str | None = None) -> twiml.Document | None:
+    """The matched caller goes into their room; the agent's leg is placed (once per match).
+
+    `action`: the room's Dial action (a called-back customer's own); None when the agent's leg
+    could not be placed (the agent counted as not reached: the caller's view says what next).
+    """
     hotline = services()
     base = base_url()
-    placed = hotline.rooms.dial_agent(record, agent, base)
-    if placed == "failed":  # Twilio refused or cannot be reached: back to the caller's place
-        now = hotline.clock.now()
-        hotline.connections.dial_ended(record, agent.id, "failed", 0, now)
-        hotline.jobs.match_department(None, record.get("department"))
-        return twiml.redirect(link("hold", HOLD_AGAIN))
+    if hotline.rooms.dial_agent(record, agent, base) == "failed":  # Twilio refused or is out of reach
+        hotline.connections.dial_ended(record, agent.id, "failed", 0, hotline.clock.now())
+        return None
     return twiml.join_room(
         language_of(record),
         room_name(record.sid),
-        action=routes.url(base, "room_result", AgentLeg(agent=agent.id)),
+        action=action or routes.url(base, "room_result", AgentLeg(agent=agent.id)),
         wait_url=routes.url(base, "room_wait"),
         events_url=routes.url(base, "room_events"),
     )
+
+
+def room_talked(record: CallRecord, now: datetime) -> int:
+    """Seconds the caller talked with the agent in their room, as a Dial reports them.
+
+    0 if the agent never answered: a room left while the agent's phone rang is a hang-up during
+    the ring, which frees the agent.
+    """
+    answered = record.get("answered_at")
+    if record.get("status") == CallStatus.CONNECTING or not answered:
+        return 0
+    return max(int((now - _parsed(answered, now)).total_seconds()), 1)
 
 
 def _room_music() -> twiml.Document:
@@ -105,7 +118,13 @@ def agent_leg_ended() -> twiml.Document:
     if status in NOT_REACHED or status == "canceled":
         dial_status = status if status in NOT_REACHED else "canceled"
         outcome = hotline.connections.dial_ended(record, leg.agent, dial_status, 0, now)
-        if outcome == "requeued":
+        customer = record.get("cb_call")
+        if outcome == "requeued" and customer:
+            # A called-back customer: called again soon; their leg hears why, and goodbye.
+            hotline.callbacks.agent_missed(record)
+            attempt = Attempt(record.sid, int_field(record.get("cb_attempt"), 0), leg.agent)
+            hotline.connector.redirect(customer, routes.path("callback_dial_result", attempt))
+        elif outcome == "requeued":
             hotline.jobs.match_department(None, record.get("department"))
             # Out of the room, back to the hold loop (the room's music does it if this fails).
             hotline.connector.redirect(record.sid, routes.path("hold", HOLD_AGAIN))
@@ -123,11 +142,7 @@ def result() -> twiml.Document:
     record = this_call(now)
     lang = language_of(record)
     agent_id = AgentLeg.from_args(request.args).agent or record.get("agent")
-    # Talked only if the agent answered: a room left while the agent's phone rang is a hang-up
-    # during the ring (0 s), which frees the agent.
-    answered = record.get("status") != CallStatus.CONNECTING and record.get("answered_at")
-    talked = max(int((now - _parsed(record.get("answered_at"), now)).total_seconds()), 1) if answered else 0
-    outcome = hotline.connections.dial_ended(record, agent_id, "completed", talked, now)
+    outcome = hotline.connections.dial_ended(record, agent_id, "completed", room_talked(record, now), now)
     resp = twiml.document()
     if outcome == "requeued":
         twiml.redirect(link("hold", HOLD_AGAIN), resp)

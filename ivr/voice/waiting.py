@@ -248,7 +248,11 @@ def _connect_document(record: CallRecord) -> twiml.Document:
         hotline.connections.requeue(record, hotline.clock.now())
         return twiml.redirect(link("hold", HOLD_AGAIN))
     if hotline.config.file.hotline.connect_via == "conference":
-        return connect_in_room(record, agent)
+        room = connect_in_room(record, agent)
+        if room is None:  # the agent's leg could not be placed: back to the caller's place
+            hotline.jobs.match_department(None, record.get("department"))
+            return twiml.redirect(link("hold", HOLD_AGAIN))
+        return room
     base = base_url()
     return twiml.dial_agent(
         lang,
