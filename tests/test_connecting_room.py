@@ -11,6 +11,7 @@ answer, the agent freed when the caller gives up during the ring.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -20,10 +21,11 @@ import yaml
 from flask import Flask
 
 from ivr import create_app, keys
-from ivr.callcenter.agents import NOT_READY, ON_CALL, READY, RINGING, WRAP_UP
+from ivr.callcenter.agents import NOT_READY, ON_CALL, READY, RING_MARGIN_SECONDS, RINGING, WRAP_UP
 from ivr.clock import FixedClock
 from ivr.services import services_of
 from queue_worker import context
+from queue_worker.reaper import reap_once
 from standin.phone import Call
 from standin.rest import OutboundCall, Switchboard
 from standin.transport import FlaskTransport
@@ -290,3 +292,28 @@ def test_an_agent_who_misses_a_called_back_customer_in_the_room_means_a_new_call
     assert agent.state == NOT_READY and agent.reason == "no-answer"
     record = redis_conn.hgetall(keys.call(asker.call_sid))
     assert (record["status"], record["cb_status"]) == ("callback", "waiting")
+
+
+def test_an_agent_leg_lost_without_a_word_is_ended_by_the_reaper_and_the_caller_put_back(
+    app: Flask,
+    dial: Callable[..., Call],
+    run_jobs: Callable[[], None],
+    redis_conn: redis.Redis,
+    switchboard: Switchboard,
+    clock: FixedClock,
+) -> None:
+    """No answer and no status callback ever come: after the ringing lease, the reaper cancels
+    the leg, takes the caller out of the room to the hold loop, and li_na is not ready."""
+    call, leg = in_the_room(app, dial, run_jobs)
+    hotline = services_of(app)
+    ring = hotline.config.file.hotline.ring_timeout_seconds + RING_MARGIN_SECONDS
+    clock.set(clock.now() + timedelta(seconds=ring + 1))
+    reaped = reap_once(hotline, hotline.clock.now())
+    assert reaped.callers == {call.call_sid: "back"}
+    agent = hotline.agents.get("li_na")
+    assert agent.state == NOT_READY and agent.reason == "ring_timeout"
+    placed = switchboard.outbound_call(leg.sid)
+    assert placed is not None and placed.status == "canceled"
+    call.continue_loop()  # the reaper's REST redirect
+    assert call.state != "conference" and call.on_hold
+    assert waiting_in(redis_conn, "payments") == [call.call_sid]
