@@ -191,6 +191,10 @@ class TwilioApi(Protocol):
         """Send a text message; its MessageSid."""
         ...
 
+    def hold_participant(self, conference_sid: str, call_sid: str, hold: bool, hold_url: str) -> None:
+        """Put a conference participant on hold (music from `hold_url`, POST) or back."""
+        ...
+
     def call_status(self, call_sid: str) -> str:
         """The call's status as Twilio has it (`queued` ... `completed`)."""
         ...
@@ -264,6 +268,15 @@ class TwilioRest:
                 **({"machine_detection": "Enable"} if detect_machine else {}),
             )
         return str(created.sid)
+
+    def hold_participant(self, conference_sid: str, call_sid: str, hold: bool, hold_url: str) -> None:
+        """Hold (with music) or unhold one participant of a conference."""
+        with translate_errors(f"{'holding' if hold else 'unholding'} call {call_sid}"):
+            participant = self.client.conferences(conference_sid).participants(call_sid)
+            if hold:
+                participant.update(hold=True, hold_url=hold_url, hold_method="POST")
+            else:
+                participant.update(hold=False)
 
     def send_message(self, *, to: str, from_: str, body: str) -> str:
         """Send a text message; its MessageSid."""

@@ -32,6 +32,8 @@ from standin.transport import FlaskTransport
 from standin.webhook import call_params, status_callback_params
 from tests import test_callbacks as callbacks
 from tests.conftest import ACCOUNT_SID, AUTH_TOKEN, PUBLIC_BASE_URL, waiting_in
+from tests.test_agent_console import ClientApi, Session
+from tests.test_api import token_for
 from tests.test_connecting import ready, state_of, topup_caller
 
 WAIT_ROUTE = "/voice/room/wait"
@@ -317,3 +319,42 @@ def test_an_agent_leg_lost_without_a_word_is_ended_by_the_reaper_and_the_caller_
     call.continue_loop()  # the reaper's REST redirect
     assert call.state != "conference" and call.on_hold
     assert waiting_in(redis_conn, "payments") == [call.call_sid]
+
+
+# -- hold --------------------------------------------------------------------------------------------
+
+
+def test_the_agent_holds_the_caller_from_the_console_and_takes_them_back(
+    app: Flask,
+    dial: Callable[..., Call],
+    run_jobs: Callable[[], None],
+    redis_conn: redis.Redis,
+    switchboard: Switchboard,
+) -> None:
+    call, leg = in_the_room(app, dial, run_jobs)
+    answer(app, switchboard, leg)
+    room = switchboard.conferences.find(f"call-{call.call_sid}")
+    assert room is not None
+    session = Session()
+    music = services_of(app).config.file.departments["payments"].hold_music_url
+    music = music or services_of(app).config.file.hotline.hold_music_url
+
+    def script() -> Iterator[str]:
+        yield "hold"
+        assert "the caller is on hold (they hear music)" in session.text()
+        assert not room.hears(leg.sid, call.call_sid) and not room.hears(call.call_sid, leg.sid)
+        mark = call.mark()
+        call.continue_loop()  # the hold's music, from the hotline's room music document
+        assert [item.text for item in call.heard[mark:]] == [music, music]
+        assert redis_conn.hget(keys.call(call.call_sid), "on_hold") == "1"  # the room's event
+        yield "call"
+        assert "ON HOLD: the caller hears music" in session.text()
+        yield "unhold"
+        assert "the caller is back with you" in session.text()
+        call.continue_loop()  # the room tells the hotline
+        assert room.hears(leg.sid, call.call_sid) and room.hears(call.call_sid, leg.sid)
+        assert redis_conn.hget(keys.call(call.call_sid), "on_hold") == ""
+        yield "quit"
+
+    assert session.run(ClientApi(app, token_for(app, "agent", "li_na")), script()) == 0
+    assert switchboard.conferences.problems == []

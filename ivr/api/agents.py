@@ -8,15 +8,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, abort
+from flask import Blueprint, abort, request
 
-from ivr import keys
+from ivr import keys, routes
 from ivr.api.auth import principal, require
 from ivr.api.errors import BadField, parse_body
 from ivr.api.schemas import (
     API_STATE,
     AgentMe,
     HeartbeatAck,
+    HoldRequest,
+    HoldResult,
     ScreenPop,
     StateChange,
     StateChanged,
@@ -27,7 +29,9 @@ from ivr.api.schemas import (
 )
 from ivr.callcenter.agents import OFFLINE, ON_CALL, READY, RINGING, WRAP_UP, AgentView, StateConflict
 from ivr.callcenter.calls import CallRecord
+from ivr.callcenter.lifecycle import CallStatus
 from ivr.callcenter.notes import WrapUpRefused, notes_of
+from ivr.callcenter.rooms import RoomRefused
 from ivr.callcenter.screenpop import screen_pop
 from ivr.callcenter.transfers import TransferRefused
 from ivr.digits import is_digits
@@ -176,6 +180,25 @@ def transfer() -> dict[str, Any]:
         redirected=done.redirected,
         agent_state=API_STATE[_me().state],
     ).model_dump(mode="json")
+
+
+@bp.post("/call/hold")
+@require("agent")
+def hold() -> dict[str, Any]:
+    """Hold the caller (music; neither hears the other) or take them back: a call in a room only."""
+    body = parse_body(HoldRequest)
+    hotline, agent = services(), _me()
+    if body.ref is not None:
+        _own_call(agent, body.ref)
+    record = _current_call(agent)
+    if agent.state != ON_CALL or record.get("status") != CallStatus.ON_CALL:
+        abort(409, description=f"agent is {agent.state}: no caller to hold")
+    music = routes.url(hotline.settings.public_base_url or request.host_url.rstrip("/"), "room_wait")
+    try:
+        hotline.rooms.hold(record, body.hold, music)
+    except RoomRefused as exc:
+        abort(409, description=str(exc))
+    return HoldResult(ref=record.get("ref"), on_hold=body.hold).model_dump(mode="json")
 
 
 @bp.post("/call/wrapup")

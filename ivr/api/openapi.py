@@ -20,11 +20,13 @@ from ivr.callcenter.notes import DISPOSITIONS
 
 bp = Blueprint("openapi", __name__)
 
-REQUESTS: list[type[BaseModel]] = [schemas.StateChange, schemas.TransferRequest, schemas.WrapUpRequest]
+REQUESTS: list[type[BaseModel]] = [
+    schemas.StateChange, schemas.TransferRequest, schemas.WrapUpRequest, schemas.HoldRequest,
+]  # fmt: skip
 RESPONSES: list[type[BaseModel]] = [
     schemas.Error, schemas.AgentMe, schemas.StateChanged, schemas.HeartbeatAck, schemas.ScreenPop,
     schemas.TransferResult, schemas.WrapUpResult, schemas.QueuesReport, schemas.AgentsReport,
-    schemas.FollowupsReport, schemas.TicketsReport, schemas.AgentForced,
+    schemas.FollowupsReport, schemas.TicketsReport, schemas.AgentForced, schemas.HoldResult,
 ]  # fmt: skip
 
 # Reusable error responses: every error is JSON with a message (`Error`).
@@ -132,6 +134,16 @@ def _paths() -> dict[str, Any]:
                 "TransferResult",
                 tag="agent",
                 body="TransferRequest",
+                errors=("400", "404", "409"),
+            )  # fmt: skip
+        },
+        "/api/agent/call/hold": {
+            "post": _op(
+                "hold",
+                "Put the caller on hold with music, or take them back (connect_via: conference).",
+                "HoldResult",
+                tag="agent",
+                body="HoldRequest",
                 errors=("400", "404", "409"),
             )  # fmt: skip
         },

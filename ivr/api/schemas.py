@@ -143,6 +143,21 @@ class ScreenPop(BaseModel):
     transfers: int
     notes: list[Note]
     disposition: Disposition | None
+    on_hold: bool = Field(default=False, description="the agent put the caller on hold (music)")
+
+
+class HoldRequest(Body):
+    """Hold the caller (they hear music, and neither side hears the other) or take them back."""
+
+    hold: bool
+    ref: str | None = Field(default=None, description="the call the console shows; must be the agent's")
+
+
+class HoldResult(BaseModel):
+    """The caller's hold, as asked."""
+
+    ref: str
+    on_hold: bool
 
 
 class TransferResult(BaseModel):

@@ -145,10 +145,11 @@ _NOTE_ROOM = Script(
     """
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
 redis.call('HSET', KEYS[1], 'room', ARGV[1], 'room_event', ARGV[2])
+if ARGV[3] ~= '-' then redis.call('HSET', KEYS[1], 'on_hold', ARGV[3]) end
 return 1
 """,
     keys=("call",),
-    args=("room", "event"),
+    args=("room", "event", "held"),
 )
 
 
@@ -196,14 +197,16 @@ class CallStore:
         fields = text_hash(self.conn.hgetall(keys.call(sid)))
         return CallRecord(sid=sid, fields=fields) if fields else None
 
-    def note_room(self, sid: str, event: str, conference_sid: str) -> None:
-        """A room event of the call's conference: its sid and the latest event, on the record.
+    def note_room(self, sid: str, event: str, conference_sid: str, held: str | None = None) -> None:
+        """A room event of the call's conference: its sid and the latest event, on the record;
+        `held` ('1' or ''), the caller's hold as the room reports it.
 
         Written only on a record that exists (a late event never makes one up).
         """
         if event not in ROOM_EVENTS or not conference_sid.startswith("CF"):
             return
-        _NOTE_ROOM(self.conn, call=keys.call(sid), room=conference_sid[:40], event=event)
+        hold = "-" if held is None else held
+        _NOTE_ROOM(self.conn, call=keys.call(sid), room=conference_sid[:40], event=event, held=hold)
 
     def close(
         self, pipe: redis.client.Pipeline, record: CallRecord, now: datetime, status: str, duration: int

@@ -35,6 +35,15 @@ def room_name(call_sid: str) -> str:
     return f"call-{call_sid}"
 
 
+class RoomRefused(Exception):
+    """What an agent asked of their call's room cannot be done now (the message says why)."""
+
+
+def caller_leg(record: CallRecord) -> str:
+    """The CallSid of the caller's leg in the room: theirs, or the customer's of a callback."""
+    return record.get("cb_call") or record.sid
+
+
 class Rooms:
     """The agent's leg of a connection through a room: placed once, ended with the caller."""
 
@@ -63,6 +72,20 @@ class Rooms:
             return "failed"
         self.conn.hset(key, "agent_leg", sid)
         return "placed"
+
+    def hold(self, record: CallRecord, hold: bool, music_url: str) -> None:
+        """Put the caller on hold (music) or back, through the room; `on_hold` follows at once.
+
+        The room's own participant-hold / -unhold event confirms it on the record.
+        """
+        room = record.get("room")
+        if not room.startswith("CF") or record.get("room_event") == "conference-end":
+            raise RoomRefused("the caller is not in a conference room (hotline.connect_via: dial)")
+        try:
+            self.twilio.hold_participant(room, caller_leg(record), hold, music_url)
+        except TwilioError as exc:
+            raise RoomRefused(f"Twilio did not {'hold' if hold else 'unhold'} the caller: {exc}") from None
+        self.conn.hset(keys.call(record.sid), "on_hold", "1" if hold else "")
 
     def end_agent_leg(self, record: CallRecord) -> bool:
         """The caller left before the agent answered: stop the agent's phone ringing."""

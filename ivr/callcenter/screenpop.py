@@ -71,4 +71,5 @@ def screen_pop(conn: redis.Redis, record: CallRecord, now: datetime) -> dict[str
         "transfers": int(record.get("transfers") or 0),
         "notes": notes_of(record),
         "disposition": record.get("disposition") or None,
+        "on_hold": record.get("on_hold") == "1",
     }

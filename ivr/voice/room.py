@@ -19,12 +19,21 @@ from ivr import routes
 from ivr.callcenter.agents import AgentView
 from ivr.callcenter.calls import CallRecord
 from ivr.callcenter.lifecycle import CallStatus
-from ivr.callcenter.rooms import room_name
+from ivr.callcenter.rooms import caller_leg, room_name
 from ivr.callcenter.transfers import transfer_path_of
 from ivr.services import services
 from ivr.urlstate import HOLD_AGAIN, AgentLeg, Attempt
 from ivr.voice import survey, twiml
-from ivr.voice.webhook import base_url, int_field, language_of, link, no_caller, this_call, twilio_webhook
+from ivr.voice.webhook import (
+    base_url,
+    call_sid,
+    int_field,
+    language_of,
+    link,
+    no_caller,
+    this_call,
+    twilio_webhook,
+)
 from ivr.voice.whisper import whisper_text
 
 bp = Blueprint("room", __name__)
@@ -79,7 +88,12 @@ def wait() -> twiml.Document:
     did not.
     """
     hotline = services()
-    record = this_call(hotline.clock.now())
+    # Read, never opened: a called-back customer's leg has no record of its own (and the
+    # music needs none).
+    sid = call_sid()
+    record = hotline.calls.load(sid) if sid else None
+    if record is None:
+        return _room_music()
     department = hotline.config.file.departments.get(record.get("department"))
     if record.get("status") == CallStatus.QUEUED:
         hotline.connector.redirect(record.sid, routes.path("hold", HOLD_AGAIN))
@@ -163,9 +177,14 @@ def events() -> twiml.Document:
     event = request.form.get("StatusCallbackEvent", "")
     name = request.form.get("FriendlyName", "")
     caller = name.removeprefix("call-")
-    if not caller.startswith("CA") or hotline.calls.load(caller) is None:
+    record = hotline.calls.load(caller) if caller.startswith("CA") else None
+    if record is None:
         return twiml.document()
-    hotline.calls.note_room(caller, event, request.form.get("ConferenceSid", ""))
+    held = None
+    if request.form.get("CallSid") == caller_leg(record):
+        if event in ("participant-hold", "participant-unhold"):
+            held = "1" if event == "participant-hold" else ""
+    hotline.calls.note_room(caller, event, request.form.get("ConferenceSid", ""), held)
     return twiml.document()
 
 
