@@ -43,6 +43,9 @@ HELP = """\
   call                       the screen pop of your current call
   hold / unhold              the caller hears music and you talk freely, then back
                              (a hotline that connects through conference rooms)
+  consult <agent id>         warm transfer: hold the caller, ring that agent into the call
+  consult-dept <department>  ... or a ready agent of that department
+  complete / cancel          hand the caller to the consulted agent / back to the caller
   transfer <department> [notes...]       e.g. `transfer security card stolen`
   transfer-line <line name or +number> [notes...]   a specialist line of the hotline file
   wrapup <disposition> [notes...]        resolved, escalated, transferred, callback_needed,
@@ -136,6 +139,8 @@ def screen_pop(pop: Json) -> list[str]:
         lines.append(f"  disposition: {pop['disposition']}")
     if pop.get("on_hold"):
         lines.append("  ON HOLD: the caller hears music (`unhold` to take them back)")
+    if pop.get("consulting"):
+        lines.append(f"  CONSULTING {pop['consulting']} ({pop['consult_state']}): `complete` or `cancel`")
     return lines
 
 
@@ -304,6 +309,16 @@ class Console:
             done = self.call("POST", "/agent/call/hold", {"hold": word == "hold"})
             where = "on hold (they hear music)" if done["on_hold"] else "back with you"
             self.write(f"call {groups(done['ref'])}: the caller is {where}")
+        elif word in ("consult", "consult-dept") and arg:
+            field = "agent" if word == "consult" else "department"
+            done = self.call("POST", "/agent/call/consult", {field: arg})
+            self.write(f"call {groups(done['ref'])}: the caller is on hold, {done['agent']}'s phone rings")
+        elif word in ("complete", "cancel"):
+            done = self.call("POST", f"/agent/call/consult/{word}")
+            if done["state"] == "completed":
+                self.write(f"call {groups(done['ref'])} handed to {done['agent']}: file the wrap-up")
+            else:
+                self.write(f"consultation with {done['agent']} ended: the caller is back with you")
         elif word == "transfer" and arg:
             done = self.call("POST", "/agent/call/transfer", {"department": arg, "notes": notes})
             self._transferred(done, arg)

@@ -18,6 +18,7 @@ from ivr.callcenter.agents import Agents
 from ivr.callcenter.callbacks import Callbacks
 from ivr.callcenter.calls import CallStore
 from ivr.callcenter.connections import Connections
+from ivr.callcenter.consults import Consults
 from ivr.callcenter.ending import CallEnding
 from ivr.callcenter.holds import Holds
 from ivr.callcenter.matching import Matcher
@@ -67,6 +68,7 @@ class Services:
     live: LiveQueues  # what a wait estimate reads
     ending: CallEnding
     rooms: Rooms  # the agent's leg of a connection through a conference room
+    consults: Consults  # warm transfers in the caller's room
     holds: Holds
     transfers: Transfers
     wrapups: WrapUps
@@ -131,6 +133,7 @@ def build_services(settings: Settings, clock: Clock | None = None, *, worker: bo
         live=LiveQueues(cfg, conn, queues),
         ending=ending,
         rooms=rooms,
+        consults=Consults(cfg, conn, calls, agents, rooms, rest),
         holds=holds,
         transfers=Transfers(cfg, calls, agents, queues, jobs, connector),
         wrapups=WrapUps(conn, agents),

@@ -195,6 +195,20 @@ class TwilioApi(Protocol):
         """Put a conference participant on hold (music from `hold_url`, POST) or back."""
         ...
 
+    def add_participant(
+        self, conference_sid: str, *, to: str, from_: str, label: str, status_callback: str, ring_seconds: int
+    ) -> str:
+        """Dial `to` into a conference (it does not end the room by leaving); its CallSid."""
+        ...
+
+    def participant_ends_room(self, conference_sid: str, call_sid: str, ends: bool) -> None:
+        """Whether the room ends when this participant leaves (endConferenceOnExit)."""
+        ...
+
+    def remove_participant(self, conference_sid: str, call_sid: str) -> None:
+        """Take a participant out of a conference (a call placed into it hangs up)."""
+        ...
+
     def call_status(self, call_sid: str) -> str:
         """The call's status as Twilio has it (`queued` ... `completed`)."""
         ...
@@ -277,6 +291,35 @@ class TwilioRest:
                 participant.update(hold=True, hold_url=hold_url, hold_method="POST")
             else:
                 participant.update(hold=False)
+
+    def add_participant(
+        self, conference_sid: str, *, to: str, from_: str, label: str, status_callback: str, ring_seconds: int
+    ) -> str:
+        """Dial `to` into the conference; Twilio reports its answer and its end to `status_callback`."""
+        with translate_errors(f"adding {label} to conference {conference_sid}"):
+            created = self.client.conferences(conference_sid).participants.create(
+                from_=from_,
+                to=to,
+                label=label,
+                status_callback=status_callback,
+                status_callback_method="POST",
+                status_callback_event=["answered", "completed"],
+                timeout=ring_seconds,
+                start_conference_on_enter=True,
+                end_conference_on_exit=False,
+                beep="false",
+            )
+        return str(created.call_sid)
+
+    def participant_ends_room(self, conference_sid: str, call_sid: str, ends: bool) -> None:
+        """Set whether the room ends when this participant leaves."""
+        with translate_errors(f"updating call {call_sid} in conference {conference_sid}"):
+            self.client.conferences(conference_sid).participants(call_sid).update(end_conference_on_exit=ends)
+
+    def remove_participant(self, conference_sid: str, call_sid: str) -> None:
+        """Take a participant out of the conference."""
+        with translate_errors(f"removing call {call_sid} from conference {conference_sid}"):
+            self.client.conferences(conference_sid).participants(call_sid).delete()
 
     def send_message(self, *, to: str, from_: str, body: str) -> str:
         """Send a text message; its MessageSid."""

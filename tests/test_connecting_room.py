@@ -33,7 +33,7 @@ from standin.webhook import call_params, status_callback_params
 from tests import test_callbacks as callbacks
 from tests.conftest import ACCOUNT_SID, AUTH_TOKEN, PUBLIC_BASE_URL, waiting_in
 from tests.test_agent_console import ClientApi, Session
-from tests.test_api import token_for
+from tests.test_api import Api, token_for
 from tests.test_connecting import ready, state_of, topup_caller
 
 WAIT_ROUTE = "/voice/room/wait"
@@ -358,3 +358,158 @@ def test_the_agent_holds_the_caller_from_the_console_and_takes_them_back(
 
     assert session.run(ClientApi(app, token_for(app, "agent", "li_na")), script()) == 0
     assert switchboard.conferences.problems == []
+
+
+# -- warm transfer -----------------------------------------------------------------------------------
+
+
+def talking_with_li_na(
+    app: Flask, dial: Callable[..., Call], run_jobs: Callable[[], None], switchboard: Switchboard
+) -> tuple[Call, Call, Any]:
+    """A caller talking with li_na in their room, wang_wei ready (security, Mandarin)."""
+    call, leg = in_the_room(app, dial, run_jobs)
+    phone = answer(app, switchboard, leg)
+    hotline = services_of(app)
+    hotline.agents.choose("wang_wei", READY, hotline.clock.now())
+    room = switchboard.conferences.find(f"call-{call.call_sid}")
+    assert room is not None
+    return call, phone, room
+
+
+def consult_leg(redis_conn: redis.Redis, call: Call) -> str:
+    return str(redis_conn.hget(keys.call(call.call_sid), "consult_leg"))
+
+
+def test_a_warm_transfer_completed_from_the_console(
+    app: Flask,
+    dial: Callable[..., Call],
+    run_jobs: Callable[[], None],
+    redis_conn: redis.Redis,
+    switchboard: Switchboard,
+) -> None:
+    """li_na holds the caller, talks with security's wang_wei, hands the caller over and leaves."""
+    call, li_na, room = talking_with_li_na(app, dial, run_jobs, switchboard)
+    session = Session()
+    rooms = switchboard.conferences
+
+    def script() -> Iterator[str]:
+        yield "consult-dept security"
+        assert "the caller is on hold, wang_wei's phone rings" in session.text()
+        assert state_of(app, "wang_wei") == RINGING
+        leg = consult_leg(redis_conn, call)
+        rooms.deliver()  # the caller's hold reaches the app (the room's event)
+        rooms.answered(leg)  # wang_wei picks up
+        assert state_of(app, "wang_wei") == ON_CALL
+        assert room.hears(li_na.call_sid, leg) and room.hears(leg, li_na.call_sid)
+        assert not room.hears(call.call_sid, leg) and not room.hears(call.call_sid, li_na.call_sid)
+        yield "call"
+        assert "CONSULTING wang_wei (talking)" in session.text() and "ON HOLD" in session.text()
+        yield "complete"
+        assert "handed to wang_wei: file the wrap-up" in session.text()
+        rooms.deliver()
+        assert room.hears(call.call_sid, leg) and room.hears(leg, call.call_sid)
+        assert li_na.state == "completed"  # li_na's leg left the room
+        assert state_of(app, "li_na") == WRAP_UP and state_of(app, "wang_wei") == ON_CALL
+        yield "quit"
+
+    assert session.run(ClientApi(app, token_for(app, "agent", "li_na")), script()) == 0
+    record = redis_conn.hgetall(keys.call(call.call_sid))
+    assert (record["agent"], record["transfers"], record["on_hold"]) == ("wang_wei", "1", "")
+    mark = call.mark()
+    rooms.hang_up(consult_leg_of(switchboard, call))  # wang_wei ends the call: the room ends
+    assert call.heard_text(mark).endswith("请为本次服务评分，1分表示很不满意，5分表示非常满意。")
+    assert state_of(app, "wang_wei") == WRAP_UP
+    day = redis_conn.hget(keys.call(call.call_sid), "day")
+    stats = redis_conn.hgetall(keys.department_stats("payments", day))
+    assert (stats["answered"], stats["handled"], stats["transferred_out"]) == ("1", "2", "1")
+    call.silence()  # no rating
+    assert redis_conn.hget(keys.call(call.call_sid), "outcome") == "served"
+    assert rooms.problems == []
+
+
+def consult_leg_of(switchboard: Switchboard, call: Call) -> str:
+    """The consulted agent's leg: the room's participant labelled `consult`."""
+    room = switchboard.conferences.find(f"call-{call.call_sid}")
+    assert room is not None
+    found = room.participant("consult")
+    assert found is not None
+    return found.call_sid
+
+
+def test_a_warm_transfer_cancelled_brings_the_caller_back(
+    app: Flask,
+    dial: Callable[..., Call],
+    run_jobs: Callable[[], None],
+    redis_conn: redis.Redis,
+    switchboard: Switchboard,
+) -> None:
+    call, li_na, room = talking_with_li_na(app, dial, run_jobs, switchboard)
+    api, token = Api(app), token_for(app, "agent", "li_na")
+    started = api.call("POST", "/api/agent/call/consult", token, json={"agent": "wang_wei"})
+    assert started.status_code == 200 and started.get_json()["state"] == "ringing"
+    again = api.call("POST", "/api/agent/call/consult", token, json={"agent": "emma_chen"})
+    assert again.status_code == 409 and "already consulting wang_wei" in again.get_json()["error"]
+    leg = consult_leg(redis_conn, call)
+    switchboard.conferences.answered(leg)
+    cancelled = api.call("POST", "/api/agent/call/consult/cancel", token)
+    assert cancelled.status_code == 200 and cancelled.get_json()["state"] == "canceled"
+    switchboard.conferences.deliver()
+    assert room.participant("consult") is None
+    assert room.hears(call.call_sid, li_na.call_sid) and room.hears(li_na.call_sid, call.call_sid)
+    assert state_of(app, "li_na") == ON_CALL
+    assert state_of(app, "wang_wei") == WRAP_UP  # a consultation needs no write-up: ready at the sweep
+    hotline = services_of(app)
+    assert hotline.agents.sweep(hotline.clock.now(), 3600) == ["wang_wei"]
+    record = redis_conn.hgetall(keys.call(call.call_sid))
+    assert "consult_agent" not in record and record["agent"] == "li_na" and record["on_hold"] == ""
+
+
+def test_a_consulted_agent_who_declines_leaves_the_caller_with_the_first_agent(
+    app: Flask,
+    dial: Callable[..., Call],
+    run_jobs: Callable[[], None],
+    redis_conn: redis.Redis,
+    switchboard: Switchboard,
+) -> None:
+    call, li_na, room = talking_with_li_na(app, dial, run_jobs, switchboard)
+    api, token = Api(app), token_for(app, "agent", "li_na")
+    assert api.call("POST", "/api/agent/call/consult", token, json={"agent": "wang_wei"}).status_code == 200
+    switchboard.conferences.not_answered(consult_leg(redis_conn, call), "busy")  # declined
+    switchboard.conferences.deliver()
+    wang_wei = services_of(app).agents.get("wang_wei")
+    assert wang_wei.state == NOT_READY and wang_wei.reason == "busy"
+    assert room.hears(call.call_sid, li_na.call_sid)
+    assert state_of(app, "li_na") == ON_CALL
+    assert "consult_agent" not in redis_conn.hgetall(keys.call(call.call_sid))
+    refused = api.call("POST", "/api/agent/call/consult/complete", token)
+    assert refused.status_code == 409
+
+
+def test_a_caller_who_hangs_up_during_the_consultation_frees_both_agents(
+    app: Flask,
+    dial: Callable[..., Call],
+    run_jobs: Callable[[], None],
+    redis_conn: redis.Redis,
+    switchboard: Switchboard,
+) -> None:
+    call, _li_na, _room = talking_with_li_na(app, dial, run_jobs, switchboard)
+    api, token = Api(app), token_for(app, "agent", "li_na")
+    assert (
+        api.call("POST", "/api/agent/call/consult", token, json={"department": "security"}).status_code == 200
+    )
+    switchboard.conferences.answered(consult_leg(redis_conn, call))
+    call.hangup()  # the room ends with the caller: the consulted leg with it
+    assert state_of(app, "li_na") == WRAP_UP
+    assert state_of(app, "wang_wei") == WRAP_UP
+    assert redis_conn.hget(keys.call(call.call_sid), "outcome") == "served"
+
+
+def test_consulting_an_agent_who_is_not_ready_is_refused(
+    app: Flask, dial: Callable[..., Call], run_jobs: Callable[[], None], switchboard: Switchboard
+) -> None:
+    talking_with_li_na(app, dial, run_jobs, switchboard)
+    api, token = Api(app), token_for(app, "agent", "li_na")
+    refused = api.call("POST", "/api/agent/call/consult", token, json={"agent": "emma_chen"})
+    assert refused.status_code == 409 and "not ready" in refused.get_json()["error"]
+    unknown = api.call("POST", "/api/agent/call/consult", token, json={"agent": "nobody"})
+    assert unknown.status_code == 400

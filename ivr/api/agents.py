@@ -16,6 +16,8 @@ from ivr.api.errors import BadField, parse_body
 from ivr.api.schemas import (
     API_STATE,
     AgentMe,
+    ConsultRequest,
+    ConsultResult,
     HeartbeatAck,
     HoldRequest,
     HoldResult,
@@ -193,12 +195,67 @@ def hold() -> dict[str, Any]:
     record = _current_call(agent)
     if agent.state != ON_CALL or record.get("status") != CallStatus.ON_CALL:
         abort(409, description=f"agent is {agent.state}: no caller to hold")
-    music = routes.url(hotline.settings.public_base_url or request.host_url.rstrip("/"), "room_wait")
+    music = routes.url(_base(), "room_wait")
     try:
         hotline.rooms.hold(record, body.hold, music)
     except RoomRefused as exc:
         abort(409, description=str(exc))
     return HoldResult(ref=record.get("ref"), on_hold=body.hold).model_dump(mode="json")
+
+
+def _base() -> str:
+    return services().settings.public_base_url or request.host_url.rstrip("/")
+
+
+@bp.post("/call/consult")
+@require("agent")
+def consult() -> dict[str, Any]:
+    """Warm transfer: hold the caller and ring the agent to consult into the call's room."""
+    body = parse_body(ConsultRequest)
+    hotline, agent = services(), _me()
+    if (body.agent is None) == (body.department is None):
+        raise BadField("agent", "give an agent or a department (one of them)")
+    if body.department is not None and body.department not in hotline.config.file.departments:
+        raise BadField("department", f"no department {body.department!r}")
+    if body.agent is not None and hotline.agents.get(body.agent) is None:
+        raise BadField("agent", f"no agent {body.agent!r}")
+    if body.ref is not None:
+        _own_call(agent, body.ref)
+    _current_call(agent)
+    try:
+        done = hotline.consults.start(
+            agent.id, hotline.clock.now(), _base(), target=body.agent or "", department=body.department or ""
+        )
+    except RoomRefused as exc:
+        abort(409, description=str(exc))
+    return ConsultResult(ref=done.ref, agent=done.agent, state=done.state).model_dump(mode="json")
+
+
+@bp.post("/call/consult/complete")
+@require("agent")
+def consult_complete() -> dict[str, Any]:
+    """Complete the warm transfer: the consulted agent keeps the caller, this agent wraps up."""
+    return _consult_end(complete=True)
+
+
+@bp.post("/call/consult/cancel")
+@require("agent")
+def consult_cancel() -> dict[str, Any]:
+    """Cancel the consultation: the consulted agent leaves, the caller is back off hold."""
+    return _consult_end(complete=False)
+
+
+def _consult_end(*, complete: bool) -> dict[str, Any]:
+    hotline, agent = services(), _me()
+    _current_call(agent)
+    consults, now = hotline.consults, hotline.clock.now()
+    try:
+        done = (
+            consults.complete(agent.id, now, _base()) if complete else consults.cancel(agent.id, now, _base())
+        )
+    except RoomRefused as exc:
+        abort(409, description=str(exc))
+    return ConsultResult(ref=done.ref, agent=done.agent, state=done.state).model_dump(mode="json")
 
 
 @bp.post("/call/wrapup")

@@ -22,11 +22,13 @@ bp = Blueprint("openapi", __name__)
 
 REQUESTS: list[type[BaseModel]] = [
     schemas.StateChange, schemas.TransferRequest, schemas.WrapUpRequest, schemas.HoldRequest,
+    schemas.ConsultRequest,
 ]  # fmt: skip
 RESPONSES: list[type[BaseModel]] = [
     schemas.Error, schemas.AgentMe, schemas.StateChanged, schemas.HeartbeatAck, schemas.ScreenPop,
     schemas.TransferResult, schemas.WrapUpResult, schemas.QueuesReport, schemas.AgentsReport,
     schemas.FollowupsReport, schemas.TicketsReport, schemas.AgentForced, schemas.HoldResult,
+    schemas.ConsultResult,
 ]  # fmt: skip
 
 # Reusable error responses: every error is JSON with a message (`Error`).
@@ -145,6 +147,35 @@ def _paths() -> dict[str, Any]:
                 tag="agent",
                 body="HoldRequest",
                 errors=("400", "404", "409"),
+            )  # fmt: skip
+        },
+        "/api/agent/call/consult": {
+            "post": _op(
+                "consult",
+                "Warm transfer, first step: hold the caller and ring a named agent or a "
+                "department's into the call's room (connect_via: conference).",
+                "ConsultResult",
+                tag="agent",
+                body="ConsultRequest",
+                errors=("400", "404", "409"),
+            )  # fmt: skip
+        },
+        "/api/agent/call/consult/complete": {
+            "post": _op(
+                "completeConsult",
+                "Hand the caller to the consulted agent and leave the call (wrap-up).",
+                "ConsultResult",
+                tag="agent",
+                errors=("404", "409"),
+            )  # fmt: skip
+        },
+        "/api/agent/call/consult/cancel": {
+            "post": _op(
+                "cancelConsult",
+                "End the consultation and take the caller back off hold.",
+                "ConsultResult",
+                tag="agent",
+                errors=("404", "409"),
             )  # fmt: skip
         },
         "/api/agent/call/wrapup": {

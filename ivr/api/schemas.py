@@ -144,6 +144,8 @@ class ScreenPop(BaseModel):
     notes: list[Note]
     disposition: Disposition | None
     on_hold: bool = Field(default=False, description="the agent put the caller on hold (music)")
+    consulting: str | None = Field(default=None, description="the agent being consulted, if any")
+    consult_state: Literal["ringing", "talking"] | None = None
 
 
 class HoldRequest(Body):
@@ -151,6 +153,24 @@ class HoldRequest(Body):
 
     hold: bool
     ref: str | None = Field(default=None, description="the call the console shows; must be the agent's")
+
+
+class ConsultRequest(Body):
+    """Whom to consult before handing the caller over: a named agent, or a department's (one)."""
+
+    agent: str | None = Field(default=None, description="an agent's id")
+    department: str | None = Field(
+        default=None, description="its longest-idle ready agent who speaks the caller's language"
+    )
+    ref: str | None = Field(default=None, description="the call the console shows; must be the agent's")
+
+
+class ConsultResult(BaseModel):
+    """A consultation: ringing, talking, completed (the consulted agent has the caller) or canceled."""
+
+    ref: str
+    agent: str
+    state: Literal["ringing", "talking", "completed", "canceled"]
 
 
 class HoldResult(BaseModel):

@@ -72,4 +72,6 @@ def screen_pop(conn: redis.Redis, record: CallRecord, now: datetime) -> dict[str
         "notes": notes_of(record),
         "disposition": record.get("disposition") or None,
         "on_hold": record.get("on_hold") == "1",
+        "consulting": record.get("consult_agent") or None,
+        "consult_state": record.get("consult_state") or None,
     }

@@ -125,9 +125,15 @@ def agent_leg_ended() -> twiml.Document:
     leg = AgentLeg.from_args(request.args)
     now = hotline.clock.now()
     record = hotline.calls.load(leg.call) if leg.call.startswith("CA") else None
-    if record is None or record.get("agent") != leg.agent:
-        return twiml.document()
     status = request.form.get("CallStatus", "")
+    if record is not None and record.get("consult_agent") == leg.agent:  # a consulted agent's leg
+        if status == "in-progress":
+            hotline.consults.leg_answered(record, leg.agent, now)
+        else:
+            hotline.consults.leg_ended(record, leg.agent, status, now, base_url())
+        return twiml.document()
+    if record is None or record.get("agent") != leg.agent or status == "in-progress":
+        return twiml.document()
     duration = int_field(request.form.get("CallDuration"), 0)
     if status in NOT_REACHED or status == "canceled":
         dial_status = status if status in NOT_REACHED else "canceled"
@@ -155,7 +161,8 @@ def result() -> twiml.Document:
     now = hotline.clock.now()
     record = this_call(now)
     lang = language_of(record)
-    agent_id = AgentLeg.from_args(request.args).agent or record.get("agent")
+    # The room's agent now (after a warm transfer, not the one who was first dialled in).
+    agent_id = record.get("agent") or AgentLeg.from_args(request.args).agent
     outcome = hotline.connections.dial_ended(record, agent_id, "completed", room_talked(record, now), now)
     resp = twiml.document()
     if outcome == "requeued":
