@@ -246,9 +246,16 @@ class LiveCall(Call):
         found = rooms.of_call(self.call_sid) if rooms is not None else None
         music = found is not None and (found[1].hold or found[0].status == "init")
         seconds = self.owner.default_play_seconds if music else float("inf")
-        message = self._listen(seconds, lambda m: m.kind in ("hangup", "update", "room"))
+        console = self.client.identity if self.client is not None else None
+
+        def take(m: Message) -> bool:
+            return m.kind in ("hangup", "update", "room") or (m.kind == "end" and m.by == console)
+
+        message = self._listen(seconds, take)
         if message is not None and message.kind == "room":
             super().leave_conference()
+        elif message is not None and message.kind == "end":
+            self._hang_up()  # the console on this leg hung up
         else:
             self._take(message, lambda m: None, otherwise=self.continue_loop)
 

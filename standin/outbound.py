@@ -139,6 +139,8 @@ class DialledCall(LiveCall):
         found[1].on_left = lambda: self.inbox.put(Message("room", by="twilio"))
         self.events.add("answered", by=party_of(self.to) or "caller")
         self.events.add("state", state="conference")
+        if self.client is not None:
+            self.client.events.add("connected", call=self.call_sid, caller=self.from_)
         try:
             rooms.answered(self.call_sid)
         except CallbackError as exc:
@@ -156,6 +158,7 @@ class DialledCall(LiveCall):
             self.events.add("ignored", what=message.kind, state="conference")
         self.state = "completed"
         self.switchboard.update_outbound(self.call_sid, status="completed")
+        self._release("the call ended")
         self.events.add("ended", state="completed")
 
     def _not_in_room(self, outcome: str) -> None:
@@ -166,6 +169,16 @@ class DialledCall(LiveCall):
             self.switchboard.conferences.not_answered(self.call_sid, outcome)
         except (CallbackError, LookupError) as exc:
             self.events.add("error", text=str(exc))
+
+    def _flush(self) -> None:
+        """A console's leg also shows on the console: what it hears (a whisper), then the room."""
+        if self.client is not None:
+            for item in self.heard[self._shown["heard"] :]:
+                if item.kind == "say":
+                    self.client.events.add("whisper", text=item.text, language=item.language)
+            if self.state == "conference" and self._shown["state"] != (self.state, id(self._waiting)):
+                self.client.events.add("connected", call=self.call_sid, caller=self.from_)
+        super()._flush()
 
     def start(self) -> None:
         """Answered: fetch the call's Url, or run its inline Twiml."""
@@ -208,8 +221,9 @@ class DialledCall(LiveCall):
             record = self.switchboard.outbound_call(self.call_sid)
             return "canceled" if record is not None and record.status == "canceled" else None
         if message.by in (party, "caller") and message.kind in PARTY_ANSWERS:
-            if message.kind == "answer" and self.client is not None:
+            if message.kind == "answer" and self.client is not None and not self.to.startswith("client:"):
                 self.client.call, self.client = None, None  # the phone follows the call by its sid
+            # A console (client:) stays linked: its `hangup` ends this call, and it hears the end.
             return PARTY_ANSWERS[message.kind]
         self.events.add("ignored", what=message.kind, state="ringing")
         return None

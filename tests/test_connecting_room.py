@@ -10,6 +10,7 @@ answer, the agent freed when the caller gives up during the ring.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -26,15 +27,19 @@ from ivr.clock import FixedClock
 from ivr.services import services_of
 from queue_worker import context
 from queue_worker.reaper import reap_once
+from standin.control import Control, add_control
+from standin.live import LiveCalls
+from standin.outbound import Dialler
 from standin.phone import Call
-from standin.rest import OutboundCall, Switchboard
+from standin.rest import OutboundCall, Switchboard, create_rest_app, serve_in_thread
 from standin.transport import FlaskTransport
 from standin.webhook import call_params, status_callback_params
 from tests import test_callbacks as callbacks
 from tests.conftest import ACCOUNT_SID, AUTH_TOKEN, PUBLIC_BASE_URL, waiting_in
 from tests.test_agent_console import ClientApi, Session
-from tests.test_api import Api, token_for
+from tests.test_api import Api, go_ready, token_for
 from tests.test_connecting import ready, state_of, topup_caller
+from tests.test_live_calls import Listener, queued_caller
 
 WAIT_ROUTE = "/voice/room/wait"
 
@@ -513,3 +518,65 @@ def test_consulting_an_agent_who_is_not_ready_is_refused(
     assert refused.status_code == 409 and "not ready" in refused.get_json()["error"]
     unknown = api.call("POST", "/api/agent/call/consult", token, json={"agent": "nobody"})
     assert unknown.status_code == 400
+
+
+# -- the live stand-in: the console is the agent's phone --------------------------------------------
+
+
+def test_live_the_console_answers_its_leg_hears_the_whisper_holds_and_hangs_up(
+    app: Flask, switchboard: Switchboard, run_jobs: Callable[[], None], redis_conn: redis.Redis
+) -> None:
+    """Through the live stand-in, as `make run` serves it: the caller waits in their room, the
+    console rings, shows the whisper, talks, holds the caller, and hangs up; the caller hears
+    the survey."""
+    calls = LiveCalls(
+        switchboard, lambda: FlaskTransport(app.test_client(), PUBLIC_BASE_URL, AUTH_TOKEN), ACCOUNT_SID
+    )
+    switchboard.dialer = Dialler(calls)
+    server = create_rest_app(switchboard, ACCOUNT_SID, AUTH_TOKEN)
+    add_control(server, calls)
+    url, stop = serve_in_thread(server)
+    try:
+        control = Control(url, ACCOUNT_SID, AUTH_TOKEN)
+        control.register("li_na")
+        console = Listener(lambda after, wait: control.client_events("li_na", after, wait))
+        sid, phone = queued_caller(control)
+        api, token = Api(app), token_for(app, "agent", "li_na")
+        go_ready(api, token, run_jobs)
+        phone.until(lambda e: e["kind"] == "dialling" and e["target"] == "conference", "the room")
+        ring = console.kind("ring")
+        control.client_act("li_na", "answer")
+        assert "账户尾号0017，身份已验证" in console.kind("whisper")["text"]
+        console.kind("connected")
+        wait_until(
+            lambda: api.get("/api/agent/me", token).get_json()["state"] == "on_call", "li_na on the call"
+        )
+        room = switchboard.conferences.find(f"call-{sid}")
+        assert room is not None
+        wait_until(lambda: room.hears(sid, ring["call"]), "the two talking")
+        held = api.call("POST", "/api/agent/call/hold", token, json={"hold": True})
+        assert held.status_code == 200
+        wait_until(lambda: redis_conn.hget(keys.call(sid), "on_hold") == "1", "the room's hold event")
+        assert not room.hears(sid, ring["call"])
+        assert api.call("POST", "/api/agent/call/hold", token, json={"hold": False}).status_code == 200
+        wait_until(lambda: room.hears(sid, ring["call"]), "the caller back")
+        control.client_act("li_na", "hangup")
+        phone.said("请为本次服务评分")
+        console.kind("call-ended")
+        wait_until(
+            lambda: api.get("/api/agent/me", token).get_json()["state"] == "wrap_up", "li_na in wrap-up"
+        )
+        control.act(sid, "hangup")
+        phone.kind("ended")
+        assert switchboard.conferences.problems == []
+    finally:
+        stop()
+
+
+def wait_until(test: Callable[[], bool], what: str, seconds: float = 5.0) -> None:
+    """Wait for something the live stand-in does on its own threads (a bound, not a timing)."""
+    deadline = time.monotonic() + seconds
+    while not test():
+        if time.monotonic() > deadline:
+            pytest.fail(f"no {what} within {seconds} s")
+        time.sleep(0.02)
