@@ -139,6 +139,15 @@ def screen_pop(pop: Json) -> list[str]:
         lines.append(f"  disposition: {pop['disposition']}")
     if pop.get("on_hold"):
         lines.append("  ON HOLD: the caller hears music (`unhold` to take them back)")
+    if pop.get("supervisor"):
+        heard = {
+            "listen": "listening, muted",
+            "coach": "coaching: only you hear them",
+            "barge": "heard by both",
+        }
+        lines.append(
+            f"  SUPERVISOR {pop['supervisor']} on the call ({heard.get(pop['supervisor_mode'], '')})"
+        )
     if pop.get("consulting"):
         lines.append(f"  CONSULTING {pop['consulting']} ({pop['consult_state']}): `complete` or `cancel`")
     return lines

@@ -22,6 +22,7 @@ from ivr.callcenter.consults import Consults
 from ivr.callcenter.ending import CallEnding
 from ivr.callcenter.holds import Holds
 from ivr.callcenter.matching import Matcher
+from ivr.callcenter.monitoring import Monitoring
 from ivr.callcenter.notes import WrapUps
 from ivr.callcenter.queues import Queues
 from ivr.callcenter.redirect import RestConnector
@@ -69,6 +70,7 @@ class Services:
     ending: CallEnding
     rooms: Rooms  # the agent's leg of a connection through a conference room
     consults: Consults  # warm transfers in the caller's room
+    monitoring: Monitoring  # supervisors listening, coaching, barging in a call's room
     holds: Holds
     transfers: Transfers
     wrapups: WrapUps
@@ -134,6 +136,7 @@ def build_services(settings: Settings, clock: Clock | None = None, *, worker: bo
         ending=ending,
         rooms=rooms,
         consults=Consults(cfg, conn, calls, agents, rooms, rest),
+        monitoring=Monitoring(conn, rest, cfg.hotline.ring_timeout_seconds, cfg.hotline.overflow_number),
         holds=holds,
         transfers=Transfers(cfg, calls, agents, queues, jobs, connector),
         wrapups=WrapUps(conn, agents),

@@ -196,9 +196,25 @@ class TwilioApi(Protocol):
         ...
 
     def add_participant(
-        self, conference_sid: str, *, to: str, from_: str, label: str, status_callback: str, ring_seconds: int
+        self,
+        conference_sid: str,
+        *,
+        to: str,
+        from_: str,
+        label: str,
+        status_callback: str,
+        ring_seconds: int,
+        muted: bool = False,
+        coach: str = "",
     ) -> str:
-        """Dial `to` into a conference (it does not end the room by leaving); its CallSid."""
+        """Dial `to` into a conference (it does not end the room by leaving); its CallSid.
+
+        `muted`: nobody hears it; `coach`: only that participant (a CallSid) hears it.
+        """
+        ...
+
+    def monitor_participant(self, conference_sid: str, call_sid: str, *, muted: bool, coach: str) -> None:
+        """Who hears a participant: nobody (`muted`), one participant (`coach`), or everyone."""
         ...
 
     def participant_ends_room(self, conference_sid: str, call_sid: str, ends: bool) -> None:
@@ -293,11 +309,23 @@ class TwilioRest:
                 participant.update(hold=False)
 
     def add_participant(
-        self, conference_sid: str, *, to: str, from_: str, label: str, status_callback: str, ring_seconds: int
+        self,
+        conference_sid: str,
+        *,
+        to: str,
+        from_: str,
+        label: str,
+        status_callback: str,
+        ring_seconds: int,
+        muted: bool = False,
+        coach: str = "",
     ) -> str:
         """Dial `to` into the conference; Twilio reports its answer and its end to `status_callback`."""
+        coaching = {"coaching": True, "call_sid_to_coach": coach} if coach else {}
         with translate_errors(f"adding {label} to conference {conference_sid}"):
             created = self.client.conferences(conference_sid).participants.create(
+                muted=muted,
+                **coaching,
                 from_=from_,
                 to=to,
                 label=label,
@@ -310,6 +338,15 @@ class TwilioRest:
                 beep="false",
             )
         return str(created.call_sid)
+
+    def monitor_participant(self, conference_sid: str, call_sid: str, *, muted: bool, coach: str) -> None:
+        """Mute a participant, let only `coach` hear them, or everyone (neither)."""
+        with translate_errors(f"updating call {call_sid} in conference {conference_sid}"):
+            participant = self.client.conferences(conference_sid).participants(call_sid)
+            if coach:
+                participant.update(muted=False, coaching=True, call_sid_to_coach=coach)
+            else:
+                participant.update(muted=muted, coaching=False)
 
     def participant_ends_room(self, conference_sid: str, call_sid: str, ends: bool) -> None:
         """Set whether the room ends when this participant leaves."""

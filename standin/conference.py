@@ -210,6 +210,7 @@ class Conferences:
             self._outbox.clear()
             self.problems.clear()
             self.transport = None
+            self.on_pending = None  # a live stand-in of an earlier test no longer delivers
 
     # -- finding rooms -------------------------------------------------------------------------
 

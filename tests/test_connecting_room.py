@@ -571,6 +571,8 @@ def test_live_the_console_answers_its_leg_hears_the_whisper_holds_and_hangs_up(
         assert switchboard.conferences.problems == []
     finally:
         stop()
+        switchboard.dialer = None  # the switchboard outlives this test
+        switchboard.conferences.on_pending = None
 
 
 def wait_until(test: Callable[[], bool], what: str, seconds: float = 5.0) -> None:
@@ -580,3 +582,93 @@ def wait_until(test: Callable[[], bool], what: str, seconds: float = 5.0) -> Non
         if time.monotonic() > deadline:
             pytest.fail(f"no {what} within {seconds} s")
         time.sleep(0.02)
+
+
+# -- supervisors -------------------------------------------------------------------------------------
+
+
+def test_a_supervisor_listens_coaches_and_barges_and_every_step_is_audited(
+    app: Flask,
+    dial: Callable[..., Call],
+    run_jobs: Callable[[], None],
+    redis_conn: redis.Redis,
+    switchboard: Switchboard,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    call, li_na, room = talking_with_li_na(app, dial, run_jobs, switchboard)
+    ref = redis_conn.hget(keys.call(call.call_sid), "ref")
+    api, boss = Api(app), token_for(app, "supervisor", "zhao_min")
+    agent_token = token_for(app, "agent", "li_na")
+    caplog.set_level("INFO", logger="ivr.audit")
+
+    no_phone = api.call("POST", f"/api/supervisor/calls/{ref}/monitor", boss, json={"mode": "listen"})
+    assert no_phone.status_code == 409 and "reach" in no_phone.get_json()["error"]
+    listen = api.call(
+        "POST",
+        f"/api/supervisor/calls/{ref}/monitor",
+        boss,
+        json={"mode": "listen", "reach": "client:zhao_min"},
+    )
+    assert listen.status_code == 200 and listen.get_json() == {
+        "ref": ref,
+        "supervisor": "zhao_min",
+        "mode": "listen",
+    }
+    leg = room.participant("supervisor")
+    assert leg is not None and leg.muted
+    switchboard.conferences.answered(leg.call_sid)  # the supervisor's phone picks up
+    sv = leg.call_sid
+    # Listen: the supervisor hears both; nobody hears the supervisor.
+    assert room.hears(sv, call.call_sid) and room.hears(sv, li_na.call_sid)
+    assert not room.hears(call.call_sid, sv) and not room.hears(li_na.call_sid, sv)
+    pop = api.call("GET", "/api/agent/call", agent_token).get_json()
+    assert (pop["supervisor"], pop["supervisor_mode"]) == ("zhao_min", "listen")  # the agent sees it
+
+    coach = api.call("POST", f"/api/supervisor/calls/{ref}/monitor", boss, json={"mode": "coach"})
+    assert coach.status_code == 200
+    assert room.hears(li_na.call_sid, sv) and not room.hears(call.call_sid, sv)  # the agent only
+
+    barge = api.call("POST", f"/api/supervisor/calls/{ref}/monitor", boss, json={"mode": "barge"})
+    assert barge.status_code == 200
+    assert room.hears(li_na.call_sid, sv) and room.hears(call.call_sid, sv)  # both
+    assert [p.call_sid for p in room.participants.values()].count(sv) == 1  # one ring, three modes
+
+    left = api.call("DELETE", f"/api/supervisor/calls/{ref}/monitor", boss)
+    assert left.status_code == 200 and left.get_json()["mode"] is None
+    switchboard.conferences.deliver()
+    assert room.participant("supervisor") is None
+    assert room.hears(call.call_sid, li_na.call_sid)  # the conversation goes on
+    assert "supervisor" not in redis_conn.hgetall(keys.call(call.call_sid))
+    audited = [r.getMessage() for r in caplog.records if r.name == "ivr.audit"]
+    assert audited == [
+        f"supervisor zhao_min listen on call {call.call_sid} (agent li_na)",
+        f"supervisor zhao_min coach on call {call.call_sid} (agent li_na)",
+        f"supervisor zhao_min barge on call {call.call_sid} (agent li_na)",
+        f"supervisor zhao_min left call {call.call_sid}",
+    ]
+    assert switchboard.conferences.problems == []
+
+
+def test_monitoring_needs_a_live_call_in_a_room_and_a_supervisor(
+    app: Flask,
+    dial: Callable[..., Call],
+    run_jobs: Callable[[], None],
+    redis_conn: redis.Redis,
+    switchboard: Switchboard,
+) -> None:
+    call, _leg = in_the_room(app, dial, run_jobs)  # li_na's phone still rings
+    ref = redis_conn.hget(keys.call(call.call_sid), "ref")
+    api = Api(app)
+    body = {"mode": "listen", "reach": "client:zhao_min"}
+    refused = api.call(
+        "POST", f"/api/supervisor/calls/{ref}/monitor", token_for(app, "supervisor", "zhao_min"), json=body
+    )
+    assert refused.status_code == 409 and "not a live conversation" in refused.get_json()["error"]
+    forbidden = api.call(
+        "POST", f"/api/supervisor/calls/{ref}/monitor", token_for(app, "agent", "li_na"), json=body
+    )
+    assert forbidden.status_code == 403
+    unknown = api.call(
+        "POST", "/api/supervisor/calls/1234/monitor", token_for(app, "supervisor", "zhao_min"), json=body
+    )
+    assert unknown.status_code == 404

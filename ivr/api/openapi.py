@@ -22,13 +22,13 @@ bp = Blueprint("openapi", __name__)
 
 REQUESTS: list[type[BaseModel]] = [
     schemas.StateChange, schemas.TransferRequest, schemas.WrapUpRequest, schemas.HoldRequest,
-    schemas.ConsultRequest,
+    schemas.ConsultRequest, schemas.MonitorRequest,
 ]  # fmt: skip
 RESPONSES: list[type[BaseModel]] = [
     schemas.Error, schemas.AgentMe, schemas.StateChanged, schemas.HeartbeatAck, schemas.ScreenPop,
     schemas.TransferResult, schemas.WrapUpResult, schemas.QueuesReport, schemas.AgentsReport,
     schemas.FollowupsReport, schemas.TicketsReport, schemas.AgentForced, schemas.HoldResult,
-    schemas.ConsultResult,
+    schemas.ConsultResult, schemas.Monitored,
 ]  # fmt: skip
 
 # Reusable error responses: every error is JSON with a message (`Error`).
@@ -208,6 +208,33 @@ def _paths() -> dict[str, Any]:
                 errors=("400", "404", "409"),
             ),
         },
+        "/api/supervisor/calls/{ref}/monitor": {
+            "parameters": [
+                {
+                    "name": "ref",
+                    "in": "path",
+                    "required": True,
+                    "schema": {"type": "string"},
+                    "description": "the call's reference number",
+                },
+            ],
+            "post": _op(
+                "monitor",
+                "Listen to, coach or barge in on a live call from the supervisor's phone "
+                "(connect_via: conference); again to change the mode. Logged.",
+                "Monitored",
+                tag="supervisor",
+                body="MonitorRequest",
+                errors=("400", "404", "409"),
+            ),
+            "delete": _op(
+                "stopMonitoring",
+                "The supervisor leaves the call. Logged.",
+                "Monitored",
+                tag="supervisor",
+                errors=("404", "409"),
+            ),
+        },  # fmt: skip
         "/api/supervisor/followups": {
             "get": _op(
                 "followups",

@@ -94,6 +94,25 @@ class StateChanged(BaseModel):
     since: datetime
 
 
+class MonitorRequest(Body):
+    """How the supervisor joins the call, and their phone (needed the first time only)."""
+
+    mode: Literal["listen", "coach", "barge"] = Field(
+        description="listen: muted; coach: heard by the agent only; barge: heard by both"
+    )
+    reach: str = Field(
+        default="", max_length=200, description="client:<identity>, +number (E.164) or sip:..."
+    )
+
+
+class Monitored(BaseModel):
+    """A supervisor on a call (mode null: they left)."""
+
+    ref: str
+    supervisor: str
+    mode: Literal["listen", "coach", "barge"] | None
+
+
 class AgentForced(BaseModel):
     """The state a supervisor set, and what happened to the agent's caller."""
 
@@ -146,6 +165,8 @@ class ScreenPop(BaseModel):
     on_hold: bool = Field(default=False, description="the agent put the caller on hold (music)")
     consulting: str | None = Field(default=None, description="the agent being consulted, if any")
     consult_state: Literal["ringing", "talking"] | None = None
+    supervisor: str | None = Field(default=None, description="a supervisor on the call, if any")
+    supervisor_mode: Literal["listen", "coach", "barge"] | None = None
 
 
 class HoldRequest(Body):

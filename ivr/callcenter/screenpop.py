@@ -74,4 +74,6 @@ def screen_pop(conn: redis.Redis, record: CallRecord, now: datetime) -> dict[str
         "on_hold": record.get("on_hold") == "1",
         "consulting": record.get("consult_agent") or None,
         "consult_state": record.get("consult_state") or None,
+        "supervisor": record.get("supervisor") or None,
+        "supervisor_mode": record.get("supervisor_mode") or None,
     }

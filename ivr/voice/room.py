@@ -126,6 +126,10 @@ def agent_leg_ended() -> twiml.Document:
     now = hotline.clock.now()
     record = hotline.calls.load(leg.call) if leg.call.startswith("CA") else None
     status = request.form.get("CallStatus", "")
+    if record is not None and hotline.monitoring.leg_ended(
+        record, leg.agent if status != "in-progress" else ""
+    ):
+        return twiml.document()  # a supervisor's leg ended
     if record is not None and record.get("consult_agent") == leg.agent:  # a consulted agent's leg
         if status == "in-progress":
             hotline.consults.leg_answered(record, leg.agent, now)
