@@ -20,6 +20,11 @@ answers in the room). What the stand-in follows, from Twilio's documentation:
   TwiML goes on with its Dial's action (or the next verb), a participant the API dialled hangs up.
 - A participant can be muted (nobody hears them), held (they hear the ``holdUrl`` and nobody
   hears them or is heard by them) and coaching (only ``CallSidToCoach`` hears them).
+- A room whose first participant asked ``record="record-from-start"`` is recorded from its
+  start; the Conference Recording resource pauses, resumes or stops it (``Twilio.CURRENT`` names
+  the running one), a paused stretch is left out of its duration, and its
+  ``recordingStatusCallback`` hears ``in-progress`` and ``completed`` (as asked) with
+  ``RecordingSid``, ``RecordingUrl``, ``RecordingDuration``; a completed recording can be deleted.
 - Status callbacks: ``conference-start``, ``conference-end``, ``participant-join``,
   ``participant-leave`` (with ``ParticipantCallStatus``), ``participant-mute`` / ``-unmute``,
   ``participant-hold`` / ``-unhold``, ``participant-modify`` (coaching), ``announcement-end``,
@@ -39,6 +44,7 @@ of its own in the live stand-in (``on_pending``).
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from email.utils import formatdate
@@ -53,6 +59,7 @@ from standin.webhook import Heard, answer_problem, heard_from, new_sid
 __all__ = [
     "DEFAULT_WAIT_MUSIC",
     "Conference",
+    "Recording",
     "ConferenceCall",
     "Conferences",
     "Participant",
@@ -93,6 +100,30 @@ class RoomSettings:
     status_callback: str | None = None
     status_callback_method: str = "POST"
     status_callback_events: frozenset[str] = frozenset()
+    record: bool = False  # record="record-from-start": recorded from the moment it starts
+    recording_status_callback: str | None = None
+    recording_status_callback_method: str = "POST"
+    recording_status_callback_events: frozenset[str] = frozenset({"completed"})
+
+
+@dataclass
+class Recording:
+    """A room's recording: started with the room, paused and resumed, completed at its end."""
+
+    sid: str
+    conference_sid: str
+    account_sid: str
+    status: str = "in-progress"  # in-progress, paused, stopped, completed
+    started_at: float = 0.0
+    paused_at: float | None = None
+    paused_seconds: float = 0.0
+    duration: int = 0
+    deleted: bool = False
+    date_created: str = field(default_factory=lambda: formatdate(usegmt=True))
+
+    @property
+    def url(self) -> str:
+        return f"https://api.twilio.com/2010-04-01/Accounts/{self.account_sid}/Recordings/{self.sid}"
 
 
 @dataclass
@@ -167,6 +198,7 @@ class Conference:
     date_created: str = field(default_factory=lambda: formatdate(usegmt=True))
     date_updated: str = field(default_factory=lambda: formatdate(usegmt=True))
     sent: list[dict[str, str]] = field(default_factory=list)  # the status callbacks sent
+    recordings: list[Recording] = field(default_factory=list)
     _sequence: int = 0
 
     def connected(self) -> list[Participant]:
@@ -199,6 +231,7 @@ class Conferences:
         self.on_pending: Callable[[], None] | None = None  # the live stand-in delivers at once
         self.on_call_status: Callable[[str, str], None] | None = None  # a dialled leg's record
         self.problems: list[str] = []  # callbacks the app refused, in order
+        self.ticks: Callable[[], float] = time.monotonic  # recordings' durations (scaled when live)
         self._lock = threading.RLock()
         self._rooms: dict[str, Conference] = {}
         self._outbox: list[Callable[[], str | None]] = []
@@ -276,6 +309,8 @@ class Conferences:
                 room.status = "in-progress"
                 room.date_updated = formatdate(usegmt=True)
                 self._event(room, "conference-start")
+                if room.settings.record:
+                    self._start_recording(room)
             elif room.status == "init":
                 self._music(room, participant, waiting=True)
         self._pending()
@@ -408,6 +443,69 @@ class Conferences:
                 self._announce(room, participant, announce_url, announce_method)
         self._pending()
 
+    # -- recordings ---------------------------------------------------------------------------
+
+    def recording(self, room: Conference, sid: str) -> Recording | None:
+        """A room's recording by sid, or `Twilio.CURRENT`: the one running or paused."""
+        with self._lock:
+            if sid == "Twilio.CURRENT":
+                return next((r for r in room.recordings if r.status in ("in-progress", "paused")), None)
+            return next((r for r in room.recordings if r.sid == sid), None)
+
+    def find_recording(self, sid: str, account_sid: str) -> tuple[Conference, Recording] | None:
+        """Any room's recording by its sid."""
+        with self._lock:
+            for room in self._rooms.values():
+                for recording in room.recordings:
+                    if recording.sid == sid and room.account_sid == account_sid and not recording.deleted:
+                        return room, recording
+            return None
+
+    def set_recording(self, room: Conference, recording: Recording, status: str) -> None:
+        """Pause (`paused`), resume (`in-progress`) or stop (`stopped`) a running recording."""
+        with self._lock:
+            now = self.ticks()
+            if status == "paused" and recording.status == "in-progress":
+                recording.status, recording.paused_at = "paused", now
+            elif status == "in-progress" and recording.status == "paused":
+                recording.paused_seconds += now - (recording.paused_at or now)
+                recording.status, recording.paused_at = "in-progress", None
+            elif status == "stopped" and recording.status in ("in-progress", "paused"):
+                self._finish_recording(room, recording, "stopped")
+        self._pending()
+
+    def _start_recording(self, room: Conference) -> None:
+        recording = Recording(new_sid("RE"), room.sid, room.account_sid, started_at=self.ticks())
+        room.recordings.append(recording)
+        self._recording_event(room, recording, "in-progress")
+
+    def _finish_recording(self, room: Conference, recording: Recording, status: str) -> None:
+        now = self.ticks()
+        if recording.status == "paused":
+            recording.paused_seconds += now - (recording.paused_at or now)
+        recording.duration = max(int(now - recording.started_at - recording.paused_seconds), 0)
+        recording.status = "completed" if status == "completed" else "stopped"
+        self._recording_event(room, recording, "completed")
+
+    def _recording_event(self, room: Conference, recording: Recording, event: str) -> None:
+        settings = room.settings
+        url = settings.recording_status_callback
+        if not url or event not in settings.recording_status_callback_events:
+            return
+        params = {
+            "AccountSid": room.account_sid,
+            "ConferenceSid": room.sid,
+            "RecordingSid": recording.sid,
+            "RecordingUrl": recording.url,
+            "RecordingStatus": event,
+            "RecordingDuration": str(recording.duration) if event == "completed" else "0",
+            "RecordingChannels": "1",
+            "RecordingStartTime": recording.date_created,
+            "RecordingSource": "DialConference",
+        }
+        method, transport = settings.recording_status_callback_method, room.transport
+        self._outbox.append(lambda: _send(transport, method, url, params))
+
     # -- music, for a call's hold loop --------------------------------------------------------
 
     def more_music(self, call_sid: str) -> bool:
@@ -478,6 +576,9 @@ class Conferences:
                 self._event(room, "participant-leave", participant, ParticipantCallStatus="completed")
                 if participant.on_left is not None:
                     participant.on_left()
+        for recording in room.recordings:
+            if recording.status in ("in-progress", "paused"):
+                self._finish_recording(room, recording, "completed")
         extra = {"ReasonConferenceEnded": reason, "Reason": _REASONS[reason]}
         if by:
             extra["CallSidEndingConference"] = by

@@ -184,6 +184,14 @@ class TwimlInterpreter:
             status_callback=urljoin(here, callback) if callback else None,
             status_callback_method=noun.get("statusCallbackMethod", "POST"),
             status_callback_events=frozenset(noun.get("statusCallbackEvent", "").split()),
+            record=noun.get("record") == "record-from-start",
+            recording_status_callback=urljoin(here, recorded)
+            if (recorded := noun.get("recordingStatusCallback"))
+            else None,
+            recording_status_callback_method=noun.get("recordingStatusCallbackMethod", "POST"),
+            recording_status_callback_events=frozenset(
+                noun.get("recordingStatusCallbackEvent", "completed").split()
+            ),
         )
         room = self.conferences.open((noun.text or "").strip(), self.account_sid, settings, self.transport)
         wait_url = noun.get("waitUrl")

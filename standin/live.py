@@ -428,6 +428,7 @@ class LiveCalls:
         self._clients: dict[str, Client] = {}
         # What the REST API does to a room reaches the app at once, from a thread of its own.
         switchboard.conferences.on_pending = self._deliver_rooms
+        switchboard.conferences.ticks = lambda: time.monotonic() * self.speed  # recordings' durations
         if switchboard.conferences.transport is None:
             switchboard.conferences.transport = transport_factory()
 

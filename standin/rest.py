@@ -36,7 +36,7 @@ from werkzeug.datastructures import MultiDict
 from werkzeug.exceptions import HTTPException
 from werkzeug.serving import make_server
 
-from standin.conference import Conference, Conferences, Participant, RoomSettings
+from standin.conference import Conference, Conferences, Participant, Recording, RoomSettings
 from standin.errors import CallStateError
 from standin.interpreter import ENDED
 from standin.phone import Call
@@ -332,6 +332,20 @@ def _participant_json(room: Conference, participant: Participant) -> dict[str, A
         "status": participant.status, "date_created": participant.date_created,
         "date_updated": rfc2822_now(), "queue_time": None,
         "uri": f"{uri}/{participant.call_sid}.json",
+    }  # fmt: skip
+
+
+def _recording_json(recording: Recording) -> dict[str, Any]:
+    """A Recording resource as Twilio returns it (duration -1 until it is complete)."""
+    done = recording.status in ("completed", "stopped")
+    return {
+        "sid": recording.sid, "account_sid": recording.account_sid,
+        "conference_sid": recording.conference_sid, "call_sid": None, "api_version": API_VERSION,
+        "status": "completed" if done else recording.status, "channels": 1, "source": "DialConference",
+        "duration": str(recording.duration) if done else "-1", "date_created": recording.date_created,
+        "date_updated": rfc2822_now(), "start_time": recording.date_created, "price": None,
+        "price_unit": "USD", "error_code": None, "encryption_details": None,
+        "uri": f"/{API_VERSION}/Accounts/{recording.account_sid}/Recordings/{recording.sid}.json",
     }  # fmt: skip
 
 
@@ -656,6 +670,69 @@ def create_rest_app(switchboard: Switchboard, account_sid: str, auth_token: str)
             rooms.cancel(participant.call_sid, "canceled")
             if switchboard.dialer is not None:
                 switchboard.dialer.updated(participant.call_sid)  # it stops ringing
+        return "", 204
+
+    # -- recordings ----------------------------------------------------------------------------
+
+    def recording_of(room: Conference, sid: str) -> Recording:
+        found = rooms.recording(room, sid)
+        if found is None or found.deleted:
+            raise not_found()
+        return found
+
+    @app.get(f"{base}/Conferences/<sid>/Recordings.json")
+    def list_room_recordings(account: str, sid: str) -> Response:
+        room = room_of(sid)
+        found = [_recording_json(r) for r in room.recordings if not r.deleted]
+        return _page(
+            "recordings", f"/{API_VERSION}/Accounts/{account}/Conferences/{room.sid}/Recordings.json", found
+        )
+
+    @app.get(f"{base}/Conferences/<sid>/Recordings/<rec>.json")
+    def fetch_room_recording(account: str, sid: str, rec: str) -> Response:
+        return jsonify(_recording_json(recording_of(room_of(sid), rec)))
+
+    @app.post(f"{base}/Conferences/<sid>/Recordings/<rec>.json")
+    def update_room_recording(account: str, sid: str, rec: str) -> Response:
+        room = room_of(sid)
+        recording = recording_of(room, rec)
+        status = request.form.get("Status", "")
+        if status not in ("paused", "in-progress", "stopped"):
+            raise ApiError(400, 20001, f"Status must be paused, in-progress or stopped, not {status!r}")
+        if request.form.get("PauseBehavior", "silence") not in ("skip", "silence"):
+            raise ApiError(400, 20001, "PauseBehavior must be skip or silence")
+        if recording.status not in ("in-progress", "paused"):
+            raise ApiError(400, 21220, "The recording is not in progress")
+        rooms.set_recording(room, recording, status)
+        return jsonify(_recording_json(recording))
+
+    @app.get(f"{base}/Recordings.json")
+    def list_recordings(account: str) -> Response:
+        wanted = request.args.get("ConferenceSid")
+        found = [
+            _recording_json(r)
+            for room in rooms.rooms(account_sid)
+            if wanted in (None, room.sid)
+            for r in room.recordings
+            if not r.deleted
+        ]
+        return _page("recordings", f"/{API_VERSION}/Accounts/{account}/Recordings.json", found[::-1])
+
+    @app.get(f"{base}/Recordings/<rec>.json")
+    def fetch_recording(account: str, rec: str) -> Response:
+        found = rooms.find_recording(rec, account_sid)
+        if found is None:
+            raise not_found()
+        return jsonify(_recording_json(found[1]))
+
+    @app.delete(f"{base}/Recordings/<rec>.json")
+    def delete_recording(account: str, rec: str) -> tuple[str, int]:
+        found = rooms.find_recording(rec, account_sid)
+        if found is None:
+            raise not_found()
+        if found[1].status in ("in-progress", "paused"):
+            raise ApiError(400, 20001, "A recording in progress cannot be deleted")
+        found[1].deleted = True
         return "", 204
 
     @app.post(f"{base}/Messages.json")

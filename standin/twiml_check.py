@@ -234,6 +234,16 @@ def _check_conference(element: ET.Element, path: str) -> None:
         raise TwiMLError(f"{path}: <Conference> statusCallbackEvent has no event {unknown[0]!r}")
     if events and not element.get("statusCallback"):
         raise TwiMLError(f"{path}: <Conference> statusCallbackEvent without a statusCallback is never sent")
+    record = element.get("record", "do-not-record")
+    if record not in ("do-not-record", "record-from-start"):
+        raise TwiMLError(
+            f"{path}: <Conference> attribute record={record!r} must be do-not-record or record-from-start"
+        )
+    recording_events = set(element.get("recordingStatusCallbackEvent", "").split())
+    if not recording_events <= {"in-progress", "completed", "absent"}:
+        raise TwiMLError(
+            f"{path}: <Conference> recordingStatusCallbackEvent takes in-progress, completed, absent"
+        )
     size = element.get("maxParticipants")
     if size is not None and int(size) > 250:
         raise TwiMLError(f"{path}: <Conference> attribute maxParticipants={size!r} must be 2 to 250")

@@ -73,6 +73,15 @@ def voice_app() -> Flask:
             wait_url=request.args.get("wait", "/wait"),
             status_callback="/room-events",
             status_callback_event="start end join leave mute hold modify announcement",
+            **(
+                {
+                    "record": "record-from-start",
+                    "recording_status_callback": "/recordings",
+                    "recording_status_callback_event": "in-progress completed",
+                }
+                if request.args.get("record")
+                else {}
+            ),
         )
         response.append(dial)
         return _xml(response)
@@ -114,6 +123,7 @@ def voice_app() -> Flask:
         response.say("You are being moved.")
         return _xml(response)
 
+    @app.post("/recordings")
     @app.post("/room-events")
     @app.post("/agent-status")
     @app.post("/voice/status")
@@ -569,3 +579,59 @@ def wait_for(found: Callable[[], Any], what: str, seconds: float = 5.0) -> Any:
             return value
         time.sleep(0.02)
     pytest.fail(f"no {what} within {seconds} s")
+
+
+# -- recordings --------------------------------------------------------------------------------------
+
+
+def test_a_recorded_room_records_from_its_start_pauses_resumes_and_reports_its_end(
+    app: Flask, switchboard: Switchboard, client: Client
+) -> None:
+    call = caller(app, switchboard, "/join?record=1")
+    sid = room_sid(client)
+    assert client.conferences(sid).recordings.list() == []  # not started: nothing recorded yet
+    agent = add_agent(client, switchboard)
+    [recording] = client.conferences(sid).recordings.list()
+    assert (recording.status, recording.duration) == ("in-progress", "-1")
+    paused = client.conferences(sid).recordings("Twilio.CURRENT").update(status="paused")
+    assert (paused.sid, paused.status) == (recording.sid, "paused")
+    resumed = client.conferences(sid).recordings(recording.sid).update(status="in-progress")
+    assert resumed.status == "in-progress"
+    with pytest.raises(TwilioRestException) as caught:
+        client.recordings(recording.sid).delete()  # not while it records
+    assert caught.value.status == 400
+    switchboard.conferences.hang_up(agent)  # the room ends: the recording is complete
+    assert call.state == "completed"
+    reports = [form for _, path, form in app.extensions["seen"] if path == "/recordings"]
+    assert [form["RecordingStatus"] for form in reports] == ["in-progress", "completed"]
+    done = reports[-1]
+    assert (done["RecordingSid"], done["ConferenceSid"]) == (recording.sid, sid)
+    assert (
+        done["RecordingUrl"].endswith(f"/Recordings/{recording.sid}") and done["RecordingDuration"].isdigit()
+    )
+    assert client.recordings(recording.sid).fetch().status == "completed"
+    assert [r.sid for r in client.recordings.list(conference_sid=sid)] == [recording.sid]
+    client.recordings(recording.sid).delete()
+    assert client.recordings.list(conference_sid=sid) == []
+    with pytest.raises(TwilioRestException) as caught:
+        client.recordings(recording.sid).fetch()
+    assert caught.value.status == 404
+
+
+def test_a_paused_stretch_is_left_out_of_the_duration(
+    switchboard: Switchboard, app: Flask, client: Client
+) -> None:
+    """The recording's clock: 30 s recorded, 20 s paused, 10 s more: 40 s."""
+    now = [1000.0]
+    switchboard.conferences.ticks = lambda: now[0]
+    caller(app, switchboard, "/join?record=1")
+    agent = add_agent(client, switchboard)
+    room = room_sid(client)
+    now[0] += 30
+    client.conferences(room).recordings("Twilio.CURRENT").update(status="paused")
+    now[0] += 20
+    client.conferences(room).recordings("Twilio.CURRENT").update(status="in-progress")
+    now[0] += 10
+    switchboard.conferences.hang_up(agent)
+    done = [form for _, path, form in app.extensions["seen"] if path == "/recordings"][-1]
+    assert done["RecordingDuration"] == "40"
