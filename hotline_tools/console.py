@@ -43,6 +43,7 @@ HELP = """\
   call                       the screen pop of your current call
   hold / unhold              the caller hears music and you talk freely, then back
                              (a hotline that connects through conference rooms)
+  rec-pause / rec-resume     pause the recording (a card number, a password), then resume
   consult <agent id>         warm transfer: hold the caller, ring that agent into the call
   consult-dept <department>  ... or a ready agent of that department
   complete / cancel          hand the caller to the consulted agent / back to the caller
@@ -148,6 +149,8 @@ def screen_pop(pop: Json) -> list[str]:
         lines.append(
             f"  SUPERVISOR {pop['supervisor']} on the call ({heard.get(pop['supervisor_mode'], '')})"
         )
+    if pop.get("recording"):
+        lines.append(f"  recording {pop['recording']}")
     if pop.get("consulting"):
         lines.append(f"  CONSULTING {pop['consulting']} ({pop['consult_state']}): `complete` or `cancel`")
     return lines
@@ -318,6 +321,9 @@ class Console:
             done = self.call("POST", "/agent/call/hold", {"hold": word == "hold"})
             where = "on hold (they hear music)" if done["on_hold"] else "back with you"
             self.write(f"call {groups(done['ref'])}: the caller is {where}")
+        elif word in ("rec-pause", "rec-resume"):
+            done = self.call("POST", "/agent/call/recording", {"paused": word == "rec-pause"})
+            self.write(f"call {groups(done['ref'])}: recording {done['recording']}")
         elif word in ("consult", "consult-dept") and arg:
             field = "agent" if word == "consult" else "department"
             done = self.call("POST", "/agent/call/consult", {field: arg})

@@ -35,6 +35,7 @@ ROUTES: dict[str, str] = {
     "room_agent_status": "/voice/room/agent-status",
     "room_result": "/voice/room/result",
     "room_events": "/voice/room/events",
+    "room_recording": "/voice/room/recording",
     # a transferred caller (ivr/voice/transfer.py)
     "transfer": "/voice/transfer",
     # the survey after the talk (ivr/voice/survey.py)

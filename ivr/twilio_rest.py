@@ -221,6 +221,10 @@ class TwilioApi(Protocol):
         """Whether the room ends when this participant leaves (endConferenceOnExit)."""
         ...
 
+    def set_recording(self, conference_sid: str, status: Literal["paused", "in-progress"]) -> None:
+        """Pause the conference's running recording (left out of it), or resume it."""
+        ...
+
     def remove_participant(self, conference_sid: str, call_sid: str) -> None:
         """Take a participant out of a conference (a call placed into it hangs up)."""
         ...
@@ -347,6 +351,12 @@ class TwilioRest:
                 participant.update(muted=False, coaching=True, call_sid_to_coach=coach)
             else:
                 participant.update(muted=muted, coaching=False)
+
+    def set_recording(self, conference_sid: str, status: Literal["paused", "in-progress"]) -> None:
+        """Pause (the paused stretch is skipped) or resume the conference's current recording."""
+        with translate_errors(f"{status} recording of conference {conference_sid}"):
+            recording = self.client.conferences(conference_sid).recordings("Twilio.CURRENT")
+            recording.update(status=status, pause_behavior="skip")
 
     def participant_ends_room(self, conference_sid: str, call_sid: str, ends: bool) -> None:
         """Set whether the room ends when this participant leaves."""

@@ -672,3 +672,99 @@ def test_monitoring_needs_a_live_call_in_a_room_and_a_supervisor(
         "POST", "/api/supervisor/calls/1234/monitor", token_for(app, "supervisor", "zhao_min"), json=body
     )
     assert unknown.status_code == 404
+
+
+# -- recording ---------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def recorded_app(
+    app_settings: dict[str, Any], redis_conn: redis.Redis, clock: FixedClock, tmp_path: Path
+) -> Iterator[Flask]:
+    """Connections through rooms, and payments records its conversations."""
+    root = Path(__file__).resolve().parent.parent
+    data = yaml.safe_load((root / "hotline.yaml").read_text(encoding="utf-8"))
+    data["hotline"]["connect_via"] = "conference"
+    data["departments"]["payments"]["record"] = True
+    (tmp_path / "demo_accounts.yaml").write_text((root / "demo_accounts.yaml").read_text(encoding="utf-8"))
+    (tmp_path / "hotline.yaml").write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    application = create_app({**app_settings, "hotline_config": tmp_path / "hotline.yaml"}, clock=clock)
+    context.install(services_of(application))
+    yield application
+    context.install(None)
+
+
+def test_the_conversation_is_recorded_paused_for_a_card_number_and_listed_for_supervisors(
+    recorded_app: Flask, switchboard: Switchboard, redis_conn: redis.Redis
+) -> None:
+    app = recorded_app
+    app.extensions["test_switchboard"] = switchboard
+    transport = FlaskTransport(app.test_client(), PUBLIC_BASE_URL, AUTH_TOKEN)
+    caller = switchboard.register(
+        Call(transport, from_="+8613800138000", account_sid=ACCOUNT_SID, max_redirects=2)
+    )
+    caller.start()
+    for keys_ in ("1", "6222000017", "1", "1", "1"):
+        caller.press(keys_)
+    caller.silence()
+    assert "本次通话可能会被录音" in caller.heard_text()  # the announcement every caller hears
+    hotline = services_of(app)
+    hotline.agents.choose("li_na", READY, hotline.clock.now())
+    hotline.jobs.match_agent(None, "li_na")
+    callbacks.jobs(app)
+    caller.continue_loop()
+    assert caller.state == "conference"
+    [leg] = agent_legs(switchboard, caller)
+    li_na = answer(app, switchboard, leg)
+    room = switchboard.conferences.find(f"call-{caller.call_sid}")
+    assert room is not None
+    [recording] = room.recordings  # from the room's start: the agent joined
+    record = redis_conn.hgetall(keys.call(caller.call_sid))
+    assert (record["recording"], record["recording_status"]) == (recording.sid, "in-progress")
+
+    session = Session()
+
+    def script() -> Iterator[str]:
+        yield "rec-pause"
+        assert "recording paused" in session.text()
+        assert recording.status == "paused"
+        yield "call"
+        assert "recording paused" in session.text()
+        yield "rec-resume"
+        assert "recording in-progress" in session.text() and recording.status == "in-progress"
+        yield "quit"
+
+    assert session.run(ClientApi(app, token_for(app, "agent", "li_na")), script()) == 0
+    li_na.hangup()  # the room ends: the recording is complete, its report stored on the call
+    record = redis_conn.hgetall(keys.call(caller.call_sid))
+    assert (record["recording_status"], record["recording_url"]) == ("completed", recording.url)
+    ref = record["ref"]
+    listed = Api(app).call(
+        "GET", f"/api/supervisor/calls/{ref}/recordings", token_for(app, "supervisor", "zhao_min")
+    )
+    assert listed.status_code == 200
+    [info] = listed.get_json()["recordings"]
+    assert (info["sid"], info["status"], info["url"]) == (recording.sid, "completed", recording.url)
+    assert info["duration_seconds"] == recording.duration
+    refused = Api(app).call(
+        "POST", "/api/agent/call/recording", token_for(app, "agent", "li_na"), json={"paused": True}
+    )
+    assert refused.status_code in (404, 409)  # the conversation is over
+    assert switchboard.conferences.problems == []
+
+
+def test_a_department_that_does_not_record_is_not_recorded(
+    app: Flask,
+    dial: Callable[..., Call],
+    run_jobs: Callable[[], None],
+    switchboard: Switchboard,
+    redis_conn: redis.Redis,
+) -> None:
+    call, leg = in_the_room(app, dial, run_jobs)
+    answer(app, switchboard, leg)
+    room = switchboard.conferences.find(f"call-{call.call_sid}")
+    assert room is not None and room.recordings == []
+    refused = Api(app).call(
+        "POST", "/api/agent/call/recording", token_for(app, "agent", "li_na"), json={"paused": True}
+    )
+    assert refused.status_code == 409 and "not being recorded" in refused.get_json()["error"]

@@ -21,6 +21,8 @@ from ivr.api.schemas import (
     HeartbeatAck,
     HoldRequest,
     HoldResult,
+    RecordingRequest,
+    RecordingState,
     ScreenPop,
     StateChange,
     StateChanged,
@@ -256,6 +258,24 @@ def _consult_end(*, complete: bool) -> dict[str, Any]:
     except RoomRefused as exc:
         abort(409, description=str(exc))
     return ConsultResult(ref=done.ref, agent=done.agent, state=done.state).model_dump(mode="json")
+
+
+@bp.post("/call/recording")
+@require("agent")
+def pause_recording() -> dict[str, Any]:
+    """Pause the conversation's recording (a card number, a password) or resume it."""
+    body = parse_body(RecordingRequest)
+    hotline, agent = services(), _me()
+    record = _current_call(agent)
+    if agent.state != ON_CALL:
+        abort(409, description=f"agent is {agent.state}: no conversation being recorded")
+    try:
+        hotline.rooms.pause_recording(record, body.paused)
+    except RoomRefused as exc:
+        abort(409, description=str(exc))
+    return RecordingState(
+        ref=record.get("ref"), recording="paused" if body.paused else "in-progress"
+    ).model_dump(mode="json")
 
 
 @bp.post("/call/wrapup")

@@ -22,13 +22,14 @@ bp = Blueprint("openapi", __name__)
 
 REQUESTS: list[type[BaseModel]] = [
     schemas.StateChange, schemas.TransferRequest, schemas.WrapUpRequest, schemas.HoldRequest,
-    schemas.ConsultRequest, schemas.MonitorRequest,
+    schemas.ConsultRequest, schemas.MonitorRequest, schemas.RecordingRequest,
 ]  # fmt: skip
 RESPONSES: list[type[BaseModel]] = [
     schemas.Error, schemas.AgentMe, schemas.StateChanged, schemas.HeartbeatAck, schemas.ScreenPop,
     schemas.TransferResult, schemas.WrapUpResult, schemas.QueuesReport, schemas.AgentsReport,
     schemas.FollowupsReport, schemas.TicketsReport, schemas.AgentForced, schemas.IntervalReport,
     schemas.AgentDayReport, schemas.HoldResult, schemas.ConsultResult, schemas.Monitored,
+    schemas.RecordingState, schemas.RecordingsReport,
 ]  # fmt: skip
 
 # Reusable error responses: every error is JSON with a message (`Error`).
@@ -196,6 +197,16 @@ def _paths() -> dict[str, Any]:
                 errors=("404", "409"),
             )  # fmt: skip
         },
+        "/api/agent/call/recording": {
+            "post": _op(
+                "pauseRecording",
+                "Pause the recording (a card number, a password) or resume it.",
+                "RecordingState",
+                tag="agent",
+                body="RecordingRequest",
+                errors=("400", "404", "409"),
+            )  # fmt: skip
+        },
         "/api/agent/call/wrapup": {
             "post": _op(
                 "wrapUp",
@@ -251,6 +262,24 @@ def _paths() -> dict[str, Any]:
                 "Monitored",
                 tag="supervisor",
                 errors=("404", "409"),
+            ),
+        },  # fmt: skip
+        "/api/supervisor/calls/{ref}/recordings": {
+            "parameters": [
+                {
+                    "name": "ref",
+                    "in": "path",
+                    "required": True,
+                    "schema": {"type": "string"},
+                    "description": "the call's reference number",
+                },
+            ],
+            "get": _op(
+                "callRecordings",
+                "A call's recordings: sid, status, URL (fetch with the Twilio account) and duration.",
+                "RecordingsReport",
+                tag="supervisor",
+                errors=("404",),
             ),
         },  # fmt: skip
         "/api/supervisor/followups": {

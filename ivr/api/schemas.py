@@ -167,6 +167,9 @@ class ScreenPop(BaseModel):
     consult_state: Literal["ringing", "talking"] | None = None
     supervisor: str | None = Field(default=None, description="a supervisor on the call, if any")
     supervisor_mode: Literal["listen", "coach", "barge"] | None = None
+    recording: Literal["in-progress", "paused", "completed", "absent", "failed"] | None = Field(
+        default=None, description="the conversation's recording, if the department records"
+    )
 
 
 class HoldRequest(Body):
@@ -192,6 +195,35 @@ class ConsultResult(BaseModel):
     ref: str
     agent: str
     state: Literal["ringing", "talking", "completed", "canceled"]
+
+
+class RecordingRequest(Body):
+    """Pause the recording while the caller says a card number or a password, then resume it."""
+
+    paused: bool
+
+
+class RecordingState(BaseModel):
+    """The conversation's recording, as asked."""
+
+    ref: str
+    recording: Literal["in-progress", "paused"]
+
+
+class RecordingInfo(BaseModel):
+    """A call's recording, as its status callback reported it."""
+
+    sid: str
+    status: str
+    url: str
+    duration_seconds: int
+
+
+class RecordingsReport(BaseModel):
+    """The recordings of one call."""
+
+    ref: str
+    recordings: list[RecordingInfo]
 
 
 class HoldResult(BaseModel):

@@ -25,6 +25,8 @@ from ivr.api.schemas import (
     Monitored,
     MonitorRequest,
     QueuesReport,
+    RecordingInfo,
+    RecordingsReport,
     StateChange,
     TicketsReport,
 )
@@ -244,3 +246,21 @@ def stop_monitoring(ref: str) -> dict[str, Any]:
     except RoomRefused as exc:
         abort(409, description=str(exc))
     return Monitored(ref=done.ref, supervisor=done.supervisor, mode=None).model_dump(mode="json")
+
+
+@bp.get("/calls/<ref>/recordings")
+@require("supervisor")
+def call_recordings(ref: str) -> dict[str, Any]:
+    """A call's recordings, as their status callbacks reported them."""
+    record = _call(ref)
+    found = []
+    if record.get("recording").startswith("RE"):
+        found.append(
+            RecordingInfo(
+                sid=record.get("recording"),
+                status=record.get("recording_status"),
+                url=record.get("recording_url"),
+                duration_seconds=int(record.get("recording_seconds") or 0),
+            )
+        )
+    return RecordingsReport(ref=record.get("ref"), recordings=found).model_dump(mode="json")

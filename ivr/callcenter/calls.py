@@ -158,6 +158,22 @@ return 1
 )
 
 
+# Recording statuses Twilio reports to a recording status callback.
+RECORDING_STATUSES = frozenset({"in-progress", "completed", "absent", "failed"})
+_NOTE_RECORDING = Script(
+    """
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+local was = redis.call('HGET', KEYS[1], 'recording_status')
+if ARGV[2] == 'in-progress' and was == 'paused' then return 0 end
+redis.call('HSET', KEYS[1], 'recording', ARGV[1], 'recording_status', ARGV[2], 'recording_url', ARGV[3],
+  'recording_seconds', ARGV[4])
+return 1
+""",
+    keys=("call",),
+    args=("recording", "status", "url", "duration"),
+)
+
+
 class CallStore:
     """Reads and writes call records."""
 
@@ -212,6 +228,23 @@ class CallStore:
             return
         hold = "-" if held is None else held
         _NOTE_ROOM(self.conn, call=keys.call(sid), room=conference_sid[:40], event=event, held=hold)
+
+    def note_recording(self, sid: str, *, recording: str, status: str, url: str, duration: int) -> None:
+        """The room's recording as Twilio reports it (sid, status, URL, seconds), on the record.
+
+        A paused recording stays paused until the agent resumes it; its report of `in-progress`
+        (the start) never overwrites `paused`. Written only on a record that exists.
+        """
+        if not recording.startswith("RE") or status not in RECORDING_STATUSES:
+            return
+        _NOTE_RECORDING(
+            self.conn,
+            call=keys.call(sid),
+            recording=recording[:40],
+            status=status,
+            url=url[:300],
+            duration=max(duration, 0),
+        )
 
     def close(
         self, pipe: redis.client.Pipeline, record: CallRecord, now: datetime, status: str, duration: int

@@ -87,6 +87,18 @@ class Rooms:
             raise RoomRefused(f"Twilio did not {'hold' if hold else 'unhold'} the caller: {exc}") from None
         self.conn.hset(keys.call(record.sid), "on_hold", "1" if hold else "")
 
+    def pause_recording(self, record: CallRecord, paused: bool) -> None:
+        """Pause the conversation's recording (a card number, a password is said) or resume it."""
+        if record.get("recording_status") not in ("in-progress", "paused"):
+            raise RoomRefused("this call is not being recorded")
+        try:
+            self.twilio.set_recording(record.get("room"), "paused" if paused else "in-progress")
+        except TwilioError as exc:
+            raise RoomRefused(
+                f"Twilio did not {'pause' if paused else 'resume'} the recording: {exc}"
+            ) from None
+        self.conn.hset(keys.call(record.sid), "recording_status", "paused" if paused else "in-progress")
+
     def end_agent_leg(self, record: CallRecord) -> bool:
         """The caller left before the agent answered: stop the agent's phone ringing."""
         sid = record.get("agent_leg")

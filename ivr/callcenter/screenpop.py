@@ -76,4 +76,5 @@ def screen_pop(conn: redis.Redis, record: CallRecord, now: datetime) -> dict[str
         "consult_state": record.get("consult_state") or None,
         "supervisor": record.get("supervisor") or None,
         "supervisor_mode": record.get("supervisor_mode") or None,
+        "recording": record.get("recording_status") or None,
     }

@@ -227,6 +227,9 @@ class Department(Strict):
     hold_music_url: str | None = None
     when_closed: Identifier | None = None  # another department that takes its callers
     wrap_up_seconds: int = Field(default=30, ge=0, le=1800)
+    # The conversation with the agent is recorded (calls connected through their conference room:
+    # `hotline.connect_via: conference`), under the announcement every caller hears.
+    record: bool = False
     overflow_to: Identifier | None = None  # whose agents may also take callers who waited ...
     overflow_after_seconds: int | None = Field(default=None, ge=0)  # ... this long
     staffing: Staffing | None = None  # planned agents by quarter hour: the wait estimate's outlook

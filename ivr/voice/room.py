@@ -53,12 +53,15 @@ def connect_in_room(record: CallRecord, agent: AgentView, action: str | None = N
     if hotline.rooms.dial_agent(record, agent, base) == "failed":  # Twilio refused or is out of reach
         hotline.connections.dial_ended(record, agent.id, "failed", 0, hotline.clock.now())
         return None
+    department = hotline.config.file.departments.get(record.get("department"))
+    recorded = department is not None and department.record
     return twiml.join_room(
         language_of(record),
         room_name(record.sid),
         action=action or routes.url(base, "room_result", AgentLeg(agent=agent.id)),
         wait_url=routes.url(base, "room_wait"),
         events_url=routes.url(base, "room_events"),
+        recording_url=routes.url(base, "room_recording", AgentLeg(call=record.sid)) if recorded else "",
     )
 
 
@@ -204,3 +207,20 @@ def _parsed(value: str, default: datetime) -> datetime:
         return datetime.fromisoformat(value) if value else default
     except ValueError:
         return default
+
+
+@bp.post(routes.rule("room_recording"))
+@twilio_webhook(outage=no_caller)
+def recording() -> twiml.Document:
+    """The room's recording started or is complete: its sid, URL, status and duration on the record."""
+    hotline = services()
+    caller = AgentLeg.from_args(request.args).call
+    if caller.startswith("CA"):
+        hotline.calls.note_recording(
+            caller,
+            recording=request.form.get("RecordingSid", ""),
+            status=request.form.get("RecordingStatus", ""),
+            url=request.form.get("RecordingUrl", ""),
+            duration=int_field(request.form.get("RecordingDuration"), 0),
+        )
+    return twiml.document()

@@ -133,12 +133,24 @@ def dial_agent(lang: Language, reach: str, *, action: str, whisper: str, ring_ti
     return resp
 
 
-def join_room(lang: Language, room: str, *, action: str, wait_url: str, events_url: str) -> Document:
+def join_room(
+    lang: Language, room: str, *, action: str, wait_url: str, events_url: str, recording_url: str = ""
+) -> Document:
     """Tell the caller, then put them in their call's room, with music until the agent arrives.
 
     The caller does not start the room (the agent does) and ends it by leaving: the agent's leg
-    then hangs up. The Dial's action hears of the end of the conversation.
+    then hangs up. The Dial's action hears of the end of the conversation. With `recording_url`
+    the conversation is recorded from the room's start, its status reported there.
     """
+    recording = (
+        {"record": "record-from-start", "recording_status_callback": recording_url}
+        | {
+            "recording_status_callback_method": "POST",
+            "recording_status_callback_event": "in-progress completed",
+        }
+        if recording_url
+        else {}
+    )
     resp = document()
     say(resp, lang, lang.text("agent_connecting"))
     dial = resp.dial(action=action, method="POST")
@@ -152,6 +164,7 @@ def join_room(lang: Language, room: str, *, action: str, wait_url: str, events_u
         status_callback=events_url,
         status_callback_method="POST",
         status_callback_event="start end join leave hold",
+        **recording,
     )
     return resp
 
