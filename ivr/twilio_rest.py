@@ -225,6 +225,10 @@ class TwilioApi(Protocol):
         """Pause the conference's running recording (left out of it), or resume it."""
         ...
 
+    def delete_recording(self, recording_sid: str) -> None:
+        """Delete a completed recording from Twilio."""
+        ...
+
     def remove_participant(self, conference_sid: str, call_sid: str) -> None:
         """Take a participant out of a conference (a call placed into it hangs up)."""
         ...
@@ -357,6 +361,11 @@ class TwilioRest:
         with translate_errors(f"{status} recording of conference {conference_sid}"):
             recording = self.client.conferences(conference_sid).recordings("Twilio.CURRENT")
             recording.update(status=status, pause_behavior="skip")
+
+    def delete_recording(self, recording_sid: str) -> None:
+        """Delete a recording (its audio and its resource)."""
+        with translate_errors(f"deleting recording {recording_sid}"):
+            self.client.recordings(recording_sid).delete()
 
     def participant_ends_room(self, conference_sid: str, call_sid: str, ends: bool) -> None:
         """Set whether the room ends when this participant leaves."""

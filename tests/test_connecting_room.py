@@ -24,6 +24,7 @@ from flask import Flask
 from ivr import create_app, keys
 from ivr.callcenter.agents import NOT_READY, ON_CALL, READY, RING_MARGIN_SECONDS, RINGING, WRAP_UP
 from ivr.clock import FixedClock
+from ivr.jobs import periodic
 from ivr.services import services_of
 from queue_worker import context
 from queue_worker.reaper import reap_once
@@ -768,3 +769,39 @@ def test_a_department_that_does_not_record_is_not_recorded(
         "POST", "/api/agent/call/recording", token_for(app, "agent", "li_na"), json={"paused": True}
     )
     assert refused.status_code == 409 and "not being recorded" in refused.get_json()["error"]
+
+
+def test_recordings_past_the_retention_are_deleted_from_twilio_by_the_hourly_job(
+    recorded_app: Flask, switchboard: Switchboard, redis_conn: redis.Redis, clock: FixedClock
+) -> None:
+    app = recorded_app
+    hotline = services_of(app)
+    days = hotline.config.file.hotline.recording_retention_days
+    transport = FlaskTransport(app.test_client(), PUBLIC_BASE_URL, AUTH_TOKEN)
+    caller = switchboard.register(
+        Call(transport, from_="+8613800138000", account_sid=ACCOUNT_SID, max_redirects=2)
+    )
+    caller.start()
+    for keys_ in ("1", "6222000017", "1", "1", "1"):
+        caller.press(keys_)
+    caller.silence()
+    hotline.agents.choose("li_na", READY, hotline.clock.now())
+    hotline.jobs.match_agent(None, "li_na")
+    callbacks.jobs(app)
+    caller.continue_loop()
+    [leg] = agent_legs(switchboard, caller)
+    li_na = answer(app, switchboard, leg)
+    room = switchboard.conferences.find(f"call-{caller.call_sid}")
+    assert room is not None
+    li_na.hangup()  # the room ends: its recording is complete
+    [recording] = room.recordings
+    assert redis_conn.zscore(keys.recordings_kept(), recording.sid) is not None
+
+    clock.set(clock.now() + timedelta(days=days) - timedelta(minutes=1))
+    assert periodic.delete_old_recordings() == 0  # within the retention: kept
+    assert not recording.deleted
+    clock.set(clock.now() + timedelta(minutes=2))
+    assert periodic.delete_old_recordings() == 1  # past it: deleted through Twilio's REST API
+    assert recording.deleted
+    assert redis_conn.zcard(keys.recordings_kept()) == 0
+    assert periodic.delete_old_recordings() == 0  # once

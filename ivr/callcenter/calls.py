@@ -162,6 +162,7 @@ return 1
 RECORDING_STATUSES = frozenset({"in-progress", "completed", "absent", "failed"})
 _NOTE_RECORDING = Script(
     """
+if ARGV[2] == 'completed' then redis.call('ZADD', KEYS[2], 'NX', ARGV[5], ARGV[1]) end
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
 local was = redis.call('HGET', KEYS[1], 'recording_status')
 if ARGV[2] == 'in-progress' and was == 'paused' then return 0 end
@@ -169,8 +170,8 @@ redis.call('HSET', KEYS[1], 'recording', ARGV[1], 'recording_status', ARGV[2], '
   'recording_seconds', ARGV[4])
 return 1
 """,
-    keys=("call",),
-    args=("recording", "status", "url", "duration"),
+    keys=("call", "kept"),
+    args=("recording", "status", "url", "duration", "now"),
 )
 
 
@@ -229,17 +230,22 @@ class CallStore:
         hold = "-" if held is None else held
         _NOTE_ROOM(self.conn, call=keys.call(sid), room=conference_sid[:40], event=event, held=hold)
 
-    def note_recording(self, sid: str, *, recording: str, status: str, url: str, duration: int) -> None:
+    def note_recording(
+        self, sid: str, *, recording: str, status: str, url: str, duration: int, now: datetime
+    ) -> None:
         """The room's recording as Twilio reports it (sid, status, URL, seconds), on the record.
 
         A paused recording stays paused until the agent resumes it; its report of `in-progress`
-        (the start) never overwrites `paused`. Written only on a record that exists.
+        (the start) never overwrites `paused`. Written only on a record that exists; a completed
+        recording is indexed for the retention job (ivr/callcenter/recordings.py) either way.
         """
         if not recording.startswith("RE") or status not in RECORDING_STATUSES:
             return
         _NOTE_RECORDING(
             self.conn,
             call=keys.call(sid),
+            kept=keys.recordings_kept(),
+            now=int(now.timestamp()),
             recording=recording[:40],
             status=status,
             url=url[:300],

@@ -51,6 +51,8 @@ class HotlineSettings(Strict):
     max_hold_minutes: int = Field(default=30, ge=1, le=240)
     matching: Literal["longest_idle", "fewest_calls"] = "longest_idle"
     ring_timeout_seconds: int = Field(default=20, ge=5, le=60)
+    # Call recordings (departments that record) are deleted from Twilio after this many days.
+    recording_retention_days: int = Field(default=90, ge=1, le=3650)
     # How a caller meets their agent: a <Dial> to the agent, or a conference room of the call's
     # own that the agent is dialled into after the whisper.
     connect_via: Literal["dial", "conference"] = "dial"

@@ -222,5 +222,6 @@ def recording() -> twiml.Document:
             status=request.form.get("RecordingStatus", ""),
             url=request.form.get("RecordingUrl", ""),
             duration=int_field(request.form.get("RecordingDuration"), 0),
+            now=hotline.clock.now(),
         )
     return twiml.document()
