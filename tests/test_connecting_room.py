@@ -805,3 +805,55 @@ def test_recordings_past_the_retention_are_deleted_from_twilio_by_the_hourly_job
     assert recording.deleted
     assert redis_conn.zcard(keys.recordings_kept()) == 0
     assert periodic.delete_old_recordings() == 0  # once
+
+
+# -- erasure -----------------------------------------------------------------------------------------
+
+
+def test_erasure_removes_everything_about_a_number_and_says_what(
+    recorded_app: Flask, switchboard: Switchboard, redis_conn: redis.Redis
+) -> None:
+    """A recorded call and its language choice are erased for the number; another caller's stay."""
+    app = recorded_app
+    hotline = services_of(app)
+    number = "+8613800138000"
+    transport = FlaskTransport(app.test_client(), PUBLIC_BASE_URL, AUTH_TOKEN)
+    caller = switchboard.register(Call(transport, from_=number, account_sid=ACCOUNT_SID, max_redirects=2))
+    caller.start()
+    for keys_ in ("1", "6222000017", "1", "1", "1"):
+        caller.press(keys_)
+    caller.silence()
+    hotline.agents.choose("li_na", READY, hotline.clock.now())
+    hotline.jobs.match_agent(None, "li_na")
+    callbacks.jobs(app)
+    caller.continue_loop()
+    [leg] = agent_legs(switchboard, caller)
+    li_na = answer(app, switchboard, leg)
+    room = switchboard.conferences.find(f"call-{caller.call_sid}")
+    assert room is not None
+    li_na.hangup()
+    caller.silence()  # no rating: the call ends
+    [recording] = room.recordings
+    other = switchboard.register(Call(transport, from_="+8613912345678", account_sid=ACCOUNT_SID))
+    other.start()
+    other.press("1")
+    ref = redis_conn.hget(keys.call(caller.call_sid), "ref")
+    assert redis_conn.exists(keys.language(number), keys.reference(ref), keys.calls_from(number)) == 3
+    assert any(f.get("sid") == caller.call_sid for _, f in redis_conn.xrange(keys.events()))
+
+    result = app.test_cli_runner().invoke(args=["erase", "--number", number])
+    assert result.exit_code == 0, result.output
+    assert f"erased number {number}:" in result.output
+    assert "call records: 1" in result.output and "recordings deleted at Twilio: 1" in result.output
+    assert "language choice: removed" in result.output
+    assert not redis_conn.exists(keys.call(caller.call_sid), keys.reference(ref), keys.language(number))
+    assert not redis_conn.exists(keys.calls_from(number))
+    assert recording.deleted  # at Twilio (the stand-in)
+    assert redis_conn.zscore(keys.recordings_kept(), recording.sid) is None
+    assert not any(f.get("sid") == caller.call_sid for _, f in redis_conn.xrange(keys.events()))
+    assert redis_conn.exists(keys.call(other.call_sid))  # another caller's data stays
+
+    again = app.test_cli_runner().invoke(args=["erase", "--number", number])
+    assert again.exit_code == 0 and "call records: 0" in again.output
+    wrong = app.test_cli_runner().invoke(args=["erase", "--number", "13800138000"])
+    assert wrong.exit_code != 0 and "E.164" in wrong.output
