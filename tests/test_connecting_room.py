@@ -561,6 +561,23 @@ def test_live_the_console_answers_its_leg_hears_the_whisper_holds_and_hangs_up(
         assert not room.hears(sid, ring["call"])
         assert api.call("POST", "/api/agent/call/hold", token, json={"hold": False}).status_code == 200
         wait_until(lambda: room.hears(sid, ring["call"]), "the caller back")
+        # A supervisor's softphone (client:zhao_min) listens, then barges in.
+        control.register("zhao_min")
+        boss_phone = Listener(lambda after, wait: control.client_events("zhao_min", after, wait))
+        ref = redis_conn.hget(keys.call(sid), "ref")
+        boss = token_for(app, "supervisor", "zhao_min")
+        body = {"mode": "listen", "reach": "client:zhao_min"}
+        assert api.call("POST", f"/api/supervisor/calls/{ref}/monitor", boss, json=body).status_code == 200
+        sv = boss_phone.kind("ring")["call"]
+        control.client_act("zhao_min", "answer")
+        wait_until(lambda: room.hears(sv, sid) and room.hears(sv, ring["call"]), "the supervisor listening")
+        assert not room.hears(sid, sv) and not room.hears(ring["call"], sv)
+        barge = api.call("POST", f"/api/supervisor/calls/{ref}/monitor", boss, json={"mode": "barge"})
+        assert barge.status_code == 200
+        assert room.hears(sid, sv) and room.hears(ring["call"], sv)
+        control.client_act("zhao_min", "hangup")
+        wait_until(lambda: not redis_conn.hget(keys.call(sid), "supervisor"), "the supervisor gone")
+        assert room.hears(sid, ring["call"])
         control.client_act("li_na", "hangup")
         phone.said("请为本次服务评分")
         console.kind("call-ended")
