@@ -874,3 +874,63 @@ def test_erasure_removes_everything_about_a_number_and_says_what(
     assert again.exit_code == 0 and "call records: 0" in again.output
     wrong = app.test_cli_runner().invoke(args=["erase", "--number", "13800138000"])
     assert wrong.exit_code != 0 and "E.164" in wrong.output
+
+
+def test_live_a_warm_transfer_between_two_consoles(
+    app: Flask, switchboard: Switchboard, run_jobs: Callable[[], None], redis_conn: redis.Redis
+) -> None:
+    """Through the live stand-in: li_na's console consults wang_wei's, completes, and leaves;
+    wang_wei talks with the caller and hangs up; the caller hears the survey."""
+    calls = LiveCalls(
+        switchboard, lambda: FlaskTransport(app.test_client(), PUBLIC_BASE_URL, AUTH_TOKEN), ACCOUNT_SID
+    )
+    switchboard.dialer = Dialler(calls)
+    server = create_rest_app(switchboard, ACCOUNT_SID, AUTH_TOKEN)
+    add_control(server, calls)
+    url, stop = serve_in_thread(server)
+    try:
+        control = Control(url, ACCOUNT_SID, AUTH_TOKEN)
+        control.register("li_na")
+        control.register("wang_wei")
+        first = Listener(lambda after, wait: control.client_events("li_na", after, wait))
+        second = Listener(lambda after, wait: control.client_events("wang_wei", after, wait))
+        sid, phone = queued_caller(control)
+        api, li_na, wang_wei = Api(app), token_for(app, "agent", "li_na"), token_for(app, "agent", "wang_wei")
+        go_ready(api, li_na, run_jobs)
+        first_leg = first.kind("ring")["call"]
+        control.client_act("li_na", "answer")
+        first.kind("connected")
+        wait_until(lambda: api.get("/api/agent/me", li_na).get_json()["state"] == "on_call", "li_na talking")
+        assert api.put("/api/agent/state", wang_wei, {"state": "ready"}).status_code == 200
+        room = switchboard.conferences.find(f"call-{sid}")
+        assert room is not None
+        wait_until(lambda: room.hears(sid, first_leg), "the caller and li_na talking")
+
+        consult = api.call("POST", "/api/agent/call/consult", li_na, json={"agent": "wang_wei"})
+        assert consult.status_code == 200, consult.get_json()
+        second_leg = second.kind("ring")["call"]
+        control.client_act("wang_wei", "answer")
+        wait_until(lambda: redis_conn.hget(keys.call(sid), "consult_state") == "talking", "the consultation")
+        wait_until(
+            lambda: room.hears(first_leg, second_leg) and not room.hears(sid, second_leg), "the agents alone"
+        )
+        done = api.call("POST", "/api/agent/call/consult/complete", li_na)
+        assert done.status_code == 200 and done.get_json()["state"] == "completed"
+        first.kind("call-ended")  # li_na's leg left the room
+        wait_until(
+            lambda: room.hears(sid, second_leg) and room.hears(second_leg, sid), "the caller with wang_wei"
+        )
+        assert api.get("/api/agent/me", li_na).get_json()["state"] == "wrap_up"
+        control.client_act("wang_wei", "hangup")
+        phone.said("请为本次服务评分")
+        wait_until(
+            lambda: api.get("/api/agent/me", wang_wei).get_json()["state"] == "wrap_up", "wang_wei done"
+        )
+        control.act(sid, "hangup")
+        phone.kind("ended")
+        assert redis_conn.hget(keys.call(sid), "outcome") == "served"
+        assert switchboard.conferences.problems == []
+    finally:
+        stop()
+        switchboard.dialer = None
+        switchboard.conferences.on_pending = None
