@@ -67,6 +67,8 @@ BOUNDED_COMMANDS = frozenset(
     | {"zremrangebyscore"}
     # O(log n + m) for a fixed m: the wait estimate reads the 64 longest waits of one queue.
     | {"zrange"}
+    # The event log (ivr/callcenter/events.py): an append to a stream is O(1).
+    | {"xadd"}
 )
 
 # The requests of `whole_call`, in order (path without query).

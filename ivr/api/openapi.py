@@ -24,7 +24,8 @@ REQUESTS: list[type[BaseModel]] = [schemas.StateChange, schemas.TransferRequest,
 RESPONSES: list[type[BaseModel]] = [
     schemas.Error, schemas.AgentMe, schemas.StateChanged, schemas.HeartbeatAck, schemas.ScreenPop,
     schemas.TransferResult, schemas.WrapUpResult, schemas.QueuesReport, schemas.AgentsReport,
-    schemas.FollowupsReport, schemas.TicketsReport, schemas.AgentForced,
+    schemas.FollowupsReport, schemas.TicketsReport, schemas.AgentForced, schemas.IntervalReport,
+    schemas.AgentDayReport,
 ]  # fmt: skip
 
 # Reusable error responses: every error is JSON with a message (`Error`).
@@ -44,6 +45,24 @@ ERRORS = {
     "500": ("InternalError", "a bug; the message says nothing more"),
     "503": ("Unavailable", "Redis did not answer; try again"),
 }
+
+
+# The reports' query: which day (today by default), and JSON or CSV.
+REPORT_PARAMETERS = [
+    {"name": "day", "in": "query", "required": False, "schema": {"type": "string", "pattern": "^[0-9]{6}$"}},
+    {
+        "name": "format",
+        "in": "query",
+        "required": False,
+        "schema": {"type": "string", "enum": ["json", "csv"]},
+    },
+]
+
+
+def _csv_too(op: dict[str, Any]) -> dict[str, Any]:
+    """The operation also answers CSV (`?format=csv`)."""
+    op["responses"]["200"]["content"]["text/csv"] = {"schema": {"type": "string"}}
+    return op
 
 
 def _ref(name: str) -> dict[str, str]:
@@ -173,6 +192,32 @@ def _paths() -> dict[str, Any]:
                 "FollowupsReport",
                 tag="supervisor",
             )
+        },
+        "/api/supervisor/reports/intervals": {
+            "parameters": REPORT_PARAMETERS,
+            "get": _csv_too(
+                _op(
+                    "intervalReport",
+                    "A day kept by the event log in 15-minute intervals per department: offered, "
+                    "answered, abandoned, service level. `?format=csv` downloads it.",
+                    "IntervalReport",
+                    tag="supervisor",
+                    errors=("400", "404"),
+                )
+            ),
+        },
+        "/api/supervisor/reports/agents": {
+            "parameters": REPORT_PARAMETERS,
+            "get": _csv_too(
+                _op(
+                    "agentReport",
+                    "A day kept by the event log per agent: calls rung, answered, missed, seconds in "
+                    "each state. `?format=csv` downloads it.",
+                    "AgentDayReport",
+                    tag="supervisor",
+                    errors=("400", "404"),
+                )
+            ),
         },
         "/api/supervisor/tickets": {
             "parameters": [

@@ -293,3 +293,43 @@ class TicketsReport(BaseModel):
 
     department: str
     tickets: list[Ticket]
+
+
+class IntervalRow(BaseModel):
+    """One department's 15 minutes, from the event log."""
+
+    department: str
+    start: datetime
+    offered: int = Field(description="callers who joined the queue (transfers into it included)")
+    answered: int
+    abandoned: int = Field(description="hung up in the queue or while an agent's phone rang")
+    answered_within: int = Field(description="answered within service_level_seconds of joining")
+    service_level: float | None = Field(description="answered_within / (answered + abandoned)")
+
+
+class IntervalReport(BaseModel):
+    """A day in 15-minute intervals (only those in which something happened)."""
+
+    day: str = Field(description="yymmdd in the hotline's time zone")
+    service_level_seconds: int
+    intervals: list[IntervalRow]
+
+
+class AgentDayRow(BaseModel):
+    """One agent's day, from the event log."""
+
+    agent: str
+    offered: int = Field(description="calls that rang the agent")
+    answered: int
+    missed: int = Field(description="rings that ended with the agent not ready")
+    ready_seconds: int
+    on_call_seconds: int
+    wrap_up_seconds: int
+    not_ready_seconds: int
+
+
+class AgentDayReport(BaseModel):
+    """Every agent who did anything on a day."""
+
+    day: str = Field(description="yymmdd in the hotline's time zone")
+    agents: list[AgentDayRow]

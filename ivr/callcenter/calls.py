@@ -14,6 +14,7 @@ from datetime import datetime
 import redis
 
 from ivr import keys
+from ivr.callcenter.events import CALL_EVENT_LUA
 from ivr.callcenter.lifecycle import CallStatus, close_table, queue_move
 from ivr.redis_types import hash_fields, text_hash
 from ivr.scripts import Script
@@ -75,7 +76,8 @@ return out
 # lifecycle.close_table() (the ended status, ',statuses that live on,', then (status, outcome,
 # daily counter) triples). Idempotent: a repeated status callback finds `ended_at` and changes nothing.
 _CLOSE_CALL = Script(
-    """
+    CALL_EVENT_LUA
+    + """
 if redis.call('EXISTS', KEYS[1]) == 0 or redis.call('HEXISTS', KEYS[1], 'ended_at') == 1 then
   return 0
 end
@@ -98,9 +100,12 @@ end
 redis.call('HSET', KEYS[1], 'ended_at', ARGV[1], 'final_status', ARGV[2],
   'duration', ARGV[3], 'outcome', outcome, 'status', after)
 redis.call('EXPIRE', KEYS[2], ARGV[4])
+local gone = 'end'
+if string.sub(outcome, 1, 9) == 'abandoned' then gone = 'abandon' end
+log_call_event(KEYS[3], KEYS[1], status or '', gone, 'outcome', outcome)
 return status or '-'
 """,
-    keys=("call", "stats"),
+    keys=("call", "stats", "events"),
     args=("now", "twilio_status", "duration", "stats_ttl", "table*"),
 )
 
@@ -193,6 +198,7 @@ class CallStore:
             pipe,
             call=keys.call(record.sid),
             stats=keys.daily_stats(day),
+            events=keys.events(),
             now=now.isoformat(),
             twilio_status=status[:20],
             duration=duration,

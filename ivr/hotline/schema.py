@@ -59,6 +59,8 @@ class HotlineSettings(Strict):
     redis_grace_seconds: int = Field(default=30, ge=0, le=600)
     # One turn of the hold loop at most (music and words): no turn for two of them, Twilio is asked.
     hold_turn_seconds: int = Field(default=90, ge=10, le=900)
+    # The event log (joins, answers, abandons, agent states: ivr/callcenter/events.py) keeps this long.
+    event_log_days: int = Field(default=8, ge=1, le=400)
 
     @field_validator("timezone")
     @classmethod
@@ -439,6 +441,14 @@ class CallbackSettings(Strict):
         return value
 
 
+class Wallboard(Strict):
+    """When the supervisors' wallboard marks a department (ivr/web/: the figures turn red)."""
+
+    service_level_target: float = Field(default=0.8, ge=0, le=1)  # marked when under this
+    longest_wait_alert_seconds: int = Field(default=120, ge=1)  # marked when a caller waits longer
+    abandonment_alert: float = Field(default=0.1, ge=0, le=1)  # marked when today's rate is over this
+
+
 class HotlineFile(Strict):
     """The whole hotline file."""
 
@@ -461,6 +471,7 @@ class HotlineFile(Strict):
     survey: Survey = Survey()
     after_hours: AfterHours = AfterHours()
     callbacks: CallbackSettings = CallbackSettings()
+    wallboard: Wallboard = Wallboard()
 
     @field_validator("specialist_lines")
     @classmethod
