@@ -238,6 +238,14 @@ def test_an_abandon_is_marked_and_the_board_sets_an_agents_state(hotline: Hotlin
     assert figure(board, "payments", "abandoned") == str(payments["abandoned"])
     assert figure(board, "payments", "abandonment_rate") == f"{round(payments['abandonment_rate'] * 100)}%"
 
+    # The week's heat map: a cell per hour, ▲ on the peak hours the supervisor API names.
+    board.get_by_label("部门", exact=True).select_option("payments")
+    expect(board.locator("#week tbody td")).to_have_count(168)
+    peaks = board.locator("#week tbody td.peak-hour")
+    marked = sorted(int(h) for h in peaks.evaluate_all("cells => cells.map(c => c.dataset.how)"))
+    assert marked and marked == hotline.queues()["payments"]["peak_hours"]  # the rollup ran at start
+    assert all(text == "▲" for text in peaks.all_inner_texts())
+
     row = board.locator('tr[data-agent="wang_wei"]')
     expect(row).to_be_visible(timeout=SOON)
     row.locator("select").first.select_option("ready")

@@ -22,7 +22,7 @@ from ivr.api.auth import revoke
 from ivr.services import services_of
 from ivr.store import listener
 from ivr.web.labels import LABELS, LOCALES
-from ivr.web.live import TodayIntervals, board_state, hub_of
+from ivr.web.live import TodayIntervals, WeekLoad, board_state, hub_of
 from ivr.web.push import Hub
 from standin.phone import Call
 from tests.test_api import Api, connect, payments_caller, token_for
@@ -137,7 +137,10 @@ def test_the_hub_wakes_only_the_agent_named_and_shares_one_board_snapshot(
     assert all(s is snapshots[0] for s in snapshots)  # one snapshot, shared
     payments = next(q for q in snapshots[0]["queues"]["queues"] if q["department"] == "payments")
     assert payments["answered"] == 1
-    today = board_state(hotline, TodayIntervals(hotline, every=0))["intervals"]  # (the hub's: once a minute)
+    slow = board_state(hotline, TodayIntervals(hotline, every=0), WeekLoad(hotline, every=0))
+    today = slow["intervals"]  # (the hub's: once a minute)
+    assert len(slow["week"]["payments"]["calls"]) == 168
+    assert slow["surveys"] == {"agents": [], "departments": []}  # nobody rated a call yet
     assert sum(r["offered"] for r in today) == 1 and sum(r["answered"] for r in today) == 1
     assert hub.snapshots < 10  # not one per board
     for sub in [li_na, emma, *boards]:

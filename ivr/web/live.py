@@ -27,8 +27,10 @@ from ivr.callcenter.agents import ON_CALL, RINGING, WRAP_UP
 from ivr.callcenter.events import EventLog
 from ivr.callcenter.screenpop import screen_pop
 from ivr.clock import business_day
+from ivr.followup.surveys import Surveys
 from ivr.services import Services, services, services_of
 from ivr.store import listener
+from ivr.waits.profile import HOURS_OF_WEEK, DepartmentProfile
 from ivr.web.push import BLOCK_SECONDS, Hub, Subscriber
 
 bp = Blueprint("live", __name__)
@@ -95,12 +97,42 @@ class TodayIntervals:
         return self._rows
 
 
-def board_state(hotline: Services, today: TodayIntervals | None = None) -> dict[str, Any]:
+class WeekLoad:
+    """Each department's hour-of-week profile (expected calls an hour), read once a minute.
+
+    The profile changes when the rollup job runs (every 5 minutes): one HGETALL per department.
+    """
+
+    def __init__(self, hotline: Services, every: float = INTERVALS_EVERY_SECONDS) -> None:
+        self.hotline, self.every = hotline, every
+        self._read_at = float("-inf")
+        self._load: dict[str, dict[str, Any]] = {}
+
+    def by_department(self) -> dict[str, dict[str, Any]]:
+        """Per department: `calls`, 168 expected calls an hour, Monday 00:00 first (the peak hours
+        come with the queue report, as the supervisor API names them)."""
+        if time.monotonic() - self._read_at >= self.every:
+            cfg, conn = self.hotline.config.file, self.hotline.stores.data
+            load = {}
+            for dept in cfg.departments:
+                profile = DepartmentProfile.load(conn, cfg, dept)
+                calls = [round(profile.outlook(how).arrivals_per_hour, 1) for how in range(HOURS_OF_WEEK)]
+                load[dept] = {"calls": calls}
+            self._load, self._read_at = load, time.monotonic()
+        return self._load
+
+
+def board_state(
+    hotline: Services, today: TodayIntervals | None = None, week: WeekLoad | None = None
+) -> dict[str, Any]:
     """What every wallboard shows: the supervisor API's queue and agent reports, and the marks."""
     stats, now = statistics(hotline), hotline.clock.now()
     board = hotline.config.file.wallboard
+    day = business_day(now, hotline.config.file.hotline.timezone)
     return {
         "intervals": today.rows() if today is not None else [],
+        "week": week.by_department() if week is not None else {},
+        "surveys": Surveys(hotline.stores.data).results(day),  # one HGETALL
         "queues": QueuesReport.model_validate(stats.queue_report(now)).model_dump(mode="json"),
         "agents": AgentsReport.model_validate(stats.agent_report(now)).model_dump(mode="json"),
         "thresholds": {
@@ -115,10 +147,10 @@ def board_state(hotline: Services, today: TodayIntervals | None = None) -> dict[
 def install_hub(app: Flask) -> Hub:
     """The app's hub (one per process: its thread starts with the first page, after any fork)."""
     hotline = services_of(app)
-    today = TodayIntervals(hotline)
+    today, week = TodayIntervals(hotline), WeekLoad(hotline)
     hub = Hub(
         lambda: listener(hotline.stores.url, BLOCK_SECONDS),
-        lambda: board_state(hotline, today),
+        lambda: board_state(hotline, today, week),
         limit=hotline.settings.push_streams,
     )
     app.extensions[EXTENSION] = hub
