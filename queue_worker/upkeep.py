@@ -124,3 +124,12 @@ class Upkeep:
         if process is not None and process.is_alive():
             process.terminate()  # SIGTERM: rq's scheduler stops, releasing its lock
             process.join(10)
+            if process.is_alive():  # still starting up on a loaded machine: stopped for good
+                process.kill()
+                process.join(5)
+        # The lock was taken here before the process started: freed here too, in case the process
+        # could not (killed). Only a lock still in this scheduler's name is deleted.
+        try:
+            self.scheduler.release_locks()
+        except (redis.RedisError, OSError):
+            pass  # Redis is away: the lock runs out by its own TTL, or the next upkeep clears it

@@ -139,8 +139,8 @@ def test_position_and_wait_are_announced_in_the_callers_language(
     third = topup_caller(dial)
     # One caller ahead; li_na also serves general, but takes payments first (skill 5 against 3),
     # so she counts a whole agent; the default 180 s a call plus 45 s wrap-up: two stages of
-    # 225 s, a wait of 7.5 minutes whose 80% range (10% and 90% points of that Erlang wait,
-    # 120 s and 875 s) is said rounded.
+    # 225 s, a wait of 7.5 minutes: of the ranges a caller can hear, "2 to 15 minutes" holds
+    # 80.8% of that Erlang wait, the narrowest within 3 points of 80%.
     assert "您前面还有1位客户。预计等待2到15分钟。" in third.heard_text().replace(" ", "")
     mark = third.mark()
     third.continue_loop()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from bench.waits.predictors import PREDICTORS, PRODUCT
-from bench.waits.scoring import COVERAGE_RANGE, Summary
+from bench.waits.scoring import COVERAGE_RANGE, LIVE_TARGET, Summary
 
 
 def rows(summaries: list[Summary]) -> list[list[str]]:
@@ -22,6 +22,9 @@ def rows(summaries: list[Summary]) -> list[list[str]]:
     out.append(["80% range covers"] + [s.coverage.text(3) for s in summaries])
     out.append(["within ±20% of what was said"] + [s.within20.text(3) for s in summaries])
     out.append(["within ±20% of the estimate"] + [s.within20_mean.text(3) for s in summaries])
+    out.append(["live path: 80% range covers"] + [s.coverage_live.text(3) for s in summaries])
+    out.append(["live path: the words as said hold"] + [s.said_live.text(3) for s in summaries])
+    out.append(['live path: "less than a minute" true'] + [s.soon_live.text(3) for s in summaries])
     out.append(["announcements scored"] + [f"{s.announcements}" for s in summaries])
     out.append(["target (product ratio)"] + [_target(s) for s in summaries])
     out.append(["result"] + ["PASS" if s.passed else "FAIL" for s in summaries])
@@ -31,7 +34,7 @@ def rows(summaries: list[Summary]) -> list[list[str]]:
 def _target(s: Summary) -> str:
     extra = ", ≤ ½ HOL" if s.half_of_head_of_line else ""
     low, high = COVERAGE_RANGE
-    return f"≤ {s.target:.2f}{extra}; {low:.0%}–{high:.0%}"
+    return f"≤ {s.target:.2f}{extra}; {low:.0%}–{high:.0%}; live ≤ {LIVE_TARGET:.2f}, ≤ published"
 
 
 def text_table(summaries: list[Summary]) -> str:

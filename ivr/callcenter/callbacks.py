@@ -7,6 +7,7 @@ own fields (`cb_*`):
     cb_number    the number to call (E.164, checked)      cb_status  where the callback is
     cb_attempt   dials made so far (the idempotency key's n)  cb_fails   customer not reached
     cb_call      the outbound CallSid of the current attempt  cb_reason  why the last one failed
+    cb_dialled_at  when that call was placed (hotline clock, ISO): how long the customer's phone rang
 
 cb_status: waiting (in the queue) -> dialling (matched to an agent, the job runs) -> calling
 (the customer's phone rings) -> answered (pressed 1, the agent is dialled) -> connected; or
@@ -30,7 +31,7 @@ from datetime import datetime, timedelta
 import redis
 
 from ivr import faultpoints, keys, routes
-from ivr.callcenter.agents import Agents, StateConflict
+from ivr.callcenter.agents import RING_MARGIN_SECONDS, Agents, StateConflict
 from ivr.callcenter.calls import CallRecord
 from ivr.callcenter.connections import REQUEUE_CAPACITY
 from ivr.callcenter.events import CALL_EVENT_LUA
@@ -59,8 +60,13 @@ JOB_START_SECONDS = 5
 REQUEUED_START_SECONDS = 10
 # ... and place the call within PLACING_SECONDS of its claim (else the reaper asks Twilio) ...
 PLACING_SECONDS = 20
-# ... then the customer's phone rings, the greeting (two tries of 8 s) and the agent's ring.
-GREETING_SECONDS = 30
+# ... then, while the customer's phone rings, they hear the greeting and the agent's phone rings,
+# the agent is kept CHECK_SECONDS at a time: each time that runs out the reaper asks Twilio how the
+# customer's call goes and keeps the agent only while it is up. A status callback lost in a Redis
+# outage (or by Twilio) then costs seconds, not the length of a whole callback; the price is one
+# REST read per CHECK_SECONDS for each agent kept for a callback. A call still unanswered past the
+# ring timeout plus RING_MARGIN_SECONDS is canceled and counts as not answered.
+CHECK_SECONDS = 6
 # Calls created this long before the claim still count as this attempt's (clock skew with Twilio).
 ADOPT_SLACK_SECONDS = 5
 
@@ -304,7 +310,7 @@ class Callbacks:
         faultpoints.reached("callback.dialled")  # placed, not recorded: adopted from the claim or Twilio
         self._dialled(sid, attempt, claim, created)
         # The agent is kept while the customer's phone rings and they hear the greeting.
-        self.agents.renew_hold(agent_id, self.clock.now() + timedelta(seconds=self.lease_seconds()))
+        self.agents.renew_hold(agent_id, self.clock.now() + timedelta(seconds=CHECK_SECONDS))
         log.info("callback %s attempt %d: calling %s (%s)", sid, attempt, mask_phone(number), created)
         return Placed("dialled", created)
 
@@ -312,10 +318,17 @@ class Callbacks:
         """The attempt's call exists (a dead job placed it): the callback is calling it."""
         self._dialled(sid, attempt, keys.callback_claim(sid, attempt), call_sid)
 
-    def lease_seconds(self) -> int:
-        """How long an agent is kept for a callback's call once placed, before the reaper asks how it goes."""
-        ring = self.cfg.hotline.ring_timeout_seconds
-        return PLACING_SECONDS + self.settings.ring_timeout_seconds + GREETING_SECONDS + ring
+    def check_seconds(self) -> int:
+        """How long an agent is kept for a callback's placed call before the reaper asks how it goes."""
+        return CHECK_SECONDS
+
+    def ring_overdue(self, record: CallRecord, now: datetime) -> bool:
+        """Whether the customer's phone has rung past its ring timeout (plus a margin for Twilio)."""
+        dialled = record.get("cb_dialled_at")
+        if not dialled:
+            return True  # a record from before the time was kept: as the long lease did
+        limit = self.settings.ring_timeout_seconds + RING_MARGIN_SECONDS
+        return (now - datetime.fromisoformat(dialled)).total_seconds() > limit
 
     def start_lease_seconds(self, requeued: bool = False) -> int:
         """How long an agent is kept for a callback job that was queued but has not run yet."""
@@ -323,7 +336,8 @@ class Callbacks:
 
     def _dialled(self, sid: str, attempt: int, claim: str, call_sid: str) -> None:
         self.conn.set(claim, call_sid, ex=CLAIM_TTL_SECONDS)
-        self.move(sid, attempt, ("dialling",), "calling", cb_call=call_sid)
+        now = self.clock.now().isoformat()
+        self.move(sid, attempt, ("dialling",), "calling", cb_call=call_sid, cb_dialled_at=now)
 
     def created_since(self, number: str, since: float) -> str | None:
         """An outbound call to `number` created since `since` (wall clock): a dead run's call."""
