@@ -3,7 +3,8 @@
 `GET /live/agent` streams the signed-in agent's desk (state, since, reason, the screen pop of
 their current call) each time an event names them; `GET /live/wallboard` streams the supervisor's
 figures each time the process's hub computes them (ivr/web/push.py). Both send a keep-alive
-comment every `KEEPALIVE_SECONDS` and end after `STREAM_SECONDS`: the browser's EventSource
+comment every `KEEPALIVE_SECONDS` (a page that went away is noticed at the next write, and
+its thread freed) and end after `STREAM_SECONDS`: the browser's EventSource
 reconnects by itself (`retry:`), and a session that ended meanwhile is then refused (401).
 A process already streaming to `push_streams` pages answers 503 with Retry-After: the page tries
 again later, and the threads Twilio's webhooks need are never all taken by pages.
@@ -36,7 +37,7 @@ from ivr.web.push import BLOCK_SECONDS, Hub, Subscriber
 bp = Blueprint("live", __name__)
 
 EXTENSION = "hotline.push"
-KEEPALIVE_SECONDS = 15.0
+KEEPALIVE_SECONDS = 5.0  # also how soon a closed page frees its thread (the next write fails)
 STREAM_SECONDS = 300.0
 INTERVALS_EVERY_SECONDS = 60.0
 WITH_CALL = (RINGING, ON_CALL, WRAP_UP)
