@@ -17,6 +17,7 @@ from ivr.services import build_services, install
 from ivr.settings import Settings
 from ivr.voice.afterhours import bp as after_hours_bp
 from ivr.voice.callback import bp as callback_bp
+from ivr.voice.room import bp as room_bp
 from ivr.voice.survey import bp as survey_bp
 from ivr.voice.transfer import bp as transfer_bp
 from ivr.voice.views import bp as voice_bp
@@ -38,6 +39,7 @@ def create_app(test_config: Mapping[str, Any] | None = None, *, clock: Clock | N
     app.before_request(lambda: logs.bind(reset=True))
     app.register_blueprint(voice_bp)
     app.register_blueprint(waiting_bp)
+    app.register_blueprint(room_bp)
     app.register_blueprint(transfer_bp)
     app.register_blueprint(survey_bp)
     app.register_blueprint(after_hours_bp)

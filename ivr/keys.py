@@ -43,6 +43,7 @@
 | hl:workers              | zset   | none  | each worker process: id -> last beat (s) | /healthz      |
 | hl:seeded               | string | none  | web start, upkeep: when the files were loaded | upkeep |
 | hl:events               | stream | days  | call status, close and agent state scripts | live push, reports |
+| hl:recordings           | zset   | none  | recording callback: RE sid -> completed (s) | retention job |
 
 rq keeps its own keys under `rq:`; the hotline reads one of them through rq's own template
 (ivr/rq_scheduler.py): `rq:scheduler-lock:hotline`, the name of the scheduler holding the
@@ -281,3 +282,8 @@ def events() -> str:
     the workers' upkeep (ivr/callcenter/events.py).
     """
     return f"{PREFIX}:events"
+
+
+def recordings_kept() -> str:
+    """Completed call recordings by when they completed (s): what the retention job deletes."""
+    return f"{PREFIX}:recordings"

@@ -28,7 +28,7 @@ from rq.scheduler import RQScheduler
 from ivr.callcenter.events import EventLog
 from ivr.hotline.loader import HotlineConfig
 from ivr.jobs import QUEUE_NAME
-from ivr.jobs.periodic import schedule_rollup
+from ivr.jobs.periodic import schedule_retention, schedule_rollup
 from ivr.rq_scheduler import clear_stale_lock
 from ivr.seeding import reseed_if_lost
 from ivr.services import Services
@@ -67,6 +67,8 @@ class Upkeep:
                 done.append("seeded")
             if schedule_rollup(self.queue):
                 done.append("rollup armed")
+            if schedule_retention(self.queue):
+                done.append("recording retention armed")
             done.extend(self.keep_scheduler())
             if EventLog(self.stores.data).trim(self.config.file.hotline.event_log_days):
                 done.append("event log trimmed")

@@ -455,6 +455,6 @@ def test_openapi_document_validates_and_lists_exactly_the_api_routes(app: Flask,
         if method in ("get", "put", "post", "delete", "patch")
     }
     assert served == documented
-    assert len(served) == 16  # fifteen paths, the agent's state one with PUT and POST
+    assert len(served) == 24  # 22 paths; the agent's state with PUT and POST, monitoring with POST, DELETE
     assert doc["components"]["securitySchemes"]["bearer"] == {"type": "http", "scheme": "bearer"}
     assert doc["components"]["schemas"]["Error"]["required"] == ["error"]

@@ -21,6 +21,7 @@ from standin.phone import Call
 from standin.rest import Switchboard
 from standin.transport import FlaskTransport
 from tests.conftest import ACCOUNT_SID, AUTH_TOKEN, DEMO_ACCOUNT, PUBLIC_BASE_URL, SHANGHAI, waiting_in
+from tests.test_api import Api, token_for
 
 MANDARIN, ENGLISH = "1", "2"
 
@@ -340,3 +341,17 @@ def test_a_caller_matched_between_a_hold_turns_reads_is_connected_not_overflowed
     assert call.state == "dialing" and call.dialed[-1]["value"] == "li_na"
     day = redis_conn.hget(keys.call(call.call_sid), "day")
     assert "overflowed" not in redis_conn.hgetall(keys.department_stats("payments", day))
+
+
+def test_a_caller_connected_by_a_dial_cannot_be_held(
+    app: Flask, dial: Callable[..., Call], run_jobs: Callable[[], None]
+) -> None:
+    """Hold needs the conference room (`connect_via: conference`): a Dial's caller gets a 409."""
+    api, token = Api(app), token_for(app, "agent", "li_na")
+    assert api.call("POST", "/api/agent/call/hold", token, json={"hold": True}).status_code == 404  # no call
+    call = topup_caller(dial)
+    ready(app, "li_na", run_jobs)
+    call.continue_loop()
+    call.answer()
+    refused = api.call("POST", "/api/agent/call/hold", token, json={"hold": True})
+    assert refused.status_code == 409 and "not in a conference room" in refused.get_json()["error"]

@@ -22,15 +22,22 @@ from ivr.api.schemas import (
     FollowupsReport,
     IntervalReport,
     IntervalRow,
+    Monitored,
+    MonitorRequest,
     QueuesReport,
+    RecordingInfo,
+    RecordingsReport,
     StateChange,
     TicketsReport,
 )
 from ivr.api.statistics import Statistics
 from ivr.callcenter.agents import StateConflict
+from ivr.callcenter.calls import CallRecord
 from ivr.callcenter.events import EventLog
+from ivr.callcenter.rooms import RoomRefused
 from ivr.callcenter.supervision import Supervision
 from ivr.clock import business_day
+from ivr.digits import is_digits
 from ivr.followup.tickets import MAX_LIST, Tickets
 from ivr.redis_types import text_or_none
 from ivr.services import Services, services
@@ -202,3 +209,58 @@ def agent_report() -> Any:
     rows = agent_days(events, day, datetime.now(UTC))
     report = AgentDayReport.model_validate({"day": day.name, "agents": rows}).model_dump(mode="json")
     return _as_requested(report, rows, list(AgentDayRow.model_fields), f"agents-{day.name}")
+
+
+def _call(ref: str) -> CallRecord:
+    """The call with this reference number: 404 if there is none."""
+    hotline = services()
+    sid = text_or_none(hotline.stores.data.get(keys.reference(ref))) if is_digits(ref) else None
+    record = hotline.calls.load(sid) if sid else None
+    if record is None:
+        abort(404, description=f"no call with reference {ref}")
+    return record
+
+
+@bp.post("/calls/<ref>/monitor")
+@require("supervisor")
+def monitor(ref: str) -> dict[str, Any]:
+    """Listen, coach or barge on a live call (its room), from the supervisor's phone; logged."""
+    body = parse_body(MonitorRequest)
+    hotline = services()
+    record = _call(ref)
+    base = hotline.settings.public_base_url or request.host_url.rstrip("/")
+    try:
+        done = hotline.monitoring.join(record, principal().subject, body.mode, body.reach, base)
+    except RoomRefused as exc:
+        abort(409, description=str(exc))
+    return Monitored(ref=done.ref, supervisor=done.supervisor, mode=done.mode).model_dump(mode="json")
+
+
+@bp.delete("/calls/<ref>/monitor")
+@require("supervisor")
+def stop_monitoring(ref: str) -> dict[str, Any]:
+    """The supervisor leaves the call; logged."""
+    hotline = services()
+    try:
+        done = hotline.monitoring.leave(_call(ref), principal().subject)
+    except RoomRefused as exc:
+        abort(409, description=str(exc))
+    return Monitored(ref=done.ref, supervisor=done.supervisor, mode=None).model_dump(mode="json")
+
+
+@bp.get("/calls/<ref>/recordings")
+@require("supervisor")
+def call_recordings(ref: str) -> dict[str, Any]:
+    """A call's recordings, as their status callbacks reported them."""
+    record = _call(ref)
+    found = []
+    if record.get("recording").startswith("RE"):
+        found.append(
+            RecordingInfo(
+                sid=record.get("recording"),
+                status=record.get("recording_status"),
+                url=record.get("recording_url"),
+                duration_seconds=int(record.get("recording_seconds") or 0),
+            )
+        )
+    return RecordingsReport(ref=record.get("ref"), recordings=found).model_dump(mode="json")

@@ -51,6 +51,11 @@ class HotlineSettings(Strict):
     max_hold_minutes: int = Field(default=30, ge=1, le=240)
     matching: Literal["longest_idle", "fewest_calls"] = "longest_idle"
     ring_timeout_seconds: int = Field(default=20, ge=5, le=60)
+    # Call recordings (departments that record) are deleted from Twilio after this many days.
+    recording_retention_days: int = Field(default=90, ge=1, le=3650)
+    # How a caller meets their agent: a <Dial> to the agent, or a conference room of the call's
+    # own that the agent is dialled into after the whisper.
+    connect_via: Literal["dial", "conference"] = "dial"
     service_level_seconds: int = Field(default=20, ge=1, le=3600)
     heartbeat_timeout_seconds: int = Field(default=60, ge=10, le=3600)
     announce_every_seconds: int = Field(default=60, ge=15, le=600)
@@ -224,6 +229,9 @@ class Department(Strict):
     hold_music_url: str | None = None
     when_closed: Identifier | None = None  # another department that takes its callers
     wrap_up_seconds: int = Field(default=30, ge=0, le=1800)
+    # The conversation with the agent is recorded (calls connected through their conference room:
+    # `hotline.connect_via: conference`), under the announcement every caller hears.
+    record: bool = False
     overflow_to: Identifier | None = None  # whose agents may also take callers who waited ...
     overflow_after_seconds: int | None = Field(default=None, ge=0)  # ... this long
     staffing: Staffing | None = None  # planned agents by quarter hour: the wait estimate's outlook
