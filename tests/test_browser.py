@@ -21,8 +21,10 @@ import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 import redis
@@ -310,6 +312,28 @@ def test_the_desktop_fits_a_phone(hotline: Hotline, browser: Browser) -> None:
     for button in ("#go-ready", "#go-not-ready", "#go-offline", "#answer", "#do-transfer", "#do-wrapup"):
         box = desk.locator(button).bounding_box()
         assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 360, button
+
+
+def test_the_wallboard_fits_a_phone_and_speaks_the_hotlines_time(hotline: Hotline, browser: Browser) -> None:
+    """At 360 px the board's wide tables scroll in their cards; its times are the hotline's, 24-hour."""
+    board = signed_in(
+        browser,
+        f"{hotline.url}/wallboard",
+        hotline.supervisor_token,
+        viewport={"width": 360, "height": 740},
+        timezone_id="America/New_York",  # a browser elsewhere: the board keeps the hotline's time
+    )
+    expect(board.locator("#connection")).to_have_text("实时连接", timeout=SOON)
+    expect(board.locator('tr[data-agent="li_na"]')).to_be_visible(timeout=SOON)
+    assert board.evaluate("document.documentElement.scrollWidth") <= 360
+    shanghai = datetime.now(ZoneInfo("Asia/Shanghai"))
+    as_of = board.locator("#as-of").inner_text()
+    assert re.fullmatch(r"\d\d:\d\d:\d\d", as_of), as_of  # 24-hour, no "AM" on a Chinese page
+    shown = datetime.combine(shanghai.date(), datetime.strptime(as_of, "%H:%M:%S").time(), shanghai.tzinfo)
+    apart = abs((shown - shanghai).total_seconds())
+    assert min(apart, 86_400 - apart) < 60
+    # The agents' departments by their names, as the cards are titled.
+    assert board.locator('tr[data-agent="li_na"] td').nth(3).inner_text().startswith("综合服务, 支付与充值")
 
 
 def test_the_open_page_keeps_the_agents_heartbeat(hotline: Hotline, browser: Browser) -> None:

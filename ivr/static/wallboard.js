@@ -9,6 +9,17 @@ function percent(value) {
   return value === null || value === undefined ? "—" : `${Math.round(value * 100)}%`;
 }
 
+// A clock time in the hotline's time zone (that of its hours and peak hours), in the page's language.
+function clockTime(when, withSeconds) {
+  const options = { timeZone: PAGE.timezone, hour: "2-digit", minute: "2-digit", hourCycle: "h23" };
+  if (withSeconds) options.second = "2-digit";
+  return new Date(when).toLocaleTimeString(PAGE.locale, options);
+}
+
+function departmentName(dept) {
+  return (PAGE.departments[dept] || {})[PAGE.locale] || dept;
+}
+
 function seconds(value) {
   return value === null || value === undefined ? "—" : duration(value);
 }
@@ -42,8 +53,7 @@ function queueCard(q, limits) {
   card.className = "card queue";
   card.dataset.dept = q.department;
   const title = document.createElement("h3");
-  const names = PAGE.departments[q.department] || {};
-  title.textContent = names[PAGE.locale] || q.department;
+  title.textContent = departmentName(q.department);
   if (q.peak_hour_now) {
     const peak = document.createElement("span");
     peak.className = "peak";
@@ -121,7 +131,7 @@ function stateControl(agent) {
 function render(data) {
   board = data;
   clockOffset = Date.parse(data.now) - Date.now();
-  document.getElementById("as-of").textContent = new Date(data.queues.as_of).toLocaleTimeString();
+  document.getElementById("as-of").textContent = clockTime(data.queues.as_of, true);
   const queues = document.getElementById("queues");
   queues.replaceChildren(...data.queues.queues.map((q) => queueCard(q, data.thresholds)));
   renderToday(data.intervals || []);
@@ -138,7 +148,7 @@ function render(data) {
     const since = document.createElement("td");
     since.className = "since";
     since.dataset.since = agent.since;
-    const depts = Object.keys(agent.departments).join(", ");
+    const depts = Object.keys(agent.departments).map(departmentName).join(", ");
     const values = [agent.name || agent.id, T["st_" + agent.state] || agent.state];
     for (const value of values) {
       const td = document.createElement("td");
@@ -170,7 +180,7 @@ function renderToday(rows) {
     const row = document.createElement("tr");
     const time = document.createElement("th");
     time.scope = "row";
-    time.textContent = new Date(r.start).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+    time.textContent = clockTime(r.start, false);
     row.append(time);
     for (const name of ["offered", "answered", "abandoned"]) {
       const td = document.createElement("td");

@@ -98,7 +98,8 @@ def wallboard_page() -> ResponseReturnValue:
     hotline = services()
     who = session_principal(hotline.stores.data)
     names = {d: dept.names for d, dept in hotline.config.file.departments.items()}
-    return _page("supervisor", "wallboard.html", who, departments=names, reasons=REASONS)
+    timezone = hotline.config.file.hotline.timezone  # the board's times are the hotline's, as its hours
+    return _page("supervisor", "wallboard.html", who, departments=names, reasons=REASONS, timezone=timezone)
 
 
 @bp.post("/signin")
