@@ -114,6 +114,13 @@ def _web_up(web: Child, host: str, port: int, stopping: list[bool]) -> str | Non
     return None if stopping[0] else f"PORT: the web server did not answer on {host}:{port} within 60 s"
 
 
+def where_prefix(env: dict[str, str]) -> str:
+    """`PORT=... STANDIN_PORT=... `: how `make call` and `make console` find a hotline off the defaults."""
+    defaults = {"HOST": "127.0.0.1", "PORT": "5000", "STANDIN_PORT": STANDIN_PORT}
+    moved = [f"{name}={env[name]}" for name, default in defaults.items() if env.get(name, default) != default]
+    return " ".join(moved) + " " if moved else ""
+
+
 def _demo_answer(env: dict[str, str], hotline_file: HotlineFile, web: str = "") -> str:
     """How to answer as the first agent of the hotline file (fresh tokens), and watch the wallboard."""
     demo = hotline_file.agents[0] if hotline_file.agents else None
@@ -127,7 +134,7 @@ def _demo_answer(env: dict[str, str], hotline_file: HotlineFile, web: str = "") 
         return f"(no demo agent token: Redis did not answer: {exc})\n"
     return (
         f"Answer as agent {demo.id} ({demo.name}, {', '.join(demo.departments)}) in a third:\n"
-        f'    make console ARGS="--token {agent_token}"\n'
+        f'    {where_prefix(env)}make console ARGS="--token {agent_token}"\n'
         f"or in a browser: {web}/agent (sign in with the token above)\n"
         f"The supervisors' wallboard: {web}/wallboard (sign in with {supervisor_token})\n"
     )
@@ -256,7 +263,7 @@ class Launch:
         log.info("web server pid %s, worker pid %s", web.pid, worker.pid)
         print(
             f"\nThe hotline answers at {env['PUBLIC_BASE_URL']}/voice/incoming\n"
-            "Call it from another terminal:\n    make call\n"
+            f"Call it from another terminal:\n    {where_prefix(env)}make call\n"
             f"{_demo_answer(env, hotline_file, f'http://{self.host}:{self.port}')}"
             "(or point a Twilio number's Voice URL at it through a tunnel; see README.md)\n"
             "Ctrl-C stops the hotline.\n",

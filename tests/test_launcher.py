@@ -196,6 +196,27 @@ def test_a_second_launcher_on_taken_ports_says_why_and_the_first_keeps_running(
     assert (data / "hotline.rdb").exists()
 
 
+def test_the_printed_make_call_line_reaches_a_hotline_on_other_ports(
+    tmp_path: Path, launchers: list[Launcher]
+) -> None:
+    """Off the default ports, `make run` prints `make call` with them, and that line dials this hotline."""
+    ports = free_ports(2)
+    launcher = launch(launchers, tmp_path / "data", ports)
+    launcher.wait_for(STARTED)
+    printed = launcher.wait_for(r"^    (.*)make call$").group(1)
+    assert printed == f"PORT={ports[0]} STANDIN_PORT={ports[1]} "
+    assert launcher.wait_for(r'^    (.*)make console ARGS="--token hl_').group(1) == printed
+    moved = ("PORT", "STANDIN_PORT", "HOST", "PUBLIC_BASE_URL")
+    env = {k: v for k, v in os.environ.items() if k not in moved}
+    env |= dict(pair.split("=", 1) for pair in printed.split())
+    phone = subprocess.run(  # what `make call` runs, with the variables printed before it
+        [sys.executable, "-m", "hotline_tools.terminal"], cwd=ROOT, env=env, input="hangup\nquit\n",
+        text=True, capture_output=True, timeout=WAIT,
+    )  # fmt: skip
+    assert f"through the stand-in at http://127.0.0.1:{ports[1]}" in phone.stdout, phone.stdout + phone.stderr
+    assert "For English, press 2" in phone.stdout
+
+
 def test_a_worker_or_redis_killed_is_started_again_and_the_hotline_answers(
     tmp_path: Path, launchers: list[Launcher]
 ) -> None:
