@@ -190,8 +190,11 @@ def test_a_call_rings_in_the_desktop_is_answered_and_wrapped_up_while_the_wallbo
     assert desk.locator("#pop-previous").inner_text() == "0"
     assert "6222000017" not in desk.content()
 
-    # Answer on the page's phone (the stand-in's client:li_na): the caller is connected.
-    desk.locator("#answer").click()
+    # Answer on the page's phone (the stand-in's client:li_na), from the keyboard: the ring took the
+    # focus from the button she pressed to Answer, the call takes it to Hang up, wrap-up to the disposition.
+    expect(desk.locator("#ringing")).to_have_attribute("role", "alert")  # said by a screen reader
+    expect(desk.locator("#answer")).to_be_focused(timeout=SOON)
+    desk.keyboard.press("Enter")
     expect(desk.locator("#state")).to_have_attribute("data-state", "on_call", timeout=SOON)
     assert caller.until("answered")["by"] == "li_na"  # the caller hears the agent
     expect(board.locator('article[data-dept="payments"] [data-field="answered"] .value')).to_have_text(
@@ -202,8 +205,10 @@ def test_a_call_rings_in_the_desktop_is_answered_and_wrapped_up_while_the_wallbo
     assert figure(board, "payments", "offered") == "1" and figure(board, "payments", "waiting") == "0"
 
     # Hang up, then wrap up with a disposition and notes.
-    desk.locator("#hangup").click()
+    expect(desk.locator("#hangup")).to_be_focused(timeout=SOON)
+    desk.keyboard.press("Enter")
     expect(desk.locator("#state")).to_have_attribute("data-state", "wrap_up", timeout=SOON)
+    expect(desk.locator("#disposition")).to_be_focused(timeout=SOON)
     desk.get_by_label("处理结果").select_option("resolved")
     desk.get_by_label("处理备注").fill("充值已到账")
     desk.locator("#do-wrapup").click()

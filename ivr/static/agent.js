@@ -44,7 +44,24 @@ function render(state) {
     $("answer").disabled = agent.state !== "ringing";
     $("hangup").disabled = !(agent.state === "ringing" || agent.state === "on_call");
   }
+  if (agent.state !== shownState) {
+    shownState = agent.state;
+    followWithFocus(agent.state);
+  }
   tick();
+}
+
+// From the keyboard, the next step of a call is where the focus goes: Answer when it rings, Hang up
+// on the call, the disposition in wrap-up. Only from a button or nowhere (a button just pressed, or
+// disabled under the focus): an agent typing notes or choosing in a list keeps their place.
+let shownState = null;
+const NEXT_STEP = { ringing: "answer", on_call: "hangup", wrap_up: "disposition" };
+
+function followWithFocus(state) {
+  const next = $(NEXT_STEP[state] || "");
+  const here = document.activeElement;
+  const idle = !here || here === document.body || here.disabled || here.tagName === "BUTTON";
+  if (next && !next.disabled && idle) next.focus();
 }
 
 function tick() {
