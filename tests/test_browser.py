@@ -185,7 +185,7 @@ def test_a_call_rings_in_the_desktop_is_answered_and_wrapped_up_while_the_wallbo
     assert ref and desk.locator("#pop-ref").inner_text() == ref
     assert desk.locator("#pop-account").inner_text() == "******0017"
     assert desk.locator("#pop-verified").inner_text() == "已验证 (来电号码)"
-    assert desk.locator("#pop-issue").inner_text() == "topup_failed"
+    assert desk.locator("#pop-issue").inner_text() == "充值失败"  # the issue as the menu names it
     assert desk.locator("#pop-language").inner_text() == "zh-CN"
     assert desk.locator("#pop-previous").inner_text() == "0"
     assert "6222000017" not in desk.content()

@@ -27,7 +27,7 @@ function render(state) {
     $("pop-verified").textContent = call.verified
       ? `${T.verified} (${call.verification === "caller_id" ? T.by_caller_id : T.by_second_factor})`
       : T.not_verified;
-    $("pop-issue").textContent = call.issue || "—";
+    $("pop-issue").textContent = call.issue ? (PAGE.issues[call.issue] || {})[PAGE.locale] || call.issue : "—";
     const names = PAGE.departments[call.department] || {};
     $("pop-department").textContent = names[PAGE.locale] || call.department || "—";
     $("pop-language").textContent = call.language || "—";

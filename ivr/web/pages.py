@@ -68,6 +68,15 @@ def _page(role: str, template: str, who: Principal | None, **context: Any) -> st
     return render_template(template, who=who, agent=agent, **common, **context)
 
 
+def _issue_names() -> dict[str, dict[str, str]]:
+    """Each issue in each language, as the menu says it to callers (`label_<issue>`), for the screen pop."""
+    config = services().config
+    return {
+        issue: {locale: lang.texts.get(f"label_{issue}", issue) for locale, lang in config.languages.items()}
+        for issue in config.file.issues
+    }
+
+
 @bp.get("/agent")
 def agent_page() -> ResponseReturnValue:
     """The agent desktop."""
@@ -83,6 +92,7 @@ def agent_page() -> ResponseReturnValue:
         "agent.html",
         who,
         departments={d: dept.names for d, dept in cfg.departments.items()},
+        issues=_issue_names(),
         lines=dict(sorted(cfg.specialist_lines.items())),
         reasons=REASONS,
         dispositions=DISPOSITIONS,
