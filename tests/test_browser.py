@@ -337,6 +337,17 @@ def test_the_wallboard_fits_a_phone_and_speaks_the_hotlines_time(hotline: Hotlin
     shown = datetime.combine(shanghai.date(), datetime.strptime(as_of, "%H:%M:%S").time(), shanghai.tzinfo)
     apart = abs((shown - shanghai).total_seconds())
     assert min(apart, 86_400 - apart) < 60
+    # A service level under its target says so (not "over threshold"), beside the marked figure.
+    card = board.evaluate(
+        """() => [...queueCard({department: 'payments', peak_hour_now: false, estimated_wait_range: null,
+              agents: {}, callbacks: {callbacks_requested: 0, callbacks_scheduled: 0,
+              callbacks_connected: 0, callbacks_failed: 0}, waiting: 0, longest_wait_seconds: 0,
+              offered: 4, answered: 4, abandoned: 0, service_level: 0.5, abandonment_rate: 0,
+              average_wait_seconds: 30, average_handle_seconds: 90},
+              {service_level_target: 0.8, longest_wait_alert_seconds: 120, abandonment_alert: 0.1}
+            ).querySelector('[data-field=service_level]').children].map(c => c.textContent)"""
+    )
+    assert card == ["服务水平", "50%", "⚠ 低于目标"]
     # The agents' departments by their names, as the cards are titled.
     assert board.locator('tr[data-agent="li_na"] td').nth(3).inner_text().startswith("综合服务, 支付与充值")
 

@@ -51,6 +51,11 @@ def test_every_locale_has_every_label() -> None:
     assert all(k == keys[0] for k in keys)
 
 
+def test_the_browsers_icon_request_is_no_error(app: Flask) -> None:
+    resp = app.test_client().get("/favicon.ico")
+    assert resp.status_code == 204 and resp.get_data() == b""
+
+
 def test_the_token_buys_a_cookie_that_never_holds_it(app: Flask) -> None:
     """The sign-in form, then a page that shows the agent; the cookie is HttpOnly and SameSite."""
     client, token = app.test_client(), token_for(app, "agent", "li_na")

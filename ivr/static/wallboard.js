@@ -24,6 +24,7 @@ function seconds(value) {
   return value === null || value === undefined ? "—" : duration(value);
 }
 
+// A mark says which way a figure crossed its threshold: a service level falls below its target.
 function cell(label, value, field, marked) {
   const box = document.createElement("div");
   box.className = "figure" + (marked ? " marked" : "");
@@ -38,7 +39,7 @@ function cell(label, value, field, marked) {
   if (marked) {
     const mark = document.createElement("span");
     mark.className = "mark";
-    mark.textContent = `⚠ ${T.marked}`;
+    mark.textContent = `⚠ ${field === "service_level" ? T.below_target : T.marked}`;
     box.append(mark);
   }
   return box;

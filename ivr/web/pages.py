@@ -68,6 +68,12 @@ def _page(role: str, template: str, who: Principal | None, **context: Any) -> st
     return render_template(template, who=who, agent=agent, **common, **context)
 
 
+@bp.get("/favicon.ico")
+def favicon() -> ResponseReturnValue:
+    """No icon, said without an error: browsers ask for it on every page, and a 404 reads as a fault."""
+    return "", 204
+
+
 def _issue_names() -> dict[str, dict[str, str]]:
     """Each issue in each language, as the menu says it to callers (`label_<issue>`), for the screen pop."""
     config = services().config
