@@ -111,20 +111,24 @@ class Child:
         """Wait for the process to stop; SIGKILL it past `seconds`."""
         if self.process is None:
             return
+        how = signal.SIGTERM
         try:
             self.process.wait(timeout=seconds)
         except subprocess.TimeoutExpired:
             log.warning("the %s did not stop within %.0f s: killing it", self.name, seconds)
             self.process.kill()
             self.process.wait()
-        self._end_group()
+            # Its own children were asked already and did not stop either (gunicorn's workers
+            # waiting on an agent desktop's open stream): they go with it, not left running.
+            how = signal.SIGKILL
+        self._end_group(how)
 
-    def _end_group(self) -> None:
+    def _end_group(self, how: signal.Signals = signal.SIGTERM) -> None:
         """Stop what the dead process left running in its group (a scheduler holding rq's lock)."""
         if self.process is None:
             return
         try:
-            os.killpg(self.process.pid, signal.SIGTERM)
+            os.killpg(self.process.pid, how)
         except (ProcessLookupError, PermissionError):
             pass  # nothing left
 

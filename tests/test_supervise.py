@@ -67,6 +67,39 @@ def test_a_child_killed_is_described_by_its_signal() -> None:
     child.terminate()
 
 
+def test_a_child_killed_at_stop_takes_its_own_children_with_it(tmp_path: Path) -> None:
+    """As gunicorn with an open page: master and worker both deaf to SIGTERM; neither is left running."""
+    pid_file = tmp_path / "worker.pid"
+    deaf = "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); time.sleep(60)"
+    master = (
+        "import signal, subprocess, sys, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); "
+        f"w = subprocess.Popen([sys.executable, '-c', {deaf!r}]); "
+        f"open({str(pid_file)!r}, 'w').write(str(w.pid)); "
+        "time.sleep(60)"
+    )
+    child = Child("web server (gunicorn)", [sys.executable, "-c", master], {})
+    child.start()
+    deadline = time.monotonic() + 10
+    while not pid_file.exists() or not pid_file.read_text():
+        assert time.monotonic() < deadline, "the worker never started"
+        time.sleep(0.05)
+    worker = int(pid_file.read_text())
+    child.terminate()
+    child.wait(seconds=0.5)
+    deadline = time.monotonic() + 10
+    while Path(f"/proc/{worker}").exists() and "Z" not in _state(worker):
+        assert time.monotonic() < deadline, "the worker was left running"
+        time.sleep(0.05)
+
+
+def _state(pid: int) -> str:
+    """A process's state letter from /proc (Z: gone, waiting to be reaped)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (FileNotFoundError, IndexError):
+        return "Z"
+
+
 def test_a_web_server_that_dies_at_start_says_so_naming_the_port() -> None:
     web = Child("web server (gunicorn)", [sys.executable, "-c", "import sys; sys.exit(1)"], {})
     web.start()
