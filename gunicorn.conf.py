@@ -7,8 +7,11 @@ at start: files left by an earlier run would be counted again.
 """
 
 import os
+import signal
 import tempfile
+import threading
 from pathlib import Path
+from types import FrameType
 
 _dir = os.environ.get("PROMETHEUS_MULTIPROC_DIR") or tempfile.mkdtemp(prefix="hotline-metrics-")
 os.environ["PROMETHEUS_MULTIPROC_DIR"] = _dir
@@ -23,3 +26,19 @@ from prometheus_client import multiprocess  # noqa: E402  (after the directory i
 def child_exit(server: Arbiter, worker: Worker) -> None:
     """A worker ended: its live gauges no longer count (its counters and histograms still do)."""
     multiprocess.mark_process_dead(worker.pid)
+
+
+def post_worker_init(worker: Worker) -> None:
+    """On SIGTERM, end the worker's live streams first: an open desktop or wallboard would hold its
+    thread, and the worker, until the graceful timeout, and a restart or `make run`'s Ctrl-C with it."""
+    from ivr.web.live import hub_of
+
+    hub = hub_of(worker.wsgi)
+    previous = signal.getsignal(signal.SIGTERM)
+
+    def stop(signum: int, frame: FrameType | None) -> None:
+        threading.Thread(target=hub.close, daemon=True).start()  # not under a lock a thread may hold
+        if callable(previous):
+            previous(signum, frame)
+
+    signal.signal(signal.SIGTERM, stop)

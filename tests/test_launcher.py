@@ -217,6 +217,40 @@ def test_the_printed_make_call_line_reaches_a_hotline_on_other_ports(
     assert "For English, press 2" in phone.stdout
 
 
+def test_ctrl_c_with_a_wallboard_open_stops_the_web_server_without_killing_it(
+    tmp_path: Path, launchers: list[Launcher]
+) -> None:
+    """An open page's stream ends when the web server is asked to stop, so nothing waits for it."""
+    ports = free_ports(2)
+    launcher = launch(launchers, tmp_path / "data", ports)
+    launcher.wait_for(STARTED)
+    supervisor = launcher.wait_for(r"wallboard: \S+ \(sign in with (hl_\S+)\)").group(1)
+    web = f"http://127.0.0.1:{ports[0]}"
+    browser = requests.Session()
+    page = browser.get(f"{web}/wallboard", timeout=10).text
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', page)
+    assert csrf
+    form = {"token": supervisor, "role": "supervisor", "csrf_token": csrf.group(1)}
+    signed = browser.post(f"{web}/signin", data=form, timeout=10)
+    assert signed.status_code == 200 and "signout" in signed.text
+    stream = browser.get(f"{web}/live/wallboard", stream=True, timeout=30)
+    assert stream.status_code == 200
+    lines = stream.iter_lines(decode_unicode=True)
+    assert any(line.startswith("event: board") for line in lines)  # the board is live
+    ended = threading.Event()
+
+    def read_on() -> None:
+        for _ in lines:
+            pass
+        ended.set()
+
+    threading.Thread(target=read_on, daemon=True).start()
+    assert launcher.stop() == 0
+    said = launcher.text()
+    assert "did not stop within" not in said and "killing it" not in said, said[-2000:]
+    assert ended.wait(WAIT)  # the page saw its stream end (and would reconnect)
+
+
 def test_a_worker_or_redis_killed_is_started_again_and_the_hotline_answers(
     tmp_path: Path, launchers: list[Launcher]
 ) -> None:

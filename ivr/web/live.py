@@ -182,6 +182,8 @@ def _stream(sub: Subscriber, hub: Hub, render: Callable[[Any], dict[str, Any] | 
             ends = time.monotonic() + STREAM_SECONDS
             while time.monotonic() < ends:
                 item = sub.wait(KEEPALIVE_SECONDS)
+                if hub.closing.is_set():
+                    return  # the process stops: the page reconnects (`retry:`) to one that runs
                 if item is None:
                     yield ": keep-alive\n\n"
                     continue

@@ -83,6 +83,7 @@ class Hub:
         self._subscribers: set[Subscriber] = set()
         self._thread: threading.Thread | None = None
         self._board: Snapshot | None = None
+        self.closing = threading.Event()  # the process is stopping: open streams end now
         self.reads = 0  # XREADs made (the push benchmark reports them)
         self.snapshots = 0  # wallboard snapshots computed
 
@@ -90,7 +91,7 @@ class Hub:
         """A new subscriber (a board when `agent` is empty); None when the process streams to `limit`."""
         sub = Subscriber(agent)
         with self._lock:
-            if len(self._subscribers) >= self.limit:
+            if len(self._subscribers) >= self.limit or self.closing.is_set():
                 return None
             self._subscribers.add(sub)
             if self._thread is None or not self._thread.is_alive():
@@ -100,6 +101,14 @@ class Hub:
         if not agent and board is not None:
             sub.offer(board)
         return sub
+
+    def close(self) -> None:
+        """End every open stream at once (the web process is stopping: its pages reconnect elsewhere)."""
+        self.closing.set()
+        with self._lock:
+            subs = list(self._subscribers)
+        for sub in subs:
+            sub.offer(None)  # wakes the stream, which sees `closing`
 
     def unsubscribe(self, sub: Subscriber) -> None:
         """The page went away."""
