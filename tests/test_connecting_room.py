@@ -24,8 +24,10 @@ from flask import Flask
 from ivr import create_app, keys
 from ivr.callcenter.agents import NOT_READY, ON_CALL, READY, RING_MARGIN_SECONDS, RINGING, WRAP_UP
 from ivr.clock import FixedClock
+from ivr.hotline.schema import HotlineSettings
 from ivr.jobs import periodic
 from ivr.services import services_of
+from ivr.settings import DEFAULT_HOTLINE_CONFIG
 from queue_worker import context
 from queue_worker.reaper import reap_once
 from standin.control import Control, add_control
@@ -49,10 +51,13 @@ WAIT_ROUTE = "/voice/room/wait"
 def app(
     app_settings: dict[str, Any], redis_conn: redis.Redis, clock: FixedClock, tmp_path: Path
 ) -> Iterator[Flask]:
-    """The hotline with `connect_via: conference` (the conftest's `dial` and `run_jobs` use it)."""
+    """The hotline with `connect_via: conference` (the conftest's `dial` and `run_jobs` use it),
+    recording nothing (the recording tests use `recorded_app`)."""
     root = Path(__file__).resolve().parent.parent
     data = yaml.safe_load((root / "hotline.yaml").read_text(encoding="utf-8"))
     data["hotline"]["connect_via"] = "conference"
+    for department in data["departments"].values():
+        department["record"] = False
     (tmp_path / "demo_accounts.yaml").write_text((root / "demo_accounts.yaml").read_text(encoding="utf-8"))
     (tmp_path / "hotline.yaml").write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
     application = create_app({**app_settings, "hotline_config": tmp_path / "hotline.yaml"}, clock=clock)
@@ -235,8 +240,14 @@ def test_a_caller_who_hangs_up_while_talking_sends_the_agent_to_wrap_up_once(
     assert redis_conn.hget(keys.call(call.call_sid), "outcome") == "served"
 
 
-def test_the_dial_path_is_still_the_default(app_settings: dict[str, Any], clock: FixedClock) -> None:
-    assert services_of(create_app(app_settings, clock=clock)).config.file.hotline.connect_via == "dial"
+def test_the_demo_hotline_connects_through_rooms_and_records_payments(
+    app_settings: dict[str, Any], clock: FixedClock
+) -> None:
+    """The shipped file (what `make run` serves) uses rooms; a file that says nothing, the Dial."""
+    shipped = create_app({**app_settings, "hotline_config": DEFAULT_HOTLINE_CONFIG}, clock=clock)
+    assert services_of(shipped).config.file.hotline.connect_via == "conference"
+    assert services_of(shipped).config.file.departments["payments"].record
+    assert HotlineSettings(overflow_number="+862161234567").connect_via == "dial"
 
 
 # -- a called-back customer ------------------------------------------------------------------------
