@@ -62,9 +62,7 @@ class SupervisorConsole:
             done = self.call(
                 "POST", f"/supervisor/calls/{ref}/monitor", {"mode": word, "reach": f"client:{self.identity}"}
             )
-            self.write(
-                f"call {groups(done['ref'])}: {MODES[done['mode']]} (your phone rings if not in it yet)"
-            )
+            self.write(f"call {groups(done['ref'])}: {MODES[done['mode']]} (a new call rings your phone)")
         elif word == "leave" and ref:
             done = self.call("DELETE", f"/supervisor/calls/{ref}/monitor")
             self.write(f"call {groups(done['ref'])}: you left")

@@ -21,6 +21,8 @@ import redis
 import yaml
 from flask import Flask
 
+from hotline_tools.console import groups
+from hotline_tools.supervising import run_supervisor
 from ivr import create_app, keys
 from ivr.callcenter.agents import NOT_READY, ON_CALL, READY, RING_MARGIN_SECONDS, RINGING, WRAP_UP
 from ivr.clock import FixedClock
@@ -676,6 +678,73 @@ def test_a_supervisor_listens_coaches_and_barges_and_every_step_is_audited(
         f"supervisor zhao_min left call {call.call_sid}",
     ]
     assert switchboard.conferences.problems == []
+
+
+def test_the_supervisor_console_listens_then_barges_by_the_reference_number(
+    app: Flask,
+    dial: Callable[..., Call],
+    run_jobs: Callable[[], None],
+    redis_conn: redis.Redis,
+    switchboard: Switchboard,
+) -> None:
+    """`make console ARGS="--supervisor zhao_min --token ..."`: the reference number as the agent's
+    screen pop shows it rings the supervisor's phone into the room, muted; `barge` makes them
+    heard by both without a new ring; `leave` takes them out; `recordings` lists none here."""
+    call, li_na, room = talking_with_li_na(app, dial, run_jobs, switchboard)
+    ref = str(redis_conn.hget(keys.call(call.call_sid), "ref"))
+    shown = groups(ref)  # "2611 2400 0017", typed with its spaces
+    heard: dict[str, tuple[bool, bool]] = {}
+
+    def supervisor_leg() -> str:
+        leg = room.participant("supervisor")
+        assert leg is not None
+        return str(leg.call_sid)
+
+    def after_listen() -> None:
+        switchboard.conferences.answered(supervisor_leg())  # the console's `answer`
+        sv = supervisor_leg()
+        assert room.hears(sv, call.call_sid) and room.hears(sv, li_na.call_sid)
+        heard["listen"] = (room.hears(call.call_sid, sv), room.hears(li_na.call_sid, sv))
+
+    def after_barge() -> None:
+        sv = supervisor_leg()
+        heard["barge"] = (room.hears(call.call_sid, sv), room.hears(li_na.call_sid, sv))
+        assert [p.call_sid for p in room.participants.values()].count(sv) == 1  # no second ring
+
+    def after_leave() -> None:
+        switchboard.conferences.deliver()
+        assert room.participant("supervisor") is None
+
+    script = [
+        (f"listen {shown}", after_listen),
+        (f"barge {shown}", after_barge),
+        (f"leave {shown}", after_leave),
+        (f"recordings {ref}", lambda: None),
+    ]
+    pending: list[Callable[[], None]] = []
+
+    def read_line() -> str | None:
+        while pending:
+            pending.pop()()
+        if not script:
+            return None
+        line, then = script.pop(0)
+        pending.append(then)
+        return line
+
+    out: list[str] = []
+    boss = ClientApi(app, token_for(app, "supervisor", "zhao_min"))
+    assert run_supervisor(boss, read_line, out.append, "zhao_min") == 0
+    assert heard == {"listen": (False, False), "barge": (True, True)}
+    assert f"call {shown}: listening, muted (a new call rings your phone)" in out
+    assert f"call {shown}: heard by both (a new call rings your phone)" in out
+    assert f"call {shown}: you left" in out and f"call {shown}: no recording" in out
+    assert room.hears(call.call_sid, li_na.call_sid)  # the agent talks on
+
+    out.clear()
+    as_agent = ClientApi(app, token_for(app, "agent", "li_na"))
+    assert run_supervisor(as_agent, lambda: None, out.append, "li_na") == 2
+    assert "supervisor's token" in out[-1]
 
 
 def test_monitoring_needs_a_live_call_in_a_room_and_a_supervisor(
