@@ -27,6 +27,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from standin.conference import Conference
 from standin.errors import ApplicationError, CallbackError
 from standin.interpreter import ENDED
 from standin.phone import Call, PendingUpdate
@@ -428,12 +429,62 @@ class LiveCalls:
         self._clients: dict[str, Client] = {}
         # What the REST API does to a room reaches the app at once, from a thread of its own.
         switchboard.conferences.on_pending = self._deliver_rooms
+        switchboard.conferences.on_change = self._room_changed
+        self._shown: dict[str, list[dict[str, Any]]] = {}  # who each call was last shown in its room
+        self._answered: set[str] = set()  # callers who have talked with an agent in their room
         switchboard.conferences.ticks = lambda: time.monotonic() * self.speed  # recordings' durations
         if switchboard.conferences.transport is None:
             switchboard.conferences.transport = transport_factory()
 
     def _deliver_rooms(self) -> None:
         threading.Thread(target=self.switchboard.conferences.deliver, name="rooms", daemon=True).start()
+
+    def _room_changed(self, room: Conference) -> None:
+        """Each call in the room is shown who else is in it, whom it hears and who hears it, when
+        that changes; a caller (not an agent's leg) who first hears an agent is `answered` by them."""
+        with self._lock:
+            calls = dict(self._calls)
+        present = [p for p in room.participants.values() if p.in_room]
+        for me in present:
+            call = calls.get(me.call_sid)
+            if call is None:
+                continue
+            parties = []
+            for other in present:
+                if other is me:
+                    continue
+                leg = calls.get(other.call_sid)
+                phone = other.to or (leg.to if leg is not None else "")
+                who = (
+                    phone.removeprefix("client:")
+                    if phone.startswith("client:")
+                    else (phone or other.call_sid)
+                )
+                parties.append(
+                    {
+                        "who": who,
+                        # An agent's leg joins by its TwiML, without a label; a console is a client.
+                        "role": other.label or ("agent" if phone.startswith("client:") else "caller"),
+                        "you_hear": room.hears(me.call_sid, other.call_sid),
+                        "hears_you": room.hears(other.call_sid, me.call_sid),
+                        "client": phone.startswith("client:"),
+                    }
+                )
+            agent = next(
+                (p["who"] for p in parties if p["client"] and p["you_hear"] and p["hears_you"]), None
+            )
+            with self._lock:
+                if self._shown.get(me.call_sid) == parties:
+                    continue
+                self._shown[me.call_sid] = parties
+                answered = agent is not None and me.call_sid not in self._answered
+                if answered and not call.to.startswith("client:"):  # a caller, not an agent's leg
+                    self._answered.add(me.call_sid)
+                else:
+                    answered = False
+            if answered:
+                call.events.add("answered", by=agent)
+            call.events.add("room", parties=parties)
 
     def place(self, from_: str, to: str, **kwargs: Any) -> LiveCall:
         """A caller dials the hotline: the call starts on its own thread at once."""

@@ -22,6 +22,7 @@ import yaml
 from flask import Flask
 
 from hotline_tools.console import groups
+from hotline_tools.livephone import _parties as parties_text
 from hotline_tools.supervising import run_supervisor
 from ivr import create_app, keys
 from ivr.callcenter.agents import NOT_READY, ON_CALL, READY, RING_MARGIN_SECONDS, RINGING, WRAP_UP
@@ -568,6 +569,7 @@ def test_live_the_console_answers_its_leg_hears_the_whisper_holds_and_hangs_up(
         room = switchboard.conferences.find(f"call-{sid}")
         assert room is not None
         wait_until(lambda: room.hears(sid, ring["call"]), "the two talking")
+        assert phone.kind("answered")["by"] == "li_na"  # the caller's phone: `[answered: agent li_na]`
         held = api.call("POST", "/api/agent/call/hold", token, json={"hold": True})
         assert held.status_code == 200
         wait_until(lambda: redis_conn.hget(keys.call(sid), "on_hold") == "1", "the room's hold event")
@@ -585,9 +587,15 @@ def test_live_the_console_answers_its_leg_hears_the_whisper_holds_and_hangs_up(
         control.client_act("zhao_min", "answer")
         wait_until(lambda: room.hears(sv, sid) and room.hears(sv, ring["call"]), "the supervisor listening")
         assert not room.hears(sid, sv) and not room.hears(ring["call"], sv)
+        shown = phone.until(
+            lambda e: e["kind"] == "room" and supervisor_shown(e, False), "the listener shown"
+        )
+        assert "supervisor zhao_min (listening, you do not hear them)" in parties_text(shown["parties"])
+        assert "agent li_na;" in parties_text(shown["parties"]) + ";"  # talking with the caller
         barge = api.call("POST", f"/api/supervisor/calls/{ref}/monitor", boss, json={"mode": "barge"})
         assert barge.status_code == 200
         assert room.hears(sid, sv) and room.hears(ring["call"], sv)
+        phone.until(lambda e: e["kind"] == "room" and supervisor_shown(e, True), "the supervisor heard")
         control.client_act("zhao_min", "hangup")
         wait_until(lambda: not redis_conn.hget(keys.call(sid), "supervisor"), "the supervisor gone")
         assert room.hears(sid, ring["call"])
@@ -604,6 +612,14 @@ def test_live_the_console_answers_its_leg_hears_the_whisper_holds_and_hangs_up(
         stop()
         switchboard.dialer = None  # the switchboard outlives this test
         switchboard.conferences.on_pending = None
+
+
+def supervisor_shown(event: dict[str, Any], heard: bool) -> bool:
+    """The caller's phone shows zhao_min in the room, hearing the caller, heard or not."""
+    return any(
+        (p["role"], p["who"], p["hears_you"], p["you_hear"]) == ("supervisor", "zhao_min", True, heard)
+        for p in event["parties"]
+    )
 
 
 def wait_until(test: Callable[[], bool], what: str, seconds: float = 5.0) -> None:
