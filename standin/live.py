@@ -463,8 +463,13 @@ class LiveCalls:
                 parties.append(
                     {
                         "who": who,
-                        # An agent's leg joins by its TwiML, without a label; a console is a client.
-                        "role": other.label or ("agent" if phone.startswith("client:") else "caller"),
+                        # A supervisor's leg is labelled so; an agent's (first or consulted) is a
+                        # console, a client; the caller's is neither.
+                        "role": "supervisor"
+                        if other.label == "supervisor"
+                        else "agent"
+                        if phone.startswith("client:")
+                        else "caller",
                         "you_hear": room.hears(me.call_sid, other.call_sid),
                         "hears_you": room.hears(other.call_sid, me.call_sid),
                         "client": phone.startswith("client:"),

@@ -1017,6 +1017,9 @@ def test_live_a_warm_transfer_between_two_consoles(
             lambda: room.hears(sid, second_leg) and room.hears(second_leg, sid), "the caller with wang_wei"
         )
         assert api.get("/api/agent/me", li_na).get_json()["state"] == "wrap_up"
+        phone.until(  # the caller's phone shows whom they talk with now
+            lambda e: e["kind"] == "room" and parties_text(e["parties"]) == "agent wang_wei", "wang_wei shown"
+        )
         control.client_act("wang_wei", "hangup")
         phone.said("请为本次服务评分")
         wait_until(
