@@ -447,6 +447,38 @@ def test_a_warm_transfer_completed_from_the_console(
     assert rooms.problems == []
 
 
+def test_a_first_agent_who_hangs_up_while_consulting_hands_the_caller_over(
+    app: Flask,
+    dial: Callable[..., Call],
+    run_jobs: Callable[[], None],
+    redis_conn: redis.Redis,
+    switchboard: Switchboard,
+) -> None:
+    """li_na consults wang_wei, then hangs up instead of `complete`: the room goes on, the
+    caller comes off hold with wang_wei (not to the survey), li_na is in wrap-up, counted once."""
+    call, li_na, room = talking_with_li_na(app, dial, run_jobs, switchboard)
+    api, token = Api(app), token_for(app, "agent", "li_na")
+    assert api.call("POST", "/api/agent/call/consult", token, json={"agent": "wang_wei"}).status_code == 200
+    rooms = switchboard.conferences
+    leg = consult_leg(redis_conn, call)
+    rooms.deliver()
+    rooms.answered(leg)  # wang_wei picks up: the two agents talk
+    mark = call.mark()
+    li_na.hangup()  # li_na hangs up without completing
+    rooms.deliver()
+    assert room.status == "in-progress" and call.heard_text(mark) == ""  # no survey, no goodbye
+    assert room.hears(call.call_sid, leg) and room.hears(leg, call.call_sid)  # off hold, with wang_wei
+    assert state_of(app, "li_na") == WRAP_UP and state_of(app, "wang_wei") == ON_CALL
+    record = redis_conn.hgetall(keys.call(call.call_sid))
+    assert (record["agent"], record["transfers"], record["on_hold"]) == ("wang_wei", "1", "")
+    rooms.hang_up(leg)  # wang_wei ends the call: now the room ends, and the caller is asked
+    assert call.heard_text(mark).endswith("请为本次服务评分，1分表示很不满意，5分表示非常满意。")
+    day = redis_conn.hget(keys.call(call.call_sid), "day")
+    stats = redis_conn.hgetall(keys.department_stats("payments", day))
+    assert (stats["answered"], stats["handled"], stats["transferred_out"]) == ("1", "2", "1")
+    assert rooms.problems == []
+
+
 def consult_leg_of(switchboard: Switchboard, call: Call) -> str:
     """The consulted agent's leg: the room's participant labelled `consult`."""
     room = switchboard.conferences.find(f"call-{call.call_sid}")

@@ -112,11 +112,37 @@ class Consults:
         consulted = record.get("consult_agent")
         if not consulted or record.get("consult_state") != "talking":
             raise RoomRefused("no consulted agent on the line to hand the caller to")
+        self._hand_over(record, agent_id, now, base_url)
+        room, first_leg = record.get("room"), record.get("agent_leg")
+        if first_leg.startswith("CA"):
+            try:
+                self.twilio.remove_participant(room, first_leg)
+            except TwilioError as exc:  # the first agent hangs up themselves: the room goes on
+                log.warning("first agent's leg %s stays in the room: %s", first_leg, exc)
+        return Consultation(record.get("ref"), consulted, "completed")
+
+    def first_agent_left(self, record: CallRecord, agent_id: str, now: datetime, base_url: str) -> bool:
+        """The first agent hung up while talking with the consulted one: the caller goes on to
+        the consulted agent, as if the transfer were completed. False when there was no such talk."""
+        if record.get("agent") != agent_id or record.get("consult_state") != "talking":
+            return False
+        try:
+            self._hand_over(record, agent_id, now, base_url, first_present=False)
+        except RoomRefused as exc:
+            log.warning("caller %s not handed over after their agent left: %s", record.sid, exc)
+        return True
+
+    def _hand_over(
+        self, record: CallRecord, agent_id: str, now: datetime, base_url: str, *, first_present: bool = True
+    ) -> None:
+        """The consulted agent becomes the caller's agent; the first one goes to wrap-up, counted."""
+        consulted = record.get("consult_agent")
         room, leg = record.get("room"), record.get("consult_leg")
         try:
             # The room now ends with the consulted agent, and no longer with the first one.
             self.twilio.participant_ends_room(room, leg, True)
-            self.twilio.participant_ends_room(room, record.get("agent_leg"), False)
+            if first_present:
+                self.twilio.participant_ends_room(room, record.get("agent_leg"), False)
         except TwilioError as exc:
             raise RoomRefused(f"the transfer could not complete: {exc}") from None
         department = self.cfg.departments.get(record.get("department"))
@@ -146,13 +172,6 @@ class Consults:
         pipe.expire(stats, keys.STATS_TTL_SECONDS)
         pipe.execute()
         self._unhold(record, base_url)
-        first_leg = record.get("agent_leg")
-        if first_leg.startswith("CA"):
-            try:
-                self.twilio.remove_participant(room, first_leg)
-            except TwilioError as exc:  # the first agent hangs up themselves: the room goes on
-                log.warning("first agent's leg %s stays in the room: %s", first_leg, exc)
-        return Consultation(record.get("ref"), consulted, "completed")
 
     def cancel(self, agent_id: str, now: datetime, base_url: str) -> Consultation:
         """Back to the caller: the consulted leg leaves, the consulted agent is free."""
@@ -177,6 +196,17 @@ class Consults:
         except StateConflict:
             return
         self.conn.hset(keys.call(record.sid), "consult_state", "talking")
+        self._first_agent_ends_room(record, False)  # a hang-up now hands the caller over
+
+    def _first_agent_ends_room(self, record: CallRecord, ends: bool) -> None:
+        """While two agents talk, the first one leaving must not end the caller's room."""
+        leg = record.get("agent_leg")
+        if not leg.startswith("CA"):
+            return
+        try:
+            self.twilio.participant_ends_room(record.get("room"), leg, ends)
+        except TwilioError as exc:
+            log.warning("first agent's leg %s: %s", leg, exc)
 
     def leg_ended(self, record: CallRecord, agent_id: str, status: str, now: datetime, base_url: str) -> None:
         """The consulted leg ended before any transfer: declined, not answered, or hung up."""
@@ -249,6 +279,8 @@ class Consults:
         free: bool = True,
     ) -> None:
         """The consultation is over without a transfer: forget it, free the agent, unhold the caller."""
+        if answered:
+            self._first_agent_ends_room(record, True)  # the room ends with them again
         self.conn.hdel(keys.call(record.sid), *CONSULT_FIELDS)
         if free:
             self._free(agent_id, now, answered=answered)

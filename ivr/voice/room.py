@@ -141,6 +141,8 @@ def agent_leg_ended() -> twiml.Document:
         return twiml.document()
     if record is None or record.get("agent") != leg.agent or status == "in-progress":
         return twiml.document()
+    if status == "completed" and hotline.consults.first_agent_left(record, leg.agent, now, base_url()):
+        return twiml.document()  # hung up while consulting: the caller goes on with the consulted agent
     duration = int_field(request.form.get("CallDuration"), 0)
     if status in NOT_REACHED or status == "canceled":
         dial_status = status if status in NOT_REACHED else "canceled"
