@@ -6,7 +6,8 @@ browser does (a session from the sign-in form, then the page's event stream) and
 count of open boards, interleaved and repeated:
 
 - **latency**: a supervisor sets an agent's state through the API; the time until each open
-  board has received a snapshot showing it (p50, p95, max over boards and changes);
+  board has received a snapshot showing it (p50, p95, max over boards and changes), and until
+  that agent's own desktop (one open per agent) has;
 - **Redis load**: commands the Redis server executed per second (INFO) while the boards are open
   and one change a second happens, against the same count of boards **polling**
   `/api/supervisor/queues` and `/agents` once a second (the peer, measured beside it);
@@ -37,6 +38,7 @@ import requests
 
 from ivr.api.auth import issue_token
 from ivr.store import embedded_redis, stop_embedded_redis
+from ivr.web.live import KEEPALIVE_SECONDS
 
 ACCOUNT_SID, AUTH_TOKEN = "AC" + "0" * 32, "local-development-token"
 AGENTS = ("li_na", "wang_wei", "emma_chen")
@@ -70,10 +72,14 @@ class Board:
         name, _, port = host.partition(":")
         cookie = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
         with socket.create_connection((name, int(port or 80)), timeout=30) as sock:
+            self.sock = sock
             sock.sendall(f"GET /{rest} HTTP/1.1\r\nHost: {host}\r\nCookie: {cookie}\r\n\r\n".encode())
             pending = b""
             while not self.stop.is_set():
-                chunk = sock.recv(65536)
+                try:
+                    chunk = sock.recv(65536)
+                except OSError:  # closed by `close()`, or the server went away
+                    return
                 if not chunk:
                     return
                 now = time.monotonic()
@@ -86,6 +92,16 @@ class Board:
                     for line in event.decode(errors="replace").splitlines():
                         if line.startswith("data: "):
                             self.seen.append((now, line))
+
+    def close(self) -> None:
+        """Leave the page: the server sees the connection end at once."""
+        self.stop.set()
+        sock = getattr(self, "sock", None)
+        if sock is not None:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
 
     def first_showing(self, pattern: str, after: float) -> float | None:
         """When the board first received a snapshot matching `pattern` after `after`."""
@@ -125,41 +141,57 @@ def set_state(base: str, supervisor: str, agent: str, state: str) -> None:
 
 
 def push_round(
-    base: str, conn: redis.Redis, cookies: dict[str, str], supervisor: str, boards: int, changes: int
+    base: str,
+    conn: redis.Redis,
+    cookies: dict[str, str],
+    supervisor: str,
+    boards: int,
+    changes: int,
+    desks: dict[str, dict[str, str]],
 ) -> dict[str, float]:
-    """`boards` open streams and `changes` state changes: latencies and Redis commands a second."""
+    """`boards` open wallboards and one desktop per agent of `desks` (agent -> session cookies),
+    `changes` state changes: the boards' and the changed agent's desktop's latencies, Redis load."""
     open_boards = [Board(f"{base}/live/wallboard", cookies) for _ in range(boards)]
-    for board in open_boards:
+    open_desks = {agent: Board(f"{base}/live/agent", jar) for agent, jar in desks.items()}
+    for board in [*open_boards, *open_desks.values()]:
         board.start()
     deadline = time.monotonic() + 10
-    while time.monotonic() < deadline and not all(b.seen for b in open_boards):
+    while time.monotonic() < deadline and not all(b.seen for b in [*open_boards, *open_desks.values()]):
         time.sleep(0.05)
     latencies: list[float] = []
+    desk_latencies: list[float] = []
     before, started = commands(conn), time.monotonic()
     for i in range(changes):
         agent, state = next_change(i)
         at = time.monotonic()
         set_state(base, supervisor, agent, state)
         pattern = rf'"id": "{agent}"[^}}]*?"state": "{state}"'
+        desk = open_desks.get(agent)
         wait_until = at + 10
         while time.monotonic() < wait_until:
             got = [b.first_showing(pattern, at) for b in open_boards]
-            if all(g is not None for g in got):
+            popped = desk.first_showing(pattern, at) if desk is not None else at
+            if all(g is not None for g in got) and popped is not None:
                 latencies += [g - at for g in got if g is not None]
+                if desk is not None:
+                    desk_latencies.append(popped - at)
                 break
             time.sleep(0.01)
         time.sleep(max(0.0, at + 1.0 - time.monotonic()))  # one change a second
     elapsed = time.monotonic() - started
     load = (commands(conn) - before) / elapsed
-    for board in open_boards:
-        board.stop.set()
+    for board in [*open_boards, *open_desks.values()]:
+        board.close()
     latencies.sort()
+    desk_latencies.sort()
     return {
         "load": load,
         "p50": statistics.median(latencies) if latencies else float("nan"),
         "p95": latencies[int(0.95 * (len(latencies) - 1))] if latencies else float("nan"),
         "max": latencies[-1] if latencies else float("nan"),
-        "missed": changes * boards - len(latencies),
+        "desk_p50": statistics.median(desk_latencies) if desk_latencies else float("nan"),
+        "desk_max": desk_latencies[-1] if desk_latencies else float("nan"),
+        "missed": changes * boards - len(latencies) + (changes if desks else 0) - len(desk_latencies),
     }
 
 
@@ -201,7 +233,7 @@ def capacity(base: str, cookies: dict[str, str], limit: int) -> tuple[int, int, 
         time.sleep(0.05)
     health = requests.get(f"{base}/healthz", timeout=10).status_code
     for board in boards:
-        board.stop.set()
+        board.close()
     return sum(b.status == 200 for b in boards), sum(b.status == 503 for b in boards), health
 
 
@@ -240,15 +272,18 @@ def main(argv: list[str] | None = None) -> int:
         conn = redis.Redis.from_url(server.url, decode_responses=True)
         supervisor = issue_token(conn, "supervisor", "bench")
         cookies = sign_in(base, supervisor, "wallboard")
+        # Each agent's desktop open too (the agents whose states change): signed in with their tokens.
+        desks = {agent: sign_in(base, issue_token(conn, "agent", agent), "agent") for agent in AGENTS}
         rows: dict[tuple[str, int], list[dict[str, float]]] = {}
         for _ in range(args.repeat):  # interleaved: push and poll, each count, in turn
             for boards in args.boards:
                 rows.setdefault(("push", boards), []).append(
-                    push_round(base, conn, cookies, supervisor, boards, args.changes)
+                    push_round(base, conn, cookies, supervisor, boards, args.changes, desks)
                 )
                 rows.setdefault(("poll", boards), []).append(
                     poll_round(base, conn, supervisor, boards, args.changes)
                 )
+        time.sleep(KEEPALIVE_SECONDS + 1)  # the last round's closed pages are freed by their next write
         streaming, refused, health = capacity(base, cookies, args.streams)
     finally:
         web.terminate()
@@ -259,10 +294,10 @@ def main(argv: list[str] | None = None) -> int:
     print(f"one web process (gunicorn gthread, {threads} threads); {args.changes} agent state changes")
     print(f"a round, one a second; {args.repeat} rounds per row, interleaved. Redis commands/s over")
     print("the round, the changes' own included.\n")
-    print(
-        "| boards | push: Redis cmd/s | poll 1/s: Redis cmd/s | push latency p50 / p95 / max (s) | missed |"
-    )
-    print("|---:|---:|---:|---|---:|")
+    print(f"Each agent's desktop is open too ({len(AGENTS)}); 'desk' is the changed agent's own page.\n")
+    print("| boards | push: Redis cmd/s | poll 1/s: Redis cmd/s | board latency p50 / p95 / max (s) ", end="")
+    print("| desk latency p50 / max (s) | missed |")
+    print("|---:|---:|---:|---|---|---:|")
     base_push = statistics.median(r["load"] for r in rows[("push", args.boards[0])])
     for boards in args.boards:
         push, poll = rows[("push", boards)], rows[("poll", boards)]
@@ -272,7 +307,11 @@ def main(argv: list[str] | None = None) -> int:
         p95 = max(r["p95"] for r in push)
         worst = max(r["max"] for r in push)
         missed = sum(int(r["missed"]) for r in push)
-        print(f"| {boards} | {load:.0f} | {polled:.0f} | {p50:.3f} / {p95:.3f} / {worst:.3f} | {missed} |")
+        desk = (
+            f"{statistics.median(r['desk_p50'] for r in push):.3f} / {max(r['desk_max'] for r in push):.3f}"
+        )
+        board = f"{p50:.3f} / {p95:.3f} / {worst:.3f}"
+        print(f"| {boards} | {load:.0f} | {polled:.0f} | {board} | {desk} | {missed} |")
     last = args.boards[-1]
     if last > args.boards[0]:
         per_board = (statistics.median(r["load"] for r in rows[("push", last)]) - base_push) / (

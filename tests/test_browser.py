@@ -18,6 +18,7 @@ import json
 import re
 import shutil
 import tempfile
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -238,6 +239,14 @@ def test_an_abandon_is_marked_and_the_board_sets_an_agents_state(hotline: Hotlin
     assert figure(board, "payments", "abandoned") == str(payments["abandoned"])
     assert figure(board, "payments", "abandonment_rate") == f"{round(payments['abandonment_rate'] * 100)}%"
 
+    # The week's heat map: a cell per hour, ▲ on the peak hours the supervisor API names.
+    board.get_by_label("部门", exact=True).select_option("payments")
+    expect(board.locator("#week tbody td")).to_have_count(168)
+    peaks = board.locator("#week tbody td.peak-hour")
+    marked = sorted(int(h) for h in peaks.evaluate_all("cells => cells.map(c => c.dataset.how)"))
+    assert marked and marked == hotline.queues()["payments"]["peak_hours"]  # the rollup ran at start
+    assert all(text == "▲" for text in peaks.all_inner_texts())
+
     row = board.locator('tr[data-agent="wang_wei"]')
     expect(row).to_be_visible(timeout=SOON)
     row.locator("select").first.select_option("ready")
@@ -301,3 +310,36 @@ def test_the_desktop_fits_a_phone(hotline: Hotline, browser: Browser) -> None:
     for button in ("#go-ready", "#go-not-ready", "#go-offline", "#answer", "#do-transfer", "#do-wrapup"):
         box = desk.locator(button).bounding_box()
         assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 360, button
+
+
+def test_the_open_page_keeps_the_agents_heartbeat(hotline: Hotline, browser: Browser) -> None:
+    """The page beats every 20 s (its timers run on a clock the test moves): a ready agent stays alive."""
+    bearer = {"Authorization": f"Bearer {hotline.agent_token}"}
+    ready = requests.put(
+        f"{hotline.url}/api/agent/state", json={"state": "ready"}, headers=bearer, timeout=10
+    )
+    assert ready.status_code == 200
+    went_ready = hotline.redis.zscore(keys.agent_heartbeats(), "li_na")
+    assert went_ready is not None
+    page = browser.new_context().new_page()
+    page.clock.install()
+    page.goto(f"{hotline.url}/agent")
+    page.get_by_label("访问令牌").fill(hotline.agent_token)
+    page.keyboard.press("Enter")
+    expect(page.locator("#go-ready")).to_be_visible(timeout=SOON)
+
+    def beat_after(score: float) -> bool:
+        """Whether a heartbeat newer than `score` comes soon."""
+        deadline = time.monotonic() + SOON / 1000
+        while time.monotonic() < deadline:
+            if (hotline.redis.zscore(keys.agent_heartbeats(), "li_na") or 0) > score:
+                return True
+            time.sleep(0.1)
+        return False
+
+    assert beat_after(went_ready)  # the page beats as it opens
+    hotline.redis.zrem(keys.agent_heartbeats(), "li_na")
+    page.clock.fast_forward(21_000)  # 20 s later, it beats again
+    assert beat_after(0)
+    requests.put(f"{hotline.url}/api/agent/state", json={"state": "offline"}, headers=bearer, timeout=10)
+    page.context.close()

@@ -22,10 +22,12 @@ from ivr.api.auth import revoke
 from ivr.services import services_of
 from ivr.store import listener
 from ivr.web.labels import LABELS, LOCALES
-from ivr.web.live import TodayIntervals, board_state, hub_of
+from ivr.web.live import TodayIntervals, WeekLoad, board_state, hub_of
 from ivr.web.push import Hub
 from standin.phone import Call
 from tests.test_api import Api, connect, payments_caller, token_for
+
+SOON = 15.0  # s: a bound for what comes at once on a loaded machine, not a timing
 
 
 def csrf_of(page: str) -> str:
@@ -128,16 +130,19 @@ def test_the_hub_wakes_only_the_agent_named_and_shares_one_board_snapshot(
     extra = hub.subscribe()
     assert extra is not None and hub.subscribe() is None  # the process's limit: 8 pages
     hub.unsubscribe(extra)
-    assert [b.wait(3.0)["queues"]["day"] for b in boards if b] == ["261124"] * 5  # type: ignore[index]
+    assert [b.wait(SOON)["queues"]["day"] for b in boards if b] == ["261124"] * 5  # type: ignore[index]
     time.sleep(0.3)  # the hub reads from the log's end: let it start before the events come
     connect(api, token_for(app, "agent", "li_na"), payments_caller(dial), run_jobs)
-    assert li_na.wait(3.0) == "changed"
+    assert li_na.wait(SOON) == "changed"
     assert emma.wait(0.5) is None
-    snapshots = [b.wait(3.0) for b in boards if b]
+    snapshots = [b.wait(SOON) for b in boards if b]
     assert all(s is snapshots[0] for s in snapshots)  # one snapshot, shared
     payments = next(q for q in snapshots[0]["queues"]["queues"] if q["department"] == "payments")
     assert payments["answered"] == 1
-    today = board_state(hotline, TodayIntervals(hotline, every=0))["intervals"]  # (the hub's: once a minute)
+    slow = board_state(hotline, TodayIntervals(hotline, every=0), WeekLoad(hotline, every=0))
+    today = slow["intervals"]  # (the hub's: once a minute)
+    assert len(slow["week"]["payments"]["calls"]) == 168
+    assert slow["surveys"] == {"agents": [], "departments": []}  # nobody rated a call yet
     assert sum(r["offered"] for r in today) == 1 and sum(r["answered"] for r in today) == 1
     assert hub.snapshots < 10  # not one per board
     for sub in [li_na, emma, *boards]:
@@ -153,3 +158,26 @@ def test_the_app_has_one_hub_bounded_by_the_setting(app: Flask) -> None:
 @pytest.fixture
 def api(app: Flask) -> Api:
     return Api(app)
+
+
+def test_a_failing_snapshot_does_not_silence_the_agents_pages(
+    app: Flask, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A bug in the board's figures is logged; the hub goes on waking agents and tries the board again."""
+    hotline, calls = services_of(app), []
+
+    def snapshot() -> dict[str, object]:
+        calls.append(1)
+        if len(calls) == 1:
+            raise ValueError("a bug")
+        return {"ok": True}
+
+    hub = Hub(lambda: listener(hotline.stores.url, 0.2), snapshot, limit=4, block_seconds=0.2)
+    board, li_na = hub.subscribe(), hub.subscribe("li_na")
+    assert board and li_na
+    assert board.wait(SOON) == {"ok": True}  # the second try, after the gap
+    hotline.agents.choose("li_na", "ready", hotline.clock.now())
+    assert li_na.wait(SOON) == "changed"
+    assert "computing the wallboard figures failed" in caplog.text
+    hub.unsubscribe(board)
+    hub.unsubscribe(li_na)

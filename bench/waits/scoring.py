@@ -195,8 +195,12 @@ def summarise(number: int, title: str, target: float, half_hol: bool, tallies: l
         failures.append(f"80% range covers {coverage.mean:.1%}")
     if ratios[LIVE].mean > LIVE_TARGET:
         failures.append(f"live path {ratios[LIVE].mean:.2f}x > {LIVE_TARGET:.2f}x")
+    # Worse than the best published predictor: by a paired difference over replications whose
+    # 95% interval lies above zero (in M/M/50, Erlang's (n + 1)h/s with the simulation's exact
+    # handle time is the best possible itself; a tie within the noise is not a loss).
     best_published = min(PUBLISHED, key=lambda p: ratios[p].mean)
-    if ratios[LIVE].mean > ratios[best_published].mean:
+    behind = Interval.of([t.ratio(LIVE) - t.ratio(best_published) for t in tallies])
+    if behind.mean - (0.0 if math.isnan(behind.half) else behind.half) > 0:
         failures.append(f"live path above {best_published} ({ratios[best_published].mean:.2f}x)")
     return Summary(
         number=number,

@@ -33,6 +33,10 @@ function cell(label, value, field, marked) {
   return box;
 }
 
+function surveysOf(group, key, name) {
+  return ((board && board.surveys && board.surveys[group]) || []).find((row) => row[key] === name);
+}
+
 function queueCard(q, limits) {
   const card = document.createElement("article");
   card.className = "card queue";
@@ -71,6 +75,7 @@ function queueCard(q, limits) {
     cell(T.avg_wait, seconds(q.average_wait_seconds), "average_wait_seconds", false),
     cell(T.aht, seconds(q.average_handle_seconds), "average_handle_seconds", false),
     cell(T.callbacks_owed, String(owed), "callbacks_owed", false),
+    cell(T.satisfaction, score(surveysOf("departments", "department", q.department)), "satisfaction", false),
   );
   card.classList.toggle("alert", slMarked || waitMarked || abandonMarked);
   card.append(title, grid);
@@ -120,6 +125,7 @@ function render(data) {
   const queues = document.getElementById("queues");
   queues.replaceChildren(...data.queues.queues.map((q) => queueCard(q, data.thresholds)));
   renderToday(data.intervals || []);
+  renderWeek(data.week || {});
   const rows = document.querySelector("#agents tbody");
   // Keep a row whose state control has focus: a supervisor choosing a state is not interrupted.
   const focused = document.activeElement && document.activeElement.closest("tr[data-agent]");
@@ -145,9 +151,11 @@ function render(data) {
     dept.textContent = depts + (agent.call ? ` · ${agent.call}` : "");
     const answered = document.createElement("td");
     answered.textContent = String(agent.answered_today);
+    const satisfaction = document.createElement("td");
+    satisfaction.textContent = score(surveysOf("agents", "agent", agent.id));
     const control = document.createElement("td");
     control.append(stateControl(agent));
-    row.append(dept, answered, control);
+    row.append(dept, answered, satisfaction, control);
     return row;
   });
   rows.replaceChildren(...fresh);
@@ -182,6 +190,43 @@ function renderToday(rows) {
   }));
 }
 
+// The week's load as a heat map: a row per weekday, a cell per hour, darker for more calls,
+// ▲ on the department's peak hours; each cell says its figure in words for a screen reader.
+function renderWeek(week) {
+  const dept = document.getElementById("week-dept").value;
+  const data = week[dept];
+  const body = document.querySelector("#week tbody");
+  if (!data) { body.replaceChildren(); return; }
+  const most = Math.max(1, ...data.calls);
+  const queue = ((board && board.queues.queues) || []).find((q) => q.department === dept);
+  const peak = new Set(queue ? queue.peak_hours : []);
+  const days = T.weekdays.split(",");
+  body.replaceChildren(...days.map((day, d) => {
+    const row = document.createElement("tr");
+    const name = document.createElement("th");
+    name.scope = "row";
+    name.textContent = day;
+    row.append(name);
+    for (let h = 0; h < 24; h++) {
+      const how = d * 24 + h, calls = data.calls[how], share = calls / most;
+      const cell = document.createElement("td");
+      cell.dataset.how = String(how);
+      cell.textContent = peak.has(how) ? "▲" : "";
+      cell.className = (peak.has(how) ? "peak-hour " : "") + (share > 0.55 ? "dark" : "");
+      cell.style.backgroundColor = `rgba(18, 38, 63, ${(0.06 + 0.9 * share).toFixed(2)})`;
+      const words = `${day} ${h}:00 ${calls} ${T.calls_per_hour}${peak.has(how) ? " · " + T.peak : ""}`;
+      cell.title = words;
+      cell.setAttribute("aria-label", words);
+      row.append(cell);
+    }
+    return row;
+  }));
+}
+
+function score(row) {
+  return row && row.average_score !== null ? `${row.average_score.toFixed(1)} (${row.answered})` : "—";
+}
+
 function tick() {
   const now = Date.now() + clockOffset;
   for (const cell of document.querySelectorAll("#agents td.since")) {
@@ -189,6 +234,7 @@ function tick() {
   }
 }
 
+document.getElementById("week-dept").addEventListener("change", () => renderWeek((board && board.week) || {}));
 PAGE.probe = () => api("GET", "/api/supervisor/agents");
 liveStream("/live/wallboard", "board", render);
 setInterval(tick, 1000);

@@ -106,6 +106,11 @@ LABELS: dict[str, dict[str, str]] = {
         "mute": "静音",
         "softphone_ready": "已注册",
         "softphone_offline": "未注册",
+        "week": "一周各小时来电量",
+        "week_help": "颜色越深，来电越多（每小时预计来电）；▲ 为高峰时段。",
+        "weekdays": "周一,周二,周三,周四,周五,周六,周日",
+        "calls_per_hour": "通/小时",
+        "satisfaction": "满意度",
         "interval": "时段",
     },
     "en-US": {
@@ -205,6 +210,11 @@ LABELS: dict[str, dict[str, str]] = {
         "mute": "Mute",
         "softphone_ready": "registered",
         "softphone_offline": "not registered",
+        "week": "The week's load by hour",
+        "week_help": "Darker: more calls (expected calls an hour); ▲ marks a peak hour.",
+        "weekdays": "Mon,Tue,Wed,Thu,Fri,Sat,Sun",
+        "calls_per_hour": "calls/h",
+        "satisfaction": "Satisfaction",
         "interval": "Interval",
     },
 }

@@ -3,7 +3,8 @@
 `GET /live/agent` streams the signed-in agent's desk (state, since, reason, the screen pop of
 their current call) each time an event names them; `GET /live/wallboard` streams the supervisor's
 figures each time the process's hub computes them (ivr/web/push.py). Both send a keep-alive
-comment every `KEEPALIVE_SECONDS` and end after `STREAM_SECONDS`: the browser's EventSource
+comment every `KEEPALIVE_SECONDS` (a page that went away is noticed at the next write, and
+its thread freed) and end after `STREAM_SECONDS`: the browser's EventSource
 reconnects by itself (`retry:`), and a session that ended meanwhile is then refused (401).
 A process already streaming to `push_streams` pages answers 503 with Retry-After: the page tries
 again later, and the threads Twilio's webhooks need are never all taken by pages.
@@ -27,14 +28,16 @@ from ivr.callcenter.agents import ON_CALL, RINGING, WRAP_UP
 from ivr.callcenter.events import EventLog
 from ivr.callcenter.screenpop import screen_pop
 from ivr.clock import business_day
+from ivr.followup.surveys import Surveys
 from ivr.services import Services, services, services_of
 from ivr.store import listener
+from ivr.waits.profile import HOURS_OF_WEEK, DepartmentProfile
 from ivr.web.push import BLOCK_SECONDS, Hub, Subscriber
 
 bp = Blueprint("live", __name__)
 
 EXTENSION = "hotline.push"
-KEEPALIVE_SECONDS = 15.0
+KEEPALIVE_SECONDS = 5.0  # also how soon a closed page frees its thread (the next write fails)
 STREAM_SECONDS = 300.0
 INTERVALS_EVERY_SECONDS = 60.0
 WITH_CALL = (RINGING, ON_CALL, WRAP_UP)
@@ -95,12 +98,42 @@ class TodayIntervals:
         return self._rows
 
 
-def board_state(hotline: Services, today: TodayIntervals | None = None) -> dict[str, Any]:
+class WeekLoad:
+    """Each department's hour-of-week profile (expected calls an hour), read once a minute.
+
+    The profile changes when the rollup job runs (every 5 minutes): one HGETALL per department.
+    """
+
+    def __init__(self, hotline: Services, every: float = INTERVALS_EVERY_SECONDS) -> None:
+        self.hotline, self.every = hotline, every
+        self._read_at = float("-inf")
+        self._load: dict[str, dict[str, Any]] = {}
+
+    def by_department(self) -> dict[str, dict[str, Any]]:
+        """Per department: `calls`, 168 expected calls an hour, Monday 00:00 first (the peak hours
+        come with the queue report, as the supervisor API names them)."""
+        if time.monotonic() - self._read_at >= self.every:
+            cfg, conn = self.hotline.config.file, self.hotline.stores.data
+            load = {}
+            for dept in cfg.departments:
+                profile = DepartmentProfile.load(conn, cfg, dept)
+                calls = [round(profile.outlook(how).arrivals_per_hour, 1) for how in range(HOURS_OF_WEEK)]
+                load[dept] = {"calls": calls}
+            self._load, self._read_at = load, time.monotonic()
+        return self._load
+
+
+def board_state(
+    hotline: Services, today: TodayIntervals | None = None, week: WeekLoad | None = None
+) -> dict[str, Any]:
     """What every wallboard shows: the supervisor API's queue and agent reports, and the marks."""
     stats, now = statistics(hotline), hotline.clock.now()
     board = hotline.config.file.wallboard
+    day = business_day(now, hotline.config.file.hotline.timezone)
     return {
         "intervals": today.rows() if today is not None else [],
+        "week": week.by_department() if week is not None else {},
+        "surveys": Surveys(hotline.stores.data).results(day),  # one HGETALL
         "queues": QueuesReport.model_validate(stats.queue_report(now)).model_dump(mode="json"),
         "agents": AgentsReport.model_validate(stats.agent_report(now)).model_dump(mode="json"),
         "thresholds": {
@@ -115,10 +148,10 @@ def board_state(hotline: Services, today: TodayIntervals | None = None) -> dict[
 def install_hub(app: Flask) -> Hub:
     """The app's hub (one per process: its thread starts with the first page, after any fork)."""
     hotline = services_of(app)
-    today = TodayIntervals(hotline)
+    today, week = TodayIntervals(hotline), WeekLoad(hotline)
     hub = Hub(
         lambda: listener(hotline.stores.url, BLOCK_SECONDS),
-        lambda: board_state(hotline, today),
+        lambda: board_state(hotline, today, week),
         limit=hotline.settings.push_streams,
     )
     app.extensions[EXTENSION] = hub

@@ -140,6 +140,11 @@ class Hub:
                 conn, dirty = None, True
                 time.sleep(1.0)
                 continue
+            except Exception:  # a bug must not silence every page of the process: log, go on
+                log.exception("live push: reading the event log failed")
+                conn, dirty = None, True
+                time.sleep(1.0)
+                continue
             if events:
                 last_id, dirty = events[-1].id, True
                 concerned = {e.agent for e in events if e.agent}
@@ -153,6 +158,11 @@ class Hub:
                     board = self._snapshot()
                 except redis.RedisError as exc:
                     log.warning("live push: wallboard figures unavailable (%s)", type(exc).__name__)
+                    last_board = now  # try again after the gap, not at once
+                    continue
+                except Exception:  # a bug must not end the thread: the agents' pages still need it
+                    log.exception("live push: computing the wallboard figures failed")
+                    last_board = now
                     continue
                 self.snapshots += 1
                 last_board, dirty = now, False
