@@ -26,6 +26,7 @@ from hotline_tools.livephone import _parties as parties_text
 from hotline_tools.supervising import run_supervisor
 from ivr import create_app, keys
 from ivr.callcenter.agents import NOT_READY, ON_CALL, READY, RING_MARGIN_SECONDS, RINGING, WRAP_UP
+from ivr.callcenter.events import EventLog
 from ivr.clock import FixedClock
 from ivr.hotline.schema import HotlineSettings
 from ivr.jobs import periodic
@@ -471,12 +472,25 @@ def test_a_first_agent_who_hangs_up_while_consulting_hands_the_caller_over(
     assert state_of(app, "li_na") == WRAP_UP and state_of(app, "wang_wei") == ON_CALL
     record = redis_conn.hgetall(keys.call(call.call_sid))
     assert (record["agent"], record["transfers"], record["on_hold"]) == ("wang_wei", "1", "")
+    logged = room_events(redis_conn, call.call_sid, "hold", "unhold", "consult", "handover", "consult_end")
+    assert [(e["e"], e["agent"], e.get("to", e.get("by", ""))) for e in logged] == [
+        ("hold", "li_na", "li_na"),  # the consultation holds the caller
+        ("consult", "li_na", "wang_wei"),
+        ("handover", "wang_wei", "li_na"),
+        ("unhold", "wang_wei", "wang_wei"),
+    ]
+    assert logged[2]["how"] == "hung_up"
     rooms.hang_up(leg)  # wang_wei ends the call: now the room ends, and the caller is asked
     assert call.heard_text(mark).endswith("请为本次服务评分，1分表示很不满意，5分表示非常满意。")
     day = redis_conn.hget(keys.call(call.call_sid), "day")
     stats = redis_conn.hgetall(keys.department_stats("payments", day))
     assert (stats["answered"], stats["handled"], stats["transferred_out"]) == ("1", "2", "1")
     assert rooms.problems == []
+
+
+def room_events(conn: redis.Redis, sid: str, *names: str) -> list[dict[str, str]]:
+    """The event log's entries of these kinds about this call, oldest first."""
+    return [e.fields for e in EventLog(conn).after("0-0") if e.name in names and e.fields["sid"] == sid]
 
 
 def consult_leg_of(switchboard: Switchboard, call: Call) -> str:
@@ -718,6 +732,13 @@ def test_a_supervisor_listens_coaches_and_barges_and_every_step_is_audited(
     assert room.participant("supervisor") is None
     assert room.hears(call.call_sid, li_na.call_sid)  # the conversation goes on
     assert "supervisor" not in redis_conn.hgetall(keys.call(call.call_sid))
+    logged = room_events(redis_conn, call.call_sid, "monitor", "unmonitor")
+    assert [(e["e"], e["supervisor"], e["mode"], e["agent"], e["ref"]) for e in logged] == [
+        ("monitor", "zhao_min", "listen", "li_na", ref),
+        ("monitor", "zhao_min", "coach", "li_na", ref),
+        ("monitor", "zhao_min", "barge", "li_na", ref),
+        ("unmonitor", "zhao_min", "", "li_na", ref),
+    ]
     audited = [r.getMessage() for r in caplog.records if r.name == "ivr.audit"]
     assert audited == [
         f"supervisor zhao_min listen on call {call.call_sid} (agent li_na)",

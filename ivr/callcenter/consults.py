@@ -32,6 +32,7 @@ import redis
 from ivr import keys, routes
 from ivr.callcenter.agents import ON_CALL, RING_MARGIN_SECONDS, RINGING, Agents, AgentView, StateConflict
 from ivr.callcenter.calls import CallRecord, CallStore
+from ivr.callcenter.events import log_room_event
 from ivr.callcenter.lifecycle import CallStatus
 from ivr.callcenter.rooms import RoomRefused, Rooms
 from ivr.hotline.schema import HotlineFile
@@ -100,10 +101,13 @@ class Consults:
             self._free(consulted.id, now, answered=False)
             self._unhold(record, base_url)
             raise RoomRefused(f"the consultation could not start: {exc}") from None
-        self.conn.hset(
+        pipe = self.conn.pipeline(transaction=True)
+        pipe.hset(
             keys.call(record.sid),
             mapping={"consult_agent": consulted.id, "consult_leg": leg, "consult_state": "ringing"},
         )
+        log_room_event(pipe, record, "consult", to=consulted.id)
+        pipe.execute()
         return Consultation(record.get("ref"), consulted.id, "ringing")
 
     def complete(self, agent_id: str, now: datetime, base_url: str) -> Consultation:
@@ -112,7 +116,7 @@ class Consults:
         consulted = record.get("consult_agent")
         if not consulted or record.get("consult_state") != "talking":
             raise RoomRefused("no consulted agent on the line to hand the caller to")
-        self._hand_over(record, agent_id, now, base_url)
+        self._hand_over(record, agent_id, now, base_url, how="complete")
         room, first_leg = record.get("room"), record.get("agent_leg")
         if first_leg.startswith("CA"):
             try:
@@ -127,13 +131,20 @@ class Consults:
         if record.get("agent") != agent_id or record.get("consult_state") != "talking":
             return False
         try:
-            self._hand_over(record, agent_id, now, base_url, first_present=False)
+            self._hand_over(record, agent_id, now, base_url, how="hung_up", first_present=False)
         except RoomRefused as exc:
             log.warning("caller %s not handed over after their agent left: %s", record.sid, exc)
         return True
 
     def _hand_over(
-        self, record: CallRecord, agent_id: str, now: datetime, base_url: str, *, first_present: bool = True
+        self,
+        record: CallRecord,
+        agent_id: str,
+        now: datetime,
+        base_url: str,
+        *,
+        how: str,
+        first_present: bool = True,
     ) -> None:
         """The consulted agent becomes the caller's agent; the first one goes to wrap-up, counted."""
         consulted = record.get("consult_agent")
@@ -170,6 +181,7 @@ class Consults:
         pipe.hincrby(stats, "handle_ms", max(int((now - answered).total_seconds() * 1000), 0))
         pipe.hincrby(stats, "transferred_out", 1)
         pipe.expire(stats, keys.STATS_TTL_SECONDS)
+        log_room_event(pipe, record, "handover", agent=consulted, by=agent_id, how=how)
         pipe.execute()
         self._unhold(record, base_url)
 
@@ -281,7 +293,10 @@ class Consults:
         """The consultation is over without a transfer: forget it, free the agent, unhold the caller."""
         if answered:
             self._first_agent_ends_room(record, True)  # the room ends with them again
-        self.conn.hdel(keys.call(record.sid), *CONSULT_FIELDS)
+        pipe = self.conn.pipeline(transaction=True)
+        pipe.hdel(keys.call(record.sid), *CONSULT_FIELDS)
+        log_room_event(pipe, record, "consult_end", to=agent_id)
+        pipe.execute()
         if free:
             self._free(agent_id, now, answered=answered)
         self._unhold(record, base_url)
