@@ -583,7 +583,9 @@ def dial_copy(folder: Path) -> Path:
     data = yaml.safe_load((root / "hotline.yaml").read_text(encoding="utf-8"))
     data["hotline"]["connect_via"] = "dial"
     (folder / "demo_accounts.yaml").write_text((root / "demo_accounts.yaml").read_text(encoding="utf-8"))
-    (folder / "hotline.yaml").write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    (folder / "hotline.yaml").write_text(
+        yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8"
+    )
     return folder / "hotline.yaml"
 
 

@@ -112,7 +112,9 @@ def dial_hotline(tmp_path_factory: pytest.TempPathFactory) -> Path:
     data = yaml.safe_load((root / "hotline.yaml").read_text(encoding="utf-8"))
     data["hotline"]["connect_via"] = "dial"
     shutil.copy(root / "demo_accounts.yaml", folder / "demo_accounts.yaml")
-    (folder / "hotline.yaml").write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    (folder / "hotline.yaml").write_text(
+        yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8"
+    )
     return folder / "hotline.yaml"
 
 

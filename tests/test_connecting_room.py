@@ -488,6 +488,45 @@ def test_a_first_agent_who_hangs_up_while_consulting_hands_the_caller_over(
     assert rooms.problems == []
 
 
+def test_a_first_agent_who_hangs_up_while_the_consulted_phone_rings_puts_the_caller_back(
+    app: Flask,
+    dial: Callable[..., Call],
+    run_jobs: Callable[[], None],
+    redis_conn: redis.Redis,
+    switchboard: Switchboard,
+) -> None:
+    """li_na consults wang_wei and hangs up before he answers: his ring stops and he is free,
+    the caller is told they are transferred and goes back to their place in payments (not to
+    the survey), li_na is in wrap-up."""
+    call, li_na, room = talking_with_li_na(app, dial, run_jobs, switchboard)
+    place = redis_conn.hget(keys.call(call.call_sid), "queue_score")  # their place when they joined
+    assert place
+    api, token = Api(app), token_for(app, "agent", "li_na")
+    assert api.call("POST", "/api/agent/call/consult", token, json={"agent": "wang_wei"}).status_code == 200
+    rooms = switchboard.conferences
+    leg = consult_leg(redis_conn, call)
+    rooms.deliver()
+    assert state_of(app, "wang_wei") == RINGING
+    mark = call.mark()
+    li_na.hangup()  # li_na hangs up while wang_wei's phone rings
+    rooms.deliver()
+    assert state_of(app, "li_na") == WRAP_UP and state_of(app, "wang_wei") == READY
+    assert room.participant(leg) is None or not room.participant(leg).in_room  # the ring stopped
+    record = redis_conn.hgetall(keys.call(call.call_sid))
+    assert (record["status"], record["department"], record["transferred_by"]) == (
+        "queued",
+        "payments",
+        "li_na",
+    )
+    assert "consult_agent" not in record
+    call.continue_loop()  # the REST redirect: out of the room
+    heard = call.heard_text(mark)
+    assert "正在为您转接支付与充值" in heard and "请为本次服务评分" not in heard
+    assert redis_conn.zscore(keys.queue("payments", "zh-CN"), call.call_sid) == float(place)  # their place
+    logged = room_events(redis_conn, call.call_sid, "consult", "consult_end")
+    assert [(e["e"], e["to"]) for e in logged] == [("consult", "wang_wei"), ("consult_end", "wang_wei")]
+
+
 def room_events(conn: redis.Redis, sid: str, *names: str) -> list[dict[str, str]]:
     """The event log's entries of these kinds about this call, oldest first."""
     return [e.fields for e in EventLog(conn).after("0-0") if e.name in names and e.fields["sid"] == sid]

@@ -108,6 +108,7 @@ class Consults:
         )
         log_room_event(pipe, record, "consult", to=consulted.id)
         pipe.execute()
+        self._first_agent_ends_room(record, False)  # a hang-up now must not end the caller's room
         return Consultation(record.get("ref"), consulted.id, "ringing")
 
     def complete(self, agent_id: str, now: datetime, base_url: str) -> Consultation:
@@ -125,16 +126,27 @@ class Consults:
                 log.warning("first agent's leg %s stays in the room: %s", first_leg, exc)
         return Consultation(record.get("ref"), consulted, "completed")
 
-    def first_agent_left(self, record: CallRecord, agent_id: str, now: datetime, base_url: str) -> bool:
-        """The first agent hung up while talking with the consulted one: the caller goes on to
-        the consulted agent, as if the transfer were completed. False when there was no such talk."""
-        if record.get("agent") != agent_id or record.get("consult_state") != "talking":
-            return False
-        try:
-            self._hand_over(record, agent_id, now, base_url, how="hung_up", first_present=False)
-        except RoomRefused as exc:
-            log.warning("caller %s not handed over after their agent left: %s", record.sid, exc)
-        return True
+    def first_agent_left(self, record: CallRecord, agent_id: str, now: datetime, base_url: str) -> str:
+        """The first agent hung up during a consultation (their leaving no longer ends the room).
+
+        "handed": the consulted agent was talking with them and now has the caller, as if the
+        transfer were completed. "requeue": the consulted agent's phone still rang: the ring is
+        stopped and the agent freed, and the caller must go back to their place (the caller of
+        this method moves them). "": there was no consultation.
+        """
+        if record.get("agent") != agent_id or not record.get("consult_agent"):
+            return ""
+        if record.get("consult_state") == "talking":
+            try:
+                self._hand_over(record, agent_id, now, base_url, how="hung_up", first_present=False)
+            except RoomRefused as exc:
+                log.warning("caller %s not handed over after their agent left: %s", record.sid, exc)
+            return "handed"
+        self._end_leg(record)
+        self._consult_over(
+            record, record.get("consult_agent"), now, base_url, answered=False, first_present=False
+        )
+        return "requeue"
 
     def _hand_over(
         self,
@@ -208,7 +220,6 @@ class Consults:
         except StateConflict:
             return
         self.conn.hset(keys.call(record.sid), "consult_state", "talking")
-        self._first_agent_ends_room(record, False)  # a hang-up now hands the caller over
 
     def _first_agent_ends_room(self, record: CallRecord, ends: bool) -> None:
         """While two agents talk, the first one leaving must not end the caller's room."""
@@ -289,9 +300,11 @@ class Consults:
         *,
         answered: bool,
         free: bool = True,
+        first_present: bool = True,
     ) -> None:
-        """The consultation is over without a transfer: forget it, free the agent, unhold the caller."""
-        if answered:
+        """The consultation is over without a transfer: forget it, free the agent, unhold the caller
+        (when the first agent is still with them; else the caller is moved back to their place)."""
+        if first_present:
             self._first_agent_ends_room(record, True)  # the room ends with them again
         pipe = self.conn.pipeline(transaction=True)
         pipe.hdel(keys.call(record.sid), *CONSULT_FIELDS)
@@ -299,7 +312,8 @@ class Consults:
         pipe.execute()
         if free:
             self._free(agent_id, now, answered=answered)
-        self._unhold(record, base_url)
+        if first_present:
+            self._unhold(record, base_url)
 
     def _free(self, agent_id: str, now: datetime, *, answered: bool) -> None:
         try:
