@@ -208,7 +208,10 @@ class LiveCall(Call):
             self.events.add("error", text=str(exc))
         finally:
             self._flush()
-            self._release("the caller hung up" if self.state in ENDED else "the call failed")
+            # A console's own leg (in a room) ends when the hotline takes it out, not only on a
+            # caller's hang-up: say no more than that it ended.
+            ended = "the call ended" if self.to.startswith("client:") else "the caller hung up"
+            self._release(ended if self.state in ENDED else "the call failed")
             self.events.add("ended", state=self.state)
 
     def _guarded(self, action: Callable[[], None]) -> None:
