@@ -14,6 +14,13 @@ longest-idle ready agent of a department who speaks the caller's language:
    leaves, the consulted agent is free (not ready when they did not answer), the caller is back
    with the first agent.
 
+From the start of the consultation to its end the room no longer ends when the first agent
+leaves: a first agent who hangs up while the two agents talk hands the caller over as step 3
+does; one who hangs up while the consulted phone rings stops that ring, and the caller is put
+back at their place in the department's queue (`first_agent_left`, and the agent leg's report in
+`ivr/voice/room.py`). Each step is written to the event log (`consult`, `handover`,
+`consult_end`).
+
 A caller who hangs up during the consultation ends the room: the consulted leg ends with it and
 its report frees the consulted agent. The call record keeps the consultation in `consult_agent`,
 `consult_leg` and `consult_state` (`ringing`, `talking`); the call's status stays `on_call` with
@@ -222,7 +229,8 @@ class Consults:
         self.conn.hset(keys.call(record.sid), "consult_state", "talking")
 
     def _first_agent_ends_room(self, record: CallRecord, ends: bool) -> None:
-        """While two agents talk, the first one leaving must not end the caller's room."""
+        """During a consultation the first agent leaving must not end the caller's room (`ends`
+        False); after it, it does again."""
         leg = record.get("agent_leg")
         if not leg.startswith("CA"):
             return
