@@ -33,6 +33,7 @@ from ivr.hotline.schema import HotlineFile
 from ivr.jobs import JobQueue
 from ivr.outbound.limits import OutboundLimits
 from ivr.redis_types import text_hash
+from ivr.waits.estimate import Estimate
 from ivr.waits.live import LiveQueues, peak_hours, wait_for_new_caller
 
 COUNTERS = (
@@ -58,6 +59,14 @@ def callback_report(conn: redis.Redis, department: str, day: str) -> dict[str, A
         if name.startswith(FAILED_PREFIX)
     }
     return report
+
+
+def _spoken(estimate: Estimate | None) -> dict[str, object] | None:
+    """The words a caller joining now hears (`Estimate.spoken`), for the wallboard to show."""
+    if estimate is None:
+        return None
+    said = estimate.spoken()
+    return {"kind": said.kind, "low_minutes": said.low, "high_minutes": said.high}
 
 
 def _ratio(part: int, whole: int, scale: float = 1.0) -> float | None:
@@ -127,6 +136,7 @@ class Statistics:
                     "estimated_wait_range": [int(estimate.low), math.ceil(estimate.high)]
                     if estimate
                     else None,
+                    "estimated_wait_spoken": _spoken(estimate),
                     "peak_hour_now": wait.peak,
                     "peak_hours": peak_hours(live, dept),
                     "callbacks": callback_report(self.conn, dept, day),
