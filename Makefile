@@ -3,7 +3,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 PYTHON ?= python3
 
-.PHONY: install run call console traffic worker test lint format bench faults
+.PHONY: install run call console traffic worker test lint format bench faults webbench
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -50,3 +50,6 @@ bench: $(VENV)/.bench-installed   ## the wait-estimate benchmark: make bench ARG
 
 faults: install       ## the fault benchmark: real processes, live calls, faults; make faults ARGS="--quick"
 	$(PY) -m bench.faults $(ARGS)
+
+webbench: install     ## the webhook tier under HTTP load (needs wrk: apt-get install wrk); make webbench ARGS="--quick"
+	$(PY) -m bench.web $(ARGS)
