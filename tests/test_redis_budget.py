@@ -40,6 +40,7 @@ from redis.connection import AbstractConnection
 
 from ivr import keys
 from ivr.callcenter.calls import CallRecord, CallWriter
+from ivr.callcenter.queues import JOIN
 from ivr.callcenter.routing import Route
 from ivr.jobs import QUEUE_NAME
 from ivr.seeding import seed
@@ -397,7 +398,7 @@ def test_two_thousand_other_calls_change_nothing_a_webhook_does(
     assert over_budget(meter.requests) == [] and unbounded(meter.requests) == {}
 
 
-def test_a_cold_start_pays_only_script_loads_and_rqs_version_probe(
+def test_a_cold_start_pays_only_script_loads_in_the_handshake_and_rqs_version_probe(
     app: Flask,
     dial: Callable[..., Call],
     run_jobs: Callable[[], None],
@@ -406,14 +407,15 @@ def test_a_cold_start_pays_only_script_loads_and_rqs_version_probe(
 ) -> None:
     """A new process on a Redis without the scripts cached pays a little extra, once.
 
-    Not covered by the README's "at most two": the first EVALSHA of each script after Redis
-    started (or failed over, or flushed its scripts) answers NOSCRIPT, and redis-py loads the
-    script (SCRIPT LOAD) and calls it again: two more round trips. And rq asks the server for
-    its version (INFO, on rq's client) the first time the process enqueues a job. Per request,
-    the first call's round trips are the second call's plus exactly those; the second call, in
-    the same process, is within the budget.
+    Each new connection of the data client loads every script in its handshake (SCRIPT LOAD,
+    pipelined after HELLO; not a round trip of any request: the pool keeps its connections),
+    so even the first request on a Redis that never saw the scripts calls them by SHA, pipelines
+    included, and no EVALSHA answers NOSCRIPT. rq asks the server for its version (INFO, on rq's
+    client) the first time the process enqueues a job. Per request, the first call's round trips
+    are the second call's plus exactly that; and neither sends a script's body (EVAL).
     """
     redis_conn.script_flush()
+    services_of(app).stores.data.connection_pool.disconnect()  # a new process: new connections
     whole_call(dial, run_jobs)
     cold = list(meter.requests)
     reset_database(app, redis_conn)
@@ -421,10 +423,40 @@ def test_a_cold_start_pays_only_script_loads_and_rqs_version_probe(
     whole_call(dial, run_jobs)
     warm = list(meter.requests)
     assert [r.route for r in cold] == [r.route for r in warm] == WHOLE_CALL_PATHS
-    explained = [
-        (r.route, w.data + 2 * r.commands["script"], w.jobs + r.commands["info"])
-        for r, w in zip(cold, warm, strict=True)
-    ]
+    explained = [(r.route, w.data, w.jobs + r.commands["info"]) for r, w in zip(cold, warm, strict=True)]
     assert [(r.route, r.data, r.jobs) for r in cold] == explained
-    assert sum(r.commands["script"] for r in cold) > 0  # the scripts really were loaded again
+    assert sum(r.commands["script"] for r in cold) > 0  # the handshake loaded the scripts
+    assert sum(r.commands["eval"] for r in cold + warm) == 0
+    assert sum(r.commands["evalsha"] for r in warm) >= len(WHOLE_CALL_PATHS)
     assert over_budget(warm) == []
+
+
+def test_scripts_flushed_under_live_connections_go_unnoticed_on_hold(
+    app: Flask,
+    dial: Callable[..., Call],
+    run_jobs: Callable[[], None],
+    redis_conn: redis.Redis,
+) -> None:
+    """SCRIPT FLUSH while the app's connections stay up: the caller on hold never notices.
+
+    The turn's first script call (the record's, by EVALSHA) answers NOSCRIPT; the connection
+    then loads every script again before its next command (the reload of that one script), so
+    the turn's pipeline finds them all: the turns go on as usual, no apology, no overflow, no
+    turn ridden out as in an outage. (A pipeline that met NOSCRIPT would be ridden out like one.)
+    """
+    call = dial()
+    call.press("2")
+    call.press(DEMO_ACCOUNT)
+    call.press("1")
+    call.press("9")  # anything else: to general enquiries
+    call.silence()  # the reference number's Gather
+    assert call.on_hold
+    redis_conn.script_flush()
+    mark, sent = call.mark(), len(call.request_paths())
+    call.continue_loop(documents=3)
+    assert call.on_hold
+    lang = services_of(app).config.languages["en-US"]
+    assert lang.text("overflow_apology") not in call.heard_text(mark)
+    turns = [path for path in call.request_paths()[sent:] if path.startswith("/voice/hold")]
+    assert len(turns) == 3 and not [turn for turn in turns if "g=" in turn]  # nothing ridden out
+    assert redis_conn.script_exists(JOIN.sha) == [True]

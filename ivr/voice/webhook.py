@@ -48,13 +48,15 @@ Handler = Callable[..., twiml.Document]
 View = Callable[..., Response]
 # What to answer when Redis cannot be reached, or None for the overflow.
 Outage = Callable[[], twiml.Document | None]
-# Errors that say Redis is out of reach or between primaries (a failover), not that a command
-# is wrong: only these are ridden out by an `outage` answer.
+# Errors that say Redis is out of reach or between primaries (a failover), or that the server
+# forgot the scripts (a SCRIPT FLUSH under live connections, which load them again at once:
+# ivr/scripts.py), not that a command is wrong: only these are ridden out by an `outage` answer.
 UNREACHABLE = (
     redis.ConnectionError,
     redis.TimeoutError,
     redis.exceptions.ReadOnlyError,
     redis.exceptions.MasterDownError,
+    redis.exceptions.NoScriptError,
 )
 # The retry of a request that met an outage: since when (Unix s) Redis has been out of reach ...
 OUTAGE_SINCE_ARG = "rg"
