@@ -427,11 +427,11 @@ def test_a_cold_start_pays_only_script_loads_in_the_handshake_and_rqs_version_pr
     assert [(r.route, r.data, r.jobs) for r in cold] == explained
     assert sum(r.commands["script"] for r in cold) > 0  # the handshake loaded the scripts
     assert sum(r.commands["eval"] for r in cold + warm) == 0
-    assert sum(r.commands["evalsha"] for r in warm) >= len(WHOLE_CALL_PATHS)
+    assert sum(r.commands["evalsha"] for r in warm) > 0
     assert over_budget(warm) == []
 
 
-def test_scripts_flushed_under_live_connections_go_unnoticed_on_hold(
+def test_scripts_flushed_under_live_connections_cost_one_turn_ridden_out(
     app: Flask,
     dial: Callable[..., Call],
     run_jobs: Callable[[], None],
@@ -439,10 +439,10 @@ def test_scripts_flushed_under_live_connections_go_unnoticed_on_hold(
 ) -> None:
     """SCRIPT FLUSH while the app's connections stay up: the caller on hold never notices.
 
-    The turn's first script call (the record's, by EVALSHA) answers NOSCRIPT; the connection
-    then loads every script again before its next command (the reload of that one script), so
-    the turn's pipeline finds them all: the turns go on as usual, no apology, no overflow, no
-    turn ridden out as in an outage. (A pipeline that met NOSCRIPT would be ridden out like one.)
+    The first hold turn whose pipeline meets NOSCRIPT is answered like a turn during a failover
+    (the music, and the turn again, its URL marking since when: no apology, no overflow); the
+    connection that met it loads every script again before its next command, and the turn after
+    it reaches Redis again (its URL drops the mark).
     """
     call = dial()
     call.press("2")
@@ -458,5 +458,6 @@ def test_scripts_flushed_under_live_connections_go_unnoticed_on_hold(
     lang = services_of(app).config.languages["en-US"]
     assert lang.text("overflow_apology") not in call.heard_text(mark)
     turns = [path for path in call.request_paths()[sent:] if path.startswith("/voice/hold")]
-    assert len(turns) == 3 and not [turn for turn in turns if "g=" in turn]  # nothing ridden out
+    ridden_out = [turn for turn in turns if "g=" in turn]
+    assert len(ridden_out) == 1 and "g=" not in turns[-1]  # once, then Redis as usual
     assert redis_conn.script_exists(JOIN.sha) == [True]
