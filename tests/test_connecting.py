@@ -309,3 +309,34 @@ def test_caller_hanging_up_while_being_matched_leaves_no_agent_ringing(
     call.hangup()
     assert state_of(app, "li_na") == READY
     assert redis_conn.hget(keys.call(call.call_sid), "outcome") == "abandoned_while_ringing"
+
+
+def test_a_caller_matched_between_a_hold_turns_reads_is_connected_not_overflowed(
+    app: Flask, dial: Callable[..., Call], redis_conn: redis.Redis, monkeypatch: Any
+) -> None:
+    """The turn read 'queued', then the matcher took the caller before the turn read the position
+    (a Redis stall widens that gap): the caller reaches the ringing agent, not the overflow number."""
+    import ivr.voice.waiting as waiting
+
+    call = topup_caller(dial)
+    hotline = services_of(app)
+    real_wait = waiting.wait_for_caller
+    matched: list[object] = []
+
+    def matched_meanwhile(*args: Any, **kwargs: Any) -> Any:
+        if not matched:
+            hotline.agents.choose("li_na", READY, hotline.clock.now())
+            matched.append(hotline.matcher.for_agent("li_na"))
+        return real_wait(*args, **kwargs)
+
+    monkeypatch.setattr(waiting, "wait_for_caller", matched_meanwhile)
+    call.continue_loop()
+    assert matched and matched[0] is not None
+    assert state_of(app, "li_na") == RINGING
+    for _ in range(3):  # the matcher's REST redirect, or the loop's own dial after its grace
+        if call.state == "dialing":
+            break
+        call.continue_loop()
+    assert call.state == "dialing" and call.dialed[-1]["value"] == "li_na"
+    day = redis_conn.hget(keys.call(call.call_sid), "day")
+    assert "overflowed" not in redis_conn.hgetall(keys.department_stats("payments", day))

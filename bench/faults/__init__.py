@@ -44,7 +44,10 @@ for bridged or out of time, then the ring timeout plus the reaper period more):
   the table.
 - 2x served: callers bridged to an agent more than once (two agents, or twice).
 - held: holds on an agent (reserved or ringing, counted once per agent and start of the
-  state) that the hotline kept longer than the ring timeout plus the reaper period.
+  state) that the hotline kept longer than the ring timeout plus the reaper period, less the
+  time the agent was kept for a callback while the hotline's call to the customer rang or was
+  up (that call is the hold's reason: the customer's ring and greeting come before the agent's
+  ring). Each is named under the table.
 - 2x dialled: callbacks for which the hotline placed a call to the customer while an earlier
   call for it was still up, or after the customer had already been bridged to an agent.
 - unavailable: the longest stretch, in seconds, in which an agent was unavailable for no

@@ -37,6 +37,7 @@ class Monitor(threading.Thread):
     agent_ids: list[str]
     hold_limit: float  # ring timeout + reaper period, seconds
     held: set[tuple[str, str]] = field(default_factory=set)  # (agent, since) held past hold_limit
+    held_notes: dict[tuple[str, str], str] = field(default_factory=dict)  # what each held hold was
     longest: float = 0.0  # seconds
     longest_of: str = ""
     samples: int = 0
@@ -44,6 +45,8 @@ class Monitor(threading.Thread):
     stop: threading.Event = field(default_factory=threading.Event)
     _open: dict[str, tuple[float, str, str]] = field(default_factory=dict)  # agent -> (since, why, hold)
     _engaged: bool = True  # at the last sample, an agent was held, busy, or unavailable for no reason
+    # (agent, since) -> (seconds excused: kept for a callback whose call is up, time of last sample)
+    _excused: dict[tuple[str, str], tuple[float, float]] = field(default_factory=dict)
     _conn: redis.Redis | None = None
 
     def __post_init__(self) -> None:
@@ -88,13 +91,14 @@ class Monitor(threading.Thread):
             state = fields.get("state", "")
             since = fields.get("state_since", "")
             age = (wall - datetime.fromisoformat(since)).total_seconds() if since else 0.0
-            if state in HOLDS and age > self.hold_limit:
-                self.held.add((agent_id, since))
+            callback_up = state == "ringing" and self._callback_up(fields.get("call_sid", ""))
+            if state in HOLDS:
+                self._hold_sampled(agent_id, state, since, age, callback_up, now)
             client = self.live.registered(agent_id)
             why = ""
             if state in BUSY and (client is None or client.call is None):
                 why = f"{state} with no call on their phone"
-            if why and state == "ringing" and self._callback_up(fields.get("call_sid", "")):
+            if why and callback_up:
                 why = ""  # kept for a callback: the hotline's call to the customer is up
             wrap = fields.get("wrap_until")
             if state == "wrap_up" and wrap and wall > datetime.fromisoformat(wrap):
@@ -109,6 +113,22 @@ class Monitor(threading.Thread):
                 self._stretch(agent_id, now - began, was)
             if why and agent_id not in self._open:
                 self._open[agent_id] = (now, why, hold)
+
+    def _hold_sampled(
+        self, agent_id: str, state: str, since: str, age: float, callback_up: bool, now: float
+    ) -> None:
+        """Time a hold on an agent; past `hold_limit`, less the time it was kept for a callback
+        whose call to the customer rang or was up (the customer's ring and greeting are the
+        hold's reason, as for the unavailable column), it is held."""
+        hold = (agent_id, since)
+        excused, last = self._excused.get(hold, (0.0, now))
+        if callback_up:
+            excused += now - last
+        self._excused[hold] = (excused, now)
+        if age - excused > self.hold_limit and hold not in self.held:
+            self.held.add(hold)
+            kept = f", {excused:.0f} s of it for a callback" if excused else ""
+            self.held_notes[hold] = f"{agent_id} {state} since {since} ({age:.0f} s{kept})"
 
     def _callback_up(self, sid: str) -> bool:
         """Whether the hotline's call back to the customer of call `sid` rings or is up now."""
@@ -220,6 +240,7 @@ def account(
             row.lost_sids.add(c.sid)
             row.lost_why[_why_lost(c, live, errors, dialled)] += 1
     row.held = len(monitor.held)
+    row.notes.extend(f"held: {note}" for note in monitor.held_notes.values())
     row.dialled_twice = _dialled_twice(dialled, bridged_at)
     row.unavailable = monitor.longest
     if monitor.longest_of:

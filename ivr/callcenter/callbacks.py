@@ -49,8 +49,13 @@ log = logging.getLogger(__name__)
 
 CLAIM_TTL_SECONDS = 2 * 24 * 3600
 # The agent's lease while a callback is placed, step by step, so a dead worker costs seconds: the
-# job must start within JOB_START_SECONDS of the match (else the reaper queues it once more) ...
-JOB_START_SECONDS = 10
+# job must start within JOB_START_SECONDS of the match (else the reaper queues it once more, and
+# gives that copy REQUEUED_START_SECONDS: a busy queue, not a dead worker, may be why) ...
+# A queued job starts in milliseconds when a worker is free, and a copy queued beside a slow
+# original is harmless (the attempt's claim key lets one call out), so the first wait is short:
+# an agent kept for a matcher that died is free to work again within one reaper period.
+JOB_START_SECONDS = 5
+REQUEUED_START_SECONDS = 10
 # ... and place the call within PLACING_SECONDS of its claim (else the reaper asks Twilio) ...
 PLACING_SECONDS = 20
 # ... then the customer's phone rings, the greeting (two tries of 8 s) and the agent's ring.
@@ -301,9 +306,9 @@ class Callbacks:
         ring = self.cfg.hotline.ring_timeout_seconds
         return PLACING_SECONDS + self.settings.ring_timeout_seconds + GREETING_SECONDS + ring
 
-    def start_lease_seconds(self) -> int:
+    def start_lease_seconds(self, requeued: bool = False) -> int:
         """How long an agent is kept for a callback job that was queued but has not run yet."""
-        return JOB_START_SECONDS
+        return REQUEUED_START_SECONDS if requeued else JOB_START_SECONDS
 
     def _dialled(self, sid: str, attempt: int, claim: str, call_sid: str) -> None:
         self.conn.set(claim, call_sid, ex=CLAIM_TTL_SECONDS)

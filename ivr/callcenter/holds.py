@@ -183,7 +183,8 @@ class Holds:
             elif record.get("cb_requeued") != str(attempt):  # the job never ran: once more
                 self.conn.hset(keys.call(record.sid), "cb_requeued", str(attempt))
                 self.jobs.place_callback(None, record.sid, agent.id, attempt)
-                self.agents.renew_hold(agent.id, now + timedelta(seconds=callbacks.start_lease_seconds()))
+                again = timedelta(seconds=callbacks.start_lease_seconds(requeued=True))
+                self.agents.renew_hold(agent.id, now + again)
                 return "callback placed again"
             if not cb_call:
                 callbacks.not_reached(record.sid, attempt, "not_placed", now)

@@ -26,7 +26,7 @@ from twilio.twiml.voice_response import Gather
 from ivr import keys, routes
 from ivr.callcenter.agents import RING_MARGIN_SECONDS, AgentView
 from ivr.callcenter.calls import CallRecord
-from ivr.callcenter.lifecycle import CallStatus, queue_move
+from ivr.callcenter.lifecycle import CallLife, CallStatus
 from ivr.callcenter.transfers import transfer_path_of
 from ivr.hotline.schema import HotlineFile
 from ivr.phones import last_digits
@@ -99,13 +99,17 @@ def _not_waiting(record: CallRecord, now: datetime) -> twiml.Document | None:
 
 def _overflow(record: CallRecord) -> twiml.Document:
     """Handed off but not in the queue (it was full), or waited too long: the overflow number.
-    Counted as overflowed, once; the end of the call (on the overflow line) is not an abandon."""
+    Counted as overflowed, once; the end of the call (on the overflow line) is not an abandon.
+
+    The record this turn read may be stale: a matcher can take the caller between the turn's two
+    round trips (the place is gone because an agent is ringing), so the move is made first and
+    only from `queued`; refused, the caller's next turn sees what they are now.
+    """
     hotline = services()
     sid, department = record.sid, record.get("department")
-    pipe = hotline.stores.data.pipeline(transaction=False)
-    hotline.queues.leave(sid, department, record.day, abandoned=False, overflowed=True, pipe=pipe)
-    queue_move(pipe, sid, CallStatus.OVERFLOWED, (CallStatus.QUEUED,))
-    pipe.execute()
+    if CallLife(hotline.stores.data).move(sid, CallStatus.OVERFLOWED, (CallStatus.QUEUED,)) is None:
+        return twiml.redirect(link("hold", HOLD_AGAIN))
+    hotline.queues.leave(sid, department, record.day, abandoned=False, overflowed=True)
     return twiml.overflow(hotline.config, language_of(record))
 
 
