@@ -2,8 +2,9 @@
 
 Under overload the estimate once looped forever (a mean wait past ~1e154 s made the gamma's shape
 NaN, and NaN passed `shape <= 0`). These tests count the work instead of timing it: every
-evaluation of the incomplete gamma function and every stage of the queue is counted, and the
-counts stay under caps that do not depend on the input.
+evaluation of the incomplete gamma function, every stage or block of stages of the queue and every
+closed-form block sum is counted, and the counts stay under caps that do not depend on the input,
+the number of callers ahead included.
 """
 
 from __future__ import annotations
@@ -20,9 +21,16 @@ from hypothesis import strategies as st
 from ivr import keys
 from ivr.clock import business_day
 from ivr.services import services_of
-from ivr.waits import erlang, gamma
+from ivr.waits import erlang, gamma, stages
 from ivr.waits import estimate as estimate_module
-from ivr.waits.estimate import LONGEST_SAID_SECONDS, MAX_STAGES, Estimate, QueueState, estimate
+from ivr.waits.estimate import (
+    LONGEST_SAID_SECONDS,
+    MAX_STAFFING_CHANGES,
+    MAX_STAGES_NEAR_CHANGES,
+    Estimate,
+    QueueState,
+    estimate,
+)
 from standin.phone import Call
 from tests.test_wait_announcements import english_caller, heard, ready
 
@@ -32,6 +40,12 @@ RATE = st.one_of(ANY_FLOAT, st.sampled_from([0.0, 1e-300, 1e-160, 1e154, 1e300, 
 COUNT = st.one_of(st.integers(min_value=-(10**6), max_value=10**15), st.sampled_from([0, 1, 10**9, 10**15]))
 # Evaluations of P(a, x) one quantile may make, and one estimate (two quantiles).
 PER_QUANTILE = gamma._MAX_DOUBLINGS + gamma._MAX_NEWTON + 1
+# Stage operations (a stage's moments, a block's sums, one closed-form sum) one estimate may make:
+# per step of its walk a binary search over at most 2^41 callers (two operations and up to 2 x 28
+# block sums a probe), and one exact solve of MAX_EXACT stages per staffing level.
+BLOCK_SUMS = 2 * 28
+PER_WALK_STEP = 43 * (2 + BLOCK_SUMS)
+STAGE_WORK = MAX_STAGES_NEAR_CHANGES * PER_WALK_STEP + (MAX_STAFFING_CHANGES + 1) * stages.MAX_EXACT
 
 queue_states = st.builds(
     QueueState,
@@ -48,23 +62,44 @@ queue_states = st.builds(
 
 @pytest.fixture
 def work() -> Iterator[dict[str, int]]:
-    """Counts of P(a, x) evaluations and of the stages computed one by one."""
+    """Counts of P(a, x) evaluations and of stage operations (each O(1), or one exact solve)."""
     counts = {"gamma": 0, "stages": 0}
-    real_lower, real_stages = gamma.regularized_lower, estimate_module._stage_moments
+    real_lower = gamma.regularized_lower
+    real_stage, real_block, real_sum = stages.Stages.stage, stages.Stages.block, stages.block_sum
+    real_exact = stages.Stages._exact_stages
 
     def counted_lower(a: float, x: float) -> float:
         counts["gamma"] += 1
         return real_lower(a, x)
 
-    def counted_stages(rate_of: float, theta: float, lam: float, top: int) -> list[tuple[float, float]]:
-        counts["stages"] = max(counts["stages"], top + 1)
-        return real_stages(rate_of, theta, lam, top)
+    def counted_stage(self: stages.Stages, k: int) -> tuple[float, float]:
+        counts["stages"] += 1
+        return real_stage(self, k)
+
+    def counted_block(self: stages.Stages, lo: int, hi: int, variance: bool = True) -> tuple[float, float]:
+        counts["stages"] += 1
+        return real_block(self, lo, hi, variance)
+
+    def counted_sum(p: int, x: float, count: float) -> float:
+        counts["stages"] += 1
+        return real_sum(p, x, count)
+
+    def counted_exact(self: stages.Stages) -> list[tuple[float, float]]:
+        if self._exact is None:
+            counts["stages"] += self.series_from - self._exact_from  # the recursion's steps
+        return real_exact(self)
 
     gamma.regularized_lower = counted_lower  # type: ignore[assignment]
-    estimate_module._stage_moments = counted_stages  # type: ignore[assignment]
+    stages.Stages.stage = counted_stage  # type: ignore[method-assign]
+    stages.Stages.block = counted_block  # type: ignore[method-assign]
+    stages.block_sum = counted_sum
+    stages.Stages._exact_stages = counted_exact  # type: ignore[method-assign]
     yield counts
     gamma.regularized_lower = real_lower  # type: ignore[assignment]
-    estimate_module._stage_moments = real_stages  # type: ignore[assignment]
+    stages.Stages.stage = real_stage  # type: ignore[method-assign]
+    stages.Stages.block = real_block  # type: ignore[method-assign]
+    stages.block_sum = real_sum
+    stages.Stages._exact_stages = real_exact  # type: ignore[method-assign]
 
 
 def _finite(est: Estimate) -> bool:
@@ -81,7 +116,7 @@ def test_any_queue_state_gives_finite_figures_or_none_with_capped_work(
     work["gamma"] = work["stages"] = 0
     result = estimate(state)
     assert work["gamma"] <= 2 * PER_QUANTILE
-    assert work["stages"] <= MAX_STAGES + 1
+    assert work["stages"] <= STAGE_WORK
     if result is not None:
         assert _finite(result), result
         assert result.seconds <= LONGEST_SAID_SECONDS
@@ -118,16 +153,82 @@ def test_a_mean_wait_past_a_day_is_longer_than_we_can_say() -> None:
     assert estimate(QueueState(agents=math.nan, ahead=3)) is None  # no agents we can count: no figure
 
 
-def test_a_long_queue_is_summed_in_closed_form_beyond_the_stage_cap(work: dict[str, int]) -> None:
-    """Ten thousand callers ahead cost no more than MAX_STAGES stages, and the far end is right."""
+def test_a_long_queue_is_summed_in_closed_form(work: dict[str, int]) -> None:
+    """Three thousand callers ahead: the sums over every stage, exact, for a handful of operations."""
     state = QueueState(agents=20, ahead=3000, mean_handle_seconds=180.0, mean_patience_seconds=300.0)
     mean, var = estimate_module.wait_moments(state) or (0.0, 0.0)
     theta, rate_of = 1 / 300, 20 / 180
-    exact_mean = sum(1 / (rate_of + k * theta) for k in range(3001))
-    exact_var = sum(1 / (rate_of + k * theta) ** 2 for k in range(3001))
-    assert mean == pytest.approx(exact_mean, rel=1e-5)
-    assert var == pytest.approx(exact_var, rel=1e-5)
-    assert work["stages"] <= MAX_STAGES + 1
+    exact_mean = math.fsum(1 / (rate_of + k * theta) for k in range(3001))
+    exact_var = math.fsum(1 / (rate_of + k * theta) ** 2 for k in range(3001))
+    assert mean == pytest.approx(exact_mean, rel=1e-12)
+    assert var == pytest.approx(exact_var, rel=1e-12)
+    assert work["stages"] <= 3  # one block: its two closed-form sums
+
+
+# Queues of every kind the estimate models: abandonment, overtaking, both, staffing changes ahead.
+KINDS = {
+    "plain": QueueState(agents=20, mean_handle_seconds=240.0),
+    "abandoning": QueueState(agents=20, mean_handle_seconds=240.0, mean_patience_seconds=400.0),
+    "overtaken": QueueState(agents=20, mean_handle_seconds=240.0, overtaking_per_second=0.02),
+    "both": QueueState(
+        agents=20, mean_handle_seconds=240.0, mean_patience_seconds=400.0, overtaking_per_second=0.05
+    ),
+    "shift changes": QueueState(
+        agents=20,
+        mean_handle_seconds=240.0,
+        mean_patience_seconds=900.0,
+        overtaking_per_second=0.01,
+        staffing_changes=((600.0, 30.0), (1800.0, 10.0), (3600.0, 0.0), (5400.0, 40.0)),
+    ),
+}
+
+
+@pytest.mark.parametrize("kind", list(KINDS))
+def test_the_work_of_an_estimate_does_not_grow_with_the_callers_ahead(
+    kind: str, work: dict[str, int]
+) -> None:
+    """From 30 to 10^12 callers ahead, the operations stay under one fixed count.
+
+    Without staffing changes it is the same count at every position (one block in closed form);
+    with them it grows at most by the binary search for where each change falls (41 probes).
+    """
+    counts = {}
+    for ahead in (30, 300, 3_000, 10**6, 10**9, 10**12):
+        work["stages"] = 0
+        result = estimate(QueueState(**{**KINDS[kind].__dict__, "ahead": ahead}))
+        assert result is None or _finite(result)
+        counts[ahead] = work["stages"]
+    if not KINDS[kind].staffing_changes:
+        assert len(set(counts[a] for a in counts if a >= 3_000)) == 1, counts
+    assert max(counts.values()) <= 4 * 43 * (2 + BLOCK_SUMS) + stages.MAX_EXACT * 5, counts
+
+
+def test_the_closed_forms_equal_the_stage_by_stage_sums_with_overtaking() -> None:
+    """Overtaking and abandonment together: the blocks add up to the stages one by one."""
+    level = stages.Stages(20 / 240, 1 / 400, 0.05)
+    for lo, hi in ((0, 0), (0, 50), (3, 700), (650, 2_000)):
+        one_by_one = [level.stage(k) for k in range(lo, hi + 1)]
+        mean, var = level.block(lo, hi)
+        assert mean == pytest.approx(math.fsum(m for m, _ in one_by_one), rel=1e-12)
+        assert var == pytest.approx(math.fsum(v for _, v in one_by_one), rel=1e-12)
+
+
+def test_the_overtaken_stages_are_the_first_passages_solved_from_far_above() -> None:
+    """The expansion and the exact solve below it agree with the recursion started 20,000 levels up."""
+    rate, theta, lam = 20 / 240, 1 / 400, 0.05
+    level = stages.Stages(rate, theta, lam)
+    for k in (0, 7, level.series_from - 1, level.series_from, level.series_from + 40):
+        top = k + 20_000
+        d = rate + top * theta
+        m_up, q_up = 1 / (d - lam), 2 / (d - lam) ** 3 * d  # the M/M/1 busy period there
+        for j in range(top, k - 1, -1):
+            d = rate + j * theta
+            m = (1 + lam * m_up) / d
+            q = (2 * m + lam * (q_up + 2 * m_up * m)) / d
+            m_up, q_up = m, q
+        mean, var = level.stage(k)
+        assert mean == pytest.approx(m_up, rel=1e-12)
+        assert var == pytest.approx(q_up - m_up**2, rel=1e-10)
 
 
 def test_a_hold_turn_under_an_absurd_queue_state_answers_valid_twiml(

@@ -11,13 +11,13 @@ theta = 1/patience, the next caller leaves the queue in front after an exponenti
 d_k = s*mu + k*theta. With nobody overtaking, the wait is the sum of n + 1 such stages, k = n..0:
 mean sum 1/d_k, variance sum 1/d_k^2. Callers of higher classes arriving at rate lam go ahead:
 a stage then ends only when the queue in front drops below its level, a birth-death first
-passage whose mean and second moment follow the recursions
-    m_k = (1 + lam * m_{k+1}) / d_k
-    q_k = (2/a^2 + 2p(m_{k+1} + m_k)/a + p(q_{k+1} + 2 m_{k+1} m_k)) * a / d_k,  a = d_k + lam, p = lam/a
-solved downwards from a level high enough that the rest is an M/M/1 busy period. Planned
-staffing changes switch each stage's rate at the change: a stage of mean m running when the
-agents change at c seconds is done before with probability 1 - exp(-c/m), else it finishes at
-the new rate (exact for exponential stages).
+passage (`stages.py` has its moments). Planned staffing changes switch each stage's rate at the
+change: a stage of mean m running when the agents change at c seconds is done before with
+probability 1 - exp(-c/m), else it finishes at the new rate (exact for exponential stages).
+
+The cost is O(1) in the number of callers ahead: the stages' sums over any block of callers are
+closed forms (digamma and Hurwitz zeta differences, `stages.Stages.block`); only the stages that
+may run across a staffing change, about CLEAR_OF_CHANGE per change, are followed one by one.
 
 The range: a gamma distribution with the wait's mean and variance (the wait is a sum of
 exponential stages; the gamma matched to two moments fits such sums closely), cut at its
@@ -25,31 +25,40 @@ exponential stages; the gamma matched to two moments fits such sums closely), cu
 
 Bounded whatever the inputs (they come from counters in Redis, and a webhook must answer within
 Twilio's 15 s): `clean` turns NaN and infinities into "unknown" or the nearest bound and clamps
-every rate (`BOUNDS`); at most `MAX_STAGES` stages are computed one by one, the far end of a
-longer queue (stages MAX_STAGES+1..n, all with many callers ahead, each nearly an M/M/1 busy
-period at its level) in closed form by the midpoint rule; and a wait past `LONGEST_SAID_SECONDS`
-is not a figure but "longer than we can say" (`Estimate.beyond`). Every value returned is finite.
+every rate (`BOUNDS`); the work is capped (at most MAX_STAFFING_CHANGES changes and
+MAX_STAGES_NEAR_CHANGES steps of the walk through them, each O(1)); a wait past
+`LONGEST_SAID_SECONDS` is not a figure but "longer than we can say" (`Estimate.beyond`); and
+where the model cannot reckon soundly (higher classes outrunning the agents for thousands of
+levels, nobody serving after the last change) there is no figure at all (None). Every value
+returned is finite.
 """
 
 from __future__ import annotations
 
+import bisect
 import math
 from dataclasses import dataclass
 from typing import SupportsFloat, SupportsIndex
 
 from ivr.waits import gamma
+from ivr.waits.stages import CannotReckon, Stages
 
 DEFAULT_HANDLE_SECONDS = 180.0
 COVERAGE = 0.8  # the share of real waits the announced range is meant to hold
-# How far above the caller's level the overtaking recursion starts (then an M/M/1 busy period).
-OVERTAKING_MARGIN = 200
 # Spoken figures are rounded to these steps (minutes): whole minutes under ten, then fives,
 # then tens, so a caller never hears a precision the model cannot back.
 ROUNDING_STEPS = ((10, 1), (30, 5), (math.inf, 10))
 # A wait longer than this is announced as "longer than we can say", never as a number.
 LONGEST_SAID_SECONDS = 86_400.0
-# Stages (callers ahead) computed one by one; a longer queue's far end is summed in closed form.
-MAX_STAGES = 1_000
+# A stage that starts this many of its own means before a staffing change is over before it
+# (but for a chance of e^-36, 2e-16); closer ones are followed across the change one by one.
+CLEAR_OF_CHANGE = 36.0
+# A stage whose mean is this many times the time left before a change is taken as not ending
+# before it (it would, with a chance under 1/1000): its own astronomical spread (higher classes
+# outrunning one agent) must not swamp the wait's range.
+UNFINISHED = 1_000.0
+# Stages followed one by one across staffing changes, at most (about 36 per change are needed).
+MAX_STAGES_NEAR_CHANGES = 2_000
 # Planned staffing changes looked at (live.py gives one per hour of a four-hour outlook).
 MAX_STAFFING_CHANGES = 24
 # Every input is clamped into these bounds (a NaN is "unknown": the default, or no figure).
@@ -142,60 +151,6 @@ class Estimate:
         return Spoken("range", low=low, high=high)
 
 
-def _stage_moments(rate_of: float, theta: float, lam: float, top: int) -> list[tuple[float, float]]:
-    """(mean, second moment) of each stage k = 0..top: the time for the queue ahead to drop a level."""
-    if lam <= 0:
-        return [(1 / (rate_of + k * theta), 2 / (rate_of + k * theta) ** 2) for k in range(top + 1)]
-    margin_top = top + OVERTAKING_MARGIN
-    d = rate_of + margin_top * theta
-    if d > lam:  # above here: an M/M/1 busy period with arrivals lam and service d
-        rho = lam / d
-        m_up, q_up = 1 / (d - lam), 2 / (d**2 * (1 - rho) ** 3)
-    else:  # higher classes alone outrun the agents: truncate (the wait is long either way)
-        m_up, q_up = 1 / d, 2 / d**2
-    out: list[tuple[float, float]] = [(0.0, 0.0)] * (top + 1)
-    for k in range(margin_top, -1, -1):
-        d = rate_of + k * theta
-        a, p = d + lam, lam / (d + lam)
-        m = (1 + lam * m_up) / d
-        q = (2 / a**2 + 2 * p * (m_up + m) / a + p * (q_up + 2 * m_up * m)) * a / d
-        if k <= top:
-            out[k] = (m, q)
-        m_up, q_up = m, q
-    return out
-
-
-def _piece_at(starts: list[float], t: float) -> int:
-    """The staffing piece in force at t."""
-    return max(i for i, start in enumerate(starts) if start <= t)
-
-
-def _stage_across_pieces(
-    k: int, t: float, starts: list[float], moments: list[list[tuple[float, float]] | None]
-) -> tuple[float, float] | None:
-    """Mean and variance of stage k started at t, its rate switching at each staffing change."""
-    total, var, still = 0.0, 0.0, 1.0  # still: chance the stage is not over yet
-    piece = _piece_at(starts, t)
-    while still > 1e-12:
-        span = starts[piece + 1] - t if piece + 1 < len(starts) else math.inf
-        stage = moments[piece]
-        if stage is None:  # nobody serving in this piece: wait for the next one
-            if math.isinf(span):
-                return None
-            total += still * span
-        else:
-            m, q = stage[k]
-            v = max(q - m * m, 0.0)
-            done = 1.0 if math.isinf(span) else 1 - math.exp(-span / m)
-            total += still * m * done  # E[min(X, span)] for an exponential stage of mean m
-            var += still * done * v
-            still *= 1 - done
-            if math.isinf(span):
-                break
-        t, piece = starts[piece + 1], piece + 1
-    return total, var
-
-
 def _number(value: object) -> float | None:
     """`value` as `float()` reads it; None when it is no number at all."""
     if not isinstance(value, (str, bytes, SupportsFloat, SupportsIndex)):
@@ -252,32 +207,71 @@ def clean(state: QueueState) -> QueueState | None:
     )
 
 
-def _far_end(rate_of: float, theta: float, lam: float, first: int, last: int) -> tuple[float, float]:
-    """Mean and variance of stages first..last (their queue far ahead): infinite if never done.
+def _piece_at(starts: list[float], t: float) -> int:
+    """The staffing piece in force at t (starts[0] is 0 and t >= 0)."""
+    return bisect.bisect_right(starts, t) - 1
 
-    Each stage k is an M/M/1 busy period at its level (what the recursion of `_stage_moments`
-    tends to this far up): mean 1/u, variance (d + lam)/u^3 with d = rate_of + k*theta, u = d - lam.
-    With theta > 0 the sums over k are integrals of the same terms over [first - 1/2, last + 1/2]
-    (the midpoint rule, exact to O(theta^2/u^3) per stage).
-    """
-    count = last - first + 1
-    if count <= 0:
-        return 0.0, 0.0
-    u_first = rate_of - lam + (first - 0.5) * theta
-    if u_first <= 0:  # higher classes alone outrun the agents there: no end we could name
-        return math.inf, math.inf
-    if theta == 0:
-        return count / u_first, count * (u_first + 2 * lam) / u_first**3
-    u_last = rate_of - lam + (last + 0.5) * theta
-    mean = math.log(u_last / u_first) / theta
-    var = ((1 / u_first - 1 / u_last) + lam * (1 / u_first**2 - 1 / u_last**2)) / theta
-    return mean, var
+
+def _stage_across_pieces(
+    k: int, t: float, starts: list[float], levels: list[Stages | None]
+) -> tuple[float, float]:
+    """Mean and variance of stage k started at t, its rate switching at each staffing change."""
+    total, var, still = 0.0, 0.0, 1.0  # still: chance the stage is not over yet
+    piece = _piece_at(starts, t)
+    while still > 1e-12:
+        span = starts[piece + 1] - t if piece + 1 < len(starts) else math.inf
+        level = levels[piece]
+        if level is None:  # nobody serving in this piece: wait for the next one
+            if math.isinf(span):
+                raise CannotReckon("nobody serves the queue after the last change")
+            total += still * span
+        else:
+            m, v = level.stage(k)
+            if math.isinf(span) and not math.isfinite(m):
+                return math.inf, math.inf
+            if m > span * UNFINISHED:  # all but never over before the change: as if nobody served
+                total += still * span
+                t, piece = starts[piece + 1], piece + 1
+                continue
+            done = 1.0 if math.isinf(span) else -math.expm1(-span / m)
+            total += still * m * done  # E[min(X, span)] for an exponential stage of mean m
+            var += still * done * v
+            still *= 1 - done
+            if math.isinf(span):
+                break
+        t, piece = starts[piece + 1], piece + 1
+    return total, var
+
+
+def _clear_of_change(level: Stages, k: int, t: float, end: float) -> int:
+    """The lowest j <= k such that stages k..j, run one after another from t, all start at least
+    CLEAR_OF_CHANGE of their own means before `end` (k + 1 when stage k does not)."""
+
+    def clear(j: int) -> bool:
+        before = level.block(j + 1, k, variance=False)[0]
+        return end - t - before >= CLEAR_OF_CHANGE * level.stage(j)[0]
+
+    if clear(0):
+        return 0
+    if not clear(k):
+        return k + 1
+    low, high = 0, k  # clear(high) holds, clear(low) does not
+    while high - low > 1:
+        middle = (low + high) // 2
+        if clear(middle):
+            high = middle
+        else:
+            low = middle
+    return high
 
 
 def wait_moments(state: QueueState) -> tuple[float, float] | None:
-    """Mean and variance of the wait still to come; None when nobody serves the queue.
+    """Mean and variance of the wait still to come; None when the model cannot back a figure.
 
-    Infinite (never NaN) when the wait has no end the model can name.
+    Infinite (never NaN) when the wait has no end the model can name. The work is bounded whatever
+    the number of callers ahead: stages well clear of a staffing change are summed per block in
+    closed form (`Stages.block`); only those that may run across a change, about
+    CLEAR_OF_CHANGE per change, are taken one by one, at most MAX_STAGES_NEAR_CHANGES in all.
     """
     cleaned = clean(state)
     if cleaned is None:
@@ -285,50 +279,61 @@ def wait_moments(state: QueueState) -> tuple[float, float] | None:
     state = cleaned
     if state.ahead < state.ready:
         return 0.0, 0.0  # an idle agent is there for this caller: being connected
-    n = state.ahead - state.ready  # the first `ready` callers ahead are being connected now
+    k = state.ahead - state.ready  # the first `ready` callers ahead are being connected now
     mu = 1.0 / (state.mean_handle_seconds or DEFAULT_HANDLE_SECONDS)
     theta = 1.0 / state.mean_patience_seconds if state.mean_patience_seconds else 0.0
     lam = max(state.overtaking_per_second, 0.0)
     pieces: list[tuple[float, float]] = [(0.0, max(state.agents, 0.0))]
-    for at, agents in sorted(state.staffing_changes):
+    for at, agents in state.staffing_changes:
         if at <= 0:
             pieces[0] = (0.0, max(agents, 0.0))
         elif agents != pieces[-1][1]:
             pieces.append((at, max(agents, 0.0)))
     if pieces[0][1] <= 0:
         return None  # a change already in force left nobody serving
-    top = min(n, MAX_STAGES)
-    # The far end of a long queue goes first, at today's staffing: the exact stages start after it.
-    mean, var = _far_end(pieces[0][1] * mu, theta, lam, top + 1, n)
-    if not math.isfinite(mean):
-        return math.inf, math.inf
-    moments = [_stage_moments(agents * mu, theta, lam, top) if agents > 0 else None for _, agents in pieces]
     starts = [start for start, _ in pieces]
-    t = mean
-    for k in range(top, -1, -1):  # stages in time order, each starting at its expected start
-        stage = _stage_across_pieces(k, t, starts, moments)
-        if stage is None:
-            return None
-        before = _piece_at(starts, t)
-        t += stage[0]
-        if not math.isfinite(t):  # a stage that never ends (higher classes outrun the agents)
-            return math.inf, math.inf
-        for crossed in range(before + 1, _piece_at(starts, t) + 1):
-            # Delta method: a stage ahead of a change that ends late leaves its part of the queue
-            # to the agents after the change, who clear it at their own pace, so the spread of
-            # everything before the change is stretched (fewer agents) or shrunk (more).
-            old, new = moments[crossed - 1], moments[crossed]
-            if old is not None and new is not None:
-                var *= (new[k][0] / old[k][0]) ** 2
-        mean += stage[0]
-        var += stage[1]
+    levels = [Stages(agents * mu, theta, lam) if agents > 0 else None for _, agents in pieces]
+    mean = var = t = 0.0
+    try:
+        for _ in range(MAX_STAGES_NEAR_CHANGES):
+            if k < 0:
+                break
+            piece = _piece_at(starts, t)
+            level = levels[piece]
+            if level is not None:
+                if piece + 1 == len(starts):  # the last staffing: every stage left in one block
+                    block = level.block(0, k)
+                    mean, var, k = mean + block[0], var + block[1], -1
+                    break
+                clear = _clear_of_change(level, k, t, starts[piece + 1])
+                if clear <= k:  # these stages end before the change, whatever their spread
+                    block = level.block(clear, k)
+                    mean, var, t, k = mean + block[0], var + block[1], t + block[0], clear - 1
+                    continue
+            stage = _stage_across_pieces(k, t, starts, levels)  # one that may run across a change
+            t_end = t + stage[0]
+            if not math.isfinite(t_end):  # a stage that never ends (higher classes outrun the agents)
+                return math.inf, math.inf
+            for crossed in range(piece + 1, _piece_at(starts, t_end) + 1):
+                # Delta method: a stage ahead of a change that ends late leaves its part of the queue
+                # to the agents after the change, who clear it at their own pace, so the spread of
+                # everything before the change is stretched (fewer agents) or shrunk (more).
+                old, new = levels[crossed - 1], levels[crossed]
+                if old is not None and new is not None:
+                    var *= (new.stage(k)[0] / old.stage(k)[0]) ** 2
+            mean, var, t, k = mean + stage[0], var + stage[1], t_end, k - 1
+        else:
+            if k >= 0:
+                return None  # more stages by a change than the model should be asked to follow
+    except CannotReckon:
+        return None
     if math.isnan(mean) or math.isnan(var):
         return math.inf, math.inf  # an overflow on the way (inf - inf): far too long to say
     return mean, var
 
 
 def estimate(state: QueueState) -> Estimate | None:
-    """The expected wait of the caller `state` describes; None when nobody serves the queue."""
+    """The expected wait of the caller `state` describes; None when no figure can be backed."""
     try:
         moments = wait_moments(state)
     except (OverflowError, ZeroDivisionError):  # rates at the edge of the bounds: far too long
