@@ -2,7 +2,8 @@
 
 Everyone who tells a wait uses this module: the hold loop (`wait_for_caller`), the supervisor
 statistics and callback offers (`wait_for_new_caller`). Every read is O(1) or O(log n) and they
-all ride in one pipeline, so a turn of the hold loop stays within its two round trips.
+are one script call (`_READS`) in one pipeline, so a turn of the hold loop stays within its two
+round trips.
 
 Where each input of `QueueState` comes from:
 - ahead: the caller's position across the department's lanes (the queue script), minus one; a
@@ -41,6 +42,7 @@ from ivr import keys
 from ivr.callcenter.calls import CallRecord
 from ivr.callcenter.queues import Queues, arrival_ms
 from ivr.hotline.schema import HotlineFile
+from ivr.scripts import Script
 from ivr.waits.estimate import Estimate, QueueState, estimate
 from ivr.waits.profile import DEFAULT_HANDLE_SECONDS, hour_of_week, quietest_on_next_open_day
 
@@ -79,6 +81,31 @@ class LiveQueues:
     queues: Queues
 
 
+# Everything a department's QueueState is made from, in one call: 6 + 2 per other department reads,
+# each O(1) (ZCARD, HMGET of named fields, HGET) but HGETALL of the staffed agents' departments
+# taken first (one field per staffed agent). One reply, JSON (a missing field or summary: false):
+# sixteen replies parsed one by one cost a hold turn more than the reads cost Redis.
+_READS_LUA = """
+local out = {}
+out[1] = redis.call('ZCARD', KEYS[1])
+local flat, above = redis.call('HGETALL', KEYS[2]), {}
+for i = 1, #flat, 2 do above[flat[i]] = flat[i + 1] end
+out[2] = above
+out[3] = redis.call('ZCARD', KEYS[3])
+out[4] = redis.call('HMGET', KEYS[4], unpack(ARGV))
+out[5] = redis.call('HGET', KEYS[5], 'summary')
+out[6] = redis.call('ZCARD', KEYS[6])
+for i = 7, #KEYS, 2 do
+  out[#out + 1] = redis.call('ZCARD', KEYS[i])
+  out[#out + 1] = redis.call('HMGET', KEYS[i + 1], 'answered', 'handled')
+end
+return cjson.encode(out)
+"""
+_READS = Script(
+    _READS_LUA, keys=("staffed", "above", "ready", "stats", "profile", "since", "others*"), args=("fields*",)
+)
+
+
 class _Reads:
     """The reads behind one department's QueueState, queued on a pipeline, then parsed."""
 
@@ -92,17 +119,22 @@ class _Reads:
         self.others = [d for d in live.cfg.departments if d != department]
 
     def queue(self, pipe: redis.client.Pipeline) -> None:
-        """Add the reads to `pipe` (6 + 2 per other department replies, in this order)."""
+        """Add the reads to `pipe`: one script call (`_READS`), whose one reply `parse` reads."""
         dept = self.department
-        pipe.zcard(keys.staffed_agents(dept))
-        pipe.hgetall(keys.staffed_above(dept))
-        pipe.zcard(keys.ready_agents(dept))
-        pipe.hmget(keys.department_stats(dept, self.day), self.stat_fields)
-        pipe.hget(keys.profile(dept), "summary")
-        pipe.zcard(keys.queue_since(dept))
-        for other in self.others:  # what competes for shared agents: callers waiting and talking
-            pipe.zcard(keys.queue_since(other))
-            pipe.hmget(keys.department_stats(other, self.day), ["answered", "handled"])
+        _READS.queue(
+            pipe,
+            staffed=keys.staffed_agents(dept),
+            above=keys.staffed_above(dept),
+            ready=keys.ready_agents(dept),
+            stats=keys.department_stats(dept, self.day),
+            profile=keys.profile(dept),
+            since=keys.queue_since(dept),
+            # What competes for shared agents: callers waiting and talking in the other departments.
+            others=[
+                k for o in self.others for k in (keys.queue_since(o), keys.department_stats(o, self.day))
+            ],
+            fields=self.stat_fields,
+        )
 
     def _agents(self, staffed: int, above: dict[str, str], mine: float, demand: dict[str, tuple]) -> float:
         """Agents serving this queue, each shared agent by what the departments they take first need."""
@@ -115,9 +147,9 @@ class _Reads:
                 agents += mine / (mine + sum(sum(demand[d]) for d in before))
         return agents
 
-    def parse(self, replies: list[Any], ahead: int, waited_seconds: float) -> tuple[QueueState, dict]:
-        """The QueueState from the replies of `queue`, and the profile summary ({} if none yet)."""
-        staffed, above, ready, stats, summary_text, waiting, *others = replies
+    def parse(self, reply: str, ahead: int, waited_seconds: float) -> tuple[QueueState, dict]:
+        """The QueueState from the reply of `queue`, and the profile summary ({} if none yet)."""
+        staffed, above, ready, stats, summary_text, waiting, *others = json.loads(reply)
         values = dict(zip(self.stat_fields, (float(v or 0) for v in stats), strict=True))
         demand: dict[str, tuple] = {}  # department -> (callers waiting, callers talking)
         for i, other in enumerate(self.others):
@@ -207,7 +239,7 @@ def wait_for_caller(live: LiveQueues, record: CallRecord, now: datetime) -> Wait
     live.queues.queue_position(pipe, record.sid, department)
     reads.queue(pipe)
     live.queues.turn_taken(pipe, record.sid, department, now)  # the reaper sees the caller is there
-    position, *replies, _turn = pipe.execute()
+    position, replies, _turn = pipe.execute()
     queued_at = datetime.fromisoformat(record.get("queued_at") or now.isoformat())
     state, summary = reads.parse(replies, int(position) - 1, (now - queued_at).total_seconds())
     peak, quiet = _outlook(live, department, summary, now)
@@ -220,7 +252,7 @@ def wait_for_new_caller(live: LiveQueues, department: str, now: datetime, day: s
     pipe = live.conn.pipeline(transaction=False)
     pipe.zcard(keys.queue_since(department))
     reads.queue(pipe)
-    waiting, *replies = pipe.execute()
+    waiting, replies = pipe.execute()
     state, summary = reads.parse(replies, int(waiting), 0.0)
     peak, quiet = _outlook(live, department, summary, now)
     return Wait(department, int(waiting) + 1, state, estimate(state), peak, quiet)
