@@ -39,6 +39,7 @@ from flask import Flask
 from redis.connection import AbstractConnection
 
 from ivr import keys
+from ivr.api.auth import issue_token
 from ivr.callcenter.calls import CallRecord, CallWriter
 from ivr.callcenter.queues import JOIN
 from ivr.callcenter.routing import Route
@@ -461,3 +462,38 @@ def test_scripts_flushed_under_live_connections_cost_one_turn_ridden_out(
     ridden_out = [turn for turn in turns if "g=" in turn]
     assert len(ridden_out) == 1 and "g=" not in turns[-1]  # once, then Redis as usual
     assert redis_conn.script_exists(JOIN.sha) == [True]
+
+
+def test_the_supervisor_statistics_cost_the_same_with_two_thousand_callers_waiting(
+    app: Flask, redis_conn: redis.Redis, meter: Meter
+) -> None:
+    """GET /api/supervisor/queues reads counters, the head of each queue and each department's
+    live state, never the callers one by one: with a caller or two waiting in each department
+    and with 2,000 calls in the hotline (every queue full but one place), Redis runs the same
+    commands the same number of times, in the same round trips, and the report counts them all.
+    """
+    hotline = services_of(app)
+    token = issue_token(redis_conn, "supervisor", "budget")
+    client = app.test_client()
+
+    def report() -> tuple[Measured, dict[str, int]]:
+        meter.clear()
+        with meter.measure("/api/supervisor/queues"):
+            answer = client.get("/api/supervisor/queues", headers={"Authorization": f"Bearer {token}"})
+        assert answer.status_code == 200
+        return meter.requests[0], {q["department"]: q["waiting"] for q in answer.get_json()["queues"]}
+
+    report()  # warm-up: connections
+    reset_database(app, redis_conn)
+    token = issue_token(redis_conn, "supervisor", "budget")
+    few = fill_the_hotline(app, calls=8)
+    quiet, quiet_waiting = report()
+    reset_database(app, redis_conn)
+    token = issue_token(redis_conn, "supervisor", "budget")
+    many = fill_the_hotline(app)
+    crowded, crowded_waiting = report()
+    assert quiet_waiting == {d: few[d] for d in hotline.config.file.departments}
+    assert crowded_waiting == dict(many) and sum(many.values()) > 1_000
+    assert (crowded.data, crowded.jobs, crowded.commands) == (quiet.data, quiet.jobs, quiet.commands)
+    # Besides the webhooks' commands: ZRANGE of each queue's head only (0..0), SMEMBERS of the agents.
+    assert set(crowded.commands) - BOUNDED_COMMANDS == {"zrange", "smembers"}
