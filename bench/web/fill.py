@@ -120,6 +120,32 @@ def _staff(hotline: Services, now: datetime) -> None:
         hotline.agents.answered(spec.id, now)
 
 
+RETRIES = 5
+
+
+def _queue_caller(
+    hotline: Services, sid: str, n: int, department: str, now: datetime, waiting: int, day: str
+) -> None:
+    """Caller `n` of `waiting`: their record, then the hand-off to `department`, as the menu does."""
+    cfg = hotline.config.file
+    issue = cfg.issues["other"]
+    caller = _caller_number(sid)
+    when = now - timedelta(seconds=ARRIVALS_OVER_SECONDS * (waiting - n) / waiting)
+    record = hotline.calls.open(sid, when, day, caller, caller, HOTLINE_NUMBER)
+    writer = CallWriter(sid)
+    locales = hotline.config.locales
+    writer.set(lang=locales[n % len(locales)], node="issue_menu")
+    target = Route(
+        department=department, priority=issue.priority, rank=cfg.priorities[issue.priority], issue="other"
+    )
+    merged = CallRecord(sid, {**record.fields, **writer.updates})
+    hotline.engine.services.door.hand_off(writer, merged, target, cfg.departments[department].capacity, when)
+    # The hand-off's last command queues the matching job (rq), which would find no free
+    # agent here; left out, the fill takes a fifth of the time and Redis holds only callers.
+    writer.extra.pop()
+    writer.flush(hotline.stores.data)
+
+
 def fill(data: DataSet, redis_url: str, hotline_file: Path, work: Path) -> Filled:
     """Empty database `data.db`, then the file's agents, the waiting callers and the menu calls."""
     began = time.monotonic()
@@ -142,26 +168,18 @@ def fill(data: DataSet, redis_url: str, hotline_file: Path, work: Path) -> Fille
     _staff(hotline, now)
     before = int(conn.info("memory")["used_memory"])
     departments = list(cfg.departments) if data.spread else [ONE_DEPARTMENT]
-    rank = cfg.priorities[cfg.issues["other"].priority]
-    priority = cfg.issues["other"].priority
-    locales = hotline.config.locales
-    door = hotline.engine.services.door
     filled = Filled(data, {d: [] for d in departments})
     for n in range(data.waiting):
         sid = f"CA{data.db:02x}{n:030x}"
-        caller = _caller_number(sid)
-        when = now - timedelta(seconds=ARRIVALS_OVER_SECONDS * (data.waiting - n) / data.waiting)
-        record = hotline.calls.open(sid, when, day, caller, caller, HOTLINE_NUMBER)
-        writer = CallWriter(sid)
-        writer.set(lang=locales[n % len(locales)], node="issue_menu")
         department = departments[n % len(departments)]
-        target = Route(department=department, priority=priority, rank=rank, issue="other")
-        merged = CallRecord(sid, {**record.fields, **writer.updates})
-        door.hand_off(writer, merged, target, cfg.departments[department].capacity, when)
-        # The hand-off's last command queues the matching job (rq), which would find no free
-        # agent here; left out, the fill takes a fifth of the time and Redis holds only callers.
-        writer.extra.pop()
-        writer.flush(conn)
+        for attempt in range(RETRIES):  # a stall of a busy machine's Redis outlasts a webhook timeout
+            try:
+                _queue_caller(hotline, sid, n, department, now, data.waiting, day)
+                break
+            except redis.TimeoutError:
+                if attempt == RETRIES - 1:
+                    raise
+                time.sleep(1)  # opening and joining again is safe: both keep what is there
         filled.queued[department].append(sid)
     after = int(conn.info("memory")["used_memory"])
     filled.bytes_per_caller = (after - before) / max(data.waiting, 1)
