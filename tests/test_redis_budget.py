@@ -1,10 +1,12 @@
 """The Redis budget of a webhook: at most two round trips, whatever else is going on.
 
-The README promises that "each menu webhook makes at most two Redis round trips (one script that
-reads or creates the call, one MULTI/EXEC that writes), and none of its work grows with the
-number of calls in the system". These tests drive whole calls through the stand-in phone and
-measure every HTTP request the phone sends (the phone follows `<Redirect>`s inside one caller
-action, so the measure is per request, not per action):
+The README promises that each menu webhook and hold turn makes at most two Redis round trips (one
+that reads the call's record, or on the call's first webhook the script that creates it; one
+pipeline that writes or reads the queue), calls its scripts by SHA, and that none of its work, nor
+the supervisor's queue statistics, grows with the number of calls in the system. These tests
+drive whole calls through the stand-in phone and measure every HTTP request the phone sends (the
+phone follows `<Redirect>`s inside one caller action, so the measure is per request, not per
+action):
 
 - **round trips**: writes to a Redis socket, counted by a `redis.connection` subclass installed
   in the app's two clients (`stores.data`, decoding, and `stores.jobs`, rq's). One command is one
