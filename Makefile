@@ -3,7 +3,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 PYTHON ?= python3
 
-.PHONY: install run call console traffic worker test lint format bench faults webbench
+.PHONY: install run call console traffic worker test lint format bench faults push-bench softphone webbench
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -28,7 +28,14 @@ traffic: install      ## a simulated busy hour through the real webhooks and age
 worker: install       ## one more rq worker (needs REDIS_URL, or the running embedded Redis)
 	$(PY) -m queue_worker
 
-test: install         ## the type check (mypy), then the whole test suite (on a private embedded Redis it starts itself)
+# Debian's Chromium and its driver, for the browser tests (tests/test_browser.py): installed where
+# missing (CI runs as root), left alone where present.
+BROWSER := /usr/bin/chromium /usr/bin/chromedriver
+$(BROWSER):
+	apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver
+
+test: install $(BROWSER)   ## the type check (mypy), then the whole test suite (on a private embedded Redis it starts itself)
 	$(VENV)/bin/mypy
 	$(PY) -m pytest
 
@@ -47,6 +54,12 @@ $(VENV)/.bench-installed: bench/requirements.txt $(VENV)/.installed
 
 bench: $(VENV)/.bench-installed   ## the wait-estimate benchmark: make bench ARGS="--quick" or ARGS="--docs"
 	$(PY) -m bench.waits $(ARGS)
+
+softphone:            ## the agent desktop's softphone library (Twilio's Voice SDK, from npm, pinned in package-lock.json)
+	npm ci --no-audit --no-fund
+
+push-bench: install  ## the live push benchmark: boards one web process streams to, latency, Redis load
+	$(PY) -m bench.push $(ARGS)
 
 faults: install       ## the fault benchmark: real processes, live calls, faults; make faults ARGS="--quick"
 	$(PY) -m bench.faults $(ARGS)

@@ -348,16 +348,18 @@ class Simulation:
         if log.announced is not None:
             return
         said = re.sub(r"\s+", "", call.heard_text(since))
-        for pattern, seconds in self._patterns:
+        for kind, pattern, seconds in self._patterns:
             found = pattern.search(said)
             if found:
                 log.announced = seconds(found)
+                log.announced_kind = kind
                 return
 
     def _announcement_patterns(
         self,
-    ) -> list[tuple[re.Pattern[str], Callable[[re.Match[str]], tuple[float, float]]]]:
-        patterns: list[tuple[re.Pattern[str], Callable[[re.Match[str]], tuple[float, float]]]] = []
+    ) -> list[tuple[str, re.Pattern[str], Callable[[re.Match[str]], tuple[float, float]]]]:
+        """(form of words, the prompt as a pattern, the range in seconds it stands for)."""
+        patterns: list[tuple[str, re.Pattern[str], Callable[[re.Match[str]], tuple[float, float]]]] = []
 
         def pattern(text: str) -> re.Pattern[str]:
             """The prompt as heard (spaces dropped), its {placeholders} matching numbers."""
@@ -373,10 +375,14 @@ class Simulation:
         for lang in self.hotline.config.languages.values():
             said = lang.texts
             patterns += [
-                (pattern(said["queue_wait_range"]), lambda m: (int(m["low"]) * 60.0, int(m["high"]) * 60.0)),
-                (pattern(said["queue_wait_up_to"]), lambda m: (0.0, int(m["minutes"]) * 60.0)),
-                (pattern(said["queue_wait_about"]), about),
-                (pattern(said["queue_wait_soon"]), lambda m: (0.0, 60.0)),
+                (
+                    "range",
+                    pattern(said["queue_wait_range"]),
+                    lambda m: (int(m["low"]) * 60.0, int(m["high"]) * 60.0),
+                ),
+                ("up_to", pattern(said["queue_wait_up_to"]), lambda m: (0.0, int(m["minutes"]) * 60.0)),
+                ("about", pattern(said["queue_wait_about"]), about),
+                ("soon", pattern(said["queue_wait_soon"]), lambda m: (0.0, 60.0)),
             ]
         return patterns
 

@@ -31,6 +31,13 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 SERVED, ABANDONED, UNREACHED = "served", "abandoned", "unreached"
+# The forms of words an announced wait takes, as the report names them.
+FORMS_OF_WORDS = {
+    "range": '"between L and H minutes"',
+    "about": '"about N minutes"',
+    "up_to": '"up to N minutes"',
+    "soon": '"less than a minute"',
+}
 # A caller who hung up keeping their place, then was called back and talked to an agent; or
 # whose callback was given up after the last attempt.
 CALLED_BACK, CALLBACK_FAILED = "called_back", "callback_failed"
@@ -118,6 +125,7 @@ class CallerLog:
     department: str = ""  # where the caller was queued ('' if they never reached a queue)
     joined: float | None = None
     announced: tuple[float, float] | None = None  # the first wait heard on hold: (low, high] s
+    announced_kind: str | None = None  # its form of words: 'range', 'up_to', 'about' or 'soon'
     answered: float | None = None
     ended: float | None = None
     agent: str = ""
@@ -247,7 +255,13 @@ def _occupancy_figures(agents: list[AgentLog], end: float) -> dict[str, Any]:
 def _announcement_figures(on_the_line: list[CallerLog]) -> dict[str, Any]:
     """The announced range against the real wait of callers who waited on the line."""
     announced = [(c.announced, c.wait) for c in on_the_line if c.announced is not None and c.wait is not None]
+    by_kind: dict[str, list[bool]] = {}
+    for c in on_the_line:
+        if c.announced is not None and c.wait is not None and c.announced_kind is not None:
+            low, high = c.announced
+            by_kind.setdefault(c.announced_kind, []).append(low <= c.wait <= high)
     return {
+        "announce_by_kind": {kind: (len(held), sum(held) / len(held)) for kind, held in by_kind.items()},
         "announced_count": len(announced),
         "announce_mae": mean([abs(real - (low + high) / 2) for (low, high), real in announced]),
         "announce_within_20": mean([0.8 * low <= real <= 1.2 * high for (low, high), real in announced]),
@@ -287,6 +301,8 @@ class Report:
     announce_mae: float | None
     announce_within_20: float | None
     announce_within: float | None = None
+    # form of words -> (callers who heard it first, share whose wait it held)
+    announce_by_kind: dict[str, tuple[int, float]] = field(default_factory=dict)
 
     @classmethod
     def build(
@@ -345,6 +361,15 @@ class Report:
             ("  within the announced range", pct(self.announce_within)),
             ("  within the announced range ±20 %", pct(self.announce_within_20)),
         ]
+        ranges = [self.announce_by_kind[k] for k in ("range", "about", "up_to") if k in self.announce_by_kind]
+        if ranges:
+            heard = sum(count for count, _ in ranges)
+            held = sum(count * share for count, share in ranges) / heard
+            rows.append(("  a range (between / about / up to): heard / held", f"{heard} / {pct(held)}"))
+        for kind, words in FORMS_OF_WORDS.items():
+            if kind in self.announce_by_kind:
+                count, held = self.announce_by_kind[kind]
+                rows.append((f"  {words}: heard / held", f"{count} / {pct(held)}"))
         width = max(len(label) for label, _ in rows)
         lines = [f"{label:<{width}}  {value}" for label, value in rows]
         lines.append("")

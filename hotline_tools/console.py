@@ -2,9 +2,9 @@
 
 It speaks only the agent API over HTTP: shows the agent's state, changes it (`ready`, `pause
 <reason>`, `offline`), shows the screen pop of the current call, transfers it and files the
-wrap-up. While it runs it beats every 15 s and polls the agent's state every 1.5 s, so a call
-ringing pops up without a command. Exit status: 0 on `quit`, 2 when the token is refused or the
-hotline does not answer at start.
+wrap-up, and holds the caller (`hold`, `unhold`). While it runs it beats every 15 s and polls
+the agent's state every 1.5 s, so a call ringing pops up without a command. Exit status: 0 on
+`quit`, 2 when the token is refused or the hotline does not answer at start.
 
 With the stand-in for Twilio that `make run` serves (``--standin``), the console is also the
 agent's phone: it registers as ``client:<agent id>``, so the hotline's Dial rings it; `answer`
@@ -41,6 +41,12 @@ HELP = """\
   pause <reason>             not ready, e.g. `pause lunch`
   offline                    stop taking calls
   call                       the screen pop of your current call
+  hold / unhold              the caller hears music and you talk freely, then back
+                             (a hotline that connects through conference rooms)
+  rec-pause / rec-resume     pause the recording (a card number, a password), then resume
+  consult <agent id>         warm transfer: hold the caller, ring that agent into the call
+  consult-dept <department>  ... or a ready agent of that department
+  complete / cancel          hand the caller to the consulted agent / back to the caller
   transfer <department> [notes...]       e.g. `transfer security card stolen`
   transfer-line <line name or +number> [notes...]   a specialist line of the hotline file
   wrapup <disposition> [notes...]        resolved, escalated, transferred, callback_needed,
@@ -132,6 +138,21 @@ def screen_pop(pop: Json) -> list[str]:
         lines.append(f"  note ({note['kind']}{where}, {note['agent']}): {note['text']}")
     if pop.get("disposition"):
         lines.append(f"  disposition: {pop['disposition']}")
+    if pop.get("on_hold"):
+        lines.append("  ON HOLD: the caller hears music (`unhold` to take them back)")
+    if pop.get("supervisor"):
+        heard = {
+            "listen": "listening, muted",
+            "coach": "coaching: only you hear them",
+            "barge": "heard by both",
+        }
+        lines.append(
+            f"  SUPERVISOR {pop['supervisor']} on the call ({heard.get(pop['supervisor_mode'], '')})"
+        )
+    if pop.get("recording"):
+        lines.append(f"  recording {pop['recording']}")
+    if pop.get("consulting"):
+        lines.append(f"  CONSULTING {pop['consulting']} ({pop['consult_state']}): `complete` or `cancel`")
     return lines
 
 
@@ -296,6 +317,23 @@ class Console:
         elif word == "call":
             for text in screen_pop(self.call("GET", "/agent/call")):
                 self.write(text)
+        elif word in ("hold", "unhold"):
+            done = self.call("POST", "/agent/call/hold", {"hold": word == "hold"})
+            where = "on hold (they hear music)" if done["on_hold"] else "back with you"
+            self.write(f"call {groups(done['ref'])}: the caller is {where}")
+        elif word in ("rec-pause", "rec-resume"):
+            done = self.call("POST", "/agent/call/recording", {"paused": word == "rec-pause"})
+            self.write(f"call {groups(done['ref'])}: recording {done['recording']}")
+        elif word in ("consult", "consult-dept") and arg:
+            field = "agent" if word == "consult" else "department"
+            done = self.call("POST", "/agent/call/consult", {field: arg})
+            self.write(f"call {groups(done['ref'])}: the caller is on hold, {done['agent']}'s phone rings")
+        elif word in ("complete", "cancel"):
+            done = self.call("POST", f"/agent/call/consult/{word}")
+            if done["state"] == "completed":
+                self.write(f"call {groups(done['ref'])} handed to {done['agent']}: file the wrap-up")
+            else:
+                self.write(f"consultation with {done['agent']} ended: the caller is back with you")
         elif word == "transfer" and arg:
             done = self.call("POST", "/agent/call/transfer", {"department": arg, "notes": notes})
             self._transferred(done, arg)

@@ -52,6 +52,9 @@ LOCAL_DEFAULTS = {
     "TWILIO_AUTH_TOKEN": "local-development-token",
 }
 STANDIN_PORT = "5001"  # the stand-in for Twilio (REST API and live calls), next to the web's 5000
+# Threads per web process: a live page (agent desktop, wallboard) holds one while it is open, up to
+# HOTLINE_PUSH_STREAMS (24) per process; the rest answer Twilio's webhooks and the API.
+WEB_THREADS = "32"
 WEB_START_SECONDS = 60.0  # gunicorn retries a taken port for 5 s, then gives up; importing the app is slower
 WEB_MAX_DEATHS = 3  # quick deaths in a row after which the launcher gives up on the web server
 
@@ -111,18 +114,22 @@ def _web_up(web: Child, host: str, port: int, stopping: list[bool]) -> str | Non
     return None if stopping[0] else f"PORT: the web server did not answer on {host}:{port} within 60 s"
 
 
-def _demo_answer(env: dict[str, str], hotline_file: HotlineFile) -> str:
-    """How to answer as the first agent of the hotline file (a fresh token), or why not."""
+def _demo_answer(env: dict[str, str], hotline_file: HotlineFile, web: str = "") -> str:
+    """How to answer as the first agent of the hotline file (fresh tokens), and watch the wallboard."""
     demo = hotline_file.agents[0] if hotline_file.agents else None
     if demo is None:
         return ""
     try:
-        agent_token = issue_token(connect(env["REDIS_URL"], worker=True).data, "agent", demo.id)
+        data = connect(env["REDIS_URL"], worker=True).data
+        agent_token = issue_token(data, "agent", demo.id)
+        supervisor_token = issue_token(data, "supervisor", "duty_lead")
     except redis.RedisError as exc:
         return f"(no demo agent token: Redis did not answer: {exc})\n"
     return (
         f"Answer as agent {demo.id} ({demo.name}, {', '.join(demo.departments)}) in a third:\n"
         f'    make console ARGS="--token {agent_token}"\n'
+        f"or in a browser: {web}/agent (sign in with the token above)\n"
+        f"The supervisors' wallboard: {web}/wallboard (sign in with {supervisor_token})\n"
     )
 
 
@@ -231,7 +238,7 @@ class Launch:
             log.warning("simulated time on REDIS_URL: its data are shared with real-time runs")
         web = Child(
             "web server (gunicorn)",
-            [sys.executable, "-m", "gunicorn", "--workers", "2", "--threads", "4", "--timeout", "20",
+            [sys.executable, "-m", "gunicorn", "--workers", "2", "--threads", WEB_THREADS, "--timeout", "20",
              "--no-control-socket",  # one per user by default: two hotlines would share it
              "--bind", f"{self.host}:{self.port}", "wsgi:app"],
             env, max_deaths=WEB_MAX_DEATHS,
@@ -250,7 +257,7 @@ class Launch:
         print(
             f"\nThe hotline answers at {env['PUBLIC_BASE_URL']}/voice/incoming\n"
             "Call it from another terminal:\n    make call\n"
-            f"{_demo_answer(env, hotline_file)}"
+            f"{_demo_answer(env, hotline_file, f'http://{self.host}:{self.port}')}"
             "(or point a Twilio number's Voice URL at it through a tunnel; see README.md)\n"
             "Ctrl-C stops the hotline.\n",
             flush=True,

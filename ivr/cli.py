@@ -1,4 +1,4 @@
-"""Admin commands: `flask --app wsgi agents add|list|force` and `flask --app wsgi tokens issue|revoke`.
+"""Admin commands: `flask --app wsgi agents add|list|force`, `tokens issue|revoke`, and `erase`.
 
 An agent added here lives in Redis (the hotline file's agents are loaded at every start too);
 it is checked by the same rules as the file: the `Agent` model of the hotline file's schema,
@@ -8,21 +8,25 @@ then its departments and languages against the file's.
 from __future__ import annotations
 
 import getpass
+import logging
 from typing import Any
 
 import click
 from flask import Flask
-from flask.cli import AppGroup
+from flask.cli import AppGroup, with_appcontext
 from pydantic import ValidationError
 
 from ivr.api.auth import ROLES, issue_token, revoke
 from ivr.api.supervisor import supervision
 from ivr.callcenter.agents import StateConflict
+from ivr.callcenter.erasure import erase
 from ivr.callcenter.supervision import FORCEABLE
 from ivr.digits import whole_number
 from ivr.hotline.schema import Agent as AgentSpec
+from ivr.phones import is_valid_e164
 from ivr.services import services
 
+audit = logging.getLogger("ivr.audit")
 agents_cli = AppGroup("agents", help="Add, list and force the state of agents.")
 tokens_cli = AppGroup("tokens", help="Issue and revoke API tokens.")
 
@@ -128,7 +132,36 @@ def revoke_token(token: str) -> None:
     click.echo("revoked")
 
 
+@click.command("erase")
+@with_appcontext
+@click.option("--number", default="", help="the caller's phone number (E.164, +86...)")
+@click.option("--account", default="", help="the account identifier")
+def erase_command(number: str, account: str) -> None:
+    """Remove everything the hotline keeps about a phone number or an account, and say what."""
+    if bool(number) == bool(account):
+        raise click.ClickException("give --number or --account (one of them)")
+    if number and not is_valid_e164(number):
+        raise click.ClickException(f"{number!r} is not a phone number in E.164 (+86...)")
+    hotline = services()
+    done = erase(
+        hotline.stores.data,
+        hotline.queues,
+        hotline.rest,
+        list(hotline.config.file.departments),
+        number=number,
+        account=account,
+    )
+    click.echo(f"erased {'number ' + number if number else 'account ' + account}:")
+    for line in done.lines():
+        click.echo(f"  {line}")
+    audit.info("erasure of %s: %d call records, %d recordings", "a number" if number else "an account",
+               len(done.calls), len(done.recordings))  # fmt: skip
+    if done.recordings_kept:
+        raise click.ClickException("some recordings could not be deleted now: run the command again")
+
+
 def register_cli(app: Flask) -> None:
     """Add the admin commands to `flask --app wsgi ...`."""
     app.cli.add_command(agents_cli)
     app.cli.add_command(tokens_cli)
+    app.cli.add_command(erase_command)

@@ -42,6 +42,8 @@
 | hl:reaper               | string | lease | the worker holding the reaper's lease | workers, /healthz |
 | hl:workers              | zset   | none  | each worker process: id -> last beat (s) | /healthz      |
 | hl:seeded               | string | none  | web start, upkeep: when the files were loaded | upkeep |
+| hl:events               | stream | days  | call status, close and agent state scripts | live push, reports |
+| hl:recordings           | zset   | none  | recording callback: RE sid -> completed (s) | retention job |
 
 rq keeps its own keys under `rq:`; the hotline reads one of them through rq's own template
 (ivr/rq_scheduler.py): `rq:scheduler-lock:hotline`, the name of the scheduler holding the
@@ -271,3 +273,17 @@ def seeded() -> str:
     Gone means Redis lost its data: the workers load the files again (ivr/seeding.py).
     """
     return f"{PREFIX}:seeded"
+
+
+def events() -> str:
+    """The call center's event log (a stream): joins, offers, answers, ends, agent states.
+
+    Appended inside the scripts that make each change; trimmed to `hotline.event_log_days` by
+    the workers' upkeep (ivr/callcenter/events.py).
+    """
+    return f"{PREFIX}:events"
+
+
+def recordings_kept() -> str:
+    """Completed call recordings by when they completed (s): what the retention job deletes."""
+    return f"{PREFIX}:recordings"

@@ -29,6 +29,13 @@ ROUTES: dict[str, str] = {
     "connect": "/voice/connect",
     "whisper": "/voice/whisper",
     "dial_result": "/voice/dial-result",
+    # connecting through a conference room (ivr/voice/room.py)
+    "room_wait": "/voice/room/wait",
+    "room_agent": "/voice/room/agent",
+    "room_agent_status": "/voice/room/agent-status",
+    "room_result": "/voice/room/result",
+    "room_events": "/voice/room/events",
+    "room_recording": "/voice/room/recording",
     # a transferred caller (ivr/voice/transfer.py)
     "transfer": "/voice/transfer",
     # the survey after the talk (ivr/voice/survey.py)

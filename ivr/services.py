@@ -18,13 +18,16 @@ from ivr.callcenter.agents import Agents
 from ivr.callcenter.callbacks import Callbacks
 from ivr.callcenter.calls import CallStore
 from ivr.callcenter.connections import Connections
+from ivr.callcenter.consults import Consults
 from ivr.callcenter.ending import CallEnding
 from ivr.callcenter.holds import Holds
 from ivr.callcenter.matching import Matcher
+from ivr.callcenter.monitoring import Monitoring
 from ivr.callcenter.notes import WrapUps
 from ivr.callcenter.queues import Queues
 from ivr.callcenter.redirect import RestConnector
 from ivr.callcenter.returning import ReturningCallers
+from ivr.callcenter.rooms import Rooms
 from ivr.callcenter.routing import QueueDoor
 from ivr.callcenter.transfers import Transfers
 from ivr.clock import Clock, clock_from_env
@@ -65,6 +68,9 @@ class Services:
     returning: ReturningCallers
     live: LiveQueues  # what a wait estimate reads
     ending: CallEnding
+    rooms: Rooms  # the agent's leg of a connection through a conference room
+    consults: Consults  # warm transfers in the caller's room
+    monitoring: Monitoring  # supervisors listening, coaching, barging in a call's room
     holds: Holds
     transfers: Transfers
     wrapups: WrapUps
@@ -94,7 +100,8 @@ def build_services(settings: Settings, clock: Clock | None = None, *, worker: bo
     matcher = Matcher(cfg, conn, agents, queues, connector, clock, callbacks=callbacks, jobs=jobs)
     connections = Connections(cfg, conn, agents, queues)
     door = QueueDoor(queues, jobs, returning=returning)
-    ending = CallEnding(cfg, conn, calls, queues, returning, connections, jobs)
+    rooms = Rooms(conn, rest, cfg.hotline.ring_timeout_seconds, cfg.hotline.overflow_number)
+    ending = CallEnding(cfg, conn, calls, queues, returning, connections, jobs, rooms)
     holds = Holds(
         cfg,
         conn,
@@ -127,6 +134,9 @@ def build_services(settings: Settings, clock: Clock | None = None, *, worker: bo
         returning=returning,
         live=LiveQueues(cfg, conn, queues),
         ending=ending,
+        rooms=rooms,
+        consults=Consults(cfg, conn, calls, agents, rooms, rest),
+        monitoring=Monitoring(conn, rest, cfg.hotline.ring_timeout_seconds, cfg.hotline.overflow_number),
         holds=holds,
         transfers=Transfers(cfg, calls, agents, queues, jobs, connector),
         wrapups=WrapUps(conn, agents),

@@ -7,7 +7,7 @@ import os
 import re
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
@@ -30,6 +30,12 @@ ENV_NAMES = {
     "HOTLINE_VALIDATE_SIGNATURES": "validate_signatures",
     "HOTLINE_TRUSTED_PROXIES": "trusted_proxies",
     "HOTLINE_REAPER_SECONDS": "reaper_seconds",
+    "HOTLINE_SECRET_KEY": "secret_key",
+    "HOTLINE_PUSH_STREAMS": "push_streams",
+    "HOTLINE_LOG_FORMAT": "log_format",
+    "TWILIO_API_KEY": "twilio_api_key",
+    "TWILIO_API_SECRET": "twilio_api_secret",
+    "TWILIO_TWIML_APP_SID": "twilio_twiml_app_sid",
 }
 FIELD_TO_ENV = {field: env for env, field in ENV_NAMES.items()}
 
@@ -68,6 +74,20 @@ class Settings(BaseModel):
     trusted_proxies: int = Field(default=0, ge=0, le=5)
     # How often each worker's reaper passes (beat, lease, expired holds): see queue_worker/reaper.py.
     reaper_seconds: float = Field(default=3.0, gt=0, le=60)
+    # Signs the agent desktop's and wallboard's session cookies; unset, it is derived from the auth
+    # token (every process of a deployment has that one), so sessions survive restarts.
+    secret_key: str | None = Field(default=None, min_length=16)
+    # Live pages (agent desktops, wallboards) one web process streams to at once: each holds a
+    # gunicorn thread, so this must stay under the threads a process has, leaving some for Twilio.
+    push_streams: int = Field(default=24, ge=1, le=10_000)
+    # Log lines as text, or as JSON objects (one a line) for a log pipeline (ivr/logs.py).
+    log_format: Literal["text", "json"] = "text"
+    # The agent desktop's softphone (Twilio's Voice JavaScript SDK, ivr/web/softphone.py): an API
+    # key and its secret sign the access tokens; the TwiML app, if set, is the one the browser's
+    # outgoing calls use. Without the key and secret, agents' `reach` rings instead.
+    twilio_api_key: str | None = Field(default=None, pattern=r"^SK[0-9a-fA-F]{32}$")
+    twilio_api_secret: str | None = Field(default=None, min_length=32, validate_default=True)
+    twilio_twiml_app_sid: str | None = Field(default=None, pattern=r"^AP[0-9a-fA-F]{32}$")
 
     @field_validator("twilio_account_sid")
     @classmethod
@@ -103,6 +123,14 @@ class Settings(BaseModel):
                 "may be false only in a local run: PUBLIC_BASE_URL unset or on a loopback host, "
                 "and TWILIO_API_BASE_URL a stand-in on a loopback host"
             )
+        return value
+
+    @field_validator("twilio_api_secret")
+    @classmethod
+    def _secret_with_its_key(cls, value: str | None, info: ValidationInfo) -> str | None:
+        """A key without its secret (or the reverse) cannot sign a token: say so at start."""
+        if bool(value) != bool(info.data.get("twilio_api_key")):
+            raise ValueError("set together with TWILIO_API_KEY (the key's secret), or neither")
         return value
 
     @field_validator("redis_url")

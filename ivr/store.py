@@ -62,6 +62,20 @@ def connect(url: str, *, worker: bool = False, connect_window: float | None = No
     )
 
 
+def listener(url: str, block_seconds: float) -> redis.Redis:
+    """A decoding client for one blocking read at a time (the live push's XREAD BLOCK): its read
+    timeout outlasts the block, and a connect is retried like a worker's."""
+    return redis_clients.client(
+        url,
+        WORKER_CONNECT_WINDOW,
+        decode=True,
+        sentinel_timeout=WORKER_SENTINEL_TIMEOUT,
+        socket_connect_timeout=2,
+        socket_timeout=block_seconds + 5,
+        health_check_interval=30,
+    )
+
+
 @dataclass(frozen=True)
 class EmbeddedRedis:
     """The embedded server of one data dir: its URL, its process, and whether this call started it."""

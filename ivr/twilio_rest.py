@@ -191,6 +191,48 @@ class TwilioApi(Protocol):
         """Send a text message; its MessageSid."""
         ...
 
+    def hold_participant(self, conference_sid: str, call_sid: str, hold: bool, hold_url: str) -> None:
+        """Put a conference participant on hold (music from `hold_url`, POST) or back."""
+        ...
+
+    def add_participant(
+        self,
+        conference_sid: str,
+        *,
+        to: str,
+        from_: str,
+        label: str,
+        status_callback: str,
+        ring_seconds: int,
+        muted: bool = False,
+        coach: str = "",
+    ) -> str:
+        """Dial `to` into a conference (it does not end the room by leaving); its CallSid.
+
+        `muted`: nobody hears it; `coach`: only that participant (a CallSid) hears it.
+        """
+        ...
+
+    def monitor_participant(self, conference_sid: str, call_sid: str, *, muted: bool, coach: str) -> None:
+        """Who hears a participant: nobody (`muted`), one participant (`coach`), or everyone."""
+        ...
+
+    def participant_ends_room(self, conference_sid: str, call_sid: str, ends: bool) -> None:
+        """Whether the room ends when this participant leaves (endConferenceOnExit)."""
+        ...
+
+    def set_recording(self, conference_sid: str, status: Literal["paused", "in-progress"]) -> None:
+        """Pause the conference's running recording (left out of it), or resume it."""
+        ...
+
+    def delete_recording(self, recording_sid: str) -> None:
+        """Delete a completed recording from Twilio."""
+        ...
+
+    def remove_participant(self, conference_sid: str, call_sid: str) -> None:
+        """Take a participant out of a conference (a call placed into it hangs up)."""
+        ...
+
     def call_status(self, call_sid: str) -> str:
         """The call's status as Twilio has it (`queued` ... `completed`)."""
         ...
@@ -264,6 +306,76 @@ class TwilioRest:
                 **({"machine_detection": "Enable"} if detect_machine else {}),
             )
         return str(created.sid)
+
+    def hold_participant(self, conference_sid: str, call_sid: str, hold: bool, hold_url: str) -> None:
+        """Hold (with music) or unhold one participant of a conference."""
+        with translate_errors(f"{'holding' if hold else 'unholding'} call {call_sid}"):
+            participant = self.client.conferences(conference_sid).participants(call_sid)
+            if hold:
+                participant.update(hold=True, hold_url=hold_url, hold_method="POST")
+            else:
+                participant.update(hold=False)
+
+    def add_participant(
+        self,
+        conference_sid: str,
+        *,
+        to: str,
+        from_: str,
+        label: str,
+        status_callback: str,
+        ring_seconds: int,
+        muted: bool = False,
+        coach: str = "",
+    ) -> str:
+        """Dial `to` into the conference; Twilio reports its answer and its end to `status_callback`."""
+        coaching = {"coaching": True, "call_sid_to_coach": coach} if coach else {}
+        with translate_errors(f"adding {label} to conference {conference_sid}"):
+            created = self.client.conferences(conference_sid).participants.create(
+                muted=muted,
+                **coaching,
+                from_=from_,
+                to=to,
+                label=label,
+                status_callback=status_callback,
+                status_callback_method="POST",
+                status_callback_event=["answered", "completed"],
+                timeout=ring_seconds,
+                start_conference_on_enter=True,
+                end_conference_on_exit=False,
+                beep="false",
+            )
+        return str(created.call_sid)
+
+    def monitor_participant(self, conference_sid: str, call_sid: str, *, muted: bool, coach: str) -> None:
+        """Mute a participant, let only `coach` hear them, or everyone (neither)."""
+        with translate_errors(f"updating call {call_sid} in conference {conference_sid}"):
+            participant = self.client.conferences(conference_sid).participants(call_sid)
+            if coach:
+                participant.update(muted=False, coaching=True, call_sid_to_coach=coach)
+            else:
+                participant.update(muted=muted, coaching=False)
+
+    def set_recording(self, conference_sid: str, status: Literal["paused", "in-progress"]) -> None:
+        """Pause (the paused stretch is skipped) or resume the conference's current recording."""
+        with translate_errors(f"{status} recording of conference {conference_sid}"):
+            recording = self.client.conferences(conference_sid).recordings("Twilio.CURRENT")
+            recording.update(status=status, pause_behavior="skip")
+
+    def delete_recording(self, recording_sid: str) -> None:
+        """Delete a recording (its audio and its resource)."""
+        with translate_errors(f"deleting recording {recording_sid}"):
+            self.client.recordings(recording_sid).delete()
+
+    def participant_ends_room(self, conference_sid: str, call_sid: str, ends: bool) -> None:
+        """Set whether the room ends when this participant leaves."""
+        with translate_errors(f"updating call {call_sid} in conference {conference_sid}"):
+            self.client.conferences(conference_sid).participants(call_sid).update(end_conference_on_exit=ends)
+
+    def remove_participant(self, conference_sid: str, call_sid: str) -> None:
+        """Take a participant out of the conference."""
+        with translate_errors(f"removing call {call_sid} from conference {conference_sid}"):
+            self.client.conferences(conference_sid).participants(call_sid).delete()
 
     def send_message(self, *, to: str, from_: str, body: str) -> str:
         """Send a text message; its MessageSid."""

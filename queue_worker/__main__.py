@@ -16,6 +16,7 @@ def main() -> None:
     """Work the hotline queue until stopped."""
     logs.configure()
     hl = services()
+    logs.configure(json_lines=hl.settings.log_format == "json")
     # The reaper (expired holds, lost hang-ups, the agent sweep): a thread of its own, one holder,
     # on Redis clients of its own (a job's forked work horse must not inherit a pool in use).
     reaper = Reaper(build_services(hl.settings, hl.clock, worker=True), hl.settings.reaper_seconds)

@@ -7,6 +7,7 @@ A thread of each worker (`python -m queue_worker`), on Redis clients of its own:
 - **periodic jobs**: the ones rq schedules (the profile rollup) re-arm themselves from their own
   runs; a Redis that lost its data lost the next run with everything else, so each pass arms the
   next slot's run (one per slot, however many workers: a no-op when armed).
+- **the event log**: entries older than `hotline.event_log_days` are trimmed (XTRIM MINID ~).
 - **rq's scheduler**: this thread owns the worker's scheduler process (the rq worker itself runs
   without `with_scheduler`). When the process is not running (it ends on any Redis error), the
   thread clears a lock left by a scheduler that stopped refreshing it, takes the lock if it is
@@ -24,9 +25,10 @@ import redis
 from rq import Queue
 from rq.scheduler import RQScheduler
 
+from ivr.callcenter.events import EventLog
 from ivr.hotline.loader import HotlineConfig
 from ivr.jobs import QUEUE_NAME
-from ivr.jobs.periodic import schedule_rollup
+from ivr.jobs.periodic import schedule_retention, schedule_rollup
 from ivr.rq_scheduler import clear_stale_lock
 from ivr.seeding import reseed_if_lost
 from ivr.services import Services
@@ -65,7 +67,11 @@ class Upkeep:
                 done.append("seeded")
             if schedule_rollup(self.queue):
                 done.append("rollup armed")
+            if schedule_retention(self.queue):
+                done.append("recording retention armed")
             done.extend(self.keep_scheduler())
+            if EventLog(self.stores.data).trim(self.config.file.hotline.event_log_days):
+                done.append("event log trimmed")
         except redis.RedisError as exc:  # the next pass tries again
             log.warning("upkeep: redis unavailable (%s)", type(exc).__name__)
             done.append("redis unavailable")
@@ -120,3 +126,12 @@ class Upkeep:
         if process is not None and process.is_alive():
             process.terminate()  # SIGTERM: rq's scheduler stops, releasing its lock
             process.join(10)
+            if process.is_alive():  # still starting up on a loaded machine: stopped for good
+                process.kill()
+                process.join(5)
+        # The lock was taken here before the process started: freed here too, in case the process
+        # could not (killed). Only a lock still in this scheduler's name is deleted.
+        try:
+            self.scheduler.release_locks()
+        except (redis.RedisError, OSError):
+            pass  # Redis is away: the lock runs out by its own TTL, or the next upkeep clears it

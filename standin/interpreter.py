@@ -16,6 +16,7 @@ import xml.etree.ElementTree as ET
 from typing import Any, Literal, NoReturn
 from urllib.parse import urljoin
 
+from standin.conference import Conference, Conferences, Participant, RoomSettings
 from standin.errors import (
     APPLICATION_ERROR_PROMPT,
     ApplicationError,
@@ -46,6 +47,7 @@ State = Literal[
     "recording",  # at a <Record>
     "dialing",  # at a <Dial>: the dialled party's call goes on until dial_result()
     "queued",  # in an <Enqueue> queue, hearing its wait music
+    "conference",  # in a <Dial><Conference> room: waiting, talking or held
     "looping",  # chaining documents without caller input, e.g. a hold loop
     "completed",  # ended by the app or the caller
     "rejected",  # ended by <Reject>
@@ -100,13 +102,19 @@ class TwimlInterpreter:
         self._started_at = 0.0
         self._dial_started_at = 0.0
         self._status_sent = False
+        # The rooms a <Dial><Conference> joins: the switchboard's, once registered with one.
+        self.conferences: Conferences | None = None
+        self.conference: Conference | None = None  # the room the call is in
 
     def _ticks(self) -> float:
         """Seconds on the call's clock, for durations (a live call scales them to simulated time)."""
         return time.monotonic()
 
     def _run(self) -> None:
-        """Run verbs while the call is running: each handler may stop or end it."""
+        """Run verbs while the call is running: each handler may stop or end it.
+
+        Stopped, the call is at a safe point: what its rooms have to tell the app goes now.
+        """
         while self.state == "running":
             if self._index >= len(self._verbs):
                 self._end_of_document()
@@ -114,6 +122,13 @@ class TwimlInterpreter:
             verb = self._verbs[self._index]
             self._index += 1
             getattr(self, f"_verb_{verb.tag.lower()}")(verb)
+        self._deliver_room_events()
+
+    def _deliver_room_events(self) -> None:
+        if self.conferences is not None and self.conferences.pending:
+            problems = self.conferences.deliver()
+            if problems:
+                raise CallbackError("; ".join(problems))
 
     def _end_of_document(self) -> None:
         if self._queue is not None and self._queue.wait_url is not None:
@@ -151,9 +166,68 @@ class TwimlInterpreter:
         self._stop_at(verb, "recording")
 
     def _verb_dial(self, verb: ET.Element) -> None:
-        self.dialed.extend(dial_targets(verb))
+        targets = dial_targets(verb)
+        self.dialed.extend(targets)
         self._dial_started_at = self._ticks()
+        if targets[0]["kind"] == "conference":
+            self._join_conference(verb, verb[0])
+            return
         self._stop_at(verb, "dialing")
+
+    def _join_conference(self, dial: ET.Element, noun: ET.Element) -> None:
+        """Join the named room; the call stays there until it leaves or the room lets it go."""
+        if self.conferences is None:
+            self.conferences = Conferences(self.transport)
+        here = self._document_url()
+        callback = noun.get("statusCallback")
+        settings = RoomSettings(
+            status_callback=urljoin(here, callback) if callback else None,
+            status_callback_method=noun.get("statusCallbackMethod", "POST"),
+            status_callback_events=frozenset(noun.get("statusCallbackEvent", "").split()),
+            record=noun.get("record") == "record-from-start",
+            recording_status_callback=urljoin(here, recorded)
+            if (recorded := noun.get("recordingStatusCallback"))
+            else None,
+            recording_status_callback_method=noun.get("recordingStatusCallbackMethod", "POST"),
+            recording_status_callback_events=frozenset(
+                noun.get("recordingStatusCallbackEvent", "completed").split()
+            ),
+        )
+        room = self.conferences.open((noun.text or "").strip(), self.account_sid, settings, self.transport)
+        wait_url = noun.get("waitUrl")
+        coach = noun.get("coach")
+        participant = Participant(
+            call_sid=self.call_sid,
+            account_sid=self.account_sid,
+            conference_sid=room.sid,
+            label=noun.get("participantLabel"),
+            muted=noun.get("muted") == "true",
+            coaching=coach is not None,
+            call_sid_to_coach=coach,
+            start_conference_on_enter=noun.get("startConferenceOnEnter", "true") == "true",
+            end_conference_on_exit=noun.get("endConferenceOnExit") == "true",
+            wait_url=urljoin(here, wait_url) if wait_url else wait_url,
+            wait_method=noun.get("waitMethod", "POST"),
+            call=self,
+        )
+        self.conference = room
+        self._stop_at(dial, "conference")
+        self.conferences.join(room, participant)
+
+    def conference_params(self) -> dict[str, str]:
+        """What Twilio sends with a room's request about this call (its music)."""
+        return self._params(None)
+
+    def leave_conference(self) -> None:
+        """The room let the call go: its Dial's action, or the verb after the Dial."""
+        if self.state != "conference" or self._waiting is None:
+            return
+        dial, self.conference = self._waiting, None
+        action = dial.get("action")
+        if action:
+            self._continue_at(action, method_of(dial), {})
+        else:
+            self._proceed()
 
     def _verb_enqueue(self, verb: ET.Element) -> None:
         name = (verb.text or "").strip()

@@ -109,6 +109,7 @@ class LiveCall(Call):
         self.events = Events()
         self.client: Client | None = None  # the console this call rings or talks to
         self._shown: dict[str, Any] = {"heard": 0, "dialed": 0, "state": None}
+        self._thread: int | None = None  # the call's own thread, once it serves
 
     # -- time --------------------------------------------------------------------------------
 
@@ -195,6 +196,7 @@ class LiveCall(Call):
 
     def serve(self) -> None:
         """Run the call until it ends (the body of its thread)."""
+        self._thread = threading.get_ident()
         try:
             self._guarded(self.start)
             while self.state not in ENDED:
@@ -222,6 +224,41 @@ class LiveCall(Call):
                 else:
                     action = self._take_update
 
+    # -- rooms ---------------------------------------------------------------------------------
+
+    def leave_conference(self) -> None:
+        """The room let the call go: its own thread goes on with the Dial's action."""
+        if threading.get_ident() == self._thread:
+            super().leave_conference()
+        else:
+            self.inbox.put(Message("room", by="twilio"))
+
+    def _deliver_room_events(self) -> None:
+        """A room's callback the app refused is shown, and the call goes on (as on Twilio)."""
+        if self.conferences is None:
+            return
+        for problem in self.conferences.deliver():
+            self.events.add("error", text=problem)
+
+    def _in_conference(self) -> None:
+        """In a room: its music while waiting or held, until the call leaves or is let go."""
+        rooms = self.conferences
+        found = rooms.of_call(self.call_sid) if rooms is not None else None
+        music = found is not None and (found[1].hold or found[0].status == "init")
+        seconds = self.owner.default_play_seconds if music else float("inf")
+        console = self.client.identity if self.client is not None else None
+
+        def take(m: Message) -> bool:
+            return m.kind in ("hangup", "update", "room") or (m.kind == "end" and m.by == console)
+
+        message = self._listen(seconds, take)
+        if message is not None and message.kind == "room":
+            super().leave_conference()
+        elif message is not None and message.kind == "end":
+            self._hang_up()  # the console on this leg hung up
+        else:
+            self._take(message, lambda m: None, otherwise=self.continue_loop)
+
     def _take_update(self) -> None:
         """Leave what the call does for the REST update's document."""
         if self.client is not None and self.state == "dialing":
@@ -239,6 +276,8 @@ class LiveCall(Call):
             self._take(message, lambda m: self.record(_recorded_seconds(m.value)))
         elif state == "dialing":
             self._dialing()
+        elif state == "conference":
+            self._in_conference()
         elif self._endless is not None:  # a loop="0" Play or Say
             seconds = self._play_length(self._endless) if self._endless.tag == "Play" else IDLE_LOOP_SECONDS
             message = self._listen(seconds, lambda m: m.kind in ("hangup", "update"))
@@ -387,6 +426,14 @@ class LiveCalls:
         self._lock = threading.Lock()
         self._calls: dict[str, LiveCall] = {}
         self._clients: dict[str, Client] = {}
+        # What the REST API does to a room reaches the app at once, from a thread of its own.
+        switchboard.conferences.on_pending = self._deliver_rooms
+        switchboard.conferences.ticks = lambda: time.monotonic() * self.speed  # recordings' durations
+        if switchboard.conferences.transport is None:
+            switchboard.conferences.transport = transport_factory()
+
+    def _deliver_rooms(self) -> None:
+        threading.Thread(target=self.switchboard.conferences.deliver, name="rooms", daemon=True).start()
 
     def place(self, from_: str, to: str, **kwargs: Any) -> LiveCall:
         """A caller dials the hotline: the call starts on its own thread at once."""

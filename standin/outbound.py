@@ -26,6 +26,7 @@ import time
 from email.utils import formatdate
 from typing import Any
 
+from standin.errors import CallbackError
 from standin.live import LiveCall, LiveCalls, Message
 from standin.rest import OutboundCall, Switchboard
 
@@ -108,10 +109,15 @@ class DialledCall(LiveCall):
         outcome = self._ring()
         if outcome != "answer":
             self._release(f"the call was {outcome}", missed=outcome == "no-answer")
+            if self.outbound.conference is not None:
+                self._not_in_room(outcome)
             self.switchboard.update_outbound(self.call_sid, status=outcome)
             self._progress("completed", outcome)
             self.state = "completed"  # it never ran: the record keeps how it ended
             self.events.add("ended", state=outcome)
+            return
+        if self.outbound.conference is not None:
+            self._in_room()
             return
         record = self.switchboard.outbound_call(self.call_sid) or self.outbound  # a new Url while it rang
         self.voice_url, self.voice_method, self.outbound = record.url or "", record.method, record
@@ -121,6 +127,58 @@ class DialledCall(LiveCall):
         self._progress("answered", "in-progress")
         self.serve()
         self.switchboard.update_outbound(self.call_sid, status="completed")
+
+    def _in_room(self) -> None:
+        """A participant's leg, answered: in its room until it hangs up or the room lets it go."""
+        rooms = self.switchboard.conferences
+        found = rooms.of_call(self.call_sid)
+        if found is None:  # removed while it rang
+            self.state = "completed"
+            self.events.add("ended", state="completed")
+            return
+        found[1].on_left = lambda: self.inbox.put(Message("room", by="twilio"))
+        self.events.add("answered", by=party_of(self.to) or "caller")
+        self.events.add("state", state="conference")
+        if self.client is not None:
+            self.client.events.add("connected", call=self.call_sid, caller=self.from_)
+        try:
+            rooms.answered(self.call_sid)
+        except CallbackError as exc:
+            self.events.add("error", text=str(exc))
+        while True:
+            message = self._next(None)
+            if message is None or message.kind == "room":
+                break
+            if message.kind in ("hangup", "end") and message.by in ("caller", party_of(self.to)):
+                try:
+                    rooms.hang_up(self.call_sid)
+                except CallbackError as exc:
+                    self.events.add("error", text=str(exc))
+                break
+            self.events.add("ignored", what=message.kind, state="conference")
+        self.state = "completed"
+        self.switchboard.update_outbound(self.call_sid, status="completed")
+        self._release("the call ended")
+        self.events.add("ended", state="completed")
+
+    def _not_in_room(self, outcome: str) -> None:
+        """A participant's leg not answered: its room hears that it left."""
+        try:
+            if outcome == "canceled":
+                return  # removed through the API: the room knows already
+            self.switchboard.conferences.not_answered(self.call_sid, outcome)
+        except (CallbackError, LookupError) as exc:
+            self.events.add("error", text=str(exc))
+
+    def _flush(self) -> None:
+        """A console's leg also shows on the console: what it hears (a whisper), then the room."""
+        if self.client is not None:
+            for item in self.heard[self._shown["heard"] :]:
+                if item.kind == "say":
+                    self.client.events.add("whisper", text=item.text, language=item.language)
+            if self.state == "conference" and self._shown["state"] != (self.state, id(self._waiting)):
+                self.client.events.add("connected", call=self.call_sid, caller=self.from_)
+        super()._flush()
 
     def start(self) -> None:
         """Answered: fetch the call's Url, or run its inline Twiml."""
@@ -163,8 +221,9 @@ class DialledCall(LiveCall):
             record = self.switchboard.outbound_call(self.call_sid)
             return "canceled" if record is not None and record.status == "canceled" else None
         if message.by in (party, "caller") and message.kind in PARTY_ANSWERS:
-            if message.kind == "answer" and self.client is not None:
+            if message.kind == "answer" and self.client is not None and not self.to.startswith("client:"):
                 self.client.call, self.client = None, None  # the phone follows the call by its sid
+            # A console (client:) stays linked: its `hangup` ends this call, and it hears the end.
             return PARTY_ANSWERS[message.kind]
         self.events.add("ignored", what=message.kind, state="ringing")
         return None

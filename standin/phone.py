@@ -291,6 +291,14 @@ class Call(TwimlInterpreter):
         """
         if self.take_pending():
             return
+        if self.state == "conference":
+            # What the room has to say first (held, let go), then its music's document again.
+            self._deliver_room_events()
+            for _ in range(documents if self.state == "conference" else 0):
+                if self.conferences is None or not self.conferences.more_music(self.call_sid):
+                    break
+                self._deliver_room_events()
+            return
         if self.on_hold and self.state == "gathering":
             for _ in range(documents):
                 self.silence()
@@ -325,7 +333,14 @@ class Call(TwimlInterpreter):
         previous, waiting, queue = self.state, self._waiting, self._queue
         self.state = "completed"  # requests from here on carry CallStatus=completed
         problems: list[str | None] = []
-        if previous == "dialing" and waiting is not None and waiting.get("action"):
+        if previous == "conference" and self.conferences is not None:
+            self.conference = None
+            self.conferences.leave(self.call_sid)
+            problems.extend(self.conferences.deliver())
+            if waiting is not None and waiting.get("action"):
+                # Twilio requests the Dial's action after the room, and ignores its answer.
+                problems.append(self._notify(waiting.get("action", ""), method_of(waiting), {}))
+        elif previous == "dialing" and waiting is not None and waiting.get("action"):
             # The bridged call ends with the caller; Twilio requests the action and ignores it.
             talked = int(self._ticks() - self._dial_started_at)
             params = {
@@ -387,6 +402,10 @@ class Call(TwimlInterpreter):
             return True
         problem = None
         queue = self._queue
+        if self.state == "conference" and self.conferences is not None:
+            # Moved to new TwiML, the call leaves its room (its Dial action is not requested).
+            self.conference = None
+            self.conferences.leave(self.call_sid, call_status="in-progress")
         if queue is not None and queue.enqueue.get("action"):
             self.current_url = queue.resume_url  # the action resolves against the Enqueue's document
             params = {"QueueResult": "redirected", **queue.leave_params()}

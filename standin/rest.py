@@ -36,9 +36,11 @@ from werkzeug.datastructures import MultiDict
 from werkzeug.exceptions import HTTPException
 from werkzeug.serving import make_server
 
+from standin.conference import Conference, Conferences, Participant, Recording, RoomSettings
 from standin.errors import CallStateError
 from standin.interpreter import ENDED
 from standin.phone import Call
+from standin.twiml_tables import CONFERENCE_EVENTS
 from standin.webhook import new_sid
 
 __all__ = ["ApiError", "Dialer", "OutboundCall", "Switchboard", "create_rest_app", "serve_in_thread"]
@@ -71,6 +73,7 @@ class OutboundCall:
     status: str = "queued"
     date_created: str = field(default_factory=rfc2822_now)
     machine_detection: str | None = None  # Enable or DetectMessageEnd: the answer says AnsweredBy
+    conference: str | None = None  # a participant's leg: answered, it joins this room
 
 
 class Dialer(Protocol):
@@ -96,12 +99,28 @@ class Switchboard:
         self._messages: list[dict[str, Any]] = []
         self._message_failures: list[tuple[int, int, str]] = []
         self.dialer: Dialer | None = None  # without one, outbound calls stay queued
+        self.conferences = Conferences()
+        self.conferences.on_call_status = self._participant_call_status
 
     def register(self, call: Call) -> Call:
-        """Make a stand-in call reachable through the API by its CallSid; return it."""
+        """Make a stand-in call reachable through the API by its CallSid; return it.
+
+        Its ``<Dial><Conference>`` joins the switchboard's rooms (whose REST-made rooms sign
+        their callbacks with the first registered call's transport).
+        """
         with self._lock:
             self._live[call.call_sid] = (call, rfc2822_now())
+        call.conferences = self.conferences
+        if self.conferences.transport is None:
+            self.conferences.transport = call.transport
         return call
+
+    def _participant_call_status(self, sid: str, status: str) -> None:
+        """A participant the API dialled answered or ended: its call's record follows."""
+        with self._lock:
+            record = self._outbound.get(sid)
+            if record is not None and record.status not in NOT_ANSWERED | {"completed"}:
+                self._outbound[sid] = replace(record, status=status)
 
     def live_call(self, sid: str) -> tuple[Call, str] | None:
         """The registered call with this CallSid and the date it was registered, if any."""
@@ -160,6 +179,7 @@ class Switchboard:
         with self._lock:
             self._live.clear()
             self._outbound.clear()
+        self.conferences.forget()
 
     def clear(self) -> None:
         """Forget the messages sent and any failures still due (a session-wide switchboard)."""
@@ -282,6 +302,73 @@ def _live_status(call: Call) -> str:
     if call.state in ENDED:
         return "no-answer"  # rejected before being answered
     return "ringing" if call.state == "new" else "in-progress"
+
+
+def _conference_json(room: Conference) -> dict[str, Any]:
+    """A Conference resource as Twilio returns it."""
+    uri = f"/{API_VERSION}/Accounts/{room.account_sid}/Conferences/{room.sid}"
+    return {
+        "sid": room.sid, "account_sid": room.account_sid, "friendly_name": room.friendly_name,
+        "status": room.status, "date_created": room.date_created, "date_updated": room.date_updated,
+        "api_version": API_VERSION, "region": "us1", "uri": f"{uri}.json",
+        "reason_conference_ended": room.reason_conference_ended,
+        "call_sid_ending_conference": room.call_sid_ending_conference,
+        "subresource_uris": {
+            "participants": f"{uri}/Participants.json", "recordings": f"{uri}/Recordings.json",
+        },
+    }  # fmt: skip
+
+
+def _participant_json(room: Conference, participant: Participant) -> dict[str, Any]:
+    """A Participant resource as Twilio returns it."""
+    uri = f"/{API_VERSION}/Accounts/{room.account_sid}/Conferences/{room.sid}/Participants"
+    return {
+        "account_sid": room.account_sid, "call_sid": participant.call_sid,
+        "conference_sid": room.sid, "label": participant.label, "muted": participant.muted,
+        "hold": participant.hold, "coaching": participant.coaching,
+        "call_sid_to_coach": participant.call_sid_to_coach if participant.coaching else None,
+        "start_conference_on_enter": participant.start_conference_on_enter,
+        "end_conference_on_exit": participant.end_conference_on_exit,
+        "status": participant.status, "date_created": participant.date_created,
+        "date_updated": rfc2822_now(), "queue_time": None,
+        "uri": f"{uri}/{participant.call_sid}.json",
+    }  # fmt: skip
+
+
+def _recording_json(recording: Recording) -> dict[str, Any]:
+    """A Recording resource as Twilio returns it (duration -1 until it is complete)."""
+    done = recording.status in ("completed", "stopped")
+    return {
+        "sid": recording.sid, "account_sid": recording.account_sid,
+        "conference_sid": recording.conference_sid, "call_sid": None, "api_version": API_VERSION,
+        "status": "completed" if done else recording.status, "channels": 1, "source": "DialConference",
+        "duration": str(recording.duration) if done else "-1", "date_created": recording.date_created,
+        "date_updated": rfc2822_now(), "start_time": recording.date_created, "price": None,
+        "price_unit": "USD", "error_code": None, "encryption_details": None,
+        "uri": f"/{API_VERSION}/Accounts/{recording.account_sid}/Recordings/{recording.sid}.json",
+    }  # fmt: skip
+
+
+def _page(name: str, uri: str, items: list[dict[str, Any]]) -> Response:
+    """One page of a list resource holding every item."""
+    return jsonify(
+        **{name: items}, page=0, page_size=max(len(items), 50), start=0, end=max(len(items) - 1, 0),
+        uri=uri, first_page_uri=uri, next_page_uri=None, previous_page_uri=None,
+    )  # fmt: skip
+
+
+def _flag(form: MultiDict[str, str], name: str, default: bool = False) -> bool:
+    """A true/false parameter: Twilio reads anything but ``true`` as false."""
+    return form[name].lower() == "true" if name in form else default
+
+
+def _maybe_flag(form: MultiDict[str, str], name: str) -> bool | None:
+    """A true/false parameter, or None when the request leaves it as it is."""
+    return _flag(form, name) if name in form else None
+
+
+def _method_or_none(form: MultiDict[str, str], name: str) -> str | None:
+    return _method(form, name) if name in form else None
 
 
 def _message_json(account_sid: str, message: dict[str, Any]) -> dict[str, Any]:
@@ -428,6 +515,225 @@ def create_rest_app(switchboard: Switchboard, account_sid: str, auth_token: str)
             if switchboard.update_outbound(sid, **changes) is not None and switchboard.dialer is not None:
                 switchboard.dialer.updated(sid)
         return jsonify(call_json(sid))
+
+    # -- conferences and their participants ----------------------------------------------------
+
+    rooms = switchboard.conferences
+
+    def room_of(sid: str) -> Conference:
+        # Only creating a participant may name the room by its friendly name.
+        room = rooms.find(sid, account_sid) if sid.startswith("CF") else None
+        if room is None:
+            raise not_found()
+        return room
+
+    def participant_of(room: Conference, sid: str) -> Participant:
+        # Ended calls and rooms have no participants left: Twilio answers 404 for them.
+        found = room.participant(sid) if room.status != "completed" else None
+        if found is None:
+            raise not_found()
+        return found
+
+    @app.get(f"{base}/Conferences.json")
+    def list_conferences(account: str) -> Response:
+        found = [_conference_json(room) for room in rooms.rooms(account_sid)]
+        filters = (("friendly_name", "FriendlyName"), ("status", "Status"))
+        wanted = {key: request.args[arg] for key, arg in filters if arg in request.args}
+        found = [c for c in found if all(c[k] == v for k, v in wanted.items())]
+        return _page("conferences", f"/{API_VERSION}/Accounts/{account}/Conferences.json", found[::-1])
+
+    @app.get(f"{base}/Conferences/<sid>.json")
+    def fetch_conference(account: str, sid: str) -> Response:
+        return jsonify(_conference_json(room_of(sid)))
+
+    @app.post(f"{base}/Conferences/<sid>.json")
+    def update_conference(account: str, sid: str) -> Response:
+        room = room_of(sid)
+        status = request.form.get("Status")
+        if status not in (None, "completed"):
+            raise ApiError(400, 20001, f"Status must be completed, not {status!r}")
+        announce = _url(request.form, "AnnounceUrl", 21205)
+        if announce and room.status != "completed":
+            for participant in room.connected():
+                rooms.update(room, participant, announce_url=announce)
+        if status == "completed":
+            rooms.end(room)
+        return jsonify(_conference_json(room))
+
+    @app.get(f"{base}/Conferences/<sid>/Participants.json")
+    def list_participants(account: str, sid: str) -> Response:
+        room = room_of(sid)
+        found = (
+            [_participant_json(room, p) for p in room.participants.values()]
+            if room.status != "completed"
+            else []
+        )
+        for key, arg in (("muted", "Muted"), ("hold", "Hold"), ("coaching", "Coaching")):
+            if arg in request.args:
+                found = [p for p in found if p[key] == (request.args[arg] == "true")]
+        uri = f"/{API_VERSION}/Accounts/{account}/Conferences/{room.sid}/Participants.json"
+        return _page("participants", uri, found)
+
+    @app.post(f"{base}/Conferences/<sid>/Participants.json")
+    def create_participant(account: str, sid: str) -> tuple[Response, int]:
+        form = request.form
+        to, from_ = form.get("To", ""), form.get("From", "")
+        if not to:
+            raise ApiError(400, 21201, "No 'To' number is specified")
+        if not from_:
+            raise ApiError(400, 21213, "No 'From' number is specified")
+        if not _dialable(to):
+            raise ApiError(400, 21211, f"The 'To' number {to} is not a valid phone number.")
+        coaching, coached = _flag(form, "Coaching"), form.get("CallSidToCoach") or None
+        if coaching and not coached:
+            raise ApiError(400, 20001, "CallSidToCoach is required when Coaching is true")
+        events = [event for value in form.getlist("StatusCallbackEvent") for event in value.split()]
+        if not set(events) <= set(CALL_EVENTS):
+            raise ApiError(400, 20001, f"StatusCallbackEvent must be among {', '.join(CALL_EVENTS)}")
+        room_events = [e for value in form.getlist("ConferenceStatusCallbackEvent") for e in value.split()]
+        if not set(room_events) <= CONFERENCE_EVENTS:
+            raise ApiError(
+                400, 20001, f"ConferenceStatusCallbackEvent must be among {sorted(CONFERENCE_EVENTS)}"
+            )
+        timeout = form.get("Timeout", "60")
+        if not (timeout.isascii() and timeout.isdigit()) or not 5 <= int(timeout) <= 600:
+            raise ApiError(400, 20001, f"Timeout must be a whole number of seconds, 5 to 600: {timeout!r}")
+        # The path names the room by its sid, or by its friendly name (made if it is not there).
+        room = rooms.find(sid, account_sid)
+        if room is None and re.fullmatch(r"CF[0-9a-fA-F]{32}", sid):
+            raise not_found()
+        if room is None:
+            settings = RoomSettings(
+                status_callback=_url(form, "ConferenceStatusCallback", 21609),
+                status_callback_method=_method(form, "ConferenceStatusCallbackMethod"),
+                status_callback_events=frozenset(room_events),
+            )
+            room = rooms.open(sid, account_sid, settings, None)
+        label = form.get("Label") or None
+        if label and room.participant(label) is not None:
+            raise ApiError(400, 20001, f"A participant labelled {label!r} is already in the conference")
+        wait_url = form.get("WaitUrl")
+        participant = Participant(
+            call_sid=new_sid("CA"), account_sid=account_sid, conference_sid=room.sid, label=label,
+            muted=_flag(form, "Muted"), coaching=coaching or coached is not None, call_sid_to_coach=coached,
+            start_conference_on_enter=_flag(form, "StartConferenceOnEnter", True),
+            end_conference_on_exit=_flag(form, "EndConferenceOnExit"),
+            wait_url=wait_url if wait_url is None else (wait_url and _url(form, "WaitUrl", 21205)),
+            wait_method=_method(form, "WaitMethod"), from_=from_, to=to,
+            status_callback=_url(form, "StatusCallback", 21609),
+            status_callback_method=_method(form, "StatusCallbackMethod"),
+            status_callback_events=tuple(events or ["completed"]),
+        )  # fmt: skip
+        record = OutboundCall(
+            sid=participant.call_sid, account_sid=account_sid, to=to, from_=from_, url=None, method="POST",
+            twiml=None, status_callback=None, status_callback_method="POST", status_callback_event=[],
+            timeout=int(timeout), conference=room.sid,
+        )  # fmt: skip
+        switchboard.place(record)
+        rooms.add(room, participant)
+        body = _participant_json(room, participant)
+        if switchboard.dialer is not None:
+            switchboard.dialer.dial(record)
+        return jsonify(body), 201
+
+    @app.get(f"{base}/Conferences/<sid>/Participants/<call>.json")
+    def fetch_participant(account: str, sid: str, call: str) -> Response:
+        room = room_of(sid)
+        return jsonify(_participant_json(room, participant_of(room, call)))
+
+    @app.post(f"{base}/Conferences/<sid>/Participants/<call>.json")
+    def update_participant(account: str, sid: str, call: str) -> Response:
+        room = room_of(sid)
+        participant = participant_of(room, call)
+        form = request.form
+        coached = form.get("CallSidToCoach") or None
+        coaching = _maybe_flag(form, "Coaching")
+        if coaching and not (coached or participant.call_sid_to_coach):
+            raise ApiError(400, 20001, "CallSidToCoach is required when Coaching is true")
+        rooms.update(
+            room, participant,
+            muted=_maybe_flag(form, "Muted"), hold=_maybe_flag(form, "Hold"),
+            hold_url=_url(form, "HoldUrl", 21205), hold_method=_method_or_none(form, "HoldMethod"),
+            coaching=coaching, call_sid_to_coach=coached,
+            end_conference_on_exit=_maybe_flag(form, "EndConferenceOnExit"),
+            announce_url=_url(form, "AnnounceUrl", 21205), announce_method=_method(form, "AnnounceMethod"),
+        )  # fmt: skip
+        return jsonify(_participant_json(room, participant))
+
+    @app.delete(f"{base}/Conferences/<sid>/Participants/<call>.json")
+    def remove_participant(account: str, sid: str, call: str) -> tuple[str, int]:
+        room = room_of(sid)
+        participant = participant_of(room, call)
+        if participant.in_room or participant.call is not None:
+            rooms.leave(participant.call_sid, kicked=True)
+        else:
+            rooms.cancel(participant.call_sid, "canceled")
+            if switchboard.dialer is not None:
+                switchboard.dialer.updated(participant.call_sid)  # it stops ringing
+        return "", 204
+
+    # -- recordings ----------------------------------------------------------------------------
+
+    def recording_of(room: Conference, sid: str) -> Recording:
+        found = rooms.recording(room, sid)
+        if found is None or found.deleted:
+            raise not_found()
+        return found
+
+    @app.get(f"{base}/Conferences/<sid>/Recordings.json")
+    def list_room_recordings(account: str, sid: str) -> Response:
+        room = room_of(sid)
+        found = [_recording_json(r) for r in room.recordings if not r.deleted]
+        return _page(
+            "recordings", f"/{API_VERSION}/Accounts/{account}/Conferences/{room.sid}/Recordings.json", found
+        )
+
+    @app.get(f"{base}/Conferences/<sid>/Recordings/<rec>.json")
+    def fetch_room_recording(account: str, sid: str, rec: str) -> Response:
+        return jsonify(_recording_json(recording_of(room_of(sid), rec)))
+
+    @app.post(f"{base}/Conferences/<sid>/Recordings/<rec>.json")
+    def update_room_recording(account: str, sid: str, rec: str) -> Response:
+        room = room_of(sid)
+        recording = recording_of(room, rec)
+        status = request.form.get("Status", "")
+        if status not in ("paused", "in-progress", "stopped"):
+            raise ApiError(400, 20001, f"Status must be paused, in-progress or stopped, not {status!r}")
+        if request.form.get("PauseBehavior", "silence") not in ("skip", "silence"):
+            raise ApiError(400, 20001, "PauseBehavior must be skip or silence")
+        if recording.status not in ("in-progress", "paused"):
+            raise ApiError(400, 21220, "The recording is not in progress")
+        rooms.set_recording(room, recording, status)
+        return jsonify(_recording_json(recording))
+
+    @app.get(f"{base}/Recordings.json")
+    def list_recordings(account: str) -> Response:
+        wanted = request.args.get("ConferenceSid")
+        found = [
+            _recording_json(r)
+            for room in rooms.rooms(account_sid)
+            if wanted in (None, room.sid)
+            for r in room.recordings
+            if not r.deleted
+        ]
+        return _page("recordings", f"/{API_VERSION}/Accounts/{account}/Recordings.json", found[::-1])
+
+    @app.get(f"{base}/Recordings/<rec>.json")
+    def fetch_recording(account: str, rec: str) -> Response:
+        found = rooms.find_recording(rec, account_sid)
+        if found is None:
+            raise not_found()
+        return jsonify(_recording_json(found[1]))
+
+    @app.delete(f"{base}/Recordings/<rec>.json")
+    def delete_recording(account: str, rec: str) -> tuple[str, int]:
+        found = rooms.find_recording(rec, account_sid)
+        if found is None:
+            raise not_found()
+        if found[1].status in ("in-progress", "paused"):
+            raise ApiError(400, 20001, "A recording in progress cannot be deleted")
+        found[1].deleted = True
+        return "", 204
 
     @app.post(f"{base}/Messages.json")
     def create_message(account: str) -> tuple[Response, int]:

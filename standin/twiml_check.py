@@ -17,6 +17,9 @@ from collections.abc import Callable
 from standin.twiml_tables import (
     ATTRIBUTES,
     BOOLEAN_ATTRIBUTES,
+    CONFERENCE_AUDIO_VERBS,
+    CONFERENCE_BEEPS,
+    CONFERENCE_EVENTS,
     DIAL_NOUNS,
     GATHER_INPUTS,
     GATHER_LANGUAGES,
@@ -35,12 +38,16 @@ class TwiMLError(ValueError):
     """A TwiML document Twilio would refuse, or one that would strand a caller."""
 
 
-def check_twiml(body: str | bytes, *, wait_document: bool = False) -> ET.Element:
+def check_twiml(
+    body: str | bytes, *, wait_document: bool = False, conference_audio: bool = False
+) -> ET.Element:
     """Parse ``body`` as TwiML for a voice call and return its ``<Response>`` element.
 
     ``wait_document`` checks the body as an ``<Enqueue>`` ``waitUrl`` document: only the verbs
     Twilio runs for a queued caller are allowed, and a trailing ``<Gather>`` is fine because
     Twilio requests the ``waitUrl`` again when the document ends instead of hanging up.
+    ``conference_audio`` checks it as what a conference plays to a participant (its waitUrl,
+    a holdUrl, an announceUrl): Say, Play, Pause and Redirect only.
     """
     if not body or not body.strip():
         raise TwiMLError("the body is empty: Twilio needs a <Response> document")
@@ -54,6 +61,8 @@ def check_twiml(body: str | bytes, *, wait_document: bool = False) -> ET.Element
     _check_no_text(root, "Response")
     allowed = WAIT_VERBS if wait_document else TOP_LEVEL_VERBS
     context = "a waitUrl document" if wait_document else "<Response>"
+    if conference_audio:
+        allowed, context = CONFERENCE_AUDIO_VERBS, "a conference's waitUrl, holdUrl or announceUrl"
     for path, verb in _children(root, "Response"):
         if verb.tag not in allowed:
             raise TwiMLError(f"{path}: <{verb.tag}> is not a verb allowed in {context}")
@@ -200,6 +209,8 @@ def _check_dial(element: ET.Element, path: str) -> None:
         return
     if _has_text(element.text) or any(_has_text(child.tail) for child in element):
         raise TwiMLError(f"{path}: <Dial> mixes a number in text with nouns")
+    if any(child.tag == "Conference" for child in element) and len(element) > 1:
+        raise TwiMLError(f"{path}: a <Dial> to a <Conference> dials nothing else")
     for child_path, child in _children(element, path):
         if child.tag not in DIAL_NOUNS:
             raise TwiMLError(f"{child_path}: <{child.tag}> is not a noun <Dial> accepts")
@@ -208,6 +219,36 @@ def _check_dial(element: ET.Element, path: str) -> None:
 
 def _check_noun(element: ET.Element, path: str) -> None:
     _check_text_only(element, path, required="text naming what to dial")
+
+
+def _check_conference(element: ET.Element, path: str) -> None:
+    """A conference room: its name, and the attributes whose values Twilio lists."""
+    _check_text_only(element, path, required="the conference's name")
+    beep = element.get("beep", "true")
+    if beep not in CONFERENCE_BEEPS:
+        allowed = ", ".join(sorted(CONFERENCE_BEEPS))
+        raise TwiMLError(f"{path}: <Conference> attribute beep={beep!r} must be one of {allowed}")
+    events = element.get("statusCallbackEvent", "").split()
+    unknown = sorted(set(events) - CONFERENCE_EVENTS)
+    if unknown:
+        raise TwiMLError(f"{path}: <Conference> statusCallbackEvent has no event {unknown[0]!r}")
+    if events and not element.get("statusCallback"):
+        raise TwiMLError(f"{path}: <Conference> statusCallbackEvent without a statusCallback is never sent")
+    record = element.get("record", "do-not-record")
+    if record not in ("do-not-record", "record-from-start"):
+        raise TwiMLError(
+            f"{path}: <Conference> attribute record={record!r} must be do-not-record or record-from-start"
+        )
+    recording_events = set(element.get("recordingStatusCallbackEvent", "").split())
+    if not recording_events <= {"in-progress", "completed", "absent"}:
+        raise TwiMLError(
+            f"{path}: <Conference> recordingStatusCallbackEvent takes in-progress, completed, absent"
+        )
+    size = element.get("maxParticipants")
+    if size is not None and int(size) > 250:
+        raise TwiMLError(f"{path}: <Conference> attribute maxParticipants={size!r} must be 2 to 250")
+    if element.get("coach") is not None and not re.fullmatch(r"CA[0-9a-fA-F]{32}", element.get("coach", "")):
+        raise TwiMLError(f"{path}: <Conference> attribute coach must be the CallSid of a participant")
 
 
 def _check_enqueue(element: ET.Element, path: str) -> None:
@@ -245,7 +286,7 @@ _CONTENT_RULES: dict[str, Callable[[ET.Element, str], None]] = {
     "Client": _check_noun,
     "Sip": _check_noun,
     "Queue": _check_noun,
-    "Conference": _check_noun,
+    "Conference": _check_conference,
     "Enqueue": _check_enqueue,
     "Task": lambda element, path: _check_text_only(element, path, required="task attributes"),
     "Record": _check_record,

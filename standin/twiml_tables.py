@@ -12,6 +12,9 @@ import re
 __all__ = [
     "ATTRIBUTES",
     "BOOLEAN_ATTRIBUTES",
+    "CONFERENCE_AUDIO_VERBS",
+    "CONFERENCE_BEEPS",
+    "CONFERENCE_EVENTS",
     "DIAL_NOUNS",
     "GATHER_INPUTS",
     "GATHER_LANGUAGES",
@@ -29,6 +32,14 @@ TOP_LEVEL_VERBS = frozenset(
 )
 # What Twilio runs in an <Enqueue> waitUrl document (the caller is on hold in the queue).
 WAIT_VERBS = frozenset({"Say", "Play", "Pause", "Gather", "Redirect", "Leave", "Hangup"})
+# What Twilio runs from a conference's waitUrl, a participant's holdUrl or an announceUrl
+# (error 13238: Dial, Gather, Hangup and Record are not allowed there).
+CONFERENCE_AUDIO_VERBS = frozenset({"Say", "Play", "Pause", "Redirect"})
+# <Conference statusCallbackEvent>: the events an app may ask for, space separated.
+CONFERENCE_EVENTS = frozenset(
+    {"start", "end", "join", "leave", "mute", "hold", "modify", "speaker", "announcement"}
+)
+CONFERENCE_BEEPS = frozenset({"true", "false", "onEnter", "onExit"})
 DIAL_NOUNS = frozenset({"Number", "Client", "Sip", "Queue", "Conference"})
 
 # Documented attributes of each element. Unknown attributes are errors: a misspelt
@@ -90,10 +101,12 @@ INTEGER_MINIMUMS: dict[tuple[str, str], int] = {
     ("Record", "maxLength"): 1,
     ("Task", "priority"): 0,
     ("Task", "timeout"): 1,
+    ("Conference", "maxParticipants"): 2,
 }
 BOOLEAN_ATTRIBUTES = frozenset(
     {"actionOnEmptyResult", "playBeep", "hangupOnStar", "profanityFilter", "enhanced"}
-    | {"bargeIn", "transcribe", "answerOnBridge"}
+    | {"bargeIn", "transcribe", "answerOnBridge", "muted", "startConferenceOnEnter"}
+    | {"endConferenceOnExit"}
 )
 GATHER_INPUTS = frozenset({"dtmf", "speech", "dtmf speech", "speech dtmf"})
 KEYS = frozenset("0123456789*#")

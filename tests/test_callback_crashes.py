@@ -16,7 +16,8 @@ import redis
 from flask import Flask
 
 from ivr import faultpoints, keys
-from ivr.callcenter.agents import READY, RINGING
+from ivr.callcenter.agents import READY, RING_MARGIN_SECONDS, RINGING
+from ivr.callcenter.callbacks import PLACING_SECONDS
 from ivr.clock import FixedClock
 from ivr.services import services_of
 from queue_worker.reaper import reap_once
@@ -47,9 +48,27 @@ def matched_callback(app: Flask, switchboard: Switchboard, from_: str = DEMO_CAL
 
 
 def past_the_lease(app: Flask) -> None:
+    """Past the agent's lease for a placed callback: the reaper asks Twilio how the call goes."""
     hotline = services_of(app)
     clock: FixedClock = hotline.clock
-    clock.set(clock.now() + timedelta(seconds=hotline.callbacks.lease_seconds() + 1))
+    clock.set(clock.now() + timedelta(seconds=hotline.callbacks.check_seconds() + 1))
+    hotline.agents.heartbeat("li_na", clock.now())
+
+
+def past_the_placing(app: Flask) -> None:
+    """Past the time a claimed attempt has to place its call: the reaper asks the claim and Twilio."""
+    hotline = services_of(app)
+    clock: FixedClock = hotline.clock
+    clock.set(clock.now() + timedelta(seconds=PLACING_SECONDS + 1))
+    hotline.agents.heartbeat("li_na", clock.now())
+
+
+def past_the_ring(app: Flask) -> None:
+    """Past the customer's ring timeout (and its margin) since the call was placed."""
+    hotline = services_of(app)
+    clock: FixedClock = hotline.clock
+    ring = hotline.config.file.callbacks.ring_timeout_seconds + RING_MARGIN_SECONDS
+    clock.set(clock.now() + timedelta(seconds=ring + 1))
     hotline.agents.heartbeat("li_na", clock.now())
 
 
@@ -90,7 +109,7 @@ def test_dead_after_the_claim_before_dialling_counts_as_not_reached_and_never_di
     jobs(cb_app)  # the job dies after its claim, before asking Twilio for the call
     monkeypatch.setattr(faultpoints, "hook", None)
     assert calls_to(switchboard, asker) == []
-    past_the_lease(cb_app)
+    past_the_placing(cb_app)
     assert reap_once(hotline, hotline.clock.now()).agents == {"li_na": "callback not placed"}
     assert hotline.agents.get("li_na").state == READY
     record = redis_conn.hgetall(keys.call(sid))
@@ -116,7 +135,7 @@ def test_dead_after_dialling_the_call_is_adopted_not_placed_again(
     (placed,) = calls_to(switchboard, asker)
     assert redis_conn.hget(keys.call(sid), "cb_status") == "dialling"
     switchboard.place(replace(placed, status="in-progress"))  # the customer answered, is greeted
-    past_the_lease(cb_app)
+    past_the_placing(cb_app)
     reaped = reap_once(hotline, hotline.clock.now())
     assert reaped.agents == {"li_na": "callback in progress"}  # still ringing at the customer's
     record = redis_conn.hgetall(keys.call(sid))
@@ -180,7 +199,10 @@ def test_a_callback_that_never_leaves_the_queued_state_frees_the_agent(
     jobs(cb_app)
     (placed,) = calls_to(switchboard, asker)
     assert switchboard.outbound_call(placed.sid).status == "queued"
-    past_the_lease(cb_app)
+    past_the_lease(cb_app)  # it may still ring: the agent is kept for another check
+    assert reap_once(hotline, hotline.clock.now()).agents == {"li_na": "callback in progress"}
+    assert hotline.agents.get("li_na").state == RINGING
+    past_the_ring(cb_app)
     assert reap_once(hotline, hotline.clock.now()).agents == {"li_na": "callback no-answer"}
     assert hotline.agents.get("li_na").state == READY
     assert switchboard.outbound_call(placed.sid).status == "canceled"
@@ -202,7 +224,6 @@ def test_a_matcher_dead_before_the_job_costs_the_customer_seconds_not_the_whole_
         hotline.matcher.for_agent("li_na")
     monkeypatch.setattr(faultpoints, "hook", None)
     clock: FixedClock = hotline.clock
-    assert hotline.callbacks.start_lease_seconds() + 1 < hotline.callbacks.lease_seconds()
     clock.set(clock.now() + timedelta(seconds=hotline.callbacks.start_lease_seconds() + 1))
     hotline.agents.heartbeat("li_na", clock.now())
     assert reap_once(hotline, clock.now()).agents == {"li_na": "callback placed again"}
@@ -210,7 +231,8 @@ def test_a_matcher_dead_before_the_job_costs_the_customer_seconds_not_the_whole_
     (placed,) = calls_to(switchboard, asker)
     clock.set(clock.now() + timedelta(seconds=hotline.callbacks.start_lease_seconds() + 1))
     hotline.agents.heartbeat("li_na", clock.now())
-    assert "li_na" not in reap_once(hotline, clock.now()).agents  # the placed call keeps the agent
+    assert reap_once(hotline, clock.now()).agents.get("li_na") in (None, "callback in progress")
+    assert hotline.agents.get("li_na").state == RINGING  # the placed call keeps the agent
     back = customer(cb_app, switchboard, placed)
     back.press("1")
     assert back.dialed[-1]["value"] == "li_na"

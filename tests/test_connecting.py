@@ -21,6 +21,7 @@ from standin.phone import Call
 from standin.rest import Switchboard
 from standin.transport import FlaskTransport
 from tests.conftest import ACCOUNT_SID, AUTH_TOKEN, DEMO_ACCOUNT, PUBLIC_BASE_URL, SHANGHAI, waiting_in
+from tests.test_api import Api, token_for
 
 MANDARIN, ENGLISH = "1", "2"
 
@@ -139,8 +140,8 @@ def test_position_and_wait_are_announced_in_the_callers_language(
     third = topup_caller(dial)
     # One caller ahead; li_na also serves general, but takes payments first (skill 5 against 3),
     # so she counts a whole agent; the default 180 s a call plus 45 s wrap-up: two stages of
-    # 225 s, a wait of 7.5 minutes whose 80% range (10% and 90% points of that Erlang wait,
-    # 120 s and 875 s) is said rounded.
+    # 225 s, a wait of 7.5 minutes: of the ranges a caller can hear, "2 to 15 minutes" holds
+    # 80.8% of that Erlang wait, the narrowest within 3 points of 80%.
     assert "您前面还有1位客户。预计等待2到15分钟。" in third.heard_text().replace(" ", "")
     mark = third.mark()
     third.continue_loop()
@@ -340,3 +341,17 @@ def test_a_caller_matched_between_a_hold_turns_reads_is_connected_not_overflowed
     assert call.state == "dialing" and call.dialed[-1]["value"] == "li_na"
     day = redis_conn.hget(keys.call(call.call_sid), "day")
     assert "overflowed" not in redis_conn.hgetall(keys.department_stats("payments", day))
+
+
+def test_a_caller_connected_by_a_dial_cannot_be_held(
+    app: Flask, dial: Callable[..., Call], run_jobs: Callable[[], None]
+) -> None:
+    """Hold needs the conference room (`connect_via: conference`): a Dial's caller gets a 409."""
+    api, token = Api(app), token_for(app, "agent", "li_na")
+    assert api.call("POST", "/api/agent/call/hold", token, json={"hold": True}).status_code == 404  # no call
+    call = topup_caller(dial)
+    ready(app, "li_na", run_jobs)
+    call.continue_loop()
+    call.answer()
+    refused = api.call("POST", "/api/agent/call/hold", token, json={"hold": True})
+    assert refused.status_code == 409 and "not in a conference room" in refused.get_json()["error"]

@@ -25,7 +25,14 @@ from rq.registry import ScheduledJobRegistry
 from rq.scheduler import RQScheduler
 
 from ivr import faultpoints, keys
-from ivr.callcenter.agents import NOT_READY, READY, RESERVE_LEASE_SECONDS, RING_MARGIN_SECONDS, RINGING
+from ivr.callcenter.agents import (
+    CONNECT_LEASE_SECONDS,
+    NOT_READY,
+    READY,
+    RESERVE_LEASE_SECONDS,
+    RING_MARGIN_SECONDS,
+    RINGING,
+)
 from ivr.clock import FixedClock
 from ivr.services import services_of
 from ivr.voice.waiting import REDIRECT_GRACE_SECONDS
@@ -221,6 +228,32 @@ def test_an_agent_whose_phone_rang_into_the_void_is_released_after_the_lease(
     first.dial_result("no-answer")  # the lost result turns up late: the caller is back on hold
     assert first.on_hold
     assert waiting_in(redis_conn, "payments") == [first.call_sid, second.call_sid]
+
+
+def test_an_agent_matched_to_a_caller_whose_dial_never_starts_is_free_within_seconds(
+    app: Flask, dial: Callable[..., Call], run_jobs: Callable[[], None], redis_conn: redis.Redis
+) -> None:
+    """The redirect was accepted but the caller's call never fetched its Dial (lost in a failover,
+    say): the agent is not kept a whole ring timeout for a call that is not ringing them."""
+    first = topup_caller(dial)
+    hotline = services_of(app)
+    go_ready(app, "li_na")
+    hotline.jobs.match_agent(None, "li_na")
+    run_jobs()
+    assert state_of(app, "li_na") == RINGING  # the redirect is pending on the caller's call
+    assert CONNECT_LEASE_SECONDS < ring_lease(app)
+    later(app, CONNECT_LEASE_SECONDS - 1)
+    assert reap_once(hotline, hotline.clock.now()).agents == {}  # within the lease
+    later(app, 2)
+    reaped = reap_once(hotline, hotline.clock.now())
+    assert hotline.agents.get("li_na").state == READY  # their phone never rang: ready, no reason
+    assert reaped.callers == {first.call_sid: "back"}
+    assert waiting_in(redis_conn, "payments") == [first.call_sid]
+    first.continue_loop()  # the redirect turns up late: the caller is on hold at their place
+    assert first.on_hold and first.dialed == []
+    run_jobs()  # the agent, ready again, is offered the caller once more
+    first.continue_loop()
+    assert first.state == "dialing" and first.dialed[-1]["value"] == "li_na"
 
 
 def test_a_caller_who_left_while_the_agent_rang_unnoticed_is_abandoned_and_the_agent_ready(

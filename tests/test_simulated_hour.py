@@ -186,3 +186,6 @@ def test_a_simulated_hour_accounts_for_every_caller(
     assert abs(abandon_wait / total["abandoned"] - report.abandon_wait_mean) < 0.01
     assert 0 < (report.occupancy_all or 0) <= 1
     assert report.announced_count > 0
+    # Every first figure heard is read back as one of the forms of words, and counted once.
+    assert sum(count for count, _ in report.announce_by_kind.values()) == report.announced_count
+    assert set(report.announce_by_kind) <= {"range", "about", "up_to", "soon"}

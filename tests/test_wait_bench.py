@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from bench.waits.predictors import HEAD_OF_LINE, PRODUCT
+from bench.waits.predictors import HEAD_OF_LINE, LIVE, PRODUCT
 from bench.waits.runner import probability_of_waiting, run
 from bench.waits.scenarios import scenario, shortened
 from ivr.waits.erlang import erlang_c
@@ -29,3 +29,5 @@ def test_estimator_is_within_the_target_of_the_best_possible_prediction() -> Non
     assert summary.ratios[PRODUCT].mean <= sc.target
     assert summary.ratios[HEAD_OF_LINE].mean > 1.5 * summary.ratios[PRODUCT].mean
     assert 0.7 <= summary.coverage.mean <= 0.9
+    # Through the live path (the counters live.py reads, from a profile): near the bound too.
+    assert summary.ratios[LIVE].mean <= 1.2 * sc.target

@@ -21,6 +21,7 @@ from simpy.events import ProcessGenerator
 
 from bench.waits import predictors as P
 from bench.waits.future import Handle, Snapshot, markov_mean, markov_variance, resimulate
+from bench.waits.live_path import LiveFeed
 from bench.waits.scenarios import HANDLE, Scenario
 from bench.waits.scoring import Tally
 from ivr.waits.estimate import QueueState, estimate
@@ -80,6 +81,12 @@ class Hotline:
         if sc.patience:
             prior_patience = [self.rng.expovariate(1 / sc.patience) for _ in range(PRIOR_ABANDONS)]
         self.history = [P.DepartmentHistory(prior_handles, prior_patience) for _ in range(n)]
+        # The live path: the hotline's own counters from the day's start, and a profile of past
+        # weeks with the same handle time and patience the priors above give.
+        profile: dict[str, float] = {"handle": sum(prior_handles) / len(prior_handles)}
+        if prior_patience:
+            profile["patience"] = sum(prior_patience) / len(prior_patience)
+        self.feed = LiveFeed(sc, profile)
 
     def _mark(self) -> None:
         """Integrate busy agents and the all-busy indicator up to now (called before they change)."""
@@ -151,6 +158,7 @@ class Hotline:
         scored = self.sc.warmup <= now < self.sc.horizon
         c = Caller(d, self.seq, now, scored, self.env.event())
         self.history[d].arrived(now)
+        self.feed.offered(d, now)
         if scored:
             self.tally.arrivals += 1
         if self.idle > 0:
@@ -187,6 +195,7 @@ class Hotline:
         del q[bisect.bisect_left(q, c.seq)]
         self.arrival_sums[c.dept] -= c.arrived
         self.history[c.dept].gave_up(now - c.arrived)
+        self.feed.abandoned(c.dept, now - c.arrived)
         if c.scored:
             self.tally.abandoned += 1
             bisect.insort(self.ghosts[c.dept], c.seq)  # waits on, unseen, for the wait they would have had
@@ -199,6 +208,7 @@ class Hotline:
         now = self.env.now
         c.served.succeed()
         self.history[c.dept].served(now - c.arrived)
+        self.feed.answered(c.dept, now - c.arrived)
         self._resolve(c, now)
         agent = self.next_agent
         self.next_agent += 1
@@ -211,6 +221,7 @@ class Hotline:
         self._mark()
         del self.busy[agent]
         self.history[d].handled(length)
+        self.feed.handled(d, length)
         if self.logged_in > self.target:
             self.logged_in -= 1  # their shift ended during this call
             return
@@ -234,8 +245,8 @@ class Hotline:
 
     def _resolve(self, c: Caller, now: float) -> None:
         """The caller reached (or would have reached) an agent: score their announcements."""
-        for at, predictions, low, high, said, markov, given in c.records:
-            self.tally.add(predictions, now - at, low, high, said, markov, given)
+        for at, predictions, low, high, said, markov, given, live in c.records:
+            self.tally.add(predictions, now - at, low, high, said, markov, given, live)
         if c.scored and c.queued:
             self.pending -= 1
 
@@ -280,15 +291,33 @@ class Hotline:
         mean_waited = now - self.arrival_sums[d] / len(q)
         history = P.history_predictions(self.history[d], state.waited_seconds, head_waited, mean_waited)
         said, said_low, said_high = P.announcement(est)
+        live_state = self.feed.state(
+            d,
+            now,
+            bisect.bisect_left(q, c.seq),
+            state.waited_seconds,
+            self.logged_in,
+            self.idle,
+            self.order,
+            [[self.callers[s].arrived for s in queue] for queue in self.queues],
+        )
+        live_est = estimate(live_state)
+        erlang = P.erlang_queue_length(state.ahead, state.agents, state.mean_handle_seconds)
+        # (range, range as said) of the live path; no figure: scored as Erlang's, never covering
+        live = (
+            (live_est.low, live_est.high) if live_est is not None else None,
+            P.said_range(live_est),
+        )
         predictions = [
             est.seconds,
+            live_est.seconds if live_est is not None else erlang,
             said,
             history[P.HEAD_OF_LINE],
             history[P.LAST_SERVED],
             history[P.RECENT],
             history[P.NOW_WAITING],
             history[P.ASTERISK],
-            P.erlang_queue_length(state.ahead, state.agents, state.mean_handle_seconds),
+            erlang,
         ]
         variance = markov_variance(self.logged_in, state.ahead, self.handle.mean, self.sc.patience)
         given = None  # the wait's conditional (mean, variance, bias of a squared error from the mean)
@@ -297,7 +326,7 @@ class Hotline:
             given = (mean, variance, 0.0)
         elif self.resim_rng.random() < self.sc.resim_share:
             given = self._resimulate(c, state.ahead)
-        c.records.append((now, predictions, est.low, est.high, (said_low, said_high), variance, given))
+        c.records.append((now, predictions, est.low, est.high, (said_low, said_high), variance, given, live))
 
     def _resimulate(self, c: Caller, ahead: int) -> tuple[float, float, float]:
         now = self.env.now

@@ -14,9 +14,10 @@ from __future__ import annotations
 
 from collections import deque
 
-from ivr.waits.estimate import DEFAULT_HANDLE_SECONDS, Estimate
+from ivr.waits.estimate import DEFAULT_HANDLE_SECONDS, ROUNDING_STEPS, Estimate
 
 PRODUCT = "product estimate"
+LIVE = "product, through the live path"
 ANNOUNCED = "product, as announced"
 HEAD_OF_LINE = "head of line"
 LAST_SERVED = "last to enter service"
@@ -24,10 +25,31 @@ RECENT = "mean of last 10 waits"
 NOW_WAITING = "now waiting (Twilio AvgQueueTime)"
 ASTERISK = "Asterisk holdtime"
 ERLANG_QL = "Erlang (n+1)h/s, no abandonment"
-PREDICTORS = (PRODUCT, ANNOUNCED, HEAD_OF_LINE, LAST_SERVED, RECENT, NOW_WAITING, ASTERISK, ERLANG_QL)
+PREDICTORS = (PRODUCT, LIVE, ANNOUNCED, HEAD_OF_LINE, LAST_SERVED, RECENT, NOW_WAITING, ASTERISK, ERLANG_QL)
+# The predictors published elsewhere (the live path must never do worse than the best of them).
+PUBLISHED = (HEAD_OF_LINE, LAST_SERVED, RECENT, NOW_WAITING, ASTERISK, ERLANG_QL)
 
 RECENT_WAITS = 10
 OVERTAKING_WINDOW = 1800.0  # the rate of higher-class arrivals is what the last half hour saw
+
+
+def said_range(est: Estimate | None) -> tuple[float, float] | None:
+    """The range the words stand for, in seconds, as a caller takes them (no ±20%).
+
+    "between L and H minutes" [L, H]; "up to H" [0, H]; "about N" N give or take half its
+    rounding step; "less than a minute" [0, 60); None when no figure is said.
+    """
+    if est is None or est.beyond:
+        return None
+    said = est.spoken()
+    if said.kind == "soon":
+        return 0.0, 60.0
+    if said.kind == "up_to":
+        return 0.0, 60.0 * said.high
+    if said.kind == "about":
+        step = next(step for below, step in ROUNDING_STEPS if said.high < below)
+        return 60.0 * max(said.high - step / 2, 0), 60.0 * (said.high + step / 2)
+    return 60.0 * said.low, 60.0 * said.high
 
 
 def announcement(est: Estimate) -> tuple[float, float, float]:

@@ -1,4 +1,4 @@
-"""The seven scenarios of the benchmark, as data: arrivals, agents, handle times, patience, plan.
+"""The nine scenarios of the benchmark, as data: arrivals, agents, handle times, patience, plan.
 
 Times are seconds. A rate is a piecewise-linear curve of (time, calls per second) points, flat
 before the first and after the last, so a day with peaks is a short list. Handle times have a
@@ -106,6 +106,30 @@ def _shift_change_day() -> Rate:
     return Rate(((0.0, load(30)), (2.0 * h, load(50)), (5.0 * h, load(50)), (7.0 * h, load(25))))
 
 
+def _surge() -> Rate:
+    """90% of 50 agents, then three times that for 20 minutes (two-minute edges), then back."""
+    h, m = HOUR, 60.0
+    base, surge = load(0.90 * 50), load(2.70 * 50)
+    return Rate(
+        ((0.0, base), (2 * h, base), (2 * h + 2 * m, surge), (2 * h + 20 * m, surge), (2 * h + 22 * m, base))
+    )
+
+
+def _rising_day() -> Rate:
+    """Demand rising from 30 to 48 Erlangs over 90 minutes, two hours flat, then falling back."""
+    h = HOUR
+    return Rate(
+        ((0.0, load(30)), (1.0 * h, load(30)), (2.5 * h, load(48)), (4.5 * h, load(48)), (6.0 * h, load(30)))
+    )
+
+
+# Staffing planned in half-hour steps, each half an hour behind the demand of `_rising_day`.
+LAGGING_PLAN = (
+    (1.5 * HOUR, 36), (2.0 * HOUR, 42), (2.5 * HOUR, 46), (3.0 * HOUR, 50),
+    (5.0 * HOUR, 44), (5.5 * HOUR, 40), (6.0 * HOUR, 36), (6.5 * HOUR, 34),
+)  # fmt: skip
+
+
 SCENARIOS: tuple[Scenario, ...] = (
     Scenario(1, "M/M/50, 95%", 50, (Department("general", flat(load(0.95 * 50))),)),
     Scenario(
@@ -167,6 +191,28 @@ SCENARIOS: tuple[Scenario, ...] = (
         patience=PATIENCE,
         horizon=25 * HOUR,
     ),
+    Scenario(
+        8,
+        "surge 3x, staff fixed",
+        50,
+        (Department("general", _surge()),),
+        patience=PATIENCE,
+        warmup=1.5 * HOUR,
+        horizon=3.5 * HOUR,
+        target=1.15,
+    ),
+    Scenario(
+        9,
+        "half-hour staffing lags",
+        34,
+        (Department("general", _rising_day()),),
+        patience=PATIENCE,
+        staffing_plan=LAGGING_PLAN,
+        warmup=1.0 * HOUR,
+        horizon=7.0 * HOUR,
+        target=1.20,
+        resim_share=0.05,
+    ),
 )
 
 
@@ -182,6 +228,6 @@ def shortened(s: Scenario, factor: float) -> Scenario:
     """The scenario over a shorter measured window (for --quick), the same day otherwise."""
     from dataclasses import replace
 
-    if s.number in (3, 5):  # a day's shape: keep the day, it is what the scenario is about
+    if s.number in (3, 5, 8, 9):  # a day's shape: keep the day, it is what the scenario is about
         return s
     return replace(s, horizon=s.warmup + (s.horizon - s.warmup) * factor)

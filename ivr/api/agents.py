@@ -8,15 +8,21 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, abort
+from flask import Blueprint, abort, request
 
-from ivr import keys
+from ivr import keys, routes
 from ivr.api.auth import principal, require
 from ivr.api.errors import BadField, parse_body
 from ivr.api.schemas import (
     API_STATE,
     AgentMe,
+    ConsultRequest,
+    ConsultResult,
     HeartbeatAck,
+    HoldRequest,
+    HoldResult,
+    RecordingRequest,
+    RecordingState,
     ScreenPop,
     StateChange,
     StateChanged,
@@ -27,7 +33,9 @@ from ivr.api.schemas import (
 )
 from ivr.callcenter.agents import OFFLINE, ON_CALL, READY, RINGING, WRAP_UP, AgentView, StateConflict
 from ivr.callcenter.calls import CallRecord
+from ivr.callcenter.lifecycle import CallStatus
 from ivr.callcenter.notes import WrapUpRefused, notes_of
+from ivr.callcenter.rooms import RoomRefused
 from ivr.callcenter.screenpop import screen_pop
 from ivr.callcenter.transfers import TransferRefused
 from ivr.digits import is_digits
@@ -175,6 +183,98 @@ def transfer() -> dict[str, Any]:
         number=done.number or None,
         redirected=done.redirected,
         agent_state=API_STATE[_me().state],
+    ).model_dump(mode="json")
+
+
+@bp.post("/call/hold")
+@require("agent")
+def hold() -> dict[str, Any]:
+    """Hold the caller (music; neither hears the other) or take them back: a call in a room only."""
+    body = parse_body(HoldRequest)
+    hotline, agent = services(), _me()
+    if body.ref is not None:
+        _own_call(agent, body.ref)
+    record = _current_call(agent)
+    if agent.state != ON_CALL or record.get("status") != CallStatus.ON_CALL:
+        abort(409, description=f"agent is {agent.state}: no caller to hold")
+    music = routes.url(_base(), "room_wait")
+    try:
+        hotline.rooms.hold(record, body.hold, music)
+    except RoomRefused as exc:
+        abort(409, description=str(exc))
+    return HoldResult(ref=record.get("ref"), on_hold=body.hold).model_dump(mode="json")
+
+
+def _base() -> str:
+    return services().settings.public_base_url or request.host_url.rstrip("/")
+
+
+@bp.post("/call/consult")
+@require("agent")
+def consult() -> dict[str, Any]:
+    """Warm transfer: hold the caller and ring the agent to consult into the call's room."""
+    body = parse_body(ConsultRequest)
+    hotline, agent = services(), _me()
+    if (body.agent is None) == (body.department is None):
+        raise BadField("agent", "give an agent or a department (one of them)")
+    if body.department is not None and body.department not in hotline.config.file.departments:
+        raise BadField("department", f"no department {body.department!r}")
+    if body.agent is not None and hotline.agents.get(body.agent) is None:
+        raise BadField("agent", f"no agent {body.agent!r}")
+    if body.ref is not None:
+        _own_call(agent, body.ref)
+    _current_call(agent)
+    try:
+        done = hotline.consults.start(
+            agent.id, hotline.clock.now(), _base(), target=body.agent or "", department=body.department or ""
+        )
+    except RoomRefused as exc:
+        abort(409, description=str(exc))
+    return ConsultResult(ref=done.ref, agent=done.agent, state=done.state).model_dump(mode="json")
+
+
+@bp.post("/call/consult/complete")
+@require("agent")
+def consult_complete() -> dict[str, Any]:
+    """Complete the warm transfer: the consulted agent keeps the caller, this agent wraps up."""
+    return _consult_end(complete=True)
+
+
+@bp.post("/call/consult/cancel")
+@require("agent")
+def consult_cancel() -> dict[str, Any]:
+    """Cancel the consultation: the consulted agent leaves, the caller is back off hold."""
+    return _consult_end(complete=False)
+
+
+def _consult_end(*, complete: bool) -> dict[str, Any]:
+    hotline, agent = services(), _me()
+    _current_call(agent)
+    consults, now = hotline.consults, hotline.clock.now()
+    try:
+        done = (
+            consults.complete(agent.id, now, _base()) if complete else consults.cancel(agent.id, now, _base())
+        )
+    except RoomRefused as exc:
+        abort(409, description=str(exc))
+    return ConsultResult(ref=done.ref, agent=done.agent, state=done.state).model_dump(mode="json")
+
+
+@bp.post("/call/recording")
+@require("agent")
+def pause_recording() -> dict[str, Any]:
+    """Pause the conversation's recording (a card number, a password) or resume it."""
+    body = parse_body(RecordingRequest)
+    hotline, agent = services(), _me()
+    record = _current_call(agent)
+    if agent.state != ON_CALL:
+        abort(409, description=f"agent is {agent.state}: no conversation being recorded")
+    try:
+        hotline.rooms.pause_recording(record, body.paused)
+    except RoomRefused as exc:
+        abort(409, description=str(exc))
+    return RecordingState(
+        ref=record.get("ref"), recording="paused" if body.paused else "in-progress"
     ).model_dump(mode="json")
 
 

@@ -1,10 +1,8 @@
-"""Bearer tokens for the agent and supervisor API, issued by an admin command.
+"""Who may call the agent and supervisor API: a bearer token, or a browser session made from one.
 
-A token is 32 random bytes (url-safe base64), shown once when issued. Redis keeps only its
-sha256, under `hl:token:{sha256}`, with the role and subject it was issued to ('agent:li_na',
-'supervisor:zhang_min'): a copy of the database holds no working token. Revoking deletes that
-key. A sha256 is enough here (no slow hash): the tokens are random, not passwords a person
-chose, so there is nothing to guess from the digest.
+Tokens are issued by an admin command (ivr/api/tokens.py). A request without an `Authorization`
+header may instead carry the session cookie of the agent desktop or the wallboard
+(ivr/api/sessions.py); a state-changing one then needs the session's CSRF token too.
 
 A wrong token is logged (its shape, never the token) and counted per client address
 (`hl:authfail:{address}`, a counter living one window). After `MAX_FAILURES` wrong tokens in
@@ -16,25 +14,24 @@ reverse proxy, set HOTLINE_TRUSTED_PROXIES so the address is the client's, not t
 from __future__ import annotations
 
 import functools
-import hashlib
 import logging
-import secrets
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import ParamSpec, TypeVar
 
 import redis
 from flask import abort, g, request
 from werkzeug.exceptions import TooManyRequests
 
-from ivr import keys
-from ivr.redis_types import text_or_none
+from ivr import keys, logs
+from ivr.api.sessions import check_csrf, session_principal
+from ivr.api.tokens import ROLES, TOKEN_BYTES, Principal, digest, identify, issue_token, principal_of, revoke
 from ivr.services import services
 
 log = logging.getLogger("ivr.api")
 
-ROLES = ("agent", "supervisor")
-TOKEN_BYTES = 32
+# Re-exported: the admin commands and tools issue tokens through this module.
+__all__ = ["ROLES", "TOKEN_BYTES", "Principal", "digest", "identify", "issue_token", "principal_of", "revoke"]
+
 # Wrong tokens one client address may send in a window before it is locked out for the rest of
 # it. The tokens are 256-bit random, so this is not what keeps them secret: it keeps a scanner
 # from filling the logs and the CPU, while a console with a stale token recovers on its own.
@@ -43,48 +40,6 @@ FAILURE_WINDOW_SECONDS = 300
 
 P = ParamSpec("P")
 R = TypeVar("R")
-
-
-@dataclass(frozen=True)
-class Principal:
-    """Who a token was issued to."""
-
-    role: str
-    subject: str
-
-
-def digest(token: str) -> str:
-    """The sha256 of a token, as stored."""
-    return hashlib.sha256(token.encode()).hexdigest()
-
-
-def issue_token(conn: redis.Redis, role: str, subject: str) -> str:
-    """A new token for `role` ('agent' or 'supervisor') and `subject` (agent id, supervisor name)."""
-    if role not in ROLES:
-        raise ValueError(f"role must be one of {', '.join(ROLES)}")
-    if not subject or ":" in subject:
-        raise ValueError("subject must be a non-empty name without ':'")
-    # A prefix, so a token never starts with '-' and is taken for an option on a command line
-    # (`flask tokens revoke -R...`), and so a leaked one is recognisable in a secret scan.
-    token = "hl_" + secrets.token_urlsafe(TOKEN_BYTES)
-    conn.set(keys.api_token(digest(token)), f"{role}:{subject}")
-    return token
-
-
-def revoke(conn: redis.Redis, token: str) -> bool:
-    """Make a token unusable; False when it was not a live token."""
-    return bool(conn.delete(keys.api_token(digest(token))))
-
-
-def _principal(stored: str | None) -> Principal | None:
-    """The principal of a stored 'role:subject', or None."""
-    role, _, subject = (stored or "").partition(":")
-    return Principal(role, subject) if role in ROLES and subject else None
-
-
-def identify(conn: redis.Redis, token: str) -> Principal | None:
-    """Who holds `token`, or None for an unknown or revoked token."""
-    return _principal(text_or_none(conn.get(keys.api_token(digest(token)))))
 
 
 def shape_of(token: str) -> str:
@@ -104,7 +59,7 @@ def _check(conn: redis.Redis, token: str, address: str) -> Principal | None:
             description=f"too many wrong tokens from this address; try again in {max(ttl, 1)} s",
             retry_after=max(int(ttl), 1),
         )
-    who = _principal(stored)
+    who = principal_of(stored)
     if who is None:
         pipe = conn.pipeline(transaction=True)
         pipe.set(keys.auth_failures(address), 0, ex=FAILURE_WINDOW_SECONDS, nx=True)  # the window opens
@@ -125,7 +80,10 @@ def bearer_token() -> str | None:
 
 
 def require(role: str) -> Callable[[Callable[P, R]], Callable[P, R]]:
-    """The view needs a token of `role`: 401 without a valid token, 403 with another role's."""
+    """The view needs a token (or a session) of `role`: 401 without, 403 with another role's.
+
+    A session's state-changing request without its CSRF token is 403 as well.
+    """
 
     def decorate(view: Callable[P, R]) -> Callable[P, R]:
         """Wrap `view` with the token check."""
@@ -135,14 +93,20 @@ def require(role: str) -> Callable[[Callable[P, R]], Callable[P, R]]:
             """Check the token, then run the view."""
             token = bearer_token()
             if token is None:
-                abort(401, description="a bearer token is required (Authorization: Bearer <token>)")
-            address = request.remote_addr or "unknown"
-            who = _check(services().stores.data, token, address)
-            if who is None:
-                abort(401, description="unknown or revoked token")
+                who = session_principal(services().stores.data)
+                if who is None:
+                    abort(401, description="a bearer token is required (Authorization: Bearer <token>)")
+                if who.role == role:
+                    check_csrf()
+            else:
+                address = request.remote_addr or "unknown"
+                who = _check(services().stores.data, token, address)
+                if who is None:
+                    abort(401, description="unknown or revoked token")
             if who.role != role:
                 abort(403, description=f"this needs the {role} role")
             g.principal = who
+            logs.bind(reset=True, agent=who.subject if who.role == "agent" else None)
             return view(*args, **kwargs)
 
         return wrapper

@@ -20,11 +20,16 @@ from ivr.callcenter.notes import DISPOSITIONS
 
 bp = Blueprint("openapi", __name__)
 
-REQUESTS: list[type[BaseModel]] = [schemas.StateChange, schemas.TransferRequest, schemas.WrapUpRequest]
+REQUESTS: list[type[BaseModel]] = [
+    schemas.StateChange, schemas.TransferRequest, schemas.WrapUpRequest, schemas.HoldRequest,
+    schemas.ConsultRequest, schemas.MonitorRequest, schemas.RecordingRequest,
+]  # fmt: skip
 RESPONSES: list[type[BaseModel]] = [
     schemas.Error, schemas.AgentMe, schemas.StateChanged, schemas.HeartbeatAck, schemas.ScreenPop,
     schemas.TransferResult, schemas.WrapUpResult, schemas.QueuesReport, schemas.AgentsReport,
-    schemas.FollowupsReport, schemas.TicketsReport, schemas.AgentForced,
+    schemas.FollowupsReport, schemas.TicketsReport, schemas.AgentForced, schemas.IntervalReport,
+    schemas.AgentDayReport, schemas.HoldResult, schemas.ConsultResult, schemas.Monitored,
+    schemas.RecordingState, schemas.RecordingsReport,
 ]  # fmt: skip
 
 # Reusable error responses: every error is JSON with a message (`Error`).
@@ -44,6 +49,24 @@ ERRORS = {
     "500": ("InternalError", "a bug; the message says nothing more"),
     "503": ("Unavailable", "Redis did not answer; try again"),
 }
+
+
+# The reports' query: which day (today by default), and JSON or CSV.
+REPORT_PARAMETERS = [
+    {"name": "day", "in": "query", "required": False, "schema": {"type": "string", "pattern": "^[0-9]{6}$"}},
+    {
+        "name": "format",
+        "in": "query",
+        "required": False,
+        "schema": {"type": "string", "enum": ["json", "csv"]},
+    },
+]
+
+
+def _csv_too(op: dict[str, Any]) -> dict[str, Any]:
+    """The operation also answers CSV (`?format=csv`)."""
+    op["responses"]["200"]["content"]["text/csv"] = {"schema": {"type": "string"}}
+    return op
 
 
 def _ref(name: str) -> dict[str, str]:
@@ -135,6 +158,55 @@ def _paths() -> dict[str, Any]:
                 errors=("400", "404", "409"),
             )  # fmt: skip
         },
+        "/api/agent/call/hold": {
+            "post": _op(
+                "hold",
+                "Put the caller on hold with music, or take them back (connect_via: conference).",
+                "HoldResult",
+                tag="agent",
+                body="HoldRequest",
+                errors=("400", "404", "409"),
+            )  # fmt: skip
+        },
+        "/api/agent/call/consult": {
+            "post": _op(
+                "consult",
+                "Warm transfer, first step: hold the caller and ring a named agent or a "
+                "department's into the call's room (connect_via: conference).",
+                "ConsultResult",
+                tag="agent",
+                body="ConsultRequest",
+                errors=("400", "404", "409"),
+            )  # fmt: skip
+        },
+        "/api/agent/call/consult/complete": {
+            "post": _op(
+                "completeConsult",
+                "Hand the caller to the consulted agent and leave the call (wrap-up).",
+                "ConsultResult",
+                tag="agent",
+                errors=("404", "409"),
+            )  # fmt: skip
+        },
+        "/api/agent/call/consult/cancel": {
+            "post": _op(
+                "cancelConsult",
+                "End the consultation and take the caller back off hold.",
+                "ConsultResult",
+                tag="agent",
+                errors=("404", "409"),
+            )  # fmt: skip
+        },
+        "/api/agent/call/recording": {
+            "post": _op(
+                "pauseRecording",
+                "Pause the recording (a card number, a password) or resume it.",
+                "RecordingState",
+                tag="agent",
+                body="RecordingRequest",
+                errors=("400", "404", "409"),
+            )  # fmt: skip
+        },
         "/api/agent/call/wrapup": {
             "post": _op(
                 "wrapUp",
@@ -165,6 +237,51 @@ def _paths() -> dict[str, Any]:
                 errors=("400", "404", "409"),
             ),
         },
+        "/api/supervisor/calls/{ref}/monitor": {
+            "parameters": [
+                {
+                    "name": "ref",
+                    "in": "path",
+                    "required": True,
+                    "schema": {"type": "string"},
+                    "description": "the call's reference number",
+                },
+            ],
+            "post": _op(
+                "monitor",
+                "Listen to, coach or barge in on a live call from the supervisor's phone "
+                "(connect_via: conference); again to change the mode. Logged.",
+                "Monitored",
+                tag="supervisor",
+                body="MonitorRequest",
+                errors=("400", "404", "409"),
+            ),
+            "delete": _op(
+                "stopMonitoring",
+                "The supervisor leaves the call. Logged.",
+                "Monitored",
+                tag="supervisor",
+                errors=("404", "409"),
+            ),
+        },  # fmt: skip
+        "/api/supervisor/calls/{ref}/recordings": {
+            "parameters": [
+                {
+                    "name": "ref",
+                    "in": "path",
+                    "required": True,
+                    "schema": {"type": "string"},
+                    "description": "the call's reference number",
+                },
+            ],
+            "get": _op(
+                "callRecordings",
+                "A call's recordings: sid, status, URL (fetch with the Twilio account) and duration.",
+                "RecordingsReport",
+                tag="supervisor",
+                errors=("404",),
+            ),
+        },  # fmt: skip
         "/api/supervisor/followups": {
             "get": _op(
                 "followups",
@@ -173,6 +290,32 @@ def _paths() -> dict[str, Any]:
                 "FollowupsReport",
                 tag="supervisor",
             )
+        },
+        "/api/supervisor/reports/intervals": {
+            "parameters": REPORT_PARAMETERS,
+            "get": _csv_too(
+                _op(
+                    "intervalReport",
+                    "A day kept by the event log in 15-minute intervals per department: offered, "
+                    "answered, abandoned, service level. `?format=csv` downloads it.",
+                    "IntervalReport",
+                    tag="supervisor",
+                    errors=("400", "404"),
+                )
+            ),
+        },
+        "/api/supervisor/reports/agents": {
+            "parameters": REPORT_PARAMETERS,
+            "get": _csv_too(
+                _op(
+                    "agentReport",
+                    "A day kept by the event log per agent: calls rung, answered, missed, seconds in "
+                    "each state. `?format=csv` downloads it.",
+                    "AgentDayReport",
+                    tag="supervisor",
+                    errors=("400", "404"),
+                )
+            ),
         },
         "/api/supervisor/tickets": {
             "parameters": [

@@ -94,6 +94,25 @@ class StateChanged(BaseModel):
     since: datetime
 
 
+class MonitorRequest(Body):
+    """How the supervisor joins the call, and their phone (needed the first time only)."""
+
+    mode: Literal["listen", "coach", "barge"] = Field(
+        description="listen: muted; coach: heard by the agent only; barge: heard by both"
+    )
+    reach: str = Field(
+        default="", max_length=200, description="client:<identity>, +number (E.164) or sip:..."
+    )
+
+
+class Monitored(BaseModel):
+    """A supervisor on a call (mode null: they left)."""
+
+    ref: str
+    supervisor: str
+    mode: Literal["listen", "coach", "barge"] | None
+
+
 class AgentForced(BaseModel):
     """The state a supervisor set, and what happened to the agent's caller."""
 
@@ -143,6 +162,75 @@ class ScreenPop(BaseModel):
     transfers: int
     notes: list[Note]
     disposition: Disposition | None
+    on_hold: bool = Field(default=False, description="the agent put the caller on hold (music)")
+    consulting: str | None = Field(default=None, description="the agent being consulted, if any")
+    consult_state: Literal["ringing", "talking"] | None = None
+    supervisor: str | None = Field(default=None, description="a supervisor on the call, if any")
+    supervisor_mode: Literal["listen", "coach", "barge"] | None = None
+    recording: Literal["in-progress", "paused", "completed", "absent", "failed"] | None = Field(
+        default=None, description="the conversation's recording, if the department records"
+    )
+
+
+class HoldRequest(Body):
+    """Hold the caller (they hear music, and neither side hears the other) or take them back."""
+
+    hold: bool
+    ref: str | None = Field(default=None, description="the call the console shows; must be the agent's")
+
+
+class ConsultRequest(Body):
+    """Whom to consult before handing the caller over: a named agent, or a department's (one)."""
+
+    agent: str | None = Field(default=None, description="an agent's id")
+    department: str | None = Field(
+        default=None, description="its longest-idle ready agent who speaks the caller's language"
+    )
+    ref: str | None = Field(default=None, description="the call the console shows; must be the agent's")
+
+
+class ConsultResult(BaseModel):
+    """A consultation: ringing, talking, completed (the consulted agent has the caller) or canceled."""
+
+    ref: str
+    agent: str
+    state: Literal["ringing", "talking", "completed", "canceled"]
+
+
+class RecordingRequest(Body):
+    """Pause the recording while the caller says a card number or a password, then resume it."""
+
+    paused: bool
+
+
+class RecordingState(BaseModel):
+    """The conversation's recording, as asked."""
+
+    ref: str
+    recording: Literal["in-progress", "paused"]
+
+
+class RecordingInfo(BaseModel):
+    """A call's recording, as its status callback reported it."""
+
+    sid: str
+    status: str
+    url: str
+    duration_seconds: int
+
+
+class RecordingsReport(BaseModel):
+    """The recordings of one call."""
+
+    ref: str
+    recordings: list[RecordingInfo]
+
+
+class HoldResult(BaseModel):
+    """The caller's hold, as asked."""
+
+    ref: str
+    on_hold: bool
 
 
 class TransferResult(BaseModel):
@@ -293,3 +381,43 @@ class TicketsReport(BaseModel):
 
     department: str
     tickets: list[Ticket]
+
+
+class IntervalRow(BaseModel):
+    """One department's 15 minutes, from the event log."""
+
+    department: str
+    start: datetime
+    offered: int = Field(description="callers who joined the queue (transfers into it included)")
+    answered: int
+    abandoned: int = Field(description="hung up in the queue or while an agent's phone rang")
+    answered_within: int = Field(description="answered within service_level_seconds of joining")
+    service_level: float | None = Field(description="answered_within / (answered + abandoned)")
+
+
+class IntervalReport(BaseModel):
+    """A day in 15-minute intervals (only those in which something happened)."""
+
+    day: str = Field(description="yymmdd in the hotline's time zone")
+    service_level_seconds: int
+    intervals: list[IntervalRow]
+
+
+class AgentDayRow(BaseModel):
+    """One agent's day, from the event log."""
+
+    agent: str
+    offered: int = Field(description="calls that rang the agent")
+    answered: int
+    missed: int = Field(description="rings that ended with the agent not ready")
+    ready_seconds: int
+    on_call_seconds: int
+    wrap_up_seconds: int
+    not_ready_seconds: int
+
+
+class AgentDayReport(BaseModel):
+    """Every agent who did anything on a day."""
+
+    day: str = Field(description="yymmdd in the hotline's time zone")
+    agents: list[AgentDayRow]

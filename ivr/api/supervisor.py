@@ -2,25 +2,42 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from flask import Blueprint, abort, request
+from flask import Blueprint, Response, abort, request
 
 from ivr import keys, routes
 from ivr.api.auth import principal, require
 from ivr.api.errors import BadField, parse_body, query_int
+from ivr.api.reports import Day, as_csv
+from ivr.api.reports import agents as agent_days
+from ivr.api.reports import intervals as interval_rows
 from ivr.api.schemas import (
     API_STATE,
+    AgentDayReport,
+    AgentDayRow,
     AgentForced,
     AgentsReport,
     FollowupsReport,
+    IntervalReport,
+    IntervalRow,
+    Monitored,
+    MonitorRequest,
     QueuesReport,
+    RecordingInfo,
+    RecordingsReport,
     StateChange,
     TicketsReport,
 )
 from ivr.api.statistics import Statistics
 from ivr.callcenter.agents import StateConflict
+from ivr.callcenter.calls import CallRecord
+from ivr.callcenter.events import EventLog
+from ivr.callcenter.rooms import RoomRefused
 from ivr.callcenter.supervision import Supervision
+from ivr.clock import business_day
+from ivr.digits import is_digits
 from ivr.followup.tickets import MAX_LIST, Tickets
 from ivr.redis_types import text_or_none
 from ivr.services import Services, services
@@ -134,3 +151,116 @@ def force_state(agent_id: str) -> dict[str, Any]:
         caller=forced.caller or None,
         call=ref if forced.caller else None,
     ).model_dump(mode="json")
+
+
+def _report_day() -> Day:
+    """The `day` query parameter (yymmdd, today by default), if the event log still keeps it."""
+    settings = services().config.file.hotline
+    # The log is stamped by the Redis server's clock: a day of it is a day of real time (a demo's
+    # simulated clock does not move it).
+    now = datetime.now(UTC)
+    name = request.args.get("day") or business_day(now, settings.timezone)
+    try:
+        day = Day.of(name, settings.timezone) if len(name) == 6 and name.isdigit() else None
+    except ValueError:
+        day = None
+    if day is None:
+        raise BadField("day", f"a day as yymmdd, not {name[:20]!r}")
+    if day.end < now - timedelta(days=settings.event_log_days) or day.start > now:
+        abort(404, description=f"the event log keeps the last {settings.event_log_days} days, not {name}")
+    return day
+
+
+def _as_requested(report: dict[str, Any], rows: list[dict[str, Any]], columns: list[str], name: str) -> Any:
+    """JSON, or CSV to download with `?format=csv`."""
+    wanted = request.args.get("format", "json")
+    if wanted not in ("json", "csv"):
+        raise BadField("format", "json or csv")
+    if wanted == "json":
+        return report
+    return Response(
+        as_csv(rows, columns),
+        mimetype="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="{name}.csv"'},
+    )
+
+
+@bp.get("/reports/intervals")
+@require("supervisor")
+def interval_report() -> Any:
+    """A day in 15-minute intervals per department: offered, answered, abandoned, service level."""
+    hotline, day = services(), _report_day()
+    events = EventLog(hotline.stores.data).between(day.start, day.end)
+    level = hotline.config.file.hotline.service_level_seconds
+    rows = interval_rows(events, day, level)
+    report = IntervalReport.model_validate(
+        {"day": day.name, "service_level_seconds": level, "intervals": rows}
+    ).model_dump(mode="json")
+    return _as_requested(report, rows, list(IntervalRow.model_fields), f"intervals-{day.name}")
+
+
+@bp.get("/reports/agents")
+@require("supervisor")
+def agent_report() -> Any:
+    """A day per agent: calls rung, answered, missed, and the time in each state."""
+    hotline, day = services(), _report_day()
+    # The day before too: the state each agent was in when the day began.
+    events = EventLog(hotline.stores.data).between(day.start - timedelta(days=1), day.end)
+    rows = agent_days(events, day, datetime.now(UTC))
+    report = AgentDayReport.model_validate({"day": day.name, "agents": rows}).model_dump(mode="json")
+    return _as_requested(report, rows, list(AgentDayRow.model_fields), f"agents-{day.name}")
+
+
+def _call(ref: str) -> CallRecord:
+    """The call with this reference number: 404 if there is none."""
+    hotline = services()
+    sid = text_or_none(hotline.stores.data.get(keys.reference(ref))) if is_digits(ref) else None
+    record = hotline.calls.load(sid) if sid else None
+    if record is None:
+        abort(404, description=f"no call with reference {ref}")
+    return record
+
+
+@bp.post("/calls/<ref>/monitor")
+@require("supervisor")
+def monitor(ref: str) -> dict[str, Any]:
+    """Listen, coach or barge on a live call (its room), from the supervisor's phone; logged."""
+    body = parse_body(MonitorRequest)
+    hotline = services()
+    record = _call(ref)
+    base = hotline.settings.public_base_url or request.host_url.rstrip("/")
+    try:
+        done = hotline.monitoring.join(record, principal().subject, body.mode, body.reach, base)
+    except RoomRefused as exc:
+        abort(409, description=str(exc))
+    return Monitored(ref=done.ref, supervisor=done.supervisor, mode=done.mode).model_dump(mode="json")
+
+
+@bp.delete("/calls/<ref>/monitor")
+@require("supervisor")
+def stop_monitoring(ref: str) -> dict[str, Any]:
+    """The supervisor leaves the call; logged."""
+    hotline = services()
+    try:
+        done = hotline.monitoring.leave(_call(ref), principal().subject)
+    except RoomRefused as exc:
+        abort(409, description=str(exc))
+    return Monitored(ref=done.ref, supervisor=done.supervisor, mode=None).model_dump(mode="json")
+
+
+@bp.get("/calls/<ref>/recordings")
+@require("supervisor")
+def call_recordings(ref: str) -> dict[str, Any]:
+    """A call's recordings, as their status callbacks reported them."""
+    record = _call(ref)
+    found = []
+    if record.get("recording").startswith("RE"):
+        found.append(
+            RecordingInfo(
+                sid=record.get("recording"),
+                status=record.get("recording_status"),
+                url=record.get("recording_url"),
+                duration_seconds=int(record.get("recording_seconds") or 0),
+            )
+        )
+    return RecordingsReport(ref=record.get("ref"), recordings=found).model_dump(mode="json")

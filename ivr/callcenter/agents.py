@@ -14,13 +14,14 @@ from, so two matchers can never book the same agent.
 
 `reserved` and `ringing` are holds the hotline places on an agent, and each carries a lease
 (`hold_until` on the agent, indexed in `hl:holds`): reserved for `RESERVE_LEASE_SECONDS` (the
-matcher's next step takes milliseconds), ringing for the ring timeout plus `RING_MARGIN_SECONDS`
-(renewed when the Dial really starts). When nothing more arrives (the worker died, Twilio's
-reports were lost), the reaper (queue_worker/reaper.py) ends an expired hold: a reserved agent
-is ready again, as idle as before; a ringing agent is ready again (the caller hung up, or goes
-back to their place), or not ready with the reason `ring_timeout` when the caller is still
-there and the agent never answered. No other state expires: wrap-up ends by its own time (the
-sweep), and ready or not-ready consoles that stop beating go offline.
+matcher's next step takes milliseconds), ringing for `CONNECT_LEASE_SECONDS` from the match until
+the caller's Dial starts, then for the ring timeout plus `RING_MARGIN_SECONDS`. When nothing more
+arrives (the worker died, Twilio's reports were lost), the reaper (queue_worker/reaper.py) ends
+an expired hold: a reserved agent is ready again, as idle as before; a ringing agent is ready
+again (the caller hung up, or goes back to their place), or not ready with the reason
+`ring_timeout` when the caller is still there and the agent never answered. No other state
+expires: wrap-up ends by its own time (the sweep), and ready or not-ready consoles that stop
+beating go offline.
 
 `hl:ready:{dept}` lists ready agents by the time they became idle: the longest-idle agent is
 first. It is an index of the agent hashes (which are the truth): a matcher that finds a stale
@@ -37,6 +38,7 @@ from enum import StrEnum
 import redis
 
 from ivr import keys
+from ivr.callcenter.events import AGENT_EVENT_LUA
 from ivr.hotline.schema import Agent as AgentSpec
 from ivr.redis_types import text_hash, text_or_none, texts
 from ivr.scripts import Script
@@ -89,14 +91,21 @@ MOVES: dict[str, tuple[tuple[str, ...], str]] = {
 # milliseconds. A matcher slower than this finds the agent released: its match fails, and the
 # caller is back at their place; nothing is lost, and a dead matcher costs the agent seconds.
 RESERVE_LEASE_SECONDS = 3
-# A ringing agent's lease beyond the ring timeout (from the match, and again from the Dial): the
-# REST redirect, and the Dial's result on its way back.
+# A ringing agent's lease beyond the ring timeout, from the Dial: the Dial's result on its way back.
 RING_MARGIN_SECONDS = 8
+# A ringing agent's lease from the match until the caller's Dial starts. The REST redirect reaches
+# Twilio and the caller's call fetches its Dial in well under a second; when it does not come, the
+# caller's own hold loop dials after REDIRECT_GRACE_SECONDS (5, ivr/voice/waiting.py) and a short
+# pause. Past this, nothing is dialling the agent (a redirect lost in a Redis failover, say): the
+# reaper asks Twilio, puts the caller back at their place and frees the agent, within seconds
+# rather than a whole ring timeout later. (A redirect that failed outright extends it by a turn.)
+CONNECT_LEASE_SECONDS = 8
 
 # `allowed_from`: a comma list; `pairs`: field/value pairs to set ('' deletes).
 # Returns the state it came from, or an error reply naming the state it is in.
 _TRANSITION = Script(
-    """
+    AGENT_EVENT_LUA
+    + """
 local state = redis.call('HGET', KEYS[1], 'state')
 if not state then return redis.error_reply('unknown agent') end
 local allowed = false
@@ -112,9 +121,10 @@ for i = 4, #ARGV, 2 do
     redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1])
   end
 end
+log_agent_event(KEYS[2], KEYS[1], state, ARGV[2])
 return state
 """,
-    keys=("agent",),
+    keys=("agent", "events"),
     args=("allowed_from", "to", "now", "pairs*"),
 )
 
@@ -234,6 +244,7 @@ class Agents:
             previous = _TRANSITION(
                 self.conn,
                 agent=keys.agent(agent_id),
+                events=keys.events(),
                 allowed_from=",".join(allowed),
                 to=to,
                 now=now.isoformat(),

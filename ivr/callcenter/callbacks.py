@@ -7,6 +7,7 @@ own fields (`cb_*`):
     cb_number    the number to call (E.164, checked)      cb_status  where the callback is
     cb_attempt   dials made so far (the idempotency key's n)  cb_fails   customer not reached
     cb_call      the outbound CallSid of the current attempt  cb_reason  why the last one failed
+    cb_dialled_at  when that call was placed (hotline clock, ISO): how long the customer's phone rang
 
 cb_status: waiting (in the queue) -> dialling (matched to an agent, the job runs) -> calling
 (the customer's phone rings) -> answered (pressed 1, the agent is dialled) -> connected; or
@@ -30,9 +31,10 @@ from datetime import datetime, timedelta
 import redis
 
 from ivr import faultpoints, keys, routes
-from ivr.callcenter.agents import Agents, StateConflict
+from ivr.callcenter.agents import RING_MARGIN_SECONDS, Agents, StateConflict
 from ivr.callcenter.calls import CallRecord
 from ivr.callcenter.connections import REQUEUE_CAPACITY
+from ivr.callcenter.events import CALL_EVENT_LUA
 from ivr.callcenter.lifecycle import CallLife, CallStatus, allowed_from
 from ivr.callcenter.queues import Popped, Queues
 from ivr.clock import Clock, business_day
@@ -58,8 +60,13 @@ JOB_START_SECONDS = 5
 REQUEUED_START_SECONDS = 10
 # ... and place the call within PLACING_SECONDS of its claim (else the reaper asks Twilio) ...
 PLACING_SECONDS = 20
-# ... then the customer's phone rings, the greeting (two tries of 8 s) and the agent's ring.
-GREETING_SECONDS = 30
+# ... then, while the customer's phone rings, they hear the greeting and the agent's phone rings,
+# the agent is kept CHECK_SECONDS at a time: each time that runs out the reaper asks Twilio how the
+# customer's call goes and keeps the agent only while it is up. A status callback lost in a Redis
+# outage (or by Twilio) then costs seconds, not the length of a whole callback; the price is one
+# REST read per CHECK_SECONDS for each agent kept for a callback. A call still unanswered past the
+# ring timeout plus RING_MARGIN_SECONDS is canceled and counts as not answered.
+CHECK_SECONDS = 6
 # Calls created this long before the claim still count as this attempt's (clock skew with Twilio).
 ADOPT_SLACK_SECONDS = 5
 
@@ -69,7 +76,8 @@ ADOPT_SLACK_SECONDS = 5
 # hold becomes connecting (-1); a call that ended meanwhile (the caller hung up as the place was
 # taken) is left alone (0), so no agent rings for nobody. Checked and written in one step.
 _CLAIM = Script(
-    """
+    CALL_EVENT_LUA
+    + """
 local f = redis.call('HMGET', KEYS[1], 'status', 'cb_status', 'ended_at')
 -- 'answered' + queued: the agent missed a customer who was on the line, and the place was just
 -- put back (the customer is gone from the line by now): still a callback.
@@ -78,6 +86,7 @@ if (f[1] == ARGV[5] and f[2] == 'waiting') or (f[1] == ARGV[6] and f[2] == 'answ
   redis.call('HSET', KEYS[1], 'status', ARGV[5], 'cb_status', 'dialling', 'agent', ARGV[1],
     'department', ARGV[2],
     'queue_score', ARGV[3], 'matched_at', ARGV[4], 'cb_call', '')
+  log_call_event(KEYS[2], KEYS[1], 'callback_waiting', 'offer', 'attempt', attempt)
   return attempt
 end
 if f[3] or not string.find(ARGV[8], ',' .. (f[1] or '') .. ',', 1, true) then return 0 end
@@ -85,9 +94,10 @@ redis.call('HSET', KEYS[1], 'status', ARGV[7], 'agent', ARGV[1], 'department', A
   'queue_score', ARGV[3], 'matched_at', ARGV[4])
 -- A new match: what an earlier one of this caller left (a failed redirect, a dial) is not its.
 redis.call('HDEL', KEYS[1], 'redirect', 'dialled_at')
+log_call_event(KEYS[2], KEYS[1], f[1] or '', ARGV[7], 'by', 'match')
 return -1
 """,
-    keys=("call",),
+    keys=("call", "events"),
     args=("agent", "department", "score", "now", "callback", "queued", "connecting", "connecting_from"),
 )
 
@@ -95,7 +105,8 @@ return -1
 # `cb_status`, the new call `status` ('' to leave it) from `status_from` (',statuses,', lifecycle.py),
 # then field/value `pairs` to set.
 _MOVE = Script(
-    """
+    CALL_EVENT_LUA
+    + """
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
 local f = redis.call('HMGET', KEYS[1], 'cb_attempt', 'cb_status', 'status')
 if ARGV[1] ~= '' and f[1] ~= ARGV[1] then return 0 end
@@ -106,9 +117,10 @@ if ARGV[4] ~= '' then
 end
 redis.call('HSET', KEYS[1], 'cb_status', ARGV[3])
 for i = 6, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
+if ARGV[4] ~= '' then log_call_event(KEYS[2], KEYS[1], f[3] or '', ARGV[4], 'cb_status', ARGV[3]) end
 return 1
 """,
-    keys=("call",),
+    keys=("call", "events"),
     args=("attempt", "allowed", "cb_status", "status", "status_from", "pairs*"),
 )
 
@@ -116,7 +128,8 @@ return 1
 # `failed_status` (from `failed_from`, ',statuses,') or back to `callback`. Returns 'retry:n' (n
 # failures so far), 'failed', or '' when this attempt's outcome was already recorded.
 _NOT_REACHED = Script(
-    """
+    CALL_EVENT_LUA
+    + """
 local f = redis.call('HMGET', KEYS[1], 'cb_attempt', 'cb_status', 'status')
 if f[1] ~= ARGV[1] or (f[2] ~= 'dialling' and f[2] ~= 'calling' and f[2] ~= 'answered') then
   return ''
@@ -126,12 +139,14 @@ local fails = redis.call('HINCRBY', KEYS[1], 'cb_fails', 1)
 if fails >= tonumber(ARGV[2]) then
   redis.call('HSET', KEYS[1], 'cb_status', 'failed', 'cb_reason', ARGV[3], 'status', ARGV[4],
     'outcome', 'callback_failed', 'agent', '')
+  log_call_event(KEYS[2], KEYS[1], f[3] or '', ARGV[4], 'reason', ARGV[3])
   return 'failed'
 end
 redis.call('HSET', KEYS[1], 'cb_status', 'retry', 'cb_reason', ARGV[3], 'agent', '', 'status', ARGV[6])
+log_call_event(KEYS[2], KEYS[1], f[3] or '', ARGV[6], 'reason', ARGV[3])
 return 'retry:' .. fails
 """,
-    keys=("call",),
+    keys=("call", "events"),
     args=("attempt", "max_attempts", "reason", "failed_status", "failed_from", "callback"),
 )
 
@@ -187,6 +202,7 @@ class Callbacks:
         moved = _MOVE(
             self.conn,
             call=keys.call(sid),
+            events=keys.events(),
             attempt=attempt,
             allowed="," + ",".join(allowed) + ",",
             cb_status=to,
@@ -235,6 +251,7 @@ class Callbacks:
         claimed = _CLAIM(
             self.conn,
             call=keys.call(found.sid),
+            events=keys.events(),
             agent=agent_id,
             department=department,
             score=str(found.score),
@@ -293,7 +310,7 @@ class Callbacks:
         faultpoints.reached("callback.dialled")  # placed, not recorded: adopted from the claim or Twilio
         self._dialled(sid, attempt, claim, created)
         # The agent is kept while the customer's phone rings and they hear the greeting.
-        self.agents.renew_hold(agent_id, self.clock.now() + timedelta(seconds=self.lease_seconds()))
+        self.agents.renew_hold(agent_id, self.clock.now() + timedelta(seconds=CHECK_SECONDS))
         log.info("callback %s attempt %d: calling %s (%s)", sid, attempt, mask_phone(number), created)
         return Placed("dialled", created)
 
@@ -301,10 +318,17 @@ class Callbacks:
         """The attempt's call exists (a dead job placed it): the callback is calling it."""
         self._dialled(sid, attempt, keys.callback_claim(sid, attempt), call_sid)
 
-    def lease_seconds(self) -> int:
-        """How long an agent is kept for a callback's call once placed, before the reaper asks how it goes."""
-        ring = self.cfg.hotline.ring_timeout_seconds
-        return PLACING_SECONDS + self.settings.ring_timeout_seconds + GREETING_SECONDS + ring
+    def check_seconds(self) -> int:
+        """How long an agent is kept for a callback's placed call before the reaper asks how it goes."""
+        return CHECK_SECONDS
+
+    def ring_overdue(self, record: CallRecord, now: datetime) -> bool:
+        """Whether the customer's phone has rung past its ring timeout (plus a margin for Twilio)."""
+        dialled = record.get("cb_dialled_at")
+        if not dialled:
+            return True  # a record from before the time was kept: as the long lease did
+        limit = self.settings.ring_timeout_seconds + RING_MARGIN_SECONDS
+        return (now - datetime.fromisoformat(dialled)).total_seconds() > limit
 
     def start_lease_seconds(self, requeued: bool = False) -> int:
         """How long an agent is kept for a callback job that was queued but has not run yet."""
@@ -312,7 +336,8 @@ class Callbacks:
 
     def _dialled(self, sid: str, attempt: int, claim: str, call_sid: str) -> None:
         self.conn.set(claim, call_sid, ex=CLAIM_TTL_SECONDS)
-        self.move(sid, attempt, ("dialling",), "calling", cb_call=call_sid)
+        now = self.clock.now().isoformat()
+        self.move(sid, attempt, ("dialling",), "calling", cb_call=call_sid, cb_dialled_at=now)
 
     def created_since(self, number: str, since: float) -> str | None:
         """An outbound call to `number` created since `since` (wall clock): a dead run's call."""
@@ -337,6 +362,7 @@ class Callbacks:
             _NOT_REACHED(
                 self.conn,
                 call=keys.call(sid),
+                events=keys.events(),
                 attempt=attempt,
                 max_attempts=self.settings.max_attempts,
                 reason=reason,

@@ -14,6 +14,7 @@ from datetime import datetime
 import redis
 
 from ivr import keys
+from ivr.callcenter.events import CALL_EVENT_LUA
 from ivr.callcenter.lifecycle import CallStatus, close_table, queue_move
 from ivr.redis_types import hash_fields, text_hash
 from ivr.scripts import Script
@@ -75,7 +76,8 @@ return out
 # lifecycle.close_table() (the ended status, ',statuses that live on,', then (status, outcome,
 # daily counter) triples). Idempotent: a repeated status callback finds `ended_at` and changes nothing.
 _CLOSE_CALL = Script(
-    """
+    CALL_EVENT_LUA
+    + """
 if redis.call('EXISTS', KEYS[1]) == 0 or redis.call('HEXISTS', KEYS[1], 'ended_at') == 1 then
   return 0
 end
@@ -98,9 +100,12 @@ end
 redis.call('HSET', KEYS[1], 'ended_at', ARGV[1], 'final_status', ARGV[2],
   'duration', ARGV[3], 'outcome', outcome, 'status', after)
 redis.call('EXPIRE', KEYS[2], ARGV[4])
+local gone = 'end'
+if string.sub(outcome, 1, 9) == 'abandoned' then gone = 'abandon' end
+log_call_event(KEYS[3], KEYS[1], status or '', gone, 'outcome', outcome)
 return status or '-'
 """,
-    keys=("call", "stats"),
+    keys=("call", "stats", "events"),
     args=("now", "twilio_status", "duration", "stats_ttl", "table*"),
 )
 
@@ -134,6 +139,40 @@ class CallRecord:
     def verified(self) -> bool:
         """The caller proved they hold the account."""
         return self.get("verified") in VERIFIED
+
+
+# The conference events the call record keeps (the latest of them, with the room's sid).
+ROOM_EVENTS = frozenset(
+    {"conference-start", "conference-end", "participant-join", "participant-leave"}
+    | {"participant-hold", "participant-unhold"}
+)
+_NOTE_ROOM = Script(
+    """
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+redis.call('HSET', KEYS[1], 'room', ARGV[1], 'room_event', ARGV[2])
+if ARGV[3] ~= '-' then redis.call('HSET', KEYS[1], 'on_hold', ARGV[3]) end
+return 1
+""",
+    keys=("call",),
+    args=("room", "event", "held"),
+)
+
+
+# Recording statuses Twilio reports to a recording status callback.
+RECORDING_STATUSES = frozenset({"in-progress", "completed", "absent", "failed"})
+_NOTE_RECORDING = Script(
+    """
+if ARGV[2] == 'completed' then redis.call('ZADD', KEYS[2], 'NX', ARGV[5], ARGV[1]) end
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+local was = redis.call('HGET', KEYS[1], 'recording_status')
+if ARGV[2] == 'in-progress' and was == 'paused' then return 0 end
+redis.call('HSET', KEYS[1], 'recording', ARGV[1], 'recording_status', ARGV[2], 'recording_url', ARGV[3],
+  'recording_seconds', ARGV[4])
+return 1
+""",
+    keys=("call", "kept"),
+    args=("recording", "status", "url", "duration", "now"),
+)
 
 
 class CallStore:
@@ -180,6 +219,39 @@ class CallStore:
         fields = text_hash(self.conn.hgetall(keys.call(sid)))
         return CallRecord(sid=sid, fields=fields) if fields else None
 
+    def note_room(self, sid: str, event: str, conference_sid: str, held: str | None = None) -> None:
+        """A room event of the call's conference: its sid and the latest event, on the record;
+        `held` ('1' or ''), the caller's hold as the room reports it.
+
+        Written only on a record that exists (a late event never makes one up).
+        """
+        if event not in ROOM_EVENTS or not conference_sid.startswith("CF"):
+            return
+        hold = "-" if held is None else held
+        _NOTE_ROOM(self.conn, call=keys.call(sid), room=conference_sid[:40], event=event, held=hold)
+
+    def note_recording(
+        self, sid: str, *, recording: str, status: str, url: str, duration: int, now: datetime
+    ) -> None:
+        """The room's recording as Twilio reports it (sid, status, URL, seconds), on the record.
+
+        A paused recording stays paused until the agent resumes it; its report of `in-progress`
+        (the start) never overwrites `paused`. Written only on a record that exists; a completed
+        recording is indexed for the retention job (ivr/callcenter/recordings.py) either way.
+        """
+        if not recording.startswith("RE") or status not in RECORDING_STATUSES:
+            return
+        _NOTE_RECORDING(
+            self.conn,
+            call=keys.call(sid),
+            kept=keys.recordings_kept(),
+            now=int(now.timestamp()),
+            recording=recording[:40],
+            status=status,
+            url=url[:300],
+            duration=max(duration, 0),
+        )
+
     def close(
         self, pipe: redis.client.Pipeline, record: CallRecord, now: datetime, status: str, duration: int
     ) -> None:
@@ -193,6 +265,7 @@ class CallStore:
             pipe,
             call=keys.call(record.sid),
             stats=keys.daily_stats(day),
+            events=keys.events(),
             now=now.isoformat(),
             twilio_status=status[:20],
             duration=duration,

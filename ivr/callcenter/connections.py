@@ -108,7 +108,11 @@ class Connections:
         score = int(call.get("queue_score") or 0) or None
         rank = self.cfg.priorities.get(call.get("priority"), 0)
         locale = call.get("lang") or self.queues.locales[0]
-        if self.life.move(call.sid, CallStatus.QUEUED, (CallStatus.CONNECTING,), agent="") is None:
+        # The agent's leg of a room is forgotten with the agent: the next match places its own.
+        if (
+            self.life.move(call.sid, CallStatus.QUEUED, (CallStatus.CONNECTING,), agent="", agent_leg="")
+            is None
+        ):
             return False
         self.queues.join(
             call.sid,

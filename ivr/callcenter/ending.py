@@ -17,6 +17,7 @@ from ivr.callcenter.connections import Connections
 from ivr.callcenter.lifecycle import CallStatus
 from ivr.callcenter.queues import Queues
 from ivr.callcenter.returning import ReturningCallers
+from ivr.callcenter.rooms import Rooms
 from ivr.followup.sms import WANTED
 from ivr.hotline.schema import HotlineFile
 from ivr.jobs import JobQueue
@@ -36,9 +37,11 @@ class CallEnding:
         returning: ReturningCallers,
         connections: Connections,
         jobs: JobQueue,
+        rooms: Rooms | None = None,
     ) -> None:
         self.cfg, self.conn, self.calls, self.queues = cfg, conn, calls, queues
         self.returning, self.connections, self.jobs = returning, connections, jobs
+        self.rooms = rooms
 
     def call_ended(self, record: CallRecord, now: datetime, call_status: str, duration: int) -> str:
         """Close the call; the status it had when it closed ('' when it was already closed)."""
@@ -66,4 +69,6 @@ class CallEnding:
             agent_id = fresh.get("agent")
             if closed_status == CallStatus.CONNECTING and agent_id:
                 self.jobs.match_agent(None, agent_id)  # free again: the next caller, if any
+                if self.rooms is not None:
+                    self.rooms.end_agent_leg(fresh)  # a room's agent leg rings on its own
         return closed_status

@@ -5,14 +5,16 @@ Every hold the hotline places carries a lease (see agents.py and queues.py):
 - agent reserved (a match being made), RESERVE_LEASE_SECONDS: ready again, as idle as before.
 - caller taken from the queue (held), as long: back at their own place, or settled if the match
   was made after all.
-- agent ringing / caller connecting, ring timeout + RING_MARGIN_SECONDS from the match and again
-  from the Dial: Twilio is asked. A call that is over is ended (abandoned, the agent ready); a
-  caller still there goes back to their place, the agent not ready (`ring_timeout`) if the Dial
-  had started, else ready.
+- agent ringing / caller connecting, CONNECT_LEASE_SECONDS from the match, then ring timeout +
+  RING_MARGIN_SECONDS from the Dial: Twilio is asked. A call that is over is ended (abandoned,
+  the agent ready); a caller still there goes back to their place, the agent not ready
+  (`ring_timeout`) if the Dial had started, else ready. A caller waiting in a conference room
+  (`connect_via: conference`) is also moved back to the hold loop, and the agent's leg canceled.
 - agent kept for a callback, step by step (the job to start, the call to be placed, then
-  Callbacks.lease_seconds() for the customer's ring and greeting): the claim and Twilio are asked. A call
-  placed is adopted, one that is over (or still unanswered, well past its ring timeout: it is
-  canceled) counts as not reached (retry or fail), a job that never ran is queued once more.
+  `Callbacks.check_seconds()` at a time while the customer's call rings and is up): the claim and
+  Twilio are asked. A call placed is adopted, one that is over (or still unanswered past its ring
+  timeout: it is canceled) counts as not reached (retry or fail), a job that never ran is queued
+  once more, and a call still going keeps the agent for another check.
 
 An agent on a call (`on_call`) has no lease, but the reports that end the call can be lost (the
 dial result or the status callback met a Redis outage past its grace): an agent on a call for
@@ -35,12 +37,11 @@ from typing import Protocol
 
 import redis
 
-from ivr import keys
+from ivr import keys, routes
 from ivr.callcenter.agents import (
     HELD,
     ON_CALL,
     RESERVED,
-    RING_MARGIN_SECONDS,
     RINGING,
     Agents,
     AgentView,
@@ -56,6 +57,7 @@ from ivr.callcenter.redirect import NOT_ANSWERED_YET, OVER
 from ivr.hotline.schema import HotlineFile
 from ivr.jobs import JobQueue
 from ivr.redis_types import scored, text_or_none, texts
+from ivr.urlstate import HOLD_AGAIN
 
 log = logging.getLogger(__name__)
 
@@ -87,6 +89,10 @@ class TwilioCalls(Protocol):
 
     def cancel(self, call_sid: str) -> bool:
         """Cancel a call that was not answered."""
+        ...
+
+    def redirect(self, call_sid: str, path: str) -> bool:
+        """Run the hotline's document at `path` on a live call now."""
         ...
 
 
@@ -159,7 +165,19 @@ class Holds:
         if self.connections.requeue(record, now):
             reaped.callers[record.sid] = "back"
             self.jobs.match_department(None, record.get("department"))
+            self._leave_room(record)
         return self._free(agent, now, "ring_timeout" if record.get("dialled_at") else "")
+
+    def _leave_room(self, record: CallRecord) -> None:
+        """A caller put back from a room: the agent's leg stops ringing, the caller goes back on hold.
+
+        (A Dial ends by itself at its timeout; a room waits for its agent as long as it is told.)
+        """
+        leg = record.get("agent_leg")
+        if not leg.startswith("CA"):
+            return
+        self.twilio.cancel(leg)
+        self.twilio.redirect(record.sid, routes.path("hold", HOLD_AGAIN))
 
     def _free(self, agent: AgentView, now: datetime, reason: str) -> str:
         self.agents.lease_expired(agent.id, now, reason)
@@ -198,14 +216,14 @@ class Holds:
                 reason = over if over in UNANSWERED else "no_response"
             callbacks.not_reached(record.sid, attempt, reason, now)
             return f"callback {reason}"
-        if over in NOT_ANSWERED_YET and record.get("cb_status") == "calling":
-            # Still not answered well past its ring timeout (a carrier that never reports back):
+        unanswered = over in NOT_ANSWERED_YET and record.get("cb_status") == "calling"
+        if unanswered and callbacks.ring_overdue(record, now):
+            # Still not answered past its ring timeout (a carrier that never reports back):
             # ended here as not answered, so the agent is not kept for it.
             self.twilio.cancel(cb_call)
             callbacks.not_reached(record.sid, attempt, "no-answer", now)
             return "callback no-answer"
-        ring = self.cfg.hotline.ring_timeout_seconds
-        self.agents.renew_hold(agent.id, now + timedelta(seconds=ring + RING_MARGIN_SECONDS))
+        self.agents.renew_hold(agent.id, now + timedelta(seconds=callbacks.check_seconds()))
         return "callback in progress"
 
     def agents_on_call(self, agents: list[AgentView], now: datetime, reaped: Reaped) -> None:

@@ -32,6 +32,7 @@ from enum import StrEnum
 import redis
 
 from ivr import keys
+from ivr.callcenter.events import CALL_EVENT_LUA
 from ivr.scripts import Script
 
 
@@ -111,7 +112,8 @@ def close_table() -> list[str]:
 # lives on after its caller hung up, and still moves).
 # Returns {status it came from}, or {'!', status} when the move was refused.
 _MOVE = Script(
-    """
+    CALL_EVENT_LUA
+    + """
 if redis.call('EXISTS', KEYS[1]) == 0 then return {'!', ''} end
 local status = redis.call('HGET', KEYS[1], 'status') or ''
 if not string.find(ARGV[1], ',' .. status .. ',', 1, true) then return {'!', status} end
@@ -127,9 +129,10 @@ for i = 4 + 2 * n, #ARGV, 2 do
     redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1])
   end
 end
+log_call_event(KEYS[2], KEYS[1], status, ARGV[2], 'by', 'move')
 return {status}
 """,
-    keys=("call",),
+    keys=("call", "events"),
     args=("allowed_from", "to", "expect_count", "pairs*"),
 )
 
@@ -146,6 +149,7 @@ def _values(
         pairs += [name, value]
     return {
         "call": keys.call(sid),
+        "events": keys.events(),
         "allowed_from": allowed_from(to, among),
         "to": str(to),
         "expect_count": len(expect or {}),

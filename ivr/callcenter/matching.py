@@ -25,7 +25,14 @@ from typing import Protocol
 import redis
 
 from ivr import faultpoints, keys
-from ivr.callcenter.agents import READY, RESERVE_LEASE_SECONDS, RING_MARGIN_SECONDS, Agents, AgentView
+from ivr.callcenter.agents import (
+    CONNECT_LEASE_SECONDS,
+    READY,
+    RESERVE_LEASE_SECONDS,
+    RING_MARGIN_SECONDS,
+    Agents,
+    AgentView,
+)
 from ivr.callcenter.lifecycle import CallLife, CallStatus
 from ivr.callcenter.queues import Popped, Queues
 from ivr.clock import Clock, business_day
@@ -181,7 +188,7 @@ class Matcher:
         faultpoints.reached("matching.taken")  # the caller is held: the reaper puts them back
         # Ring before marking: once the record says `connecting`, a hang-up frees a ringing agent.
         ring_lease = self.cfg.hotline.ring_timeout_seconds + RING_MARGIN_SECONDS
-        self.agents.ring(agent_id, found.sid, now, ring_lease)
+        self.agents.ring(agent_id, found.sid, now, CONNECT_LEASE_SECONDS)  # ring_lease from the Dial
         faultpoints.reached("matching.ringing")
         if self.callbacks is not None:  # its script also tells a callback place from a caller
             claimed = self.callbacks.claim(found, agent_id, dept, now)

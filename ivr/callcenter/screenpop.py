@@ -71,4 +71,10 @@ def screen_pop(conn: redis.Redis, record: CallRecord, now: datetime) -> dict[str
         "transfers": int(record.get("transfers") or 0),
         "notes": notes_of(record),
         "disposition": record.get("disposition") or None,
+        "on_hold": record.get("on_hold") == "1",
+        "consulting": record.get("consult_agent") or None,
+        "consult_state": record.get("consult_state") or None,
+        "supervisor": record.get("supervisor") or None,
+        "supervisor_mode": record.get("supervisor_mode") or None,
+        "recording": record.get("recording_status") or None,
     }

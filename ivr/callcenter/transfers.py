@@ -30,6 +30,7 @@ from ivr import keys, routes
 from ivr.callcenter.agents import ON_CALL, Agents, StateConflict
 from ivr.callcenter.calls import CallRecord, CallStore
 from ivr.callcenter.connections import REQUEUE_CAPACITY
+from ivr.callcenter.events import CALL_EVENT_LUA
 from ivr.callcenter.lifecycle import CallStatus, allowed_from
 from ivr.callcenter.notes import append_note_lua, note
 from ivr.callcenter.queues import Queues
@@ -43,7 +44,8 @@ from ivr.urlstate import Transfer
 # `note`: JSON, or '' for none; `allowed_from`: ',statuses the new one may come from,' (lifecycle.py,
 # narrowed to on_call); `pairs`: field/value pairs to set (the new status among them).
 _CLAIM = Script(
-    """
+    CALL_EVENT_LUA
+    + """
 if redis.call('EXISTS', KEYS[1]) == 0 then return redis.error_reply('no such call') end
 if redis.call('HEXISTS', KEYS[1], 'ended_at') == 1 then
   return redis.error_reply('the caller has hung up')
@@ -60,9 +62,10 @@ if ARGV[2] ~= '' then
     + append_note_lua("ARGV[2]")
     + """
 end
+log_call_event(KEYS[2], KEYS[1], status, redis.call('HGET', KEYS[1], 'status') or '', 'by', ARGV[1])
 return 1
 """,
-    keys=("call",),
+    keys=("call", "events"),
     args=("agent", "note", "allowed_from", "pairs*"),
 )
 
@@ -200,6 +203,7 @@ class Transfers:
             _CLAIM(
                 self.calls.conn,
                 call=keys.call(record.sid),
+                events=keys.events(),
                 agent=agent_id,
                 note=entry,
                 allowed_from=allowed_from(to, (CallStatus.ON_CALL,)),

@@ -51,6 +51,11 @@ class HotlineSettings(Strict):
     max_hold_minutes: int = Field(default=30, ge=1, le=240)
     matching: Literal["longest_idle", "fewest_calls"] = "longest_idle"
     ring_timeout_seconds: int = Field(default=20, ge=5, le=60)
+    # Call recordings (departments that record) are deleted from Twilio after this many days.
+    recording_retention_days: int = Field(default=90, ge=1, le=3650)
+    # How a caller meets their agent: a <Dial> to the agent, or a conference room of the call's
+    # own that the agent is dialled into after the whisper.
+    connect_via: Literal["dial", "conference"] = "dial"
     service_level_seconds: int = Field(default=20, ge=1, le=3600)
     heartbeat_timeout_seconds: int = Field(default=60, ge=10, le=3600)
     announce_every_seconds: int = Field(default=60, ge=15, le=600)
@@ -59,6 +64,8 @@ class HotlineSettings(Strict):
     redis_grace_seconds: int = Field(default=30, ge=0, le=600)
     # One turn of the hold loop at most (music and words): no turn for two of them, Twilio is asked.
     hold_turn_seconds: int = Field(default=90, ge=10, le=900)
+    # The event log (joins, answers, abandons, agent states: ivr/callcenter/events.py) keeps this long.
+    event_log_days: int = Field(default=8, ge=1, le=400)
 
     @field_validator("timezone")
     @classmethod
@@ -153,11 +160,17 @@ def expand_days(spec: str) -> list[str]:
     return out
 
 
-class Staffing(Strict):
-    """Planned agents per hour of the week: `agents[day][hour]`, None where nothing is planned.
+STAFFING_STEP_MINUTES = 15  # planned staffing changes on the quarter hour at the finest
+_STEPS_A_DAY = 24 * 60 // STAFFING_STEP_MINUTES
 
-    Written in the file as a mapping of days ("mon-fri") to whole-hour ranges and head counts:
-    `mon-fri: {"09:00-12:00": 8, "12:00-21:00": 12}`.
+
+class Staffing(Strict):
+    """Planned agents by quarter hour of the week: `agents[day][step]`, None where nothing is planned.
+
+    Written in the file as a mapping of days ("mon-fri") to time ranges and head counts, the
+    ranges on whole hours, half hours or quarter hours:
+    `mon-fri: {"09:00-12:00": 8, "12:00-12:30": 10, "12:30-21:00": 12}`. The wait estimate reads
+    when agents arrive or leave from it; a plan that lags demand by half an hour is written so.
     """
 
     agents: dict[str, list[int | None]] = Field(default_factory=dict)
@@ -168,29 +181,43 @@ class Staffing(Strict):
         if not isinstance(value, dict):
             raise ValueError('write a mapping of days to hours and agents: mon-fri: {"09:00-18:00": 10}')
         if "agents" in value:
-            return value
+            hourly = {  # an hour a slot (an earlier form): each hour is four quarter hours
+                day: [count for count in steps for _ in range(4)] if len(steps) == 24 else steps
+                for day, steps in dict(value["agents"]).items()
+            }
+            return {"agents": hourly}
         agents: dict[str, list[int | None]] = {}
+        step = STAFFING_STEP_MINUTES
         for spec, ranges in value.items():
             if not isinstance(ranges, dict):
                 raise ValueError(f'{spec}: write hours and agents: {{"09:00-18:00": 10}}')
             for day in expand_days(str(spec)):
-                hours = agents.setdefault(day, [None] * 24)
+                steps = agents.setdefault(day, [None] * _STEPS_A_DAY)
                 for text, count in ranges.items():
                     span = parse_range(str(text))
-                    if span.opens.minute or (span.closes is not None and span.closes.minute):
-                        raise ValueError(f"{spec} {text!r}: planned staffing is given in whole hours")
+                    opens = span.opens.hour * 60 + span.opens.minute
+                    closes = 24 * 60 if span.closes is None else span.closes.hour * 60 + span.closes.minute
+                    if opens % step or closes % step:
+                        raise ValueError(f"{spec} {text!r}: planned staffing changes on the quarter hour")
                     if not isinstance(count, int) or isinstance(count, bool) or not 0 <= count <= 10000:
                         raise ValueError(f"{spec} {text!r}: {count!r} is not a number of agents (0..10000)")
-                    for hour in range(span.opens.hour, 24 if span.closes is None else span.closes.hour):
-                        if hours[hour] is not None:
-                            raise ValueError(f"{day} {hour:02d}:00 is planned twice")
-                        hours[hour] = count
+                    for slot in range(opens // step, closes // step):
+                        if steps[slot] is not None:
+                            minute = slot * step
+                            raise ValueError(f"{day} {minute // 60:02d}:{minute % 60:02d} is planned twice")
+                        steps[slot] = count
         return {"agents": agents}
 
+    def at_minute(self, weekday: int, minute: int) -> int | None:
+        """Planned agents on `weekday` (0 = Monday) at `minute` of the day, or None when nothing is."""
+        steps = self.agents.get(WEEKDAYS[weekday])
+        return steps[min(max(minute, 0), 24 * 60 - 1) // STAFFING_STEP_MINUTES] if steps else None
+
     def at(self, weekday: int, hour: int) -> int | None:
-        """Planned agents on `weekday` (0 = Monday) at `hour`, or None when nothing is planned."""
-        hours = self.agents.get(WEEKDAYS[weekday])
-        return hours[hour] if hours else None
+        """Planned agents on `weekday` at `hour`: the mean over its quarter hours (rounded), or None."""
+        planned = [self.at_minute(weekday, hour * 60 + q * STAFFING_STEP_MINUTES) for q in range(4)]
+        counts = [count for count in planned if count is not None]
+        return round(sum(counts) / len(counts)) if counts else None
 
 
 class Department(Strict):
@@ -202,9 +229,12 @@ class Department(Strict):
     hold_music_url: str | None = None
     when_closed: Identifier | None = None  # another department that takes its callers
     wrap_up_seconds: int = Field(default=30, ge=0, le=1800)
+    # The conversation with the agent is recorded (calls connected through their conference room:
+    # `hotline.connect_via: conference`), under the announcement every caller hears.
+    record: bool = False
     overflow_to: Identifier | None = None  # whose agents may also take callers who waited ...
     overflow_after_seconds: int | None = Field(default=None, ge=0)  # ... this long
-    staffing: Staffing | None = None  # planned agents per hour: the wait estimate's outlook
+    staffing: Staffing | None = None  # planned agents by quarter hour: the wait estimate's outlook
 
 
 class Issue(Strict):
@@ -419,6 +449,14 @@ class CallbackSettings(Strict):
         return value
 
 
+class Wallboard(Strict):
+    """When the supervisors' wallboard marks a department (ivr/web/: the figures turn red)."""
+
+    service_level_target: float = Field(default=0.8, ge=0, le=1)  # marked when under this
+    longest_wait_alert_seconds: int = Field(default=120, ge=1)  # marked when a caller waits longer
+    abandonment_alert: float = Field(default=0.1, ge=0, le=1)  # marked when today's rate is over this
+
+
 class HotlineFile(Strict):
     """The whole hotline file."""
 
@@ -441,6 +479,7 @@ class HotlineFile(Strict):
     survey: Survey = Survey()
     after_hours: AfterHours = AfterHours()
     callbacks: CallbackSettings = CallbackSettings()
+    wallboard: Wallboard = Wallboard()
 
     @field_validator("specialist_lines")
     @classmethod

@@ -1,4 +1,5 @@
-"""The periodic jobs: the agent sweep (every 15 s) and the hour-of-week profile rollup (every 5 min).
+"""The periodic jobs: the agent sweep (every 15 s), the hour-of-week profile rollup (every 5 min)
+and the deletion of recordings past their retention (hourly).
 
 Each run schedules the next on rq's scheduler. Runs are named after their slot of the wall clock
 and scheduled with `unique=True`, so however many workers start (each schedules one) there is one
@@ -14,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 from rq import Queue
 from rq.exceptions import DuplicateJobError
 
+from ivr.callcenter.recordings import delete_expired
 from ivr.clock import business_day
 from ivr.jobs.context import services
 from ivr.waits.profile import ensure_summary, rollup
@@ -21,6 +23,8 @@ from ivr.waits.profile import ensure_summary, rollup
 SWEEP_EVERY_SECONDS = 15
 # The profile learns from the day's counters this often (and once when a worker starts).
 ROLLUP_EVERY_SECONDS = 300
+# Recordings past their retention are deleted this often.
+RETENTION_EVERY_SECONDS = 3600
 
 
 def sweep_agents() -> int:
@@ -50,6 +54,16 @@ def rollup_profiles() -> int:
         added += rollup(hl.stores.data, cfg, department, now, day, yesterday)
         ensure_summary(hl.stores.data, cfg, department)
     return added
+
+
+def delete_old_recordings() -> int:
+    """Delete the call recordings past the hotline's retention from Twilio; how many."""
+    hl = services()
+    return len(
+        delete_expired(
+            hl.stores.data, hl.rest, hl.clock.now(), hl.config.file.hotline.recording_retention_days
+        )
+    )
 
 
 def schedule_periodic(
@@ -92,3 +106,16 @@ def periodic_rollup() -> int:
     """The rollup, rescheduled first so that a failing run does not stop the next ones."""
     schedule_rollup(services().jobs.queue)
     return rollup_profiles()
+
+
+def schedule_retention(queue: Queue, now: float | None = None) -> bool:
+    """Schedule the recording retention run at the next hour; False when already scheduled."""
+    return schedule_periodic(
+        queue, periodic_retention, "recording-retention", RETENTION_EVERY_SECONDS, now, 600
+    )
+
+
+def periodic_retention() -> int:
+    """The retention run, rescheduled first so that a failing run does not stop the next ones."""
+    schedule_retention(services().jobs.queue)
+    return delete_old_recordings()

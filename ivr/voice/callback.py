@@ -31,6 +31,7 @@ from ivr.services import services
 from ivr.urlstate import HOLD_AGAIN, AgentLeg, Attempt, Greeting, NumberStep, Slots
 from ivr.voice import twiml
 from ivr.voice.holdloop import LoopState, hold_through_outage, hold_url
+from ivr.voice.room import connect_in_room, room_talked
 from ivr.voice.webhook import (
     base_url,
     int_field,
@@ -358,6 +359,14 @@ def press() -> twiml.Document:
         record.sid, attempt, ("calling",), "answered", CallStatus.CONNECTING
     ):
         return twiml.goodbye(lang)
+    if hotline.config.file.hotline.connect_via == "conference":
+        room = connect_in_room(
+            record, agent, link("callback_dial_result", Attempt(record.sid, attempt, agent.id))
+        )
+        if room is None:  # the agent's leg could not be placed: called again soon
+            hotline.callbacks.agent_missed(record)
+            return twiml.goodbye(lang, "callback_agent_missed")
+        return room
     return twiml.dial_agent(
         lang,
         agent.reach,
@@ -384,8 +393,14 @@ def dial_result() -> twiml.Document:
     lang = _lang_of(record)
     if record is None:
         return twiml.goodbye(lang)
-    status = request.form.get("DialCallStatus", "")
-    duration = int_field(request.form.get("DialCallDuration"), 0)
+    if record.get("status") == CallStatus.CALLBACK and record.get("cb_status") == "waiting":
+        # The agent's leg into the customer's room was not answered (ivr/voice/room.py).
+        return twiml.goodbye(lang, "callback_agent_missed")
+    if "DialCallStatus" in request.form:
+        status = request.form.get("DialCallStatus", "")
+        duration = int_field(request.form.get("DialCallDuration"), 0)
+    else:  # the customer's room ended: as a Dial would report it
+        status, duration = "completed", room_talked(record, now)
     was = record.get("status")
     agent_id = Attempt.from_args(request.args).agent
     outcome = hotline.connections.dial_ended(record, agent_id, status, duration, now)
@@ -421,6 +436,7 @@ def status() -> twiml.Document:
         # The customer hung up while the agent's phone rang: the agent is freed, and the customer
         # is called again after the backoff (or the callback fails after its last attempt).
         hotline.callbacks.not_reached(record.sid, attempt, "hung_up_waiting", now)
+        hotline.rooms.end_agent_leg(record)  # a room's agent leg rings on its own
     elif cb_status == "answered" and record.get("status") == CallStatus.ON_CALL:
         _connected(record, attempt)
         hotline.connections.caller_hung_up(record, now, CallStatus.ON_CALL)

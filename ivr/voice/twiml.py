@@ -133,6 +133,59 @@ def dial_agent(lang: Language, reach: str, *, action: str, whisper: str, ring_ti
     return resp
 
 
+def join_room(
+    lang: Language, room: str, *, action: str, wait_url: str, events_url: str, recording_url: str = ""
+) -> Document:
+    """Tell the caller, then put them in their call's room, with music until the agent arrives.
+
+    The caller does not start the room (the agent does) and ends it by leaving: the agent's leg
+    then hangs up. The Dial's action hears of the end of the conversation. With `recording_url`
+    the conversation is recorded from the room's start, its status reported there.
+    """
+    recording = (
+        {"record": "record-from-start", "recording_status_callback": recording_url}
+        | {
+            "recording_status_callback_method": "POST",
+            "recording_status_callback_event": "in-progress completed",
+        }
+        if recording_url
+        else {}
+    )
+    resp = document()
+    say(resp, lang, lang.text("agent_connecting"))
+    dial = resp.dial(action=action, method="POST")
+    dial.conference(
+        room,
+        start_conference_on_enter=False,
+        end_conference_on_exit=True,
+        beep="false",
+        wait_url=wait_url,
+        wait_method="POST",
+        status_callback=events_url,
+        status_callback_method="POST",
+        status_callback_event="start end join leave hold",
+        **recording,
+    )
+    return resp
+
+
+def agent_room(lang: Language, whisper: str, room: str) -> Document:
+    """The agent's leg, answered: the whisper for them, then the caller's room (which it starts,
+    and ends by leaving)."""
+    resp = document()
+    say(resp, lang, whisper)
+    dial = resp.dial()
+    dial.conference(room, start_conference_on_enter=True, end_conference_on_exit=True, beep="false")
+    return resp
+
+
+def room_music(music_url: str) -> Document:
+    """What a room plays to a caller waiting in it: the music (Say, Play, Pause, Redirect only)."""
+    resp = document()
+    resp.play(music_url)
+    return resp
+
+
 def dial_outside(lang: Language, number: str, ring_timeout: int) -> Document:
     """A transfer to an outside number: tell the caller, dial it, goodbye when that call ends."""
     resp = document()

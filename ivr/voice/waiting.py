@@ -29,13 +29,13 @@ from ivr.callcenter.calls import CallRecord
 from ivr.callcenter.lifecycle import CallLife, CallStatus
 from ivr.callcenter.transfers import transfer_path_of
 from ivr.hotline.schema import HotlineFile
-from ivr.phones import last_digits
 from ivr.prompts import Language
 from ivr.redis_types import text_hash
 from ivr.services import services
 from ivr.urlstate import HOLD_AGAIN, AgentLeg
 from ivr.voice import survey, twiml
 from ivr.voice.holdloop import LoopState, hold_through_outage, hold_url, key_gather
+from ivr.voice.room import connect_in_room
 from ivr.voice.webhook import (
     base_url,
     int_field,
@@ -45,6 +45,7 @@ from ivr.voice.webhook import (
     this_call,
     twilio_webhook,
 )
+from ivr.voice.whisper import whisper_text
 from ivr.waits.estimate import Estimate
 from ivr.waits.live import Wait, wait_for_caller
 
@@ -246,6 +247,12 @@ def _connect_document(record: CallRecord) -> twiml.Document:
     if agent is None:
         hotline.connections.requeue(record, hotline.clock.now())
         return twiml.redirect(link("hold", HOLD_AGAIN))
+    if hotline.config.file.hotline.connect_via == "conference":
+        room = connect_in_room(record, agent)
+        if room is None:  # the agent's leg could not be placed: back to the caller's place
+            hotline.jobs.match_department(None, record.get("department"))
+            return twiml.redirect(link("hold", HOLD_AGAIN))
+        return room
     base = base_url()
     return twiml.dial_agent(
         lang,
@@ -278,29 +285,6 @@ def whisper() -> twiml.Document:
     lang = lang or hotline.config.languages[hotline.config.locales[0]]
     twiml.say(resp, lang, whisper_text(record, lang, now))
     return resp
-
-
-def whisper_text(record: CallRecord, lang: Language, now: datetime) -> str:
-    """What the agent hears: department, issue, masked account, verified, wait, reference."""
-    cfg = services().config.file
-    department = cfg.departments.get(record.get("department"))
-    issue = record.get("issue") or "other"
-    if record.get("account"):
-        verified = "whisper_verified" if record.verified else "whisper_unverified"
-        account = lang.text(
-            "whisper_account", last4=last_digits(record.get("account")), verified=lang.text(verified)
-        )
-    else:
-        account = lang.text("whisper_no_account")
-    queued_at = datetime.fromisoformat(record.get("queued_at") or now.isoformat())
-    return lang.text(
-        "whisper",
-        department=department.names.get(lang.locale, "") if department else "",
-        issue=lang.text(f"label_{issue}") if f"label_{issue}" in lang.texts else issue,
-        account=account,
-        minutes=int((now - queued_at).total_seconds() // 60),
-        reference=lang.spell(record.get("ref")),
-    )
 
 
 @bp.post(routes.rule("dial_result"))

@@ -28,7 +28,7 @@ from flask import Response, request
 from twilio.request_validator import RequestValidator
 from werkzeug.datastructures import ImmutableMultiDict
 
-from ivr import routes
+from ivr import logs, routes
 from ivr.callcenter.calls import CallRecord
 from ivr.clock import business_day
 from ivr.digits import whole_number
@@ -197,6 +197,7 @@ def twilio_webhook(
             log.warning("rejected %s %s: bad X-Twilio-Signature", request.method, request.path)
             return Response("invalid Twilio signature\n", status=403, mimetype="text/plain")
         hotline = services()
+        logs.bind(reset=True, call_sid=request.form.get("CallSid", "")[:64])
         restore_carried_input()
         try:
             with retry_budget(WEBHOOK_CONNECT_WINDOW):  # one budget for every connect of the request
@@ -245,6 +246,7 @@ def open_call(sid: str, now: datetime, *, first: bool = False) -> CallRecord:
     raw_from = request.form.get("From", "")
     caller = to_e164(raw_from, cfg.hotline.default_region)
     record = hotline.calls.open(sid, now, day, caller, raw_from, request.form.get("To", ""))
+    logs.bind(ref=record.get("ref"), agent=record.get("agent"))
     if record.is_new:
         log.info("call %s from %s: reference %s", sid, mask_phone(caller or raw_from), record.get("ref"))
     return record

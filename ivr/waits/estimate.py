@@ -14,6 +14,10 @@ a stage then ends only when the queue in front drops below its level, a birth-de
 passage (`stages.py` has its moments). Planned staffing changes switch each stage's rate at the
 change: a stage of mean m running when the agents change at c seconds is done before with
 probability 1 - exp(-c/m), else it finishes at the new rate (exact for exponential stages).
+Agents who log in are idle and take waiting callers at once: a stage more likely than not still
+running when j whole agents arrive ends there, and the next j - 1 callers ahead with it (taken
+as a mere speed-up of service, an announcement 45 s before ten agents arrive said 237 s for a
+wait of 75 s).
 
 The cost is O(1) in the number of callers ahead: the stages' sums over any block of callers are
 closed forms (digamma and Hurwitz zeta differences, `stages.Stages.block`); only the stages that
@@ -48,6 +52,12 @@ COVERAGE = 0.8  # the share of real waits the announced range is meant to hold
 # Spoken figures are rounded to these steps (minutes): whole minutes under ten, then fives,
 # then tens, so a caller never hears a precision the model cannot back.
 ROUNDING_STEPS = ((10, 1), (30, 5), (math.inf, 10))
+# "Less than a minute" is said when at least this share of waits are, under the model.
+SOON_SHARE = 0.8
+# Spoken words whose chance is this close to COVERAGE are all taken as right; the best centred wins.
+SPOKEN_TOLERANCE = 0.03
+# Figures on the rounding grid weighed for the spoken range, at most (each one CDF evaluation).
+MAX_SPOKEN_FIGURES = 40
 # A wait longer than this is announced as "longer than we can say", never as a number.
 LONGEST_SAID_SECONDS = 86_400.0
 # A stage that starts this many of its own means before a staffing change is over before it
@@ -129,6 +139,7 @@ class Estimate:
     coverage: float = COVERAGE
     sd: float = 0.0
     beyond: bool = False
+    patience: float | None = None  # callers' mean patience, when they abandon (for the spoken words)
 
     @property
     def under_a_minute(self) -> bool:
@@ -136,9 +147,17 @@ class Estimate:
         return self.high < 60
 
     def spoken(self) -> Spoken:
-        """The range as a caller hears it: rounded, never more precise than the model."""
+        """The range as a caller hears it: rounded, never more precise than the model.
+
+        With a spread (sd > 0) the words are chosen so that what is said holds COVERAGE of waits
+        as said: among the figures a caller can hear (the rounding grid), the range whose chance
+        under the wait's gamma law is nearest COVERAGE (`spoken_for`). Rounding the 10% and 90%
+        points outwards instead held 89-92% of waits in the simulated day.
+        """
         if self.beyond:
             return Spoken("long", low=_round_minutes(self.low), high=_round_minutes(self.high))
+        if self.sd > 0 and self.seconds > 0:
+            return spoken_for(self.seconds, self.sd, self.patience)
         if self.under_a_minute:
             return Spoken("soon")
         low, high = _round_minutes(self.low), _round_minutes(self.high)
@@ -149,6 +168,77 @@ class Estimate:
         if low >= high:
             return Spoken("about", low=high, high=high)
         return Spoken("range", low=low, high=high)
+
+
+def _grid_minutes(top: float) -> list[int]:
+    """The figures a caller can hear, in minutes, from 1 up to the first at or past `top`."""
+    out: list[int] = []
+    minute = 1
+    for below, step in ROUNDING_STEPS:
+        while minute < below:
+            out.append(minute)
+            if minute * 60 >= top or len(out) >= MAX_SPOKEN_FIGURES:
+                return out
+            minute += step
+        minute = int(below)
+    return out
+
+
+def spoken_for(mean: float, sd: float, patience: float | None = None) -> Spoken:
+    """The words whose chance, under the gamma law of this mean and sd, is nearest COVERAGE.
+
+    "Less than a minute" when at least SOON_SHARE of waits are; else, of "up to N minutes",
+    "between L and H minutes" and "about N minutes" (N give or take half its rounding step) on
+    the rounding grid, of those whose chance is within SPOKEN_TOLERANCE of COVERAGE the one
+    centred nearest the mean, else the one whose chance is nearest COVERAGE.
+    At most MAX_SPOKEN_FIGURES figures are looked at, each one evaluation of the CDF.
+    """
+    shape, scale = (mean / sd) ** 2, sd * sd / mean
+    if patience:  # the waits of callers who stay to be answered: tilted by exp(-wait / patience)
+        scale = 1 / (1 / scale + 1 / patience)
+    centre = shape * scale
+    if not (math.isfinite(shape) and math.isfinite(scale) and shape > 0 and scale > 0):
+        return Spoken("up_to", high=max(_round_minutes(mean), 2))
+    cdf_cache: dict[float, float] = {}
+
+    def cdf(seconds: float) -> float:
+        if seconds not in cdf_cache:
+            cdf_cache[seconds] = gamma.cdf(seconds, shape, scale) if seconds > 0 else 0.0
+        return cdf_cache[seconds]
+
+    if cdf(60.0) >= SOON_SHARE:
+        return Spoken("soon")
+    figures = _grid_minutes(mean + 6 * sd)
+    start = 0
+    while start < len(figures) - 1 and figures[start + 1] * 60 <= mean - 4 * sd:
+        start += 1
+    figures = figures[start:]
+    # (distance from COVERAGE, width in seconds, the words)
+    best: tuple[float, float, Spoken] | None = None
+
+    def consider(low: float, high: float, words: Spoken) -> None:
+        nonlocal best
+        chance = cdf(high) - cdf(low)
+        # Within SPOKEN_TOLERANCE of COVERAGE all are as good: then the one centred nearest the
+        # mean (heard as a figure, the middle of the range is what a caller takes away).
+        excess = max(abs(chance - COVERAGE) - SPOKEN_TOLERANCE, 0.0)
+        key = (round(excess / 0.02), abs((low + high) / 2 - centre), words)
+        if best is None or key[:2] < best[:2]:
+            best = key
+
+    for i, high in enumerate(figures):
+        if high >= 2:  # "up to 1 minutes" is not said
+            consider(0.0, high * 60.0, Spoken("up_to", high=high))
+        step = next(step for below, step in ROUNDING_STEPS if high < below)
+        if high >= 2:
+            consider(
+                max(high - step / 2, 0) * 60.0, (high + step / 2) * 60.0, Spoken("about", low=high, high=high)
+            )
+        for low in figures[:i]:
+            consider(low * 60.0, high * 60.0, Spoken("range", low=low, high=high))
+    if best is None:  # no figure on the grid: the wait is past the grid's top
+        return Spoken("up_to", high=max(_round_minutes(mean), 2))
+    return best[2]
 
 
 def _number(value: object) -> float | None:
@@ -213,9 +303,14 @@ def _piece_at(starts: list[float], t: float) -> int:
 
 
 def _stage_across_pieces(
-    k: int, t: float, starts: list[float], levels: list[Stages | None]
-) -> tuple[float, float]:
-    """Mean and variance of stage k started at t, its rate switching at each staffing change."""
+    k: int, t: float, starts: list[float], levels: list[Stages | None], agents: list[float]
+) -> tuple[float, float, float, int, float]:
+    """Stage k started at t, its rate switching at each change: (mean, variance, cut, joined, at).
+
+    Agents who log in at a change are idle and take waiting callers at once: a stage still running
+    when `joined` (>= 1) whole agents arrive, `at` seconds from now, ends there; `cut` is the chance
+    it was still running then.
+    """
     total, var, still = 0.0, 0.0, 1.0  # still: chance the stage is not over yet
     piece = _piece_at(starts, t)
     while still > 1e-12:
@@ -228,19 +323,21 @@ def _stage_across_pieces(
         else:
             m, v = level.stage(k)
             if math.isinf(span) and not math.isfinite(m):
-                return math.inf, math.inf
+                return math.inf, math.inf, 0.0, 0, math.inf
             if m > span * UNFINISHED:  # all but never over before the change: as if nobody served
                 total += still * span
-                t, piece = starts[piece + 1], piece + 1
-                continue
-            done = 1.0 if math.isinf(span) else -math.expm1(-span / m)
-            total += still * m * done  # E[min(X, span)] for an exponential stage of mean m
-            var += still * done * v
-            still *= 1 - done
-            if math.isinf(span):
-                break
+            else:
+                done = 1.0 if math.isinf(span) else -math.expm1(-span / m)
+                total += still * m * done  # E[min(X, span)] for an exponential stage of mean m
+                var += still * done * v
+                still *= 1 - done
+                if math.isinf(span):
+                    break
+        joined = math.floor(agents[piece + 1] - agents[piece] + 1e-9)
+        if joined >= 1 and still > 1e-12:  # new agents take the caller at the head at once
+            return total, var, still, joined, starts[piece + 1]
         t, piece = starts[piece + 1], piece + 1
-    return total, var
+    return total, var, 0.0, 0, math.inf
 
 
 def _clear_of_change(level: Stages, k: int, t: float, end: float) -> int:
@@ -292,6 +389,7 @@ def wait_moments(state: QueueState) -> tuple[float, float] | None:
     if pieces[0][1] <= 0:
         return None  # a change already in force left nobody serving
     starts = [start for start, _ in pieces]
+    staffed = [agents for _, agents in pieces]
     levels = [Stages(agents * mu, theta, lam) if agents > 0 else None for _, agents in pieces]
     mean = var = t = 0.0
     try:
@@ -310,10 +408,15 @@ def wait_moments(state: QueueState) -> tuple[float, float] | None:
                     block = level.block(clear, k)
                     mean, var, t, k = mean + block[0], var + block[1], t + block[0], clear - 1
                     continue
-            stage = _stage_across_pieces(k, t, starts, levels)  # one that may run across a change
+            stage_mean, stage_var, cut, joined, at = _stage_across_pieces(k, t, starts, levels, staffed)
+            stage = (stage_mean, stage_var)  # one that may run across a change
             t_end = t + stage[0]
             if not math.isfinite(t_end):  # a stage that never ends (higher classes outrun the agents)
                 return math.inf, math.inf
+            taken_too = 0
+            if joined and cut >= 0.5:  # more likely than not still running when agents log in:
+                taken_too = joined - 1  # they take it and the next joined - 1 callers at once
+                t_end = max(t_end, at)
             for crossed in range(piece + 1, _piece_at(starts, t_end) + 1):
                 # Delta method: a stage ahead of a change that ends late leaves its part of the queue
                 # to the agents after the change, who clear it at their own pace, so the spread of
@@ -321,7 +424,7 @@ def wait_moments(state: QueueState) -> tuple[float, float] | None:
                 old, new = levels[crossed - 1], levels[crossed]
                 if old is not None and new is not None:
                     var *= (new.stage(k)[0] / old.stage(k)[0]) ** 2
-            mean, var, t, k = mean + stage[0], var + stage[1], t_end, k - 1
+            mean, var, t, k = mean + stage[0], var + stage[1], t_end, k - 1 - taken_too
         else:
             if k >= 0:
                 return None  # more stages by a change than the model should be asked to follow
@@ -341,6 +444,8 @@ def estimate(state: QueueState) -> Estimate | None:
     if moments is None:
         return None
     mean, var = moments
+    cleaned = clean(state)
+    clean_patience = cleaned.mean_patience_seconds if cleaned is not None else None
     if not mean < LONGEST_SAID_SECONDS:
         longest = LONGEST_SAID_SECONDS
         return Estimate(seconds=longest, low=longest, high=longest, beyond=True)
@@ -358,4 +463,5 @@ def estimate(state: QueueState) -> Estimate | None:
         low=min(gamma.quantile(tail, shape, scale), mean),
         high=min(max(gamma.quantile(1 - tail, shape, scale), mean), LONGEST_SAID_SECONDS),
         sd=sd,
+        patience=clean_patience,
     )

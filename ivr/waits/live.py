@@ -18,14 +18,19 @@ Where each input of `QueueState` comes from:
   earlier rule, 1/k for an agent of k departments, counted 2.6 agents where 4.1 really served a
   payments caller's queue, and announced waits ~60-80 s too long.
 - ready: the department's ready agents.
-- mean handle: today's handle time once a few calls were handled, else the profile's value for
-  this hour of the week, else the default; plus the department's wrap-up time, which also keeps
-  an agent from the next caller.
-- patience: total time waited by callers whose wait ended today / callers who abandoned (the
-  maximum-likelihood estimate for exponential patience), once a few abandoned; else the profile's.
+- mean handle: today's handle times together with the profile's value for this hour of the week
+  (worth PRIOR_HANDLED calls); without a profile today's once a few calls were handled, else the
+  default; plus the department's wrap-up time, which also keeps an agent from the next caller.
+- patience: the maximum-likelihood estimate for exponential patience from censored waits
+  (`censored_patience`): the time waited today by callers whose wait ended and by those still
+  waiting (the longest CENSORED_READ read one by one, each later one counted as half the last
+  of those), over the callers who abandoned, with the profile's patience worth PRIOR_ABANDONS
+  abandons. Leaving out callers still waiting made the hotline believe, in a surge, that callers
+  are far less patient than they are.
 - overtaking: today's arrivals of higher classes per second since the day's first caller.
-- staffing changes: the planned staffing of the hotline file for the coming hours (else the
-  agents the profile saw in those hours), applied as a difference to the agents there now.
+- staffing changes: the planned staffing of the hotline file for the coming hours, by quarter
+  hour (else the agents the profile saw in those hours), applied as a difference to the agents
+  there now.
 """
 
 from __future__ import annotations
@@ -41,14 +46,22 @@ import redis
 from ivr import keys
 from ivr.callcenter.calls import CallRecord
 from ivr.callcenter.queues import Queues, arrival_ms
-from ivr.hotline.schema import HotlineFile
+from ivr.hotline.schema import STAFFING_STEP_MINUTES, HotlineFile
 from ivr.scripts import Script
 from ivr.waits.estimate import Estimate, QueueState, estimate
 from ivr.waits.profile import DEFAULT_HANDLE_SECONDS, hour_of_week, quietest_on_next_open_day
 
-# Below these counts today's own figures are too noisy; the profile's stand in.
+# The profile's handle time for the hour weighs as much as this many of today's calls (today's
+# alone swung the live path's estimate in the benchmark's first hours); without a profile,
+# today's own once this many calls were handled, else the default.
+PRIOR_HANDLED = 100
 MIN_HANDLED_TODAY = 3
-MIN_ABANDONED_TODAY = 5
+# The profile's patience weighs as much as this many of today's abandons; without one, today's
+# figure once this many callers abandoned (before: nobody is taken to hang up).
+PRIOR_ABANDONS = 5
+MIN_ABANDONED_WITHOUT_PROFILE = 2
+# Callers still waiting read one by one for the patience estimate (longest first); O(log n + 64).
+CENSORED_READ = 64
 # Overtaking is measured over at least this long, so the day's first callers do not make a rate.
 MIN_RATE_WINDOW_SECONDS = 600.0
 # How far ahead planned staffing changes are looked at (a wait longer than this is rare).
@@ -81,10 +94,11 @@ class LiveQueues:
     queues: Queues
 
 
-# Everything a department's QueueState is made from, in one call: 6 + 2 per other department reads,
-# each O(1) (ZCARD, HMGET of named fields, HGET) but HGETALL of the staffed agents' departments
-# taken first (one field per staffed agent). One reply, JSON (a missing field or summary: false):
-# sixteen replies parsed one by one cost a hold turn more than the reads cost Redis.
+# Everything a department's QueueState is made from, in one call, in `Reads.queue`'s order: 7 + 2
+# per other department reads, each O(1) (ZCARD, HMGET of named fields, HGET) or O(log n + 64)
+# (the longest waiters), but HGETALL of the staffed agents' departments taken first (one field per
+# staffed agent). One reply, JSON (a missing field or summary: false); sixteen replies parsed one
+# by one cost a hold turn more than the reads cost Redis.
 _READS_LUA = """
 local out = {}
 out[1] = redis.call('ZCARD', KEYS[1])
@@ -92,9 +106,12 @@ local flat, above = redis.call('HGETALL', KEYS[2]), {}
 for i = 1, #flat, 2 do above[flat[i]] = flat[i + 1] end
 out[2] = above
 out[3] = redis.call('ZCARD', KEYS[3])
-out[4] = redis.call('HMGET', KEYS[4], unpack(ARGV))
+out[4] = redis.call('HMGET', KEYS[4], unpack(ARGV, 2))
 out[5] = redis.call('HGET', KEYS[5], 'summary')
 out[6] = redis.call('ZCARD', KEYS[6])
+local scored, longest = redis.call('ZRANGE', KEYS[6], 0, tonumber(ARGV[1]) - 1, 'WITHSCORES'), {}
+for i = 1, #scored, 2 do longest[#longest + 1] = {scored[i], tonumber(scored[i + 1])} end
+out[7] = longest
 for i = 7, #KEYS, 2 do
   out[#out + 1] = redis.call('ZCARD', KEYS[i])
   out[#out + 1] = redis.call('HMGET', KEYS[i + 1], 'answered', 'handled')
@@ -102,11 +119,13 @@ end
 return cjson.encode(out)
 """
 _READS = Script(
-    _READS_LUA, keys=("staffed", "above", "ready", "stats", "profile", "since", "others*"), args=("fields*",)
+    _READS_LUA,
+    keys=("staffed", "above", "ready", "stats", "profile", "since", "others*"),
+    args=("censored", "fields*"),
 )
 
 
-class _Reads:
+class Reads:
     """The reads behind one department's QueueState, queued on a pipeline, then parsed."""
 
     def __init__(self, live: LiveQueues, department: str, rank: int, now: datetime, day: str) -> None:
@@ -119,7 +138,8 @@ class _Reads:
         self.others = [d for d in live.cfg.departments if d != department]
 
     def queue(self, pipe: redis.client.Pipeline) -> None:
-        """Add the reads to `pipe`: one script call (`_READS`), whose one reply `parse` reads."""
+        """Add the reads to `pipe`: one script call (`_READS`); `replies` unpacks its reply into
+        the 7 + 2 per other department replies `parse` takes, in this order."""
         dept = self.department
         _READS.queue(
             pipe,
@@ -133,8 +153,16 @@ class _Reads:
             others=[
                 k for o in self.others for k in (keys.queue_since(o), keys.department_stats(o, self.day))
             ],
+            censored=CENSORED_READ,
             fields=self.stat_fields,
         )
+
+    @staticmethod
+    def replies(reply: str) -> list[Any]:
+        """The replies `parse` takes, from the one reply of `queue`'s script."""
+        out: list[Any] = json.loads(reply)
+        out[6] = [(sid, score) for sid, score in out[6]] if out[6] else []  # an empty Lua table is {}
+        return out
 
     def _agents(self, staffed: int, above: dict[str, str], mine: float, demand: dict[str, tuple]) -> float:
         """Agents serving this queue, each shared agent by what the departments they take first need."""
@@ -147,9 +175,9 @@ class _Reads:
                 agents += mine / (mine + sum(sum(demand[d]) for d in before))
         return agents
 
-    def parse(self, reply: str, ahead: int, waited_seconds: float) -> tuple[QueueState, dict]:
-        """The QueueState from the reply of `queue`, and the profile summary ({} if none yet)."""
-        staffed, above, ready, stats, summary_text, waiting, *others = json.loads(reply)
+    def parse(self, replies: list[Any], ahead: int, waited_seconds: float) -> tuple[QueueState, dict]:
+        """The QueueState from the replies of `queue`, and the profile summary ({} if none yet)."""
+        staffed, above, ready, stats, summary_text, waiting, longest, *others = replies
         values = dict(zip(self.stat_fields, (float(v or 0) for v in stats), strict=True))
         demand: dict[str, tuple] = {}  # department -> (callers waiting, callers talking)
         for i, other in enumerate(self.others):
@@ -160,15 +188,26 @@ class _Reads:
         summary: dict[str, Any] = json.loads(summary_text) if summary_text else {}
         how = hour_of_week(self.now, self.live.cfg.hotline.timezone)
         department = self.live.cfg.departments[self.department]
-        if values["handled"] >= MIN_HANDLED_TODAY:
+        by_hour = summary.get("handle_by_hour") or []
+        learned = by_hour[how] if len(by_hour) > how and by_hour[how] else summary.get("handle")
+        if learned:  # today's calls, with the profile's figure for this hour worth PRIOR_HANDLED calls
+            handle = (values["handle_ms"] / 1000 + PRIOR_HANDLED * learned) / (
+                values["handled"] + PRIOR_HANDLED
+            )
+        elif values["handled"] >= MIN_HANDLED_TODAY:
             handle = values["handle_ms"] / 1000 / values["handled"]
         else:
-            by_hour = summary.get("handle_by_hour") or []
-            handle = by_hour[how] if len(by_hour) > how else summary.get("handle") or DEFAULT_HANDLE_SECONDS
-        patience = summary.get("patience")
-        if values["abandoned"] >= MIN_ABANDONED_TODAY:
-            waited = values["answered_wait_ms"] + values["abandoned_wait_ms"]
-            patience = waited / 1000 / values["abandoned"]
+            handle = DEFAULT_HANDLE_SECONDS
+        now_ms = arrival_ms(self.now)
+        still = [max(now_ms - float(score), 0.0) / 1000 for _, score in longest or []]
+        if int(waiting) > len(still) and still:  # the rest joined later: half the last one read
+            still.append((int(waiting) - len(still)) * still[-1] / 2)
+        patience = censored_patience(
+            (values["answered_wait_ms"] + values["abandoned_wait_ms"]) / 1000,
+            values["abandoned"],
+            sum(still),
+            summary.get("patience"),
+        )
         overtaking = 0.0
         if self.rank > 0 and values["first_offer_ms"]:
             window = max((arrival_ms(self.now) - values["first_offer_ms"]) / 1000, MIN_RATE_WINDOW_SECONDS)
@@ -195,7 +234,7 @@ class _Reads:
 
         def planned(moment: datetime) -> float | None:
             if staffing is not None:
-                value = staffing.at(moment.weekday(), moment.hour)
+                value = staffing.at_minute(moment.weekday(), moment.hour * 60 + moment.minute)
                 return None if value is None else float(value)
             how = moment.weekday() * 24 + moment.hour
             seen = learned[how] if len(learned) > how else None
@@ -206,15 +245,41 @@ class _Reads:
             return ()
         changes: list[tuple[float, float]] = []
         previous = now_planned
-        hour = local.replace(minute=0, second=0, microsecond=0)
-        for step in range(1, STAFFING_LOOKAHEAD_HOURS + 1):
-            start = hour + timedelta(hours=step)
-            then = planned(start)
+        # Every quarter hour of the outlook (the plan's finest step; the learned agents change on
+        # the hour), each change measured from what is planned now: agents now + (then - now).
+        step = timedelta(minutes=STAFFING_STEP_MINUTES)
+        boundary = local.replace(
+            minute=local.minute - local.minute % STAFFING_STEP_MINUTES, second=0, microsecond=0
+        )
+        for _ in range(STAFFING_LOOKAHEAD_HOURS * 60 // STAFFING_STEP_MINUTES):
+            boundary += step
+            then = planned(boundary)
             if then is None or then == previous:
                 continue
-            changes.append(((start - local).total_seconds(), max(agents + then - now_planned, 0.0)))
+            changes.append(((boundary - local).total_seconds(), max(agents + then - now_planned, 0.0)))
             previous = then
         return tuple(changes)
+
+
+def censored_patience(
+    ended_seconds: float, abandoned: float, waiting_seconds: float, prior: float | None
+) -> float | None:
+    """Mean patience, exponential, by maximum likelihood from censored waits; None: nobody hangs up.
+
+    ended_seconds: total time waited by callers whose wait ended (answered or abandoned);
+    abandoned: how many of them hung up; waiting_seconds: total time waited so far by callers
+    still waiting (censored: their patience is at least that); prior: the profile's patience.
+    Every second a caller waited is exposure, and only a hang-up is an event: exposure / events.
+    The prior counts as PRIOR_ABANDONS abandons of that mean.
+    """
+    exposure = max(ended_seconds, 0.0) + max(waiting_seconds, 0.0)
+    events = max(abandoned, 0.0)
+    if prior and prior > 0:
+        exposure += PRIOR_ABANDONS * prior
+        events += PRIOR_ABANDONS
+    elif events < MIN_ABANDONED_WITHOUT_PROFILE:
+        return None
+    return exposure / events if events > 0 and exposure > 0 else None
 
 
 def _rank_of(live: LiveQueues, priority: str | None) -> int:
@@ -234,26 +299,26 @@ def _outlook(live: LiveQueues, department: str, summary: dict[str, Any], now: da
 def wait_for_caller(live: LiveQueues, record: CallRecord, now: datetime) -> Wait:
     """The wait of a caller in the queue: one pipeline (position and everything the estimate reads)."""
     department = record.get("department")
-    reads = _Reads(live, department, _rank_of(live, record.get("priority")), now, record.day)
+    reads = Reads(live, department, _rank_of(live, record.get("priority")), now, record.day)
     pipe = live.conn.pipeline(transaction=False)
     live.queues.queue_position(pipe, record.sid, department)
     reads.queue(pipe)
     live.queues.turn_taken(pipe, record.sid, department, now)  # the reaper sees the caller is there
-    position, replies, _turn = pipe.execute()
+    position, reply, _turn = pipe.execute()
     queued_at = datetime.fromisoformat(record.get("queued_at") or now.isoformat())
-    state, summary = reads.parse(replies, int(position) - 1, (now - queued_at).total_seconds())
+    state, summary = reads.parse(Reads.replies(reply), int(position) - 1, (now - queued_at).total_seconds())
     peak, quiet = _outlook(live, department, summary, now)
     return Wait(department, int(position), state, estimate(state), peak, quiet)
 
 
 def wait_for_new_caller(live: LiveQueues, department: str, now: datetime, day: str) -> Wait:
     """The wait a caller joining `department` now would have, in its lowest class (everyone first)."""
-    reads = _Reads(live, department, _rank_of(live, None), now, day)
+    reads = Reads(live, department, _rank_of(live, None), now, day)
     pipe = live.conn.pipeline(transaction=False)
     pipe.zcard(keys.queue_since(department))
     reads.queue(pipe)
-    waiting, replies = pipe.execute()
-    state, summary = reads.parse(replies, int(waiting), 0.0)
+    waiting, reply = pipe.execute()
+    state, summary = reads.parse(Reads.replies(reply), int(waiting), 0.0)
     peak, quiet = _outlook(live, department, summary, now)
     return Wait(department, int(waiting) + 1, state, estimate(state), peak, quiet)
 

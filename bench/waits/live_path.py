@@ -1,0 +1,157 @@
+"""The estimator fed through the live path: the counters the hotline keeps, read by `ivr.waits.live`.
+
+The idealised run hands the estimator what the simulation knows (every department's callers as
+classes of one pool, the exact plan, thousands of prior calls). The hotline knows less: its Redis
+holds per department the agents staffed and ready, which departments each agent takes first, the
+callers waiting, the day's counters (offered by class, answered, handled, abandoned, time waited)
+and an hour-of-week profile. `LiveFeed` keeps those same figures as the simulated day unfolds and
+hands them, in the order `Reads.queue` reads them, to `Reads.parse`, the code that turns them
+into a `QueueState` on the real hotline. Only the Redis round trip is left out.
+
+Learned statistics start empty each day; `profile=True` gives each department a profile summary
+from past weeks (the handle time and patience the idealised run's priors have), as a hotline that
+has been running a while has. The staffing plan is the scenario's, written in the hotline file's
+schema (quarter-hour steps), on a Monday from midnight.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, cast
+
+from bench.waits.scenarios import Scenario
+from ivr.callcenter.queues import arrival_ms
+from ivr.hotline.loader import load_hotline
+from ivr.hotline.schema import Department, HotlineFile, Staffing
+from ivr.waits.estimate import QueueState
+from ivr.waits.live import LiveQueues, Reads
+
+EPOCH = datetime(2026, 1, 5, tzinfo=UTC)  # a Monday, 00:00: the simulated day's time 0
+HOTLINE_FILE = Path(__file__).resolve().parents[2] / "hotline.yaml"
+
+
+def _ms(seconds: float) -> int:
+    """The simulated moment as the queues score arrivals (milliseconds since the queue epoch)."""
+    return arrival_ms(EPOCH + timedelta(seconds=seconds))
+
+
+def _staffing(sc: Scenario) -> Staffing | None:
+    """The scenario's plan as the hotline file would give it: Monday, by quarter hour."""
+    if not sc.staffing_plan:
+        return None
+    ranges: dict[str, int] = {}
+    start, agents = 0.0, sc.agents
+    for when, then in sorted(sc.staffing_plan) + [(24 * 3600.0, 0)]:
+        minute_from, minute_to = int(start // 60), int(min(when, 24 * 3600.0) // 60)
+        if minute_to > minute_from:
+            ranges[
+                f"{minute_from // 60:02d}:{minute_from % 60:02d}-{minute_to // 60:02d}:{minute_to % 60:02d}"
+            ] = agents
+        start, agents = when, then
+    return Staffing.model_validate({"mon": ranges})
+
+
+def hotline_file(sc: Scenario) -> HotlineFile:
+    """The shipped hotline file with the scenario's departments (no wrap-up, always open, UTC)."""
+    shipped = load_hotline(HOTLINE_FILE).file
+    model = next(iter(shipped.departments.values()))
+    departments = {
+        d.name: Department(names=model.names, hours=model.hours, wrap_up_seconds=0, staffing=_staffing(sc))
+        for d in sc.departments
+    }
+    settings = shipped.hotline.model_copy(update={"timezone": "UTC"})
+    return shipped.model_copy(update={"departments": departments, "hotline": settings})
+
+
+@dataclass
+class Counters:
+    """One department's day counters, as `hl:dstats:{dept}:{day}` holds them."""
+
+    handled: int = 0
+    handle_ms: float = 0.0
+    abandoned: int = 0
+    abandoned_wait_ms: float = 0.0
+    answered_wait_ms: float = 0.0
+    answered: int = 0
+    first_offer_ms: int | None = None
+    offered: dict[int, int] = field(default_factory=dict)  # by class (rank)
+
+
+class LiveFeed:
+    """The hotline's live figures for one replication, and the QueueState live.py makes of them."""
+
+    def __init__(self, sc: Scenario, profile: dict[str, Any] | None) -> None:
+        self.sc = sc
+        self.cfg = hotline_file(sc)
+        self.live = LiveQueues(cfg=self.cfg, conn=cast(Any, None), queues=cast(Any, None))
+        self.names = [d.name for d in sc.departments]
+        self.counters = [Counters() for _ in sc.departments]
+        self.summary = json.dumps(profile) if profile else None
+
+    # -- what the hotline counts, as it happens -------------------------------------------------
+
+    def offered(self, dept: int, now: float) -> None:
+        c = self.counters[dept]
+        c.offered[0] = c.offered.get(0, 0) + 1  # each department is one class of its own queue
+        if c.first_offer_ms is None:
+            c.first_offer_ms = _ms(now)
+
+    def answered(self, dept: int, waited: float) -> None:
+        c = self.counters[dept]
+        c.answered += 1
+        c.answered_wait_ms += waited * 1000
+
+    def abandoned(self, dept: int, waited: float) -> None:
+        c = self.counters[dept]
+        c.abandoned += 1
+        c.abandoned_wait_ms += waited * 1000
+
+    def handled(self, dept: int, seconds: float) -> None:
+        c = self.counters[dept]
+        c.handled += 1
+        c.handle_ms += seconds * 1000
+
+    # -- the read -------------------------------------------------------------------------------
+
+    def state(
+        self,
+        dept: int,
+        now: float,
+        ahead: int,
+        waited: float,
+        staffed: int,
+        ready: int,
+        order: list[int],
+        waiting_since: list[list[float]],
+    ) -> QueueState:
+        """The QueueState live.py builds for a caller of `dept` with `ahead` in front in its queue.
+
+        order: departments in the order every agent takes them; waiting_since: per department, the
+        arrival times of callers waiting, longest first.
+        """
+        name = self.names[dept]
+        reads = Reads(self.live, name, 0, EPOCH + timedelta(seconds=now), "day")
+        first = order[: order.index(dept)]
+        above = {f"agent{i}": ",".join(self.names[d] for d in first) for i in range(staffed)} if first else {}
+        c = self.counters[dept]
+        values = {
+            "handled": c.handled,
+            "handle_ms": c.handle_ms,
+            "abandoned": c.abandoned,
+            "abandoned_wait_ms": c.abandoned_wait_ms,
+            "answered_wait_ms": c.answered_wait_ms,
+            "first_offer_ms": c.first_offer_ms,
+            "answered": c.answered,
+        }
+        stats = [values.get(f, c.offered.get(int(f.split(":")[1]), 0) if f.startswith("offered:") else None)
+                 for f in reads.stat_fields]  # fmt: skip
+        longest = [(f"CA{i}", float(_ms(t))) for i, t in enumerate(waiting_since[dept][:64])]
+        replies: list[Any] = [staffed, above, ready, stats, self.summary, len(waiting_since[dept]), longest]
+        for other in reads.others:
+            o = self.names.index(other)
+            replies += [len(waiting_since[o]), [self.counters[o].answered, self.counters[o].handled]]
+        state, _ = reads.parse(replies, ahead, waited)
+        return state

@@ -1,0 +1,936 @@
+"""Connecting through a conference room (`hotline.connect_via: conference`), whole calls.
+
+The caller is matched as with a Dial; `/voice/connect` puts them in their call's room with the
+hold music, and the hotline places the agent's leg through the REST stand-in. The test plays the
+agent's phone (the placed call answered, or its status callback saying it was not) and reads
+what the caller, the agent and the supervisor's figures show. The guarantees are those of
+tests/test_connecting.py: one agent once, the caller back at their place when the agent does not
+answer, the agent freed when the caller gives up during the ring.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis
+import yaml
+from flask import Flask
+
+from ivr import create_app, keys
+from ivr.callcenter.agents import NOT_READY, ON_CALL, READY, RING_MARGIN_SECONDS, RINGING, WRAP_UP
+from ivr.clock import FixedClock
+from ivr.jobs import periodic
+from ivr.services import services_of
+from queue_worker import context
+from queue_worker.reaper import reap_once
+from standin.control import Control, add_control
+from standin.live import LiveCalls
+from standin.outbound import Dialler
+from standin.phone import Call
+from standin.rest import OutboundCall, Switchboard, create_rest_app, serve_in_thread
+from standin.transport import FlaskTransport
+from standin.webhook import call_params, status_callback_params
+from tests import test_callbacks as callbacks
+from tests.conftest import ACCOUNT_SID, AUTH_TOKEN, PUBLIC_BASE_URL, waiting_in
+from tests.test_agent_console import ClientApi, Session
+from tests.test_api import Api, go_ready, token_for
+from tests.test_connecting import ready, state_of, topup_caller
+from tests.test_live_calls import Listener, queued_caller
+
+WAIT_ROUTE = "/voice/room/wait"
+
+
+@pytest.fixture
+def app(
+    app_settings: dict[str, Any], redis_conn: redis.Redis, clock: FixedClock, tmp_path: Path
+) -> Iterator[Flask]:
+    """The hotline with `connect_via: conference` (the conftest's `dial` and `run_jobs` use it)."""
+    root = Path(__file__).resolve().parent.parent
+    data = yaml.safe_load((root / "hotline.yaml").read_text(encoding="utf-8"))
+    data["hotline"]["connect_via"] = "conference"
+    (tmp_path / "demo_accounts.yaml").write_text((root / "demo_accounts.yaml").read_text(encoding="utf-8"))
+    (tmp_path / "hotline.yaml").write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    application = create_app({**app_settings, "hotline_config": tmp_path / "hotline.yaml"}, clock=clock)
+    context.install(services_of(application))
+    yield application
+    context.install(None)
+
+
+def agent_legs(switchboard: Switchboard, caller: Call) -> list[OutboundCall]:
+    """The calls the hotline placed to bring an agent into this caller's room."""
+    return [
+        c
+        for c in switchboard.outbound_calls
+        if "/voice/room/agent?" in (c.url or "") and f"call={caller.call_sid}&" in (c.url or "")
+    ]
+
+
+def in_the_room(
+    app: Flask, dial: Callable[..., Call], run_jobs: Callable[[], None]
+) -> tuple[Call, OutboundCall]:
+    """A top-up caller matched with li_na: in their room, li_na's phone ringing."""
+    call = topup_caller(dial)
+    ready(app, "li_na", run_jobs)
+    assert state_of(app, "li_na") == RINGING
+    call.continue_loop()  # the matcher's REST redirect: into the room
+    return call, agent_legs_of(app, call)
+
+
+def agent_legs_of(app: Flask, call: Call) -> OutboundCall:
+    switchboard: Switchboard = app.extensions["test_switchboard"]
+    [leg] = agent_legs(switchboard, call)
+    return leg
+
+
+def answer(app: Flask, switchboard: Switchboard, leg: OutboundCall) -> Call:
+    """The agent's phone picks up the leg the hotline placed: the whisper, then the room."""
+    phone = Call(
+        FlaskTransport(app.test_client(), PUBLIC_BASE_URL, AUTH_TOKEN),
+        from_=leg.from_,
+        to=leg.to,
+        account_sid=ACCOUNT_SID,
+        call_sid=leg.sid,
+        voice_url=leg.url or "",
+        status_callback=leg.status_callback,
+        extra_params={"Direction": "outbound-api"},
+    )
+    switchboard.register(phone)
+    phone.start()
+    return phone
+
+
+def not_reached(app: Flask, leg: OutboundCall, status: str) -> None:
+    """The agent's leg ends unanswered: Twilio's status callback says how."""
+    params = call_params(
+        account_sid=ACCOUNT_SID, call_sid=leg.sid, call_status=status, from_=leg.from_, to=leg.to
+    )
+    params.update(status_callback_params(status, 0), Direction="outbound-api")
+    reply = FlaskTransport(app.test_client(), PUBLIC_BASE_URL, AUTH_TOKEN).request(
+        "POST", leg.status_callback or "", params
+    )
+    assert reply.status == 200
+
+
+@pytest.fixture(autouse=True)
+def _switchboard_on_app(app: Flask, switchboard: Switchboard) -> None:
+    app.extensions["test_switchboard"] = switchboard
+
+
+def test_the_caller_waits_in_their_room_and_the_agent_joins_after_the_whisper(
+    app: Flask,
+    dial: Callable[..., Call],
+    run_jobs: Callable[[], None],
+    redis_conn: redis.Redis,
+    switchboard: Switchboard,
+) -> None:
+    call, leg = in_the_room(app, dial, run_jobs)
+    assert "正在为您接通客服代表" in call.heard_text()
+    assert call.state == "conference"
+    assert call.dialed[-1]["kind"] == "conference" and call.dialed[-1]["value"] == f"call-{call.call_sid}"
+    # Music while li_na's phone rings: the payments hold music, from the room's waitUrl.
+    music = services_of(app).config.file.departments["payments"].hold_music_url
+    music = music or services_of(app).config.file.hotline.hold_music_url
+    assert call.heard[-1].text == music
+    assert (leg.to, leg.timeout) == (
+        "client:li_na",
+        services_of(app).config.file.hotline.ring_timeout_seconds,
+    )
+    assert redis_conn.hget(keys.call(call.call_sid), "agent_leg") == leg.sid
+
+    phone = answer(app, switchboard, leg)
+    assert "支付与充值来电：充值失败。账户尾号0017，身份已验证。" in " ".join(h.text for h in phone.heard)
+    assert phone.state == "conference"
+    assert state_of(app, "li_na") == ON_CALL
+    room = switchboard.conferences.find(f"call-{call.call_sid}")
+    assert room is not None and room.status == "in-progress"
+    assert room.hears(call.call_sid, leg.sid) and room.hears(leg.sid, call.call_sid)
+    # The room's events keep its sid on the call record.
+    assert redis_conn.hget(keys.call(call.call_sid), "room") == room.sid
+    mark = call.mark()
+    call.continue_loop()
+    assert call.heard[mark:] == []  # talking: no more music
+
+    phone.hangup()  # li_na hangs up: the room ends, the caller goes on with the survey
+    assert call.heard_text(mark).endswith("请为本次服务评分，1分表示很不满意，5分表示非常满意。")
+    call.silence()
+    assert call.heard_text().endswith("感谢您的来电，再见。")
+    assert call.state == "completed"
+    assert state_of(app, "li_na") == WRAP_UP
+    day = redis_conn.hget(keys.call(call.call_sid), "day")
+    stats = redis_conn.hgetall(keys.department_stats("payments", day))
+    assert stats["offered"] == "1" and stats["answered"] == "1" and stats["handled"] == "1"
+    assert redis_conn.hget(keys.call(call.call_sid), "outcome") == "served"
+    assert redis_conn.hget(keys.call(call.call_sid), "room_event") == "conference-end"
+    assert switchboard.conferences.problems == []
+
+
+@pytest.mark.parametrize("status", ["no-answer", "busy"])
+def test_an_agent_who_does_not_answer_sends_the_caller_back_to_their_place(
+    app: Flask,
+    dial: Callable[..., Call],
+    run_jobs: Callable[[], None],
+    redis_conn: redis.Redis,
+    switchboard: Switchboard,
+    status: str,
+) -> None:
+    first, leg = in_the_room(app, dial, run_jobs)
+    second = topup_caller(dial)
+    not_reached(app, leg, status)
+    agent = services_of(app).agents.get("li_na")
+    assert agent.state == NOT_READY and agent.reason == status
+    assert waiting_in(redis_conn, "payments") == [first.call_sid, second.call_sid]
+    # Out of the room and back in the hold loop (the REST redirect), at the head of the queue.
+    first.continue_loop()
+    assert first.state != "conference" and first.on_hold
+    assert redis_conn.hget(keys.call(first.call_sid), "agent_leg") is None
+    ready(app, "li_na", run_jobs)
+    first.continue_loop()
+    assert first.state == "conference"  # the same caller again, not the one behind
+    assert len(agent_legs(switchboard, first)) == 2
+    assert waiting_in(redis_conn, "payments") == [second.call_sid]
+
+
+def test_a_caller_who_hangs_up_while_the_agent_rings_frees_the_agent_and_stops_the_ring(
+    app: Flask,
+    dial: Callable[..., Call],
+    run_jobs: Callable[[], None],
+    redis_conn: redis.Redis,
+    switchboard: Switchboard,
+) -> None:
+    call, leg = in_the_room(app, dial, run_jobs)
+    call.hangup()
+    assert state_of(app, "li_na") == READY
+    assert redis_conn.hget(keys.call(call.call_sid), "outcome") == "abandoned_while_ringing"
+    placed = switchboard.outbound_call(leg.sid)
+    assert placed is not None and placed.status == "canceled"  # li_na's phone stops ringing
+    # Had li_na answered in that instant, her leg hangs up: nothing to talk to.
+    phone = answer(app, switchboard, leg)
+    assert phone.state == "completed" and phone.heard == []
+    assert state_of(app, "li_na") == READY
+    day = redis_conn.hget(keys.call(call.call_sid), "day")
+    stats = redis_conn.hgetall(keys.department_stats("payments", day))
+    assert stats["abandoned"] == "1" and "answered" not in stats
+
+
+def test_a_caller_who_hangs_up_while_talking_sends_the_agent_to_wrap_up_once(
+    app: Flask,
+    dial: Callable[..., Call],
+    run_jobs: Callable[[], None],
+    redis_conn: redis.Redis,
+    switchboard: Switchboard,
+) -> None:
+    call, leg = in_the_room(app, dial, run_jobs)
+    phone = answer(app, switchboard, leg)
+    call.hangup()
+    assert state_of(app, "li_na") == WRAP_UP
+    assert phone.state == "completed"  # the caller ended the room: li_na's leg hangs up
+    day = redis_conn.hget(keys.call(call.call_sid), "day")
+    stats = redis_conn.hgetall(keys.department_stats("payments", day))
+    assert stats["answered"] == "1" and stats["handled"] == "1"
+    assert redis_conn.hget(keys.call(call.call_sid), "outcome") == "served"
+
+
+def test_the_dial_path_is_still_the_default(app_settings: dict[str, Any], clock: FixedClock) -> None:
+    assert services_of(create_app(app_settings, clock=clock)).config.file.hotline.connect_via == "dial"
+
+
+# -- a called-back customer ------------------------------------------------------------------------
+
+
+@pytest.fixture
+def cb_room_app(
+    app_settings: dict[str, Any], redis_conn: redis.Redis, clock: FixedClock, tmp_path: Path
+) -> Iterator[Flask]:
+    """Callbacks offered to every waiting caller, and connections through rooms."""
+    path = callbacks.hotline_file(tmp_path)
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    data["hotline"]["connect_via"] = "conference"
+    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    application = callbacks.make_app({**app_settings, "hotline_config": path}, clock)
+    yield application
+    context.install(None)
+
+
+def test_a_called_back_customer_meets_the_agent_in_their_room(
+    cb_room_app: Flask, switchboard: Switchboard, redis_conn: redis.Redis
+) -> None:
+    app = cb_room_app
+    asker = callbacks.on_hold(app, switchboard)
+    callbacks.ask_callback(asker)
+    callbacks.ready(app, "li_na")
+    (placed,) = callbacks.calls_to(switchboard, asker)
+    back = callbacks.customer(app, switchboard, placed)
+    back.press("1")
+    assert back.state == "conference" and back.dialed[-1]["value"] == f"call-{asker.call_sid}"
+    [leg] = agent_legs(switchboard, asker)
+    phone = answer(app, switchboard, leg)
+    assert "支付与充值来电：充值失败。账户尾号0017，身份已验证。" in " ".join(h.text for h in phone.heard)
+    room = switchboard.conferences.find(f"call-{asker.call_sid}")
+    assert room is not None and room.hears(back.call_sid, leg.sid) and room.hears(leg.sid, back.call_sid)
+    hotline = services_of(app)
+    assert hotline.agents.get("li_na").state == ON_CALL
+    phone.hangup()
+    assert back.heard_text().endswith("感谢您的来电，再见。") and back.state == "completed"
+    assert hotline.agents.get("li_na").state == WRAP_UP
+    counters = callbacks.stats(redis_conn, asker)
+    assert counters["callbacks_connected"] == "1" and counters["answered"] == "1"
+    assert redis_conn.hget(keys.call(asker.call_sid), "status") == "served"
+
+
+def test_an_agent_who_misses_a_called_back_customer_in_the_room_means_a_new_call_soon(
+    cb_room_app: Flask, switchboard: Switchboard, redis_conn: redis.Redis
+) -> None:
+    app = cb_room_app
+    asker = callbacks.on_hold(app, switchboard)
+    callbacks.ask_callback(asker)
+    callbacks.ready(app, "li_na")
+    (placed,) = callbacks.calls_to(switchboard, asker)
+    back = callbacks.customer(app, switchboard, placed)
+    back.press("1")
+    [leg] = agent_legs(switchboard, asker)
+    not_reached(app, leg, "no-answer")
+    back.continue_loop()  # the REST redirect out of the room
+    assert "客服代表暂时无法接听" in back.heard_text() and back.state == "completed"
+    agent = services_of(app).agents.get("li_na")
+    assert agent.state == NOT_READY and agent.reason == "no-answer"
+    record = redis_conn.hgetall(keys.call(asker.call_sid))
+    assert (record["status"], record["cb_status"]) == ("callback", "waiting")
+
+
+def test_an_agent_leg_lost_without_a_word_is_ended_by_the_reaper_and_the_caller_put_back(
+    app: Flask,
+    dial: Callable[..., Call],
+    run_jobs: Callable[[], None],
+    redis_conn: redis.Redis,
+    switchboard: Switchboard,
+    clock: FixedClock,
+) -> None:
+    """No answer and no status callback ever come: after the ringing lease, the reaper cancels
+    the leg, takes the caller out of the room to the hold loop, and li_na is not ready."""
+    call, leg = in_the_room(app, dial, run_jobs)
+    hotline = services_of(app)
+    ring = hotline.config.file.hotline.ring_timeout_seconds + RING_MARGIN_SECONDS
+    clock.set(clock.now() + timedelta(seconds=ring + 1))
+    reaped = reap_once(hotline, hotline.clock.now())
+    assert reaped.callers == {call.call_sid: "back"}
+    agent = hotline.agents.get("li_na")
+    assert agent.state == NOT_READY and agent.reason == "ring_timeout"
+    placed = switchboard.outbound_call(leg.sid)
+    assert placed is not None and placed.status == "canceled"
+    call.continue_loop()  # the reaper's REST redirect
+    assert call.state != "conference" and call.on_hold
+    assert waiting_in(redis_conn, "payments") == [call.call_sid]
+
+
+# -- hold --------------------------------------------------------------------------------------------
+
+
+def test_the_agent_holds_the_caller_from_the_console_and_takes_them_back(
+    app: Flask,
+    dial: Callable[..., Call],
+    run_jobs: Callable[[], None],
+    redis_conn: redis.Redis,
+    switchboard: Switchboard,
+) -> None:
+    call, leg = in_the_room(app, dial, run_jobs)
+    answer(app, switchboard, leg)
+    room = switchboard.conferences.find(f"call-{call.call_sid}")
+    assert room is not None
+    session = Session()
+    music = services_of(app).config.file.departments["payments"].hold_music_url
+    music = music or services_of(app).config.file.hotline.hold_music_url
+
+    def script() -> Iterator[str]:
+        yield "hold"
+        assert "the caller is on hold (they hear music)" in session.text()
+        assert not room.hears(leg.sid, call.call_sid) and not room.hears(call.call_sid, leg.sid)
+        mark = call.mark()
+        call.continue_loop()  # the hold's music, from the hotline's room music document
+        assert [item.text for item in call.heard[mark:]] == [music, music]
+        assert redis_conn.hget(keys.call(call.call_sid), "on_hold") == "1"  # the room's event
+        yield "call"
+        assert "ON HOLD: the caller hears music" in session.text()
+        yield "unhold"
+        assert "the caller is back with you" in session.text()
+        call.continue_loop()  # the room tells the hotline
+        assert room.hears(leg.sid, call.call_sid) and room.hears(call.call_sid, leg.sid)
+        assert redis_conn.hget(keys.call(call.call_sid), "on_hold") == ""
+        yield "quit"
+
+    assert session.run(ClientApi(app, token_for(app, "agent", "li_na")), script()) == 0
+    assert switchboard.conferences.problems == []
+
+
+# -- warm transfer -----------------------------------------------------------------------------------
+
+
+def talking_with_li_na(
+    app: Flask, dial: Callable[..., Call], run_jobs: Callable[[], None], switchboard: Switchboard
+) -> tuple[Call, Call, Any]:
+    """A caller talking with li_na in their room, wang_wei ready (security, Mandarin)."""
+    call, leg = in_the_room(app, dial, run_jobs)
+    phone = answer(app, switchboard, leg)
+    hotline = services_of(app)
+    hotline.agents.choose("wang_wei", READY, hotline.clock.now())
+    room = switchboard.conferences.find(f"call-{call.call_sid}")
+    assert room is not None
+    return call, phone, room
+
+
+def consult_leg(redis_conn: redis.Redis, call: Call) -> str:
+    return str(redis_conn.hget(keys.call(call.call_sid), "consult_leg"))
+
+
+def test_a_warm_transfer_completed_from_the_console(
+    app: Flask,
+    dial: Callable[..., Call],
+    run_jobs: Callable[[], None],
+    redis_conn: redis.Redis,
+    switchboard: Switchboard,
+) -> None:
+    """li_na holds the caller, talks with security's wang_wei, hands the caller over and leaves."""
+    call, li_na, room = talking_with_li_na(app, dial, run_jobs, switchboard)
+    session = Session()
+    rooms = switchboard.conferences
+
+    def script() -> Iterator[str]:
+        yield "consult-dept security"
+        assert "the caller is on hold, wang_wei's phone rings" in session.text()
+        assert state_of(app, "wang_wei") == RINGING
+        leg = consult_leg(redis_conn, call)
+        rooms.deliver()  # the caller's hold reaches the app (the room's event)
+        rooms.answered(leg)  # wang_wei picks up
+        assert state_of(app, "wang_wei") == ON_CALL
+        assert room.hears(li_na.call_sid, leg) and room.hears(leg, li_na.call_sid)
+        assert not room.hears(call.call_sid, leg) and not room.hears(call.call_sid, li_na.call_sid)
+        yield "call"
+        assert "CONSULTING wang_wei (talking)" in session.text() and "ON HOLD" in session.text()
+        yield "complete"
+        assert "handed to wang_wei: file the wrap-up" in session.text()
+        rooms.deliver()
+        assert room.hears(call.call_sid, leg) and room.hears(leg, call.call_sid)
+        assert li_na.state == "completed"  # li_na's leg left the room
+        assert state_of(app, "li_na") == WRAP_UP and state_of(app, "wang_wei") == ON_CALL
+        yield "quit"
+
+    assert session.run(ClientApi(app, token_for(app, "agent", "li_na")), script()) == 0
+    record = redis_conn.hgetall(keys.call(call.call_sid))
+    assert (record["agent"], record["transfers"], record["on_hold"]) == ("wang_wei", "1", "")
+    mark = call.mark()
+    rooms.hang_up(consult_leg_of(switchboard, call))  # wang_wei ends the call: the room ends
+    assert call.heard_text(mark).endswith("请为本次服务评分，1分表示很不满意，5分表示非常满意。")
+    assert state_of(app, "wang_wei") == WRAP_UP
+    day = redis_conn.hget(keys.call(call.call_sid), "day")
+    stats = redis_conn.hgetall(keys.department_stats("payments", day))
+    assert (stats["answered"], stats["handled"], stats["transferred_out"]) == ("1", "2", "1")
+    call.silence()  # no rating
+    assert redis_conn.hget(keys.call(call.call_sid), "outcome") == "served"
+    assert rooms.problems == []
+
+
+def consult_leg_of(switchboard: Switchboard, call: Call) -> str:
+    """The consulted agent's leg: the room's participant labelled `consult`."""
+    room = switchboard.conferences.find(f"call-{call.call_sid}")
+    assert room is not None
+    found = room.participant("consult")
+    assert found is not None
+    return found.call_sid
+
+
+def test_a_warm_transfer_cancelled_brings_the_caller_back(
+    app: Flask,
+    dial: Callable[..., Call],
+    run_jobs: Callable[[], None],
+    redis_conn: redis.Redis,
+    switchboard: Switchboard,
+) -> None:
+    call, li_na, room = talking_with_li_na(app, dial, run_jobs, switchboard)
+    api, token = Api(app), token_for(app, "agent", "li_na")
+    started = api.call("POST", "/api/agent/call/consult", token, json={"agent": "wang_wei"})
+    assert started.status_code == 200 and started.get_json()["state"] == "ringing"
+    again = api.call("POST", "/api/agent/call/consult", token, json={"agent": "emma_chen"})
+    assert again.status_code == 409 and "already consulting wang_wei" in again.get_json()["error"]
+    leg = consult_leg(redis_conn, call)
+    switchboard.conferences.answered(leg)
+    cancelled = api.call("POST", "/api/agent/call/consult/cancel", token)
+    assert cancelled.status_code == 200 and cancelled.get_json()["state"] == "canceled"
+    switchboard.conferences.deliver()
+    assert room.participant("consult") is None
+    assert room.hears(call.call_sid, li_na.call_sid) and room.hears(li_na.call_sid, call.call_sid)
+    assert state_of(app, "li_na") == ON_CALL
+    assert state_of(app, "wang_wei") == WRAP_UP  # a consultation needs no write-up: ready at the sweep
+    hotline = services_of(app)
+    assert hotline.agents.sweep(hotline.clock.now(), 3600) == ["wang_wei"]
+    record = redis_conn.hgetall(keys.call(call.call_sid))
+    assert "consult_agent" not in record and record["agent"] == "li_na" and record["on_hold"] == ""
+
+
+def test_a_consulted_agent_who_declines_leaves_the_caller_with_the_first_agent(
+    app: Flask,
+    dial: Callable[..., Call],
+    run_jobs: Callable[[], None],
+    redis_conn: redis.Redis,
+    switchboard: Switchboard,
+) -> None:
+    call, li_na, room = talking_with_li_na(app, dial, run_jobs, switchboard)
+    api, token = Api(app), token_for(app, "agent", "li_na")
+    assert api.call("POST", "/api/agent/call/consult", token, json={"agent": "wang_wei"}).status_code == 200
+    switchboard.conferences.not_answered(consult_leg(redis_conn, call), "busy")  # declined
+    switchboard.conferences.deliver()
+    wang_wei = services_of(app).agents.get("wang_wei")
+    assert wang_wei.state == NOT_READY and wang_wei.reason == "busy"
+    assert room.hears(call.call_sid, li_na.call_sid)
+    assert state_of(app, "li_na") == ON_CALL
+    assert "consult_agent" not in redis_conn.hgetall(keys.call(call.call_sid))
+    refused = api.call("POST", "/api/agent/call/consult/complete", token)
+    assert refused.status_code == 409
+
+
+def test_a_caller_who_hangs_up_during_the_consultation_frees_both_agents(
+    app: Flask,
+    dial: Callable[..., Call],
+    run_jobs: Callable[[], None],
+    redis_conn: redis.Redis,
+    switchboard: Switchboard,
+) -> None:
+    call, _li_na, _room = talking_with_li_na(app, dial, run_jobs, switchboard)
+    api, token = Api(app), token_for(app, "agent", "li_na")
+    assert (
+        api.call("POST", "/api/agent/call/consult", token, json={"department": "security"}).status_code == 200
+    )
+    switchboard.conferences.answered(consult_leg(redis_conn, call))
+    call.hangup()  # the room ends with the caller: the consulted leg with it
+    assert state_of(app, "li_na") == WRAP_UP
+    assert state_of(app, "wang_wei") == WRAP_UP
+    assert redis_conn.hget(keys.call(call.call_sid), "outcome") == "served"
+
+
+def test_consulting_an_agent_who_is_not_ready_is_refused(
+    app: Flask, dial: Callable[..., Call], run_jobs: Callable[[], None], switchboard: Switchboard
+) -> None:
+    talking_with_li_na(app, dial, run_jobs, switchboard)
+    api, token = Api(app), token_for(app, "agent", "li_na")
+    refused = api.call("POST", "/api/agent/call/consult", token, json={"agent": "emma_chen"})
+    assert refused.status_code == 409 and "not ready" in refused.get_json()["error"]
+    unknown = api.call("POST", "/api/agent/call/consult", token, json={"agent": "nobody"})
+    assert unknown.status_code == 400
+
+
+# -- the live stand-in: the console is the agent's phone --------------------------------------------
+
+
+def test_live_the_console_answers_its_leg_hears_the_whisper_holds_and_hangs_up(
+    app: Flask, switchboard: Switchboard, run_jobs: Callable[[], None], redis_conn: redis.Redis
+) -> None:
+    """Through the live stand-in, as `make run` serves it: the caller waits in their room, the
+    console rings, shows the whisper, talks, holds the caller, and hangs up; the caller hears
+    the survey."""
+    calls = LiveCalls(
+        switchboard, lambda: FlaskTransport(app.test_client(), PUBLIC_BASE_URL, AUTH_TOKEN), ACCOUNT_SID
+    )
+    switchboard.dialer = Dialler(calls)
+    server = create_rest_app(switchboard, ACCOUNT_SID, AUTH_TOKEN)
+    add_control(server, calls)
+    url, stop = serve_in_thread(server)
+    try:
+        control = Control(url, ACCOUNT_SID, AUTH_TOKEN)
+        control.register("li_na")
+        console = Listener(lambda after, wait: control.client_events("li_na", after, wait))
+        sid, phone = queued_caller(control)
+        api, token = Api(app), token_for(app, "agent", "li_na")
+        go_ready(api, token, run_jobs)
+        phone.until(lambda e: e["kind"] == "dialling" and e["target"] == "conference", "the room")
+        ring = console.kind("ring")
+        control.client_act("li_na", "answer")
+        assert "账户尾号0017，身份已验证" in console.kind("whisper")["text"]
+        console.kind("connected")
+        wait_until(
+            lambda: api.get("/api/agent/me", token).get_json()["state"] == "on_call", "li_na on the call"
+        )
+        room = switchboard.conferences.find(f"call-{sid}")
+        assert room is not None
+        wait_until(lambda: room.hears(sid, ring["call"]), "the two talking")
+        held = api.call("POST", "/api/agent/call/hold", token, json={"hold": True})
+        assert held.status_code == 200
+        wait_until(lambda: redis_conn.hget(keys.call(sid), "on_hold") == "1", "the room's hold event")
+        assert not room.hears(sid, ring["call"])
+        assert api.call("POST", "/api/agent/call/hold", token, json={"hold": False}).status_code == 200
+        wait_until(lambda: room.hears(sid, ring["call"]), "the caller back")
+        # A supervisor's softphone (client:zhao_min) listens, then barges in.
+        control.register("zhao_min")
+        boss_phone = Listener(lambda after, wait: control.client_events("zhao_min", after, wait))
+        ref = redis_conn.hget(keys.call(sid), "ref")
+        boss = token_for(app, "supervisor", "zhao_min")
+        body = {"mode": "listen", "reach": "client:zhao_min"}
+        assert api.call("POST", f"/api/supervisor/calls/{ref}/monitor", boss, json=body).status_code == 200
+        sv = boss_phone.kind("ring")["call"]
+        control.client_act("zhao_min", "answer")
+        wait_until(lambda: room.hears(sv, sid) and room.hears(sv, ring["call"]), "the supervisor listening")
+        assert not room.hears(sid, sv) and not room.hears(ring["call"], sv)
+        barge = api.call("POST", f"/api/supervisor/calls/{ref}/monitor", boss, json={"mode": "barge"})
+        assert barge.status_code == 200
+        assert room.hears(sid, sv) and room.hears(ring["call"], sv)
+        control.client_act("zhao_min", "hangup")
+        wait_until(lambda: not redis_conn.hget(keys.call(sid), "supervisor"), "the supervisor gone")
+        assert room.hears(sid, ring["call"])
+        control.client_act("li_na", "hangup")
+        phone.said("请为本次服务评分")
+        console.kind("call-ended")
+        wait_until(
+            lambda: api.get("/api/agent/me", token).get_json()["state"] == "wrap_up", "li_na in wrap-up"
+        )
+        control.act(sid, "hangup")
+        phone.kind("ended")
+        assert switchboard.conferences.problems == []
+    finally:
+        stop()
+        switchboard.dialer = None  # the switchboard outlives this test
+        switchboard.conferences.on_pending = None
+
+
+def wait_until(test: Callable[[], bool], what: str, seconds: float = 5.0) -> None:
+    """Wait for something the live stand-in does on its own threads (a bound, not a timing)."""
+    deadline = time.monotonic() + seconds
+    while not test():
+        if time.monotonic() > deadline:
+            pytest.fail(f"no {what} within {seconds} s")
+        time.sleep(0.02)
+
+
+# -- supervisors -------------------------------------------------------------------------------------
+
+
+def test_a_supervisor_listens_coaches_and_barges_and_every_step_is_audited(
+    app: Flask,
+    dial: Callable[..., Call],
+    run_jobs: Callable[[], None],
+    redis_conn: redis.Redis,
+    switchboard: Switchboard,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    call, li_na, room = talking_with_li_na(app, dial, run_jobs, switchboard)
+    ref = redis_conn.hget(keys.call(call.call_sid), "ref")
+    api, boss = Api(app), token_for(app, "supervisor", "zhao_min")
+    agent_token = token_for(app, "agent", "li_na")
+    caplog.set_level("INFO", logger="ivr.audit")
+
+    no_phone = api.call("POST", f"/api/supervisor/calls/{ref}/monitor", boss, json={"mode": "listen"})
+    assert no_phone.status_code == 409 and "reach" in no_phone.get_json()["error"]
+    listen = api.call(
+        "POST",
+        f"/api/supervisor/calls/{ref}/monitor",
+        boss,
+        json={"mode": "listen", "reach": "client:zhao_min"},
+    )
+    assert listen.status_code == 200 and listen.get_json() == {
+        "ref": ref,
+        "supervisor": "zhao_min",
+        "mode": "listen",
+    }
+    leg = room.participant("supervisor")
+    assert leg is not None and leg.muted
+    switchboard.conferences.answered(leg.call_sid)  # the supervisor's phone picks up
+    sv = leg.call_sid
+    # Listen: the supervisor hears both; nobody hears the supervisor.
+    assert room.hears(sv, call.call_sid) and room.hears(sv, li_na.call_sid)
+    assert not room.hears(call.call_sid, sv) and not room.hears(li_na.call_sid, sv)
+    pop = api.call("GET", "/api/agent/call", agent_token).get_json()
+    assert (pop["supervisor"], pop["supervisor_mode"]) == ("zhao_min", "listen")  # the agent sees it
+
+    coach = api.call("POST", f"/api/supervisor/calls/{ref}/monitor", boss, json={"mode": "coach"})
+    assert coach.status_code == 200
+    assert room.hears(li_na.call_sid, sv) and not room.hears(call.call_sid, sv)  # the agent only
+
+    barge = api.call("POST", f"/api/supervisor/calls/{ref}/monitor", boss, json={"mode": "barge"})
+    assert barge.status_code == 200
+    assert room.hears(li_na.call_sid, sv) and room.hears(call.call_sid, sv)  # both
+    assert [p.call_sid for p in room.participants.values()].count(sv) == 1  # one ring, three modes
+
+    left = api.call("DELETE", f"/api/supervisor/calls/{ref}/monitor", boss)
+    assert left.status_code == 200 and left.get_json()["mode"] is None
+    switchboard.conferences.deliver()
+    assert room.participant("supervisor") is None
+    assert room.hears(call.call_sid, li_na.call_sid)  # the conversation goes on
+    assert "supervisor" not in redis_conn.hgetall(keys.call(call.call_sid))
+    audited = [r.getMessage() for r in caplog.records if r.name == "ivr.audit"]
+    assert audited == [
+        f"supervisor zhao_min listen on call {call.call_sid} (agent li_na)",
+        f"supervisor zhao_min coach on call {call.call_sid} (agent li_na)",
+        f"supervisor zhao_min barge on call {call.call_sid} (agent li_na)",
+        f"supervisor zhao_min left call {call.call_sid}",
+    ]
+    assert switchboard.conferences.problems == []
+
+
+def test_monitoring_needs_a_live_call_in_a_room_and_a_supervisor(
+    app: Flask,
+    dial: Callable[..., Call],
+    run_jobs: Callable[[], None],
+    redis_conn: redis.Redis,
+    switchboard: Switchboard,
+) -> None:
+    call, _leg = in_the_room(app, dial, run_jobs)  # li_na's phone still rings
+    ref = redis_conn.hget(keys.call(call.call_sid), "ref")
+    api = Api(app)
+    body = {"mode": "listen", "reach": "client:zhao_min"}
+    refused = api.call(
+        "POST", f"/api/supervisor/calls/{ref}/monitor", token_for(app, "supervisor", "zhao_min"), json=body
+    )
+    assert refused.status_code == 409 and "not a live conversation" in refused.get_json()["error"]
+    forbidden = api.call(
+        "POST", f"/api/supervisor/calls/{ref}/monitor", token_for(app, "agent", "li_na"), json=body
+    )
+    assert forbidden.status_code == 403
+    unknown = api.call(
+        "POST", "/api/supervisor/calls/1234/monitor", token_for(app, "supervisor", "zhao_min"), json=body
+    )
+    assert unknown.status_code == 404
+
+
+# -- recording ---------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def recorded_app(
+    app_settings: dict[str, Any], redis_conn: redis.Redis, clock: FixedClock, tmp_path: Path
+) -> Iterator[Flask]:
+    """Connections through rooms, and payments records its conversations."""
+    root = Path(__file__).resolve().parent.parent
+    data = yaml.safe_load((root / "hotline.yaml").read_text(encoding="utf-8"))
+    data["hotline"]["connect_via"] = "conference"
+    data["departments"]["payments"]["record"] = True
+    (tmp_path / "demo_accounts.yaml").write_text((root / "demo_accounts.yaml").read_text(encoding="utf-8"))
+    (tmp_path / "hotline.yaml").write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    application = create_app({**app_settings, "hotline_config": tmp_path / "hotline.yaml"}, clock=clock)
+    context.install(services_of(application))
+    yield application
+    context.install(None)
+
+
+def test_the_conversation_is_recorded_paused_for_a_card_number_and_listed_for_supervisors(
+    recorded_app: Flask, switchboard: Switchboard, redis_conn: redis.Redis
+) -> None:
+    app = recorded_app
+    app.extensions["test_switchboard"] = switchboard
+    transport = FlaskTransport(app.test_client(), PUBLIC_BASE_URL, AUTH_TOKEN)
+    caller = switchboard.register(
+        Call(transport, from_="+8613800138000", account_sid=ACCOUNT_SID, max_redirects=2)
+    )
+    caller.start()
+    for keys_ in ("1", "6222000017", "1", "1", "1"):
+        caller.press(keys_)
+    caller.silence()
+    assert "本次通话可能会被录音" in caller.heard_text()  # the announcement every caller hears
+    hotline = services_of(app)
+    hotline.agents.choose("li_na", READY, hotline.clock.now())
+    hotline.jobs.match_agent(None, "li_na")
+    callbacks.jobs(app)
+    caller.continue_loop()
+    assert caller.state == "conference"
+    [leg] = agent_legs(switchboard, caller)
+    li_na = answer(app, switchboard, leg)
+    room = switchboard.conferences.find(f"call-{caller.call_sid}")
+    assert room is not None
+    [recording] = room.recordings  # from the room's start: the agent joined
+    record = redis_conn.hgetall(keys.call(caller.call_sid))
+    assert (record["recording"], record["recording_status"]) == (recording.sid, "in-progress")
+
+    session = Session()
+
+    def script() -> Iterator[str]:
+        yield "rec-pause"
+        assert "recording paused" in session.text()
+        assert recording.status == "paused"
+        yield "call"
+        assert "recording paused" in session.text()
+        yield "rec-resume"
+        assert "recording in-progress" in session.text() and recording.status == "in-progress"
+        yield "quit"
+
+    assert session.run(ClientApi(app, token_for(app, "agent", "li_na")), script()) == 0
+    li_na.hangup()  # the room ends: the recording is complete, its report stored on the call
+    record = redis_conn.hgetall(keys.call(caller.call_sid))
+    assert (record["recording_status"], record["recording_url"]) == ("completed", recording.url)
+    ref = record["ref"]
+    listed = Api(app).call(
+        "GET", f"/api/supervisor/calls/{ref}/recordings", token_for(app, "supervisor", "zhao_min")
+    )
+    assert listed.status_code == 200
+    [info] = listed.get_json()["recordings"]
+    assert (info["sid"], info["status"], info["url"]) == (recording.sid, "completed", recording.url)
+    assert info["duration_seconds"] == recording.duration
+    refused = Api(app).call(
+        "POST", "/api/agent/call/recording", token_for(app, "agent", "li_na"), json={"paused": True}
+    )
+    assert refused.status_code in (404, 409)  # the conversation is over
+    assert switchboard.conferences.problems == []
+
+
+def test_a_department_that_does_not_record_is_not_recorded(
+    app: Flask,
+    dial: Callable[..., Call],
+    run_jobs: Callable[[], None],
+    switchboard: Switchboard,
+    redis_conn: redis.Redis,
+) -> None:
+    call, leg = in_the_room(app, dial, run_jobs)
+    answer(app, switchboard, leg)
+    room = switchboard.conferences.find(f"call-{call.call_sid}")
+    assert room is not None and room.recordings == []
+    refused = Api(app).call(
+        "POST", "/api/agent/call/recording", token_for(app, "agent", "li_na"), json={"paused": True}
+    )
+    assert refused.status_code == 409 and "not being recorded" in refused.get_json()["error"]
+
+
+def test_recordings_past_the_retention_are_deleted_from_twilio_by_the_hourly_job(
+    recorded_app: Flask, switchboard: Switchboard, redis_conn: redis.Redis, clock: FixedClock
+) -> None:
+    app = recorded_app
+    hotline = services_of(app)
+    days = hotline.config.file.hotline.recording_retention_days
+    transport = FlaskTransport(app.test_client(), PUBLIC_BASE_URL, AUTH_TOKEN)
+    caller = switchboard.register(
+        Call(transport, from_="+8613800138000", account_sid=ACCOUNT_SID, max_redirects=2)
+    )
+    caller.start()
+    for keys_ in ("1", "6222000017", "1", "1", "1"):
+        caller.press(keys_)
+    caller.silence()
+    hotline.agents.choose("li_na", READY, hotline.clock.now())
+    hotline.jobs.match_agent(None, "li_na")
+    callbacks.jobs(app)
+    caller.continue_loop()
+    [leg] = agent_legs(switchboard, caller)
+    li_na = answer(app, switchboard, leg)
+    room = switchboard.conferences.find(f"call-{caller.call_sid}")
+    assert room is not None
+    li_na.hangup()  # the room ends: its recording is complete
+    [recording] = room.recordings
+    assert redis_conn.zscore(keys.recordings_kept(), recording.sid) is not None
+
+    clock.set(clock.now() + timedelta(days=days) - timedelta(minutes=1))
+    assert periodic.delete_old_recordings() == 0  # within the retention: kept
+    assert not recording.deleted
+    clock.set(clock.now() + timedelta(minutes=2))
+    assert periodic.delete_old_recordings() == 1  # past it: deleted through Twilio's REST API
+    assert recording.deleted
+    assert redis_conn.zcard(keys.recordings_kept()) == 0
+    assert periodic.delete_old_recordings() == 0  # once
+
+
+# -- erasure -----------------------------------------------------------------------------------------
+
+
+def test_erasure_removes_everything_about_a_number_and_says_what(
+    recorded_app: Flask, switchboard: Switchboard, redis_conn: redis.Redis
+) -> None:
+    """A recorded call and its language choice are erased for the number; another caller's stay."""
+    app = recorded_app
+    hotline = services_of(app)
+    number = "+8613800138000"
+    transport = FlaskTransport(app.test_client(), PUBLIC_BASE_URL, AUTH_TOKEN)
+    caller = switchboard.register(Call(transport, from_=number, account_sid=ACCOUNT_SID, max_redirects=2))
+    caller.start()
+    for keys_ in ("1", "6222000017", "1", "1", "1"):
+        caller.press(keys_)
+    caller.silence()
+    hotline.agents.choose("li_na", READY, hotline.clock.now())
+    hotline.jobs.match_agent(None, "li_na")
+    callbacks.jobs(app)
+    caller.continue_loop()
+    [leg] = agent_legs(switchboard, caller)
+    li_na = answer(app, switchboard, leg)
+    room = switchboard.conferences.find(f"call-{caller.call_sid}")
+    assert room is not None
+    li_na.hangup()
+    caller.silence()  # no rating: the call ends
+    [recording] = room.recordings
+    other = switchboard.register(Call(transport, from_="+8613912345678", account_sid=ACCOUNT_SID))
+    other.start()
+    other.press("1")
+    ref = redis_conn.hget(keys.call(caller.call_sid), "ref")
+    assert redis_conn.exists(keys.language(number), keys.reference(ref), keys.calls_from(number)) == 3
+    assert any(f.get("sid") == caller.call_sid for _, f in redis_conn.xrange(keys.events()))
+
+    result = app.test_cli_runner().invoke(args=["erase", "--number", number])
+    assert result.exit_code == 0, result.output
+    assert f"erased number {number}:" in result.output
+    assert "call records: 1" in result.output and "recordings deleted at Twilio: 1" in result.output
+    assert "language choice: removed" in result.output
+    assert not redis_conn.exists(keys.call(caller.call_sid), keys.reference(ref), keys.language(number))
+    assert not redis_conn.exists(keys.calls_from(number))
+    assert recording.deleted  # at Twilio (the stand-in)
+    assert redis_conn.zscore(keys.recordings_kept(), recording.sid) is None
+    assert not any(f.get("sid") == caller.call_sid for _, f in redis_conn.xrange(keys.events()))
+    assert redis_conn.exists(keys.call(other.call_sid))  # another caller's data stays
+
+    again = app.test_cli_runner().invoke(args=["erase", "--number", number])
+    assert again.exit_code == 0 and "call records: 0" in again.output
+    wrong = app.test_cli_runner().invoke(args=["erase", "--number", "13800138000"])
+    assert wrong.exit_code != 0 and "E.164" in wrong.output
+
+
+def test_live_a_warm_transfer_between_two_consoles(
+    app: Flask, switchboard: Switchboard, run_jobs: Callable[[], None], redis_conn: redis.Redis
+) -> None:
+    """Through the live stand-in: li_na's console consults wang_wei's, completes, and leaves;
+    wang_wei talks with the caller and hangs up; the caller hears the survey."""
+    calls = LiveCalls(
+        switchboard, lambda: FlaskTransport(app.test_client(), PUBLIC_BASE_URL, AUTH_TOKEN), ACCOUNT_SID
+    )
+    switchboard.dialer = Dialler(calls)
+    server = create_rest_app(switchboard, ACCOUNT_SID, AUTH_TOKEN)
+    add_control(server, calls)
+    url, stop = serve_in_thread(server)
+    try:
+        control = Control(url, ACCOUNT_SID, AUTH_TOKEN)
+        control.register("li_na")
+        control.register("wang_wei")
+        first = Listener(lambda after, wait: control.client_events("li_na", after, wait))
+        second = Listener(lambda after, wait: control.client_events("wang_wei", after, wait))
+        sid, phone = queued_caller(control)
+        api, li_na, wang_wei = Api(app), token_for(app, "agent", "li_na"), token_for(app, "agent", "wang_wei")
+        go_ready(api, li_na, run_jobs)
+        first_leg = first.kind("ring")["call"]
+        control.client_act("li_na", "answer")
+        first.kind("connected")
+        wait_until(lambda: api.get("/api/agent/me", li_na).get_json()["state"] == "on_call", "li_na talking")
+        assert api.put("/api/agent/state", wang_wei, {"state": "ready"}).status_code == 200
+        room = switchboard.conferences.find(f"call-{sid}")
+        assert room is not None
+        wait_until(lambda: room.hears(sid, first_leg), "the caller and li_na talking")
+
+        consult = api.call("POST", "/api/agent/call/consult", li_na, json={"agent": "wang_wei"})
+        assert consult.status_code == 200, consult.get_json()
+        second_leg = second.kind("ring")["call"]
+        control.client_act("wang_wei", "answer")
+        wait_until(lambda: redis_conn.hget(keys.call(sid), "consult_state") == "talking", "the consultation")
+        wait_until(
+            lambda: room.hears(first_leg, second_leg) and not room.hears(sid, second_leg), "the agents alone"
+        )
+        done = api.call("POST", "/api/agent/call/consult/complete", li_na)
+        assert done.status_code == 200 and done.get_json()["state"] == "completed"
+        first.kind("call-ended")  # li_na's leg left the room
+        wait_until(
+            lambda: room.hears(sid, second_leg) and room.hears(second_leg, sid), "the caller with wang_wei"
+        )
+        assert api.get("/api/agent/me", li_na).get_json()["state"] == "wrap_up"
+        control.client_act("wang_wei", "hangup")
+        phone.said("请为本次服务评分")
+        wait_until(
+            lambda: api.get("/api/agent/me", wang_wei).get_json()["state"] == "wrap_up", "wang_wei done"
+        )
+        control.act(sid, "hangup")
+        phone.kind("ended")
+        assert redis_conn.hget(keys.call(sid), "outcome") == "served"
+        assert switchboard.conferences.problems == []
+    finally:
+        stop()
+        switchboard.dialer = None
+        switchboard.conferences.on_pending = None
