@@ -2,10 +2,11 @@
 
 `python -m bench.web` (`make webbench`; `ARGS=--quick` for a shorter run) starts an embedded Redis
 and, for each data set (100 / 10,000 / 100,000 callers waiting, in one department and spread over
-all), the hotline under the Procfile's gunicorn command (2 workers x 4 threads), filled through the
-hotline's own code (bench/web/fill.py). Beside them, under the same command: a Flask app answering
-a static TwiML document (the floor) and a phone tree in the style of TwilioDevEd's ivr-phone-tree
-sample (bench/web/peers.py). Servers and Redis run on one core, the load generator on the other.
+all), the hotline under the Procfile's gunicorn command (2 workers, the Procfile's threads),
+filled through the hotline's own code (bench/web/fill.py). Beside them, under the same command:
+a Flask app answering a static TwiML document (the floor) and a phone tree in the style of
+TwilioDevEd's ivr-phone-tree sample (bench/web/peers.py). Servers and Redis run on one core,
+the load generator on the other.
 
 Each row is a closed-loop wrk run (bench/web/load.py says why wrk) of pre-signed requests, in
 rounds that interleave every row (the machine is shared: a row's ratio to the floor is taken

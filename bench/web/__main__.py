@@ -17,7 +17,7 @@ import redis
 
 from bench.web import fill as data
 from bench.web.load import Result, open_loop, write_requests, wrk
-from bench.web.servers import WebServer, cpu_seconds, pin
+from bench.web.servers import WebServer, cpu_seconds, pin, procfile_web_args
 from ivr.store import embedded_redis
 
 HOLD_OK = "/voice/callback/offer"  # in every hold turn's Gather (not in the overflow or outage answers)
@@ -226,7 +226,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--server-core", type=int, default=1, help="the core of gunicorn and Redis")
     parser.add_argument("--load-core", type=int, default=0, help="the core of wrk and this process")
     parser.add_argument(
-        "--workers", type=int, default=2, help="WEB_CONCURRENCY (default 2: 2 workers x 4 threads)"
+        "--workers",
+        type=int,
+        default=2,
+        help="WEB_CONCURRENCY (default 2 workers, of the Procfile's threads)",
     )
     opts = parser.parse_args(argv)
     rounds = 0 if opts.capacity_only else opts.rounds or (2 if opts.quick else 3)
@@ -299,7 +302,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"round {k + 1} of {rounds} done", flush=True)
         print()
         print(
-            f"gunicorn as in the Procfile, {opts.workers} workers x 4 threads, and Redis on core "
+            f"gunicorn as in the Procfile ({' '.join(procfile_web_args(opts.base_port, opts.workers)[1:7])})"
+            f", and Redis on core "
             f"{opts.server_core}; wrk (1 thread, {opts.connections} connections, closed loop) on core "
             f"{opts.load_core}; {rounds} interleaved rounds of {seconds:g} s per row; medians.\n"
             "x floor: against the static floor of the same round, by requests a second, and by CPU a "

@@ -2,13 +2,15 @@
 
 Every web server here (the hotline on each data set, the static floor, the sample-style app) is
 the Procfile's `web:` command line, word for word, with only `PORT`, `WEB_CONCURRENCY` and (for
-the peers) the WSGI app changed: the same workers, threads and timeout. Each is pinned with
+the peers) the WSGI app changed: the same threads and timeout, every other variable at its
+Procfile default. Each is pinned with
 `taskset` to the server core, Redis too; the load generator runs on the other core.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import shlex
 import signal
 import subprocess
@@ -30,7 +32,9 @@ def procfile_web_args(port: int, concurrency: int, app: str = "wsgi:app") -> lis
             break
     else:
         raise RuntimeError("the Procfile has no web: line")
-    command = command.replace("${WEB_CONCURRENCY:-4}", str(concurrency)).replace("${PORT:-5000}", str(port))
+    given = {"WEB_CONCURRENCY": str(concurrency), "PORT": str(port)}
+    # ${NAME:-default}: what the benchmark sets (workers, port), else the Procfile's default.
+    command = re.sub(r"\$\{(\w+):-([^}]*)\}", lambda m: given.get(m.group(1), m.group(2)), command)
     words = shlex.split(command)
     if "wsgi:app" not in words or words[0] != "gunicorn":
         raise RuntimeError(f"the Procfile's web line is not `gunicorn ... wsgi:app`: {command}")
