@@ -3,7 +3,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 PYTHON ?= python3
 
-.PHONY: install run call console traffic worker test lint format bench faults push-bench softphone
+.PHONY: install run call console traffic worker test lint format bench faults push-bench softphone webbench
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -63,3 +63,6 @@ push-bench: install  ## the live push benchmark: boards one web process streams 
 
 faults: install       ## the fault benchmark: real processes, live calls, faults; make faults ARGS="--quick"
 	$(PY) -m bench.faults $(ARGS)
+
+webbench: install     ## the webhook tier under HTTP load (needs wrk: apt-get install wrk); make webbench ARGS="--quick"
+	$(PY) -m bench.web $(ARGS)

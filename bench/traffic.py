@@ -44,6 +44,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 from zoneinfo import ZoneInfo
 
+import yaml
 from flask import Flask
 from rq import SimpleWorker
 from rq.job import Job
@@ -576,6 +577,18 @@ class Simulation:
         sweep_agents()
 
 
+def dial_copy(folder: Path) -> Path:
+    """The shipped hotline file, connecting by a Dial: the simulated agents answer a Dial's leg."""
+    root = Path(__file__).resolve().parent.parent
+    data = yaml.safe_load((root / "hotline.yaml").read_text(encoding="utf-8"))
+    data["hotline"]["connect_via"] = "dial"
+    (folder / "demo_accounts.yaml").write_text((root / "demo_accounts.yaml").read_text(encoding="utf-8"))
+    (folder / "hotline.yaml").write_text(
+        yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8"
+    )
+    return folder / "hotline.yaml"
+
+
 @contextmanager
 def local_hotline(
     scenario: Scenario, redis_url: str | None = None, hotline_config: Path | None = None
@@ -605,8 +618,8 @@ def local_hotline(
         "public_base_url": "https://hotline.example.com",
         "redis_url": redis_url if data_dir is None else embedded_redis_url(data_dir),
     }
-    if hotline_config is not None:
-        settings["hotline_config"] = hotline_config
+    scratch = Path(tempfile.mkdtemp(prefix="hotline-traffic-file-"))
+    settings["hotline_config"] = hotline_config or dial_copy(scratch)
     try:
         app = create_app(settings, clock=FixedClock(scenario.start))
         for name in ("ivr", "werkzeug", "rq"):
@@ -616,6 +629,7 @@ def local_hotline(
     finally:
         context.install(None)
         stop_api()
+        shutil.rmtree(scratch, ignore_errors=True)
         if data_dir is not None:
             stop_embedded_redis(data_dir)
             shutil.rmtree(data_dir, ignore_errors=True)

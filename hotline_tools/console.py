@@ -6,6 +6,9 @@ wrap-up, and holds the caller (`hold`, `unhold`). While it runs it beats every 1
 the agent's state every 1.5 s, so a call ringing pops up without a command. Exit status: 0 on
 `quit`, 2 when the token is refused or the hotline does not answer at start.
 
+With `--supervisor ID` and a supervisor's token it is a supervisor's console instead
+(`hotline_tools/supervising.py`): listen, coach and barge on a call by its reference number.
+
 With the stand-in for Twilio that `make run` serves (``--standin``), the console is also the
 agent's phone: it registers as ``client:<agent id>``, so the hotline's Dial rings it; `answer`
 picks up (the whisper is shown), `hangup` ends the call, `busy` refuses it. A ring not answered
@@ -446,7 +449,15 @@ def main(argv: list[str] | None = None) -> int:
     env = {**LOCAL_DEFAULTS, **os.environ}
     local = f"http://{env.get('HOST', '127.0.0.1')}:{env.get('PORT', '5000')}"
     parser = argparse.ArgumentParser(prog="python -m hotline_tools.console", description=__doc__)
-    parser.add_argument("--token", required=True, help="the agent's token (`flask tokens issue agent ID`)")
+    parser.add_argument(
+        "--token", required=True, help="the agent's (or supervisor's) token (`flask tokens issue`)"
+    )
+    parser.add_argument(
+        "--supervisor",
+        metavar="ID",
+        default="",
+        help="a supervisor's console (phone client:ID)",
+    )
     parser.add_argument("--url", default=env.get("PUBLIC_BASE_URL", local), help="the hotline")
     parser.add_argument("--standin", default=standin_url(env), help="the stand-in for Twilio (your phone)")
     parser.add_argument("--client", default="", help="the phone's identity (client:<this>; the agent id)")
@@ -454,8 +465,13 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     lines = specialist_lines(Path(env.get("HOTLINE_CONFIG", DEFAULT_HOTLINE_CONFIG)))
     control = Control(args.standin, env["TWILIO_ACCOUNT_SID"], env["TWILIO_AUTH_TOKEN"])
-    phone = None if args.no_phone else Softphone(control, args.client)
+    phone = None if args.no_phone else Softphone(control, args.client or args.supervisor)
     write = lambda text: print(text, flush=True)  # noqa: E731
+    if args.supervisor:
+        # Imported here: the supervisor's console is built on this module's phone and API.
+        from hotline_tools.supervising import run_supervisor
+
+        return run_supervisor(HttpApi(args.url, args.token), _read_line, write, args.supervisor, phone)
     return run(HttpApi(args.url, args.token), _read_line, write, lines=lines, phone=phone)
 
 

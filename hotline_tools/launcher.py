@@ -114,6 +114,9 @@ def _web_up(web: Child, host: str, port: int, stopping: list[bool]) -> str | Non
     return None if stopping[0] else f"PORT: the web server did not answer on {host}:{port} within 60 s"
 
 
+SUPERVISOR = "duty_lead"  # the demo supervisor: its tokens and its phone's identity
+
+
 def where_prefix(env: dict[str, str]) -> str:
     """`PORT=... STANDIN_PORT=... `: how `make call` and `make console` find a hotline off the defaults."""
     defaults = {"HOST": "127.0.0.1", "PORT": "5000", "STANDIN_PORT": STANDIN_PORT}
@@ -126,16 +129,27 @@ def _demo_answer(env: dict[str, str], hotline_file: HotlineFile, web: str = "") 
     demo = hotline_file.agents[0] if hotline_file.agents else None
     if demo is None:
         return ""
+    second = hotline_file.agents[1] if len(hotline_file.agents) > 1 else None
     try:
         data = connect(env["REDIS_URL"], worker=True).data
         agent_token = issue_token(data, "agent", demo.id)
-        supervisor_token = issue_token(data, "supervisor", "duty_lead")
+        second_token = issue_token(data, "agent", second.id) if second else ""
+        supervisor_token = issue_token(data, "supervisor", SUPERVISOR)
     except redis.RedisError as exc:
         return f"(no demo agent token: Redis did not answer: {exc})\n"
-    return (
+    text = (
         f"Answer as agent {demo.id} ({demo.name}, {', '.join(demo.departments)}) in a third:\n"
         f'    {where_prefix(env)}make console ARGS="--token {agent_token}"\n'
         f"or in a browser: {web}/agent (sign in with the token above)\n"
+    )
+    if second is not None:
+        text += (
+            f"A second agent, {second.id} ({second.name}), to take a warm transfer:\n"
+            f'    {where_prefix(env)}make console ARGS="--token {second_token}"\n'
+        )
+    return text + (
+        f"The supervisor {SUPERVISOR}, to listen, coach and barge (the console is their phone):\n"
+        f'    {where_prefix(env)}make console ARGS="--supervisor {SUPERVISOR} --token {supervisor_token}"\n'
         f"The supervisors' wallboard: {web}/wallboard (sign in with {supervisor_token})\n"
     )
 

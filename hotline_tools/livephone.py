@@ -70,6 +70,26 @@ def _prompt(event: dict[str, Any], line: _Line) -> str:
     return f"-- {state}: `record [seconds]`, empty line = silence, `hangup`"
 
 
+def _parties(parties: list[dict[str, Any]]) -> str:
+    """Who else is in the caller's room, and whether they hear each other."""
+    if not parties:
+        return "nobody else (music)"
+    words = []
+    for party in parties:
+        you_hear, hears_you = party["you_hear"], party["hears_you"]
+        how = (
+            ""
+            if you_hear and hears_you
+            else " (listening, you do not hear them)"
+            if hears_you
+            else " (does not hear you)"
+            if you_hear
+            else " (you do not hear each other)"
+        )
+        words.append(f"{party['role']} {party['who']}{how}")
+    return "; ".join(words)
+
+
 def _show(event: dict[str, Any], line: _Line, write: Callable[[str], None]) -> None:
     """Print one event and note what it says about the call."""
     kind = event["kind"]
@@ -86,6 +106,8 @@ def _show(event: dict[str, Any], line: _Line, write: Callable[[str], None]) -> N
     elif kind == "answered":
         who = "you play the called party" if event["by"] == "caller" else f"agent {event['by']}"
         write(f"  [answered: {who}; talking now]")
+    elif kind == "room":
+        write(f"  [on the call: {_parties(event['parties'])}]")
     elif kind == "agent-hung-up":
         write("  [the agent hung up]")
     elif kind == "ignored":

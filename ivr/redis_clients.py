@@ -31,6 +31,8 @@ import redis
 from redis.connection import AbstractConnection
 from redis.sentinel import Sentinel, SentinelManagedConnection
 
+from ivr.scripts import LoadsScripts
+
 SENTINEL_SCHEME = "redis+sentinel"
 DEFAULT_SENTINEL_PORT = 26379
 FIRST_PAUSE_SECONDS = 0.05  # doubled after each failed connect, with jitter
@@ -164,27 +166,41 @@ def retry_budget(seconds: float) -> Iterator[None]:
         _budget.deadline = None
 
 
-_RETRYING: dict[tuple[type, float], type] = {}
+_RETRYING: dict[tuple[type, float, bool], type] = {}
 
 
-def retrying(base: type[AbstractConnection], window: float) -> type[AbstractConnection]:
-    """`base` with its connect retried for `window` seconds (one class per base and window)."""
-    key = (base, window)
+def retrying(
+    base: type[AbstractConnection], window: float, *, load_scripts: bool = False
+) -> type[AbstractConnection]:
+    """`base` with its connect retried for `window` seconds (one class per base, window and
+    `load_scripts`: the hotline's Lua scripts loaded on every new connection, ivr/scripts.py)."""
+    key = (base, window, load_scripts)
     if key not in _RETRYING:
         name = f"Retrying{base.__name__}"
-        mixins = (
+        mixins: tuple[type, ...] = (
             (RetryingConnect, DisconnectWhenInterrupted)
             if issubclass(base, SentinelManagedConnection)
             else (RetryingConnect,)
         )
+        if load_scripts:
+            mixins = (*mixins, LoadsScripts)
         _RETRYING[key] = type(name, (*mixins, base), {"connect_window": window})
     return _RETRYING[key]
 
 
 def client(
-    url: str, connect_window: float, *, decode: bool, sentinel_timeout: float, **options: Any
+    url: str,
+    connect_window: float,
+    *,
+    decode: bool,
+    sentinel_timeout: float,
+    load_scripts: bool = False,
+    **options: Any,
 ) -> redis.Redis:
     """A client of the server (or Sentinel service) at `url`, with `options` for its connections.
+
+    `load_scripts`: every new connection loads the hotline's Lua scripts (ivr/scripts.py), so a
+    pipeline can call them by SHA.
 
     `sentinel_timeout` bounds each question to a sentinel (connect, and read): one answers at
     once or not at all, and none may hold a webhook, or a worker whose BLPOP has no timeout.
@@ -200,7 +216,7 @@ def client(
         sentinel = Sentinel(list(service.sentinels), sentinel_kwargs=sentinel_options)
         return sentinel.master_for(
             service.service,
-            connection_class=retrying(SentinelManagedConnection, connect_window),
+            connection_class=retrying(SentinelManagedConnection, connect_window, load_scripts=load_scripts),
             db=service.db,
             username=service.username,
             password=service.password,
@@ -209,7 +225,7 @@ def client(
         )
     conn = redis.Redis.from_url(url, decode_responses=decode, **options)
     pool = conn.connection_pool
-    pool.connection_class = retrying(pool.connection_class, connect_window)
+    pool.connection_class = retrying(pool.connection_class, connect_window, load_scripts=load_scripts)
     return conn
 
 

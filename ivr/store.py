@@ -12,6 +12,7 @@ import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import redis
 from redis.backoff import NoBackoff
@@ -47,14 +48,16 @@ def connect(url: str, *, worker: bool = False, connect_window: float | None = No
     and redis-py's usual retries. `connect_window` overrides how long a connect is retried."""
     if worker:
         window, sentinel_timeout = WORKER_CONNECT_WINDOW, WORKER_SENTINEL_TIMEOUT
-        common: dict[str, object] = {"socket_connect_timeout": 5, "health_check_interval": 30}
+        common: dict[str, Any] = {"socket_connect_timeout": 5, "health_check_interval": 30}
     else:
         window, sentinel_timeout = WEBHOOK_CONNECT_WINDOW, WEBHOOK_SENTINEL_TIMEOUT
         common = {**WEBHOOK_TIMEOUTS, "retry": Retry(NoBackoff(), 0), "health_check_interval": 30}
     window = connect_window or window
     return Stores(
         url=url,
-        data=redis_clients.client(url, window, decode=True, sentinel_timeout=sentinel_timeout, **common),
+        data=redis_clients.client(
+            url, window, decode=True, sentinel_timeout=sentinel_timeout, **common, load_scripts=True
+        ),
         jobs=redis_clients.client(url, window, decode=False, sentinel_timeout=sentinel_timeout, **common),
     )
 

@@ -230,6 +230,7 @@ class Conferences:
         self.transport = transport
         self.on_pending: Callable[[], None] | None = None  # the live stand-in delivers at once
         self.on_call_status: Callable[[str, str], None] | None = None  # a dialled leg's record
+        self.on_change: Callable[[Conference], None] | None = None  # the live phones show who is in
         self.problems: list[str] = []  # callbacks the app refused, in order
         self.ticks: Callable[[], float] = time.monotonic  # recordings' durations (scaled when live)
         self._lock = threading.RLock()
@@ -587,6 +588,8 @@ class Conferences:
     def _event(
         self, room: Conference, name: str, participant: Participant | None = None, **extra: str
     ) -> None:
+        if self.on_change is not None:  # every move in a room is one of its events, sent or not
+            self.on_change(room)
         settings = room.settings
         if not settings.status_callback or EVENT_WORDS[name] not in settings.status_callback_events:
             return

@@ -27,6 +27,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from standin.conference import Conference
 from standin.errors import ApplicationError, CallbackError
 from standin.interpreter import ENDED
 from standin.phone import Call, PendingUpdate
@@ -207,7 +208,10 @@ class LiveCall(Call):
             self.events.add("error", text=str(exc))
         finally:
             self._flush()
-            self._release("the caller hung up" if self.state in ENDED else "the call failed")
+            # A console's own leg (in a room) ends when the hotline takes it out, not only on a
+            # caller's hang-up: say no more than that it ended.
+            ended = "the call ended" if self.to.startswith("client:") else "the caller hung up"
+            self._release(ended if self.state in ENDED else "the call failed")
             self.events.add("ended", state=self.state)
 
     def _guarded(self, action: Callable[[], None]) -> None:
@@ -428,12 +432,67 @@ class LiveCalls:
         self._clients: dict[str, Client] = {}
         # What the REST API does to a room reaches the app at once, from a thread of its own.
         switchboard.conferences.on_pending = self._deliver_rooms
+        switchboard.conferences.on_change = self._room_changed
+        self._shown: dict[str, list[dict[str, Any]]] = {}  # who each call was last shown in its room
+        self._answered: set[str] = set()  # callers who have talked with an agent in their room
         switchboard.conferences.ticks = lambda: time.monotonic() * self.speed  # recordings' durations
         if switchboard.conferences.transport is None:
             switchboard.conferences.transport = transport_factory()
 
     def _deliver_rooms(self) -> None:
         threading.Thread(target=self.switchboard.conferences.deliver, name="rooms", daemon=True).start()
+
+    def _room_changed(self, room: Conference) -> None:
+        """Each call in the room is shown who else is in it, whom it hears and who hears it, when
+        that changes; a caller (not an agent's leg) who first hears an agent is `answered` by them."""
+        with self._lock:
+            calls = dict(self._calls)
+        present = [p for p in room.participants.values() if p.in_room]
+        for me in present:
+            call = calls.get(me.call_sid)
+            if call is None:
+                continue
+            parties = []
+            for other in present:
+                if other is me:
+                    continue
+                leg = calls.get(other.call_sid)
+                phone = other.to or (leg.to if leg is not None else "")
+                who = (
+                    phone.removeprefix("client:")
+                    if phone.startswith("client:")
+                    else (phone or other.call_sid)
+                )
+                parties.append(
+                    {
+                        "who": who,
+                        # A supervisor's leg is labelled so; an agent's (first or consulted) is a
+                        # console, a client; the caller's is neither.
+                        "role": "supervisor"
+                        if other.label == "supervisor"
+                        else "agent"
+                        if phone.startswith("client:")
+                        else "caller",
+                        "you_hear": room.hears(me.call_sid, other.call_sid),
+                        "hears_you": room.hears(other.call_sid, me.call_sid),
+                        "client": phone.startswith("client:"),
+                    }
+                )
+            agent = next(
+                (p["who"] for p in parties if p["client"] and p["you_hear"] and p["hears_you"]), None
+            )
+            with self._lock:
+                if self._shown.get(me.call_sid) == parties:
+                    continue
+                self._shown[me.call_sid] = parties
+                answered = agent is not None and me.call_sid not in self._answered
+                if answered and not call.to.startswith("client:"):  # a caller, not an agent's leg
+                    self._answered.add(me.call_sid)
+                else:
+                    answered = False
+            if answered:
+                call.events.add("answered", by=agent)
+            call.events.add("room", parties=parties)
 
     def place(self, from_: str, to: str, **kwargs: Any) -> LiveCall:
         """A caller dials the hotline: the call starts on its own thread at once."""

@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import redis
+import yaml
 from flask import Flask
 from rq import SimpleWorker
 from twilio.rest import Client
@@ -99,15 +100,34 @@ def switchboard(twilio_api: tuple[str, Switchboard]) -> Switchboard:
     return twilio_api[1]
 
 
+@pytest.fixture(scope="session")
+def dial_hotline(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The shipped hotline file, connecting callers by a Dial instead of through rooms.
+
+    The demo file connects through conference rooms; the suite's calls are written for the Dial
+    unless a test asks for rooms (tests/test_connecting_room.py), so the default app pins it.
+    """
+    root = Path(__file__).resolve().parent.parent
+    folder = tmp_path_factory.mktemp("dial-hotline")
+    data = yaml.safe_load((root / "hotline.yaml").read_text(encoding="utf-8"))
+    data["hotline"]["connect_via"] = "dial"
+    shutil.copy(root / "demo_accounts.yaml", folder / "demo_accounts.yaml")
+    (folder / "hotline.yaml").write_text(
+        yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8"
+    )
+    return folder / "hotline.yaml"
+
+
 @pytest.fixture
-def app_settings(redis_url: str, twilio_api: tuple[str, Switchboard]) -> dict[str, Any]:
-    """Settings as the environment would give them (field names)."""
+def app_settings(redis_url: str, twilio_api: tuple[str, Switchboard], dial_hotline: Path) -> dict[str, Any]:
+    """Settings as the environment would give them (field names), on the Dial's hotline file."""
     return {
         "twilio_account_sid": ACCOUNT_SID,
         "twilio_auth_token": AUTH_TOKEN,
         "twilio_api_base_url": twilio_api[0],
         "public_base_url": PUBLIC_BASE_URL,
         "redis_url": redis_url,
+        "hotline_config": dial_hotline,
     }
 
 

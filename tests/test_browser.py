@@ -169,6 +169,10 @@ def test_a_call_rings_in_the_desktop_is_answered_and_wrapped_up_while_the_wallbo
     expect(desk.locator("#state")).to_have_attribute("data-state", "ready", timeout=SOON)
     expect(desk.locator("#time-in-state")).to_have_text(re.compile(r"^0:0[1-9]$"), timeout=SOON)  # counting
     expect(board.locator('tr[data-agent="li_na"]')).to_have_attribute("data-state", "ready", timeout=SOON)
+    # A caller joining now would hear "less than a minute": the board says the same words.
+    assert hotline.queues()["payments"]["estimated_wait_spoken"]["kind"] == "soon"
+    expected_wait = board.locator('article[data-dept="payments"] [data-field="estimated_wait_range"] .value')
+    expect(expected_wait).to_have_text("不到1分钟", timeout=SOON)
 
     # Nobody else is ready for payments: the caller rings li_na at once, and her page pops.
     desk.locator("#go-offline").click()

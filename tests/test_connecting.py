@@ -232,6 +232,7 @@ def test_fewest_calls_strategy_prefers_the_least_busy_agent(
     """
     root = Path(__file__).resolve().parent.parent
     data = yaml.safe_load((root / "hotline.yaml").read_text(encoding="utf-8"))
+    data["hotline"]["connect_via"] = "dial"  # these calls are written for the Dial
     data["hotline"]["matching"] = "fewest_calls"
     (tmp_path / "demo_accounts.yaml").write_text((root / "demo_accounts.yaml").read_text(encoding="utf-8"))
     (tmp_path / "hotline.yaml").write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")

@@ -21,11 +21,17 @@ import redis
 import yaml
 from flask import Flask
 
+from hotline_tools.console import groups
+from hotline_tools.livephone import _parties as parties_text
+from hotline_tools.supervising import run_supervisor
 from ivr import create_app, keys
 from ivr.callcenter.agents import NOT_READY, ON_CALL, READY, RING_MARGIN_SECONDS, RINGING, WRAP_UP
+from ivr.callcenter.events import EventLog
 from ivr.clock import FixedClock
+from ivr.hotline.schema import HotlineSettings
 from ivr.jobs import periodic
 from ivr.services import services_of
+from ivr.settings import DEFAULT_HOTLINE_CONFIG
 from queue_worker import context
 from queue_worker.reaper import reap_once
 from standin.control import Control, add_control
@@ -49,10 +55,13 @@ WAIT_ROUTE = "/voice/room/wait"
 def app(
     app_settings: dict[str, Any], redis_conn: redis.Redis, clock: FixedClock, tmp_path: Path
 ) -> Iterator[Flask]:
-    """The hotline with `connect_via: conference` (the conftest's `dial` and `run_jobs` use it)."""
+    """The hotline with `connect_via: conference` (the conftest's `dial` and `run_jobs` use it),
+    recording nothing (the recording tests use `recorded_app`)."""
     root = Path(__file__).resolve().parent.parent
     data = yaml.safe_load((root / "hotline.yaml").read_text(encoding="utf-8"))
     data["hotline"]["connect_via"] = "conference"
+    for department in data["departments"].values():
+        department["record"] = False
     (tmp_path / "demo_accounts.yaml").write_text((root / "demo_accounts.yaml").read_text(encoding="utf-8"))
     (tmp_path / "hotline.yaml").write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
     application = create_app({**app_settings, "hotline_config": tmp_path / "hotline.yaml"}, clock=clock)
@@ -235,8 +244,14 @@ def test_a_caller_who_hangs_up_while_talking_sends_the_agent_to_wrap_up_once(
     assert redis_conn.hget(keys.call(call.call_sid), "outcome") == "served"
 
 
-def test_the_dial_path_is_still_the_default(app_settings: dict[str, Any], clock: FixedClock) -> None:
-    assert services_of(create_app(app_settings, clock=clock)).config.file.hotline.connect_via == "dial"
+def test_the_demo_hotline_connects_through_rooms_and_records_payments(
+    app_settings: dict[str, Any], clock: FixedClock
+) -> None:
+    """The shipped file (what `make run` serves) uses rooms; a file that says nothing, the Dial."""
+    shipped = create_app({**app_settings, "hotline_config": DEFAULT_HOTLINE_CONFIG}, clock=clock)
+    assert services_of(shipped).config.file.hotline.connect_via == "conference"
+    assert services_of(shipped).config.file.departments["payments"].record
+    assert HotlineSettings(overflow_number="+862161234567").connect_via == "dial"
 
 
 # -- a called-back customer ------------------------------------------------------------------------
@@ -433,6 +448,90 @@ def test_a_warm_transfer_completed_from_the_console(
     assert rooms.problems == []
 
 
+def test_a_first_agent_who_hangs_up_while_consulting_hands_the_caller_over(
+    app: Flask,
+    dial: Callable[..., Call],
+    run_jobs: Callable[[], None],
+    redis_conn: redis.Redis,
+    switchboard: Switchboard,
+) -> None:
+    """li_na consults wang_wei, then hangs up instead of `complete`: the room goes on, the
+    caller comes off hold with wang_wei (not to the survey), li_na is in wrap-up, counted once."""
+    call, li_na, room = talking_with_li_na(app, dial, run_jobs, switchboard)
+    api, token = Api(app), token_for(app, "agent", "li_na")
+    assert api.call("POST", "/api/agent/call/consult", token, json={"agent": "wang_wei"}).status_code == 200
+    rooms = switchboard.conferences
+    leg = consult_leg(redis_conn, call)
+    rooms.deliver()
+    rooms.answered(leg)  # wang_wei picks up: the two agents talk
+    mark = call.mark()
+    li_na.hangup()  # li_na hangs up without completing
+    rooms.deliver()
+    assert room.status == "in-progress" and call.heard_text(mark) == ""  # no survey, no goodbye
+    assert room.hears(call.call_sid, leg) and room.hears(leg, call.call_sid)  # off hold, with wang_wei
+    assert state_of(app, "li_na") == WRAP_UP and state_of(app, "wang_wei") == ON_CALL
+    record = redis_conn.hgetall(keys.call(call.call_sid))
+    assert (record["agent"], record["transfers"], record["on_hold"]) == ("wang_wei", "1", "")
+    logged = room_events(redis_conn, call.call_sid, "hold", "unhold", "consult", "handover", "consult_end")
+    assert [(e["e"], e["agent"], e.get("to", e.get("by", ""))) for e in logged] == [
+        ("hold", "li_na", "li_na"),  # the consultation holds the caller
+        ("consult", "li_na", "wang_wei"),
+        ("handover", "wang_wei", "li_na"),
+        ("unhold", "wang_wei", "wang_wei"),
+    ]
+    assert logged[2]["how"] == "hung_up"
+    rooms.hang_up(leg)  # wang_wei ends the call: now the room ends, and the caller is asked
+    assert call.heard_text(mark).endswith("请为本次服务评分，1分表示很不满意，5分表示非常满意。")
+    day = redis_conn.hget(keys.call(call.call_sid), "day")
+    stats = redis_conn.hgetall(keys.department_stats("payments", day))
+    assert (stats["answered"], stats["handled"], stats["transferred_out"]) == ("1", "2", "1")
+    assert rooms.problems == []
+
+
+def test_a_first_agent_who_hangs_up_while_the_consulted_phone_rings_puts_the_caller_back(
+    app: Flask,
+    dial: Callable[..., Call],
+    run_jobs: Callable[[], None],
+    redis_conn: redis.Redis,
+    switchboard: Switchboard,
+) -> None:
+    """li_na consults wang_wei and hangs up before he answers: his ring stops and he is free,
+    the caller is told they are transferred and goes back to their place in payments (not to
+    the survey), li_na is in wrap-up."""
+    call, li_na, room = talking_with_li_na(app, dial, run_jobs, switchboard)
+    place = redis_conn.hget(keys.call(call.call_sid), "queue_score")  # their place when they joined
+    assert place
+    api, token = Api(app), token_for(app, "agent", "li_na")
+    assert api.call("POST", "/api/agent/call/consult", token, json={"agent": "wang_wei"}).status_code == 200
+    rooms = switchboard.conferences
+    leg = consult_leg(redis_conn, call)
+    rooms.deliver()
+    assert state_of(app, "wang_wei") == RINGING
+    mark = call.mark()
+    li_na.hangup()  # li_na hangs up while wang_wei's phone rings
+    rooms.deliver()
+    assert state_of(app, "li_na") == WRAP_UP and state_of(app, "wang_wei") == READY
+    assert room.participant(leg) is None or not room.participant(leg).in_room  # the ring stopped
+    record = redis_conn.hgetall(keys.call(call.call_sid))
+    assert (record["status"], record["department"], record["transferred_by"]) == (
+        "queued",
+        "payments",
+        "li_na",
+    )
+    assert "consult_agent" not in record
+    call.continue_loop()  # the REST redirect: out of the room
+    heard = call.heard_text(mark)
+    assert "正在为您转接支付与充值" in heard and "请为本次服务评分" not in heard
+    assert redis_conn.zscore(keys.queue("payments", "zh-CN"), call.call_sid) == float(place)  # their place
+    logged = room_events(redis_conn, call.call_sid, "consult", "consult_end")
+    assert [(e["e"], e["to"]) for e in logged] == [("consult", "wang_wei"), ("consult_end", "wang_wei")]
+
+
+def room_events(conn: redis.Redis, sid: str, *names: str) -> list[dict[str, str]]:
+    """The event log's entries of these kinds about this call, oldest first."""
+    return [e.fields for e in EventLog(conn).after("0-0") if e.name in names and e.fields["sid"] == sid]
+
+
 def consult_leg_of(switchboard: Switchboard, call: Call) -> str:
     """The consulted agent's leg: the room's participant labelled `consult`."""
     room = switchboard.conferences.find(f"call-{call.call_sid}")
@@ -555,6 +654,7 @@ def test_live_the_console_answers_its_leg_hears_the_whisper_holds_and_hangs_up(
         room = switchboard.conferences.find(f"call-{sid}")
         assert room is not None
         wait_until(lambda: room.hears(sid, ring["call"]), "the two talking")
+        assert phone.kind("answered")["by"] == "li_na"  # the caller's phone: `[answered: agent li_na]`
         held = api.call("POST", "/api/agent/call/hold", token, json={"hold": True})
         assert held.status_code == 200
         wait_until(lambda: redis_conn.hget(keys.call(sid), "on_hold") == "1", "the room's hold event")
@@ -572,9 +672,15 @@ def test_live_the_console_answers_its_leg_hears_the_whisper_holds_and_hangs_up(
         control.client_act("zhao_min", "answer")
         wait_until(lambda: room.hears(sv, sid) and room.hears(sv, ring["call"]), "the supervisor listening")
         assert not room.hears(sid, sv) and not room.hears(ring["call"], sv)
+        shown = phone.until(
+            lambda e: e["kind"] == "room" and supervisor_shown(e, False), "the listener shown"
+        )
+        assert "supervisor zhao_min (listening, you do not hear them)" in parties_text(shown["parties"])
+        assert "agent li_na;" in parties_text(shown["parties"]) + ";"  # talking with the caller
         barge = api.call("POST", f"/api/supervisor/calls/{ref}/monitor", boss, json={"mode": "barge"})
         assert barge.status_code == 200
         assert room.hears(sid, sv) and room.hears(ring["call"], sv)
+        phone.until(lambda e: e["kind"] == "room" and supervisor_shown(e, True), "the supervisor heard")
         control.client_act("zhao_min", "hangup")
         wait_until(lambda: not redis_conn.hget(keys.call(sid), "supervisor"), "the supervisor gone")
         assert room.hears(sid, ring["call"])
@@ -591,6 +697,14 @@ def test_live_the_console_answers_its_leg_hears_the_whisper_holds_and_hangs_up(
         stop()
         switchboard.dialer = None  # the switchboard outlives this test
         switchboard.conferences.on_pending = None
+
+
+def supervisor_shown(event: dict[str, Any], heard: bool) -> bool:
+    """The caller's phone shows zhao_min in the room, hearing the caller, heard or not."""
+    return any(
+        (p["role"], p["who"], p["hears_you"], p["you_hear"]) == ("supervisor", "zhao_min", True, heard)
+        for p in event["parties"]
+    )
 
 
 def wait_until(test: Callable[[], bool], what: str, seconds: float = 5.0) -> None:
@@ -657,6 +771,13 @@ def test_a_supervisor_listens_coaches_and_barges_and_every_step_is_audited(
     assert room.participant("supervisor") is None
     assert room.hears(call.call_sid, li_na.call_sid)  # the conversation goes on
     assert "supervisor" not in redis_conn.hgetall(keys.call(call.call_sid))
+    logged = room_events(redis_conn, call.call_sid, "monitor", "unmonitor")
+    assert [(e["e"], e["supervisor"], e["mode"], e["agent"], e["ref"]) for e in logged] == [
+        ("monitor", "zhao_min", "listen", "li_na", ref),
+        ("monitor", "zhao_min", "coach", "li_na", ref),
+        ("monitor", "zhao_min", "barge", "li_na", ref),
+        ("unmonitor", "zhao_min", "", "li_na", ref),
+    ]
     audited = [r.getMessage() for r in caplog.records if r.name == "ivr.audit"]
     assert audited == [
         f"supervisor zhao_min listen on call {call.call_sid} (agent li_na)",
@@ -665,6 +786,73 @@ def test_a_supervisor_listens_coaches_and_barges_and_every_step_is_audited(
         f"supervisor zhao_min left call {call.call_sid}",
     ]
     assert switchboard.conferences.problems == []
+
+
+def test_the_supervisor_console_listens_then_barges_by_the_reference_number(
+    app: Flask,
+    dial: Callable[..., Call],
+    run_jobs: Callable[[], None],
+    redis_conn: redis.Redis,
+    switchboard: Switchboard,
+) -> None:
+    """`make console ARGS="--supervisor zhao_min --token ..."`: the reference number as the agent's
+    screen pop shows it rings the supervisor's phone into the room, muted; `barge` makes them
+    heard by both without a new ring; `leave` takes them out; `recordings` lists none here."""
+    call, li_na, room = talking_with_li_na(app, dial, run_jobs, switchboard)
+    ref = str(redis_conn.hget(keys.call(call.call_sid), "ref"))
+    shown = groups(ref)  # "2611 2400 0017", typed with its spaces
+    heard: dict[str, tuple[bool, bool]] = {}
+
+    def supervisor_leg() -> str:
+        leg = room.participant("supervisor")
+        assert leg is not None
+        return str(leg.call_sid)
+
+    def after_listen() -> None:
+        switchboard.conferences.answered(supervisor_leg())  # the console's `answer`
+        sv = supervisor_leg()
+        assert room.hears(sv, call.call_sid) and room.hears(sv, li_na.call_sid)
+        heard["listen"] = (room.hears(call.call_sid, sv), room.hears(li_na.call_sid, sv))
+
+    def after_barge() -> None:
+        sv = supervisor_leg()
+        heard["barge"] = (room.hears(call.call_sid, sv), room.hears(li_na.call_sid, sv))
+        assert [p.call_sid for p in room.participants.values()].count(sv) == 1  # no second ring
+
+    def after_leave() -> None:
+        switchboard.conferences.deliver()
+        assert room.participant("supervisor") is None
+
+    script = [
+        (f"listen {shown}", after_listen),
+        (f"barge {shown}", after_barge),
+        (f"leave {shown}", after_leave),
+        (f"recordings {ref}", lambda: None),
+    ]
+    pending: list[Callable[[], None]] = []
+
+    def read_line() -> str | None:
+        while pending:
+            pending.pop()()
+        if not script:
+            return None
+        line, then = script.pop(0)
+        pending.append(then)
+        return line
+
+    out: list[str] = []
+    boss = ClientApi(app, token_for(app, "supervisor", "zhao_min"))
+    assert run_supervisor(boss, read_line, out.append, "zhao_min") == 0
+    assert heard == {"listen": (False, False), "barge": (True, True)}
+    assert f"call {shown}: listening, muted (a new call rings your phone)" in out
+    assert f"call {shown}: heard by both (a new call rings your phone)" in out
+    assert f"call {shown}: you left" in out and f"call {shown}: no recording" in out
+    assert room.hears(call.call_sid, li_na.call_sid)  # the agent talks on
+
+    out.clear()
+    as_agent = ClientApi(app, token_for(app, "agent", "li_na"))
+    assert run_supervisor(as_agent, lambda: None, out.append, "li_na") == 2
+    assert "supervisor's token" in out[-1]
 
 
 def test_monitoring_needs_a_live_call_in_a_room_and_a_supervisor(
@@ -921,6 +1109,9 @@ def test_live_a_warm_transfer_between_two_consoles(
             lambda: room.hears(sid, second_leg) and room.hears(second_leg, sid), "the caller with wang_wei"
         )
         assert api.get("/api/agent/me", li_na).get_json()["state"] == "wrap_up"
+        phone.until(  # the caller's phone shows whom they talk with now
+            lambda e: e["kind"] == "room" and parties_text(e["parties"]) == "agent wang_wei", "wang_wei shown"
+        )
         control.client_act("wang_wei", "hangup")
         phone.said("请为本次服务评分")
         wait_until(

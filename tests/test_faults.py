@@ -246,6 +246,7 @@ def http_app(
 
     root = Path(__file__).resolve().parent.parent
     data = yaml.safe_load((root / "hotline.yaml").read_text(encoding="utf-8"))
+    data["hotline"]["connect_via"] = "dial"  # these calls are written for the Dial
     data["directory"] = {"kind": "http", "url": backend, "timeout_seconds": 0.5}
     path = tmp_path / "hotline.yaml"
     path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")

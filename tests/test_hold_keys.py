@@ -149,6 +149,7 @@ def no_callbacks(
     app_settings: dict[str, Any], redis_conn: redis.Redis, clock: FixedClock, tmp_path: Path
 ) -> Iterator[Flask]:
     data = yaml.safe_load((ROOT / "hotline.yaml").read_text(encoding="utf-8"))
+    data["hotline"]["connect_via"] = "dial"  # these calls are written for the Dial
     data["callbacks"]["enabled"] = False
     (tmp_path / "demo_accounts.yaml").write_text((ROOT / "demo_accounts.yaml").read_text(encoding="utf-8"))
     path = tmp_path / "hotline.yaml"

@@ -1,10 +1,12 @@
 """The Redis budget of a webhook: at most two round trips, whatever else is going on.
 
-The README promises that "each menu webhook makes at most two Redis round trips (one script that
-reads or creates the call, one MULTI/EXEC that writes), and none of its work grows with the
-number of calls in the system". These tests drive whole calls through the stand-in phone and
-measure every HTTP request the phone sends (the phone follows `<Redirect>`s inside one caller
-action, so the measure is per request, not per action):
+The README promises that each menu webhook and hold turn makes at most two Redis round trips (one
+that reads the call's record, or on the call's first webhook the script that creates it; one
+pipeline that writes or reads the queue), calls its scripts by SHA, and that none of its work, nor
+the supervisor's queue statistics, grows with the number of calls in the system. These tests
+drive whole calls through the stand-in phone and measure every HTTP request the phone sends (the
+phone follows `<Redirect>`s inside one caller action, so the measure is per request, not per
+action):
 
 - **round trips**: writes to a Redis socket, counted by a `redis.connection` subclass installed
   in the app's two clients (`stores.data`, decoding, and `stores.jobs`, rq's). One command is one
@@ -39,7 +41,9 @@ from flask import Flask
 from redis.connection import AbstractConnection
 
 from ivr import keys
+from ivr.api.auth import issue_token
 from ivr.callcenter.calls import CallRecord, CallWriter
+from ivr.callcenter.queues import JOIN
 from ivr.callcenter.routing import Route
 from ivr.jobs import QUEUE_NAME
 from ivr.seeding import seed
@@ -401,7 +405,7 @@ def test_two_thousand_other_calls_change_nothing_a_webhook_does(
     assert over_budget(meter.requests) == [] and unbounded(meter.requests) == {}
 
 
-def test_a_cold_start_pays_only_script_loads_and_rqs_version_probe(
+def test_a_cold_start_pays_only_script_loads_in_the_handshake_and_rqs_version_probe(
     app: Flask,
     dial: Callable[..., Call],
     run_jobs: Callable[[], None],
@@ -410,14 +414,15 @@ def test_a_cold_start_pays_only_script_loads_and_rqs_version_probe(
 ) -> None:
     """A new process on a Redis without the scripts cached pays a little extra, once.
 
-    Not covered by the README's "at most two": the first EVALSHA of each script after Redis
-    started (or failed over, or flushed its scripts) answers NOSCRIPT, and redis-py loads the
-    script (SCRIPT LOAD) and calls it again: two more round trips. And rq asks the server for
-    its version (INFO, on rq's client) the first time the process enqueues a job. Per request,
-    the first call's round trips are the second call's plus exactly those; the second call, in
-    the same process, is within the budget.
+    Each new connection of the data client loads every script in its handshake (SCRIPT LOAD,
+    pipelined after HELLO; not a round trip of any request: the pool keeps its connections),
+    so even the first request on a Redis that never saw the scripts calls them by SHA, pipelines
+    included, and no EVALSHA answers NOSCRIPT. rq asks the server for its version (INFO, on rq's
+    client) the first time the process enqueues a job. Per request, the first call's round trips
+    are the second call's plus exactly that; and neither sends a script's body (EVAL).
     """
     redis_conn.script_flush()
+    services_of(app).stores.data.connection_pool.disconnect()  # a new process: new connections
     whole_call(dial, run_jobs)
     cold = list(meter.requests)
     reset_database(app, redis_conn)
@@ -425,10 +430,76 @@ def test_a_cold_start_pays_only_script_loads_and_rqs_version_probe(
     whole_call(dial, run_jobs)
     warm = list(meter.requests)
     assert [r.route for r in cold] == [r.route for r in warm] == WHOLE_CALL_PATHS
-    explained = [
-        (r.route, w.data + 2 * r.commands["script"], w.jobs + r.commands["info"])
-        for r, w in zip(cold, warm, strict=True)
-    ]
+    explained = [(r.route, w.data, w.jobs + r.commands["info"]) for r, w in zip(cold, warm, strict=True)]
     assert [(r.route, r.data, r.jobs) for r in cold] == explained
-    assert sum(r.commands["script"] for r in cold) > 0  # the scripts really were loaded again
+    assert sum(r.commands["script"] for r in cold) > 0  # the handshake loaded the scripts
+    assert sum(r.commands["eval"] for r in cold + warm) == 0
+    assert sum(r.commands["evalsha"] for r in warm) > 0
     assert over_budget(warm) == []
+
+
+def test_scripts_flushed_under_live_connections_cost_one_turn_ridden_out(
+    app: Flask,
+    dial: Callable[..., Call],
+    run_jobs: Callable[[], None],
+    redis_conn: redis.Redis,
+) -> None:
+    """SCRIPT FLUSH while the app's connections stay up: the caller on hold never notices.
+
+    The first hold turn whose pipeline meets NOSCRIPT is answered like a turn during a failover
+    (the music, and the turn again, its URL marking since when: no apology, no overflow); the
+    connection that met it loads every script again before its next command, and the turn after
+    it reaches Redis again (its URL drops the mark).
+    """
+    call = dial()
+    call.press("2")
+    call.press(DEMO_ACCOUNT)
+    call.press("1")
+    call.press("9")  # anything else: to general enquiries
+    call.silence()  # the reference number's Gather
+    assert call.on_hold
+    redis_conn.script_flush()
+    mark, sent = call.mark(), len(call.request_paths())
+    call.continue_loop(documents=3)
+    assert call.on_hold
+    lang = services_of(app).config.languages["en-US"]
+    assert lang.text("overflow_apology") not in call.heard_text(mark)
+    turns = [path for path in call.request_paths()[sent:] if path.startswith("/voice/hold")]
+    ridden_out = [turn for turn in turns if "g=" in turn]
+    assert len(ridden_out) == 1 and "g=" not in turns[-1]  # once, then Redis as usual
+    assert redis_conn.script_exists(JOIN.sha) == [True]
+
+
+def test_the_supervisor_statistics_cost_the_same_with_two_thousand_callers_waiting(
+    app: Flask, redis_conn: redis.Redis, meter: Meter
+) -> None:
+    """GET /api/supervisor/queues reads counters, the head of each queue and each department's
+    live state, never the callers one by one: with a caller or two waiting in each department
+    and with 2,000 calls in the hotline (every queue full but one place), Redis runs the same
+    commands the same number of times, in the same round trips, and the report counts them all.
+    """
+    hotline = services_of(app)
+    token = issue_token(redis_conn, "supervisor", "budget")
+    client = app.test_client()
+
+    def report() -> tuple[Measured, dict[str, int]]:
+        meter.clear()
+        with meter.measure("/api/supervisor/queues"):
+            answer = client.get("/api/supervisor/queues", headers={"Authorization": f"Bearer {token}"})
+        assert answer.status_code == 200
+        return meter.requests[0], {q["department"]: q["waiting"] for q in answer.get_json()["queues"]}
+
+    report()  # warm-up: connections
+    reset_database(app, redis_conn)
+    token = issue_token(redis_conn, "supervisor", "budget")
+    few = fill_the_hotline(app, calls=8)
+    quiet, quiet_waiting = report()
+    reset_database(app, redis_conn)
+    token = issue_token(redis_conn, "supervisor", "budget")
+    many = fill_the_hotline(app)
+    crowded, crowded_waiting = report()
+    assert quiet_waiting == {d: few[d] for d in hotline.config.file.departments}
+    assert crowded_waiting == dict(many) and sum(many.values()) > 1_000
+    assert (crowded.data, crowded.jobs, crowded.commands) == (quiet.data, quiet.jobs, quiet.commands)
+    # Besides the webhooks' commands: SMEMBERS of the agents (as many as the hotline file has).
+    assert set(crowded.commands) - BOUNDED_COMMANDS == {"smembers"}

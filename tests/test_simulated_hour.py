@@ -53,6 +53,7 @@ def early_offer_app(
 ) -> Iterator[Flask]:
     """The shipped hotline, offering the callback from the 4th place or 3 minutes' wait."""
     data = yaml.safe_load((ROOT / "hotline.yaml").read_text(encoding="utf-8"))
+    data["hotline"]["connect_via"] = "dial"  # these calls are written for the Dial
     data["callbacks"].update(offer_from_position=4, offer_after_wait_seconds=180)
     (tmp_path / "demo_accounts.yaml").write_text((ROOT / "demo_accounts.yaml").read_text(encoding="utf-8"))
     path = tmp_path / "hotline.yaml"

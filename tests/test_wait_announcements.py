@@ -146,6 +146,12 @@ def test_the_peak_message_is_said_once_a_call_with_tomorrows_quietest_hour(
     low, high = payments["estimated_wait_range"]
     assert low <= payments["estimated_wait_seconds"] <= high
     assert (low, high) == (int(new_caller.estimate.low), math.ceil(new_caller.estimate.high))
+    said = new_caller.estimate.spoken()  # the words the wallboard shows are the words a caller hears
+    assert payments["estimated_wait_spoken"] == {
+        "kind": said.kind,
+        "low_minutes": said.low,
+        "high_minutes": said.high,
+    }
 
 
 def test_outside_peak_hours_there_is_no_peak_message(

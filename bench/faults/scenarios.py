@@ -118,7 +118,7 @@ def sentinel_supported() -> bool:
 def write_hotline_file(work: Path, agent_ids: list[str], ring_timeout: int) -> Path:
     """The shipped hotline file, open around the clock, with short rings, wrap-ups and retries."""
     data = yaml.safe_load((PROJECT_ROOT / "hotline.yaml").read_text(encoding="utf-8"))
-    data["hotline"].update(ring_timeout_seconds=ring_timeout, max_hold_minutes=5)
+    data["hotline"].update(ring_timeout_seconds=ring_timeout, max_hold_minutes=5, connect_via="dial")
     data["holidays"] = []
     for department in data["departments"].values():
         department.update(hours="always", wrap_up_seconds=WRAP_UP_SECONDS)

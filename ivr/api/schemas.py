@@ -263,6 +263,16 @@ class CallbackStats(BaseModel):
     failed_reasons: dict[str, int] = Field(description="failed callbacks by the last attempt's reason")
 
 
+class SpokenWait(BaseModel):
+    """The wait a caller joining now hears, as the hold loop says it."""
+
+    kind: str = Field(
+        description="'soon' (less than a minute), 'up_to', 'about', 'range', or 'long' (no figure said)"
+    )
+    low_minutes: int = Field(description="the range's low end ('range')")
+    high_minutes: int = Field(description="the figure said ('up_to', 'about') or the range's high end")
+
+
 class QueueStats(BaseModel):
     """One department's queue, now and today."""
 
@@ -289,6 +299,7 @@ class QueueStats(BaseModel):
         max_length=2,
         description="[low, high] seconds: the range meant to hold 80% of the waits of a caller joining now",
     )
+    estimated_wait_spoken: SpokenWait | None = Field(description="null: nobody staffed, no figure")
     peak_hour_now: bool = Field(description="this hour of the week is one of the department's busiest")
     peak_hours: list[int] = Field(
         description="the busiest hours of the week (0 = Monday 00:00-01:00 in the hotline's time zone)"

@@ -16,6 +16,7 @@ Definitions (also in the OpenAPI document):
 
 from __future__ import annotations
 
+import json
 import math
 from collections import Counter
 from datetime import datetime
@@ -26,14 +27,15 @@ from rq.registry import FailedJobRegistry
 
 from ivr import keys
 from ivr.callcenter.agents import STATES, Agents
-from ivr.callcenter.queues import Queues
+from ivr.callcenter.queues import Queues, arrival_at
 from ivr.clock import business_day
 from ivr.followup.surveys import Surveys
 from ivr.hotline.schema import HotlineFile
 from ivr.jobs import JobQueue
 from ivr.outbound.limits import OutboundLimits
-from ivr.redis_types import text_hash
-from ivr.waits.live import LiveQueues, peak_hours, wait_for_new_caller
+from ivr.redis_types import scored, text_hash
+from ivr.waits.estimate import Estimate
+from ivr.waits.live import LiveQueues, wait_for_new_caller
 
 COUNTERS = (
     "offered", "answered", "answered_in_sl", "answered_wait_ms", "abandoned", "abandoned_wait_ms",
@@ -48,9 +50,8 @@ CALLBACK_COUNTERS = (
 FAILED_PREFIX = "callbacks_failed:"
 
 
-def callback_report(conn: redis.Redis, department: str, day: str) -> dict[str, Any]:
-    """A department's callbacks of the day, with the reasons of the failed ones."""
-    stats = text_hash(conn.hgetall(keys.department_stats(department, day)))
+def callback_report(stats: dict[str, str]) -> dict[str, Any]:
+    """A department's callbacks of the day, with the reasons of the failed ones, from its counters."""
     report: dict[str, Any] = {name: int(stats.get(name, 0)) for name in CALLBACK_COUNTERS}
     report["failed_reasons"] = {
         name.removeprefix(FAILED_PREFIX): int(value)
@@ -58,6 +59,14 @@ def callback_report(conn: redis.Redis, department: str, day: str) -> dict[str, A
         if name.startswith(FAILED_PREFIX)
     }
     return report
+
+
+def _spoken(estimate: Estimate | None) -> dict[str, object] | None:
+    """The words a caller joining now hears (`Estimate.spoken`), for the wallboard to show."""
+    if estimate is None:
+        return None
+    said = estimate.spoken()
+    return {"kind": said.kind, "low_minutes": said.low, "high_minutes": said.high}
 
 
 def _ratio(part: int, whole: int, scale: float = 1.0) -> float | None:
@@ -82,23 +91,30 @@ class Statistics:
         self.limits, self.jobs = limits, jobs
 
     def queue_report(self, now: datetime) -> dict[str, Any]:
-        """Per department: callers waiting, longest and estimated wait, agents by state, today's totals."""
+        """Per department: callers waiting, longest and estimated wait, agents by state, today's totals.
+
+        One pipeline reads every department's counters, waiting count, longest waiter and profile;
+        the agents take two round trips, each department's estimate one (`wait_for_new_caller`).
+        """
         cfg = self.cfg
         day = business_day(now, cfg.hotline.timezone)
         live = LiveQueues(cfg, self.conn, self.queues)
         departments = list(cfg.departments)
         pipe = self.conn.pipeline(transaction=False)
         for dept in departments:
-            pipe.hmget(keys.department_stats(dept, day), list(COUNTERS))
-        counters = [
-            {name: int(value or 0) for name, value in zip(COUNTERS, row, strict=True)}
-            for row in pipe.execute()
-        ]
+            pipe.hgetall(keys.department_stats(dept, day))
+            pipe.zcard(keys.queue_since(dept))
+            pipe.zrange(keys.queue_since(dept), 0, 0, withscores=True)
+            pipe.hget(keys.profile(dept), "summary")
+        pipe.hgetall(keys.outbound_refusals(day))
+        *rows, refused = pipe.execute()
         agents = self.agents.all()
         queues = []
-        for dept, c in zip(departments, counters, strict=True):
-            waiting = self.queues.waiting(dept)
-            oldest = self.queues.oldest_arrival(dept)
+        for i, dept in enumerate(departments):
+            stats, waiting, head, summary = rows[4 * i : 4 * i + 4]
+            stats = text_hash(stats)
+            c = {name: int(stats.get(name, 0)) for name in COUNTERS}
+            oldest = arrival_at(scored(head)[0][1]) if head else None
             # A new caller has everyone waiting ahead of them: the hold loop's estimate, one place on.
             by_state = Counter(a.state for a in agents if dept in a.departments)
             wait = wait_for_new_caller(live, dept, now, day)
@@ -107,7 +123,7 @@ class Statistics:
             queues.append(
                 {
                     "department": dept,
-                    "waiting": waiting,
+                    "waiting": int(waiting),
                     "longest_wait_seconds": max(int((now - oldest).total_seconds()), 0) if oldest else 0,
                     "estimated_wait_seconds": int(estimate.seconds) if estimate else None,
                     "agents": {state: by_state.get(state, 0) for state in STATES},
@@ -127,9 +143,11 @@ class Statistics:
                     "estimated_wait_range": [int(estimate.low), math.ceil(estimate.high)]
                     if estimate
                     else None,
+                    "estimated_wait_spoken": _spoken(estimate),
                     "peak_hour_now": wait.peak,
-                    "peak_hours": peak_hours(live, dept),
-                    "callbacks": callback_report(self.conn, dept, day),
+                    # The profile's summary, as `ivr.waits.live.peak_hours` reads it.
+                    "peak_hours": list(json.loads(summary).get("peak") or []) if summary else [],
+                    "callbacks": callback_report(stats),
                 }
             )
         return {
@@ -137,7 +155,7 @@ class Statistics:
             "day": day,
             "service_level_seconds": cfg.hotline.service_level_seconds,
             "queues": queues,
-            "outbound_refused": self.limits.refusals(day),
+            "outbound_refused": {k: int(v) for k, v in text_hash(refused).items()},
         }
 
     def agent_report(self, now: datetime) -> dict[str, Any]:

@@ -1,8 +1,8 @@
 """Call records in Redis: opened once per CallSid, read by every webhook, closed at the end.
 
-A webhook reads its call with one script call (`open_call`, which also creates the record the
-first time a CallSid is seen) and writes with one pipeline (`CallWriter`): the two Redis round
-trips a menu step is allowed.
+A webhook reads its call with one round trip (`load`, an HGETALL; or, for the call's first
+webhook, the script `open`, which also creates the record the first time a CallSid is seen) and
+writes with one pipeline (`CallWriter`): the two Redis round trips a menu step is allowed.
 """
 
 from __future__ import annotations

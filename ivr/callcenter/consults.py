@@ -14,6 +14,13 @@ longest-idle ready agent of a department who speaks the caller's language:
    leaves, the consulted agent is free (not ready when they did not answer), the caller is back
    with the first agent.
 
+From the start of the consultation to its end the room no longer ends when the first agent
+leaves: a first agent who hangs up while the two agents talk hands the caller over as step 3
+does; one who hangs up while the consulted phone rings stops that ring, and the caller is put
+back at their place in the department's queue (`first_agent_left`, and the agent leg's report in
+`ivr/voice/room.py`). Each step is written to the event log (`consult`, `handover`,
+`consult_end`).
+
 A caller who hangs up during the consultation ends the room: the consulted leg ends with it and
 its report frees the consulted agent. The call record keeps the consultation in `consult_agent`,
 `consult_leg` and `consult_state` (`ringing`, `talking`); the call's status stays `on_call` with
@@ -32,6 +39,7 @@ import redis
 from ivr import keys, routes
 from ivr.callcenter.agents import ON_CALL, RING_MARGIN_SECONDS, RINGING, Agents, AgentView, StateConflict
 from ivr.callcenter.calls import CallRecord, CallStore
+from ivr.callcenter.events import log_room_event
 from ivr.callcenter.lifecycle import CallStatus
 from ivr.callcenter.rooms import RoomRefused, Rooms
 from ivr.hotline.schema import HotlineFile
@@ -100,10 +108,14 @@ class Consults:
             self._free(consulted.id, now, answered=False)
             self._unhold(record, base_url)
             raise RoomRefused(f"the consultation could not start: {exc}") from None
-        self.conn.hset(
+        pipe = self.conn.pipeline(transaction=True)
+        pipe.hset(
             keys.call(record.sid),
             mapping={"consult_agent": consulted.id, "consult_leg": leg, "consult_state": "ringing"},
         )
+        log_room_event(pipe, record, "consult", to=consulted.id)
+        pipe.execute()
+        self._first_agent_ends_room(record, False)  # a hang-up now must not end the caller's room
         return Consultation(record.get("ref"), consulted.id, "ringing")
 
     def complete(self, agent_id: str, now: datetime, base_url: str) -> Consultation:
@@ -112,11 +124,55 @@ class Consults:
         consulted = record.get("consult_agent")
         if not consulted or record.get("consult_state") != "talking":
             raise RoomRefused("no consulted agent on the line to hand the caller to")
+        self._hand_over(record, agent_id, now, base_url, how="complete")
+        room, first_leg = record.get("room"), record.get("agent_leg")
+        if first_leg.startswith("CA"):
+            try:
+                self.twilio.remove_participant(room, first_leg)
+            except TwilioError as exc:  # the first agent hangs up themselves: the room goes on
+                log.warning("first agent's leg %s stays in the room: %s", first_leg, exc)
+        return Consultation(record.get("ref"), consulted, "completed")
+
+    def first_agent_left(self, record: CallRecord, agent_id: str, now: datetime, base_url: str) -> str:
+        """The first agent hung up during a consultation (their leaving no longer ends the room).
+
+        "handed": the consulted agent was talking with them and now has the caller, as if the
+        transfer were completed. "requeue": the consulted agent's phone still rang: the ring is
+        stopped and the agent freed, and the caller must go back to their place (the caller of
+        this method moves them). "": there was no consultation.
+        """
+        if record.get("agent") != agent_id or not record.get("consult_agent"):
+            return ""
+        if record.get("consult_state") == "talking":
+            try:
+                self._hand_over(record, agent_id, now, base_url, how="hung_up", first_present=False)
+            except RoomRefused as exc:
+                log.warning("caller %s not handed over after their agent left: %s", record.sid, exc)
+            return "handed"
+        self._end_leg(record)
+        self._consult_over(
+            record, record.get("consult_agent"), now, base_url, answered=False, first_present=False
+        )
+        return "requeue"
+
+    def _hand_over(
+        self,
+        record: CallRecord,
+        agent_id: str,
+        now: datetime,
+        base_url: str,
+        *,
+        how: str,
+        first_present: bool = True,
+    ) -> None:
+        """The consulted agent becomes the caller's agent; the first one goes to wrap-up, counted."""
+        consulted = record.get("consult_agent")
         room, leg = record.get("room"), record.get("consult_leg")
         try:
             # The room now ends with the consulted agent, and no longer with the first one.
             self.twilio.participant_ends_room(room, leg, True)
-            self.twilio.participant_ends_room(room, record.get("agent_leg"), False)
+            if first_present:
+                self.twilio.participant_ends_room(room, record.get("agent_leg"), False)
         except TwilioError as exc:
             raise RoomRefused(f"the transfer could not complete: {exc}") from None
         department = self.cfg.departments.get(record.get("department"))
@@ -144,15 +200,9 @@ class Consults:
         pipe.hincrby(stats, "handle_ms", max(int((now - answered).total_seconds() * 1000), 0))
         pipe.hincrby(stats, "transferred_out", 1)
         pipe.expire(stats, keys.STATS_TTL_SECONDS)
+        log_room_event(pipe, record, "handover", agent=consulted, by=agent_id, how=how)
         pipe.execute()
         self._unhold(record, base_url)
-        first_leg = record.get("agent_leg")
-        if first_leg.startswith("CA"):
-            try:
-                self.twilio.remove_participant(room, first_leg)
-            except TwilioError as exc:  # the first agent hangs up themselves: the room goes on
-                log.warning("first agent's leg %s stays in the room: %s", first_leg, exc)
-        return Consultation(record.get("ref"), consulted, "completed")
 
     def cancel(self, agent_id: str, now: datetime, base_url: str) -> Consultation:
         """Back to the caller: the consulted leg leaves, the consulted agent is free."""
@@ -177,6 +227,17 @@ class Consults:
         except StateConflict:
             return
         self.conn.hset(keys.call(record.sid), "consult_state", "talking")
+
+    def _first_agent_ends_room(self, record: CallRecord, ends: bool) -> None:
+        """During a consultation the first agent leaving must not end the caller's room (`ends`
+        False); after it, it does again."""
+        leg = record.get("agent_leg")
+        if not leg.startswith("CA"):
+            return
+        try:
+            self.twilio.participant_ends_room(record.get("room"), leg, ends)
+        except TwilioError as exc:
+            log.warning("first agent's leg %s: %s", leg, exc)
 
     def leg_ended(self, record: CallRecord, agent_id: str, status: str, now: datetime, base_url: str) -> None:
         """The consulted leg ended before any transfer: declined, not answered, or hung up."""
@@ -247,12 +308,20 @@ class Consults:
         *,
         answered: bool,
         free: bool = True,
+        first_present: bool = True,
     ) -> None:
-        """The consultation is over without a transfer: forget it, free the agent, unhold the caller."""
-        self.conn.hdel(keys.call(record.sid), *CONSULT_FIELDS)
+        """The consultation is over without a transfer: forget it, free the agent, unhold the caller
+        (when the first agent is still with them; else the caller is moved back to their place)."""
+        if first_present:
+            self._first_agent_ends_room(record, True)  # the room ends with them again
+        pipe = self.conn.pipeline(transaction=True)
+        pipe.hdel(keys.call(record.sid), *CONSULT_FIELDS)
+        log_room_event(pipe, record, "consult_end", to=agent_id)
+        pipe.execute()
         if free:
             self._free(agent_id, now, answered=answered)
-        self._unhold(record, base_url)
+        if first_present:
+            self._unhold(record, base_url)
 
     def _free(self, agent_id: str, now: datetime, *, answered: bool) -> None:
         try:

@@ -15,6 +15,14 @@ step and round trip (so a webhook's Redis budget is unchanged, and no change goe
 | abandon          | the closing script: hung up before an agent  | outcome (in menu / queue / ringing) |
 | end              | the closing script, any other hang-up        | outcome                         |
 | agent            | an agent's state change (agents.py)          | agent, from, to, reason, sid    |
+| hold, unhold     | the agent holds the caller (rooms.py)        | sid, ref, dept, agent, by       |
+| consult          | a warm transfer starts (consults.py)         | ..., to (the consulted agent)   |
+| handover         | the consulted agent takes the caller         | ..., by, how (complete, hung_up) |
+| consult_end      | the consultation ends without a transfer     | ..., to                         |
+| monitor, unmonitor | a supervisor on the call (monitoring.py)   | ..., supervisor, mode           |
+
+The room events are written with the record's change in one pipeline (`log_room_event`), not in
+a script: the change they go with is a REST request to Twilio first, then a plain write.
 
 The entry's stream id is the Redis server's time in ms: the log reads in real time order.
 `hotline.event_log_days` bounds it: the workers' upkeep trims older entries (XTRIM MINID ~, which
@@ -25,7 +33,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 import redis
 
@@ -67,6 +75,23 @@ CALL_EVENTS = frozenset(
     {"join", "offer", "answer", "requeue", "transfer", "callback", "served", "overflow", "closed"}
     | {"abandon", "end"}
 )
+
+
+class _Call(Protocol):
+    def get(self, name: str) -> str: ...
+
+
+def log_room_event(conn: redis.Redis | redis.client.Pipeline, call: _Call, name: str, **fields: str) -> None:
+    """Append a room event (hold, consult, handover, monitor, ...) about this call."""
+    entry = {
+        "e": name,
+        "sid": call.get("sid"),
+        "ref": call.get("ref"),
+        "dept": call.get("department"),
+        "agent": call.get("agent"),
+        **fields,
+    }
+    conn.xadd(keys.events(), entry)  # type: ignore[arg-type]
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,7 @@ import redis
 
 from ivr import keys, routes
 from ivr.callcenter.calls import CallRecord
+from ivr.callcenter.events import log_room_event
 from ivr.callcenter.lifecycle import CallStatus
 from ivr.callcenter.rooms import RoomRefused
 from ivr.twilio_rest import TwilioApi, TwilioError
@@ -89,10 +90,13 @@ class Monitoring:
                 exc,
             )
             raise RoomRefused(f"Twilio did not put the supervisor on the call: {exc}") from None
-        self.conn.hset(
+        pipe = self.conn.pipeline(transaction=True)
+        pipe.hset(
             keys.call(record.sid),
             mapping={"supervisor": supervisor, "supervisor_leg": leg, "supervisor_mode": mode},
         )
+        log_room_event(pipe, record, "monitor", supervisor=supervisor, mode=mode)
+        pipe.execute()
         audit.info(
             "supervisor %s %s on call %s (agent %s)", supervisor, mode, record.sid, record.get("agent")
         )
@@ -104,7 +108,10 @@ class Monitoring:
         if not leg or record.get("supervisor") != supervisor:
             raise RoomRefused("this supervisor is not on the call")
         # Forgotten first: the leg's own end, reported while it is being removed, finds nothing.
-        self.conn.hdel(keys.call(record.sid), *SUPERVISOR_FIELDS)
+        pipe = self.conn.pipeline(transaction=True)
+        pipe.hdel(keys.call(record.sid), *SUPERVISOR_FIELDS)
+        log_room_event(pipe, record, "unmonitor", supervisor=supervisor, mode="")
+        pipe.execute()
         audit.info("supervisor %s left call %s", supervisor, record.sid)
         try:
             self.twilio.remove_participant(record.get("room"), leg)
@@ -117,7 +124,10 @@ class Monitoring:
         if not leg_agent.startswith(LEG_PREFIX):
             return False
         if record.get("supervisor") == leg_agent.removeprefix(LEG_PREFIX):
-            self.conn.hdel(keys.call(record.sid), *SUPERVISOR_FIELDS)
+            pipe = self.conn.pipeline(transaction=True)
+            pipe.hdel(keys.call(record.sid), *SUPERVISOR_FIELDS)
+            log_room_event(pipe, record, "unmonitor", supervisor=record.get("supervisor"), mode="hung_up")
+            pipe.execute()
             audit.info("supervisor %s off call %s (hung up)", record.get("supervisor"), record.sid)
         return True
 

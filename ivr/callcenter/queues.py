@@ -211,6 +211,11 @@ def arrival_ms(when: datetime) -> int:
     return int((when - EPOCH).total_seconds() * 1000)
 
 
+def arrival_at(ms: float) -> datetime:
+    """The moment `ms` milliseconds after the queue epoch (a score of `hl:since:{dept}`)."""
+    return datetime.fromtimestamp(EPOCH.timestamp() + ms / 1000, UTC)
+
+
 @dataclass(frozen=True)
 class Popped:
     """A caller taken out of the queue for an agent, with the score that keeps their place."""
@@ -446,6 +451,4 @@ class Queues:
     def oldest_arrival(self, department: str) -> datetime | None:
         """When the longest-waiting caller arrived."""
         head = scored(self.conn.zrange(keys.queue_since(department), 0, 0, withscores=True))
-        if not head:
-            return None
-        return datetime.fromtimestamp(EPOCH.timestamp() + head[0][1] / 1000, UTC)
+        return arrival_at(head[0][1]) if head else None

@@ -22,6 +22,7 @@ import redis
 from ivr import keys, routes
 from ivr.callcenter.agents import AgentView
 from ivr.callcenter.calls import CallRecord
+from ivr.callcenter.events import log_room_event
 from ivr.twilio_rest import TwilioApi, TwilioError
 from ivr.urlstate import AgentLeg
 
@@ -85,7 +86,10 @@ class Rooms:
             self.twilio.hold_participant(room, caller_leg(record), hold, music_url)
         except TwilioError as exc:
             raise RoomRefused(f"Twilio did not {'hold' if hold else 'unhold'} the caller: {exc}") from None
-        self.conn.hset(keys.call(record.sid), "on_hold", "1" if hold else "")
+        pipe = self.conn.pipeline(transaction=True)
+        pipe.hset(keys.call(record.sid), "on_hold", "1" if hold else "")
+        log_room_event(pipe, record, "hold" if hold else "unhold", by=record.get("agent"))
+        pipe.execute()
 
     def pause_recording(self, record: CallRecord, paused: bool) -> None:
         """Pause the conversation's recording (a card number, a password is said) or resume it."""

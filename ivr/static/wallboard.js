@@ -61,8 +61,10 @@ function queueCard(q, limits) {
     peak.textContent = T.peak;
     title.append(" ", peak);
   }
-  const range = q.estimated_wait_range
-    ? `${duration(q.estimated_wait_range[0])}–${duration(q.estimated_wait_range[1])}`
+  // The words a caller joining now hears, as the hold loop says them (not the raw 80% range).
+  const said = q.estimated_wait_spoken;
+  const range = said
+    ? T["wait_" + said.kind].replace("{low}", said.low_minutes).replace("{high}", said.high_minutes)
     : T.nobody;
   const byState = Object.entries(q.agents).filter(([, n]) => n > 0)
     .map(([state, n]) => `${T["st_" + state] || state} ${n}`).join(" · ") || "—";

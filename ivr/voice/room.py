@@ -20,8 +20,9 @@ from ivr.callcenter.agents import AgentView
 from ivr.callcenter.calls import CallRecord
 from ivr.callcenter.lifecycle import CallStatus
 from ivr.callcenter.rooms import caller_leg, room_name
-from ivr.callcenter.transfers import transfer_path_of
+from ivr.callcenter.transfers import TransferRefused, transfer_path_of
 from ivr.services import services
+from ivr.twilio_rest import TwilioError
 from ivr.urlstate import HOLD_AGAIN, AgentLeg, Attempt
 from ivr.voice import survey, twiml
 from ivr.voice.webhook import (
@@ -141,6 +142,21 @@ def agent_leg_ended() -> twiml.Document:
         return twiml.document()
     if record is None or record.get("agent") != leg.agent or status == "in-progress":
         return twiml.document()
+    left = (
+        hotline.consults.first_agent_left(record, leg.agent, now, base_url()) if status == "completed" else ""
+    )
+    if left == "handed":
+        return twiml.document()  # hung up while consulting: the caller goes on with the consulted agent
+    if left == "requeue":  # hung up while the consulted agent's phone rang: back to their place
+        try:
+            hotline.transfers.to_department(leg.agent, record.get("department"), "", now)
+            return twiml.document()
+        except (TransferRefused, ValueError) as exc:
+            log.warning("caller %s not put back after their agent left: %s", record.sid, exc)
+            try:  # out of the room: their Dial's action ends the call as an ended conversation
+                hotline.rest.remove_participant(record.get("room"), caller_leg(record))
+            except TwilioError as gone:
+                log.warning("caller %s stays in their room: %s", record.sid, gone)
     duration = int_field(request.form.get("CallDuration"), 0)
     if status in NOT_REACHED or status == "canceled":
         dial_status = status if status in NOT_REACHED else "canceled"

@@ -41,7 +41,7 @@ def incoming() -> twiml.Document:
     """The number's "a call comes in" URL."""
     hotline = services()
     now = hotline.clock.now()
-    turn = _turn(this_call(now), now)
+    turn = _turn(this_call(now, first=True), now)
     hotline.engine.start(turn)
     return _finish(turn)
 

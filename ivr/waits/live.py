@@ -2,7 +2,8 @@
 
 Everyone who tells a wait uses this module: the hold loop (`wait_for_caller`), the supervisor
 statistics and callback offers (`wait_for_new_caller`). Every read is O(1) or O(log n) and they
-all ride in one pipeline, so a turn of the hold loop stays within its two round trips.
+are one script call (`_READS`) in one pipeline, so a turn of the hold loop stays within its two
+round trips.
 
 Where each input of `QueueState` comes from:
 - ahead: the caller's position across the department's lanes (the queue script), minus one; a
@@ -46,6 +47,7 @@ from ivr import keys
 from ivr.callcenter.calls import CallRecord
 from ivr.callcenter.queues import Queues, arrival_ms
 from ivr.hotline.schema import STAFFING_STEP_MINUTES, HotlineFile
+from ivr.scripts import Script
 from ivr.waits.estimate import Estimate, QueueState, estimate
 from ivr.waits.profile import DEFAULT_HANDLE_SECONDS, hour_of_week, quietest_on_next_open_day
 
@@ -92,6 +94,37 @@ class LiveQueues:
     queues: Queues
 
 
+# Everything a department's QueueState is made from, in one call, in `Reads.queue`'s order: 7 + 2
+# per other department reads, each O(1) (ZCARD, HMGET of named fields, HGET) or O(log n + 64)
+# (the longest waiters), but HGETALL of the staffed agents' departments taken first (one field per
+# staffed agent). One reply, JSON (a missing field or summary: false); sixteen replies parsed one
+# by one cost a hold turn more than the reads cost Redis.
+_READS_LUA = """
+local out = {}
+out[1] = redis.call('ZCARD', KEYS[1])
+local flat, above = redis.call('HGETALL', KEYS[2]), {}
+for i = 1, #flat, 2 do above[flat[i]] = flat[i + 1] end
+out[2] = above
+out[3] = redis.call('ZCARD', KEYS[3])
+out[4] = redis.call('HMGET', KEYS[4], unpack(ARGV, 2))
+out[5] = redis.call('HGET', KEYS[5], 'summary')
+out[6] = redis.call('ZCARD', KEYS[6])
+local scored, longest = redis.call('ZRANGE', KEYS[6], 0, tonumber(ARGV[1]) - 1, 'WITHSCORES'), {}
+for i = 1, #scored, 2 do longest[#longest + 1] = {scored[i], tonumber(scored[i + 1])} end
+out[7] = longest
+for i = 7, #KEYS, 2 do
+  out[#out + 1] = redis.call('ZCARD', KEYS[i])
+  out[#out + 1] = redis.call('HMGET', KEYS[i + 1], 'answered', 'handled')
+end
+return cjson.encode(out)
+"""
+_READS = Script(
+    _READS_LUA,
+    keys=("staffed", "above", "ready", "stats", "profile", "since", "others*"),
+    args=("censored", "fields*"),
+)
+
+
 class Reads:
     """The reads behind one department's QueueState, queued on a pipeline, then parsed."""
 
@@ -105,18 +138,31 @@ class Reads:
         self.others = [d for d in live.cfg.departments if d != department]
 
     def queue(self, pipe: redis.client.Pipeline) -> None:
-        """Add the reads to `pipe` (7 + 2 per other department replies, in this order)."""
+        """Add the reads to `pipe`: one script call (`_READS`); `replies` unpacks its reply into
+        the 7 + 2 per other department replies `parse` takes, in this order."""
         dept = self.department
-        pipe.zcard(keys.staffed_agents(dept))
-        pipe.hgetall(keys.staffed_above(dept))
-        pipe.zcard(keys.ready_agents(dept))
-        pipe.hmget(keys.department_stats(dept, self.day), self.stat_fields)
-        pipe.hget(keys.profile(dept), "summary")
-        pipe.zcard(keys.queue_since(dept))
-        pipe.zrange(keys.queue_since(dept), 0, CENSORED_READ - 1, withscores=True)
-        for other in self.others:  # what competes for shared agents: callers waiting and talking
-            pipe.zcard(keys.queue_since(other))
-            pipe.hmget(keys.department_stats(other, self.day), ["answered", "handled"])
+        _READS.queue(
+            pipe,
+            staffed=keys.staffed_agents(dept),
+            above=keys.staffed_above(dept),
+            ready=keys.ready_agents(dept),
+            stats=keys.department_stats(dept, self.day),
+            profile=keys.profile(dept),
+            since=keys.queue_since(dept),
+            # What competes for shared agents: callers waiting and talking in the other departments.
+            others=[
+                k for o in self.others for k in (keys.queue_since(o), keys.department_stats(o, self.day))
+            ],
+            censored=CENSORED_READ,
+            fields=self.stat_fields,
+        )
+
+    @staticmethod
+    def replies(reply: str) -> list[Any]:
+        """The replies `parse` takes, from the one reply of `queue`'s script."""
+        out: list[Any] = json.loads(reply)
+        out[6] = [(sid, score) for sid, score in out[6]] if out[6] else []  # an empty Lua table is {}
+        return out
 
     def _agents(self, staffed: int, above: dict[str, str], mine: float, demand: dict[str, tuple]) -> float:
         """Agents serving this queue, each shared agent by what the departments they take first need."""
@@ -258,9 +304,9 @@ def wait_for_caller(live: LiveQueues, record: CallRecord, now: datetime) -> Wait
     live.queues.queue_position(pipe, record.sid, department)
     reads.queue(pipe)
     live.queues.turn_taken(pipe, record.sid, department, now)  # the reaper sees the caller is there
-    position, *replies, _turn = pipe.execute()
+    position, reply, _turn = pipe.execute()
     queued_at = datetime.fromisoformat(record.get("queued_at") or now.isoformat())
-    state, summary = reads.parse(replies, int(position) - 1, (now - queued_at).total_seconds())
+    state, summary = reads.parse(Reads.replies(reply), int(position) - 1, (now - queued_at).total_seconds())
     peak, quiet = _outlook(live, department, summary, now)
     return Wait(department, int(position), state, estimate(state), peak, quiet)
 
@@ -271,8 +317,8 @@ def wait_for_new_caller(live: LiveQueues, department: str, now: datetime, day: s
     pipe = live.conn.pipeline(transaction=False)
     pipe.zcard(keys.queue_since(department))
     reads.queue(pipe)
-    waiting, *replies = pipe.execute()
-    state, summary = reads.parse(replies, int(waiting), 0.0)
+    waiting, reply = pipe.execute()
+    state, summary = reads.parse(Reads.replies(reply), int(waiting), 0.0)
     peak, quiet = _outlook(live, department, summary, now)
     return Wait(department, int(waiting) + 1, state, estimate(state), peak, quiet)
 
