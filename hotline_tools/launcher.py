@@ -5,7 +5,7 @@ worker and, without a Twilio account, the stand-in for Twilio on `STANDIN_PORT` 
 API and its live calls (the terminal phone dials through it, agent consoles are rung by it, and
 the hotline's calls back ring them). Then it says how to call and how to answer, with a token for
 a demo agent, and watches over what it started (see `hotline_tools.supervise`): a worker or an embedded
-Redis that dies is started again. Ctrl-C (or SIGTERM) stops everything; the embedded Redis keeps
+Redis that dies is started again. Ctrl-C (or SIGTERM, or SIGHUP) stops everything; the embedded Redis keeps
 its data in .hotline-data/ for the next run.
 
 A launcher that cannot start says why on stderr and exits with status 2 before it starts anything
@@ -225,8 +225,11 @@ class Launch:
     def run(self, hotline_file: HotlineFile, simulated: bool) -> int:
         """Start everything, say how to call, watch over it; the exit status."""
         # Both signals explicitly: a launcher started in the background inherits an ignored SIGINT.
+        # SIGHUP too: the terminal running `make run` closed. Unhandled, it would end the launcher
+        # alone and leave the server, workers and Redis it started (their own sessions) running.
         signal.signal(signal.SIGTERM, self._stop)
         signal.signal(signal.SIGINT, self._stop)
+        signal.signal(signal.SIGHUP, self._stop)
         try:
             code = self._start(hotline_file, simulated)
             if code is None:

@@ -251,6 +251,22 @@ def test_ctrl_c_with_a_wallboard_open_stops_the_web_server_without_killing_it(
     assert ended.wait(WAIT)  # the page saw its stream end (and would reconnect)
 
 
+def test_closing_the_terminal_stops_the_hotline_and_the_redis_it_started(
+    tmp_path: Path, launchers: list[Launcher]
+) -> None:
+    """SIGHUP (the terminal that ran `make run` closed) stops everything, as Ctrl-C does."""
+    ports = free_ports(2)
+    launcher = launch(launchers, tmp_path / "data", ports)
+    launcher.wait_for(STARTED)
+    assert healthy(ports[0])
+    launcher.process.send_signal(signal.SIGHUP)
+    assert launcher.exit_code() == 0
+    for port in ports:  # the web server and the stand-in are gone, not orphaned
+        with socket.socket() as probe:
+            assert probe.connect_ex(("127.0.0.1", port)) != 0, f"port {port} still answers"
+    assert not answers(f"unix://{tmp_path / 'data' / 'redis.sock'}")
+
+
 def test_a_worker_or_redis_killed_is_started_again_and_the_hotline_answers(
     tmp_path: Path, launchers: list[Launcher]
 ) -> None:
