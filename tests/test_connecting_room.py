@@ -900,20 +900,19 @@ def recorded_app(
     context.install(None)
 
 
-def test_the_conversation_is_recorded_paused_for_a_card_number_and_listed_for_supervisors(
-    recorded_app: Flask, switchboard: Switchboard, redis_conn: redis.Redis
-) -> None:
-    app = recorded_app
-    app.extensions["test_switchboard"] = switchboard
+def recorded_caller(app: Flask, switchboard: Switchboard, number: str = "+8613800138000") -> Call:
+    """A verified Mandarin top-up caller, on hold for payments (a recorded department)."""
     transport = FlaskTransport(app.test_client(), PUBLIC_BASE_URL, AUTH_TOKEN)
-    caller = switchboard.register(
-        Call(transport, from_="+8613800138000", account_sid=ACCOUNT_SID, max_redirects=2)
-    )
+    caller = switchboard.register(Call(transport, from_=number, account_sid=ACCOUNT_SID, max_redirects=2))
     caller.start()
     for keys_ in ("1", "6222000017", "1", "1", "1"):
         caller.press(keys_)
     caller.silence()
-    assert "本次通话可能会被录音" in caller.heard_text()  # the announcement every caller hears
+    return caller
+
+
+def li_na_answers_in_the_room(app: Flask, switchboard: Switchboard, caller: Call) -> tuple[Call, Any]:
+    """li_na goes ready, is matched with the caller and answers: both in the caller's room."""
     hotline = services_of(app)
     hotline.agents.choose("li_na", READY, hotline.clock.now())
     hotline.jobs.match_agent(None, "li_na")
@@ -924,6 +923,17 @@ def test_the_conversation_is_recorded_paused_for_a_card_number_and_listed_for_su
     li_na = answer(app, switchboard, leg)
     room = switchboard.conferences.find(f"call-{caller.call_sid}")
     assert room is not None
+    return li_na, room
+
+
+def test_the_conversation_is_recorded_paused_for_a_card_number_and_listed_for_supervisors(
+    recorded_app: Flask, switchboard: Switchboard, redis_conn: redis.Redis
+) -> None:
+    app = recorded_app
+    app.extensions["test_switchboard"] = switchboard
+    caller = recorded_caller(app, switchboard)
+    assert "本次通话可能会被录音" in caller.heard_text()  # the announcement every caller hears
+    li_na, room = li_na_answers_in_the_room(app, switchboard, caller)
     [recording] = room.recordings  # from the room's start: the agent joined
     record = redis_conn.hgetall(keys.call(caller.call_sid))
     assert (record["recording"], record["recording_status"]) == (recording.sid, "in-progress")
@@ -982,22 +992,8 @@ def test_recordings_past_the_retention_are_deleted_from_twilio_by_the_hourly_job
     app = recorded_app
     hotline = services_of(app)
     days = hotline.config.file.hotline.recording_retention_days
-    transport = FlaskTransport(app.test_client(), PUBLIC_BASE_URL, AUTH_TOKEN)
-    caller = switchboard.register(
-        Call(transport, from_="+8613800138000", account_sid=ACCOUNT_SID, max_redirects=2)
-    )
-    caller.start()
-    for keys_ in ("1", "6222000017", "1", "1", "1"):
-        caller.press(keys_)
-    caller.silence()
-    hotline.agents.choose("li_na", READY, hotline.clock.now())
-    hotline.jobs.match_agent(None, "li_na")
-    callbacks.jobs(app)
-    caller.continue_loop()
-    [leg] = agent_legs(switchboard, caller)
-    li_na = answer(app, switchboard, leg)
-    room = switchboard.conferences.find(f"call-{caller.call_sid}")
-    assert room is not None
+    caller = recorded_caller(app, switchboard)
+    li_na, room = li_na_answers_in_the_room(app, switchboard, caller)
     li_na.hangup()  # the room ends: its recording is complete
     [recording] = room.recordings
     assert redis_conn.zscore(keys.recordings_kept(), recording.sid) is not None
@@ -1020,22 +1016,10 @@ def test_erasure_removes_everything_about_a_number_and_says_what(
 ) -> None:
     """A recorded call and its language choice are erased for the number; another caller's stay."""
     app = recorded_app
-    hotline = services_of(app)
     number = "+8613800138000"
+    caller = recorded_caller(app, switchboard, number)
     transport = FlaskTransport(app.test_client(), PUBLIC_BASE_URL, AUTH_TOKEN)
-    caller = switchboard.register(Call(transport, from_=number, account_sid=ACCOUNT_SID, max_redirects=2))
-    caller.start()
-    for keys_ in ("1", "6222000017", "1", "1", "1"):
-        caller.press(keys_)
-    caller.silence()
-    hotline.agents.choose("li_na", READY, hotline.clock.now())
-    hotline.jobs.match_agent(None, "li_na")
-    callbacks.jobs(app)
-    caller.continue_loop()
-    [leg] = agent_legs(switchboard, caller)
-    li_na = answer(app, switchboard, leg)
-    room = switchboard.conferences.find(f"call-{caller.call_sid}")
-    assert room is not None
+    li_na, room = li_na_answers_in_the_room(app, switchboard, caller)
     li_na.hangup()
     caller.silence()  # no rating: the call ends
     [recording] = room.recordings
