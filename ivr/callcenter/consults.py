@@ -41,7 +41,7 @@ from ivr.callcenter.agents import ON_CALL, RING_MARGIN_SECONDS, RINGING, Agents,
 from ivr.callcenter.calls import CallRecord, CallStore
 from ivr.callcenter.events import log_room_event
 from ivr.callcenter.lifecycle import CallStatus
-from ivr.callcenter.rooms import RoomRefused, Rooms
+from ivr.callcenter.rooms import RoomRefused, Rooms, caller_gone
 from ivr.hotline.schema import HotlineFile
 from ivr.redis_types import texts
 from ivr.twilio_rest import TwilioApi, TwilioError
@@ -338,7 +338,7 @@ class Consults:
 
     def _unhold(self, record: CallRecord, base_url: str) -> None:
         fresh = self.calls.load(record.sid)
-        if fresh is None or fresh.get("ended_at"):
+        if fresh is None or caller_gone(fresh):
             return  # the caller hung up: nobody to take off hold
         try:
             self.rooms.hold(fresh, False, routes.url(base_url, "room_wait"))

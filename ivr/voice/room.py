@@ -20,7 +20,7 @@ from ivr.callcenter.agents import AgentView
 from ivr.callcenter.calls import CallRecord
 from ivr.callcenter.lifecycle import CallStatus
 from ivr.callcenter.rooms import caller_leg, room_name
-from ivr.callcenter.transfers import TransferRefused, transfer_path_of
+from ivr.callcenter.transfers import TransferRefused, customer_wait_path, transfer_path_of
 from ivr.services import services
 from ivr.twilio_rest import TwilioError
 from ivr.urlstate import HOLD_AGAIN, AgentLeg, Attempt
@@ -162,7 +162,11 @@ def agent_leg_ended() -> twiml.Document:
         dial_status = status if status in NOT_REACHED else "canceled"
         outcome = hotline.connections.dial_ended(record, leg.agent, dial_status, 0, now)
         customer = record.get("cb_call")
-        if outcome == "requeued" and customer:
+        if outcome == "requeued" and record.get("cb_status") == "transferred":
+            # A customer their agent transferred: back at their place, out of the room to wait.
+            hotline.jobs.match_department(None, record.get("department"))
+            hotline.connector.redirect(customer, customer_wait_path(record))
+        elif outcome == "requeued" and customer:
             # A called-back customer: called again soon; their leg hears why, and goodbye.
             hotline.callbacks.agent_missed(record)
             attempt = Attempt(record.sid, int_field(record.get("cb_attempt"), 0), leg.agent)
