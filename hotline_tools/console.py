@@ -154,6 +154,8 @@ def screen_pop(pop: Json) -> list[str]:
         )
     if pop.get("recording"):
         lines.append(f"  recording {pop['recording']}")
+    if pop.get("recording_declined"):
+        lines.append("  NOT RECORDED: the caller declined the recording")
     if pop.get("consulting"):
         lines.append(f"  CONSULTING {pop['consulting']} ({pop['consult_state']}): `complete` or `cancel`")
     return lines

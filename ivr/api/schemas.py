@@ -170,6 +170,9 @@ class ScreenPop(BaseModel):
     recording: Literal["in-progress", "paused", "completed", "absent", "failed"] | None = Field(
         default=None, description="the conversation's recording, if the department records"
     )
+    recording_declined: bool = Field(
+        default=False, description="the caller pressed the key at the notice: this call is never recorded"
+    )
 
 
 class HoldRequest(Body):

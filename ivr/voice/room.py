@@ -55,7 +55,8 @@ def connect_in_room(record: CallRecord, agent: AgentView, action: str | None = N
         hotline.connections.dial_ended(record, agent.id, "failed", 0, hotline.clock.now())
         return None
     department = hotline.config.file.departments.get(record.get("department"))
-    recorded = department is not None and department.record
+    # Recorded per department, unless the caller declined by key at the notice (steps/announce.py).
+    recorded = department is not None and department.record and not record.get("recording_declined")
     return twiml.join_room(
         language_of(record),
         room_name(record.sid),
