@@ -175,10 +175,11 @@ class Greeting(UrlState):
 
 @dataclass(frozen=True)
 class AgentLeg(UrlState):
-    """The agent's leg of a connection (a whisper, a Dial action): the call and the agent."""
+    """The agent's leg of a connection (a whisper, a Dial action): the call and the agent (or a
+    consulted specialist line, `line:<name>`)."""
 
     call: str = arg("call", "", length=40)
-    agent: str = arg("agent", "", always=True, length=40)
+    agent: str = arg("agent", "", always=True, length=48)
 
 
 @dataclass(frozen=True)

@@ -189,6 +189,8 @@ def result() -> twiml.Document:
     now = hotline.clock.now()
     record = this_call(now)
     lang = language_of(record)
+    if record.get("status") == CallStatus.TRANSFERRED and record.get("room_line"):
+        return twiml.goodbye(lang)  # handed to a specialist line in the room, which hung up
     # The room's agent now (after a warm transfer, not the one who was first dialled in).
     agent_id = record.get("agent") or AgentLeg.from_args(request.args).agent
     outcome = hotline.connections.dial_ended(record, agent_id, "completed", room_talked(record, now), now)
