@@ -304,3 +304,45 @@ def test_a_called_back_customer_is_warm_transferred_in_their_room(
     assert back.heard_text().endswith("感谢您的来电，再见。") and back.state == "completed"
     assert hotline.agents.get("wang_wei").state == WRAP_UP
     assert rooms.problems == []
+
+
+@pytest.mark.parametrize("security_records", [True, False])
+def test_each_room_of_a_transferred_customer_keeps_its_own_recording(
+    app_settings: dict[str, Any],
+    redis_conn: redis.Redis,
+    clock: FixedClock,
+    tmp_path: Path,
+    switchboard: Switchboard,
+    security_records: bool,
+) -> None:
+    """Payments records; security does or does not. The supervisor lists every room's recording;
+    wang_wei's screen pop shows his own room's, never the old room's as if it were his."""
+    path = callbacks.hotline_file(tmp_path)
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    data["hotline"]["connect_via"] = "conference"
+    data["departments"]["payments"]["record"] = True
+    data["departments"]["security"]["record"] = security_records
+    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    app = callbacks.make_app({**app_settings, "hotline_config": path}, clock)
+    try:
+        asker, back, li_na = talking_with_li_na(app, switchboard)
+        first_room = switchboard.conferences.find(f"call-{asker.call_sid}")
+        assert first_room is not None
+        [first] = first_room.recordings
+        transfer_to_security(app, Api(app))
+        back.take_pending()
+        wang_wei = wang_wei_answers(app, switchboard, asker, back)
+        second_room = switchboard.conferences.find(f"call-{asker.call_sid}")
+        assert second_room is not None and second_room is not first_room
+        pop = Api(app).get("/api/agent/call", token_for(app, "agent", "wang_wei")).get_json()
+        assert pop["recording"] == ("in-progress" if security_records else None)
+        wang_wei.hangup()
+        ref = redis_conn.hget(keys.call(asker.call_sid), "ref")
+        listed = Api(app).get(
+            f"/api/supervisor/calls/{ref}/recordings", token_for(app, "supervisor", "zhao_min")
+        )
+        sids = [(r["sid"], r["status"]) for r in listed.get_json()["recordings"]]
+        second = [(r.sid, "completed") for r in second_room.recordings]
+        assert sids == [(first.sid, "completed"), *second] and len(second) == int(security_records)
+    finally:
+        context.install(None)

@@ -31,7 +31,7 @@ import redis
 
 from ivr import keys, routes
 from ivr.callcenter.agents import ON_CALL, Agents, StateConflict
-from ivr.callcenter.calls import CallRecord, CallStore
+from ivr.callcenter.calls import SHELVE_RECORDING_LUA, CallRecord, CallStore
 from ivr.callcenter.connections import REQUEUE_CAPACITY
 from ivr.callcenter.events import CALL_EVENT_LUA
 from ivr.callcenter.lifecycle import CallStatus, allowed_from
@@ -48,6 +48,7 @@ from ivr.urlstate import Attempt, CustomerMove, Transfer
 # narrowed to on_call); `pairs`: field/value pairs to set (the new status among them).
 _CLAIM = Script(
     CALL_EVENT_LUA
+    + SHELVE_RECORDING_LUA
     + """
 if redis.call('EXISTS', KEYS[1]) == 0 then return redis.error_reply('no such call') end
 local customer = redis.call('HGET', KEYS[1], 'cb_call') or ''
@@ -72,8 +73,10 @@ if customer ~= '' then
   redis.call('HDEL', KEYS[1], 'ended_at', 'final_status', 'outcome', 'duration')
 end
 redis.call('HINCRBY', KEYS[1], 'transfers', 1)
--- The old agent's leg of a room is theirs: the next match places its own (rooms.py).
+-- The old agent's leg of a room is theirs: the next match places its own (rooms.py); the old
+-- room's recording is kept among the call's earlier ones (a new room records afresh, or not).
 redis.call('HDEL', KEYS[1], 'agent_leg')
+shelve_recording(KEYS[1])
 if ARGV[2] ~= '' then
 """
     + append_note_lua("ARGV[2]")
