@@ -11,6 +11,7 @@ not answer. Every request is signed as Twilio signs it; Twilio's REST API is the
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -20,10 +21,11 @@ import yaml
 from flask import Flask
 
 from ivr import keys
-from ivr.callcenter.agents import NOT_READY, ON_CALL, READY, RINGING, WRAP_UP
+from ivr.callcenter.agents import NOT_READY, ON_CALL, READY, RING_MARGIN_SECONDS, RINGING, WRAP_UP
 from ivr.clock import FixedClock
 from ivr.services import services_of
 from queue_worker import context
+from queue_worker.reaper import reap_once
 from standin.phone import Call
 from standin.rest import OutboundCall, Switchboard
 from tests import test_callbacks as callbacks
@@ -346,3 +348,59 @@ def test_each_room_of_a_transferred_customer_keeps_its_own_recording(
         assert sids == [(first.sid, "completed"), *second] and len(second) == int(security_records)
     finally:
         context.install(None)
+
+
+def test_a_next_agents_ring_lost_without_a_word_is_ended_by_the_reaper_and_the_customer_waits_on(
+    cb_room_app: Flask, switchboard: Switchboard, redis_conn: redis.Redis, clock: FixedClock
+) -> None:
+    """wang_wei's leg into the transferred customer's room never reports: after the ringing lease
+    the reaper asks Twilio about the customer's own leg (not the long-ended original call),
+    cancels the ring and moves the customer back to their waiting turns, at their place."""
+    app = cb_room_app
+    asker, back, _ = talking_with_li_na(app, switchboard)
+    transfer_to_security(app, Api(app))
+    back.take_pending()
+    callbacks.ready(app, "wang_wei")
+    back.continue_loop()  # into their room; wang_wei's phone rings, and nothing more is heard
+    [leg] = legs_for(switchboard, asker, "wang_wei")
+    hotline = services_of(app)
+    ring = hotline.config.file.hotline.ring_timeout_seconds + RING_MARGIN_SECONDS
+    clock.set(clock.now() + timedelta(seconds=ring + 1))
+    reaped = reap_once(hotline, hotline.clock.now())
+    assert reaped.callers == {asker.call_sid: "back"}
+    agent = hotline.agents.get("wang_wei")
+    assert agent.state == NOT_READY and agent.reason == "ring_timeout"
+    placed = switchboard.outbound_call(leg.sid)
+    assert placed is not None and placed.status == "canceled"
+    back.continue_loop()  # the reaper's REST redirect of the customer's leg
+    assert back.state == "looping" and "/voice/customer/wait" in (back.current_url or "")
+    record = redis_conn.hgetall(keys.call(asker.call_sid))
+    assert (record["status"], record["cb_status"]) == ("queued", "transferred")
+    assert waiting_in(redis_conn, "security") == [asker.call_sid]
+
+
+def test_a_supervisor_listens_to_a_called_back_customer_and_their_agent(
+    cb_room_app: Flask, switchboard: Switchboard, redis_conn: redis.Redis
+) -> None:
+    """The customer's room is a live call like any other (their original call ended long ago)."""
+    app = cb_room_app
+    asker, back, li_na = talking_with_li_na(app, switchboard)
+    ref = redis_conn.hget(keys.call(asker.call_sid), "ref")
+    boss = token_for(app, "supervisor", "zhao_min")
+    listen = Api(app).call(
+        "POST",
+        f"/api/supervisor/calls/{ref}/monitor",
+        boss,
+        json={"mode": "listen", "reach": "client:zhao_min"},
+    )
+    assert listen.status_code == 200, listen.get_json()
+    room = switchboard.conferences.find(f"call-{asker.call_sid}")
+    assert room is not None
+    leg = room.participant("supervisor")
+    assert leg is not None
+    switchboard.conferences.answered(leg.call_sid)
+    assert room.hears(leg.call_sid, back.call_sid) and room.hears(leg.call_sid, li_na.call_sid)
+    assert not room.hears(back.call_sid, leg.call_sid)
+    back.hangup()  # the customer leaves: the conversation is over, no supervisor to keep
+    gone = Api(app).call("POST", f"/api/supervisor/calls/{ref}/monitor", boss, json={"mode": "barge"})
+    assert gone.status_code == 409
