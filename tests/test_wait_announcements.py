@@ -204,7 +204,7 @@ def test_the_rollup_job_learns_arrivals_and_handle_times_by_hour_of_week(
 def test_live_state_counts_shared_agents_overtaking_and_planned_shift_changes(
     app: Flask, redis_conn: redis.Redis, clock: FixedClock
 ) -> None:
-    """What the estimator is given: shares of shared agents, higher classes' arrival rate, the plan."""
+    """What the estimator is given: shared agents' other queues, higher classes' arrival rate, the plan."""
     hotline = services_of(app)
     clock.set(OPEN_HOURS.replace(hour=11, minute=50))  # accounts plans 3 agents until 12:00, then 5
     day = business_day(clock.now(), hotline.config.file.hotline.timezone)
@@ -226,11 +226,12 @@ def test_live_state_counts_shared_agents_overtaking_and_planned_shift_changes(
     assert state.staffing_changes == ((570.0, 3.0),)  # at 12:00: two more agents than now
     assert state.waited_seconds == 30 and state.mean_handle_seconds == 180 + 30
     assert wait.estimate is not None and wait.estimate == estimate(state)
-    # A security caller waits: wang_wei goes there first, so accounts gets his share of the demand,
-    # 4 accounts callers against 1 in security: 4 / (4 + 1) = 0.8 of an agent.
+    # A security caller waits: wang_wei, security's only agent, goes there first, so that caller is
+    # ahead of ours, and security's arrivals (one in the 10-minute floor of the window) overtake.
     hotline.queues.join("CAsecurity", "security", "zh-CN", 2, clock.now(), 50, day)
     state = wait_for_caller(hotline.live, record, clock.now()).state
-    assert state.agents == 0.8 and state.staffing_changes == ((570.0, 2.8),)
+    assert (state.agents, state.ahead, state.staffing_changes) == (1.0, 4, ((570.0, 3.0),))
+    assert state.overtaking_per_second == pytest.approx(3 / 630 + 1 / 600)
 
 
 def test_patience_counts_the_callers_still_waiting_as_at_least_that_patient() -> None:

@@ -152,6 +152,18 @@ class LiveFeed:
         replies: list[Any] = [staffed, above, ready, stats, self.summary, len(waiting_since[dept]), longest]
         for other in reads.others:
             o = self.names.index(other)
-            replies += [len(waiting_since[o]), [self.counters[o].answered, self.counters[o].handled]]
+            theirs = self.counters[o]
+            counters = {
+                "handled": theirs.handled,
+                "handle_ms": theirs.handle_ms,
+                "first_offer_ms": theirs.first_offer_ms,
+            }
+            fields = [
+                theirs.offered.get(int(f.split(":")[1]), 0) if f.startswith("offered:") else counters[f]
+                for f in reads.other_fields
+            ]
+            # Every agent serves every department, in `order`: all of them take ours before theirs, or none.
+            ours_first = staffed if order.index(dept) < order.index(o) else 0
+            replies += [len(waiting_since[o]), fields, staffed, ours_first]
         state, _ = reads.parse(replies, ahead, waited)
         return state
