@@ -21,6 +21,7 @@ from ivr import keys
 from ivr.api.supervisor import statistics
 from ivr.callcenter.agents import READY
 from ivr.callcenter.calls import CallRecord
+from ivr.callcenter.queues import arrival_ms
 from ivr.clock import FixedClock, business_day
 from ivr.hotline.schema import Staffing
 from ivr.jobs.periodic import rollup_profiles
@@ -226,12 +227,26 @@ def test_live_state_counts_shared_agents_overtaking_and_planned_shift_changes(
     assert state.staffing_changes == ((570.0, 3.0),)  # at 12:00: two more agents than now
     assert state.waited_seconds == 30 and state.mean_handle_seconds == 180 + 30
     assert wait.estimate is not None and wait.estimate == estimate(state)
-    # A security caller waits: wang_wei, security's only agent, goes there first, so that caller is
-    # ahead of ours, and security's arrivals (one in the 10-minute floor of the window) overtake.
+    # A security caller waits: wang_wei, security's only agent, takes them first, so they are ahead.
     hotline.queues.join("CAsecurity", "security", "zh-CN", 2, clock.now(), 50, day)
     state = wait_for_caller(hotline.live, record, clock.now()).state
     assert (state.agents, state.ahead, state.staffing_changes) == (1.0, 4, ((570.0, 3.0),))
-    assert state.overtaking_per_second == pytest.approx(3 / 630 + 1 / 600)
+    # Security answered 3 calls of 4 minutes (and 30 s of wrap-up) in half an hour: its demand keeps
+    # 3 / 1800 * 270 = 0.45 of wang_wei, and accounts has the rest of him.
+    since = arrival_ms(clock.now() - timedelta(minutes=30))
+    redis_conn.hset(
+        keys.department_stats("security", day),
+        mapping={
+            "answered": 3,
+            "handled": 3,
+            "handle_ms": 720_000,
+            "handle_sq": 3 * 240.0**2,
+            "first_offer_ms": since,
+        },
+    )
+    state = wait_for_caller(hotline.live, record, clock.now()).state
+    assert state.agents == pytest.approx(0.55) and state.staffing_changes == ((570.0, pytest.approx(2.55)),)
+    assert state.ahead == 3 + round(0.55 * 270 / 210)  # the security caller, in accounts' handle times
 
 
 def test_patience_counts_the_callers_still_waiting_as_at_least_that_patient() -> None:

@@ -96,14 +96,12 @@ def quantile(p: float, shape: float, scale: float) -> float:
         guess = math.nan
     if shape >= _LARGE_SHAPE:
         return min(max(guess, 0.0) * scale, sys.float_info.max)
-    low, high = 0.0, max(shape, 1.0)
-    for _ in range(_MAX_DOUBLINGS):
-        if regularized_lower(shape, high) >= p or math.isinf(high * 2):
-            break
-        low, high = high, high * 2
-    x = guess if low < guess < high else (low + high) / 2
+    # Newton from the guess, kept inside a bracket [low, high]: the guess is close (two or three
+    # steps), so the bracket starts open above and only doubles while Newton overshoots it.
+    low, high = 0.0, math.inf
+    x = guess if math.isfinite(guess) and guess > 0 else max(shape, 1.0)
     log_norm = math.lgamma(shape)
-    for _ in range(_MAX_NEWTON):
+    for _ in range(_MAX_DOUBLINGS + _MAX_NEWTON):
         f = regularized_lower(shape, x) - p
         if abs(f) < 1e-12:
             break
@@ -111,9 +109,23 @@ def quantile(p: float, shape: float, scale: float) -> float:
             low = x
         else:
             high = x
-        density = math.exp(min((shape - 1) * math.log(x) - x - log_norm, _MAX_EXP)) if x > 0 else 0.0
-        step = x - f / density if density > 0 else None
-        x = step if step is not None and low < step < high else (low + high) / 2
         if high - low < 1e-12 * max(1.0, high):
             break
+        density = math.exp(min((shape - 1) * math.log(x) - x - log_norm, _MAX_EXP)) if x > 0 else 0.0
+        step = None
+        if density > 0:  # Halley's step: Newton's, corrected by the density's slope (cubic)
+            newton = f / density
+            bend = 1 - newton * ((shape - 1) / x - 1) / 2
+            step = x - newton / bend if bend > 0.5 else x - newton
+        if step is not None and low < step < high:
+            if abs(step - x) < 1e-9 * x:  # Halley's error is about the cube of this: done
+                x = step
+                break
+            x = step
+        elif math.isinf(high):
+            if math.isinf(x * 2):
+                break
+            x *= 2
+        else:
+            x = (low + high) / 2
     return min(x * scale, sys.float_info.max)
