@@ -369,7 +369,12 @@ def wait_for_caller(live: LiveQueues, record: CallRecord, now: datetime) -> Wait
     queued_at = datetime.fromisoformat(record.get("queued_at") or now.isoformat())
     state, summary = reads.parse(Reads.replies(reply), int(position) - 1, (now - queued_at).total_seconds())
     peak, quiet = _outlook(live, department, summary, now)
-    return Wait(department, int(position), state, estimate(state), peak, quiet)
+    # An agent is free for this caller: they are being connected (the matcher is on it), or the
+    # free agent cannot take them (another language): either way no wait we could stand behind.
+    # "Less than a minute" was said here, true for 98.6% of them in the simulated hour, and made
+    # up 46% of what callers heard: the words the model chose held 81.6%, all of them 89.5%.
+    said = estimate(state) if state.ahead >= state.ready else None
+    return Wait(department, int(position), state, said, peak, quiet)
 
 
 def wait_for_new_caller(live: LiveQueues, department: str, now: datetime, day: str) -> Wait:
