@@ -206,7 +206,7 @@ def spoken_for(mean: float, sd: float, patience: float | None = None) -> Spoken:
 
     def cdf(seconds: float) -> float:
         if seconds not in cdf_cache:
-            cdf_cache[seconds] = gamma.cdf(seconds, shape, scale) if seconds > 0 else 0.0
+            cdf_cache[seconds] = gamma.cdf_for_words(seconds, shape, scale) if seconds > 0 else 0.0
         return cdf_cache[seconds]
 
     if cdf(60.0) >= SOON_SHARE:
@@ -243,7 +243,12 @@ def spoken_for(mean: float, sd: float, patience: float | None = None) -> Spoken:
                 key = (steps(cdf(high_s) - cdf(low_s)), abs((low_s + high_s) / 2 - centre))
                 if best is None or key < best[:2]:
                     best = (*key, "about", high, high)
-        for j in range(i):
+        first, last = 0, i
+        if best is not None and best[0] == 0:  # only a middle nearer the mean can win: a window
+            middle, reach = centre / 30.0 - high, best[1] / 30.0
+            first = bisect.bisect_right(figures, middle - reach, 0, i)
+            last = bisect.bisect_left(figures, middle + reach, 0, i)
+        for j in range(first, last):
             low = figures[j]
             key = (steps(top - at[j]), abs((low + high) * 30.0 - centre))
             if best is None or key < best[:2]:
@@ -361,7 +366,7 @@ def _clear_of_change(level: Stages, k: int, t: float, end: float) -> int:
     CLEAR_OF_CHANGE of their own means before `end` (k + 1 when stage k does not)."""
 
     def clear(j: int) -> bool:
-        before = level.block(j + 1, k, variance=False)[0]
+        before = level.rough_mean(j + 1, k)
         return end - t - before >= CLEAR_OF_CHANGE * level.stage(j)[0]
 
     if clear(0):

@@ -82,6 +82,23 @@ def cdf(x: float, shape: float, scale: float) -> float:
     return regularized_lower(shape, x / scale)
 
 
+# From this shape on, `cdf_for_words` takes Wilson-Hilferty's cube-root normal: within 6e-4 of
+# the CDF at shape 10, 1e-4 at 50 (a third of the spoken words' 2% steps at most), for a normal
+# CDF's cost instead of a series of up to hundreds of terms.
+_WORDS_NORMAL_FROM = 10.0
+_NORMAL = NormalDist()
+
+
+def cdf_for_words(x: float, shape: float, scale: float) -> float:
+    """`cdf` to the precision choosing spoken words needs (see _WORDS_NORMAL_FROM)."""
+    if shape < _WORDS_NORMAL_FROM:
+        return regularized_lower(shape, x / scale)
+    if x <= 0:
+        return 0.0
+    spread = 1 / (9 * shape)
+    return _NORMAL.cdf(((x / (scale * shape)) ** (1 / 3) - 1 + spread) / math.sqrt(spread))
+
+
 def quantile(p: float, shape: float, scale: float) -> float:
     """The x with P(X <= x) = p (0 < p < 1) for a gamma with this shape and scale."""
     if not 0 < p < 1:  # also refuses nan
