@@ -64,7 +64,7 @@ MIN_ABANDONED_WITHOUT_PROFILE = 2
 CENSORED_READ = 64
 # Handle times' spread (the first stage of a wait, `estimate._first_stage_in_progress`): today's,
 # with the exponential's (cv 1) worth this many calls; counted once a few calls were handled.
-PRIOR_CV_CALLS = 20
+PRIOR_CV_CALLS = 5
 # Overtaking is measured over at least this long, so the day's first callers do not make a rate.
 MIN_RATE_WINDOW_SECONDS = 600.0
 # How far ahead planned staffing changes are looked at (a wait longer than this is rare).
@@ -235,16 +235,15 @@ class Reads:
         department = self.live.cfg.departments[self.department]
         by_hour = summary.get("handle_by_hour") or []
         learned = by_hour[how] if len(by_hour) > how and by_hour[how] else summary.get("handle")
+        now_ms = arrival_ms(self.now)
+        talked = _talk_time(values, learned, now_ms, max(int(staffed) - int(ready), 0))
         if learned:  # today's calls, with the profile's figure for this hour worth PRIOR_HANDLED calls
-            handle = (values["handle_ms"] / 1000 + PRIOR_HANDLED * learned) / (
-                values["handled"] + PRIOR_HANDLED
-            )
+            handle = (talked + PRIOR_HANDLED * learned) / (values["handled"] + PRIOR_HANDLED)
         elif values["handled"] >= MIN_HANDLED_TODAY:
-            handle = values["handle_ms"] / 1000 / values["handled"]
+            handle = talked / values["handled"]
         else:
             handle = DEFAULT_HANDLE_SECONDS
         handle_cv = _handle_cv(values, department.wrap_up_seconds)
-        now_ms = arrival_ms(self.now)
         still = [max(now_ms - float(score), 0.0) / 1000 for _, score in longest or []]
         if int(waiting) > len(still) and still:  # the rest joined later: half the last one read
             still.append((int(waiting) - len(still)) * still[-1] / 2)
@@ -309,6 +308,27 @@ class Reads:
             changes.append(((boundary - local).total_seconds(), max(agents + then - now_planned, 0.0)))
             previous = then
         return tuple(changes)
+
+
+def _talk_time(values: dict[str, float], learned: float | None, now_ms: float, busy: int) -> float:
+    """Seconds agents spent on today's calls: those ended, and those still going (censored).
+
+    Over the calls that ended only, the handle time is short: the calls still going are the
+    long ones (the longer a call, the likelier it is under way), 1-3% of the mean all day in the
+    benchmark's lognormal scenario, enough to lose to Erlang's formula there. Every second on a
+    call counts, over the calls ended: a call under way has lasted (1 + cv^2)/2 of a mean call
+    on average in a steady stream of calls (its length-biased age), and at most half the day
+    so far. Calls under way are the answered ones not yet ended, but never more than the agents
+    who are not ready (a call whose end was never counted must not lengthen every later wait).
+    """
+    handled, ended = values["handled"], values["handle_ms"] / 1000
+    going = min(max(values["answered"] - handled, 0.0), busy)
+    if not going or handled < MIN_HANDLED_TODAY or ended <= 0:
+        return ended
+    mean = learned or ended / handled
+    cv2 = max(values["handle_sq"] / handled / (ended / handled) ** 2 - 1, 0.0) if values["handle_sq"] else 1.0
+    day = max((now_ms - values["first_offer_ms"]) / 1000, 0.0) if values["first_offer_ms"] else 0.0
+    return ended + going * min((1 + cv2) / 2 * mean, day / 2)
 
 
 def _handle_cv(values: dict[str, float], wrap_up: float) -> float | None:
