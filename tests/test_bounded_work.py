@@ -57,6 +57,7 @@ queue_states = st.builds(
     overtaking_per_second=RATE,
     staffing_changes=st.lists(st.tuples(RATE, RATE), max_size=40).map(tuple),
     waited_seconds=RATE,
+    handle_cv=st.one_of(st.none(), RATE),
 )
 
 

@@ -27,7 +27,13 @@ from ivr.hotline.schema import Staffing
 from ivr.jobs.periodic import rollup_profiles
 from ivr.services import services_of
 from ivr.waits.estimate import QueueState, estimate
-from ivr.waits.live import LiveQueues, censored_patience, wait_for_caller, wait_for_new_caller
+from ivr.waits.live import (
+    LiveQueues,
+    censored_patience,
+    censored_talk_time,
+    wait_for_caller,
+    wait_for_new_caller,
+)
 from ivr.waits.profile import hour_of_week
 from standin.phone import Call
 from tests.conftest import DEMO_ACCOUNT, OPEN_HOURS
@@ -314,3 +320,32 @@ def test_a_plan_changes_on_the_quarter_hour_at_the_finest() -> None:
         Staffing.model_validate({"mon-fri": {"09:00-09:10": 3}})
     hourly = Staffing.model_validate({"agents": {"mon": [2] * 24}})  # the earlier, hourly form
     assert hourly.at_minute(0, 23 * 60 + 59) == 2 and len(hourly.agents["mon"]) == 96
+
+
+def test_talk_time_counts_the_calls_still_under_way() -> None:
+    """Known data: 20 agents busy all morning on lognormal calls (mean 300 s, cv 1), seen at 09:40.
+
+    Over the calls that ended only, the mean is short (the long ones are still going); counting
+    the calls under way at their expected age finds the mean within 3%.
+    """
+    rng = random.Random(11)
+    sigma = math.sqrt(math.log(2.0))
+    now, ended, squares, handled, going = 6000.0, 0.0, 0.0, 0, 0
+    for _ in range(20):
+        t = 0.0
+        while True:
+            length = rng.lognormvariate(math.log(300.0) - sigma * sigma / 2, sigma)
+            if t + length > now:
+                going += 1
+                break
+            ended, squares, handled, t = ended + length, squares + length * length, handled + 1, t + length
+    values = {
+        "handled": float(handled), "handle_ms": ended * 1000, "handle_sq": squares,
+        "answered": float(handled + going), "first_offer_ms": 1.0,
+    }  # fmt: skip
+    talked = censored_talk_time(values, None, now * 1000 + 1, busy=20)
+    assert ended / handled < 0.97 * 300  # what the calls that ended say
+    assert abs(talked / handled - 300) < 0.03 * 300
+    # Calls whose end was never counted do not lengthen it past the agents who are busy.
+    values["answered"] += 50
+    assert censored_talk_time(values, None, now * 1000 + 1, busy=20) == talked

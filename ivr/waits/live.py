@@ -236,7 +236,7 @@ class Reads:
         by_hour = summary.get("handle_by_hour") or []
         learned = by_hour[how] if len(by_hour) > how and by_hour[how] else summary.get("handle")
         now_ms = arrival_ms(self.now)
-        talked = _talk_time(values, learned, now_ms, max(int(staffed) - int(ready), 0))
+        talked = censored_talk_time(values, learned, now_ms, max(int(staffed) - int(ready), 0))
         if learned:  # today's calls, with the profile's figure for this hour worth PRIOR_HANDLED calls
             handle = (talked + PRIOR_HANDLED * learned) / (values["handled"] + PRIOR_HANDLED)
         elif values["handled"] >= MIN_HANDLED_TODAY:
@@ -310,7 +310,7 @@ class Reads:
         return tuple(changes)
 
 
-def _talk_time(values: dict[str, float], learned: float | None, now_ms: float, busy: int) -> float:
+def censored_talk_time(values: dict[str, float], learned: float | None, now_ms: float, busy: int) -> float:
     """Seconds agents spent on today's calls: those ended, and those still going (censored).
 
     Over the calls that ended only, the handle time is short: the calls still going are the
