@@ -419,6 +419,7 @@ def _moments(state: QueueState) -> tuple[float, float] | None:
     levels = [Stages(agents * mu, theta, lam) if agents > 0 else None for _, agents in pieces]
     mean = var = t = 0.0
     try:
+        unclear = -1  # the piece whose next change the stages now walked may run across
         for _ in range(MAX_STAGES_NEAR_CHANGES):
             if k < 0:
                 break
@@ -429,7 +430,9 @@ def _moments(state: QueueState) -> tuple[float, float] | None:
                     block = level.block(0, k)
                     mean, var, k = mean + block[0], var + block[1], -1
                     break
-                clear = _clear_of_change(level, k, t, starts[piece + 1])
+                # Once a stage was not clear of the change, none after it is (they start later).
+                clear = k + 1 if unclear == piece else _clear_of_change(level, k, t, starts[piece + 1])
+                unclear = piece
                 if clear <= k:  # these stages end before the change, whatever their spread
                     block = level.block(clear, k)
                     mean, var, t, k = mean + block[0], var + block[1], t + block[0], clear - 1

@@ -16,6 +16,7 @@ non-positive inputs raise ValueError; the work of one quantile is at most
 
 from __future__ import annotations
 
+import functools
 import math
 import sys
 from statistics import NormalDist
@@ -35,8 +36,9 @@ def _positive(name: str, value: float) -> None:
         raise ValueError(f"{name} must be a positive finite number, not {value!r}")
 
 
-def regularized_lower(a: float, x: float) -> float:
-    """P(a, x) = γ(a, x) / Γ(a): the CDF at x of a gamma with shape a and scale 1."""
+def regularized_lower(a: float, x: float, eps: float = _EPS) -> float:
+    """P(a, x) = γ(a, x) / Γ(a): the CDF at x of a gamma with shape a and scale 1, to a relative
+    `eps` of its series or continued fraction."""
     _positive("shape", a)
     if math.isnan(x):
         raise ValueError("x must be a number, not nan")
@@ -53,7 +55,7 @@ def regularized_lower(a: float, x: float) -> float:
             denom += 1
             term *= x / denom
             total += term
-            if abs(term) < abs(total) * _EPS:
+            if abs(term) < abs(total) * eps:
                 break
         return min(1.0, math.exp(log_front) * total)
     # Continued fraction for Q(a, x) = 1 - P(a, x), modified Lentz.
@@ -72,7 +74,7 @@ def regularized_lower(a: float, x: float) -> float:
         d = 1 / d
         delta = d * c
         h *= delta
-        if abs(delta - 1) < _EPS:
+        if abs(delta - 1) < eps:
             break
     return max(0.0, 1.0 - math.exp(log_front) * h)
 
@@ -91,12 +93,18 @@ _NORMAL = NormalDist()
 
 def cdf_for_words(x: float, shape: float, scale: float) -> float:
     """`cdf` to the precision choosing spoken words needs (see _WORDS_NORMAL_FROM)."""
-    if shape < _WORDS_NORMAL_FROM:
-        return regularized_lower(shape, x / scale)
+    if shape < _WORDS_NORMAL_FROM:  # to 1e-9: the words' 2% steps need no more
+        return regularized_lower(shape, x / scale, 1e-9)
     if x <= 0:
         return 0.0
     spread = 1 / (9 * shape)
     return _NORMAL.cdf(((x / (scale * shape)) ** (1 / 3) - 1 + spread) / math.sqrt(spread))
+
+
+@functools.lru_cache(maxsize=64)
+def _normal_quantile(p: float) -> float:
+    """The standard normal's quantile (the range asks for the same two again and again)."""
+    return NormalDist().inv_cdf(p)
 
 
 def quantile(p: float, shape: float, scale: float) -> float:
@@ -105,7 +113,7 @@ def quantile(p: float, shape: float, scale: float) -> float:
         raise ValueError("p must be strictly between 0 and 1")
     _positive("shape", shape)
     _positive("scale", scale)
-    z = NormalDist().inv_cdf(p)
+    z = _normal_quantile(p)
     # Wilson-Hilferty: (X/a)^(1/3) is nearly normal with mean 1 - 1/(9a), variance 1/(9a).
     try:
         guess = shape * (1 - 1 / (9 * shape) + z / (3 * math.sqrt(shape))) ** 3
