@@ -6,21 +6,20 @@ are one script call (`_READS`) in one pipeline, so a turn of the hold loop stays
 round trips.
 
 Where each input of `QueueState` comes from:
-- ahead: the caller's position across the department's lanes (the queue script), minus one; a
-  new caller has everyone now waiting ahead.
-- agents: staffed agents (ready, ringing, talking, in wrap-up). An agent who also serves other
-  departments takes them in skill order (the matcher's rule), so only the departments they take
-  before this one compete for them: with nobody waiting there, the agent comes to this queue at
-  their next free moment and counts whole; otherwise they count this department's share of the
-  demand (callers waiting + talking) among it and those departments. (`hl:staffabove:{dept}`
-  holds each staffed agent's departments taken first; waiting and talking are O(1) reads per
-  department of the hotline file.) Measured in the simulated hour (`bench/live_state.py`), the
-  earlier rule, 1/k for an agent of k departments, counted 2.6 agents where 4.1 really served a
-  payments caller's queue, and announced waits ~60-80 s too long.
-- ready: the department's ready agents.
-- mean handle: today's handle times together with the profile's value for this hour of the week
-  (worth PRIOR_HANDLED calls); without a profile today's once a few calls were handled, else the
-  default; plus the department's wrap-up time, which also keeps an agent from the next caller.
+- agents: staffed agents (ready, ringing, talking, in wrap-up). One who takes this department
+  first counts whole; one who takes other departments first (the matcher's skill order,
+  `hl:staffabove:{dept}`) counts by what those departments' demand leaves of them: each one's
+  answered calls per second times its handle time, spread over its staffed agents (`_shared`).
+- ahead: the caller's position across the department's lanes (the queue script), minus one (a
+  new caller has everyone now waiting ahead), plus the callers waiting in the departments shared
+  agents take first, by their share on those agents, in this department's handle times.
+- ready: the department's ready agents. A caller with one free for them hears no wait (being
+  connected, or the free agent cannot take them).
+- mean handle: today's talk time, the calls still under way counted at their expected age
+  (`censored_talk_time`), over the calls ended, together with the profile's value for this hour
+  of the week (worth PRIOR_HANDLED calls); without a profile today's once a few calls were
+  handled, else the default; plus the department's wrap-up time, which also keeps an agent from
+  the next caller. handle_cv: the spread of today's handle times (sum of squares, `handle_sq`).
 - patience: the maximum-likelihood estimate for exponential patience from censored waits
   (`censored_patience`): the time waited today by callers whose wait ended and by those still
   waiting (the longest CENSORED_READ read one by one, each later one counted as half the last
@@ -49,22 +48,20 @@ from ivr.callcenter.queues import Queues, arrival_ms
 from ivr.hotline.schema import STAFFING_STEP_MINUTES, HotlineFile
 from ivr.scripts import Script
 from ivr.waits.estimate import Estimate, QueueState, estimate
+from ivr.waits.learned import (  # noqa: F401 (censored_patience: read from here by the tests)
+    MIN_HANDLED_TODAY,
+    censored_patience,
+    censored_talk_time,
+    handle_cv_of,
+)
 from ivr.waits.profile import DEFAULT_HANDLE_SECONDS, hour_of_week, quietest_on_next_open_day
 
 # The profile's handle time for the hour weighs as much as this many of today's calls (today's
 # alone swung the live path's estimate in the benchmark's first hours); without a profile,
 # today's own once this many calls were handled, else the default.
 PRIOR_HANDLED = 100
-MIN_HANDLED_TODAY = 3
-# The profile's patience weighs as much as this many of today's abandons; without one, today's
-# figure once this many callers abandoned (before: nobody is taken to hang up).
-PRIOR_ABANDONS = 5
-MIN_ABANDONED_WITHOUT_PROFILE = 2
 # Callers still waiting read one by one for the patience estimate (longest first); O(log n + 64).
 CENSORED_READ = 64
-# Handle times' spread (the first stage of a wait, `estimate._first_stage_in_progress`): today's,
-# with the exponential's (cv 1) worth this many calls; counted once a few calls were handled.
-PRIOR_CV_CALLS = 5
 # Overtaking is measured over at least this long, so the day's first callers do not make a rate.
 MIN_RATE_WINDOW_SECONDS = 600.0
 # How far ahead planned staffing changes are looked at (a wait longer than this is rare).
@@ -243,7 +240,7 @@ class Reads:
             handle = talked / values["handled"]
         else:
             handle = DEFAULT_HANDLE_SECONDS
-        handle_cv = _handle_cv(values, department.wrap_up_seconds)
+        handle_cv = handle_cv_of(values, department.wrap_up_seconds)
         still = [max(now_ms - float(score), 0.0) / 1000 for _, score in longest or []]
         if int(waiting) > len(still) and still:  # the rest joined later: half the last one read
             still.append((int(waiting) - len(still)) * still[-1] / 2)
@@ -308,59 +305,6 @@ class Reads:
             changes.append(((boundary - local).total_seconds(), max(agents + then - now_planned, 0.0)))
             previous = then
         return tuple(changes)
-
-
-def censored_talk_time(values: dict[str, float], learned: float | None, now_ms: float, busy: int) -> float:
-    """Seconds agents spent on today's calls: those ended, and those still going (censored).
-
-    Over the calls that ended only, the handle time is short: the calls still going are the
-    long ones (the longer a call, the likelier it is under way), 1-3% of the mean all day in the
-    benchmark's lognormal scenario, enough to lose to Erlang's formula there. Every second on a
-    call counts, over the calls ended: a call under way has lasted (1 + cv^2)/2 of a mean call
-    on average in a steady stream of calls (its length-biased age), and at most half the day
-    so far. Calls under way are the answered ones not yet ended, but never more than the agents
-    who are not ready (a call whose end was never counted must not lengthen every later wait).
-    """
-    handled, ended = values["handled"], values["handle_ms"] / 1000
-    going = min(max(values["answered"] - handled, 0.0), busy)
-    if not going or handled < MIN_HANDLED_TODAY or ended <= 0:
-        return ended
-    mean = learned or ended / handled
-    cv2 = max(values["handle_sq"] / handled / (ended / handled) ** 2 - 1, 0.0) if values["handle_sq"] else 1.0
-    day = max((now_ms - values["first_offer_ms"]) / 1000, 0.0) if values["first_offer_ms"] else 0.0
-    return ended + going * min((1 + cv2) / 2 * mean, day / 2)
-
-
-def _handle_cv(values: dict[str, float], wrap_up: float) -> float | None:
-    """The coefficient of variation of today's handle times with wrap-up (fixed, so no spread of
-    its own), with the exponential's cv of 1 worth PRIOR_CV_CALLS calls; None before any."""
-    handled, total, squares = values["handled"], values["handle_ms"] / 1000, values["handle_sq"]
-    if handled < MIN_HANDLED_TODAY or total <= 0 or squares <= 0:
-        return None  # too few calls, or counted before their squares were
-    mean = total / handled
-    cv2 = max(squares / handled - mean * mean, 0.0) / (mean + wrap_up) ** 2
-    return ((handled * cv2 + PRIOR_CV_CALLS) / (handled + PRIOR_CV_CALLS)) ** 0.5
-
-
-def censored_patience(
-    ended_seconds: float, abandoned: float, waiting_seconds: float, prior: float | None
-) -> float | None:
-    """Mean patience, exponential, by maximum likelihood from censored waits; None: nobody hangs up.
-
-    ended_seconds: total time waited by callers whose wait ended (answered or abandoned);
-    abandoned: how many of them hung up; waiting_seconds: total time waited so far by callers
-    still waiting (censored: their patience is at least that); prior: the profile's patience.
-    Every second a caller waited is exposure, and only a hang-up is an event: exposure / events.
-    The prior counts as PRIOR_ABANDONS abandons of that mean.
-    """
-    exposure = max(ended_seconds, 0.0) + max(waiting_seconds, 0.0)
-    events = max(abandoned, 0.0)
-    if prior and prior > 0:
-        exposure += PRIOR_ABANDONS * prior
-        events += PRIOR_ABANDONS
-    elif events < MIN_ABANDONED_WITHOUT_PROFILE:
-        return None
-    return exposure / events if events > 0 and exposure > 0 else None
 
 
 def _rank_of(live: LiveQueues, priority: str | None) -> int:
