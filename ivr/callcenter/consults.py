@@ -230,6 +230,7 @@ class Consults:
         stats = keys.department_stats(record.get("department"), record.day)
         pipe.hincrby(stats, "handled", 1)
         pipe.hincrby(stats, "handle_ms", max(int((now - answered).total_seconds() * 1000), 0))
+        pipe.hincrbyfloat(stats, "handle_sq", max((now - answered).total_seconds(), 0.0) ** 2)
         pipe.hincrby(stats, "transferred_out", 1)
         pipe.expire(stats, keys.STATS_TTL_SECONDS)
         log_room_event(pipe, record, "handover", agent=consulted, by=agent_id, how=how)

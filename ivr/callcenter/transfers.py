@@ -260,6 +260,7 @@ class Transfers:
         stats = keys.department_stats(record.get("department"), record.day)
         pipe.hincrby(stats, "handled", 1)
         pipe.hincrby(stats, "handle_ms", max(int((now - answered).total_seconds() * 1000), 0))
+        pipe.hincrbyfloat(stats, "handle_sq", max((now - answered).total_seconds(), 0.0) ** 2)
         pipe.hincrby(stats, "transferred_out", 1)
         if record.get("cb_status") == "answered":  # the callback reached its agent: counted once
             pipe.hincrby(stats, "callbacks_connected", 1)
