@@ -124,6 +124,7 @@ class Connections:
             call.day,
             score=score,
             offer=False,
+            on_line=not call.get("cb_call"),  # a customer's leg is not the call the reaper can ask about
         )
         return True
 
