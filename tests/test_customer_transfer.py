@@ -346,6 +346,9 @@ def test_each_room_of_a_transferred_customer_keeps_its_own_recording(
         sids = [(r["sid"], r["status"]) for r in listed.get_json()["recordings"]]
         second = [(r.sid, "completed") for r in second_room.recordings]
         assert sids == [(first.sid, "completed"), *second] and len(second) == int(security_records)
+        erased = app.test_cli_runner().invoke(args=["erase", "--number", back.to])
+        assert erased.exit_code == 0, erased.output
+        assert all(r.deleted for r in [first, *second_room.recordings])  # every room's, at Twilio
     finally:
         context.install(None)
 
