@@ -10,8 +10,14 @@ Redis-free fallback can share them.
 
 from __future__ import annotations
 
+import json
 from typing import TypeAlias
+from xml.etree.ElementTree import (  # type: ignore[attr-defined]  # ElementTree's own escapes
+    _escape_attrib,
+    _escape_cdata,
+)
 
+from twilio.twiml import TwiML
 from twilio.twiml.voice_response import Gather, VoiceResponse
 
 from ivr.hotline.loader import HotlineConfig
@@ -24,6 +30,54 @@ Document: TypeAlias = VoiceResponse
 def document() -> Document:
     """A new, empty TwiML document (answered as is, it is what Twilio ignores: a status callback)."""
     return VoiceResponse()
+
+
+XML_DECLARATION = '<?xml version="1.0" encoding="UTF-8"?>'
+
+
+def render(doc: TwiML) -> str:
+    """The document as twiml's `str(doc)` writes it, character for character, at a fraction of its
+    cost: twiml builds an ElementTree of the whole document and serialises that (about a tenth of
+    a hold turn's CPU); this writes the same text straight from the verbs, with ElementTree's own
+    escaping (tests/test_twiml_render.py compares the two on every kind of document)."""
+    out = [XML_DECLARATION]
+    _render(doc, out)
+    return "".join(out)
+
+
+def _render(node: TwiML, out: list[str]) -> None:
+    # As TwiML.xml() then ElementTree: attributes sorted, booleans lower-case, a dict value as
+    # JSON, a string verb as the text (first) or the tail of the child before it (the last one
+    # wins), and an element without text or children closed as `<Name />`.
+    out.append("<" + node.name)
+    for name in sorted(node.attrs):
+        value = node.attrs[name]
+        out.append(
+            f' {name}="{_escape_attrib(str(value).lower() if isinstance(value, bool) else str(value))}"'
+        )
+    text = node.value or None
+    if isinstance(text, dict):
+        text = json.dumps(text)
+    children: list[list] = []  # [child, tail]
+    for verb in node.verbs:
+        if isinstance(verb, str):
+            if children:
+                children[-1][1] = verb
+            else:
+                text = verb
+        else:
+            children.append([verb, None])
+    if not text and not children:
+        out.append(" />")
+        return
+    out.append(">")
+    if text:
+        out.append(_escape_cdata(text))
+    for child, tail in children:
+        _render(child, out)
+        if tail:
+            out.append(_escape_cdata(tail))
+    out.append(f"</{node.name}>")
 
 
 def redirect(url: str, resp: Document | None = None) -> Document:

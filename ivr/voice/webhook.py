@@ -126,7 +126,7 @@ def signature_ok() -> bool:
 
 def xml(resp: twiml.Document) -> Response:
     """A TwiML document as Twilio wants it."""
-    return Response(str(resp), status=200, mimetype="text/xml")
+    return Response(twiml.render(resp), status=200, mimetype="text/xml")
 
 
 def no_caller() -> twiml.Document:
