@@ -41,8 +41,8 @@ class CookieSessions(SecureCookieSessionInterface):
     serializer first, as Flask does on every request: a twentieth of a hold turn's CPU."""
 
     def open_session(self, app: Flask, request: Request) -> SecureCookieSession | None:
-        """An empty session when no cookie came (and a key is set), else Flask's own."""
-        if app.secret_key and not request.cookies.get(self.get_cookie_name(app)):
+        """An empty session when the cookie did not come (and a key is set), else Flask's own."""
+        if app.secret_key and self.get_cookie_name(app) not in request.environ.get("HTTP_COOKIE", ""):
             return self.session_class()
         return super().open_session(app, request)
 
