@@ -35,9 +35,11 @@ $(BROWSER):
 	apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver
 
+# pytest-xdist processes; each test file runs whole on one, so its module fixtures start once.
+TEST_WORKERS ?= 2
 test: install $(BROWSER)   ## the type check (mypy), then the whole test suite (on a private embedded Redis it starts itself)
 	$(VENV)/bin/mypy
-	$(PY) -m pytest
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile
 
 lint: install         ## ruff's rules and format, and the type check
 	$(VENV)/bin/ruff check .

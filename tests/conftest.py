@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -55,12 +56,27 @@ def redis_url() -> Iterator[str]:
     """
     explicit = os.environ.get("TEST_REDIS_URL")
     if explicit:
-        yield explicit
+        yield _database_of_this_worker(explicit)
         return
     data_dir = Path(tempfile.mkdtemp(prefix="hotline-test-redis-"))
     yield embedded_redis_url(data_dir)
     stop_embedded_redis(data_dir)
     shutil.rmtree(data_dir, ignore_errors=True)
+
+
+def _database_of_this_worker(url: str) -> str:
+    """Under pytest-xdist (`make test` runs two workers) each worker empties a database of its
+    own on an explicit TEST_REDIS_URL: the URL's database plus the worker's number."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    if not worker.startswith("gw"):
+        return url
+    parts = urlsplit(url)
+    query = dict(parse_qsl(parts.query))
+    if parts.scheme == "unix":
+        query["db"] = str(int(query.get("db", "0")) + int(worker[2:]))
+        return urlunsplit(parts._replace(query=urlencode(query)))
+    base = int(parts.path.strip("/") or "0")
+    return urlunsplit(parts._replace(path=f"/{base + int(worker[2:])}"))
 
 
 @pytest.fixture

@@ -34,7 +34,21 @@ from standin.phone import Call
 from standin.transport import HttpTransport
 
 ROOT = Path(__file__).resolve().parent.parent
-PORTS = range(7310, 7400)  # this suite's range for servers it starts itself
+
+
+def _share_of(ports: range) -> range:
+    """This process's part of the range: under pytest-xdist each worker probes ports of its own,
+    so two workers never both find a port free and then both start a server on it."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    count = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    if not worker.startswith("gw") or count < 2:
+        return ports
+    size = len(ports) // count
+    start = ports.start + int(worker[2:]) * size
+    return range(start, start + size)
+
+
+PORTS = _share_of(range(7310, 7400))  # this suite's range for servers it starts itself
 STARTED = "Ctrl-C stops the hotline."
 WAIT = 60.0  # a bound for what comes within seconds (a launcher's start, a restart)
 _handed_out: set[int] = set()
