@@ -36,7 +36,7 @@ class HotlineRequest(Request):
     The same fields as werkzeug's form parser gives (its `parse_qsl` call, word for word; a body
     that is not UTF-8 gives no fields, as there), without the parser objects, limited stream and
     header parsing it builds on the way: a twentieth of a hold turn's CPU. Any other body (a
-    multipart form, no or a bad Content-Length, a body over MAX_CONTENT_LENGTH)
+    multipart form, no or a bad Content-Length, a body over MAX_CONTENT_LENGTH, a body already read)
     goes to werkzeug's own parser.
     """
 
@@ -52,6 +52,7 @@ class HotlineRequest(Request):
             or params.strip().lower() not in UTF8_PARAMS
             or not (length.isascii() and length.isdigit())
             or (limit is not None and int(length) > limit)
+            or "stream" in self.__dict__  # the body was read (get_data) or its stream taken
         ):
             super()._load_form_data()
             return

@@ -48,6 +48,13 @@ def same(body: bytes, content_type: str, *, length: bool = True) -> None:
     assert ours.get_data() == plain.get_data()
 
 
+def test_a_body_read_before_its_fields_gives_them_all_the_same() -> None:
+    plain, ours = both(TWILIO_BODY, CONTENT_TYPES[0])
+    assert ours.get_data() == plain.get_data() == TWILIO_BODY
+    assert list(ours.form.items(multi=True)) == list(plain.form.items(multi=True))
+    assert ours.form["Digits"] == "7"
+
+
 def test_twilio_webhook_bodies_give_werkzeugs_fields() -> None:
     for content_type in CONTENT_TYPES:
         same(TWILIO_BODY, content_type)
