@@ -49,6 +49,7 @@ HELP = """\
   rec-pause / rec-resume     pause the recording (a card number, a password), then resume
   consult <agent id>         warm transfer: hold the caller, ring that agent into the call
   consult-dept <department>  ... or a ready agent of that department
+  consult-line <line name>   ... or a specialist line (hotline.yaml specialist_lines)
   complete / cancel          hand the caller to the consulted agent / back to the caller
   transfer <department> [notes...]       e.g. `transfer security card stolen`
   transfer-line <line name or +number> [notes...]   a specialist line of the hotline file
@@ -154,6 +155,8 @@ def screen_pop(pop: Json) -> list[str]:
         )
     if pop.get("recording"):
         lines.append(f"  recording {pop['recording']}")
+    if pop.get("recording_declined"):
+        lines.append("  NOT RECORDED: the caller declined the recording")
     if pop.get("consulting"):
         lines.append(f"  CONSULTING {pop['consulting']} ({pop['consult_state']}): `complete` or `cancel`")
     return lines
@@ -327,8 +330,8 @@ class Console:
         elif word in ("rec-pause", "rec-resume"):
             done = self.call("POST", "/agent/call/recording", {"paused": word == "rec-pause"})
             self.write(f"call {groups(done['ref'])}: recording {done['recording']}")
-        elif word in ("consult", "consult-dept") and arg:
-            field = "agent" if word == "consult" else "department"
+        elif word in ("consult", "consult-dept", "consult-line") and arg:
+            field = {"consult": "agent", "consult-dept": "department", "consult-line": "line"}[word]
             done = self.call("POST", "/agent/call/consult", {field: arg})
             self.write(f"call {groups(done['ref'])}: the caller is on hold, {done['agent']}'s phone rings")
         elif word in ("complete", "cancel"):

@@ -19,6 +19,7 @@ from ivr.services import build_services, install
 from ivr.settings import Settings
 from ivr.voice.afterhours import bp as after_hours_bp
 from ivr.voice.callback import bp as callback_bp
+from ivr.voice.customer import bp as customer_bp
 from ivr.voice.room import bp as room_bp
 from ivr.voice.survey import bp as survey_bp
 from ivr.voice.transfer import bp as transfer_bp
@@ -88,6 +89,7 @@ def create_app(test_config: Mapping[str, Any] | None = None, *, clock: Clock | N
     app.register_blueprint(survey_bp)
     app.register_blueprint(after_hours_bp)
     app.register_blueprint(callback_bp)
+    app.register_blueprint(customer_bp)
     register_api(app)
     register_cli(app)
     app.register_blueprint(readiness_bp)

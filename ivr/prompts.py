@@ -24,6 +24,8 @@ CODE_PROMPTS = frozenset(
     {
         "choose_language",
         "welcome",
+        "recording_decline_offer",
+        "recording_declined",
         "closed_departments",
         "enter_account",
         "enter_account_short",

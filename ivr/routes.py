@@ -55,6 +55,10 @@ ROUTES: dict[str, str] = {
     "callback_press": "/voice/callback/press",
     "callback_dial_result": "/voice/callback/dial-result",
     "callback_status": "/voice/callback/status",
+    # a called-back customer transferred by their agent (ivr/voice/customer.py)
+    "customer_transfer": "/voice/customer/transfer",
+    "customer_wait": "/voice/customer/wait",
+    "customer_connect": "/voice/customer/connect",
 }
 
 PATH_ARG = re.compile(r"<(?:\w+:)?(\w+)>")

@@ -161,6 +161,17 @@ class Attempt(UrlState):
 
 
 @dataclass(frozen=True)
+class CustomerMove(UrlState):
+    """A called-back customer transferred by their agent: the original call, the attempt, and
+    where they go (a department, else an outside number)."""
+
+    call: str = arg("call", "", always=True, length=40)
+    attempt: int = arg("attempt", 0, always=True)
+    to: str = arg("to", "", length=40)
+    number: str = arg("number", "", length=20)
+
+
+@dataclass(frozen=True)
 class Greeting(UrlState):
     """The greeting of a callback's call, asked again: the original call, the attempt, the try."""
 
@@ -171,10 +182,11 @@ class Greeting(UrlState):
 
 @dataclass(frozen=True)
 class AgentLeg(UrlState):
-    """The agent's leg of a connection (a whisper, a Dial action): the call and the agent."""
+    """The agent's leg of a connection (a whisper, a Dial action): the call and the agent (or a
+    consulted specialist line, `line:<name>`)."""
 
     call: str = arg("call", "", length=40)
-    agent: str = arg("agent", "", always=True, length=40)
+    agent: str = arg("agent", "", always=True, length=48)
 
 
 @dataclass(frozen=True)

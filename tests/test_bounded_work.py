@@ -57,6 +57,7 @@ queue_states = st.builds(
     overtaking_per_second=RATE,
     staffing_changes=st.lists(st.tuples(RATE, RATE), max_size=40).map(tuple),
     waited_seconds=RATE,
+    handle_cv=st.one_of(st.none(), RATE),
 )
 
 
@@ -68,9 +69,9 @@ def work() -> Iterator[dict[str, int]]:
     real_stage, real_block, real_sum = stages.Stages.stage, stages.Stages.block, stages.block_sum
     real_exact = stages.Stages._exact_stages
 
-    def counted_lower(a: float, x: float) -> float:
+    def counted_lower(a: float, x: float, *eps: float) -> float:
         counts["gamma"] += 1
-        return real_lower(a, x)
+        return real_lower(a, x, *eps)
 
     def counted_stage(self: stages.Stages, k: int) -> tuple[float, float]:
         counts["stages"] += 1

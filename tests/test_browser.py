@@ -21,10 +21,9 @@ import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import pytest
 import redis
@@ -32,10 +31,11 @@ import requests
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from hotline_tools.launcher import LOCAL_DEFAULTS
+from hotline_tools.preflight import simulated_data_dir
 from ivr import keys
 from ivr.store import embedded_url, stop_embedded_redis
 from standin.control import Control
-from tests.conftest import DEMO_CALLER
+from tests.conftest import DEMO_CALLER, OPEN_HOURS
 from tests.test_launcher import Launcher, free_ports
 
 CHROMIUM = "/usr/bin/chromium"
@@ -61,6 +61,11 @@ class Hotline:
     agent_token: str
     supervisor_token: str
     redis: redis.Redis
+    started: float  # the real instant (Unix seconds) the hotline's clock read OPEN_HOURS
+
+    def now(self) -> datetime:
+        """The hotline's time: its clock runs at real speed from a weekday morning."""
+        return OPEN_HOURS + timedelta(seconds=time.time() - self.started)
 
     def queues(self) -> dict[str, Any]:
         """`GET /api/supervisor/queues`, per department."""
@@ -76,9 +81,19 @@ class Hotline:
 @pytest.fixture(scope="module")
 def hotline() -> Iterator[Hotline]:
     """`make run` on free ports and a data directory of its own, for this module."""
-    data_dir = Path(tempfile.mkdtemp(prefix="hotline-browser-"))
+    root = Path(tempfile.mkdtemp(prefix="hotline-browser-"))
     port, standin_port = free_ports(2)
-    launcher = Launcher(data_dir, port, standin_port)
+    # The hotline's clock starts on a weekday morning, whatever the hour CI runs at: a caller at
+    # night would hear the opening hours instead of the queue's music.
+    started = time.time()
+    launcher = Launcher(
+        root,
+        port,
+        standin_port,
+        HOTLINE_CLOCK_START=OPEN_HOURS.isoformat(),
+        HOTLINE_CLOCK_ORIGIN=str(started),
+    )
+    data_dir = simulated_data_dir(root)  # where a run on a simulated clock keeps its Redis
     try:
         agent = launcher.wait_for(r'make console ARGS="--token (hl_[^"]+)"').group(1)
         supervisor = launcher.wait_for(r"wallboard: \S+ \(sign in with (hl_\S+)\)").group(1)
@@ -88,11 +103,11 @@ def hotline() -> Iterator[Hotline]:
             LOCAL_DEFAULTS["TWILIO_AUTH_TOKEN"],
         )
         conn = redis.Redis.from_url(embedded_url(data_dir), decode_responses=True)
-        yield Hotline(f"http://127.0.0.1:{port}", control, agent, supervisor, conn)
+        yield Hotline(f"http://127.0.0.1:{port}", control, agent, supervisor, conn, started)
     finally:
         launcher.stop()
         stop_embedded_redis(data_dir)
-        shutil.rmtree(data_dir, ignore_errors=True)
+        shutil.rmtree(root, ignore_errors=True)
 
 
 @pytest.fixture(scope="module")
@@ -335,7 +350,7 @@ def test_the_wallboard_fits_a_phone_and_speaks_the_hotlines_time(hotline: Hotlin
     expect(board.locator("#connection")).to_have_text("实时连接", timeout=SOON)
     expect(board.locator('tr[data-agent="li_na"]')).to_be_visible(timeout=SOON)
     assert board.evaluate("document.documentElement.scrollWidth") <= 360
-    shanghai = datetime.now(ZoneInfo("Asia/Shanghai"))
+    shanghai = hotline.now()
     as_of = board.locator("#as-of").inner_text()
     assert re.fullmatch(r"\d\d:\d\d:\d\d", as_of), as_of  # 24-hour, no "AM" on a Chinese page
     shown = datetime.combine(shanghai.date(), datetime.strptime(as_of, "%H:%M:%S").time(), shanghai.tzinfo)

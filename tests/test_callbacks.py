@@ -46,7 +46,6 @@ from tests.conftest import (
     SHANGHAI,
     waiting_in,
 )
-from tests.test_api import token_for
 
 ROOT = Path(__file__).resolve().parent.parent
 MANDARIN = "1"
@@ -239,13 +238,6 @@ def test_the_customer_is_called_first_then_the_agent_with_the_whisper(
     assert "支付与充值来电：充值失败。账户尾号0017，身份已验证。" in whisper
     hotline = services_of(cb_app)
     assert hotline.agents.get("li_na").state == ON_CALL
-    refused = cb_app.test_client().post(
-        "/api/agent/call/transfer",
-        json={"department": "accounts"},
-        headers={"Authorization": f"Bearer {token_for(cb_app, 'agent', 'li_na')}"},
-    )
-    assert refused.status_code == 409 and "called back cannot be transferred" in refused.get_json()["error"]
-    assert hotline.agents.get("li_na").state == ON_CALL  # still talking with the customer
     back.dial_result("completed", duration=200)
     assert back.heard_text().endswith("感谢您的来电，再见。") and back.state == "completed"
     assert hotline.agents.get("li_na").state == WRAP_UP

@@ -20,6 +20,9 @@ def test_the_benchmark_hotline_file_is_valid(tmp_path: Path) -> None:
     config = load_hotline(write_hotline_file(tmp_path, ["agent_1", "agent_2"], 8))
     assert [a.id for a in config.file.agents] == ["agent_1", "agent_2"]
     assert config.file.hotline.ring_timeout_seconds == 8
+    assert config.file.hotline.connect_via == "dial"
+    rooms = load_hotline(write_hotline_file(tmp_path, ["agent_1"], 8, "conference"))
+    assert rooms.file.hotline.connect_via == "conference"  # `--connect-via conference`
 
 
 def test_the_rows_follow_the_sizes_and_counts() -> None:

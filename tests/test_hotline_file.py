@@ -217,6 +217,16 @@ BROKEN = [
         id="unknown-node-kind",
     ),
     pytest.param(
+        lambda d: _nodes(d)["welcome"].update(decline_recording_key="99"),
+        "flow.nodes.welcome.decline_recording_key: String should match pattern '^[0-9*#]$'",
+        id="decline-recording-two-keys",
+    ),
+    pytest.param(
+        lambda d: _nodes(d)["issue_menu"].update(decline_recording_key="9"),
+        "flow.nodes.issue_menu: decline_recording_key is offered by an 'announce' node only",
+        id="decline-recording-on-a-menu",
+    ),
+    pytest.param(
         lambda d: d["flow"].update(start="hello"),
         "flow.start: no node 'hello'",
         id="start-missing-node",

@@ -31,3 +31,21 @@ def test_estimator_is_within_the_target_of_the_best_possible_prediction() -> Non
     assert 0.7 <= summary.coverage.mean <= 0.9
     # Through the live path (the counters live.py reads, from a profile): near the bound too.
     assert summary.ratios[LIVE].mean <= 1.2 * sc.target
+
+
+def test_the_cost_benchmark_times_every_kind_of_state_against_its_floor() -> None:
+    """`python -m bench.waits --cost` smoke run: one round, a row per kind of state (no time asserted)."""
+    from bench.waits import cost
+
+    table, _ = cost.report(rounds=1)
+    for kind in [*cost.states(), "all"]:
+        assert f"| {kind} " in table
+    assert all(len(group) == 15 for group in cost.states().values())  # 3 agents x 5 places in line
+
+
+def test_long_tailed_patience_is_re_simulated_caller_by_caller() -> None:
+    """Scenario 10 made small: early leavers re-simulated from what each caller ahead has waited."""
+    sc = replace(shortened(scenario(10), 0.25), warmup=1800.0, resim_share=0.2)
+    [summary], tallies = run([sc], replications=2, seed=3, workers=1)
+    assert sum(t.records for t in tallies[10]) > 200
+    assert summary.ratios[LIVE].mean <= 1.15

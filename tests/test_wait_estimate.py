@@ -284,3 +284,43 @@ def test_callers_likely_to_hang_up_hear_the_waits_of_those_who_stay() -> None:
     patient = Estimate(seconds=600.0, sd=300.0).spoken()
     impatient = Estimate(seconds=600.0, sd=300.0, patience=300.0).spoken()
     assert impatient.high < patient.high
+
+
+# -- calls already under way ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("agents", [1, 3, 20])
+def test_calls_under_way_end_sooner_when_handle_times_vary_less_than_exponential_ones(agents: int) -> None:
+    """The first of s calls under way ends after (h/s)(1 - (1 - cv^2)/(s + 1)) on average: h/(s + 1)
+    for calls of fixed length, h/s for exponential ones, (1 + cv^2) h / 2 for one agent."""
+    handle = 240.0
+    exponential = estimate(QueueState(agents=agents, mean_handle_seconds=handle))
+    fixed = estimate(QueueState(agents=agents, mean_handle_seconds=handle, handle_cv=0.0))
+    assert exponential is not None and fixed is not None
+    assert exponential.seconds == pytest.approx(handle / agents)
+    assert fixed.seconds == pytest.approx(handle / (agents + 1))
+    one = estimate(QueueState(agents=1, mean_handle_seconds=handle, handle_cv=0.5))
+    assert one is not None and one.seconds == pytest.approx((1 + 0.25) * handle / 2)
+    # Only the first stage: with callers ahead, those behind it are whole stages as before.
+    behind = estimate(QueueState(agents=agents, ahead=4, mean_handle_seconds=handle, handle_cv=0.0))
+    assert behind is not None and behind.seconds == pytest.approx(4 * handle / agents + handle / (agents + 1))
+
+
+def test_calls_under_way_in_a_fixed_length_world_match_a_simulation() -> None:
+    """Three agents on calls of uniform length (cv 0.58) at a random moment: the simulated time to
+    the first free agent against the estimate's."""
+    rng = random.Random(5)
+    handle, agents, runs = 300.0, 3, 40_000
+    total = 0.0
+    for _ in range(runs):  # each agent's call under way: its age is length-biased, then uniform
+        ends = []
+        for _ in range(agents):
+            while True:
+                length = rng.uniform(0, 2 * handle)
+                if rng.random() < length / (2 * handle):
+                    break
+            ends.append(length * (1 - rng.random()))
+        total += min(ends)
+    cv = (1 / 3) ** 0.5  # a uniform on [0, 2h]
+    said = estimate(QueueState(agents=agents, mean_handle_seconds=handle, handle_cv=cv))
+    assert said is not None and said.seconds == pytest.approx(total / runs, rel=0.03)

@@ -100,6 +100,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=Options.seed)
     parser.add_argument("--keep", action="store_true", help="keep each row's logs and data")
     parser.add_argument("-v", "--verbose", action="store_true", help="each lost caller's last events")
+    parser.add_argument(
+        "--connect-via",
+        choices=("dial", "conference"),
+        default="dial",
+        help="how callers meet agents: a Dial (default), or a conference room of their own",
+    )
     args = parser.parse_args(argv)
     size_name = "quick" if args.quick else "full" if args.full else "default"
     counts = {}
@@ -121,7 +127,7 @@ def main(argv: list[str] | None = None) -> int:
     opts = Options(
         base_port=args.base_port, agents=args.agents, rate=args.rate, callers=args.callers,
         patience=args.patience, reaper=args.reaper, settle=args.settle, seed=args.seed,
-        keep=args.keep, verbose=args.verbose,
+        keep=args.keep, verbose=args.verbose, connect_via=args.connect_via,
     )  # fmt: skip
     began = time.monotonic()
     done: list[Row] = []

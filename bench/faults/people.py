@@ -97,7 +97,7 @@ class Caller(threading.Thread):
                     talking, log.bridged = True, log.bridged or now
                 elif kind == "agent-hung-up":
                     self._act(call, "hangup")  # no survey: the caller is done
-                elif kind == "dialling" and event.get("target") != "client":
+                elif kind == "dialling" and event.get("target") not in ("client", "conference"):
                     self._act(call, "hangup")  # sent to an outside number: not ours to answer
                 elif kind == "state":
                     holding = event["state"] == "gathering" and bool(event.get("hold"))
@@ -172,6 +172,8 @@ class Phones(threading.Thread):
         while not self.stop.wait(0.25):
             now = time.monotonic()
             for record in self.switchboard.outbound_calls:
+                if "/voice/callback/answer" not in (record.url or ""):
+                    continue  # an agent's (or supervisor's) leg into a room, not a customer's phone
                 with self._lock:
                     d = self.dialled.get(record.sid)
                     if d is None:

@@ -76,6 +76,7 @@ class Options:
     seed: int = 1
     keep: bool = False
     verbose: bool = False
+    connect_via: str = "dial"  # or "conference": each caller meets the agent in a room of their own
 
 
 def port_free(port: int) -> bool:
@@ -115,10 +116,12 @@ def sentinel_supported() -> bool:
     return True
 
 
-def write_hotline_file(work: Path, agent_ids: list[str], ring_timeout: int) -> Path:
+def write_hotline_file(
+    work: Path, agent_ids: list[str], ring_timeout: int, connect_via: str = "dial"
+) -> Path:
     """The shipped hotline file, open around the clock, with short rings, wrap-ups and retries."""
     data = yaml.safe_load((PROJECT_ROOT / "hotline.yaml").read_text(encoding="utf-8"))
-    data["hotline"].update(ring_timeout_seconds=ring_timeout, max_hold_minutes=5, connect_via="dial")
+    data["hotline"].update(ring_timeout_seconds=ring_timeout, max_hold_minutes=5, connect_via=connect_via)
     data["holidays"] = []
     for department in data["departments"].values():
         department.update(hours="always", wrap_up_seconds=WRAP_UP_SECONDS)
@@ -222,7 +225,9 @@ class Scenario:
             TWILIO_API_BASE_URL=standin_url,
             PUBLIC_BASE_URL=self.web_url,
             REDIS_URL=redis_url,
-            HOTLINE_CONFIG=str(write_hotline_file(self.work, self.agent_ids, opts.ring_timeout)),
+            HOTLINE_CONFIG=str(
+                write_hotline_file(self.work, self.agent_ids, opts.ring_timeout, opts.connect_via)
+            ),
             HOTLINE_DATA_DIR=str(self.work / "data"),
             PYTHONUNBUFFERED="1",
         )

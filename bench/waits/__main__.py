@@ -39,7 +39,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=min(4, os.cpu_count() or 1))
     parser.add_argument("--plot", type=Path, help="write the plot (PNG) here")
     parser.add_argument("--docs", action="store_true", help="write docs/waits.md and docs/waits.png")
+    parser.add_argument(
+        "--cost", action="store_true", help="only the CPU cost of an estimate (bench.waits.cost)"
+    )
     args = parser.parse_args(argv)
+    if args.cost:
+        from bench.waits import cost
+
+        table, ok = cost.report()
+        print(table)
+        return 0 if ok else 1
     chosen = [scenario(n) for n in args.scenario] if args.scenario else list(SCENARIOS)
     replications = args.replications or (3 if args.quick else 10)
     if args.quick:

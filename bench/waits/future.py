@@ -19,7 +19,7 @@ import random
 from dataclasses import dataclass
 from statistics import NormalDist
 
-from bench.waits.scenarios import Rate
+from bench.waits.scenarios import Rate, patience_left
 
 _STD = NormalDist()
 
@@ -90,6 +90,8 @@ class Snapshot:
     overtaking: tuple[Rate, ...]  # arrivals of higher classes
     patience: float | None
     handle: Handle
+    patience_law: str = "exponential"
+    ahead_waited: tuple[float, ...] = ()  # per caller ahead, in the order they are served
 
 
 def resimulate(snap: Snapshot, rng: random.Random, runs: int) -> list[float]:
@@ -98,6 +100,8 @@ def resimulate(snap: Snapshot, rng: random.Random, runs: int) -> list[float]:
 
 
 def _one_future(snap: Snapshot, rng: random.Random) -> float:
+    if snap.patience and snap.patience_law != "exponential":
+        return _one_future_by_caller(snap, rng)
     t = snap.now
     theta = 1.0 / snap.patience if snap.patience else 0.0
     busy = [t + snap.handle.residual(rng, e) for e in snap.busy_elapsed]
@@ -148,3 +152,43 @@ def _one_future(snap: Snapshot, rng: random.Random) -> float:
                 leaving = min(idle, logged - target)
                 idle -= leaving
                 logged -= leaving
+
+
+def _one_future_by_caller(snap: Snapshot, rng: random.Random) -> float:
+    """`_one_future` when patience is not exponential: each caller ahead hangs up at their own
+    moment, drawn from what is left of their patience after what they have waited. Callers of
+    higher classes who arrive go ahead of ours (fresh patience). No staffing plan (not needed)."""
+    assert snap.patience is not None and not snap.plan, "a flat day with patience"
+    t = snap.now
+    law, mean = snap.patience_law, snap.patience
+    leave = [t + patience_left(law, mean, w, rng) for w in snap.ahead_waited[: snap.ahead]]
+    leave += [t + patience_left(law, mean, 0.0, rng) for _ in range(snap.ahead - len(leave))]
+    busy = [t + snap.handle.residual(rng, e) for e in snap.busy_elapsed]
+    heapq.heapify(busy)
+    idle = snap.idle
+    peak = sum(r.peak for r in snap.overtaking)
+    next_arrival = t + rng.expovariate(peak) if peak > 0 else math.inf
+    while True:
+        while idle > 0:
+            idle -= 1
+            if not leave:
+                return t - snap.now
+            leave.pop(0)
+            heapq.heappush(busy, t + snap.handle.sample(rng))
+        t_done = busy[0] if busy else math.inf
+        t_abandon = min(leave) if leave else math.inf
+        t = min(t_done, t_abandon, next_arrival)
+        if t == math.inf:
+            return math.inf
+        if t == t_done:
+            heapq.heappop(busy)
+            if not leave:
+                return t - snap.now
+            leave.pop(0)
+            heapq.heappush(busy, t + snap.handle.sample(rng))
+        elif t == t_abandon:
+            leave.remove(t_abandon)
+        else:
+            if rng.random() * peak < sum(r.at(t) for r in snap.overtaking):
+                leave.append(t + patience_left(law, mean, 0.0, rng))
+            next_arrival = t + rng.expovariate(peak)

@@ -72,6 +72,7 @@ class Counters:
 
     handled: int = 0
     handle_ms: float = 0.0
+    handle_sq: float = 0.0
     abandoned: int = 0
     abandoned_wait_ms: float = 0.0
     answered_wait_ms: float = 0.0
@@ -113,6 +114,7 @@ class LiveFeed:
         c = self.counters[dept]
         c.handled += 1
         c.handle_ms += seconds * 1000
+        c.handle_sq += seconds * seconds
 
     # -- the read -------------------------------------------------------------------------------
 
@@ -140,6 +142,7 @@ class LiveFeed:
         values = {
             "handled": c.handled,
             "handle_ms": c.handle_ms,
+            "handle_sq": c.handle_sq,
             "abandoned": c.abandoned,
             "abandoned_wait_ms": c.abandoned_wait_ms,
             "answered_wait_ms": c.answered_wait_ms,
@@ -152,6 +155,14 @@ class LiveFeed:
         replies: list[Any] = [staffed, above, ready, stats, self.summary, len(waiting_since[dept]), longest]
         for other in reads.others:
             o = self.names.index(other)
-            replies += [len(waiting_since[o]), [self.counters[o].answered, self.counters[o].handled]]
+            theirs = self.counters[o]
+            counters = {
+                "answered": theirs.answered,
+                "handled": theirs.handled,
+                "handle_ms": theirs.handle_ms,
+                "first_offer_ms": theirs.first_offer_ms,
+            }
+            fields = [counters[f] for f in reads.other_fields]
+            replies += [len(waiting_since[o]), fields, staffed]  # every agent serves every department
         state, _ = reads.parse(replies, ahead, waited)
         return state

@@ -22,7 +22,7 @@ from simpy.events import ProcessGenerator
 from bench.waits import predictors as P
 from bench.waits.future import Handle, Snapshot, markov_mean, markov_variance, resimulate
 from bench.waits.live_path import LiveFeed
-from bench.waits.scenarios import HANDLE, Scenario
+from bench.waits.scenarios import HANDLE, Scenario, patience_sample
 from bench.waits.scoring import Tally
 from ivr.waits.estimate import QueueState, estimate
 
@@ -79,7 +79,9 @@ class Hotline:
         prior_handles = [self.handle.sample(self.rng) for _ in range(PRIOR_HANDLES)]
         prior_patience = None
         if sc.patience:
-            prior_patience = [self.rng.expovariate(1 / sc.patience) for _ in range(PRIOR_ABANDONS)]
+            prior_patience = [
+                patience_sample(sc.patience_law, sc.patience, self.rng) for _ in range(PRIOR_ABANDONS)
+            ]
         self.history = [P.DepartmentHistory(prior_handles, prior_patience) for _ in range(n)]
         # The live path: the hotline's own counters from the day's start, and a profile of past
         # weeks with the same handle time and patience the priors above give.
@@ -175,7 +177,9 @@ class Hotline:
         self.env.process(self._hold(c))
 
     def _hold(self, c: Caller) -> ProcessGenerator:
-        give_up = self.env.timeout(self.rng.expovariate(1 / self.sc.patience)) if self.sc.patience else None
+        give_up = None
+        if self.sc.patience:
+            give_up = self.env.timeout(patience_sample(self.sc.patience_law, self.sc.patience, self.rng))
         while True:
             if c.scored and self.announcing:
                 self._announce(c)
@@ -342,6 +346,14 @@ class Hotline:
             overtaking=tuple(self.sc.departments[d].arrivals for d in higher),
             patience=self.sc.patience,
             handle=self.handle,
+            patience_law=self.sc.patience_law,
+            # What the callers ahead have waited (their patience left depends on it unless exponential).
+            ahead_waited=tuple(
+                now - self.callers[s].arrived
+                for d in self.order[: self.rank[c.dept] + 1]
+                for s in self.queues[d]
+                if d != c.dept or s < c.seq
+            ),
         )
         waits = resimulate(snap, self.resim_rng, self.resim_runs)
         m = sum(waits) / len(waits)

@@ -132,12 +132,14 @@ takes first, callers waiting and how long the longest have waited, the day's cou
 offered, answered, handled and abandoned calls and of time waited, a profile summary of past
 weeks with the handle time and patience of the idealised run's priors, the staffing plan in the
 hotline file's schema) and `ivr.waits.live` turns them into the `QueueState` with its own code,
-as it does on every turn of the hold loop: handle time from today's calls and the profile,
-patience from censored waits, shared agents by their departments' demand, each department its
-own queue. Its targets: at most 1.15× the best possible in every scenario, and never worse than
-the best of the other predictors. Its range's coverage, and how often the words it would have
-said ("between L and H minutes", "up to N", "about N", "less than a minute") held the wait, are
-shown beneath.
+as it does on every turn of the hold loop: handle time from today's calls (those still under
+way counted as censored, at their expected age) and the profile, the handle times' spread for
+the calls under way when the wait starts, patience from censored waits, each department its own
+queue, and an agent who takes other departments first counted by what their answered demand
+leaves of them, with their waiting callers ahead. Its targets: at most 1.15× the best possible
+in every scenario, and never worse than the best of the other predictors. Its range's coverage,
+and how often the words it would have said ("between L and H minutes", "up to N", "about N",
+"less than a minute") held the wait, are shown beneath.
 
 Each announcement is scored against the wait the caller then really had; a caller who hung up
 stays in the queue as an invisible ghost, so the wait they would have had is known. A
@@ -171,8 +173,11 @@ during which the planned staffing drops to 35 (agents leave after their current 
 6. two departments sharing 50 agents at 100%, security (20% of calls) before general;
 7. 10 agents at 95% with abandonment; 8. 50 agents at 90% when arrivals triple for 20 minutes,
 staff fixed; 9. demand rising from 30 to 48 Erlangs and back, staffed from 34 to 50 and back in
-half-hour steps each half an hour late (agents who log in take waiting callers at once). Handle
-times average 5 minutes. Flat scenarios start from the queue's stationary law; the first hour
+half-hour steps each half an hour late (agents who log in take waiting callers at once);
+10. as 2 with long-tailed patience (40% of callers with a mean of one minute, 60% with 16
+minutes: the same mean, a falling hazard; re-simulated caller by caller, each from what is left
+of their patience after what they have waited). Handle times average 5 minutes. Flat
+scenarios start from the queue's stationary law; the first hour
 (half an hour in 3, 90 minutes in 8) is not scored.
 
 ## Results

@@ -1,4 +1,4 @@
-"""The nine scenarios of the benchmark, as data: arrivals, agents, handle times, patience, plan.
+"""The ten scenarios of the benchmark, as data: arrivals, agents, handle times, patience, plan.
 
 Times are seconds. A rate is a piecewise-linear curve of (time, calls per second) points, flat
 before the first and after the last, so a day with peaks is a short list. Handle times have a
@@ -9,11 +9,35 @@ magnitude; the scores are ratios, so the scale matters little.
 from __future__ import annotations
 
 import bisect
+import math
+import random
 from dataclasses import dataclass, field
 
 HANDLE = 300.0
 PATIENCE = 600.0
 HOUR = 3600.0
+# Long-tailed patience (scenario 10): many callers hang up within the first minutes, the rest
+# wait long. A mixture of two exponentials, (share, mean): 40% of callers with a mean of one
+# minute, 60% with 16 minutes; the mean is still PATIENCE. Its hazard falls with the time waited:
+# a caller who has waited five minutes is almost surely one of the patient ones.
+EARLY_LEAVERS = ((0.4, 60.0), (0.6, 960.0))
+
+
+def patience_sample(law: str, mean: float, rng: random.Random) -> float:
+    """A caller's patience: exponential of this mean, or EARLY_LEAVERS (whose mean it is)."""
+    if law == "exponential":
+        return rng.expovariate(1 / mean)
+    share, early = EARLY_LEAVERS[0]
+    return rng.expovariate(1 / early) if rng.random() < share else rng.expovariate(1 / EARLY_LEAVERS[1][1])
+
+
+def patience_left(law: str, mean: float, waited: float, rng: random.Random) -> float:
+    """What is left of the patience of a caller still waiting after `waited` seconds."""
+    if law == "exponential":
+        return rng.expovariate(1 / mean)
+    weights = [share * math.exp(-waited / m) for share, m in EARLY_LEAVERS]
+    pick = rng.random() * sum(weights)
+    return rng.expovariate(1 / (EARLY_LEAVERS[0][1] if pick < weights[0] else EARLY_LEAVERS[1][1]))
 
 
 @dataclass(frozen=True)
@@ -67,7 +91,8 @@ class Scenario:
     agents: int
     departments: tuple[Department, ...]
     handle: str = "exponential"  # or "lognormal" (coefficient of variation 1)
-    patience: float | None = None  # mean patience, exponential; None: nobody abandons
+    patience: float | None = None  # mean patience; None: nobody abandons
+    patience_law: str = "exponential"  # or "early_leavers" (EARLY_LEAVERS)
     staffing_plan: tuple[tuple[float, int], ...] = ()  # (time, agents from then on), known ahead
     warmup: float = HOUR  # callers arriving before are not scored
     horizon: float = 7 * HOUR  # callers arriving after are not scored (arrivals go on until all are)
@@ -210,6 +235,16 @@ SCENARIOS: tuple[Scenario, ...] = (
         staffing_plan=LAGGING_PLAN,
         warmup=1.0 * HOUR,
         horizon=7.0 * HOUR,
+        target=1.20,
+        resim_share=0.05,
+    ),
+    Scenario(
+        10,
+        "early leavers, 110%",
+        50,
+        (Department("general", flat(load(1.10 * 50))),),
+        patience=PATIENCE,
+        patience_law="early_leavers",
         target=1.20,
         resim_share=0.05,
     ),

@@ -212,13 +212,15 @@ def _base() -> str:
 @bp.post("/call/consult")
 @require("agent")
 def consult() -> dict[str, Any]:
-    """Warm transfer: hold the caller and ring the agent to consult into the call's room."""
+    """Warm transfer: hold the caller and ring the agent (or specialist line) to consult into the room."""
     body = parse_body(ConsultRequest)
     hotline, agent = services(), _me()
-    if (body.agent is None) == (body.department is None):
-        raise BadField("agent", "give an agent or a department (one of them)")
+    if sum(given is not None for given in (body.agent, body.department, body.line)) != 1:
+        raise BadField("agent", "give an agent, a department or a specialist line (one of them)")
     if body.department is not None and body.department not in hotline.config.file.departments:
         raise BadField("department", f"no department {body.department!r}")
+    if body.line is not None and body.line not in hotline.config.file.specialist_lines:
+        raise BadField("line", f"no specialist line {body.line!r} (hotline.yaml specialist_lines)")
     if body.agent is not None and hotline.agents.get(body.agent) is None:
         raise BadField("agent", f"no agent {body.agent!r}")
     if body.ref is not None:
@@ -226,7 +228,12 @@ def consult() -> dict[str, Any]:
     _current_call(agent)
     try:
         done = hotline.consults.start(
-            agent.id, hotline.clock.now(), _base(), target=body.agent or "", department=body.department or ""
+            agent.id,
+            hotline.clock.now(),
+            _base(),
+            target=body.agent or "",
+            department=body.department or "",
+            line=body.line or "",
         )
     except RoomRefused as exc:
         abort(409, description=str(exc))

@@ -170,6 +170,9 @@ class ScreenPop(BaseModel):
     recording: Literal["in-progress", "paused", "completed", "absent", "failed"] | None = Field(
         default=None, description="the conversation's recording, if the department records"
     )
+    recording_declined: bool = Field(
+        default=False, description="the caller pressed the key at the notice: this call is never recorded"
+    )
 
 
 class HoldRequest(Body):
@@ -186,6 +189,10 @@ class ConsultRequest(Body):
     department: str | None = Field(
         default=None, description="its longest-idle ready agent who speaks the caller's language"
     )
+    line: str | None = Field(
+        default=None,
+        description="a specialist line's name (hotline.yaml `specialist_lines`): its number is dialled",
+    )
     ref: str | None = Field(default=None, description="the call the console shows; must be the agent's")
 
 
@@ -193,7 +200,7 @@ class ConsultResult(BaseModel):
     """A consultation: ringing, talking, completed (the consulted agent has the caller) or canceled."""
 
     ref: str
-    agent: str
+    agent: str = Field(description="the consulted agent's id, or `line:<name>` for a specialist line")
     state: Literal["ringing", "talking", "completed", "canceled"]
 
 

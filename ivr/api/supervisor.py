@@ -32,7 +32,7 @@ from ivr.api.schemas import (
 )
 from ivr.api.statistics import Statistics
 from ivr.callcenter.agents import StateConflict
-from ivr.callcenter.calls import CallRecord
+from ivr.callcenter.calls import CallRecord, recordings_of
 from ivr.callcenter.events import EventLog
 from ivr.callcenter.rooms import RoomRefused
 from ivr.callcenter.supervision import Supervision
@@ -253,14 +253,8 @@ def stop_monitoring(ref: str) -> dict[str, Any]:
 def call_recordings(ref: str) -> dict[str, Any]:
     """A call's recordings, as their status callbacks reported them."""
     record = _call(ref)
-    found = []
-    if record.get("recording").startswith("RE"):
-        found.append(
-            RecordingInfo(
-                sid=record.get("recording"),
-                status=record.get("recording_status"),
-                url=record.get("recording_url"),
-                duration_seconds=int(record.get("recording_seconds") or 0),
-            )
-        )
+    found = [
+        RecordingInfo(sid=r.sid, status=r.status, url=r.url, duration_seconds=r.seconds)
+        for r in recordings_of(record)
+    ]
     return RecordingsReport(ref=record.get("ref"), recordings=found).model_dump(mode="json")

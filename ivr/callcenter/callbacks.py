@@ -10,7 +10,9 @@ own fields (`cb_*`):
     cb_dialled_at  when that call was placed (hotline clock, ISO): how long the customer's phone rang
 
 cb_status: waiting (in the queue) -> dialling (matched to an agent, the job runs) -> calling
-(the customer's phone rings) -> answered (pressed 1, the agent is dialled) -> connected; or
+(the customer's phone rings) -> answered (pressed 1, the agent is dialled) -> connected (or
+transferred: their agent handed them on, and their leg is now the call, as an inbound one; its
+end sets `cb_ended_at`); or
 retry (waiting out the backoff, back in the queue after it) / failed; `scheduled` until a later
 slot. Every move is a compare-and-set script on the record, so a repeated webhook or job run
 finds the state already moved and changes nothing.
@@ -44,7 +46,7 @@ from ivr.outbound.limits import OutboundLimits
 from ivr.phones import mask_phone
 from ivr.redis_types import text_hash, text_or_none
 from ivr.scripts import Script
-from ivr.twilio_rest import TwilioApi
+from ivr.twilio_rest import TwilioApi, TwilioError
 from ivr.urlstate import Attempt
 
 log = logging.getLogger(__name__)
@@ -88,6 +90,16 @@ if (f[1] == ARGV[5] and f[2] == 'waiting') or (f[1] == ARGV[6] and f[2] == 'answ
     'queue_score', ARGV[3], 'matched_at', ARGV[4], 'cb_call', '')
   log_call_event(KEYS[2], KEYS[1], 'callback_waiting', 'offer', 'attempt', attempt)
   return attempt
+end
+-- A customer their agent transferred waits on the hotline's call (their leg): connected like a
+-- caller on hold, but through that leg (-2); gone if that leg has ended.
+if f[2] == 'transferred' and f[1] == ARGV[6] then
+  if redis.call('HEXISTS', KEYS[1], 'cb_ended_at') == 1 then return 0 end
+  redis.call('HSET', KEYS[1], 'status', ARGV[7], 'agent', ARGV[1], 'department', ARGV[2],
+    'queue_score', ARGV[3], 'matched_at', ARGV[4])
+  redis.call('HDEL', KEYS[1], 'redirect', 'dialled_at')
+  log_call_event(KEYS[2], KEYS[1], f[1], ARGV[7], 'by', 'match')
+  return -2
 end
 if f[3] or not string.find(ARGV[8], ',' .. (f[1] or '') .. ',', 1, true) then return 0 end
 redis.call('HSET', KEYS[1], 'status', ARGV[7], 'agent', ARGV[1], 'department', ARGV[2],
@@ -247,7 +259,8 @@ class Callbacks:
     # -- the matcher's side ----------------------------------------------------------------
 
     def claim(self, found: Popped, agent_id: str, department: str, now: datetime) -> str:
-        """A popped place for this agent: 'callback' (the job calls them), 'caller' or 'gone'."""
+        """A popped place for this agent: 'callback' (the job calls them), 'caller', 'customer'
+        (a transferred customer on the hotline's call: `connect_customer`) or 'gone'."""
         claimed = _CLAIM(
             self.conn,
             call=keys.call(found.sid),
@@ -262,12 +275,31 @@ class Callbacks:
             connecting_from=allowed_from(CallStatus.CONNECTING, (CallStatus.QUEUED,)),
         )
         attempt = int(claimed)
+        if attempt == -2:
+            return "customer"
         if attempt > 0:
             self.agents.renew_hold(agent_id, now + timedelta(seconds=JOB_START_SECONDS))
             faultpoints.reached("callback.claimed")  # no job yet: the reaper queues it once more
             self.jobs.place_callback(None, found.sid, agent_id, attempt)
             return "callback"
         return "caller" if attempt < 0 else "gone"
+
+    def connect_customer(self, sid: str) -> str:
+        """Move a transferred customer's leg to their connection document: 'done' or 'failed'.
+
+        A failed redirect is no loss: the customer's waiting turns connect them (`redirect`).
+        """
+        record = self.load(sid)
+        leg = record.get("cb_call") if record is not None else ""
+        if record is None or not leg or not self.base_url:
+            return "failed"
+        state = Attempt(sid, int(record.get("cb_attempt") or 0))
+        try:
+            self.twilio.redirect(leg, routes.url(self.base_url, "customer_connect", state))
+        except TwilioError as exc:
+            log.warning("customer %s of %s not redirected: %s", leg, sid, exc)
+            return "failed"
+        return "done"
 
     # -- the job ---------------------------------------------------------------------------
 

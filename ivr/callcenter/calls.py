@@ -7,6 +7,7 @@ writes with one pipeline (`CallWriter`): the two Redis round trips a menu step i
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -67,10 +68,23 @@ return out
 """,
     keys=("call", "refseq", "language", "stats", "calls_from"),
     args=(
-        "now", "day", "caller", "caller_raw", "to", "call_ttl", "refseq_ttl", "ref_ttl", "ref_prefix",
-        "stats_ttl", "sid", "now_ms", "calls_from_ttl", "calls_from_keep_ms", "first_status",
+        "now",
+        "day",
+        "caller",
+        "caller_raw",
+        "to",
+        "call_ttl",
+        "refseq_ttl",
+        "ref_ttl",
+        "ref_prefix",
+        "stats_ttl",
+        "sid",
+        "now_ms",
+        "calls_from_ttl",
+        "calls_from_keep_ms",
+        "first_status",
     ),
-)  # fmt: skip
+)
 
 # `stats`: the daily stats of the call's day; `twilio_status`, `duration`: from Twilio; `table`:
 # lifecycle.close_table() (the ended status, ',statuses that live on,', then (status, outcome,
@@ -160,10 +174,41 @@ return 1
 
 # Recording statuses Twilio reports to a recording status callback.
 RECORDING_STATUSES = frozenset({"in-progress", "completed", "absent", "failed"})
+# A call recorded in more than one room (a cold transfer starts a new one) keeps the rooms before
+# the current one in `recordings_before`: a JSON list of {sid, status, url, seconds}.
+SHELVE_RECORDING_LUA = """
+local function shelve_recording(key)
+  local cur = redis.call('HMGET', key, 'recording', 'recording_status', 'recording_url', 'recording_seconds')
+  if not cur[1] or cur[1] == '' then return end
+  local before = cjson.decode(redis.call('HGET', key, 'recordings_before') or '[]')
+  table.insert(before, {sid = cur[1], status = cur[2] or '', url = cur[3] or '', seconds = cur[4] or '0'})
+  redis.call('HSET', key, 'recordings_before', cjson.encode(before))
+  redis.call('HDEL', key, 'recording', 'recording_status', 'recording_url', 'recording_seconds')
+end
+"""
 _NOTE_RECORDING = Script(
-    """
+    SHELVE_RECORDING_LUA
+    + """
 if ARGV[2] == 'completed' then redis.call('ZADD', KEYS[2], 'NX', ARGV[5], ARGV[1]) end
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+-- A recording of an earlier room (its report came after the caller moved on): updated there.
+local before = cjson.decode(redis.call('HGET', KEYS[1], 'recordings_before') or '[]')
+for _, r in ipairs(before) do
+  if r.sid == ARGV[1] then
+    r.status, r.url, r.seconds = ARGV[2], ARGV[3], ARGV[4]
+    redis.call('HSET', KEYS[1], 'recordings_before', cjson.encode(before))
+    return 1
+  end
+end
+local cur = redis.call('HGET', KEYS[1], 'recording') or ''
+if cur ~= '' and cur ~= ARGV[1] then
+  if ARGV[2] ~= 'in-progress' then  -- an earlier room's, never seen before: kept with those
+    table.insert(before, {sid = ARGV[1], status = ARGV[2], url = ARGV[3], seconds = ARGV[4]})
+    redis.call('HSET', KEYS[1], 'recordings_before', cjson.encode(before))
+    return 1
+  end
+  shelve_recording(KEYS[1])  -- a new room's recording started: the current one goes before it
+end
 local was = redis.call('HGET', KEYS[1], 'recording_status')
 if ARGV[2] == 'in-progress' and was == 'paused' then return 0 end
 redis.call('HSET', KEYS[1], 'recording', ARGV[1], 'recording_status', ARGV[2], 'recording_url', ARGV[3],
@@ -173,6 +218,47 @@ return 1
     keys=("call", "kept"),
     args=("recording", "status", "url", "duration", "now"),
 )
+
+
+@dataclass(frozen=True)
+class Recording:
+    """One recording of a call, as its status callback reported it."""
+
+    sid: str
+    status: str
+    url: str
+    seconds: int
+
+
+def recordings_of(record: CallRecord) -> list[Recording]:
+    """The call's recordings, oldest first: those of earlier rooms, then the current one."""
+    found: list[Recording] = []
+    try:
+        before = json.loads(record.get("recordings_before") or "[]")
+    except ValueError:
+        before = []
+    for item in before if isinstance(before, list) else []:
+        if isinstance(item, dict) and str(item.get("sid", "")).startswith("RE"):
+            seconds = str(item.get("seconds") or "0")
+            found.append(
+                Recording(
+                    str(item["sid"]),
+                    str(item.get("status", "")),
+                    str(item.get("url", "")),
+                    int(seconds) if seconds.isdigit() else 0,
+                )
+            )
+    if record.get("recording").startswith("RE"):
+        seconds = record.get("recording_seconds") or "0"
+        found.append(
+            Recording(
+                record.get("recording"),
+                record.get("recording_status"),
+                record.get("recording_url"),
+                int(seconds) if seconds.isdigit() else 0,
+            )
+        )
+    return found
 
 
 class CallStore:

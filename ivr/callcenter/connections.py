@@ -124,6 +124,7 @@ class Connections:
             call.day,
             score=score,
             offer=False,
+            on_line=not call.get("cb_call"),  # a customer's leg is not the call the reaper can ask about
         )
         return True
 
@@ -168,4 +169,5 @@ class Connections:
         stats = self._stats(call)
         pipe.hincrby(stats, "handled", 1)
         pipe.hincrby(stats, "handle_ms", max(duration, 0) * 1000)
+        pipe.hincrbyfloat(stats, "handle_sq", float(max(duration, 0)) ** 2)  # their spread, for waits
         pipe.execute()

@@ -25,6 +25,11 @@ A caller who hangs up during the consultation ends the room: the consulted leg e
 its report frees the consulted agent. The call record keeps the consultation in `consult_agent`,
 `consult_leg` and `consult_state` (`ringing`, `talking`); the call's status stays `on_call` with
 the first agent until the transfer completes.
+
+A specialist line (`specialist_lines` in hotline.yaml, by name) is consulted the same way: its
+number is dialled into the room as `line:<name>` (no agent to reserve or free); completed, the
+caller stays in the room with the line (the call is `transferred`, the first agent in wrap-up)
+and hears goodbye when the line hangs up.
 """
 
 from __future__ import annotations
@@ -40,8 +45,8 @@ from ivr import keys, routes
 from ivr.callcenter.agents import ON_CALL, RING_MARGIN_SECONDS, RINGING, Agents, AgentView, StateConflict
 from ivr.callcenter.calls import CallRecord, CallStore
 from ivr.callcenter.events import log_room_event
-from ivr.callcenter.lifecycle import CallStatus
-from ivr.callcenter.rooms import RoomRefused, Rooms
+from ivr.callcenter.lifecycle import CallLife, CallStatus
+from ivr.callcenter.rooms import RoomRefused, Rooms, caller_gone
 from ivr.hotline.schema import HotlineFile
 from ivr.redis_types import texts
 from ivr.twilio_rest import TwilioApi, TwilioError
@@ -51,6 +56,12 @@ log = logging.getLogger(__name__)
 
 CONSULT_LABEL = "consult"
 CONSULT_FIELDS = ("consult_agent", "consult_leg", "consult_state")
+LINE_PREFIX = "line:"  # a consulted specialist line, in `consult_agent` and its leg's URL
+
+
+def is_line(consulted: str) -> bool:
+    """Whether the consulted party is a specialist line rather than an agent of the hotline."""
+    return consulted.startswith(LINE_PREFIX)
 
 
 @dataclass(frozen=True)
@@ -80,43 +91,56 @@ class Consults:
     # -- the first agent asks ------------------------------------------------------------------
 
     def start(
-        self, agent_id: str, now: datetime, base_url: str, *, target: str = "", department: str = ""
+        self,
+        agent_id: str,
+        now: datetime,
+        base_url: str,
+        *,
+        target: str = "",
+        department: str = "",
+        line: str = "",
     ) -> Consultation:
-        """Hold the caller and ring the consulted agent into the room."""
+        """Hold the caller and ring the consulted agent (or specialist line) into the room."""
         agent, record = self._talking(agent_id)
         if record.get("consult_agent"):
             raise RoomRefused(f"already consulting {record.get('consult_agent')}")
         room = record.get("room")
         if not room.startswith("CF") or record.get("room_event") == "conference-end":
             raise RoomRefused("the caller is not in a conference room (hotline.connect_via: dial)")
-        consulted = self._reserve(record, now, target=target, department=department, asking=agent_id)
-        self.agents.ring(
-            consulted.id, record.sid, now, self.cfg.hotline.ring_timeout_seconds + RING_MARGIN_SECONDS
-        )
+        if line:
+            if line not in self.cfg.specialist_lines:
+                raise RoomRefused(f"no specialist line {line!r} (hotline.yaml)")
+            consulted_id, reach = LINE_PREFIX + line, self.cfg.specialist_lines[line]
+        else:
+            consulted = self._reserve(record, now, target=target, department=department, asking=agent_id)
+            self.agents.ring(
+                consulted.id, record.sid, now, self.cfg.hotline.ring_timeout_seconds + RING_MARGIN_SECONDS
+            )
+            consulted_id, reach = consulted.id, consulted.reach
         music = routes.url(base_url, "room_wait")
         try:
             self.rooms.hold(record, True, music)
             leg = self.twilio.add_participant(
                 room,
-                to=consulted.reach,
+                to=reach,
                 from_=record.get("to") or self.cfg.hotline.overflow_number,
                 label=CONSULT_LABEL,
-                status_callback=routes.url(base_url, "room_agent_status", AgentLeg(record.sid, consulted.id)),
+                status_callback=routes.url(base_url, "room_agent_status", AgentLeg(record.sid, consulted_id)),
                 ring_seconds=self.cfg.hotline.ring_timeout_seconds,
             )
         except (RoomRefused, TwilioError) as exc:
-            self._free(consulted.id, now, answered=False)
+            self._free(consulted_id, now, answered=False)
             self._unhold(record, base_url)
             raise RoomRefused(f"the consultation could not start: {exc}") from None
         pipe = self.conn.pipeline(transaction=True)
         pipe.hset(
             keys.call(record.sid),
-            mapping={"consult_agent": consulted.id, "consult_leg": leg, "consult_state": "ringing"},
+            mapping={"consult_agent": consulted_id, "consult_leg": leg, "consult_state": "ringing"},
         )
-        log_room_event(pipe, record, "consult", to=consulted.id)
+        log_room_event(pipe, record, "consult", to=consulted_id)
         pipe.execute()
         self._first_agent_ends_room(record, False)  # a hang-up now must not end the caller's room
-        return Consultation(record.get("ref"), consulted.id, "ringing")
+        return Consultation(record.get("ref"), consulted_id, "ringing")
 
     def complete(self, agent_id: str, now: datetime, base_url: str) -> Consultation:
         """The consulted agent takes the caller; the first agent leaves for wrap-up."""
@@ -180,24 +204,33 @@ class Consults:
             self.agents.finished(agent_id, now, department.wrap_up_seconds if department else 30)
         except StateConflict as exc:
             raise RoomRefused(str(exc)) from None
+        at = now.isoformat()
         pipe = self.conn.pipeline(transaction=True)
         key = keys.call(record.sid)
-        pipe.hset(
-            key,
-            mapping={
-                "agent": consulted,
-                "agent_leg": leg,
-                "transferred_by": agent_id,
-                "transferred_at": now.isoformat(),
-                "answered_at": now.isoformat(),
-            },
-        )
+        if is_line(consulted):  # the caller stays with the outside line: the hotline's part is over
+            number = self.cfg.specialist_lines.get(consulted.removeprefix(LINE_PREFIX), "")
+            CallLife(self.conn).move(
+                record.sid, CallStatus.TRANSFERRED, (CallStatus.ON_CALL,), agent="", agent_leg=leg,
+                transfer_number=number, room_line=consulted, transferred_by=agent_id, transferred_at=at,
+            )  # fmt: skip
+        else:
+            pipe.hset(
+                key,
+                mapping={
+                    "agent": consulted,
+                    "agent_leg": leg,
+                    "transferred_by": agent_id,
+                    "transferred_at": at,
+                    "answered_at": at,
+                },
+            )
         pipe.hdel(key, *CONSULT_FIELDS)
         pipe.hincrby(key, "transfers", 1)
         answered = datetime.fromisoformat(record.get("answered_at") or now.isoformat())
         stats = keys.department_stats(record.get("department"), record.day)
         pipe.hincrby(stats, "handled", 1)
         pipe.hincrby(stats, "handle_ms", max(int((now - answered).total_seconds() * 1000), 0))
+        pipe.hincrbyfloat(stats, "handle_sq", max((now - answered).total_seconds(), 0.0) ** 2)
         pipe.hincrby(stats, "transferred_out", 1)
         pipe.expire(stats, keys.STATS_TTL_SECONDS)
         log_room_event(pipe, record, "handover", agent=consulted, by=agent_id, how=how)
@@ -223,7 +256,8 @@ class Consults:
         if record.get("consult_agent") != agent_id or record.get("consult_state") != "ringing":
             return
         try:
-            self.agents.answered(agent_id, now)
+            if not is_line(agent_id):
+                self.agents.answered(agent_id, now)
         except StateConflict:
             return
         self.conn.hset(keys.call(record.sid), "consult_state", "talking")
@@ -245,7 +279,8 @@ class Consults:
             return
         if status in ("no-answer", "busy", "failed"):
             try:
-                self.agents.missed(agent_id, now, reason=status)
+                if not is_line(agent_id):
+                    self.agents.missed(agent_id, now, reason=status)
             except StateConflict:
                 pass
             self._consult_over(record, agent_id, now, base_url, answered=False, free=False)
@@ -324,6 +359,8 @@ class Consults:
             self._unhold(record, base_url)
 
     def _free(self, agent_id: str, now: datetime, *, answered: bool) -> None:
+        if is_line(agent_id):
+            return  # an outside line: no agent of ours to free
         try:
             if answered:
                 self.agents.finished(agent_id, now, 0)  # a consultation needs no write-up
@@ -338,7 +375,7 @@ class Consults:
 
     def _unhold(self, record: CallRecord, base_url: str) -> None:
         fresh = self.calls.load(record.sid)
-        if fresh is None or fresh.get("ended_at"):
+        if fresh is None or caller_gone(fresh):
             return  # the caller hung up: nobody to take off hold
         try:
             self.rooms.hold(fresh, False, routes.url(base_url, "room_wait"))

@@ -21,7 +21,7 @@ from typing import Any
 import redis
 
 from ivr import keys
-from ivr.callcenter.calls import CallRecord
+from ivr.callcenter.calls import CallRecord, recordings_of
 from ivr.callcenter.lifecycle import CallStatus
 from ivr.callcenter.queues import Queues
 from ivr.redis_types import text, text_hash, texts
@@ -108,8 +108,7 @@ def _calls_of(conn: redis.Redis, number: str, account: str) -> list[CallRecord]:
 def _erase_call(
     conn: redis.Redis, queues: Queues, twilio: TwilioApi, record: CallRecord, done: Erased
 ) -> None:
-    recording = record.get("recording")
-    if recording.startswith("RE"):
+    for recording in (r.sid for r in recordings_of(record)):  # every room's, not the last one only
         try:
             twilio.delete_recording(recording)
             done.recordings.append(recording)

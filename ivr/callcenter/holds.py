@@ -54,6 +54,7 @@ from ivr.callcenter.ending import CallEnding
 from ivr.callcenter.lifecycle import CallStatus
 from ivr.callcenter.queues import Queues
 from ivr.callcenter.redirect import NOT_ANSWERED_YET, OVER
+from ivr.callcenter.transfers import customer_wait_path
 from ivr.hotline.schema import HotlineFile
 from ivr.jobs import JobQueue
 from ivr.redis_types import scored, text_or_none, texts
@@ -155,7 +156,7 @@ class Holds:
             return "on call"
         if status != CallStatus.CONNECTING:
             return self._free(agent, now, "")
-        over = self.twilio_status(record.sid, reaped)
+        over = self.twilio_status(_live_leg(record), reaped)
         if over in OVER:  # the caller hung up and the notice was lost: abandoned, agent free
             self.ending.call_ended(record, now, "completed" if over == "gone" else over, 0)
             reaped.callers[record.sid] = "ended"
@@ -177,7 +178,10 @@ class Holds:
         if not leg.startswith("CA"):
             return
         self.twilio.cancel(leg)
-        self.twilio.redirect(record.sid, routes.path("hold", HOLD_AGAIN))
+        if record.get("cb_status") == "transferred":  # a customer waits on their own turns
+            self.twilio.redirect(_live_leg(record), customer_wait_path(record))
+        else:
+            self.twilio.redirect(record.sid, routes.path("hold", HOLD_AGAIN))
 
     def _free(self, agent: AgentView, now: datetime, reason: str) -> str:
         self.agents.lease_expired(agent.id, now, reason)
@@ -261,7 +265,8 @@ class Holds:
             duration = max(int((now - answered).total_seconds()), 1)
             # The agent's leg ended: what the lost dial result would have done (wrap-up, counted once).
             self.connections.dial_ended(record, agent.id, "completed", duration, now)
-            if not record.get("ended_at") and not record.get("cb_call"):
+            transferred = record.get("cb_status") == "transferred"  # the customer's leg is the call
+            if (not record.get("ended_at") and not record.get("cb_call")) or transferred:
                 # The caller's own call is over too: what its lost status callback would have done.
                 fresh = self.calls.load(record.sid) or record
                 self.ending.call_ended(fresh, now, "completed" if over == "gone" else over, duration)
@@ -328,3 +333,10 @@ class Holds:
             return "in progress"
         self.ending.call_ended(record, now, "completed" if over == "gone" else over, 0)
         return "ended"
+
+
+def _live_leg(record: CallRecord) -> str:
+    """The call Twilio can tell about: the caller's, or a transferred customer's own leg."""
+    if record.get("cb_status") == "transferred" and record.get("cb_call"):
+        return record.get("cb_call")
+    return record.sid

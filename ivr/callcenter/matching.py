@@ -100,7 +100,12 @@ class CallbackPlaces(Protocol):
     """Callback places in the queue: the customer is called rather than redirected."""
 
     def claim(self, found: Popped, agent_id: str, department: str, now: datetime) -> str:
-        """Mark the popped place as the agent's: 'callback' (being called), 'caller' or 'gone'."""
+        """Mark the popped place as the agent's: 'callback' (being called), 'caller', 'customer'
+        (a transferred customer on the hotline's own call) or 'gone'."""
+        ...
+
+    def connect_customer(self, sid: str) -> str:
+        """Redirect a transferred customer's leg to the agent: 'done' or 'failed'."""
         ...
 
 
@@ -210,7 +215,10 @@ class Matcher:
         if claimed == "callback":
             return Match(call_sid=found.sid, agent_id=agent_id, department=dept)  # a job calls them
         faultpoints.reached("matching.claimed")  # the hold loop connects the caller after a grace
-        redirected = self.connector.connect(found.sid)
+        if claimed == "customer" and self.callbacks is not None:  # a transferred called-back customer
+            redirected = self.callbacks.connect_customer(found.sid)
+        else:
+            redirected = self.connector.connect(found.sid)
         if redirected == "over" and self.jobs is not None:
             # Twilio says the call is over: its hang-up notice was lost. A worker checks the call
             # with Twilio and ends it now, which frees the agent (their phone never rang).

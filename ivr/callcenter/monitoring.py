@@ -24,7 +24,7 @@ from ivr import keys, routes
 from ivr.callcenter.calls import CallRecord
 from ivr.callcenter.events import log_room_event
 from ivr.callcenter.lifecycle import CallStatus
-from ivr.callcenter.rooms import RoomRefused
+from ivr.callcenter.rooms import RoomRefused, caller_gone
 from ivr.twilio_rest import TwilioApi, TwilioError
 from ivr.urlstate import AgentLeg
 
@@ -134,7 +134,7 @@ class Monitoring:
     @staticmethod
     def _live_room(record: CallRecord) -> tuple[str, str]:
         room, agent_leg = record.get("room"), record.get("agent_leg")
-        if record.get("status") != CallStatus.ON_CALL or record.get("ended_at"):
+        if record.get("status") != CallStatus.ON_CALL or caller_gone(record):
             raise RoomRefused(f"the call is {record.get('status') or 'gone'}, not a live conversation")
         if (
             not room.startswith("CF")

@@ -45,6 +45,12 @@ def caller_leg(record: CallRecord) -> str:
     return record.get("cb_call") or record.sid
 
 
+def caller_gone(record: CallRecord) -> bool:
+    """Whether the caller's leg has ended: theirs, or a called-back customer's (whose record
+    kept the end of the original call)."""
+    return bool(record.get("cb_ended_at") if record.get("cb_call") else record.get("ended_at"))
+
+
 class Rooms:
     """The agent's leg of a connection through a room: placed once, ended with the caller."""
 

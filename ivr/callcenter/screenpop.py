@@ -77,4 +77,5 @@ def screen_pop(conn: redis.Redis, record: CallRecord, now: datetime) -> dict[str
         "supervisor": record.get("supervisor") or None,
         "supervisor_mode": record.get("supervisor_mode") or None,
         "recording": record.get("recording_status") or None,
+        "recording_declined": record.get("recording_declined") == "1",
     }

@@ -13,6 +13,9 @@ Order of the steps, and why:
    rewritten with the target, the transfer marks and the note;
 3. the caller joins the target queue, and the leg is counted as handled in the source department;
 4. the REST redirect, then the match job for the target.
+A customer the hotline called back is moved the same way: their record keeps their place and
+notes, and the REST redirect goes to their own leg (`cb_call`), to `/voice/customer/transfer`
+(ivr/voice/customer.py), whose URL carries the original call.
 Redirecting the caller ends the agent's Dial leg; Twilio may then request the Dial's action for
 that leg. `transferred_by` on the record lets `Connections.dial_ended` tell that late report
 from the end of a conversation, so it cannot undo the transfer.
@@ -28,7 +31,7 @@ import redis
 
 from ivr import keys, routes
 from ivr.callcenter.agents import ON_CALL, Agents, StateConflict
-from ivr.callcenter.calls import CallRecord, CallStore
+from ivr.callcenter.calls import SHELVE_RECORDING_LUA, CallRecord, CallStore
 from ivr.callcenter.connections import REQUEUE_CAPACITY
 from ivr.callcenter.events import CALL_EVENT_LUA
 from ivr.callcenter.lifecycle import CallStatus, allowed_from
@@ -39,15 +42,22 @@ from ivr.hotline.schema import HotlineFile
 from ivr.jobs import JobQueue
 from ivr.phones import is_valid_e164
 from ivr.scripts import Script
-from ivr.urlstate import Transfer
+from ivr.urlstate import Attempt, CustomerMove, Transfer
 
 # `note`: JSON, or '' for none; `allowed_from`: ',statuses the new one may come from,' (lifecycle.py,
 # narrowed to on_call); `pairs`: field/value pairs to set (the new status among them).
 _CLAIM = Script(
     CALL_EVENT_LUA
+    + SHELVE_RECORDING_LUA
     + """
 if redis.call('EXISTS', KEYS[1]) == 0 then return redis.error_reply('no such call') end
-if redis.call('HEXISTS', KEYS[1], 'ended_at') == 1 then
+local customer = redis.call('HGET', KEYS[1], 'cb_call') or ''
+if customer ~= '' then
+  -- A called-back customer: the original call ended long ago; their own leg is what counts.
+  if redis.call('HEXISTS', KEYS[1], 'cb_ended_at') == 1 then
+    return redis.error_reply('the customer has hung up')
+  end
+elseif redis.call('HEXISTS', KEYS[1], 'ended_at') == 1 then
   return redis.error_reply('the caller has hung up')
 end
 local status = redis.call('HGET', KEYS[1], 'status')
@@ -56,7 +66,17 @@ if not string.find(ARGV[3], ',' .. (status or '') .. ',', 1, true)
   return redis.error_reply('the call is ' .. (status or 'gone') .. ', not on a call with this agent')
 end
 for i = 4, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
+if customer ~= '' then
+  -- From now on the customer's leg is the call, as an inbound caller's would be: its end closes
+  -- the record again (abandoned while waiting, served...) through the ordinary closing script.
+  redis.call('HSET', KEYS[1], 'cb_status', 'transferred')
+  redis.call('HDEL', KEYS[1], 'ended_at', 'final_status', 'outcome', 'duration')
+end
 redis.call('HINCRBY', KEYS[1], 'transfers', 1)
+-- The old agent's leg of a room is theirs: the next match places its own (rooms.py); the old
+-- room's recording is kept among the call's earlier ones (a new room records afresh, or not).
+redis.call('HDEL', KEYS[1], 'agent_leg')
+shelve_recording(KEYS[1])
 if ARGV[2] ~= '' then
 """
     + append_note_lua("ARGV[2]")
@@ -105,6 +125,21 @@ def transfer_path_of(record: CallRecord) -> str:
     return transfer_path(department=record.get("department"))
 
 
+def customer_wait_path(record: CallRecord) -> str:
+    """The waiting turns of a transferred called-back customer (ivr/voice/customer.py)."""
+    return routes.path("customer_wait", Attempt(record.sid, int(record.get("cb_attempt") or 0)))
+
+
+def customer_transfer_path(record: CallRecord) -> str:
+    """Where a transferred called-back customer's leg goes (also for a late Dial action)."""
+    attempt = int(record.get("cb_attempt") or 0)
+    if record.get("status") == CallStatus.TRANSFERRED:
+        return routes.path(
+            "customer_transfer", CustomerMove(record.sid, attempt, number=record.get("transfer_number"))
+        )
+    return routes.path("customer_transfer", CustomerMove(record.sid, attempt, to=record.get("department")))
+
+
 class Transfers:
     """Transfers of one hotline."""
 
@@ -135,6 +170,7 @@ class Transfers:
             queued_at=now.isoformat(),  # the wait in the new queue (service level, hold limit)
         )
         score = int(record.get("queue_score") or 0) or None
+        customer = record.get("cb_call")
         pipe = self.calls.conn.pipeline(transaction=False)
         self._count_leg(pipe, record, now)
         self.queues.join(
@@ -146,12 +182,15 @@ class Transfers:
             REQUEUE_CAPACITY,  # the caller had a place: a full queue does not refuse them
             record.day,
             score=score,
+            # A customer waits on the hotline's own call, whose turns the reaper cannot ask
+            # Twilio about by the original CallSid: their leg's status callback ends the wait.
+            on_line=not customer,
             pipe=pipe,
         )
-        pipe.hexists(keys.call(record.sid), "ended_at")
+        pipe.hexists(keys.call(record.sid), "cb_ended_at" if customer else "ended_at")
         if pipe.execute()[-1]:  # hung up while being moved: the status callback missed the queue
             self.queues.leave(record.sid, department, record.day, abandoned=True)
-        redirected = self.redirector.redirect(record.sid, transfer_path(department=department))
+        redirected = self.redirector.redirect(*self._moved(record, department=department))
         self.jobs.match_department(None, department)
         return Transferred(record.sid, record.get("ref"), department=department, redirected=redirected)
 
@@ -171,8 +210,17 @@ class Transfers:
         pipe = self.calls.conn.pipeline(transaction=False)
         self._count_leg(pipe, record, now)
         pipe.execute()
-        redirected = self.redirector.redirect(record.sid, transfer_path(number=number))
+        redirected = self.redirector.redirect(*self._moved(record, number=number))
         return Transferred(record.sid, record.get("ref"), number=number, redirected=redirected)
+
+    def _moved(self, record: CallRecord, *, department: str = "", number: str = "") -> tuple[str, str]:
+        """The live call to redirect and where: the caller's own, or a called-back customer's leg
+        (whose documents carry the original call, as the callback's own do)."""
+        customer = record.get("cb_call")
+        if not customer:
+            return record.sid, transfer_path(department=department, number=number)
+        state = CustomerMove(record.sid, int(record.get("cb_attempt") or 0), to=department, number=number)
+        return customer, routes.path("customer_transfer", state)
 
     def _hand_over(self, agent_id: str, now: datetime, entry: str, **fields: str) -> CallRecord:
         """Steps 1 and 2: the agent to wrap-up, the call record claimed and rewritten."""
@@ -182,13 +230,6 @@ class Transfers:
         record = self.calls.load(agent.call_sid)
         if record is None or record.get("status") != CallStatus.ON_CALL or record.get("agent") != agent_id:
             raise TransferRefused("the caller is no longer connected to this agent")
-        if record.get("cb_call"):
-            # The customer is on the hotline's own outbound call, which the transfer documents
-            # (keyed by the inbound CallSid) cannot move yet: say so rather than lose the customer.
-            raise TransferRefused(
-                "a customer the hotline called back cannot be transferred; note the case for the "
-                "department and end the call"
-            )
         source = self.cfg.departments.get(record.get("department"))
         try:
             self.agents.finished(agent_id, now, source.wrap_up_seconds if source else 30)
@@ -219,5 +260,8 @@ class Transfers:
         stats = keys.department_stats(record.get("department"), record.day)
         pipe.hincrby(stats, "handled", 1)
         pipe.hincrby(stats, "handle_ms", max(int((now - answered).total_seconds() * 1000), 0))
+        pipe.hincrbyfloat(stats, "handle_sq", max((now - answered).total_seconds(), 0.0) ** 2)
         pipe.hincrby(stats, "transferred_out", 1)
+        if record.get("cb_status") == "answered":  # the callback reached its agent: counted once
+            pipe.hincrby(stats, "callbacks_connected", 1)
         pipe.expire(stats, keys.STATS_TTL_SECONDS)

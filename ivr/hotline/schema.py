@@ -274,6 +274,16 @@ class Node(Strict):
     next: Identifier | None = None
     require: Literal["verified"] | None = None
     options: list[Option] = Field(default_factory=list)
+    # An `announce` node that says the recording notice may let the caller decline by a key:
+    # they hear "press 9 if you do not want this call recorded", and a caller who presses it is
+    # not recorded in any room they join (ivr/voice/steps/announce.py). Off when absent.
+    decline_recording_key: Annotated[str, StringConstraints(pattern=r"^[0-9*#]$")] | None = None
+
+    @model_validator(mode="after")
+    def _decline_on_announce(self) -> Node:
+        if self.decline_recording_key is not None and self.type != "announce":
+            raise ValueError("decline_recording_key is offered by an 'announce' node only")
+        return self
 
     @field_validator("type")
     @classmethod

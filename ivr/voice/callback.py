@@ -24,6 +24,7 @@ from ivr.callcenter.accounts import FOUND
 from ivr.callcenter.calls import CallRecord
 from ivr.callcenter.connections import ANSWERED
 from ivr.callcenter.lifecycle import CallStatus
+from ivr.callcenter.transfers import customer_transfer_path, customer_wait_path
 from ivr.digits import ASCII_DIGITS, whole_number
 from ivr.outbound.numbers import callback_allowed, check_outbound_number
 from ivr.prompts import Language
@@ -46,6 +47,7 @@ from ivr.waits.profile import quietest_slots
 bp = Blueprint("callback", __name__)
 
 NOT_REACHED = ("no-answer", "busy", "failed", "canceled")
+CALL_OVER = ("completed", *NOT_REACHED)
 # A later hour in a (signed) URL is believed only this far ahead: the scheduler offers days, not years.
 SLOT_HORIZON_SECONDS = 60 * 86_400
 MACHINE = ("machine_start", "machine_end_beep", "machine_end_silence", "machine_end_other", "fax")
@@ -406,6 +408,14 @@ def dial_result() -> twiml.Document:
     outcome = hotline.connections.dial_ended(record, agent_id, status, duration, now)
     if outcome == "done" and status in ANSWERED and was in ("on_call", "served"):
         _connected(record, attempt)
+    if record.get("cb_status") == "transferred" and outcome == "transferred":
+        return twiml.redirect(f"{base_url()}{customer_transfer_path(record)}")  # the old leg's late report
+    if record.get("cb_status") == "transferred" and outcome == "requeued":
+        # A transferred customer whose next agent did not answer: back at their place, waiting.
+        hotline.jobs.match_department(None, record.get("department"))
+        resp = twiml.document()
+        twiml.say(resp, lang, lang.text("agent_missed"))
+        return twiml.redirect(f"{base_url()}{customer_wait_path(record)}", resp)
     if outcome == "requeued":
         hotline.callbacks.agent_missed(record)
         return twiml.goodbye(lang, "callback_agent_missed")
@@ -423,6 +433,17 @@ def status() -> twiml.Document:
         return twiml.document()
     call_status = request.form.get("CallStatus", "")
     cb_status = record.get("cb_status")
+    if cb_status in ("answered", "transferred") and call_status in CALL_OVER:
+        # Written before the record is read again: a transfer in flight sees it (transfers.py).
+        hotline.stores.data.hset(keys.call(record.sid), "cb_ended_at", now.isoformat())
+        record = hotline.callbacks.load(record.sid) or record
+        cb_status = record.get("cb_status")
+    if cb_status == "transferred":
+        # Their agent handed them on: their leg is the call now, and its end closes it as an
+        # inbound call's would (abandoned while waiting or ringing, the agent to wrap-up...).
+        duration = int_field(request.form.get("CallDuration"), 0)
+        hotline.ending.call_ended(record, now, call_status, duration)
+        return twiml.document()
     if cb_status in ("dialling", "calling"):
         answered_by = record.get("cb_answered_by") or request.form.get("AnsweredBy", "")
         if call_status in NOT_REACHED:

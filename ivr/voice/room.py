@@ -20,7 +20,7 @@ from ivr.callcenter.agents import AgentView
 from ivr.callcenter.calls import CallRecord
 from ivr.callcenter.lifecycle import CallStatus
 from ivr.callcenter.rooms import caller_leg, room_name
-from ivr.callcenter.transfers import TransferRefused, transfer_path_of
+from ivr.callcenter.transfers import TransferRefused, customer_wait_path, transfer_path_of
 from ivr.services import services
 from ivr.twilio_rest import TwilioError
 from ivr.urlstate import HOLD_AGAIN, AgentLeg, Attempt
@@ -55,7 +55,8 @@ def connect_in_room(record: CallRecord, agent: AgentView, action: str | None = N
         hotline.connections.dial_ended(record, agent.id, "failed", 0, hotline.clock.now())
         return None
     department = hotline.config.file.departments.get(record.get("department"))
-    recorded = department is not None and department.record
+    # Recorded per department, unless the caller declined by key at the notice (steps/announce.py).
+    recorded = department is not None and department.record and not record.get("recording_declined")
     return twiml.join_room(
         language_of(record),
         room_name(record.sid),
@@ -162,7 +163,11 @@ def agent_leg_ended() -> twiml.Document:
         dial_status = status if status in NOT_REACHED else "canceled"
         outcome = hotline.connections.dial_ended(record, leg.agent, dial_status, 0, now)
         customer = record.get("cb_call")
-        if outcome == "requeued" and customer:
+        if outcome == "requeued" and record.get("cb_status") == "transferred":
+            # A customer their agent transferred: back at their place, out of the room to wait.
+            hotline.jobs.match_department(None, record.get("department"))
+            hotline.connector.redirect(customer, customer_wait_path(record))
+        elif outcome == "requeued" and customer:
             # A called-back customer: called again soon; their leg hears why, and goodbye.
             hotline.callbacks.agent_missed(record)
             attempt = Attempt(record.sid, int_field(record.get("cb_attempt"), 0), leg.agent)
@@ -184,6 +189,8 @@ def result() -> twiml.Document:
     now = hotline.clock.now()
     record = this_call(now)
     lang = language_of(record)
+    if record.get("status") == CallStatus.TRANSFERRED and record.get("room_line"):
+        return twiml.goodbye(lang)  # handed to a specialist line in the room, which hung up
     # The room's agent now (after a warm transfer, not the one who was first dialled in).
     agent_id = record.get("agent") or AgentLeg.from_args(request.args).agent
     outcome = hotline.connections.dial_ended(record, agent_id, "completed", room_talked(record, now), now)

@@ -16,6 +16,7 @@ non-positive inputs raise ValueError; the work of one quantile is at most
 
 from __future__ import annotations
 
+import functools
 import math
 import sys
 from statistics import NormalDist
@@ -35,8 +36,9 @@ def _positive(name: str, value: float) -> None:
         raise ValueError(f"{name} must be a positive finite number, not {value!r}")
 
 
-def regularized_lower(a: float, x: float) -> float:
-    """P(a, x) = γ(a, x) / Γ(a): the CDF at x of a gamma with shape a and scale 1."""
+def regularized_lower(a: float, x: float, eps: float = _EPS) -> float:
+    """P(a, x) = γ(a, x) / Γ(a): the CDF at x of a gamma with shape a and scale 1, to a relative
+    `eps` of its series or continued fraction."""
     _positive("shape", a)
     if math.isnan(x):
         raise ValueError("x must be a number, not nan")
@@ -53,7 +55,7 @@ def regularized_lower(a: float, x: float) -> float:
             denom += 1
             term *= x / denom
             total += term
-            if abs(term) < abs(total) * _EPS:
+            if abs(term) < abs(total) * eps:
                 break
         return min(1.0, math.exp(log_front) * total)
     # Continued fraction for Q(a, x) = 1 - P(a, x), modified Lentz.
@@ -72,7 +74,7 @@ def regularized_lower(a: float, x: float) -> float:
         d = 1 / d
         delta = d * c
         h *= delta
-        if abs(delta - 1) < _EPS:
+        if abs(delta - 1) < eps:
             break
     return max(0.0, 1.0 - math.exp(log_front) * h)
 
@@ -82,13 +84,36 @@ def cdf(x: float, shape: float, scale: float) -> float:
     return regularized_lower(shape, x / scale)
 
 
+# From this shape on, `cdf_for_words` takes Wilson-Hilferty's cube-root normal: within 6e-4 of
+# the CDF at shape 10, 1e-4 at 50 (a third of the spoken words' 2% steps at most), for a normal
+# CDF's cost instead of a series of up to hundreds of terms.
+_WORDS_NORMAL_FROM = 10.0
+_NORMAL = NormalDist()
+
+
+def cdf_for_words(x: float, shape: float, scale: float) -> float:
+    """`cdf` to the precision choosing spoken words needs (see _WORDS_NORMAL_FROM)."""
+    if shape < _WORDS_NORMAL_FROM:  # to 1e-9: the words' 2% steps need no more
+        return regularized_lower(shape, x / scale, 1e-9)
+    if x <= 0:
+        return 0.0
+    spread = 1 / (9 * shape)
+    return _NORMAL.cdf(((x / (scale * shape)) ** (1 / 3) - 1 + spread) / math.sqrt(spread))
+
+
+@functools.lru_cache(maxsize=64)
+def _normal_quantile(p: float) -> float:
+    """The standard normal's quantile (the range asks for the same two again and again)."""
+    return NormalDist().inv_cdf(p)
+
+
 def quantile(p: float, shape: float, scale: float) -> float:
     """The x with P(X <= x) = p (0 < p < 1) for a gamma with this shape and scale."""
     if not 0 < p < 1:  # also refuses nan
         raise ValueError("p must be strictly between 0 and 1")
     _positive("shape", shape)
     _positive("scale", scale)
-    z = NormalDist().inv_cdf(p)
+    z = _normal_quantile(p)
     # Wilson-Hilferty: (X/a)^(1/3) is nearly normal with mean 1 - 1/(9a), variance 1/(9a).
     try:
         guess = shape * (1 - 1 / (9 * shape) + z / (3 * math.sqrt(shape))) ** 3
@@ -96,14 +121,12 @@ def quantile(p: float, shape: float, scale: float) -> float:
         guess = math.nan
     if shape >= _LARGE_SHAPE:
         return min(max(guess, 0.0) * scale, sys.float_info.max)
-    low, high = 0.0, max(shape, 1.0)
-    for _ in range(_MAX_DOUBLINGS):
-        if regularized_lower(shape, high) >= p or math.isinf(high * 2):
-            break
-        low, high = high, high * 2
-    x = guess if low < guess < high else (low + high) / 2
+    # Newton from the guess, kept inside a bracket [low, high]: the guess is close (two or three
+    # steps), so the bracket starts open above and only doubles while Newton overshoots it.
+    low, high = 0.0, math.inf
+    x = guess if math.isfinite(guess) and guess > 0 else max(shape, 1.0)
     log_norm = math.lgamma(shape)
-    for _ in range(_MAX_NEWTON):
+    for _ in range(_MAX_DOUBLINGS + _MAX_NEWTON):
         f = regularized_lower(shape, x) - p
         if abs(f) < 1e-12:
             break
@@ -111,9 +134,23 @@ def quantile(p: float, shape: float, scale: float) -> float:
             low = x
         else:
             high = x
-        density = math.exp(min((shape - 1) * math.log(x) - x - log_norm, _MAX_EXP)) if x > 0 else 0.0
-        step = x - f / density if density > 0 else None
-        x = step if step is not None and low < step < high else (low + high) / 2
         if high - low < 1e-12 * max(1.0, high):
             break
+        density = math.exp(min((shape - 1) * math.log(x) - x - log_norm, _MAX_EXP)) if x > 0 else 0.0
+        step = None
+        if density > 0:  # Halley's step: Newton's, corrected by the density's slope (cubic)
+            newton = f / density
+            bend = 1 - newton * ((shape - 1) / x - 1) / 2
+            step = x - newton / bend if bend > 0.5 else x - newton
+        if step is not None and low < step < high:
+            if abs(step - x) < 1e-9 * x:  # Halley's error is about the cube of this: done
+                x = step
+                break
+            x = step
+        elif math.isinf(high):
+            if math.isinf(x * 2):
+                break
+            x *= 2
+        else:
+            x = (low + high) / 2
     return min(x * scale, sys.float_info.max)

@@ -46,7 +46,10 @@ def _series_difference(p: int, x: float, count: float) -> float:
         if j > 1:
             rising *= (p + 2 * j - 3) * (p + 2 * j - 2)
             factorial *= (2 * j - 1) * (2 * j)
-        total += bernoulli / factorial * rising * drop(p + 2 * j - 1)
+        term = bernoulli / factorial * rising * drop(p + 2 * j - 1)
+        total += term
+        if abs(term) <= 1e-17 * abs(total):  # the series' terms fall fast from x >= _SHIFT_TO on
+            break
     return total
 
 

@@ -1,0 +1,71 @@
+"""What the hotline learns from its day counters without bias: talk time, its spread, patience.
+
+Callers still waiting and calls still under way are censored observations: left out, they make
+callers look less patient than they are and calls shorter than they are (the long ones are the
+ones not over yet). Each estimate counts every second of exposure over the events seen.
+"""
+
+from __future__ import annotations
+
+# The profile's patience weighs as much as this many of today's abandons; without one, today's
+# figure once this many callers abandoned (before: nobody is taken to hang up).
+PRIOR_ABANDONS = 5
+MIN_ABANDONED_WITHOUT_PROFILE = 2
+# Today's handle time is used once this many calls were handled.
+MIN_HANDLED_TODAY = 3
+# Handle times' spread (the first stage of a wait, `estimate._first_stage_in_progress`): today's,
+# with the exponential's (cv 1) worth this many calls; counted once a few calls were handled.
+PRIOR_CV_CALLS = 5
+
+
+def censored_talk_time(values: dict[str, float], learned: float | None, now_ms: float, busy: int) -> float:
+    """Seconds agents spent on today's calls: those ended, and those still going (censored).
+
+    Over the calls that ended only, the handle time is short: the calls still going are the
+    long ones (the longer a call, the likelier it is under way), 1-3% of the mean all day in the
+    benchmark's lognormal scenario, enough to lose to Erlang's formula there. Every second on a
+    call counts, over the calls ended: a call under way has lasted (1 + cv^2)/2 of a mean call
+    on average in a steady stream of calls (its length-biased age), and at most half the day
+    so far. Calls under way are the answered ones not yet ended, but never more than the agents
+    who are not ready (a call whose end was never counted must not lengthen every later wait).
+    """
+    handled, ended = values["handled"], values["handle_ms"] / 1000
+    going = min(max(values["answered"] - handled, 0.0), busy)
+    if not going or handled < MIN_HANDLED_TODAY or ended <= 0:
+        return ended
+    mean = learned or ended / handled
+    cv2 = max(values["handle_sq"] / handled / (ended / handled) ** 2 - 1, 0.0) if values["handle_sq"] else 1.0
+    day = max((now_ms - values["first_offer_ms"]) / 1000, 0.0) if values["first_offer_ms"] else 0.0
+    return ended + going * min((1 + cv2) / 2 * mean, day / 2)
+
+
+def handle_cv_of(values: dict[str, float], wrap_up: float) -> float | None:
+    """The coefficient of variation of today's handle times with wrap-up (fixed, so no spread of
+    its own), with the exponential's cv of 1 worth PRIOR_CV_CALLS calls; None before any."""
+    handled, total, squares = values["handled"], values["handle_ms"] / 1000, values["handle_sq"]
+    if handled < MIN_HANDLED_TODAY or total <= 0 or squares <= 0:
+        return None  # too few calls, or counted before their squares were
+    mean = total / handled
+    cv2 = max(squares / handled - mean * mean, 0.0) / (mean + wrap_up) ** 2
+    return ((handled * cv2 + PRIOR_CV_CALLS) / (handled + PRIOR_CV_CALLS)) ** 0.5
+
+
+def censored_patience(
+    ended_seconds: float, abandoned: float, waiting_seconds: float, prior: float | None
+) -> float | None:
+    """Mean patience, exponential, by maximum likelihood from censored waits; None: nobody hangs up.
+
+    ended_seconds: total time waited by callers whose wait ended (answered or abandoned);
+    abandoned: how many of them hung up; waiting_seconds: total time waited so far by callers
+    still waiting (censored: their patience is at least that); prior: the profile's patience.
+    Every second a caller waited is exposure, and only a hang-up is an event: exposure / events.
+    The prior counts as PRIOR_ABANDONS abandons of that mean.
+    """
+    exposure = max(ended_seconds, 0.0) + max(waiting_seconds, 0.0)
+    events = max(abandoned, 0.0)
+    if prior and prior > 0:
+        exposure += PRIOR_ABANDONS * prior
+        events += PRIOR_ABANDONS
+    elif events < MIN_ABANDONED_WITHOUT_PROFILE:
+        return None
+    return exposure / events if events > 0 and exposure > 0 else None

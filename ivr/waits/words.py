@@ -1,0 +1,130 @@
+"""The words a caller hears for a wait: a rounded range chosen to hold COVERAGE of waits as said.
+
+`Estimate.spoken` (estimate.py) says an estimate through `spoken_for`: of the figures a caller
+can hear (whole minutes under ten, then fives, then tens), the words whose chance under the
+wait's gamma law is nearest COVERAGE. Its cost is a handful of CDF evaluations: one per figure
+on the grid around the mean (Wilson-Hilferty's normal from shape 10 on, `gamma.cdf_for_words`),
+and the pairs of figures are searched in a window around the mean once a range fits.
+"""
+
+from __future__ import annotations
+
+import bisect
+import math
+from dataclasses import dataclass
+
+from ivr.waits import gamma
+
+COVERAGE = 0.8  # the share of real waits the announced range is meant to hold
+# Spoken figures are rounded to these steps (minutes): whole minutes under ten, then fives,
+# then tens, so a caller never hears a precision the model cannot back.
+ROUNDING_STEPS = ((10, 1), (30, 5), (math.inf, 10))
+# "Less than a minute" is said when at least this share of waits are, under the model.
+SOON_SHARE = 0.8
+# Spoken words whose chance is this close to COVERAGE are all taken as right; the best centred wins.
+SPOKEN_TOLERANCE = 0.03
+# Figures on the rounding grid weighed for the spoken range, at most (each one CDF evaluation).
+MAX_SPOKEN_FIGURES = 40
+
+
+@dataclass(frozen=True)
+class Spoken:
+    """How an estimate is said: `kind` is 'soon', 'about', 'up_to' or 'range'; figures in minutes."""
+
+    kind: str  # 'long': past LONGEST_SAID_SECONDS, longer than we can say
+    low: int = 0
+    high: int = 0
+
+
+def _round_minutes(seconds: float) -> int:
+    """Minutes rounded to the nearest step that suits their size."""
+    minutes = seconds / 60
+    for below, step in ROUNDING_STEPS:
+        if minutes < below:
+            return int(round(minutes / step) * step)
+    return int(minutes)  # unreachable: the last step has no bound
+
+
+def _grid_minutes(top: float) -> list[int]:
+    """The figures a caller can hear, in minutes, from 1 up to the first at or past `top`."""
+    out: list[int] = []
+    minute = 1
+    for below, step in ROUNDING_STEPS:
+        while minute < below:
+            out.append(minute)
+            if minute * 60 >= top or len(out) >= MAX_SPOKEN_FIGURES:
+                return out
+            minute += step
+        minute = int(below)
+    return out
+
+
+def spoken_for(mean: float, sd: float, patience: float | None = None) -> Spoken:
+    """The words whose chance, under the gamma law of this mean and sd, is nearest COVERAGE.
+
+    "Less than a minute" when at least SOON_SHARE of waits are; else, of "up to N minutes",
+    "between L and H minutes" and "about N minutes" (N give or take half its rounding step) on
+    the rounding grid, of those whose chance is within SPOKEN_TOLERANCE of COVERAGE the one
+    centred nearest the mean, else the one whose chance is nearest COVERAGE.
+    At most MAX_SPOKEN_FIGURES figures are looked at, each one evaluation of the CDF.
+    """
+    shape, scale = (mean / sd) ** 2, sd * sd / mean
+    if patience:  # the waits of callers who stay to be answered: tilted by exp(-wait / patience)
+        scale = 1 / (1 / scale + 1 / patience)
+    centre = shape * scale
+    if not (math.isfinite(shape) and math.isfinite(scale) and shape > 0 and scale > 0):
+        return Spoken("up_to", high=max(_round_minutes(mean), 2))
+    cdf_cache: dict[float, float] = {}
+
+    def cdf(seconds: float) -> float:
+        if seconds not in cdf_cache:
+            cdf_cache[seconds] = gamma.cdf_for_words(seconds, shape, scale) if seconds > 0 else 0.0
+        return cdf_cache[seconds]
+
+    if cdf(60.0) >= SOON_SHARE:
+        return Spoken("soon")
+    figures = _grid_minutes(mean + 6 * sd)
+    start = 0
+    while start < len(figures) - 1 and figures[start + 1] * 60 <= mean - 4 * sd:
+        start += 1
+    figures = figures[start:]
+    at = [cdf(figure * 60.0) for figure in figures]
+    # Within SPOKEN_TOLERANCE of COVERAGE all words are as good: then the ones centred nearest the
+    # mean (heard as a figure, the middle of the range is what a caller takes away). Candidates
+    # are compared by (excess over the tolerance in steps of 2%, distance of their middle from
+    # the mean); the best so far: (excess steps, distance, kind, low, high), in minutes.
+    best: tuple[int, float, str, int, int] | None = None
+
+    def steps(chance: float) -> int:
+        return round(max(abs(chance - COVERAGE) - SPOKEN_TOLERANCE, 0.0) / 0.02)
+
+    for i, high in enumerate(figures):
+        top = at[i]
+        if high >= 2:  # "up to 1 minutes" is not said
+            key = (steps(top), abs(high * 30.0 - centre))
+            if best is None or key < best[:2]:
+                best = (*key, "up_to", 0, high)
+            step = next(step for below, step in ROUNDING_STEPS if high < below)
+            low_s, high_s = max(high - step / 2, 0) * 60.0, (high + step / 2) * 60.0
+            # "about": its chance is at most that of the grid's figures around it; only when
+            # that could beat the best so far is its own chance worked out (two CDF evaluations).
+            below_at = bisect.bisect_right(figures, high - step / 2) - 1
+            above_at = bisect.bisect_left(figures, high + step / 2)
+            bound = (at[above_at] if above_at < len(at) else 1.0) - (at[below_at] if below_at >= 0 else 0.0)
+            if best is None or bound >= COVERAGE or steps(bound) <= best[0]:
+                key = (steps(cdf(high_s) - cdf(low_s)), abs((low_s + high_s) / 2 - centre))
+                if best is None or key < best[:2]:
+                    best = (*key, "about", high, high)
+        first, last = 0, i
+        if best is not None and best[0] == 0:  # only a middle nearer the mean can win: a window
+            middle, reach = centre / 30.0 - high, best[1] / 30.0
+            first = bisect.bisect_right(figures, middle - reach, 0, i)
+            last = bisect.bisect_left(figures, middle + reach, 0, i)
+        for j in range(first, last):
+            low = figures[j]
+            key = (steps(top - at[j]), abs((low + high) * 30.0 - centre))
+            if best is None or key < best[:2]:
+                best = (*key, "range", low, high)
+    if best is None:  # no figure on the grid: the wait is past the grid's top
+        return Spoken("up_to", high=max(_round_minutes(mean), 2))
+    return Spoken(best[2], low=best[3], high=best[4])

@@ -1,0 +1,171 @@
+"""Warm transfer to a specialist line (hotline.yaml `specialist_lines`): whole calls in a room.
+
+The agent holds the caller and the hotline dials the line's number into the caller's room; the
+agent talks with the specialist, then completes (the caller stays with the line, the agent goes
+to wrap-up) or cancels (the line leaves, the caller is back with the agent). The line that does
+not answer leaves the caller with the agent. Signed webhooks; the conference stand-in.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis
+import yaml
+from flask import Flask
+
+from ivr import create_app, keys
+from ivr.callcenter.agents import ON_CALL, WRAP_UP
+from ivr.clock import FixedClock
+from ivr.services import services_of
+from queue_worker import context
+from standin.phone import Call
+from standin.rest import Switchboard
+from tests.test_agent_console import ClientApi, Session
+from tests.test_api import Api, token_for
+from tests.test_connecting import state_of
+from tests.test_connecting_room import answer, in_the_room
+
+LINE = "cross_border_refunds"
+NUMBER = "+862150001234"
+
+
+@pytest.fixture
+def app(
+    app_settings: dict[str, Any],
+    redis_conn: redis.Redis,
+    clock: FixedClock,
+    tmp_path: Path,
+    switchboard: Switchboard,
+) -> Iterator[Flask]:
+    root = Path(__file__).resolve().parent.parent
+    data = yaml.safe_load((root / "hotline.yaml").read_text(encoding="utf-8"))
+    data["hotline"]["connect_via"] = "conference"
+    for department in data["departments"].values():
+        department["record"] = False
+    (tmp_path / "demo_accounts.yaml").write_text((root / "demo_accounts.yaml").read_text(encoding="utf-8"))
+    (tmp_path / "hotline.yaml").write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    application = create_app({**app_settings, "hotline_config": tmp_path / "hotline.yaml"}, clock=clock)
+    application.extensions["test_switchboard"] = switchboard
+    context.install(services_of(application))
+    yield application
+    context.install(None)
+
+
+def talking(
+    app: Flask, dial: Callable[..., Call], run_jobs: Callable[[], None], switchboard: Switchboard
+) -> tuple[Call, Call, Any]:
+    call, leg = in_the_room(app, dial, run_jobs)
+    li_na = answer(app, switchboard, leg)
+    room = switchboard.conferences.find(f"call-{call.call_sid}")
+    assert room is not None
+    return call, li_na, room
+
+
+def test_a_warm_transfer_to_a_specialist_line_from_the_console(
+    app: Flask,
+    dial: Callable[..., Call],
+    run_jobs: Callable[[], None],
+    redis_conn: redis.Redis,
+    switchboard: Switchboard,
+) -> None:
+    """li_na holds the caller, talks with the cross-border refunds line, hands the caller to it."""
+
+    call, li_na, room = talking(app, dial, run_jobs, switchboard)
+    rooms = switchboard.conferences
+    session = Session()
+    legs: list[str] = []
+
+    def script() -> Iterator[str]:
+        yield f"consult-line {LINE}"
+        assert f"the caller is on hold, line:{LINE}'s phone rings" in session.text()
+        leg = str(redis_conn.hget(keys.call(call.call_sid), "consult_leg"))
+        legs.append(leg)
+        placed = switchboard.outbound_call(leg)
+        assert placed is not None and placed.to == NUMBER  # the line's number, nobody else's
+        rooms.deliver()
+        rooms.answered(leg)  # the specialist picks up
+        assert room.hears(li_na.call_sid, leg) and room.hears(leg, li_na.call_sid)
+        assert not room.hears(call.call_sid, leg)  # the caller is on hold meanwhile
+        yield "call"
+        assert f"CONSULTING line:{LINE} (talking)" in session.text()
+        yield "complete"
+        assert f"handed to line:{LINE}: file the wrap-up" in session.text()
+        rooms.deliver()
+        yield "quit"
+
+    assert session.run(ClientApi(app, token_for(app, "agent", "li_na")), script()) == 0
+    [leg] = legs
+    assert room.hears(call.call_sid, leg) and room.hears(leg, call.call_sid)
+    assert li_na.state == "completed" and state_of(app, "li_na") == WRAP_UP
+    record = redis_conn.hgetall(keys.call(call.call_sid))
+    assert (record["status"], record["transfer_number"], record["transfers"]) == ("transferred", NUMBER, "1")
+    mark = call.mark()
+    rooms.hang_up(leg)  # the specialist ends the call: the room ends, the caller hears goodbye
+    assert call.heard_text(mark).endswith("感谢您的来电，再见。") and call.state == "completed"
+    record = redis_conn.hgetall(keys.call(call.call_sid))
+    assert record["outcome"] == "transferred"
+    stats = redis_conn.hgetall(keys.department_stats("payments", record["day"]))
+    assert (stats["handled"], stats["transferred_out"]) == ("1", "1")
+    assert rooms.problems == []
+
+
+def test_a_specialist_consultation_cancelled_brings_the_caller_back(
+    app: Flask,
+    dial: Callable[..., Call],
+    run_jobs: Callable[[], None],
+    redis_conn: redis.Redis,
+    switchboard: Switchboard,
+) -> None:
+
+    call, li_na, room = talking(app, dial, run_jobs, switchboard)
+    api, token = Api(app), token_for(app, "agent", "li_na")
+    started = api.call("POST", "/api/agent/call/consult", token, json={"line": LINE})
+    assert started.status_code == 200 and started.get_json()["agent"] == f"line:{LINE}"
+    rooms = switchboard.conferences
+    leg = str(redis_conn.hget(keys.call(call.call_sid), "consult_leg"))
+    rooms.deliver()
+    rooms.answered(leg)
+    assert api.call("POST", "/api/agent/call/consult/cancel", token).status_code == 200
+    rooms.deliver()
+    assert room.hears(call.call_sid, li_na.call_sid) and room.hears(li_na.call_sid, call.call_sid)
+    assert not room.hears(leg, call.call_sid)  # the line has left
+    record = redis_conn.hgetall(keys.call(call.call_sid))
+    assert (record["status"], record["agent"], record.get("consult_agent")) == ("on_call", "li_na", None)
+    assert state_of(app, "li_na") == ON_CALL
+    assert rooms.problems == []
+
+
+def test_a_specialist_line_that_does_not_answer_leaves_the_caller_with_the_agent(
+    app: Flask,
+    dial: Callable[..., Call],
+    run_jobs: Callable[[], None],
+    redis_conn: redis.Redis,
+    switchboard: Switchboard,
+) -> None:
+
+    call, li_na, room = talking(app, dial, run_jobs, switchboard)
+    api, token = Api(app), token_for(app, "agent", "li_na")
+    assert api.call("POST", "/api/agent/call/consult", token, json={"line": LINE}).status_code == 200
+    leg = str(redis_conn.hget(keys.call(call.call_sid), "consult_leg"))
+    switchboard.conferences.not_answered(leg, "no-answer")
+    switchboard.conferences.deliver()
+    assert room.hears(call.call_sid, li_na.call_sid)  # back off hold, with li_na
+    assert redis_conn.hget(keys.call(call.call_sid), "consult_agent") is None
+    assert state_of(app, "li_na") == ON_CALL
+    refused = api.call("POST", "/api/agent/call/consult/complete", token)
+    assert refused.status_code == 409
+
+
+def test_only_a_line_of_the_hotline_file_can_be_consulted(
+    app: Flask, dial: Callable[..., Call], run_jobs: Callable[[], None], switchboard: Switchboard
+) -> None:
+    talking(app, dial, run_jobs, switchboard)
+    api, token = Api(app), token_for(app, "agent", "li_na")
+    unknown = api.call("POST", "/api/agent/call/consult", token, json={"line": "my_cousin"})
+    assert unknown.status_code == 400 and "no specialist line" in unknown.get_json()["error"]
+    both = api.call("POST", "/api/agent/call/consult", token, json={"line": LINE, "agent": "wang_wei"})
+    assert both.status_code == 400
