@@ -577,12 +577,17 @@ class Simulation:
         sweep_agents()
 
 
-def dial_copy(folder: Path) -> Path:
-    """The shipped hotline file, connecting by a Dial: the simulated agents answer a Dial's leg."""
-    root = Path(__file__).resolve().parent.parent
-    data = yaml.safe_load((root / "hotline.yaml").read_text(encoding="utf-8"))
+def dial_copy(folder: Path, source: Path | None = None) -> Path:
+    """A copy of the hotline file (`source`, or the shipped one) in `folder` that connects by a Dial:
+    the simulated agents answer a Dial's leg, and take no part in a conference room."""
+    source = source or Path(__file__).resolve().parent.parent / "hotline.yaml"
+    data = yaml.safe_load(source.read_text(encoding="utf-8"))
     data["hotline"]["connect_via"] = "dial"
-    (folder / "demo_accounts.yaml").write_text((root / "demo_accounts.yaml").read_text(encoding="utf-8"))
+    directory = data.setdefault("directory", {}) or {}
+    if directory.get("kind", "file") == "file":
+        # The demo accounts are named relative to the file (by default demo_accounts.yaml): the
+        # copy names the same file by its whole path.
+        directory["file"] = str((source.parent / directory.get("file", "demo_accounts.yaml")).resolve())
     (folder / "hotline.yaml").write_text(
         yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8"
     )
@@ -619,7 +624,7 @@ def local_hotline(
         "redis_url": redis_url if data_dir is None else embedded_redis_url(data_dir),
     }
     scratch = Path(tempfile.mkdtemp(prefix="hotline-traffic-file-"))
-    settings["hotline_config"] = hotline_config or dial_copy(scratch)
+    settings["hotline_config"] = dial_copy(scratch, hotline_config)
     try:
         app = create_app(settings, clock=FixedClock(scenario.start))
         for name in ("ivr", "werkzeug", "rq"):
@@ -651,7 +656,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rate-scale", type=float, default=1.0, help="multiply the hourly arrival rates")
     parser.add_argument("--redis-url", help="an empty Redis database (default: a temporary embedded one)")
     parser.add_argument(
-        "--hotline", type=Path, help="the hotline file to run (default: the shipped hotline.yaml)"
+        "--hotline", type=Path, help="the hotline file to run, by a Dial (default: the shipped hotline.yaml)"
     )
     parser.add_argument(
         "--callback-share",

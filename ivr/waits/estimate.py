@@ -375,8 +375,8 @@ def _first_stage_in_progress(
     average, which is h/s for exponential calls (cv = 1), h/(s + 1) for calls of fixed length
     (cv = 0) and the mean residual (1 + cv^2) h / 2 for one agent, exact at those three. So the
     agents' part of the first stage's rate is divided by that factor, the stage scaled alike.
-    Without it, in the simulated hour (lognormal calls, cv 0.53, one or two agents a queue) the
-    waits of accounts and security callers were announced ~60% too long.
+    In the simulated hour (lognormal calls, cv 0.53, one to seven agents a queue) it took the
+    error of the words callers heard from 55.9 s to 55.3 s, and their coverage from 83% to 82%.
     """
     cv2 = (state.handle_cv or 0.0) ** 2
     factor = 1 - (1 - cv2) / (state.agents + 1)
