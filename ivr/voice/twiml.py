@@ -10,8 +10,15 @@ Redis-free fallback can share them.
 
 from __future__ import annotations
 
+import json
+from collections.abc import Mapping
 from typing import TypeAlias
+from xml.etree.ElementTree import (  # type: ignore[attr-defined]  # ElementTree's own escapes
+    _escape_attrib,
+    _escape_cdata,
+)
 
+from twilio.twiml import TwiML
 from twilio.twiml.voice_response import Gather, VoiceResponse
 
 from ivr.hotline.loader import HotlineConfig
@@ -24,6 +31,101 @@ Document: TypeAlias = VoiceResponse
 def document() -> Document:
     """A new, empty TwiML document (answered as is, it is what Twilio ignores: a status callback)."""
     return VoiceResponse()
+
+
+XML_DECLARATION = '<?xml version="1.0" encoding="UTF-8"?>'
+
+
+class Rendered(str):
+    """A document already written out (a filled `Template`): answered as it is."""
+
+
+def render(doc: TwiML | Rendered) -> str:
+    """The document as twiml's `str(doc)` writes it, character for character, at a fraction of its
+    cost: twiml builds an ElementTree of the whole document and serialises that (about a tenth of
+    a hold turn's CPU); this writes the same text straight from the verbs, with ElementTree's own
+    escaping (tests/test_twiml_render.py compares the two on every kind of document)."""
+    if isinstance(doc, Rendered):
+        return doc
+    out = [XML_DECLARATION]
+    _render(doc, out)
+    return "".join(out)
+
+
+def _render(node: TwiML, out: list[str]) -> None:
+    # As TwiML.xml() then ElementTree: attributes sorted, booleans lower-case, a dict value as
+    # JSON, a string verb as the text (first) or the tail of the child before it (the last one
+    # wins), and an element without text or children closed as `<Name />`.
+    out.append("<" + node.name)
+    for name in sorted(node.attrs):
+        value = node.attrs[name]
+        out.append(
+            f' {name}="{_escape_attrib(str(value).lower() if isinstance(value, bool) else str(value))}"'
+        )
+    text = node.value or None
+    if isinstance(text, dict):
+        text = json.dumps(text)
+    children: list[list] = []  # [child, tail]
+    for verb in node.verbs:
+        if isinstance(verb, str):
+            if children:
+                children[-1][1] = verb
+            else:
+                text = verb
+        else:
+            children.append([verb, None])
+    if not text and not children:
+        out.append(" />")
+        return
+    out.append(">")
+    if text:
+        out.append(_escape_cdata(text))
+    for child, tail in children:
+        _render(child, out)
+        if tail:
+            out.append(_escape_cdata(tail))
+    out.append(f"</{node.name}>")
+
+
+# Marks a slot in a template's document: a control character no prompt, URL or voice name holds.
+SLOT = "\x1f"
+
+
+def slot(name: str) -> str:
+    """Where the value `name` goes in a template's document (as a Say's text, a URL, an attribute)."""
+    return f"{SLOT}{name}{SLOT}"
+
+
+class Template:
+    """A document built once with VoiceResponse around named slots, then written for each request by
+    putting every value in its slot with the escape of its place (an attribute's or a text's).
+
+    The text is the one `render` writes for the document built with the values themselves (the hold
+    turn's are compared in tests/test_twiml_render.py), without building or writing a document.
+    A text slot takes a non-empty value only: an empty one would have written `<Say />`.
+    """
+
+    def __init__(self, doc: Document) -> None:
+        pieces = render(doc).split(SLOT)
+        if len(pieces) % 2 == 0:
+            raise ValueError("a slot marker is not closed")
+        self._literals = pieces[0::2]
+        self._slots: list[tuple[str, bool]] = []  # (name, in an attribute)
+        written = ""
+        for literal, name in zip(pieces[0::2], pieces[1::2], strict=False):
+            written += literal
+            self._slots.append((name, written.rfind("<") > written.rfind(">")))
+
+    def fill(self, values: Mapping[str, str]) -> Rendered:
+        """The document with `values` in their slots."""
+        out = [self._literals[0]]
+        for (name, in_attribute), literal in zip(self._slots, self._literals[1:], strict=True):
+            value = values[name]
+            if not in_attribute and not value:
+                raise ValueError(f"slot {name!r}: an empty text")
+            out.append(_escape_attrib(value) if in_attribute else _escape_cdata(value))
+            out.append(literal)
+        return Rendered("".join(out))
 
 
 def redirect(url: str, resp: Document | None = None) -> Document:
