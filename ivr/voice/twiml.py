@@ -10,15 +10,10 @@ Redis-free fallback can share them.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from typing import TypeAlias
-from xml.etree.ElementTree import (  # type: ignore[attr-defined]  # ElementTree's own escapes
-    _escape_attrib,
-    _escape_cdata,
-)
+from xml.sax.saxutils import escape
 
-from twilio.twiml import TwiML
 from twilio.twiml.voice_response import Gather, VoiceResponse
 
 from ivr.hotline.loader import HotlineConfig
@@ -33,59 +28,19 @@ def document() -> Document:
     return VoiceResponse()
 
 
-XML_DECLARATION = '<?xml version="1.0" encoding="UTF-8"?>'
-
-
 class Rendered(str):
     """A document already written out (a filled `Template`): answered as it is."""
 
 
-def render(doc: TwiML | Rendered) -> str:
-    """The document as twiml's `str(doc)` writes it, character for character, at a fraction of its
-    cost: twiml builds an ElementTree of the whole document and serialises that (about a tenth of
-    a hold turn's CPU); this writes the same text straight from the verbs, with ElementTree's own
-    escaping (tests/test_twiml_render.py compares the two on every kind of document)."""
-    if isinstance(doc, Rendered):
-        return doc
-    out = [XML_DECLARATION]
-    _render(doc, out)
-    return "".join(out)
+def render(doc: Document | Rendered) -> str:
+    """The text a webhook answers: twilio's library writes the document (`str(doc)`)."""
+    return doc if isinstance(doc, Rendered) else str(doc)
 
 
-def _render(node: TwiML, out: list[str]) -> None:
-    # As TwiML.xml() then ElementTree: attributes sorted, booleans lower-case, a dict value as
-    # JSON, a string verb as the text (first) or the tail of the child before it (the last one
-    # wins), and an element without text or children closed as `<Name />`.
-    out.append("<" + node.name)
-    for name in sorted(node.attrs):
-        value = node.attrs[name]
-        out.append(
-            f' {name}="{_escape_attrib(str(value).lower() if isinstance(value, bool) else str(value))}"'
-        )
-    text = node.value or None
-    if isinstance(text, dict):
-        text = json.dumps(text)
-    children: list[list] = []  # [child, tail]
-    for verb in node.verbs:
-        if isinstance(verb, str):
-            if children:
-                children[-1][1] = verb
-            else:
-                text = verb
-        else:
-            children.append([verb, None])
-    if not text and not children:
-        out.append(" />")
-        return
-    out.append(">")
-    if text:
-        out.append(_escape_cdata(text))
-    for child, tail in children:
-        _render(child, out)
-        if tail:
-            out.append(_escape_cdata(tail))
-    out.append(f"</{node.name}>")
-
+# A value's escapes where a slot stands: the ones ElementTree (under twilio's `str(doc)`) uses for a
+# text and for an attribute, so that a filled template is the text twilio writes for the same
+# document (tests/test_twiml_render.py).
+_IN_ATTRIBUTE = {'"': "&quot;", "\r": "&#13;", "\n": "&#10;", "\t": "&#09;"}
 
 # Marks a slot in a template's document: a control character no prompt, URL or voice name holds.
 SLOT = "\x1f"
@@ -97,16 +52,18 @@ def slot(name: str) -> str:
 
 
 class Template:
-    """A document built once with VoiceResponse around named slots, then written for each request by
-    putting every value in its slot with the escape of its place (an attribute's or a text's).
+    """A document built once with VoiceResponse around named slots and written once by twilio's
+    library, then written for each request by putting every value in its slot with the escape of
+    its place (an attribute's or a text's): the hold turn, which every waiting caller asks for
+    about once a minute, without building and writing a document each time.
 
-    The text is the one `render` writes for the document built with the values themselves (the hold
-    turn's are compared in tests/test_twiml_render.py), without building or writing a document.
-    A text slot takes a non-empty value only: an empty one would have written `<Say />`.
+    The text is the one twilio writes for the document built with the values themselves (the hold
+    turn's are compared in tests/test_twiml_render.py). A text slot takes a non-empty value only:
+    an empty one would have written `<Say />`.
     """
 
     def __init__(self, doc: Document) -> None:
-        pieces = render(doc).split(SLOT)
+        pieces = str(doc).split(SLOT)
         if len(pieces) % 2 == 0:
             raise ValueError("a slot marker is not closed")
         self._literals = pieces[0::2]
@@ -123,7 +80,7 @@ class Template:
             value = values[name]
             if not in_attribute and not value:
                 raise ValueError(f"slot {name!r}: an empty text")
-            out.append(_escape_attrib(value) if in_attribute else _escape_cdata(value))
+            out.append(escape(value, _IN_ATTRIBUTE) if in_attribute else escape(value))
             out.append(literal)
         return Rendered("".join(out))
 
