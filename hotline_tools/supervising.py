@@ -37,6 +37,7 @@ class SupervisorConsole:
 
     def __init__(self, api: Api, write: Write, identity: str, phone: Softphone | None = None) -> None:
         self.api, self.write, self.identity, self.phone = api, write, identity, phone
+        self.joined: set[str] = set()  # calls this supervisor was rung into and has not left
 
     def call(self, method: str, path: str, body: Json | None = None) -> Json:
         """One API request; raises ApiError on an error answer, Unreachable."""
@@ -62,9 +63,13 @@ class SupervisorConsole:
             done = self.call(
                 "POST", f"/supervisor/calls/{ref}/monitor", {"mode": word, "reach": f"client:{self.identity}"}
             )
-            self.write(f"call {groups(done['ref'])}: {MODES[done['mode']]} (a new call rings your phone)")
+            rang = done["ref"] not in self.joined
+            how = "a new call rings your phone" if rang else "the mode changed, no new ring"
+            self.joined.add(done["ref"])
+            self.write(f"call {groups(done['ref'])}: {MODES[done['mode']]} ({how})")
         elif word == "leave" and ref:
             done = self.call("DELETE", f"/supervisor/calls/{ref}/monitor")
+            self.joined.discard(done["ref"])
             self.write(f"call {groups(done['ref'])}: you left")
         elif word == "recordings" and ref:
             found = self.call("GET", f"/supervisor/calls/{ref}/recordings")

@@ -873,7 +873,7 @@ def test_the_supervisor_console_listens_then_barges_by_the_reference_number(
     assert run_supervisor(boss, read_line, out.append, "zhao_min") == 0
     assert heard == {"listen": (False, False), "barge": (True, True)}
     assert f"call {shown}: listening, muted (a new call rings your phone)" in out
-    assert f"call {shown}: heard by both (a new call rings your phone)" in out
+    assert f"call {shown}: heard by both (the mode changed, no new ring)" in out
     assert f"call {shown}: you left" in out and f"call {shown}: no recording" in out
     assert room.hears(call.call_sid, li_na.call_sid)  # the agent talks on
 
