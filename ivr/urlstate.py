@@ -191,10 +191,12 @@ class AgentLeg(UrlState):
 
 @dataclass(frozen=True)
 class Survey(UrlState):
-    """The survey question: the agent who took the call, and the attempt."""
+    """The survey question: the agent who took the call, and the attempt; asked on the hotline's call
+    to a customer it called back, the original call whose record is rated."""
 
     agent: str = arg("agent", "", always=True, length=40)
     tries: int = arg("try", 1, always=True, low=1, high=20)
+    call: str = arg("call", "", length=40)
 
 
 @dataclass(frozen=True)

@@ -239,8 +239,12 @@ def test_the_customer_is_called_first_then_the_agent_with_the_whisper(
     hotline = services_of(cb_app)
     assert hotline.agents.get("li_na").state == ON_CALL
     back.dial_result("completed", duration=200)
-    assert back.heard_text().endswith("感谢您的来电，再见。") and back.state == "completed"
+    assert "请为本次服务评分" in back.heard_text()  # the survey, as after any conversation
     assert hotline.agents.get("li_na").state == WRAP_UP
+    back.press("5")  # the score goes with the original call, the agent and the department
+    survey = redis_conn.hgetall(keys.survey(asker.call_sid))
+    assert survey["score"] == "5" and survey["agent"] == "li_na"
+    assert not redis_conn.exists(keys.survey(placed.sid))  # not the hotline's own call
     counters = stats(redis_conn, asker)
     assert counters["callbacks_connected"] == "1" and counters["answered"] == "1"
     assert counters["handle_ms"] == "200000"

@@ -49,6 +49,7 @@ from tests.test_connecting import ready, state_of, topup_caller
 from tests.test_live_calls import Listener, queued_caller
 
 WAIT_ROUTE = "/voice/room/wait"
+SURVEY_ASK = "请为本次服务评分，1分表示很不满意，5分表示非常满意。"  # prompts/zh-CN.yaml: survey_ask
 
 
 @pytest.fixture
@@ -290,6 +291,8 @@ def test_a_called_back_customer_meets_the_agent_in_their_room(
     hotline = services_of(app)
     assert hotline.agents.get("li_na").state == ON_CALL
     phone.hangup()
+    assert back.heard_text().endswith(SURVEY_ASK)  # the customer rates the call
+    back.silence()
     assert back.heard_text().endswith("感谢您的来电，再见。") and back.state == "completed"
     assert hotline.agents.get("li_na").state == WRAP_UP
     counters = callbacks.stats(redis_conn, asker)

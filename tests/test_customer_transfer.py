@@ -35,6 +35,7 @@ from tests.test_connecting_room import answer, not_reached
 
 NOTE = "客户充值失败，已核实身份，请账户安全跟进"
 SAID_TRANSFER = "请稍候，正在为您转接账户安全。"
+SURVEY_ASK = "请为本次服务评分，1分表示很不满意，5分表示非常满意。"  # prompts/zh-CN.yaml: survey_ask
 
 
 def _app(app_settings: dict[str, Any], tmp_path: Path, clock: FixedClock, connect_via: str) -> Flask:
@@ -164,6 +165,8 @@ def test_a_called_back_customer_is_cold_transferred_keeps_the_notes_and_reaches_
         wang_wei.hangup()
     else:
         back.dial_result("completed", 40)  # wang_wei hangs up
+    assert back.heard_text().endswith(SURVEY_ASK)  # the customer rates the call
+    back.silence()
     assert back.heard_text().endswith("感谢您的来电，再见。") and back.state == "completed"
     assert hotline.agents.get("wang_wei").state == WRAP_UP
     record = redis_conn.hgetall(keys.call(asker.call_sid))
@@ -303,6 +306,8 @@ def test_a_called_back_customer_is_warm_transferred_in_their_room(
     record = redis_conn.hgetall(keys.call(asker.call_sid))
     assert (record["agent"], record["transfers"]) == ("wang_wei", "1")
     rooms.hang_up(leg)  # wang_wei ends the call: the room ends
+    assert back.heard_text().endswith(SURVEY_ASK)  # the customer rates the call
+    back.silence()
     assert back.heard_text().endswith("感谢您的来电，再见。") and back.state == "completed"
     assert hotline.agents.get("wang_wei").state == WRAP_UP
     assert rooms.problems == []

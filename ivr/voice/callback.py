@@ -30,7 +30,7 @@ from ivr.outbound.numbers import callback_allowed, check_outbound_number
 from ivr.prompts import Language
 from ivr.services import services
 from ivr.urlstate import HOLD_AGAIN, AgentLeg, Attempt, Greeting, NumberStep, Slots
-from ivr.voice import twiml
+from ivr.voice import survey, twiml
 from ivr.voice.holdloop import LoopState, hold_through_outage, hold_url
 from ivr.voice.room import connect_in_room, room_talked
 from ivr.voice.webhook import (
@@ -419,6 +419,16 @@ def dial_result() -> twiml.Document:
     if outcome == "requeued":
         hotline.callbacks.agent_missed(record)
         return twiml.goodbye(lang, "callback_agent_missed")
+    # The conversation is over (the agent hung up; after a warm transfer, the agent who took the
+    # customer over): the customer rates it, as a caller would.
+    rated = record.get("agent") or agent_id
+    if (
+        outcome in ("done", "transferred")
+        and status in ANSWERED
+        and rated
+        and hotline.config.file.survey.enabled
+    ):
+        return survey.ask(twiml.document(), lang, rated, call=record.sid)
     return twiml.goodbye(lang)
 
 
