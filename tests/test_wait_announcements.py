@@ -260,6 +260,33 @@ def test_live_state_counts_shared_agents_overtaking_and_planned_shift_changes(
     assert state.ahead == 3 + round(0.55 * 270 / 210)  # the security caller, in accounts' handle times
 
 
+def test_an_agent_shared_with_a_department_taken_after_ours_frees_at_that_departments_pace(
+    app: Flask, redis_conn: redis.Redis, clock: FixedClock
+) -> None:
+    """Security's only agent also takes accounts, after security: part of the time he is on an
+    accounts call, which ends at accounts' pace (short calls: he is free sooner, long: later)."""
+    hotline = services_of(app)
+    clock.set(OPEN_HOURS.replace(hour=11))
+    day = business_day(clock.now(), hotline.config.file.hotline.timezone)
+    hotline.agents.choose("wang_wei", READY, clock.now())  # takes security first, then accounts
+    alone = wait_for_new_caller(hotline.live, "security", clock.now(), day).state
+    assert alone.agents == 1.0  # accounts has answered nobody yet: all of him is security's
+    ours = alone.mean_handle_seconds
+    assert ours is not None
+    wrap_up = hotline.config.file.departments["accounts"].wrap_up_seconds
+    since = arrival_ms(clock.now() - timedelta(minutes=30))
+    for talk in (120.0, 480.0):  # accounts answered 3 calls in half an hour, of 2 minutes, then of 8
+        redis_conn.hset(
+            keys.department_stats("accounts", day),
+            mapping={"answered": 3, "handled": 3, "handle_ms": 3 * talk * 1000, "first_offer_ms": since},
+        )
+        state = wait_for_new_caller(hotline.live, "security", clock.now(), day).state
+        theirs = talk + wrap_up
+        share = 3 / 1800 * theirs  # of wang_wei's time on accounts' calls
+        assert state.agents == pytest.approx(round(1 - share + share * ours / theirs, 3), abs=1e-3)
+        assert (state.agents > 1.0) == (theirs < ours)
+
+
 def test_patience_counts_the_callers_still_waiting_as_at_least_that_patient() -> None:
     """Known data: 2,000 callers of exponential patience (mean 300 s) in a surge, half still waiting.
 

@@ -84,13 +84,13 @@ class Counters:
 class LiveFeed:
     """The hotline's live figures for one replication, and the QueueState live.py makes of them."""
 
-    def __init__(self, sc: Scenario, profile: dict[str, Any] | None) -> None:
+    def __init__(self, sc: Scenario, profiles: list[dict[str, Any]] | None) -> None:
         self.sc = sc
         self.cfg = hotline_file(sc)
         self.live = LiveQueues(cfg=self.cfg, conn=cast(Any, None), queues=cast(Any, None))
         self.names = [d.name for d in sc.departments]
         self.counters = [Counters() for _ in sc.departments]
-        self.summary = json.dumps(profile) if profile else None
+        self.summaries = [json.dumps(p) for p in profiles] if profiles else [None] * len(sc.departments)
 
     # -- what the hotline counts, as it happens -------------------------------------------------
 
@@ -152,7 +152,8 @@ class LiveFeed:
         stats = [values.get(f, c.offered.get(int(f.split(":")[1]), 0) if f.startswith("offered:") else None)
                  for f in reads.stat_fields]  # fmt: skip
         longest = [(f"CA{i}", float(_ms(t))) for i, t in enumerate(waiting_since[dept][:64])]
-        replies: list[Any] = [staffed, above, ready, stats, self.summary, len(waiting_since[dept]), longest]
+        summary = self.summaries[dept]
+        replies: list[Any] = [staffed, above, ready, stats, summary, len(waiting_since[dept]), longest]
         for other in reads.others:
             o = self.names.index(other)
             theirs = self.counters[o]
@@ -163,6 +164,8 @@ class LiveFeed:
                 "first_offer_ms": theirs.first_offer_ms,
             }
             fields = [counters[f] for f in reads.other_fields]
-            replies += [len(waiting_since[o]), fields, staffed]  # every agent serves every department
+            # Every agent serves every department, in the order `order` gives them.
+            ours_first = staffed if order.index(dept) < order.index(o) else 0
+            replies += [len(waiting_since[o]), fields, staffed, ours_first]
         state, _ = reads.parse(replies, ahead, waited)
         return state

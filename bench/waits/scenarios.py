@@ -16,6 +16,9 @@ from dataclasses import dataclass, field
 HANDLE = 300.0
 PATIENCE = 600.0
 HOUR = 3600.0
+# Scenario 6: a blocked card or a fraud report takes longer than a general question.
+SECURITY_HANDLE = 420.0
+GENERAL_HANDLE = 180.0
 # Long-tailed patience (scenario 10): many callers hang up within the first minutes, the rest
 # wait long. A mixture of two exponentials, (share, mean): 40% of callers with a mean of one
 # minute, 60% with 16 minutes; the mean is still PATIENCE. Its hazard falls with the time waited:
@@ -75,11 +78,13 @@ def flat(rate: float) -> Rate:
 
 @dataclass(frozen=True)
 class Department:
-    """Callers of one department: how they arrive and their class (0 is served first)."""
+    """Callers of one department: how they arrive, their class (0 is served first), and the mean
+    handle time of their calls (the law is the scenario's)."""
 
     name: str
     arrivals: Rate
     priority: int = 0
+    handle: float = HANDLE
 
 
 @dataclass(frozen=True)
@@ -201,8 +206,8 @@ SCENARIOS: tuple[Scenario, ...] = (
         "2 depts, priority",
         50,
         (
-            Department("security", flat(load(0.20 * 50)), priority=0),
-            Department("general", flat(load(0.80 * 50)), priority=1),
+            Department("security", flat(load(0.20 * 50, SECURITY_HANDLE)), 0, SECURITY_HANDLE),
+            Department("general", flat(load(0.80 * 50, GENERAL_HANDLE)), 1, GENERAL_HANDLE),
         ),
         patience=PATIENCE,
         target=1.20,
