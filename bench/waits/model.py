@@ -22,7 +22,7 @@ from simpy.events import ProcessGenerator
 from bench.waits import predictors as P
 from bench.waits.future import Handle, Snapshot, markov_mean, markov_variance, resimulate
 from bench.waits.live_path import LiveFeed
-from bench.waits.scenarios import Scenario, patience_sample
+from bench.waits.scenarios import Scenario, flat, patience_sample
 from bench.waits.scoring import Tally
 from ivr.waits.estimate import QueueState, estimate
 
@@ -362,7 +362,9 @@ class Hotline:
             logged_in=self.logged_in,
             target=self.target,
             plan=[p for p in self.plan if p[0] > now],
-            overtaking=tuple(self.sc.departments[d].arrivals for d in higher),
+            # Higher classes arrive at their rate of this instant, as if it went on: the state
+            # holds the present rate, not when a surge will end (nobody can know that).
+            overtaking=tuple(flat(self.sc.departments[d].arrivals.at(now)) for d in higher),
             patience=self.sc.patience,
             handle=self.handles[c.dept],
             patience_law=self.sc.patience_law,

@@ -30,7 +30,7 @@ PREDICTORS = (PRODUCT, LIVE, ANNOUNCED, HEAD_OF_LINE, LAST_SERVED, RECENT, NOW_W
 PUBLISHED = (HEAD_OF_LINE, LAST_SERVED, RECENT, NOW_WAITING, ASTERISK, ERLANG_QL)
 
 RECENT_WAITS = 10
-OVERTAKING_WINDOW = 1800.0  # the rate of higher-class arrivals is what the last half hour saw
+OVERTAKING_WINDOW = 300.0  # the rate of higher-class arrivals is what the last five minutes saw
 
 
 def said_range(est: Estimate | None) -> tuple[float, float] | None:
@@ -111,7 +111,7 @@ class DepartmentHistory:
         return self.waited_sum / self.abandoned if self.abandoned else None
 
     def arrival_rate(self, now: float) -> float:
-        """Calls per second over the last half hour."""
+        """Calls per second over the last OVERTAKING_WINDOW seconds."""
         while self.arrivals and self.arrivals[0] < now - OVERTAKING_WINDOW:
             self.arrivals.popleft()
         return len(self.arrivals) / min(OVERTAKING_WINDOW, max(now, 1.0))

@@ -85,6 +85,7 @@ class Department:
     arrivals: Rate
     priority: int = 0
     handle: float = HANDLE
+    queue: str = ""  # the hotline department whose queue these callers join ("": their own)
 
 
 @dataclass(frozen=True)
@@ -150,6 +151,15 @@ def _rising_day() -> Rate:
     h = HOUR
     return Rate(
         ((0.0, load(30)), (1.0 * h, load(30)), (2.5 * h, load(48)), (4.5 * h, load(48)), (6.0 * h, load(30)))
+    )
+
+
+def _priority_surge() -> Rate:
+    """Priority callers at 10% of 50 agents, five times that for half an hour (a card outage)."""
+    h, m = HOUR, 60.0
+    base, surge = load(0.10 * 50), load(0.50 * 50)
+    return Rate(
+        ((0.0, base), (2 * h, base), (2 * h + 2 * m, surge), (2 * h + 30 * m, surge), (2 * h + 32 * m, base))
     )
 
 
@@ -256,6 +266,24 @@ SCENARIOS: tuple[Scenario, ...] = (
 )
 
 
+SCENARIOS += (
+    Scenario(
+        11,
+        "priority surge 5x",
+        50,
+        (
+            Department("priority", _priority_surge(), priority=0, queue="cards"),
+            Department("standard", flat(load(0.80 * 50)), priority=1, queue="cards"),
+        ),
+        patience=PATIENCE,
+        warmup=1.5 * HOUR,
+        horizon=3.5 * HOUR,
+        target=1.20,
+        resim_share=0.05,
+    ),
+)
+
+
 def scenario(number: int) -> Scenario:
     """The scenario with this number."""
     for s in SCENARIOS:
@@ -268,6 +296,6 @@ def shortened(s: Scenario, factor: float) -> Scenario:
     """The scenario over a shorter measured window (for --quick), the same day otherwise."""
     from dataclasses import replace
 
-    if s.number in (3, 5, 8, 9):  # a day's shape: keep the day, it is what the scenario is about
+    if s.number in (3, 5, 8, 9, 11):  # a day's shape: keep the day, it is what the scenario is about
         return s
     return replace(s, horizon=s.warmup + (s.horizon - s.warmup) * factor)

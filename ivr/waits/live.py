@@ -29,7 +29,10 @@ Where each input of `QueueState` comes from:
   of those), over the callers who abandoned, with the profile's patience worth PRIOR_ABANDONS
   abandons. Leaving out callers still waiting made the hotline believe, in a surge, that callers
   are far less patient than they are.
-- overtaking: today's arrivals of higher classes per second since the day's first caller.
+- overtaking: the arrivals of higher classes per second over a recent window (a count decayed
+  over RECENT_ARRIVALS_SECONDS, brought up to date and kept by the read script itself, so no
+  webhook writes more; `learned.decayed_arrivals` is its arithmetic). The day's average lagged
+  a surge of higher classes by hours.
 - staffing changes: the planned staffing of the hotline file for the coming hours, by quarter
   hour (else the agents the profile saw in those hours), applied as a difference to the agents
   there now.
@@ -53,9 +56,11 @@ from ivr.scripts import Script
 from ivr.waits.estimate import Estimate, QueueState, estimate
 from ivr.waits.learned import (  # noqa: F401 (censored_patience: read from here by the tests)
     MIN_HANDLED_TODAY,
+    RECENT_ARRIVALS_SECONDS,
     censored_patience,
     censored_talk_time,
     handle_cv_of,
+    recent_rate,
 )
 from ivr.waits.profile import DEFAULT_HANDLE_SECONDS, hour_of_week, quietest_on_next_open_day
 
@@ -97,7 +102,7 @@ class LiveQueues:
     queues: Queues
 
 
-# Everything a department's QueueState is made from, in one call, in `Reads.queue`'s order: 7 + 4
+# Everything a department's QueueState is made from, in one call, in `Reads.queue`'s order: 8 + 4
 # per other department reads, each O(1) (ZCARD, HMGET of named fields, HGET) or O(log n + 64)
 # (the longest waiters), but HGETALL of the staffed agents' departments taken first and, of each
 # other department, HVALS of the same (one field per staffed agent, counted in the script). One
@@ -110,17 +115,49 @@ local flat, above = redis.call('HGETALL', KEYS[2]), {}
 for i = 1, #flat, 2 do above[flat[i]] = flat[i + 1] end
 out[2] = above
 out[3] = redis.call('ZCARD', KEYS[3])
-out[4] = redis.call('HMGET', KEYS[4], unpack(ARGV, 4, 3 + tonumber(ARGV[2])))
+out[4] = redis.call('HMGET', KEYS[4], unpack(ARGV, 7, 6 + tonumber(ARGV[2])))
 out[5] = redis.call('HGET', KEYS[5], 'summary')
 out[6] = redis.call('ZCARD', KEYS[6])
 local scored, longest = redis.call('ZRANGE', KEYS[6], 0, tonumber(ARGV[1]) - 1, 'WITHSCORES'), {}
 for i = 1, #scored, 2 do longest[#longest + 1] = {scored[i], tonumber(scored[i + 1])} end
 out[7] = longest
+-- The recent arrivals of each higher class: a decayed count brought up to now and kept (the
+-- arithmetic of learned.decayed_arrivals, its reference).
+local now, tau, rank = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
+local recent = {}
+if rank > 0 then
+  local first = tonumber(redis.call('HGET', KEYS[4], 'first_offer_ms'))
+  for r = 0, rank - 1 do
+    local offered = tonumber(redis.call('HGET', KEYS[4], 'offered:' .. r)) or 0
+    local s = redis.call('HMGET', KEYS[7], 'at:' .. r, 'seen:' .. r, 'n:' .. r, 'since:' .. r)
+    local at, seen, n, since = tonumber(s[1]), tonumber(s[2]), tonumber(s[3]), tonumber(s[4])
+    if not at then
+      local start = now
+      if first and first < now then start = first end
+      at, seen, n, since = start, 0, 0, start
+    end
+    local new = offered - seen
+    if offered < seen then new = offered end
+    local span = math.max(now - at, 0) / 1000
+    if span > 0 then
+      local decay = math.exp(-span / tau)
+      n = n * decay + new * tau / span * (1 - decay)
+    else
+      n = n + new
+    end
+    at = math.max(at, now)
+    redis.call('HSET', KEYS[7], 'at:' .. r, string.format('%.17g', at), 'seen:' .. r, offered,
+      'n:' .. r, string.format('%.17g', n), 'since:' .. r, string.format('%.17g', since))
+    recent[#recent + 1] = {n, since}
+  end
+  redis.call('PEXPIRE', KEYS[7], 172800000)
+end
+out[8] = recent
 -- Each other department: its callers waiting, its counters, its staffed agents, and how many of
 -- those take this department before it (their calls free agents who then take ours).
-local other_fields = {unpack(ARGV, 4 + tonumber(ARGV[2]))}
+local other_fields = {unpack(ARGV, 7 + tonumber(ARGV[2]))}
 local ours = ',' .. ARGV[3] .. ','
-for i = 7, #KEYS, 4 do
+for i = 8, #KEYS, 4 do
   out[#out + 1] = redis.call('ZCARD', KEYS[i])
   out[#out + 1] = redis.call('HMGET', KEYS[i + 1], unpack(other_fields))
   out[#out + 1] = redis.call('ZCARD', KEYS[i + 2])
@@ -134,8 +171,8 @@ return cjson.encode(out)
 """
 _READS = Script(
     _READS_LUA,
-    keys=("staffed", "above", "ready", "stats", "profile", "since", "others*"),
-    args=("censored", "count", "department", "fields*"),
+    keys=("staffed", "above", "ready", "stats", "profile", "since", "recent", "others*"),
+    args=("censored", "count", "department", "now_ms", "tau", "rank", "fields*"),
 )
 
 
@@ -153,7 +190,7 @@ class Reads:
 
     def queue(self, pipe: redis.client.Pipeline) -> None:
         """Add the reads to `pipe`: one script call (`_READS`); `replies` unpacks its reply into
-        the 7 + 4 per other department replies `parse` takes, in this order."""
+        the 8 + 4 per other department replies `parse` takes, in this order."""
         dept = self.department
         _READS.queue(
             pipe,
@@ -163,6 +200,7 @@ class Reads:
             stats=keys.department_stats(dept, self.day),
             profile=keys.profile(dept),
             since=keys.queue_since(dept),
+            recent=keys.recent_arrivals(dept, self.day),
             # What competes for shared agents: the other departments' callers waiting, their
             # counters, their staffed agents and which of those take this department first.
             others=[
@@ -178,6 +216,9 @@ class Reads:
             censored=CENSORED_READ,
             count=len(self.stat_fields),
             department=dept,
+            now_ms=arrival_ms(self.now),
+            tau=RECENT_ARRIVALS_SECONDS,
+            rank=self.rank,
             fields=[*self.stat_fields, *self.other_fields],
         )
 
@@ -191,6 +232,7 @@ class Reads:
         """The replies `parse` takes, from the one reply of `queue`'s script."""
         out: list[Any] = json.loads(reply)
         out[6] = [(sid, score) for sid, score in out[6]] if out[6] else []  # an empty Lua table is {}
+        out[7] = [(float(n), float(since)) for n, since in out[7]] if out[7] else []
         return out
 
     def _shared(
@@ -260,7 +302,7 @@ class Reads:
 
     def parse(self, replies: list[Any], ahead: int, waited_seconds: float) -> tuple[QueueState, dict]:
         """The QueueState from the replies of `queue`, and the profile summary ({} if none yet)."""
-        staffed, above, ready, stats, summary_text, waiting, longest, *others = replies
+        staffed, above, ready, stats, summary_text, waiting, longest, recent, *others = replies
         values = dict(zip(self.stat_fields, (float(v or 0) for v in stats), strict=True))
         summary: dict[str, Any] = json.loads(summary_text) if summary_text else {}
         how = hour_of_week(self.now, self.live.cfg.hotline.timezone)
@@ -285,10 +327,7 @@ class Reads:
             sum(still),
             summary.get("patience"),
         )
-        overtaking = 0.0
-        if self.rank > 0 and values["first_offer_ms"]:
-            window = max((now_ms - values["first_offer_ms"]) / 1000, MIN_RATE_WINDOW_SECONDS)
-            overtaking = sum(values[f"offered:{r}"] for r in range(self.rank)) / window
+        overtaking = sum(recent_rate(count, since, now_ms) for count, since in recent or [])
         agents, shared_ahead = self._shared(
             int(staffed), above or {}, others, handle + department.wrap_up_seconds, now_ms
         )
