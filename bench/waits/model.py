@@ -168,7 +168,6 @@ class Hotline:
         self._mark()
         scored = self.sc.warmup <= now < self.sc.horizon
         c = Caller(d, self.seq, now, scored, self.env.event())
-        self.history[d].arrived(now)
         self.feed.offered(d, now)
         if scored:
             self.tally.arrivals += 1
@@ -297,7 +296,9 @@ class Hotline:
             ahead=self._ahead(c),
             mean_handle_seconds=self._pool_handle(now),
             mean_patience_seconds=hist.mean_patience,
-            overtaking_per_second=sum(self.history[d].arrival_rate(now) for d in higher),
+            # The arrival rate of higher classes this instant: the simulation knows it (the live
+            # path learns it from the counts of the last minutes).
+            overtaking_per_second=sum(self.sc.departments[d].arrivals.at(now) for d in higher),
             staffing_changes=self._staffing_changes(now),
             waited_seconds=now - c.arrived,
         )

@@ -122,7 +122,7 @@ loop), with the `QueueState` the hotline itself builds from its live state:
   calls);
 - `mean_patience_seconds`: time spent waiting by all callers divided by the callers who hung up
   (the estimate of exponential patience from abandonment; 500 past abandons to start from);
-- `overtaking_per_second`: arrivals of higher classes over the last five minutes;
+- `overtaking_per_second`: the arrival rate of higher classes at that instant;
 - `staffing_changes`: the planned staffing still to come; agents who stay past the end of
   their shift to finish a call count as a change now to the planned number;
 - `waited_seconds`: the caller's time on hold.
