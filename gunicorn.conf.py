@@ -30,9 +30,13 @@ def child_exit(server: Arbiter, worker: Worker) -> None:
 
 def post_worker_init(worker: Worker) -> None:
     """On SIGTERM, end the worker's live streams first: an open desktop or wallboard would hold its
-    thread, and the worker, until the graceful timeout, and a restart or `make run`'s Ctrl-C with it."""
-    from ivr.web.live import hub_of
+    thread, and the worker, until the graceful timeout, and a restart or `make run`'s Ctrl-C with it.
+    An app without live streams (the web benchmark's peers, served under these same settings) has
+    nothing to end."""
+    from ivr.web.live import EXTENSION, hub_of
 
+    if EXTENSION not in getattr(worker.wsgi, "extensions", {}):
+        return
     hub = hub_of(worker.wsgi)
     previous = signal.getsignal(signal.SIGTERM)
 

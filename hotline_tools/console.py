@@ -139,7 +139,9 @@ def screen_pop(pop: Json) -> list[str]:
     ]
     for note in pop["notes"]:
         where = f" -> {note['to']}" if note.get("to") else ""
-        lines.append(f"  note ({note['kind']}{where}, {note['agent']}): {note['text']}")
+        kind = f"{note['kind']}: {note['disposition']}" if note.get("disposition") else note["kind"]
+        text = f": {note['text']}" if note.get("text") else ""  # a wrap-up may carry no words
+        lines.append(f"  note ({kind}{where}, {note['agent']}){text}")
     if pop.get("disposition"):
         lines.append(f"  disposition: {pop['disposition']}")
     if pop.get("on_hold"):

@@ -120,6 +120,8 @@ class RetryingConnect(_ConnectionBase):
 
     def connect(self) -> None:
         """Connect, retrying with backoff while the window (and the thread's budget) lasts."""
+        if self._sock:  # connected: redis-py's connect would return at once (the pool asks every command)
+            return
         deadline = time.monotonic() + self.connect_window
         shared = getattr(_budget, "deadline", None)
         if shared is not None:

@@ -71,7 +71,8 @@ def rule(name: str) -> str:
 
 def path(name: str, state: UrlState | None = None, **path_args: str) -> str:
     """The route's path, its `<args>` filled in and `state` as the query (none when empty)."""
-    filled = PATH_ARG.sub(lambda m: quote(path_args[m.group(1)], safe=""), ROUTES[name])
+    route = ROUTES[name]
+    filled = PATH_ARG.sub(lambda m: quote(path_args[m.group(1)], safe=""), route) if "<" in route else route
     query = state.to_query() if state is not None else ""
     return f"{filled}?{query}" if query else filled
 

@@ -22,6 +22,9 @@ from ivr.digits import whole_number
 
 # Characters written as they are in a query value (a list of slots is joined with commas).
 SAFE = ","
+# Each kind's fields with their Arg and default, read from the dataclass once (every webhook
+# reads and writes its state: dataclasses.fields() per call was a hold turn's 10 us).
+_FIELDS: dict[type, list[tuple[str, Arg, Any]]] = {}
 
 
 @dataclass(frozen=True)
@@ -48,7 +51,11 @@ class UrlState:
 
     @classmethod
     def _fields(cls) -> list[tuple[str, Arg, Any]]:
-        return [(f.name, f.metadata["arg"], f.default) for f in fields(cls) if "arg" in f.metadata]
+        found = _FIELDS.get(cls)
+        if found is None:
+            found = [(f.name, f.metadata["arg"], f.default) for f in fields(cls) if "arg" in f.metadata]
+            _FIELDS[cls] = found
+        return found
 
     def pairs(self) -> list[tuple[str, str]]:
         """The (key, value) pairs the URL carries, in field order."""

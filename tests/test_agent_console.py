@@ -13,7 +13,7 @@ import pytest
 import redis
 from flask import Flask
 
-from hotline_tools.console import Console, HttpApi, groups, main, run, specialist_lines
+from hotline_tools.console import Console, HttpApi, groups, main, run, screen_pop, specialist_lines
 from ivr import keys
 from ivr.settings import DEFAULT_HOTLINE_CONFIG
 from standin.phone import Call
@@ -174,3 +174,27 @@ def test_an_unreachable_hotline_says_to_start_it() -> None:
     session = Session()
     assert session.run(HttpApi(f"http://127.0.0.1:{port}", "token", timeout=2), iter([])) == 2
     assert f"does not answer at http://127.0.0.1:{port}: start it with `make run`" in session.text()
+
+
+def test_a_wrap_up_without_words_shows_its_disposition_not_an_empty_note() -> None:
+    """The next agent's screen pop of a transferred call names the first agent's wrap-up."""
+    pop = {
+        "ref": "261124000017",
+        "status": "connected",
+        "verification": "caller_id",
+        "verified": True,
+        "account": DEMO_ACCOUNT,
+        "issue": "card_stolen",
+        "department": "security",
+        "priority": 1,
+        "language": "zh-CN",
+        "waited_seconds": 40,
+        "previous_calls_7d": 0,
+        "notes": [
+            {"kind": "transfer", "to": "security", "agent": "li_na", "text": "card stolen"},
+            {"kind": "wrapup", "disposition": "transferred", "agent": "li_na", "text": ""},
+        ],
+    }
+    lines = screen_pop(pop)
+    assert "  note (transfer -> security, li_na): card stolen" in lines
+    assert "  note (wrapup: transferred, li_na)" in lines

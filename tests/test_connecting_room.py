@@ -317,6 +317,34 @@ def test_an_agent_who_misses_a_called_back_customer_in_the_room_means_a_new_call
     assert (record["status"], record["cb_status"]) == ("callback", "waiting")
 
 
+def test_an_agent_leg_into_a_customers_room_whose_end_was_never_reported_is_settled_by_the_reaper(
+    cb_room_app: Flask, switchboard: Switchboard, redis_conn: redis.Redis, clock: FixedClock
+) -> None:
+    """The agent's leg rang out, and its status callback met a Redis outage: Twilio knows it is
+    over, the hotline does not. The reaper asks Twilio about that leg (not only the customer's),
+    counts the agent not reached, and the customer hears so: they are called again soon."""
+    app = cb_room_app
+    asker = callbacks.on_hold(app, switchboard)
+    callbacks.ask_callback(asker)
+    callbacks.ready(app, "li_na")
+    (placed,) = callbacks.calls_to(switchboard, asker)
+    back = callbacks.customer(app, switchboard, placed)
+    back.press("1")
+    assert back.state == "conference"
+    [leg] = agent_legs(switchboard, asker)
+    leg.status = "no-answer"  # as Twilio has it; the report never reached the hotline
+    hotline = services_of(app)
+    clock.set(clock.now() + timedelta(seconds=hotline.callbacks.check_seconds() + 1))  # the lease ran out
+    reaped = reap_once(hotline, hotline.clock.now())
+    assert reaped.agents == {"li_na": "callback agent no-answer"}
+    agent = hotline.agents.get("li_na")
+    assert agent.state == NOT_READY and agent.reason == "no-answer"
+    back.continue_loop()  # the reaper's REST redirect out of the room
+    assert "客服代表暂时无法接听" in back.heard_text() and back.state == "completed"
+    record = redis_conn.hgetall(keys.call(asker.call_sid))
+    assert (record["status"], record["cb_status"]) == ("callback", "waiting")
+
+
 def test_an_agent_leg_lost_without_a_word_is_ended_by_the_reaper_and_the_caller_put_back(
     app: Flask,
     dial: Callable[..., Call],

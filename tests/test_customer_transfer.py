@@ -346,6 +346,9 @@ def test_each_room_of_a_transferred_customer_keeps_its_own_recording(
         sids = [(r["sid"], r["status"]) for r in listed.get_json()["recordings"]]
         second = [(r.sid, "completed") for r in second_room.recordings]
         assert sids == [(first.sid, "completed"), *second] and len(second) == int(security_records)
+        erased = app.test_cli_runner().invoke(args=["erase", "--number", back.to])
+        assert erased.exit_code == 0, erased.output
+        assert all(r.deleted for r in [first, *second_room.recordings])  # every room's, at Twilio
     finally:
         context.install(None)
 
@@ -404,3 +407,35 @@ def test_a_supervisor_listens_to_a_called_back_customer_and_their_agent(
     back.hangup()  # the customer leaves: the conversation is over, no supervisor to keep
     gone = Api(app).call("POST", f"/api/supervisor/calls/{ref}/monitor", boss, json={"mode": "barge"})
     assert gone.status_code == 409
+
+
+def test_a_first_agent_who_hangs_up_while_the_consulted_phone_rings_puts_the_customer_back(
+    cb_room_app: Flask, switchboard: Switchboard, redis_conn: redis.Redis
+) -> None:
+    """li_na consults wang_wei about a called-back customer and hangs up before he answers: his
+    ring stops, and the customer is told they are transferred and waits at their place in
+    payments on the hotline's call to them (their original call ended long ago)."""
+    app = cb_room_app
+    asker, back, li_na = talking_with_li_na(app, switchboard)
+    hotline = services_of(app)
+    hotline.agents.choose("wang_wei", READY, hotline.clock.now())
+    token = token_for(app, "agent", "li_na")
+    assert (
+        Api(app).call("POST", "/api/agent/call/consult", token, json={"agent": "wang_wei"}).status_code == 200
+    )
+    rooms = switchboard.conferences
+    rooms.deliver()
+    assert hotline.agents.get("wang_wei").state == RINGING
+    mark = back.mark()
+    li_na.hangup()
+    rooms.deliver()
+    assert hotline.agents.get("li_na").state == WRAP_UP and hotline.agents.get("wang_wei").state == READY
+    record = redis_conn.hgetall(keys.call(asker.call_sid))
+    assert (record["status"], record["cb_status"], record["department"]) == (
+        "queued",
+        "transferred",
+        "payments",
+    )
+    back.continue_loop()  # the REST redirect of the customer's leg: out of the room
+    assert "正在为您转接支付与充值" in back.heard_text(mark) and back.state == "looping"
+    assert waiting_in(redis_conn, "payments") == [asker.call_sid]

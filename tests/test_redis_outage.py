@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 import redis
+import yaml
 from flask import Flask
 
 from ivr import create_app, keys
@@ -351,4 +352,42 @@ def test_a_status_callback_during_an_outage_answers_without_a_dial(
     )
     assert reply.status == 200 and "<Dial" not in reply.body and "<Redirect" not in reply.body
     own_redis.start()
+    context.install(None)
+
+
+def test_an_agent_who_picks_up_their_room_leg_during_an_outage_is_kept_on_the_line(
+    own_redis: Server,
+    app_settings: dict[str, Any],
+    clock: FixedClock,
+    switchboard: Switchboard,
+    tmp_path: Path,
+) -> None:
+    """Connecting through rooms: the agent answers the leg into the caller's room while Redis is
+    down. Hung up on, their phone would be free while the hotline still thinks it rings (the
+    leg's report meets the outage too); instead they are kept on the line, and once Redis is
+    back they hear the whisper and join the caller."""
+    from tests.test_connecting_room import agent_legs, answer
+
+    root = Path(__file__).resolve().parent.parent
+    data = yaml.safe_load((root / "hotline.yaml").read_text(encoding="utf-8"))
+    data["hotline"]["connect_via"] = "conference"
+    for department in data["departments"].values():
+        department["record"] = False
+    (tmp_path / "demo_accounts.yaml").write_text((root / "demo_accounts.yaml").read_text(encoding="utf-8"))
+    (tmp_path / "hotline.yaml").write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    app = hotline_on(own_redis.url, {**app_settings, "hotline_config": tmp_path / "hotline.yaml"}, clock)
+    call = payments_caller(dialer(app, switchboard))
+    go_ready(Api(app), token_for(app, "agent", "li_na"), jobs_runner(app))
+    call.continue_loop()  # the matcher's redirect: into the room, li_na's leg placed
+    assert call.state == "conference"
+    [leg] = agent_legs(switchboard, call)
+    own_redis.kill()
+    phone = answer(app, switchboard, leg)
+    assert phone.state == "looping" and "rg=" in phone.request_paths()[-1]  # kept on the line
+    own_redis.start()
+    phone.continue_loop()
+    assert phone.state == "conference" and "支付与充值来电" in phone.heard_text()
+    assert own_redis.client().hget(keys.agent("li_na"), "state") == "on_call"
+    room = switchboard.conferences.find(f"call-{call.call_sid}")
+    assert room is not None and room.hears(call.call_sid, leg.sid)
     context.install(None)

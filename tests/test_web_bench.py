@@ -5,15 +5,18 @@ The benchmark itself (`make webbench`) runs by hand: it needs wrk and both cores
 
 from __future__ import annotations
 
+import runpy
 import shlex
+import signal
 import xml.etree.ElementTree as ET
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
 from bench.web.fill import Request
 from bench.web.load import write_requests
-from bench.web.peers import create_sample
+from bench.web.peers import create_floor, create_sample
 from bench.web.servers import PROJECT_ROOT, procfile_web_args
 
 
@@ -56,3 +59,17 @@ def test_the_request_file_keeps_each_request_on_its_own_line(tmp_path: Path) -> 
     assert lines == ["POST\t/voice/hold?p=3\tX-Twilio-Signature=abc=\x01A=b\tCallSid=CA1&From=%2B86"] * 2
     with pytest.raises(ValueError):
         write_requests(tmp_path / "bad.txt", [Request("POST", "/x", {}, "a=1\tb")])
+
+
+def test_the_peer_apps_start_under_the_procfiles_gunicorn_settings(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """gunicorn.conf.py's worker hook ends a hotline worker's live streams on SIGTERM; the floor and
+    the sample have none, and their workers must start all the same (they did not: the benchmark
+    could not run)."""
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path))  # the settings file empties it
+    settings = runpy.run_path(str(PROJECT_ROOT / "gunicorn.conf.py"))
+    before = signal.getsignal(signal.SIGTERM)
+    for app in (create_floor(), create_sample()):
+        settings["post_worker_init"](SimpleNamespace(wsgi=app))
+    assert signal.getsignal(signal.SIGTERM) is before

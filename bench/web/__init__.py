@@ -14,4 +14,7 @@ within its round, and the table shows the median and the spread of the rounds). 
 read from /proc (the gunicorn master and workers, and Redis) around each run. Then an open-loop
 search for the most callers held at the real cadence (a turn a minute each) with the turn's p99
 under 100 ms and no wrong answer.
+
+`python -m bench.web.profile` (bench/web/profile.py) says where one request's CPU goes: the same
+data set and requests, called in process without gunicorn, with cProfile's table on request.
 """

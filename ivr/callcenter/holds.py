@@ -58,7 +58,7 @@ from ivr.callcenter.transfers import customer_wait_path
 from ivr.hotline.schema import HotlineFile
 from ivr.jobs import JobQueue
 from ivr.redis_types import scored, text_or_none, texts
-from ivr.urlstate import HOLD_AGAIN
+from ivr.urlstate import HOLD_AGAIN, Attempt
 
 log = logging.getLogger(__name__)
 
@@ -220,6 +220,13 @@ class Holds:
                 reason = over if over in UNANSWERED else "no_response"
             callbacks.not_reached(record.sid, attempt, reason, now)
             return f"callback {reason}"
+        leg = record.get("agent_leg")
+        if record.get("cb_status") == "answered" and leg.startswith("CA"):
+            # The customer waits in their room for the agent's leg; a leg whose end was never
+            # reported (its webhooks met a Redis outage) would keep them there for good.
+            leg_status = self.twilio_status(leg, reaped)
+            if leg_status in OVER:
+                return self._room_agent_lost(agent, record, leg_status, now)
         unanswered = over in NOT_ANSWERED_YET and record.get("cb_status") == "calling"
         if unanswered and callbacks.ring_overdue(record, now):
             # Still not answered past its ring timeout (a carrier that never reports back):
@@ -229,6 +236,16 @@ class Holds:
             return "callback no-answer"
         self.agents.renew_hold(agent.id, now + timedelta(seconds=callbacks.check_seconds()))
         return "callback in progress"
+
+    def _room_agent_lost(self, agent: AgentView, record: CallRecord, leg_status: str, now: datetime) -> str:
+        """The agent's leg into a called-back customer's room is over, unreported: as its report
+        would have, the agent is not reached and the customer hears so and is called again soon."""
+        reason = leg_status if leg_status in ("no-answer", "busy", "failed") else "failed"
+        if self.connections.dial_ended(record, agent.id, reason, 0, now) == "requeued":
+            self.callbacks.agent_missed(record)
+            attempt = Attempt(record.sid, int(record.get("cb_attempt") or 0), agent.id)
+            self.twilio.redirect(record.get("cb_call"), routes.path("callback_dial_result", attempt))
+        return f"callback agent {reason}"
 
     def agents_on_call(self, agents: list[AgentView], now: datetime, reaped: Reaped) -> None:
         """Agents on a call whose call Twilio says is over (its reports were lost): wrap-up."""

@@ -36,7 +36,9 @@ function render(state) {
     const notes = $("pop-notes");
     notes.replaceChildren(...call.notes.map((note) => {
       const item = document.createElement("li");
-      item.textContent = `${note.agent}${note.to ? " → " + note.to : ""}: ${note.text}`;
+      // A wrap-up may carry a disposition and no words: show what there is, never a bare colon.
+      const what = [note.disposition, note.text].filter(Boolean).join(": ");
+      item.textContent = `${note.agent}${note.to ? " → " + note.to : ""}${what ? ": " + what : ""}`;
       return item;
     }));
   }

@@ -38,12 +38,17 @@ def hold_url(base: str, state: LoopState) -> str:
     return routes.url(base, "hold", state)
 
 
-def key_gather(resp: twiml.Document, lang: Language, base: str, state: LoopState) -> Gather:
-    """The Gather around a whole hold turn: one key, any key (`#` too), to the callback offer."""
+def keys_url(base: str, state: LoopState) -> str:
+    """Where a key pressed on hold goes (the callback offer), remembering `state`."""
+    return routes.url(base, "callback_offer", state)
+
+
+def key_gather(resp: twiml.Document, lang: Language, action: str) -> Gather:
+    """The Gather around a whole hold turn: one key, any key (`#` too), to `action` (`keys_url`)."""
     return twiml.gather(
         resp,
         lang,
-        routes.url(base, "callback_offer", state),
+        action,
         num_digits=1,
         timeout=KEY_TIMEOUT_SECONDS,
         speech=False,

@@ -32,6 +32,7 @@ from ivr.voice.webhook import (
     language_of,
     link,
     no_caller,
+    ride_out_outage,
     this_call,
     twilio_webhook,
 )
@@ -106,8 +107,16 @@ def wait() -> twiml.Document:
     return twiml.room_music(music)
 
 
+def _agent_through_outage() -> twiml.Document:
+    """The agent picked up while Redis is out of reach: kept on the line (a word, a pause, the
+    same request) while the grace lasts, then the whisper and the room. Hanging up on them would
+    leave the hotline thinking their phone still rings (its report would meet the outage too);
+    past the grace their leg ends, and the reaper settles the match."""
+    return ride_out_outage() or twiml.hangup()
+
+
 @bp.post(routes.rule("room_agent"))
-@twilio_webhook(outage=no_caller)
+@twilio_webhook(outage=_agent_through_outage)
 def agent_answered() -> twiml.Document:
     """The agent's leg is answered: the whisper, then the caller's room (it starts then)."""
     hotline = services()

@@ -10,7 +10,9 @@ Redis-free fallback can share them.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TypeAlias
+from xml.sax.saxutils import escape
 
 from twilio.twiml.voice_response import Gather, VoiceResponse
 
@@ -24,6 +26,63 @@ Document: TypeAlias = VoiceResponse
 def document() -> Document:
     """A new, empty TwiML document (answered as is, it is what Twilio ignores: a status callback)."""
     return VoiceResponse()
+
+
+class Rendered(str):
+    """A document already written out (a filled `Template`): answered as it is."""
+
+
+def render(doc: Document | Rendered) -> str:
+    """The text a webhook answers: twilio's library writes the document (`str(doc)`)."""
+    return doc if isinstance(doc, Rendered) else str(doc)
+
+
+# A value's escapes where a slot stands: the ones ElementTree (under twilio's `str(doc)`) uses for a
+# text and for an attribute, so that a filled template is the text twilio writes for the same
+# document (tests/test_twiml_render.py).
+_IN_ATTRIBUTE = {'"': "&quot;", "\r": "&#13;", "\n": "&#10;", "\t": "&#09;"}
+
+# Marks a slot in a template's document: a control character no prompt, URL or voice name holds.
+SLOT = "\x1f"
+
+
+def slot(name: str) -> str:
+    """Where the value `name` goes in a template's document (as a Say's text, a URL, an attribute)."""
+    return f"{SLOT}{name}{SLOT}"
+
+
+class Template:
+    """A document built once with VoiceResponse around named slots and written once by twilio's
+    library, then written for each request by putting every value in its slot with the escape of
+    its place (an attribute's or a text's): the hold turn, which every waiting caller asks for
+    about once a minute, without building and writing a document each time.
+
+    The text is the one twilio writes for the document built with the values themselves (the hold
+    turn's are compared in tests/test_twiml_render.py). A text slot takes a non-empty value only:
+    an empty one would have written `<Say />`.
+    """
+
+    def __init__(self, doc: Document) -> None:
+        pieces = str(doc).split(SLOT)
+        if len(pieces) % 2 == 0:
+            raise ValueError("a slot marker is not closed")
+        self._literals = pieces[0::2]
+        self._slots: list[tuple[str, bool]] = []  # (name, in an attribute)
+        written = ""
+        for literal, name in zip(pieces[0::2], pieces[1::2], strict=False):
+            written += literal
+            self._slots.append((name, written.rfind("<") > written.rfind(">")))
+
+    def fill(self, values: Mapping[str, str]) -> Rendered:
+        """The document with `values` in their slots."""
+        out = [self._literals[0]]
+        for (name, in_attribute), literal in zip(self._slots, self._literals[1:], strict=True):
+            value = values[name]
+            if not in_attribute and not value:
+                raise ValueError(f"slot {name!r}: an empty text")
+            out.append(escape(value, _IN_ATTRIBUTE) if in_attribute else escape(value))
+            out.append(literal)
+        return Rendered("".join(out))
 
 
 def redirect(url: str, resp: Document | None = None) -> Document:

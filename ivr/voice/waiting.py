@@ -21,7 +21,6 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from flask import Blueprint, request
-from twilio.twiml.voice_response import Gather
 
 from ivr import keys, routes
 from ivr.callcenter.agents import RING_MARGIN_SECONDS, AgentView
@@ -34,7 +33,7 @@ from ivr.redis_types import text_hash
 from ivr.services import services
 from ivr.urlstate import HOLD_AGAIN, AgentLeg
 from ivr.voice import survey, twiml
-from ivr.voice.holdloop import LoopState, hold_through_outage, hold_url, key_gather
+from ivr.voice.holdloop import LoopState, hold_through_outage, hold_url, key_gather, keys_url
 from ivr.voice.room import connect_in_room
 from ivr.voice.webhook import (
     base_url,
@@ -59,7 +58,7 @@ CONNECT_PAUSE_SECONDS = 2
 
 @bp.post(routes.rule("hold"))
 @twilio_webhook(outage=hold_through_outage)
-def hold() -> twiml.Document:
+def hold() -> twiml.Document | twiml.Rendered:
     """One turn of the hold loop: position and wait when they changed, music, and again."""
     hotline = services()
     now = hotline.clock.now()
@@ -75,7 +74,7 @@ def hold() -> twiml.Document:
     # The loop's memory (last announcement, peak message, key hint) rides in its own signed
     # URLs: no write needed to remember it. See ivr/voice/holdloop.py.
     plan = TurnPlan.of(cfg, wait, LoopState.from_args(request.args), now)
-    return _turn_document(cfg, record, wait, plan, now)
+    return turn_rendered(_turn_words(cfg, record, wait, plan, now))
 
 
 def _not_waiting(record: CallRecord, now: datetime) -> twiml.Document | None:
@@ -143,28 +142,78 @@ class TurnPlan:
         return cls(announce, offer, peak, hint, state)
 
 
-def _turn_document(
-    cfg: HotlineFile, record: CallRecord, wait: Wait, plan: TurnPlan, now: datetime
-) -> twiml.Document:
+@dataclass(frozen=True)
+class TurnWords:
+    """A hold turn's document as values: the voice, what it says, the music and its URLs."""
+
+    lang: Language
+    keys_url: str | None  # the Gather's action around the turn (callbacks on), else no Gather
+    says: tuple[str, ...]
+    music: str
+    next_url: str
+
+
+def _turn_words(cfg: HotlineFile, record: CallRecord, wait: Wait, plan: TurnPlan, now: datetime) -> TurnWords:
     """The turn: what the plan says, the hold message and the music, then the next turn."""
     lang = language_of(record)
-    resp = twiml.document()
     base = base_url()
-    # With callbacks on, a key is heard at any moment of the turn, music included.
-    turn = key_gather(resp, lang, base, plan.state) if cfg.callbacks.enabled else resp
+    says: list[str] = []
     if plan.announce:
-        _announce(turn, lang, wait.position, wait.estimate)
+        says += _announce(lang, wait.position, wait.estimate)
     if plan.offer:  # offered on its own only when the wait is long or the caller far back
-        twiml.say(turn, lang, lang.text("callback_offer"))
+        says.append(lang.text("callback_offer"))
     if plan.peak and wait.quiet_slot is not None:
-        twiml.say(turn, lang, peak_text(lang, wait.quiet_slot, now, cfg.hotline.timezone))
-    twiml.say(turn, lang, lang.text("hold_message"))
+        says.append(peak_text(lang, wait.quiet_slot, now, cfg.hotline.timezone))
+    says.append(lang.text("hold_message"))
     if plan.hint:  # once a call: keys work on every turn, offer or not
-        twiml.say(turn, lang, lang.text("callback_hint"))
+        says.append(lang.text("callback_hint"))
     department = cfg.departments[record.get("department")]
-    turn.play(department.hold_music_url or cfg.hotline.hold_music_url)
-    twiml.redirect(hold_url(base, plan.state), resp)
+    return TurnWords(
+        lang,
+        # With callbacks on, a key is heard at any moment of the turn, music included.
+        keys_url(base, plan.state) if cfg.callbacks.enabled else None,
+        tuple(says),
+        department.hold_music_url or cfg.hotline.hold_music_url,
+        hold_url(base, plan.state),
+    )
+
+
+def turn_document(words: TurnWords) -> twiml.Document:
+    """The turn's document, built with VoiceResponse (what `turn_rendered` writes, and its template)."""
+    resp = twiml.document()
+    turn = key_gather(resp, words.lang, words.keys_url) if words.keys_url is not None else resp
+    for text in words.says:
+        twiml.say(turn, words.lang, text)
+    turn.play(words.music)
+    twiml.redirect(words.next_url, resp)
     return resp
+
+
+# A turn's document by its shape (voice, Gather or not, how many Says): built once with
+# VoiceResponse around slots, then only filled (a tenth of a hold turn's CPU was building and
+# writing the same few elements every turn).
+_TEMPLATES: dict[tuple[str, str, bool, int], twiml.Template] = {}
+
+
+def turn_rendered(words: TurnWords) -> twiml.Document | twiml.Rendered:
+    """The turn's document written out: the same text as `turn_document`'s (its template filled)."""
+    if not all(words.says):  # a Say without words is written `<Say />`, which no slot gives
+        return turn_document(words)
+    voice = words.lang.voice
+    shape = (voice.say_voice, voice.say_language, words.keys_url is not None, len(words.says))
+    template = _TEMPLATES.get(shape)
+    if template is None:
+        slots = TurnWords(
+            words.lang,
+            twiml.slot("keys") if words.keys_url is not None else None,
+            tuple(twiml.slot(f"say{i}") for i in range(len(words.says))),
+            twiml.slot("music"),
+            twiml.slot("next"),
+        )
+        template = _TEMPLATES.setdefault(shape, twiml.Template(turn_document(slots)))
+    values = {f"say{i}": text for i, text in enumerate(words.says)}
+    values.update(keys=words.keys_url or "", music=words.music, next=words.next_url)
+    return template.fill(values)
 
 
 def callback_offered(cfg: HotlineFile, position: int, wait: Estimate | None) -> bool:
@@ -176,17 +225,13 @@ def callback_offered(cfg: HotlineFile, position: int, wait: Estimate | None) -> 
     return long_wait or position >= settings.offer_from_position
 
 
-def _announce(
-    resp: twiml.Document | Gather, lang: Language, position: int, estimate: Estimate | None
-) -> None:
-    """Say where the caller stands and how long it should take."""
+def _announce(lang: Language, position: int, estimate: Estimate | None) -> list[str]:
+    """Where the caller stands and how long it should take."""
     ahead = position - 1
-    twiml.say(
-        resp, lang, lang.text("queue_first") if ahead == 0 else lang.text("queue_position", ahead=ahead)
-    )
-    if estimate is None:
-        return  # nobody is serving the queue right now: no number we could stand behind
-    twiml.say(resp, lang, wait_text(lang, estimate))
+    said = [lang.text("queue_first") if ahead == 0 else lang.text("queue_position", ahead=ahead)]
+    if estimate is not None:  # else nobody is serving the queue right now: no number to stand behind
+        said.append(wait_text(lang, estimate))
+    return said
 
 
 def wait_text(lang: Language, estimate: Estimate) -> str:

@@ -44,7 +44,7 @@ log = logging.getLogger("ivr.voice")
 
 CALL_SID = re.compile(r"CA[0-9a-f]{32}")
 
-Handler = Callable[..., twiml.Document]
+Handler = Callable[..., twiml.Document | twiml.Rendered]
 # A Flask view: a webhook handler wrapped by `twilio_webhook`.
 View = Callable[..., Response]
 # What to answer when Redis cannot be reached, or None for the overflow.
@@ -124,9 +124,9 @@ def signature_ok() -> bool:
     return validator.validate(url, params, signature)
 
 
-def xml(resp: twiml.Document) -> Response:
+def xml(resp: twiml.Document | twiml.Rendered) -> Response:
     """A TwiML document as Twilio wants it."""
-    return Response(str(resp), status=200, mimetype="text/xml")
+    return Response(twiml.render(resp), status=200, mimetype="text/xml")
 
 
 def no_caller() -> twiml.Document:

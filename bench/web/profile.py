@@ -1,0 +1,151 @@
+"""`python -m bench.web.profile`: where one request's CPU goes, in process, without HTTP.
+
+The web benchmark says what a webhook costs under gunicorn; this says why. It fills one data set
+as the benchmark does (bench/web/fill.py), builds the hotline's WSGI app in this process, and
+calls it with the benchmark's own pre-signed requests (a hold turn at the middle of the queue, a
+menu step) laid out as gunicorn hands them over (a WSGI environ), one thread: CPU microseconds a
+request by `time.process_time`, and with `--profile` the top of cProfile's table. The static
+floor and the sample-style app are measured the same way, for scale. No sockets, no gunicorn: the
+figures are lower than the benchmark's by what those cost.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import io
+import pstats
+import shutil
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+from werkzeug.test import EnvironBuilder
+
+from bench.web import fill as data
+from bench.web.peers import create_floor, create_sample
+from ivr import create_app
+from ivr.store import embedded_redis
+
+WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+
+
+def environ(request: data.Request) -> dict[str, Any]:
+    """The WSGI environ of a request as it reaches the app behind the TLS proxy."""
+    path, _, query = request.path.partition("?")
+    builder = EnvironBuilder(
+        path=path,
+        query_string=query,
+        method=request.method,
+        headers=list(request.headers.items()),
+        data=request.body.encode() if request.body else None,
+        base_url="http://127.0.0.1:8000",
+    )
+    try:
+        return builder.get_environ()
+    finally:
+        builder.close()
+
+
+def call(app: WsgiApp, env: dict[str, Any]) -> bytes:
+    """One request through the app (a fresh body stream each time), its answer's body."""
+    env = dict(env)
+    body = env["wsgi.input"].getvalue() if hasattr(env["wsgi.input"], "getvalue") else b""
+    env["wsgi.input"] = io.BytesIO(body)
+    status: list[str] = []
+    out = b"".join(app(env, lambda s, h, *a: status.append(s)))
+    if not status or not status[0].startswith("200"):
+        raise RuntimeError(f"{env['PATH_INFO']}: {status} {out[:300]!r}")
+    return out
+
+
+def measure(app: WsgiApp, envs: list[dict[str, Any]], count: int, marker: str) -> float:
+    """CPU microseconds a request over `count` requests rotating through `envs`."""
+    for env in envs:
+        if marker.encode() not in call(app, env):
+            raise RuntimeError(f"{env['PATH_INFO']}: the answer lacks {marker!r}")
+    began = time.process_time()
+    for i in range(count):
+        call(app, envs[i % len(envs)])
+    return (time.process_time() - began) / count * 1e6
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.web.profile", description=__doc__)
+    parser.add_argument("--waiting", type=int, default=1000, help="callers waiting in one department")
+    parser.add_argument("--count", type=int, default=3000, help="requests a measurement")
+    parser.add_argument("--profile", action="store_true", help="print cProfile's top functions")
+    parser.add_argument("--top", type=int, default=40, help="rows of the profile")
+    parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds over the rows")
+    parser.add_argument("--only", default="", help="only the rows whose label holds this text")
+    opts = parser.parse_args(argv)
+    work = Path(tempfile.mkdtemp(prefix="hotline-webprofile-"))
+    embedded = embedded_redis(work / "redis")
+    try:
+        hotline_file = data.bench_hotline_file(work)
+        s = data.DataSet(f"{opts.waiting:,} in one", opts.waiting, False, 1)
+        url = f"{embedded.url}?db={s.db}"
+        filled = data.fill(s, url, hotline_file, work)
+        env = data.app_env(url, hotline_file, work)
+        settings = {
+            "twilio_account_sid": env["TWILIO_ACCOUNT_SID"],
+            "twilio_auth_token": env["TWILIO_AUTH_TOKEN"],
+            "twilio_api_base_url": env["TWILIO_API_BASE_URL"],
+            "public_base_url": env["PUBLIC_BASE_URL"],
+            "redis_url": url,
+            "hotline_config": hotline_file,
+            "data_dir": work / "data",
+        }
+        app = create_app(settings)
+        now = time.time()
+        rows: list[tuple[str, WsgiApp, list[dict[str, Any]], str]] = [
+            ("static TwiML (floor)", create_floor(), [environ(data.floor_request())], "<Play>"),
+            ("sample-style menu", create_sample(), [environ(data.sample_menu("2"))], "/ivr/fees"),
+            ("menu step", app, [environ(data.menu_step(sid)) for sid in filled.menu], "/voice/step/"),
+            (
+                "hold turn, middle",
+                app,
+                [environ(data.hold_turn(sid, pos, now)) for sid, pos in filled.at("middle", 32)],
+                "/voice/callback/offer",
+            ),
+        ]
+        rows = [row for row in rows if opts.only in row[0] or row[0].startswith("static")]
+        measured: dict[str, list[float]] = {row[0]: [] for row in rows}
+        for _ in range(opts.rounds):  # interleaved: a shared machine's drift hits every row alike
+            for label, wsgi, envs, marker in rows:
+                measured[label].append(measure(wsgi, envs, opts.count, marker))
+        floor = min(measured[rows[0][0]])
+        for label, values in measured.items():
+            us = min(values)
+            print(
+                f"{label:<24} {us:8.0f} us CPU a request (least of the rounds; most {max(values):.0f}; "
+                f"{us / floor:5.1f}x the floor; {opts.rounds} x {opts.count} requests, one thread)",
+                flush=True,
+            )
+        if opts.profile:
+            for label, wsgi, envs, _marker in rows[2:]:
+                prof = cProfile.Profile()
+                prof.enable()
+                for i in range(opts.count):
+                    call(wsgi, envs[i % len(envs)])
+                prof.disable()
+                for order in ("tottime", "cumulative"):
+                    out = io.StringIO()
+                    pstats.Stats(prof, stream=out).sort_stats(order).print_stats(opts.top)
+                    print(f"{label}, by {order}:\n{out.getvalue()}")
+        return 0
+    finally:
+        import redis
+
+        try:
+            redis.Redis.from_url(embedded.url).shutdown(nosave=True)
+        except redis.ConnectionError:
+            pass
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
