@@ -27,6 +27,7 @@ from ivr.hotline.schema import Staffing
 from ivr.jobs.periodic import rollup_profiles
 from ivr.services import services_of
 from ivr.waits.estimate import QueueState, estimate
+from ivr.waits.learned import decayed_arrivals, recent_rate
 from ivr.waits.live import (
     LiveQueues,
     censored_patience,
@@ -234,7 +235,8 @@ def test_live_state_counts_shared_agents_overtaking_and_planned_shift_changes(
     state = wait.state
     # Nobody waits in security, which wang_wei takes first: he counts a whole agent here.
     assert (wait.position, state.ahead, state.ready, state.agents) == (4, 3, 1, 1.0)
-    assert state.overtaking_per_second == 3 / 630  # since the day's first caller, 10.5 minutes ago
+    # The first read spreads today's arrivals evenly from the day's first caller, 10.5 minutes ago.
+    assert state.overtaking_per_second == pytest.approx(3 / 630)
     assert state.staffing_changes == ((570.0, 3.0),)  # at 12:00: two more agents than now
     assert state.waited_seconds == 30 and state.mean_handle_seconds == 180 + 30
     assert wait.estimate is not None and wait.estimate == estimate(state)
@@ -258,6 +260,75 @@ def test_live_state_counts_shared_agents_overtaking_and_planned_shift_changes(
     state = wait_for_caller(hotline.live, record, clock.now()).state
     assert state.agents == pytest.approx(0.55) and state.staffing_changes == ((570.0, pytest.approx(2.55)),)
     assert state.ahead == 3 + round(0.55 * 270 / 210)  # the security caller, in accounts' handle times
+
+
+def test_an_agent_shared_with_a_department_taken_after_ours_frees_at_that_departments_pace(
+    app: Flask, redis_conn: redis.Redis, clock: FixedClock
+) -> None:
+    """Security's only agent also takes accounts, after security: part of the time he is on an
+    accounts call, which ends at accounts' pace (short calls: he is free sooner, long: later)."""
+    hotline = services_of(app)
+    clock.set(OPEN_HOURS.replace(hour=11))
+    day = business_day(clock.now(), hotline.config.file.hotline.timezone)
+    hotline.agents.choose("wang_wei", READY, clock.now())  # takes security first, then accounts
+    alone = wait_for_new_caller(hotline.live, "security", clock.now(), day).state
+    assert alone.agents == 1.0  # accounts has answered nobody yet: all of him is security's
+    ours = alone.mean_handle_seconds
+    assert ours is not None
+    wrap_up = hotline.config.file.departments["accounts"].wrap_up_seconds
+    since = arrival_ms(clock.now() - timedelta(minutes=30))
+    for talk in (120.0, 480.0):  # accounts answered 3 calls in half an hour, of 2 minutes, then of 8
+        redis_conn.hset(
+            keys.department_stats("accounts", day),
+            mapping={"answered": 3, "handled": 3, "handle_ms": 3 * talk * 1000, "first_offer_ms": since},
+        )
+        state = wait_for_new_caller(hotline.live, "security", clock.now(), day).state
+        theirs = talk + wrap_up
+        share = 3 / 1800 * theirs  # of wang_wei's time on accounts' calls
+        assert state.agents == pytest.approx(round(1 - share + share * ours / theirs, 3), abs=1e-3)
+        assert (state.agents > 1.0) == (theirs < ours)
+
+
+def test_overtaking_follows_a_surge_of_higher_classes_up_and_back_down(
+    app: Flask, redis_conn: redis.Redis, clock: FixedClock
+) -> None:
+    """A normal caller is overtaken at the rate high-priority callers arrived lately, not over the
+    day: it rises with a burst of them and falls back once they stop (the read script keeps the
+    decayed count, by the arithmetic of `learned.decayed_arrivals`)."""
+    hotline = services_of(app)
+    clock.set(OPEN_HOURS.replace(hour=9))
+    day = business_day(clock.now(), hotline.config.file.hotline.timezone)
+    hotline.agents.choose("wang_wei", READY, clock.now())
+    start = clock.now()
+    hotline.queues.join("CAhigh0", "accounts", "zh-CN", 1, start - timedelta(hours=2), 50, day)
+    hotline.queues.join("CAnormal", "accounts", "zh-CN", 2, start, 50, day)
+    record = CallRecord(
+        "CAnormal",
+        {"department": "accounts", "priority": "normal", "day": day, "queued_at": start.isoformat()},
+    )
+    reference: tuple[float, float, float, float] | None = None
+    first_ms = float(arrival_ms(start - timedelta(hours=2)))
+
+    def overtaking(minutes: float, joining: int) -> float:
+        nonlocal reference
+        for i in range(joining):
+            sid = f"CAburst{minutes}_{i}"
+            hotline.queues.join(sid, "accounts", "zh-CN", 1, clock.now(), 50, day)
+        offered = float(redis_conn.hget(keys.department_stats("accounts", day), "offered:1") or 0)
+        clock.set(start + timedelta(minutes=minutes))
+        rate = wait_for_caller(hotline.live, record, clock.now()).state.overtaking_per_second
+        now_ms = float(arrival_ms(clock.now()))
+        reference = decayed_arrivals(reference, offered, now_ms, first_ms)
+        assert rate == pytest.approx(recent_rate(reference[2], reference[3], now_ms), rel=1e-9)
+        return rate
+
+    quiet = overtaking(0, 0)
+    assert quiet == pytest.approx(1 / 7200, rel=0.01)  # one caller in two hours
+    surge = overtaking(3, 30)  # thirty in three minutes
+    # A five-minute window three minutes into the burst: 45% of its rate, 18 times the day's.
+    assert 30 / 180 / 3 < surge < 30 / 180 and surge > 10 * 31 / (2 * 3600 + 180)
+    after = overtaking(33, 0)  # half an hour without any
+    assert after < surge / 100 and after < 31 / (2 * 3600 + 33 * 60) / 10
 
 
 def test_patience_counts_the_callers_still_waiting_as_at_least_that_patient() -> None:

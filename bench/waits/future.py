@@ -13,6 +13,7 @@ higher-class callers who arrive later overtake them.
 
 from __future__ import annotations
 
+import bisect
 import heapq
 import math
 import random
@@ -78,20 +79,30 @@ def markov_variance(agents: float, ahead: int, mean_handle: float, mean_patience
 
 @dataclass
 class Snapshot:
-    """The state re-simulated: all an omniscient predictor may use, not the future itself."""
+    """The state re-simulated: all an omniscient predictor may use, not the future itself.
+
+    Departments may have handle times of their own: each busy agent's call keeps its law, and
+    each caller ahead (and each higher-class caller who arrives) brings theirs to the agent."""
 
     now: float
     ahead: int
-    busy_elapsed: list[float]  # one per busy agent
+    busy: list[tuple[float, Handle]]  # (elapsed, law of that call), one per busy agent
     idle: int
     logged_in: int
     target: int  # planned agents now; agents above it log off when their call ends
     plan: list[tuple[float, int]]  # (absolute time, agents) still to come
     overtaking: tuple[Rate, ...]  # arrivals of higher classes
     patience: float | None
-    handle: Handle
+    handle: Handle  # the law of this caller's class
     patience_law: str = "exponential"
     ahead_waited: tuple[float, ...] = ()  # per caller ahead, in the order they are served
+    ahead_classes: tuple[tuple[int, Handle], ...] = ()  # (class, law) per caller ahead, in order
+    overtaking_classes: tuple[tuple[int, Handle], ...] = ()  # (class, law) per overtaking Rate
+
+    def queue(self) -> list[tuple[int, Handle]]:
+        """The callers ahead as (class, handle law), in the order they are served."""
+        given = list(self.ahead_classes[: self.ahead])
+        return given + [(0, self.handle)] * (self.ahead - len(given))
 
 
 def resimulate(snap: Snapshot, rng: random.Random, runs: int) -> list[float]:
@@ -104,20 +115,21 @@ def _one_future(snap: Snapshot, rng: random.Random) -> float:
         return _one_future_by_caller(snap, rng)
     t = snap.now
     theta = 1.0 / snap.patience if snap.patience else 0.0
-    busy = [t + snap.handle.residual(rng, e) for e in snap.busy_elapsed]
+    busy = [t + law.residual(rng, e) for e, law in snap.busy]
     heapq.heapify(busy)
-    ahead, idle, logged, target = snap.ahead, snap.idle, snap.logged_in, snap.target
+    queue = snap.queue()  # callers ahead: (class, handle law), in the order they are served
+    idle, logged, target = snap.idle, snap.logged_in, snap.target
     plan = list(snap.plan)
     peak = sum(r.peak for r in snap.overtaking)
     next_arrival = t + rng.expovariate(peak) if peak > 0 else math.inf
+    classes = snap.overtaking_classes or tuple((0, snap.handle) for _ in snap.overtaking)
 
     def take() -> bool:
         """A free agent takes the next caller; True when that is our caller."""
-        nonlocal ahead
-        if ahead == 0:
+        if not queue:
             return True
-        ahead -= 1
-        heapq.heappush(busy, t + snap.handle.sample(rng))
+        _, law = queue.pop(0)
+        heapq.heappush(busy, t + law.sample(rng))
         return False
 
     while True:
@@ -126,7 +138,7 @@ def _one_future(snap: Snapshot, rng: random.Random) -> float:
             if take():
                 return t - snap.now
         t_done = busy[0] if busy else math.inf
-        t_abandon = t + rng.expovariate(ahead * theta) if ahead and theta else math.inf
+        t_abandon = t + rng.expovariate(len(queue) * theta) if queue and theta else math.inf
         t_plan = plan[0][0] if plan else math.inf
         t = min(t_done, t_abandon, next_arrival, t_plan)
         if t == math.inf:
@@ -138,10 +150,14 @@ def _one_future(snap: Snapshot, rng: random.Random) -> float:
             elif take():
                 return t - snap.now
         elif t == t_abandon:
-            ahead -= 1
+            queue.pop(rng.randrange(len(queue)))  # exponential patience: any of them, alike
         elif t == next_arrival:
-            if rng.random() * peak < sum(r.at(t) for r in snap.overtaking):
-                ahead += 1  # a higher class goes first
+            pick = rng.random() * peak
+            for rate, (rank, law) in zip(snap.overtaking, classes, strict=True):
+                pick -= rate.at(t)
+                if pick < 0:  # a higher class goes first, after the callers of its class or above
+                    queue.insert(bisect.bisect_right(queue, rank, key=lambda c: c[0]), (rank, law))
+                    break
             next_arrival = t + rng.expovariate(peak)
         else:
             _, target = plan.pop(0)
@@ -163,7 +179,7 @@ def _one_future_by_caller(snap: Snapshot, rng: random.Random) -> float:
     law, mean = snap.patience_law, snap.patience
     leave = [t + patience_left(law, mean, w, rng) for w in snap.ahead_waited[: snap.ahead]]
     leave += [t + patience_left(law, mean, 0.0, rng) for _ in range(snap.ahead - len(leave))]
-    busy = [t + snap.handle.residual(rng, e) for e in snap.busy_elapsed]
+    busy = [t + law.residual(rng, e) for e, law in snap.busy]
     heapq.heapify(busy)
     idle = snap.idle
     peak = sum(r.peak for r in snap.overtaking)

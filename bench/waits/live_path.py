@@ -27,6 +27,7 @@ from ivr.callcenter.queues import arrival_ms
 from ivr.hotline.loader import load_hotline
 from ivr.hotline.schema import Department, HotlineFile, Staffing
 from ivr.waits.estimate import QueueState
+from ivr.waits.learned import decayed_arrivals
 from ivr.waits.live import LiveQueues, Reads
 
 EPOCH = datetime(2026, 1, 5, tzinfo=UTC)  # a Monday, 00:00: the simulated day's time 0
@@ -59,11 +60,20 @@ def hotline_file(sc: Scenario) -> HotlineFile:
     shipped = load_hotline(HOTLINE_FILE).file
     model = next(iter(shipped.departments.values()))
     departments = {
-        d.name: Department(names=model.names, hours=model.hours, wrap_up_seconds=0, staffing=_staffing(sc))
-        for d in sc.departments
+        name: Department(names=model.names, hours=model.hours, wrap_up_seconds=0, staffing=_staffing(sc))
+        for name in queue_names(sc)
     }
     settings = shipped.hotline.model_copy(update={"timezone": "UTC"})
     return shipped.model_copy(update={"departments": departments, "hotline": settings})
+
+
+def queue_names(sc: Scenario) -> list[str]:
+    """The hotline's departments: each scenario department's queue, in the order of their classes."""
+    names: list[str] = []
+    for d in sorted(sc.departments, key=lambda d: d.priority):
+        if (d.queue or d.name) not in names:
+            names.append(d.queue or d.name)
+    return names
 
 
 @dataclass
@@ -79,39 +89,51 @@ class Counters:
     answered: int = 0
     first_offer_ms: int | None = None
     offered: dict[int, int] = field(default_factory=dict)  # by class (rank)
+    recent: dict[int, tuple[float, float, float, float]] = field(default_factory=dict)  # by class
 
 
 class LiveFeed:
     """The hotline's live figures for one replication, and the QueueState live.py makes of them."""
 
-    def __init__(self, sc: Scenario, profile: dict[str, Any] | None) -> None:
+    def __init__(self, sc: Scenario, profiles: list[dict[str, Any]] | None) -> None:
         self.sc = sc
         self.cfg = hotline_file(sc)
         self.live = LiveQueues(cfg=self.cfg, conn=cast(Any, None), queues=cast(Any, None))
-        self.names = [d.name for d in sc.departments]
-        self.counters = [Counters() for _ in sc.departments]
-        self.summary = json.dumps(profile) if profile else None
+        # Each scenario department is a class of a hotline department's queue: its own, or the
+        # one it shares (`Department.queue`), ranked by priority there.
+        self.names = queue_names(sc)
+        self.queue = [self.names.index(d.queue or d.name) for d in sc.departments]
+        self.rank = [
+            sorted(e.priority for e in sc.departments if (e.queue or e.name) == (d.queue or d.name)).index(
+                d.priority
+            )
+            for d in sc.departments
+        ]
+        self.counters = [Counters() for _ in self.names]
+        by_queue = {self.queue[d]: p for d, p in reversed(list(enumerate(profiles or [])))}
+        self.summaries = [json.dumps(by_queue[q]) if q in by_queue else None for q in range(len(self.names))]
 
     # -- what the hotline counts, as it happens -------------------------------------------------
 
     def offered(self, dept: int, now: float) -> None:
-        c = self.counters[dept]
-        c.offered[0] = c.offered.get(0, 0) + 1  # each department is one class of its own queue
+        c = self.counters[self.queue[dept]]
+        rank = self.rank[dept]
+        c.offered[rank] = c.offered.get(rank, 0) + 1
         if c.first_offer_ms is None:
             c.first_offer_ms = _ms(now)
 
     def answered(self, dept: int, waited: float) -> None:
-        c = self.counters[dept]
+        c = self.counters[self.queue[dept]]
         c.answered += 1
         c.answered_wait_ms += waited * 1000
 
     def abandoned(self, dept: int, waited: float) -> None:
-        c = self.counters[dept]
+        c = self.counters[self.queue[dept]]
         c.abandoned += 1
         c.abandoned_wait_ms += waited * 1000
 
     def handled(self, dept: int, seconds: float) -> None:
-        c = self.counters[dept]
+        c = self.counters[self.queue[dept]]
         c.handled += 1
         c.handle_ms += seconds * 1000
         c.handle_sq += seconds * seconds
@@ -134,11 +156,24 @@ class LiveFeed:
         order: departments in the order every agent takes them; waiting_since: per department, the
         arrival times of callers waiting, longest first.
         """
-        name = self.names[dept]
-        reads = Reads(self.live, name, 0, EPOCH + timedelta(seconds=now), "day")
-        first = order[: order.index(dept)]
-        above = {f"agent{i}": ",".join(self.names[d] for d in first) for i in range(staffed)} if first else {}
-        c = self.counters[dept]
+        q, rank = self.queue[dept], self.rank[dept]
+        name = self.names[q]
+        reads = Reads(self.live, name, rank, EPOCH + timedelta(seconds=now), "day")
+        # The queue's callers: its classes together; those of higher classes are ahead.
+        classes = [d for d in range(len(self.queue)) if self.queue[d] == q]
+        ahead += sum(len(waiting_since[d]) for d in classes if self.rank[d] < rank)
+        since = sorted(t for d in classes for t in waiting_since[d])
+        first_classes = order[: order.index(dept)]  # taken first by every agent: other queues' ones
+        first = [
+            o for o in range(len(self.names)) if any(self.queue[d] == o for d in first_classes) and o != q
+        ]
+        above = {f"agent{i}": ",".join(self.names[o] for o in first) for i in range(staffed)} if first else {}
+        c = self.counters[q]
+        now_ms = float(_ms(now))
+        recent = []
+        for r in range(rank):  # what the read script brings up to now and keeps
+            c.recent[r] = decayed_arrivals(c.recent.get(r), c.offered.get(r, 0), now_ms, c.first_offer_ms)
+            recent.append((c.recent[r][2], c.recent[r][3]))
         values = {
             "handled": c.handled,
             "handle_ms": c.handle_ms,
@@ -151,8 +186,9 @@ class LiveFeed:
         }
         stats = [values.get(f, c.offered.get(int(f.split(":")[1]), 0) if f.startswith("offered:") else None)
                  for f in reads.stat_fields]  # fmt: skip
-        longest = [(f"CA{i}", float(_ms(t))) for i, t in enumerate(waiting_since[dept][:64])]
-        replies: list[Any] = [staffed, above, ready, stats, self.summary, len(waiting_since[dept]), longest]
+        longest = [(f"CA{i}", float(_ms(t))) for i, t in enumerate(since[:64])]
+        summary = self.summaries[q]
+        replies: list[Any] = [staffed, above, ready, stats, summary, len(since), longest, recent]
         for other in reads.others:
             o = self.names.index(other)
             theirs = self.counters[o]
@@ -163,6 +199,9 @@ class LiveFeed:
                 "first_offer_ms": theirs.first_offer_ms,
             }
             fields = [counters[f] for f in reads.other_fields]
-            replies += [len(waiting_since[o]), fields, staffed]  # every agent serves every department
+            waiting = sum(len(waiting_since[d]) for d in range(len(self.queue)) if self.queue[d] == o)
+            # Every agent serves every department, in the order `order` gives their classes.
+            ours_first = staffed if o not in first else 0
+            replies += [waiting, fields, staffed, ours_first]
         state, _ = reads.parse(replies, ahead, waited)
         return state

@@ -22,7 +22,7 @@ from simpy.events import ProcessGenerator
 from bench.waits import predictors as P
 from bench.waits.future import Handle, Snapshot, markov_mean, markov_variance, resimulate
 from bench.waits.live_path import LiveFeed
-from bench.waits.scenarios import HANDLE, Scenario, patience_sample
+from bench.waits.scenarios import Scenario, flat, patience_sample
 from bench.waits.scoring import Tally
 from ivr.waits.estimate import QueueState, estimate
 
@@ -55,7 +55,13 @@ class Hotline:
         self.resim_rng = random.Random(seed * 7919 + 1)
         self.resim_runs = resim_runs
         self.env = simpy.Environment()
-        self.handle = Handle(HANDLE, sc.handle)
+        # Each department's handle times; `handle` is their mean over the calls offered (the
+        # pool's, for the stationary start and the Markov form the re-simulated variance scales).
+        self.handles = [Handle(d.handle, sc.handle) for d in sc.departments]
+        offered = [d.arrivals.at(0.0) for d in sc.departments]
+        self.handle = Handle(
+            sum(r * h.mean for r, h in zip(offered, self.handles, strict=True)) / sum(offered), sc.handle
+        )
         self.order = sorted(range(len(sc.departments)), key=lambda d: sc.departments[d].priority)
         assert len({d.priority for d in sc.departments}) == len(sc.departments), "one class per department"
         self.rank = {d: i for i, d in enumerate(self.order)}
@@ -68,7 +74,7 @@ class Hotline:
         self.logged_in = sc.agents
         self.target = sc.agents
         self.idle = sc.agents
-        self.busy: dict[int, float] = {}  # agent -> when their current call began
+        self.busy: dict[int, tuple[float, int]] = {}  # agent -> (when their call began, department)
         self.next_agent = 0
         self.plan = sorted(sc.staffing_plan)
         self.pending = 0  # scored callers whose (virtual) wait is not known yet
@@ -76,19 +82,22 @@ class Hotline:
         self._mark_at = sc.warmup  # time integrals over the scored window: busy agents, all busy
         self.busy_area = 0.0
         self.all_busy_area = 0.0
-        prior_handles = [self.handle.sample(self.rng) for _ in range(PRIOR_HANDLES)]
+        prior_handles = [[h.sample(self.rng) for _ in range(PRIOR_HANDLES)] for h in self.handles]
         prior_patience = None
         if sc.patience:
             prior_patience = [
                 patience_sample(sc.patience_law, sc.patience, self.rng) for _ in range(PRIOR_ABANDONS)
             ]
-        self.history = [P.DepartmentHistory(prior_handles, prior_patience) for _ in range(n)]
+        self.history = [P.DepartmentHistory(prior_handles[d], prior_patience) for d in range(n)]
         # The live path: the hotline's own counters from the day's start, and a profile of past
-        # weeks with the same handle time and patience the priors above give.
-        profile: dict[str, float] = {"handle": sum(prior_handles) / len(prior_handles)}
-        if prior_patience:
-            profile["patience"] = sum(prior_patience) / len(prior_patience)
-        self.feed = LiveFeed(sc, profile)
+        # weeks per department with the same handle time and patience the priors above give.
+        profiles: list[dict[str, float]] = []
+        for d in range(n):
+            profile = {"handle": sum(prior_handles[d]) / len(prior_handles[d])}
+            if prior_patience:
+                profile["patience"] = sum(prior_patience) / len(prior_patience)
+            profiles.append(profile)
+        self.feed = LiveFeed(sc, profiles)
 
     def _mark(self) -> None:
         """Integrate busy agents and the all-busy indicator up to now (called before they change)."""
@@ -159,7 +168,6 @@ class Hotline:
         self._mark()
         scored = self.sc.warmup <= now < self.sc.horizon
         c = Caller(d, self.seq, now, scored, self.env.event())
-        self.history[d].arrived(now)
         self.feed.offered(d, now)
         if scored:
             self.tally.arrivals += 1
@@ -216,8 +224,8 @@ class Hotline:
         self._resolve(c, now)
         agent = self.next_agent
         self.next_agent += 1
-        self.busy[agent] = now
-        length = self.handle.sample(self.rng)
+        self.busy[agent] = (now, c.dept)
+        length = self.handles[c.dept].sample(self.rng)
         done = self.env.timeout(length)
         done.callbacks.append(lambda _e: self._finish(agent, c.dept, length))
 
@@ -267,6 +275,16 @@ class Hotline:
             changes.insert(0, (0.0, float(self.target)))
         return tuple(changes)
 
+    def _pool_handle(self, now: float) -> float:
+        """The mean handle time of the calls the agents take, every department's together: the
+        agents one caller waits for finish calls of all of them (with one department, its own).
+        Each department's mean weighs by its arrival rate now (the simulation knows it)."""
+        rates = [d.arrivals.at(now) for d in self.sc.departments]
+        means = [h.mean_handle or 0.0 for h in self.history]
+        if len(rates) == 1 or sum(rates) <= 0:
+            return means[0] if len(rates) == 1 else sum(means) / len(means)
+        return sum(r * m for r, m in zip(rates, means, strict=True)) / sum(rates)
+
     def queue_state(self, c: Caller) -> QueueState:
         """What the hotline knows about this caller's queue now."""
         now = self.env.now
@@ -276,9 +294,11 @@ class Hotline:
             agents=float(self.logged_in),
             ready=self.idle,
             ahead=self._ahead(c),
-            mean_handle_seconds=hist.mean_handle,
+            mean_handle_seconds=self._pool_handle(now),
             mean_patience_seconds=hist.mean_patience,
-            overtaking_per_second=sum(self.history[d].arrival_rate(now) for d in higher),
+            # The arrival rate of higher classes this instant: the simulation knows it (the live
+            # path learns it from the counts of the last minutes).
+            overtaking_per_second=sum(self.sc.departments[d].arrivals.at(now) for d in higher),
             staffing_changes=self._staffing_changes(now),
             waited_seconds=now - c.arrived,
         )
@@ -338,14 +358,16 @@ class Hotline:
         snap = Snapshot(
             now=now,
             ahead=ahead,
-            busy_elapsed=[now - start for start in self.busy.values()],
+            busy=[(now - start, self.handles[d]) for start, d in self.busy.values()],
             idle=self.idle,
             logged_in=self.logged_in,
             target=self.target,
             plan=[p for p in self.plan if p[0] > now],
-            overtaking=tuple(self.sc.departments[d].arrivals for d in higher),
+            # Higher classes arrive at their rate of this instant, as if it went on: the state
+            # holds the present rate, not when a surge will end (nobody can know that).
+            overtaking=tuple(flat(self.sc.departments[d].arrivals.at(now)) for d in higher),
             patience=self.sc.patience,
-            handle=self.handle,
+            handle=self.handles[c.dept],
             patience_law=self.sc.patience_law,
             # What the callers ahead have waited (their patience left depends on it unless exponential).
             ahead_waited=tuple(
@@ -354,6 +376,13 @@ class Hotline:
                 for s in self.queues[d]
                 if d != c.dept or s < c.seq
             ),
+            ahead_classes=tuple(
+                (self.rank[d], self.handles[d])
+                for d in self.order[: self.rank[c.dept] + 1]
+                for s in self.queues[d]
+                if d != c.dept or s < c.seq
+            ),
+            overtaking_classes=tuple((self.rank[d], self.handles[d]) for d in higher),
         )
         waits = resimulate(snap, self.resim_rng, self.resim_runs)
         m = sum(waits) / len(waits)

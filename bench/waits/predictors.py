@@ -30,7 +30,6 @@ PREDICTORS = (PRODUCT, LIVE, ANNOUNCED, HEAD_OF_LINE, LAST_SERVED, RECENT, NOW_W
 PUBLISHED = (HEAD_OF_LINE, LAST_SERVED, RECENT, NOW_WAITING, ASTERISK, ERLANG_QL)
 
 RECENT_WAITS = 10
-OVERTAKING_WINDOW = 1800.0  # the rate of higher-class arrivals is what the last half hour saw
 
 
 def said_range(est: Estimate | None) -> tuple[float, float] | None:
@@ -79,7 +78,6 @@ class DepartmentHistory:
         self.last_wait: float | None = None
         self.recent: deque[float] = deque(maxlen=RECENT_WAITS)
         self.holdtime = 0.0  # Asterisk's running average
-        self.arrivals: deque[float] = deque()
 
     def served(self, wait: float) -> None:
         """A caller reached an agent after `wait` seconds."""
@@ -98,10 +96,6 @@ class DepartmentHistory:
         self.handle_sum += seconds
         self.handle_count += 1
 
-    def arrived(self, now: float) -> None:
-        """A caller of this department joined."""
-        self.arrivals.append(now)
-
     @property
     def mean_handle(self) -> float | None:
         return self.handle_sum / self.handle_count if self.handle_count else None
@@ -109,12 +103,6 @@ class DepartmentHistory:
     @property
     def mean_patience(self) -> float | None:
         return self.waited_sum / self.abandoned if self.abandoned else None
-
-    def arrival_rate(self, now: float) -> float:
-        """Calls per second over the last half hour."""
-        while self.arrivals and self.arrivals[0] < now - OVERTAKING_WINDOW:
-            self.arrivals.popleft()
-        return len(self.arrivals) / min(OVERTAKING_WINDOW, max(now, 1.0))
 
 
 def history_predictions(

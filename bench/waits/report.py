@@ -117,10 +117,12 @@ loop), with the `QueueState` the hotline itself builds from its live state:
 - `agents`, `ready`, `ahead`: agents logged in, agents free, callers who will be served first
   (higher classes, then the same class arrived earlier);
 - `mean_handle_seconds`: the mean of the handle times the hotline has seen (its profile starts
-  from 2,000 calls of past weeks, then learns from each finished call);
+  from 2,000 calls of past weeks, then learns from each finished call); where departments share
+  the agents, each department's mean weighed by its arrival rate (the agents finish all their
+  calls);
 - `mean_patience_seconds`: time spent waiting by all callers divided by the callers who hung up
   (the estimate of exponential patience from abandonment; 500 past abandons to start from);
-- `overtaking_per_second`: arrivals of higher classes over the last half hour;
+- `overtaking_per_second`: the arrival rate of higher classes at that instant;
 - `staffing_changes`: the planned staffing still to come; agents who stay past the end of
   their shift to finish a call count as a change now to the planned number;
 - `waited_seconds`: the caller's time on hold.
@@ -135,18 +137,23 @@ hotline file's schema) and `ivr.waits.live` turns them into the `QueueState` wit
 as it does on every turn of the hold loop: handle time from today's calls (those still under
 way counted as censored, at their expected age) and the profile, the handle times' spread for
 the calls under way when the wait starts, patience from censored waits, each department its own
-queue, and an agent who takes other departments first counted by what their answered demand
-leaves of them, with their waiting callers ahead. Its targets: at most 1.15× the best possible
-in every scenario, and never worse than the best of the other predictors. Its range's coverage,
-and how often the words it would have said ("between L and H minutes", "up to N", "about N",
-"less than a minute") held the wait, are shown beneath.
+queue (callers of several classes of one department in its one queue, overtaken by the higher
+classes at their rate of the last minutes, a count decayed over five minutes), an agent who
+takes other departments first counted by what their answered demand
+leaves of them, with their waiting callers ahead, and one who takes them after this one by how
+soon their calls free the agent (in this department's handle times). Its targets: at most 1.15×
+the best possible in every scenario, and never worse than the best of the other predictors. Its
+range's coverage, and how often the words it would have said ("between L and H minutes", "up to
+N", "about N", "less than a minute") held the wait, are shown beneath.
 
 Each announcement is scored against the wait the caller then really had; a caller who hung up
 stays in the queue as an invisible ghost, so the wait they would have had is known. A
 predictor's score is its mean squared error divided by the best any prediction can do, the
 conditional variance of the wait given the state: in the Markov scenarios (1, 2, 3, 7, 8) the
 closed form Σ 1/(sμ + iθ)², elsewhere re-simulated 60 times from the same state (busy agents'
-elapsed handle times, callers ahead, the staffing plan, higher classes still to arrive) for 5%
+elapsed handle times each in its department's law, callers ahead each with theirs, the staffing
+plan, higher classes still to arrive, at their rate of that instant as if it went on: when a
+surge will end is in no state) for 5%
 of the announcements. Because the score is an expectation, it is computed as
 E[(p − W)² | state] = (p − E[W | state])² + Var(W | state), which has the same mean as the
 squared error against the one real wait but much less noise. The product's ratio against the
@@ -170,15 +177,18 @@ estimate": within ±20% of the product's mean.
 3. a 12-hour day with a slow peak to 115% and a 30-minute burst to 140%, abandonment on;
 4. as 1 with lognormal handle times (coefficient of variation 1); 5. a peak at 100% of 50 agents
 during which the planned staffing drops to 35 (agents leave after their current call);
-6. two departments sharing 50 agents at 100%, security (20% of calls) before general;
+6. two departments sharing 50 agents at 100%, security (20% of the work, 7-minute calls) before
+general (3-minute calls);
 7. 10 agents at 95% with abandonment; 8. 50 agents at 90% when arrivals triple for 20 minutes,
 staff fixed; 9. demand rising from 30 to 48 Erlangs and back, staffed from 34 to 50 and back in
 half-hour steps each half an hour late (agents who log in take waiting callers at once);
 10. as 2 with long-tailed patience (40% of callers with a mean of one minute, 60% with 16
 minutes: the same mean, a falling hazard; re-simulated caller by caller, each from what is left
-of their patience after what they have waited). Handle times average 5 minutes. Flat
-scenarios start from the queue's stationary law; the first hour
-(half an hour in 3, 90 minutes in 8) is not scored.
+of their patience after what they have waited); 11. one department's queue with two classes on
+50 agents: standard callers at 80%, priority callers (served first) at 10%, five times that for
+half an hour (two-minute edges), abandonment on. Handle times average 5 minutes but in 6. Flat
+scenarios start from the queue's stationary law; the first hour (half an hour in 3, 90 minutes
+in 8 and 11) is not scored.
 
 ## Results
 

@@ -16,6 +16,9 @@ from dataclasses import dataclass, field
 HANDLE = 300.0
 PATIENCE = 600.0
 HOUR = 3600.0
+# Scenario 6: a blocked card or a fraud report takes longer than a general question.
+SECURITY_HANDLE = 420.0
+GENERAL_HANDLE = 180.0
 # Long-tailed patience (scenario 10): many callers hang up within the first minutes, the rest
 # wait long. A mixture of two exponentials, (share, mean): 40% of callers with a mean of one
 # minute, 60% with 16 minutes; the mean is still PATIENCE. Its hazard falls with the time waited:
@@ -75,11 +78,14 @@ def flat(rate: float) -> Rate:
 
 @dataclass(frozen=True)
 class Department:
-    """Callers of one department: how they arrive and their class (0 is served first)."""
+    """Callers of one department: how they arrive, their class (0 is served first), and the mean
+    handle time of their calls (the law is the scenario's)."""
 
     name: str
     arrivals: Rate
     priority: int = 0
+    handle: float = HANDLE
+    queue: str = ""  # the hotline department whose queue these callers join ("": their own)
 
 
 @dataclass(frozen=True)
@@ -148,6 +154,15 @@ def _rising_day() -> Rate:
     )
 
 
+def _priority_surge() -> Rate:
+    """Priority callers at 10% of 50 agents, five times that for half an hour (a card outage)."""
+    h, m = HOUR, 60.0
+    base, surge = load(0.10 * 50), load(0.50 * 50)
+    return Rate(
+        ((0.0, base), (2 * h, base), (2 * h + 2 * m, surge), (2 * h + 30 * m, surge), (2 * h + 32 * m, base))
+    )
+
+
 # Staffing planned in half-hour steps, each half an hour behind the demand of `_rising_day`.
 LAGGING_PLAN = (
     (1.5 * HOUR, 36), (2.0 * HOUR, 42), (2.5 * HOUR, 46), (3.0 * HOUR, 50),
@@ -201,8 +216,8 @@ SCENARIOS: tuple[Scenario, ...] = (
         "2 depts, priority",
         50,
         (
-            Department("security", flat(load(0.20 * 50)), priority=0),
-            Department("general", flat(load(0.80 * 50)), priority=1),
+            Department("security", flat(load(0.20 * 50, SECURITY_HANDLE)), 0, SECURITY_HANDLE),
+            Department("general", flat(load(0.80 * 50, GENERAL_HANDLE)), 1, GENERAL_HANDLE),
         ),
         patience=PATIENCE,
         target=1.20,
@@ -251,6 +266,24 @@ SCENARIOS: tuple[Scenario, ...] = (
 )
 
 
+SCENARIOS += (
+    Scenario(
+        11,
+        "priority surge 5x",
+        50,
+        (
+            Department("priority", _priority_surge(), priority=0, queue="cards"),
+            Department("standard", flat(load(0.80 * 50)), priority=1, queue="cards"),
+        ),
+        patience=PATIENCE,
+        warmup=1.5 * HOUR,
+        horizon=3.5 * HOUR,
+        target=1.20,
+        resim_share=0.05,
+    ),
+)
+
+
 def scenario(number: int) -> Scenario:
     """The scenario with this number."""
     for s in SCENARIOS:
@@ -263,6 +296,6 @@ def shortened(s: Scenario, factor: float) -> Scenario:
     """The scenario over a shorter measured window (for --quick), the same day otherwise."""
     from dataclasses import replace
 
-    if s.number in (3, 5, 8, 9):  # a day's shape: keep the day, it is what the scenario is about
+    if s.number in (3, 5, 8, 9, 11):  # a day's shape: keep the day, it is what the scenario is about
         return s
     return replace(s, horizon=s.warmup + (s.horizon - s.warmup) * factor)

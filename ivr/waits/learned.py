@@ -7,6 +7,8 @@ ones not over yet). Each estimate counts every second of exposure over the event
 
 from __future__ import annotations
 
+import math
+
 # The profile's patience weighs as much as this many of today's abandons; without one, today's
 # figure once this many callers abandoned (before: nobody is taken to hang up).
 PRIOR_ABANDONS = 5
@@ -69,3 +71,42 @@ def censored_patience(
     elif events < MIN_ABANDONED_WITHOUT_PROFILE:
         return None
     return exposure / events if events > 0 and exposure > 0 else None
+
+
+# Arrivals of a class over a recent window: a count decayed with this time constant. Overtaking
+# by higher classes over the day's average lagged a peak by hours; a recent window follows it.
+RECENT_ARRIVALS_SECONDS = 300.0
+# The recent rate is taken over at least this long (the day's first callers make no rate).
+MIN_RECENT_SECONDS = 600.0
+
+
+def decayed_arrivals(
+    state: tuple[float, float, float, float] | None, offered: float, now_ms: float, first_ms: float | None
+) -> tuple[float, float, float, float]:
+    """One class's recent arrivals, brought up to now: (at_ms, seen, decayed count, since_ms).
+
+    `offered` is the day counter of the class; the arrivals since it was last `seen` are taken as
+    spread evenly since then (a count of them, each decayed from its moment). A new day's
+    counter (below what was seen) counts from zero. Without a state, today's arrivals so far
+    spread from the day's first caller. The same arithmetic runs in the hold turn's Lua script
+    (`ivr.waits.live._READS`), which keeps the state in Redis; this is its reference.
+    """
+    now_ms = float(now_ms)
+    if state is None:
+        start = min(float(first_ms), now_ms) if first_ms else now_ms
+        state = (start, 0.0, 0.0, start)
+    at, seen, count, since = state
+    new = offered - seen if offered >= seen else offered
+    span = max(now_ms - at, 0.0) / 1000
+    decay = math.exp(-span / RECENT_ARRIVALS_SECONDS)
+    if span > 0:
+        count = count * decay + new * RECENT_ARRIVALS_SECONDS / span * (1 - decay)
+    else:
+        count += new
+    return max(at, now_ms), float(offered), count, since
+
+
+def recent_rate(count: float, since_ms: float, now_ms: float) -> float:
+    """Arrivals per second over the recent window, from the decayed count (its start made up for)."""
+    age = max((now_ms - since_ms) / 1000, MIN_RECENT_SECONDS)
+    return count / (RECENT_ARRIVALS_SECONDS * (1 - math.exp(-age / RECENT_ARRIVALS_SECONDS)))
