@@ -94,10 +94,14 @@ def test_the_customers_phone_rings_answers_and_reaches_the_agent(
     assert (fetched.status, fetched.direction) == ("in-progress", "outbound-api")
 
     control.client_act("li_na", "hangup")
+    back.said("请为本次服务评分")  # the survey, on the hotline's call to the customer
+    back.state("gathering")
+    control.act(placed.sid, "keys", "5")
     back.kind("ended")
     assert rest.calls(placed.sid).fetch().status == "completed"
     assert hotline.agents.get("li_na").state == WRAP_UP
     assert redis_conn.hget(keys.call(asker.call_sid), "status") == "served"
+    assert redis_conn.hget(keys.survey(asker.call_sid), "score") == "5"  # rated, on the original call
     sent = calls.call(placed.sid).requests  # type: ignore[union-attr]
     first = sent[0][1]
     assert (first["Direction"], first["CallStatus"], first["AnsweredBy"]) == (

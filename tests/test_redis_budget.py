@@ -64,7 +64,9 @@ BOUNDED_COMMANDS = frozenset(
     {"evalsha", "eval", "multi", "exec"}
     | {"get", "mget", "set", "setex", "setnx", "getdel", "incr", "incrby", "decr"}
     | {"exists", "expire", "pexpire", "expireat", "ttl", "del", "unlink"}
-    | {"hget", "hmget", "hset", "hsetnx", "hexists", "hincrby", "hdel", "hlen", "hgetall"}
+    # HGETALL and HVALS read whole hashes: a call record, or one field per staffed agent (the
+    # staffing, which the hotline file bounds), never one per caller.
+    | {"hget", "hmget", "hset", "hsetnx", "hexists", "hincrby", "hdel", "hlen", "hgetall", "hvals"}
     | {"zadd", "zcard", "zcount", "zrank", "zrevrank", "zrem", "zscore", "zmscore", "zincrby"}
     | {"sadd", "srem", "sismember", "scard", "rpush", "lpush", "llen"}
     # O(log n + m) for m removed: each entry is removed once, so over time it is O(log n) a call.
