@@ -116,6 +116,34 @@ def switchboard(twilio_api: tuple[str, Switchboard]) -> Switchboard:
     return twilio_api[1]
 
 
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def hotline_variant(folder: Path, edit: Callable[[dict[str, Any]], None], source: Path | None = None) -> Path:
+    """A copy of the shipped hotline file (or `source`) in `folder`, as `edit` changes its data,
+    with the demo accounts beside it."""
+    data = yaml.safe_load((source or ROOT / "hotline.yaml").read_text(encoding="utf-8"))
+    edit(data)
+    if not (folder / "demo_accounts.yaml").exists():
+        shutil.copy(ROOT / "demo_accounts.yaml", folder / "demo_accounts.yaml")
+    (folder / "hotline.yaml").write_text(
+        yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8"
+    )
+    return folder / "hotline.yaml"
+
+
+def in_rooms(*recorded: str) -> Callable[[dict[str, Any]], None]:
+    """An edit for `hotline_variant`: connect through conference rooms; record only the departments
+    named."""
+
+    def edit(data: dict[str, Any]) -> None:
+        data["hotline"]["connect_via"] = "conference"
+        for name, department in data["departments"].items():
+            department["record"] = name in recorded
+
+    return edit
+
+
 @pytest.fixture(scope="session")
 def dial_hotline(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The shipped hotline file, connecting callers by a Dial instead of through rooms.
@@ -123,15 +151,9 @@ def dial_hotline(tmp_path_factory: pytest.TempPathFactory) -> Path:
     The demo file connects through conference rooms; the suite's calls are written for the Dial
     unless a test asks for rooms (tests/test_connecting_room.py), so the default app pins it.
     """
-    root = Path(__file__).resolve().parent.parent
-    folder = tmp_path_factory.mktemp("dial-hotline")
-    data = yaml.safe_load((root / "hotline.yaml").read_text(encoding="utf-8"))
-    data["hotline"]["connect_via"] = "dial"
-    shutil.copy(root / "demo_accounts.yaml", folder / "demo_accounts.yaml")
-    (folder / "hotline.yaml").write_text(
-        yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8"
+    return hotline_variant(
+        tmp_path_factory.mktemp("dial-hotline"), lambda data: data["hotline"].update(connect_via="dial")
     )
-    return folder / "hotline.yaml"
 
 
 @pytest.fixture

@@ -42,7 +42,7 @@ from standin.rest import OutboundCall, Switchboard, create_rest_app, serve_in_th
 from standin.transport import FlaskTransport
 from standin.webhook import call_params, status_callback_params
 from tests import test_callbacks as callbacks
-from tests.conftest import ACCOUNT_SID, AUTH_TOKEN, PUBLIC_BASE_URL, waiting_in
+from tests.conftest import ACCOUNT_SID, AUTH_TOKEN, PUBLIC_BASE_URL, hotline_variant, in_rooms, waiting_in
 from tests.test_agent_console import ClientApi, Session
 from tests.test_api import Api, go_ready, token_for
 from tests.test_connecting import ready, state_of, topup_caller
@@ -58,14 +58,8 @@ def app(
 ) -> Iterator[Flask]:
     """The hotline with `connect_via: conference` (the conftest's `dial` and `run_jobs` use it),
     recording nothing (the recording tests use `recorded_app`)."""
-    root = Path(__file__).resolve().parent.parent
-    data = yaml.safe_load((root / "hotline.yaml").read_text(encoding="utf-8"))
-    data["hotline"]["connect_via"] = "conference"
-    for department in data["departments"].values():
-        department["record"] = False
-    (tmp_path / "demo_accounts.yaml").write_text((root / "demo_accounts.yaml").read_text(encoding="utf-8"))
-    (tmp_path / "hotline.yaml").write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
-    application = create_app({**app_settings, "hotline_config": tmp_path / "hotline.yaml"}, clock=clock)
+    path = hotline_variant(tmp_path, in_rooms())
+    application = create_app({**app_settings, "hotline_config": path}, clock=clock)
     context.install(services_of(application))
     yield application
     context.install(None)
@@ -919,13 +913,8 @@ def recorded_app(
     app_settings: dict[str, Any], redis_conn: redis.Redis, clock: FixedClock, tmp_path: Path
 ) -> Iterator[Flask]:
     """Connections through rooms, and payments records its conversations."""
-    root = Path(__file__).resolve().parent.parent
-    data = yaml.safe_load((root / "hotline.yaml").read_text(encoding="utf-8"))
-    data["hotline"]["connect_via"] = "conference"
-    data["departments"]["payments"]["record"] = True
-    (tmp_path / "demo_accounts.yaml").write_text((root / "demo_accounts.yaml").read_text(encoding="utf-8"))
-    (tmp_path / "hotline.yaml").write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
-    application = create_app({**app_settings, "hotline_config": tmp_path / "hotline.yaml"}, clock=clock)
+    path = hotline_variant(tmp_path, in_rooms("payments"))
+    application = create_app({**app_settings, "hotline_config": path}, clock=clock)
     context.install(services_of(application))
     yield application
     context.install(None)

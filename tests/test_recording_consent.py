@@ -14,7 +14,6 @@ from typing import Any
 
 import pytest
 import redis
-import yaml
 from flask import Flask
 
 from ivr import create_app, keys
@@ -25,7 +24,7 @@ from queue_worker import context
 from standin.phone import Call
 from standin.rest import Switchboard
 from standin.transport import FlaskTransport
-from tests.conftest import ACCOUNT_SID, AUTH_TOKEN, PUBLIC_BASE_URL
+from tests.conftest import ACCOUNT_SID, AUTH_TOKEN, PUBLIC_BASE_URL, hotline_variant, in_rooms
 from tests.test_agent_console import ClientApi, Session
 from tests.test_api import Api, token_for
 from tests.test_connecting_room import li_na_answers_in_the_room
@@ -39,14 +38,12 @@ def consent_app(
     app_settings: dict[str, Any], redis_conn: redis.Redis, clock: FixedClock, tmp_path: Path
 ) -> Iterator[Flask]:
     """Rooms, payments records, and the notice lets a caller decline with 9."""
-    root = Path(__file__).resolve().parent.parent
-    data = yaml.safe_load((root / "hotline.yaml").read_text(encoding="utf-8"))
-    data["hotline"]["connect_via"] = "conference"
-    data["departments"]["payments"]["record"] = True
-    data["flow"]["nodes"]["welcome"]["decline_recording_key"] = "9"
-    (tmp_path / "demo_accounts.yaml").write_text((root / "demo_accounts.yaml").read_text(encoding="utf-8"))
-    (tmp_path / "hotline.yaml").write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
-    application = create_app({**app_settings, "hotline_config": tmp_path / "hotline.yaml"}, clock=clock)
+
+    def edit(data: dict[str, Any]) -> None:
+        in_rooms("payments")(data)
+        data["flow"]["nodes"]["welcome"]["decline_recording_key"] = "9"
+
+    application = create_app({**app_settings, "hotline_config": hotline_variant(tmp_path, edit)}, clock=clock)
     context.install(services_of(application))
     application.extensions["test_switchboard"] = None
     yield application

@@ -14,7 +14,6 @@ from typing import Any
 
 import pytest
 import redis
-import yaml
 from flask import Flask
 
 from ivr import create_app, keys
@@ -25,7 +24,15 @@ from queue_worker import context
 from standin.phone import Call
 from standin.rest import Switchboard
 from standin.transport import FlaskTransport
-from tests.conftest import ACCOUNT_SID, AUTH_TOKEN, DEMO_CALLER, PUBLIC_BASE_URL, waiting_in
+from tests.conftest import (
+    ACCOUNT_SID,
+    AUTH_TOKEN,
+    DEMO_CALLER,
+    PUBLIC_BASE_URL,
+    hotline_variant,
+    in_rooms,
+    waiting_in,
+)
 from tests.redis_servers import Server, data_server
 from tests.test_api import CHOOSE_LANGUAGE, Api, go_ready, later, payments_caller, token_for
 
@@ -368,14 +375,9 @@ def test_an_agent_who_picks_up_their_room_leg_during_an_outage_is_kept_on_the_li
     back they hear the whisper and join the caller."""
     from tests.test_connecting_room import agent_legs, answer
 
-    root = Path(__file__).resolve().parent.parent
-    data = yaml.safe_load((root / "hotline.yaml").read_text(encoding="utf-8"))
-    data["hotline"]["connect_via"] = "conference"
-    for department in data["departments"].values():
-        department["record"] = False
-    (tmp_path / "demo_accounts.yaml").write_text((root / "demo_accounts.yaml").read_text(encoding="utf-8"))
-    (tmp_path / "hotline.yaml").write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
-    app = hotline_on(own_redis.url, {**app_settings, "hotline_config": tmp_path / "hotline.yaml"}, clock)
+    app = hotline_on(
+        own_redis.url, {**app_settings, "hotline_config": hotline_variant(tmp_path, in_rooms())}, clock
+    )
     call = payments_caller(dialer(app, switchboard))
     go_ready(Api(app), token_for(app, "agent", "li_na"), jobs_runner(app))
     call.continue_loop()  # the matcher's redirect: into the room, li_na's leg placed

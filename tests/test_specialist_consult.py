@@ -14,7 +14,6 @@ from typing import Any
 
 import pytest
 import redis
-import yaml
 from flask import Flask
 
 from ivr import create_app, keys
@@ -24,6 +23,7 @@ from ivr.services import services_of
 from queue_worker import context
 from standin.phone import Call
 from standin.rest import Switchboard
+from tests.conftest import hotline_variant, in_rooms
 from tests.test_agent_console import ClientApi, Session
 from tests.test_api import Api, token_for
 from tests.test_connecting import state_of
@@ -41,14 +41,8 @@ def app(
     tmp_path: Path,
     switchboard: Switchboard,
 ) -> Iterator[Flask]:
-    root = Path(__file__).resolve().parent.parent
-    data = yaml.safe_load((root / "hotline.yaml").read_text(encoding="utf-8"))
-    data["hotline"]["connect_via"] = "conference"
-    for department in data["departments"].values():
-        department["record"] = False
-    (tmp_path / "demo_accounts.yaml").write_text((root / "demo_accounts.yaml").read_text(encoding="utf-8"))
-    (tmp_path / "hotline.yaml").write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
-    application = create_app({**app_settings, "hotline_config": tmp_path / "hotline.yaml"}, clock=clock)
+    path = hotline_variant(tmp_path, in_rooms())
+    application = create_app({**app_settings, "hotline_config": path}, clock=clock)
     application.extensions["test_switchboard"] = switchboard
     context.install(services_of(application))
     yield application
