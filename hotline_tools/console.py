@@ -125,8 +125,9 @@ def groups(ref: str, size: int = 4) -> str:
     return " ".join(ref[i : i + size] for i in range(0, len(ref), size))
 
 
-def screen_pop(pop: Json) -> list[str]:
-    """The lines of a call's screen pop."""
+def screen_pop(pop: Json, me: str = "") -> list[str]:
+    """The lines of a call's screen pop, as agent `me` sees it (the consulted agent is not the one
+    who holds the caller: the hints to take them back or end the consultation are not theirs)."""
     how = {"caller_id": " by caller ID", "second_factor": " by a second factor"}.get(pop["verification"], "")
     lines = [
         f"== call {groups(pop['ref'])} ({pop['status']}) ==",
@@ -144,7 +145,8 @@ def screen_pop(pop: Json) -> list[str]:
         lines.append(f"  note ({kind}{where}, {note['agent']}){text}")
     if pop.get("disposition"):
         lines.append(f"  disposition: {pop['disposition']}")
-    if pop.get("on_hold"):
+    consulted = bool(me) and pop.get("consulting") == me
+    if pop.get("on_hold") and not consulted:
         lines.append("  ON HOLD: the caller hears music (`unhold` to take them back)")
     if pop.get("supervisor"):
         heard = {
@@ -159,7 +161,9 @@ def screen_pop(pop: Json) -> list[str]:
         lines.append(f"  recording {pop['recording']}")
     if pop.get("recording_declined"):
         lines.append("  NOT RECORDED: the caller declined the recording")
-    if pop.get("consulting"):
+    if consulted:
+        lines.append("  CONSULTED: the agent on this call asks you about it; the caller is on hold")
+    elif pop.get("consulting"):
         lines.append(f"  CONSULTING {pop['consulting']} ({pop['consult_state']}): `complete` or `cancel`")
     return lines
 
@@ -306,7 +310,7 @@ class Console:
         if me["state"] in ("ringing", "on_call") and me["call"] != self.popped:
             self.popped = me["call"]
             self.write(f"** {'RINGING' if me['state'] == 'ringing' else 'ON A CALL'}: screen pop **")
-            for line in screen_pop(self.call("GET", "/agent/call")):
+            for line in screen_pop(self.call("GET", "/agent/call"), me["id"]):
                 self.write(line)
 
     def do(self, line: str) -> None:

@@ -198,3 +198,29 @@ def test_a_wrap_up_without_words_shows_its_disposition_not_an_empty_note() -> No
     lines = screen_pop(pop)
     assert "  note (transfer -> security, li_na): card stolen" in lines
     assert "  note (wrapup: transferred, li_na)" in lines
+
+
+def test_the_consulted_agent_is_not_told_to_take_back_a_caller_they_do_not_hold() -> None:
+    """During a warm transfer the same call pops on both consoles: each gets its own hints."""
+    pop = {
+        "ref": "261124000017",
+        "status": "connected",
+        "verification": "caller_id",
+        "verified": True,
+        "account": DEMO_ACCOUNT,
+        "issue": "topup_failed",
+        "department": "payments",
+        "priority": 2,
+        "language": "zh-CN",
+        "waited_seconds": 40,
+        "previous_calls_7d": 0,
+        "notes": [],
+        "on_hold": True,
+        "consulting": "wang_wei",
+        "consult_state": "ringing",
+    }
+    first = "\n".join(screen_pop(pop, "li_na"))
+    assert "`unhold` to take them back" in first and "CONSULTING wang_wei (ringing)" in first
+    consulted = "\n".join(screen_pop(pop, "wang_wei"))
+    assert "unhold" not in consulted and "`complete` or `cancel`" not in consulted
+    assert "CONSULTED: the agent on this call asks you about it" in consulted
