@@ -144,6 +144,19 @@ def in_rooms(*recorded: str) -> Callable[[dict[str, Any]], None]:
     return edit
 
 
+def hotline_app(
+    settings: dict[str, Any], clock: FixedClock, path: Path, switchboard: Switchboard | None = None
+) -> Iterator[Flask]:
+    """For a module's own `app` fixture: the hotline on the file at `path`, as the worker context
+    of the test, with the stand-in's switchboard on it where given."""
+    application = create_app({**settings, "hotline_config": path}, clock=clock)
+    if switchboard is not None:
+        application.extensions["test_switchboard"] = switchboard
+    context.install(services_of(application))
+    yield application
+    context.install(None)
+
+
 @pytest.fixture(scope="session")
 def dial_hotline(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The shipped hotline file, connecting callers by a Dial instead of through rooms.

@@ -30,7 +30,7 @@ from standin.rest import Switchboard
 from tests.test_agent_console import ClientApi, Session
 from tests.test_api import Api, token_for
 from tests.test_connecting import state_of
-from tests.test_connecting_room import li_na_answers_in_the_room, recorded_caller
+from tests.test_room_supervisors import li_na_answers_in_the_room, recorded_caller
 
 
 @pytest.fixture
