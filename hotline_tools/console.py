@@ -245,6 +245,14 @@ def ring_lines(event: Json) -> list[str]:
     return []
 
 
+def checked(api: Api, method: str, path: str, body: Json | None = None) -> Json:
+    """One API request's answer; raises ApiError on an error answer, Unreachable."""
+    status, data = api.request(method, path, body)
+    if status >= 400:
+        raise ApiError(status, data)
+    return data
+
+
 class Console:
     """The agent's console: commands, and the tick that beats and polls."""
 
@@ -266,10 +274,7 @@ class Console:
 
     def call(self, method: str, path: str, body: Json | None = None) -> Json:
         """One API request; raises ApiError on an error answer, Unreachable."""
-        status, data = self.api.request(method, path, body)
-        if status >= 400:
-            raise ApiError(status, data)
-        return data
+        return checked(self.api, method, path, body)
 
     def show_state(self, me: Json) -> None:
         """One line: the agent's state and since when."""

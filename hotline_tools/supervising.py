@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from hotline_tools.console import Api, ApiError, Json, Softphone, Unreachable, Write, groups
+from hotline_tools.console import Api, ApiError, Json, Softphone, Unreachable, Write, checked, groups
 
 __all__ = ["SUPERVISOR_HELP", "SupervisorConsole", "run_supervisor"]
 
@@ -41,10 +41,7 @@ class SupervisorConsole:
 
     def call(self, method: str, path: str, body: Json | None = None) -> Json:
         """One API request; raises ApiError on an error answer, Unreachable."""
-        status, data = self.api.request(method, path, body)
-        if status >= 400:
-            raise ApiError(status, data)
-        return data
+        return checked(self.api, method, path, body)
 
     def do(self, line: str) -> None:
         """Run one command line and say what went wrong, if anything."""

@@ -16,15 +16,13 @@ import pytest
 import redis
 from flask import Flask
 
-from ivr import create_app, keys
+from ivr import keys
 from ivr.callcenter.events import EventLog
 from ivr.clock import FixedClock
-from ivr.services import services_of
-from queue_worker import context
 from standin.phone import Call
 from standin.rest import Switchboard
 from standin.transport import FlaskTransport
-from tests.conftest import ACCOUNT_SID, AUTH_TOKEN, PUBLIC_BASE_URL, hotline_variant, in_rooms
+from tests.conftest import ACCOUNT_SID, AUTH_TOKEN, PUBLIC_BASE_URL, hotline_app, hotline_variant, in_rooms
 from tests.test_agent_console import ClientApi, Session
 from tests.test_api import Api, token_for
 from tests.test_room_supervisors import li_na_answers_in_the_room
@@ -43,11 +41,7 @@ def consent_app(
         in_rooms("payments")(data)
         data["flow"]["nodes"]["welcome"]["decline_recording_key"] = "9"
 
-    application = create_app({**app_settings, "hotline_config": hotline_variant(tmp_path, edit)}, clock=clock)
-    context.install(services_of(application))
-    application.extensions["test_switchboard"] = None
-    yield application
-    context.install(None)
+    yield from hotline_app(app_settings, clock, hotline_variant(tmp_path, edit))
 
 
 def caller_on_hold(app: Flask, switchboard: Switchboard, *, decline: bool, number: str) -> Call:

@@ -16,18 +16,16 @@ import pytest
 import redis
 from flask import Flask
 
-from ivr import create_app, keys
+from ivr import keys
 from ivr.callcenter.agents import ON_CALL, WRAP_UP
 from ivr.clock import FixedClock
-from ivr.services import services_of
-from queue_worker import context
 from standin.phone import Call
 from standin.rest import Switchboard
-from tests.conftest import hotline_variant, in_rooms
+from tests.conftest import hotline_app, hotline_variant, in_rooms
 from tests.test_agent_console import ClientApi, Session
 from tests.test_api import Api, token_for
 from tests.test_connecting import state_of
-from tests.test_connecting_room import answer, in_the_room
+from tests.test_connecting_room import answer, consult_leg, in_the_room
 
 LINE = "cross_border_refunds"
 NUMBER = "+862150001234"
@@ -41,17 +39,13 @@ def app(
     tmp_path: Path,
     switchboard: Switchboard,
 ) -> Iterator[Flask]:
-    path = hotline_variant(tmp_path, in_rooms())
-    application = create_app({**app_settings, "hotline_config": path}, clock=clock)
-    application.extensions["test_switchboard"] = switchboard
-    context.install(services_of(application))
-    yield application
-    context.install(None)
+    yield from hotline_app(app_settings, clock, hotline_variant(tmp_path, in_rooms()), switchboard)
 
 
 def talking(
     app: Flask, dial: Callable[..., Call], run_jobs: Callable[[], None], switchboard: Switchboard
 ) -> tuple[Call, Call, Any]:
+    """A caller talking with li_na in their room; no other agent ready (the line is consulted)."""
     call, leg = in_the_room(app, dial, run_jobs)
     li_na = answer(app, switchboard, leg)
     room = switchboard.conferences.find(f"call-{call.call_sid}")
@@ -76,7 +70,7 @@ def test_a_warm_transfer_to_a_specialist_line_from_the_console(
     def script() -> Iterator[str]:
         yield f"consult-line {LINE}"
         assert f"the caller is on hold, line:{LINE}'s phone rings" in session.text()
-        leg = str(redis_conn.hget(keys.call(call.call_sid), "consult_leg"))
+        leg = consult_leg(redis_conn, call)
         legs.append(leg)
         placed = switchboard.outbound_call(leg)
         assert placed is not None and placed.to == NUMBER  # the line's number, nobody else's
@@ -120,7 +114,7 @@ def test_a_specialist_consultation_cancelled_brings_the_caller_back(
     started = api.call("POST", "/api/agent/call/consult", token, json={"line": LINE})
     assert started.status_code == 200 and started.get_json()["agent"] == f"line:{LINE}"
     rooms = switchboard.conferences
-    leg = str(redis_conn.hget(keys.call(call.call_sid), "consult_leg"))
+    leg = consult_leg(redis_conn, call)
     rooms.deliver()
     rooms.answered(leg)
     assert api.call("POST", "/api/agent/call/consult/cancel", token).status_code == 200
@@ -144,7 +138,7 @@ def test_a_specialist_line_that_does_not_answer_leaves_the_caller_with_the_agent
     call, li_na, room = talking(app, dial, run_jobs, switchboard)
     api, token = Api(app), token_for(app, "agent", "li_na")
     assert api.call("POST", "/api/agent/call/consult", token, json={"line": LINE}).status_code == 200
-    leg = str(redis_conn.hget(keys.call(call.call_sid), "consult_leg"))
+    leg = consult_leg(redis_conn, call)
     switchboard.conferences.not_answered(leg, "no-answer")
     switchboard.conferences.deliver()
     assert room.hears(call.call_sid, li_na.call_sid)  # back off hold, with li_na

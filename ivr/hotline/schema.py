@@ -491,6 +491,11 @@ class HotlineFile(Strict):
     callbacks: CallbackSettings = CallbackSettings()
     wallboard: Wallboard = Wallboard()
 
+    def hold_music(self, department: str | None) -> str:
+        """What a caller waiting for `department` hears: its own music, else the hotline's."""
+        known = self.departments.get(department or "")
+        return (known.hold_music_url if known else None) or self.hotline.hold_music_url
+
     @field_validator("specialist_lines")
     @classmethod
     def _lines_e164(cls, value: dict[str, str]) -> dict[str, str]:

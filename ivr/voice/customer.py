@@ -70,12 +70,8 @@ def transfer() -> twiml.Document:
     """Tell the customer they are transferred; then wait for the department, or dial the line."""
     hotline = services()
     move = CustomerMove.from_args(request.args)
-    record = hotline.callbacks.load(move.call)
-    if (
-        record is None
-        or record.get("cb_status") != "transferred"
-        or record.get("cb_attempt") != str(move.attempt)
-    ):
+    record = _customer(move.call, move.attempt)
+    if record is None:
         return _goodbye()
     lang = language_of(record)
     if move.number:
@@ -115,9 +111,7 @@ def wait() -> twiml.Document:
     lang = language_of(record)
     resp = twiml.document()
     twiml.say(resp, lang, lang.text("hold_message"))
-    cfg = hotline.config.file
-    department = cfg.departments.get(record.get("department"))
-    resp.play((department.hold_music_url if department else None) or cfg.hotline.hold_music_url)
+    resp.play(hotline.config.file.hold_music(record.get("department")))
     twiml.redirect(f"{base_url()}{routes.path('customer_wait', state)}", resp)
     return resp
 

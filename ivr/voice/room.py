@@ -100,11 +100,9 @@ def wait() -> twiml.Document:
     record = hotline.calls.load(sid) if sid else None
     if record is None:
         return _room_music()
-    department = hotline.config.file.departments.get(record.get("department"))
     if record.get("status") == CallStatus.QUEUED:
         hotline.connector.redirect(record.sid, routes.path("hold", HOLD_AGAIN))
-    music = (department.hold_music_url if department else None) or hotline.config.file.hotline.hold_music_url
-    return twiml.room_music(music)
+    return twiml.room_music(hotline.config.file.hold_music(record.get("department")))
 
 
 def _agent_through_outage() -> twiml.Document:

@@ -167,13 +167,12 @@ def _turn_words(cfg: HotlineFile, record: CallRecord, wait: Wait, plan: TurnPlan
     says.append(lang.text("hold_message"))
     if plan.hint:  # once a call: keys work on every turn, offer or not
         says.append(lang.text("callback_hint"))
-    department = cfg.departments[record.get("department")]
     return TurnWords(
         lang,
         # With callbacks on, a key is heard at any moment of the turn, music included.
         keys_url(base, plan.state) if cfg.callbacks.enabled else None,
         tuple(says),
-        department.hold_music_url or cfg.hotline.hold_music_url,
+        cfg.hold_music(record.get("department")),
         hold_url(base, plan.state),
     )
 
