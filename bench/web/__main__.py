@@ -76,7 +76,7 @@ def build(row: Row, filled: dict[str, data.Filled]) -> list[data.Request]:
     if row.make == "stats":
         return [data.supervisor_queues(f.token)]
     now = time.time()
-    return [data.hold_turn(sid, pos, now) for sid, pos in f.at(row.make, 32)]
+    return [data.hold_turn(sid, pos, now, dept) for sid, pos, dept in f.at(row.make, 32)]
 
 
 def median(values: list[float]) -> float:
@@ -157,7 +157,7 @@ def capacity(server: WebServer, filled: data.Filled, seconds: float, limit: int,
         step = max(len(everyone) // n, 1)
         chosen = everyone[::step][:n]
         now = time.time()
-        requests = [data.hold_turn(sid, pos, now) for sid, pos in chosen]
+        requests = [data.hold_turn(sid, pos, now, dept) for sid, pos, dept in chosen]
         cpu0 = server.cpu()
         res = open_loop(server.port, requests, data.HOLD_CADENCE_SECONDS, seconds, HOLD_OK)
         busy = (server.cpu() - cpu0) / (seconds + 3)

@@ -108,7 +108,7 @@ def main(argv: list[str] | None = None) -> int:
             (
                 "hold turn, middle",
                 app,
-                [environ(data.hold_turn(sid, pos, now)) for sid, pos in filled.at("middle", 32)],
+                [environ(data.hold_turn(sid, pos, now, dept)) for sid, pos, dept in filled.at("middle", 32)],
                 "/voice/callback/offer",
             ),
         ]

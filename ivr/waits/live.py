@@ -50,7 +50,8 @@ import redis
 
 from ivr import keys
 from ivr.callcenter.calls import CallRecord
-from ivr.callcenter.queues import Queues, arrival_ms
+from ivr.callcenter.lifecycle import CallStatus
+from ivr.callcenter.queues import POSITION_LUA, Queues, arrival_ms
 from ivr.hotline.schema import STAFFING_STEP_MINUTES, HotlineFile
 from ivr.scripts import Script
 from ivr.waits.estimate import Estimate, QueueState, estimate
@@ -176,6 +177,40 @@ _READS = Script(
 )
 
 
+def _lua_function(name: str, lua: str) -> str:
+    """A script's body as a local Lua function of its own KEYS and ARGV (a `#!lua` line dropped)."""
+    body = lua.split("\n", 1)[1] if lua.startswith("#!") else lua
+    return f"local function {name}(KEYS, ARGV)\n{body}\nend\n"
+
+
+# A hold turn in one round trip: the call's record and, when the caller still waits in the
+# department and day the turn's URL names (`status`, `department`, `day`), the turn taken (the
+# reaper's watch, only if still watched), the position (the queue's own script) and `_READS`
+# (read for the lowest class: `reads_for_rank` keeps the caller's). Any other record comes back
+# alone and the turn reads on from it as the first turn does. Replies: {record} or
+# {record, position, reads}, the record as HGETALL gives it.
+_TURN_LUA = (
+    _lua_function("position", POSITION_LUA)
+    + _lua_function("reads", _READS_LUA)
+    + """
+local record, fields = redis.call('HGETALL', KEYS[1]), {}
+for i = 1, #record, 2 do fields[record[i]] = record[i + 1] end
+if fields['status'] ~= ARGV[2] or fields['department'] ~= ARGV[3] or fields['day'] ~= ARGV[4] then
+  return {record}
+end
+redis.call('ZADD', KEYS[2], 'XX', ARGV[5], ARGV[1])
+local lanes = tonumber(ARGV[6])
+local place = position({unpack(KEYS, 3, 3 + lanes)}, {ARGV[1]})
+return {record, place, reads({unpack(KEYS, 4 + lanes)}, {unpack(ARGV, 7)})}
+"""
+)
+_TURN = Script(
+    _TURN_LUA,
+    keys=("call", "turns", "queue*"),  # queue: the waiting hash, the lanes, then `_READS`'s keys
+    args=("sid", "status", "department", "day", "turn_at", "lane_count", "reads*"),
+)
+
+
 class Reads:
     """The reads behind one department's QueueState, queued on a pipeline, then parsed."""
 
@@ -191,9 +226,12 @@ class Reads:
     def queue(self, pipe: redis.client.Pipeline) -> None:
         """Add the reads to `pipe`: one script call (`_READS`); `replies` unpacks its reply into
         the 8 + 4 per other department replies `parse` takes, in this order."""
+        _READS.queue(pipe, **self.values())
+
+    def values(self) -> dict[str, Any]:
+        """The named keys and arguments of the reads' script call."""
         dept = self.department
-        _READS.queue(
-            pipe,
+        return dict(
             staffed=keys.staffed_agents(dept),
             above=keys.staffed_above(dept),
             ready=keys.ready_agents(dept),
@@ -404,15 +442,59 @@ def wait_for_caller(live: LiveQueues, record: CallRecord, now: datetime) -> Wait
     reads.queue(pipe)
     live.queues.turn_taken(pipe, record.sid, department, now)  # the reaper sees the caller is there
     position, reply, _turn = pipe.execute()
+    return _caller_wait(live, reads, record, int(position), Reads.replies(reply), now)
+
+
+def turn_wait(
+    live: LiveQueues, sid: str, department: str, day: str, now: datetime
+) -> tuple[CallRecord | None, Wait | None]:
+    """A hold turn's call record and wait in one round trip (`_TURN`), for a caller whose turn's
+    URL says they wait in `department` since `day`: (None, None) without a record, (the record,
+    None) when it says otherwise (the turn goes on from the record), else both."""
+    lowest = Reads(live, department, _rank_of(live, None), now, day)
+    reads_keys, reads_args = _READS.bind(lowest.values())
+    lanes = live.queues.lanes(department)
+    reply = _TURN(
+        live.conn,
+        call=keys.call(sid),
+        turns=keys.hold_turns(department),
+        queue=[keys.queue_waiting(department), *lanes, *reads_keys],
+        sid=sid,
+        status=CallStatus.QUEUED,
+        department=department,
+        day=day,
+        turn_at=now.timestamp(),
+        lane_count=len(lanes),
+        reads=reads_args,
+    )
+    flat = iter(reply[0])
+    fields = dict(zip(flat, flat, strict=True))
+    if not fields:
+        return None, None
+    record = CallRecord(sid, fields)
+    if len(reply) == 1:
+        return record, None
+    reads = Reads(live, department, _rank_of(live, record.get("priority")), now, day)
+    replies = Reads.replies(reply[2])
+    # Read for the lowest class: the caller's own class counts only the classes above it.
+    replies[3] = replies[3][: len(reads.stat_fields)]
+    replies[7] = replies[7][: reads.rank]
+    return record, _caller_wait(live, reads, record, int(reply[1]), replies, now)
+
+
+def _caller_wait(
+    live: LiveQueues, reads: Reads, record: CallRecord, position: int, replies: list[Any], now: datetime
+) -> Wait:
+    department = reads.department
     queued_at = datetime.fromisoformat(record.get("queued_at") or now.isoformat())
-    state, summary = reads.parse(Reads.replies(reply), int(position) - 1, (now - queued_at).total_seconds())
+    state, summary = reads.parse(replies, position - 1, (now - queued_at).total_seconds())
     peak, quiet = _outlook(live, department, summary, now)
     # An agent is free for this caller: they are being connected (the matcher is on it), or the
     # free agent cannot take them (another language): either way no wait we could stand behind.
     # "Less than a minute" was said here, true for 98.6% of them in the simulated hour, and made
     # up 46% of what callers heard: the words the model chose held 81.6%, all of them 89.5%.
     said = estimate(state) if state.ahead >= state.ready else None
-    return Wait(department, int(position), state, said, peak, quiet)
+    return Wait(department, position, state, said, peak, quiet)
 
 
 def wait_for_new_caller(live: LiveQueues, department: str, now: datetime, day: str) -> Wait:
