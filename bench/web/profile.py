@@ -126,7 +126,7 @@ def main(argv: list[str] | None = None) -> int:
                 flush=True,
             )
         if opts.profile:
-            for label, wsgi, envs, _marker in rows[2:]:
+            for label, wsgi, envs, _marker in [row for row in rows if row[1] is app]:
                 prof = cProfile.Profile()
                 prof.enable()
                 for i in range(opts.count):

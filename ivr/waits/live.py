@@ -41,7 +41,7 @@ Where each input of `QueueState` comes from:
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -101,6 +101,10 @@ class LiveQueues:
     cfg: HotlineFile
     conn: redis.Redis
     queues: Queues
+    # The hold turn script's KEYS and ARGV by (department, day), but the call's own (`_turn_call`).
+    turn_calls: dict[tuple[str, str], tuple[list[Any], list[Any]]] = field(
+        default_factory=dict, compare=False, repr=False
+    )
 
 
 # Everything a department's QueueState is made from, in one call, in `Reads.queue`'s order: 8 + 4
@@ -451,22 +455,10 @@ def turn_wait(
     """A hold turn's call record and wait in one round trip (`_TURN`), for a caller whose turn's
     URL says they wait in `department` since `day`: (None, None) without a record, (the record,
     None) when it says otherwise (the turn goes on from the record), else both."""
-    lowest = Reads(live, department, _rank_of(live, None), now, day)
-    reads_keys, reads_args = _READS.bind(lowest.values())
-    lanes = live.queues.lanes(department)
-    reply = _TURN(
-        live.conn,
-        call=keys.call(sid),
-        turns=keys.hold_turns(department),
-        queue=[keys.queue_waiting(department), *lanes, *reads_keys],
-        sid=sid,
-        status=CallStatus.QUEUED,
-        department=department,
-        day=day,
-        turn_at=now.timestamp(),
-        lane_count=len(lanes),
-        reads=reads_args,
-    )
+    script_keys, script_args = _turn_call(live, department, day, now)
+    script_keys[0], script_args[0], script_args[4] = keys.call(sid), sid, now.timestamp()
+    script_args[_TURN_NOW_MS] = arrival_ms(now)
+    reply = _TURN.run(live.conn, script_keys, script_args)
     flat = iter(reply[0])
     fields = dict(zip(flat, flat, strict=True))
     if not fields:
@@ -480,6 +472,45 @@ def turn_wait(
     replies[3] = replies[3][: len(reads.stat_fields)]
     replies[7] = replies[7][: reads.rank]
     return record, _caller_wait(live, reads, record, int(reply[1]), replies, now)
+
+
+# Where the reads' `now_ms` sits in the turn's ARGV (after the turn's own six arguments).
+_TURN_NOW_MS = len(_TURN.args) - 1 + _READS.args.index("now_ms")
+# The turn script's KEYS and ARGV are kept by (department, day), all but the call's own values:
+# the same forty-odd keys, field names and figures every turn (binding them each time was a
+# tenth of a turn). Kept for the current days only: at most this many.
+_TURN_CALLS_MAX = 64
+
+
+def _turn_call(live: LiveQueues, department: str, day: str, now: datetime) -> tuple[list[Any], list[Any]]:
+    """Copies of the turn script's KEYS and ARGV for a caller of `department` since `day`, the
+    call's own slots (its key, sid, the time) left to fill."""
+    calls = live.turn_calls
+    found = calls.get((department, day))
+    if found is None:
+        lowest = Reads(live, department, _rank_of(live, None), now, day)
+        reads_keys, reads_args = _READS.bind(lowest.values())
+        lanes = live.queues.lanes(department)
+        found = _TURN.bind(
+            dict(
+                call="",
+                turns=keys.hold_turns(department),
+                queue=[keys.queue_waiting(department), *lanes, *reads_keys],
+                sid="",
+                status=CallStatus.QUEUED,
+                department=department,
+                day=day,
+                turn_at=0,
+                lane_count=len(lanes),
+                reads=reads_args,
+            )
+        )
+        encode = live.conn.get_encoder().encode  # as redis-py would send them, once
+        found = ([encode(k) for k in found[0]], [encode(a) for a in found[1]])
+        if len(calls) >= _TURN_CALLS_MAX:  # days gone by
+            calls.clear()
+        calls[(department, day)] = found
+    return list(found[0]), list(found[1])
 
 
 def _caller_wait(
