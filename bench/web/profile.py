@@ -26,7 +26,7 @@ from typing import Any
 from werkzeug.test import EnvironBuilder
 
 from bench.web import fill as data
-from bench.web.peers import create_floor, create_sample
+from bench.web.peers import create_floor, create_sample, create_signed
 from ivr import create_app
 from ivr.store import embedded_redis
 
@@ -104,6 +104,12 @@ def main(argv: list[str] | None = None) -> int:
         rows: list[tuple[str, WsgiApp, list[dict[str, Any]], str]] = [
             ("static TwiML (floor)", create_floor(), [environ(data.floor_request())], "<Play>"),
             ("sample-style menu", create_sample(), [environ(data.sample_menu("2"))], "/ivr/fees"),
+            (
+                "signed peer, middle",
+                create_signed(url, env["TWILIO_AUTH_TOKEN"], env["PUBLIC_BASE_URL"], str(hotline_file)),
+                [environ(data.hold_turn(sid, pos, now, dept)) for sid, pos, dept in filled.at("middle", 32)],
+                "/voice/callback/offer",
+            ),
             ("menu step", app, [environ(data.menu_step(sid)) for sid in filled.menu], "/voice/step/"),
             (
                 "hold turn, middle",
