@@ -124,7 +124,7 @@ out[4] = redis.call('HMGET', KEYS[4], unpack(ARGV, 7, 6 + tonumber(ARGV[2])))
 out[5] = redis.call('HGET', KEYS[5], 'summary')
 out[6] = redis.call('ZCARD', KEYS[6])
 local scored, longest = redis.call('ZRANGE', KEYS[6], 0, tonumber(ARGV[1]) - 1, 'WITHSCORES'), {}
-for i = 1, #scored, 2 do longest[#longest + 1] = {scored[i], tonumber(scored[i + 1])} end
+for i = 2, #scored, 2 do longest[#longest + 1] = tonumber(scored[i]) end  -- arrivals (ms) only
 out[7] = longest
 -- The recent arrivals of each higher class: a decayed count brought up to now and kept (the
 -- arithmetic of learned.decayed_arrivals, its reference).
@@ -273,7 +273,7 @@ class Reads:
     def replies(reply: str) -> list[Any]:
         """The replies `parse` takes, from the one reply of `queue`'s script."""
         out: list[Any] = json.loads(reply)
-        out[6] = [(sid, score) for sid, score in out[6]] if out[6] else []  # an empty Lua table is {}
+        out[6] = out[6] or []  # an empty Lua table is {}
         out[7] = [(float(n), float(since)) for n, since in out[7]] if out[7] else []
         return out
 
@@ -360,7 +360,7 @@ class Reads:
         else:
             handle = DEFAULT_HANDLE_SECONDS
         handle_cv = handle_cv_of(values, department.wrap_up_seconds)
-        still = [max(now_ms - float(score), 0.0) / 1000 for _, score in longest or []]
+        still = [max(now_ms - arrived, 0.0) / 1000 for arrived in longest]
         if int(waiting) > len(still) and still:  # the rest joined later: half the last one read
             still.append((int(waiting) - len(still)) * still[-1] / 2)
         patience = censored_patience(
