@@ -9,14 +9,12 @@ queue from the record, as a first turn does, and that the next turn's URL names 
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import timedelta
 from typing import Any
 
 import pytest
 import redis
 
 from ivr import keys
-from ivr.clock import FixedClock
 from standin.phone import Call
 from tests.conftest import PUBLIC_BASE_URL
 from tests.test_hold_keys import on_hold
@@ -45,7 +43,9 @@ def two_trip_turns(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     return seen
 
 
-def test_a_turn_after_the_first_reads_in_one_script(dial: Callable[..., Call], two_trip_turns: list[str]) -> None:
+def test_a_turn_after_the_first_reads_in_one_script(
+    dial: Callable[..., Call], two_trip_turns: list[str]
+) -> None:
     call = on_hold(dial)
     assert next_turn_url(call).endswith("&d=payments")
     two_trip_turns.clear()
