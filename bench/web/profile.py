@@ -18,6 +18,7 @@ import pstats
 import shutil
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -62,14 +63,26 @@ def call(app: WsgiApp, env: dict[str, Any]) -> bytes:
     return out
 
 
-def measure(app: WsgiApp, envs: list[dict[str, Any]], count: int, marker: str) -> float:
-    """CPU microseconds a request over `count` requests rotating through `envs`."""
+def measure(app: WsgiApp, envs: list[dict[str, Any]], count: int, marker: str, threads: int = 1) -> float:
+    """CPU microseconds a request (the whole process's) over `count` requests rotating through
+    `envs`, sent by `threads` threads at once (as gunicorn's threaded worker runs them)."""
     for env in envs:
         if marker.encode() not in call(app, env):
             raise RuntimeError(f"{env['PATH_INFO']}: the answer lacks {marker!r}")
+
+    def send(first: int) -> None:
+        for i in range(first, count, threads):
+            call(app, envs[i % len(envs)])
+
     began = time.process_time()
-    for i in range(count):
-        call(app, envs[i % len(envs)])
+    if threads == 1:
+        send(0)
+    else:
+        workers = [threading.Thread(target=send, args=(t,)) for t in range(threads)]
+        for worker in workers:
+            worker.start()
+        for worker in workers:
+            worker.join()
     return (time.process_time() - began) / count * 1e6
 
 
@@ -81,6 +94,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--top", type=int, default=40, help="rows of the profile")
     parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds over the rows")
     parser.add_argument("--only", default="", help="only the rows whose label holds this text")
+    parser.add_argument(
+        "--threads", default="1",
+        help="threads sending at once, or several to compare (e.g. 1,16): CPU a request by each",
+    )  # fmt: skip
     opts = parser.parse_args(argv)
     work = Path(tempfile.mkdtemp(prefix="hotline-webprofile-"))
     embedded = embedded_redis(work / "redis")
@@ -119,16 +136,17 @@ def main(argv: list[str] | None = None) -> int:
             ),
         ]
         rows = [row for row in rows if opts.only in row[0] or row[0].startswith("static")]
-        measured: dict[str, list[float]] = {row[0]: [] for row in rows}
+        thread_counts = [int(n) for n in opts.threads.split(",")]
+        measured: dict[tuple[str, int], list[float]] = {(r[0], n): [] for r in rows for n in thread_counts}
         for _ in range(opts.rounds):  # interleaved: a shared machine's drift hits every row alike
             for label, wsgi, envs, marker in rows:
-                measured[label].append(measure(wsgi, envs, opts.count, marker))
-        floor = min(measured[rows[0][0]])
-        for label, values in measured.items():
-            us = min(values)
+                for n in thread_counts:
+                    measured[label, n].append(measure(wsgi, envs, opts.count, marker, n))
+        for (label, n), values in measured.items():
+            us, floor = min(values), min(measured[rows[0][0], n])
             print(
                 f"{label:<24} {us:8.0f} us CPU a request (least of the rounds; most {max(values):.0f}; "
-                f"{us / floor:5.1f}x the floor; {opts.rounds} x {opts.count} requests, one thread)",
+                f"{us / floor:5.1f}x the floor; {opts.rounds} x {opts.count} requests, {n} thread(s))",
                 flush=True,
             )
         if opts.profile:
