@@ -526,5 +526,7 @@ def test_the_supervisor_statistics_cost_the_same_with_two_thousand_callers_waiti
     assert quiet_waiting == {d: few[d] for d in hotline.config.file.departments}
     assert crowded_waiting == dict(many) and sum(many.values()) > 1_000
     assert (crowded.data, crowded.jobs, crowded.commands) == (quiet.data, quiet.jobs, quiet.commands)
+    # The token, the counters, the agents (two), and every department's live state in one pipeline.
+    assert crowded.data == 5
     # Besides the webhooks' commands: SMEMBERS of the agents (as many as the hotline file has).
     assert set(crowded.commands) - BOUNDED_COMMANDS == {"smembers"}

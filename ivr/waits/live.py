@@ -530,14 +530,25 @@ def _caller_wait(
 
 def wait_for_new_caller(live: LiveQueues, department: str, now: datetime, day: str) -> Wait:
     """The wait a caller joining `department` now would have, in its lowest class (everyone first)."""
-    reads = Reads(live, department, _rank_of(live, None), now, day)
+    return waits_for_new_callers(live, [department], now, day)[0]
+
+
+def waits_for_new_callers(live: LiveQueues, departments: list[str], now: datetime, day: str) -> list[Wait]:
+    """`wait_for_new_caller` of each department, in one pipeline (the supervisor's statistics)."""
     pipe = live.conn.pipeline(transaction=False)
-    pipe.zcard(keys.queue_since(department))
-    reads.queue(pipe)
-    waiting, reply = pipe.execute()
-    state, summary = reads.parse(Reads.replies(reply), int(waiting), 0.0)
-    peak, quiet = _outlook(live, department, summary, now)
-    return Wait(department, int(waiting) + 1, state, estimate(state), peak, quiet)
+    each = []
+    for department in departments:
+        reads = Reads(live, department, _rank_of(live, None), now, day)
+        pipe.zcard(keys.queue_since(department))
+        reads.queue(pipe)
+        each.append(reads)
+    replies = pipe.execute()
+    waits = []
+    for reads, waiting, reply in zip(each, replies[::2], replies[1::2], strict=True):
+        state, summary = reads.parse(Reads.replies(reply), int(waiting), 0.0)
+        peak, quiet = _outlook(live, reads.department, summary, now)
+        waits.append(Wait(reads.department, int(waiting) + 1, state, estimate(state), peak, quiet))
+    return waits
 
 
 def peak_hours(live: LiveQueues, department: str) -> list[int]:
