@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import cProfile
 import io
+import os
 import pstats
 import shutil
 import sys
@@ -28,6 +29,7 @@ from werkzeug.test import EnvironBuilder
 
 from bench.web import fill as data
 from bench.web.peers import create_floor, create_sample, create_signed
+from bench.web.servers import pin
 from ivr import create_app
 from ivr.store import embedded_redis
 
@@ -99,6 +101,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds over the rows")
     parser.add_argument("--only", default="", help="only the rows whose label holds this text")
     parser.add_argument(
+        "--redis-core", default="",
+        help="pin this process to core 1 and Redis to these cores in turn (e.g. 1,0: on the same "
+        "core as the app, as the web benchmark runs them, then on the other)",
+    )  # fmt: skip
+    parser.add_argument(
         "--threads", default="1",
         help="threads sending at once, or several to compare (e.g. 1,16): CPU a request by each",
     )  # fmt: skip
@@ -150,16 +157,23 @@ def main(argv: list[str] | None = None) -> int:
             ]
         rows = [row for row in rows if opts.only in row[0] or row[0].startswith("static")]
         thread_counts = [int(n) for n in opts.threads.split(",")]
-        measured: dict[tuple[str, int], list[float]] = {(r[0], n): [] for r in rows for n in thread_counts}
+        redis_cores = [int(c) for c in opts.redis_core.split(",")] if opts.redis_core else [-1]
+        if opts.redis_core:
+            os.sched_setaffinity(0, {1})
+        variants = [(n, core) for n in thread_counts for core in redis_cores]
+        measured: dict[tuple[str, int, int], list[float]] = {(r[0], *v): [] for r in rows for v in variants}
         for _ in range(opts.rounds):  # interleaved: a shared machine's drift hits every row alike
             for label, wsgi, envs, marker in rows:
-                for n in thread_counts:
-                    measured[label, n].append(measure(wsgi, envs, opts.count, marker, n))
-        for (label, n), values in measured.items():
-            us, floor = min(values), min(measured[rows[0][0], n])
+                for n, core in variants:
+                    if core >= 0:
+                        pin(embedded.pid, core)
+                    measured[label, n, core].append(measure(wsgi, envs, opts.count, marker, n))
+        for (label, n, core), values in measured.items():
+            us, floor = min(values), min(measured[rows[0][0], n, core])
+            where = f", Redis on core {core}" if core >= 0 else ""
             print(
                 f"{label:<36} {us:8.0f} us CPU a request (least of the rounds; most {max(values):.0f}; "
-                f"{us / floor:5.1f}x the floor; {opts.rounds} x {opts.count} requests, {n} thread(s))",
+                f"{us / floor:5.1f}x the floor; {opts.rounds} x {opts.count} requests, {n} thread(s){where})",
                 flush=True,
             )
         if len(sizes) > 1:  # the same webhook on every data set: the most over the least
@@ -174,7 +188,7 @@ def main(argv: list[str] | None = None) -> int:
                 for n in thread_counts:
                     points = [
                         min(v)
-                        for (label, m), v in measured.items()
+                        for (label, m, _core), v in measured.items()
                         if label.startswith(f"{kind},") and m == n
                     ]
                     if len(points) == len(sizes):
