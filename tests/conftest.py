@@ -157,6 +157,20 @@ def hotline_app(
     context.install(None)
 
 
+@pytest.fixture
+def rooms_app(
+    app_settings: dict[str, Any],
+    redis_conn: redis.Redis,
+    clock: FixedClock,
+    tmp_path: Path,
+    switchboard: Switchboard,
+) -> Iterator[Flask]:
+    """The hotline connecting through conference rooms, recording nothing: a room test module's
+    `app` (`def app(rooms_app: Flask) -> Flask: return rooms_app`), which `dial` and `run_jobs`
+    then use."""
+    yield from hotline_app(app_settings, clock, hotline_variant(tmp_path, in_rooms()), switchboard)
+
+
 @pytest.fixture(scope="session")
 def dial_hotline(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The shipped hotline file, connecting callers by a Dial instead of through rooms.

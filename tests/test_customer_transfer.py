@@ -30,8 +30,8 @@ from standin.phone import Call
 from standin.rest import OutboundCall, Switchboard
 from tests import test_callbacks as callbacks
 from tests.conftest import waiting_in
+from tests.rooms import answer, not_reached
 from tests.test_api import Api, token_for
-from tests.test_connecting_room import answer, not_reached
 
 NOTE = "客户充值失败，已核实身份，请账户安全跟进"
 SAID_TRANSFER = "请稍候，正在为您转接账户安全。"

@@ -29,9 +29,9 @@ from standin.rest import Switchboard
 from standin.transport import FlaskTransport
 from tests import test_callbacks as callbacks
 from tests.conftest import ACCOUNT_SID, AUTH_TOKEN, PUBLIC_BASE_URL, hotline_app, hotline_variant, in_rooms
+from tests.rooms import agent_legs, answer, in_the_room, room_events, talking_with_li_na
 from tests.test_agent_console import ClientApi, Session
 from tests.test_api import Api, token_for
-from tests.test_connecting_room import agent_legs, answer, in_the_room, room_events, talking_with_li_na
 
 
 @pytest.fixture
