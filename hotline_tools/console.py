@@ -183,6 +183,7 @@ class Softphone:
     def __init__(self, control: Control, identity: str = "") -> None:
         self.control, self.identity = control, identity
         self.stop = threading.Event()
+        self.lines_of: Callable[[Json], list[str]] = ring_lines  # the console's, once it runs
 
     def start(self, identity: str, write: Write) -> bool:
         """Register and print rings as they come; False when no stand-in answers."""
@@ -209,7 +210,7 @@ class Softphone:
                 continue
             for event in events:
                 after = event["n"]
-                for line in ring_lines(event):
+                for line in self.lines_of(event):
                     write(line)
 
     def act(self, kind: str) -> str:
@@ -271,10 +272,32 @@ class Console:
         self.down = False
         self.exit_code: int | None = None  # set when the token is refused
         self.phone: Softphone | None = None
+        self.agent_id = ""  # known once the API answered
 
     def call(self, method: str, path: str, body: Json | None = None) -> Json:
         """One API request; raises ApiError on an error answer, Unreachable."""
         return checked(self.api, method, path, body)
+
+    def phone_lines(self, event: Json) -> list[str]:
+        """What the phone shows for one of its events. A consulted agent's leg comes from the
+        hotline's number, but they talk with the agent who consults them: the call says who."""
+        if event["kind"] == "connected":
+            consulting = self._consulted_by()
+            if consulting:
+                return [
+                    f"  [talking with {consulting}, who consults you (the caller is on hold): "
+                    "`hangup` to leave the call]"
+                ]
+        return ring_lines(event)
+
+    def _consulted_by(self) -> str | None:
+        """The agent consulting this one on their current call, if any (asked on the phone's thread)."""
+        with self.lock:
+            try:
+                pop = self.call("GET", "/agent/call")
+            except (ApiError, Unreachable):
+                return None
+        return pop.get("consulted_by") if self.agent_id and pop.get("consulting") == self.agent_id else None
 
     def show_state(self, me: Json) -> None:
         """One line: the agent's state and since when."""
@@ -428,8 +451,11 @@ def run(
         write(f"{exc}\nget an agent token with `flask --app wsgi tokens issue agent <agent id>`")
         return 2
     write(f"agent console for {me['name']} ({me['id']}) at {api.url}; type `help`")
-    if phone is not None and phone.start(me["id"], write):
-        console.phone = phone
+    console.agent_id = me["id"]
+    if phone is not None:
+        phone.lines_of = console.phone_lines
+        if phone.start(me["id"], write):
+            console.phone = phone
     console.tick(force=True)
     stop = (poll or background())(console.tick)
     try:

@@ -8,17 +8,19 @@ what it does.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 import redis
 from flask import Flask
 
+from hotline_tools.console import Softphone, run
 from hotline_tools.livephone import _parties as parties_text
 from ivr import keys
 from standin.rest import Switchboard
 from tests.rooms import live_standin, wait_until
+from tests.test_agent_console import ClientApi, Session
 from tests.test_api import Api, go_ready, token_for
 from tests.test_live_calls import Listener, queued_caller
 
@@ -150,3 +152,38 @@ def test_live_a_warm_transfer_between_two_consoles(
         phone.kind("ended")
         assert redis_conn.hget(keys.call(sid), "outcome") == "served"
         assert switchboard.conferences.problems == []
+
+
+def test_live_the_consulted_console_says_it_talks_with_the_agent_who_consults(
+    app: Flask, switchboard: Switchboard, run_jobs: Callable[[], None]
+) -> None:
+    """wang_wei's console is his phone: li_na consults him, he answers, and his console says he
+    talks with li_na (his leg comes from the hotline's number, but the caller is on hold)."""
+    with live_standin(app, switchboard) as control:
+        control.register("li_na")
+        first = Listener(lambda after, wait: control.client_events("li_na", after, wait))
+        sid, phone = queued_caller(control)
+        api, li_na, wang_wei = Api(app), token_for(app, "agent", "li_na"), token_for(app, "agent", "wang_wei")
+        go_ready(api, li_na, run_jobs)
+        first.kind("ring")
+        control.client_act("li_na", "answer")
+        wait_until(lambda: api.get("/api/agent/me", li_na).get_json()["state"] == "on_call", "li_na talking")
+        assert api.put("/api/agent/state", wang_wei, {"state": "ready"}).status_code == 200
+        session = Session()
+
+        def script() -> Iterator[str]:
+            consult = api.call("POST", "/api/agent/call/consult", li_na, json={"agent": "wang_wei"})
+            assert consult.status_code == 200, consult.get_json()
+            wait_until(lambda: "PHONE RINGING" in session.text(), "wang_wei's console ringing")
+            yield "answer"
+            wait_until(lambda: "talking with" in session.text(), "wang_wei's console talking")
+            [talking] = [line for line in session.out if "talking with" in line]
+            assert "talking with li_na, who consults you (the caller is on hold)" in talking
+            yield "quit"
+
+        lines = script()
+        console = ClientApi(app, wang_wei)
+        softphone = Softphone(control)  # registers as client:wang_wei when the console starts
+        assert run(console, lambda: next(lines, None), session.out.append, session.poll, phone=softphone) == 0
+        control.act(sid, "hangup")
+        phone.kind("ended")
