@@ -23,13 +23,7 @@ from standin.phone import Call
 from standin.rest import Switchboard
 from tests import test_callbacks as callbacks
 from tests.conftest import hotline_app, hotline_variant
-from tests.rooms import (
-    SURVEY_ASK,
-    WHISPER,
-    agent_legs,
-    answer,
-    not_reached,
-)
+from tests.rooms import SURVEY_ASK, WHISPER, agent_legs, answer, not_reached
 
 
 @pytest.fixture

@@ -20,13 +20,7 @@ from ivr.callcenter.agents import NOT_READY, ON_CALL, READY, RINGING, WRAP_UP
 from ivr.services import services_of
 from standin.phone import Call
 from standin.rest import Switchboard
-from tests.rooms import (
-    SURVEY_ASK,
-    consult_leg,
-    consulting,
-    room_events,
-    talking_with_li_na,
-)
+from tests.rooms import SURVEY_ASK, consult_leg, consulting, room_events, talking_with_li_na
 from tests.test_agent_console import ClientApi, Session
 from tests.test_api import Api, token_for
 from tests.test_connecting import state_of
