@@ -13,7 +13,9 @@ import pytest
 import redis
 from flask import Flask
 
-from hotline_tools.console import Console, HttpApi, groups, main, run, screen_pop, specialist_lines
+from hotline_tools.agent_api import HttpApi
+from hotline_tools.console import Console, main, run, specialist_lines
+from hotline_tools.screenpop import groups, screen_pop
 from ivr import keys
 from ivr.settings import DEFAULT_HOTLINE_CONFIG
 from standin.phone import Call

@@ -19,7 +19,7 @@ import redis
 import yaml
 from flask import Flask
 
-from hotline_tools.console import groups
+from hotline_tools.screenpop import groups
 from hotline_tools.supervising import run_supervisor
 from ivr import create_app, keys
 from ivr.callcenter.agents import ON_CALL, READY, WRAP_UP

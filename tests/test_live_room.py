@@ -15,8 +15,9 @@ import pytest
 import redis
 from flask import Flask
 
-from hotline_tools.console import Softphone, run
+from hotline_tools.console import run
 from hotline_tools.livephone import _parties as parties_text
+from hotline_tools.softphone import Softphone
 from ivr import keys
 from standin.rest import Switchboard
 from tests.rooms import live_standin, wait_until

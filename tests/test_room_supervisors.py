@@ -17,7 +17,7 @@ import pytest
 import redis
 from flask import Flask
 
-from hotline_tools.console import groups
+from hotline_tools.screenpop import groups
 from hotline_tools.supervising import run_supervisor
 from ivr import keys
 from ivr.callcenter.agents import READY
