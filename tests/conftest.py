@@ -32,8 +32,9 @@ from ivr.store import embedded_redis_url, stop_embedded_redis
 from ivr.twilio_rest import make_client
 from queue_worker import context
 from standin.phone import Call
-from standin.rest import Switchboard, create_rest_app, serve_in_thread
+from standin.rest import OutboundCall, Switchboard, create_rest_app, serve_in_thread
 from standin.transport import FlaskTransport
+from standin.webhook import call_params, status_callback_params
 
 ACCOUNT_SID = "AC" + "1" * 32
 AUTH_TOKEN = "test-auth-token-0123456789"
@@ -219,15 +220,46 @@ def dial(app: Flask, switchboard: Switchboard) -> Callable[..., Call]:
     return _dial
 
 
+def run_jobs_of(app: Flask) -> None:
+    """Run every queued rq job of `app` now, in this process (a real rq worker, burst mode)."""
+    SimpleWorker([QUEUE_NAME], connection=services_of(app).stores.jobs).work(burst=True)
+
+
 @pytest.fixture
 def run_jobs(app: Flask) -> Callable[[], None]:
     """Run every queued rq job now, in this process (a real rq worker, burst mode)."""
+    return lambda: run_jobs_of(app)
 
-    def _run() -> None:
-        jobs_conn = services_of(app).stores.jobs
-        SimpleWorker([QUEUE_NAME], connection=jobs_conn).work(burst=True)
 
-    return _run
+def picked_up(app: Flask, switchboard: Switchboard, placed: OutboundCall, **extra: str) -> Call:
+    """Twilio rings the `To` of a call the hotline placed, and it is picked up: the call runs the
+    placed call's Url (`extra`: more of Twilio's parameters, such as `AnsweredBy`)."""
+    call = Call(
+        FlaskTransport(app.test_client(), PUBLIC_BASE_URL, AUTH_TOKEN),
+        from_=placed.from_,
+        to=placed.to,
+        account_sid=ACCOUNT_SID,
+        call_sid=placed.sid,
+        voice_url=placed.url or "",
+        status_callback=placed.status_callback,
+        extra_params={"Direction": "outbound-api", **extra},
+    )
+    switchboard.register(call)
+    call.start()
+    return call
+
+
+def not_reached(app: Flask, placed: OutboundCall, status: str) -> None:
+    """A call the hotline placed was never answered: Twilio's status callback says how (no-answer,
+    busy...)."""
+    params = call_params(
+        account_sid=ACCOUNT_SID, call_sid=placed.sid, call_status=status, from_=placed.from_, to=placed.to
+    )
+    params.update(status_callback_params(status, 0), Direction="outbound-api")
+    reply = FlaskTransport(app.test_client(), PUBLIC_BASE_URL, AUTH_TOKEN).request(
+        "POST", placed.status_callback or "", params
+    )
+    assert reply.status == 200
 
 
 def client_of(app: Flask) -> Client:

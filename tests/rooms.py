@@ -1,5 +1,5 @@
 """What the room tests share (`hotline.connect_via: conference`): the agent's leg the hotline
-places and the agent's phone that answers it (or its status callback saying it was not), a caller
+places and the agent's phone that answers it (conftest's `not_reached`: it was not), a caller
 talking with li_na, a consultation started from the API, and the live stand-in serving consoles.
 
 A room test module's `app` is conftest's `rooms_app` (or a variant of it).
@@ -27,8 +27,7 @@ from standin.outbound import Dialler
 from standin.phone import Call
 from standin.rest import OutboundCall, Switchboard, create_rest_app, serve_in_thread
 from standin.transport import FlaskTransport
-from standin.webhook import call_params, status_callback_params
-from tests.conftest import ACCOUNT_SID, AUTH_TOKEN, PUBLIC_BASE_URL
+from tests.conftest import ACCOUNT_SID, AUTH_TOKEN, PUBLIC_BASE_URL, picked_up, run_jobs_of
 from tests.test_api import Api, token_for
 from tests.test_connecting import ready, state_of, topup_caller
 
@@ -59,31 +58,7 @@ def in_the_room(
 
 def answer(app: Flask, switchboard: Switchboard, leg: OutboundCall) -> Call:
     """The agent's phone picks up the leg the hotline placed: the whisper, then the room."""
-    phone = Call(
-        FlaskTransport(app.test_client(), PUBLIC_BASE_URL, AUTH_TOKEN),
-        from_=leg.from_,
-        to=leg.to,
-        account_sid=ACCOUNT_SID,
-        call_sid=leg.sid,
-        voice_url=leg.url or "",
-        status_callback=leg.status_callback,
-        extra_params={"Direction": "outbound-api"},
-    )
-    switchboard.register(phone)
-    phone.start()
-    return phone
-
-
-def not_reached(app: Flask, leg: OutboundCall, status: str) -> None:
-    """The agent's leg ends unanswered: Twilio's status callback says how."""
-    params = call_params(
-        account_sid=ACCOUNT_SID, call_sid=leg.sid, call_status=status, from_=leg.from_, to=leg.to
-    )
-    params.update(status_callback_params(status, 0), Direction="outbound-api")
-    reply = FlaskTransport(app.test_client(), PUBLIC_BASE_URL, AUTH_TOKEN).request(
-        "POST", leg.status_callback or "", params
-    )
-    assert reply.status == 200
+    return picked_up(app, switchboard, leg)
 
 
 def room_of(switchboard: Switchboard, call: Call) -> Conference:
@@ -91,6 +66,30 @@ def room_of(switchboard: Switchboard, call: Call) -> Conference:
     room = switchboard.conferences.find(f"call-{call.call_sid}")
     assert room is not None
     return room
+
+
+def recorded_caller(app: Flask, switchboard: Switchboard, number: str = "+8613800138000") -> Call:
+    """A verified Mandarin top-up caller, on hold for payments (a recorded department)."""
+    transport = FlaskTransport(app.test_client(), PUBLIC_BASE_URL, AUTH_TOKEN)
+    caller = switchboard.register(Call(transport, from_=number, account_sid=ACCOUNT_SID, max_redirects=2))
+    caller.start()
+    for keys_ in ("1", "6222000017", "1", "1", "1"):
+        caller.press(keys_)
+    caller.silence()
+    return caller
+
+
+def li_na_answers_in_the_room(app: Flask, switchboard: Switchboard, caller: Call) -> tuple[Call, Conference]:
+    """li_na goes ready, is matched with the caller and answers: both in the caller's room."""
+    hotline = services_of(app)
+    hotline.agents.choose("li_na", READY, hotline.clock.now())
+    hotline.jobs.match_agent(None, "li_na")
+    run_jobs_of(app)
+    caller.continue_loop()
+    assert caller.state == "conference"
+    [leg] = agent_legs(switchboard, caller)
+    li_na = answer(app, switchboard, leg)
+    return li_na, room_of(switchboard, caller)
 
 
 def talking_with_li_na(

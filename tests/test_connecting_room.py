@@ -30,8 +30,8 @@ from ivr.settings import DEFAULT_HOTLINE_CONFIG
 from queue_worker.reaper import reap_once
 from standin.phone import Call
 from standin.rest import Switchboard
-from tests.conftest import waiting_in
-from tests.rooms import SURVEY_ASK, WHISPER, agent_legs, answer, in_the_room, not_reached, room_of
+from tests.conftest import not_reached, waiting_in
+from tests.rooms import SURVEY_ASK, WHISPER, agent_legs, answer, in_the_room, room_of
 from tests.test_agent_console import ClientApi, Session
 from tests.test_api import token_for
 from tests.test_connecting import ready, state_of, topup_caller

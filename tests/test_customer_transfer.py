@@ -29,8 +29,8 @@ from queue_worker.reaper import reap_once
 from standin.phone import Call
 from standin.rest import OutboundCall, Switchboard
 from tests import test_callbacks as callbacks
-from tests.conftest import waiting_in
-from tests.rooms import answer, not_reached
+from tests.conftest import not_reached, waiting_in
+from tests.rooms import answer
 from tests.test_api import Api, token_for
 
 NOTE = "客户充值失败，已核实身份，请账户安全跟进"
@@ -86,12 +86,7 @@ def legs_for(switchboard: Switchboard, asker: Call, agent: str) -> list[Outbound
 
 def talking_with_li_na(app: Flask, switchboard: Switchboard) -> tuple[Call, Call, Any]:
     """A customer called back and talking with li_na (payments); returns (asker, customer, li_na's phone)."""
-    asker = callbacks.on_hold(app, switchboard)
-    callbacks.ask_callback(asker)
-    callbacks.ready(app, "li_na")
-    (placed,) = callbacks.calls_to(switchboard, asker)
-    back = callbacks.customer(app, switchboard, placed)
-    back.press("1")
+    asker, back = callbacks.called_back(app, switchboard)
     phone: Any = None
     if in_room(app):
         [leg] = legs_for(switchboard, asker, "li_na")

@@ -19,11 +19,10 @@ from ivr.callcenter.agents import NOT_READY, ON_CALL, WRAP_UP
 from ivr.clock import FixedClock
 from ivr.services import services_of
 from queue_worker.reaper import reap_once
-from standin.phone import Call
 from standin.rest import Switchboard
 from tests import test_callbacks as callbacks
-from tests.conftest import hotline_app, hotline_variant
-from tests.rooms import SURVEY_ASK, WHISPER, agent_legs, answer, not_reached
+from tests.conftest import hotline_app, hotline_variant, not_reached
+from tests.rooms import SURVEY_ASK, WHISPER, agent_legs, answer
 
 
 @pytest.fixture
@@ -39,22 +38,10 @@ def app(
     yield from hotline_app(app_settings, clock, in_rooms)
 
 
-def called_back(app: Flask, switchboard: Switchboard) -> tuple[Call, Call]:
-    """A caller who asked to be called back, and that call back, answered: the customer took the
-    agent's call (`1`), li_na's phone rings. The caller's first call, and the customer's."""
-    asker = callbacks.on_hold(app, switchboard)
-    callbacks.ask_callback(asker)
-    callbacks.ready(app, "li_na")
-    (placed,) = callbacks.calls_to(switchboard, asker)
-    back = callbacks.customer(app, switchboard, placed)
-    back.press("1")
-    return asker, back
-
-
 def test_a_called_back_customer_meets_the_agent_in_their_room(
     app: Flask, switchboard: Switchboard, redis_conn: redis.Redis
 ) -> None:
-    asker, back = called_back(app, switchboard)
+    asker, back = callbacks.called_back(app, switchboard)
     assert back.state == "conference" and back.dialed[-1]["value"] == f"call-{asker.call_sid}"
     [leg] = agent_legs(switchboard, asker)
     phone = answer(app, switchboard, leg)
@@ -76,7 +63,7 @@ def test_a_called_back_customer_meets_the_agent_in_their_room(
 def test_an_agent_who_misses_a_called_back_customer_in_the_room_means_a_new_call_soon(
     app: Flask, switchboard: Switchboard, redis_conn: redis.Redis
 ) -> None:
-    asker, back = called_back(app, switchboard)
+    asker, back = callbacks.called_back(app, switchboard)
     [leg] = agent_legs(switchboard, asker)
     not_reached(app, leg, "no-answer")
     back.continue_loop()  # the REST redirect out of the room
@@ -93,7 +80,7 @@ def test_an_agent_leg_into_a_customers_room_whose_end_was_never_reported_is_sett
     """The agent's leg rang out, and its status callback met a Redis outage: Twilio knows it is
     over, the hotline does not. The reaper asks Twilio about that leg (not only the customer's),
     counts the agent not reached, and the customer hears so: they are called again soon."""
-    asker, back = called_back(app, switchboard)
+    asker, back = callbacks.called_back(app, switchboard)
     assert back.state == "conference"
     [leg] = agent_legs(switchboard, asker)
     leg.status = "no-answer"  # as Twilio has it; the report never reached the hotline

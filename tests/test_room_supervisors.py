@@ -20,30 +20,29 @@ from flask import Flask
 from hotline_tools.screenpop import groups
 from hotline_tools.supervising import run_supervisor
 from ivr import keys
-from ivr.callcenter.agents import READY
 from ivr.clock import FixedClock
 from ivr.jobs import periodic
 from ivr.services import services_of
 from standin.phone import Call
 from standin.rest import Switchboard
 from standin.transport import FlaskTransport
-from tests import test_callbacks as callbacks
 from tests.conftest import ACCOUNT_SID, AUTH_TOKEN, PUBLIC_BASE_URL, hotline_app, hotline_variant, in_rooms
-from tests.rooms import agent_legs, answer, in_the_room, room_events, talking_with_li_na
+from tests.rooms import (
+    answer,
+    in_the_room,
+    li_na_answers_in_the_room,
+    recorded_caller,
+    room_events,
+    talking_with_li_na,
+)
 from tests.test_agent_console import ClientApi, Session
 from tests.test_api import Api, token_for
 
 
 @pytest.fixture
-def app(
-    app_settings: dict[str, Any],
-    redis_conn: redis.Redis,
-    clock: FixedClock,
-    tmp_path: Path,
-    switchboard: Switchboard,
-) -> Iterator[Flask]:
+def app(rooms_app: Flask) -> Flask:
     """Connections through rooms, recording nothing (the recording tests use `recorded_app`)."""
-    yield from hotline_app(app_settings, clock, hotline_variant(tmp_path, in_rooms()), switchboard)
+    return rooms_app
 
 
 # -- supervisors -------------------------------------------------------------------------------------
@@ -219,32 +218,6 @@ def recorded_app(
 ) -> Iterator[Flask]:
     """Connections through rooms, and payments records its conversations."""
     yield from hotline_app(app_settings, clock, hotline_variant(tmp_path, in_rooms("payments")))
-
-
-def recorded_caller(app: Flask, switchboard: Switchboard, number: str = "+8613800138000") -> Call:
-    """A verified Mandarin top-up caller, on hold for payments (a recorded department)."""
-    transport = FlaskTransport(app.test_client(), PUBLIC_BASE_URL, AUTH_TOKEN)
-    caller = switchboard.register(Call(transport, from_=number, account_sid=ACCOUNT_SID, max_redirects=2))
-    caller.start()
-    for keys_ in ("1", "6222000017", "1", "1", "1"):
-        caller.press(keys_)
-    caller.silence()
-    return caller
-
-
-def li_na_answers_in_the_room(app: Flask, switchboard: Switchboard, caller: Call) -> tuple[Call, Any]:
-    """li_na goes ready, is matched with the caller and answers: both in the caller's room."""
-    hotline = services_of(app)
-    hotline.agents.choose("li_na", READY, hotline.clock.now())
-    hotline.jobs.match_agent(None, "li_na")
-    callbacks.jobs(app)
-    caller.continue_loop()
-    assert caller.state == "conference"
-    [leg] = agent_legs(switchboard, caller)
-    li_na = answer(app, switchboard, leg)
-    room = switchboard.conferences.find(f"call-{caller.call_sid}")
-    assert room is not None
-    return li_na, room
 
 
 def test_the_conversation_is_recorded_paused_for_a_card_number_and_listed_for_supervisors(
