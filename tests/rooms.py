@@ -32,6 +32,7 @@ from tests.test_api import Api, token_for
 from tests.test_connecting import ready, state_of, topup_caller
 
 SURVEY_ASK = "请为本次服务评分，1分表示很不满意，5分表示非常满意。"  # prompts/zh-CN.yaml: survey_ask
+Talking = tuple[Call, Call, Conference]  # a caller, li_na's phone, the caller's room
 WHISPER = "支付与充值来电：充值失败。账户尾号0017，身份已验证。"  # what li_na hears of a top-up caller
 
 
@@ -98,7 +99,7 @@ def talking_with_li_na(
     run_jobs: Callable[[], None],
     switchboard: Switchboard,
     also_ready: tuple[str, ...] = ("wang_wei",),
-) -> tuple[Call, Call, Conference]:
+) -> Talking:
     """A caller talking with li_na in their room (the caller, li_na's phone, the room), the
     agents `also_ready` ready (wang_wei: security, Mandarin)."""
     call, leg = in_the_room(app, dial, run_jobs)

@@ -29,7 +29,7 @@ from ivr.services import services_of
 from ivr.settings import DEFAULT_HOTLINE_CONFIG
 from queue_worker.reaper import reap_once
 from standin.phone import Call
-from standin.rest import Switchboard
+from standin.rest import OutboundCall, Switchboard
 from tests.conftest import not_reached, waiting_in
 from tests.rooms import SURVEY_ASK, WHISPER, agent_legs, answer, in_the_room, room_of
 from tests.test_agent_console import ClientApi, Session
@@ -41,6 +41,12 @@ from tests.test_connecting import ready, state_of, topup_caller
 def app(rooms_app: Flask) -> Flask:
     """The hotline connecting through rooms, recording nothing."""
     return rooms_app
+
+
+@pytest.fixture
+def ringing(app: Flask, dial: Callable[..., Call], run_jobs: Callable[[], None]) -> tuple[Call, OutboundCall]:
+    """A top-up caller matched with li_na: in their room, li_na's phone ringing (her leg)."""
+    return in_the_room(app, dial, run_jobs)
 
 
 def test_the_caller_waits_in_their_room_and_the_agent_joins_after_the_whisper(
@@ -119,12 +125,11 @@ def test_an_agent_who_does_not_answer_sends_the_caller_back_to_their_place(
 
 def test_a_caller_who_hangs_up_while_the_agent_rings_frees_the_agent_and_stops_the_ring(
     app: Flask,
-    dial: Callable[..., Call],
-    run_jobs: Callable[[], None],
+    ringing: tuple[Call, OutboundCall],
     redis_conn: redis.Redis,
     switchboard: Switchboard,
 ) -> None:
-    call, leg = in_the_room(app, dial, run_jobs)
+    call, leg = ringing
     call.hangup()
     assert state_of(app, "li_na") == READY
     assert redis_conn.hget(keys.call(call.call_sid), "outcome") == "abandoned_while_ringing"
@@ -141,12 +146,11 @@ def test_a_caller_who_hangs_up_while_the_agent_rings_frees_the_agent_and_stops_t
 
 def test_a_caller_who_hangs_up_while_talking_sends_the_agent_to_wrap_up_once(
     app: Flask,
-    dial: Callable[..., Call],
-    run_jobs: Callable[[], None],
+    ringing: tuple[Call, OutboundCall],
     redis_conn: redis.Redis,
     switchboard: Switchboard,
 ) -> None:
-    call, leg = in_the_room(app, dial, run_jobs)
+    call, leg = ringing
     phone = answer(app, switchboard, leg)
     call.hangup()
     assert state_of(app, "li_na") == WRAP_UP
@@ -159,15 +163,14 @@ def test_a_caller_who_hangs_up_while_talking_sends_the_agent_to_wrap_up_once(
 
 def test_an_agent_leg_lost_without_a_word_is_ended_by_the_reaper_and_the_caller_put_back(
     app: Flask,
-    dial: Callable[..., Call],
-    run_jobs: Callable[[], None],
+    ringing: tuple[Call, OutboundCall],
     redis_conn: redis.Redis,
     switchboard: Switchboard,
     clock: FixedClock,
 ) -> None:
     """No answer and no status callback ever come: after the ringing lease, the reaper cancels
     the leg, takes the caller out of the room to the hold loop, and li_na is not ready."""
-    call, leg = in_the_room(app, dial, run_jobs)
+    call, leg = ringing
     hotline = services_of(app)
     ring = hotline.config.file.hotline.ring_timeout_seconds + RING_MARGIN_SECONDS
     clock.set(clock.now() + timedelta(seconds=ring + 1))
@@ -197,12 +200,11 @@ def test_the_demo_hotline_connects_through_rooms_and_records_payments(
 
 def test_the_agent_holds_the_caller_from_the_console_and_takes_them_back(
     app: Flask,
-    dial: Callable[..., Call],
-    run_jobs: Callable[[], None],
+    ringing: tuple[Call, OutboundCall],
     redis_conn: redis.Redis,
     switchboard: Switchboard,
 ) -> None:
-    call, leg = in_the_room(app, dial, run_jobs)
+    call, leg = ringing
     answer(app, switchboard, leg)
     room = room_of(switchboard, call)
     session = Session()

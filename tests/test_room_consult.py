@@ -20,7 +20,7 @@ from ivr.callcenter.agents import NOT_READY, ON_CALL, READY, RINGING, WRAP_UP
 from ivr.services import services_of
 from standin.phone import Call
 from standin.rest import Switchboard
-from tests.rooms import SURVEY_ASK, consult_leg, consulting, room_events, talking_with_li_na
+from tests.rooms import SURVEY_ASK, Talking, consult_leg, consulting, room_events, talking_with_li_na
 from tests.test_agent_console import ClientApi, Session
 from tests.test_api import Api, token_for
 from tests.test_connecting import state_of
@@ -32,15 +32,22 @@ def app(rooms_app: Flask) -> Flask:
     return rooms_app
 
 
+@pytest.fixture
+def talking(
+    app: Flask, dial: Callable[..., Call], run_jobs: Callable[[], None], switchboard: Switchboard
+) -> Talking:
+    """A caller talking with li_na in their room, wang_wei ready (security, Mandarin)."""
+    return talking_with_li_na(app, dial, run_jobs, switchboard)
+
+
 def test_a_warm_transfer_completed_from_the_console(
     app: Flask,
-    dial: Callable[..., Call],
-    run_jobs: Callable[[], None],
+    talking: Talking,
     redis_conn: redis.Redis,
     switchboard: Switchboard,
 ) -> None:
     """li_na holds the caller, talks with security's wang_wei, hands the caller over and leaves."""
-    call, li_na, room = talking_with_li_na(app, dial, run_jobs, switchboard)
+    call, li_na, room = talking
     session = Session()
     rooms = switchboard.conferences
 
@@ -83,14 +90,13 @@ def test_a_warm_transfer_completed_from_the_console(
 
 def test_a_first_agent_who_hangs_up_while_consulting_hands_the_caller_over(
     app: Flask,
-    dial: Callable[..., Call],
-    run_jobs: Callable[[], None],
+    talking: Talking,
     redis_conn: redis.Redis,
     switchboard: Switchboard,
 ) -> None:
     """li_na consults wang_wei, then hangs up instead of `complete`: the room goes on, the
     caller comes off hold with wang_wei (not to the survey), li_na is in wrap-up, counted once."""
-    call, li_na, room = talking_with_li_na(app, dial, run_jobs, switchboard)
+    call, li_na, room = talking
     leg, _ = consulting(app, switchboard, call, {"agent": "wang_wei"}, picks_up=True)  # the two agents talk
     rooms = switchboard.conferences
     mark = call.mark()
@@ -119,15 +125,14 @@ def test_a_first_agent_who_hangs_up_while_consulting_hands_the_caller_over(
 
 def test_a_first_agent_who_hangs_up_while_the_consulted_phone_rings_puts_the_caller_back(
     app: Flask,
-    dial: Callable[..., Call],
-    run_jobs: Callable[[], None],
+    talking: Talking,
     redis_conn: redis.Redis,
     switchboard: Switchboard,
 ) -> None:
     """li_na consults wang_wei and hangs up before he answers: his ring stops and he is free,
     the caller is told they are transferred and goes back to their place in payments (not to
     the survey), li_na is in wrap-up."""
-    call, li_na, room = talking_with_li_na(app, dial, run_jobs, switchboard)
+    call, li_na, room = talking
     place = redis_conn.hget(keys.call(call.call_sid), "queue_score")  # their place when they joined
     assert place
     leg, _ = consulting(app, switchboard, call, {"agent": "wang_wei"}, picks_up=False)
@@ -155,12 +160,11 @@ def test_a_first_agent_who_hangs_up_while_the_consulted_phone_rings_puts_the_cal
 
 def test_a_warm_transfer_cancelled_brings_the_caller_back(
     app: Flask,
-    dial: Callable[..., Call],
-    run_jobs: Callable[[], None],
+    talking: Talking,
     redis_conn: redis.Redis,
     switchboard: Switchboard,
 ) -> None:
-    call, li_na, room = talking_with_li_na(app, dial, run_jobs, switchboard)
+    call, li_na, room = talking
     api, token = Api(app), token_for(app, "agent", "li_na")
     started = api.call("POST", "/api/agent/call/consult", token, json={"agent": "wang_wei"})
     assert started.status_code == 200 and started.get_json()["state"] == "ringing"
@@ -183,12 +187,11 @@ def test_a_warm_transfer_cancelled_brings_the_caller_back(
 
 def test_a_consulted_agent_who_declines_leaves_the_caller_with_the_first_agent(
     app: Flask,
-    dial: Callable[..., Call],
-    run_jobs: Callable[[], None],
+    talking: Talking,
     redis_conn: redis.Redis,
     switchboard: Switchboard,
 ) -> None:
-    call, li_na, room = talking_with_li_na(app, dial, run_jobs, switchboard)
+    call, li_na, room = talking
     leg, _ = consulting(app, switchboard, call, {"agent": "wang_wei"}, picks_up=False)
     switchboard.conferences.not_answered(leg, "busy")  # declined
     switchboard.conferences.deliver()
@@ -203,12 +206,11 @@ def test_a_consulted_agent_who_declines_leaves_the_caller_with_the_first_agent(
 
 def test_a_caller_who_hangs_up_during_the_consultation_frees_both_agents(
     app: Flask,
-    dial: Callable[..., Call],
-    run_jobs: Callable[[], None],
+    talking: Talking,
     redis_conn: redis.Redis,
     switchboard: Switchboard,
 ) -> None:
-    call, _li_na, _room = talking_with_li_na(app, dial, run_jobs, switchboard)
+    call, _li_na, _room = talking
     consulting(app, switchboard, call, {"department": "security"}, picks_up=True)
     call.hangup()  # the room ends with the caller: the consulted leg with it
     assert state_of(app, "li_na") == WRAP_UP
@@ -217,9 +219,8 @@ def test_a_caller_who_hangs_up_during_the_consultation_frees_both_agents(
 
 
 def test_consulting_an_agent_who_is_not_ready_is_refused(
-    app: Flask, dial: Callable[..., Call], run_jobs: Callable[[], None], switchboard: Switchboard
+    app: Flask, talking: Talking, switchboard: Switchboard
 ) -> None:
-    talking_with_li_na(app, dial, run_jobs, switchboard)
     api, token = Api(app), token_for(app, "agent", "li_na")
     refused = api.call("POST", "/api/agent/call/consult", token, json={"agent": "emma_chen"})
     assert refused.status_code == 409 and "not ready" in refused.get_json()["error"]

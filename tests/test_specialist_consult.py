@@ -16,10 +16,9 @@ from flask import Flask
 
 from ivr import keys
 from ivr.callcenter.agents import ON_CALL, WRAP_UP
-from standin.conference import Conference
 from standin.phone import Call
 from standin.rest import Switchboard
-from tests.rooms import consult_leg, consulting, talking_with_li_na
+from tests.rooms import Talking, consult_leg, consulting, talking_with_li_na
 from tests.test_agent_console import ClientApi, Session
 from tests.test_api import Api, token_for
 from tests.test_connecting import state_of
@@ -34,23 +33,23 @@ def app(rooms_app: Flask) -> Flask:
     return rooms_app
 
 
+@pytest.fixture
 def talking(
     app: Flask, dial: Callable[..., Call], run_jobs: Callable[[], None], switchboard: Switchboard
-) -> tuple[Call, Call, Conference]:
+) -> Talking:
     """A caller talking with li_na in their room; no other agent ready (the line is consulted)."""
     return talking_with_li_na(app, dial, run_jobs, switchboard, also_ready=())
 
 
 def test_a_warm_transfer_to_a_specialist_line_from_the_console(
     app: Flask,
-    dial: Callable[..., Call],
-    run_jobs: Callable[[], None],
+    talking: Talking,
     redis_conn: redis.Redis,
     switchboard: Switchboard,
 ) -> None:
     """li_na holds the caller, talks with the cross-border refunds line, hands the caller to it."""
 
-    call, li_na, room = talking(app, dial, run_jobs, switchboard)
+    call, li_na, room = talking
     rooms = switchboard.conferences
     session = Session()
     legs: list[str] = []
@@ -91,13 +90,12 @@ def test_a_warm_transfer_to_a_specialist_line_from_the_console(
 
 def test_a_specialist_consultation_cancelled_brings_the_caller_back(
     app: Flask,
-    dial: Callable[..., Call],
-    run_jobs: Callable[[], None],
+    talking: Talking,
     redis_conn: redis.Redis,
     switchboard: Switchboard,
 ) -> None:
 
-    call, li_na, room = talking(app, dial, run_jobs, switchboard)
+    call, li_na, room = talking
     leg, started = consulting(app, switchboard, call, {"line": LINE}, picks_up=True)
     assert started["agent"] == f"line:{LINE}"
     api, token = Api(app), token_for(app, "agent", "li_na")
@@ -114,13 +112,12 @@ def test_a_specialist_consultation_cancelled_brings_the_caller_back(
 
 def test_a_specialist_line_that_does_not_answer_leaves_the_caller_with_the_agent(
     app: Flask,
-    dial: Callable[..., Call],
-    run_jobs: Callable[[], None],
+    talking: Talking,
     redis_conn: redis.Redis,
     switchboard: Switchboard,
 ) -> None:
 
-    call, li_na, room = talking(app, dial, run_jobs, switchboard)
+    call, li_na, room = talking
     leg, _ = consulting(app, switchboard, call, {"line": LINE}, picks_up=False)
     switchboard.conferences.not_answered(leg, "no-answer")
     switchboard.conferences.deliver()
@@ -132,9 +129,8 @@ def test_a_specialist_line_that_does_not_answer_leaves_the_caller_with_the_agent
 
 
 def test_only_a_line_of_the_hotline_file_can_be_consulted(
-    app: Flask, dial: Callable[..., Call], run_jobs: Callable[[], None], switchboard: Switchboard
+    app: Flask, talking: Talking, switchboard: Switchboard
 ) -> None:
-    talking(app, dial, run_jobs, switchboard)
     api, token = Api(app), token_for(app, "agent", "li_na")
     unknown = api.call("POST", "/api/agent/call/consult", token, json={"line": "my_cousin"})
     assert unknown.status_code == 400 and "no specialist line" in unknown.get_json()["error"]
