@@ -62,6 +62,23 @@ class Session:
         return run(api, lambda: next(script, None), self.out.append, poll=self.poll, lines=lines)
 
 
+def typed(steps: list[tuple[str, Callable[[], None]]]) -> Callable[[], str | None]:
+    """A console's keyboard for a script of `(line, then)`: each line is typed, and `then` runs
+    once the console has run it, before the next line; None at the end."""
+    pending: list[Callable[[], None]] = []
+
+    def read_line() -> str | None:
+        while pending:
+            pending.pop()()
+        if not steps:
+            return None
+        line, then = steps.pop(0)
+        pending.append(then)
+        return line
+
+    return read_line
+
+
 def test_ready_screen_pop_transfer_and_wrap_up(
     app: Flask, dial: Callable[..., Call], run_jobs: Callable[[], None], redis_conn: redis.Redis
 ) -> None:

@@ -27,7 +27,7 @@ from ivr.services import services_of
 from standin.rest import Switchboard
 from tests.conftest import hotline_app, hotline_variant
 from tests.rooms import li_na_answers_in_the_room, recorded_caller
-from tests.test_agent_console import ClientApi, Session
+from tests.test_agent_console import ClientApi, Session, typed
 from tests.test_api import Api, token_for
 from tests.test_connecting import state_of
 
@@ -114,21 +114,10 @@ def test_warm_transfer_then_a_supervisor_listens_and_barges_and_the_recording_is
         (f"listen {groups(ref)}", after_listen),
         (f"barge {groups(ref)}", after_barge),
     ]
-    pending: list[Callable[[], None]] = []
-
-    def read_line() -> str | None:
-        while pending:
-            pending.pop()()
-        if not script:
-            return None
-        line, then = script.pop(0)
-        pending.append(then)
-        return line
-
     out: list[str] = []
     assert (
         run_supervisor(
-            ClientApi(app, token_for(app, "supervisor", "zhao_min")), read_line, out.append, "zhao_min"
+            ClientApi(app, token_for(app, "supervisor", "zhao_min")), typed(script), out.append, "zhao_min"
         )
         == 0
     )

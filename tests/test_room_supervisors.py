@@ -24,10 +24,11 @@ from ivr.clock import FixedClock
 from ivr.jobs import periodic
 from ivr.services import services_of
 from standin.phone import Call
-from standin.rest import Switchboard
+from standin.rest import OutboundCall, Switchboard
 from standin.transport import FlaskTransport
 from tests.conftest import ACCOUNT_SID, AUTH_TOKEN, PUBLIC_BASE_URL, hotline_app, hotline_variant, in_rooms
 from tests.rooms import (
+    Talking,
     answer,
     in_the_room,
     li_na_answers_in_the_room,
@@ -35,7 +36,7 @@ from tests.rooms import (
     room_events,
     talking_with_li_na,
 )
-from tests.test_agent_console import ClientApi, Session
+from tests.test_agent_console import ClientApi, Session, typed
 from tests.test_api import Api, token_for
 
 
@@ -45,18 +46,31 @@ def app(rooms_app: Flask) -> Flask:
     return rooms_app
 
 
+@pytest.fixture
+def talking(
+    app: Flask, dial: Callable[..., Call], run_jobs: Callable[[], None], switchboard: Switchboard
+) -> Talking:
+    """A caller talking with li_na in their room, wang_wei ready."""
+    return talking_with_li_na(app, dial, run_jobs, switchboard)
+
+
+@pytest.fixture
+def ringing(app: Flask, dial: Callable[..., Call], run_jobs: Callable[[], None]) -> tuple[Call, OutboundCall]:
+    """A top-up caller matched with li_na: in their room, li_na's phone ringing (her leg)."""
+    return in_the_room(app, dial, run_jobs)
+
+
 # -- supervisors -------------------------------------------------------------------------------------
 
 
 def test_a_supervisor_listens_coaches_and_barges_and_every_step_is_audited(
     app: Flask,
-    dial: Callable[..., Call],
-    run_jobs: Callable[[], None],
+    talking: Talking,
     redis_conn: redis.Redis,
     switchboard: Switchboard,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    call, li_na, room = talking_with_li_na(app, dial, run_jobs, switchboard)
+    call, li_na, room = talking
     ref = redis_conn.hget(keys.call(call.call_sid), "ref")
     api, boss = Api(app), token_for(app, "supervisor", "zhao_min")
     agent_token = token_for(app, "agent", "li_na")
@@ -119,15 +133,14 @@ def test_a_supervisor_listens_coaches_and_barges_and_every_step_is_audited(
 
 def test_the_supervisor_console_listens_then_barges_by_the_reference_number(
     app: Flask,
-    dial: Callable[..., Call],
-    run_jobs: Callable[[], None],
+    talking: Talking,
     redis_conn: redis.Redis,
     switchboard: Switchboard,
 ) -> None:
     """`make console ARGS="--supervisor zhao_min --token ..."`: the reference number as the agent's
     screen pop shows it rings the supervisor's phone into the room, muted; `barge` makes them
     heard by both without a new ring; `leave` takes them out; `recordings` lists none here."""
-    call, li_na, room = talking_with_li_na(app, dial, run_jobs, switchboard)
+    call, li_na, room = talking
     ref = str(redis_conn.hget(keys.call(call.call_sid), "ref"))
     shown = groups(ref)  # "2611 2400 0017", typed with its spaces
     heard: dict[str, tuple[bool, bool]] = {}
@@ -158,20 +171,9 @@ def test_the_supervisor_console_listens_then_barges_by_the_reference_number(
         (f"leave {shown}", after_leave),
         (f"recordings {ref}", lambda: None),
     ]
-    pending: list[Callable[[], None]] = []
-
-    def read_line() -> str | None:
-        while pending:
-            pending.pop()()
-        if not script:
-            return None
-        line, then = script.pop(0)
-        pending.append(then)
-        return line
-
     out: list[str] = []
     boss = ClientApi(app, token_for(app, "supervisor", "zhao_min"))
-    assert run_supervisor(boss, read_line, out.append, "zhao_min") == 0
+    assert run_supervisor(boss, typed(script), out.append, "zhao_min") == 0
     assert heard == {"listen": (False, False), "barge": (True, True)}
     assert f"call {shown}: listening, muted (a new call rings your phone)" in out
     assert f"call {shown}: heard by both (the mode changed, no new ring)" in out
@@ -186,12 +188,11 @@ def test_the_supervisor_console_listens_then_barges_by_the_reference_number(
 
 def test_monitoring_needs_a_live_call_in_a_room_and_a_supervisor(
     app: Flask,
-    dial: Callable[..., Call],
-    run_jobs: Callable[[], None],
+    ringing: tuple[Call, OutboundCall],
     redis_conn: redis.Redis,
     switchboard: Switchboard,
 ) -> None:
-    call, _leg = in_the_room(app, dial, run_jobs)  # li_na's phone still rings
+    call, _leg = ringing  # li_na's phone still rings
     ref = redis_conn.hget(keys.call(call.call_sid), "ref")
     api = Api(app)
     body = {"mode": "listen", "reach": "client:zhao_min"}
@@ -265,12 +266,11 @@ def test_the_conversation_is_recorded_paused_for_a_card_number_and_listed_for_su
 
 def test_a_department_that_does_not_record_is_not_recorded(
     app: Flask,
-    dial: Callable[..., Call],
-    run_jobs: Callable[[], None],
+    ringing: tuple[Call, OutboundCall],
     switchboard: Switchboard,
     redis_conn: redis.Redis,
 ) -> None:
-    call, leg = in_the_room(app, dial, run_jobs)
+    call, leg = ringing
     answer(app, switchboard, leg)
     room = switchboard.conferences.find(f"call-{call.call_sid}")
     assert room is not None and room.recordings == []
