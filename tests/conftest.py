@@ -231,6 +231,24 @@ def run_jobs(app: Flask) -> Callable[[], None]:
     return lambda: run_jobs_of(app)
 
 
+def to_hold(call: Call, *, verified: bool = True) -> Call:
+    """A started call keys its way to the hold loop in payments: Mandarin, the demo account
+    (confirmed: verified by the demo caller ID) or nothing (unidentified), a failed top-up (tips
+    first), an agent; the reference number plays out."""
+    call.press("1")  # Mandarin
+    if verified:
+        call.press(DEMO_ACCOUNT)
+        call.press("1")
+    else:
+        for _ in range(3):
+            call.silence()
+    call.press("1")  # top-up failed: tips first
+    call.press("1")  # an agent
+    call.silence()  # the reference number plays out
+    assert call.on_hold
+    return call
+
+
 def picked_up(app: Flask, switchboard: Switchboard, placed: OutboundCall, **extra: str) -> Call:
     """Twilio rings the `To` of a call the hotline placed, and it is picked up: the call runs the
     placed call's Url (`extra`: more of Twilio's parameters, such as `AnsweredBy`)."""

@@ -37,13 +37,13 @@ from standin.transport import FlaskTransport
 from tests.conftest import (
     ACCOUNT_SID,
     AUTH_TOKEN,
-    DEMO_ACCOUNT,
     DEMO_CALLER,
     PUBLIC_BASE_URL,
     SHANGHAI,
     not_reached,
     picked_up,
     run_jobs_of,
+    to_hold,
     waiting_in,
 )
 
@@ -95,16 +95,7 @@ def on_hold(app: Flask, switchboard: Switchboard, from_: str = DEMO_CALLER) -> C
     call = phone(app, switchboard, from_)
     call.max_redirects = 1
     call.start()
-    call.press(MANDARIN)
-    if from_ == DEMO_CALLER:
-        call.press(DEMO_ACCOUNT)
-        call.press("1")
-    else:
-        for _ in range(3):
-            call.silence()
-    call.press("1")  # top-up failed: tips first
-    call.press("1")  # an agent
-    call.silence()  # the reference number plays out
+    to_hold(call, verified=from_ == DEMO_CALLER)
     assert call.state == "gathering"  # the hold turn, with the offer
     return call
 
