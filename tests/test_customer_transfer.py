@@ -107,6 +107,14 @@ def transfer_to_security(app: Flask, api: Api) -> dict[str, Any]:
     return body
 
 
+def moved_to_security(app: Flask, switchboard: Switchboard) -> tuple[Call, Call]:
+    """A called-back customer li_na transferred to security: their leg redirected there, waiting."""
+    asker, back, _ = talking_with_li_na(app, switchboard)
+    transfer_to_security(app, Api(app))
+    back.take_pending()  # Twilio runs the REST redirect on the customer's leg
+    return asker, back
+
+
 def wang_wei_answers(app: Flask, switchboard: Switchboard, asker: Call, back: Call) -> Any:
     """wang_wei becomes ready, is matched, and picks up: returns his phone (a room's leg) or None."""
     callbacks.ready(app, "wang_wei")
@@ -178,9 +186,7 @@ def test_a_transferred_customer_who_hangs_up_while_waiting_is_abandoned_and_ring
     cb_any_app: Flask, switchboard: Switchboard, redis_conn: redis.Redis
 ) -> None:
     app = cb_any_app
-    asker, back, _ = talking_with_li_na(app, switchboard)
-    transfer_to_security(app, Api(app))
-    back.take_pending()
+    asker, back = moved_to_security(app, switchboard)
     back.hangup()  # tired of waiting: their leg's status callback ends the wait
     record = redis_conn.hgetall(keys.call(asker.call_sid))
     assert (record["status"], record["outcome"]) == ("ended", "abandoned_in_queue")
@@ -227,9 +233,7 @@ def test_a_transferred_customer_who_hangs_up_while_the_next_agent_rings_frees_th
     cb_any_app: Flask, switchboard: Switchboard, redis_conn: redis.Redis
 ) -> None:
     app = cb_any_app
-    asker, back, _ = talking_with_li_na(app, switchboard)
-    transfer_to_security(app, Api(app))
-    back.take_pending()
+    asker, back = moved_to_security(app, switchboard)
     callbacks.ready(app, "wang_wei")
     back.continue_loop()  # the agent is rung
     hotline = services_of(app)
@@ -248,9 +252,7 @@ def test_a_next_agent_who_does_not_answer_puts_the_customer_back_to_wait_for_ano
     cb_any_app: Flask, switchboard: Switchboard, redis_conn: redis.Redis
 ) -> None:
     app = cb_any_app
-    asker, back, _ = talking_with_li_na(app, switchboard)
-    transfer_to_security(app, Api(app))
-    back.take_pending()
+    asker, back = moved_to_security(app, switchboard)
     callbacks.ready(app, "wang_wei")
     back.continue_loop()
     mark = back.mark()
@@ -360,9 +362,7 @@ def test_a_next_agents_ring_lost_without_a_word_is_ended_by_the_reaper_and_the_c
     the reaper asks Twilio about the customer's own leg (not the long-ended original call),
     cancels the ring and moves the customer back to their waiting turns, at their place."""
     app = cb_room_app
-    asker, back, _ = talking_with_li_na(app, switchboard)
-    transfer_to_security(app, Api(app))
-    back.take_pending()
+    asker, back = moved_to_security(app, switchboard)
     callbacks.ready(app, "wang_wei")
     back.continue_loop()  # into their room; wang_wei's phone rings, and nothing more is heard
     [leg] = legs_for(switchboard, asker, "wang_wei")
