@@ -9,16 +9,16 @@ from typing import Any
 from urllib.parse import urljoin
 
 from standin.conference.room import Conference, Participant
-from standin.transport import Response, Transport, TransportError
+from standin.transport import Transport
 from standin.twiml_check import TwiMLError, check_twiml
-from standin.webhook import Heard, answer_problem, heard_from
+from standin.webhook import Heard, ask_app, heard_from
 
 __all__ = ["fetch_audio", "quietly", "send"]
 
 
 def send(transport: Transport | None, method: str, url: str, params: dict[str, str]) -> str | None:
     """Send one callback whose answer Twilio ignores; say what went wrong, if anything."""
-    return _ask(transport, method, url, params, twiml=False)[1]
+    return ask_app(transport, method, url, params, twiml=False)[1]
 
 
 def fetch_audio(
@@ -34,7 +34,7 @@ def fetch_audio(
     params = {**params, "ConferenceSid": room.sid, "FriendlyName": room.friendly_name}
     heard: list[Heard] = []
     next_music = (url, method)
-    answer, problem = _ask(room.transport, method, url, params, twiml=True)
+    answer, problem = ask_app(room.transport, method, url, params, twiml=True)
     if answer is None:
         return problem, heard, next_music
     try:
@@ -60,17 +60,3 @@ def quietly(action: Callable[[], Any]) -> Callable[[], str | None]:
         return None
 
     return run
-
-
-def _ask(
-    transport: Transport | None, method: str, url: str, params: dict[str, str], *, twiml: bool
-) -> tuple[Response | None, str | None]:
-    """The app's answer to one request, or what went wrong."""
-    if transport is None:
-        return None, f"{method} {url}: the stand-in has no transport to reach the app"
-    try:
-        answer = transport.request(method, url, params)
-    except TransportError as exc:
-        return None, f"{method} {url}: the app could not be reached: {exc}"
-    problem = answer_problem(answer, twiml=twiml)
-    return (None, f"{method} {url}: {problem}") if problem else (answer, None)
