@@ -31,6 +31,7 @@ from ivr.services import services_of
 from ivr.store import embedded_redis_url, stop_embedded_redis
 from ivr.twilio_rest import make_client
 from queue_worker import context
+from standin.conference import Conference
 from standin.phone import Call
 from standin.rest import OutboundCall, Switchboard, create_rest_app, serve_in_thread
 from standin.transport import FlaskTransport
@@ -170,6 +171,26 @@ def rooms_app(
     `app` (`def app(rooms_app: Flask) -> Flask: return rooms_app`), which `dial` and `run_jobs`
     then use."""
     yield from hotline_app(app_settings, clock, hotline_variant(tmp_path, in_rooms()), switchboard)
+
+
+@pytest.fixture
+def ringing(app: Flask, dial: Callable[..., Call], run_jobs: Callable[[], None]) -> tuple[Call, OutboundCall]:
+    """In a room test module: a top-up caller matched with li_na, in their room, li_na's phone
+    ringing (her leg)."""
+    from tests.rooms import in_the_room  # tests/rooms.py builds on this module
+
+    return in_the_room(app, dial, run_jobs)
+
+
+@pytest.fixture
+def talking(
+    app: Flask, dial: Callable[..., Call], run_jobs: Callable[[], None], switchboard: Switchboard
+) -> tuple[Call, Call, Conference]:
+    """In a room test module: a caller talking with li_na in their room (the caller, li_na's
+    phone, the room), wang_wei ready (security, Mandarin)."""
+    from tests.rooms import talking_with_li_na  # tests/rooms.py builds on this module
+
+    return talking_with_li_na(app, dial, run_jobs, switchboard)
 
 
 @pytest.fixture(scope="session")

@@ -43,12 +43,6 @@ def app(rooms_app: Flask) -> Flask:
     return rooms_app
 
 
-@pytest.fixture
-def ringing(app: Flask, dial: Callable[..., Call], run_jobs: Callable[[], None]) -> tuple[Call, OutboundCall]:
-    """A top-up caller matched with li_na: in their room, li_na's phone ringing (her leg)."""
-    return in_the_room(app, dial, run_jobs)
-
-
 def test_the_caller_waits_in_their_room_and_the_agent_joins_after_the_whisper(
     app: Flask,
     dial: Callable[..., Call],

@@ -9,7 +9,7 @@ consulted the same way (tests/test_specialist_consult.py).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 import pytest
 import redis
@@ -18,9 +18,8 @@ from flask import Flask
 from ivr import keys
 from ivr.callcenter.agents import NOT_READY, ON_CALL, READY, RINGING, WRAP_UP
 from ivr.services import services_of
-from standin.phone import Call
 from standin.rest import Switchboard
-from tests.rooms import SURVEY_ASK, Talking, consult_leg, consulting, room_events, talking_with_li_na
+from tests.rooms import SURVEY_ASK, Talking, consult_leg, consulting, room_events
 from tests.test_agent_console import ClientApi, Session
 from tests.test_api import Api, token_for
 from tests.test_connecting import state_of
@@ -30,14 +29,6 @@ from tests.test_connecting import state_of
 def app(rooms_app: Flask) -> Flask:
     """The hotline connecting through rooms, recording nothing."""
     return rooms_app
-
-
-@pytest.fixture
-def talking(
-    app: Flask, dial: Callable[..., Call], run_jobs: Callable[[], None], switchboard: Switchboard
-) -> Talking:
-    """A caller talking with li_na in their room, wang_wei ready (security, Mandarin)."""
-    return talking_with_li_na(app, dial, run_jobs, switchboard)
 
 
 def test_a_warm_transfer_completed_from_the_console(

@@ -8,7 +8,7 @@ erasure removes everything about a caller.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -30,11 +30,9 @@ from tests.conftest import ACCOUNT_SID, AUTH_TOKEN, PUBLIC_BASE_URL, hotline_app
 from tests.rooms import (
     Talking,
     answer,
-    in_the_room,
     li_na_answers_in_the_room,
     recorded_caller,
     room_events,
-    talking_with_li_na,
 )
 from tests.test_agent_console import ClientApi, Session, typed
 from tests.test_api import Api, token_for
@@ -44,20 +42,6 @@ from tests.test_api import Api, token_for
 def app(rooms_app: Flask) -> Flask:
     """Connections through rooms, recording nothing (the recording tests use `recorded_app`)."""
     return rooms_app
-
-
-@pytest.fixture
-def talking(
-    app: Flask, dial: Callable[..., Call], run_jobs: Callable[[], None], switchboard: Switchboard
-) -> Talking:
-    """A caller talking with li_na in their room, wang_wei ready."""
-    return talking_with_li_na(app, dial, run_jobs, switchboard)
-
-
-@pytest.fixture
-def ringing(app: Flask, dial: Callable[..., Call], run_jobs: Callable[[], None]) -> tuple[Call, OutboundCall]:
-    """A top-up caller matched with li_na: in their room, li_na's phone ringing (her leg)."""
-    return in_the_room(app, dial, run_jobs)
 
 
 # -- supervisors -------------------------------------------------------------------------------------
