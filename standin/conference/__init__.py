@@ -35,14 +35,9 @@ answers in the room). What the stand-in follows, from Twilio's documentation:
   ``EndConferenceOnExit`` (and ``CallSidToCoach``, ``ParticipantLabel`` when set); the end
   adds ``ReasonConferenceEnded``, ``Reason`` and ``CallSidEndingConference``.
 
-Nothing here calls the app while it may be serving a request: what the REST API changes is put
-in an outbox (callbacks, hold music, a call going on after its Dial) and delivered at the next
-safe point: the next step of a stand-in call, an explicit ``deliver()``, or at once on a thread
-of its own in the live stand-in (``on_pending``).
-
 ``room`` holds a room, its participants and recordings and the callbacks each sends;
-``conferences`` their moves (``Conferences``: join, leave, hold, record...) and the outbox;
-``requests`` what the outbox asks of the app.
+``conferences`` their moves (``Conferences``: join, leave, hold, record...) and the outbox,
+delivered at safe points only; ``requests`` what the outbox asks of the app.
 """
 
 from standin.conference.conferences import Conferences
