@@ -2,7 +2,8 @@
 places and the agent's phone that answers it (conftest's `not_reached`: it was not), a caller
 talking with li_na, a consultation started from the API, and the live stand-in serving consoles.
 
-A room test module's `app` is conftest's `rooms_app` (or a variant of it).
+A room test module's `app` is conftest's `rooms_app` (or a variant of it); conftest's `ringing`
+and `talking` are the caller ringing li_na and talking with her.
 """
 
 from __future__ import annotations
