@@ -1,9 +1,10 @@
 """The live state of a department's queue, read from Redis, turned into the one wait estimate.
 
-Everyone who tells a wait uses this module: the hold loop (`wait_for_caller`), the supervisor
-statistics and callback offers (`wait_for_new_caller`). Every read is O(1) or O(log n) and they
-are one script call (`_READS`) in one pipeline, so a turn of the hold loop stays within its two
-round trips.
+Everyone who tells a wait uses this module: the hold loop (`wait_for_caller`; after its first
+turn `turn_wait`), the supervisor statistics (`waits_for_new_callers`) and callback offers
+(`wait_for_new_caller`). Every read is O(1) or O(log n) and they are one script call (`_READS`)
+in one pipeline, so the hold loop's first turn stays within its two round trips; every later
+turn reads the call's record with them in one script (`_TURN`): one round trip.
 
 Where each input of `QueueState` comes from:
 - agents: staffed agents (ready, ringing, talking, in wrap-up). One who takes this department
