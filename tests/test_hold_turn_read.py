@@ -13,8 +13,12 @@ from typing import Any
 
 import pytest
 import redis
+from flask import Flask
 
 from ivr import keys
+from ivr.clock import FixedClock
+from ivr.services import services_of
+from ivr.waits.live import turn_wait, wait_for_caller
 from standin.phone import Call
 from tests.conftest import PUBLIC_BASE_URL
 from tests.test_hold_keys import on_hold
@@ -96,3 +100,22 @@ def test_a_turn_of_a_call_without_a_record_makes_it_again_as_any_webhook_does(
     turn, then = call.request_paths()[sent : sent + 2]
     assert turn.startswith("/voice/hold?") and turn.endswith("&d=payments")
     assert then == "/voice/incoming"
+
+
+@pytest.mark.parametrize("priority", ["urgent", "high", "normal"])
+def test_the_one_script_reads_the_same_wait_as_the_first_turns_way(
+    app: Flask, dial: Callable[..., Call], redis_conn: redis.Redis, clock: FixedClock, priority: str
+) -> None:
+    """The script reads the live state for the lowest class and keeps the caller's: for a caller
+    of any class, the same state as the first turn's two round trips read."""
+    first = on_hold(dial, "+8613900000001")
+    call = on_hold(dial)
+    redis_conn.hset(keys.call(call.call_sid), "priority", priority)
+    hotline = services_of(app)
+    now = clock.now()
+    record = hotline.calls.load(call.call_sid)
+    assert record is not None and first.on_hold
+    found, wait = turn_wait(hotline.live, call.call_sid, "payments", record.day, now)
+    assert found is not None and wait is not None and found.fields == record.fields
+    assert wait == wait_for_caller(hotline.live, record, now)
+    assert wait.position == 2

@@ -191,7 +191,7 @@ def _lua_function(name: str, lua: str) -> str:
 # A hold turn in one round trip: the call's record and, when the caller still waits in the
 # department and day the turn's URL names (`status`, `department`, `day`), the turn taken (the
 # reaper's watch, only if still watched), the position (the queue's own script) and `_READS`
-# (read for the lowest class: `reads_for_rank` keeps the caller's). Any other record comes back
+# (read for the lowest class: `turn_wait` keeps the caller's). Any other record comes back
 # alone and the turn reads on from it as the first turn does. Replies: {record} or
 # {record, position, reads}, the record as HGETALL gives it.
 _TURN_LUA = (
@@ -467,10 +467,13 @@ def turn_wait(
     record = CallRecord(sid, fields)
     if len(reply) == 1:
         return record, None
+    lowest = Reads(live, department, _rank_of(live, None), now, day)
     reads = Reads(live, department, _rank_of(live, record.get("priority")), now, day)
     replies = Reads.replies(reply[2])
-    # Read for the lowest class: the caller's own class counts only the classes above it.
-    replies[3] = replies[3][: len(reads.stat_fields)]
+    # Read for the lowest class: the caller's own class counts only the classes above it (its
+    # counters by name, the recent arrivals of the classes above it).
+    read = dict(zip(lowest.stat_fields, replies[3], strict=True))
+    replies[3] = [read[name] for name in reads.stat_fields]
     replies[7] = replies[7][: reads.rank]
     return record, _caller_wait(live, reads, record, int(reply[1]), replies, now)
 
