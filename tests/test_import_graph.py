@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
+
+from ivr import keys
 
 IVR = Path(__file__).resolve().parent.parent / "ivr"
 
@@ -148,3 +151,37 @@ def test_only_the_twiml_module_touches_twilios_twiml_classes() -> None:
         if reaches(absolute_imports(path), ("twilio.twiml",))
     }
     assert users == {"ivr/voice/twiml.py"}
+
+
+def key_literals(path: Path) -> list[str]:
+    """The string literals of `path` that spell a hotline Redis key (`hl:`), docstrings left out."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    docstrings = {
+        id(node.value)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant)
+    }
+    return [
+        f"{path.relative_to(IVR.parent)}:{node.lineno}: {node.value!r}"
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Constant)
+        and isinstance(node.value, str)
+        and id(node) not in docstrings
+        and re.search(r"(?<![\w:])hl:", node.value)
+    ]
+
+
+def test_every_redis_key_is_spelled_in_the_keys_module() -> None:
+    """A key named anywhere but ivr/keys.py (in Python or in a Lua script's text) is a second
+    spelling that can drift: no other module spells `hl:` or builds on the keys' prefix."""
+    assert keys.call("CA1") == "hl:call:CA1"  # what the check looks for is what keys look like
+    product = [*IVR.rglob("*.py"), *(IVR.parent / "queue_worker").rglob("*.py")]
+    others = [path for path in product if path != IVR / "keys.py"]
+    assert len(others) > 100
+    assert [line for path in others for line in key_literals(path)] == []
+    prefix_users = [
+        str(path.relative_to(IVR.parent))
+        for path in others
+        if {"ivr.keys.PREFIX"} & absolute_imports(path) or "keys.PREFIX" in path.read_text(encoding="utf-8")
+    ]
+    assert prefix_users == []
