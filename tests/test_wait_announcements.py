@@ -27,7 +27,7 @@ from ivr.hotline.schema import Staffing
 from ivr.jobs.periodic import rollup_profiles
 from ivr.services import services_of
 from ivr.waits.estimate import QueueState, estimate
-from ivr.waits.learned import decayed_arrivals, recent_rate
+from ivr.waits.learned import RECENT_WINDOWS_SECONDS, counted_arrival, recent_counts, recent_rate
 from ivr.waits.live import (
     LiveQueues,
     censored_patience,
@@ -235,8 +235,11 @@ def test_live_state_counts_shared_agents_overtaking_and_planned_shift_changes(
     state = wait.state
     # Nobody waits in security, which wang_wei takes first: he counts a whole agent here.
     assert (wait.position, state.ahead, state.ready, state.agents) == (4, 3, 1, 1.0)
-    # The first read spreads today's arrivals evenly from the day's first caller, 10.5 minutes ago.
-    assert state.overtaking_per_second == pytest.approx(3 / 630)
+    # Three arrivals 10.5 minutes ago, all at once, each counted as it joined, decayed since.
+    joined_ms, now_ms = float(arrival_ms(start - timedelta(minutes=10))), float(arrival_ms(clock.now()))
+    counted = counted_arrival(counted_arrival(counted_arrival(None, joined_ms), joined_ms), joined_ms)
+    rate = recent_rate(recent_counts(counted, now_ms), joined_ms, now_ms)
+    assert state.overtaking_per_second == pytest.approx(rate, rel=1e-9) and 0 < rate < 3 / 630
     assert state.staffing_changes == ((570.0, 3.0),)  # at 12:00: two more agents than now
     assert state.waited_seconds == 30 and state.mean_handle_seconds == 180 + 30
     assert wait.estimate is not None and wait.estimate == estimate(state)
@@ -293,42 +296,71 @@ def test_overtaking_follows_a_surge_of_higher_classes_up_and_back_down(
     app: Flask, redis_conn: redis.Redis, clock: FixedClock
 ) -> None:
     """A normal caller is overtaken at the rate high-priority callers arrived lately, not over the
-    day: it rises with a burst of them and falls back once they stop (the read script keeps the
-    decayed count, by the arithmetic of `learned.decayed_arrivals`)."""
+    day: it rises with a burst of them and falls back once they stop. The join script keeps the
+    decayed counts as callers join (by the arithmetic of `learned.counted_arrival`), and the hold
+    turn only reads them (`learned.recent_counts`): it writes nothing of them."""
     hotline = services_of(app)
     clock.set(OPEN_HOURS.replace(hour=9))
     day = business_day(clock.now(), hotline.config.file.hotline.timezone)
     hotline.agents.choose("wang_wei", READY, clock.now())
     start = clock.now()
-    hotline.queues.join("CAhigh0", "accounts", "zh-CN", 1, start - timedelta(hours=2), 50, day)
+    first = start - timedelta(hours=2)
+    hotline.queues.join("CAhigh0", "accounts", "zh-CN", 1, first, 50, day)
+    reference = counted_arrival(None, arrival_ms(first))
     hotline.queues.join("CAnormal", "accounts", "zh-CN", 2, start, 50, day)
     record = CallRecord(
         "CAnormal",
         {"department": "accounts", "priority": "normal", "day": day, "queued_at": start.isoformat()},
     )
-    reference: tuple[float, float, float, float] | None = None
-    first_ms = float(arrival_ms(start - timedelta(hours=2)))
+    recent = keys.recent_arrivals("accounts", day)
 
     def overtaking(minutes: float, joining: int) -> float:
         nonlocal reference
-        for i in range(joining):
-            sid = f"CAburst{minutes}_{i}"
-            hotline.queues.join(sid, "accounts", "zh-CN", 1, clock.now(), 50, day)
-        offered = float(redis_conn.hget(keys.department_stats("accounts", day), "offered:1") or 0)
+        for i in range(joining):  # spread over the minutes since the last look
+            at = clock.now() + (start + timedelta(minutes=minutes) - clock.now()) * (i + 1) / (joining + 1)
+            hotline.queues.join(f"CAburst{minutes}_{i}", "accounts", "zh-CN", 1, at, 50, day)
+            reference = counted_arrival(reference, arrival_ms(at))
         clock.set(start + timedelta(minutes=minutes))
+        kept = redis_conn.hgetall(recent)
         rate = wait_for_caller(hotline.live, record, clock.now()).state.overtaking_per_second
+        assert redis_conn.hgetall(recent) == kept  # the hold turn wrote nothing of them
         now_ms = float(arrival_ms(clock.now()))
-        reference = decayed_arrivals(reference, offered, now_ms, first_ms)
-        assert rate == pytest.approx(recent_rate(reference[2], reference[3], now_ms), rel=1e-9)
+        expected = recent_rate(recent_counts(reference, now_ms), float(arrival_ms(first)), now_ms)
+        assert rate == pytest.approx(expected, rel=1e-9)
         return rate
 
     quiet = overtaking(0, 0)
-    assert quiet == pytest.approx(1 / 7200, rel=0.01)  # one caller in two hours
+    assert quiet < 1 / 600  # one caller two hours ago
     surge = overtaking(3, 30)  # thirty in three minutes
-    # A five-minute window three minutes into the burst: 45% of its rate, 18 times the day's.
-    assert 30 / 180 / 3 < surge < 30 / 180 and surge > 10 * 31 / (2 * 3600 + 180)
+    # Three minutes into the burst, its rate (1/6 a second) is believed from the shorter windows.
+    assert 30 / 180 / 3 < surge < 30 / 180 * 1.5 and surge > 10 * 31 / (2 * 3600 + 180)
     after = overtaking(33, 0)  # half an hour without any
-    assert after < surge / 100 and after < 31 / (2 * 3600 + 33 * 60) / 10
+    assert after < surge / 50
+
+
+def test_the_recent_rate_takes_the_longest_window_the_shorter_ones_agree_with() -> None:
+    """Known data: steady arrivals are read over the longest window; after a jump or a stop, the
+    short windows that saw it are believed; the result is always finite and never negative."""
+    rng = random.Random(3)
+    t, state = 0.0, None
+    first = 0.0
+    while t < 3600:  # an hour at four callers a minute
+        t += rng.expovariate(4 / 60)
+        state = counted_arrival(state, t * 1000)
+    now = t * 1000
+    counts = recent_counts(state, now)
+    steady = recent_rate(counts, first, now)
+    assert steady == pytest.approx(4 / 60, rel=0.2)
+    windows = [n / tau / -math.expm1(-t / tau) for n, tau in zip(counts, RECENT_WINDOWS_SECONDS, strict=True)]
+    assert any(steady == pytest.approx(rate, rel=1e-9) for rate in windows)
+    for _ in range(60):  # then twenty a minute for three minutes
+        t += rng.expovariate(20 / 60)
+        state = counted_arrival(state, t * 1000)
+    surge = recent_rate(recent_counts(state, t * 1000), first, t * 1000)
+    assert surge > 12 / 60 and surge > windows[-1] * 2
+    stopped = recent_rate(recent_counts(state, (t + 600) * 1000), first, (t + 600) * 1000)
+    assert stopped < 4 / 60
+    assert recent_rate((0.0, 0.0, 0.0, 0.0), None, 0.0) == 0.0
 
 
 def test_patience_counts_the_callers_still_waiting_as_at_least_that_patient() -> None:

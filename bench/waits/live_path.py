@@ -27,7 +27,7 @@ from ivr.callcenter.queues import arrival_ms
 from ivr.hotline.loader import load_hotline
 from ivr.hotline.schema import Department, HotlineFile, Staffing
 from ivr.waits.estimate import QueueState
-from ivr.waits.learned import decayed_arrivals
+from ivr.waits.learned import counted_arrival, recent_counts
 from ivr.waits.live import LiveQueues, Reads
 
 EPOCH = datetime(2026, 1, 5, tzinfo=UTC)  # a Monday, 00:00: the simulated day's time 0
@@ -89,7 +89,7 @@ class Counters:
     answered: int = 0
     first_offer_ms: int | None = None
     offered: dict[int, int] = field(default_factory=dict)  # by class (rank)
-    recent: dict[int, tuple[float, float, float, float]] = field(default_factory=dict)  # by class
+    recent: dict[int, tuple[float, tuple[float, ...]]] = field(default_factory=dict)  # by class
 
 
 class LiveFeed:
@@ -119,6 +119,7 @@ class LiveFeed:
         c = self.counters[self.queue[dept]]
         rank = self.rank[dept]
         c.offered[rank] = c.offered.get(rank, 0) + 1
+        c.recent[rank] = counted_arrival(c.recent.get(rank), _ms(now))  # as the join script does
         if c.first_offer_ms is None:
             c.first_offer_ms = _ms(now)
 
@@ -170,10 +171,7 @@ class LiveFeed:
         above = {f"agent{i}": ",".join(self.names[o] for o in first) for i in range(staffed)} if first else {}
         c = self.counters[q]
         now_ms = float(_ms(now))
-        recent = []
-        for r in range(rank):  # what the read script brings up to now and keeps
-            c.recent[r] = decayed_arrivals(c.recent.get(r), c.offered.get(r, 0), now_ms, c.first_offer_ms)
-            recent.append((c.recent[r][2], c.recent[r][3]))
+        recent = [recent_counts(c.recent.get(r), now_ms) for r in range(rank)]  # as the read script
         values = {
             "handled": c.handled,
             "handle_ms": c.handle_ms,

@@ -31,6 +31,7 @@ import redis
 from ivr import keys
 from ivr.redis_types import scored, texts
 from ivr.scripts import Script
+from ivr.waits.learned import RECENT_WINDOWS
 
 EPOCH = datetime(2026, 1, 1, tzinfo=UTC)
 MAX_RANK = 15
@@ -56,7 +57,7 @@ local score
 if existing then
   score = tonumber(string.match(existing, '|(.*)$'))
   if redis.call('ZREM', KEYS[6], ARGV[1]) == 1 then  -- held for a match that did not happen
-    redis.call('ZADD', KEYS[8], score, ARGV[1])
+    redis.call('ZADD', KEYS[9], score, ARGV[1])
     redis.call('ZADD', KEYS[2], math.floor((score % 562949953421312) / 1024), ARGV[1])
   end
 else
@@ -70,7 +71,7 @@ else
     local seq = redis.call('INCR', KEYS[4]) % 1024
     score = tonumber(ARGV[3]) * 562949953421312 + tonumber(ARGV[4]) * 1024 + seq
   end
-  redis.call('ZADD', KEYS[8], score, ARGV[1])
+  redis.call('ZADD', KEYS[9], score, ARGV[1])
   redis.call('ZADD', KEYS[2], tonumber(ARGV[4]), ARGV[1])
   redis.call('HSET', KEYS[1], ARGV[1], ARGV[2] .. '|' .. string.format('%.0f', score))
   if ARGV[7] == '1' then
@@ -78,11 +79,29 @@ else
     -- per class, and when the day's first caller came: the rate at which higher classes overtake
     redis.call('HINCRBY', KEYS[3], 'offered:' .. ARGV[3], 1)
     redis.call('HSETNX', KEYS[3], 'first_offer_ms', ARGV[4])
+    -- and lately: the class's arrivals, a count per window decayed with its time constant
+    -- (`windows`, seconds), brought up to now (the arithmetic of learned.counted_arrival)
+    local r, now = ARGV[3], tonumber(ARGV[4])
+    local fields, taus = {'last:' .. r}, {}
+    for tau in string.gmatch(ARGV[11], '[^,]+') do
+      taus[#taus + 1] = tonumber(tau)
+      fields[#fields + 1] = 'n' .. #taus .. ':' .. r
+    end
+    local s = redis.call('HMGET', KEYS[8], unpack(fields))
+    local at, span = tonumber(s[1]), 0
+    if at then span, now = math.max(now - at, 0) / 1000, math.max(now, at) end
+    local kept = {fields[1], string.format('%.17g', now)}
+    for i, tau in ipairs(taus) do
+      kept[#kept + 1] = fields[i + 1]
+      kept[#kept + 1] = string.format('%.17g', (tonumber(s[i + 1]) or 0) * math.exp(-span / tau) + 1)
+    end
+    redis.call('HSET', KEYS[8], unpack(kept))
+    redis.call('PEXPIRE', KEYS[8], 172800000)
   end
 end
 if ARGV[8] ~= '' then redis.call('ZADD', KEYS[5], 'NX', ARGV[8], ARGV[1]) end
 local ahead = 0
-for i = 9, #KEYS do
+for i = 10, #KEYS do
   ahead = ahead + redis.call('ZCOUNT', KEYS[i], '-inf', '(' .. string.format('%.0f', score))
 end
 return ahead + 1
@@ -179,7 +198,7 @@ return 1
 
 JOIN = Script(
     _JOIN_LUA,
-    keys=("waiting", "since", "stats", "sequence", "turns", "held", "lastplace", "lane", "lanes*"),
+    keys=("waiting", "since", "stats", "sequence", "turns", "held", "lastplace", "recent", "lane", "lanes*"),
     args=(
         "sid",
         "lang",
@@ -191,6 +210,7 @@ JOIN = Script(
         "now",
         "reclaim",
         "account",
+        "windows",
     ),
 )
 _POSITION = Script(_POSITION_LUA, keys=("waiting", "lanes*"), args=("sid",))
@@ -263,6 +283,7 @@ class Queues:
             "turns": keys.hold_turns(department),
             "held": keys.queue_held(department),
             "lastplace": keys.last_place(department, caller),
+            "recent": keys.recent_arrivals(department, day),
             "lane": keys.queue(department, locale),
             "lanes": self.lanes(department),
             "sid": sid,
@@ -275,6 +296,7 @@ class Queues:
             "now": f"{when.timestamp():.3f}" if on_line else "",
             "reclaim": kept_place_of is not None,
             "account": account,
+            "windows": RECENT_WINDOWS,
         }
 
     def join(

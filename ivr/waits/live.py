@@ -56,7 +56,7 @@ from ivr.scripts import Script
 from ivr.waits.estimate import Estimate, QueueState, estimate
 from ivr.waits.learned import (  # noqa: F401 (censored_patience: read from here by the tests)
     MIN_HANDLED_TODAY,
-    RECENT_ARRIVALS_SECONDS,
+    RECENT_WINDOWS,
     censored_patience,
     censored_talk_time,
     handle_cv_of,
@@ -121,36 +121,20 @@ out[6] = redis.call('ZCARD', KEYS[6])
 local scored, longest = redis.call('ZRANGE', KEYS[6], 0, tonumber(ARGV[1]) - 1, 'WITHSCORES'), {}
 for i = 1, #scored, 2 do longest[#longest + 1] = {scored[i], tonumber(scored[i + 1])} end
 out[7] = longest
--- The recent arrivals of each higher class: a decayed count brought up to now and kept (the
--- arithmetic of learned.decayed_arrivals, its reference).
-local now, tau, rank = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
-local recent = {}
-if rank > 0 then
-  local first = tonumber(redis.call('HGET', KEYS[4], 'first_offer_ms'))
-  for r = 0, rank - 1 do
-    local offered = tonumber(redis.call('HGET', KEYS[4], 'offered:' .. r)) or 0
-    local s = redis.call('HMGET', KEYS[7], 'at:' .. r, 'seen:' .. r, 'n:' .. r, 'since:' .. r)
-    local at, seen, n, since = tonumber(s[1]), tonumber(s[2]), tonumber(s[3]), tonumber(s[4])
-    if not at then
-      local start = now
-      if first and first < now then start = first end
-      at, seen, n, since = start, 0, 0, start
-    end
-    local new = offered - seen
-    if offered < seen then new = offered end
-    local span = math.max(now - at, 0) / 1000
-    if span > 0 then
-      local decay = math.exp(-span / tau)
-      n = n * decay + new * tau / span * (1 - decay)
-    else
-      n = n + new
-    end
-    at = math.max(at, now)
-    redis.call('HSET', KEYS[7], 'at:' .. r, string.format('%.17g', at), 'seen:' .. r, offered,
-      'n:' .. r, string.format('%.17g', n), 'since:' .. r, string.format('%.17g', since))
-    recent[#recent + 1] = {n, since}
+-- The recent arrivals of each higher class: a count per window (`windows`, seconds), kept by
+-- the join script as callers join, decayed here to now and not written (learned.recent_counts).
+local now, rank, taus, recent = tonumber(ARGV[4]), tonumber(ARGV[6]), {}, {}
+for tau in string.gmatch(ARGV[5], '[^,]+') do taus[#taus + 1] = tonumber(tau) end
+for r = 0, rank - 1 do
+  local fields = {'last:' .. r}
+  for i = 1, #taus do fields[#fields + 1] = 'n' .. i .. ':' .. r end
+  local s = redis.call('HMGET', KEYS[7], unpack(fields))
+  local at, counts = tonumber(s[1]), {}
+  for i, tau in ipairs(taus) do
+    counts[i] = 0
+    if at then counts[i] = (tonumber(s[i + 1]) or 0) * math.exp(-math.max(now - at, 0) / 1000 / tau) end
   end
-  redis.call('PEXPIRE', KEYS[7], 172800000)
+  recent[#recent + 1] = counts
 end
 out[8] = recent
 -- Each other department: its callers waiting, its counters, its staffed agents, and how many of
@@ -172,7 +156,7 @@ return cjson.encode(out)
 _READS = Script(
     _READS_LUA,
     keys=("staffed", "above", "ready", "stats", "profile", "since", "recent", "others*"),
-    args=("censored", "count", "department", "now_ms", "tau", "rank", "fields*"),
+    args=("censored", "count", "department", "now_ms", "windows", "rank", "fields*"),
 )
 
 
@@ -217,7 +201,7 @@ class Reads:
             count=len(self.stat_fields),
             department=dept,
             now_ms=arrival_ms(self.now),
-            tau=RECENT_ARRIVALS_SECONDS,
+            windows=RECENT_WINDOWS,
             rank=self.rank,
             fields=[*self.stat_fields, *self.other_fields],
         )
@@ -232,7 +216,7 @@ class Reads:
         """The replies `parse` takes, from the one reply of `queue`'s script."""
         out: list[Any] = json.loads(reply)
         out[6] = [(sid, score) for sid, score in out[6]] if out[6] else []  # an empty Lua table is {}
-        out[7] = [(float(n), float(since)) for n, since in out[7]] if out[7] else []
+        out[7] = [tuple(float(n) for n in counts) for counts in out[7]] if out[7] else []
         return out
 
     def _shared(
@@ -327,7 +311,8 @@ class Reads:
             sum(still),
             summary.get("patience"),
         )
-        overtaking = sum(recent_rate(count, since, now_ms) for count, since in recent or [])
+        first_ms = values["first_offer_ms"] or None
+        overtaking = sum(recent_rate(counts, first_ms, now_ms) for counts in recent or [])
         agents, shared_ahead = self._shared(
             int(staffed), above or {}, others, handle + department.wrap_up_seconds, now_ms
         )
