@@ -190,16 +190,19 @@ class LiveFeed:
         for other in reads.others:
             o = self.names.index(other)
             theirs = self.counters[o]
-            counters = {
+            counters: dict[str, Any] = {
                 "answered": theirs.answered,
                 "handled": theirs.handled,
                 "handle_ms": theirs.handle_ms,
                 "first_offer_ms": theirs.first_offer_ms,
+                "offered": sum(theirs.offered.values()),
+                **{f"offered:{r}": n for r, n in theirs.offered.items()},
             }
-            fields = [counters[f] for f in reads.other_fields]
+            fields = [counters.get(f, 0) for f in reads.other_fields]
             waiting = sum(len(waiting_since[d]) for d in range(len(self.queue)) if self.queue[d] == o)
             # Every agent serves every department, in the order `order` gives their classes.
             ours_first = staffed if o not in first else 0
-            replies += [waiting, fields, staffed, ours_first]
+            arrivals = [recent_counts(theirs.recent.get(r), now_ms) for r in range(reads.classes)]
+            replies += [waiting, fields, staffed, ours_first, arrivals]
         state, _ = reads.parse(replies, ahead, waited)
         return state

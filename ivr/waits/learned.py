@@ -116,22 +116,28 @@ def recent_counts(state: tuple[float, Counts] | None, now_ms: float) -> Counts:
     return tuple(n * math.exp(-span / tau) for n, tau in zip(counts, RECENT_WINDOWS_SECONDS, strict=True))
 
 
-def recent_rate(counts: Counts, first_ms: float | None, now_ms: float) -> float:
+def recent_rate(counts: Counts, first_ms: float | None, now_ms: float, today: float | None = None) -> float:
     """Arrivals per second lately: the longest window whose rate the shorter ones agree with.
 
     A window's count over tau (its start made up for early in the day) is a rate with a standard
     deviation of sqrt(rate / 2 tau) for steady arrivals; going from the shortest window up, each
     longer one is taken while the intervals of AGREE_SIGMAS of them all still overlap (the
     intersection of confidence intervals): steady arrivals get the longest window, a change the
-    windows short enough to have seen it.
+    windows short enough to have seen it. `today`: the day's arrivals so far, if known, the
+    longest window of all (its rate's deviation sqrt(rate / day)).
     """
     age = MIN_RECENT_SECONDS
     if first_ms is not None:
         age = max((float(now_ms) - float(first_ms)) / 1000, MIN_RECENT_SECONDS)
+    windows = [
+        (max(float(n), 0.0) / (tau * -math.expm1(-age / tau)), 2 * tau)
+        for n, tau in zip(counts, RECENT_WINDOWS_SECONDS, strict=False)
+    ]
+    if today is not None and math.isfinite(today):
+        windows.append((max(float(today), 0.0) / age, age))
     low, high, chosen = -math.inf, math.inf, 0.0
-    for n, tau in zip(counts, RECENT_WINDOWS_SECONDS, strict=False):
-        rate = max(float(n), 0.0) / (tau * -math.expm1(-age / tau))
-        spread = AGREE_SIGMAS * math.sqrt(max(rate, 1 / tau) / (2 * tau))
+    for rate, span in windows:  # span: the rate's variance is rate / span
+        spread = AGREE_SIGMAS * math.sqrt(max(rate, 2 / span) / span)
         low, high = max(low, rate - spread), min(high, rate + spread)
         if low > high:
             break

@@ -9,7 +9,8 @@ Where each input of `QueueState` comes from:
 - agents: staffed agents (ready, ringing, talking, in wrap-up). One who takes this department
   first counts whole; one who takes other departments first (the matcher's skill order,
   `hl:staffabove:{dept}`) counts by what those departments' demand leaves of them: each one's
-  answered calls per second times its handle time, spread over its staffed agents (`_shared`).
+  recent arrivals per second (as for overtaking), times the share of its callers it answered
+  today, times its handle time, spread over its staffed agents (`_shared`).
   One who takes this department first but other departments after it is, by the same demand,
   part of the time on their calls, which end at their departments' pace: counted in this
   department's handle times (on longer calls, less than an agent; on shorter ones, more).
@@ -29,10 +30,12 @@ Where each input of `QueueState` comes from:
   of those), over the callers who abandoned, with the profile's patience worth PRIOR_ABANDONS
   abandons. Leaving out callers still waiting made the hotline believe, in a surge, that callers
   are far less patient than they are.
-- overtaking: the arrivals of higher classes per second over a recent window (a count decayed
-  over RECENT_ARRIVALS_SECONDS, brought up to date and kept by the read script itself, so no
-  webhook writes more; `learned.decayed_arrivals` is its arithmetic). The day's average lagged
-  a surge of higher classes by hours.
+- overtaking: the arrivals of higher classes per second lately (`learned.recent_rate`): counts
+  decayed over several windows (RECENT_WINDOWS_SECONDS), kept by the queue's join script as each
+  caller joins and decayed to now by the read script, which writes nothing, with the day's
+  average as the longest window; the longest window the shorter ones agree with is believed.
+  The day's average alone lagged a surge of higher classes by hours, one five-minute window by
+  minutes.
 - staffing changes: the planned staffing of the hotline file for the coming hours, by quarter
   hour (else the agents the profile saw in those hours), applied as a difference to the agents
   there now.
@@ -50,7 +53,7 @@ import redis
 
 from ivr import keys
 from ivr.callcenter.calls import CallRecord
-from ivr.callcenter.queues import Queues, arrival_ms
+from ivr.callcenter.queues import MAX_RANK, Queues, arrival_ms
 from ivr.hotline.schema import STAFFING_STEP_MINUTES, HotlineFile
 from ivr.scripts import Script
 from ivr.waits.estimate import Estimate, QueueState, estimate
@@ -70,8 +73,6 @@ from ivr.waits.profile import DEFAULT_HANDLE_SECONDS, hour_of_week, quietest_on_
 PRIOR_HANDLED = 100
 # Callers still waiting read one by one for the patience estimate (longest first); O(log n + 64).
 CENSORED_READ = 64
-# Overtaking is measured over at least this long, so the day's first callers do not make a rate.
-MIN_RATE_WINDOW_SECONDS = 600.0
 # How far ahead planned staffing changes are looked at (a wait longer than this is rare).
 STAFFING_LOOKAHEAD_HOURS = 4
 
@@ -102,12 +103,13 @@ class LiveQueues:
     queues: Queues
 
 
-# Everything a department's QueueState is made from, in one call, in `Reads.queue`'s order: 8 + 4
-# per other department reads, each O(1) (ZCARD, HMGET of named fields, HGET) or O(log n + 64)
-# (the longest waiters), but HGETALL of the staffed agents' departments taken first and, of each
-# other department, HVALS of the same (one field per staffed agent, counted in the script). One
-# reply, JSON (a missing field or summary: false); sixteen replies parsed one by one cost a hold
-# turn more than the reads cost Redis.
+# Everything a department's QueueState is made from, in one call, in `Reads.queue`'s order: 8 + 5
+# per other department reads, none written, each O(1) (ZCARD, HMGET of named fields, HGET; the
+# recent arrivals: one HMGET per class, at most MAX_RANK + 1) or O(log n + 64) (the longest
+# waiters), but HGETALL of the staffed agents' departments taken first and, of each other
+# department, HVALS of the same (one field per staffed agent, counted in the script). One reply,
+# JSON (a missing field or summary: false); sixteen replies parsed one by one cost a hold turn
+# more than the reads cost Redis.
 _READS_LUA = """
 local out = {}
 out[1] = redis.call('ZCARD', KEYS[1])
@@ -115,33 +117,38 @@ local flat, above = redis.call('HGETALL', KEYS[2]), {}
 for i = 1, #flat, 2 do above[flat[i]] = flat[i + 1] end
 out[2] = above
 out[3] = redis.call('ZCARD', KEYS[3])
-out[4] = redis.call('HMGET', KEYS[4], unpack(ARGV, 7, 6 + tonumber(ARGV[2])))
+out[4] = redis.call('HMGET', KEYS[4], unpack(ARGV, 8, 7 + tonumber(ARGV[2])))
 out[5] = redis.call('HGET', KEYS[5], 'summary')
 out[6] = redis.call('ZCARD', KEYS[6])
 local scored, longest = redis.call('ZRANGE', KEYS[6], 0, tonumber(ARGV[1]) - 1, 'WITHSCORES'), {}
 for i = 1, #scored, 2 do longest[#longest + 1] = {scored[i], tonumber(scored[i + 1])} end
 out[7] = longest
--- The recent arrivals of each higher class: a count per window (`windows`, seconds), kept by
--- the join script as callers join, decayed here to now and not written (learned.recent_counts).
-local now, rank, taus, recent = tonumber(ARGV[4]), tonumber(ARGV[6]), {}, {}
+-- Recent arrivals by class: a count per window (`windows`, seconds), kept by the join script as
+-- callers join, decayed here to now and not written (learned.recent_counts): a list per class.
+local now, taus = tonumber(ARGV[4]), {}
 for tau in string.gmatch(ARGV[5], '[^,]+') do taus[#taus + 1] = tonumber(tau) end
-for r = 0, rank - 1 do
-  local fields = {'last:' .. r}
-  for i = 1, #taus do fields[#fields + 1] = 'n' .. i .. ':' .. r end
-  local s = redis.call('HMGET', KEYS[7], unpack(fields))
-  local at, counts = tonumber(s[1]), {}
-  for i, tau in ipairs(taus) do
-    counts[i] = 0
-    if at then counts[i] = (tonumber(s[i + 1]) or 0) * math.exp(-math.max(now - at, 0) / 1000 / tau) end
+local function recent(key, classes)
+  local all = {}
+  for r = 0, classes - 1 do
+    local fields = {'last:' .. r}
+    for i = 1, #taus do fields[#fields + 1] = 'n' .. i .. ':' .. r end
+    local s = redis.call('HMGET', key, unpack(fields))
+    local at, counts = tonumber(s[1]), {}
+    for i, tau in ipairs(taus) do
+      counts[i] = 0
+      if at then counts[i] = (tonumber(s[i + 1]) or 0) * math.exp(-math.max(now - at, 0) / 1000 / tau) end
+    end
+    all[#all + 1] = counts
   end
-  recent[#recent + 1] = counts
+  return all
 end
-out[8] = recent
--- Each other department: its callers waiting, its counters, its staffed agents, and how many of
--- those take this department before it (their calls free agents who then take ours).
-local other_fields = {unpack(ARGV, 7 + tonumber(ARGV[2]))}
+out[8] = recent(KEYS[7], tonumber(ARGV[6]))  -- the higher classes, who overtake
+-- Each other department: its callers waiting, its counters, its staffed agents, how many of
+-- those take this department before it (their calls free agents who then take ours), and its
+-- recent arrivals by class (what it asks of shared agents lately).
+local other_fields = {unpack(ARGV, 8 + tonumber(ARGV[2]))}
 local ours = ',' .. ARGV[3] .. ','
-for i = 8, #KEYS, 4 do
+for i = 8, #KEYS, 5 do
   out[#out + 1] = redis.call('ZCARD', KEYS[i])
   out[#out + 1] = redis.call('HMGET', KEYS[i + 1], unpack(other_fields))
   out[#out + 1] = redis.call('ZCARD', KEYS[i + 2])
@@ -150,14 +157,20 @@ for i = 8, #KEYS, 4 do
     if string.find(',' .. first .. ',', ours, 1, true) then after = after + 1 end
   end
   out[#out + 1] = after
+  out[#out + 1] = recent(KEYS[i + 4], tonumber(ARGV[7]))
 end
 return cjson.encode(out)
 """
 _READS = Script(
     _READS_LUA,
     keys=("staffed", "above", "ready", "stats", "profile", "since", "recent", "others*"),
-    args=("censored", "count", "department", "now_ms", "windows", "rank", "fields*"),
+    args=("censored", "count", "department", "now_ms", "windows", "rank", "classes", "fields*"),
 )
+
+
+def _counts(reply: Any) -> list[tuple[float, ...]]:
+    """Recent arrivals by class from the read script's JSON (an empty Lua table comes as {})."""
+    return [tuple(float(n) for n in counts or []) for counts in reply or []]
 
 
 class Reads:
@@ -171,10 +184,12 @@ class Reads:
             "first_offer_ms", "answered", *(f"offered:{r}" for r in range(rank)),
         ]  # fmt: skip
         self.others = [d for d in live.cfg.departments if d != department]
+        # Every class a caller can be in (the ranks of the hotline file's priorities).
+        self.classes = min(max(live.cfg.priorities.values(), default=0), MAX_RANK) + 1
 
     def queue(self, pipe: redis.client.Pipeline) -> None:
         """Add the reads to `pipe`: one script call (`_READS`); `replies` unpacks its reply into
-        the 8 + 4 per other department replies `parse` takes, in this order."""
+        the 8 + 5 per other department replies `parse` takes, in this order."""
         dept = self.department
         _READS.queue(
             pipe,
@@ -195,6 +210,7 @@ class Reads:
                     keys.department_stats(o, self.day),
                     keys.staffed_agents(o),
                     keys.staffed_above(o),
+                    keys.recent_arrivals(o, self.day),
                 )
             ],
             censored=CENSORED_READ,
@@ -203,20 +219,26 @@ class Reads:
             now_ms=arrival_ms(self.now),
             windows=RECENT_WINDOWS,
             rank=self.rank,
+            classes=self.classes,
             fields=[*self.stat_fields, *self.other_fields],
         )
 
     @property
     def other_fields(self) -> list[str]:
         """The counters read of each other department (what its callers take of shared agents)."""
-        return ["handled", "handle_ms", "first_offer_ms", "answered"]
+        return [
+            "handled", "handle_ms", "first_offer_ms", "answered", "offered",
+            *(f"offered:{r}" for r in range(self.classes)),
+        ]  # fmt: skip
 
     @staticmethod
     def replies(reply: str) -> list[Any]:
         """The replies `parse` takes, from the one reply of `queue`'s script."""
         out: list[Any] = json.loads(reply)
         out[6] = [(sid, score) for sid, score in out[6]] if out[6] else []  # an empty Lua table is {}
-        out[7] = [tuple(float(n) for n in counts) for counts in out[7]] if out[7] else []
+        out[7] = _counts(out[7])
+        for i in range(12, len(out), 5):  # each other department's recent arrivals by class
+            out[i] = _counts(out[i])
         return out
 
     def _shared(
@@ -225,9 +247,10 @@ class Reads:
         """(agents serving this queue, callers ahead of it in other queues), per group of agents.
 
         An agent who takes this department first serves it whole. One who takes other departments
-        first serves ours with the time their callers leave: each such department's demand (the
-        calls it answered today per second times its handle time, in agents: abandoned callers
-        take no agent) falls evenly on its staffed agents, and what is left of an agent, if
+        first serves ours with the time their callers leave: each such department's demand (its
+        callers' recent arrivals per second, class by class as for overtaking, times the share of
+        today's callers it answered, times its handle time, in agents: abandoned callers take no
+        agent) falls evenly on its staffed agents, and what is left of an agent, if
         anything, is ours. Callers waiting there go first on those agents: they count ahead, in
         our handle times, by the share of them that falls on ours and what is left of those agents.
         An agent who takes ours first and others after it is, by those others' demand, part of the
@@ -251,7 +274,7 @@ class Reads:
         after_work = 0.0  # the same in our handle times: how soon those calls free them for ours
         fields = self.other_fields
         for i, other in enumerate(self.others):
-            waiting, counters, their_staffed, ours_first = others[4 * i : 4 * i + 4]
+            waiting, counters, their_staffed, ours_first, recent = others[5 * i : 5 * i + 5]
             values = dict(zip(fields, (float(v or 0) for v in counters), strict=True))
             theirs = max(int(their_staffed), 1)
             their_handle = handle
@@ -261,9 +284,15 @@ class Reads:
                     + self.live.cfg.departments[other].wrap_up_seconds
                 )
             load = 0.0
-            if values["first_offer_ms"]:
-                window = max((now_ms - values["first_offer_ms"]) / 1000, MIN_RATE_WINDOW_SECONDS)
-                load = values["answered"] / window * their_handle
+            if values["first_offer_ms"] and values["offered"] > 0:
+                # Its callers' arrivals lately, class by class (the day's average lagged a peak
+                # by hours), of whom the share it answered today take an agent.
+                started = values["first_offer_ms"]
+                arriving = sum(
+                    recent_rate(counts, started, now_ms, values[f"offered:{r}"])
+                    for r, counts in enumerate(recent[: self.classes])
+                )
+                load = arriving * min(values["answered"] / values["offered"], 1.0) * their_handle
             taken[other] = (load / theirs, int(waiting) / theirs, their_handle)
             share = min(load / theirs, 1.0) * min(int(ours_first or 0), theirs)
             after += share
@@ -312,7 +341,10 @@ class Reads:
             summary.get("patience"),
         )
         first_ms = values["first_offer_ms"] or None
-        overtaking = sum(recent_rate(counts, first_ms, now_ms) for counts in recent or [])
+        overtaking = sum(
+            recent_rate(counts, first_ms, now_ms, values[f"offered:{r}"])
+            for r, counts in enumerate(recent or [])
+        )
         agents, shared_ahead = self._shared(
             int(staffed), above or {}, others, handle + department.wrap_up_seconds, now_ms
         )
