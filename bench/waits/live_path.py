@@ -27,7 +27,7 @@ from ivr.callcenter.queues import arrival_ms
 from ivr.hotline.loader import load_hotline
 from ivr.hotline.schema import Department, HotlineFile, Staffing
 from ivr.waits.estimate import QueueState
-from ivr.waits.learned import counted_arrival, recent_counts
+from ivr.waits.learned import counted_arrival, recent_counts, wait_counts
 from ivr.waits.live import LiveQueues, Reads
 
 EPOCH = datetime(2026, 1, 5, tzinfo=UTC)  # a Monday, 00:00: the simulated day's time 0
@@ -90,6 +90,7 @@ class Counters:
     first_offer_ms: int | None = None
     offered: dict[int, int] = field(default_factory=dict)  # by class (rank)
     recent: dict[int, tuple[float, tuple[float, ...]]] = field(default_factory=dict)  # by class
+    spans: dict[str, int] = field(default_factory=dict)  # waits by span (learned.wait_counts)
 
 
 class LiveFeed:
@@ -127,11 +128,15 @@ class LiveFeed:
         c = self.counters[self.queue[dept]]
         c.answered += 1
         c.answered_wait_ms += waited * 1000
+        for f, n in wait_counts(waited * 1000, abandoned=False).items():
+            c.spans[f] = c.spans.get(f, 0) + n
 
     def abandoned(self, dept: int, waited: float) -> None:
         c = self.counters[self.queue[dept]]
         c.abandoned += 1
         c.abandoned_wait_ms += waited * 1000
+        for f, n in wait_counts(waited * 1000, abandoned=True).items():
+            c.spans[f] = c.spans.get(f, 0) + n
 
     def handled(self, dept: int, seconds: float) -> None:
         c = self.counters[self.queue[dept]]
@@ -181,6 +186,7 @@ class LiveFeed:
             "answered_wait_ms": c.answered_wait_ms,
             "first_offer_ms": c.first_offer_ms,
             "answered": c.answered,
+            **c.spans,
         }
         stats = [values.get(f, c.offered.get(int(f.split(":")[1]), 0) if f.startswith("offered:") else None)
                  for f in reads.stat_fields]  # fmt: skip

@@ -31,7 +31,7 @@ import redis
 from ivr import keys
 from ivr.redis_types import scored, texts
 from ivr.scripts import Script
-from ivr.waits.learned import RECENT_WINDOWS
+from ivr.waits.learned import RECENT_WINDOWS, wait_counts
 
 EPOCH = datetime(2026, 1, 1, tzinfo=UTC)
 MAX_RANK = 15
@@ -190,6 +190,8 @@ redis.call('HDEL', KEYS[1], ARGV[1])
 if ARGV[2] == '1' then
   redis.call('HINCRBY', KEYS[3], 'abandoned', 1)
   redis.call('HINCRBY', KEYS[3], 'abandoned_wait_ms', tonumber(ARGV[3]))
+  -- the wait by span of time waited, for patience (ivr.waits.learned.wait_counts): field, count
+  for i = 4, #ARGV, 2 do redis.call('HINCRBY', KEYS[3], ARGV[i], ARGV[i + 1]) end
 elseif ARGV[2] == 'o' then
   redis.call('HINCRBY', KEYS[3], 'overflowed', 1)
 end
@@ -222,7 +224,7 @@ _PUT_BACK = Script(_PUT_BACK_LUA, keys=("waiting", "since", "held", "lanes*"), a
 _LEAVE = Script(
     _LEAVE_LUA,
     keys=("waiting", "since", "stats", "held", "turns", "lanes*"),
-    args=("sid", "count", "waited_ms"),
+    args=("sid", "count", "waited_ms", "spans*"),
 )
 
 
@@ -443,6 +445,7 @@ class Queues:
             # Every caller who was offered ends up counted once: answered, abandoned or overflowed.
             "count": "1" if abandoned else ("o" if overflowed else "0"),
             "waited_ms": waited_ms,
+            "spans": [v for f, n in wait_counts(waited_ms, abandoned=True).items() for v in (f, n)],
         }
         if pipe is not None:
             _LEAVE.queue(pipe, **values)
@@ -464,6 +467,8 @@ class Queues:
         pipe = self.conn.pipeline(transaction=True)
         pipe.hincrby(stats, "abandoned", 1)
         pipe.hincrby(stats, "abandoned_wait_ms", max(int(waited.total_seconds() * 1000), 0))
+        for field, n in wait_counts(waited.total_seconds() * 1000, abandoned=True).items():
+            pipe.hincrby(stats, field, n)
         pipe.execute()
 
     def waiting(self, department: str) -> int:

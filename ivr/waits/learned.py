@@ -127,14 +127,14 @@ def recent_rate(counts: Counts, first_ms: float | None, now_ms: float, today: fl
     longest window of all (its rate's deviation sqrt(rate / day)).
     """
     age = MIN_RECENT_SECONDS
-    if first_ms is not None:
-        age = max((float(now_ms) - float(first_ms)) / 1000, MIN_RECENT_SECONDS)
+    if first_ms is not None and math.isfinite(float(first_ms)) and math.isfinite(float(now_ms)):
+        age = min(max((float(now_ms) - float(first_ms)) / 1000, MIN_RECENT_SECONDS), 1e12)
     windows = [
-        (max(float(n), 0.0) / (tau * -math.expm1(-age / tau)), 2 * tau)
+        (_amount(n) / (tau * -math.expm1(-age / tau)), 2 * tau)
         for n, tau in zip(counts, RECENT_WINDOWS_SECONDS, strict=False)
     ]
-    if today is not None and math.isfinite(today):
-        windows.append((max(float(today), 0.0) / age, age))
+    if today is not None:
+        windows.append((_amount(today) / age, age))
     low, high, chosen = -math.inf, math.inf, 0.0
     for rate, span in windows:  # span: the rate's variance is rate / span
         spread = AGREE_SIGMAS * math.sqrt(max(rate, 2 / span) / span)
@@ -143,3 +143,104 @@ def recent_rate(counts: Counts, first_ms: float | None, now_ms: float, today: fl
             break
         chosen = rate
     return chosen
+
+
+# Patience by the time waited: a hazard (hang-ups per second of waiting) constant within each of
+# these spans of a wait (seconds; the last runs on), learned from every wait: each span's
+# exposure (seconds waited in it, by callers answered, abandoned or still waiting) and the
+# hang-ups in it. The maximum-likelihood estimate of such a piecewise-constant hazard from
+# censored waits is hang-ups over exposure span by span, exact whatever the law: it fits
+# long-tailed patience (many leave early, the rest wait long), where one exponential does not.
+PATIENCE_EDGES_SECONDS = (30.0, 60.0, 120.0, 240.0, 480.0)
+PATIENCE_SPANS = len(PATIENCE_EDGES_SECONDS) + 1
+PATIENCE_FIELDS = (
+    *(f"waited_ms:{b}" for b in range(PATIENCE_SPANS)),
+    *(f"abandoned:{b}" for b in range(PATIENCE_SPANS)),
+)
+
+
+def _amount(value: float | None) -> float:
+    """A counter or duration as a finite amount, at least 0 (a missing or garbled one is 0)."""
+    return float(value) if value is not None and 0 < float(value) < 1e18 else 0.0
+
+
+def _span_of(seconds: float) -> int:
+    """The span of a wait `seconds` long falls in."""
+    return sum(1 for edge in PATIENCE_EDGES_SECONDS if seconds >= edge)
+
+
+def exposure_by_span(seconds: float) -> list[float]:
+    """The seconds of a wait this long spent in each span."""
+    out, start = [], 0.0
+    for edge in (*PATIENCE_EDGES_SECONDS, math.inf):
+        out.append(max(min(seconds, edge) - start, 0.0))
+        start = edge
+    return out
+
+
+def wait_counts(waited_ms: float, abandoned: bool) -> dict[str, int]:
+    """The day counters' increments for a wait that ended (`hl:dstats` fields): its milliseconds
+    in each span, and the hang-up in its span if the caller abandoned."""
+    waited_ms = max(float(waited_ms), 0.0) if math.isfinite(float(waited_ms)) else 0.0
+    spans = (round(seconds * 1000) for seconds in exposure_by_span(waited_ms / 1000))
+    counts = {f"waited_ms:{b}": ms for b, ms in enumerate(spans) if ms > 0}
+    if abandoned:
+        counts[f"abandoned:{_span_of(waited_ms / 1000)}"] = 1
+    return counts
+
+
+def patience_hazards(
+    values: dict[str, float], waiting: list[tuple[float, float]], prior: float | None
+) -> tuple[float, ...] | None:
+    """Hang-ups per second of waiting, span by span; None when none can be backed.
+
+    values: the day counters (`PATIENCE_FIELDS`); waiting: (seconds waited, how many callers) of
+    the callers still waiting (censored: exposure, no hang-up yet); prior: the profile's mean patience
+    (exponential), worth PRIOR_ABANDONS hang-ups spread over the spans at its constant hazard.
+    None without a wait counted by span today (counters from before they were kept: the caller
+    uses the exponential `censored_patience`), or without a profile before
+    MIN_ABANDONED_WITHOUT_PROFILE hang-ups.
+    """
+    exposure = [_amount(values.get(f"waited_ms:{b}")) / 1000 for b in range(PATIENCE_SPANS)]
+    events = [_amount(values.get(f"abandoned:{b}")) for b in range(PATIENCE_SPANS)]
+    if sum(exposure) <= 0:
+        return None
+    for seconds, callers in waiting:
+        for b, part in enumerate(exposure_by_span(_amount(seconds))):
+            exposure[b] += part * _amount(callers)
+    if prior and prior > 0 and math.isfinite(prior):
+        share = PRIOR_ABANDONS / PATIENCE_SPANS
+        exposure = [e + share * prior for e in exposure]
+        events = [n + share for n in events]
+    elif sum(events) < MIN_ABANDONED_WITHOUT_PROFILE:
+        return None
+    overall = sum(events) / sum(exposure)
+    hazards: list[float] = []
+    for n, e in zip(events, exposure, strict=True):  # a span nobody reached: as the one before
+        hazards.append(n / e if e > 0 else (hazards[-1] if hazards else overall))
+    return tuple(hazards)
+
+
+def hazard_at(hazards: tuple[float, ...], seconds: float) -> float:
+    """The hang-up rate of a caller who has waited `seconds`."""
+    return hazards[min(_span_of(max(seconds, 0.0)), len(hazards) - 1)]
+
+
+def hazard_ahead(
+    hazards: tuple[float, ...], longest: list[float], rest: tuple[float, int], ahead: int
+) -> float:
+    """The hang-up rate of the callers ahead, each at the time they have waited, on average.
+
+    longest: seconds waited by the callers waiting longest, longest first (those ahead of a caller
+    in one class); rest: (seconds, how many) for the others, taken alike; ahead: how many callers
+    are ahead. With none ahead, that of everyone waiting (those who overtake start at none).
+    Bounded: len(longest) + 1 terms.
+    """
+    total, count = 0.0, 0
+    wanted = ahead if ahead > 0 else len(longest) + max(rest[1], 0)
+    for seconds in longest[:wanted]:
+        total, count = total + hazard_at(hazards, seconds), count + 1
+    more = min(max(wanted - count, 0), max(rest[1], 0))
+    if more:
+        total, count = total + more * hazard_at(hazards, rest[0]), count + more
+    return total / count if count else hazard_at(hazards, 0.0)

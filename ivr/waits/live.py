@@ -24,12 +24,16 @@ Where each input of `QueueState` comes from:
   of the week (worth PRIOR_HANDLED calls); without a profile today's once a few calls were
   handled, else the default; plus the department's wrap-up time, which also keeps an agent from
   the next caller. handle_cv: the spread of today's handle times (sum of squares, `handle_sq`).
-- patience: the maximum-likelihood estimate for exponential patience from censored waits
-  (`censored_patience`): the time waited today by callers whose wait ended and by those still
-  waiting (the longest CENSORED_READ read one by one, each later one counted as half the last
-  of those), over the callers who abandoned, with the profile's patience worth PRIOR_ABANDONS
-  abandons. Leaving out callers still waiting made the hotline believe, in a surge, that callers
-  are far less patient than they are.
+- patience: a hang-up rate by time waited (`learned.patience_hazards`), constant within spans
+  of a wait (PATIENCE_EDGES_SECONDS): each span's hang-ups over its exposure, the seconds
+  waited in it today by callers whose wait ended (counted as it ended, `learned.wait_counts`)
+  and by those still waiting (censored: the longest CENSORED_READ read one by one, each later
+  one as half the last of those), with the profile's patience worth PRIOR_ABANDONS hang-ups.
+  The estimate takes the rate of the callers ahead at what each has waited (`hazard_ahead`):
+  with long-tailed patience, those who have waited long rarely leave. Counters from before the
+  spans were kept give the exponential estimate from the same censored waits
+  (`censored_patience`). Leaving out callers still waiting made the hotline believe, in a
+  surge, that callers are far less patient than they are.
 - overtaking: the arrivals of higher classes per second lately (`learned.recent_rate`): counts
   decayed over several windows (RECENT_WINDOWS_SECONDS), kept by the queue's join script as each
   caller joins and decayed to now by the read script, which writes nothing, with the day's
@@ -59,10 +63,13 @@ from ivr.scripts import Script
 from ivr.waits.estimate import Estimate, QueueState, estimate
 from ivr.waits.learned import (  # noqa: F401 (censored_patience: read from here by the tests)
     MIN_HANDLED_TODAY,
+    PATIENCE_FIELDS,
     RECENT_WINDOWS,
     censored_patience,
     censored_talk_time,
     handle_cv_of,
+    hazard_ahead,
+    patience_hazards,
     recent_rate,
 )
 from ivr.waits.profile import DEFAULT_HANDLE_SECONDS, hour_of_week, quietest_on_next_open_day
@@ -181,7 +188,7 @@ class Reads:
         self.day = day
         self.stat_fields = [
             "handled", "handle_ms", "handle_sq", "abandoned", "abandoned_wait_ms", "answered_wait_ms",
-            "first_offer_ms", "answered", *(f"offered:{r}" for r in range(rank)),
+            "first_offer_ms", "answered", *(f"offered:{r}" for r in range(rank)), *PATIENCE_FIELDS,
         ]  # fmt: skip
         self.others = [d for d in live.cfg.departments if d != department]
         # Every class a caller can be in (the ranks of the hotline file's priorities).
@@ -331,15 +338,24 @@ class Reads:
         else:
             handle = DEFAULT_HANDLE_SECONDS
         handle_cv = handle_cv_of(values, department.wrap_up_seconds)
-        still = [max(now_ms - float(score), 0.0) / 1000 for _, score in longest or []]
-        if int(waiting) > len(still) and still:  # the rest joined later: half the last one read
-            still.append((int(waiting) - len(still)) * still[-1] / 2)
-        patience = censored_patience(
-            (values["answered_wait_ms"] + values["abandoned_wait_ms"]) / 1000,
-            values["abandoned"],
-            sum(still),
+        read = [max(now_ms - float(score), 0.0) / 1000 for _, score in longest or []]
+        # The rest joined later: each as half the last one read.
+        rest = (read[-1] / 2, max(int(waiting) - len(read), 0)) if read else (0.0, 0)
+        hazards = patience_hazards(
+            values,
+            [*((seconds, 1.0) for seconds in read), (rest[0], float(rest[1]))],
             summary.get("patience"),
         )
+        if hazards is not None:  # by the time waited: the callers ahead at what they have waited
+            theta = hazard_ahead(hazards, read, rest, max(ahead, 0))
+            patience = 1 / theta if theta > 0 else None
+        else:  # counters from before waits were counted by span: one exponential law
+            patience = censored_patience(
+                (values["answered_wait_ms"] + values["abandoned_wait_ms"]) / 1000,
+                values["abandoned"],
+                sum(read) + rest[0] * rest[1],
+                summary.get("patience"),
+            )
         first_ms = values["first_offer_ms"] or None
         overtaking = sum(
             recent_rate(counts, first_ms, now_ms, values[f"offered:{r}"])
