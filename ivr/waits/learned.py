@@ -153,6 +153,11 @@ def recent_rate(counts: Counts, first_ms: float | None, now_ms: float, today: fl
 # long-tailed patience (many leave early, the rest wait long), where one exponential does not.
 PATIENCE_EDGES_SECONDS = (30.0, 60.0, 120.0, 240.0, 480.0)
 PATIENCE_SPANS = len(PATIENCE_EDGES_SECONDS) + 1
+# How many hang-ups' worth of the pooled rate each span starts from (`patience_hazards`).
+SPAN_PRIOR_ABANDONS = 5.0
+# The spans' own rates are believed when their likelihood ratio against one rate for all
+# exceeds this: the 99.9% point of the chi-square law with PATIENCE_SPANS - 1 degrees of freedom.
+SPANS_DIFFER = 20.5
 PATIENCE_FIELDS = (
     *(f"waited_ms:{b}" for b in range(PATIENCE_SPANS)),
     *(f"abandoned:{b}" for b in range(PATIENCE_SPANS)),
@@ -196,7 +201,7 @@ def patience_hazards(
 
     values: the day counters (`PATIENCE_FIELDS`); waiting: (seconds waited, how many callers) of
     the callers still waiting (censored: exposure, no hang-up yet); prior: the profile's mean patience
-    (exponential), worth PRIOR_ABANDONS hang-ups spread over the spans at its constant hazard.
+    (exponential), worth PRIOR_ABANDONS hang-ups in the pooled rate.
     None without a wait counted by span today (counters from before they were kept: the caller
     uses the exponential `censored_patience`), or without a profile before
     MIN_ABANDONED_WITHOUT_PROFILE hang-ups.
@@ -208,17 +213,29 @@ def patience_hazards(
     for seconds, callers in waiting:
         for b, part in enumerate(exposure_by_span(_amount(seconds))):
             exposure[b] += part * _amount(callers)
+    pooled_events, pooled_exposure = sum(events), sum(exposure)
     if prior and prior > 0 and math.isfinite(prior):
-        share = PRIOR_ABANDONS / PATIENCE_SPANS
-        exposure = [e + share * prior for e in exposure]
-        events = [n + share for n in events]
-    elif sum(events) < MIN_ABANDONED_WITHOUT_PROFILE:
+        pooled_events += PRIOR_ABANDONS
+        pooled_exposure += PRIOR_ABANDONS * prior
+    elif pooled_events < MIN_ABANDONED_WITHOUT_PROFILE:
         return None
-    overall = sum(events) / sum(exposure)
-    hazards: list[float] = []
-    for n, e in zip(events, exposure, strict=True):  # a span nobody reached: as the one before
-        hazards.append(n / e if e > 0 else (hazards[-1] if hazards else overall))
-    return tuple(hazards)
+    # One exponential law over every span (the censored estimate) unless today's waits say
+    # otherwise beyond chance: the likelihood ratio of a rate per span against one rate, over
+    # the 99.9% point of its chi-square law. Spans believed without that test took scenario
+    # 8's surge (exponential patience, the wait set by it) from 1.09x to 1.14x the best
+    # possible: six rates from the same waits are noisier than one.
+    overall = pooled_events / pooled_exposure
+    ratio = 0.0
+    for n, e in zip(events, exposure, strict=True):
+        if n > 0 and e > 0:
+            ratio += 2 * (n * math.log(n / e / overall) - (n / e - overall) * e)
+    if not ratio > SPANS_DIFFER:
+        return tuple(overall for _ in range(PATIENCE_SPANS))
+    # Each span drawn to the pooled rate as if it had seen SPAN_PRIOR_ABANDONS hang-ups at it.
+    return tuple(
+        (n + SPAN_PRIOR_ABANDONS) / (e + SPAN_PRIOR_ABANDONS / overall)
+        for n, e in zip(events, exposure, strict=True)
+    )
 
 
 def hazard_at(hazards: tuple[float, ...], seconds: float) -> float:
