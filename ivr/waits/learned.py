@@ -225,10 +225,12 @@ def patience_hazards(
     # 8's surge (exponential patience, the wait set by it) from 1.09x to 1.14x the best
     # possible: six rates from the same waits are noisier than one.
     overall = pooled_events / pooled_exposure
+    if not overall > 0:
+        return tuple(0.0 for _ in range(PATIENCE_SPANS))
     ratio = 0.0
     for n, e in zip(events, exposure, strict=True):
         if n > 0 and e > 0:
-            ratio += 2 * (n * math.log(n / e / overall) - (n / e - overall) * e)
+            ratio += 2 * (n * (math.log(n) - math.log(e) - math.log(overall)) - (n / e - overall) * e)
     if not ratio > SPANS_DIFFER:
         return tuple(overall for _ in range(PATIENCE_SPANS))
     # Each span drawn to the pooled rate as if it had seen SPAN_PRIOR_ABANDONS hang-ups at it.
