@@ -303,7 +303,7 @@ def main(argv: list[str] | None = None) -> int:
     local = f"http://{env.get('HOST', '127.0.0.1')}:{env.get('PORT', '5000')}"
     parser = argparse.ArgumentParser(prog="python -m hotline_tools.console", description=__doc__)
     parser.add_argument(
-        "--token", required=True, help="the agent's (or supervisor's) token (`flask tokens issue`)"
+        "--token", required=True, help="the agent's (or supervisor's) token (`flask --app wsgi tokens issue`)"
     )
     parser.add_argument(
         "--supervisor",

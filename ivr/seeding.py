@@ -8,7 +8,7 @@ files again within seconds instead of at the next deploy. Loading is idempotent:
 state and a frozen account's status are kept.
 
 API tokens are not in any file (only their hashes are stored): a Redis that lost its data
-needs them issued again (`flask tokens issue`).
+needs them issued again (`flask --app wsgi tokens issue`).
 """
 
 from __future__ import annotations

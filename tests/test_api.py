@@ -98,7 +98,7 @@ def api(app: Flask) -> Api:
 
 
 def token_for(app: Flask, role: str, subject: str) -> str:
-    """A token, as `flask tokens issue` makes it."""
+    """A token, as `flask --app wsgi tokens issue` makes it."""
     return issue_token(services_of(app).stores.data, role, subject)
 
 

@@ -1,6 +1,6 @@
 """Browser sessions of the agent desktop and the wallboard: a token exchanged for a cookie.
 
-A person signs in once with the bearer token an admin issued them (`flask tokens issue ...`);
+A person signs in once with the bearer token an admin issued them (`flask --app wsgi tokens issue ...`);
 the page never keeps the token: it is posted once, checked, and what the session remembers is
 the token's sha256 (so revoking the token ends the session at its next request), the role and
 subject, an expiry and a CSRF token. The cookie is Flask's signed session cookie: HttpOnly,
