@@ -35,7 +35,7 @@ from ivr.hotline.loader import HotlineConfig, load_hotline
 from ivr.jobs import JobQueue
 from ivr.outbound.limits import OutboundLimits
 from ivr.seeding import seed
-from ivr.settings import Settings
+from ivr.settings import Settings, SettingsError
 from ivr.store import Stores, connect, embedded_redis_url
 from ivr.twilio_rest import TwilioApi, make_twilio
 from ivr.voice.engine import Engine, StepServices
@@ -81,11 +81,14 @@ def build_services(settings: Settings, clock: Clock | None = None, *, worker: bo
     config = load_hotline(settings.hotline_config)
     cfg = config.file
     # Read before Redis is touched: a bad clock variable stops the start naming itself.
-    clock = clock or clock_from_env(
-        os.environ.get("HOTLINE_CLOCK_START"),
-        os.environ.get("HOTLINE_CLOCK_SPEED"),
-        os.environ.get("HOTLINE_CLOCK_ORIGIN"),
-    )
+    try:
+        clock = clock or clock_from_env(
+            os.environ.get("HOTLINE_CLOCK_START"),
+            os.environ.get("HOTLINE_CLOCK_SPEED"),
+            os.environ.get("HOTLINE_CLOCK_ORIGIN"),
+        )
+    except ValueError as exc:
+        raise SettingsError(str(exc)) from None
     url = settings.redis_url or embedded_redis_url(settings.data_dir)
     stores = connect(url, worker=worker)
     conn = stores.data

@@ -97,7 +97,7 @@ def test_app_refuses_a_bad_clock_variable_by_name(
     result = _start_app(hotline, **clock)
 
     assert result.returncode != 0
-    assert f"ValueError: {message}" in result.stderr
+    assert f"SettingsError: {message}" in result.stderr
     assert "ConnectionError" not in result.stderr  # refused before Redis (nothing on port 1) is reached
 
 
@@ -120,3 +120,34 @@ def test_make_run_refuses_a_bad_clock_variable_by_name(
     assert result.returncode == 2
     assert result.stderr.strip() == message
     assert not (hotline.folder / "data").exists()
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["-m", "flask", "--app", "wsgi", "agents", "list"],
+        ["-m", "gunicorn", "--workers", "2", "--bind", "127.0.0.1:0", "wsgi:app"],
+    ],
+    ids=["flask", "gunicorn"],
+)
+def test_the_entry_point_says_what_is_wrong_without_a_traceback(
+    hotline: HotlineCopy, command: list[str]
+) -> None:
+    menu = hotline.replace("          next: fees_help\n", "          next: fee_help\n")
+
+    result = subprocess.run(
+        [sys.executable, *command],
+        env=_clean_env(hotline),
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+    # gunicorn halts at once ("App failed to load") instead of starting worker after worker.
+    assert result.returncode == 4
+    assert (
+        f"hotline.yaml:{menu} flow.nodes.issue_menu.options.6.next: goes to 'fee_help', which is not a node"
+        in result.stderr
+    )
+    assert "Traceback" not in result.stderr
