@@ -62,6 +62,7 @@ from bench.traffic_model import (
     Report,
     Scenario,
     default_agents,
+    words_table,
 )
 from ivr import keys
 from ivr.api.auth import issue_token
@@ -596,9 +597,10 @@ def dial_copy(folder: Path, source: Path | None = None) -> Path:
 
 @contextmanager
 def local_hotline(
-    scenario: Scenario, redis_url: str | None = None, hotline_config: Path | None = None
+    scenario: Scenario, redis_url: str | None = None, hotline_config: Path | None = None, api_port: int = 0
 ) -> Iterator[tuple[Flask, Switchboard]]:
-    """The hotline app on simulated time, with the stand-in for Twilio's REST API served here.
+    """The hotline app on simulated time, with the stand-in for Twilio's REST API served here
+    (on 127.0.0.1:`api_port`, or any free port for 0).
 
     Without `redis_url`, on a fresh embedded Redis in a temporary directory, removed afterwards.
     Log lines below warnings are silenced: a run's output is its report, not every call's line.
@@ -615,7 +617,7 @@ def local_hotline(
     data_dir = None if redis_url else Path(tempfile.mkdtemp(prefix="hotline-traffic-"))
     sid, token = "AC" + "0" * 32, "local-simulation-token"
     switchboard = Switchboard()
-    api_url, stop_api = serve_in_thread(create_rest_app(switchboard, sid, token))
+    api_url, stop_api = serve_in_thread(create_rest_app(switchboard, sid, token), port=api_port)
     settings: dict[str, Any] = {
         "twilio_account_sid": sid,
         "twilio_auth_token": token,
@@ -644,7 +646,9 @@ def main(argv: list[str] | None = None) -> int:
     """`python -m bench.traffic --minutes 60 --seed 1`: simulate, then print the report.
 
     Runs on a fresh embedded Redis in a temporary directory (or on `--redis-url`, whose database
-    must be empty), with the stand-in for Twilio's REST API served from this process.
+    must be empty), with the stand-in for Twilio's REST API served from this process. With
+    `--seeds 1 2 3 4 5`, one day per seed, each on a fresh Redis, then what callers heard per
+    form of words pooled over them (`words_table`).
     """
     import argparse
 
@@ -653,6 +657,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.traffic", description=__doc__.split("\n")[0])
     parser.add_argument("--minutes", type=float, default=60.0, help="how long callers keep arriving")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument(
+        "--seeds", type=int, nargs="+", help="several days, one per seed; then the words pooled over them"
+    )
     parser.add_argument("--rate-scale", type=float, default=1.0, help="multiply the hourly arrival rates")
     parser.add_argument("--redis-url", help="an empty Redis database (default: a temporary embedded one)")
     parser.add_argument(
@@ -664,22 +671,34 @@ def main(argv: list[str] | None = None) -> int:
         default=Scenario.callback_share,
         help="of the callers who hear the callback offer, the share who take it",
     )
-    args = parser.parse_args(argv)
-    scenario = Scenario(
-        minutes=args.minutes,
-        seed=args.seed,
-        rate_scale=args.rate_scale,
-        agents=default_agents(args.minutes),
-        callback_share=args.callback_share,
+    parser.add_argument(
+        "--api-port", type=int, default=0, help="the port of the REST stand-in (default: any free one)"
     )
-    if args.redis_url and redis.Redis.from_url(args.redis_url).dbsize():
-        parser.error(f"{args.redis_url} is not empty: the report must be the only traffic in it")
-    with local_hotline(scenario, args.redis_url, args.hotline) as (app, switchboard):
-        report = Simulation(app, scenario, switchboard).run()
-        print(
-            f"{scenario.minutes:g} simulated minutes from {scenario.start.isoformat()}, seed {scenario.seed}"
+    args = parser.parse_args(argv)
+    if args.seeds and args.redis_url:
+        parser.error("--seeds runs each day on a fresh embedded Redis: leave out --redis-url")
+    reports = []
+    for seed in args.seeds or [args.seed]:
+        scenario = Scenario(
+            minutes=args.minutes,
+            seed=seed,
+            rate_scale=args.rate_scale,
+            agents=default_agents(args.minutes),
+            callback_share=args.callback_share,
         )
+        if args.redis_url and redis.Redis.from_url(args.redis_url).dbsize():
+            parser.error(f"{args.redis_url} is not empty: the report must be the only traffic in it")
+        with local_hotline(scenario, args.redis_url, args.hotline, args.api_port) as (app, switchboard):
+            report = Simulation(app, scenario, switchboard).run()
+        start = scenario.start.isoformat()
+        print(f"{scenario.minutes:g} simulated minutes from {start}, seed {scenario.seed}")
         print(report.table())
+        print()
+        reports.append(report)
+    if args.seeds:
+        seeds = " ".join(str(seed) for seed in args.seeds)
+        print(f"What callers heard and then waited, seeds {seeds} pooled:")
+        print(words_table(reports))
     return 0
 
 

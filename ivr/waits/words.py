@@ -22,7 +22,7 @@ ROUNDING_STEPS = ((10, 1), (30, 5), (math.inf, 10))
 # "Less than a minute" is said when at least this share of waits are, under the model.
 SOON_SHARE = 0.8
 # Spoken words whose chance is this close to COVERAGE are all taken as right; the best centred wins.
-SPOKEN_TOLERANCE = 0.03
+SPOKEN_TOLERANCE = 0.04
 # Figures on the rounding grid weighed for the spoken range, at most (each one CDF evaluation).
 MAX_SPOKEN_FIGURES = 40
 
@@ -71,9 +71,11 @@ def spoken_for(mean: float, sd: float, patience: float | None = None) -> Spoken:
     shape, scale = (mean / sd) ** 2, sd * sd / mean
     if patience:  # the waits of callers who stay to be answered: tilted by exp(-wait / patience)
         scale = 1 / (1 / scale + 1 / patience)
-    centre = shape * scale
     if not (math.isfinite(shape) and math.isfinite(scale) and shape > 0 and scale > 0):
         return Spoken("up_to", high=max(_round_minutes(mean), 2))
+    # The middle of what is said is what a caller takes away: the words whose middle is nearest
+    # the median (which the absolute error from that middle is least around) win among equals.
+    centre = gamma.quantile(0.5, shape, scale)
     cdf_cache: dict[float, float] = {}
 
     def cdf(seconds: float) -> float:
