@@ -71,7 +71,7 @@ from ivr.callcenter.identifiers import valid_account_id
 from ivr.clock import FixedClock
 from ivr.hotline.schema import Agent as AgentSpec
 from ivr.jobs import QUEUE_NAME
-from ivr.jobs.periodic import SWEEP_EVERY_SECONDS, sweep_agents
+from ivr.jobs.periodic import ROLLUP_EVERY_SECONDS, SWEEP_EVERY_SECONDS, rollup_profiles, sweep_agents
 from ivr.redis_types import text_or_none
 from ivr.services import services_of
 from ivr.waits.estimate import ROUNDING_STEPS
@@ -171,6 +171,7 @@ class Simulation:
             self.at(shift.end_minute * 60, "logout", shift.agent_id)
         self._schedule_arrivals()
         self.at(0.0, "tick")
+        self.at(0.0, "rollup")
         while self._heap:
             self.now, _, kind, payload = heapq.heappop(self._heap)
             self.clock.set(self.sc.start + timedelta(seconds=self.now))
@@ -572,6 +573,15 @@ class Simulation:
         arrivals_left = any(kind in ("arrival", "login") for _, _, kind, _ in self._heap)
         if on or self.waiting or arrivals_left:
             self.at(self.now + self.sc.heartbeat_seconds, "tick")
+
+    def _on_rollup(self, _: Any) -> None:
+        """The worker's profile rollup (once as it starts, then every ROLLUP_EVERY_SECONDS): the
+        hour-of-week profile learns from the day's counters, and the estimate reads its summary
+        (handle time, patience) as the hold loop's prior."""
+        rollup_profiles()
+        if self.now < self.sc.minutes * 60 or self.waiting or self.owed:
+            slot = math.floor(self.now / ROLLUP_EVERY_SECONDS) + 1
+            self.at(slot * ROLLUP_EVERY_SECONDS, "rollup")
 
     def _on_sweep(self, _: Any) -> None:
         """The worker's periodic sweep: finished wrap-ups become ready and get a caller."""

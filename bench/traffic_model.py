@@ -286,13 +286,17 @@ def _announcement_figures(on_the_line: list[CallerLog]) -> dict[str, Any]:
     """The announced range against the real wait of callers who waited on the line."""
     announced = [(c.announced, c.wait) for c in on_the_line if c.announced is not None and c.wait is not None]
     forms: dict[str, FormTally] = {}
+    by_language: dict[tuple[str, str], FormTally] = {}
     for c in on_the_line:
         if c.announced is not None and c.wait is not None and c.announced_kind is not None:
             heard = FormTally.of(c.announced, c.wait)
             forms[c.announced_kind] = forms.get(c.announced_kind, FormTally()) + heard
+            key = (c.announced_kind, c.language)
+            by_language[key] = by_language.get(key, FormTally()) + heard
     return {
         "announce_by_kind": {kind: (t.heard, t.held / t.heard) for kind, t in forms.items()},
         "announce_forms": forms,
+        "announce_forms_by_language": by_language,
         "announced_count": len(announced),
         "announce_mae": mean([abs(real - (low + high) / 2) for (low, high), real in announced]),
         "announce_within_20": mean([0.8 * low <= real <= 1.2 * high for (low, high), real in announced]),
@@ -306,23 +310,34 @@ def words_table(reports: list[Report]) -> str:
     Per form: callers who heard it first and waited on the line to be answered, the share whose
     wait it held, how many waits ended before its low end or after its high end, and the mean
     absolute error from its middle; then every range ("between", "about", "up to") together,
-    and all forms.
+    all forms, and each form by the caller's language.
     """
     forms: dict[str, FormTally] = {}
+    by_language: dict[tuple[str, str], FormTally] = {}
     for report in reports:
         for kind, tally in report.announce_forms.items():
             forms[kind] = forms.get(kind, FormTally()) + tally
+        for key, tally in report.announce_forms_by_language.items():
+            by_language[key] = by_language.get(key, FormTally()) + tally
 
     def row(label: str, t: FormTally) -> str:
         held = f"{t.held / t.heard * 100:.1f} %" if t.heard else "-"
         error = f"{t.error_sum / t.heard:.1f} s" if t.heard else "-"
-        return f"{label:<26}{t.heard:>7}{t.held:>7}{held:>9}{t.below:>7}{t.above:>7}{error:>10}"
+        return f"{label:<36}{t.heard:>7}{t.held:>7}{held:>9}{t.below:>7}{t.above:>7}{error:>10}"
 
-    lines = [f"{'form of words':<26}{'heard':>7}{'held':>7}{'share':>9}{'below':>7}{'above':>7}{'error':>10}"]
+    lines = [f"{'form of words':<36}{'heard':>7}{'held':>7}{'share':>9}{'below':>7}{'above':>7}{'error':>10}"]
     lines += [row(words, forms[kind]) for kind, words in FORMS_OF_WORDS.items() if kind in forms]
     ranges = sum((forms[k] for k in ("range", "about", "up_to") if k in forms), FormTally())
     lines.append(row("a range (all three)", ranges))
     lines.append(row("all", sum(forms.values(), FormTally())))
+    # By the caller's language: the estimate counts every agent of the department, whichever
+    # languages they speak, so a gap between languages points at the agents it counts.
+    for language in sorted({language for _, language in by_language}):
+        lines += [
+            row(f"  {language}: {words}", by_language[kind, language])
+            for kind, words in FORMS_OF_WORDS.items()
+            if (kind, language) in by_language
+        ]
     return "\n".join(lines)
 
 
@@ -362,6 +377,8 @@ class Report:
     announce_by_kind: dict[str, tuple[int, float]] = field(default_factory=dict)
     # form of words -> how it fared (held, below, above, error), to pool over several days
     announce_forms: dict[str, FormTally] = field(default_factory=dict)
+    # the same by (form of words, caller's language)
+    announce_forms_by_language: dict[tuple[str, str], FormTally] = field(default_factory=dict)
 
     @classmethod
     def build(
