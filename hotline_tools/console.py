@@ -24,21 +24,32 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Protocol
 
-import requests
 import yaml
 
+from hotline_tools.agent_api import (
+    Api,
+    ApiError,
+    HttpApi,
+    Json,
+    Unreachable,
+    Write,
+    checked,
+    not_answering,
+)
+from hotline_tools.keyboard import command_loop, read_line
 from hotline_tools.launcher import LOCAL_DEFAULTS, standin_url
+from hotline_tools.screenpop import duration, groups, screen_pop
+from hotline_tools.softphone import Softphone, ring_lines
+from hotline_tools.supervising import run_supervisor
 from ivr.settings import DEFAULT_HOTLINE_CONFIG
-from standin.control import Control, ControlError
+from standin.control import Control
 
-__all__ = ["Console", "HttpApi", "Softphone", "Unreachable", "background", "main", "run"]
+__all__ = ["Console", "background", "main", "run", "specialist_lines"]
 
 POLL_SECONDS = 1.5
 HEARTBEAT_SECONDS = 15.0  # the hotline takes a console silent for 60 s offline
 STATES = {"ready": "ready", "pause": "not_ready", "offline": "offline"}
-WORDS = {400: "not accepted", 403: "not allowed", 404: "nothing there", 409: "not possible now"}
 HELP = """\
   ready                      take calls
   pause <reason>             not ready, e.g. `pause lunch`
@@ -61,111 +72,7 @@ HELP = """\
   softphone). Without it, the caller's terminal phone plays your leg:
   `answer` to pick up and `end` to hang up."""
 
-Json = dict[str, Any]
-Write = Callable[[str], None]
 Poller = Callable[[Callable[[], None]], Callable[[], None]]  # given the tick, returns a stop
-
-
-class Unreachable(Exception):
-    """The hotline does not answer at all."""
-
-
-class Api(Protocol):
-    """How the console reaches the agent API: a method, a path under /api, a JSON body."""
-
-    url: str
-
-    def request(self, method: str, path: str, body: Json | None = None) -> tuple[int, Json]:
-        """Send one request; the status and the JSON answer. Raises Unreachable."""
-        ...
-
-
-class HttpApi:
-    """The agent API over HTTP, with the agent's bearer token."""
-
-    def __init__(self, url: str, token: str, timeout: float = 5.0) -> None:
-        self.url, self.timeout = url.rstrip("/"), timeout
-        self.session = requests.Session()
-        self.session.headers["Authorization"] = f"Bearer {token}"
-
-    def request(self, method: str, path: str, body: Json | None = None) -> tuple[int, Json]:
-        """Send one request; the status and the JSON answer. Raises Unreachable."""
-        try:
-            resp = self.session.request(method, f"{self.url}/api{path}", json=body, timeout=self.timeout)
-        except requests.RequestException as exc:
-            raise Unreachable(str(exc)) from exc
-        try:
-            data = resp.json()
-            assert isinstance(data, dict)
-        except (ValueError, AssertionError):
-            data = {"error": f"HTTP {resp.status_code} without the API's JSON: is this the hotline?"}
-        return resp.status_code, data
-
-
-class ApiError(Exception):
-    """An error answer of the API, in plain words."""
-
-    def __init__(self, status: int, body: Json) -> None:
-        self.status = status
-        words = WORDS.get(status, "the token was refused" if status == 401 else "the hotline failed")
-        super().__init__(f"{words}: {body.get('error', '?')}")
-
-
-def duration(seconds: int) -> str:
-    """A time in words: 45 s, 3 min 5 s, 2 h 10 min."""
-    if seconds < 60:
-        return f"{seconds} s"
-    if seconds < 3600:
-        return f"{seconds // 60} min {seconds % 60} s"
-    return f"{seconds // 3600} h {seconds % 3600 // 60} min"
-
-
-def groups(ref: str, size: int = 4) -> str:
-    """A reference number in groups, as it is read out: 2611 2400 0017."""
-    return " ".join(ref[i : i + size] for i in range(0, len(ref), size))
-
-
-def screen_pop(pop: Json, me: str = "") -> list[str]:
-    """The lines of a call's screen pop, as agent `me` sees it (the consulted agent is not the one
-    who holds the caller: the hints to take them back or end the consultation are not theirs)."""
-    how = {"caller_id": " by caller ID", "second_factor": " by a second factor"}.get(pop["verification"], "")
-    lines = [
-        f"== call {groups(pop['ref'])} ({pop['status']}) ==",
-        f"  account   {pop['account'] or '(none given)'}  "
-        + (f"verified{how}" if pop["verified"] else "NOT verified"),
-        f"  issue     {pop['issue'] or '-'}  in {pop['department'] or '-'}, priority {pop['priority']}",
-        f"  language  {pop['language'] or '-'}",
-        f"  waited    {duration(int(pop['waited_seconds']))}",
-        f"  calls from this number in the last 7 days: {pop['previous_calls_7d']}",
-    ]
-    for note in pop["notes"]:
-        where = f" -> {note['to']}" if note.get("to") else ""
-        kind = f"{note['kind']}: {note['disposition']}" if note.get("disposition") else note["kind"]
-        text = f": {note['text']}" if note.get("text") else ""  # a wrap-up may carry no words
-        lines.append(f"  note ({kind}{where}, {note['agent']}){text}")
-    if pop.get("disposition"):
-        lines.append(f"  disposition: {pop['disposition']}")
-    consulted = bool(me) and pop.get("consulting") == me
-    if pop.get("on_hold") and not consulted:
-        lines.append("  ON HOLD: the caller hears music (`unhold` to take them back)")
-    if pop.get("supervisor"):
-        heard = {
-            "listen": "listening, muted",
-            "coach": "coaching: only you hear them",
-            "barge": "heard by both",
-        }
-        lines.append(
-            f"  SUPERVISOR {pop['supervisor']} on the call ({heard.get(pop['supervisor_mode'], '')})"
-        )
-    if pop.get("recording"):
-        lines.append(f"  recording {pop['recording']}")
-    if pop.get("recording_declined"):
-        lines.append("  NOT RECORDED: the caller declined the recording")
-    if consulted:
-        lines.append("  CONSULTED: the agent on this call asks you about it; the caller is on hold")
-    elif pop.get("consulting"):
-        lines.append(f"  CONSULTING {pop['consulting']} ({pop['consult_state']}): `complete` or `cancel`")
-    return lines
 
 
 def specialist_lines(path: Path) -> dict[str, str]:
@@ -175,82 +82,6 @@ def specialist_lines(path: Path) -> dict[str, str]:
     except (OSError, yaml.YAMLError, LookupError, TypeError):
         return {}
     return {str(name): str(number) for name, number in lines.items()}
-
-
-class Softphone:
-    """The agent's phone on the stand-in for Twilio: registered as ``client:<identity>``."""
-
-    def __init__(self, control: Control, identity: str = "") -> None:
-        self.control, self.identity = control, identity
-        self.stop = threading.Event()
-
-    def start(self, identity: str, write: Write) -> bool:
-        """Register and print rings as they come; False when no stand-in answers."""
-        self.identity = self.identity or identity
-        try:
-            after = self.control.register(self.identity)
-        except ControlError as exc:
-            write(f"(no phone here: {exc}; the caller's `make call` plays your leg)")
-            return False
-        write(f"your phone is client:{self.identity} on the stand-in at {self.control.url}")
-        threading.Thread(target=self._listen, args=(after, write), name="softphone", daemon=True).start()
-        return True
-
-    def _listen(self, after: int, write: Write) -> None:
-        """Print the phone's events until stopped."""
-        while not self.stop.is_set():
-            try:
-                events = self.control.client_events(self.identity, after, wait=10)["events"]
-            except ControlError as exc:
-                if exc.status == 404:  # the stand-in restarted: register again
-                    self.control.register(self.identity)
-                    after = 0
-                self.stop.wait(2)
-                continue
-            for event in events:
-                after = event["n"]
-                for line in ring_lines(event):
-                    write(line)
-
-    def act(self, kind: str) -> str:
-        """Answer, refuse or hang up; what happened, in words."""
-        try:
-            self.control.client_act(self.identity, kind)
-        except ControlError as exc:
-            return f"{kind}: {exc}"
-        return {"answer": "picking up...", "busy": "refused", "hangup": "hanging up..."}[kind]
-
-    def close(self) -> None:
-        """Stop being rung."""
-        self.stop.set()
-        try:
-            self.control.unregister(self.identity)
-        except ControlError:
-            pass
-
-
-def ring_lines(event: Json) -> list[str]:
-    """What the agent's phone shows for one of its events."""
-    kind = event["kind"]
-    if kind == "ring":
-        return [f"** PHONE RINGING: {event['caller']} (rings {event['timeout']} s): `answer` or `busy` **"]
-    if kind == "whisper":
-        return [f"  [whisper] {event['text']}"]
-    if kind == "connected":
-        return [f"  [talking with {event['caller']}: `hangup` to end the call]"]
-    if kind == "missed":
-        return ["** missed: nobody answered in time; the hotline takes you off ready **"]
-    if kind == "call-ended":
-        return [f"  [call ended: {event['why']}]"]
-    return []
-
-
-def checked(api: Api, method: str, path: str, body: Json | None = None) -> Json:
-    """One API request's answer; raises ApiError on an error answer, Unreachable."""
-    status, data = api.request(method, path, body)
-    if status >= 400:
-        raise ApiError(status, data)
-    return data
 
 
 class Console:
@@ -271,10 +102,32 @@ class Console:
         self.down = False
         self.exit_code: int | None = None  # set when the token is refused
         self.phone: Softphone | None = None
+        self.agent_id = ""  # known once the API answered
 
     def call(self, method: str, path: str, body: Json | None = None) -> Json:
         """One API request; raises ApiError on an error answer, Unreachable."""
         return checked(self.api, method, path, body)
+
+    def phone_lines(self, event: Json) -> list[str]:
+        """What the phone shows for one of its events. A consulted agent's leg comes from the
+        hotline's number, but they talk with the agent who consults them: the call says who."""
+        if event["kind"] == "connected":
+            consulting = self._consulted_by()
+            if consulting:
+                return [
+                    f"  [talking with {consulting}, who consults you (the caller is on hold): "
+                    "`hangup` to leave the call]"
+                ]
+        return ring_lines(event)
+
+    def _consulted_by(self) -> str | None:
+        """The agent consulting this one on their current call, if any (asked on the phone's thread)."""
+        with self.lock:
+            try:
+                pop = self.call("GET", "/agent/call")
+            except (ApiError, Unreachable):
+                return None
+        return pop.get("consulted_by") if self.agent_id and pop.get("consulting") == self.agent_id else None
 
     def show_state(self, me: Json) -> None:
         """One line: the agent's state and since when."""
@@ -291,7 +144,7 @@ class Console:
                 self.down = False
             except Unreachable:
                 if not (quiet and self.down):
-                    self.write(f"the hotline does not answer at {self.api.url}: start it with `make run`")
+                    self.write(not_answering(self.api.url))
                 self.down = True
             except ApiError as exc:
                 self.write(str(exc))
@@ -422,40 +275,26 @@ def run(
     try:
         me = console.call("GET", "/agent/me")
     except Unreachable:
-        write(f"the hotline does not answer at {api.url}: start it with `make run`")
+        write(not_answering(api.url))
         return 2
     except ApiError as exc:
         write(f"{exc}\nget an agent token with `flask --app wsgi tokens issue agent <agent id>`")
         return 2
     write(f"agent console for {me['name']} ({me['id']}) at {api.url}; type `help`")
-    if phone is not None and phone.start(me["id"], write):
-        console.phone = phone
+    console.agent_id = me["id"]
+    if phone is not None:
+        phone.lines_of = console.phone_lines
+        if phone.start(me["id"], write):
+            console.phone = phone
     console.tick(force=True)
     stop = (poll or background())(console.tick)
     try:
-        while console.exit_code is None:
-            line = read_line()
-            if line is None or line.strip() == "quit":
-                break
-            console.do(line)
-    except KeyboardInterrupt:
-        pass
+        command_loop(read_line, console.do, lambda: console.exit_code is None)
     finally:
         stop()
         if console.phone is not None:
             console.phone.close()
     return console.exit_code or 0
-
-
-def _read_line() -> str | None:
-    """A line from the keyboard, or from a pipe (echoed so the transcript shows it)."""
-    try:
-        line = input("> ") if sys.stdin.isatty() else input()
-    except EOFError:
-        return None
-    if not sys.stdin.isatty():
-        print(f"> {line}", flush=True)
-    return line
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -482,11 +321,8 @@ def main(argv: list[str] | None = None) -> int:
     phone = None if args.no_phone else Softphone(control, args.client or args.supervisor)
     write = lambda text: print(text, flush=True)  # noqa: E731
     if args.supervisor:
-        # Imported here: the supervisor's console is built on this module's phone and API.
-        from hotline_tools.supervising import run_supervisor
-
-        return run_supervisor(HttpApi(args.url, args.token), _read_line, write, args.supervisor, phone)
-    return run(HttpApi(args.url, args.token), _read_line, write, lines=lines, phone=phone)
+        return run_supervisor(HttpApi(args.url, args.token), read_line, write, args.supervisor, phone)
+    return run(HttpApi(args.url, args.token), read_line, write, lines=lines, phone=phone)
 
 
 if __name__ == "__main__":

@@ -12,7 +12,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from hotline_tools.console import Api, ApiError, Json, Softphone, Unreachable, Write, checked, groups
+from hotline_tools.agent_api import Api, ApiError, Json, Unreachable, Write, checked, not_answering
+from hotline_tools.keyboard import command_loop
+from hotline_tools.screenpop import groups
+from hotline_tools.softphone import Softphone
 
 __all__ = ["SUPERVISOR_HELP", "SupervisorConsole", "run_supervisor"]
 
@@ -50,7 +53,7 @@ class SupervisorConsole:
         try:
             self._do(word, ref)
         except Unreachable:
-            self.write(f"the hotline does not answer at {self.api.url}: start it with `make run`")
+            self.write(not_answering(self.api.url))
         except ApiError as exc:
             self.write(str(exc))
 
@@ -90,7 +93,7 @@ def run_supervisor(
     try:
         status, data = api.request("GET", "/supervisor/queues")
     except Unreachable:
-        write(f"the hotline does not answer at {api.url}: start it with `make run`")
+        write(not_answering(api.url))
         return 2
     if status >= 400:
         write(
@@ -102,13 +105,7 @@ def run_supervisor(
     if phone is not None and phone.start(identity, write):
         console.phone = phone
     try:
-        while True:
-            line = read_line()
-            if line is None or line.strip() == "quit":
-                break
-            console.do(line)
-    except KeyboardInterrupt:
-        pass
+        command_loop(read_line, console.do)
     finally:
         if console.phone is not None:
             console.phone.close()

@@ -30,6 +30,7 @@ from standin.webhook import (
     Heard,
     QueueVisit,
     answer_problem,
+    ask_app,
     call_params,
     dial_targets,
     heard_from,
@@ -322,7 +323,7 @@ class TwimlInterpreter:
         self.requests.append((absolute, params))
         try:
             answer = self.transport.request(method, absolute, params)
-        except TransportError as exc:
+        except TransportError as exc:  # raised from here: the failure keeps its cause (terminal.py)
             self._fail(f"{method} {absolute}: the app could not be reached: {exc}")
         problem = answer_problem(answer, twiml=True)
         if problem:
@@ -339,12 +340,7 @@ class TwimlInterpreter:
         absolute = urljoin(self._document_url(), url.strip())
         sent = self._params(params)
         self.requests.append((absolute, sent))
-        try:
-            answer = self.transport.request(method, absolute, sent)
-        except TransportError as exc:
-            return f"{method} {absolute}: the app could not be reached: {exc}"
-        problem = answer_problem(answer, twiml=False)
-        return f"{method} {absolute}: {problem}" if problem else None
+        return ask_app(self.transport, method, absolute, sent, twiml=False)[1]
 
     def _end_and_report(
         self, state: State, problems: list[str | None], *, call_status: str = "completed"

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from email.utils import formatdate
 from typing import Any, Literal
 
-from standin.transport import Response
+from standin.transport import Response, Transport, TransportError
 from standin.twiml_check import voice_language
 
 __all__ = [
@@ -22,6 +22,7 @@ __all__ = [
     "Heard",
     "QueueVisit",
     "answer_problem",
+    "ask_app",
     "call_params",
     "country_of",
     "dial_targets",
@@ -107,6 +108,28 @@ def answer_problem(answer: Response, *, twiml: bool) -> str | None:
     if not 200 <= answer.status < 300:
         return f"HTTP {answer.status}: {answer.body[:500]}"
     return None
+
+
+def ask_app(
+    transport: Transport | None,
+    method: str,
+    url: str,
+    params: dict[str, str],
+    *,
+    twiml: bool,
+    what: str = "",
+) -> tuple[Response | None, str | None]:
+    """The app's answer to one request Twilio makes, or what went wrong (`what` names the
+    request in the problem: its method and URL unless given)."""
+    what = what or f"{method} {url}"
+    if transport is None:
+        return None, f"{what}: the stand-in has no transport to reach the app"
+    try:
+        answer = transport.request(method, url, params)
+    except TransportError as exc:
+        return None, f"{what}: the app could not be reached: {exc}"
+    problem = answer_problem(answer, twiml=twiml)
+    return (None, f"{what}: {problem}") if problem else (answer, None)
 
 
 @dataclass(frozen=True)

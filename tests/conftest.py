@@ -31,9 +31,11 @@ from ivr.services import services_of
 from ivr.store import embedded_redis_url, stop_embedded_redis
 from ivr.twilio_rest import make_client
 from queue_worker import context
+from standin.conference import Conference
 from standin.phone import Call
-from standin.rest import Switchboard, create_rest_app, serve_in_thread
+from standin.rest import OutboundCall, Switchboard, create_rest_app, serve_in_thread
 from standin.transport import FlaskTransport
+from standin.webhook import call_params, status_callback_params
 
 ACCOUNT_SID = "AC" + "1" * 32
 AUTH_TOKEN = "test-auth-token-0123456789"
@@ -157,6 +159,40 @@ def hotline_app(
     context.install(None)
 
 
+@pytest.fixture
+def rooms_app(
+    app_settings: dict[str, Any],
+    redis_conn: redis.Redis,
+    clock: FixedClock,
+    tmp_path: Path,
+    switchboard: Switchboard,
+) -> Iterator[Flask]:
+    """The hotline connecting through conference rooms, recording nothing: a room test module's
+    `app` (`def app(rooms_app: Flask) -> Flask: return rooms_app`), which `dial` and `run_jobs`
+    then use."""
+    yield from hotline_app(app_settings, clock, hotline_variant(tmp_path, in_rooms()), switchboard)
+
+
+@pytest.fixture
+def ringing(app: Flask, dial: Callable[..., Call], run_jobs: Callable[[], None]) -> tuple[Call, OutboundCall]:
+    """In a room test module: a top-up caller matched with li_na, in their room, li_na's phone
+    ringing (her leg)."""
+    from tests.rooms import in_the_room  # tests/rooms.py builds on this module
+
+    return in_the_room(app, dial, run_jobs)
+
+
+@pytest.fixture
+def talking(
+    app: Flask, dial: Callable[..., Call], run_jobs: Callable[[], None], switchboard: Switchboard
+) -> tuple[Call, Call, Conference]:
+    """In a room test module: a caller talking with li_na in their room (the caller, li_na's
+    phone, the room), wang_wei ready (security, Mandarin)."""
+    from tests.rooms import talking_with_li_na  # tests/rooms.py builds on this module
+
+    return talking_with_li_na(app, dial, run_jobs, switchboard)
+
+
 @pytest.fixture(scope="session")
 def dial_hotline(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The shipped hotline file, connecting callers by a Dial instead of through rooms.
@@ -205,15 +241,64 @@ def dial(app: Flask, switchboard: Switchboard) -> Callable[..., Call]:
     return _dial
 
 
+def run_jobs_of(app: Flask) -> None:
+    """Run every queued rq job of `app` now, in this process (a real rq worker, burst mode)."""
+    SimpleWorker([QUEUE_NAME], connection=services_of(app).stores.jobs).work(burst=True)
+
+
 @pytest.fixture
 def run_jobs(app: Flask) -> Callable[[], None]:
     """Run every queued rq job now, in this process (a real rq worker, burst mode)."""
+    return lambda: run_jobs_of(app)
 
-    def _run() -> None:
-        jobs_conn = services_of(app).stores.jobs
-        SimpleWorker([QUEUE_NAME], connection=jobs_conn).work(burst=True)
 
-    return _run
+def to_hold(call: Call, *, verified: bool = True) -> Call:
+    """A started call keys its way to the hold loop in payments: Mandarin, the demo account
+    (confirmed: verified by the demo caller ID) or nothing (unidentified), a failed top-up (tips
+    first), an agent; the reference number plays out."""
+    call.press("1")  # Mandarin
+    if verified:
+        call.press(DEMO_ACCOUNT)
+        call.press("1")
+    else:
+        for _ in range(3):
+            call.silence()
+    call.press("1")  # top-up failed: tips first
+    call.press("1")  # an agent
+    call.silence()  # the reference number plays out
+    assert call.on_hold
+    return call
+
+
+def picked_up(app: Flask, switchboard: Switchboard, placed: OutboundCall, **extra: str) -> Call:
+    """Twilio rings the `To` of a call the hotline placed, and it is picked up: the call runs the
+    placed call's Url (`extra`: more of Twilio's parameters, such as `AnsweredBy`)."""
+    call = Call(
+        FlaskTransport(app.test_client(), PUBLIC_BASE_URL, AUTH_TOKEN),
+        from_=placed.from_,
+        to=placed.to,
+        account_sid=ACCOUNT_SID,
+        call_sid=placed.sid,
+        voice_url=placed.url or "",
+        status_callback=placed.status_callback,
+        extra_params={"Direction": "outbound-api", **extra},
+    )
+    switchboard.register(call)
+    call.start()
+    return call
+
+
+def not_reached(app: Flask, placed: OutboundCall, status: str) -> None:
+    """A call the hotline placed was never answered: Twilio's status callback says how (no-answer,
+    busy...)."""
+    params = call_params(
+        account_sid=ACCOUNT_SID, call_sid=placed.sid, call_status=status, from_=placed.from_, to=placed.to
+    )
+    params.update(status_callback_params(status, 0), Direction="outbound-api")
+    reply = FlaskTransport(app.test_client(), PUBLIC_BASE_URL, AUTH_TOKEN).request(
+        "POST", placed.status_callback or "", params
+    )
+    assert reply.status == 200
 
 
 def client_of(app: Flask) -> Client:

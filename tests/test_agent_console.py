@@ -13,7 +13,9 @@ import pytest
 import redis
 from flask import Flask
 
-from hotline_tools.console import Console, HttpApi, groups, main, run, screen_pop, specialist_lines
+from hotline_tools.agent_api import HttpApi
+from hotline_tools.console import Console, main, run, specialist_lines
+from hotline_tools.screenpop import groups, screen_pop
 from ivr import keys
 from ivr.settings import DEFAULT_HOTLINE_CONFIG
 from standin.phone import Call
@@ -58,6 +60,23 @@ class Session:
     def run(self, api: Any, script: Iterator[str], lines: dict[str, str] | None = None) -> int:
         """Run the console on the script's lines."""
         return run(api, lambda: next(script, None), self.out.append, poll=self.poll, lines=lines)
+
+
+def typed(steps: list[tuple[str, Callable[[], None]]]) -> Callable[[], str | None]:
+    """A console's keyboard for a script of `(line, then)`: each line is typed, and `then` runs
+    once the console has run it, before the next line; None at the end."""
+    pending: list[Callable[[], None]] = []
+
+    def read_line() -> str | None:
+        while pending:
+            pending.pop()()
+        if not steps:
+            return None
+        line, then = steps.pop(0)
+        pending.append(then)
+        return line
+
+    return read_line
 
 
 def test_ready_screen_pop_transfer_and_wrap_up(
@@ -176,20 +195,30 @@ def test_an_unreachable_hotline_says_to_start_it() -> None:
     assert f"does not answer at http://127.0.0.1:{port}: start it with `make run`" in session.text()
 
 
+# A screen pop as the API answers it, of a verified Mandarin top-up caller talking with an agent.
+TALKING_POP: dict[str, Any] = {
+    "ref": "261124000017",
+    "status": "connected",
+    "verification": "caller_id",
+    "verified": True,
+    "account": DEMO_ACCOUNT,
+    "issue": "topup_failed",
+    "department": "payments",
+    "priority": 2,
+    "language": "zh-CN",
+    "waited_seconds": 40,
+    "previous_calls_7d": 0,
+    "notes": [],
+}
+
+
 def test_a_wrap_up_without_words_shows_its_disposition_not_an_empty_note() -> None:
     """The next agent's screen pop of a transferred call names the first agent's wrap-up."""
     pop = {
-        "ref": "261124000017",
-        "status": "connected",
-        "verification": "caller_id",
-        "verified": True,
-        "account": DEMO_ACCOUNT,
+        **TALKING_POP,
         "issue": "card_stolen",
         "department": "security",
         "priority": 1,
-        "language": "zh-CN",
-        "waited_seconds": 40,
-        "previous_calls_7d": 0,
         "notes": [
             {"kind": "transfer", "to": "security", "agent": "li_na", "text": "card stolen"},
             {"kind": "wrapup", "disposition": "transferred", "agent": "li_na", "text": ""},
@@ -203,18 +232,7 @@ def test_a_wrap_up_without_words_shows_its_disposition_not_an_empty_note() -> No
 def test_the_consulted_agent_is_not_told_to_take_back_a_caller_they_do_not_hold() -> None:
     """During a warm transfer the same call pops on both consoles: each gets its own hints."""
     pop = {
-        "ref": "261124000017",
-        "status": "connected",
-        "verification": "caller_id",
-        "verified": True,
-        "account": DEMO_ACCOUNT,
-        "issue": "topup_failed",
-        "department": "payments",
-        "priority": 2,
-        "language": "zh-CN",
-        "waited_seconds": 40,
-        "previous_calls_7d": 0,
-        "notes": [],
+        **TALKING_POP,
         "on_hold": True,
         "consulting": "wang_wei",
         "consult_state": "ringing",

@@ -22,14 +22,13 @@ from ivr.clock import FixedClock
 from ivr.services import services_of
 from queue_worker.reaper import reap_once
 from standin.rest import Switchboard
-from tests.conftest import DEMO_CALLER
+from tests.conftest import DEMO_CALLER, run_jobs_of
 from tests.test_callbacks import (  # noqa: F401 - fixtures
     ask_callback,
     calls_to,
     cb_app,
     cb_settings,
     customer,
-    jobs,
     on_hold,
     scheduled,
 )
@@ -40,7 +39,7 @@ def matched_callback(app: Flask, switchboard: Switchboard, from_: str = DEMO_CAL
     """A caller who asked for a callback; li_na goes ready (the test runs the matcher)."""
     asker = on_hold(app, switchboard, from_)
     ask_callback(asker)
-    jobs(app)
+    run_jobs_of(app)
     hotline = services_of(app)
     hotline.agents.choose("li_na", READY, hotline.clock.now())
     hotline.agents.heartbeat("li_na", hotline.clock.now())
@@ -84,11 +83,11 @@ def test_dead_before_the_job_was_queued_the_reaper_queues_it_once_more(
     with pytest.raises(WorkerDied):
         hotline.matcher.for_agent("li_na")
     monkeypatch.setattr(faultpoints, "hook", None)
-    jobs(cb_app)
+    run_jobs_of(cb_app)
     assert calls_to(switchboard, asker) == [] and hotline.agents.get("li_na").state == RINGING
     past_the_lease(cb_app)
     assert reap_once(hotline, hotline.clock.now()).agents == {"li_na": "callback placed again"}
-    jobs(cb_app)
+    run_jobs_of(cb_app)
     (placed,) = calls_to(switchboard, asker)
     back = customer(cb_app, switchboard, placed)
     back.press("1")
@@ -106,7 +105,7 @@ def test_dead_after_the_claim_before_dialling_counts_as_not_reached_and_never_di
     hotline = services_of(cb_app)
     assert hotline.matcher.for_agent("li_na") is not None
     die_at(monkeypatch, "callback.pending")
-    jobs(cb_app)  # the job dies after its claim, before asking Twilio for the call
+    run_jobs_of(cb_app)  # the job dies after its claim, before asking Twilio for the call
     monkeypatch.setattr(faultpoints, "hook", None)
     assert calls_to(switchboard, asker) == []
     past_the_placing(cb_app)
@@ -115,7 +114,7 @@ def test_dead_after_the_claim_before_dialling_counts_as_not_reached_and_never_di
     record = redis_conn.hgetall(keys.call(sid))
     assert record["cb_status"] == "retry" and record["cb_reason"] == "not_placed"
     hotline.jobs.place_callback(None, sid, "li_na", 1)  # rq's retry of the dead run comes late
-    jobs(cb_app)
+    run_jobs_of(cb_app)
     assert calls_to(switchboard, asker) == []  # stale: that attempt is over
     assert any(job_id.startswith("callback-due-") for job_id in scheduled(cb_app))  # called after the backoff
 
@@ -130,7 +129,7 @@ def test_dead_after_dialling_the_call_is_adopted_not_placed_again(
     hotline = services_of(cb_app)
     assert hotline.matcher.for_agent("li_na") is not None
     die_at(monkeypatch, "callback.dialled")
-    jobs(cb_app)  # the call exists at Twilio; the job died before writing it down
+    run_jobs_of(cb_app)  # the call exists at Twilio; the job died before writing it down
     monkeypatch.setattr(faultpoints, "hook", None)
     (placed,) = calls_to(switchboard, asker)
     assert redis_conn.hget(keys.call(sid), "cb_status") == "dialling"
@@ -155,7 +154,7 @@ def test_the_customers_lost_status_callback_is_found_out_from_twilio(
     sid, asker = matched_callback(cb_app, switchboard)
     hotline = services_of(cb_app)
     assert hotline.matcher.for_agent("li_na") is not None
-    jobs(cb_app)
+    run_jobs_of(cb_app)
     (placed,) = calls_to(switchboard, asker)
     switchboard.place(replace(placed, status="no-answer"))  # its status callback never came
     past_the_lease(cb_app)
@@ -174,7 +173,7 @@ def test_a_customer_who_hangs_up_while_the_agent_rings_is_called_again(
     sid, asker = matched_callback(cb_app, switchboard)
     hotline = services_of(cb_app)
     assert hotline.matcher.for_agent("li_na") is not None
-    jobs(cb_app)
+    run_jobs_of(cb_app)
     (placed,) = calls_to(switchboard, asker)
     back = customer(cb_app, switchboard, placed)
     back.press("1")
@@ -196,7 +195,7 @@ def test_a_callback_that_never_leaves_the_queued_state_frees_the_agent(
     sid, asker = matched_callback(cb_app, switchboard)
     hotline = services_of(cb_app)
     assert hotline.matcher.for_agent("li_na") is not None
-    jobs(cb_app)
+    run_jobs_of(cb_app)
     (placed,) = calls_to(switchboard, asker)
     assert switchboard.outbound_call(placed.sid).status == "queued"
     past_the_lease(cb_app)  # it may still ring: the agent is kept for another check
@@ -227,7 +226,7 @@ def test_a_matcher_dead_before_the_job_costs_the_customer_seconds_not_the_whole_
     clock.set(clock.now() + timedelta(seconds=hotline.callbacks.start_lease_seconds() + 1))
     hotline.agents.heartbeat("li_na", clock.now())
     assert reap_once(hotline, clock.now()).agents == {"li_na": "callback placed again"}
-    jobs(cb_app)
+    run_jobs_of(cb_app)
     (placed,) = calls_to(switchboard, asker)
     clock.set(clock.now() + timedelta(seconds=hotline.callbacks.start_lease_seconds() + 1))
     hotline.agents.heartbeat("li_na", clock.now())

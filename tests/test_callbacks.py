@@ -21,7 +21,6 @@ import pytest
 import redis
 import yaml
 from flask import Flask
-from rq import SimpleWorker
 from rq.registry import FailedJobRegistry, StartedJobRegistry
 from rq.scheduler import RQScheduler
 
@@ -29,21 +28,22 @@ from ivr import create_app, keys
 from ivr.api.auth import issue_token
 from ivr.callcenter.agents import ON_CALL, READY, RINGING, WRAP_UP
 from ivr.clock import FixedClock
-from ivr.jobs import QUEUE_NAME
 from ivr.services import services_of
 from ivr.waits.profile import quietest_slots
 from queue_worker import context
 from standin.phone import Call
 from standin.rest import OutboundCall, Switchboard, create_rest_app, serve_in_thread
 from standin.transport import FlaskTransport
-from standin.webhook import call_params, status_callback_params
 from tests.conftest import (
     ACCOUNT_SID,
     AUTH_TOKEN,
-    DEMO_ACCOUNT,
     DEMO_CALLER,
     PUBLIC_BASE_URL,
     SHANGHAI,
+    not_reached,
+    picked_up,
+    run_jobs_of,
+    to_hold,
     waiting_in,
 )
 
@@ -83,11 +83,6 @@ def cb_app(cb_settings: dict[str, Any], redis_conn: redis.Redis, clock: FixedClo
     context.install(None)
 
 
-def jobs(app: Flask) -> None:
-    """Run every queued rq job now (a real rq worker, burst mode)."""
-    SimpleWorker([QUEUE_NAME], connection=services_of(app).stores.jobs).work(burst=True)
-
-
 def phone(app: Flask, switchboard: Switchboard, from_: str) -> Call:
     call = Call(
         FlaskTransport(app.test_client(), PUBLIC_BASE_URL, AUTH_TOKEN), from_=from_, account_sid=ACCOUNT_SID
@@ -100,16 +95,7 @@ def on_hold(app: Flask, switchboard: Switchboard, from_: str = DEMO_CALLER) -> C
     call = phone(app, switchboard, from_)
     call.max_redirects = 1
     call.start()
-    call.press(MANDARIN)
-    if from_ == DEMO_CALLER:
-        call.press(DEMO_ACCOUNT)
-        call.press("1")
-    else:
-        for _ in range(3):
-            call.silence()
-    call.press("1")  # top-up failed: tips first
-    call.press("1")  # an agent
-    call.silence()  # the reference number plays out
+    to_hold(call, verified=from_ == DEMO_CALLER)
     assert call.state == "gathering"  # the hold turn, with the offer
     return call
 
@@ -128,36 +114,24 @@ def ready(app: Flask, agent_id: str) -> None:
     hotline.agents.choose(agent_id, READY, now)
     hotline.agents.heartbeat(agent_id, now)
     hotline.jobs.match_agent(None, agent_id)
-    jobs(app)
+    run_jobs_of(app)
 
 
 def customer(app: Flask, switchboard: Switchboard, placed: OutboundCall, answered_by: str = "human") -> Call:
     """Twilio rings the customer for a created call; they (or their voicemail) pick up."""
-    call = Call(
-        FlaskTransport(app.test_client(), PUBLIC_BASE_URL, AUTH_TOKEN),
-        from_=placed.from_,
-        to=placed.to,
-        account_sid=ACCOUNT_SID,
-        call_sid=placed.sid,
-        voice_url=placed.url or "",
-        status_callback=placed.status_callback,
-        extra_params={"Direction": "outbound-api", "AnsweredBy": answered_by},
-    )
-    switchboard.register(call)
-    call.start()
-    return call
+    return picked_up(app, switchboard, placed, AnsweredBy=answered_by)
 
 
-def not_reached(app: Flask, placed: OutboundCall, status: str) -> None:
-    """Twilio's status callback for a call the customer never answered (no-answer, busy...)."""
-    params = call_params(
-        account_sid=ACCOUNT_SID, call_sid=placed.sid, call_status=status, from_=placed.from_, to=placed.to
-    )
-    params.update(status_callback_params(status, 0), Direction="outbound-api")
-    reply = FlaskTransport(app.test_client(), PUBLIC_BASE_URL, AUTH_TOKEN).request(
-        "POST", placed.status_callback or "", params
-    )
-    assert reply.status == 200
+def called_back(app: Flask, switchboard: Switchboard) -> tuple[Call, Call]:
+    """A caller who asked to be called back, and that call back, answered: the customer took the
+    agent's call (`1`), li_na's phone rings. The caller's first call, and the customer's."""
+    asker = on_hold(app, switchboard)
+    ask_callback(asker)
+    ready(app, "li_na")
+    (placed,) = calls_to(switchboard, asker)
+    back = customer(app, switchboard, placed)
+    back.press("1")
+    return asker, back
 
 
 def calls_to(switchboard: Switchboard, caller: Call) -> list[OutboundCall]:
@@ -268,7 +242,7 @@ def test_not_reached_is_retried_with_backoff_then_failed_with_the_reason(
             assert mailbox.state == "completed" and mailbox.heard_text() == ""  # hung up on, no message
         else:
             not_reached(cb_app, placed, status)
-        jobs(cb_app)
+        run_jobs_of(cb_app)
         assert hotline.agents.get("li_na").state == READY  # freed each time
         record = redis_conn.hgetall(keys.call(asker.call_sid))
         assert record["cb_reason"] == status
@@ -278,7 +252,7 @@ def test_not_reached_is_retried_with_backoff_then_failed_with_the_reason(
         (due_at,) = scheduled(cb_app).values()
         assert due_at == pytest.approx(time.time() + backoff[min(attempt - 1, len(backoff) - 1)], abs=30)
         scheduler_at(cb_app, monkeypatch, due_at + 1)
-        jobs(cb_app)  # the place is back, the matcher gives it to li_na, the job dials
+        run_jobs_of(cb_app)  # the place is back, the matcher gives it to li_na, the job dials
     record = redis_conn.hgetall(keys.call(asker.call_sid))
     assert record["cb_status"] == "failed" and record["status"] == "callback_failed"
     counters = stats(redis_conn, asker)
@@ -323,7 +297,7 @@ def test_a_worker_killed_after_dialling_calls_the_customer_exactly_once(
         hotline = services_of(app)
         asker = on_hold(app, board)
         ask_callback(asker)
-        jobs(app)
+        run_jobs_of(app)
         now = hotline.clock.now()
         hotline.agents.choose("li_na", READY, now)
         assert hotline.matcher.for_agent("li_na") is not None  # the callback job is now queued
@@ -365,13 +339,13 @@ def test_a_worker_killed_after_dialling_calls_the_customer_exactly_once(
             failed.requeue(job_id)
         assert scheduled(app) or queue.count  # retried by rq (after its interval), or requeued
         scheduler_at(app, monkeypatch, time.time() + 3600)
-        jobs(app)
+        run_jobs_of(app)
         assert calls_to(board, asker) == [first]  # adopted, not dialled again
         record = redis_conn.hgetall(keys.call(asker.call_sid))
         assert record["cb_status"] == "calling" and record["cb_call"] == first.sid
         assert redis_conn.get(keys.callback_claim(asker.call_sid, 1)) == first.sid
         hotline.jobs.place_callback(None, asker.call_sid, "li_na", 1)  # and once more, for good measure
-        jobs(app)
+        run_jobs_of(app)
         assert calls_to(board, asker) == [first]
 
         back = customer(app, board, first)
@@ -420,7 +394,7 @@ def test_a_scheduled_callback_joins_the_queue_at_its_hour_and_is_called(
     assert len(scheduled(cb_app)) == 1  # not yet
     clock.set(slots[0])
     scheduler_at(cb_app, monkeypatch, due_at + 1)
-    jobs(cb_app)
+    run_jobs_of(cb_app)
     assert waiting_in(redis_conn, "payments") == [asker.call_sid]
     ready(cb_app, "li_na")
     (placed,) = calls_to(switchboard, asker)
@@ -542,7 +516,7 @@ def test_twilio_api_down_is_retried_by_rq_then_counts_as_not_reached(
         for _ in range(3):  # rq's retries, each after its interval
             assert redis_conn.hget(keys.call(asker.call_sid), "cb_status") == "dialling"
             scheduler_at(app, monkeypatch, time.time() + 120)
-            jobs(app)
+            run_jobs_of(app)
         record = redis_conn.hgetall(keys.call(asker.call_sid))
         assert record["cb_status"] == "retry" and record["cb_reason"] == "api_error"
         assert hotline.agents.get("li_na").state == READY

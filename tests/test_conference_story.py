@@ -16,21 +16,20 @@ from typing import Any
 
 import pytest
 import redis
-import yaml
 from flask import Flask
 
-from hotline_tools.console import groups
+from hotline_tools.screenpop import groups
 from hotline_tools.supervising import run_supervisor
-from ivr import create_app, keys
+from ivr import keys
 from ivr.callcenter.agents import ON_CALL, READY, WRAP_UP
 from ivr.clock import FixedClock
 from ivr.services import services_of
-from queue_worker import context
 from standin.rest import Switchboard
-from tests.test_agent_console import ClientApi, Session
+from tests.conftest import hotline_app, hotline_variant
+from tests.rooms import li_na_answers_in_the_room, recorded_caller
+from tests.test_agent_console import ClientApi, Session, typed
 from tests.test_api import Api, token_for
 from tests.test_connecting import state_of
-from tests.test_room_supervisors import li_na_answers_in_the_room, recorded_caller
 
 
 @pytest.fixture
@@ -42,16 +41,11 @@ def app(
     switchboard: Switchboard,
 ) -> Iterator[Flask]:
     """The demo hotline as shipped for rooms: connections through rooms, payments records."""
-    root = Path(__file__).resolve().parent.parent
-    data = yaml.safe_load((root / "hotline.yaml").read_text(encoding="utf-8"))
-    assert data["hotline"]["connect_via"] == "conference" and data["departments"]["payments"]["record"]
-    (tmp_path / "demo_accounts.yaml").write_text((root / "demo_accounts.yaml").read_text(encoding="utf-8"))
-    (tmp_path / "hotline.yaml").write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
-    application = create_app({**app_settings, "hotline_config": tmp_path / "hotline.yaml"}, clock=clock)
-    application.extensions["test_switchboard"] = switchboard
-    context.install(services_of(application))
-    yield application
-    context.install(None)
+
+    def as_shipped(data: dict[str, Any]) -> None:
+        assert data["hotline"]["connect_via"] == "conference" and data["departments"]["payments"]["record"]
+
+    yield from hotline_app(app_settings, clock, hotline_variant(tmp_path, as_shipped), switchboard)
 
 
 def test_warm_transfer_then_a_supervisor_listens_and_barges_and_the_recording_is_paused(
@@ -120,21 +114,10 @@ def test_warm_transfer_then_a_supervisor_listens_and_barges_and_the_recording_is
         (f"listen {groups(ref)}", after_listen),
         (f"barge {groups(ref)}", after_barge),
     ]
-    pending: list[Callable[[], None]] = []
-
-    def read_line() -> str | None:
-        while pending:
-            pending.pop()()
-        if not script:
-            return None
-        line, then = script.pop(0)
-        pending.append(then)
-        return line
-
     out: list[str] = []
     assert (
         run_supervisor(
-            ClientApi(app, token_for(app, "supervisor", "zhao_min")), read_line, out.append, "zhao_min"
+            ClientApi(app, token_for(app, "supervisor", "zhao_min")), typed(script), out.append, "zhao_min"
         )
         == 0
     )

@@ -20,7 +20,15 @@ from queue_worker import context
 from standin.phone import Call
 from standin.rest import Switchboard
 from standin.transport import FlaskTransport
-from tests.conftest import ACCOUNT_SID, AUTH_TOKEN, DEMO_ACCOUNT, PUBLIC_BASE_URL, SHANGHAI, waiting_in
+from tests.conftest import (
+    ACCOUNT_SID,
+    AUTH_TOKEN,
+    DEMO_ACCOUNT,
+    PUBLIC_BASE_URL,
+    SHANGHAI,
+    to_hold,
+    waiting_in,
+)
 from tests.test_api import Api, token_for
 
 MANDARIN, ENGLISH = "1", "2"
@@ -44,16 +52,7 @@ def state_of(app: Flask, agent_id: str) -> str:
 def topup_caller(dial: Callable[..., Call], account: bool = True) -> Call:
     """A Mandarin caller with a failed top-up, on hold in payments."""
     call = dial(max_redirects=2)
-    call.press(MANDARIN)
-    if account:
-        call.press(DEMO_ACCOUNT)
-        call.press("1")
-    else:
-        for _ in range(3):
-            call.silence()
-    call.press("1")  # top-up failed: tips first
-    call.press("1")  # an agent
-    call.silence()  # the reference number plays out
+    to_hold(call, verified=account)
     assert call.on_hold
     return call
 

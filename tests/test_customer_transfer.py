@@ -29,9 +29,9 @@ from queue_worker.reaper import reap_once
 from standin.phone import Call
 from standin.rest import OutboundCall, Switchboard
 from tests import test_callbacks as callbacks
-from tests.conftest import waiting_in
+from tests.conftest import not_reached, waiting_in
+from tests.rooms import answer
 from tests.test_api import Api, token_for
-from tests.test_connecting_room import answer, not_reached
 
 NOTE = "客户充值失败，已核实身份，请账户安全跟进"
 SAID_TRANSFER = "请稍候，正在为您转接账户安全。"
@@ -86,12 +86,7 @@ def legs_for(switchboard: Switchboard, asker: Call, agent: str) -> list[Outbound
 
 def talking_with_li_na(app: Flask, switchboard: Switchboard) -> tuple[Call, Call, Any]:
     """A customer called back and talking with li_na (payments); returns (asker, customer, li_na's phone)."""
-    asker = callbacks.on_hold(app, switchboard)
-    callbacks.ask_callback(asker)
-    callbacks.ready(app, "li_na")
-    (placed,) = callbacks.calls_to(switchboard, asker)
-    back = callbacks.customer(app, switchboard, placed)
-    back.press("1")
+    asker, back = callbacks.called_back(app, switchboard)
     phone: Any = None
     if in_room(app):
         [leg] = legs_for(switchboard, asker, "li_na")
@@ -110,6 +105,14 @@ def transfer_to_security(app: Flask, api: Api) -> dict[str, Any]:
     assert resp.status_code == 200, resp.get_json()
     body: dict[str, Any] = resp.get_json()
     return body
+
+
+def moved_to_security(app: Flask, switchboard: Switchboard) -> tuple[Call, Call]:
+    """A called-back customer li_na transferred to security: their leg redirected there, waiting."""
+    asker, back, _ = talking_with_li_na(app, switchboard)
+    transfer_to_security(app, Api(app))
+    back.take_pending()  # Twilio runs the REST redirect on the customer's leg
+    return asker, back
 
 
 def wang_wei_answers(app: Flask, switchboard: Switchboard, asker: Call, back: Call) -> Any:
@@ -183,9 +186,7 @@ def test_a_transferred_customer_who_hangs_up_while_waiting_is_abandoned_and_ring
     cb_any_app: Flask, switchboard: Switchboard, redis_conn: redis.Redis
 ) -> None:
     app = cb_any_app
-    asker, back, _ = talking_with_li_na(app, switchboard)
-    transfer_to_security(app, Api(app))
-    back.take_pending()
+    asker, back = moved_to_security(app, switchboard)
     back.hangup()  # tired of waiting: their leg's status callback ends the wait
     record = redis_conn.hgetall(keys.call(asker.call_sid))
     assert (record["status"], record["outcome"]) == ("ended", "abandoned_in_queue")
@@ -232,9 +233,7 @@ def test_a_transferred_customer_who_hangs_up_while_the_next_agent_rings_frees_th
     cb_any_app: Flask, switchboard: Switchboard, redis_conn: redis.Redis
 ) -> None:
     app = cb_any_app
-    asker, back, _ = talking_with_li_na(app, switchboard)
-    transfer_to_security(app, Api(app))
-    back.take_pending()
+    asker, back = moved_to_security(app, switchboard)
     callbacks.ready(app, "wang_wei")
     back.continue_loop()  # the agent is rung
     hotline = services_of(app)
@@ -253,9 +252,7 @@ def test_a_next_agent_who_does_not_answer_puts_the_customer_back_to_wait_for_ano
     cb_any_app: Flask, switchboard: Switchboard, redis_conn: redis.Redis
 ) -> None:
     app = cb_any_app
-    asker, back, _ = talking_with_li_na(app, switchboard)
-    transfer_to_security(app, Api(app))
-    back.take_pending()
+    asker, back = moved_to_security(app, switchboard)
     callbacks.ready(app, "wang_wei")
     back.continue_loop()
     mark = back.mark()
@@ -365,9 +362,7 @@ def test_a_next_agents_ring_lost_without_a_word_is_ended_by_the_reaper_and_the_c
     the reaper asks Twilio about the customer's own leg (not the long-ended original call),
     cancels the ring and moves the customer back to their waiting turns, at their place."""
     app = cb_room_app
-    asker, back, _ = talking_with_li_na(app, switchboard)
-    transfer_to_security(app, Api(app))
-    back.take_pending()
+    asker, back = moved_to_security(app, switchboard)
     callbacks.ready(app, "wang_wei")
     back.continue_loop()  # into their room; wang_wei's phone rings, and nothing more is heard
     [leg] = legs_for(switchboard, asker, "wang_wei")

@@ -25,7 +25,15 @@ from queue_worker import context
 from standin.phone import Call
 from standin.rest import Switchboard
 from standin.transport import FlaskTransport
-from tests.conftest import ACCOUNT_SID, AUTH_TOKEN, DEMO_ACCOUNT, DEMO_CALLER, PUBLIC_BASE_URL, waiting_in
+from tests.conftest import (
+    ACCOUNT_SID,
+    AUTH_TOKEN,
+    DEMO_ACCOUNT,
+    DEMO_CALLER,
+    PUBLIC_BASE_URL,
+    to_hold,
+    waiting_in,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 MANDARIN = "1"
@@ -38,16 +46,7 @@ HOLD_MESSAGE = "您的来电正在排队，请不要挂机。"
 def on_hold(dial: Callable[..., Call], from_: str = DEMO_CALLER) -> Call:
     """A Mandarin caller with a failed top-up, on hold in payments (verified, or unidentified)."""
     call = dial(from_=from_, max_redirects=2)
-    call.press(MANDARIN)
-    if from_ == DEMO_CALLER:
-        call.press(DEMO_ACCOUNT)
-        call.press("1")
-    else:
-        for _ in range(3):
-            call.silence()
-    call.press("1")  # top-up failed: tips first
-    call.press("1")  # an agent
-    call.silence()  # the reference number plays out
+    to_hold(call, verified=from_ == DEMO_CALLER)
     assert call.on_hold and call.state == "gathering"
     return call
 

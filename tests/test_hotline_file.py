@@ -1,32 +1,22 @@
-"""The hotline file and the process settings are checked whole before anything starts.
+"""The hotline file is checked whole before anything starts.
 
 Each broken file must be refused with a problem that names the file, the line, the path in the
-file and a reason an operator can act on. The assertions compare the exact reported text.
+file and a reason an operator can act on. The assertions compare the exact reported text. The
+line of each problem: tests/test_hotline_file_lines.py; the prompt catalogue:
+tests/test_prompt_catalogue.py; the process settings: tests/test_settings.py; the app that
+refuses to start: tests/test_refused_start.py.
 """
 
 from __future__ import annotations
 
-import os
-import re
-import shutil
-import subprocess
-import sys
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
-from ivr.hotline.loader import ConfigError, HotlineConfig, load_hotline
-from ivr.prompts import PROMPTS_DIR
-from ivr.redis_clients import parse_sentinel_url
-from ivr.settings import Settings, SettingsError
-
-ROOT = Path(__file__).resolve().parent.parent
-SHIPPED = ROOT / "hotline.yaml"
-DEMO_ACCOUNTS = ROOT / "demo_accounts.yaml"
+from ivr.hotline.loader import ConfigError, load_hotline
+from tests.hotline_copies import BOTH_PROMPT_FILES, ROOT, SHIPPED, HotlineCopy, assert_reported, line_of
 
 # The reasons people call (DOMAIN.md): every one must be offered by the issue menu.
 DOMAIN_ISSUES = {
@@ -41,96 +31,11 @@ DOMAIN_ISSUES = {
     "other",
 }
 
-VALID_ENV = {"TWILIO_ACCOUNT_SID": "AC" + "1" * 32, "TWILIO_AUTH_TOKEN": "x" * 20}
-BOTH_PROMPT_FILES = "prompts/zh-CN.yaml, prompts/en-US.yaml"
-
-
-def line_of(text: str, needle: str) -> int:
-    """The 1-based line of the only occurrence of `needle` in `text`."""
-    assert text.count(needle) == 1, f"{needle!r} occurs {text.count(needle)} times"
-    return text[: text.index(needle)].count("\n") + 1
-
-
-@dataclass
-class HotlineCopy:
-    """A copy of the shipped hotline file (and its demo accounts) in a scratch folder."""
-
-    folder: Path
-
-    @property
-    def path(self) -> Path:
-        return self.folder / "hotline.yaml"
-
-    @property
-    def text(self) -> str:
-        return self.path.read_text(encoding="utf-8")
-
-    def data(self) -> dict[str, Any]:
-        return yaml.safe_load(self.text)
-
-    def write_data(self, data: dict[str, Any]) -> None:
-        self.path.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8")
-
-    def edit(self, change: Callable[[dict[str, Any]], object]) -> None:
-        """Load the file as a dict, let `change` mutate it, write it back (comments are lost)."""
-        data = self.data()
-        change(data)
-        self.write_data(data)
-
-    def replace(self, old: str, new: str) -> int:
-        """Replace the only occurrence of `old` in the text; returns the line it is on."""
-        text = self.text
-        line = line_of(text, old)
-        self.path.write_text(text.replace(old, new), encoding="utf-8")
-        return line
-
-    def load(self, prompts_dir: Path = PROMPTS_DIR) -> HotlineConfig:
-        return load_hotline(self.path, prompts_dir=prompts_dir)
-
-    def problems(self, prompts_dir: Path = PROMPTS_DIR) -> list[str]:
-        """The problems the loader reports; fails the test if the file is accepted."""
-        with pytest.raises(ConfigError) as caught:
-            self.load(prompts_dir)
-        problems = caught.value.problems
-        assert problems, "a ConfigError must list its problems"
-        for problem in problems:  # every problem is also in the message the operator sees
-            assert problem in str(caught.value)
-        return problems
-
 
 @pytest.fixture
 def hotline(tmp_path: Path) -> HotlineCopy:
     """A scratch copy of hotline.yaml and demo_accounts.yaml to break."""
-    shutil.copy(SHIPPED, tmp_path / "hotline.yaml")
-    shutil.copy(DEMO_ACCOUNTS, tmp_path / "demo_accounts.yaml")
-    return HotlineCopy(tmp_path)
-
-
-@pytest.fixture
-def prompts_copy(tmp_path: Path) -> Path:
-    """A scratch copy of the prompt catalogue."""
-    folder = tmp_path / "prompts"
-    shutil.copytree(PROMPTS_DIR, folder)
-    return folder
-
-
-def assert_reported(problems: list[str], expected: str, text: str | None = None) -> str:
-    """`expected` ('path: reason') is reported as 'hotline.yaml:LINE path: reason'.
-
-    With the file's `text`, the line must also be the one where the path's last key (or list
-    item) is written. Returns the matching problem.
-    """
-    pattern = re.compile(r"hotline\.yaml:(\d+) " + re.escape(expected))
-    matches = [p for p in problems if pattern.fullmatch(p)]
-    assert len(matches) == 1, f"{expected!r} not reported once in {problems}"
-    if text is not None:
-        line = text.splitlines()[int(pattern.fullmatch(matches[0]).group(1)) - 1].strip()
-        last = expected.split(": ", 1)[0].rsplit(".", 1)[-1]
-        if last.isdigit():
-            assert line.startswith("- "), f"{matches[0]} points at {line!r}"
-        else:
-            assert line.removeprefix("- ").startswith(f"{last}:"), f"{matches[0]} points at {line!r}"
-    return matches[0]
+    return HotlineCopy.of_shipped(tmp_path)
 
 
 # --- the shipped file -------------------------------------------------------------------------
@@ -442,104 +347,6 @@ def test_independent_field_problems_are_all_reported(hotline: HotlineCopy) -> No
     )
 
 
-# --- line numbers in the commented file -------------------------------------------------------
-
-LINE_CASES = [
-    pytest.param(
-        "  timezone: Asia/Shanghai ",
-        "  timezone: Asia/Beijing ",
-        "hotline.timezone: unknown time zone 'Asia/Beijing'",
-        id="timezone",
-    ),
-    pytest.param(
-        "    hours: weekdays\n",
-        "    hours: weekday\n",
-        "departments.accounts.hours: no opening hours named 'weekday'",
-        id="department-hours",
-    ),
-    pytest.param(
-        "  close_account:       {department: accounts}",
-        "  close_account:       {department: account}",
-        "issues.close_account.department: no department 'account'",
-        id="issue-department",
-    ),
-    pytest.param(
-        "          label: label_close_account\n",
-        "          label: label_close\n",
-        f"flow.nodes.issue_menu.options.7.label: no prompt 'label_close' in {BOTH_PROMPT_FILES}",
-        id="option-label",
-    ),
-    pytest.param(
-        "    reach: client:emma_chen",
-        '    reach: "12345"',
-        "agents.2.reach: '12345' is not client:NAME, sip:user@host or a valid number in E.164",
-        id="agent-reach",
-    ),
-    pytest.param(
-        "  max_hold_minutes: 30 ",
-        "  max_hold_minute: 30 ",
-        "hotline.max_hold_minute: is not a known setting (misspelt?)",
-        id="misspelt-key",
-    ),
-    pytest.param(
-        "  - 2026-02-18\n",
-        "  - 2026-02-30\n",
-        "holidays.3: Input should be a valid date or datetime, day value is outside expected range",
-        id="impossible-holiday",
-    ),
-    pytest.param(
-        '  help_url: "https://help.okpay.example/"\n',
-        '  help_url: "http://help.okpay.example/"\n',
-        "messages.help_url: 'http://help.okpay.example/' is not an https:// link",
-        id="sms-link-not-https",
-    ),
-    pytest.param(
-        '  sender: "+862161234500"\n',
-        '  sender: "61234500"\n',
-        "messages.sender: '61234500' is not a valid phone number in E.164 (+8621...)",
-        id="sms-sender",
-    ),
-]
-
-
-@pytest.mark.parametrize(("old", "new", "expected"), LINE_CASES)
-def test_problem_is_reported_on_the_line_of_its_key(
-    hotline: HotlineCopy, old: str, new: str, expected: str
-) -> None:
-    line = hotline.replace(old, new)
-
-    assert hotline.problems() == [f"hotline.yaml:{line} {expected}"]
-
-
-def test_menu_target_typo_is_reported_on_its_line_and_orphans_its_node(hotline: HotlineCopy) -> None:
-    line = hotline.replace("          next: fees_help\n", "          next: fee_help\n")
-    node = line_of(hotline.text, "    fees_help:\n")
-
-    assert hotline.problems() == [
-        f"hotline.yaml:{line} flow.nodes.issue_menu.options.6.next: goes to 'fee_help', which is not a node",
-        f"hotline.yaml:{node} flow.nodes.fees_help: cannot be reached from the start",
-    ]
-
-
-def test_several_problems_each_on_its_own_line(hotline: HotlineCopy) -> None:
-    zone = hotline.replace("  timezone: Asia/Shanghai ", "  timezone: Shanghai ")
-    hours = hotline.replace("    hours: weekdays\n", "    hours: weekday\n")
-    menu = hotline.replace("          next: login_help\n", "          next: login_hlp\n")
-    orphan = line_of(hotline.text, "    login_help:\n")
-
-    with pytest.raises(ConfigError) as caught:
-        hotline.load()
-    # The field problem (time zone) comes first; references are checked once fields are valid.
-    assert caught.value.problems == [f"hotline.yaml:{zone} hotline.timezone: unknown time zone 'Shanghai'"]
-
-    hotline.replace("  timezone: Shanghai ", "  timezone: Asia/Shanghai ")
-    assert hotline.problems() == [
-        f"hotline.yaml:{hours} departments.accounts.hours: no opening hours named 'weekday'",
-        f"hotline.yaml:{menu} flow.nodes.issue_menu.options.4.next: goes to 'login_hlp', which is not a node",
-        f"hotline.yaml:{orphan} flow.nodes.login_help: cannot be reached from the start",
-    ]
-
-
 def test_invalid_yaml_syntax_reports_its_line(hotline: HotlineCopy) -> None:
     line = hotline.replace("  gather_timeout_seconds: 6 ", "  gather_timeout_seconds: 6: ")
 
@@ -553,195 +360,6 @@ def test_a_file_that_is_not_a_mapping_is_refused(hotline: HotlineCopy) -> None:
     hotline.path.write_text("- just\n- a list\n", encoding="utf-8")
 
     assert hotline.problems() == ["hotline.yaml:1: the file must be a mapping of sections"]
-
-
-# --- the prompt catalogue ---------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    "prompt_id",
-    ["label_refund", "goodbye"],  # referenced by the hotline file / said by the code
-)
-def test_prompt_missing_in_one_language(hotline: HotlineCopy, prompts_copy: Path, prompt_id: str) -> None:
-    english = prompts_copy / "en-US.yaml"
-    lines = english.read_text(encoding="utf-8").splitlines(keepends=True)
-    kept = [line for line in lines if not line.startswith(f"  {prompt_id}:")]
-    assert len(kept) == len(lines) - 1
-    english.write_text("".join(kept), encoding="utf-8")
-
-    assert hotline.load().locales == ["zh-CN", "en-US"]  # the shipped catalogue is still used by default
-    assert hotline.problems(prompts_copy) == [f"prompts/en-US.yaml: prompt {prompt_id!r} is missing"]
-
-
-def test_prompt_only_in_one_language(hotline: HotlineCopy, prompts_copy: Path) -> None:
-    chinese = prompts_copy / "zh-CN.yaml"
-    data = yaml.safe_load(chinese.read_text(encoding="utf-8"))
-    data["prompts"]["holiday_notice"] = "今天是节假日。"
-    chinese.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
-
-    assert hotline.problems(prompts_copy) == ["prompts/en-US.yaml: prompt 'holiday_notice' is missing"]
-
-
-def test_placeholders_differing_between_languages(hotline: HotlineCopy, prompts_copy: Path) -> None:
-    english = prompts_copy / "en-US.yaml"
-    text = english.read_text(encoding="utf-8")
-    old = "  welcome: Welcome to the {name} customer hotline."
-    assert text.count(old) == 1
-    english.write_text(text.replace(old, "  welcome: Welcome to the {company} customer hotline."), "utf-8")
-
-    assert hotline.problems(prompts_copy) == [
-        "prompt 'welcome': placeholders differ between languages (zh-CN ['name'], en-US ['company'])"
-    ]
-
-
-# --- process settings -------------------------------------------------------------------------
-
-
-def _settings_error(environ: dict[str, str]) -> str:
-    with pytest.raises(SettingsError) as caught:
-        Settings.from_env(environ)
-    return str(caught.value)
-
-
-def test_valid_settings(hotline: HotlineCopy) -> None:
-    settings = Settings.from_env(
-        {
-            **VALID_ENV,
-            "PUBLIC_BASE_URL": "https://hotline.example.com/",
-            "REDIS_URL": "rediss://cache.example.com:6380/0",
-            "HOTLINE_CONFIG": str(hotline.path),
-        }
-    )
-
-    assert settings.twilio_account_sid == VALID_ENV["TWILIO_ACCOUNT_SID"]
-    assert settings.public_base_url == "https://hotline.example.com"
-    assert settings.redis_url == "rediss://cache.example.com:6380/0"
-    assert settings.hotline_config == hotline.path
-
-
-def test_missing_token_and_malformed_sid_are_reported_together() -> None:
-    message = _settings_error({"TWILIO_ACCOUNT_SID": "AC" + "g" * 32, "TWILIO_AUTH_TOKEN": ""})
-
-    assert message == (
-        "invalid settings:\n"
-        "  TWILIO_ACCOUNT_SID: must be 'AC' followed by 32 hexadecimal digits\n"
-        "  TWILIO_AUTH_TOKEN: must be set"
-    )
-
-
-def test_short_sid_and_missing_token_are_reported_together() -> None:
-    message = _settings_error({"TWILIO_ACCOUNT_SID": "AC123"})
-
-    assert message == (
-        "invalid settings:\n"
-        "  TWILIO_ACCOUNT_SID: String should have at least 34 characters\n"
-        "  TWILIO_AUTH_TOKEN: must be set"
-    )
-
-
-@pytest.mark.parametrize("url", ["hotline.example.com", "ftp://hotline.example.com", "https://"])
-def test_bad_public_base_url(url: str) -> None:
-    assert _settings_error({**VALID_ENV, "PUBLIC_BASE_URL": url}) == (
-        "invalid settings:\n  PUBLIC_BASE_URL: must be an http(s) URL such as https://hotline.example.com"
-    )
-
-
-@pytest.mark.parametrize("url", ["http://127.0.0.1:6379/0", "127.0.0.1:6379", "memcached://localhost"])
-def test_bad_redis_url_scheme(url: str) -> None:
-    assert _settings_error({**VALID_ENV, "REDIS_URL": url}) == (
-        "invalid settings:\n  REDIS_URL: must start with redis://, rediss://, unix:// or redis+sentinel://"
-    )
-
-
-@pytest.mark.parametrize(
-    ("url", "problem"),
-    [
-        (
-            "redis+sentinel:///hotline",
-            "names no sentinel: redis+sentinel://host:26379,host2:26379/mymaster/0",
-        ),
-        ("redis+sentinel://s1:26379,s2:x/hotline", "sentinel 's2:x' is not host:port"),
-        ("redis+sentinel://s1:26379", "must name the service and optionally the database: …/mymaster/0"),
-        ("redis+sentinel://s1/hotline/one", "database must be a number, not 'one'"),
-        ("redis+sentinel://s1/hotline?password=x", "unknown option 'password' (only sentinel_password)"),
-    ],
-)
-def test_bad_sentinel_url(url: str, problem: str) -> None:
-    assert _settings_error({**VALID_ENV, "REDIS_URL": url}) == f"invalid settings:\n  REDIS_URL: {problem}"
-
-
-def test_sentinel_url_names_the_service_its_sentinels_and_credentials() -> None:
-    url = "redis+sentinel://:s3cret@10.0.0.1,10.0.0.2:26380,[::1]:26381/hotline/2?sentinel_password=pw"
-    settings = Settings.from_env({**VALID_ENV, "REDIS_URL": url})
-    service = parse_sentinel_url(settings.redis_url or "")
-    assert service.sentinels == (("10.0.0.1", 26379), ("10.0.0.2", 26380), ("::1", 26381))
-    assert (service.service, service.db, service.password, service.sentinel_password) == (
-        "hotline",
-        2,
-        "s3cret",
-        "pw",
-    )
-    assert "s3cret" not in service.describe() and "pw" not in service.describe()
-
-
-def test_hotline_config_pointing_to_a_missing_file(tmp_path: Path) -> None:
-    missing = tmp_path / "hotline-prod.yaml"
-
-    assert _settings_error({**VALID_ENV, "HOTLINE_CONFIG": str(missing)}) == (
-        f"invalid settings:\n  HOTLINE_CONFIG: no such file: {missing}"
-    )
-
-
-# --- the app refuses to start -----------------------------------------------------------------
-
-
-def _start_app(hotline: HotlineCopy) -> subprocess.CompletedProcess[str]:
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if not key.startswith(("TWILIO_", "HOTLINE_", "REDIS_", "PUBLIC_BASE_URL"))
-    }
-    env.update(
-        VALID_ENV,
-        HOTLINE_CONFIG=str(hotline.path),
-        HOTLINE_DATA_DIR=str(hotline.folder / "data"),
-        REDIS_URL="redis://127.0.0.1:6379/13",
-    )
-    return subprocess.run(
-        [sys.executable, "-c", "import ivr.app, ivr.settings; ivr.app.create_app()"],
-        env=env,
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-
-
-def test_app_refuses_to_start_with_a_broken_file(hotline: HotlineCopy) -> None:
-    hours = hotline.replace("    hours: weekdays\n", "    hours: weekday\n")
-    menu = hotline.replace("          next: fees_help\n", "          next: fee_help\n")
-
-    result = _start_app(hotline)
-
-    assert result.returncode != 0
-    assert "ConfigError" in result.stderr
-    assert f"{hotline.path}: 3 problem(s), the hotline will not start:" in result.stderr
-    assert (
-        f"hotline.yaml:{hours} departments.accounts.hours: no opening hours named 'weekday'" in result.stderr
-    )
-    assert (
-        f"hotline.yaml:{menu} flow.nodes.issue_menu.options.6.next: goes to 'fee_help', which is not a node"
-        in result.stderr
-    )
-
-
-def test_app_refuses_to_start_with_invalid_yaml(hotline: HotlineCopy) -> None:
-    line = hotline.replace("  max_tries: 3 ", "  max_tries: 3: ")
-
-    result = _start_app(hotline)
-
-    assert result.returncode != 0
-    assert f"hotline.yaml:{line}: not valid YAML: mapping values are not allowed here" in result.stderr
 
 
 def test_a_key_written_twice_is_refused(tmp_path: Path) -> None:

@@ -10,7 +10,7 @@ import redis
 from flask import Flask
 
 from ivr.clock import FixedClock
-from ivr.hotline.schema import OutboundLimitSettings
+from ivr.hotline.outreach import OutboundLimitSettings
 from ivr.outbound.limits import OutboundLimits
 from ivr.outbound.numbers import check_outbound_number
 from ivr.services import services_of

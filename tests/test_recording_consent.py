@@ -23,9 +23,9 @@ from standin.phone import Call
 from standin.rest import Switchboard
 from standin.transport import FlaskTransport
 from tests.conftest import ACCOUNT_SID, AUTH_TOKEN, PUBLIC_BASE_URL, hotline_app, hotline_variant, in_rooms
+from tests.rooms import li_na_answers_in_the_room
 from tests.test_agent_console import ClientApi, Session
 from tests.test_api import Api, token_for
-from tests.test_room_supervisors import li_na_answers_in_the_room
 
 OFFER_ZH = "如果您不希望本次通话被录音，请按9。"
 DECLINED_ZH = "好的，本次通话将不会录音。"

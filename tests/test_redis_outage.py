@@ -373,7 +373,7 @@ def test_an_agent_who_picks_up_their_room_leg_during_an_outage_is_kept_on_the_li
     down. Hung up on, their phone would be free while the hotline still thinks it rings (the
     leg's report meets the outage too); instead they are kept on the line, and once Redis is
     back they hear the whisper and join the caller."""
-    from tests.test_connecting_room import agent_legs, answer
+    from tests.rooms import agent_legs, answer
 
     app = hotline_on(
         own_redis.url, {**app_settings, "hotline_config": hotline_variant(tmp_path, in_rooms())}, clock

@@ -8,7 +8,7 @@ erasure removes everything about a caller.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -17,33 +17,31 @@ import pytest
 import redis
 from flask import Flask
 
-from hotline_tools.console import groups
+from hotline_tools.screenpop import groups
 from hotline_tools.supervising import run_supervisor
 from ivr import keys
-from ivr.callcenter.agents import READY
 from ivr.clock import FixedClock
 from ivr.jobs import periodic
 from ivr.services import services_of
 from standin.phone import Call
-from standin.rest import Switchboard
+from standin.rest import OutboundCall, Switchboard
 from standin.transport import FlaskTransport
-from tests import test_callbacks as callbacks
 from tests.conftest import ACCOUNT_SID, AUTH_TOKEN, PUBLIC_BASE_URL, hotline_app, hotline_variant, in_rooms
-from tests.test_agent_console import ClientApi, Session
+from tests.rooms import (
+    Talking,
+    answer,
+    li_na_answers_in_the_room,
+    recorded_caller,
+    room_events,
+)
+from tests.test_agent_console import ClientApi, Session, typed
 from tests.test_api import Api, token_for
-from tests.test_connecting_room import agent_legs, answer, in_the_room, room_events, talking_with_li_na
 
 
 @pytest.fixture
-def app(
-    app_settings: dict[str, Any],
-    redis_conn: redis.Redis,
-    clock: FixedClock,
-    tmp_path: Path,
-    switchboard: Switchboard,
-) -> Iterator[Flask]:
+def app(rooms_app: Flask) -> Flask:
     """Connections through rooms, recording nothing (the recording tests use `recorded_app`)."""
-    yield from hotline_app(app_settings, clock, hotline_variant(tmp_path, in_rooms()), switchboard)
+    return rooms_app
 
 
 # -- supervisors -------------------------------------------------------------------------------------
@@ -51,13 +49,12 @@ def app(
 
 def test_a_supervisor_listens_coaches_and_barges_and_every_step_is_audited(
     app: Flask,
-    dial: Callable[..., Call],
-    run_jobs: Callable[[], None],
+    talking: Talking,
     redis_conn: redis.Redis,
     switchboard: Switchboard,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    call, li_na, room = talking_with_li_na(app, dial, run_jobs, switchboard)
+    call, li_na, room = talking
     ref = redis_conn.hget(keys.call(call.call_sid), "ref")
     api, boss = Api(app), token_for(app, "supervisor", "zhao_min")
     agent_token = token_for(app, "agent", "li_na")
@@ -120,15 +117,14 @@ def test_a_supervisor_listens_coaches_and_barges_and_every_step_is_audited(
 
 def test_the_supervisor_console_listens_then_barges_by_the_reference_number(
     app: Flask,
-    dial: Callable[..., Call],
-    run_jobs: Callable[[], None],
+    talking: Talking,
     redis_conn: redis.Redis,
     switchboard: Switchboard,
 ) -> None:
     """`make console ARGS="--supervisor zhao_min --token ..."`: the reference number as the agent's
     screen pop shows it rings the supervisor's phone into the room, muted; `barge` makes them
     heard by both without a new ring; `leave` takes them out; `recordings` lists none here."""
-    call, li_na, room = talking_with_li_na(app, dial, run_jobs, switchboard)
+    call, li_na, room = talking
     ref = str(redis_conn.hget(keys.call(call.call_sid), "ref"))
     shown = groups(ref)  # "2611 2400 0017", typed with its spaces
     heard: dict[str, tuple[bool, bool]] = {}
@@ -159,20 +155,9 @@ def test_the_supervisor_console_listens_then_barges_by_the_reference_number(
         (f"leave {shown}", after_leave),
         (f"recordings {ref}", lambda: None),
     ]
-    pending: list[Callable[[], None]] = []
-
-    def read_line() -> str | None:
-        while pending:
-            pending.pop()()
-        if not script:
-            return None
-        line, then = script.pop(0)
-        pending.append(then)
-        return line
-
     out: list[str] = []
     boss = ClientApi(app, token_for(app, "supervisor", "zhao_min"))
-    assert run_supervisor(boss, read_line, out.append, "zhao_min") == 0
+    assert run_supervisor(boss, typed(script), out.append, "zhao_min") == 0
     assert heard == {"listen": (False, False), "barge": (True, True)}
     assert f"call {shown}: listening, muted (a new call rings your phone)" in out
     assert f"call {shown}: heard by both (the mode changed, no new ring)" in out
@@ -187,12 +172,11 @@ def test_the_supervisor_console_listens_then_barges_by_the_reference_number(
 
 def test_monitoring_needs_a_live_call_in_a_room_and_a_supervisor(
     app: Flask,
-    dial: Callable[..., Call],
-    run_jobs: Callable[[], None],
+    ringing: tuple[Call, OutboundCall],
     redis_conn: redis.Redis,
     switchboard: Switchboard,
 ) -> None:
-    call, _leg = in_the_room(app, dial, run_jobs)  # li_na's phone still rings
+    call, _leg = ringing  # li_na's phone still rings
     ref = redis_conn.hget(keys.call(call.call_sid), "ref")
     api = Api(app)
     body = {"mode": "listen", "reach": "client:zhao_min"}
@@ -219,32 +203,6 @@ def recorded_app(
 ) -> Iterator[Flask]:
     """Connections through rooms, and payments records its conversations."""
     yield from hotline_app(app_settings, clock, hotline_variant(tmp_path, in_rooms("payments")))
-
-
-def recorded_caller(app: Flask, switchboard: Switchboard, number: str = "+8613800138000") -> Call:
-    """A verified Mandarin top-up caller, on hold for payments (a recorded department)."""
-    transport = FlaskTransport(app.test_client(), PUBLIC_BASE_URL, AUTH_TOKEN)
-    caller = switchboard.register(Call(transport, from_=number, account_sid=ACCOUNT_SID, max_redirects=2))
-    caller.start()
-    for keys_ in ("1", "6222000017", "1", "1", "1"):
-        caller.press(keys_)
-    caller.silence()
-    return caller
-
-
-def li_na_answers_in_the_room(app: Flask, switchboard: Switchboard, caller: Call) -> tuple[Call, Any]:
-    """li_na goes ready, is matched with the caller and answers: both in the caller's room."""
-    hotline = services_of(app)
-    hotline.agents.choose("li_na", READY, hotline.clock.now())
-    hotline.jobs.match_agent(None, "li_na")
-    callbacks.jobs(app)
-    caller.continue_loop()
-    assert caller.state == "conference"
-    [leg] = agent_legs(switchboard, caller)
-    li_na = answer(app, switchboard, leg)
-    room = switchboard.conferences.find(f"call-{caller.call_sid}")
-    assert room is not None
-    return li_na, room
 
 
 def test_the_conversation_is_recorded_paused_for_a_card_number_and_listed_for_supervisors(
@@ -292,12 +250,11 @@ def test_the_conversation_is_recorded_paused_for_a_card_number_and_listed_for_su
 
 def test_a_department_that_does_not_record_is_not_recorded(
     app: Flask,
-    dial: Callable[..., Call],
-    run_jobs: Callable[[], None],
+    ringing: tuple[Call, OutboundCall],
     switchboard: Switchboard,
     redis_conn: redis.Redis,
 ) -> None:
-    call, leg = in_the_room(app, dial, run_jobs)
+    call, leg = ringing
     answer(app, switchboard, leg)
     room = switchboard.conferences.find(f"call-{call.call_sid}")
     assert room is not None and room.recordings == []

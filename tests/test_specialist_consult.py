@@ -9,8 +9,6 @@ not answer leaves the caller with the agent. Signed webhooks; the conference sta
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from pathlib import Path
-from typing import Any
 
 import pytest
 import redis
@@ -18,51 +16,40 @@ from flask import Flask
 
 from ivr import keys
 from ivr.callcenter.agents import ON_CALL, WRAP_UP
-from ivr.clock import FixedClock
 from standin.phone import Call
 from standin.rest import Switchboard
-from tests.conftest import hotline_app, hotline_variant, in_rooms
+from tests.rooms import Talking, consult_leg, consulting, talking_with_li_na
 from tests.test_agent_console import ClientApi, Session
 from tests.test_api import Api, token_for
 from tests.test_connecting import state_of
-from tests.test_connecting_room import answer, consult_leg, in_the_room
 
 LINE = "cross_border_refunds"
 NUMBER = "+862150001234"
 
 
 @pytest.fixture
-def app(
-    app_settings: dict[str, Any],
-    redis_conn: redis.Redis,
-    clock: FixedClock,
-    tmp_path: Path,
-    switchboard: Switchboard,
-) -> Iterator[Flask]:
-    yield from hotline_app(app_settings, clock, hotline_variant(tmp_path, in_rooms()), switchboard)
+def app(rooms_app: Flask) -> Flask:
+    """The hotline connecting through rooms, recording nothing."""
+    return rooms_app
 
 
+@pytest.fixture
 def talking(
     app: Flask, dial: Callable[..., Call], run_jobs: Callable[[], None], switchboard: Switchboard
-) -> tuple[Call, Call, Any]:
+) -> Talking:
     """A caller talking with li_na in their room; no other agent ready (the line is consulted)."""
-    call, leg = in_the_room(app, dial, run_jobs)
-    li_na = answer(app, switchboard, leg)
-    room = switchboard.conferences.find(f"call-{call.call_sid}")
-    assert room is not None
-    return call, li_na, room
+    return talking_with_li_na(app, dial, run_jobs, switchboard, also_ready=())
 
 
 def test_a_warm_transfer_to_a_specialist_line_from_the_console(
     app: Flask,
-    dial: Callable[..., Call],
-    run_jobs: Callable[[], None],
+    talking: Talking,
     redis_conn: redis.Redis,
     switchboard: Switchboard,
 ) -> None:
     """li_na holds the caller, talks with the cross-border refunds line, hands the caller to it."""
 
-    call, li_na, room = talking(app, dial, run_jobs, switchboard)
+    call, li_na, room = talking
     rooms = switchboard.conferences
     session = Session()
     legs: list[str] = []
@@ -103,21 +90,17 @@ def test_a_warm_transfer_to_a_specialist_line_from_the_console(
 
 def test_a_specialist_consultation_cancelled_brings_the_caller_back(
     app: Flask,
-    dial: Callable[..., Call],
-    run_jobs: Callable[[], None],
+    talking: Talking,
     redis_conn: redis.Redis,
     switchboard: Switchboard,
 ) -> None:
 
-    call, li_na, room = talking(app, dial, run_jobs, switchboard)
+    call, li_na, room = talking
+    leg, started = consulting(app, switchboard, call, {"line": LINE}, picks_up=True)
+    assert started["agent"] == f"line:{LINE}"
     api, token = Api(app), token_for(app, "agent", "li_na")
-    started = api.call("POST", "/api/agent/call/consult", token, json={"line": LINE})
-    assert started.status_code == 200 and started.get_json()["agent"] == f"line:{LINE}"
-    rooms = switchboard.conferences
-    leg = consult_leg(redis_conn, call)
-    rooms.deliver()
-    rooms.answered(leg)
     assert api.call("POST", "/api/agent/call/consult/cancel", token).status_code == 200
+    rooms = switchboard.conferences
     rooms.deliver()
     assert room.hears(call.call_sid, li_na.call_sid) and room.hears(li_na.call_sid, call.call_sid)
     assert not room.hears(leg, call.call_sid)  # the line has left
@@ -129,29 +112,25 @@ def test_a_specialist_consultation_cancelled_brings_the_caller_back(
 
 def test_a_specialist_line_that_does_not_answer_leaves_the_caller_with_the_agent(
     app: Flask,
-    dial: Callable[..., Call],
-    run_jobs: Callable[[], None],
+    talking: Talking,
     redis_conn: redis.Redis,
     switchboard: Switchboard,
 ) -> None:
 
-    call, li_na, room = talking(app, dial, run_jobs, switchboard)
-    api, token = Api(app), token_for(app, "agent", "li_na")
-    assert api.call("POST", "/api/agent/call/consult", token, json={"line": LINE}).status_code == 200
-    leg = consult_leg(redis_conn, call)
+    call, li_na, room = talking
+    leg, _ = consulting(app, switchboard, call, {"line": LINE}, picks_up=False)
     switchboard.conferences.not_answered(leg, "no-answer")
     switchboard.conferences.deliver()
     assert room.hears(call.call_sid, li_na.call_sid)  # back off hold, with li_na
     assert redis_conn.hget(keys.call(call.call_sid), "consult_agent") is None
     assert state_of(app, "li_na") == ON_CALL
-    refused = api.call("POST", "/api/agent/call/consult/complete", token)
+    refused = Api(app).call("POST", "/api/agent/call/consult/complete", token_for(app, "agent", "li_na"))
     assert refused.status_code == 409
 
 
 def test_only_a_line_of_the_hotline_file_can_be_consulted(
-    app: Flask, dial: Callable[..., Call], run_jobs: Callable[[], None], switchboard: Switchboard
+    app: Flask, talking: Talking, switchboard: Switchboard
 ) -> None:
-    talking(app, dial, run_jobs, switchboard)
     api, token = Api(app), token_for(app, "agent", "li_na")
     unknown = api.call("POST", "/api/agent/call/consult", token, json={"line": "my_cousin"})
     assert unknown.status_code == 400 and "no specialist line" in unknown.get_json()["error"]

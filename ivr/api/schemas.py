@@ -165,6 +165,9 @@ class ScreenPop(BaseModel):
     on_hold: bool = Field(default=False, description="the agent put the caller on hold (music)")
     consulting: str | None = Field(default=None, description="the agent being consulted, if any")
     consult_state: Literal["ringing", "talking"] | None = None
+    consulted_by: str | None = Field(
+        default=None, description="during a consultation, the agent who consults (and has the caller)"
+    )
     supervisor: str | None = Field(default=None, description="a supervisor on the call, if any")
     supervisor_mode: Literal["listen", "coach", "barge"] | None = None
     recording: Literal["in-progress", "paused", "completed", "absent", "failed"] | None = Field(

@@ -74,6 +74,8 @@ def screen_pop(conn: redis.Redis, record: CallRecord, now: datetime) -> dict[str
         "on_hold": record.get("on_hold") == "1",
         "consulting": record.get("consult_agent") or None,
         "consult_state": record.get("consult_state") or None,
+        # The agent who has the caller and consults: whom a consulted agent talks with.
+        "consulted_by": (record.get("agent") or None) if record.get("consult_agent") else None,
         "supervisor": record.get("supervisor") or None,
         "supervisor_mode": record.get("supervisor_mode") or None,
         "recording": record.get("recording_status") or None,

@@ -5,7 +5,8 @@ from __future__ import annotations
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
-from ivr.hotline.schema import WEEKDAYS, HotlineFile, Schedule
+from ivr.hotline.schema import HotlineFile
+from ivr.hotline.times import WEEKDAYS, Schedule
 from ivr.prompts import Language
 
 

@@ -18,7 +18,7 @@ import redis
 
 from ivr import keys
 from ivr.clock import business_day
-from ivr.hotline.schema import OutboundLimitSettings
+from ivr.hotline.outreach import OutboundLimitSettings
 from ivr.phones import mask_phone
 from ivr.redis_types import text_hash
 from ivr.scripts import Script

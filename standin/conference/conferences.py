@@ -1,42 +1,9 @@
-"""Twilio's conferences as the stand-in holds them: rooms, participants, who hears whom, events.
-
-A call joins a room with ``<Dial><Conference>name</Conference></Dial>`` (see
-``standin.interpreter``), or the REST API adds a participant (``POST
-/Conferences/{Sid or FriendlyName}/Participants.json``: Twilio dials ``To`` and puts whoever
-answers in the room). What the stand-in follows, from Twilio's documentation:
-
-- A room is created by its first participant and ``init`` until it starts; it starts
-  (``in-progress``) when two participants are connected and one of them has
-  ``startConferenceOnEnter`` (the default). Until then a participant hears the ``waitUrl``
-  (Twilio's own hold music by default, nothing for ``""``), requested with ``waitMethod`` (POST)
-  again each time its document ends; its TwiML may hold only Say, Play, Pause and Redirect
-  (error 13238), as may a ``holdUrl`` (GET by default) and an ``announceUrl``.
-- The first participant's conference settings (``statusCallback``, its events and method) are
-  the room's; later ones are ignored.
-- It ends (``completed``) when a participant with ``endConferenceOnExit`` leaves
-  (``participant-with-end-conference-on-exit-left``, or ``-kicked`` when removed through the
-  API), when the last participant leaves (``last-participant-left`` / ``-kicked``) or through
-  the API (``conference-ended-via-api``). Everyone still in it leaves: a call that joined by
-  TwiML goes on with its Dial's action (or the next verb), a participant the API dialled hangs up.
-- A participant can be muted (nobody hears them), held (they hear the ``holdUrl`` and nobody
-  hears them or is heard by them) and coaching (only ``CallSidToCoach`` hears them).
-- A room whose first participant asked ``record="record-from-start"`` is recorded from its
-  start; the Conference Recording resource pauses, resumes or stops it (``Twilio.CURRENT`` names
-  the running one), a paused stretch is left out of its duration, and its
-  ``recordingStatusCallback`` hears ``in-progress`` and ``completed`` (as asked) with
-  ``RecordingSid``, ``RecordingUrl``, ``RecordingDuration``; a completed recording can be deleted.
-- Status callbacks: ``conference-start``, ``conference-end``, ``participant-join``,
-  ``participant-leave`` (with ``ParticipantCallStatus``), ``participant-mute`` / ``-unmute``,
-  ``participant-hold`` / ``-unhold``, ``participant-modify`` (coaching), ``announcement-end``,
-  for the events the room asked for (``start end join leave mute hold modify announcement``),
-  each with ``ConferenceSid``, ``FriendlyName``, ``AccountSid``, ``SequenceNumber`` (counting
-  from 1 per room), ``Timestamp`` and ``StatusCallbackEvent``; a participant's event adds its
-  ``CallSid``, ``Muted``, ``Hold``, ``Coaching``, ``StartConferenceOnEnter``,
-  ``EndConferenceOnExit`` (and ``CallSidToCoach``, ``ParticipantLabel`` when set); the end
-  adds ``ReasonConferenceEnded``, ``Reason`` and ``CallSidEndingConference``.
+"""Every conference room of the stand-in and what happens in them: joining, leaving, ending,
+holding, muting, coaching, announcing, recording, and the outbox of what they still have to tell
+the app (``standin.conference`` tells Twilio's rules the rooms follow).
 
 Nothing here calls the app while it may be serving a request: what the REST API changes is put
-in an outbox (callbacks, hold music, a call going on after its Dial) and delivered at the next
+in the outbox (callbacks, hold music, a call going on after its Dial) and delivered at the next
 safe point: the next step of a stand-in call, an explicit ``deliver()``, or at once on a thread
 of its own in the live stand-in (``on_pending``).
 """
@@ -46,179 +13,23 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from email.utils import formatdate
-from typing import Any, Protocol
-from urllib.parse import urljoin
 
+from standin.conference.requests import fetch_audio, quietly, send
+from standin.conference.room import DEFAULT_WAIT_MUSIC, Conference, Participant, Recording, RoomSettings
 from standin.errors import CallbackError
-from standin.transport import Transport, TransportError
-from standin.twiml_check import TwiMLError, check_twiml
-from standin.webhook import Heard, answer_problem, heard_from, new_sid
+from standin.transport import Transport
+from standin.webhook import Heard, new_sid
 
-__all__ = [
-    "DEFAULT_WAIT_MUSIC",
-    "Conference",
-    "Recording",
-    "ConferenceCall",
-    "Conferences",
-    "Participant",
-    "RoomSettings",
-]
+__all__ = ["Conferences"]
 
-# What Twilio plays to a waiting participant when the <Conference> names no waitUrl.
-DEFAULT_WAIT_MUSIC = "http://twimlets.com/holdmusic?Bucket=com.twilio.music.classical"
-# The statusCallbackEvent words and the StatusCallbackEvent values each one asks for.
-EVENT_WORDS = {
-    "conference-start": "start", "conference-end": "end", "participant-join": "join",
-    "participant-leave": "leave", "participant-mute": "mute", "participant-unmute": "mute",
-    "participant-hold": "hold", "participant-unhold": "hold", "participant-modify": "modify",
-    "announcement-end": "announcement", "announcement-fail": "announcement",
-}  # fmt: skip
-PARTICIPANT_PROGRESS = ("initiated", "ringing", "answered", "completed")
-
-
-class ConferenceCall(Protocol):
-    """A call that joined a room through TwiML (a ``standin.phone.Call``)."""
-
-    call_sid: str
-    heard: list[Heard]
-
-    def conference_params(self) -> dict[str, str]:
-        """The parameters Twilio sends with a request about this call."""
-        ...
-
-    def leave_conference(self) -> None:
-        """The room let the call go: it goes on with its Dial's action, or the next verb."""
-        ...
-
-
-@dataclass
-class RoomSettings:
-    """A room's own settings, taken from its first participant."""
-
-    status_callback: str | None = None
-    status_callback_method: str = "POST"
-    status_callback_events: frozenset[str] = frozenset()
-    record: bool = False  # record="record-from-start": recorded from the moment it starts
-    recording_status_callback: str | None = None
-    recording_status_callback_method: str = "POST"
-    recording_status_callback_events: frozenset[str] = frozenset({"completed"})
-
-
-@dataclass
-class Recording:
-    """A room's recording: started with the room, paused and resumed, completed at its end."""
-
-    sid: str
-    conference_sid: str
-    account_sid: str
-    status: str = "in-progress"  # in-progress, paused, stopped, completed
-    started_at: float = 0.0
-    paused_at: float | None = None
-    paused_seconds: float = 0.0
-    duration: int = 0
-    deleted: bool = False
-    date_created: str = field(default_factory=lambda: formatdate(usegmt=True))
-
-    @property
-    def url(self) -> str:
-        return f"https://api.twilio.com/2010-04-01/Accounts/{self.account_sid}/Recordings/{self.sid}"
-
-
-@dataclass
-class Participant:
-    """One call in a room (or on its way to it)."""
-
-    call_sid: str
-    account_sid: str
-    conference_sid: str
-    label: str | None = None
-    muted: bool = False
-    hold: bool = False
-    coaching: bool = False
-    call_sid_to_coach: str | None = None
-    start_conference_on_enter: bool = True
-    end_conference_on_exit: bool = False
-    status: str = "connected"  # queued, connecting, ringing, connected, complete, failed
-    wait_url: str | None = None  # None: Twilio's music; "": silence
-    wait_method: str = "POST"
-    hold_url: str | None = None
-    hold_method: str = "GET"
-    call: ConferenceCall | None = None  # a call that joined by TwiML
-    # A participant the REST API dialled: its call's own record and progress callbacks.
-    from_: str = ""
-    to: str = ""
-    status_callback: str | None = None
-    status_callback_method: str = "POST"
-    status_callback_events: tuple[str, ...] = ()
-    heard: list[Heard] = field(default_factory=list)  # what it heard, when it has no call
-    date_created: str = field(default_factory=lambda: formatdate(usegmt=True))
-    music: tuple[str, str] | None = None  # the document its music goes on with (url, method)
-    on_left: Callable[[], None] | None = None  # a dialled leg hears that the room let it go
-    _progress: int = 0
-
-    @property
-    def in_room(self) -> bool:
-        return self.status == "connected"
-
-    def hear(self, items: list[Heard]) -> None:
-        """What the participant hears goes to its call's transcript (or its own)."""
-        (self.call.heard if self.call is not None else self.heard).extend(items)
-
-    def event_fields(self) -> dict[str, str]:
-        fields = {
-            "CallSid": self.call_sid,
-            "Muted": _flag(self.muted),
-            "Hold": _flag(self.hold),
-            "Coaching": _flag(self.coaching),
-            "StartConferenceOnEnter": _flag(self.start_conference_on_enter),
-            "EndConferenceOnExit": _flag(self.end_conference_on_exit),
-        }
-        if self.coaching and self.call_sid_to_coach:
-            fields["CallSidToCoach"] = self.call_sid_to_coach
-        if self.label:
-            fields["ParticipantLabel"] = self.label
-        return fields
-
-
-@dataclass
-class Conference:
-    """A room: its participants (joined or on their way), its settings and what it sent."""
-
-    sid: str
-    account_sid: str
-    friendly_name: str
-    settings: RoomSettings
-    transport: Transport | None
-    status: str = "init"  # init, in-progress, completed
-    participants: dict[str, Participant] = field(default_factory=dict)
-    reason_conference_ended: str | None = None
-    call_sid_ending_conference: str | None = None
-    date_created: str = field(default_factory=lambda: formatdate(usegmt=True))
-    date_updated: str = field(default_factory=lambda: formatdate(usegmt=True))
-    sent: list[dict[str, str]] = field(default_factory=list)  # the status callbacks sent
-    recordings: list[Recording] = field(default_factory=list)
-    _sequence: int = 0
-
-    def connected(self) -> list[Participant]:
-        return [p for p in self.participants.values() if p.in_room]
-
-    def participant(self, call_sid_or_label: str) -> Participant | None:
-        """A participant by its CallSid, or by its label (as the REST API allows)."""
-        found = self.participants.get(call_sid_or_label)
-        if found is None:
-            found = next((p for p in self.participants.values() if p.label == call_sid_or_label), None)
-        return found
-
-    def hears(self, listener: str, speaker: str) -> bool:
-        """Whether the participant ``listener`` hears ``speaker`` (CallSids or labels) now."""
-        heard, talking = self.participant(listener), self.participant(speaker)
-        if heard is None or talking is None or heard is talking or self.status != "in-progress":
-            return False
-        if not (heard.in_room and talking.in_room) or heard.hold or talking.hold or talking.muted:
-            return False
-        return not talking.coaching or talking.call_sid_to_coach == heard.call_sid
+_REASONS = {
+    "conference-ended-via-api": "Conference ended via API",
+    "participant-with-end-conference-on-exit-left": "Participant with endConferenceOnExit left",
+    "participant-with-end-conference-on-exit-kicked": "Participant with endConferenceOnExit was kicked",
+    "last-participant-left": "Last participant left the conference",
+    "last-participant-kicked": "Last participant was kicked",
+}
 
 
 class Conferences:
@@ -383,7 +194,7 @@ class Conferences:
                 self._progress(participant, "completed", call_status)
             self._event(room, "participant-leave", participant, ParticipantCallStatus=call_status)
             if kicked and participant.call is not None:
-                self._outbox.append(_quietly(participant.call.leave_conference))
+                self._outbox.append(quietly(participant.call.leave_conference))
             elif kicked and participant.on_left is not None:
                 participant.on_left()
             if room.status == "completed":
@@ -493,19 +304,9 @@ class Conferences:
         url = settings.recording_status_callback
         if not url or event not in settings.recording_status_callback_events:
             return
-        params = {
-            "AccountSid": room.account_sid,
-            "ConferenceSid": room.sid,
-            "RecordingSid": recording.sid,
-            "RecordingUrl": recording.url,
-            "RecordingStatus": event,
-            "RecordingDuration": str(recording.duration) if event == "completed" else "0",
-            "RecordingChannels": "1",
-            "RecordingStartTime": recording.date_created,
-            "RecordingSource": "DialConference",
-        }
+        params = recording.status_params(event)
         method, transport = settings.recording_status_callback_method, room.transport
-        self._outbox.append(lambda: _send(transport, method, url, params))
+        self._outbox.append(lambda: send(transport, method, url, params))
 
     # -- music, for a call's hold loop --------------------------------------------------------
 
@@ -570,7 +371,7 @@ class Conferences:
             participant.status = "complete"
             if participant.call is not None:
                 self._event(room, "participant-leave", participant, ParticipantCallStatus="in-progress")
-                self._outbox.append(_quietly(participant.call.leave_conference))
+                self._outbox.append(quietly(participant.call.leave_conference))
             else:
                 self._call_status(participant, "completed")
                 self._progress(participant, "completed", "completed")
@@ -590,49 +391,21 @@ class Conferences:
     ) -> None:
         if self.on_change is not None:  # every move in a room is one of its events, sent or not
             self.on_change(room)
-        settings = room.settings
-        if not settings.status_callback or EVENT_WORDS[name] not in settings.status_callback_events:
+        params, url = room.status_params(name, participant, **extra), room.settings.status_callback
+        if params is None or url is None:  # the room did not ask for this event
             return
-        room._sequence += 1
-        params = {
-            "AccountSid": room.account_sid,
-            "ConferenceSid": room.sid,
-            "FriendlyName": room.friendly_name,
-            "StatusCallbackEvent": name,
-            "SequenceNumber": str(room._sequence),
-            "Timestamp": formatdate(usegmt=True),
-            **(participant.event_fields() if participant is not None else {}),
-            **extra,
-        }
-        room.sent.append(params)
-        url, method, transport = settings.status_callback, settings.status_callback_method, room.transport
-        self._outbox.append(lambda: _send(transport, method, url, params))
+        method, transport = room.settings.status_callback_method, room.transport
+        self._outbox.append(lambda: send(transport, method, url, params))
 
     def _progress(self, participant: Participant, event: str, status: str) -> None:
         """A dialled participant's own call progress callback (StatusCallback), if asked."""
-        if participant.call is not None or not participant.status_callback:
+        params, url = participant.progress_params(event, status), participant.status_callback
+        if params is None or url is None:
             return
-        if event not in participant.status_callback_events:
-            return
-        params = {
-            "AccountSid": participant.account_sid,
-            "ApiVersion": "2010-04-01",
-            "CallSid": participant.call_sid,
-            "CallStatus": status,
-            "Direction": "outbound-api",
-            "From": participant.from_,
-            "To": participant.to,
-            "CallbackSource": "call-progress-events",
-            "SequenceNumber": str(participant._progress),
-            "Timestamp": formatdate(usegmt=True),
-        }
-        if event == "completed":
-            params["CallDuration"] = "0"
-        participant._progress += 1
         room = self._rooms.get(participant.conference_sid)
         transport = room.transport if room is not None else self.transport
-        url, method = participant.status_callback, participant.status_callback_method
-        self._outbox.append(lambda: _send(transport, method, url, params))
+        method = participant.status_callback_method
+        self._outbox.append(lambda: send(transport, method, url, params))
 
     def _call_status(self, participant: Participant, status: str) -> None:
         if participant.call is None and self.on_call_status is not None:
@@ -682,73 +455,11 @@ class Conferences:
         self, room: Conference, participant: Participant, url: str, method: str, *, follow: bool = True
     ) -> str | None:
         """Fetch a wait, hold or announce document and let the participant hear it."""
-        transport = room.transport
-        if transport is None:
-            return f"{method} {url}: the stand-in has no transport to reach the app"
-        params = (
-            participant.call.conference_params()
-            if participant.call is not None
-            else {"AccountSid": participant.account_sid, "CallSid": participant.call_sid}
-        )
-        params = {**params, "ConferenceSid": room.sid, "FriendlyName": room.friendly_name}
-        try:
-            answer = transport.request(method, url, params)
-        except TransportError as exc:
-            return f"{method} {url}: the app could not be reached: {exc}"
-        problem = answer_problem(answer, twiml=True)
+        problem, heard, next_music = fetch_audio(room, participant, url, method)
         if problem:
-            return f"{method} {url}: {problem}"
-        try:
-            root = check_twiml(answer.body, conference_audio=True)
-        except TwiMLError as exc:
-            return f"{method} {url}: invalid TwiML (error 13238): {exc}"
-        heard: list[Heard] = []
-        next_music = (url, method)
-        for verb in root:
-            if verb.tag == "Redirect":
-                next_music = (urljoin(url, (verb.text or "").strip()), verb.get("method", "POST"))
-                break
-            heard.extend(heard_from(verb))
+            return problem
         with self._lock:
             participant.hear(heard)
             if follow:
                 participant.music = next_music
         return None
-
-
-_REASONS = {
-    "conference-ended-via-api": "Conference ended via API",
-    "participant-with-end-conference-on-exit-left": "Participant with endConferenceOnExit left",
-    "participant-with-end-conference-on-exit-kicked": "Participant with endConferenceOnExit was kicked",
-    "last-participant-left": "Last participant left the conference",
-    "last-participant-kicked": "Last participant was kicked",
-}
-
-
-def _flag(value: bool) -> str:
-    return "true" if value else "false"
-
-
-def _send(transport: Transport | None, method: str, url: str, params: dict[str, str]) -> str | None:
-    """Send one callback whose answer Twilio ignores; say what went wrong, if anything."""
-    if transport is None:
-        return f"{method} {url}: the stand-in has no transport to reach the app"
-    try:
-        answer = transport.request(method, url, params)
-    except TransportError as exc:
-        return f"{method} {url}: the app could not be reached: {exc}"
-    problem = answer_problem(answer, twiml=False)
-    return f"{method} {url}: {problem}" if problem else None
-
-
-def _quietly(action: Callable[[], Any]) -> Callable[[], str | None]:
-    """An outbox entry that runs a call's next step; its own errors are the call's to report."""
-
-    def run() -> str | None:
-        try:
-            action()
-        except Exception as exc:  # the call records an application error on itself
-            return f"a call going on after its conference: {exc}"
-        return None
-
-    return run
