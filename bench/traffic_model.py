@@ -304,13 +304,24 @@ def _announcement_figures(on_the_line: list[CallerLog]) -> dict[str, Any]:
     }
 
 
+def wilson_interval(held: int, heard: int, z: float = 1.96) -> tuple[float, float]:
+    """The Wilson score interval of a share `held` / `heard` (95 % for z = 1.96): how far a form's
+    coverage over a few dozen callers may be from its true value; (0, 1) for none heard."""
+    if heard <= 0:
+        return 0.0, 1.0
+    share = held / heard
+    middle = (share + z * z / (2 * heard)) / (1 + z * z / heard)
+    reach = z * math.sqrt(share * (1 - share) / heard + z * z / (4 * heard * heard)) / (1 + z * z / heard)
+    return max(middle - reach, 0.0), min(middle + reach, 1.0)
+
+
 def words_table(reports: list[Report]) -> str:
     """What callers heard and what they then waited, per form of words, pooled over `reports`.
 
     Per form: callers who heard it first and waited on the line to be answered, the share whose
-    wait it held, how many waits ended before its low end or after its high end, and the mean
-    absolute error from its middle; then every range ("between", "about", "up to") together,
-    all forms, and each form by the caller's language.
+    wait it held (with its 95 % Wilson interval), how many waits ended before its low end or
+    after its high end, and the mean absolute error from its middle; then every range
+    ("between", "about", "up to") together, all forms, and each form by the caller's language.
     """
     forms: dict[str, FormTally] = {}
     by_language: dict[tuple[str, str], FormTally] = {}
@@ -322,10 +333,14 @@ def words_table(reports: list[Report]) -> str:
 
     def row(label: str, t: FormTally) -> str:
         held = f"{t.held / t.heard * 100:.1f} %" if t.heard else "-"
+        low, high = wilson_interval(t.held, t.heard)
+        interval = f"{low * 100:.0f}-{high * 100:.0f} %" if t.heard else "-"
         error = f"{t.error_sum / t.heard:.1f} s" if t.heard else "-"
-        return f"{label:<36}{t.heard:>7}{t.held:>7}{held:>9}{t.below:>7}{t.above:>7}{error:>10}"
+        counts = f"{t.heard:>7}{t.held:>7}{held:>9}{interval:>11}{t.below:>7}{t.above:>7}{error:>10}"
+        return f"{label:<36}{counts}"
 
-    lines = [f"{'form of words':<36}{'heard':>7}{'held':>7}{'share':>9}{'below':>7}{'above':>7}{'error':>10}"]
+    names = f"{'heard':>7}{'held':>7}{'share':>9}{'95 % CI':>11}{'below':>7}{'above':>7}{'error':>10}"
+    lines = [f"{'form of words':<36}{names}"]
     lines += [row(words, forms[kind]) for kind, words in FORMS_OF_WORDS.items() if kind in forms]
     ranges = sum((forms[k] for k in ("range", "about", "up_to") if k in forms), FormTally())
     lines.append(row("a range (all three)", ranges))

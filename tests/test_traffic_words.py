@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bench.traffic_model import ABANDONED, SERVED, CallerLog, FormTally, Report, words_table
+from bench.traffic_model import ABANDONED, SERVED, CallerLog, FormTally, Report, wilson_interval, words_table
 
 
 def _caller(
@@ -37,6 +37,15 @@ def test_the_words_table_pools_days() -> None:
     lines = words_table([one, two]).splitlines()
     between = next(line for line in lines if line.startswith('"between L and H minutes"'))
     # heard 2, held 1 (50 %), none below, one above, 30 and 170 s from the middle: 100 s
-    assert between.split()[-8:] == ["2", "1", "50.0", "%", "0", "1", "100.0", "s"]
+    assert between.split()[-10:] == ["2", "1", "50.0", "%", "9-91", "%", "0", "1", "100.0", "s"]
     assert any(line.startswith("all") for line in lines)
     assert any(line.strip().startswith('zh-CN: "between L and H minutes"') for line in lines)
+
+
+def test_the_interval_is_wilsons() -> None:
+    """81 of 100: Wilson's 95 % interval is 72.2-87.5 % (by hand: centre 0.7984, half-width
+    0.0763); none heard says nothing; all held stays below 1."""
+    low, high = wilson_interval(81, 100)
+    assert abs(low - 0.7221) < 5e-4 and abs(high - 0.8747) < 5e-4
+    assert wilson_interval(0, 0) == (0.0, 1.0)
+    assert wilson_interval(5, 5)[1] == 1.0 and wilson_interval(5, 5)[0] > 0.5
