@@ -5,8 +5,8 @@ can hear (whole minutes under ten, then fives, then tens), the words whose chanc
 wait's gamma law is nearest COVERAGE; among words about as likely, the one whose middle is
 nearest the median wait (centred on the mean, "up to" held 83.8% of known gamma laws on
 average, its middle pulled up to the mean; 81.6% now). Its cost is a handful of CDF evaluations
-and one quantile (the median, two or three Halley steps): one CDF per figure on the grid around
-the mean (Wilson-Hilferty's normal from shape 10 on, `gamma.cdf_for_words`),
+(the median is Wilson-Hilferty's from shape 1 on, a quantile below): one CDF per figure on the
+grid around the mean (Wilson-Hilferty's normal from shape 10 on, `gamma.cdf_for_words`),
 and the pairs of figures are searched in a window around the median once a range fits.
 """
 
@@ -80,7 +80,9 @@ def spoken_for(mean: float, sd: float, patience: float | None = None) -> Spoken:
         return Spoken("up_to", high=max(_round_minutes(mean), 2))
     # The middle of what is said is what a caller takes away: the words whose middle is nearest
     # the median (which the absolute error from that middle is least around) win among equals.
-    centre = gamma.quantile(0.5, shape, scale)
+    # Wilson-Hilferty's median from shape 1 on (within 1.3% there, less above: a tie-break needs
+    # no more), the quantile's Newton steps below.
+    centre = shape * scale * (1 - 1 / (9 * shape)) ** 3 if shape >= 1 else gamma.quantile(0.5, shape, scale)
     cdf_cache: dict[float, float] = {}
 
     def cdf(seconds: float) -> float:
