@@ -4,7 +4,7 @@
 can hear (whole minutes under ten, then fives, then tens), the words whose chance under the
 wait's gamma law is nearest COVERAGE; among words about as likely, the one whose middle is
 nearest the median wait (centred on the mean, "up to" held 83.8% of known gamma laws on
-average, its middle pulled up to the mean; 81.6% now). Its cost is a handful of CDF evaluations
+average, its middle pulled up to the mean; 81.7% now). Its cost is a handful of CDF evaluations
 (the median is Wilson-Hilferty's from shape 1 on, a quantile below): one CDF per figure on the
 grid around the mean (Wilson-Hilferty's normal from shape 10 on, `gamma.cdf_for_words`),
 and the pairs of figures are searched in a window around the median once a range fits.
