@@ -26,7 +26,7 @@ ROUNDING_STEPS = ((10, 1), (30, 5), (math.inf, 10))
 SOON_SHARE = 0.8
 # Spoken words whose chance is this close to COVERAGE are all taken as right; the best centred wins.
 # At 0.03 the error from the middle in the simulated hour was 55.6 s (seeds 1-5) and 49.9 s
-# (6-10), at 0.04 54.7 s and 49.1 s, from the same estimates.
+# (6-10), at 0.04 54.7 s and 49.2 s, from the same estimates.
 SPOKEN_TOLERANCE = 0.04
 # Figures on the rounding grid weighed for the spoken range, at most (each one CDF evaluation).
 MAX_SPOKEN_FIGURES = 40
