@@ -94,6 +94,11 @@ class Script:
         if isinstance(client, Pipeline):
             raise TypeError("on a pipeline, use Script.queue (its reply comes with the pipeline's)")
         script_keys, script_args = self.bind(values)
+        return self.run(client, script_keys, script_args)
+
+    def run(self, client: redis.Redis, script_keys: Sequence[Any], script_args: Sequence[Any]) -> Any:
+        """Run the script now with KEYS and ARGV as `bind` lays them out (a caller that keeps
+        them between calls skips the binding); its reply."""
         try:
             return client.evalsha(self.sha, len(script_keys), *script_keys, *script_args)
         except NoScriptError:

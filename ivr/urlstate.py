@@ -111,6 +111,7 @@ class LoopState(UrlState):
     peak_said: bool = arg("k", False)  # the peak-hour message was said
     hint_said: bool = arg("h", False)  # the caller knows keys work on hold
     outage_since: int = arg("g", 0)  # first turn that could not reach Redis (0: none)
+    department: str = arg("d", "", length=40)  # the queue the last turn found the caller in
 
 
 # Back in the hold loop in the middle of a call (from the callback flow, a missed agent, a

@@ -68,7 +68,7 @@ def test_a_hold_turn_is_one_gather_with_the_music_then_the_next_turn(dial: Calla
     assert gather.get("action", "").startswith(f"{PUBLIC_BASE_URL}/voice/callback/offer?p=1&t=")
     assert (gather.get("numDigits"), gather.get("input"), gather.get("finishOnKey")) == ("1", "dtmf", "")
     assert [verb.tag for verb in gather][-1] == "Play"  # the music last: keys heard all through it
-    assert "/voice/hold?p=1&t=" in (root[1].text or "") and (root[1].text or "").endswith("&h=1")
+    assert "/voice/hold?p=1&t=" in (root[1].text or "") and (root[1].text or "").endswith("&h=1&d=payments")
 
 
 def test_early_in_the_queue_a_key_during_the_music_gets_a_callback_keeping_the_place(

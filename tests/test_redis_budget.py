@@ -361,6 +361,9 @@ def test_every_menu_and_hold_request_of_a_whole_call_makes_at_most_two_round_tri
     call = whole_call(dial, run_jobs)
     assert [r.route for r in meter.requests] == WHOLE_CALL_PATHS
     assert over_budget(meter.requests) == []
+    # The first hold turn reads the record, then its queue; each turn after it, whose URL names
+    # the queue, reads both in one script.
+    assert [r.round_trips for r in meter.requests if r.route == "/voice/hold"] == [2, 1, 1]
     assert [r for r in meter.requests if r.jobs] == []
     assert unbounded(meter.requests) == {}
     record = redis_conn.hgetall(keys.call(call.call_sid))
@@ -440,19 +443,9 @@ def test_a_cold_start_pays_only_script_loads_in_the_handshake_and_rqs_version_pr
     assert over_budget(warm) == []
 
 
-def test_scripts_flushed_under_live_connections_cost_one_turn_ridden_out(
-    app: Flask,
-    dial: Callable[..., Call],
-    run_jobs: Callable[[], None],
-    redis_conn: redis.Redis,
-) -> None:
-    """SCRIPT FLUSH while the app's connections stay up: the caller on hold never notices.
-
-    The first hold turn whose pipeline meets NOSCRIPT is answered like a turn during a failover
-    (the music, and the turn again, its URL marking since when: no apology, no overflow); the
-    connection that met it loads every script again before its next command, and the turn after
-    it reaches Redis again (its URL drops the mark).
-    """
+def _flushed_on_hold(dial: Callable[..., Call], redis_conn: redis.Redis) -> tuple[Call, int, list[str]]:
+    """A caller on hold, the scripts flushed under the app's live connections, three documents
+    of the loop after it: (the call, its mark before them, the hold turns requested)."""
     call = dial()
     call.press("2")
     call.press(DEMO_ACCOUNT)
@@ -464,11 +457,41 @@ def test_scripts_flushed_under_live_connections_cost_one_turn_ridden_out(
     mark, sent = call.mark(), len(call.request_paths())
     call.continue_loop(documents=3)
     assert call.on_hold
+    return call, mark, [path for path in call.request_paths()[sent:] if path.startswith("/voice/hold")]
+
+
+def test_scripts_flushed_under_live_connections_cost_a_pipelined_turn_one_turn_ridden_out(
+    app: Flask, dial: Callable[..., Call], redis_conn: redis.Redis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SCRIPT FLUSH while the app's connections stay up: the caller on hold never notices.
+
+    A hold turn read in two round trips (the first turn's way, forced here for every turn) whose
+    pipeline meets NOSCRIPT is answered like a turn during a failover (the music, and the turn
+    again, its URL marking since when: no apology, no overflow); the connection that met it
+    loads every script again before its next command, and the turn after it reaches Redis again
+    (its URL drops the mark).
+    """
+    import ivr.voice.waiting as waiting
+
+    monkeypatch.setattr(waiting, "turn_wait", lambda *args: (None, None))
+    call, mark, turns = _flushed_on_hold(dial, redis_conn)
     lang = services_of(app).config.languages["en-US"]
     assert lang.text("overflow_apology") not in call.heard_text(mark)
-    turns = [path for path in call.request_paths()[sent:] if path.startswith("/voice/hold")]
     ridden_out = [turn for turn in turns if "g=" in turn]
     assert len(ridden_out) == 1 and "g=" not in turns[-1]  # once, then Redis as usual
+    assert redis_conn.script_exists(JOIN.sha) == [True]
+
+
+def test_scripts_flushed_under_live_connections_cost_a_one_trip_turn_nothing(
+    app: Flask, dial: Callable[..., Call], redis_conn: redis.Redis
+) -> None:
+    """A hold turn after the first runs its one script on the client (`turn_wait`): NOSCRIPT
+    has it load the script and run it again within the turn (the connection loads every script
+    again before its next command), so no turn is ridden out and the caller hears the loop."""
+    call, mark, turns = _flushed_on_hold(dial, redis_conn)
+    lang = services_of(app).config.languages["en-US"]
+    assert lang.text("overflow_apology") not in call.heard_text(mark)
+    assert turns and all("&d=" in turn and "g=" not in turn for turn in turns)
     assert redis_conn.script_exists(JOIN.sha) == [True]
 
 
@@ -503,5 +526,7 @@ def test_the_supervisor_statistics_cost_the_same_with_two_thousand_callers_waiti
     assert quiet_waiting == {d: few[d] for d in hotline.config.file.departments}
     assert crowded_waiting == dict(many) and sum(many.values()) > 1_000
     assert (crowded.data, crowded.jobs, crowded.commands) == (quiet.data, quiet.jobs, quiet.commands)
+    # The token, the counters, the agents (two), and every department's live state in one pipeline.
+    assert crowded.data == 5
     # Besides the webhooks' commands: SMEMBERS of the agents (as many as the hotline file has).
     assert set(crowded.commands) - BOUNDED_COMMANDS == {"smembers"}

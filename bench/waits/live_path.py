@@ -186,7 +186,7 @@ class LiveFeed:
         }
         stats = [values.get(f, c.offered.get(int(f.split(":")[1]), 0) if f.startswith("offered:") else None)
                  for f in reads.stat_fields]  # fmt: skip
-        longest = [(f"CA{i}", float(_ms(t))) for i, t in enumerate(since[:64])]
+        longest = [float(_ms(t)) for t in since[:64]]  # the arrivals of the longest waiting
         summary = self.summaries[q]
         replies: list[Any] = [staffed, above, ready, stats, summary, len(since), longest, recent]
         for other in reads.others:

@@ -26,6 +26,7 @@ SAMPLE_OK = "/ivr/fees"
 FLOOR_OK = "<Play>"
 STATS_OK = '"queues"'
 P99_LIMIT_MS = 100.0
+SIGNED_APP = "bench.web.peers:create_signed()"  # gunicorn calls the factory: it reads the env
 
 
 @dataclass(frozen=True)
@@ -54,6 +55,9 @@ def rows_for(sets: list[data.DataSet]) -> list[Row]:
     rows = [
         Row("static TwiML (floor)", "", "floor", "floor", FLOOR_OK, "floor"),
         Row("sample-style menu (no signature, no Redis)", "", "sample", "sample", SAMPLE_OK, "sample"),
+        # The hotline's own hold turns (middle of the largest queue) to the least signed,
+        # Redis-backed hold turn (bench/web/peers.py), on the same data.
+        Row("signed hold turn (peer)", signed_set(sets).name, "signed", "middle", HOLD_OK, "signed"),
     ]
     for s in sets:
         layout = "spread" if s.spread else "one"
@@ -64,19 +68,24 @@ def rows_for(sets: list[data.DataSet]) -> list[Row]:
     return rows
 
 
+def signed_set(sets: list[data.DataSet]) -> data.DataSet:
+    """The data set the signed peer answers on: the largest in one department."""
+    return max((s for s in sets if not s.spread), key=lambda s: s.waiting)
+
+
 def build(row: Row, filled: dict[str, data.Filled]) -> list[data.Request]:
     """The requests of a row, signed now."""
     if row.make == "floor":
         return [data.floor_request()]
     if row.make == "sample":
         return [data.sample_menu("2")]
-    f = filled[row.server]
+    f = filled[row.waiting]
     if row.make == "menu":
         return [data.menu_step(sid) for sid in f.menu]
     if row.make == "stats":
         return [data.supervisor_queues(f.token)]
     now = time.time()
-    return [data.hold_turn(sid, pos, now) for sid, pos in f.at(row.make, 32)]
+    return [data.hold_turn(sid, pos, now, dept) for sid, pos, dept in f.at(row.make, 32)]
 
 
 def median(values: list[float]) -> float:
@@ -157,7 +166,7 @@ def capacity(server: WebServer, filled: data.Filled, seconds: float, limit: int,
         step = max(len(everyone) // n, 1)
         chosen = everyone[::step][:n]
         now = time.time()
-        requests = [data.hold_turn(sid, pos, now) for sid, pos in chosen]
+        requests = [data.hold_turn(sid, pos, now, dept) for sid, pos, dept in chosen]
         cpu0 = server.cpu()
         res = open_loop(server.port, requests, data.HOLD_CADENCE_SECONDS, seconds, HOLD_OK)
         busy = (server.cpu() - cpu0) / (seconds + 3)
@@ -266,6 +275,10 @@ def main(argv: list[str] | None = None) -> int:
         by_name: dict[str, WebServer] = {}
         for name, app in peers.items():
             by_name[name] = WebServer(name, port, base_env, opts.server_core, work, app)
+            port += 1
+        if not opts.capacity_only:
+            env = {**base_env, **data.app_env(f"{embedded.url}?db={signed_set(sets).db}", hotline_file, work)}
+            by_name["signed"] = WebServer("signed", port, env, opts.server_core, work, SIGNED_APP)
             port += 1
         for s in sets:
             env = {**base_env, **data.app_env(f"{embedded.url}?db={s.db}", hotline_file, work)}

@@ -68,21 +68,22 @@ class Filled:
     bytes_per_caller: float = 0.0
     seconds: float = 0.0
 
-    def callers(self) -> list[tuple[str, int]]:
-        """Every waiting caller with their position, round-robin over the departments."""
-        rows = [[(sid, i + 1) for i, sid in enumerate(sids)] for sids in self.queued.values()]
-        out: list[tuple[str, int]] = []
+    def callers(self) -> list[tuple[str, int, str]]:
+        """Every waiting caller with their position and department, round-robin over the departments."""
+        rows = [[(sid, i + 1, d) for i, sid in enumerate(sids)] for d, sids in self.queued.items()]
+        out: list[tuple[str, int, str]] = []
         for i in range(max((len(r) for r in rows), default=0)):
             out += [row[i] for row in rows if i < len(row)]
         return out
 
-    def at(self, where: str, count: int) -> list[tuple[str, int]]:
-        """`count` callers at the head, middle or tail of the largest queue, with their positions."""
-        sids = max(self.queued.values(), key=len)
+    def at(self, where: str, count: int) -> list[tuple[str, int, str]]:
+        """`count` callers at the head, middle or tail of the largest queue, with their positions
+        and department."""
+        department, sids = max(self.queued.items(), key=lambda item: len(item[1]))
         n = len(sids)
         count = min(count, n)
         start = {"head": 0, "middle": max(n // 2 - count // 2, 0), "tail": n - count}[where]
-        return [(sids[i], i + 1) for i in range(start, start + count)]
+        return [(sids[i], i + 1, department) for i in range(start, start + count)]
 
 
 def bench_hotline_file(work: Path) -> Path:
@@ -226,9 +227,15 @@ def _caller_number(sid: str) -> str:
     return f"+86139{int(sid[4:], 16) % 10**8:08d}"
 
 
-def hold_turn(sid: str, position: int, now: float) -> Request:
-    """A hold turn as the loop asks for it a minute after the last: position and wait said again."""
-    state = LoopState(position=position, announced_at=int(now) - HOLD_CADENCE_SECONDS - 1, hint_said=True)
+def hold_turn(sid: str, position: int, now: float, department: str) -> Request:
+    """A hold turn as the loop asks for it a minute after the last: position and wait said again
+    (the URL names the caller's queue, as every turn's after the first does)."""
+    state = LoopState(
+        position=position,
+        announced_at=int(now) - HOLD_CADENCE_SECONDS - 1,
+        hint_said=True,
+        department=department,
+    )
     url = routes.url(PUBLIC_BASE_URL, "hold", state)
     params = call_params(
         account_sid=ACCOUNT_SID,

@@ -1,4 +1,4 @@
-"""The two apps the hotline is measured beside, served by the same gunicorn settings.
+"""The apps the hotline is measured beside, served by the same gunicorn settings.
 
 `floor`: a Flask app answering every POST with one static TwiML document (a hold turn's shape:
 Say, Play, Redirect), rendered once at start. Nothing a webhook can do costs less; it is the floor.
@@ -8,12 +8,28 @@ copied): a welcome `Gather` and a menu that branches on `Digits`, each document 
 twilio's `VoiceResponse` on every request, no signature check and no Redis. It is what the
 hotline's menu step is compared with: the same kind of work without what the hotline adds
 (the signature check, the call's record and its write in Redis, prompts in two languages).
+
+`signed`: the least a signed, Redis-backed hold turn can cost on this stack, answering the
+hotline's own hold-turn requests on the same data: Flask, twilio's `RequestValidator.validate`
+as its documentation shows it, one EVALSHA (redis-py's `register_script`, hiredis) that reads
+the caller's status and place in the queue the turn's URL names, and a hold turn's document
+built with `VoiceResponse` (the place said, the music, in the key Gather, then the next turn).
+No wait estimate, no outage handling, no logs or metrics: what the hotline's hold turn adds
+beyond it is the price of those.
 """
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
+import redis
 from flask import Flask, Response, request, url_for
+from twilio.request_validator import RequestValidator
 from twilio.twiml.voice_response import VoiceResponse
+
+from ivr import keys
+from ivr.hotline.loader import load_hotline
 
 HOLD_MUSIC = "https://hotline.example.com/audio/hold.mp3"
 
@@ -89,6 +105,62 @@ def create_sample() -> Flask:
         if request.form.get("Digits") == "1":
             resp.say("Cross-border fees depend on the region and are shown before you confirm.")
         resp.redirect(url_for("welcome"))
+        return _xml(resp)
+
+    return app
+
+
+# The caller's place, if they are waiting (the status on their record): the hotline's queue
+# layout (ivr/callcenter/queues.py), read in one script.
+_PLACE_LUA = """
+if redis.call('HGET', KEYS[1], 'status') ~= 'queued' then return 0 end
+local entry = redis.call('HGET', KEYS[2], ARGV[1])
+if not entry then return 0 end
+local score = string.match(entry, '|(.*)$')
+local ahead = 0
+for i = 3, #KEYS do ahead = ahead + redis.call('ZCOUNT', KEYS[i], '-inf', '(' .. score) end
+return ahead + 1
+"""
+
+
+def create_signed(
+    redis_url: str | None = None,
+    auth_token: str | None = None,
+    public_base_url: str | None = None,
+    hotline_config: str | None = None,
+) -> Flask:
+    """The signed, Redis-backed hold turn (each argument defaults to the hotline's variable:
+    REDIS_URL, TWILIO_AUTH_TOKEN, PUBLIC_BASE_URL, HOTLINE_CONFIG)."""
+    app = Flask("signed")
+    base = public_base_url or os.environ["PUBLIC_BASE_URL"]
+    validator = RequestValidator(auth_token or os.environ["TWILIO_AUTH_TOKEN"])
+    conn = redis.Redis.from_url(redis_url or os.environ["REDIS_URL"], decode_responses=True)
+    place = conn.register_script(_PLACE_LUA)
+    locales = load_hotline(Path(hotline_config or os.environ["HOTLINE_CONFIG"])).locales
+
+    @app.route("/", methods=["GET"])
+    def home() -> str:
+        return "signed hold turn"
+
+    @app.post("/voice/hold")
+    def hold() -> Response:
+        query = request.query_string.decode()
+        url = f"{base}{request.path}" + (f"?{query}" if query else "")
+        if not validator.validate(url, request.form, request.headers.get("X-Twilio-Signature", "")):
+            return Response("invalid Twilio signature\n", status=403, mimetype="text/plain")
+        sid, department = request.form.get("CallSid", ""), request.args.get("d", "")
+        lanes = [keys.queue(department, locale) for locale in locales]
+        position = int(place(keys=[keys.call(sid), keys.queue_waiting(department), *lanes], args=[sid]))
+        resp = VoiceResponse()
+        if position == 0:
+            resp.say("Please hold.", voice="Polly.Joanna", language="en-US")
+            return _xml(resp)
+        gather = resp.gather(
+            num_digits=1, action=f"{base}/voice/callback/offer?{query}", timeout=1, finish_on_key=""
+        )
+        gather.say(f"There are {position - 1} callers ahead of you.", voice="Polly.Joanna", language="en-US")
+        gather.play(HOLD_MUSIC)
+        resp.redirect(url)
         return _xml(resp)
 
     return app

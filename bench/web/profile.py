@@ -14,10 +14,12 @@ from __future__ import annotations
 import argparse
 import cProfile
 import io
+import os
 import pstats
 import shutil
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -26,10 +28,12 @@ from typing import Any
 from werkzeug.test import EnvironBuilder
 
 from bench.web import fill as data
-from bench.web.peers import create_floor, create_sample
+from bench.web.peers import create_floor, create_sample, create_signed
+from bench.web.servers import pin
 from ivr import create_app
 from ivr.store import embedded_redis
 
+MENU_OK = "/voice/step/"
 WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
 
@@ -62,71 +66,136 @@ def call(app: WsgiApp, env: dict[str, Any]) -> bytes:
     return out
 
 
-def measure(app: WsgiApp, envs: list[dict[str, Any]], count: int, marker: str) -> float:
-    """CPU microseconds a request over `count` requests rotating through `envs`."""
+def measure(app: WsgiApp, envs: list[dict[str, Any]], count: int, marker: str, threads: int = 1) -> float:
+    """CPU microseconds a request (the whole process's) over `count` requests rotating through
+    `envs`, sent by `threads` threads at once (as gunicorn's threaded worker runs them)."""
     for env in envs:
         if marker.encode() not in call(app, env):
             raise RuntimeError(f"{env['PATH_INFO']}: the answer lacks {marker!r}")
+
+    def send(first: int) -> None:
+        for i in range(first, count, threads):
+            call(app, envs[i % len(envs)])
+
     began = time.process_time()
-    for i in range(count):
-        call(app, envs[i % len(envs)])
+    if threads == 1:
+        send(0)
+    else:
+        workers = [threading.Thread(target=send, args=(t,)) for t in range(threads)]
+        for worker in workers:
+            worker.start()
+        for worker in workers:
+            worker.join()
     return (time.process_time() - began) / count * 1e6
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.web.profile", description=__doc__)
-    parser.add_argument("--waiting", type=int, default=1000, help="callers waiting in one department")
+    parser.add_argument(
+        "--waiting", default="1000",
+        help="callers waiting in one department; several (100,10000,...): a data set each, interleaved",
+    )  # fmt: skip
     parser.add_argument("--count", type=int, default=3000, help="requests a measurement")
     parser.add_argument("--profile", action="store_true", help="print cProfile's top functions")
     parser.add_argument("--top", type=int, default=40, help="rows of the profile")
     parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds over the rows")
     parser.add_argument("--only", default="", help="only the rows whose label holds this text")
+    parser.add_argument(
+        "--redis-core", default="",
+        help="pin this process to core 1 and Redis to these cores in turn (e.g. 1,0: on the same "
+        "core as the app, as the web benchmark runs them, then on the other)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--threads", default="1",
+        help="threads sending at once, or several to compare (e.g. 1,16): CPU a request by each",
+    )  # fmt: skip
     opts = parser.parse_args(argv)
     work = Path(tempfile.mkdtemp(prefix="hotline-webprofile-"))
     embedded = embedded_redis(work / "redis")
     try:
         hotline_file = data.bench_hotline_file(work)
-        s = data.DataSet(f"{opts.waiting:,} in one", opts.waiting, False, 1)
-        url = f"{embedded.url}?db={s.db}"
-        filled = data.fill(s, url, hotline_file, work)
-        env = data.app_env(url, hotline_file, work)
-        settings = {
-            "twilio_account_sid": env["TWILIO_ACCOUNT_SID"],
-            "twilio_auth_token": env["TWILIO_AUTH_TOKEN"],
-            "twilio_api_base_url": env["TWILIO_API_BASE_URL"],
-            "public_base_url": env["PUBLIC_BASE_URL"],
-            "redis_url": url,
-            "hotline_config": hotline_file,
-            "data_dir": work / "data",
-        }
-        app = create_app(settings)
         now = time.time()
+        apps: list[WsgiApp] = []
         rows: list[tuple[str, WsgiApp, list[dict[str, Any]], str]] = [
             ("static TwiML (floor)", create_floor(), [environ(data.floor_request())], "<Play>"),
             ("sample-style menu", create_sample(), [environ(data.sample_menu("2"))], "/ivr/fees"),
-            ("menu step", app, [environ(data.menu_step(sid)) for sid in filled.menu], "/voice/step/"),
-            (
-                "hold turn, middle",
-                app,
-                [environ(data.hold_turn(sid, pos, now)) for sid, pos in filled.at("middle", 32)],
-                "/voice/callback/offer",
-            ),
         ]
+        sizes = [int(n) for n in opts.waiting.split(",")]
+        for i, waiting in enumerate(sizes):  # each data set in its own database, its own app
+            s = data.DataSet(f"{waiting:,} in one", waiting, False, 1 + i)
+            url = f"{embedded.url}?db={s.db}"
+            filled = data.fill(s, url, hotline_file, work)
+            env = data.app_env(url, hotline_file, work)
+            settings = {
+                "twilio_account_sid": env["TWILIO_ACCOUNT_SID"],
+                "twilio_auth_token": env["TWILIO_AUTH_TOKEN"],
+                "twilio_api_base_url": env["TWILIO_API_BASE_URL"],
+                "public_base_url": env["PUBLIC_BASE_URL"],
+                "redis_url": url,
+                "hotline_config": hotline_file,
+                "data_dir": work / "data",
+            }
+            app = create_app(settings)
+            apps.append(app)
+            at = f", {s.name}" if len(sizes) > 1 else ""
+
+            def turns(where: str, filled: data.Filled = filled) -> list[dict[str, Any]]:
+                return [environ(data.hold_turn(sid, p, now, d)) for sid, p, d in filled.at(where, 32)]
+
+            signed = create_signed(url, env["TWILIO_AUTH_TOKEN"], env["PUBLIC_BASE_URL"], str(hotline_file))
+            rows += [
+                (f"signed peer, middle{at}", signed, turns("middle"), "/voice/callback/offer"),
+                (
+                    f"menu step{at}",
+                    app,
+                    [environ(data.menu_step(sid)) for sid in filled.menu],
+                    "/voice/step/",
+                ),
+                (f"hold turn, middle{at}", app, turns("middle"), "/voice/callback/offer"),
+                (f"hold turn, tail{at}", app, turns("tail"), "/voice/callback/offer"),
+                (f"statistics{at}", app, [environ(data.supervisor_queues(filled.token))], '"queues"'),
+            ]
         rows = [row for row in rows if opts.only in row[0] or row[0].startswith("static")]
-        measured: dict[str, list[float]] = {row[0]: [] for row in rows}
+        thread_counts = [int(n) for n in opts.threads.split(",")]
+        redis_cores = [int(c) for c in opts.redis_core.split(",")] if opts.redis_core else [-1]
+        if opts.redis_core:
+            os.sched_setaffinity(0, {1})
+        variants = [(n, core) for n in thread_counts for core in redis_cores]
+        measured: dict[tuple[str, int, int], list[float]] = {(r[0], *v): [] for r in rows for v in variants}
         for _ in range(opts.rounds):  # interleaved: a shared machine's drift hits every row alike
             for label, wsgi, envs, marker in rows:
-                measured[label].append(measure(wsgi, envs, opts.count, marker))
-        floor = min(measured[rows[0][0]])
-        for label, values in measured.items():
-            us = min(values)
+                for n, core in variants:
+                    if core >= 0:
+                        pin(embedded.pid, core)
+                    measured[label, n, core].append(measure(wsgi, envs, opts.count, marker, n))
+        for (label, n, core), values in measured.items():
+            us, floor = min(values), min(measured[rows[0][0], n, core])
+            where = f", Redis on core {core}" if core >= 0 else ""
             print(
-                f"{label:<24} {us:8.0f} us CPU a request (least of the rounds; most {max(values):.0f}; "
-                f"{us / floor:5.1f}x the floor; {opts.rounds} x {opts.count} requests, one thread)",
+                f"{label:<36} {us:8.0f} us CPU a request (least of the rounds; most {max(values):.0f}; "
+                f"{us / floor:5.1f}x the floor; {opts.rounds} x {opts.count} requests, {n} thread(s){where})",
                 flush=True,
             )
+        if len(sizes) > 1:  # the same webhook on every data set: the most over the least
+            print("\nflat from the smallest queue to the largest: most / least (least of the rounds):")
+            for kind in (
+                "signed peer, middle",
+                "menu step",
+                "hold turn, middle",
+                "hold turn, tail",
+                "statistics",
+            ):
+                for n in thread_counts:
+                    points = [
+                        min(v)
+                        for (label, m, _core), v in measured.items()
+                        if label.startswith(f"{kind},") and m == n
+                    ]
+                    if len(points) == len(sizes):
+                        detail = ", ".join(f"{us:.0f}" for us in points)
+                        print(f"  {kind:<20} {max(points) / min(points):.2f}x   ({detail} us; {n} thread(s))")
         if opts.profile:
-            for label, wsgi, envs, _marker in rows[2:]:
+            for label, wsgi, envs, _marker in [row for row in rows if row[1] in apps]:
                 prof = cProfile.Profile()
                 prof.enable()
                 for i in range(opts.count):

@@ -35,7 +35,7 @@ from ivr.jobs import JobQueue
 from ivr.outbound.limits import OutboundLimits
 from ivr.redis_types import scored, text_hash
 from ivr.waits.estimate import Estimate
-from ivr.waits.live import LiveQueues, wait_for_new_caller
+from ivr.waits.live import LiveQueues, waits_for_new_callers
 
 COUNTERS = (
     "offered", "answered", "answered_in_sl", "answered_wait_ms", "abandoned", "abandoned_wait_ms",
@@ -94,7 +94,7 @@ class Statistics:
         """Per department: callers waiting, longest and estimated wait, agents by state, today's totals.
 
         One pipeline reads every department's counters, waiting count, longest waiter and profile;
-        the agents take two round trips, each department's estimate one (`wait_for_new_caller`).
+        the agents take two round trips, every department's estimate one (`waits_for_new_callers`).
         """
         cfg = self.cfg
         day = business_day(now, cfg.hotline.timezone)
@@ -109,6 +109,7 @@ class Statistics:
         pipe.hgetall(keys.outbound_refusals(day))
         *rows, refused = pipe.execute()
         agents = self.agents.all()
+        waits = waits_for_new_callers(live, departments, now, day)
         queues = []
         for i, dept in enumerate(departments):
             stats, waiting, head, summary = rows[4 * i : 4 * i + 4]
@@ -117,7 +118,7 @@ class Statistics:
             oldest = arrival_at(scored(head)[0][1]) if head else None
             # A new caller has everyone waiting ahead of them: the hold loop's estimate, one place on.
             by_state = Counter(a.state for a in agents if dept in a.departments)
-            wait = wait_for_new_caller(live, dept, now, day)
+            wait = waits[i]
             estimate = wait.estimate
             ended = c["answered"] + c["abandoned"]
             queues.append(

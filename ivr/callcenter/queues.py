@@ -90,8 +90,8 @@ return ahead + 1
 
 # The 1-based position of `sid` across the lanes, or 0 if not waiting.
 # A caller taken for an agent a moment ago (held) still has their entry: the place they are
-# being connected from, or go back to.
-_POSITION_LUA = """
+# being connected from, or go back to. The hold turn's one script runs it too (ivr/waits/live.py).
+POSITION_LUA = """
 local existing = redis.call('HGET', KEYS[1], ARGV[1])
 if not existing then return 0 end
 local score = string.match(existing, '|(.*)$')
@@ -193,7 +193,7 @@ JOIN = Script(
         "account",
     ),
 )
-_POSITION = Script(_POSITION_LUA, keys=("waiting", "lanes*"), args=("sid",))
+_POSITION = Script(POSITION_LUA, keys=("waiting", "lanes*"), args=("sid",))
 _POP = Script(
     _POP_LUA, keys=("waiting", "since", "held", "lanes*"), args=("arrived_before_ms", "lease_until")
 )

@@ -5,7 +5,9 @@ the (signed) URLs of the next turn and of the turn's Gather, so a key pressed on
 caller back to the same place in the loop. `p` and `t` are the position and time last announced,
 `k` that the peak-hour message was said, `h` that the caller was told keys work on hold (the
 hint, or the offer), `g` since when (Unix seconds) the turns have not reached Redis: the grace of
-an outage is counted from there, and the first turn that reaches Redis again drops it.
+an outage is counted from there, and the first turn that reaches Redis again drops it. `d` is the
+department the last turn found the caller waiting in: the next turn reads the call's record and
+that queue in one round trip (`turn_wait`, ivr/waits/live.py), checked against the record.
 
 With callbacks on, a whole hold turn (announcements, hold message and the music) sits in one
 `<Gather numDigits=1>`: Twilio hears a key at any moment of the turn, the music included, and

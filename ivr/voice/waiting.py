@@ -27,6 +27,7 @@ from ivr.callcenter.agents import RING_MARGIN_SECONDS, AgentView
 from ivr.callcenter.calls import CallRecord
 from ivr.callcenter.lifecycle import CallLife, CallStatus
 from ivr.callcenter.transfers import transfer_path_of
+from ivr.clock import business_day
 from ivr.hotline.schema import HotlineFile
 from ivr.prompts import Language
 from ivr.redis_types import text_hash
@@ -36,7 +37,9 @@ from ivr.voice import survey, twiml
 from ivr.voice.holdloop import LoopState, hold_through_outage, hold_url, key_gather, keys_url
 from ivr.voice.room import connect_in_room
 from ivr.voice.webhook import (
+    NoCallSid,
     base_url,
+    call_sid,
     int_field,
     language_of,
     link,
@@ -46,7 +49,7 @@ from ivr.voice.webhook import (
 )
 from ivr.voice.whisper import whisper_text
 from ivr.waits.estimate import Estimate
-from ivr.waits.live import Wait, wait_for_caller
+from ivr.waits.live import Wait, turn_wait, wait_for_caller
 
 bp = Blueprint("waiting", __name__)
 
@@ -62,19 +65,32 @@ def hold() -> twiml.Document | twiml.Rendered:
     """One turn of the hold loop: position and wait when they changed, music, and again."""
     hotline = services()
     now = hotline.clock.now()
-    record = this_call(now)
-    elsewhere = _not_waiting(record, now)
-    if elsewhere is not None:
-        return elsewhere
-    # Round trip 2: position and everything the wait estimate reads, in one pipeline.
-    wait = wait_for_caller(hotline.live, record, now)
     cfg = hotline.config.file
+    # The loop's memory (last announcement, peak message, key hint, the queue) rides in its own
+    # signed URLs: no write needed to remember it. See ivr/voice/holdloop.py.
+    was = LoopState.from_args(request.args)
+    record, wait = None, None
+    if was.department in cfg.departments:  # one round trip: the record, and the queue it names
+        day = business_day(now, cfg.hotline.timezone)
+        record, wait = turn_wait(hotline.live, _sid(), was.department, day, now)
+    if record is None or wait is None:  # the first turn, or the record says otherwise: two trips
+        record = record or this_call(now)
+        elsewhere = _not_waiting(record, now)
+        if elsewhere is not None:
+            return elsewhere
+        wait = wait_for_caller(hotline.live, record, now)
     if wait.position == 0 or wait.state.waited_seconds > cfg.hotline.max_hold_minutes * 60:
         return _overflow(record)
-    # The loop's memory (last announcement, peak message, key hint) rides in its own signed
-    # URLs: no write needed to remember it. See ivr/voice/holdloop.py.
-    plan = TurnPlan.of(cfg, wait, LoopState.from_args(request.args), now)
+    plan = TurnPlan.of(cfg, wait, was, now)
     return turn_rendered(_turn_words(cfg, record, wait, plan, now))
+
+
+def _sid() -> str:
+    """The request's CallSid; NoCallSid (the overflow) without one of Twilio's shape."""
+    sid = call_sid()
+    if sid is None:
+        raise NoCallSid
+    return sid
 
 
 def _not_waiting(record: CallRecord, now: datetime) -> twiml.Document | None:
@@ -138,6 +154,7 @@ class TurnPlan:
             int(now.timestamp()) if announce else was.announced_at,
             was.peak_said or peak,
             was.hint_said or offer or hint,
+            department=wait.department,
         )
         return cls(announce, offer, peak, hint, state)
 

@@ -1,9 +1,10 @@
 """The live state of a department's queue, read from Redis, turned into the one wait estimate.
 
-Everyone who tells a wait uses this module: the hold loop (`wait_for_caller`), the supervisor
-statistics and callback offers (`wait_for_new_caller`). Every read is O(1) or O(log n) and they
-are one script call (`_READS`) in one pipeline, so a turn of the hold loop stays within its two
-round trips.
+Everyone who tells a wait uses this module: the hold loop (`wait_for_caller`; after its first
+turn `turn_wait`), the supervisor statistics (`waits_for_new_callers`) and callback offers
+(`wait_for_new_caller`). Every read is O(1) or O(log n) and they are one script call (`_READS`)
+in one pipeline, so the hold loop's first turn stays within its two round trips; every later
+turn reads the call's record with them in one script (`_TURN`): one round trip.
 
 Where each input of `QueueState` comes from:
 - agents: staffed agents (ready, ringing, talking, in wrap-up). One who takes this department
@@ -41,7 +42,7 @@ Where each input of `QueueState` comes from:
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -50,7 +51,8 @@ import redis
 
 from ivr import keys
 from ivr.callcenter.calls import CallRecord
-from ivr.callcenter.queues import Queues, arrival_ms
+from ivr.callcenter.lifecycle import CallStatus
+from ivr.callcenter.queues import POSITION_LUA, Queues, arrival_ms
 from ivr.hotline.schema import STAFFING_STEP_MINUTES, HotlineFile
 from ivr.scripts import Script
 from ivr.waits.estimate import Estimate, QueueState, estimate
@@ -100,6 +102,10 @@ class LiveQueues:
     cfg: HotlineFile
     conn: redis.Redis
     queues: Queues
+    # The hold turn script's KEYS and ARGV by (department, day), but the call's own (`_turn_call`).
+    turn_calls: dict[tuple[str, str], tuple[list[Any], list[Any]]] = field(
+        default_factory=dict, compare=False, repr=False
+    )
 
 
 # Everything a department's QueueState is made from, in one call, in `Reads.queue`'s order: 8 + 4
@@ -119,7 +125,7 @@ out[4] = redis.call('HMGET', KEYS[4], unpack(ARGV, 7, 6 + tonumber(ARGV[2])))
 out[5] = redis.call('HGET', KEYS[5], 'summary')
 out[6] = redis.call('ZCARD', KEYS[6])
 local scored, longest = redis.call('ZRANGE', KEYS[6], 0, tonumber(ARGV[1]) - 1, 'WITHSCORES'), {}
-for i = 1, #scored, 2 do longest[#longest + 1] = {scored[i], tonumber(scored[i + 1])} end
+for i = 2, #scored, 2 do longest[#longest + 1] = tonumber(scored[i]) end  -- arrivals (ms) only
 out[7] = longest
 -- The recent arrivals of each higher class: a decayed count brought up to now and kept (the
 -- arithmetic of learned.decayed_arrivals, its reference).
@@ -176,6 +182,40 @@ _READS = Script(
 )
 
 
+def _lua_function(name: str, lua: str) -> str:
+    """A script's body as a local Lua function of its own KEYS and ARGV (a `#!lua` line dropped)."""
+    body = lua.split("\n", 1)[1] if lua.startswith("#!") else lua
+    return f"local function {name}(KEYS, ARGV)\n{body}\nend\n"
+
+
+# A hold turn in one round trip: the call's record and, when the caller still waits in the
+# department and day the turn's URL names (`status`, `department`, `day`), the turn taken (the
+# reaper's watch, only if still watched), the position (the queue's own script) and `_READS`
+# (read for the lowest class: `turn_wait` keeps the caller's). Any other record comes back
+# alone and the turn reads on from it as the first turn does. Replies: {record} or
+# {record, position, reads}, the record as HGETALL gives it.
+_TURN_LUA = (
+    _lua_function("position", POSITION_LUA)
+    + _lua_function("reads", _READS_LUA)
+    + """
+local record, fields = redis.call('HGETALL', KEYS[1]), {}
+for i = 1, #record, 2 do fields[record[i]] = record[i + 1] end
+if fields['status'] ~= ARGV[2] or fields['department'] ~= ARGV[3] or fields['day'] ~= ARGV[4] then
+  return {record}
+end
+redis.call('ZADD', KEYS[2], 'XX', ARGV[5], ARGV[1])
+local lanes = tonumber(ARGV[6])
+local place = position({unpack(KEYS, 3, 3 + lanes)}, {ARGV[1]})
+return {record, place, reads({unpack(KEYS, 4 + lanes)}, {unpack(ARGV, 7)})}
+"""
+)
+_TURN = Script(
+    _TURN_LUA,
+    keys=("call", "turns", "queue*"),  # queue: the waiting hash, the lanes, then `_READS`'s keys
+    args=("sid", "status", "department", "day", "turn_at", "lane_count", "reads*"),
+)
+
+
 class Reads:
     """The reads behind one department's QueueState, queued on a pipeline, then parsed."""
 
@@ -191,9 +231,12 @@ class Reads:
     def queue(self, pipe: redis.client.Pipeline) -> None:
         """Add the reads to `pipe`: one script call (`_READS`); `replies` unpacks its reply into
         the 8 + 4 per other department replies `parse` takes, in this order."""
+        _READS.queue(pipe, **self.values())
+
+    def values(self) -> dict[str, Any]:
+        """The named keys and arguments of the reads' script call."""
         dept = self.department
-        _READS.queue(
-            pipe,
+        return dict(
             staffed=keys.staffed_agents(dept),
             above=keys.staffed_above(dept),
             ready=keys.ready_agents(dept),
@@ -231,7 +274,7 @@ class Reads:
     def replies(reply: str) -> list[Any]:
         """The replies `parse` takes, from the one reply of `queue`'s script."""
         out: list[Any] = json.loads(reply)
-        out[6] = [(sid, score) for sid, score in out[6]] if out[6] else []  # an empty Lua table is {}
+        out[6] = out[6] or []  # an empty Lua table is {}
         out[7] = [(float(n), float(since)) for n, since in out[7]] if out[7] else []
         return out
 
@@ -318,7 +361,7 @@ class Reads:
         else:
             handle = DEFAULT_HANDLE_SECONDS
         handle_cv = handle_cv_of(values, department.wrap_up_seconds)
-        still = [max(now_ms - float(score), 0.0) / 1000 for _, score in longest or []]
+        still = [max(now_ms - arrived, 0.0) / 1000 for arrived in longest]
         if int(waiting) > len(still) and still:  # the rest joined later: half the last one read
             still.append((int(waiting) - len(still)) * still[-1] / 2)
         patience = censored_patience(
@@ -404,27 +447,112 @@ def wait_for_caller(live: LiveQueues, record: CallRecord, now: datetime) -> Wait
     reads.queue(pipe)
     live.queues.turn_taken(pipe, record.sid, department, now)  # the reaper sees the caller is there
     position, reply, _turn = pipe.execute()
+    return _caller_wait(live, reads, record, int(position), Reads.replies(reply), now)
+
+
+def turn_wait(
+    live: LiveQueues, sid: str, department: str, day: str, now: datetime
+) -> tuple[CallRecord | None, Wait | None]:
+    """A hold turn's call record and wait in one round trip (`_TURN`), for a caller whose turn's
+    URL says they wait in `department` since `day`: (None, None) without a record, (the record,
+    None) when it says otherwise (the turn goes on from the record), else both."""
+    script_keys, script_args = _turn_call(live, department, day, now)
+    script_keys[0], script_args[0], script_args[4] = keys.call(sid), sid, now.timestamp()
+    script_args[_TURN_NOW_MS] = arrival_ms(now)
+    reply = _TURN.run(live.conn, script_keys, script_args)
+    flat = iter(reply[0])
+    fields = dict(zip(flat, flat, strict=True))
+    if not fields:
+        return None, None
+    record = CallRecord(sid, fields)
+    if len(reply) == 1:
+        return record, None
+    lowest = Reads(live, department, _rank_of(live, None), now, day)
+    reads = Reads(live, department, _rank_of(live, record.get("priority")), now, day)
+    replies = Reads.replies(reply[2])
+    # Read for the lowest class: the caller's own class counts only the classes above it (its
+    # counters by name, the recent arrivals of the classes above it).
+    read = dict(zip(lowest.stat_fields, replies[3], strict=True))
+    replies[3] = [read[name] for name in reads.stat_fields]
+    replies[7] = replies[7][: reads.rank]
+    return record, _caller_wait(live, reads, record, int(reply[1]), replies, now)
+
+
+# Where the reads' `now_ms` sits in the turn's ARGV (after the turn's own six arguments).
+_TURN_NOW_MS = len(_TURN.args) - 1 + _READS.args.index("now_ms")
+# The turn script's KEYS and ARGV are kept by (department, day), all but the call's own values:
+# the same forty-odd keys, field names and figures every turn (binding them each time was a
+# tenth of a turn). Kept for the current days only: at most this many.
+_TURN_CALLS_MAX = 64
+
+
+def _turn_call(live: LiveQueues, department: str, day: str, now: datetime) -> tuple[list[Any], list[Any]]:
+    """Copies of the turn script's KEYS and ARGV for a caller of `department` since `day`, the
+    call's own slots (its key, sid, the time) left to fill."""
+    calls = live.turn_calls
+    found = calls.get((department, day))
+    if found is None:
+        lowest = Reads(live, department, _rank_of(live, None), now, day)
+        reads_keys, reads_args = _READS.bind(lowest.values())
+        lanes = live.queues.lanes(department)
+        found = _TURN.bind(
+            dict(
+                call="",
+                turns=keys.hold_turns(department),
+                queue=[keys.queue_waiting(department), *lanes, *reads_keys],
+                sid="",
+                status=CallStatus.QUEUED,
+                department=department,
+                day=day,
+                turn_at=0,
+                lane_count=len(lanes),
+                reads=reads_args,
+            )
+        )
+        encode = live.conn.get_encoder().encode  # as redis-py would send them, once
+        found = ([encode(k) for k in found[0]], [encode(a) for a in found[1]])
+        if len(calls) >= _TURN_CALLS_MAX:  # days gone by
+            calls.clear()
+        calls[(department, day)] = found
+    return list(found[0]), list(found[1])
+
+
+def _caller_wait(
+    live: LiveQueues, reads: Reads, record: CallRecord, position: int, replies: list[Any], now: datetime
+) -> Wait:
+    department = reads.department
     queued_at = datetime.fromisoformat(record.get("queued_at") or now.isoformat())
-    state, summary = reads.parse(Reads.replies(reply), int(position) - 1, (now - queued_at).total_seconds())
+    state, summary = reads.parse(replies, position - 1, (now - queued_at).total_seconds())
     peak, quiet = _outlook(live, department, summary, now)
     # An agent is free for this caller: they are being connected (the matcher is on it), or the
     # free agent cannot take them (another language): either way no wait we could stand behind.
     # "Less than a minute" was said here, true for 98.6% of them in the simulated hour, and made
     # up 46% of what callers heard: the words the model chose held 81.6%, all of them 89.5%.
     said = estimate(state) if state.ahead >= state.ready else None
-    return Wait(department, int(position), state, said, peak, quiet)
+    return Wait(department, position, state, said, peak, quiet)
 
 
 def wait_for_new_caller(live: LiveQueues, department: str, now: datetime, day: str) -> Wait:
     """The wait a caller joining `department` now would have, in its lowest class (everyone first)."""
-    reads = Reads(live, department, _rank_of(live, None), now, day)
+    return waits_for_new_callers(live, [department], now, day)[0]
+
+
+def waits_for_new_callers(live: LiveQueues, departments: list[str], now: datetime, day: str) -> list[Wait]:
+    """`wait_for_new_caller` of each department, in one pipeline (the supervisor's statistics)."""
     pipe = live.conn.pipeline(transaction=False)
-    pipe.zcard(keys.queue_since(department))
-    reads.queue(pipe)
-    waiting, reply = pipe.execute()
-    state, summary = reads.parse(Reads.replies(reply), int(waiting), 0.0)
-    peak, quiet = _outlook(live, department, summary, now)
-    return Wait(department, int(waiting) + 1, state, estimate(state), peak, quiet)
+    each = []
+    for department in departments:
+        reads = Reads(live, department, _rank_of(live, None), now, day)
+        pipe.zcard(keys.queue_since(department))
+        reads.queue(pipe)
+        each.append(reads)
+    replies = pipe.execute()
+    waits = []
+    for reads, waiting, reply in zip(each, replies[::2], replies[1::2], strict=True):
+        state, summary = reads.parse(Reads.replies(reply), int(waiting), 0.0)
+        peak, quiet = _outlook(live, reads.department, summary, now)
+        waits.append(Wait(reads.department, int(waiting) + 1, state, estimate(state), peak, quiet))
+    return waits
 
 
 def peak_hours(live: LiveQueues, department: str) -> list[int]:
