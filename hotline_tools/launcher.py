@@ -37,7 +37,7 @@ from hotline_tools.preflight import (
 )
 from hotline_tools.supervise import Child, RedisKeeper, describe_exit
 from ivr.api.auth import issue_token
-from ivr.clock import speed_from_env
+from ivr.clock import clock_from_env, speed_from_env
 from ivr.hotline.loader import ConfigError, load_hotline
 from ivr.hotline.schema import HotlineFile
 from ivr.jobs import QUEUE_NAME
@@ -166,6 +166,10 @@ def main() -> int:
         settings = Settings.from_env(env)
         hotline_file = load_hotline(settings.hotline_config).file
         speed = speed_from_env(env.get("HOTLINE_CLOCK_SPEED"))
+        # Each process reads the clock variables again; a bad one is refused here first, by name.
+        clock_from_env(
+            env.get("HOTLINE_CLOCK_START"), env.get("HOTLINE_CLOCK_SPEED"), env.get("HOTLINE_CLOCK_ORIGIN")
+        )
     except (SettingsError, ConfigError, ValueError) as exc:
         print(exc, file=sys.stderr)
         return 2

@@ -6,6 +6,7 @@ clock that runs faster than real time, see `ScaledClock`) moves every one of the
 
 from __future__ import annotations
 
+import math
 import time
 from datetime import UTC, datetime
 from typing import Protocol
@@ -76,13 +77,36 @@ def clock_from_env(start: str | None, speed: str | None, origin: str | None = No
 
     `HOTLINE_CLOCK_ORIGIN` (Unix seconds, set by `make run` for its processes) is the real
     instant at which the simulated clock read its start, so that every process agrees.
+    A bad value raises ValueError naming its variable, so the process stops at start saying which.
     """
     if not start and not speed:
         return SystemClock()
-    begin = datetime.fromisoformat(start) if start else datetime.now(UTC)
-    if begin.tzinfo is None:
-        begin = begin.replace(tzinfo=UTC)
-    return ScaledClock(begin, float(speed or 1.0), float(origin) if origin else None)
+    begin = start_from_env(start) if start else datetime.now(UTC)
+    return ScaledClock(begin, speed_from_env(speed), origin_from_env(origin))
+
+
+def start_from_env(start: str) -> datetime:
+    """The instant of `HOTLINE_CLOCK_START` (ISO 8601, UTC when it names no offset)."""
+    try:
+        begin = datetime.fromisoformat(start)
+    except ValueError:
+        raise ValueError(
+            f"HOTLINE_CLOCK_START must be an ISO 8601 time such as 2026-03-02T08:55+08:00, not {start!r}"
+        ) from None
+    return begin if begin.tzinfo is not None else begin.replace(tzinfo=UTC)
+
+
+def origin_from_env(origin: str | None) -> float | None:
+    """The Unix seconds of `HOTLINE_CLOCK_ORIGIN` (None when unset: the clock starts now)."""
+    if not origin:
+        return None
+    try:
+        seconds = float(origin)
+    except ValueError:
+        raise ValueError(f"HOTLINE_CLOCK_ORIGIN must be Unix seconds, not {origin!r}") from None
+    if not math.isfinite(seconds):
+        raise ValueError(f"HOTLINE_CLOCK_ORIGIN must be Unix seconds, not {origin!r}")
+    return seconds
 
 
 def speed_from_env(speed: str | None) -> float:
@@ -91,8 +115,8 @@ def speed_from_env(speed: str | None) -> float:
         factor = float(speed) if speed else 1.0
     except ValueError:
         raise ValueError(f"HOTLINE_CLOCK_SPEED must be a number, not {speed!r}") from None
-    if factor <= 0:
-        raise ValueError(f"HOTLINE_CLOCK_SPEED must be positive, not {speed!r}")
+    if not factor > 0 or not math.isfinite(factor):
+        raise ValueError(f"HOTLINE_CLOCK_SPEED must be a positive number, not {speed!r}")
     return factor
 
 

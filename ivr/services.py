@@ -80,16 +80,17 @@ def build_services(settings: Settings, clock: Clock | None = None, *, worker: bo
     """Validate the hotline file, connect Redis (embedded when REDIS_URL is unset), wire the parts."""
     config = load_hotline(settings.hotline_config)
     cfg = config.file
-    url = settings.redis_url or embedded_redis_url(settings.data_dir)
-    stores = connect(url, worker=worker)
-    conn = stores.data
-    directory = make_directory(config, conn)
-    seed(config, conn)  # the file's agents and the demo accounts (see ivr/seeding.py)
+    # Read before Redis is touched: a bad clock variable stops the start naming itself.
     clock = clock or clock_from_env(
         os.environ.get("HOTLINE_CLOCK_START"),
         os.environ.get("HOTLINE_CLOCK_SPEED"),
         os.environ.get("HOTLINE_CLOCK_ORIGIN"),
     )
+    url = settings.redis_url or embedded_redis_url(settings.data_dir)
+    stores = connect(url, worker=worker)
+    conn = stores.data
+    directory = make_directory(config, conn)
+    seed(config, conn)  # the file's agents and the demo accounts (see ivr/seeding.py)
     rest = make_twilio(settings.twilio_account_sid, settings.twilio_auth_token, settings.twilio_api_base_url)
     connector = RestConnector(rest, settings.public_base_url)
     calls, jobs = CallStore(conn), JobQueue(stores.jobs)

@@ -9,23 +9,32 @@ wakes an agent's page only for events naming the agent and shares one snapshot a
 
 from __future__ import annotations
 
+import http.client
 import re
 import time
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 import redis
+import requests
 from flask import Flask
 from flask.testing import FlaskClient
 
+from ivr import create_app
 from ivr.api.auth import revoke
+from ivr.clock import FixedClock
 from ivr.services import services_of
 from ivr.store import listener
 from ivr.web.labels import LABELS, LOCALES
 from ivr.web.live import TodayIntervals, WeekLoad, board_state, hub_of
 from ivr.web.push import Hub
 from standin.phone import Call
+from standin.rest.app import serve_in_thread
+from standin.transport import sign
+from tests.conftest import AUTH_TOKEN, PUBLIC_BASE_URL
 from tests.test_api import Api, connect, payments_caller, token_for
+from tests.test_faults import call_params
 
 SOON = 15.0  # s: a bound for what comes at once on a loaded machine, not a timing
 
@@ -158,6 +167,55 @@ def test_the_hub_wakes_only_the_agent_named_and_shares_one_board_snapshot(
 
 def test_the_app_has_one_hub_bounded_by_the_setting(app: Flask) -> None:
     assert hub_of(app).limit == services_of(app).settings.push_streams
+
+
+def test_a_page_past_the_push_streams_gets_503_while_webhooks_are_answered(
+    app_settings: dict[str, Any], redis_conn: redis.Redis, clock: FixedClock
+) -> None:
+    """Over HTTP, each stream on a thread of its own: HOTLINE_PUSH_STREAMS live pages stream, the
+    next gets 503 with Retry-After (its page retries), and a webhook is still answered."""
+    app = create_app({**app_settings, "push_streams": 2}, clock=clock)
+    cookie_name = app.config["SESSION_COOKIE_NAME"]
+    board, desk = app.test_client(), app.test_client()
+    sign_in(board, token_for(app, "supervisor", "duty_lead"), role="supervisor")
+    sign_in(desk, token_for(app, "agent", "li_na"))
+    pages = {"/live/wallboard": board, "/live/agent": desk}
+    cookies = {}
+    for path, client in pages.items():
+        cookie = client.get_cookie(cookie_name)
+        assert cookie is not None
+        cookies[path] = f"{cookie_name}={cookie.value}"
+    base, stop = serve_in_thread(app)
+    host, port = base.removeprefix("http://").split(":")
+    hub, opened = hub_of(app), []
+
+    def open_page(path: str) -> http.client.HTTPResponse:
+        conn = http.client.HTTPConnection(host, int(port), timeout=30)
+        opened.append(conn)
+        conn.request("GET", path, headers={"Cookie": cookies[path]})
+        return conn.getresponse()
+
+    try:
+        for path in pages:
+            live = open_page(path)
+            assert live.status == 200 and live.readline() == b"retry: 2000\n"
+        assert hub.open_streams() == 2
+        for path in pages:
+            refused = open_page(path)
+            assert refused.status == 503 and refused.getheader("Retry-After") == "5"
+        params = call_params("CA" + "e" * 32)
+        webhook = requests.post(
+            base + "/voice/incoming",
+            data=params,
+            headers={"X-Twilio-Signature": sign(AUTH_TOKEN, PUBLIC_BASE_URL + "/voice/incoming", params)},
+            timeout=30,
+        )
+        assert webhook.status_code == 200 and "<Gather" in webhook.text
+    finally:
+        hub.close()
+        for conn in opened:
+            conn.close()
+        stop()
 
 
 @pytest.fixture

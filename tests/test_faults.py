@@ -15,7 +15,7 @@ import pytest
 import redis
 from flask import Flask
 
-from ivr import create_app, keys
+from ivr import create_app, keys, routes
 from ivr.clock import FixedClock
 from ivr.services import services_of
 from standin.phone import Call
@@ -125,6 +125,38 @@ def test_forged_request_is_refused_and_logged_without_body(
     assert "bad X-Twilio-Signature" in caplog.text
     assert DEMO_CALLER not in caplog.text and "13800138000" not in caplog.text
     assert not redis_conn.exists(keys.call(params["CallSid"]))
+
+
+def _webhook_paths() -> list[str]:
+    """Every path Twilio requests (ivr/routes.py), `<args>` filled in."""
+    return [
+        routes.path(name, **dict.fromkeys(routes.PATH_ARG.findall(rule), "language"))
+        for name, rule in routes.ROUTES.items()
+    ]
+
+
+def _redis_contents(app: Flask) -> dict[bytes, bytes | None]:
+    """Every key of the test database with its serialised value, to see that nothing was written."""
+    raw = services_of(app).stores.jobs  # the bytes client, on the same database as the data
+    return {key: raw.dump(key) for key in raw.keys("*")}
+
+
+@pytest.mark.parametrize("path", _webhook_paths())
+def test_every_webhook_refuses_a_forged_request_and_writes_nothing(app: Flask, path: str) -> None:
+    """Signed with another token, or not signed at all: 403, and Redis exactly as it was."""
+    view = app.view_functions[app.url_map.bind("localhost").match(path, method="POST")[0]]
+    assert view.__code__.co_qualname == "twilio_webhook.<locals>.wrapper", f"{path} is not a twilio_webhook"
+    params = call_params("CA" + "d" * 32, CallStatus="completed", Digits="1", RecordingSid="RE" + "1" * 32)
+    before = _redis_contents(app)
+    assert before  # the seeded agents and accounts: a database to compare
+
+    forged = sign("not-the-auth-token", PUBLIC_BASE_URL + path, params)
+    for headers in ({"X-Twilio-Signature": forged}, {}):
+        reply = app.test_client().post(path, data=params, headers=headers)
+        assert reply.status_code == 403
+
+    assert _redis_contents(app) == before
+    assert post_signed(app, path, params).status_code == 200  # the same request, signed, is served
 
 
 def test_signature_is_checked_against_the_public_url(app: Flask) -> None:

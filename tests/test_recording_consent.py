@@ -17,18 +17,36 @@ import redis
 from flask import Flask
 
 from ivr import keys
+from ivr.callcenter.agents import READY
 from ivr.callcenter.events import EventLog
 from ivr.clock import FixedClock
+from ivr.services import services_of
 from standin.phone import Call
 from standin.rest import Switchboard
 from standin.transport import FlaskTransport
-from tests.conftest import ACCOUNT_SID, AUTH_TOKEN, PUBLIC_BASE_URL, hotline_app, hotline_variant, in_rooms
-from tests.rooms import li_na_answers_in_the_room
+from tests.conftest import (
+    ACCOUNT_SID,
+    AUTH_TOKEN,
+    PUBLIC_BASE_URL,
+    hotline_app,
+    hotline_variant,
+    in_rooms,
+    run_jobs_of,
+)
+from tests.rooms import agent_legs, answer, li_na_answers_in_the_room, room_of
 from tests.test_agent_console import ClientApi, Session
 from tests.test_api import Api, token_for
 
 OFFER_ZH = "如果您不希望本次通话被录音，请按9。"
 DECLINED_ZH = "好的，本次通话将不会录音。"
+
+
+def _consent_hotline(*recorded: str) -> Any:
+    def edit(data: dict[str, Any]) -> None:
+        in_rooms(*recorded)(data)
+        data["flow"]["nodes"]["welcome"]["decline_recording_key"] = "9"
+
+    return edit
 
 
 @pytest.fixture
@@ -37,11 +55,17 @@ def consent_app(
 ) -> Iterator[Flask]:
     """Rooms, payments records, and the notice lets a caller decline with 9."""
 
-    def edit(data: dict[str, Any]) -> None:
-        in_rooms("payments")(data)
-        data["flow"]["nodes"]["welcome"]["decline_recording_key"] = "9"
+    yield from hotline_app(app_settings, clock, hotline_variant(tmp_path, _consent_hotline("payments")))
 
-    yield from hotline_app(app_settings, clock, hotline_variant(tmp_path, edit))
+
+@pytest.fixture
+def two_recorded_app(
+    app_settings: dict[str, Any], redis_conn: redis.Redis, clock: FixedClock, tmp_path: Path
+) -> Iterator[Flask]:
+    """As `consent_app`, and security records too: a cold transfer moves the caller to a second
+    recorded room."""
+    path = hotline_variant(tmp_path, _consent_hotline("payments", "security"))
+    yield from hotline_app(app_settings, clock, path)
 
 
 def caller_on_hold(app: Flask, switchboard: Switchboard, *, decline: bool, number: str) -> Call:
@@ -128,3 +152,36 @@ def test_without_the_setting_there_is_no_offer_and_no_key_to_press(
     assert "本次通话可能会被录音" in caller.heard_text() and OFFER_ZH not in caller.heard_text()
     assert "请输入您的十位账户号码" in caller.heard_text()  # straight on to the account
     assert json.dumps(redis_conn.hgetall(keys.call(caller.call_sid))).find("recording_declined") == -1
+
+
+@pytest.mark.parametrize("decline", [True, False], ids=["declined", "let-pass"])
+def test_the_choice_holds_in_the_room_a_cold_transfer_moves_the_caller_to(
+    two_recorded_app: Flask, switchboard: Switchboard, redis_conn: redis.Redis, decline: bool
+) -> None:
+    """li_na sends the caller to security, which records too: wang_wei's room records the caller
+    who let the notice pass, and not the one who pressed 9, whose first room did not either."""
+    app = two_recorded_app
+    caller = caller_on_hold(app, switchboard, decline=decline, number="+8613800138000")
+    li_na, first_room = li_na_answers_in_the_room(app, switchboard, caller)
+    assert len(first_room.recordings) == (0 if decline else 1)
+    moved = Api(app).post(
+        "/api/agent/call/transfer", token_for(app, "agent", "li_na"), {"department": "security"}
+    )
+    assert moved.status_code == 200, moved.get_json()
+    caller.take_pending()  # Twilio runs the REST redirect: the caller waits for security
+    assert redis_conn.hget(keys.call(caller.call_sid), "department") == "security"
+    hotline = services_of(app)
+    hotline.agents.choose("wang_wei", READY, hotline.clock.now())
+    hotline.jobs.match_agent(None, "wang_wei")
+    run_jobs_of(app)
+    caller.continue_loop()  # the matcher's REST redirect: into a room of their own again
+    assert caller.state == "conference"
+    wang_wei = answer(app, switchboard, agent_legs(switchboard, caller)[-1])
+    second_room = room_of(switchboard, caller)
+    assert second_room is not first_room
+    assert len(second_room.recordings) == (0 if decline else 1)
+    pop = Api(app).get("/api/agent/call", token_for(app, "agent", "wang_wei")).get_json()
+    assert pop["recording_declined"] is decline
+    assert pop["recording"] == (None if decline else "in-progress")
+    wang_wei.hangup()
+    assert switchboard.conferences.problems == []

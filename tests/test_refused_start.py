@@ -20,18 +20,25 @@ def hotline(tmp_path: Path) -> HotlineCopy:
     return HotlineCopy.of_shipped(tmp_path)
 
 
-def _start_app(hotline: HotlineCopy) -> subprocess.CompletedProcess[str]:
+def _clean_env(hotline: HotlineCopy, **extra: str) -> dict[str, str]:
     env = {
         key: value
         for key, value in os.environ.items()
-        if not key.startswith(("TWILIO_", "HOTLINE_", "REDIS_", "PUBLIC_BASE_URL"))
+        if not key.startswith(("TWILIO_", "HOTLINE_", "REDIS_", "PUBLIC_BASE_URL", "PORT", "STANDIN_PORT"))
     }
     env.update(
         VALID_ENV,
         HOTLINE_CONFIG=str(hotline.path),
         HOTLINE_DATA_DIR=str(hotline.folder / "data"),
-        REDIS_URL="redis://127.0.0.1:6379/13",
+        # Port 1: nothing listens there, so a start that got as far as Redis fails at once.
+        REDIS_URL="redis://127.0.0.1:1/13",
+        **extra,
     )
+    return env
+
+
+def _start_app(hotline: HotlineCopy, **extra: str) -> subprocess.CompletedProcess[str]:
+    env = _clean_env(hotline, **extra)
     return subprocess.run(
         [sys.executable, "-c", "import ivr.app, ivr.settings; ivr.app.create_app()"],
         env=env,
@@ -67,3 +74,49 @@ def test_app_refuses_to_start_with_invalid_yaml(hotline: HotlineCopy) -> None:
 
     assert result.returncode != 0
     assert f"hotline.yaml:{line}: not valid YAML: mapping values are not allowed here" in result.stderr
+
+
+BAD_CLOCKS = [
+    (
+        {"HOTLINE_CLOCK_START": "next monday"},
+        "HOTLINE_CLOCK_START must be an ISO 8601 time such as 2026-03-02T08:55+08:00, not 'next monday'",
+    ),
+    ({"HOTLINE_CLOCK_SPEED": "fast"}, "HOTLINE_CLOCK_SPEED must be a number, not 'fast'"),
+    ({"HOTLINE_CLOCK_SPEED": "0"}, "HOTLINE_CLOCK_SPEED must be a positive number, not '0'"),
+    (
+        {"HOTLINE_CLOCK_SPEED": "60", "HOTLINE_CLOCK_ORIGIN": "yesterday"},
+        "HOTLINE_CLOCK_ORIGIN must be Unix seconds, not 'yesterday'",
+    ),
+]
+
+
+@pytest.mark.parametrize(("clock", "message"), BAD_CLOCKS, ids=["start", "speed", "speed-zero", "origin"])
+def test_app_refuses_a_bad_clock_variable_by_name(
+    hotline: HotlineCopy, clock: dict[str, str], message: str
+) -> None:
+    result = _start_app(hotline, **clock)
+
+    assert result.returncode != 0
+    assert f"ValueError: {message}" in result.stderr
+    assert "ConnectionError" not in result.stderr  # refused before Redis (nothing on port 1) is reached
+
+
+@pytest.mark.parametrize(("clock", "message"), BAD_CLOCKS, ids=["start", "speed", "speed-zero", "origin"])
+def test_make_run_refuses_a_bad_clock_variable_by_name(
+    hotline: HotlineCopy, clock: dict[str, str], message: str
+) -> None:
+    env = _clean_env(hotline, PORT="8601", STANDIN_PORT="8602", **clock)
+    del env["REDIS_URL"]  # the launcher's own embedded Redis, which it must not get as far as starting
+
+    result = subprocess.run(
+        [sys.executable, "-m", "hotline_tools.launcher"],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+    assert result.returncode == 2
+    assert result.stderr.strip() == message
+    assert not (hotline.folder / "data").exists()

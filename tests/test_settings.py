@@ -112,3 +112,18 @@ def test_hotline_config_pointing_to_a_missing_file(tmp_path: Path) -> None:
     assert _settings_error({**VALID_ENV, "HOTLINE_CONFIG": str(missing)}) == (
         f"invalid settings:\n  HOTLINE_CONFIG: no such file: {missing}"
     )
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "problem"),
+    [
+        ("HOTLINE_SECRET_KEY", "x" * 15, "String should have at least 16 characters"),
+        ("HOTLINE_PUSH_STREAMS", "0", "Input should be greater than or equal to 1"),
+        ("HOTLINE_TRUSTED_PROXIES", "6", "Input should be less than or equal to 5"),
+        ("HOTLINE_REAPER_SECONDS", "0", "Input should be greater than 0"),
+        ("TWILIO_TWIML_APP_SID", "AP" + "1" * 31, "String should match pattern '^AP[0-9a-fA-F]{32}$'"),
+        ("TWILIO_TWIML_APP_SID", "AC" + "1" * 32, "String should match pattern '^AP[0-9a-fA-F]{32}$'"),
+    ],
+)
+def test_an_out_of_range_setting_is_refused_by_name(variable: str, value: str, problem: str) -> None:
+    assert _settings_error({**VALID_ENV, variable: value}) == f"invalid settings:\n  {variable}: {problem}"

@@ -91,6 +91,8 @@ def log_room_event(conn: redis.Redis | redis.client.Pipeline, call: _Call, name:
         "agent": call.get("agent"),
         **fields,
     }
+    # redis-py types xadd's fields as a dict of its own unions of key and value types; a dict is
+    # invariant, so this dict[str, str], every item of which it encodes, is refused as it stands.
     conn.xadd(keys.events(), entry)  # type: ignore[arg-type]
 
 

@@ -22,7 +22,6 @@ from __future__ import annotations
 from dataclasses import replace
 
 from flask import request
-from twilio.twiml.voice_response import Gather
 
 from ivr import routes
 from ivr.prompts import Language
@@ -45,7 +44,7 @@ def keys_url(base: str, state: LoopState) -> str:
     return routes.url(base, "callback_offer", state)
 
 
-def key_gather(resp: twiml.Document, lang: Language, action: str) -> Gather:
+def key_gather(resp: twiml.Document, lang: Language, action: str) -> twiml.Gathering:
     """The Gather around a whole hold turn: one key, any key (`#` too), to `action` (`keys_url`)."""
     return twiml.gather(
         resp,

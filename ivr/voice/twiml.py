@@ -21,6 +21,8 @@ from ivr.prompts import Language
 
 # What a webhook answers with; views name this type rather than twilio's class.
 Document: TypeAlias = VoiceResponse
+# A <Gather> of a document (made by `gather`), which prompts are said into: the same rule.
+Gathering: TypeAlias = Gather
 
 
 def document() -> Document:
@@ -108,7 +110,7 @@ def goodbye(lang: Language, *prompts: str, resp: Document | None = None, **value
     return hangup(resp)
 
 
-def say(target: Document | Gather, lang: Language, text: str) -> None:
+def say(target: Document | Gathering, lang: Language, text: str) -> None:
     """Speak `text` in the language's own voice (a pair Twilio accepts)."""
     target.say(text, voice=lang.voice.say_voice, language=lang.voice.say_language)
 
@@ -123,7 +125,7 @@ def gather(
     speech: bool = True,
     hints: list[str] | None = None,
     finish_on_key: str = "#",
-) -> Gather:
+) -> Gathering:
     """A Gather that posts to `action`; the caller of this adds the fall-through after it."""
     kwargs: dict[str, object] = {
         "action": action,

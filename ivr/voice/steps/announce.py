@@ -7,8 +7,6 @@ is recorded (ivr/voice/room.py); silence, or any other key, goes on as before.
 
 from __future__ import annotations
 
-from twilio.twiml.voice_response import Gather
-
 from ivr.callcenter.events import log_room_event
 from ivr.hotline.hours import closed_departments
 from ivr.hotline.schema import Node
@@ -31,7 +29,7 @@ class AnnounceStep(Step):
         """Say each prompt (in a Gather when the recording may be declined), then enter `next`."""
         lang = flow.lang(turn)
         key = node.decline_recording_key
-        target: twiml.Document | Gather = turn.resp
+        target: twiml.Document | twiml.Gathering = turn.resp
         if key and not turn.get("recording_declined"):
             target = twiml.gather(
                 turn.resp,
