@@ -27,7 +27,7 @@
 | hl:profile:{dept}       | hash   | none  | profile rollup job: 'how:name'| wait estimate, callbacks |
 | hl:profilemark:{dept}   | hash   | none  | profile rollup job: last seen | profile rollup job    |
 | hl:staffabove:{dept}    | hash   | none  | agent states: id -> depts first| wait estimate        |
-| hl:recent:{dept}:{day}  | hash   | 2 d   | wait reads: decayed arrivals  | wait estimate        |
+| hl:recent:{dept}:{day}  | hash   | 2 d   | join: decayed arrivals by class | wait estimate      |
 | hl:survey:{sid}         | hash   | 8 d   | survey webhooks (score once)  | supervisors           |
 | hl:surveys:{yymmdd}     | hash   | 8 d   | survey: 'agent|dept:x:n/sum'  | supervisors           |
 | hl:followups:{yymmdd}   | hash   | 8 d   | SMS job, voicemail: counters  | supervisors           |
@@ -194,7 +194,7 @@ def profile_mark(department: str) -> str:
 
 
 def recent_arrivals(department: str, day: str) -> str:
-    """Per class of a department's callers, its arrivals over a recent window (a decayed count)."""
+    """Per class of a department's callers, its arrivals lately: a count per window, decayed."""
     return f"{PREFIX}:recent:{{{department}}}:{day}"
 
 

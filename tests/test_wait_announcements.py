@@ -11,7 +11,7 @@ import json
 import math
 import random
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 import redis
@@ -25,9 +25,9 @@ from ivr.callcenter.queues import arrival_ms
 from ivr.clock import FixedClock, business_day
 from ivr.hotline.schema import Staffing
 from ivr.jobs.periodic import rollup_profiles
-from ivr.services import services_of
+from ivr.services import Services, services_of
 from ivr.waits.estimate import QueueState, estimate
-from ivr.waits.learned import decayed_arrivals, recent_rate
+from ivr.waits.learned import RECENT_WINDOWS_SECONDS, counted_arrival, recent_counts, recent_rate
 from ivr.waits.live import (
     LiveQueues,
     censored_patience,
@@ -214,6 +214,17 @@ def test_the_rollup_job_learns_arrivals_and_handle_times_by_hour_of_week(
     assert float(profile[f"{how}:abandoned"]) == 1 and float(profile[f"{how}:abandoned_wait_ms"]) == 120_000
 
 
+def offered_earlier(
+    hotline: Services, department: str, day: str, minutes_ago: list[int], now: datetime
+) -> None:
+    """Callers who joined `department` that many minutes ago and were answered since: the day's
+    counters and recent arrivals as the join script keeps them (answered and handled: set apart)."""
+    for m in minutes_ago:
+        sid = f"CA{department}{m}"
+        hotline.queues.join(sid, department, "zh-CN", 2, now - timedelta(minutes=m), 50, day)
+        hotline.queues.leave(sid, department, day, abandoned=False)
+
+
 def test_live_state_counts_shared_agents_overtaking_and_planned_shift_changes(
     app: Flask, redis_conn: redis.Redis, clock: FixedClock
 ) -> None:
@@ -223,6 +234,7 @@ def test_live_state_counts_shared_agents_overtaking_and_planned_shift_changes(
     day = business_day(clock.now(), hotline.config.file.hotline.timezone)
     hotline.agents.choose("wang_wei", READY, clock.now())  # takes security first, then accounts
     start = clock.now()
+    offered_earlier(hotline, "security", day, [30, 20, 10], start + timedelta(seconds=30))
     for i in range(3):  # three high-priority callers today, ten minutes before the one we follow
         hotline.queues.join(f"CAhigh{i}", "accounts", "zh-CN", 1, start - timedelta(minutes=10), 50, day)
     hotline.queues.join("CAnormal", "accounts", "zh-CN", 2, start, 50, day)
@@ -235,8 +247,12 @@ def test_live_state_counts_shared_agents_overtaking_and_planned_shift_changes(
     state = wait.state
     # Nobody waits in security, which wang_wei takes first: he counts a whole agent here.
     assert (wait.position, state.ahead, state.ready, state.agents) == (4, 3, 1, 1.0)
-    # The first read spreads today's arrivals evenly from the day's first caller, 10.5 minutes ago.
-    assert state.overtaking_per_second == pytest.approx(3 / 630)
+    # Three arrivals 10.5 minutes ago, all at once, each counted as it joined, decayed since.
+    joined_ms, now_ms = float(arrival_ms(start - timedelta(minutes=10))), float(arrival_ms(clock.now()))
+    counted = counted_arrival(counted_arrival(counted_arrival(None, joined_ms), joined_ms), joined_ms)
+    rate = recent_rate(recent_counts(counted, now_ms), joined_ms, now_ms, 3)
+    assert state.overtaking_per_second == pytest.approx(rate, rel=1e-9)
+    assert rate == pytest.approx(3 / 630)  # three so long ago agree with the day's average
     assert state.staffing_changes == ((570.0, 3.0),)  # at 12:00: two more agents than now
     assert state.waited_seconds == 30 and state.mean_handle_seconds == 180 + 30
     assert wait.estimate is not None and wait.estimate == estimate(state)
@@ -246,16 +262,11 @@ def test_live_state_counts_shared_agents_overtaking_and_planned_shift_changes(
     assert (state.agents, state.ahead, state.staffing_changes) == (1.0, 4, ((570.0, 3.0),))
     # Security answered 3 calls of 4 minutes (and 30 s of wrap-up) in half an hour: its demand keeps
     # 3 / 1800 * 270 = 0.45 of wang_wei, and accounts has the rest of him.
-    since = arrival_ms(clock.now() - timedelta(minutes=30))
+    # (Four offered: three half an hour to ten minutes ago, and the one waiting: 4 / 1800 a second
+    # lately, as over the day, of whom 3 of 4 took an agent.)
     redis_conn.hset(
         keys.department_stats("security", day),
-        mapping={
-            "answered": 3,
-            "handled": 3,
-            "handle_ms": 720_000,
-            "handle_sq": 3 * 240.0**2,
-            "first_offer_ms": since,
-        },
+        mapping={"answered": 3, "handled": 3, "handle_ms": 720_000, "handle_sq": 3 * 240.0**2},
     )
     state = wait_for_caller(hotline.live, record, clock.now()).state
     assert state.agents == pytest.approx(0.55) and state.staffing_changes == ((570.0, pytest.approx(2.55)),)
@@ -276,11 +287,11 @@ def test_an_agent_shared_with_a_department_taken_after_ours_frees_at_that_depart
     ours = alone.mean_handle_seconds
     assert ours is not None
     wrap_up = hotline.config.file.departments["accounts"].wrap_up_seconds
-    since = arrival_ms(clock.now() - timedelta(minutes=30))
+    offered_earlier(hotline, "accounts", day, [30, 20, 10], clock.now())
     for talk in (120.0, 480.0):  # accounts answered 3 calls in half an hour, of 2 minutes, then of 8
         redis_conn.hset(
             keys.department_stats("accounts", day),
-            mapping={"answered": 3, "handled": 3, "handle_ms": 3 * talk * 1000, "first_offer_ms": since},
+            mapping={"answered": 3, "handled": 3, "handle_ms": 3 * talk * 1000},
         )
         state = wait_for_new_caller(hotline.live, "security", clock.now(), day).state
         theirs = talk + wrap_up
@@ -293,42 +304,72 @@ def test_overtaking_follows_a_surge_of_higher_classes_up_and_back_down(
     app: Flask, redis_conn: redis.Redis, clock: FixedClock
 ) -> None:
     """A normal caller is overtaken at the rate high-priority callers arrived lately, not over the
-    day: it rises with a burst of them and falls back once they stop (the read script keeps the
-    decayed count, by the arithmetic of `learned.decayed_arrivals`)."""
+    day: it rises with a burst of them and falls back once they stop. The join script keeps the
+    decayed counts as callers join (by the arithmetic of `learned.counted_arrival`), and the hold
+    turn only reads them (`learned.recent_counts`): it writes nothing of them."""
     hotline = services_of(app)
     clock.set(OPEN_HOURS.replace(hour=9))
     day = business_day(clock.now(), hotline.config.file.hotline.timezone)
     hotline.agents.choose("wang_wei", READY, clock.now())
     start = clock.now()
-    hotline.queues.join("CAhigh0", "accounts", "zh-CN", 1, start - timedelta(hours=2), 50, day)
+    first = start - timedelta(hours=2)
+    hotline.queues.join("CAhigh0", "accounts", "zh-CN", 1, first, 50, day)
+    reference = counted_arrival(None, arrival_ms(first))
     hotline.queues.join("CAnormal", "accounts", "zh-CN", 2, start, 50, day)
     record = CallRecord(
         "CAnormal",
         {"department": "accounts", "priority": "normal", "day": day, "queued_at": start.isoformat()},
     )
-    reference: tuple[float, float, float, float] | None = None
-    first_ms = float(arrival_ms(start - timedelta(hours=2)))
+    recent = keys.recent_arrivals("accounts", day)
 
     def overtaking(minutes: float, joining: int) -> float:
         nonlocal reference
-        for i in range(joining):
-            sid = f"CAburst{minutes}_{i}"
-            hotline.queues.join(sid, "accounts", "zh-CN", 1, clock.now(), 50, day)
-        offered = float(redis_conn.hget(keys.department_stats("accounts", day), "offered:1") or 0)
+        for i in range(joining):  # spread over the minutes since the last look
+            at = clock.now() + (start + timedelta(minutes=minutes) - clock.now()) * (i + 1) / (joining + 1)
+            hotline.queues.join(f"CAburst{minutes}_{i}", "accounts", "zh-CN", 1, at, 50, day)
+            reference = counted_arrival(reference, arrival_ms(at))
         clock.set(start + timedelta(minutes=minutes))
+        kept = redis_conn.hgetall(recent)
         rate = wait_for_caller(hotline.live, record, clock.now()).state.overtaking_per_second
+        assert redis_conn.hgetall(recent) == kept  # the hold turn wrote nothing of them
         now_ms = float(arrival_ms(clock.now()))
-        reference = decayed_arrivals(reference, offered, now_ms, first_ms)
-        assert rate == pytest.approx(recent_rate(reference[2], reference[3], now_ms), rel=1e-9)
+        offered = float(redis_conn.hget(keys.department_stats("accounts", day), "offered:1") or 0)
+        expected = recent_rate(recent_counts(reference, now_ms), float(arrival_ms(first)), now_ms, offered)
+        assert rate == pytest.approx(expected, rel=1e-9)
         return rate
 
     quiet = overtaking(0, 0)
-    assert quiet == pytest.approx(1 / 7200, rel=0.01)  # one caller in two hours
+    assert quiet < 1 / 600  # one caller two hours ago
     surge = overtaking(3, 30)  # thirty in three minutes
-    # A five-minute window three minutes into the burst: 45% of its rate, 18 times the day's.
-    assert 30 / 180 / 3 < surge < 30 / 180 and surge > 10 * 31 / (2 * 3600 + 180)
-    after = overtaking(33, 0)  # half an hour without any
-    assert after < surge / 100 and after < 31 / (2 * 3600 + 33 * 60) / 10
+    # Three minutes into the burst, its rate (1/6 a second) is believed from the shorter windows.
+    assert 30 / 180 / 3 < surge < 30 / 180 * 1.5 and surge > 10 * 31 / (2 * 3600 + 180)
+    after = overtaking(33, 0)  # half an hour without any: back to no more than the day's average
+    assert after < surge / 20 and after <= 31 / (2 * 3600 + 33 * 60) * 1.001
+
+
+def test_the_recent_rate_takes_the_longest_window_the_shorter_ones_agree_with() -> None:
+    """Known data: steady arrivals are read over the longest window; after a jump or a stop, the
+    short windows that saw it are believed; the result is always finite and never negative."""
+    rng = random.Random(3)
+    t, state = 0.0, None
+    first = 0.0
+    while t < 3600:  # an hour at four callers a minute
+        t += rng.expovariate(4 / 60)
+        state = counted_arrival(state, t * 1000)
+    now = t * 1000
+    counts = recent_counts(state, now)
+    steady = recent_rate(counts, first, now)
+    assert steady == pytest.approx(4 / 60, rel=0.2)
+    windows = [n / tau / -math.expm1(-t / tau) for n, tau in zip(counts, RECENT_WINDOWS_SECONDS, strict=True)]
+    assert any(steady == pytest.approx(rate, rel=1e-9) for rate in windows)
+    for _ in range(60):  # then twenty a minute for three minutes
+        t += rng.expovariate(20 / 60)
+        state = counted_arrival(state, t * 1000)
+    surge = recent_rate(recent_counts(state, t * 1000), first, t * 1000)
+    assert surge > 12 / 60 and surge > windows[-1] * 2
+    stopped = recent_rate(recent_counts(state, (t + 600) * 1000), first, (t + 600) * 1000)
+    assert stopped < 4 / 60
+    assert recent_rate((0.0, 0.0, 0.0, 0.0), None, 0.0) == 0.0
 
 
 def test_patience_counts_the_callers_still_waiting_as_at_least_that_patient() -> None:

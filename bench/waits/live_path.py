@@ -27,7 +27,7 @@ from ivr.callcenter.queues import arrival_ms
 from ivr.hotline.loader import load_hotline
 from ivr.hotline.schema import Department, HotlineFile, Staffing
 from ivr.waits.estimate import QueueState
-from ivr.waits.learned import decayed_arrivals
+from ivr.waits.learned import counted_arrival, recent_counts, wait_counts
 from ivr.waits.live import LiveQueues, Reads
 
 EPOCH = datetime(2026, 1, 5, tzinfo=UTC)  # a Monday, 00:00: the simulated day's time 0
@@ -89,7 +89,8 @@ class Counters:
     answered: int = 0
     first_offer_ms: int | None = None
     offered: dict[int, int] = field(default_factory=dict)  # by class (rank)
-    recent: dict[int, tuple[float, float, float, float]] = field(default_factory=dict)  # by class
+    recent: dict[int, tuple[float, tuple[float, ...]]] = field(default_factory=dict)  # by class
+    spans: dict[str, int] = field(default_factory=dict)  # waits by span (learned.wait_counts)
 
 
 class LiveFeed:
@@ -119,6 +120,7 @@ class LiveFeed:
         c = self.counters[self.queue[dept]]
         rank = self.rank[dept]
         c.offered[rank] = c.offered.get(rank, 0) + 1
+        c.recent[rank] = counted_arrival(c.recent.get(rank), _ms(now))  # as the join script does
         if c.first_offer_ms is None:
             c.first_offer_ms = _ms(now)
 
@@ -126,11 +128,15 @@ class LiveFeed:
         c = self.counters[self.queue[dept]]
         c.answered += 1
         c.answered_wait_ms += waited * 1000
+        for f, n in wait_counts(waited * 1000, abandoned=False).items():
+            c.spans[f] = c.spans.get(f, 0) + n
 
     def abandoned(self, dept: int, waited: float) -> None:
         c = self.counters[self.queue[dept]]
         c.abandoned += 1
         c.abandoned_wait_ms += waited * 1000
+        for f, n in wait_counts(waited * 1000, abandoned=True).items():
+            c.spans[f] = c.spans.get(f, 0) + n
 
     def handled(self, dept: int, seconds: float) -> None:
         c = self.counters[self.queue[dept]]
@@ -170,10 +176,7 @@ class LiveFeed:
         above = {f"agent{i}": ",".join(self.names[o] for o in first) for i in range(staffed)} if first else {}
         c = self.counters[q]
         now_ms = float(_ms(now))
-        recent = []
-        for r in range(rank):  # what the read script brings up to now and keeps
-            c.recent[r] = decayed_arrivals(c.recent.get(r), c.offered.get(r, 0), now_ms, c.first_offer_ms)
-            recent.append((c.recent[r][2], c.recent[r][3]))
+        recent = [recent_counts(c.recent.get(r), now_ms) for r in range(rank)]  # as the read script
         values = {
             "handled": c.handled,
             "handle_ms": c.handle_ms,
@@ -183,6 +186,7 @@ class LiveFeed:
             "answered_wait_ms": c.answered_wait_ms,
             "first_offer_ms": c.first_offer_ms,
             "answered": c.answered,
+            **c.spans,
         }
         stats = [values.get(f, c.offered.get(int(f.split(":")[1]), 0) if f.startswith("offered:") else None)
                  for f in reads.stat_fields]  # fmt: skip
@@ -192,16 +196,19 @@ class LiveFeed:
         for other in reads.others:
             o = self.names.index(other)
             theirs = self.counters[o]
-            counters = {
+            counters: dict[str, Any] = {
                 "answered": theirs.answered,
                 "handled": theirs.handled,
                 "handle_ms": theirs.handle_ms,
                 "first_offer_ms": theirs.first_offer_ms,
+                "offered": sum(theirs.offered.values()),
+                **{f"offered:{r}": n for r, n in theirs.offered.items()},
             }
-            fields = [counters[f] for f in reads.other_fields]
+            fields = [counters.get(f, 0) for f in reads.other_fields]
             waiting = sum(len(waiting_since[d]) for d in range(len(self.queue)) if self.queue[d] == o)
             # Every agent serves every department, in the order `order` gives their classes.
             ours_first = staffed if o not in first else 0
-            replies += [waiting, fields, staffed, ours_first]
+            arrivals = [recent_counts(theirs.recent.get(r), now_ms) for r in range(reads.classes)]
+            replies += [waiting, fields, staffed, ours_first, arrivals]
         state, _ = reads.parse(replies, ahead, waited)
         return state

@@ -136,11 +136,15 @@ weeks with the handle time and patience of the idealised run's priors, the staff
 hotline file's schema) and `ivr.waits.live` turns them into the `QueueState` with its own code,
 as it does on every turn of the hold loop: handle time from today's calls (those still under
 way counted as censored, at their expected age) and the profile, the handle times' spread for
-the calls under way when the wait starts, patience from censored waits, each department its own
+the calls under way when the wait starts, patience as a hang-up rate by time waited (spans of
+a wait, each its hang-ups over the time waited in it by callers whose wait ended and by those
+still waiting; the callers ahead each at what they have waited), each department its own
 queue (callers of several classes of one department in its one queue, overtaken by the higher
-classes at their rate of the last minutes, a count decayed over five minutes), an agent who
-takes other departments first counted by what their answered demand
-leaves of them, with their waiting callers ahead, and one who takes them after this one by how
+classes at their recent rate: arrivals counted as they join, decayed over 1, 2, 4 and 8
+minutes, with the day's average as the longest window, the longest window the shorter ones
+agree with believed), an agent who takes other departments first counted by what their demand
+(their recent arrivals, by the same rule, times the share they answered) leaves of them, with
+their waiting callers ahead, and one who takes them after this one by how
 soon their calls free the agent (in this department's handle times). Its targets: at most 1.15×
 the best possible in every scenario, and never worse than the best of the other predictors. Its
 range's coverage, and how often the words it would have said ("between L and H minutes", "up to

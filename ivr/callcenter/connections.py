@@ -19,6 +19,7 @@ from ivr.callcenter.calls import CallRecord
 from ivr.callcenter.lifecycle import CallLife, CallStatus
 from ivr.callcenter.queues import Queues
 from ivr.hotline.schema import HotlineFile
+from ivr.waits.learned import wait_counts
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +59,8 @@ class Connections:
         stats = self._stats(call)
         pipe.hincrby(stats, "answered", 1)
         pipe.hincrby(stats, "answered_wait_ms", waited_ms)
+        for field, n in wait_counts(waited_ms, abandoned=False).items():  # patience's exposure
+            pipe.hincrby(stats, field, n)
         if waited_ms <= self.cfg.hotline.service_level_seconds * 1000:
             pipe.hincrby(stats, "answered_in_sl", 1)
         pipe.expire(stats, keys.STATS_TTL_SECONDS)

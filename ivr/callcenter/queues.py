@@ -31,6 +31,7 @@ import redis
 from ivr import keys
 from ivr.redis_types import scored, texts
 from ivr.scripts import Script
+from ivr.waits.learned import RECENT_WINDOWS, wait_counts
 
 EPOCH = datetime(2026, 1, 1, tzinfo=UTC)
 MAX_RANK = 15
@@ -56,7 +57,7 @@ local score
 if existing then
   score = tonumber(string.match(existing, '|(.*)$'))
   if redis.call('ZREM', KEYS[6], ARGV[1]) == 1 then  -- held for a match that did not happen
-    redis.call('ZADD', KEYS[8], score, ARGV[1])
+    redis.call('ZADD', KEYS[9], score, ARGV[1])
     redis.call('ZADD', KEYS[2], math.floor((score % 562949953421312) / 1024), ARGV[1])
   end
 else
@@ -70,7 +71,7 @@ else
     local seq = redis.call('INCR', KEYS[4]) % 1024
     score = tonumber(ARGV[3]) * 562949953421312 + tonumber(ARGV[4]) * 1024 + seq
   end
-  redis.call('ZADD', KEYS[8], score, ARGV[1])
+  redis.call('ZADD', KEYS[9], score, ARGV[1])
   redis.call('ZADD', KEYS[2], tonumber(ARGV[4]), ARGV[1])
   redis.call('HSET', KEYS[1], ARGV[1], ARGV[2] .. '|' .. string.format('%.0f', score))
   if ARGV[7] == '1' then
@@ -78,11 +79,29 @@ else
     -- per class, and when the day's first caller came: the rate at which higher classes overtake
     redis.call('HINCRBY', KEYS[3], 'offered:' .. ARGV[3], 1)
     redis.call('HSETNX', KEYS[3], 'first_offer_ms', ARGV[4])
+    -- and lately: the class's arrivals, a count per window decayed with its time constant
+    -- (`windows`, seconds), brought up to now (the arithmetic of learned.counted_arrival)
+    local r, now = ARGV[3], tonumber(ARGV[4])
+    local fields, taus = {'last:' .. r}, {}
+    for tau in string.gmatch(ARGV[11], '[^,]+') do
+      taus[#taus + 1] = tonumber(tau)
+      fields[#fields + 1] = 'n' .. #taus .. ':' .. r
+    end
+    local s = redis.call('HMGET', KEYS[8], unpack(fields))
+    local at, span = tonumber(s[1]), 0
+    if at then span, now = math.max(now - at, 0) / 1000, math.max(now, at) end
+    local kept = {fields[1], string.format('%.17g', now)}
+    for i, tau in ipairs(taus) do
+      kept[#kept + 1] = fields[i + 1]
+      kept[#kept + 1] = string.format('%.17g', (tonumber(s[i + 1]) or 0) * math.exp(-span / tau) + 1)
+    end
+    redis.call('HSET', KEYS[8], unpack(kept))
+    redis.call('PEXPIRE', KEYS[8], 172800000)
   end
 end
 if ARGV[8] ~= '' then redis.call('ZADD', KEYS[5], 'NX', ARGV[8], ARGV[1]) end
 local ahead = 0
-for i = 9, #KEYS do
+for i = 10, #KEYS do
   ahead = ahead + redis.call('ZCOUNT', KEYS[i], '-inf', '(' .. string.format('%.0f', score))
 end
 return ahead + 1
@@ -171,6 +190,8 @@ redis.call('HDEL', KEYS[1], ARGV[1])
 if ARGV[2] == '1' then
   redis.call('HINCRBY', KEYS[3], 'abandoned', 1)
   redis.call('HINCRBY', KEYS[3], 'abandoned_wait_ms', tonumber(ARGV[3]))
+  -- the wait by span of time waited, for patience (ivr.waits.learned.wait_counts): field, count
+  for i = 4, #ARGV, 2 do redis.call('HINCRBY', KEYS[3], ARGV[i], ARGV[i + 1]) end
 elseif ARGV[2] == 'o' then
   redis.call('HINCRBY', KEYS[3], 'overflowed', 1)
 end
@@ -179,7 +200,7 @@ return 1
 
 JOIN = Script(
     _JOIN_LUA,
-    keys=("waiting", "since", "stats", "sequence", "turns", "held", "lastplace", "lane", "lanes*"),
+    keys=("waiting", "since", "stats", "sequence", "turns", "held", "lastplace", "recent", "lane", "lanes*"),
     args=(
         "sid",
         "lang",
@@ -191,6 +212,7 @@ JOIN = Script(
         "now",
         "reclaim",
         "account",
+        "windows",
     ),
 )
 _POSITION = Script(POSITION_LUA, keys=("waiting", "lanes*"), args=("sid",))
@@ -202,7 +224,7 @@ _PUT_BACK = Script(_PUT_BACK_LUA, keys=("waiting", "since", "held", "lanes*"), a
 _LEAVE = Script(
     _LEAVE_LUA,
     keys=("waiting", "since", "stats", "held", "turns", "lanes*"),
-    args=("sid", "count", "waited_ms"),
+    args=("sid", "count", "waited_ms", "spans*"),
 )
 
 
@@ -263,6 +285,7 @@ class Queues:
             "turns": keys.hold_turns(department),
             "held": keys.queue_held(department),
             "lastplace": keys.last_place(department, caller),
+            "recent": keys.recent_arrivals(department, day),
             "lane": keys.queue(department, locale),
             "lanes": self.lanes(department),
             "sid": sid,
@@ -275,6 +298,7 @@ class Queues:
             "now": f"{when.timestamp():.3f}" if on_line else "",
             "reclaim": kept_place_of is not None,
             "account": account,
+            "windows": RECENT_WINDOWS,
         }
 
     def join(
@@ -421,6 +445,7 @@ class Queues:
             # Every caller who was offered ends up counted once: answered, abandoned or overflowed.
             "count": "1" if abandoned else ("o" if overflowed else "0"),
             "waited_ms": waited_ms,
+            "spans": [v for f, n in wait_counts(waited_ms, abandoned=True).items() for v in (f, n)],
         }
         if pipe is not None:
             _LEAVE.queue(pipe, **values)
@@ -442,6 +467,8 @@ class Queues:
         pipe = self.conn.pipeline(transaction=True)
         pipe.hincrby(stats, "abandoned", 1)
         pipe.hincrby(stats, "abandoned_wait_ms", max(int(waited.total_seconds() * 1000), 0))
+        for field, n in wait_counts(waited.total_seconds() * 1000, abandoned=True).items():
+            pipe.hincrby(stats, field, n)
         pipe.execute()
 
     def waiting(self, department: str) -> int:

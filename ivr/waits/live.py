@@ -10,7 +10,8 @@ Where each input of `QueueState` comes from:
 - agents: staffed agents (ready, ringing, talking, in wrap-up). One who takes this department
   first counts whole; one who takes other departments first (the matcher's skill order,
   `hl:staffabove:{dept}`) counts by what those departments' demand leaves of them: each one's
-  answered calls per second times its handle time, spread over its staffed agents (`_shared`).
+  recent arrivals per second (as for overtaking), times the share of its callers it answered
+  today, times its handle time, spread over its staffed agents (`_shared`).
   One who takes this department first but other departments after it is, by the same demand,
   part of the time on their calls, which end at their departments' pace: counted in this
   department's handle times (on longer calls, less than an agent; on shorter ones, more).
@@ -24,16 +25,22 @@ Where each input of `QueueState` comes from:
   of the week (worth PRIOR_HANDLED calls); without a profile today's once a few calls were
   handled, else the default; plus the department's wrap-up time, which also keeps an agent from
   the next caller. handle_cv: the spread of today's handle times (sum of squares, `handle_sq`).
-- patience: the maximum-likelihood estimate for exponential patience from censored waits
-  (`censored_patience`): the time waited today by callers whose wait ended and by those still
-  waiting (the longest CENSORED_READ read one by one, each later one counted as half the last
-  of those), over the callers who abandoned, with the profile's patience worth PRIOR_ABANDONS
-  abandons. Leaving out callers still waiting made the hotline believe, in a surge, that callers
-  are far less patient than they are.
-- overtaking: the arrivals of higher classes per second over a recent window (a count decayed
-  over RECENT_ARRIVALS_SECONDS, brought up to date and kept by the read script itself, so no
-  webhook writes more; `learned.decayed_arrivals` is its arithmetic). The day's average lagged
-  a surge of higher classes by hours.
+- patience: a hang-up rate by time waited (`learned.patience_hazards`), constant within spans
+  of a wait (PATIENCE_EDGES_SECONDS): each span's hang-ups over its exposure, the seconds
+  waited in it today by callers whose wait ended (counted as it ended, `learned.wait_counts`)
+  and by those still waiting (censored: the longest CENSORED_READ read one by one, each later
+  one as half the last of those), with the profile's patience worth PRIOR_ABANDONS hang-ups.
+  The estimate takes the rate of the callers ahead at what each has waited (`hazard_ahead`):
+  with long-tailed patience, those who have waited long rarely leave. Counters from before the
+  spans were kept give the exponential estimate from the same censored waits
+  (`censored_patience`). Leaving out callers still waiting made the hotline believe, in a
+  surge, that callers are far less patient than they are.
+- overtaking: the arrivals of higher classes per second lately (`learned.recent_rate`): counts
+  decayed over several windows (RECENT_WINDOWS_SECONDS), kept by the queue's join script as each
+  caller joins and decayed to now by the read script, which writes nothing, with the day's
+  average as the longest window; the longest window the shorter ones agree with is believed.
+  The day's average alone lagged a surge of higher classes by hours, one five-minute window by
+  minutes.
 - staffing changes: the planned staffing of the hotline file for the coming hours, by quarter
   hour (else the agents the profile saw in those hours), applied as a difference to the agents
   there now.
@@ -52,16 +59,19 @@ import redis
 from ivr import keys
 from ivr.callcenter.calls import CallRecord
 from ivr.callcenter.lifecycle import CallStatus
-from ivr.callcenter.queues import POSITION_LUA, Queues, arrival_ms
+from ivr.callcenter.queues import MAX_RANK, POSITION_LUA, Queues, arrival_ms
 from ivr.hotline.schema import STAFFING_STEP_MINUTES, HotlineFile
 from ivr.scripts import Script
 from ivr.waits.estimate import Estimate, QueueState, estimate
 from ivr.waits.learned import (  # noqa: F401 (censored_patience: read from here by the tests)
     MIN_HANDLED_TODAY,
-    RECENT_ARRIVALS_SECONDS,
+    PATIENCE_FIELDS,
+    RECENT_WINDOWS,
     censored_patience,
     censored_talk_time,
     handle_cv_of,
+    hazard_ahead,
+    patience_hazards,
     recent_rate,
 )
 from ivr.waits.profile import DEFAULT_HANDLE_SECONDS, hour_of_week, quietest_on_next_open_day
@@ -72,8 +82,6 @@ from ivr.waits.profile import DEFAULT_HANDLE_SECONDS, hour_of_week, quietest_on_
 PRIOR_HANDLED = 100
 # Callers still waiting read one by one for the patience estimate (longest first); O(log n + 64).
 CENSORED_READ = 64
-# Overtaking is measured over at least this long, so the day's first callers do not make a rate.
-MIN_RATE_WINDOW_SECONDS = 600.0
 # How far ahead planned staffing changes are looked at (a wait longer than this is rare).
 STAFFING_LOOKAHEAD_HOURS = 4
 
@@ -108,12 +116,13 @@ class LiveQueues:
     )
 
 
-# Everything a department's QueueState is made from, in one call, in `Reads.queue`'s order: 8 + 4
-# per other department reads, each O(1) (ZCARD, HMGET of named fields, HGET) or O(log n + 64)
-# (the longest waiters), but HGETALL of the staffed agents' departments taken first and, of each
-# other department, HVALS of the same (one field per staffed agent, counted in the script). One
-# reply, JSON (a missing field or summary: false); sixteen replies parsed one by one cost a hold
-# turn more than the reads cost Redis.
+# Everything a department's QueueState is made from, in one call, in `Reads.queue`'s order: 8 + 5
+# per other department reads, none written, each O(1) (ZCARD, HMGET of named fields, HGET; the
+# recent arrivals: one HMGET per class, at most MAX_RANK + 1) or O(log n + 64) (the longest
+# waiters), but HGETALL of the staffed agents' departments taken first and, of each other
+# department, HVALS of the same (one field per staffed agent, counted in the script). One reply,
+# JSON (a missing field or summary: false); sixteen replies parsed one by one cost a hold turn
+# more than the reads cost Redis.
 _READS_LUA = """
 local out = {}
 out[1] = redis.call('ZCARD', KEYS[1])
@@ -121,49 +130,38 @@ local flat, above = redis.call('HGETALL', KEYS[2]), {}
 for i = 1, #flat, 2 do above[flat[i]] = flat[i + 1] end
 out[2] = above
 out[3] = redis.call('ZCARD', KEYS[3])
-out[4] = redis.call('HMGET', KEYS[4], unpack(ARGV, 7, 6 + tonumber(ARGV[2])))
+out[4] = redis.call('HMGET', KEYS[4], unpack(ARGV, 8, 7 + tonumber(ARGV[2])))
 out[5] = redis.call('HGET', KEYS[5], 'summary')
 out[6] = redis.call('ZCARD', KEYS[6])
 local scored, longest = redis.call('ZRANGE', KEYS[6], 0, tonumber(ARGV[1]) - 1, 'WITHSCORES'), {}
 for i = 2, #scored, 2 do longest[#longest + 1] = tonumber(scored[i]) end  -- arrivals (ms) only
 out[7] = longest
--- The recent arrivals of each higher class: a decayed count brought up to now and kept (the
--- arithmetic of learned.decayed_arrivals, its reference).
-local now, tau, rank = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
-local recent = {}
-if rank > 0 then
-  local first = tonumber(redis.call('HGET', KEYS[4], 'first_offer_ms'))
-  for r = 0, rank - 1 do
-    local offered = tonumber(redis.call('HGET', KEYS[4], 'offered:' .. r)) or 0
-    local s = redis.call('HMGET', KEYS[7], 'at:' .. r, 'seen:' .. r, 'n:' .. r, 'since:' .. r)
-    local at, seen, n, since = tonumber(s[1]), tonumber(s[2]), tonumber(s[3]), tonumber(s[4])
-    if not at then
-      local start = now
-      if first and first < now then start = first end
-      at, seen, n, since = start, 0, 0, start
+-- Recent arrivals by class: a count per window (`windows`, seconds), kept by the join script as
+-- callers join, decayed here to now and not written (learned.recent_counts): a list per class.
+local now, taus = tonumber(ARGV[4]), {}
+for tau in string.gmatch(ARGV[5], '[^,]+') do taus[#taus + 1] = tonumber(tau) end
+local function recent(key, classes)
+  local all = {}
+  for r = 0, classes - 1 do
+    local fields = {'last:' .. r}
+    for i = 1, #taus do fields[#fields + 1] = 'n' .. i .. ':' .. r end
+    local s = redis.call('HMGET', key, unpack(fields))
+    local at, counts = tonumber(s[1]), {}
+    for i, tau in ipairs(taus) do
+      counts[i] = 0
+      if at then counts[i] = (tonumber(s[i + 1]) or 0) * math.exp(-math.max(now - at, 0) / 1000 / tau) end
     end
-    local new = offered - seen
-    if offered < seen then new = offered end
-    local span = math.max(now - at, 0) / 1000
-    if span > 0 then
-      local decay = math.exp(-span / tau)
-      n = n * decay + new * tau / span * (1 - decay)
-    else
-      n = n + new
-    end
-    at = math.max(at, now)
-    redis.call('HSET', KEYS[7], 'at:' .. r, string.format('%.17g', at), 'seen:' .. r, offered,
-      'n:' .. r, string.format('%.17g', n), 'since:' .. r, string.format('%.17g', since))
-    recent[#recent + 1] = {n, since}
+    all[#all + 1] = counts
   end
-  redis.call('PEXPIRE', KEYS[7], 172800000)
+  return all
 end
-out[8] = recent
--- Each other department: its callers waiting, its counters, its staffed agents, and how many of
--- those take this department before it (their calls free agents who then take ours).
-local other_fields = {unpack(ARGV, 7 + tonumber(ARGV[2]))}
+out[8] = recent(KEYS[7], tonumber(ARGV[6]))  -- the higher classes, who overtake
+-- Each other department: its callers waiting, its counters, its staffed agents, how many of
+-- those take this department before it (their calls free agents who then take ours), and its
+-- recent arrivals by class (what it asks of shared agents lately).
+local other_fields = {unpack(ARGV, 8 + tonumber(ARGV[2]))}
 local ours = ',' .. ARGV[3] .. ','
-for i = 8, #KEYS, 4 do
+for i = 8, #KEYS, 5 do
   out[#out + 1] = redis.call('ZCARD', KEYS[i])
   out[#out + 1] = redis.call('HMGET', KEYS[i + 1], unpack(other_fields))
   out[#out + 1] = redis.call('ZCARD', KEYS[i + 2])
@@ -172,14 +170,20 @@ for i = 8, #KEYS, 4 do
     if string.find(',' .. first .. ',', ours, 1, true) then after = after + 1 end
   end
   out[#out + 1] = after
+  out[#out + 1] = recent(KEYS[i + 4], tonumber(ARGV[7]))
 end
 return cjson.encode(out)
 """
 _READS = Script(
     _READS_LUA,
     keys=("staffed", "above", "ready", "stats", "profile", "since", "recent", "others*"),
-    args=("censored", "count", "department", "now_ms", "tau", "rank", "fields*"),
+    args=("censored", "count", "department", "now_ms", "windows", "rank", "classes", "fields*"),
 )
+
+
+def _counts(reply: Any) -> list[tuple[float, ...]]:
+    """Recent arrivals by class from the read script's JSON (an empty Lua table comes as {})."""
+    return [tuple(float(n) for n in counts or []) for counts in reply or []]
 
 
 def _lua_function(name: str, lua: str) -> str:
@@ -224,13 +228,15 @@ class Reads:
         self.day = day
         self.stat_fields = [
             "handled", "handle_ms", "handle_sq", "abandoned", "abandoned_wait_ms", "answered_wait_ms",
-            "first_offer_ms", "answered", *(f"offered:{r}" for r in range(rank)),
+            "first_offer_ms", "answered", *(f"offered:{r}" for r in range(rank)), *PATIENCE_FIELDS,
         ]  # fmt: skip
         self.others = [d for d in live.cfg.departments if d != department]
+        # Every class a caller can be in (the ranks of the hotline file's priorities).
+        self.classes = min(max(live.cfg.priorities.values(), default=0), MAX_RANK) + 1
 
     def queue(self, pipe: redis.client.Pipeline) -> None:
         """Add the reads to `pipe`: one script call (`_READS`); `replies` unpacks its reply into
-        the 8 + 4 per other department replies `parse` takes, in this order."""
+        the 8 + 5 per other department replies `parse` takes, in this order."""
         _READS.queue(pipe, **self.values())
 
     def values(self) -> dict[str, Any]:
@@ -254,28 +260,35 @@ class Reads:
                     keys.department_stats(o, self.day),
                     keys.staffed_agents(o),
                     keys.staffed_above(o),
+                    keys.recent_arrivals(o, self.day),
                 )
             ],
             censored=CENSORED_READ,
             count=len(self.stat_fields),
             department=dept,
             now_ms=arrival_ms(self.now),
-            tau=RECENT_ARRIVALS_SECONDS,
+            windows=RECENT_WINDOWS,
             rank=self.rank,
+            classes=self.classes,
             fields=[*self.stat_fields, *self.other_fields],
         )
 
     @property
     def other_fields(self) -> list[str]:
         """The counters read of each other department (what its callers take of shared agents)."""
-        return ["handled", "handle_ms", "first_offer_ms", "answered"]
+        return [
+            "handled", "handle_ms", "first_offer_ms", "answered", "offered",
+            *(f"offered:{r}" for r in range(self.classes)),
+        ]  # fmt: skip
 
     @staticmethod
     def replies(reply: str) -> list[Any]:
         """The replies `parse` takes, from the one reply of `queue`'s script."""
         out: list[Any] = json.loads(reply)
         out[6] = out[6] or []  # an empty Lua table is {}
-        out[7] = [(float(n), float(since)) for n, since in out[7]] if out[7] else []
+        out[7] = _counts(out[7])
+        for i in range(12, len(out), 5):  # each other department's recent arrivals by class
+            out[i] = _counts(out[i])
         return out
 
     def _shared(
@@ -284,9 +297,10 @@ class Reads:
         """(agents serving this queue, callers ahead of it in other queues), per group of agents.
 
         An agent who takes this department first serves it whole. One who takes other departments
-        first serves ours with the time their callers leave: each such department's demand (the
-        calls it answered today per second times its handle time, in agents: abandoned callers
-        take no agent) falls evenly on its staffed agents, and what is left of an agent, if
+        first serves ours with the time their callers leave: each such department's demand (its
+        callers' recent arrivals per second, class by class as for overtaking, times the share of
+        today's callers it answered, times its handle time, in agents: abandoned callers take no
+        agent) falls evenly on its staffed agents, and what is left of an agent, if
         anything, is ours. Callers waiting there go first on those agents: they count ahead, in
         our handle times, by the share of them that falls on ours and what is left of those agents.
         An agent who takes ours first and others after it is, by those others' demand, part of the
@@ -310,7 +324,7 @@ class Reads:
         after_work = 0.0  # the same in our handle times: how soon those calls free them for ours
         fields = self.other_fields
         for i, other in enumerate(self.others):
-            waiting, counters, their_staffed, ours_first = others[4 * i : 4 * i + 4]
+            waiting, counters, their_staffed, ours_first, recent = others[5 * i : 5 * i + 5]
             values = dict(zip(fields, (float(v or 0) for v in counters), strict=True))
             theirs = max(int(their_staffed), 1)
             their_handle = handle
@@ -320,9 +334,15 @@ class Reads:
                     + self.live.cfg.departments[other].wrap_up_seconds
                 )
             load = 0.0
-            if values["first_offer_ms"]:
-                window = max((now_ms - values["first_offer_ms"]) / 1000, MIN_RATE_WINDOW_SECONDS)
-                load = values["answered"] / window * their_handle
+            if values["first_offer_ms"] and values["offered"] > 0:
+                # Its callers' arrivals lately, class by class (the day's average lagged a peak
+                # by hours), of whom the share it answered today take an agent.
+                started = values["first_offer_ms"]
+                arriving = sum(
+                    recent_rate(counts, started, now_ms, values[f"offered:{r}"])
+                    for r, counts in enumerate(recent[: self.classes])
+                )
+                load = arriving * min(values["answered"] / values["offered"], 1.0) * their_handle
             taken[other] = (load / theirs, int(waiting) / theirs, their_handle)
             share = min(load / theirs, 1.0) * min(int(ours_first or 0), theirs)
             after += share
@@ -361,16 +381,29 @@ class Reads:
         else:
             handle = DEFAULT_HANDLE_SECONDS
         handle_cv = handle_cv_of(values, department.wrap_up_seconds)
-        still = [max(now_ms - arrived, 0.0) / 1000 for arrived in longest]
-        if int(waiting) > len(still) and still:  # the rest joined later: half the last one read
-            still.append((int(waiting) - len(still)) * still[-1] / 2)
-        patience = censored_patience(
-            (values["answered_wait_ms"] + values["abandoned_wait_ms"]) / 1000,
-            values["abandoned"],
-            sum(still),
+        read = [max(now_ms - arrived, 0.0) / 1000 for arrived in longest]
+        # The rest joined later: each as half the last one read.
+        rest = (read[-1] / 2, max(int(waiting) - len(read), 0)) if read else (0.0, 0)
+        hazards = patience_hazards(
+            values,
+            [*((seconds, 1.0) for seconds in read), (rest[0], float(rest[1]))],
             summary.get("patience"),
         )
-        overtaking = sum(recent_rate(count, since, now_ms) for count, since in recent or [])
+        if hazards is not None:  # by the time waited: the callers ahead at what they have waited
+            theta = hazard_ahead(hazards, read, rest, max(ahead, 0))
+            patience = 1 / theta if theta > 0 else None
+        else:  # counters from before waits were counted by span: one exponential law
+            patience = censored_patience(
+                (values["answered_wait_ms"] + values["abandoned_wait_ms"]) / 1000,
+                values["abandoned"],
+                sum(read) + rest[0] * rest[1],
+                summary.get("patience"),
+            )
+        first_ms = values["first_offer_ms"] or None
+        overtaking = sum(
+            recent_rate(counts, first_ms, now_ms, values[f"offered:{r}"])
+            for r, counts in enumerate(recent or [])
+        )
         agents, shared_ahead = self._shared(
             int(staffed), above or {}, others, handle + department.wrap_up_seconds, now_ms
         )

@@ -1,0 +1,177 @@
+"""What the wait estimate learns from the day's counters: patience by the time waited, from
+censored waits (known data), and its bounds for any counters; the counters the queue keeps."""
+
+from __future__ import annotations
+
+import math
+import random
+from datetime import timedelta
+
+import pytest
+import redis
+from flask import Flask
+from hypothesis import given
+from hypothesis import strategies as st
+
+from ivr import keys
+from ivr.clock import FixedClock, business_day
+from ivr.services import services_of
+from ivr.waits.learned import (
+    PATIENCE_EDGES_SECONDS,
+    PATIENCE_FIELDS,
+    PATIENCE_SPANS,
+    RECENT_WINDOWS_SECONDS,
+    censored_patience,
+    hazard_ahead,
+    patience_hazards,
+    recent_rate,
+    wait_counts,
+)
+from tests.conftest import OPEN_HOURS
+
+# Long-tailed patience: 40% of callers with a mean of one minute, 60% with sixteen.
+MIXTURE = ((0.4, 60.0), (0.6, 960.0))
+CENSOR_MEAN = 300.0  # how long until an agent takes a caller, had they not hung up
+
+
+def span_hazard(start: float, end: float) -> float:
+    """What the span's hang-ups over its exposure tend to, patience MIXTURE and exponential
+    answering of CENSOR_MEAN: the integral of f(t) e^(-t/c) over that of S(t) e^(-t/c)."""
+    c = 1 / CENSOR_MEAN
+
+    def part(rate: float, t: float) -> float:  # integral of e^(-rate t) from start to t
+        return (math.exp(-rate * start) - (0.0 if math.isinf(t) else math.exp(-rate * t))) / rate
+
+    events = sum(share / mean * part(1 / mean + c, end) for share, mean in MIXTURE)
+    exposure = sum(share * part(1 / mean + c, end) for share, mean in MIXTURE)
+    return events / exposure
+
+
+def test_patience_by_time_waited_finds_the_falling_hazard_of_long_tailed_patience() -> None:
+    """Known data: 20,000 waits, patience MIXTURE, each ended by an agent (censored) or a hang-up,
+    and 2,000 callers still waiting. Span by span, hang-ups over exposure find the law's hazard
+    within 12%: six times higher in the first half minute than past eight minutes, where one
+    exponential law (the censored `censored_patience`) sees one mean for everyone."""
+    rng = random.Random(11)
+    values: dict[str, float] = dict.fromkeys(PATIENCE_FIELDS, 0.0)
+    ended = abandoned = 0.0
+    for _ in range(20_000):
+        share, mean = MIXTURE[0] if rng.random() < MIXTURE[0][0] else MIXTURE[1]
+        patience, answered = rng.expovariate(1 / mean), rng.expovariate(1 / CENSOR_MEAN)
+        waited = min(patience, answered)
+        for field, n in wait_counts(waited * 1000, abandoned=patience < answered).items():
+            values[field] += n
+        ended += waited
+        abandoned += patience < answered
+    waiting = [(rng.uniform(0, 300), 1.0) for _ in range(2_000)]  # still waiting: exposure only
+    hazards = patience_hazards(values, waiting, None)
+    assert hazards is not None
+    edges = (0.0, *PATIENCE_EDGES_SECONDS, math.inf)
+    # The still-waiting callers are exposure the law above leaves out: the first spans are
+    # compared on the ended waits alone, which dominate them.
+    ended_only = patience_hazards(values, [], None)
+    assert ended_only is not None
+    for b in range(len(hazards)):
+        assert ended_only[b] == pytest.approx(span_hazard(edges[b], edges[b + 1]), rel=0.12)
+    assert hazards[0] > 5 * hazards[-1]
+    exponential = censored_patience(ended, abandoned, 0.0, None)
+    assert exponential is not None and hazards[-1] < 1 / exponential < hazards[0]
+    # The callers still waiting lower the hazard of the spans they are in, never raise it.
+    assert all(h <= e + 1e-15 for h, e in zip(hazards, ended_only, strict=True))
+
+
+def test_exponential_patience_keeps_one_rate_for_every_span() -> None:
+    """Known data: 5,000 waits of exponential patience (mean 600 s), censored by answers. Six
+    rates from the same waits would only be noisier: the spans do not differ beyond chance, so
+    every span has the censored exponential estimate, within 8% of the truth."""
+    rng = random.Random(5)
+    values: dict[str, float] = dict.fromkeys(PATIENCE_FIELDS, 0.0)
+    for _ in range(5_000):
+        patience, answered = rng.expovariate(1 / 600), rng.expovariate(1 / CENSOR_MEAN)
+        for field, n in wait_counts(min(patience, answered) * 1000, abandoned=patience < answered).items():
+            values[field] += n
+    hazards = patience_hazards(values, [], None)
+    assert hazards is not None and len(set(hazards)) == 1
+    assert hazards[0] == pytest.approx(1 / 600, rel=0.08)
+
+
+def test_the_callers_ahead_abandon_at_their_own_time_waited() -> None:
+    """Those ahead of a caller are the ones waiting longest: their hazard is read at what they
+    waited, the callers past the ones read one by one as the rest; nobody ahead: everyone's."""
+    hazards = (0.01, 0.008, 0.006, 0.004, 0.002, 0.001)
+    assert hazard_ahead(hazards, [600.0, 200.0, 45.0], (10.0, 0), 2) == pytest.approx((0.001 + 0.004) / 2)
+    assert hazard_ahead(hazards, [600.0], (10.0, 3), 4) == pytest.approx((0.001 + 3 * 0.01) / 4)
+    assert hazard_ahead(hazards, [600.0, 45.0], (10.0, 0), 0) == pytest.approx((0.001 + 0.008) / 2)
+    assert hazard_ahead(hazards, [], (0.0, 0), 0) == 0.01
+
+
+def test_before_enough_hang_ups_no_patience_is_made_up_and_a_profile_fills_in() -> None:
+    """Without a profile, one hang-up is no law (nobody is taken to hang up: None); a profile's
+    mean patience weighs PRIOR_ABANDONS hang-ups spread over the spans at its constant hazard;
+    counters from before waits were counted by span give None (the exponential law is used)."""
+    values = {"waited_ms:0": 30_000.0, "waited_ms:1": 10_000.0, "abandoned:1": 1.0}
+    assert patience_hazards(values, [], None) is None
+    with_profile = patience_hazards(values, [], 600.0)  # one rate: the pooled censored estimate
+    assert with_profile == tuple(pytest.approx((1 + 5) / (40 + 5 * 600)) for _ in range(PATIENCE_SPANS))
+    assert patience_hazards({"abandoned:0": 5.0}, [(100.0, 3.0)], 600.0) is None
+
+
+NUMBERS = st.one_of(
+    st.none(),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.integers(min_value=-(10**20), max_value=10**20).map(float),
+)
+
+
+@given(
+    counters=st.lists(NUMBERS, min_size=len(PATIENCE_FIELDS), max_size=len(PATIENCE_FIELDS)),
+    waiting=st.lists(st.tuples(NUMBERS, NUMBERS), max_size=5),
+    prior=NUMBERS,
+    ahead=st.integers(min_value=-5, max_value=10**12),
+)
+def test_patience_from_any_counters_is_none_or_finite_and_bounded_work(
+    counters: list[float | None],
+    waiting: list[tuple[float | None, float | None]],
+    prior: float | None,
+    ahead: int,
+) -> None:
+    """Counters garbled, negative, NaN or huge: no law (None), or finite hazards at least 0, and
+    the hazard of those ahead finite for any count of them (its work: the callers read, not ahead)."""
+    values = dict(zip(PATIENCE_FIELDS, counters, strict=True))
+    cleaned = [(s if s is not None else 0.0, n if n is not None else 0.0) for s, n in waiting]
+    hazards = patience_hazards(values, cleaned, prior)  # type: ignore[arg-type]
+    if hazards is None:
+        return
+    assert len(hazards) == len(PATIENCE_EDGES_SECONDS) + 1
+    assert all(math.isfinite(h) and h >= 0 for h in hazards)
+    theta = hazard_ahead(hazards, [60.0, 30.0], (5.0, 10**15), ahead)
+    assert math.isfinite(theta) and theta >= 0
+
+
+@given(
+    counts=st.lists(st.floats(allow_nan=True, allow_infinity=True), max_size=len(RECENT_WINDOWS_SECONDS)),
+    first=NUMBERS,
+    now=st.floats(min_value=-1e15, max_value=1e15),
+    today=NUMBERS,
+)
+def test_the_recent_rate_of_any_counts_is_finite_and_not_negative(
+    counts: list[float], first: float | None, now: float, today: float | None
+) -> None:
+    rate = recent_rate(tuple(counts), first, now, today)
+    assert math.isfinite(rate) and rate >= 0
+
+
+def test_a_caller_who_hangs_up_is_counted_in_the_spans_of_their_wait(
+    app: Flask, redis_conn: redis.Redis, clock: FixedClock
+) -> None:
+    """The queue's leave script counts the wait span by span, as `wait_counts` says: 75 s waited
+    is 30 s in the first span, 30 s in the second, 15 s in the third, where the hang-up falls."""
+    hotline = services_of(app)
+    clock.set(OPEN_HOURS.replace(hour=10))
+    day = business_day(clock.now(), hotline.config.file.hotline.timezone)
+    hotline.queues.join("CAgone", "accounts", "zh-CN", 2, clock.now() - timedelta(seconds=75), 50, day)
+    assert hotline.queues.leave("CAgone", "accounts", day, abandoned=True, waited_ms=75_000)
+    stats = redis_conn.hgetall(keys.department_stats("accounts", day))
+    counted = {f: int(v) for f, v in stats.items() if f in PATIENCE_FIELDS}
+    assert counted == wait_counts(75_000, abandoned=True)
+    assert counted == {"waited_ms:0": 30_000, "waited_ms:1": 30_000, "waited_ms:2": 15_000, "abandoned:2": 1}
