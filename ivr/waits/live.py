@@ -183,12 +183,14 @@ local lang = false
 local entry = ARGV[8] ~= '' and redis.call('HGET', KEYS[9], ARGV[8])
 if entry then
   local locale, score = string.match(entry, '^(.-)|(.*)$')
-  local flat, speaks, served, staffed = redis.call('HGETALL', KEYS[8]), {}, {}, 0
+  -- speakers[loc]: staffed agents who speak loc; served[loc]: those of them who speak the caller's.
+  local flat, speaks, speakers, served, staffed = redis.call('HGETALL', KEYS[8]), {}, {}, {}, 0
   for i = 1, #flat, 2 do
-    local spoken = ',' .. flat[i + 1] .. ','
-    if string.find(spoken, ',' .. locale .. ',', 1, true) then
-      speaks[flat[i]], staffed = true, staffed + 1
-      for loc in string.gmatch(flat[i + 1], '[^,]+') do served[loc] = true end
+    local ours = string.find(',' .. flat[i + 1] .. ',', ',' .. locale .. ',', 1, true)
+    if ours then speaks[flat[i]], staffed = true, staffed + 1 end
+    for loc in string.gmatch(flat[i + 1], '[^,]+') do
+      speakers[loc] = (speakers[loc] or 0) + 1
+      if ours then served[loc] = (served[loc] or 0) + 1 end
     end
   end
   if #flat / 2 >= out[1] then
@@ -199,9 +201,14 @@ if entry then
     for _, id in ipairs(redis.call('ZRANGE', KEYS[3], 0, -1)) do
       if speaks[id] then ready = ready + 1 end
     end
+    -- A caller ahead in another lane is taken by whichever of its agents frees first: by the
+    -- caller's agents in the share of that lane's agents they are.
     local place = 1
     for i, loc in ipairs(locales) do
-      if served[loc] then place = place + redis.call('ZCOUNT', KEYS[9 + i], '-inf', '(' .. score) end
+      if served[loc] then
+        local ahead = redis.call('ZCOUNT', KEYS[9 + i], '-inf', '(' .. score)
+        place = place + ahead * (loc == locale and 1 or served[loc] / speakers[loc])
+      end
     end
     lang = {staffed, their_above, ready, place}
   end
@@ -437,7 +444,7 @@ class Reads:
         if lang:
             serving, serving_above, serving_ready, place = lang
             serving_above = serving_above or {}
-            ahead = int(place) - 1
+            ahead = round(float(place) - 1)
         summary: dict[str, Any] = json.loads(summary_text) if summary_text else {}
         how = hour_of_week(self.now, self.live.cfg.hotline.timezone)
         department = self.live.cfg.departments[self.department]
