@@ -62,6 +62,7 @@ from bench.traffic_model import (
     Report,
     Scenario,
     default_agents,
+    words_table,
 )
 from ivr import keys
 from ivr.api.auth import issue_token
@@ -70,7 +71,7 @@ from ivr.callcenter.identifiers import valid_account_id
 from ivr.clock import FixedClock
 from ivr.hotline.schema import Agent as AgentSpec
 from ivr.jobs import QUEUE_NAME
-from ivr.jobs.periodic import SWEEP_EVERY_SECONDS, sweep_agents
+from ivr.jobs.periodic import ROLLUP_EVERY_SECONDS, SWEEP_EVERY_SECONDS, rollup_profiles, sweep_agents
 from ivr.redis_types import text_or_none
 from ivr.services import services_of
 from ivr.waits.estimate import ROUNDING_STEPS
@@ -170,6 +171,7 @@ class Simulation:
             self.at(shift.end_minute * 60, "logout", shift.agent_id)
         self._schedule_arrivals()
         self.at(0.0, "tick")
+        self.at(0.0, "rollup")
         while self._heap:
             self.now, _, kind, payload = heapq.heappop(self._heap)
             self.clock.set(self.sc.start + timedelta(seconds=self.now))
@@ -572,6 +574,15 @@ class Simulation:
         if on or self.waiting or arrivals_left:
             self.at(self.now + self.sc.heartbeat_seconds, "tick")
 
+    def _on_rollup(self, _: Any) -> None:
+        """The worker's profile rollup (once as it starts, then every ROLLUP_EVERY_SECONDS): the
+        hour-of-week profile learns from the day's counters, and the estimate reads its summary
+        (handle time, patience) as the hold loop's prior."""
+        rollup_profiles()
+        if self.now < self.sc.minutes * 60 or self.waiting or self.owed:
+            slot = math.floor(self.now / ROLLUP_EVERY_SECONDS) + 1
+            self.at(slot * ROLLUP_EVERY_SECONDS, "rollup")
+
     def _on_sweep(self, _: Any) -> None:
         """The worker's periodic sweep: finished wrap-ups become ready and get a caller."""
         sweep_agents()
@@ -596,9 +607,10 @@ def dial_copy(folder: Path, source: Path | None = None) -> Path:
 
 @contextmanager
 def local_hotline(
-    scenario: Scenario, redis_url: str | None = None, hotline_config: Path | None = None
+    scenario: Scenario, redis_url: str | None = None, hotline_config: Path | None = None, api_port: int = 0
 ) -> Iterator[tuple[Flask, Switchboard]]:
-    """The hotline app on simulated time, with the stand-in for Twilio's REST API served here.
+    """The hotline app on simulated time, with the stand-in for Twilio's REST API served here
+    (on 127.0.0.1:`api_port`, or any free port for 0).
 
     Without `redis_url`, on a fresh embedded Redis in a temporary directory, removed afterwards.
     Log lines below warnings are silenced: a run's output is its report, not every call's line.
@@ -615,7 +627,7 @@ def local_hotline(
     data_dir = None if redis_url else Path(tempfile.mkdtemp(prefix="hotline-traffic-"))
     sid, token = "AC" + "0" * 32, "local-simulation-token"
     switchboard = Switchboard()
-    api_url, stop_api = serve_in_thread(create_rest_app(switchboard, sid, token))
+    api_url, stop_api = serve_in_thread(create_rest_app(switchboard, sid, token), port=api_port)
     settings: dict[str, Any] = {
         "twilio_account_sid": sid,
         "twilio_auth_token": token,
@@ -644,7 +656,9 @@ def main(argv: list[str] | None = None) -> int:
     """`python -m bench.traffic --minutes 60 --seed 1`: simulate, then print the report.
 
     Runs on a fresh embedded Redis in a temporary directory (or on `--redis-url`, whose database
-    must be empty), with the stand-in for Twilio's REST API served from this process.
+    must be empty), with the stand-in for Twilio's REST API served from this process. With
+    `--seeds 1 2 3 4 5`, one day per seed, each on a fresh Redis, then what callers heard per
+    form of words pooled over them (`words_table`).
     """
     import argparse
 
@@ -653,6 +667,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.traffic", description=__doc__.split("\n")[0])
     parser.add_argument("--minutes", type=float, default=60.0, help="how long callers keep arriving")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument(
+        "--seeds", type=int, nargs="+", help="several days, one per seed; then the words pooled over them"
+    )
     parser.add_argument("--rate-scale", type=float, default=1.0, help="multiply the hourly arrival rates")
     parser.add_argument("--redis-url", help="an empty Redis database (default: a temporary embedded one)")
     parser.add_argument(
@@ -664,22 +681,34 @@ def main(argv: list[str] | None = None) -> int:
         default=Scenario.callback_share,
         help="of the callers who hear the callback offer, the share who take it",
     )
-    args = parser.parse_args(argv)
-    scenario = Scenario(
-        minutes=args.minutes,
-        seed=args.seed,
-        rate_scale=args.rate_scale,
-        agents=default_agents(args.minutes),
-        callback_share=args.callback_share,
+    parser.add_argument(
+        "--api-port", type=int, default=0, help="the port of the REST stand-in (default: any free one)"
     )
-    if args.redis_url and redis.Redis.from_url(args.redis_url).dbsize():
-        parser.error(f"{args.redis_url} is not empty: the report must be the only traffic in it")
-    with local_hotline(scenario, args.redis_url, args.hotline) as (app, switchboard):
-        report = Simulation(app, scenario, switchboard).run()
-        print(
-            f"{scenario.minutes:g} simulated minutes from {scenario.start.isoformat()}, seed {scenario.seed}"
+    args = parser.parse_args(argv)
+    if args.seeds and args.redis_url:
+        parser.error("--seeds runs each day on a fresh embedded Redis: leave out --redis-url")
+    reports = []
+    for seed in args.seeds or [args.seed]:
+        scenario = Scenario(
+            minutes=args.minutes,
+            seed=seed,
+            rate_scale=args.rate_scale,
+            agents=default_agents(args.minutes),
+            callback_share=args.callback_share,
         )
+        if args.redis_url and redis.Redis.from_url(args.redis_url).dbsize():
+            parser.error(f"{args.redis_url} is not empty: the report must be the only traffic in it")
+        with local_hotline(scenario, args.redis_url, args.hotline, args.api_port) as (app, switchboard):
+            report = Simulation(app, scenario, switchboard).run()
+        start = scenario.start.isoformat()
+        print(f"{scenario.minutes:g} simulated minutes from {start}, seed {scenario.seed}")
         print(report.table())
+        print()
+        reports.append(report)
+    if args.seeds:
+        seeds = " ".join(str(seed) for seed in args.seeds)
+        print(f"What callers heard and then waited, seeds {seeds} pooled:")
+        print(words_table(reports))
     return 0
 
 

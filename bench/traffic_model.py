@@ -16,7 +16,7 @@ A failed callback (the customer not reached `max_attempts` times) is neither ans
 abandoned. Announced waits are compared only for callers who waited on the line to the end: a
 called-back caller's wait is not the one they were told. An announced wait is a range:
 "between L and H minutes" is [L·60, H·60] s, "up to N minutes" [0, N·60], "about N minutes" N
-give or take half its rounding step, "less than a minute" [0, 60) s; the error is measured from
+give or take half its rounding step, "less than a minute" [0, 60] s; the error is measured from
 its middle, a real wait is "within the range" when it lies in it (the estimator states 80 %
 there) and "within ±20 %" when it lies in the range widened by 20 % at both ends.
 """
@@ -252,21 +252,108 @@ def _occupancy_figures(agents: list[AgentLog], end: float) -> dict[str, Any]:
     }
 
 
+@dataclass(frozen=True)
+class FormTally:
+    """How one form of words fared with the callers who heard it first and waited to be answered:
+    whose wait it held, whose wait ended before its low end or after its high end, and the sum
+    of the errors from its middle (seconds)."""
+
+    heard: int = 0
+    held: int = 0
+    below: int = 0
+    above: int = 0
+    error_sum: float = 0.0
+
+    def __add__(self, other: FormTally) -> FormTally:
+        return FormTally(
+            self.heard + other.heard,
+            self.held + other.held,
+            self.below + other.below,
+            self.above + other.above,
+            self.error_sum + other.error_sum,
+        )
+
+    @classmethod
+    def of(cls, announced: tuple[float, float], wait: float) -> FormTally:
+        """One caller's: the range they heard, the wait they had."""
+        low, high = announced
+        return cls(
+            1, int(low <= wait <= high), int(wait < low), int(wait > high), abs(wait - (low + high) / 2)
+        )
+
+
 def _announcement_figures(on_the_line: list[CallerLog]) -> dict[str, Any]:
     """The announced range against the real wait of callers who waited on the line."""
     announced = [(c.announced, c.wait) for c in on_the_line if c.announced is not None and c.wait is not None]
-    by_kind: dict[str, list[bool]] = {}
+    forms: dict[str, FormTally] = {}
+    by_language: dict[tuple[str, str], FormTally] = {}
     for c in on_the_line:
         if c.announced is not None and c.wait is not None and c.announced_kind is not None:
-            low, high = c.announced
-            by_kind.setdefault(c.announced_kind, []).append(low <= c.wait <= high)
+            heard = FormTally.of(c.announced, c.wait)
+            forms[c.announced_kind] = forms.get(c.announced_kind, FormTally()) + heard
+            key = (c.announced_kind, c.language)
+            by_language[key] = by_language.get(key, FormTally()) + heard
     return {
-        "announce_by_kind": {kind: (len(held), sum(held) / len(held)) for kind, held in by_kind.items()},
+        "announce_by_kind": {kind: (t.heard, t.held / t.heard) for kind, t in forms.items()},
+        "announce_forms": forms,
+        "announce_forms_by_language": by_language,
         "announced_count": len(announced),
         "announce_mae": mean([abs(real - (low + high) / 2) for (low, high), real in announced]),
         "announce_within_20": mean([0.8 * low <= real <= 1.2 * high for (low, high), real in announced]),
         "announce_within": mean([low <= real <= high for (low, high), real in announced]),
     }
+
+
+def wilson_interval(held: int, heard: int, z: float = 1.96) -> tuple[float, float]:
+    """The Wilson score interval of a share `held` / `heard` (95 % for z = 1.96): how far a form's
+    coverage over a few dozen callers may be from its true value; (0, 1) for none heard."""
+    if heard <= 0:
+        return 0.0, 1.0
+    share = held / heard
+    middle = (share + z * z / (2 * heard)) / (1 + z * z / heard)
+    reach = z * math.sqrt(share * (1 - share) / heard + z * z / (4 * heard * heard)) / (1 + z * z / heard)
+    return max(middle - reach, 0.0), min(middle + reach, 1.0)
+
+
+def words_table(reports: list[Report]) -> str:
+    """What callers heard and what they then waited, per form of words, pooled over `reports`.
+
+    Per form: callers who heard it first and waited on the line to be answered, the share whose
+    wait it held (with its 95 % Wilson interval), how many waits ended before its low end or
+    after its high end, and the mean absolute error from its middle; then every range
+    ("between", "about", "up to") together, all forms, and each form by the caller's language.
+    """
+    forms: dict[str, FormTally] = {}
+    by_language: dict[tuple[str, str], FormTally] = {}
+    for report in reports:
+        for kind, tally in report.announce_forms.items():
+            forms[kind] = forms.get(kind, FormTally()) + tally
+        for key, tally in report.announce_forms_by_language.items():
+            by_language[key] = by_language.get(key, FormTally()) + tally
+
+    def row(label: str, t: FormTally) -> str:
+        held = f"{t.held / t.heard * 100:.1f} %" if t.heard else "-"
+        low, high = wilson_interval(t.held, t.heard)
+        interval = f"{low * 100:.0f}-{high * 100:.0f} %" if t.heard else "-"
+        error = f"{t.error_sum / t.heard:.1f} s" if t.heard else "-"
+        counts = f"{t.heard:>7}{t.held:>7}{held:>9}{interval:>11}{t.below:>7}{t.above:>7}{error:>10}"
+        return f"{label:<36}{counts}"
+
+    names = f"{'heard':>7}{'held':>7}{'share':>9}{'95 % CI':>11}{'below':>7}{'above':>7}{'error':>10}"
+    lines = [f"{'form of words':<36}{names}"]
+    lines += [row(words, forms[kind]) for kind, words in FORMS_OF_WORDS.items() if kind in forms]
+    ranges = sum((forms[k] for k in ("range", "about", "up_to") if k in forms), FormTally())
+    lines.append(row("a range (all three)", ranges))
+    lines.append(row("all", sum(forms.values(), FormTally())))
+    # By the caller's language: the estimate counts every agent of the department, whichever
+    # languages they speak, so a gap between languages points at the agents it counts.
+    for language in sorted({language for _, language in by_language}):
+        lines += [
+            row(f"  {language}: {words}", by_language[kind, language])
+            for kind, words in FORMS_OF_WORDS.items()
+            if (kind, language) in by_language
+        ]
+    return "\n".join(lines)
 
 
 @dataclass(frozen=True)
@@ -303,6 +390,10 @@ class Report:
     announce_within: float | None = None
     # form of words -> (callers who heard it first, share whose wait it held)
     announce_by_kind: dict[str, tuple[int, float]] = field(default_factory=dict)
+    # form of words -> how it fared (held, below, above, error), to pool over several days
+    announce_forms: dict[str, FormTally] = field(default_factory=dict)
+    # the same by (form of words, caller's language)
+    announce_forms_by_language: dict[tuple[str, str], FormTally] = field(default_factory=dict)
 
     @classmethod
     def build(
@@ -367,9 +458,10 @@ class Report:
             held = sum(count * share for count, share in ranges) / heard
             rows.append(("  a range (between / about / up to): heard / held", f"{heard} / {pct(held)}"))
         for kind, words in FORMS_OF_WORDS.items():
-            if kind in self.announce_by_kind:
-                count, held = self.announce_by_kind[kind]
-                rows.append((f"  {words}: heard / held", f"{count} / {pct(held)}"))
+            if kind in self.announce_forms:
+                t = self.announce_forms[kind]
+                missed = f"{t.below} below, {t.above} above"
+                rows.append((f"  {words}: heard / held", f"{t.heard} / {pct(t.held / t.heard)} ({missed})"))
         width = max(len(label) for label, _ in rows)
         lines = [f"{label:<{width}}  {value}" for label, value in rows]
         lines.append("")
