@@ -10,7 +10,7 @@ from datetime import timedelta
 import pytest
 import redis
 from flask import Flask
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from ivr import keys
@@ -123,6 +123,12 @@ NUMBERS = st.one_of(
 )
 
 
+@example(  # a trace of waiting against a huge count of hang-ups: no law, not a rate of 1e302
+    counters=[2.7e-299, None, None, None, None, None, 1e17, None, None, None, None, None],
+    waiting=[],
+    prior=None,
+    ahead=1,
+)
 @given(
     counters=st.lists(NUMBERS, min_size=len(PATIENCE_FIELDS), max_size=len(PATIENCE_FIELDS)),
     waiting=st.lists(st.tuples(NUMBERS, NUMBERS), max_size=5),

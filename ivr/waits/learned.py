@@ -214,7 +214,7 @@ def patience_hazards(
     """
     exposure = [_amount(values.get(f"waited_ms:{b}")) / 1000 for b in range(PATIENCE_SPANS)]
     events = [_amount(values.get(f"abandoned:{b}")) for b in range(PATIENCE_SPANS)]
-    if sum(exposure) <= 0:
+    if sum(exposure) < 1:  # under a second of waiting counted: nothing to back a rate with
         return None
     for seconds, callers in waiting:
         for b, part in enumerate(exposure_by_span(_amount(seconds))):
@@ -236,14 +236,15 @@ def patience_hazards(
     ratio = 0.0
     for n, e in zip(events, exposure, strict=True):
         if n > 0 and e > 0:
-            ratio += 2 * (n * (math.log(n) - math.log(e) - math.log(overall)) - (n / e - overall) * e)
+            ratio += 2 * (n * (math.log(n) - math.log(e) - math.log(overall)) - (n - overall * e))
     if not ratio > SPANS_DIFFER:
         return tuple(overall for _ in range(PATIENCE_SPANS))
     # Each span drawn to the pooled rate as if it had seen SPAN_PRIOR_ABANDONS hang-ups at it.
-    return tuple(
+    spans = tuple(
         (n + SPAN_PRIOR_ABANDONS) / (e + SPAN_PRIOR_ABANDONS / overall)
         for n, e in zip(events, exposure, strict=True)
     )
+    return spans if all(math.isfinite(h) for h in spans) else tuple(overall for _ in spans)
 
 
 def hazard_at(hazards: tuple[float, ...], seconds: float) -> float:
