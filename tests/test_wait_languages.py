@@ -2,8 +2,9 @@
 
 Whole calls through the webhooks on the shipped hotline file: payments is served by li_na, who
 speaks only Mandarin, and emma_chen, who speaks English and Mandarin. With both on calls, an
-English caller waits for emma_chen alone; a Mandarin caller for either, behind the English caller
-(emma_chen serves both lanes).
+English caller waits for emma_chen alone, behind half of the Mandarin callers ahead (whichever of
+the two frees first takes the next Mandarin caller); a Mandarin caller waits for either, behind
+the English caller (emma_chen serves both lanes).
 """
 
 from __future__ import annotations
@@ -93,3 +94,19 @@ def test_a_free_agent_who_cannot_take_the_caller_does_not_make_their_wait_none(
     assert record is not None
     wait = wait_for_caller(hotline.live, record, hotline.clock.now())
     assert (wait.state.agents, wait.state.ready) == (1.0, 0)
+
+
+def test_mandarin_callers_ahead_count_for_an_english_caller_by_emma_chens_share_of_them(
+    app: Flask, dial: Dial, run_jobs: Callable[[], None]
+) -> None:
+    both_agents_on_calls(app, dial, run_jobs)
+    ahead = [mandarin_caller(dial) for _ in range(4)]
+    english = english_caller(dial)
+    hotline = services_of(app)
+    now = hotline.clock.now()
+    record = hotline.calls.load(english.call_sid)
+    assert record is not None and all(call.on_hold for call in ahead)
+    wait = wait_for_caller(hotline.live, record, now)
+    # Four Mandarin callers ahead, taken by li_na or emma_chen: two of them by emma_chen.
+    assert (wait.state.agents, wait.state.ahead, wait.position) == (1.0, 2, 5)
+    assert turn_wait(hotline.live, english.call_sid, "payments", record.day, now)[1] == wait

@@ -9,7 +9,9 @@ turn reads the call's record with them in one script (`_TURN`): one round trip.
 Where each input of `QueueState` comes from:
 - language: for a caller waiting (a hold turn), only the agents who speak their language
   (`hl:stafflangs:{dept}`, kept with the staffed set) count as agents and ready agents, and the
-  callers ahead are those ahead in the lanes those agents serve (every language they speak). An
+  callers ahead are those ahead in the lanes those agents serve (every language they speak): in
+  the caller's own lane each whole, in another lane each by the share of that lane's agents who
+  speak the caller's language (whichever of its agents frees first takes them). An
   English caller waits for the English-speaking agents, not for the department's; counting every
   agent told English callers waits too short ("less than a minute" held 52% of the time for them
   in the simulated day, 92% for Mandarin callers) and Mandarin callers too long. A new caller (the
@@ -174,7 +176,7 @@ local ours = ',' .. ARGV[3] .. ','
 -- the caller's place among the callers waiting in the lanes those agents serve (the department's
 -- lanes: `locales`, in order, after KEYS[9], the waiting hash). An agent who cannot take the
 -- caller does not shorten their wait, nor does a caller in a lane the caller's agents never
--- serve lengthen it. Unknown (agents staffed before languages were kept, a caller not waiting):
+-- serve lengthen it; one in a lane they share with other agents counts by their share. Unknown (agents staffed before languages were kept, a caller not waiting):
 -- false, and every agent counts. One entry per staffed or ready agent: they are few.
 local locales = {}
 for loc in string.gmatch(ARGV[9], '[^,]+') do locales[#locales + 1] = loc end
