@@ -176,8 +176,9 @@ local ours = ',' .. ARGV[3] .. ','
 -- the caller's place among the callers waiting in the lanes those agents serve (the department's
 -- lanes: `locales`, in order, after KEYS[9], the waiting hash). An agent who cannot take the
 -- caller does not shorten their wait, nor does a caller in a lane the caller's agents never
--- serve lengthen it; one in a lane they share with other agents counts by their share. Unknown (agents staffed before languages were kept, a caller not waiting):
--- false, and every agent counts. One entry per staffed or ready agent: they are few.
+-- serve lengthen it; one in a lane they share with other agents counts by their share.
+-- Unknown (agents staffed before languages were kept, a caller not waiting): false, and every
+-- agent counts. One entry per staffed or ready agent: they are few.
 local locales = {}
 for loc in string.gmatch(ARGV[9], '[^,]+') do locales[#locales + 1] = loc end
 local first_other = 10 + #locales
