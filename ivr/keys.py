@@ -27,6 +27,7 @@
 | hl:profile:{dept}       | hash   | none  | profile rollup job: 'how:name'| wait estimate, callbacks |
 | hl:profilemark:{dept}   | hash   | none  | profile rollup job: last seen | profile rollup job    |
 | hl:staffabove:{dept}    | hash   | none  | agent states: id -> depts first| wait estimate        |
+| hl:stafflangs:{dept}    | hash   | none  | agent states: id -> languages | wait estimate         |
 | hl:recent:{dept}:{day}  | hash   | 2 d   | join: decayed arrivals by class | wait estimate      |
 | hl:survey:{sid}         | hash   | 8 d   | survey webhooks (score once)  | supervisors           |
 | hl:surveys:{yymmdd}     | hash   | 8 d   | survey: 'agent|dept:x:n/sum'  | supervisors           |
@@ -201,6 +202,11 @@ def recent_arrivals(department: str, day: str) -> str:
 def staffed_above(department: str) -> str:
     """Staffed agents of a department -> the departments they take first ('' if none), comma-joined."""
     return f"{PREFIX}:staffabove:{{{department}}}"
+
+
+def staffed_languages(department: str) -> str:
+    """Staffed agents of a department -> the languages they speak, comma-joined."""
+    return f"{PREFIX}:stafflangs:{{{department}}}"
 
 
 def survey(call_sid: str) -> str:

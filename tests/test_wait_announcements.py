@@ -139,13 +139,16 @@ def test_the_peak_message_is_said_once_a_call_with_tomorrows_quietest_hour(
     waiting = mandarin_caller(dial)
     said = heard(waiting)
     assert "现在是来电高峰时段。明天最空闲的时间是09:00到10:00。" in said
-    english = english_caller(dial)
-    assert "Thisisoneofourbusiesthours.Thequietesttimetomorrowis09:00to10:00." in heard(english)
     mark = waiting.mark()
     clock.set(clock.now() + timedelta(seconds=hotline.config.file.hotline.announce_every_seconds))
     waiting.continue_loop()
     again = heard(waiting, mark)
     assert "预计等待" in again and "高峰" not in again  # the wait again, the peak message not
+    # li_na speaks only Mandarin: an English caller waits for emma_chen, who logs in (the matcher
+    # does not run here), and hears the figure and the peak message with it.
+    hotline.agents.choose("emma_chen", READY, clock.now())
+    english = english_caller(dial)
+    assert "Thisisoneofourbusiesthours.Thequietesttimetomorrowis09:00to10:00." in heard(english)
     # The supervisor sees the same: a peak hour now, the week's peak hours, a new caller's range.
     payments = next(
         q for q in statistics(hotline).queue_report(clock.now())["queues"] if q["department"] == "payments"
@@ -154,8 +157,8 @@ def test_the_peak_message_is_said_once_a_call_with_tomorrows_quietest_hour(
     new_caller = wait_for_new_caller(
         hotline.live, "payments", clock.now(), business_day(clock.now(), hotline.config.file.hotline.timezone)
     )
-    # Three wait (the matcher has not run since), li_na is still free: she takes the first.
-    assert new_caller.estimate is not None and (new_caller.state.ahead, new_caller.state.ready) == (3, 1)
+    # Three wait (the matcher has not run since), li_na and emma_chen are still free.
+    assert new_caller.estimate is not None and (new_caller.state.ahead, new_caller.state.ready) == (3, 2)
     low, high = payments["estimated_wait_range"]
     assert low <= payments["estimated_wait_seconds"] <= high
     assert (low, high) == (int(new_caller.estimate.low), math.ceil(new_caller.estimate.high))

@@ -192,7 +192,8 @@ class LiveFeed:
                  for f in reads.stat_fields]  # fmt: skip
         longest = [float(_ms(t)) for t in since[:64]]  # the arrivals of the longest waiting
         summary = self.summaries[q]
-        replies: list[Any] = [staffed, above, ready, stats, summary, len(since), longest, recent]
+        # One language: every agent takes every caller (no reply of the caller's language).
+        replies: list[Any] = [staffed, above, ready, stats, summary, len(since), longest, recent, False]
         for other in reads.others:
             o = self.names.index(other)
             theirs = self.counters[o]

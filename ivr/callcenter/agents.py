@@ -274,9 +274,12 @@ class Agents:
                 # The departments the agent takes before this one (the matcher's skill order):
                 # the wait estimate counts the agent by how busy those are.
                 pipe.hset(keys.staffed_above(dept), agent_id, ",".join(taken_before(agent.departments, dept)))
+                # The languages they speak: a caller's wait counts the agents who can take them.
+                pipe.hset(keys.staffed_languages(dept), agent_id, ",".join(agent.languages))
             else:
                 pipe.zrem(keys.staffed_agents(dept), agent_id)
                 pipe.hdel(keys.staffed_above(dept), agent_id)
+                pipe.hdel(keys.staffed_languages(dept), agent_id)
             if state == READY:
                 idle_since = (
                     text_or_none(self.conn.hget(keys.agent(agent_id), "idle_since")) or now.isoformat()
