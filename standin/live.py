@@ -509,6 +509,19 @@ class LiveCalls:
         threading.Thread(target=body, name=f"call-{call.call_sid[-6:]}", daemon=True).start()
         return call
 
+    def hang_up_all(self, seconds: float = 10.0) -> list[str]:
+        """Every caller still on the line hangs up, and their calls' threads are let finish (up to
+        ``seconds``): a call left running would go on calling the app after its owner is done.
+        The calls still not ended by then."""
+        with self._lock:
+            calls = [call for call in self._calls.values() if call.state not in ENDED]
+        for call in calls:
+            call.inbox.put(Message("hangup"))
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline and any(call.state not in ENDED for call in calls):
+            time.sleep(0.02)
+        return [call.call_sid for call in calls if call.state not in ENDED]
+
     def drops_status(self) -> bool:
         """Whether the status callback about to be sent is lost."""
         if self.drop_status_share <= 0:

@@ -160,6 +160,7 @@ def live_standin(app: Flask, switchboard: Switchboard) -> Iterator[Control]:
     try:
         yield Control(url, ACCOUNT_SID, AUTH_TOKEN)
     finally:
+        calls.hang_up_all()  # nobody left calling the app into the next test's data
         stop()
         switchboard.dialer = None  # the switchboard outlives the test
         switchboard.conferences.on_pending = None
