@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from ivr import keys
-from ivr.waits.estimate import ROUNDING_STEPS, Estimate, QueueState, estimate
+from ivr.waits.estimate import Estimate, QueueState, estimate
 
 ENGAGED = ("reserved", "ringing", "on_call")
 
@@ -56,15 +56,7 @@ def spoken_range(est: Estimate | None) -> tuple[float, float] | None:
     """The range a caller hears, in seconds, as the traffic report reads it back."""
     if est is None:
         return None
-    s = est.spoken()
-    if s.kind == "soon":
-        return 0.0, 60.0
-    if s.kind == "up_to":
-        return 0.0, s.high * 60.0
-    if s.kind == "about":
-        step = next(step for below, step in ROUNDING_STEPS if s.high < below)
-        return max(s.high - step / 2, 0) * 60.0, (s.high + step / 2) * 60.0
-    return s.low * 60.0, s.high * 60.0
+    return est.spoken().seconds()
 
 
 def _snapshot(hotline: Any, record: Any, now: Any, wait: Any, t: float) -> Seen:

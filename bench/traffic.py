@@ -74,7 +74,7 @@ from ivr.jobs import QUEUE_NAME
 from ivr.jobs.periodic import ROLLUP_EVERY_SECONDS, SWEEP_EVERY_SECONDS, rollup_profiles, sweep_agents
 from ivr.redis_types import text_or_none
 from ivr.services import services_of
-from ivr.waits.estimate import ROUNDING_STEPS
+from ivr.waits.words import Spoken
 from standin.interpreter import ENDED
 from standin.phone import Call
 from standin.rest import OutboundCall, Switchboard
@@ -370,10 +370,7 @@ class Simulation:
             return re.compile(re.sub(r"\\\{(\w+)\\\}", r"(?P<\1>\\d+)", escaped))
 
         def about(m: re.Match[str]) -> tuple[float, float]:
-            # Spoken figures are rounded to the nearest step of their size (see ROUNDING_STEPS).
-            minutes = int(m["minutes"])
-            step = next(step for below, step in ROUNDING_STEPS if minutes < below)
-            return max(minutes - step / 2, 0) * 60.0, (minutes + step / 2) * 60.0
+            return Spoken("about", high=int(m["minutes"])).seconds()
 
         for lang in self.hotline.config.languages.values():
             said = lang.texts

@@ -14,7 +14,7 @@ import random
 import pytest
 
 from ivr.waits import gamma
-from ivr.waits.estimate import COVERAGE, ROUNDING_STEPS, Estimate, QueueState, Spoken, estimate, wait_moments
+from ivr.waits.estimate import COVERAGE, Estimate, QueueState, Spoken, estimate, wait_moments
 
 # -- the gamma distribution ---------------------------------------------------------------------
 
@@ -249,17 +249,8 @@ def test_spoken_ranges_are_rounded_to_what_the_model_can_back(
 def _chance_of(said: Spoken, mean: float, sd: float) -> float:
     """The chance, under the gamma law of this mean and sd, that the wait is within the words."""
     shape, scale = (mean / sd) ** 2, sd * sd / mean
-    minutes = {
-        "soon": (0.0, 1.0),
-        "up_to": (0.0, float(said.high)),
-        "range": (float(said.low), float(said.high)),
-    }
-    if said.kind == "about":
-        step = next(step for below, step in ROUNDING_STEPS if said.high < below)
-        low, high = max(said.high - step / 2, 0.0), said.high + step / 2
-    else:
-        low, high = minutes[said.kind]
-    return gamma.cdf(high * 60, shape, scale) - (gamma.cdf(low * 60, shape, scale) if low > 0 else 0.0)
+    low, high = said.seconds()
+    return gamma.cdf(high, shape, scale) - (gamma.cdf(low, shape, scale) if low > 0 else 0.0)
 
 
 def test_the_words_said_hold_the_stated_share_of_waits_under_the_model() -> None:

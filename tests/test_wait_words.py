@@ -15,7 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ivr.waits import gamma
-from ivr.waits.words import COVERAGE, MAX_SPOKEN_FIGURES, ROUNDING_STEPS, SOON_SHARE, Spoken, spoken_for
+from ivr.waits.words import COVERAGE, MAX_SPOKEN_FIGURES, SOON_SHARE, Spoken, spoken_for
 
 MEANS = (45, 70, 100, 150, 200, 300, 450, 600, 900, 1200, 1800, 2400, 3600, 5400)
 CVS = (0.15, 0.3, 0.5, 0.7, 1.0, 1.3)
@@ -23,14 +23,7 @@ CVS = (0.15, 0.3, 0.5, 0.7, 1.0, 1.3)
 
 def _seconds(said: Spoken) -> tuple[float, float]:
     """The waits the words stand for, in seconds (as `bench.traffic` reads them back)."""
-    if said.kind == "soon":
-        return 0.0, 60.0
-    if said.kind == "up_to":
-        return 0.0, said.high * 60.0
-    if said.kind == "about":
-        step = next(step for below, step in ROUNDING_STEPS if said.high < below)
-        return max(said.high - step / 2, 0.0) * 60.0, (said.high + step / 2) * 60.0
-    return said.low * 60.0, said.high * 60.0
+    return said.seconds()
 
 
 def _chance(said: Spoken, mean: float, sd: float, patience: float | None = None) -> float:

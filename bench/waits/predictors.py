@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections import deque
 
-from ivr.waits.estimate import DEFAULT_HANDLE_SECONDS, ROUNDING_STEPS, Estimate
+from ivr.waits.estimate import DEFAULT_HANDLE_SECONDS, Estimate
 
 PRODUCT = "product estimate"
 LIVE = "product, through the live path"
@@ -40,15 +40,7 @@ def said_range(est: Estimate | None) -> tuple[float, float] | None:
     """
     if est is None or est.beyond:
         return None
-    said = est.spoken()
-    if said.kind == "soon":
-        return 0.0, 60.0
-    if said.kind == "up_to":
-        return 0.0, 60.0 * said.high
-    if said.kind == "about":
-        step = next(step for below, step in ROUNDING_STEPS if said.high < below)
-        return 60.0 * max(said.high - step / 2, 0), 60.0 * (said.high + step / 2)
-    return 60.0 * said.low, 60.0 * said.high
+    return est.spoken().seconds()
 
 
 def announcement(est: Estimate) -> tuple[float, float, float]:

@@ -40,6 +40,23 @@ class Spoken:
     low: int = 0
     high: int = 0
 
+    def seconds(self) -> tuple[float, float]:
+        """The waits the words stand for, in seconds: "about N" is N give or take half the
+        rounding step of its size, "less than a minute" 0 to 60."""
+        if self.kind == "soon":
+            return 0.0, 60.0
+        if self.kind == "up_to":
+            return 0.0, self.high * 60.0
+        if self.kind == "about":
+            step = _step_of(self.high)
+            return max(self.high - step / 2, 0.0) * 60.0, (self.high + step / 2) * 60.0
+        return self.low * 60.0, self.high * 60.0
+
+
+def _step_of(minutes: float) -> int:
+    """The rounding step of a figure of this size, in minutes."""
+    return next(step for below, step in ROUNDING_STEPS if minutes < below)
+
 
 def _round_minutes(seconds: float) -> int:
     """Minutes rounded to the nearest step that suits their size."""
@@ -113,7 +130,7 @@ def spoken_for(mean: float, sd: float, patience: float | None = None) -> Spoken:
             key = (steps(top), abs(high * 30.0 - centre))
             if best is None or key < best[:2]:
                 best = (*key, "up_to", 0, high)
-            step = next(step for below, step in ROUNDING_STEPS if high < below)
+            step = _step_of(high)
             low_s, high_s = max(high - step / 2, 0) * 60.0, (high + step / 2) * 60.0
             # "about": its chance is at most that of the grid's figures around it; only when
             # that could beat the best so far is its own chance worked out (two CDF evaluations).
