@@ -6,8 +6,9 @@ wait's gamma law is nearest COVERAGE; among words about as likely, the one whose
 nearest the median wait (centred on the mean, "up to" held 83.8% of known gamma laws on
 average, its middle pulled up to the mean; 81.7% now). Its cost is a handful of CDF evaluations
 (the median is Wilson-Hilferty's from shape 1 on, a quantile below): one CDF per figure on the
-grid around the mean (Wilson-Hilferty's normal from shape 10 on, `gamma.cdf_for_words`),
-and the pairs of figures are searched in a window around the median once a range fits.
+grid (Wilson-Hilferty's normal from shape 10 on, `gamma.cdf_for_words`), worked out as the
+figures are reached, up to the first from which no words can have their middle nearer the
+median; a range's low ends are bisected by their chance and, once a range fits, by their middle.
 """
 
 from __future__ import annotations
