@@ -68,18 +68,27 @@ def _round_minutes(seconds: float) -> int:
     return int(minutes)  # unreachable: the last step has no bound
 
 
-def _grid_minutes(top: float) -> list[int]:
-    """The figures a caller can hear, in minutes, from 1 up to the first at or past `top`."""
+def _whole_grid() -> tuple[int, ...]:
+    """Every figure a caller can hear, in minutes: the first MAX_SPOKEN_FIGURES of the grid."""
     out: list[int] = []
     minute = 1
     for below, step in ROUNDING_STEPS:
         while minute < below:
+            if len(out) >= MAX_SPOKEN_FIGURES:
+                return tuple(out)
             out.append(minute)
-            if minute * 60 >= top or len(out) >= MAX_SPOKEN_FIGURES:
-                return out
             minute += step
         minute = int(below)
-    return out
+    return tuple(out)  # unreachable: the last step has no bound
+
+
+_GRID = _whole_grid()
+_GRID_SECONDS = tuple(minute * 60.0 for minute in _GRID)
+
+
+def _grid_minutes(top: float) -> list[int]:
+    """The figures a caller can hear, in minutes, from 1 up to the first at or past `top`."""
+    return list(_GRID[: bisect.bisect_left(_GRID_SECONDS, top) + 1])
 
 
 def _steps(chance: float) -> int:
@@ -131,9 +140,8 @@ def spoken_for(mean: float, sd: float, patience: float | None = None) -> Spoken:
     if cdf(60.0) >= SOON_SHARE:
         return Spoken("soon")
     figures = _grid_minutes(mean + 6 * sd)
-    start = 0
-    while start < len(figures) - 1 and figures[start + 1] * 60 <= mean - 4 * sd:
-        start += 1
+    # From the last figure at or below mean - 4 sd (the first figure if none is).
+    start = max(bisect.bisect_right(_GRID_SECONDS, mean - 4 * sd, 0, len(figures)) - 1, 0)
     figures = figures[start:]
     # The CDF at each figure, worked out as the figures are reached (`chance_at`): the loop
     # below stops once no higher figure can win, most often a few figures past the median.
