@@ -2,6 +2,10 @@
 
 Business hours, reference numbers and statistics all ask this clock, so a simulated day (a
 clock that runs faster than real time, see `ScaledClock`) moves every one of them together.
+
+The event log is stamped in real time (the Redis server's clock, ivr/callcenter/events.py): a
+clock also says what it read at a real instant (`reading`) and when, in real time, it read the
+instants of a span (`real_span`), so that reports cut the log into the clock's days.
 """
 
 from __future__ import annotations
@@ -12,6 +16,10 @@ from datetime import UTC, datetime
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
+# The bounds of the real time a log stamped in Unix milliseconds can hold.
+EARLIEST = datetime.fromtimestamp(0, UTC)
+LATEST = datetime.max.replace(tzinfo=UTC)
+
 
 class Clock(Protocol):
     """Anything that can tell the current time as an aware UTC datetime."""
@@ -20,6 +28,19 @@ class Clock(Protocol):
         """The current instant."""
         ...
 
+    def reading(self, real: datetime) -> datetime:
+        """What the clock read at the real instant `real`."""
+        ...
+
+    def real_span(self, start: datetime, end: datetime) -> tuple[datetime, datetime]:
+        """The real instants at which the clock read from `start` up to (not including) `end`."""
+        ...
+
+
+def _within(real: datetime) -> datetime:
+    """A real instant inside what the log can hold."""
+    return min(max(real, EARLIEST), LATEST)
+
 
 class SystemClock:
     """Real time."""
@@ -27,6 +48,14 @@ class SystemClock:
     def now(self) -> datetime:
         """The current instant, from the system."""
         return datetime.now(UTC)
+
+    def reading(self, real: datetime) -> datetime:
+        """The real instant itself."""
+        return real.astimezone(UTC)
+
+    def real_span(self, start: datetime, end: datetime) -> tuple[datetime, datetime]:
+        """The span itself."""
+        return _within(start), _within(end)
 
 
 class ScaledClock:
@@ -53,8 +82,20 @@ class ScaledClock:
 
     def now(self) -> datetime:
         """The simulated instant."""
-        elapsed = (time.time() - self._origin) * self._speed
+        return self.reading(datetime.now(UTC))
+
+    def reading(self, real: datetime) -> datetime:
+        """The simulated instant at the real instant `real`."""
+        elapsed = (real.timestamp() - self._origin) * self._speed
         return datetime.fromtimestamp(self._start.timestamp() + elapsed, UTC)
+
+    def real_span(self, start: datetime, end: datetime) -> tuple[datetime, datetime]:
+        """When, in real time, the simulated clock read from `start` up to `end`."""
+        origin = datetime.fromtimestamp(self._origin, UTC)
+        return (
+            _within(origin + (start - self._start) / self._speed),
+            _within(origin + (end - self._start) / self._speed),
+        )
 
 
 class FixedClock:
@@ -70,6 +111,14 @@ class FixedClock:
     def set(self, at: datetime) -> None:
         """Move the clock."""
         self.at = at.astimezone(UTC)
+
+    def reading(self, real: datetime) -> datetime:
+        """Where the clock is set, whatever the real instant: it stays there."""
+        return self.at
+
+    def real_span(self, start: datetime, end: datetime) -> tuple[datetime, datetime]:
+        """All of real time when the clock's instant lies in the span, else none of it."""
+        return (EARLIEST, LATEST) if start <= self.at < end else (EARLIEST, EARLIEST)
 
 
 def clock_from_env(start: str | None, speed: str | None, origin: str | None = None) -> Clock:

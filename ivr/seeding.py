@@ -27,7 +27,11 @@ log = logging.getLogger(__name__)
 
 
 def seed(config: HotlineConfig, conn: redis.Redis, now: datetime | None = None) -> bool:
-    """Load the file's agents and the demo accounts, then set the marker; False if Redis failed."""
+    """Load the file's agents and the demo accounts, then set the marker; False if Redis failed.
+
+    `now` is the hotline clock's time: a new agent is offline since then (the pages count their
+    time in state on that clock). None: the real time, for a tool without a hotline clock.
+    """
     now = now or datetime.now(UTC)
     try:
         agents = Agents(conn)
@@ -46,9 +50,9 @@ def seed(config: HotlineConfig, conn: redis.Redis, now: datetime | None = None) 
     return True
 
 
-def reseed_if_lost(config: HotlineConfig, conn: redis.Redis) -> bool:
+def reseed_if_lost(config: HotlineConfig, conn: redis.Redis, now: datetime) -> bool:
     """Seed again when the marker is gone (Redis lost its data); True when it did."""
     if conn.exists(keys.seeded()):
         return False
     log.warning("redis lost the hotline's agents and demo accounts: loading them again")
-    return seed(config, conn)
+    return seed(config, conn, now)

@@ -93,7 +93,7 @@ def build_services(settings: Settings, clock: Clock | None = None, *, worker: bo
     stores = connect(url, worker=worker)
     conn = stores.data
     directory = make_directory(config, conn)
-    seed(config, conn)  # the file's agents and the demo accounts (see ivr/seeding.py)
+    seed(config, conn, clock.now())  # the file's agents and the demo accounts (see ivr/seeding.py)
     rest = make_twilio(settings.twilio_account_sid, settings.twilio_auth_token, settings.twilio_api_base_url)
     connector = RestConnector(rest, settings.public_base_url)
     calls, jobs = CallStore(conn), JobQueue(stores.jobs)

@@ -26,6 +26,7 @@ from rq import Queue
 from rq.scheduler import RQScheduler
 
 from ivr.callcenter.events import EventLog
+from ivr.clock import Clock
 from ivr.hotline.loader import HotlineConfig
 from ivr.jobs import QUEUE_NAME
 from ivr.jobs.periodic import schedule_retention, schedule_rollup
@@ -45,8 +46,10 @@ UPKEEP_CONNECT_WINDOW = 1.0
 class Upkeep:
     """The worker's upkeep: `once()` is one pass; `start()` runs passes on a thread until `stop()`."""
 
-    def __init__(self, config: HotlineConfig, stores: Stores, every: float = UPKEEP_EVERY_SECONDS) -> None:
-        self.config, self.stores, self.every = config, stores, every
+    def __init__(
+        self, config: HotlineConfig, stores: Stores, clock: Clock, every: float = UPKEEP_EVERY_SECONDS
+    ) -> None:
+        self.config, self.stores, self.clock, self.every = config, stores, clock, every
         self.queue = Queue(QUEUE_NAME, connection=stores.jobs)
         self.scheduler = RQScheduler([QUEUE_NAME], connection=stores.jobs)
         self._stop = threading.Event()
@@ -57,13 +60,13 @@ class Upkeep:
         """The upkeep of a worker's hotline, on Redis clients of its own (a job's forked work horse
         must not inherit a connection pool another thread holds)."""
         stores = connect(hotline.stores.url, worker=True, connect_window=UPKEEP_CONNECT_WINDOW)
-        return cls(hotline.config, stores)
+        return cls(hotline.config, stores, hotline.clock)
 
     def once(self) -> list[str]:
         """One pass; what it had to do ('seeded', 'rollup armed', 'scheduler started', ...)."""
         done: list[str] = []
         try:
-            if reseed_if_lost(self.config, self.stores.data):
+            if reseed_if_lost(self.config, self.stores.data, self.clock.now()):
                 done.append("seeded")
             if schedule_rollup(self.queue):
                 done.append("rollup armed")

@@ -19,6 +19,7 @@ import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 import redis
@@ -28,6 +29,7 @@ from rq.scheduler import RQScheduler
 
 from hotline_tools.launcher import LOCAL_DEFAULTS
 from hotline_tools.preflight import clear_stale_scheduler_locks
+from ivr.api.auth import issue_token
 from ivr.jobs import QUEUE_NAME
 from ivr.store import embedded_redis, stop_embedded_redis
 from standin.phone import Call
@@ -345,18 +347,29 @@ def test_a_lock_is_released_only_when_its_holder_is_gone(redis_url: str) -> None
 
 
 def test_a_simulated_clock_run_keeps_its_data_apart(tmp_path: Path, launchers: list[Launcher]) -> None:
+    """Its data apart, and its agents and reports on its clock: loaded offline since its start, not
+    since the machine's time; today is its day in the hotline's zone (01:30 in Shanghai is the
+    day after the UTC day)."""
     data = tmp_path / "data"
     for where, key in ((data, "hl:real-time"), (data / "simulated", "hl:fast-clock")):
         server = embedded_redis(where)
         redis.Redis.from_url(server.url).set(key, "kept")
         stop_embedded_redis(where)
 
-    launcher = launch(launchers, data, HOTLINE_CLOCK_SPEED="30")
+    start = datetime(2026, 3, 3, 1, 30, tzinfo=ZoneInfo("Asia/Shanghai"))
+    launcher = launch(launchers, data, HOTLINE_CLOCK_SPEED="30", HOTLINE_CLOCK_START=start.isoformat())
     launcher.wait_for(rf"simulated time: data in {re.escape(str(data / 'simulated'))}, emptied")
     launcher.wait_for(STARTED)
     simulated = redis.Redis.from_url(f"unix://{data / 'simulated' / 'redis.sock'}")
     assert simulated.get("hl:fast-clock") is None  # the earlier simulated run's data is gone
     assert not (data / "redis.sock").exists()  # the real-time data was not even opened
+
+    supervisor = {"Authorization": f"Bearer {issue_token(simulated, 'supervisor', 'duty_lead')}"}
+    web = f"http://127.0.0.1:{launcher.port}/api/supervisor"
+    agents = requests.get(f"{web}/agents", headers=supervisor, timeout=10).json()
+    as_of, since = datetime.fromisoformat(agents["as_of"]), [a["since"] for a in agents["agents"]]
+    assert since and all(start <= datetime.fromisoformat(at) <= as_of for at in since)
+    assert requests.get(f"{web}/reports/intervals", headers=supervisor, timeout=10).json()["day"] == "260303"
     assert launcher.stop() == 0
 
     server = embedded_redis(data)

@@ -40,9 +40,11 @@ def sample(text: str, name: str, **labels: str) -> float | None:
 
 def test_live_figures_and_webhook_latency(app: Flask, dial: Callable[..., Call]) -> None:
     client = app.test_client()
-    assert client.get("/metrics").status_code == 401
     agent = {"Authorization": f"Bearer {token_for(app, 'agent', 'li_na')}"}
-    assert client.get("/metrics", headers=agent).status_code == 403
+    for headers, code in (({}, 401), ({"Authorization": "Bearer hl_wrong"}, 401), (agent, 403)):
+        refused = client.get("/metrics", headers=headers)  # answered as the API answers
+        assert refused.status_code == code and refused.is_json and refused.get_json()["error"]
+    assert client.get("/metrics").headers["WWW-Authenticate"] == 'Bearer realm="hotline"'
     before = client.get("/metrics", headers={"Authorization": f"Bearer {token_for(app, 'supervisor', 'z')}"})
     counted = sample(
         before.get_data(as_text=True), "hotline_webhook_seconds_count", route="incoming", status="2xx"

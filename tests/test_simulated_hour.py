@@ -13,7 +13,6 @@ own totals are what the supervisor statistics say, callbacks included.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
@@ -44,7 +43,6 @@ from standin.rest import Switchboard
 
 ROOT = Path(__file__).resolve().parent.parent
 SCENARIO = Scenario(minutes=60, seed=7, agents=default_agents(60), callback_unreachable_share=0.2)
-WALL_SECONDS = 60
 
 
 @pytest.fixture
@@ -69,10 +67,8 @@ def test_a_simulated_hour_accounts_for_every_caller(
 ) -> None:
     """Served + called back + abandoned + failed callbacks = offered, and the supervisor agrees."""
     app = early_offer_app
-    started = time.monotonic()
     simulation = Simulation(app, SCENARIO, switchboard)
     report = simulation.run()
-    assert time.monotonic() - started < WALL_SECONDS
 
     # Every caller is accounted for, once.
     callers = simulation.callers

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -18,11 +18,12 @@ from rq.job import Job
 
 from ivr import keys
 from ivr.callcenter.agents import Agents
+from ivr.clock import Clock, FixedClock
 from ivr.rq_scheduler import LOCK_TTL_SECONDS, STALE_AFTER_SECONDS, lock_holder, lock_key
 from ivr.services import Services, build_services
 from ivr.settings import Settings
 from queue_worker.upkeep import Upkeep
-from tests.conftest import DEMO_ACCOUNT
+from tests.conftest import DEMO_ACCOUNT, OPEN_HOURS
 from tests.redis_servers import Server, data_server
 
 WAIT_SECONDS = 15  # how long the harness waits for a process to start or die (not a measure)
@@ -52,9 +53,10 @@ def durable_redis(tmp_path: Path) -> Iterator[Server]:
     server.kill()
 
 
-def hotline_on(server: Server, app_settings: dict[str, Any]) -> Services:
-    """A worker's hotline on `server`."""
-    return build_services(Settings.from_mapping({**app_settings, "redis_url": server.url}), worker=True)
+def hotline_on(server: Server, app_settings: dict[str, Any], clock: Clock | None = None) -> Services:
+    """A worker's hotline on `server` (on `clock`, else the real time)."""
+    settings = Settings.from_mapping({**app_settings, "redis_url": server.url})
+    return build_services(settings, clock, worker=True)
 
 
 @pytest.fixture
@@ -77,8 +79,10 @@ def test_a_redis_that_lost_its_data_gets_agents_accounts_and_periodic_jobs_back(
     volatile_redis: Server, app_settings: dict[str, Any], upkeeps: list[Upkeep]
 ) -> None:
     """Restarted empty: the next pass loads the file's agents and the demo accounts, arms the
-    rollup and starts a scheduler; the pass after that has nothing to do."""
-    hotline = hotline_on(volatile_redis, app_settings)
+    rollup and starts a scheduler; the pass after that has nothing to do. The agents are offline
+    since the hotline clock's time, not the machine's."""
+    clock = FixedClock(OPEN_HOURS)
+    hotline = hotline_on(volatile_redis, app_settings, clock)
     upkeep = upkeep_of(hotline, upkeeps)
     assert "seeded" not in upkeep.once()  # the start loaded them
     volatile_redis.kill()
@@ -87,9 +91,11 @@ def test_a_redis_that_lost_its_data_gets_agents_accounts_and_periodic_jobs_back(
     volatile_redis.start()
     conn = volatile_redis.client()
     assert conn.dbsize() == 0 and Agents(conn).get("li_na") is None
+    clock.set(OPEN_HOURS + timedelta(hours=1))
     done = upkeep.once()
     assert done[:2] == ["seeded", "rollup armed"] and "scheduler started" in done
-    assert Agents(conn).get("li_na") is not None
+    li_na = Agents(conn).get("li_na")
+    assert li_na is not None and li_na.state_since == OPEN_HOURS + timedelta(hours=1)
     assert conn.hget(keys.account(DEMO_ACCOUNT), "mobile") == "+8613800138000"
     assert {agent.id for agent in Agents(conn).all()} == {a.id for a in hotline.config.file.agents}
     assert upkeep.once() == []

@@ -9,7 +9,7 @@ from __future__ import annotations
 from flask import Blueprint, Flask
 
 from ivr.api.agents import bp as agents_bp
-from ivr.api.errors import ERROR_CODES, json_error, routing_error
+from ivr.api.errors import answer_errors_as_json, routing_error
 from ivr.api.openapi import bp as openapi_bp
 from ivr.api.supervisor import bp as supervisor_bp
 
@@ -20,9 +20,7 @@ def register_api(app: Flask) -> None:
     api.register_blueprint(agents_bp)
     api.register_blueprint(supervisor_bp)
     api.register_blueprint(openapi_bp)
-    for code in ERROR_CODES:
-        api.register_error_handler(code, json_error)
-    api.register_error_handler(Exception, json_error)  # anything else, even when testing
+    answer_errors_as_json(api)
     app.register_blueprint(api)
     # An unknown path or method is refused before any blueprint is chosen: the app decides.
     app.register_error_handler(404, routing_error)

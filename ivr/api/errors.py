@@ -1,4 +1,5 @@
-"""Errors under /api: always JSON, `{"error": message}` (and `field` for a bad request body)."""
+"""Errors under /api and of /metrics: always JSON, `{"error": message}` (and `field` for a bad
+request body). `answer_errors_as_json` puts the handlers on a blueprint."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import logging
 from typing import TypeVar
 
 import redis
-from flask import Response, jsonify, request
+from flask import Blueprint, Response, jsonify, request
 from pydantic import BaseModel, ValidationError
 from werkzeug.exceptions import BadRequest, HTTPException
 
@@ -74,6 +75,14 @@ def json_error(exc: Exception) -> tuple[Response, int]:
     if code == 401:
         response.headers["WWW-Authenticate"] = 'Bearer realm="hotline"'
     return response, code
+
+
+def answer_errors_as_json(bp: Blueprint) -> None:
+    """Every error of `bp`'s views answered by `json_error`: each code the API uses, and any other
+    exception (a bug too, even when testing)."""
+    for code in ERROR_CODES:
+        bp.register_error_handler(code, json_error)
+    bp.register_error_handler(Exception, json_error)
 
 
 def routing_error(exc: HTTPException) -> Response | tuple[Response, int] | HTTPException:

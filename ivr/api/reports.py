@@ -1,9 +1,10 @@
 """Reports of any day the event log keeps: 15-minute intervals and per-agent tables.
 
 Read from the event log (ivr/callcenter/events.py), not from the live counters, so a report of
-a past day is what happened that day, as Asterisk's queue_log reports are. Times are the real
-times the entries were written (the Redis server's clock: a demo's simulated clock does not
-move them), cut into days and intervals in the hotline's time zone.
+a past day is what happened that day, as Asterisk's queue_log reports are. The entries are
+stamped in real time (the Redis server's clock); a report reads each stamp on the hotline's
+clock (`Clock.reading`: a demo's simulated clock moves them with everything else) and cuts them
+into days and intervals in the hotline's time zone. "Today" is the hotline clock's day.
 
 - **Intervals** (per department and interval): `offered` (callers who joined the queue, a
   transfer into it included), `answered`, `abandoned` (hung up in the queue or while an agent's
@@ -24,7 +25,8 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from ivr.callcenter.events import Event
+from ivr.callcenter.events import Event, EventLog
+from ivr.clock import Clock
 
 SLOT = timedelta(minutes=15)
 QUEUE_ABANDONS = ("abandoned_in_queue", "abandoned_while_ringing")
@@ -47,18 +49,26 @@ class Day:
         return cls(name, start, start + timedelta(days=1))
 
 
+def day_events(log: EventLog, clock: Clock, start: datetime, end: datetime) -> list[Event]:
+    """The entries written while the hotline's clock read from `start` up to `end`."""
+    first, last = clock.real_span(start, end)
+    return log.between(first, last) if first < last else []
+
+
 def _slot(day: Day, when: datetime) -> datetime:
     return day.start + SLOT * int((when - day.start) / SLOT)
 
 
-def intervals(events: list[Event], day: Day, service_level_seconds: int) -> list[dict[str, Any]]:
+def intervals(
+    events: list[Event], day: Day, service_level_seconds: int, clock: Clock
+) -> list[dict[str, Any]]:
     """Per department and 15-minute interval of `day`, the intervals in which anything happened."""
     joined: dict[str, datetime] = {}  # sid -> when they last arrived in a queue (this day)
     rows: dict[tuple[str, datetime], dict[str, int]] = defaultdict(
         lambda: {"offered": 0, "answered": 0, "abandoned": 0, "answered_within": 0}
     )
     for event in events:
-        dept, sid, at = event.fields.get("dept", ""), event.fields.get("sid", ""), event.at
+        dept, sid, at = event.fields.get("dept", ""), event.fields.get("sid", ""), clock.reading(event.at)
         if not dept or not (day.start <= at < day.end):
             continue
         row = rows[(dept, _slot(day, at))]
@@ -86,8 +96,9 @@ def intervals(events: list[Event], day: Day, service_level_seconds: int) -> list
     return out
 
 
-def agents(events: list[Event], day: Day, until: datetime) -> list[dict[str, Any]]:
-    """Per agent who did anything on `day`: calls rung, answered, missed, seconds in each state."""
+def agents(events: list[Event], day: Day, until: datetime, clock: Clock) -> list[dict[str, Any]]:
+    """Per agent who did anything on `day` up to `until`: calls rung, answered, missed, seconds in
+    each state (`until` and the day read on the hotline's clock)."""
     rows: dict[str, dict[str, Any]] = defaultdict(
         lambda: {"offered": 0, "answered": 0, "missed": 0, **{f"{s}_seconds": 0.0 for s in TIMED_STATES}}
     )
@@ -96,8 +107,8 @@ def agents(events: list[Event], day: Day, until: datetime) -> list[dict[str, Any
     for event in events:
         if event.name != "agent" or not event.agent:
             continue
-        agent, at, to = event.agent, event.at, event.fields.get("to", "")
-        if at >= end:
+        agent, at, to = event.agent, clock.reading(event.at), event.fields.get("to", "")
+        if at >= day.end or at > until:  # (a change at `until` itself has happened by then)
             break
         was = current.get(agent)
         if was is not None and was[0] in TIMED_STATES:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from flask import Blueprint, Response, abort, request
@@ -10,7 +10,7 @@ from flask import Blueprint, Response, abort, request
 from ivr import keys, routes
 from ivr.api.auth import principal, require
 from ivr.api.errors import BadField, parse_body, query_int
-from ivr.api.reports import Day, as_csv
+from ivr.api.reports import Day, as_csv, day_events
 from ivr.api.reports import agents as agent_days
 from ivr.api.reports import intervals as interval_rows
 from ivr.api.schemas import (
@@ -154,11 +154,10 @@ def force_state(agent_id: str) -> dict[str, Any]:
 
 
 def _report_day() -> Day:
-    """The `day` query parameter (yymmdd, today by default), if the event log still keeps it."""
-    settings = services().config.file.hotline
-    # The log is stamped by the Redis server's clock: a day of it is a day of real time (a demo's
-    # simulated clock does not move it).
-    now = datetime.now(UTC)
+    """The `day` query parameter (yymmdd, the hotline's today by default), if the event log keeps it."""
+    hotline = services()
+    settings = hotline.config.file.hotline
+    now = hotline.clock.now()
     name = request.args.get("day") or business_day(now, settings.timezone)
     try:
         day = Day.of(name, settings.timezone) if len(name) == 6 and name.isdigit() else None
@@ -190,9 +189,9 @@ def _as_requested(report: dict[str, Any], rows: list[dict[str, Any]], columns: l
 def interval_report() -> Any:
     """A day in 15-minute intervals per department: offered, answered, abandoned, service level."""
     hotline, day = services(), _report_day()
-    events = EventLog(hotline.stores.data).between(day.start, day.end)
+    events = day_events(EventLog(hotline.stores.data), hotline.clock, day.start, day.end)
     level = hotline.config.file.hotline.service_level_seconds
-    rows = interval_rows(events, day, level)
+    rows = interval_rows(events, day, level, hotline.clock)
     report = IntervalReport.model_validate(
         {"day": day.name, "service_level_seconds": level, "intervals": rows}
     ).model_dump(mode="json")
@@ -205,8 +204,8 @@ def agent_report() -> Any:
     """A day per agent: calls rung, answered, missed, and the time in each state."""
     hotline, day = services(), _report_day()
     # The day before too: the state each agent was in when the day began.
-    events = EventLog(hotline.stores.data).between(day.start - timedelta(days=1), day.end)
-    rows = agent_days(events, day, datetime.now(UTC))
+    events = day_events(EventLog(hotline.stores.data), hotline.clock, day.start - timedelta(days=1), day.end)
+    rows = agent_days(events, day, hotline.clock.now(), hotline.clock)
     report = AgentDayReport.model_validate({"day": day.name, "agents": rows}).model_dump(mode="json")
     return _as_requested(report, rows, list(AgentDayRow.model_fields), f"agents-{day.name}")
 

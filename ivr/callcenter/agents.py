@@ -32,13 +32,14 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from enum import StrEnum
 
 import redis
 
 from ivr import keys
 from ivr.callcenter.events import AGENT_EVENT_LUA
+from ivr.clock import EARLIEST
 from ivr.hotline.schema import Agent as AgentSpec
 from ivr.redis_types import text_hash, text_or_none, texts
 from ivr.scripts import Script
@@ -166,9 +167,11 @@ class AgentView:
             languages=[x for x in fields.get("languages", "").split(",") if x],
             reach=fields.get("reach", ""),
             state=fields.get("state", OFFLINE),
+            # Every writer sets it with the state (`upsert`, the transition script); a hash without
+            # either is offline since ever, not since a reading of some clock.
             state_since=datetime.fromisoformat(fields["state_since"])
             if fields.get("state_since")
-            else datetime.now(UTC),
+            else EARLIEST,
             reason=fields.get("reason", ""),
             call_sid=fields.get("call_sid", ""),
             wrap_until=datetime.fromisoformat(wrap) if wrap else None,

@@ -15,12 +15,11 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
 from typing import Any
 
 from flask import Blueprint, Flask, Response, abort, current_app, stream_with_context
 
-from ivr.api.reports import Day, intervals
+from ivr.api.reports import Day, day_events, intervals
 from ivr.api.schemas import AgentsReport, QueuesReport, ScreenPop
 from ivr.api.sessions import session_principal
 from ivr.api.supervisor import statistics
@@ -81,12 +80,11 @@ class TodayIntervals:
     def rows(self) -> list[dict[str, Any]]:
         """Per interval of today: offered, answered, abandoned, answered within the service level."""
         if time.monotonic() - self._read_at >= self.every:
-            settings = self.hotline.config.file.hotline
-            now = datetime.now(UTC)  # the log's clock (ivr/api/reports.py)
-            day = Day.of(business_day(now, settings.timezone), settings.timezone)
-            events = EventLog(self.hotline.stores.data).between(day.start, day.end)
+            settings, clock = self.hotline.config.file.hotline, self.hotline.clock
+            day = Day.of(business_day(clock.now(), settings.timezone), settings.timezone)
+            events = day_events(EventLog(self.hotline.stores.data), clock, day.start, day.end)
             totals: dict[str, dict[str, Any]] = {}
-            for row in intervals(events, day, settings.service_level_seconds):
+            for row in intervals(events, day, settings.service_level_seconds, clock):
                 total = totals.setdefault(
                     row["start"],
                     {"start": row["start"], "offered": 0, "answered": 0, "abandoned": 0, "within": 0},

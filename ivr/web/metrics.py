@@ -14,7 +14,8 @@ Two kinds, read differently:
   Without that variable (the test client, `flask run`) the process's own registry is served.
 
 The endpoint needs a supervisor's token (`Authorization: Bearer`, which Prometheus's
-`authorization` scrape setting sends): the figures are the business's.
+`authorization` scrape setting sends): the figures are the business's. Its errors (401, 403,
+429, 503) are JSON, as the API's are.
 """
 
 from __future__ import annotations
@@ -31,10 +32,12 @@ from prometheus_client.registry import Collector
 
 from ivr import keys
 from ivr.api.auth import require
+from ivr.api.errors import answer_errors_as_json
 from ivr.api.supervisor import statistics
 from ivr.services import Services, services
 
 bp = Blueprint("metrics", __name__)
+answer_errors_as_json(bp)
 
 WEBHOOK_SECONDS = Histogram(
     "hotline_webhook_seconds",

@@ -1,81 +1,34 @@
-"""Live calls: the stand-in for Twilio owns each call and runs it in real (or sped-up) time.
+"""One live call, run by the stand-in on a thread of its own in real (or sped-up) time.
 
-``LiveCalls`` is what Twilio's media servers are for the hotline: it places a call to the app,
-runs its TwiML on a thread of its own, and lets people act on it through an inbox: the caller
-(keys, speech, hang-up, through the terminal phone), the called party of a ``<Dial>`` (an agent
-console registered as ``client:<identity>``) and Twilio's REST API (a redirect of the live call).
-
-Time passes as on a phone line, scaled by ``speed`` (``HOTLINE_CLOCK_SPEED``): a ``<Play>``
-lasts ``play_seconds`` (60 s of audio unless its length is known), a ``<Pause>`` its length, a
+Time passes as on a phone line, scaled by the owner's ``speed``: a ``<Play>`` lasts
+``play_seconds`` (60 s of audio unless its length is known), a ``<Pause>`` its length, a
 ``<Gather>`` waits its timeout after its prompts, a ``<Dial>`` rings for its timeout, each
 divided by ``speed``. ``<Say>`` takes no time. Anything in the inbox that the call cannot take
 in its current state is dropped (keys outside a Gather are not heard, as on Twilio), except a
 REST update or a hang-up, which interrupt whatever the call is doing at once.
-
-What happens is published as events (what the caller hears, the state, the agent answering,
-the end), which the control API (``standin.control``) serves by long polling.
 """
 
 from __future__ import annotations
 
 import queue
-import random
 import threading
 import time
 import xml.etree.ElementTree as ET
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
-from standin.conference import Conference
 from standin.errors import ApplicationError, CallbackError
 from standin.interpreter import ENDED
+from standin.live.messages import DIALLED_KINDS, Client, Events, Message
 from standin.phone import Call, PendingUpdate
-from standin.rest import Switchboard
 from standin.transport import Transport
-from standin.webhook import Heard, dial_targets
+from standin.webhook import dial_targets
 
-__all__ = ["Client", "Events", "LiveCall", "LiveCalls", "Message"]
+if TYPE_CHECKING:
+    from standin.live.calls import LiveCalls
 
 PLAY_SECONDS = 60.0  # a Play whose audio length is not known counts as a minute of music
 IDLE_LOOP_SECONDS = 1.0  # a chain of documents with no audio in it still takes a moment
-CLIENT_SILENT_SECONDS = 60.0  # a console that has not polled for this long is not registered
-CALLER_KINDS = frozenset({"keys", "speech", "silence", "record"})
-DIALLED_KINDS = frozenset({"answer", "busy", "no-answer", "failed", "end"})
-
-
-@dataclass(frozen=True)
-class Message:
-    """Something done to a live call: ``kind`` (keys, speech, silence, record, hangup, update,
-    answer, busy, no-answer, failed, end), a value (the keys, the words) and who did it."""
-
-    kind: str
-    value: str = ""
-    by: str = "caller"
-
-
-class Events:
-    """An append-only list of events that readers can wait on (long polling)."""
-
-    def __init__(self) -> None:
-        self._items: list[dict[str, Any]] = []
-        self._changed = threading.Condition()
-
-    def add(self, kind: str, **fields: Any) -> None:
-        """Publish one event; its ``n`` counts from 1."""
-        with self._changed:
-            self._items.append({"n": len(self._items) + 1, "kind": kind, **fields})
-            self._changed.notify_all()
-
-    def since(self, after: int, wait: float = 0.0) -> list[dict[str, Any]]:
-        """The events after number ``after``, waiting up to ``wait`` s for one if there are none."""
-        with self._changed:
-            self._changed.wait_for(lambda: len(self._items) > after, timeout=max(wait, 0.0))
-            return list(self._items[after:])
-
-    def __len__(self) -> int:
-        with self._changed:
-            return len(self._items)
 
 
 class _Interrupted(Exception):
@@ -84,20 +37,6 @@ class _Interrupted(Exception):
     def __init__(self, message: Message) -> None:
         super().__init__(message.kind)
         self.message = message
-
-
-class Client:
-    """A registered ``client:<identity>`` (an agent console): its events and the call ringing it."""
-
-    def __init__(self, identity: str) -> None:
-        self.identity = identity
-        self.events = Events()
-        self.call: LiveCall | None = None  # the call ringing it, or bridged to it
-        self.seen_at = time.monotonic()
-
-    def present(self) -> bool:
-        """Whether the console polled recently enough to be rung."""
-        return time.monotonic() - self.seen_at < CLIENT_SILENT_SECONDS
 
 
 class LiveCall(Call):
@@ -397,183 +336,3 @@ class LiveCall(Call):
 def _recorded_seconds(value: str) -> int:
     """How long a caller's `record` action says they spoke (5 s when it does not say)."""
     return int(value) if value.isascii() and value.isdigit() else 5
-
-
-class LiveCalls:
-    """The stand-in's live calls and registered clients; registered on a ``Switchboard``."""
-
-    def __init__(
-        self,
-        switchboard: Switchboard,
-        transport_factory: Callable[[], Transport],
-        account_sid: str,
-        *,
-        speed: float = 1.0,
-        default_play_seconds: float = PLAY_SECONDS,
-        play_seconds: Mapping[str, float] | None = None,
-        drop_status_share: float = 0.0,
-        seed: int | None = None,
-    ) -> None:
-        """``transport_factory`` makes each call's own way to the app (signed as Twilio signs).
-
-        ``drop_status_share`` of the status callbacks are never sent (a lost event, as the fault
-        benchmark plays it), drawn from a random generator seeded with ``seed``.
-        """
-        self.switchboard = switchboard
-        self.transport_factory = transport_factory
-        self.account_sid = account_sid
-        self.speed = speed
-        self.default_play_seconds = default_play_seconds
-        self.play_seconds = dict(play_seconds or {})
-        self.drop_status_share = drop_status_share
-        self._drops = random.Random(seed)
-        self._lock = threading.Lock()
-        self._calls: dict[str, LiveCall] = {}
-        self._clients: dict[str, Client] = {}
-        # What the REST API does to a room reaches the app at once, from a thread of its own.
-        switchboard.conferences.on_pending = self._deliver_rooms
-        switchboard.conferences.on_change = self._room_changed
-        self._shown: dict[str, list[dict[str, Any]]] = {}  # who each call was last shown in its room
-        self._answered: set[str] = set()  # callers who have talked with an agent in their room
-        switchboard.conferences.ticks = lambda: time.monotonic() * self.speed  # recordings' durations
-        if switchboard.conferences.transport is None:
-            switchboard.conferences.transport = transport_factory()
-
-    def _deliver_rooms(self) -> None:
-        threading.Thread(target=self.switchboard.conferences.deliver, name="rooms", daemon=True).start()
-
-    def _room_changed(self, room: Conference) -> None:
-        """Each call in the room is shown who else is in it, whom it hears and who hears it, when
-        that changes; a caller (not an agent's leg) who first hears an agent is `answered` by them."""
-        with self._lock:
-            calls = dict(self._calls)
-        present = [p for p in room.participants.values() if p.in_room]
-        for me in present:
-            call = calls.get(me.call_sid)
-            if call is None:
-                continue
-            parties = []
-            for other in present:
-                if other is me:
-                    continue
-                leg = calls.get(other.call_sid)
-                phone = other.to or (leg.to if leg is not None else "")
-                who = (
-                    phone.removeprefix("client:")
-                    if phone.startswith("client:")
-                    else (phone or other.call_sid)
-                )
-                parties.append(
-                    {
-                        "who": who,
-                        # A supervisor's leg is labelled so; an agent's (first or consulted) is a
-                        # console, a client; the caller's is neither.
-                        "role": "supervisor"
-                        if other.label == "supervisor"
-                        else "agent"
-                        if phone.startswith("client:")
-                        else "caller",
-                        "you_hear": room.hears(me.call_sid, other.call_sid),
-                        "hears_you": room.hears(other.call_sid, me.call_sid),
-                        "client": phone.startswith("client:"),
-                    }
-                )
-            agent = next(
-                (p["who"] for p in parties if p["client"] and p["you_hear"] and p["hears_you"]), None
-            )
-            with self._lock:
-                if self._shown.get(me.call_sid) == parties:
-                    continue
-                self._shown[me.call_sid] = parties
-                answered = agent is not None and me.call_sid not in self._answered
-                if answered and not call.to.startswith("client:"):  # a caller, not an agent's leg
-                    self._answered.add(me.call_sid)
-                else:
-                    answered = False
-            if answered:
-                call.events.add("answered", by=agent)
-            call.events.add("room", parties=parties)
-
-    def place(self, from_: str, to: str, **kwargs: Any) -> LiveCall:
-        """A caller dials the hotline: the call starts on its own thread at once."""
-        call = LiveCall(
-            self.transport_factory(), owner=self, from_=from_, to=to, account_sid=self.account_sid, **kwargs
-        )
-        return self.run(call, call.serve)
-
-    def run(self, call: LiveCall, body: Callable[[], None]) -> LiveCall:
-        """Make a call reachable (control API, REST API) and run ``body`` on a thread of its own."""
-        with self._lock:
-            self._calls[call.call_sid] = call
-        self.switchboard.register(call)
-        threading.Thread(target=body, name=f"call-{call.call_sid[-6:]}", daemon=True).start()
-        return call
-
-    def hang_up_all(self, seconds: float = 10.0) -> list[str]:
-        """Every caller still on the line hangs up, and their calls' threads are let finish (up to
-        ``seconds``): a call left running would go on calling the app after its owner is done.
-        The calls still not ended by then."""
-        with self._lock:
-            calls = [call for call in self._calls.values() if call.state not in ENDED]
-        for call in calls:
-            call.inbox.put(Message("hangup"))
-        deadline = time.monotonic() + seconds
-        while time.monotonic() < deadline and any(call.state not in ENDED for call in calls):
-            time.sleep(0.02)
-        return [call.call_sid for call in calls if call.state not in ENDED]
-
-    def drops_status(self) -> bool:
-        """Whether the status callback about to be sent is lost."""
-        if self.drop_status_share <= 0:
-            return False
-        with self._lock:
-            return self._drops.random() < self.drop_status_share
-
-    def calls(self) -> list[LiveCall]:
-        """Every call placed so far, live or ended, oldest first."""
-        with self._lock:
-            return list(self._calls.values())
-
-    def on_a_call(self, number: str) -> bool:
-        """Whether a phone with this number is talking on a live call (a call to it is then busy)."""
-        with self._lock:
-            calls = list(self._calls.values())
-        return any(
-            number in (call.from_, call.to) and call.state != "new" and call.state not in ENDED
-            for call in calls
-        )
-
-    def call(self, sid: str) -> LiveCall | None:
-        """The live (or ended) call with this CallSid."""
-        with self._lock:
-            return self._calls.get(sid)
-
-    def register(self, identity: str) -> Client:
-        """A console registers (or refreshes) as ``client:<identity>``."""
-        with self._lock:
-            client = self._clients.setdefault(identity, Client(identity))
-        client.seen_at = time.monotonic()
-        return client
-
-    def unregister(self, identity: str) -> None:
-        """A console leaves: it is no longer rung."""
-        with self._lock:
-            self._clients.pop(identity, None)
-
-    def client(self, identity: str) -> Client | None:
-        """The console registered as this identity, if it is there and free to ring."""
-        with self._lock:
-            client = self._clients.get(identity)
-        if client is None or not client.present() or client.call is not None:
-            return None
-        return client
-
-    def registered(self, identity: str) -> Client | None:
-        """The console registered as this identity, busy or not."""
-        with self._lock:
-            return self._clients.get(identity)
-
-
-def heard_of(event: Mapping[str, Any]) -> Heard:
-    """The ``Heard`` item a say, play or pause event stands for."""
-    return Heard(event["kind"], event.get("text", ""), event.get("language", ""))
