@@ -27,12 +27,15 @@ In closed form instead:
 from __future__ import annotations
 
 import math
+from itertools import accumulate
 
 from ivr.waits.polygamma import block_sum
 
 # Orders of the expansion in 1/x, and where it starts: its relative error is then below 1e-15.
 ORDERS = 10
 SERIES_FROM = 40.0
+# The expansion's terms of the third cumulant kept, relative to its leading power (`_in_z`).
+THIRD_TOLERANCE = 1e-9
 # Stages solved exactly below the expansion, at most (the work of one staffing level).
 MAX_EXACT = 1_000
 
@@ -152,20 +155,36 @@ def _expansion() -> tuple[Laurent, Laurent, Laurent]:
     return mean, var, third
 
 
-_MEAN, _VAR, _THIRD = _expansion()
+def _by_power(f: Laurent) -> tuple[tuple[int, tuple[float, ...]], ...]:
+    """The expansion as (p, coefficients of z^0, z^1, ...) per power of x, for Horner's rule."""
+    powers: dict[int, list[float]] = {}
+    for (p, a), c in f.items():
+        row = powers.setdefault(p, [])
+        row.extend([0.0] * (a + 1 - len(row)))
+        row[a] += c
+    return tuple((p, tuple(row)) for p, row in sorted(powers.items()))
 
 
-def _in_z(f: Laurent, z: float, lead: int) -> dict[int, float]:
+_MEAN, _VAR, _THIRD = (_by_power(f) for f in _expansion())
+
+
+def _in_z(
+    f: tuple[tuple[int, tuple[float, ...]], ...], z: float, lead: int, tolerance: float = 1e-18
+) -> dict[int, float]:
     """The expansion for one z: power p -> coefficient of x^-p.
 
-    Terms below 1e-18 of the leading x^-lead wherever the expansion is used are left out (with
-    little overtaking, all but the first few): they cost a closed-form sum each and change nothing.
+    Terms below `tolerance` of the leading x^-lead wherever the expansion is used are left out
+    (with little overtaking, all but the first few): they cost a closed-form sum each and change
+    nothing.
     """
     out: dict[int, float] = {}
-    for (p, a), c in f.items():
-        out[p] = out.get(p, 0.0) + c * z**a
+    for p, row in f:
+        total = 0.0
+        for c in reversed(row):
+            total = total * z + c
+        out[p] = total
     x = SERIES_FROM * max(1.0, math.sqrt(z))
-    return {p: c for p, c in out.items() if p <= lead or abs(c) * x ** (lead - p) >= 1e-18}
+    return {p: c for p, c in out.items() if p <= lead or abs(c) * x ** (lead - p) >= tolerance}
 
 
 def _at(f: dict[int, float], x: float) -> float:
@@ -187,7 +206,8 @@ class Stages:
             self.x0 = (rate - lam) / theta
             self.series_from = max(0, math.ceil(max(SERIES_FROM, SERIES_FROM * math.sqrt(z)) - self.x0))
             self.mean_poly, self.var_poly = _in_z(_MEAN, z, 1), _in_z(_VAR, z, 2)
-            self.third_poly = _in_z(_THIRD, z, 3)
+            # The third cumulant shapes the range only: to a part in a billion is plenty.
+            self.third_poly = _in_z(_THIRD, z, 3, THIRD_TOLERANCE)
             self._exact_from = max(0, self.series_from - MAX_EXACT)
             self._exact: list[tuple[float, float]] | None = None
             self._prefix: list[tuple[float, float]] = []
@@ -254,10 +274,8 @@ class Stages:
                 m = (1 + lam * m_up) / d
                 q = (2 * m + lam * (q_up + 2 * m_up * m)) / d
                 v = max(q - m * m, 0.0)
-                c = (
-                    2 * m * m
-                    + lam * (c_up + 3 * v_up * (m_up + m) + m_up**3 + 3 * m_up * m_up * m + 2 * m * m * m_up)
-                ) / d
+                both = m_up + m  # m'^3 + 3 m'^2 m + 2 m^2 m' = m' (m' + m) (m' + 2 m)
+                c = (2 * m * m + lam * (c_up + both * (3 * v_up + m_up * (both + m)))) / d
                 out.append((m, v))
                 thirds.append(c)
                 m_up, q_up, v_up, c_up = m, q, v, c
@@ -265,9 +283,7 @@ class Stages:
             thirds.reverse()
             self._exact = out
             self._thirds = thirds
-            self._third_prefix = [0.0]
-            for c in thirds:
-                self._third_prefix.append(self._third_prefix[-1] + c)
+            self._third_prefix = [0.0, *accumulate(thirds)]
             total_m = total_v = 0.0
             self._prefix = [(0.0, 0.0)]
             for m, v in out:
