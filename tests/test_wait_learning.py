@@ -14,19 +14,23 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 
 from ivr import keys
+from ivr.callcenter.agents import READY
 from ivr.clock import FixedClock, business_day
 from ivr.services import services_of
 from ivr.waits.learned import (
     PATIENCE_EDGES_SECONDS,
     PATIENCE_FIELDS,
     PATIENCE_SPANS,
+    PRIOR_ABANDONS,
     RECENT_WINDOWS_SECONDS,
     censored_patience,
     hazard_ahead,
+    hotline_patience,
     patience_hazards,
     recent_rate,
     wait_counts,
 )
+from ivr.waits.live import wait_for_new_caller
 from tests.conftest import OPEN_HOURS
 
 # Long-tailed patience: 40% of callers with a mean of one minute, 60% with sixteen.
@@ -181,3 +185,43 @@ def test_a_caller_who_hangs_up_is_counted_in_the_spans_of_their_wait(
     counted = {f: int(v) for f, v in stats.items() if f in PATIENCE_FIELDS}
     assert counted == wait_counts(75_000, abandoned=True)
     assert counted == {"waited_ms:0": 30_000, "waited_ms:1": 30_000, "waited_ms:2": 15_000, "abandoned:2": 1}
+
+
+def test_the_hotlines_patience_from_its_departments_counters_known_data() -> None:
+    """Known data: three departments' 3,000 waits, exponential patience of 240 s, each ended by an
+    agent (exponential, 120 s) or a hang-up, counted span by span as the queue counts them. The
+    seconds waited over the hang-ups find the mean within 6%; before two hang-ups, None."""
+    rng = random.Random(3)
+    departments: list[dict[str, float]] = []
+    for _ in range(3):
+        values: dict[str, float] = {}
+        for _ in range(1000):
+            patience, answered = rng.expovariate(1 / 240), rng.expovariate(1 / 120)
+            for field, amount in wait_counts(min(patience, answered) * 1000, patience < answered).items():
+                values[field] = values.get(field, 0.0) + amount
+        departments.append(values)
+    found = hotline_patience(departments)
+    assert found is not None and abs(found - 240) < 0.06 * 240
+    assert hotline_patience([{"waited_ms:0": 30_000.0, "abandoned:0": 1.0}, {}]) is None
+    assert hotline_patience([]) is None
+
+
+def test_a_department_without_hang_ups_or_profile_takes_the_other_departments_patience(
+    app: Flask, redis_conn: redis.Redis, clock: FixedClock
+) -> None:
+    """Security has waited 20 s today and nobody hung up there: it takes accounts' callers'
+    patience today (600 s of waiting over 4 hang-ups) as its prior, worth PRIOR_ABANDONS
+    hang-ups; before any department saw two hang-ups, nobody is taken to hang up."""
+    hotline = services_of(app)
+    clock.set(OPEN_HOURS.replace(hour=11))
+    day = business_day(clock.now(), hotline.config.file.hotline.timezone)
+    hotline.agents.choose("wang_wei", READY, clock.now())  # takes security first
+    redis_conn.hset(keys.department_stats("security", day), mapping={"waited_ms:0": 20_000})
+    accounts = keys.department_stats("accounts", day)
+    redis_conn.hset(accounts, mapping={"waited_ms:0": 600_000, "abandoned:0": 1})
+    alone = wait_for_new_caller(hotline.live, "security", clock.now(), day).state
+    assert alone.mean_patience_seconds is None  # one hang-up on the whole hotline: no law
+    redis_conn.hset(accounts, mapping={"abandoned:0": 4})
+    state = wait_for_new_caller(hotline.live, "security", clock.now(), day).state
+    assert hotline_patience([{"waited_ms:0": 600_000, "abandoned:0": 4}]) == 150.0
+    assert state.mean_patience_seconds == pytest.approx((20 + PRIOR_ABANDONS * 150.0) / PRIOR_ABANDONS)

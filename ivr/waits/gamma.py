@@ -48,14 +48,14 @@ def regularized_lower(a: float, x: float, eps: float = _EPS) -> float:
         return 1.0
     log_front = min(a * math.log(x) - x - math.lgamma(a), _MAX_EXP)
     if x < a + 1:
-        # Series: γ(a,x) e^x x^-a = Σ x^n / (a (a+1) ... (a+n))
+        # Series: γ(a,x) e^x x^-a = Σ x^n / (a (a+1) ... (a+n)); every term is positive.
         term = total = 1.0 / a
         denom = a
         for _ in range(_MAX_TERMS):
             denom += 1
             term *= x / denom
             total += term
-            if abs(term) < abs(total) * eps:
+            if term < total * eps:
                 break
         return min(1.0, math.exp(log_front) * total)
     # Continued fraction for Q(a, x) = 1 - P(a, x), modified Lentz.

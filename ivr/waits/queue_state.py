@@ -34,7 +34,8 @@ Where each input of `QueueState` comes from:
   of a wait (PATIENCE_EDGES_SECONDS): each span's hang-ups over its exposure, the seconds
   waited in it today by callers whose wait ended (counted as it ended, `learned.wait_counts`)
   and by those still waiting (censored: the longest CENSORED_READ read one by one, each later
-  one as half the last of those), with the profile's patience worth PRIOR_ABANDONS hang-ups.
+  one as half the last of those), with the profile's patience worth PRIOR_ABANDONS hang-ups
+  (without a profile, the other departments' patience today: `learned.hotline_patience`).
   The estimate takes the rate of the callers ahead at what each has waited (`hazard_ahead`):
   with long-tailed patience, those who have waited long rarely leave. Counters from before the
   spans were kept give the exponential estimate from the same censored waits
@@ -74,6 +75,7 @@ from ivr.waits.learned import (
     censored_talk_time,
     handle_cv_of,
     hazard_ahead,
+    hotline_patience,
     patience_hazards,
     recent_rate,
 )
@@ -185,10 +187,11 @@ class Reads:
 
     @property
     def other_fields(self) -> list[str]:
-        """The counters read of each other department (what its callers take of shared agents)."""
+        """The counters read of each other department: what its callers take of shared agents,
+        and how patient they are (the prior of a department without a profile)."""
         return [
             "handled", "handle_ms", "first_offer_ms", "answered", "offered",
-            *(f"offered:{r}" for r in range(self.classes)),
+            *(f"offered:{r}" for r in range(self.classes)), *PATIENCE_FIELDS,
         ]  # fmt: skip
 
     @staticmethod
@@ -298,7 +301,12 @@ class Reads:
         else:
             handle = DEFAULT_HANDLE_SECONDS
         handle_cv = handle_cv_of(values, department.wrap_up_seconds)
-        patience = self._patience(values, summary, longest, int(waiting), max(ahead, 0), now_ms)
+        # Without a profile, the other departments' patience today is the prior (`hotline_patience`).
+        prior = summary.get("patience") or hotline_patience(
+            [dict(zip(self.other_fields, (float(v or 0) for v in others[5 * i + 1]), strict=True))
+             for i in range(len(self.others))]
+        )  # fmt: skip
+        patience = self._patience(values, prior, longest, int(waiting), max(ahead, 0), now_ms)
         first_ms = values["first_offer_ms"] or None
         overtaking = sum(
             recent_rate(counts, first_ms, now_ms, values[f"offered:{r}"])
@@ -324,22 +332,22 @@ class Reads:
     @staticmethod
     def _patience(
         values: dict[str, float],
-        summary: dict[str, Any],
+        prior: float | None,
         longest: list[float],
         waiting: int,
         ahead: int,
         now_ms: float,
     ) -> float | None:
         """The mean patience of the callers ahead (seconds; None: unknown), from today's counters
-        (`values`), the profile's patience, the arrivals (ms) of the longest waiters (`longest`,
-        the longest CENSORED_READ) and how many wait in all."""
+        (`values`), the prior (the profile's patience, else the hotline's today), the arrivals
+        (ms) of the longest waiters (`longest`, the longest CENSORED_READ) and how many wait in all."""
         read = [max(now_ms - arrived, 0.0) / 1000 for arrived in longest]
         # The rest joined later: each as half the last one read.
         rest = (read[-1] / 2, max(waiting - len(read), 0)) if read else (0.0, 0)
         hazards = patience_hazards(
             values,
             [*((seconds, 1.0) for seconds in read), (rest[0], float(rest[1]))],
-            summary.get("patience"),
+            prior,
         )
         if hazards is not None:  # by the time waited: the callers ahead at what they have waited
             theta = hazard_ahead(hazards, read, rest, ahead)
@@ -349,7 +357,7 @@ class Reads:
             (values["answered_wait_ms"] + values["abandoned_wait_ms"]) / 1000,
             values["abandoned"],
             sum(read) + rest[0] * rest[1],
-            summary.get("patience"),
+            prior,
         )
 
     def _staffing_changes(

@@ -6,8 +6,9 @@ wait's gamma law is nearest COVERAGE; among words about as likely, the one whose
 nearest the median wait (centred on the mean, "up to" held 83.8% of known gamma laws on
 average, its middle pulled up to the mean; 81.7% now). Its cost is a handful of CDF evaluations
 (the median is Wilson-Hilferty's from shape 1 on, a quantile below): one CDF per figure on the
-grid around the mean (Wilson-Hilferty's normal from shape 10 on, `gamma.cdf_for_words`),
-and the pairs of figures are searched in a window around the median once a range fits.
+grid (Wilson-Hilferty's normal from shape 10 on, `gamma.cdf_for_words`), worked out as the
+figures are reached, up to the first from which no words can have their middle nearer the
+median; a range's low ends are bisected by their chance and, once a range fits, by their middle.
 """
 
 from __future__ import annotations
@@ -67,18 +68,47 @@ def _round_minutes(seconds: float) -> int:
     return int(minutes)  # unreachable: the last step has no bound
 
 
-def _grid_minutes(top: float) -> list[int]:
-    """The figures a caller can hear, in minutes, from 1 up to the first at or past `top`."""
+def _whole_grid() -> tuple[int, ...]:
+    """Every figure a caller can hear, in minutes: the first MAX_SPOKEN_FIGURES of the grid."""
     out: list[int] = []
     minute = 1
     for below, step in ROUNDING_STEPS:
         while minute < below:
+            if len(out) >= MAX_SPOKEN_FIGURES:
+                return tuple(out)
             out.append(minute)
-            if minute * 60 >= top or len(out) >= MAX_SPOKEN_FIGURES:
-                return out
             minute += step
         minute = int(below)
-    return out
+    return tuple(out)  # unreachable: the last step has no bound
+
+
+_GRID = _whole_grid()
+_GRID_SECONDS = tuple(minute * 60.0 for minute in _GRID)
+
+
+def _grid_minutes(top: float) -> list[int]:
+    """The figures a caller can hear, in minutes, from 1 up to the first at or past `top`."""
+    return list(_GRID[: bisect.bisect_left(_GRID_SECONDS, top) + 1])
+
+
+def _steps(chance: float) -> int:
+    """How far a chance is from COVERAGE past SPOKEN_TOLERANCE, in steps of 2%."""
+    return round(max(abs(chance - COVERAGE) - SPOKEN_TOLERANCE, 0.0) / 0.02)
+
+
+# The widest miss of COVERAGE that is still no step past the tolerance (`_steps` rounds half down).
+_FITS = SPOKEN_TOLERANCE + 0.01 + 1e-12
+
+
+def _nothing_nearer(figures: list[int], at: list[float], i: int, centre: float, reach: float) -> bool:
+    """Whether no words from figure i on, within the tolerance, have their middle nearer `centre`
+    than `reach` seconds (the CDF `at` known to figure i, rising with it): "up to" from figure i
+    holds at least at[i] and has its middle at half the figure, "about" at the figure, and a
+    range's low end holds at least at[i] - COVERAGE - _FITS."""
+    high, top = figures[i], at[i]
+    lowest = figures[min(bisect.bisect_left(at, top - COVERAGE - _FITS, 0, i), i)]
+    up_to = top - COVERAGE <= _FITS and high * 30.0 - centre < reach
+    return not up_to and high * 60.0 - centre >= reach and (lowest + high) * 30.0 - centre >= reach
 
 
 def spoken_for(mean: float, sd: float, patience: float | None = None) -> Spoken:
@@ -110,24 +140,29 @@ def spoken_for(mean: float, sd: float, patience: float | None = None) -> Spoken:
     if cdf(60.0) >= SOON_SHARE:
         return Spoken("soon")
     figures = _grid_minutes(mean + 6 * sd)
-    start = 0
-    while start < len(figures) - 1 and figures[start + 1] * 60 <= mean - 4 * sd:
-        start += 1
+    # From the last figure at or below mean - 4 sd (the first figure if none is).
+    start = max(bisect.bisect_right(_GRID_SECONDS, mean - 4 * sd, 0, len(figures)) - 1, 0)
     figures = figures[start:]
-    at = [cdf(figure * 60.0) for figure in figures]
+    # The CDF at each figure, worked out as the figures are reached (`chance_at`): the loop
+    # below stops once no higher figure can win, most often a few figures past the median.
+    at: list[float] = []
+
+    def chance_at(k: int) -> float:
+        while len(at) <= k:
+            at.append(cdf(figures[len(at)] * 60.0))
+        return at[k]
+
     # Within SPOKEN_TOLERANCE of COVERAGE all words are as good: then the ones centred nearest the
-    # mean (heard as a figure, the middle of the range is what a caller takes away). Candidates
+    # median (heard as a figure, the middle of the range is what a caller takes away). Candidates
     # are compared by (excess over the tolerance in steps of 2%, distance of their middle from
-    # the mean); the best so far: (excess steps, distance, kind, low, high), in minutes.
+    # the median); the best so far: (excess steps, distance, kind, low, high), in minutes.
     best: tuple[int, float, str, int, int] | None = None
-
-    def steps(chance: float) -> int:
-        return round(max(abs(chance - COVERAGE) - SPOKEN_TOLERANCE, 0.0) / 0.02)
-
     for i, high in enumerate(figures):
-        top = at[i]
+        top = chance_at(i)
+        if best is not None and best[0] == 0 and _nothing_nearer(figures, at, i, centre, best[1]):
+            break
         if high >= 2:  # "up to 1 minutes" is not said
-            key = (steps(top), abs(high * 30.0 - centre))
+            key = (_steps(top), abs(high * 30.0 - centre))
             if best is None or key < best[:2]:
                 best = (*key, "up_to", 0, high)
             step = _step_of(high)
@@ -136,19 +171,29 @@ def spoken_for(mean: float, sd: float, patience: float | None = None) -> Spoken:
             # that could beat the best so far is its own chance worked out (two CDF evaluations).
             below_at = bisect.bisect_right(figures, high - step / 2) - 1
             above_at = bisect.bisect_left(figures, high + step / 2)
-            bound = (at[above_at] if above_at < len(at) else 1.0) - (at[below_at] if below_at >= 0 else 0.0)
-            if best is None or bound >= COVERAGE or steps(bound) <= best[0]:
-                key = (steps(cdf(high_s) - cdf(low_s)), abs((low_s + high_s) / 2 - centre))
+            bound = (chance_at(above_at) if above_at < len(figures) else 1.0) - (
+                at[below_at] if below_at >= 0 else 0.0
+            )
+            if best is None or bound >= COVERAGE or _steps(bound) <= best[0]:
+                key = (_steps(cdf(high_s) - cdf(low_s)), abs((low_s + high_s) / 2 - centre))
                 if best is None or key < best[:2]:
                     best = (*key, "about", high, high)
         first, last = 0, i
-        if best is not None and best[0] == 0:  # only a middle nearer the mean can win: a window
-            middle, reach = centre / 30.0 - high, best[1] / 30.0
-            first = bisect.bisect_right(figures, middle - reach, 0, i)
-            last = bisect.bisect_left(figures, middle + reach, 0, i)
+        if best is not None:
+            if best[0] == 0:  # only a middle nearer the median can win: a window
+                middle, reach = centre / 30.0 - high, best[1] / 30.0
+                first = bisect.bisect_right(figures, middle - reach, 0, i)
+                last = max(bisect.bisect_left(figures, middle + reach, 0, i), first)
+            # Only a chance at most best[0] steps past the tolerance can win, and the chance
+            # falls as the low end rises (`at` rises with it): one run of low ends, bisected.
+            reach = SPOKEN_TOLERANCE + 0.02 * (best[0] + 1)
+            first, last = (
+                bisect.bisect_left(at, top - COVERAGE - reach, first, last),
+                bisect.bisect_right(at, top - COVERAGE + reach, first, last),
+            )
         for j in range(first, last):
             low = figures[j]
-            key = (steps(top - at[j]), abs((low + high) * 30.0 - centre))
+            key = (_steps(top - at[j]), abs((low + high) * 30.0 - centre))
             if best is None or key < best[:2]:
                 best = (*key, "range", low, high)
     if best is None:  # no figure on the grid: the wait is past the grid's top
