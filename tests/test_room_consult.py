@@ -171,7 +171,7 @@ def test_a_warm_transfer_cancelled_brings_the_caller_back(
     assert state_of(app, "li_na") == ON_CALL
     assert state_of(app, "wang_wei") == WRAP_UP  # a consultation needs no write-up: ready at the sweep
     hotline = services_of(app)
-    assert hotline.agents.sweep(hotline.clock.now(), 3600) == ["wang_wei"]
+    assert hotline.agents.sweep(hotline.clock.now(), hotline.clock.ago(3600)) == ["wang_wei"]
     record = redis_conn.hgetall(keys.call(call.call_sid))
     assert "consult_agent" not in record and record["agent"] == "li_na" and record["on_hold"] == ""
 
