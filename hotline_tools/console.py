@@ -217,7 +217,8 @@ class Console:
             self._transferred(done, f"{arg} ({number})" if number != arg else number)
         elif word == "wrapup" and arg:
             done = self.call("POST", "/agent/call/wrapup", {"disposition": arg, "notes": notes})
-            filed = f"{done['disposition']} ({done['notes']} notes)"
+            count = done["notes"]
+            filed = f"{done['disposition']} ({count} note{'' if count == 1 else 's'})"
             self.write(f"call {groups(done['ref'])} wrapped up: {filed}")
         elif word in ("answer", "busy", "hangup"):
             if self.phone is None:
