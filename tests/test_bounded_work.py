@@ -41,10 +41,11 @@ COUNT = st.one_of(st.integers(min_value=-(10**6), max_value=10**15), st.sampled_
 # Evaluations of P(a, x) one quantile may make, and one estimate (two quantiles).
 PER_QUANTILE = gamma._MAX_DOUBLINGS + gamma._MAX_NEWTON + 1
 # Stage operations (a stage's moments, a block's sums, one closed-form sum) one estimate may make:
-# per step of its walk a binary search over at most 2^41 callers (two operations and up to 2 x 28
-# block sums a probe), and one exact solve of MAX_EXACT stages per staffing level.
-BLOCK_SUMS = 2 * 28
-PER_WALK_STEP = 43 * (2 + BLOCK_SUMS)
+# per step of its walk a binary search over at most 2^41 callers (three operations and up to 3 x 28
+# block sums a probe: the mean, the variance and the third cumulant), and one exact solve of
+# MAX_EXACT stages per staffing level.
+BLOCK_SUMS = 3 * 28
+PER_WALK_STEP = 43 * (3 + BLOCK_SUMS)
 STAGE_WORK = MAX_STAGES_NEAR_CHANGES * PER_WALK_STEP + (MAX_STAFFING_CHANGES + 1) * stages.MAX_EXACT
 
 queue_states = st.builds(
@@ -67,6 +68,7 @@ def work() -> Iterator[dict[str, int]]:
     counts = {"gamma": 0, "stages": 0}
     real_lower = gamma.regularized_lower
     real_stage, real_block, real_sum = stages.Stages.stage, stages.Stages.block, stages.block_sum
+    real_third, real_block_third = stages.Stages.third, stages.Stages.block_third
     real_exact = stages.Stages._exact_stages
 
     def counted_lower(a: float, x: float, *eps: float) -> float:
@@ -81,6 +83,14 @@ def work() -> Iterator[dict[str, int]]:
         counts["stages"] += 1
         return real_block(self, lo, hi, variance)
 
+    def counted_third(self: stages.Stages, k: int) -> float:
+        counts["stages"] += 1
+        return real_third(self, k)
+
+    def counted_block_third(self: stages.Stages, lo: int, hi: int) -> float:
+        counts["stages"] += 1
+        return real_block_third(self, lo, hi)
+
     def counted_sum(p: int, x: float, count: float) -> float:
         counts["stages"] += 1
         return real_sum(p, x, count)
@@ -93,12 +103,16 @@ def work() -> Iterator[dict[str, int]]:
     gamma.regularized_lower = counted_lower  # type: ignore[assignment]
     stages.Stages.stage = counted_stage  # type: ignore[method-assign]
     stages.Stages.block = counted_block  # type: ignore[method-assign]
+    stages.Stages.third = counted_third  # type: ignore[method-assign]
+    stages.Stages.block_third = counted_block_third  # type: ignore[method-assign]
     stages.block_sum = counted_sum
     stages.Stages._exact_stages = counted_exact  # type: ignore[method-assign]
     yield counts
     gamma.regularized_lower = real_lower  # type: ignore[assignment]
     stages.Stages.stage = real_stage  # type: ignore[method-assign]
     stages.Stages.block = real_block  # type: ignore[method-assign]
+    stages.Stages.third = real_third  # type: ignore[method-assign]
+    stages.Stages.block_third = real_block_third  # type: ignore[method-assign]
     stages.block_sum = real_sum
     stages.Stages._exact_stages = real_exact  # type: ignore[method-assign]
 
@@ -163,7 +177,8 @@ def test_a_long_queue_is_summed_in_closed_form(work: dict[str, int]) -> None:
     exact_var = math.fsum(1 / (rate_of + k * theta) ** 2 for k in range(3001))
     assert mean == pytest.approx(exact_mean, rel=1e-12)
     assert var == pytest.approx(exact_var, rel=1e-12)
-    assert work["stages"] <= 3  # one block: its two closed-form sums
+    # One block: its mean's and variance's closed-form sums, and its third cumulant's.
+    assert work["stages"] <= 5
 
 
 # Queues of every kind the estimate models: abandonment, overtaking, both, staffing changes ahead.
@@ -201,7 +216,7 @@ def test_the_work_of_an_estimate_does_not_grow_with_the_callers_ahead(
         counts[ahead] = work["stages"]
     if not KINDS[kind].staffing_changes:
         assert len(set(counts[a] for a in counts if a >= 3_000)) == 1, counts
-    assert max(counts.values()) <= 4 * 43 * (2 + BLOCK_SUMS) + stages.MAX_EXACT * 5, counts
+    assert max(counts.values()) <= 4 * 43 * (3 + BLOCK_SUMS) + stages.MAX_EXACT * 5, counts
 
 
 def test_the_closed_forms_equal_the_stage_by_stage_sums_with_overtaking() -> None:
@@ -212,6 +227,8 @@ def test_the_closed_forms_equal_the_stage_by_stage_sums_with_overtaking() -> Non
         mean, var = level.block(lo, hi)
         assert mean == pytest.approx(math.fsum(m for m, _ in one_by_one), rel=1e-12)
         assert var == pytest.approx(math.fsum(v for _, v in one_by_one), rel=1e-12)
+        third = math.fsum(level.third(k) for k in range(lo, hi + 1))
+        assert level.block_third(lo, hi) == pytest.approx(third, rel=1e-12)
 
 
 def test_the_overtaken_stages_are_the_first_passages_solved_from_far_above() -> None:
@@ -221,15 +238,21 @@ def test_the_overtaken_stages_are_the_first_passages_solved_from_far_above() -> 
     for k in (0, 7, level.series_from - 1, level.series_from, level.series_from + 40):
         top = k + 20_000
         d = rate + top * theta
-        m_up, q_up = 1 / (d - lam), 2 / (d - lam) ** 3 * d  # the M/M/1 busy period there
+        u = d - lam
+        m_up, q_up = 1 / u, 2 / u**3 * d  # the M/M/1 busy period there
+        c_up = 2 / u**3 + 6 * lam * (d + lam) / u**5 + 6 * lam / u**4
         for j in range(top, k - 1, -1):
             d = rate + j * theta
             m = (1 + lam * m_up) / d
             q = (2 * m + lam * (q_up + 2 * m_up * m)) / d
+            v_up, both = q_up - m_up * m_up, m_up + m
+            rest = c_up + 3 * v_up * both + m_up**3 + 3 * m_up * m_up * m + 2 * m * m * m_up
+            c_up = (2 * m * m + lam * rest) / d
             m_up, q_up = m, q
         mean, var = level.stage(k)
         assert mean == pytest.approx(m_up, rel=1e-12)
         assert var == pytest.approx(q_up - m_up**2, rel=1e-10)
+        assert level.third(k) == pytest.approx(c_up, rel=1e-10)
 
 
 def test_a_hold_turn_under_an_absurd_queue_state_answers_valid_twiml(

@@ -18,7 +18,7 @@ from ivr import keys
 from ivr.services import services_of
 from ivr.waits.live import turn_wait, wait_for_caller
 from standin.phone import Call
-from tests.test_wait_announcements import english_caller, heard, mandarin_caller, ready
+from tests.test_wait_announcements import english_caller, heard, mandarin_caller, ready, told_a_wait
 
 Dial = Callable[..., Call]
 
@@ -94,6 +94,35 @@ def test_a_free_agent_who_cannot_take_the_caller_does_not_make_their_wait_none(
     assert record is not None
     wait = wait_for_caller(hotline.live, record, hotline.clock.now())
     assert (wait.state.agents, wait.state.ready) == (1.0, 0)
+
+
+def test_a_caller_behind_callers_a_free_agent_cannot_take_is_being_connected(
+    app: Flask, dial: Dial, run_jobs: Callable[[], None]
+) -> None:
+    """emma_chen on a call, an English caller waiting for her, li_na free: the next Mandarin
+    caller is li_na's, whatever waits in the English lane, so they hear their place and no wait
+    (counted by emma_chen's share, the English caller made them "behind one" and told a figure,
+    then answered at once)."""
+    ready(app, "emma_chen", run_jobs)
+    taken = mandarin_caller(dial)
+    run_jobs()
+    taken.continue_loop()
+    assert taken.state == "dialing"
+    english = english_caller(dial)
+    ready(app, "li_na", run_jobs)  # she cannot take the English caller: she stays ready
+    mandarin = mandarin_caller(dial)  # the matcher has not run yet: li_na is still free
+    # Their place in the department (the English caller joined first), and no wait.
+    assert "您前面还有1位客户。" in heard(mandarin) and not told_a_wait(heard(mandarin))
+    hotline = services_of(app)
+    record = hotline.calls.load(mandarin.call_sid)
+    assert record is not None
+    wait = wait_for_caller(hotline.live, record, hotline.clock.now())
+    assert (wait.state.ready, wait.estimate) == (1, None)
+    # The English caller still waits for emma_chen and hears a figure.
+    assert "Yourwaitshouldbe" in heard(english)
+    run_jobs()  # the matcher gives li_na the Mandarin caller
+    mandarin.continue_loop()
+    assert mandarin.state == "dialing" and english.on_hold
 
 
 def test_mandarin_callers_ahead_count_for_an_english_caller_by_emma_chens_share_of_them(

@@ -204,6 +204,7 @@ class LiveFeed:
                 "first_offer_ms": theirs.first_offer_ms,
                 "offered": sum(theirs.offered.values()),
                 **{f"offered:{r}": n for r, n in theirs.offered.items()},
+                **theirs.spans,  # their waits by span: the patience prior of a department without a profile
             }
             fields = [counters.get(f, 0) for f in reads.other_fields]
             waiting = sum(len(waiting_since[d]) for d in range(len(self.queue)) if self.queue[d] == o)

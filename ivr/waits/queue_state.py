@@ -284,7 +284,7 @@ class Reads:
         # those who speak the caller's language serve them, behind the callers in their lanes.
         serving, serving_above, serving_ready = int(staffed), above or {}, int(ready)
         if lang:
-            serving, serving_above, serving_ready, place = lang
+            serving, serving_above, serving_ready, place, _competing = lang
             serving_above = serving_above or {}
             ahead = round(float(place) - 1)
         summary: dict[str, Any] = json.loads(summary_text) if summary_text else {}
@@ -428,5 +428,13 @@ def caller_wait(
     # counted ready for them: they hear the wait for their own agents.)
     # "Less than a minute" was said here, true for 98.6% of them in the simulated hour, and made
     # up 46% of what callers heard: the words the model chose held 81.6%, all of them 89.5%.
-    said = estimate(state) if state.ahead >= state.ready else None
+    # Only the callers ahead who could take that agent count here: those in the lanes a free
+    # agent of theirs serves (`lang`'s last entry), whole; not callers of other lanes counted by
+    # share, nor those of departments the agents take first counted by their share of the agents
+    # (estimates of the wait, not callers who could take this free agent). Counted with them,
+    # 36 of 764 callers who heard a figure in the simulated hours (seeds 1-10) were answered
+    # the instant they joined.
+    lang = replies[8]
+    competing = int(lang[4]) if lang else position - 1
+    said = estimate(state) if competing >= state.ready else None
     return Wait(department, position, state, said, peak, quiet)

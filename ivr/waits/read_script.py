@@ -74,30 +74,37 @@ if entry then
   local flat, speaks, speakers, served, staffed = redis.call('HGETALL', KEYS[8]), {}, {}, {}, 0
   for i = 1, #flat, 2 do
     local ours = string.find(',' .. flat[i + 1] .. ',', ',' .. locale .. ',', 1, true)
-    if ours then speaks[flat[i]], staffed = true, staffed + 1 end
+    if ours then speaks[flat[i]], staffed = flat[i + 1], staffed + 1 end
     for loc in string.gmatch(flat[i + 1], '[^,]+') do
       speakers[loc] = (speakers[loc] or 0) + 1
       if ours then served[loc] = (served[loc] or 0) + 1 end
     end
   end
   if #flat / 2 >= out[1] then
-    local their_above, ready = {}, 0
+    -- ready_speak[loc]: a ready agent who speaks the caller's language speaks loc too.
+    local their_above, ready, ready_speak = {}, 0, {}
     for id, first in pairs(above) do
       if speaks[id] then their_above[id] = first end
     end
     for _, id in ipairs(redis.call('ZRANGE', KEYS[3], 0, -1)) do
-      if speaks[id] then ready = ready + 1 end
+      if speaks[id] then
+        ready = ready + 1
+        for loc in string.gmatch(speaks[id], '[^,]+') do ready_speak[loc] = true end
+      end
     end
     -- A caller ahead in another lane is taken by whichever of its agents frees first: by the
-    -- caller's agents in the share of that lane's agents they are.
-    local place = 1
+    -- caller's agents in the share of that lane's agents they are. competing: the callers ahead
+    -- in the lanes a ready agent of the caller's serves, whole: any of them takes that agent
+    -- before the caller does.
+    local place, competing = 1, 0
     for i, loc in ipairs(locales) do
       if served[loc] then
         local ahead = redis.call('ZCOUNT', KEYS[9 + i], '-inf', '(' .. score)
         place = place + ahead * (loc == locale and 1 or served[loc] / speakers[loc])
+        if ready_speak[loc] then competing = competing + ahead end
       end
     end
-    lang = {staffed, their_above, ready, place}
+    lang = {staffed, their_above, ready, place, competing}
   end
 end
 out[9] = lang
