@@ -1,6 +1,9 @@
 """gunicorn's settings file, read from the working directory by `gunicorn wsgi:app` (Procfile, make run).
 
-Only what the metrics need (ivr/web/metrics.py): prometheus_client's multiprocess mode, so that
+No control socket: gunicorn's default is one per user ($XDG_RUNTIME_DIR or ~/.gunicorn/gunicorn.ctl),
+so a second hotline (or a benchmark's server) on the host would take over the first one's.
+
+The metrics (ivr/web/metrics.py) need prometheus_client's multiprocess mode, so that
 /metrics adds up the webhook latencies of every worker. The directory must be known before
 prometheus_client is first imported (here, in the master, before the workers fork), and emptied
 at start: files left by an earlier run would be counted again.
@@ -17,6 +20,8 @@ _dir = os.environ.get("PROMETHEUS_MULTIPROC_DIR") or tempfile.mkdtemp(prefix="ho
 os.environ["PROMETHEUS_MULTIPROC_DIR"] = _dir
 for _old in Path(_dir).glob("*.db"):
     _old.unlink()
+
+control_socket_disable = True
 
 from gunicorn.arbiter import Arbiter  # noqa: E402
 from gunicorn.workers.base import Worker  # noqa: E402

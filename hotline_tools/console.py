@@ -103,6 +103,9 @@ class Console:
         self.exit_code: int | None = None  # set when the token is refused
         self.phone: Softphone | None = None
         self.agent_id = ""  # known once the API answered
+        # Who consults this agent on their current call, as last shown: until the API says the
+        # consultation is over (completed: the caller is now theirs), the console asks each tick.
+        self.consulted_by: str | None = None
 
     def call(self, method: str, path: str, body: Json | None = None) -> Json:
         """One API request; raises ApiError on an error answer, Unreachable."""
@@ -127,7 +130,10 @@ class Console:
                 pop = self.call("GET", "/agent/call")
             except (ApiError, Unreachable):
                 return None
-        return pop.get("consulted_by") if self.agent_id and pop.get("consulting") == self.agent_id else None
+        who = pop.get("consulted_by") if self.agent_id and pop.get("consulting") == self.agent_id else None
+        if who:
+            self.consulted_by = who
+        return who
 
     def show_state(self, me: Json) -> None:
         """One line: the agent's state and since when."""
@@ -168,8 +174,24 @@ class Console:
         if me["state"] in ("ringing", "on_call") and me["call"] != self.popped:
             self.popped = me["call"]
             self.write(f"** {'RINGING' if me['state'] == 'ringing' else 'ON A CALL'}: screen pop **")
-            for line in screen_pop(self.call("GET", "/agent/call"), me["id"]):
+            pop = self.call("GET", "/agent/call")
+            self.consulted_by = pop.get("consulted_by") if pop.get("consulting") == me["id"] else None
+            for line in screen_pop(pop, me["id"]):
                 self.write(line)
+        elif self.consulted_by and me["state"] == "on_call" and me["call"] == self.popped:
+            self._consultation_over(me)
+        elif me["state"] != "on_call" or me["call"] != self.popped:
+            self.consulted_by = None  # declined, cancelled or over: the state line said so
+
+    def _consultation_over(self, me: Json) -> None:
+        """The consulted agent still on the call: once the consultation is over, they have the caller."""
+        pop = self.call("GET", "/agent/call")
+        if pop.get("consulting") == me["id"]:
+            return
+        self.write(f"** {self.consulted_by} handed the caller to you: you talk with the caller now **")
+        self.consulted_by = None
+        for line in screen_pop(pop, me["id"]):
+            self.write(line)
 
     def do(self, line: str) -> None:
         """Run one command line."""
@@ -217,7 +239,8 @@ class Console:
             self._transferred(done, f"{arg} ({number})" if number != arg else number)
         elif word == "wrapup" and arg:
             done = self.call("POST", "/agent/call/wrapup", {"disposition": arg, "notes": notes})
-            filed = f"{done['disposition']} ({done['notes']} notes)"
+            count = done["notes"]
+            filed = f"{done['disposition']} ({count} note{'' if count == 1 else 's'})"
             self.write(f"call {groups(done['ref'])} wrapped up: {filed}")
         elif word in ("answer", "busy", "hangup"):
             if self.phone is None:

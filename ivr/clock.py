@@ -6,13 +6,15 @@ clock that runs faster than real time, see `ScaledClock`) moves every one of the
 The event log is stamped in real time (the Redis server's clock, ivr/callcenter/events.py): a
 clock also says what it read at a real instant (`reading`) and when, in real time, it read the
 instants of a span (`real_span`), so that reports cut the log into the clock's days.
+What concerns the machine rather than the hotline's day (a console's heartbeat) is measured in
+real seconds whatever the clock's speed: `ago` says what the clock read that many real seconds ago.
 """
 
 from __future__ import annotations
 
 import math
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
@@ -36,6 +38,10 @@ class Clock(Protocol):
         """The real instants at which the clock read from `start` up to (not including) `end`."""
         ...
 
+    def ago(self, real_seconds: float) -> datetime:
+        """What the clock read `real_seconds` of real time before now."""
+        ...
+
 
 def _within(real: datetime) -> datetime:
     """A real instant inside what the log can hold."""
@@ -56,6 +62,10 @@ class SystemClock:
     def real_span(self, start: datetime, end: datetime) -> tuple[datetime, datetime]:
         """The span itself."""
         return _within(start), _within(end)
+
+    def ago(self, real_seconds: float) -> datetime:
+        """The instant `real_seconds` before now."""
+        return self.now() - timedelta(seconds=real_seconds)
 
 
 class ScaledClock:
@@ -97,6 +107,10 @@ class ScaledClock:
             _within(origin + (end - self._start) / self._speed),
         )
 
+    def ago(self, real_seconds: float) -> datetime:
+        """The simulated instant `real_seconds` of wall-clock time ago (`speed` times that here)."""
+        return self.reading(datetime.now(UTC) - timedelta(seconds=real_seconds))
+
 
 class FixedClock:
     """A clock that stays where it is set: for tests that need a given hour or day."""
@@ -119,6 +133,10 @@ class FixedClock:
     def real_span(self, start: datetime, end: datetime) -> tuple[datetime, datetime]:
         """All of real time when the clock's instant lies in the span, else none of it."""
         return (EARLIEST, LATEST) if start <= self.at < end else (EARLIEST, EARLIEST)
+
+    def ago(self, real_seconds: float) -> datetime:
+        """`real_seconds` before the set instant: a test moves the clock as real time would pass."""
+        return self.at - timedelta(seconds=real_seconds)
 
 
 def clock_from_env(start: str | None, speed: str | None, origin: str | None = None) -> Clock:

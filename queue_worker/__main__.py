@@ -6,6 +6,7 @@ from rq import Worker
 
 from ivr import logs
 from ivr.jobs import QUEUE_NAME
+from ivr.refusal import refused_on_bad_settings
 from ivr.services import build_services
 from queue_worker.context import services
 from queue_worker.reaper import Reaper
@@ -15,7 +16,8 @@ from queue_worker.upkeep import Upkeep
 def main() -> None:
     """Work the hotline queue until stopped."""
     logs.configure()
-    hl = services()
+    with refused_on_bad_settings():  # as the web process: the problems, no traceback, status 4
+        hl = services()
     logs.configure(json_lines=hl.settings.log_format == "json")
     # The reaper (expired holds, lost hang-ups, the agent sweep): a thread of its own, one holder,
     # on Redis clients of its own (a job's forked work horse must not inherit a pool in use).

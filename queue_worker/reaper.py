@@ -103,7 +103,8 @@ def reap_once(hotline: Services, now: datetime) -> Reaped:
     for department in departments:
         holds.turns_overdue(department, now, reaped)
     holds.agents_on_call(hotline.agents.all(), now, reaped)  # calls whose end was never reported
-    for agent_id in hotline.agents.sweep(now, hotline.config.file.hotline.heartbeat_timeout_seconds):
+    silent_before = hotline.clock.ago(hotline.config.file.hotline.heartbeat_timeout_seconds)
+    for agent_id in hotline.agents.sweep(now, silent_before):
         reaped.agents[agent_id] = "wrapped up"
         hotline.jobs.match_agent(None, agent_id)
     _match_where_both_wait(hotline, departments)

@@ -95,7 +95,7 @@ def test_english_voicemail_on_a_holiday_with_the_sms(
     call = at_reference(dial, ENGLISH_CALLER, ENGLISH, ENGLISH_ACCOUNT, "5")  # sign-in tips
     call.press("1")  # an agent: nobody takes it on a holiday
     heard = call.heard_text()
-    assert "account services is closed now. Opening hours: Monday to Friday 09:00 to 18:00." in heard
+    assert "Sorry, account services is closed now. Opening hours: Monday to Friday 09:00 to 18:00." in heard
     call.press("2")
     call.record(duration=20, transcript="I cannot sign in since yesterday")
     ref = redis_conn.hget(keys.call(call.call_sid), "ref")

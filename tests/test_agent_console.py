@@ -171,6 +171,21 @@ def test_heartbeat_every_fifteen_seconds() -> None:
     assert sent.count("/agent/heartbeat") == 3 and sent.count("/agent/me") == 6
 
 
+@pytest.mark.parametrize(("notes", "said"), [(0, "(0 notes)"), (1, "(1 note)"), (2, "(2 notes)")])
+def test_the_wrap_up_counts_its_notes_in_words(notes: int, said: str) -> None:
+    """One note is "1 note", not "1 notes"."""
+
+    class Fake:
+        url = "http://fake"
+
+        def request(self, method: str, path: str, body: Any = None) -> tuple[int, dict[str, Any]]:
+            return 200, {"ref": "261124000017", "disposition": "resolved", "notes": notes}
+
+    out: list[str] = []
+    Console(Fake(), out.append).do("wrapup resolved fixed it")
+    assert out == [f"call 2611 2400 0017 wrapped up: resolved {said}"]
+
+
 def test_bad_token_exits_2(app: Flask) -> None:
     """An unknown token, or a supervisor's: exit 2 with a clear message."""
     session = Session()

@@ -11,7 +11,7 @@ import json
 import math
 import re
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -24,15 +24,16 @@ from referencing.jsonschema import DRAFT202012
 from rq.registry import ScheduledJobRegistry
 from werkzeug.test import TestResponse
 
-from ivr import keys
+from ivr import create_app, keys
 from ivr.api.auth import issue_token, revoke
 from ivr.callcenter.agents import NOT_READY, OFFLINE, READY, RINGING, WRAP_UP
-from ivr.clock import FixedClock
+from ivr.clock import FixedClock, ScaledClock
 from ivr.jobs.periodic import SWEEP_EVERY_SECONDS, periodic_sweep, schedule_sweep
 from ivr.services import services_of
 from ivr.waits.estimate import QueueState, estimate
+from queue_worker import context
 from standin.phone import Call
-from tests.conftest import DEMO_ACCOUNT, DEMO_CALLER, OPEN_HOURS
+from tests.conftest import DEMO_ACCOUNT, DEMO_CALLER, OPEN_HOURS, run_jobs_of
 
 DOC = "urn:hotline-api"
 CHOOSE_LANGUAGE = "For English, press 2."
@@ -253,6 +254,42 @@ def test_a_silent_console_goes_offline(
     hotline.jobs.sweep_agents()
     run_jobs()
     assert hotline.agents.get("li_na").state == OFFLINE
+
+
+def test_the_heartbeat_timeout_is_real_seconds_on_a_fast_clock(
+    app_settings: dict[str, Any], redis_conn: redis.Redis
+) -> None:
+    """At 30 times real speed the timeout is still real seconds: a console that beat 3 real seconds
+    ago (90 seconds on the hotline's clock) stays ready, one silent a real minute goes offline at a
+    state time of the hotline's clock."""
+    clock = ScaledClock(OPEN_HOURS, speed=30)
+    application = create_app(app_settings, clock=clock)
+    context.install(services_of(application))
+    try:
+        hotline = services_of(application)
+        timeout = hotline.config.file.hotline.heartbeat_timeout_seconds
+        api = Api(application)
+        for agent_id in ("li_na", "emma_chen"):
+            assert (
+                api.put(
+                    "/api/agent/state", token_for(application, "agent", agent_id), {"state": "ready"}
+                ).status_code
+                == 200
+            )
+        real_now = datetime.now(UTC)
+        beats = {
+            "li_na": clock.reading(real_now - timedelta(seconds=3)),
+            "emma_chen": clock.reading(real_now - timedelta(seconds=timeout + 1)),
+        }
+        redis_conn.zadd(keys.agent_heartbeats(), {a: at.timestamp() for a, at in beats.items()})
+        hotline.jobs.sweep_agents()
+        run_jobs_of(application)
+        assert hotline.agents.get("li_na").state == READY
+        emma = hotline.agents.get("emma_chen")
+        assert emma.state == OFFLINE and emma.reason == "no heartbeat"
+        assert emma.state_since >= clock.reading(real_now)  # the hotline's clock, not real time
+    finally:
+        context.install(None)
 
 
 def test_the_sweep_schedules_itself_once_per_slot(app: Flask, run_jobs: Callable[[], None]) -> None:

@@ -188,7 +188,7 @@ def test_callback_keeps_its_place_and_a_later_caller_does_not_overtake(
     assert calls_to(switchboard, asker) == []
     hotline = services_of(cb_app)
     hotline.clock.set(hotline.clock.now() + timedelta(minutes=5))
-    hotline.agents.sweep(hotline.clock.now(), 3600)
+    hotline.agents.sweep(hotline.clock.now(), hotline.clock.ago(3600))
     ready(cb_app, "li_na")  # the next place is the callback's, not the later caller's
     (placed,) = calls_to(switchboard, asker)
     assert placed.url and f"call={asker.call_sid}" in placed.url

@@ -129,7 +129,7 @@ def run_agents(settings: dict[str, Any], stop: Any) -> None:
     }
     while not stop.is_set():
         # The worker's periodic sweep, run here more often: wrap-ups that ended become ready.
-        for agent_id in hotline.agents.sweep(hotline.clock.now(), 3600):
+        for agent_id in hotline.agents.sweep(hotline.clock.now(), hotline.clock.ago(3600)):
             hotline.jobs.match_agent(None, agent_id)
         for token in tokens.values():
             headers = {"Authorization": f"Bearer {token}"}

@@ -81,9 +81,9 @@ def test_ready_agent_gets_the_caller_with_a_whisper(
     clock: FixedClock = hotline.clock
     wrap_up = hotline.config.file.departments["payments"].wrap_up_seconds
     clock.set(clock.now() + timedelta(seconds=wrap_up - 1))
-    assert hotline.agents.sweep(clock.now(), 3600) == []  # still writing notes
+    assert hotline.agents.sweep(clock.now(), clock.ago(3600)) == []  # still writing notes
     clock.set(clock.now() + timedelta(seconds=2))
-    assert hotline.agents.sweep(clock.now(), 3600) == ["li_na"]
+    assert hotline.agents.sweep(clock.now(), clock.ago(3600)) == ["li_na"]
     assert state_of(app, "li_na") == READY
     day = redis_conn.hget(keys.call(call.call_sid), "day")
     stats = redis_conn.hgetall(keys.department_stats("payments", day))

@@ -62,7 +62,7 @@ def test_closed_department_tells_hours_and_ends_politely(
     call.press("3")
     heard = call.heard_text()
     assert (
-        "payments and top-ups is closed now. Opening hours: Monday to Friday 09:00 to 21:00, "
+        "Sorry, payments and top-ups is closed now. Opening hours: Monday to Friday 09:00 to 21:00, "
         "Saturday to Sunday 10:00 to 18:00." in heard
     )
     assert heard.endswith("To leave a voicemail, press 2.")

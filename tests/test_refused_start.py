@@ -161,3 +161,32 @@ def test_gunicorn_halts_on_a_broken_file_saying_what_is_wrong(hotline: HotlineCo
     assert "App failed to load" in result.stderr
     assert _says_the_menu_problem(hotline, result.stderr, menu)
     assert "wsgi.py" not in result.stderr and "ConfigError" not in result.stderr
+
+
+def test_the_worker_says_what_is_wrong_with_the_file_without_a_traceback(hotline: HotlineCopy) -> None:
+    """`python -m queue_worker` refuses a broken file as the web process does: the problems, status 4."""
+    menu = hotline.replace("          next: fees_help\n", "          next: fee_help\n")
+
+    result = _entry_point(hotline, "-m", "queue_worker")
+
+    assert result.returncode == 4
+    assert _says_the_menu_problem(hotline, result.stderr, menu)
+    assert "Traceback" not in result.stderr
+
+
+def test_the_worker_and_the_web_process_refuse_a_bad_setting_alike(hotline: HotlineCopy) -> None:
+    """An empty TWILIO_AUTH_TOKEN: the same words and status from the worker as from wsgi.py."""
+    env = {**_clean_env(hotline), "TWILIO_AUTH_TOKEN": ""}
+    answers = [
+        subprocess.run(
+            [sys.executable, *command], env=env, cwd=ROOT, capture_output=True, text=True, timeout=120
+        )
+        for command in (["-m", "queue_worker"], ["-c", "import wsgi"])
+    ]
+
+    worker, web = answers
+    assert worker.returncode == web.returncode == 4
+    assert worker.stderr == web.stderr
+    assert (
+        worker.stderr.startswith("invalid settings:\n") and "TWILIO_AUTH_TOKEN: must be set" in worker.stderr
+    )

@@ -171,7 +171,7 @@ def test_a_warm_transfer_cancelled_brings_the_caller_back(
     assert state_of(app, "li_na") == ON_CALL
     assert state_of(app, "wang_wei") == WRAP_UP  # a consultation needs no write-up: ready at the sweep
     hotline = services_of(app)
-    assert hotline.agents.sweep(hotline.clock.now(), 3600) == ["wang_wei"]
+    assert hotline.agents.sweep(hotline.clock.now(), hotline.clock.ago(3600)) == ["wang_wei"]
     record = redis_conn.hgetall(keys.call(call.call_sid))
     assert "consult_agent" not in record and record["agent"] == "li_na" and record["on_hold"] == ""
 
@@ -217,3 +217,31 @@ def test_consulting_an_agent_who_is_not_ready_is_refused(
     assert refused.status_code == 409 and "not ready" in refused.get_json()["error"]
     unknown = api.call("POST", "/api/agent/call/consult", token, json={"agent": "nobody"})
     assert unknown.status_code == 400
+
+
+def test_the_consulted_agents_console_says_when_the_caller_becomes_theirs(
+    app: Flask, talking: Talking, switchboard: Switchboard
+) -> None:
+    """wang_wei's console shows li_na consulting him; once she completes, that the caller is his."""
+    call, _, _ = talking
+    session, api = Session(), ClientApi(app, token_for(app, "agent", "wang_wei"))
+    li_na = token_for(app, "agent", "li_na")
+
+    def script() -> Iterator[str]:
+        consulting(app, switchboard, call, {"agent": "wang_wei"}, picks_up=True)
+        session.ticks[0]()
+        assert "CONSULTED: the agent on this call asks you about it" in session.text()
+        mark = len(session.out)
+        session.ticks[0]()
+        assert session.text(mark) == ""  # still consulted: nothing new to say
+        assert Api(app).call("POST", "/api/agent/call/consult/complete", li_na).status_code == 200
+        session.ticks[0]()
+        after = session.text(mark)
+        assert "li_na handed the caller to you: you talk with the caller now" in after
+        assert "CONSULTED" not in after
+        mark = len(session.out)
+        session.ticks[0]()
+        assert session.text(mark) == ""  # said once
+        yield "quit"
+
+    assert session.run(api, script()) == 0

@@ -38,6 +38,10 @@ FAILOVER_SECONDS = 20  # how long the harness waits for the sentinels to finish 
 # A scheduler that died with the old primary is started again once its lock is stale (15 s) and
 # the worker's upkeep passes (3 s): the harness gives it room on a loaded machine (not a measure).
 SCHEDULER_SECONDS = 60
+# A worker process's start: Python's imports, the services, the first profile rollup, then the
+# upkeep's first pass takes the scheduler lock. The product promises no time for it, and at a
+# load of 8 it has come later than 20 s: the harness waits until it is there (not a measure).
+START_SECONDS = 120
 
 
 @pytest.fixture
@@ -141,9 +145,11 @@ def test_a_worker_process_follows_the_primary_and_stops_cleanly(
     try:
         stores = connect(sentinels.url(), worker=True)
         queue = Queue(QUEUE_NAME, connection=stores.jobs)
-        waits_for(lambda: lock_holder(stores.jobs) is not None, "the worker's scheduler took no lock")
+        waits_for(
+            lambda: lock_holder(stores.jobs) is not None, "the worker's scheduler took no lock", START_SECONDS
+        )
         before = queue.enqueue(sweep_agents)
-        waits_for(lambda: before.get_status(refresh=True) == "finished", "no job ran before")
+        waits_for(lambda: before.get_status(refresh=True) == "finished", "no job ran before", START_SECONDS)
         sentinels.sentinels[0].client().execute_command("SENTINEL", "FAILOVER", sentinels.service)
         waits_for(lambda: failover_done(sentinels, killed=False), "the sentinels did not fail over")
         after = queue.enqueue(sweep_agents)

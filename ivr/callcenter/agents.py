@@ -368,8 +368,14 @@ class Agents:
         """The agent's console is alive."""
         self.conn.zadd(keys.agent_heartbeats(), {agent_id: now.timestamp()})
 
-    def sweep(self, now: datetime, heartbeat_timeout: int) -> list[str]:
-        """Wrap-ups that ended become ready; silent consoles go offline. Returns agents made ready."""
+    def sweep(self, now: datetime, silent_before: datetime) -> list[str]:
+        """Wrap-ups that ended by `now` become ready; consoles whose last beat came before
+        `silent_before` go offline. Returns the agents made ready.
+
+        Both are readings of the hotline's clock (beats are stamped with it, as states are); the
+        caller takes `silent_before` as `clock.ago(timeout)`: a heartbeat is about the machine and
+        the network, so its timeout is in real seconds however fast a simulated day runs.
+        """
         ready: list[str] = []
         for agent in self.all():
             if agent.state == WRAP_UP and agent.wrap_until and agent.wrap_until <= now:
@@ -378,9 +384,7 @@ class Agents:
                     ready.append(agent.id)
                 except StateConflict:
                     pass  # the agent changed state meanwhile: their choice wins
-        stale = texts(
-            self.conn.zrangebyscore(keys.agent_heartbeats(), "-inf", (now.timestamp() - heartbeat_timeout))
-        )
+        stale = texts(self.conn.zrangebyscore(keys.agent_heartbeats(), "-inf", silent_before.timestamp()))
         for agent_id in stale:
             try:
                 self._apply(agent_id, "silent", now, reason="no heartbeat")

@@ -35,7 +35,7 @@ def sweep_agents() -> int:
     """End finished wrap-ups (then match those agents) and take silent consoles offline."""
     hl = services()
     now = hl.clock.now()
-    ready = hl.agents.sweep(now, hl.config.file.hotline.heartbeat_timeout_seconds)
+    ready = hl.agents.sweep(now, hl.clock.ago(hl.config.file.hotline.heartbeat_timeout_seconds))
     for agent_id in ready:
         hl.matcher.for_agent(agent_id)
     return len(ready)
