@@ -169,6 +169,41 @@ def test_the_recent_rate_of_any_counts_is_finite_and_not_negative(
 ) -> None:
     rate = recent_rate(tuple(counts), first, now, today)
     assert math.isfinite(rate) and rate >= 0
+    # Bounded: never above the fastest rate a window reads (a count over at least 600 s of a
+    # one-minute window, or the day's over its 600 s at least).
+    fastest = max([c for c in (*counts, today) if c is not None and 0 < c < 1e18], default=0.0)
+    assert rate <= fastest / (RECENT_WINDOWS_SECONDS[0] * -math.expm1(-600 / RECENT_WINDOWS_SECONDS[0])) * (
+        1 + 1e-9
+    )
+
+
+def _expected_counts(segments: list[tuple[float, float]]) -> tuple[tuple[float, ...], float, float]:
+    """Known data: the decayed counts, the day's count and its length after arrivals at these
+    (rate per second, seconds) in turn, as many as expected (no chance)."""
+    counts = []
+    for tau in RECENT_WINDOWS_SECONDS:
+        count, age = 0.0, 0.0
+        for rate, seconds in reversed(segments):
+            count += rate * tau * (math.exp(-age / tau) - math.exp(-(age + seconds) / tau))
+            age += seconds
+        counts.append(count)
+    return tuple(counts), sum(r * s for r, s in segments), sum(s for _, s in segments)
+
+
+def test_the_recent_rate_is_brought_within_the_shorter_windows_early_in_a_rise() -> None:
+    """Two minutes into a tripling (4 a minute for an hour, then 12): the 4-minute window still
+    meets the shorter ones' intervals but reads below them, holding arrivals from before; the
+    rate read is raised to the nearest the shorter windows allow, below the 1-minute window's."""
+    counts, today, seconds = _expected_counts([(4 / 60, 3600.0), (12 / 60, 120.0)])
+    windows = [
+        n / (tau * -math.expm1(-seconds / tau)) for n, tau in zip(counts, RECENT_WINDOWS_SECONDS, strict=True)
+    ]
+    rate = recent_rate(counts, 0.0, seconds * 1000, today)
+    assert windows[2] < rate < windows[0]
+    assert rate == pytest.approx(0.1235, abs=1e-3)
+    # Steady arrivals: every window agrees, and the day's is read as it is.
+    counts, today, seconds = _expected_counts([(4 / 60, 3600.0)])
+    assert recent_rate(counts, 0.0, seconds * 1000, today) == pytest.approx(4 / 60, rel=1e-6)
 
 
 def test_a_caller_who_hangs_up_is_counted_in_the_spans_of_their_wait(

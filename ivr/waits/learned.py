@@ -130,8 +130,9 @@ def recent_rate(counts: Counts, first_ms: float | None, now_ms: float, today: fl
     longer one is taken while its interval still meets those of all shorter ones (the
     intersection of confidence intervals, FALL_SIGMAS wide on the side of a fall, RISE_SIGMAS
     on that of a rise): steady arrivals get the longest window, a change the windows short
-    enough to have seen it. `today`: the day's arrivals so far, if known, the
-    longest window of all (its rate's deviation sqrt(rate / day)).
+    enough to have seen it, its rate brought within every believed window's interval. `today`:
+    the day's arrivals so far, if known, the longest window of all (its rate's deviation
+    sqrt(rate / day)).
     """
     age = MIN_RECENT_SECONDS
     if first_ms is not None and math.isfinite(float(first_ms)) and math.isfinite(float(now_ms)):
@@ -149,7 +150,12 @@ def recent_rate(counts: Counts, first_ms: float | None, now_ms: float, today: fl
             break
         fell, rose = min(fell, rate + FALL_SIGMAS * sd), max(rose, rate - RISE_SIGMAS * sd)
         chosen = rate
-    return chosen
+    # The longest window believed only had to meet the shorter ones' intervals: its own rate may
+    # still lie outside them, below early in a rise (it holds arrivals from before it) and above
+    # early in a fall. The rate read is the nearest to it that every window believed allows, and
+    # where their bounds cross, the fall's (a rate taken too high costs more). Scenario 11, seeds
+    # 1-3: 1.14, 1.12, 1.21x the best possible (1.15, 1.13, 1.21x the longest window's own rate).
+    return min(max(chosen, rose), fell) if math.isfinite(fell) else chosen
 
 
 # Patience by the time waited: a hazard (hang-ups per second of waiting) constant within each of
