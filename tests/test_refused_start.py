@@ -37,16 +37,15 @@ def _clean_env(hotline: HotlineCopy, **extra: str) -> dict[str, str]:
     return env
 
 
-def _start_app(hotline: HotlineCopy, **extra: str) -> subprocess.CompletedProcess[str]:
-    env = _clean_env(hotline, **extra)
+def _python(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    """This Python run with `args` from the repository, its output captured."""
     return subprocess.run(
-        [sys.executable, "-c", "import ivr.app, ivr.settings; ivr.app.create_app()"],
-        env=env,
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
+        [sys.executable, *args], env=env, cwd=ROOT, capture_output=True, text=True, timeout=120
     )
+
+
+def _start_app(hotline: HotlineCopy, **extra: str) -> subprocess.CompletedProcess[str]:
+    return _python(_clean_env(hotline, **extra), "-c", "import ivr.app, ivr.settings; ivr.app.create_app()")
 
 
 def test_app_refuses_to_start_with_a_broken_file(hotline: HotlineCopy) -> None:
@@ -108,14 +107,7 @@ def test_make_run_refuses_a_bad_clock_variable_by_name(
     env = _clean_env(hotline, PORT="8601", STANDIN_PORT="8602", **clock)
     del env["REDIS_URL"]  # the launcher's own embedded Redis, which it must not get as far as starting
 
-    result = subprocess.run(
-        [sys.executable, "-m", "hotline_tools.launcher"],
-        env=env,
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    result = _python(env, "-m", "hotline_tools.launcher")
 
     assert result.returncode == 2
     assert result.stderr.strip() == message
@@ -123,14 +115,7 @@ def test_make_run_refuses_a_bad_clock_variable_by_name(
 
 
 def _entry_point(hotline: HotlineCopy, *command: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, *command],
-        env=_clean_env(hotline),
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    return _python(_clean_env(hotline), *command)
 
 
 def _says_the_menu_problem(hotline: HotlineCopy, stderr: str, line: int) -> bool:
