@@ -131,7 +131,11 @@ def first_free(agents: list[Busy]) -> tuple[float, float, float] | None:
             if rate <= 0:
                 if math.isinf(length):
                     return None
-                i0, i1, i2 = length, (start + length) ** 2 / 2 - start**2 / 2, ((start + length) ** 3 - start**3) / 3
+                i0, i1, i2 = (
+                    length,
+                    (start + length) ** 2 / 2 - start**2 / 2,
+                    ((start + length) ** 3 - start**3) / 3,
+                )
             else:
                 i0, i1, i2 = _integrals(start, length, rate)
             m1 += survival * i0
