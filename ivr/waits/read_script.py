@@ -14,7 +14,8 @@ from ivr.scripts import Script
 # per other department reads, none written, each O(1) (ZCARD, HMGET of named fields, HGET; the
 # recent arrivals: one HMGET per class, at most MAX_RANK + 1) or O(log n + 64) (the longest
 # waiters), but HGETALL of the staffed agents' departments taken first and, of each other
-# department, HVALS of the same (one field per staffed agent, counted in the script). One reply,
+# department, HVALS of the same (one field per staffed agent, counted in the script), and last
+# the calls of the staffed agents (ZRANGE and HMGET of at most BUSY_READ). One reply,
 # JSON (a missing field or summary: false); sixteen replies parsed one by one cost a hold turn
 # more than the reads cost Redis.
 READS_LUA = """
