@@ -39,6 +39,12 @@ BUSY_READ = 32
 # that (the residual has long settled on the gamma's exponential tail there).
 RESIDUAL_GRAIN = 0.02
 RESIDUAL_AGES = 8.0
+# The survival table reaches this many means (an agent's age plus the wait looked at).
+SURVIVAL_AGES = 12.0
+# The first stage's law is worked out at points this share of the shortest mean talk apart, at
+# most MAX_POINTS of them (then on at the last span's rate).
+STEP_SHARE = 1 / 8
+MAX_POINTS = 48
 
 
 @dataclass(frozen=True)
@@ -118,53 +124,128 @@ def _integrals(a: float, length: float, rate: float) -> tuple[float, float, floa
     return i0, a * i0 + i1, a * a * i0 + 2 * a * i1 + i2
 
 
+@lru_cache(maxsize=64)
+def _log_survival_table(cv: float) -> tuple[float, ...]:
+    """log P(T > u) of a gamma law of mean 1 and this cv, at u = 0 to SURVIVAL_AGES by
+    RESIDUAL_GRAIN: worked out once per cv. Where the survival is too small for doubles to
+    carry, it goes on down the gamma's exponential tail (slope -1 / cv^2)."""
+    shape, scale = 1 / (cv * cv), cv * cv
+    out: list[float] = []
+    for i in range(round(SURVIVAL_AGES / RESIDUAL_GRAIN) + 1):
+        u = i * RESIDUAL_GRAIN
+        surviving = 1 - gamma.regularized_lower(shape, u / scale) if u > 0 else 1.0
+        if surviving < 1e-10 and out:
+            out.append(out[-1] - RESIDUAL_GRAIN / scale)
+        else:
+            out.append(math.log(max(surviving, 1e-300)))
+    return tuple(out)
+
+
+def _log_survival(table: tuple[float, ...], u: float, tail: float) -> float:
+    """log P(T > u) from the table (u in means), linear between its points and past its end."""
+    at = u / RESIDUAL_GRAIN
+    last = len(table) - 1
+    if at >= last:
+        return table[last] - (at - last) * RESIDUAL_GRAIN * tail
+    i = int(at)
+    return table[i] + (at - i) * (table[i + 1] - table[i])
+
+
 def first_free(agents: list[Busy]) -> tuple[float, float, float] | None:
     """Mean, variance and third cumulant of the time until the first of `agents` is free for the
-    caller; None when none of them counts (no share) or the moments are not finite."""
-    pieces: list[tuple[float, float]] = []  # (shift, rate)
-    for agent in agents:
-        if agent.share <= 0:
-            continue
-        if agent.age is None:  # in wrap-up: free once it and the sweep that ends it are over
-            mean, sd, after = max(agent.after, 0.0), 0.0, 0.0
-        else:
-            mean, sd = residual(agent.age, agent.talk, agent.cv)
-            after = max(agent.after, 0.0)
-        sd = max(sd, 1.0)  # a free time to the second is as exact as the hotline knows it
-        shift = after + max(mean - sd, 0.0)
-        spread = sd if sd <= mean else max(mean, 1.0)
-        pieces.append((shift, agent.share / spread))
-    if not pieces:
+    caller; None when none of them counts (no share) or the moments are not finite.
+
+    The chance that none is free by t is the product of each agent's, worked out at points every
+    STEP_SHARE of the shortest mean talk (and at each wrap-up's end), exponential in between
+    (exact for a constant rate of freeing between points), and past the last point at the rate
+    of the last span; each point costs one table read per agent.
+    """
+    calls = [a for a in agents if a.share > 0 and a.age is not None]
+    wraps = sorted((max(a.after, 0.0), min(a.share, 1.0)) for a in agents if a.share > 0 and a.age is None)
+    if not calls and not wraps:
         return None
-    pieces.sort()
-    # S(t) = exp(-sum over pieces shifted before t of rate (t - shift)), piecewise exponential.
+    counted = []  # (table, start in means, talk, after, share, log survival at the start, tail)
+    for a in calls:
+        cv = min(max(round(a.cv / RESIDUAL_GRAIN) * RESIDUAL_GRAIN, 0.1), 5.0)
+        table = _log_survival_table(cv)
+        talk = max(a.talk, 1.0)
+        start = max(a.age or 0.0, 0.0) / talk
+        tail = 1 / (cv * cv)
+        counted.append(
+            (
+                table,
+                start,
+                talk,
+                max(a.after, 0.0),
+                min(a.share, 1.0),
+                _log_survival(table, start, tail),
+                tail,
+            )
+        )
+    step = max(min((a.talk for a in calls), default=60.0) * STEP_SHARE, 1.0)
+    # The points: the grid, and each wrap-up's end (where the chance drops at once).
+    ends = [t for t, _ in wraps]
+    last_end = ends[-1] if ends else 0.0
+
+    grain = RESIDUAL_GRAIN
+    # Per agent, the table's index of now, the indices per second, and the rest (`counted`).
+    read = [(table, start / grain, 1 / (talk * grain), after, share, base, tail * grain, len(table) - 1)
+            for table, start, talk, after, share, base, tail in counted]  # fmt: skip
+
+    def log_none_by(t: float, wraps_done: bool) -> float:
+        total = 0.0
+        for table, at0, per_second, after, share, base, tail, last in read:
+            if t > after:
+                # `_log_survival`, inline (this is the first stage's whole cost).
+                at = at0 + (t - after) * per_second
+                if at >= last:
+                    logs = table[last] - (at - last) * tail
+                else:
+                    i = int(at)
+                    logs = table[i] + (at - i) * (table[i + 1] - table[i])
+                # An agent shared with departments taken first frees for us at `share` of the rate.
+                total += share * (logs - base)
+        for end, share in wraps:
+            if end < t or (wraps_done and end == t):
+                total += math.log(1 - share) if share < 1 else -math.inf
+        return total
+
     m1 = m2 = m3 = 0.0
-    survival, rate, start = 1.0, 0.0, 0.0
-    for i, (shift, piece_rate) in enumerate([*pieces, (math.inf, 0.0)]):
-        length = shift - start
-        if length > 0 and survival > 0:
-            if rate <= 0:
-                if math.isinf(length):
-                    return None
-                i0, i1, i2 = (
-                    length,
-                    (start + length) ** 2 / 2 - start**2 / 2,
-                    ((start + length) ** 3 - start**3) / 3,
-                )
-            else:
-                i0, i1, i2 = _integrals(start, length, rate)
-            m1 += survival * i0
-            m2 += 2 * survival * i1
-            m3 += 3 * survival * i2
-            if not math.isinf(length):
-                survival *= math.exp(-rate * length)
-                if survival < 1e-12:  # all but surely free by now: later agents change nothing
-                    break
-        if i < len(pieces):
-            rate += piece_rate
-            start = max(shift, start)
+    t0, s0 = 0.0, 1.0  # the last point and the chance nobody is free by it (just after it)
+    rate = 0.0
+    j, w = 1, 0
+    for _ in range(MAX_POINTS):
+        grid = j * step
+        if w < len(ends) and ends[w] <= grid:
+            t1, j_next, w_next = ends[w], j, w + 1
+        else:
+            t1, j_next, w_next = grid, j + 1, w
+        at_end = w_next > w
+        before = math.exp(log_none_by(t1, False)) if t1 > t0 else s0
+        if t1 > t0:
+            rate = math.log(s0 / before) / (t1 - t0) if before > 0 else math.inf
+            if math.isinf(rate):
+                return None
+            i0, i1, i2 = _integrals(t0, t1 - t0, rate) if rate > 0 else _flat(t0, t1)
+            m1, m2, m3 = m1 + s0 * i0, m2 + 2 * s0 * i1, m3 + 3 * s0 * i2
+        s1 = math.exp(log_none_by(t1, True)) if at_end else before
+        t0, s0, j, w = t1, s1, j_next, w_next
+        if s0 < 1e-4 and t0 >= last_end:
+            break
+    # Past the last point: on at the last span's rate (at least the calls' tails).
+    if s0 > 0:
+        rate = max(rate, sum(share * tail / talk for _, _, talk, _, share, _, tail in counted))
+        if rate <= 0:
+            return None
+        i0, i1, i2 = _integrals(t0, math.inf, rate)
+        m1, m2, m3 = m1 + s0 * i0, m2 + 2 * s0 * i1, m3 + 3 * s0 * i2
     variance = max(m2 - m1 * m1, 0.0)
     third = m3 - 3 * m2 * m1 + 2 * m1**3
     if not (math.isfinite(m1) and math.isfinite(variance) and math.isfinite(third)) or m1 <= 0:
         return None
     return m1, variance, third
+
+
+def _flat(a: float, b: float) -> tuple[float, float, float]:
+    """The integrals of t^p over [a, b], p = 0, 1, 2."""
+    return b - a, (b * b - a * a) / 2, (b**3 - a**3) / 3
