@@ -390,7 +390,8 @@ class Reads:
                 continue
             kind, ms, department = str(entry).split("|")
             if kind == "wrap":
-                agents.append(Busy(None, talk, cv, (float(ms) - now_ms) / 1000 + sweep))
+                # Over already: free at the next sweep.
+                agents.append(Busy(None, talk, cv, max(float(ms) - now_ms, 0.0) / 1000 + sweep))
                 continue
             theirs = department if department in cfg else self.department
             agents.append(
