@@ -435,15 +435,11 @@ def _first_stage_from_calls(
     the moments of the time until the first of them is free for this caller), for a caller with
     nobody ahead (k = 0, the only caller `_moments` asks it for): their wait is that time.
     Further back, the first free agent takes someone else, and the agents after them free in a
-    burst when every call was young (or one by one when they were old): counting the first
-    stage alone by the calls under way and the rest at the average rate told "between" ranges
-    too long (in the simulated day, seeds 1-10, 27 of 125 callers were answered before the low
-    end), so there the model's own first stage stays (`_first_stage_in_progress`).
-
-    The agents' part of the first stage's rate becomes 1 / free's mean; its spread and skew
-    follow free's in the agents' share of that rate (the rest: callers ahead hanging up, the
-    exponential stages of the model). Exact with nobody ahead and nobody overtaking, where the
-    first stage is that time itself.
+    burst when every call was young (or one by one when they were old), which the average rate
+    of the later stages does not say: there the model's own first stage stays
+    (`_first_stage_in_progress`). Counted by the calls under way for every caller, "up to N
+    minutes" held 84.4% and 87.2% in the simulated day (seeds 1-10, 11-20); for the caller who
+    is next only, 83.9% and 85.9%.
     """
     m, v = level.stage(k)
     c = level.third(k)
