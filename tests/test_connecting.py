@@ -164,6 +164,29 @@ def test_agent_only_gets_callers_in_their_languages(
     assert english.dialed[-1]["value"] == "emma_chen"
 
 
+def test_the_whisper_opens_as_a_sentence_in_each_language(
+    app: Flask, dial: Callable[..., Call], run_jobs: Callable[[], None]
+) -> None:
+    """The whisper opens with the department's name, written to sit inside a sentence ("payments
+    and top-ups"): an English-speaking agent hears (and their console shows) it capitalised;
+    a Mandarin one hears it as written."""
+    english = dial(from_="+14155550123", max_redirects=2)
+    english.press(ENGLISH)
+    english.press("6222000033")
+    english.press("1")
+    english.press("3")  # refund: payments
+    english.silence()
+    ready(app, "emma_chen", run_jobs)  # speaks English first
+    english.continue_loop()
+    assert english.dialed[-1]["value"] == "emma_chen"
+    whisper = " ".join(h.text for h in english.answer())
+    assert whisper.startswith("Payments and top-ups call: a refund. Account ending 0033")
+    mandarin = topup_caller(dial)
+    ready(app, "li_na", run_jobs)
+    mandarin.continue_loop()
+    assert " ".join(h.text for h in mandarin.answer()).startswith("支付与充值来电：充值失败。")
+
+
 def test_failed_redirect_is_delivered_by_the_hold_loop(
     app_settings: dict[str, Any], clock: FixedClock, redis_conn: redis.Redis, switchboard: Switchboard
 ) -> None:
