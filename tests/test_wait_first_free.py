@@ -5,12 +5,15 @@ first stage's moments on known cases."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from datetime import timedelta
 
 import pytest
 import redis
 from flask import Flask
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from ivr import keys
 from ivr.callcenter.agents import READY
@@ -125,3 +128,24 @@ def test_calls_of_little_spread_free_their_agents_by_their_age() -> None:
     assert first_free([Busy(0.0, 200.0, 0.1, 0.0, share=0.0)]) is None  # nobody for this caller
     wrapping = first_free([Busy(None, 200.0, 0.1, 12.5)])  # wrap-up and sweep over in 12.5 s
     assert wrapping is not None and wrapping[0] == pytest.approx(12.5, abs=1.0)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.builds(
+            Busy,
+            age=st.one_of(st.none(), st.floats(allow_nan=True, allow_infinity=True)),
+            talk=st.floats(allow_nan=True, allow_infinity=True),
+            cv=st.floats(min_value=0.0, max_value=20.0),
+            after=st.floats(min_value=0.0, max_value=1e6),
+            share=st.floats(min_value=0.0, max_value=1.0),
+        ),
+        max_size=8,
+    )
+)
+def test_the_first_stage_of_any_agents_is_finite_or_none(agents: list[Busy]) -> None:
+    """Counters gone wild (a talk time of 1e300 s, NaN ages) give finite moments or none at all:
+    never an exception in a hold turn, which would send the caller to the overflow number."""
+    moments = first_free(agents)
+    assert moments is None or all(math.isfinite(m) for m in moments)

@@ -48,6 +48,8 @@ SURVIVAL_AGES = 12.0
 # most MAX_POINTS of them (then on at the last span's rate).
 STEP_SHARE = 1 / 8
 MAX_POINTS = 48
+# A mean talk time longer than a day is read as a day (the estimate's own bound on handle times).
+MAX_TALK_SECONDS = 86_400.0
 
 
 @dataclass(frozen=True)
@@ -155,6 +157,21 @@ def _log_survival(table: tuple[float, ...], u: float, tail: float) -> float:
 
 
 def first_free(agents: list[Busy]) -> tuple[float, float, float] | None:
+    """`_first_free`, or None where its arithmetic cannot hold (counters gone wild: a talk time of
+    1e300 s makes a rate whose square is 0); the model's own first stage is used then."""
+    try:
+        return _first_free(agents)
+    except (ArithmeticError, ValueError):  # ZeroDivisionError, OverflowError; a math domain error
+        return None
+
+
+def _talk_of(agent: Busy) -> float:
+    """The agent's mean talk time within [1 s, MAX_TALK_SECONDS] (not a number: the longest)."""
+    talk = float(agent.talk)
+    return min(max(talk, 1.0), MAX_TALK_SECONDS) if not math.isnan(talk) else MAX_TALK_SECONDS
+
+
+def _first_free(agents: list[Busy]) -> tuple[float, float, float] | None:
     """Mean, variance and third cumulant of the time until the first of `agents` is free for the
     caller; None when none of them counts (no share) or the moments are not finite.
 
@@ -171,7 +188,7 @@ def first_free(agents: list[Busy]) -> tuple[float, float, float] | None:
     for a in calls:
         cv = min(max(round(a.cv / RESIDUAL_GRAIN) * RESIDUAL_GRAIN, 0.1), 5.0)
         table = _log_survival_table(cv)
-        talk = max(a.talk, 1.0)
+        talk = _talk_of(a)
         start = max(a.age or 0.0, 0.0) / talk
         tail = 1 / (cv * cv)
         counted.append(
@@ -185,7 +202,7 @@ def first_free(agents: list[Busy]) -> tuple[float, float, float] | None:
                 tail,
             )
         )
-    step = max(min((a.talk for a in calls), default=60.0) * STEP_SHARE, 1.0)
+    step = max(min((_talk_of(a) for a in calls), default=60.0) * STEP_SHARE, 1.0)
     # The points: the grid, and each wrap-up's end (where the chance drops at once).
     ends = [t for t, _ in wraps]
     last_end = ends[-1] if ends else 0.0
