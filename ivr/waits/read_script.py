@@ -6,7 +6,7 @@ inside its own script.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
 from ivr.scripts import Script
 
@@ -31,7 +31,9 @@ local scored, longest = redis.call('ZRANGE', KEYS[6], 0, tonumber(ARGV[1]) - 1, 
 for i = 2, #scored, 2 do longest[#longest + 1] = tonumber(scored[i]) end  -- arrivals (ms) only
 out[7] = longest
 -- Recent arrivals by class: a count per window (`windows`, seconds), kept by the join script as
--- callers join, decayed here to now and not written (learned.recent_counts): a list per class.
+-- callers join, decayed here to now and not written (learned.recent_counts), and the class's
+-- last arrivals (ms, at most learned.ARRIVALS_KEPT: one string, parsed by the caller): per
+-- class, {counts, times or false}.
 local now, taus = tonumber(ARGV[4]), {}
 for tau in string.gmatch(ARGV[5], '[^,]+') do taus[#taus + 1] = tonumber(tau) end
 local function recent(key, classes)
@@ -39,13 +41,14 @@ local function recent(key, classes)
   for r = 0, classes - 1 do
     local fields = {'last:' .. r}
     for i = 1, #taus do fields[#fields + 1] = 'n' .. i .. ':' .. r end
+    fields[#fields + 1] = 'times:' .. r
     local s = redis.call('HMGET', key, unpack(fields))
     local at, counts = tonumber(s[1]), {}
     for i, tau in ipairs(taus) do
       counts[i] = 0
       if at then counts[i] = (tonumber(s[i + 1]) or 0) * math.exp(-math.max(now - at, 0) / 1000 / tau) end
     end
-    all[#all + 1] = counts
+    all[#all + 1] = {counts, s[#taus + 2]}
   end
   return all
 end
@@ -136,9 +139,23 @@ READS = Script(
 )  # fmt: skip
 
 
-def counts_of(reply: Any) -> list[tuple[float, ...]]:
-    """Recent arrivals by class from the read script's JSON (an empty Lua table comes as {})."""
-    return [tuple(float(n) for n in counts or []) for counts in reply or []]
+class Recent(NamedTuple):
+    """One class's recent arrivals as the read script gives them: the decayed count of each
+    window (`learned.RECENT_WINDOWS_SECONDS`) and the last arrivals' times (`learned.kept_arrivals`;
+    '' before any)."""
+
+    counts: tuple[float, ...]
+    times: str = ""
+
+
+def counts_of(reply: Any) -> list[Recent]:
+    """Recent arrivals by class from the read script's JSON (an empty Lua table comes as {}, a
+    missing field as false)."""
+    out = []
+    for entry in reply or []:
+        counts, times = (list(entry) + [None, None])[:2] if isinstance(entry, list) else (None, None)
+        out.append(Recent(tuple(float(n) for n in counts or []), times if isinstance(times, str) else ""))
+    return out
 
 
 def lua_function(name: str, lua: str) -> str:
