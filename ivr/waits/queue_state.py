@@ -256,7 +256,11 @@ class Reads:
                 started = values["first_offer_ms"]
                 arriving = sum(
                     recent_rate(
-                        entry.counts, started, now_ms, values[f"offered:{r}"], arrival_ages(entry.times, now_ms)
+                        entry.counts,
+                        started,
+                        now_ms,
+                        values[f"offered:{r}"],
+                        arrival_ages(entry.times, now_ms),
                     )
                     for r, entry in enumerate(recent[: self.classes])
                 )
@@ -314,7 +318,9 @@ class Reads:
         patience = self._patience(values, prior, longest, int(waiting), max(ahead, 0), now_ms)
         first_ms = values["first_offer_ms"] or None
         overtaking = sum(
-            recent_rate(entry.counts, first_ms, now_ms, values[f"offered:{r}"], arrival_ages(entry.times, now_ms))
+            recent_rate(
+                entry.counts, first_ms, now_ms, values[f"offered:{r}"], arrival_ages(entry.times, now_ms)
+            )
             for r, entry in enumerate(recent or [])
         )
         agents, shared_ahead = self._shared(
