@@ -7,7 +7,8 @@ The event log is stamped in real time (the Redis server's clock, ivr/callcenter/
 clock also says what it read at a real instant (`reading`) and when, in real time, it read the
 instants of a span (`real_span`), so that reports cut the log into the clock's days.
 What concerns the machine rather than the hotline's day (a console's heartbeat) is measured in
-real seconds whatever the clock's speed: `ago` says what the clock read that many real seconds ago.
+real seconds whatever the clock's speed: `ago` says what the clock read that many real seconds ago,
+and `real_seconds` how many real seconds a span of the clock's took.
 """
 
 from __future__ import annotations
@@ -42,6 +43,10 @@ class Clock(Protocol):
         """What the clock read `real_seconds` of real time before now."""
         ...
 
+    def real_seconds(self, span: timedelta) -> float:
+        """How many real seconds pass while the clock runs `span`."""
+        ...
+
 
 def _within(real: datetime) -> datetime:
     """A real instant inside what the log can hold."""
@@ -66,6 +71,10 @@ class SystemClock:
     def ago(self, real_seconds: float) -> datetime:
         """The instant `real_seconds` before now."""
         return self.now() - timedelta(seconds=real_seconds)
+
+    def real_seconds(self, span: timedelta) -> float:
+        """The span's own seconds."""
+        return span.total_seconds()
 
 
 class ScaledClock:
@@ -111,6 +120,10 @@ class ScaledClock:
         """The simulated instant `real_seconds` of wall-clock time ago (`speed` times that here)."""
         return self.reading(datetime.now(UTC) - timedelta(seconds=real_seconds))
 
+    def real_seconds(self, span: timedelta) -> float:
+        """The wall-clock seconds in which the simulated clock runs `span` (a `speed`th of it)."""
+        return span.total_seconds() / self._speed
+
 
 class FixedClock:
     """A clock that stays where it is set: for tests that need a given hour or day."""
@@ -137,6 +150,10 @@ class FixedClock:
     def ago(self, real_seconds: float) -> datetime:
         """`real_seconds` before the set instant: a test moves the clock as real time would pass."""
         return self.at - timedelta(seconds=real_seconds)
+
+    def real_seconds(self, span: timedelta) -> float:
+        """The span's own seconds, as `ago` counts them: a test moves the clock as real time would."""
+        return span.total_seconds()
 
 
 def clock_from_env(start: str | None, speed: str | None, origin: str | None = None) -> Clock:

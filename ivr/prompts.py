@@ -158,6 +158,13 @@ class Language:
         """The prompt's text with its placeholders filled in."""
         return self.texts[prompt_id].format(**values)
 
+    def sentence(self, prompt_id: str, **values: object) -> str:
+        """The prompt's text as a sentence: a value filled in at its start begins with a capital
+        ('payments and top-ups call: ...' reads 'Payments and top-ups call: ...'); scripts
+        without case are left as they are."""
+        said = self.text(prompt_id, **values)
+        return said[:1].upper() + said[1:]
+
     def spell(self, digits: str) -> str:
         """Digits read one by one ('6222' -> '六，二，二，二'), keys by their names."""
         names = {"*": self.voice.star, "#": self.voice.hash}

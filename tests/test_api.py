@@ -292,6 +292,26 @@ def test_the_heartbeat_timeout_is_real_seconds_on_a_fast_clock(
         context.install(None)
 
 
+def test_the_supervisor_sees_the_heartbeat_age_in_real_seconds_on_a_fast_clock(
+    app_settings: dict[str, Any], redis_conn: redis.Redis
+) -> None:
+    """At 30 times real speed a console that beat 15 real seconds ago shows 15 seconds since its
+    heartbeat (what the timeout counts), not the 450 the hotline's clock ran meanwhile."""
+    clock = ScaledClock(OPEN_HOURS, speed=30)
+    application = create_app(app_settings, clock=clock)
+    api = Api(application)
+    li_na = token_for(application, "agent", "li_na")
+    assert api.put("/api/agent/state", li_na, {"state": "ready"}).status_code == 200
+    before = datetime.now(UTC)
+    beat = clock.reading(before - timedelta(seconds=15))
+    redis_conn.zadd(keys.agent_heartbeats(), {"li_na": beat.timestamp()})
+    supervisor = token_for(application, "supervisor", "duty_lead")
+    rows = api.get("/api/supervisor/agents", supervisor).get_json()["agents"]
+    waited = (datetime.now(UTC) - before).total_seconds()  # real time the request itself took
+    seconds = next(a for a in rows if a["id"] == "li_na")["seconds_since_heartbeat"]
+    assert 15 <= seconds <= 15 + math.ceil(waited)
+
+
 def test_the_sweep_schedules_itself_once_per_slot(app: Flask, run_jobs: Callable[[], None]) -> None:
     """Workers each start the periodic sweep; one run per slot is scheduled, not one each."""
     queue = services_of(app).jobs.queue

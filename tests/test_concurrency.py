@@ -6,7 +6,7 @@ matches at the same time. Twilio's REST API does not answer (the redirect fails)
 connection is delivered by the caller's hold loop: the path a real hotline takes when Twilio's API
 fails. At the end every caller was connected exactly once or is
 recorded as abandoned, no agent ever had two calls at once, and callers of one queue lane were
-matched in queue order.
+matched in queue order (each match stamped by the queue's pop).
 """
 
 from __future__ import annotations
@@ -205,7 +205,9 @@ def test_two_hundred_callers_and_twenty_agents_at_once(
         spans.sort()
         for (start, end), (nxt_start, nxt_end) in zip(spans, spans[1:], strict=False):
             assert end <= nxt_start, (agent_id, start, end, nxt_start, nxt_end)
-    # Order within a queue lane and class: a caller who arrived a second earlier is matched first.
+    # Order within a queue lane and class: callers are taken in the order of their places, each
+    # match stamped when the queue gave its caller (a stamp taken before the pop, as matchers
+    # started, put two matches of two workers out of order by a few milliseconds under load).
     lanes: dict[tuple[str, str, str], list[tuple[int, datetime]]] = {}
     for r in records:
         if r.get("matched_at"):
@@ -215,9 +217,7 @@ def test_two_hundred_callers_and_twenty_agents_at_once(
     for matched in lanes.values():
         matched.sort()
         for (score_a, at_a), (score_b, at_b) in zip(matched, matched[1:], strict=False):
-            arrived_apart_ms = ((score_b - score_a) >> 10) % (1 << 39)
-            if arrived_apart_ms > 1000:
-                assert at_a <= at_b
+            assert at_a <= at_b, (score_a, at_a, score_b, at_b)
     # Nothing left behind: queues empty, no agent stuck mid-match, no failed job.
     queues = Queues(redis_conn, ["zh-CN", "en-US"])
     assert all(queues.waiting(d) == 0 for d in ("general", "payments", "international"))

@@ -11,7 +11,7 @@ import redis
 import yaml
 from flask import Flask
 
-from ivr import create_app, keys
+from ivr import create_app, faultpoints, keys
 from ivr.callcenter.agents import NOT_READY, ON_CALL, READY, RINGING, WRAP_UP
 from ivr.clock import FixedClock, business_day
 from ivr.hotline.schema import Agent as AgentSpec
@@ -164,6 +164,29 @@ def test_agent_only_gets_callers_in_their_languages(
     assert english.dialed[-1]["value"] == "emma_chen"
 
 
+def test_the_whisper_opens_as_a_sentence_in_each_language(
+    app: Flask, dial: Callable[..., Call], run_jobs: Callable[[], None]
+) -> None:
+    """The whisper opens with the department's name, written to sit inside a sentence ("payments
+    and top-ups"): an English-speaking agent hears (and their console shows) it capitalised;
+    a Mandarin one hears it as written."""
+    english = dial(from_="+14155550123", max_redirects=2)
+    english.press(ENGLISH)
+    english.press("6222000033")
+    english.press("1")
+    english.press("3")  # refund: payments
+    english.silence()
+    ready(app, "emma_chen", run_jobs)  # speaks English first
+    english.continue_loop()
+    assert english.dialed[-1]["value"] == "emma_chen"
+    whisper = " ".join(h.text for h in english.answer())
+    assert whisper.startswith("Payments and top-ups call: a refund. Account ending 0033")
+    mandarin = topup_caller(dial)
+    ready(app, "li_na", run_jobs)
+    mandarin.continue_loop()
+    assert " ".join(h.text for h in mandarin.answer()).startswith("支付与充值来电：充值失败。")
+
+
 def test_failed_redirect_is_delivered_by_the_hold_loop(
     app_settings: dict[str, Any], clock: FixedClock, redis_conn: redis.Redis, switchboard: Switchboard
 ) -> None:
@@ -248,6 +271,32 @@ def test_fewest_calls_strategy_prefers_the_least_busy_agent(
     hotline.queues.join("CAwaiting", "payments", "zh-CN", 2, clock.now(), 10, day)
     match = hotline.matcher.for_department("payments")
     assert [(m.call_sid, m.agent_id) for m in match] == [("CAwaiting", "emma_chen")]
+
+
+def test_matches_are_stamped_in_the_order_the_queue_gave_the_callers(
+    app: Flask, dial: Callable[..., Call], clock: FixedClock, redis_conn: redis.Redis, monkeypatch: Any
+) -> None:
+    """Two matchers at once: li_na's starts first, emma_chen's overtakes it and takes the first
+    caller, li_na's then takes the second. Each match is stamped when its caller was taken, so
+    the first caller's comes first (stamped when each matcher started, it came a second later)."""
+    first, second = topup_caller(dial), topup_caller(dial)
+    hotline = services_of(app)
+    hotline.agents.choose("li_na", READY, clock.now())
+    hotline.agents.choose("emma_chen", READY, clock.now())
+    overtaken = []
+
+    def overtake(point: str) -> None:
+        if point == "matching.reserved" and not overtaken:  # li_na is reserved, nobody popped yet
+            overtaken.append(point)
+            clock.set(clock.now() + timedelta(seconds=1))
+            assert hotline.matcher.for_agent("emma_chen") is not None
+
+    monkeypatch.setattr(faultpoints, "hook", overtake)
+    assert hotline.matcher.for_agent("li_na") is not None
+    records = [redis_conn.hgetall(keys.call(call.call_sid)) for call in (first, second)]
+    assert [r["agent"] for r in records] == ["emma_chen", "li_na"]
+    matched = [datetime.fromisoformat(r["matched_at"]) for r in records]
+    assert matched[0] <= matched[1]
 
 
 def test_caller_held_too_long_goes_to_the_overflow_and_is_counted(

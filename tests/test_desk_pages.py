@@ -187,18 +187,27 @@ def test_a_page_past_the_push_streams_gets_503_while_webhooks_are_answered(
         cookies[path] = f"{cookie_name}={cookie.value}"
     base, stop = serve_in_thread(app)
     host, port = base.removeprefix("http://").split(":")
-    hub, opened = hub_of(app), []
+    hub = hub_of(app)
+    opened: list[http.client.HTTPConnection | http.client.HTTPResponse] = []
 
     def open_page(path: str) -> http.client.HTTPResponse:
         conn = http.client.HTTPConnection(host, int(port), timeout=30)
         opened.append(conn)
         conn.request("GET", path, headers={"Cookie": cookies[path]})
-        return conn.getresponse()
+        response = conn.getresponse()  # the server says Connection: close: the response owns the socket
+        opened.append(response)
+        return response
 
     try:
-        for path in pages:
-            live = open_page(path)
-            assert live.status == 200 and live.readline() == b"retry: 2000\n"
+        # Each live page is kept open: a response dropped here would close its socket, and the
+        # stream would end (freeing its place) at the next write to it, the hub's first snapshot.
+        live = {path: open_page(path) for path in pages}
+        for stream in live.values():
+            assert stream.status == 200 and stream.readline() == b"retry: 2000\n"
+        assert hub.open_streams() == 2
+        # The board's first snapshot is written to its open page, and it still streams.
+        board_lines = iter(live["/live/wallboard"].readline, b"")
+        assert next(line for line in board_lines if line.strip()) == b"event: board\n"
         assert hub.open_streams() == 2
         for path in pages:
             refused = open_page(path)

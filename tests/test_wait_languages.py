@@ -100,9 +100,9 @@ def test_a_caller_behind_callers_a_free_agent_cannot_take_is_being_connected(
     app: Flask, dial: Dial, run_jobs: Callable[[], None]
 ) -> None:
     """emma_chen on a call, an English caller waiting for her, li_na free: the next Mandarin
-    caller is li_na's, whatever waits in the English lane, so they hear their place and no wait
+    caller is li_na's, whatever waits in the English lane, so they hear they are next and no wait
     (counted by emma_chen's share, the English caller made them "behind one" and told a figure,
-    then answered at once)."""
+    then answered at once; counted whole, "one caller ahead" without a figure, then answered)."""
     ready(app, "emma_chen", run_jobs)
     taken = mandarin_caller(dial)
     run_jobs()
@@ -111,8 +111,9 @@ def test_a_caller_behind_callers_a_free_agent_cannot_take_is_being_connected(
     english = english_caller(dial)
     ready(app, "li_na", run_jobs)  # she cannot take the English caller: she stays ready
     mandarin = mandarin_caller(dial)  # the matcher has not run yet: li_na is still free
-    # Their place in the department (the English caller joined first), and no wait.
-    assert "您前面还有1位客户。" in heard(mandarin) and not told_a_wait(heard(mandarin))
+    # Next: the English caller who joined first waits for an agent they cannot have. No wait.
+    assert "您是下一位。" in heard(mandarin) and "您前面还有" not in heard(mandarin)
+    assert not told_a_wait(heard(mandarin))
     hotline = services_of(app)
     record = hotline.calls.load(mandarin.call_sid)
     assert record is not None

@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 import math
 from collections import Counter
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import redis
@@ -28,7 +28,7 @@ from rq.registry import FailedJobRegistry
 from ivr import keys
 from ivr.callcenter.agents import STATES, Agents
 from ivr.callcenter.queues import Queues, arrival_at
-from ivr.clock import business_day
+from ivr.clock import Clock, business_day
 from ivr.followup.surveys import Surveys
 from ivr.hotline.schema import HotlineFile
 from ivr.jobs import JobQueue
@@ -86,9 +86,10 @@ class Statistics:
         queues: Queues,
         limits: OutboundLimits,
         jobs: JobQueue,
+        clock: Clock,
     ) -> None:
         self.cfg, self.conn, self.agents, self.queues = cfg, conn, agents, queues
-        self.limits, self.jobs = limits, jobs
+        self.limits, self.jobs, self.clock = limits, jobs, clock
 
     def queue_report(self, now: datetime) -> dict[str, Any]:
         """Per department: callers waiting, longest and estimated wait, agents by state, today's totals.
@@ -190,7 +191,11 @@ class Statistics:
                     "languages": agent.languages,
                     "call": ref or None,
                     "answered_today": int(answered.get(agent.id, 0)),
-                    "seconds_since_heartbeat": max(int(now.timestamp() - beat), 0)
+                    # Real seconds, as the heartbeat timeout counts them: a console beats in real
+                    # time whatever the hotline's clock (15 s, not 450, at 30 times speed).
+                    "seconds_since_heartbeat": max(
+                        int(self.clock.real_seconds(timedelta(seconds=now.timestamp() - beat))), 0
+                    )
                     if beat is not None
                     else None,
                 }

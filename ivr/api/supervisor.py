@@ -109,6 +109,7 @@ def statistics(hotline: Services) -> Statistics:
         queues=hotline.queues,
         limits=hotline.limits,
         jobs=hotline.jobs,
+        clock=hotline.clock,
     )
 
 

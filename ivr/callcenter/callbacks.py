@@ -110,7 +110,16 @@ log_call_event(KEYS[2], KEYS[1], f[1] or '', ARGV[7], 'by', 'match')
 return -1
 """,
     keys=("call", "events"),
-    args=("agent", "department", "score", "now", "callback", "queued", "connecting", "connecting_from"),
+    args=(
+        "agent",
+        "department",
+        "score",
+        "matched_at",
+        "callback",
+        "queued",
+        "connecting",
+        "connecting_from",
+    ),
 )
 
 # Compare-and-set a callback: `attempt` ('' for any), `allowed` (',cb_status,list,'), the new
@@ -258,9 +267,12 @@ class Callbacks:
 
     # -- the matcher's side ----------------------------------------------------------------
 
-    def claim(self, found: Popped, agent_id: str, department: str, now: datetime) -> str:
+    def claim(
+        self, found: Popped, agent_id: str, department: str, now: datetime, matched_at: datetime
+    ) -> str:
         """A popped place for this agent: 'callback' (the job calls them), 'caller', 'customer'
-        (a transferred customer on the hotline's call: `connect_customer`) or 'gone'."""
+        (a transferred customer on the hotline's call: `connect_customer`) or 'gone'.
+        `matched_at`: when the pop took the place, on the hotline's clock."""
         claimed = _CLAIM(
             self.conn,
             call=keys.call(found.sid),
@@ -268,7 +280,7 @@ class Callbacks:
             agent=agent_id,
             department=department,
             score=str(found.score),
-            now=now.isoformat(),
+            matched_at=matched_at.isoformat(),
             callback=CallStatus.CALLBACK,
             queued=CallStatus.QUEUED,
             connecting=CallStatus.CONNECTING,

@@ -99,9 +99,12 @@ class Match:
 class CallbackPlaces(Protocol):
     """Callback places in the queue: the customer is called rather than redirected."""
 
-    def claim(self, found: Popped, agent_id: str, department: str, now: datetime) -> str:
-        """Mark the popped place as the agent's: 'callback' (being called), 'caller', 'customer'
-        (a transferred customer on the hotline's own call) or 'gone'."""
+    def claim(
+        self, found: Popped, agent_id: str, department: str, now: datetime, matched_at: datetime
+    ) -> str:
+        """Mark the popped place as the agent's (matched when the pop took it, `matched_at`):
+        'callback' (being called), 'caller', 'customer' (a transferred customer on the hotline's
+        own call) or 'gone'."""
         ...
 
     def connect_customer(self, sid: str) -> str:
@@ -190,17 +193,20 @@ class Matcher:
             self.agents.release(agent_id, now)
             return None
         found, dept = popped
+        # Stamped when the pop took the caller, not when this matcher started: two matchers
+        # at once may pop in one order and reach here in the other.
+        matched_at = self.clock.reading(found.at)
         faultpoints.reached("matching.taken")  # the caller is held: the reaper puts them back
         # Ring before marking: once the record says `connecting`, a hang-up frees a ringing agent.
         ring_lease = self.cfg.hotline.ring_timeout_seconds + RING_MARGIN_SECONDS
         self.agents.ring(agent_id, found.sid, now, CONNECT_LEASE_SECONDS)  # ring_lease from the Dial
         faultpoints.reached("matching.ringing")
         if self.callbacks is not None:  # its script also tells a callback place from a caller
-            claimed = self.callbacks.claim(found, agent_id, dept, now)
+            claimed = self.callbacks.claim(found, agent_id, dept, now, matched_at)
         else:
             moved = self.life.move(
                 found.sid, CallStatus.CONNECTING, (CallStatus.QUEUED,), agent=agent_id,
-                queue_score=str(found.score), department=dept, matched_at=now.isoformat(),
+                queue_score=str(found.score), department=dept, matched_at=matched_at.isoformat(),
                 redirect="", dialled_at="",
             )  # fmt: skip
             claimed = "gone" if moved is None else "caller"

@@ -134,7 +134,9 @@ return ahead + 1
 # Takes the best caller out of the queue: lowest score across the lanes. The caller's entry stays
 # in `waiting` (their place, and their position for the hold loop) and is held until `settle` (the
 # match is made) or `put_back` (it was not, and the lease ran out): a matcher that dies here
-# leaves a lease, never a lost caller. Returns {sid, score} or {}.
+# leaves a lease, never a lost caller. Returns {sid, score, seconds, microseconds} or {}: the
+# Redis server's time of the pop (read after the writes), so matches are stamped in the order the
+# pops took callers, whichever matcher reaches its next step first.
 _POP_LUA = """
 local best, best_score, best_lane
 for i = 4, #KEYS do
@@ -159,7 +161,8 @@ if not best then return {} end
 redis.call('ZREM', best_lane, best)
 redis.call('ZREM', KEYS[2], best)
 redis.call('ZADD', KEYS[3], ARGV[2], best)
-return {best, string.format('%.0f', best_score)}
+local now = redis.call('TIME')
+return {best, string.format('%.0f', best_score), now[1], now[2]}
 """
 
 # The held caller's match is made (or they are gone): nothing of their place is left.
@@ -249,10 +252,12 @@ def arrival_at(ms: float) -> datetime:
 
 @dataclass(frozen=True)
 class Popped:
-    """A caller taken out of the queue for an agent, with the score that keeps their place."""
+    """A caller taken out of the queue for an agent, with the score that keeps their place, and
+    when they were taken (real time, the Redis server's: pops are stamped in their own order)."""
 
     sid: str
     score: int
+    at: datetime
 
 
 class Queues:
@@ -381,7 +386,8 @@ class Queues:
         )
         if not reply:
             return None
-        return Popped(sid=reply[0], score=int(reply[1]))
+        at = datetime.fromtimestamp(int(reply[2]) + int(reply[3]) / 1_000_000, UTC)
+        return Popped(sid=reply[0], score=int(reply[1]), at=at)
 
     def settle(self, sid: str, department: str) -> bool:
         """The held caller's match is made (or they hung up): their place is gone. False if not held."""

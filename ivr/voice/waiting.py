@@ -142,7 +142,7 @@ class TurnPlan:
     @classmethod
     def of(cls, cfg: HotlineFile, wait: Wait, was: LoopState, now: datetime) -> TurnPlan:
         """Decide from the caller's wait and what earlier turns said."""
-        position = wait.position
+        position = heard_position(wait)
         since = now.timestamp() - was.announced_at
         announce = position != was.position or since >= cfg.hotline.announce_every_seconds
         offer = announce and callback_offered(cfg, position, wait.estimate)
@@ -176,7 +176,7 @@ def _turn_words(cfg: HotlineFile, record: CallRecord, wait: Wait, plan: TurnPlan
     base = base_url()
     says: list[str] = []
     if plan.announce:
-        says += _announce(lang, wait.position, wait.estimate)
+        says += _announce(lang, plan.state.position, wait.estimate)
     if plan.offer:  # offered on its own only when the wait is long or the caller far back
         says.append(lang.text("callback_offer"))
     if plan.peak and wait.quiet_slot is not None:
@@ -230,6 +230,13 @@ def turn_rendered(words: TurnWords) -> twiml.Document | twiml.Rendered:
     values = {f"say{i}": text for i, text in enumerate(words.says)}
     values.update(keys=words.keys_url or "", music=words.music, next=words.next_url)
     return template.fill(values)
+
+
+def heard_position(wait: Wait) -> int:
+    """The place a caller is told: their place in the queue, or first when they are being
+    connected (`Wait.connecting`): whoever waits ahead of them then is a caller the free agents
+    cannot take, or one of fewer such callers than free agents, and none of them keeps them waiting."""
+    return 1 if wait.connecting else wait.position
 
 
 def callback_offered(cfg: HotlineFile, position: int, wait: Estimate | None) -> bool:

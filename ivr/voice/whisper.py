@@ -23,7 +23,9 @@ def whisper_text(record: CallRecord, lang: Language, now: datetime) -> str:
     else:
         account = lang.text("whisper_no_account")
     queued_at = datetime.fromisoformat(record.get("queued_at") or now.isoformat())
-    return lang.text(
+    # A department's name is written to sit inside a sentence ("transfer you to payments and
+    # top-ups"); the whisper opens with it, and the agent's console shows it as written.
+    return lang.sentence(
         "whisper",
         department=department.names.get(lang.locale, "") if department else "",
         issue=lang.text(f"label_{issue}") if f"label_{issue}" in lang.texts else issue,

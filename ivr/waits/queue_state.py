@@ -102,6 +102,8 @@ class Wait:
     position: the caller's 1-based place (0: not waiting); for a new caller, the place they would get.
     peak: this hour of the week is one of the department's busiest.
     quiet_slot: the quietest open hour on the next day the department opens (profile), or None.
+    connecting: an agent who can take the caller is free, and fewer callers who could take such
+    an agent wait ahead of them than are free: they are being connected (no estimate).
     """
 
     department: str
@@ -110,6 +112,7 @@ class Wait:
     estimate: Estimate | None
     peak: bool = False
     quiet_slot: datetime | None = None
+    connecting: bool = False
 
 
 @dataclass(frozen=True)
@@ -447,5 +450,6 @@ def caller_wait(
     # the instant they joined.
     lang = replies[8]
     competing = int(lang[4]) if lang else position - 1
-    said = estimate(state) if competing >= state.ready else None
-    return Wait(department, position, state, said, peak, quiet)
+    connecting = competing < state.ready
+    said = None if connecting else estimate(state)
+    return Wait(department, position, state, said, peak, quiet, connecting=connecting)
