@@ -14,7 +14,7 @@ count of open boards, interleaved and repeated:
 - **capacity**: a process streams to at most `HOTLINE_PUSH_STREAMS` pages; the next is refused
   with 503 and Retry-After (counted), while the webhooks and the API still answer.
 
-The table it prints is the one in the README. Ports: `--port` (default 8600) on 127.0.0.1.
+The table it prints is the one in docs/push-benchmark.md. Ports: `--port` (default 8600) on 127.0.0.1.
 """
 
 from __future__ import annotations
@@ -238,11 +238,13 @@ def capacity(base: str, cookies: dict[str, str], limit: int) -> tuple[int, int, 
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--port", type=int, default=8600)
-    parser.add_argument("--boards", type=int, nargs="+", default=[1, 10, 40])
+    parser = argparse.ArgumentParser(prog="python -m bench.push", description=__doc__.splitlines()[0])
+    parser.add_argument("--port", type=int, default=8600, help="the web process's port (default 8600)")
+    parser.add_argument(
+        "--boards", type=int, nargs="+", default=[1, 10, 40], help="open boards, a row a count (1 10 40)"
+    )
     parser.add_argument("--changes", type=int, default=10, help="state changes per round (one a second)")
-    parser.add_argument("--repeat", type=int, default=2)
+    parser.add_argument("--repeat", type=int, default=2, help="rounds of each row, interleaved (2)")
     parser.add_argument("--streams", type=int, default=48, help="HOTLINE_PUSH_STREAMS of the process")
     args = parser.parse_args(argv)
     data_dir = Path(tempfile.mkdtemp(prefix="hotline-push-bench-"))

@@ -278,9 +278,15 @@ class Call(TwimlInterpreter):
 
     @property
     def on_hold(self) -> bool:
-        """Between turns of a hold loop, or at the Gather a hold turn sits in (keys heard on hold)."""
-        at_turn = self.state == "gathering" and "/voice/hold" in (self.current_url or "")
-        return self.state == "looping" or at_turn
+        """Between turns of a hold loop, or at the Gather a hold turn sits in (keys heard on hold).
+
+        That Gather posts to the callback offer; it also comes from a key pressed on hold that met
+        a Redis outage (the music again), whose document is not a `/voice/hold` one.
+        """
+        if self.state != "gathering":
+            return self.state == "looping"
+        action = self._waiting.get("action", "") if self._waiting is not None else ""
+        return "/voice/hold" in (self.current_url or "") or "/voice/callback/offer" in action
 
     def continue_loop(self, documents: int = 1) -> None:
         """Let a hold loop (or a queue's wait music) run for ``documents`` more documents.

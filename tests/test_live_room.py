@@ -60,6 +60,7 @@ def test_live_the_console_answers_its_leg_hears_the_whisper_holds_and_hangs_up(
         assert held.status_code == 200
         wait_until(lambda: redis_conn.hget(keys.call(sid), "on_hold") == "1", "the room's hold event")
         assert not room.hears(sid, ring["call"])
+        phone.kind("play")  # the held caller's phone shows the hold music while it plays
         assert api.call("POST", "/api/agent/call/hold", token, json={"hold": False}).status_code == 200
         wait_until(lambda: room.hears(sid, ring["call"]), "the caller back")
         # A supervisor's softphone (client:zhao_min) listens, then barges in.

@@ -162,6 +162,46 @@ def test_a_key_pressed_on_hold_during_an_outage_goes_back_to_the_music(
     context.install(None)
 
 
+def test_keys_are_heard_during_the_outage_music_once_redis_is_back(
+    own_redis: Server, app_settings: dict[str, Any], clock: FixedClock, switchboard: Switchboard
+) -> None:
+    """The music of a turn that missed Redis still hears keys: once Redis is back, 1 asks for a callback.
+
+    That music plays a whole turn (a minute or more) after an outage of a few seconds; a caller
+    whose key went unheard all that time would think the offer was gone.
+    """
+    app = hotline_on(own_redis.url, app_settings, clock)
+    call = payments_caller(dialer(app, switchboard))
+    own_redis.kill()
+    call.continue_loop()  # the next turn cannot reach Redis: the outage's music
+    assert call.on_hold and "g=" in next_turn(call)
+    assert call.state == "gathering", "the outage's music does not hear keys"
+    own_redis.start()
+    mark = call.mark()
+    call.press("1")  # during that music, Redis back
+    assert "我们将回电至：一，三，八，零，零，一，三，八，零，零，零。" in call.heard_text(mark)
+    assert waiting_in(own_redis.client(), "payments") == [call.call_sid]
+    context.install(None)
+
+
+def test_a_key_pressed_during_the_outage_music_while_redis_is_out_keeps_the_grace(
+    own_redis: Server, app_settings: dict[str, Any], clock: FixedClock, switchboard: Switchboard
+) -> None:
+    """A key pressed while Redis is still out: the music again, the grace counted from the first miss."""
+    app = hotline_on(own_redis.url, app_settings, clock)
+    call = payments_caller(dialer(app, switchboard))
+    own_redis.kill()
+    call.continue_loop()
+    first_miss = next_turn(call)
+    later(clock, 10)
+    mark = call.mark()
+    call.press("1")
+    assert call.on_hold and call.dialed == [] and not sorry_heard(call, mark)
+    assert next_turn(call) == first_miss  # the same turn, the same `g`
+    own_redis.start()
+    context.install(None)
+
+
 def test_past_the_grace_the_caller_goes_to_the_overflow_number(
     own_redis: Server, app_settings: dict[str, Any], clock: FixedClock, switchboard: Switchboard
 ) -> None:

@@ -210,8 +210,8 @@ processes, {elapsed:.0f} s.
 ## Also measured
 
 - What callers hear through the real webhooks, per form of words and by the caller's language,
-  pooled over simulated hours: `python -m bench.traffic --minutes 60 --seeds 1 2 3 4 5` (and 6
-  to 10, held out; the figures are in the README's *A simulated day*).
+  pooled over simulated hours: `python -m bench.traffic --minutes 60 --seeds 1 2 3 4 5 6 7 8 9
+  10` (and 11 to 20, held out; the figures are in [simulated-day.md](simulated-day.md)).
   `python -m bench.live_state --seeds 1 2 3` sets each input of the estimate there against what
   then happened.
 - The CPU a hold turn spends on its wait, next to a floor measured in the same run:

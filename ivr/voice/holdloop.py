@@ -14,7 +14,8 @@ With callbacks on, a whole hold turn (announcements, hold message and the music)
 stops playing on the first one; silence falls through to the `<Redirect>` to the next turn.
 
 `hold_through_outage` is what the loop's webhooks (a turn, a key pressed on hold, the connect)
-answer when Redis cannot be reached: the music and the same turn again, for the grace.
+answer when Redis cannot be reached: the music (in the same Gather, keys heard) and the same turn
+again, for the grace.
 """
 
 from __future__ import annotations
@@ -66,7 +67,14 @@ def hold_through_outage() -> twiml.Document | None:
     since = min(was.outage_since or now, now)
     if now - since >= cfg.redis_grace_seconds:
         return None  # the outage outlasted the grace: the overflow number
+    state = replace(was, outage_since=since)
     resp = twiml.document()
-    resp.play(cfg.hold_music_url)  # the department's own music is in Redis, out of reach
-    twiml.redirect(hold_url(base_url(), replace(was, outage_since=since)), resp)
+    music: twiml.Document | twiml.Gathering = resp
+    if hotline.config.file.callbacks.enabled:
+        # Keys still work, as on any turn: a turn lasts the whole music, and an outage of a few
+        # seconds must not leave a key unheard that long. A key while Redis is out comes back here.
+        config = hotline.config
+        music = key_gather(resp, config.languages[config.locales[0]], keys_url(base_url(), state))
+    music.play(cfg.hold_music_url)  # the department's own music is in Redis, out of reach
+    twiml.redirect(hold_url(base_url(), state), resp)
     return resp

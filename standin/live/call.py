@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 
 PLAY_SECONDS = 60.0  # a Play whose audio length is not known counts as a minute of music
 IDLE_LOOP_SECONDS = 1.0  # a chain of documents with no audio in it still takes a moment
+ROOM_LOOK_SECONDS = 1.0  # real seconds between looks at a room the call talks in
 
 
 class _Interrupted(Exception):
@@ -50,6 +51,7 @@ class LiveCall(Call):
         self.client: Client | None = None  # the console this call rings or talks to
         self._shown: dict[str, Any] = {"heard": 0, "dialed": 0, "state": None}
         self._thread: int | None = None  # the call's own thread, once it serves
+        self._music_until: float | None = None  # when the room's music now playing ends (monotonic)
 
     # -- time --------------------------------------------------------------------------------
 
@@ -188,7 +190,16 @@ class LiveCall(Call):
         rooms = self.conferences
         found = rooms.of_call(self.call_sid) if rooms is not None else None
         music = found is not None and (found[1].hold or found[0].status == "init")
-        seconds = self.owner.default_play_seconds if music else float("inf")
+        # The room changes from other threads (the REST API holds the caller, an agent joins):
+        # the call looks again every real second, so what it hears then (the hold music, fetched
+        # by the rooms' own thread) is shown at once, and its music repeats when a play is over.
+        now = time.monotonic()
+        if not music:
+            self._music_until = None
+        elif self._music_until is None:
+            self._music_until = now + self.owner.default_play_seconds / self.owner.speed
+        left = (self._music_until - now) * self.owner.speed if self._music_until is not None else float("inf")
+        seconds = min(ROOM_LOOK_SECONDS * self.owner.speed, max(left, 0.0))
         console = self.client.identity if self.client is not None else None
 
         def take(m: Message) -> bool:
@@ -199,8 +210,13 @@ class LiveCall(Call):
             super().leave_conference()
         elif message is not None and message.kind == "end":
             self._hang_up()  # the console on this leg hung up
+        elif message is None and self._music_until is not None and time.monotonic() >= self._music_until:
+            self._music_until = None
+            self.continue_loop()  # the play is over: the music's document again
+        elif message is None:
+            self._deliver_room_events()  # only a look
         else:
-            self._take(message, lambda m: None, otherwise=self.continue_loop)
+            self._take(message, lambda m: None)
 
     def _take_update(self) -> None:
         """Leave what the call does for the REST update's document."""
