@@ -177,53 +177,62 @@ def changing_rate(ages: tuple[float, ...], prior_rate: float) -> float:
     is the weighted geometric mean of each hypothesis's posterior mean rate after its change
     (the arithmetic mean let a few unlikely short stretches of many arrivals raise it, and a
     rate read too high costs more than one read too low: the wait grows steeply with the rate of
-    those who go first). O(len(ages)): at most ARRIVALS_KEPT arrivals.
+    those who go first). Twelve hypotheses an arrival, at most ARRIVALS_KEPT arrivals (2-3 ms for
+    128 on a busy two-core box).
     """
+    ages = tuple(sorted(ages))  # newest first, whatever order they came in
     n = len(ages)
     prior_rate = min(max(prior_rate, 1e-6), MAX_RATE) if math.isfinite(prior_rate) else 1e-6
     a, b = PRIOR_ARRIVALS, PRIOR_ARRIVALS / prior_rate
     if n == 0:
         return prior_rate if prior_rate > 1e-6 else 0.0
     span = max(ages[-1], 1e-3)
-    base = a * math.log(b) - math.lgamma(a)
+    # The log marginal likelihood of `count` arrivals over `length` seconds, less what every
+    # hypothesis shares (the prior's normalising terms, one per segment, as many in each).
+    table = [math.lgamma(a + count) for count in range(n + 1)]
+    log, log_h = math.log, math.log(RATE_CHANGES_PER_SECOND)
+    # Arrivals that stopped: a second change at three points since the last arrival.
+    quiet = ages[0] / 3
+    silences = [quiet * (j + 0.5) for j in range(3)]
+    quiet_logs = [log(b + silent) for silent in silences]
+    quiet_prior = log(max(RATE_CHANGES_PER_SECOND * QUIET_SHARE * quiet, 1e-300))
+    # Each segment also carries a * log(b) - lgamma(a): left out of the two of a hypothesis with
+    # a change, taken out of the one of no change, added for a second change.
+    segment = a * log(b) - math.lgamma(a)
+    weights: list[float] = []
+    rates: list[float] = []  # log of the rate after the last change, of each hypothesis
 
-    def marginal(count: int, length: float) -> float:  # log, Poisson counts with a gamma rate
-        return base + math.lgamma(a + count) - (a + count) * math.log(b + length)
+    def hypothesis(weight: float, after: int, length: float) -> None:
+        """One hypothesis, and the same with a second change since the last arrival (one change
+        only read half an hour after three minutes of thirty callers as a rate of thirty in 33
+        minutes)."""
+        weights.append(weight)
+        rates.append(log(a + after) - log(b + length))
+        if after:
+            weight += quiet_prior + segment + (a + after) * log(b + length) + table[0] - table[after]
+            for silent, quiet_log in zip(silences, quiet_logs, strict=True):
+                before = (a + after) * log(max(b + length - silent, 1e-300))
+                weights.append(weight + table[after] - before - a * quiet_log)
+                rates.append(log(a) - quiet_log)
 
-    # (log weight, log of the rate after the change); first: no change in the span
-    hypotheses = [(marginal(n, span) - RATE_CHANGES_PER_SECOND * span, math.log((a + n) / (b + span)))]
-    quiet = ages[0] / 3  # a third of the time since the last arrival
-    quiet_prior = math.log(max(RATE_CHANGES_PER_SECOND * QUIET_SHARE * quiet, 1e-300))
-
-    def stopped(weight: float, after: int, length: float) -> None:
-        """The same, and a second change since the last arrival: a burst that stopped (one
-        change only read half an hour after three minutes of thirty callers as a rate of
-        thirty in 33 minutes)."""
-        for j in range(3):
-            silent = quiet * (j + 0.5)
-            hypotheses.append(
-                (
-                    weight + quiet_prior - marginal(after, length)
-                    + marginal(after, length - silent) + marginal(0, silent),
-                    math.log(a / (b + silent)),
-                )
-            )  # fmt: skip
-
-    stopped(hypotheses[0][0], n, span)
+    hypothesis(table[n] - (a + n) * log(b + span) - RATE_CHANGES_PER_SECOND * span - segment, n, span)
     start = 0.0
     for after, end in enumerate(ages):  # a change in (start, end) seconds ago: `after` arrivals since
         gap = (end - start) / 3
+        prior = max(log_h + log(gap), -690.0) if gap > 0 else -690.0
         for j in range(3):
             length = start + gap * (j + 0.5)
-            weight = math.log(max(RATE_CHANGES_PER_SECOND * gap, 1e-300))
-            weight += marginal(after, length) + marginal(n - after, max(span - length, 1e-9))
-            hypotheses.append((weight, math.log((a + after) / (b + length))))
-            if after:
-                stopped(weight, after, length)
+            weight = prior + table[after] - (a + after) * log(b + length)
+            weight += table[n - after] - (a + n - after) * log(b + max(span - length, 1e-9))
+            hypothesis(weight, after, length)
         start = end
-    top = max(w for w, _ in hypotheses)
-    total = sum(math.exp(w - top) for w, _ in hypotheses)
-    log_rate = sum(math.exp(w - top) * r for w, r in hypotheses) / total
+    top = max(weights)
+    total = log_rate = 0.0
+    for weight, rate in zip(weights, rates, strict=True):
+        w = math.exp(weight - top)
+        total += w
+        log_rate += w * rate
+    log_rate /= total
     return min(math.exp(log_rate), MAX_RATE)
 
 
