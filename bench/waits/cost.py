@@ -13,12 +13,15 @@ then estimate; the medians over the rounds are printed, overall and by kind of s
 from __future__ import annotations
 
 import itertools
+import random
 import statistics
 import time
 from collections.abc import Callable
 
 from bench.waits.predictors import erlang_queue_length
 from ivr.waits.estimate import QueueState, _round_minutes, estimate
+from ivr.waits.learned import arrival_ages, counted_arrival, kept_arrivals, recent_counts, recent_rate
+from ivr.waits.read_script import Recent
 
 ROUNDS = 15
 REPEATS = 20  # calls of each state per round (a CPU clock tick is coarse)
@@ -102,4 +105,98 @@ def report(rounds: int = ROUNDS) -> tuple[str, bool]:
         ok = ok and est <= TARGET_US
     lines.append("")
     lines.append(f"target: at most {TARGET_US:.0f} us for every kind: {'PASS' if ok else 'FAIL'}")
+    return "\n".join(lines), ok
+
+
+# `python -m bench.waits --rate-cost`: the overtaking and shared-agent rates a hold turn reads.
+RATE_ROUNDS = 15
+RATE_REPEATS = 20
+RATE_TARGET_US = 200.0  # the rate reading of a hold turn on a busy day: at most ~0.2 ms of CPU
+CLASSES, DEPARTMENTS = 3, 5  # the shipped hotline.yaml
+
+
+def busy_day_lists(seed: int = 1) -> tuple[list[Recent], list[list[Recent]], float]:
+    """A busy day's recent arrivals as the read script gives them, every list full: the caller's
+    department's higher classes (with their kept times), each other department's classes (without,
+    as the read script gives them; their kept times in `with_times` below) and now (ms).
+
+    Poisson arrivals since 08:00 at one every 4 to 60 seconds a class, a fivefold surge of one
+    class in the caller's department over the last twenty minutes; each class's decayed counts
+    and kept times by the join script's arithmetic (`learned.counted_arrival`, `kept_arrivals`)."""
+    rng = random.Random(seed)
+    start_ms, now_ms = 8 * 3_600_000.0, 12 * 3_600_000.0
+    lists: list[list[Recent]] = []
+    for dept in range(DEPARTMENTS):
+        classes = []
+        for rank in range(CLASSES):
+            gap = rng.uniform(4.0, 60.0) * 1000
+            counted, times, t = None, None, start_ms
+            while True:
+                surge = dept == 0 and rank == 0 and t > now_ms - 1_200_000
+                t += rng.expovariate(1.0) * gap / (5 if surge else 1)
+                if t >= now_ms:
+                    break
+                counted, times = counted_arrival(counted, t), kept_arrivals(times, t)
+            classes.append(Recent(recent_counts(counted, now_ms), times or ""))
+        lists.append(classes)
+    return lists[0][: CLASSES - 1], lists[1:], now_ms
+
+
+def _rates(own: list[Recent], others: list[list[Recent]], now_ms: float, exact_others: bool) -> float:
+    """The rates a hold turn of the lowest class reads, as `queue_state.Reads` reads them: the
+    higher classes' overtaking from their kept times, the other departments' demand from their
+    decayed counts (`exact_others`: from their kept times too)."""
+    first_ms, today = 8 * 3_600_000.0, 500.0
+    total = sum(
+        recent_rate(entry.counts, first_ms, now_ms, today, arrival_ages(entry.times, now_ms)) for entry in own
+    )
+    for classes in others:
+        for entry in classes:
+            ages = arrival_ages(entry.times, now_ms) if exact_others else ()
+            total += recent_rate(entry.counts, first_ms, now_ms, today, ages)
+    return total
+
+
+def _windows(own: list[Recent], others: list[list[Recent]], now_ms: float, exact_others: bool) -> float:
+    """The rule before the kept times: every list by its decayed counts' windows."""
+    first_ms, today = 8 * 3_600_000.0, 500.0
+    return sum(recent_rate(e.counts, first_ms, now_ms, today) for e in [*own, *(e for c in others for e in c)])
+
+
+def _cpu_per_turn(fn: Callable[..., float], *args: object) -> float:
+    start = time.thread_time_ns()
+    for _ in range(RATE_REPEATS):
+        fn(*args)
+    return (time.thread_time_ns() - start) / 1000 / RATE_REPEATS
+
+
+def rate_report(rounds: int = RATE_ROUNDS) -> tuple[str, bool]:
+    """CPU per hold turn of its rate reading, beside the windows rule, interleaved; whether the
+    reading as shipped is within RATE_TARGET_US."""
+    own, others, now_ms = busy_day_lists()
+    rows: list[tuple[str, Callable[..., float], bool]] = [
+        ("windows rule, every list (before the kept times)", _windows, False),
+        ("as shipped: exact for the higher classes only", _rates, False),
+        ("exact for every list (other departments too)", _rates, True),
+    ]
+    for _, fn, exact in rows:  # warm up
+        fn(own, others, now_ms, exact)
+    samples: list[list[float]] = [[] for _ in rows]
+    for _ in range(rounds):
+        for i, (_, fn, exact) in enumerate(rows):
+            samples[i].append(_cpu_per_turn(fn, own, others, now_ms, exact))
+    medians = [statistics.median(s) for s in samples]
+    lists = len(own) + sum(len(c) for c in others)
+    lines = [
+        f"CPU per hold turn's rate reading on a busy day ({len(own)} higher classes and "
+        f"{lists - len(own)} other departments' classes, every kept list full), median of {rounds} "
+        "interleaved rounds",
+        "",
+        f"| {'rule':<50} | {'us a hold turn':>14} | {'ratio':>6} |",
+        f"|{'-' * 52}|{'-' * 15}:|{'-' * 7}:|",
+    ]
+    for (label, _, _), median in zip(rows, medians, strict=True):
+        lines.append(f"| {label:<50} | {median:>14.1f} | {median / medians[0]:>6.1f} |")
+    ok = medians[1] <= RATE_TARGET_US
+    lines += ["", f"target: the shipped reading at most {RATE_TARGET_US:.0f} us: {'PASS' if ok else 'FAIL'}"]
     return "\n".join(lines), ok

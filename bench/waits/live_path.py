@@ -215,10 +215,8 @@ class LiveFeed:
             waiting = sum(len(waiting_since[d]) for d in range(len(self.queue)) if self.queue[d] == o)
             # Every agent serves every department, in the order `order` gives their classes.
             ours_first = staffed if o not in first else 0
-            arrivals = [
-                Recent(recent_counts(theirs.recent.get(r), now_ms), theirs.times.get(r, ""))
-                for r in range(reads.classes)
-            ]
+            # Without their times, as the read script gives them (`Reads._shared` reads counts).
+            arrivals = [Recent(recent_counts(theirs.recent.get(r), now_ms)) for r in range(reads.classes)]
             replies += [waiting, fields, staffed, ours_first, arrivals]
         state, _ = reads.parse(replies, ahead, waited)
         return state

@@ -7,6 +7,7 @@ ones not over yet). Each estimate counts every second of exposure over the event
 
 from __future__ import annotations
 
+import bisect
 import math
 
 # The profile's patience weighs as much as this many of today's abandons; without one, the
@@ -112,6 +113,10 @@ QUIET_SHARE = 0.03
 MAX_RATE = 1e6
 # How many arrivals' worth the day's average rate weighs in the rate of any stretch of time.
 PRIOR_ARRIVALS = 1.0
+# The change of rate is looked for in each gap between the latest arrivals, further back in
+# groups of gaps of at most this share of the arrivals since them (1/4: 24 groups for 128
+# arrivals, 4 among the 64 oldest): a change long ago moves the rate now little.
+GAPS_PER_GROUP_SHARE = 4
 
 
 def counted_arrival(state: tuple[float, Counts] | None, now_ms: float) -> tuple[float, Counts]:
@@ -153,15 +158,41 @@ def kept_arrivals(times: str | None, now_ms: float) -> str:
 def arrival_ages(times: str | None, now_ms: float) -> tuple[float, ...]:
     """Seconds since each kept arrival (`kept_arrivals`), newest first; garbled entries, and
     more than ARRIVALS_KEPT, are left out (a later arrival than now counts as now)."""
+    entries = (times or "").split(",")[-ARRIVALS_KEPT:]
+    now = float(now_ms)
+    if not math.isfinite(now):
+        return ()
+    try:  # the join script's own list, whole milliseconds: a fifth of the time of the check below
+        kept = sorted(map(int, entries), reverse=True)
+        if kept and kept[0] <= now and now - kept[-1] <= 1e15:
+            return tuple([(now - at) / 1000 for at in kept])
+    except ValueError:
+        pass
     ages = []
-    for text in (times or "").split(",")[-ARRIVALS_KEPT:]:
+    for text in entries:
         try:
             at = float(text)
         except ValueError:
             continue
-        if math.isfinite(at) and math.isfinite(float(now_ms)):
-            ages.append(min(max((float(now_ms) - at) / 1000, 0.0), 1e12))
+        if math.isfinite(at):
+            ages.append(min(max((now - at) / 1000, 0.0), 1e12))
     return tuple(sorted(ages))
+
+
+def _gap_groups(n: int) -> tuple[tuple[int, int], ...]:
+    """The gaps between n arrivals (newest first) grouped for `changing_rate`: (first, end) gap."""
+    out, first = [], 0
+    while first < n:
+        step = max(1, first // GAPS_PER_GROUP_SHARE)
+        out.append((first, min(first + step, n)))
+        first += step
+    return tuple(out)
+
+
+_GROUPS = tuple(_gap_groups(n) for n in range(ARRIVALS_KEPT + 1))
+# lgamma(a + k) and log(a + k) for every count of arrivals a segment may hold.
+_LGAMMA = tuple(math.lgamma(PRIOR_ARRIVALS + k) for k in range(ARRIVALS_KEPT + 1))
+_LOG_A = tuple(math.log(PRIOR_ARRIVALS + k) for k in range(ARRIVALS_KEPT + 1))
 
 
 def changing_rate(ages: tuple[float, ...], prior_rate: float) -> float:
@@ -169,71 +200,75 @@ def changing_rate(ages: tuple[float, ...], prior_rate: float) -> float:
     newest first) of a rate that changes now and then (RATE_CHANGES_PER_SECOND), by Bayes.
 
     The rate is taken to have changed at most once over the span the arrivals cover, or not at
-    all: each hypothesis, the change between two consecutive arrivals (at three points of that
-    gap) or none, is weighed by its prior (the rate of changes times the gap; none: the chance of
-    no change in the span) and the marginal likelihood of the arrivals on either side of it, each
-    side's rate with a gamma prior of the day's average worth PRIOR_ARRIVALS arrivals. Each may
-    also have changed once more since the last arrival (QUIET_SHARE): arrivals that stopped. The rate
-    is the weighted geometric mean of each hypothesis's posterior mean rate after its change
-    (the arithmetic mean let a few unlikely short stretches of many arrivals raise it, and a
-    rate read too high costs more than one read too low: the wait grows steeply with the rate of
-    those who go first). Twelve hypotheses an arrival, at most ARRIVALS_KEPT arrivals (2-3 ms for
-    128 on a busy two-core box).
+    all: each hypothesis, the change within a group of consecutive gaps between arrivals (at the
+    middle of the group's time; the groups one gap each among the latest arrivals, longer further
+    back, at most 1/GAPS_PER_GROUP_SHARE of the arrivals since them) or none, is weighed by its
+    prior (the rate of changes times the group's time; none: the chance of no change in the span)
+    and the marginal likelihood of the arrivals on either side of it, each side's rate with a
+    gamma prior of the day's average worth PRIOR_ARRIVALS arrivals. Each may also have changed
+    once more since the last arrival (QUIET_SHARE), in the middle of that silence: arrivals that
+    stopped. The rate is the weighted geometric mean of each hypothesis's posterior mean rate
+    after its change (the arithmetic mean let a few unlikely short stretches of many arrivals
+    raise it, and a rate read too high costs more than one read too low: the wait grows steeply
+    with the rate of those who go first). At most ARRIVALS_KEPT arrivals, the latest.
     """
-    ages = tuple(sorted(ages))  # newest first, whatever order they came in
+    ages = tuple(sorted(ages))[:ARRIVALS_KEPT]  # newest first, whatever order they came in
     n = len(ages)
     prior_rate = min(max(prior_rate, 1e-6), MAX_RATE) if math.isfinite(prior_rate) else 1e-6
     a, b = PRIOR_ARRIVALS, PRIOR_ARRIVALS / prior_rate
     if n == 0:
         return prior_rate if prior_rate > 1e-6 else 0.0
     span = max(ages[-1], 1e-3)
-    # The log marginal likelihood of `count` arrivals over `length` seconds, less what every
-    # hypothesis shares (the prior's normalising terms, one per segment, as many in each).
-    table = [math.lgamma(a + count) for count in range(n + 1)]
-    log, log_h = math.log, math.log(RATE_CHANGES_PER_SECOND)
-    # Arrivals that stopped: a second change at three points since the last arrival.
-    quiet = ages[0] / 3
-    silences = [quiet * (j + 0.5) for j in range(3)]
-    quiet_logs = [log(b + silent) for silent in silences]
-    quiet_prior = log(max(RATE_CHANGES_PER_SECOND * QUIET_SHARE * quiet, 1e-300))
-    # Each segment also carries a * log(b) - lgamma(a): left out of the two of a hypothesis with
-    # a change, taken out of the one of no change, added for a second change.
-    segment = a * log(b) - math.lgamma(a)
+    table, log_a, log = _LGAMMA, _LOG_A, math.log
+    log_h = log(RATE_CHANGES_PER_SECOND)
+    # Arrivals that stopped: a second change in the middle of the silence since the last arrival.
+    silent = ages[0] / 2
+    quiet_log = log(b + silent)
+    quiet_prior = log(max(RATE_CHANGES_PER_SECOND * QUIET_SHARE * ages[0], 1e-300))
+    # Each segment's likelihood also carries a * log(b) - lgamma(a), the same in every
+    # hypothesis with as many segments: left out of the two of a change, taken out of the one
+    # of no change, added for a second change. The likelihood of `count` arrivals over `length`
+    # seconds is then lgamma(a + count) - (a + count) * log(b + length).
+    segment = a * log(b) - table[0]
+    quiet_base = quiet_prior + segment + table[0] - a * quiet_log
+    quiet_rate = log_a[0] - quiet_log
     weights: list[float] = []
     rates: list[float] = []  # log of the rate after the last change, of each hypothesis
 
-    def hypothesis(weight: float, after: int, length: float) -> None:
+    def hypothesis(weight: float, after: int, length: float, log_length: float) -> None:
         """One hypothesis, and the same with a second change since the last arrival (one change
         only read half an hour after three minutes of thirty callers as a rate of thirty in 33
         minutes)."""
         weights.append(weight)
-        rates.append(log(a + after) - log(b + length))
-        if after:
-            weight += quiet_prior + segment + (a + after) * log(b + length) + table[0] - table[after]
-            for silent, quiet_log in zip(silences, quiet_logs, strict=True):
-                before = (a + after) * log(max(b + length - silent, 1e-300))
-                weights.append(weight + table[after] - before - a * quiet_log)
-                rates.append(log(a) - quiet_log)
+        rates.append(log_a[after] - log_length)
+        if after:  # the segment after the change split: `after` arrivals, then the silence
+            weights.append(
+                weight + quiet_base + (a + after) * (log_length - log(max(b + length - silent, 1e-300)))
+            )
+            rates.append(quiet_rate)
 
-    hypothesis(table[n] - (a + n) * log(b + span) - RATE_CHANGES_PER_SECOND * span - segment, n, span)
-    start = 0.0
-    for after, end in enumerate(ages):  # a change in (start, end) seconds ago: `after` arrivals since
-        gap = (end - start) / 3
-        prior = max(log_h + log(gap), -690.0) if gap > 0 else -690.0
-        for j in range(3):
-            length = start + gap * (j + 0.5)
-            weight = prior + table[after] - (a + after) * log(b + length)
-            weight += table[n - after] - (a + n - after) * log(b + max(span - length, 1e-9))
-            hypothesis(weight, after, length)
-        start = end
+    log_span = log(b + span)
+    hypothesis(table[n] - (a + n) * log_span - RATE_CHANGES_PER_SECOND * span - segment, n, span, log_span)
+    for first, end in _GROUPS[n]:  # a change in gaps first..end-1: after the arrival `first`-1
+        start, stop = (ages[first - 1] if first else 0.0), ages[end - 1]
+        width = stop - start
+        prior = max(log_h + log(width), -690.0) if width > 0 else -690.0
+        length = start + width / 2
+        after = bisect.bisect_left(ages, length, first, end) if end - first > 1 else first
+        log_length = log(b + length)
+        weight = prior + table[after] - (a + after) * log_length
+        weight += table[n - after] - (a + n - after) * log(b + max(span - length, 1e-9))
+        hypothesis(weight, after, length, log_length)
     top = max(weights)
     total = log_rate = 0.0
+    exp = math.exp
     for weight, rate in zip(weights, rates, strict=True):
-        w = math.exp(weight - top)
-        total += w
-        log_rate += w * rate
+        if weight > top - 40:  # lighter ones weigh less than 1e-17 of the heaviest
+            w = exp(weight - top)
+            total += w
+            log_rate += w * rate
     log_rate /= total
-    return min(math.exp(log_rate), MAX_RATE)
+    return min(exp(log_rate), MAX_RATE)
 
 
 def recent_rate(

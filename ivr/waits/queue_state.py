@@ -255,16 +255,13 @@ class Reads:
             load = 0.0
             if values["first_offer_ms"] and values["offered"] > 0:
                 # Its callers' arrivals lately, class by class (the day's average lagged a peak
-                # by hours), of whom the share it answered today take an agent.
+                # by hours), of whom the share it answered today take an agent. By the decayed
+                # counts' windows, not the exact arrivals the overtaking is read from: those cost
+                # ~60 us of CPU a class, twelve classes of four other departments a hold turn,
+                # for scenario 6 at 1.05x the best possible error against 1.03x.
                 started = values["first_offer_ms"]
                 arriving = sum(
-                    recent_rate(
-                        entry.counts,
-                        started,
-                        now_ms,
-                        values[f"offered:{r}"],
-                        arrival_ages(entry.times, now_ms),
-                    )
+                    recent_rate(entry.counts, started, now_ms, values[f"offered:{r}"])
                     for r, entry in enumerate(recent[: self.classes])
                 )
                 load = arriving * min(values["answered"] / values["offered"], 1.0) * their_handle

@@ -32,30 +32,31 @@ for i = 2, #scored, 2 do longest[#longest + 1] = tonumber(scored[i]) end  -- arr
 out[7] = longest
 -- Recent arrivals by class: a count per window (`windows`, seconds), kept by the join script as
 -- callers join, decayed here to now and not written (learned.recent_counts), and the class's
--- last arrivals (ms, at most learned.ARRIVALS_KEPT: one string, parsed by the caller): per
--- class, {counts, times or false}.
+-- last arrivals (ms, at most learned.ARRIVALS_KEPT: one string, parsed by the caller) if `times`:
+-- per class, {counts, times or false}.
 local now, taus = tonumber(ARGV[4]), {}
 for tau in string.gmatch(ARGV[5], '[^,]+') do taus[#taus + 1] = tonumber(tau) end
-local function recent(key, classes)
+local function recent(key, classes, times)
   local all = {}
   for r = 0, classes - 1 do
     local fields = {'last:' .. r}
     for i = 1, #taus do fields[#fields + 1] = 'n' .. i .. ':' .. r end
-    fields[#fields + 1] = 'times:' .. r
+    if times then fields[#fields + 1] = 'times:' .. r end
     local s = redis.call('HMGET', key, unpack(fields))
     local at, counts = tonumber(s[1]), {}
     for i, tau in ipairs(taus) do
       counts[i] = 0
       if at then counts[i] = (tonumber(s[i + 1]) or 0) * math.exp(-math.max(now - at, 0) / 1000 / tau) end
     end
-    all[#all + 1] = {counts, s[#taus + 2]}
+    all[#all + 1] = {counts, times and s[#taus + 2]}
   end
   return all
 end
-out[8] = recent(KEYS[7], tonumber(ARGV[6]))  -- the higher classes, who overtake
+out[8] = recent(KEYS[7], tonumber(ARGV[6]), true)  -- the higher classes, who overtake
 -- Each other department: its callers waiting, its counters, its staffed agents, how many of
 -- those take this department before it (their calls free agents who then take ours), and its
--- recent arrivals by class (what it asks of shared agents lately).
+-- recent arrivals by class (what it asks of shared agents lately: by the decayed counts only, as
+-- `queue_state.Reads._shared` reads them).
 local other_fields = {unpack(ARGV, 10 + tonumber(ARGV[2]))}
 local ours = ',' .. ARGV[3] .. ','
 -- The caller's language (`sid`, '' for none: every agent counts): the staffed agents who speak
@@ -120,7 +121,7 @@ for i = first_other, #KEYS, 5 do
     if string.find(',' .. first .. ',', ours, 1, true) then after = after + 1 end
   end
   out[#out + 1] = after
-  out[#out + 1] = recent(KEYS[i + 4], tonumber(ARGV[7]))
+  out[#out + 1] = recent(KEYS[i + 4], tonumber(ARGV[7]), false)
 end
 return cjson.encode(out)
 """
