@@ -160,7 +160,8 @@ def _rates(own: list[Recent], others: list[list[Recent]], now_ms: float, exact_o
 def _windows(own: list[Recent], others: list[list[Recent]], now_ms: float, exact_others: bool) -> float:
     """The rule before the kept times: every list by its decayed counts' windows."""
     first_ms, today = 8 * 3_600_000.0, 500.0
-    return sum(recent_rate(e.counts, first_ms, now_ms, today) for e in [*own, *(e for c in others for e in c)])
+    lists = [*own, *(entry for classes in others for entry in classes)]
+    return sum(recent_rate(entry.counts, first_ms, now_ms, today) for entry in lists)
 
 
 def _cpu_per_turn(fn: Callable[..., float], *args: object) -> float:

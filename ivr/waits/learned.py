@@ -8,6 +8,7 @@ ones not over yet). Each estimate counts every second of exposure over the event
 from __future__ import annotations
 
 import bisect
+import functools
 import math
 
 # The profile's patience weighs as much as this many of today's abandons; without one, the
@@ -114,9 +115,13 @@ MAX_RATE = 1e6
 # How many arrivals' worth the day's average rate weighs in the rate of any stretch of time.
 PRIOR_ARRIVALS = 1.0
 # The change of rate is looked for in each gap between the latest arrivals, further back in
-# groups of gaps of at most this share of the arrivals since them (1/4: 24 groups for 128
-# arrivals, 4 among the 64 oldest): a change long ago moves the rate now little.
-GAPS_PER_GROUP_SHARE = 4
+# groups of gaps of at most this share of the arrivals since them (1/8: 40 groups for 128
+# arrivals, 8 among the 64 oldest): a change long ago moves the rate now little.
+GAPS_PER_GROUP_SHARE = 8
+# The rates of this many kept lists are remembered in a process, each for the second it was read
+# in (`kept_rate`): a hold turn reads two at most (the caller's higher classes), ten of the
+# hotline's five departments in a second.
+RATES_REMEMBERED = 256
 
 
 def counted_arrival(state: tuple[float, Counts] | None, now_ms: float) -> tuple[float, Counts]:
@@ -232,33 +237,31 @@ def changing_rate(ages: tuple[float, ...], prior_rate: float) -> float:
     segment = a * log(b) - table[0]
     quiet_base = quiet_prior + segment + table[0] - a * quiet_log
     quiet_rate = log_a[0] - quiet_log
-    weights: list[float] = []
-    rates: list[float] = []  # log of the rate after the last change, of each hypothesis
-
-    def hypothesis(weight: float, after: int, length: float, log_length: float) -> None:
-        """One hypothesis, and the same with a second change since the last arrival (one change
-        only read half an hour after three minutes of thirty callers as a rate of thirty in 33
-        minutes)."""
+    # Each hypothesis is also taken with a second change since the last arrival, when any arrived
+    # since its first: the segment after the change split into its arrivals, then the silence
+    # (one change only read half an hour after three minutes of thirty callers as a rate of
+    # thirty in 33 minutes). Its rate: the silence's.
+    log_span = log(b + span)
+    weight = table[n] - (a + n) * log_span - RATE_CHANGES_PER_SECOND * span - segment  # no change
+    weights = [weight, weight + quiet_base + (a + n) * (log_span - log(max(b + span - silent, 1e-300)))]
+    rates = [log_a[n] - log_span, quiet_rate]  # log of the rate after the last change, of each
+    bisect_left = bisect.bisect_left
+    for first, end in _GROUPS[n]:  # a change in gaps first..end-1: after the arrival `first`-1
+        start = ages[first - 1] if first else 0.0
+        width = ages[end - 1] - start
+        length = start + width / 2
+        after = bisect_left(ages, length, first, end) if end - first > 1 else first
+        log_length = log(b + length)
+        weight = max(log_h + log(width), -690.0) if width > 0 else -690.0
+        weight += table[after] - (a + after) * log_length
+        weight += table[n - after] - (a + n - after) * log(b + max(span - length, 1e-9))
         weights.append(weight)
         rates.append(log_a[after] - log_length)
-        if after:  # the segment after the change split: `after` arrivals, then the silence
+        if after:
             weights.append(
                 weight + quiet_base + (a + after) * (log_length - log(max(b + length - silent, 1e-300)))
             )
             rates.append(quiet_rate)
-
-    log_span = log(b + span)
-    hypothesis(table[n] - (a + n) * log_span - RATE_CHANGES_PER_SECOND * span - segment, n, span, log_span)
-    for first, end in _GROUPS[n]:  # a change in gaps first..end-1: after the arrival `first`-1
-        start, stop = (ages[first - 1] if first else 0.0), ages[end - 1]
-        width = stop - start
-        prior = max(log_h + log(width), -690.0) if width > 0 else -690.0
-        length = start + width / 2
-        after = bisect.bisect_left(ages, length, first, end) if end - first > 1 else first
-        log_length = log(b + length)
-        weight = prior + table[after] - (a + after) * log_length
-        weight += table[n - after] - (a + n - after) * log(b + max(span - length, 1e-9))
-        hypothesis(weight, after, length, log_length)
     top = max(weights)
     total = log_rate = 0.0
     exp = math.exp
@@ -269,6 +272,29 @@ def changing_rate(ages: tuple[float, ...], prior_rate: float) -> float:
             log_rate += w * rate
     log_rate /= total
     return min(exp(log_rate), MAX_RATE)
+
+
+def kept_rate(
+    counts: Counts, first_ms: float | None, now_ms: float, today: float | None, times: str
+) -> float:
+    """`recent_rate` of one class from its kept arrival times (`kept_arrivals`, as the read
+    script gives them), read at `now_ms` rounded down to the whole second: the rate of one list
+    in one second is computed once in this process (RATES_REMEMBERED lists), and is the same
+    whether it was remembered or not. The hold turns of a department's callers in one second
+    read the same lists; each second's first pays ~60 us of CPU a list on a busy day (`python -m
+    bench.waits --rate-cost`), the others a lookup."""
+    if not times:
+        return recent_rate(counts, first_ms, now_ms, today)
+    if math.isfinite(float(now_ms)):
+        now_ms = math.floor(float(now_ms) / 1000) * 1000.0
+    return _kept_rate(counts, first_ms, now_ms, today, times)
+
+
+@functools.lru_cache(maxsize=RATES_REMEMBERED)
+def _kept_rate(
+    counts: Counts, first_ms: float | None, now_ms: float, today: float | None, times: str
+) -> float:
+    return recent_rate(counts, first_ms, now_ms, today, arrival_ages(times, now_ms))
 
 
 def recent_rate(

@@ -73,12 +73,12 @@ from ivr.waits.learned import (
     MIN_HANDLED_TODAY,
     PATIENCE_FIELDS,
     RECENT_WINDOWS,
-    arrival_ages,
     censored_patience,
     censored_talk_time,
     handle_cv_of,
     hazard_ahead,
     hotline_patience,
+    kept_rate,
     patience_hazards,
     recent_rate,
 )
@@ -318,9 +318,7 @@ class Reads:
         patience = self._patience(values, prior, longest, int(waiting), max(ahead, 0), now_ms)
         first_ms = values["first_offer_ms"] or None
         overtaking = sum(
-            recent_rate(
-                entry.counts, first_ms, now_ms, values[f"offered:{r}"], arrival_ages(entry.times, now_ms)
-            )
+            kept_rate(entry.counts, first_ms, now_ms, values[f"offered:{r}"], entry.times)
             for r, entry in enumerate(recent or [])
         )
         agents, shared_ahead = self._shared(
