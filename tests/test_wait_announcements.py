@@ -285,22 +285,16 @@ def test_live_state_counts_shared_agents_overtaking_and_planned_shift_changes(
     state = wait_for_caller(hotline.live, record, clock.now()).state
     assert (state.agents, state.ahead, state.staffing_changes) == (1.0, 4, ((570.0, 3.0),))
     # Security answered 3 calls of 4 minutes (and 30 s of wrap-up) in half an hour: its demand keeps
-    # about 3 / 1800 * 270 = 0.45 of wang_wei, and accounts has the rest of him.
-    # (Four offered: three half an hour to ten minutes ago, and the one waiting: read from their
-    # times, lately about 4 / 1800 a second, as over the day, of whom 3 of 4 took an agent.)
+    # 3 / 1800 * 270 = 0.45 of wang_wei, and accounts has the rest of him.
+    # (Four offered: three half an hour to ten minutes ago, and the one waiting: 4 / 1800 a second
+    # lately by the decayed counts' windows, as over the day, of whom 3 of 4 took an agent.)
     redis_conn.hset(
         keys.department_stats("security", day),
         mapping={"answered": 3, "handled": 3, "handle_ms": 720_000, "handle_sq": 3 * 240.0**2},
     )
-    now_ms = float(arrival_ms(clock.now()))
-    ages = arrival_ages(",".join(str(int(now_ms) - m * 60_000) for m in (30, 20, 10, 0)), now_ms)
-    lately = recent_rate((), now_ms - 1_800_000, now_ms, 4, ages)
-    assert lately == pytest.approx(4 / 1800, rel=0.1)
-    left = 1 - lately * 3 / 4 * 270
     state = wait_for_caller(hotline.live, record, clock.now()).state
-    assert state.agents == pytest.approx(left, abs=1e-3)
-    assert state.staffing_changes == ((570.0, pytest.approx(2 + left, abs=1e-3)),)
-    assert state.ahead == 3 + round(left * 270 / 210)  # the security caller, in accounts' handle times
+    assert state.agents == pytest.approx(0.55) and state.staffing_changes == ((570.0, pytest.approx(2.55)),)
+    assert state.ahead == 3 + round(0.55 * 270 / 210)  # the security caller, in accounts' handle times
 
 
 def test_an_agent_shared_with_a_department_taken_after_ours_frees_at_that_departments_pace(
@@ -318,11 +312,6 @@ def test_an_agent_shared_with_a_department_taken_after_ours_frees_at_that_depart
     assert ours is not None
     wrap_up = hotline.config.file.departments["accounts"].wrap_up_seconds
     offered_earlier(hotline, "accounts", day, [30, 20, 10], clock.now())
-    # Their arrivals lately, read from their times: about the day's 3 / 1800 a second.
-    now_ms = float(arrival_ms(clock.now()))
-    ages = arrival_ages(",".join(str(int(now_ms) - m * 60_000) for m in (30, 20, 10)), now_ms)
-    lately = recent_rate((), now_ms - 1_800_000, now_ms, 3, ages)
-    assert lately == pytest.approx(3 / 1800, rel=0.3)
     for talk in (120.0, 480.0):  # accounts answered 3 calls in half an hour, of 2 minutes, then of 8
         redis_conn.hset(
             keys.department_stats("accounts", day),
@@ -330,7 +319,7 @@ def test_an_agent_shared_with_a_department_taken_after_ours_frees_at_that_depart
         )
         state = wait_for_new_caller(hotline.live, "security", clock.now(), day).state
         theirs = talk + wrap_up
-        share = lately * theirs  # of wang_wei's time on accounts' calls
+        share = 3 / 1800 * theirs  # of wang_wei's time on accounts' calls
         assert state.agents == pytest.approx(round(1 - share + share * ours / theirs, 3), abs=1e-3)
         assert (state.agents > 1.0) == (theirs < ours)
 

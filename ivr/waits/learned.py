@@ -290,6 +290,11 @@ def kept_rate(
     return _kept_rate(counts, first_ms, now_ms, today, times)
 
 
+def forget_kept_rates() -> None:
+    """Forget the rates `kept_rate` remembered (the next read of each computes it again)."""
+    _kept_rate.cache_clear()
+
+
 @functools.lru_cache(maxsize=RATES_REMEMBERED)
 def _kept_rate(
     counts: Counts, first_ms: float | None, now_ms: float, today: float | None, times: str
