@@ -44,9 +44,11 @@ Where each input of `QueueState` comes from:
 - overtaking: the arrivals of higher classes per second lately (`learned.recent_rate`): from the
   exact times of each class's last ARRIVALS_KEPT arrivals, kept by the queue's join script as each
   caller joins, the rate since the likeliest changes of rate among them (`learned.changing_rate`),
-  with the day's average as prior. The day's average alone lagged a surge of higher classes by
-  hours, one five-minute window by minutes, and counts decayed over several windows (still
-  kept and read: the rate of counters from before the times were kept) read the first twenty
+  with the day's average as prior, computed once a second per list in a process
+  (`learned.kept_rate`; `python -m bench.waits --rate-cost` prints its CPU). The day's average
+  alone lagged a surge of higher classes by hours, one five-minute window by minutes, and counts
+  decayed over several windows (still kept and read: the rate of counters from before the times
+  were kept, and other departments' demand on shared agents, `_shared`) read the first twenty
   minutes of a surge low (their windows held arrivals from before it) and a few minutes after
   it high.
 - staffing changes: the planned staffing of the hotline file for the coming hours, by quarter
