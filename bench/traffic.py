@@ -356,6 +356,7 @@ class Simulation:
             if found:
                 log.announced = seconds(found)
                 log.announced_kind = kind
+                log.announced_at = self.now
                 return
 
     def _announcement_patterns(

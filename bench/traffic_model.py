@@ -126,6 +126,7 @@ class CallerLog:
     joined: float | None = None
     announced: tuple[float, float] | None = None  # the first wait heard on hold: (low, high] s
     announced_kind: str | None = None  # its form of words: 'range', 'up_to', 'about' or 'soon'
+    announced_at: float | None = None  # when they heard it
     answered: float | None = None
     ended: float | None = None
     agent: str = ""

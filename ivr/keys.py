@@ -204,6 +204,13 @@ def staffed_above(department: str) -> str:
     return f"{PREFIX}:staffabove:{{{department}}}"
 
 
+def staffed_busy(department: str) -> str:
+    """Staffed agents of a department on a call or in wrap-up -> 'call|{answered ms}|{the call's
+    department}' or 'wrap|{wrap-up end ms}|' (ms since the queue epoch): when each can next take
+    a caller."""
+    return f"{PREFIX}:staffbusy:{{{department}}}"
+
+
 def staffed_languages(department: str) -> str:
     """Staffed agents of a department -> the languages they speak, comma-joined."""
     return f"{PREFIX}:stafflangs:{{{department}}}"

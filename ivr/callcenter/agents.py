@@ -39,6 +39,7 @@ import redis
 
 from ivr import keys
 from ivr.callcenter.events import AGENT_EVENT_LUA
+from ivr.callcenter.queues import arrival_ms
 from ivr.clock import EARLIEST
 from ivr.hotline.schema import Agent as AgentSpec
 from ivr.redis_types import text_hash, text_or_none, texts
@@ -268,10 +269,15 @@ class Agents:
         agent = self.get(agent_id)
         if agent is None:
             return
+        busy = self._busy(agent, state, now)
         pipe = self.conn.pipeline(transaction=False)
         if state not in HELD:
             pipe.zrem(keys.agent_holds(), agent_id)
         for dept in agent.departments:
+            if busy:
+                pipe.hset(keys.staffed_busy(dept), agent_id, busy)
+            else:
+                pipe.hdel(keys.staffed_busy(dept), agent_id)
             if state in STAFFED:
                 pipe.zadd(keys.staffed_agents(dept), {agent_id: now.timestamp()}, nx=True)
                 # The departments the agent takes before this one (the matcher's skill order):
@@ -293,6 +299,23 @@ class Agents:
             ):  # a reserved agent stays listed: a failed match puts them back as they were
                 pipe.zrem(keys.ready_agents(dept), agent_id)
         pipe.execute()
+
+    def _busy(self, agent: AgentView, state: str, now: datetime) -> str:
+        """The agent's entry in `hl:staffbusy:{dept}` ('' for none): when they answered the call
+        they are on and its department, or when their wrap-up ends. A caller's first wait is the
+        time until one of their agents frees, and that depends on how long each has been on their
+        call, not on an average agent (`ivr/waits/first_free.py`). A held agent (reserved,
+        ringing) is about to start a call."""
+        if state in HELD:
+            return f"call|{arrival_ms(now)}|"
+        if state == ON_CALL:
+            department = ""
+            if agent.call_sid:
+                department = text_or_none(self.conn.hget(keys.call(agent.call_sid), "department")) or ""
+            return f"call|{arrival_ms(agent.state_since)}|{department}"
+        if state == WRAP_UP and agent.wrap_until is not None:
+            return f"wrap|{arrival_ms(agent.wrap_until)}|"
+        return ""
 
     def choose(self, agent_id: str, state: str, now: datetime, reason: str = "") -> str:
         """The agent chose a state (API): ready, not_ready (with a reason) or offline."""

