@@ -287,7 +287,10 @@ def kept_rate(
         return recent_rate(counts, first_ms, now_ms, today)
     if math.isfinite(float(now_ms)):
         now_ms = math.floor(float(now_ms) / 1000) * 1000.0
-    return _kept_rate(counts, first_ms, now_ms, today, times)
+    # Remembered by the list, the second and the prior (the same all second for a department),
+    # not the counts: the read script decays those to the millisecond.
+    rate = _kept_rate(times, now_ms, _prior_rate(counts, first_ms, now_ms, today))
+    return recent_rate(counts, first_ms, now_ms, today) if rate is None else rate
 
 
 def forget_kept_rates() -> None:
@@ -296,10 +299,19 @@ def forget_kept_rates() -> None:
 
 
 @functools.lru_cache(maxsize=RATES_REMEMBERED)
-def _kept_rate(
-    counts: Counts, first_ms: float | None, now_ms: float, today: float | None, times: str
-) -> float:
-    return recent_rate(counts, first_ms, now_ms, today, arrival_ages(times, now_ms))
+def _kept_rate(times: str, now_ms: float, prior: float) -> float | None:
+    ages = arrival_ages(times, now_ms)
+    return changing_rate(ages, prior) if ages else None  # none readable: the windows' rate
+
+
+def _prior_rate(counts: Counts, first_ms: float | None, now_ms: float, today: float | None) -> float:
+    """The prior of `changing_rate`: the day's average rate, else the windows' rate."""
+    if today is None:
+        return recent_rate(counts, first_ms, now_ms)
+    age = MIN_RECENT_SECONDS
+    if first_ms is not None and math.isfinite(float(first_ms)) and math.isfinite(float(now_ms)):
+        age = min(max((float(now_ms) - float(first_ms)) / 1000, MIN_RECENT_SECONDS), 1e12)
+    return _amount(today) / age
 
 
 def recent_rate(
@@ -330,8 +342,7 @@ def recent_rate(
     if first_ms is not None and math.isfinite(float(first_ms)) and math.isfinite(float(now_ms)):
         age = min(max((float(now_ms) - float(first_ms)) / 1000, MIN_RECENT_SECONDS), 1e12)
     if ages:
-        prior = _amount(today) / age if today is not None else recent_rate(counts, first_ms, now_ms)
-        return changing_rate(ages, prior)
+        return changing_rate(ages, _prior_rate(counts, first_ms, now_ms, today))
     windows = [
         (_amount(n) / (tau * -math.expm1(-age / tau)), 2 * tau)
         for n, tau in zip(counts, RECENT_WINDOWS_SECONDS, strict=False)
