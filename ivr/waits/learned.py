@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import bisect
 import functools
+import json
 import math
 
 # The profile's patience weighs as much as this many of today's abandons; without one, the
@@ -163,20 +164,22 @@ def kept_arrivals(times: str | None, now_ms: float) -> str:
 def arrival_ages(times: str | None, now_ms: float) -> tuple[float, ...]:
     """Seconds since each kept arrival (`kept_arrivals`), newest first; garbled entries, and
     more than ARRIVALS_KEPT, are left out (a later arrival than now counts as now)."""
-    entries = (times or "").split(",")[-ARRIVALS_KEPT:]
-    now = float(now_ms)
+    text, now = times or "", float(now_ms)
     if not math.isfinite(now):
         return ()
-    try:  # the join script's own list, whole milliseconds: a fifth of the time of the check below
-        kept = sorted(map(int, entries), reverse=True)
-        if kept and kept[0] <= now and now - kept[-1] <= 1e15:
-            return tuple([(now - at) / 1000 for at in kept])
-    except ValueError:
-        pass
+    if text.count(",") >= ARRIVALS_KEPT:
+        text = ",".join(text.split(",")[-ARRIVALS_KEPT:])
+    if text.replace(",", "").isdigit():  # the join script's own list, whole milliseconds
+        try:  # read as JSON, in C: a quarter of the time of the check below
+            kept = sorted(json.loads(f"[{text}]"), reverse=True)
+            if kept[0] <= now and now - kept[-1] <= 1e15:
+                return tuple([(now - at) / 1000 for at in kept])
+        except ValueError:  # an empty entry, a leading zero
+            pass
     ages = []
-    for text in entries:
+    for entry in text.split(","):
         try:
-            at = float(text)
+            at = float(entry)
         except ValueError:
             continue
         if math.isfinite(at):
