@@ -11,6 +11,7 @@ import bisect
 import functools
 import json
 import math
+import operator
 
 # The profile's patience weighs as much as this many of today's abandons; without one, the
 # hotline's patience today (its other departments', `hotline_patience`) in its place, and without
@@ -255,7 +256,7 @@ def changing_rate(ages: tuple[float, ...], prior_rate: float) -> float:
         length = start + width / 2
         after = bisect_left(ages, length, first, end) if end - first > 1 else first
         log_length = log(b + length)
-        weight = max(log_h + log(width), -690.0) if width > 0 else -690.0
+        weight = log_h + log(width) if width > 1e-290 else -690.0
         weight += table[after] - (a + after) * log_length
         weight += table[n - after] - (a + n - after) * log(b + max(span - length, 1e-9))
         weights.append(weight)
@@ -265,15 +266,9 @@ def changing_rate(ages: tuple[float, ...], prior_rate: float) -> float:
                 weight + quiet_base + (a + after) * (log_length - log(max(b + length - silent, 1e-300)))
             )
             rates.append(quiet_rate)
-    top = max(weights)
-    total = log_rate = 0.0
-    exp = math.exp
-    for weight, rate in zip(weights, rates, strict=True):
-        if weight > top - 40:  # lighter ones weigh less than 1e-17 of the heaviest
-            w = exp(weight - top)
-            total += w
-            log_rate += w * rate
-    log_rate /= total
+    top, exp = max(weights), math.exp
+    shares = [exp(weight - top) for weight in weights]
+    log_rate = sum(map(operator.mul, shares, rates)) / sum(shares)
     return min(exp(log_rate), MAX_RATE)
 
 
