@@ -121,8 +121,8 @@ PRIOR_ARRIVALS = 1.0
 # arrivals, 8 among the 64 oldest): a change long ago moves the rate now little.
 GAPS_PER_GROUP_SHARE = 8
 # The rates of this many kept lists are remembered in a process, each for the second it was read
-# in (`kept_rate`): a hold turn reads two at most (the caller's higher classes), ten of the
-# hotline's five departments in a second.
+# in (`kept_rate`), and as many lists' times as read (until one more of the class arrives): a hold
+# turn reads its caller's higher classes (two at most with the shipped file's three classes).
 RATES_REMEMBERED = 256
 
 
@@ -165,27 +165,35 @@ def kept_arrivals(times: str | None, now_ms: float) -> str:
 def arrival_ages(times: str | None, now_ms: float) -> tuple[float, ...]:
     """Seconds since each kept arrival (`kept_arrivals`), newest first; garbled entries, and
     more than ARRIVALS_KEPT, are left out (a later arrival than now counts as now)."""
-    text, now = times or "", float(now_ms)
-    if not math.isfinite(now):
+    now = float(now_ms)
+    kept = _arrival_times(times or "")
+    if not kept or not math.isfinite(now):
         return ()
+    if kept[0] <= now and now - kept[-1] <= 1e15:
+        return tuple([(now - at) / 1000 for at in kept])
+    return tuple(sorted(min(max((now - at) / 1000, 0.0), 1e12) for at in kept))
+
+
+@functools.lru_cache(maxsize=RATES_REMEMBERED)
+def _arrival_times(text: str) -> tuple[float, ...]:
+    """The kept arrivals (ms), newest first, the finite ones; remembered by the list (a class's
+    list is the same from one second to the next until one more of it arrives)."""
     if text.count(",") >= ARRIVALS_KEPT:
         text = ",".join(text.split(",")[-ARRIVALS_KEPT:])
     if text.replace(",", "").isdigit():  # the join script's own list, whole milliseconds
         try:  # read as JSON, in C: a quarter of the time of the check below
-            kept = sorted(json.loads(f"[{text}]"), reverse=True)
-            if kept[0] <= now and now - kept[-1] <= 1e15:
-                return tuple([(now - at) / 1000 for at in kept])
+            return tuple(sorted(json.loads(f"[{text}]"), reverse=True))
         except ValueError:  # an empty entry, a leading zero
             pass
-    ages = []
+    kept = []
     for entry in text.split(","):
         try:
             at = float(entry)
         except ValueError:
             continue
         if math.isfinite(at):
-            ages.append(min(max((now - at) / 1000, 0.0), 1e12))
-    return tuple(sorted(ages))
+            kept.append(at)
+    return tuple(sorted(kept, reverse=True))
 
 
 def _gap_groups(n: int) -> tuple[tuple[int, int], ...]:
@@ -291,9 +299,12 @@ def kept_rate(
     return recent_rate(counts, first_ms, now_ms, today) if rate is None else rate
 
 
-def forget_kept_rates() -> None:
-    """Forget the rates `kept_rate` remembered (the next read of each computes it again)."""
+def forget_kept_rates(times_too: bool = True) -> None:
+    """Forget the rates `kept_rate` remembered (the next read of each computes it again), and
+    the kept times read (`times_too`: as after a new arrival of every class)."""
     _kept_rate.cache_clear()
+    if times_too:
+        _arrival_times.cache_clear()
 
 
 @functools.lru_cache(maxsize=RATES_REMEMBERED)
