@@ -287,8 +287,8 @@ def kept_rate(
     script gives them), read at `now_ms` rounded down to the whole second: the rate of one list
     in one second is computed once in this process (RATES_REMEMBERED lists), and is the same
     whether it was remembered or not. The hold turns of a department's callers in one second
-    read the same lists; each second's first pays ~60 us of CPU a list on a busy day (`python -m
-    bench.waits --rate-cost`), the others a lookup."""
+    read the same lists; each second's first pays 50-70 us of CPU a list on a busy day (`python
+    -m bench.waits --rate-cost`; the more with one more of the class since), the others a lookup."""
     if not times:
         return recent_rate(counts, first_ms, now_ms, today)
     if math.isfinite(float(now_ms)):
