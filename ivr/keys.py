@@ -28,7 +28,7 @@
 | hl:profilemark:{dept}   | hash   | none  | profile rollup job: last seen | profile rollup job    |
 | hl:staffabove:{dept}    | hash   | none  | agent states: id -> depts first| wait estimate        |
 | hl:stafflangs:{dept}    | hash   | none  | agent states: id -> languages | wait estimate         |
-| hl:recent:{dept}:{day}  | hash   | 2 d   | join: decayed arrivals by class | wait estimate      |
+| hl:recent:{dept}:{day}  | hash   | 2 d   | join: decayed arrivals, last 128 times by class | wait estimate |
 | hl:survey:{sid}         | hash   | 8 d   | survey webhooks (score once)  | supervisors           |
 | hl:surveys:{yymmdd}     | hash   | 8 d   | survey: 'agent|dept:x:n/sum'  | supervisors           |
 | hl:followups:{yymmdd}   | hash   | 8 d   | SMS job, voicemail: counters  | supervisors           |

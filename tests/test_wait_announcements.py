@@ -27,7 +27,14 @@ from ivr.hotline.schema import Staffing
 from ivr.jobs.periodic import rollup_profiles
 from ivr.services import Services, services_of
 from ivr.waits.estimate import QueueState, estimate
-from ivr.waits.learned import RECENT_WINDOWS_SECONDS, counted_arrival, recent_counts, recent_rate
+from ivr.waits.learned import (
+    RECENT_WINDOWS_SECONDS,
+    arrival_ages,
+    counted_arrival,
+    kept_arrivals,
+    recent_counts,
+    recent_rate,
+)
 from ivr.waits.live import (
     LiveQueues,
     censored_patience,
@@ -260,14 +267,16 @@ def test_live_state_counts_shared_agents_overtaking_and_planned_shift_changes(
     state = wait.state
     # Nobody waits in security, which wang_wei takes first: he counts a whole agent here.
     assert (wait.position, state.ahead, state.ready, state.agents) == (4, 3, 1, 1.0)
-    # Three arrivals 10.5 minutes ago, all at once, each counted as it joined, decayed since.
+    # Three arrivals 10.5 minutes ago, all at once, each counted as it joined, decayed since, and
+    # their times kept.
     joined_ms, now_ms = float(arrival_ms(start - timedelta(minutes=10))), float(arrival_ms(clock.now()))
     counted = counted_arrival(counted_arrival(counted_arrival(None, joined_ms), joined_ms), joined_ms)
-    rate = recent_rate(recent_counts(counted, now_ms), joined_ms, now_ms, 3)
+    times = kept_arrivals(kept_arrivals(kept_arrivals(None, joined_ms), joined_ms), joined_ms)
+    assert arrival_ages(times, now_ms) == (630.0, 630.0, 630.0)
+    rate = recent_rate(recent_counts(counted, now_ms), joined_ms, now_ms, 3, arrival_ages(times, now_ms))
     assert state.overtaking_per_second == pytest.approx(rate, rel=1e-9)
-    # Three so long ago and none since: below the day's average (3 / 630), as far as the shorter
-    # windows, which saw none, allow.
-    assert 0.5 * 3 / 630 < rate < 3 / 630
+    # Three so long ago and none since: the rate fell after them, below the day's average (3 / 630).
+    assert 0 < rate < 0.5 * 3 / 630
     assert state.staffing_changes == ((570.0, 3.0),)  # at 12:00: two more agents than now
     assert state.waited_seconds == 30 and state.mean_handle_seconds == 180 + 30
     assert wait.estimate is not None and wait.estimate == estimate(state)
@@ -278,7 +287,7 @@ def test_live_state_counts_shared_agents_overtaking_and_planned_shift_changes(
     # Security answered 3 calls of 4 minutes (and 30 s of wrap-up) in half an hour: its demand keeps
     # 3 / 1800 * 270 = 0.45 of wang_wei, and accounts has the rest of him.
     # (Four offered: three half an hour to ten minutes ago, and the one waiting: 4 / 1800 a second
-    # lately, as over the day, of whom 3 of 4 took an agent.)
+    # lately by the decayed counts' windows, as over the day, of whom 3 of 4 took an agent.)
     redis_conn.hset(
         keys.department_stats("security", day),
         mapping={"answered": 3, "handled": 3, "handle_ms": 720_000, "handle_sq": 3 * 240.0**2},
@@ -320,8 +329,9 @@ def test_overtaking_follows_a_surge_of_higher_classes_up_and_back_down(
 ) -> None:
     """A normal caller is overtaken at the rate high-priority callers arrived lately, not over the
     day: it rises with a burst of them and falls back once they stop. The join script keeps the
-    decayed counts as callers join (by the arithmetic of `learned.counted_arrival`), and the hold
-    turn only reads them (`learned.recent_counts`): it writes nothing of them."""
+    decayed counts and the last arrivals' times as callers join (by the arithmetic of
+    `learned.counted_arrival` and `learned.kept_arrivals`), and the hold turn only reads them
+    (`learned.recent_counts`, `learned.arrival_ages`): it writes nothing of them."""
     hotline = services_of(app)
     clock.set(OPEN_HOURS.replace(hour=9))
     day = business_day(clock.now(), hotline.config.file.hotline.timezone)
@@ -330,6 +340,7 @@ def test_overtaking_follows_a_surge_of_higher_classes_up_and_back_down(
     first = start - timedelta(hours=2)
     hotline.queues.join("CAhigh0", "accounts", "zh-CN", 1, first, 50, day)
     reference = counted_arrival(None, arrival_ms(first))
+    times = kept_arrivals(None, arrival_ms(first))
     hotline.queues.join("CAnormal", "accounts", "zh-CN", 2, start, 50, day)
     record = CallRecord(
         "CAnormal",
@@ -338,26 +349,31 @@ def test_overtaking_follows_a_surge_of_higher_classes_up_and_back_down(
     recent = keys.recent_arrivals("accounts", day)
 
     def overtaking(minutes: float, joining: int) -> float:
-        nonlocal reference
+        nonlocal reference, times
         for i in range(joining):  # spread over the minutes since the last look
             at = clock.now() + (start + timedelta(minutes=minutes) - clock.now()) * (i + 1) / (joining + 1)
             hotline.queues.join(f"CAburst{minutes}_{i}", "accounts", "zh-CN", 1, at, 50, day)
             reference = counted_arrival(reference, arrival_ms(at))
+            times = kept_arrivals(times, arrival_ms(at))
         clock.set(start + timedelta(minutes=minutes))
         kept = redis_conn.hgetall(recent)
         rate = wait_for_caller(hotline.live, record, clock.now()).state.overtaking_per_second
         assert redis_conn.hgetall(recent) == kept  # the hold turn wrote nothing of them
         now_ms = float(arrival_ms(clock.now()))
         offered = float(redis_conn.hget(keys.department_stats("accounts", day), "offered:1") or 0)
-        expected = recent_rate(recent_counts(reference, now_ms), float(arrival_ms(first)), now_ms, offered)
+        assert redis_conn.hget(recent, "times:1") == times
+        ages = arrival_ages(times, now_ms)
+        counts = recent_counts(reference, now_ms)
+        expected = recent_rate(counts, float(arrival_ms(first)), now_ms, offered, ages)
         assert rate == pytest.approx(expected, rel=1e-9)
         return rate
 
     quiet = overtaking(0, 0)
     assert quiet < 1 / 600  # one caller two hours ago
     surge = overtaking(3, 30)  # thirty in three minutes
-    # Three minutes into the burst, its rate (1/6 a second) is believed from the shorter windows.
-    assert 30 / 180 / 3 < surge < 30 / 180 * 1.5 and surge > 10 * 31 / (2 * 3600 + 180)
+    # Three minutes into the burst, its rate (1/6 a second) is read from the arrivals since it
+    # began, with the day's average as prior (worth one arrival: 4 minutes at that rate).
+    assert 30 / 180 * 0.4 < surge < 30 / 180 * 1.3 and surge > 10 * 31 / (2 * 3600 + 180)
     after = overtaking(33, 0)  # half an hour without any: back to no more than the day's average
     assert after < surge / 20 and after <= 31 / (2 * 3600 + 33 * 60) * 1.001
 

@@ -18,14 +18,20 @@ from ivr.callcenter.agents import READY
 from ivr.clock import FixedClock, business_day
 from ivr.services import services_of
 from ivr.waits.learned import (
+    ARRIVALS_KEPT,
     PATIENCE_EDGES_SECONDS,
     PATIENCE_FIELDS,
     PATIENCE_SPANS,
     PRIOR_ABANDONS,
     RECENT_WINDOWS_SECONDS,
+    arrival_ages,
     censored_patience,
+    changing_rate,
+    forget_kept_rates,
     hazard_ahead,
     hotline_patience,
+    kept_arrivals,
+    kept_rate,
     patience_hazards,
     recent_rate,
     wait_counts,
@@ -206,6 +212,78 @@ def test_the_recent_rate_is_brought_within_the_shorter_windows_early_in_a_rise()
     assert recent_rate(counts, 0.0, seconds * 1000, today) == pytest.approx(4 / 60, rel=1e-6)
 
 
+def _arrivals(rng: random.Random, segments: list[tuple[float, float]]) -> tuple[str, float]:
+    """Poisson arrivals at these (rate per second, seconds) in turn: the times the join script
+    keeps of them (`kept_arrivals`, ms) and the end of the last segment (ms)."""
+    times, t, start = None, 0.0, 0.0
+    for rate, seconds in segments:
+        t = start + rng.expovariate(rate)
+        while t < start + seconds:
+            times = kept_arrivals(times, t * 1000)
+            t += rng.expovariate(rate)
+        start += seconds
+    return times or "", start * 1000
+
+
+def test_the_rate_is_read_from_the_arrivals_since_it_last_changed() -> None:
+    """Known data, 200 days each: a steady rate is read as it is; four minutes into a fivefold
+    surge, the rate is read from the arrivals since it began, where the decayed windows of the
+    same arrivals still read it low; two minutes after the surge ends it has fallen most of the
+    way back, where the windows have not; within a few minutes it is back to the rate before."""
+    base, surge, hour = 1 / 60, 5 / 60, 3600.0
+
+    def mean_rate(segments: list[tuple[float, float]], windows: bool = False) -> float:
+        rng, total = random.Random(7), 0.0
+        for _ in range(200):
+            times, now = _arrivals(rng, segments)
+            ages = arrival_ages(times, now)
+            day = sum(rate * seconds for rate, seconds in segments)  # the day's count, near enough
+            if windows:  # the decayed counts of the same arrivals, read without their times
+                counts = tuple(sum(math.exp(-age / tau) for age in ages) for tau in RECENT_WINDOWS_SECONDS)
+                total += recent_rate(counts, 0.0, now, day)
+            else:
+                total += recent_rate((), 0.0, now, day, ages)
+        return total / 200
+
+    assert mean_rate([(base, 2 * hour)]) == pytest.approx(base, rel=0.1)
+    rising = [(base, 2 * hour), (surge, 240.0)]
+    assert mean_rate(rising) > 0.75 * surge > 0.65 * surge > mean_rate(rising, windows=True)
+    # Half an hour into it: the likeliest changes are long past, but a few recent ones still weigh.
+    assert mean_rate([(base, 2 * hour), (surge, 1800.0)]) == pytest.approx(surge, rel=0.2)
+    falling = [(base, 2 * hour), (surge, 1800.0), (base, 120.0)]
+    # (0.36 of the surge, one point a gap; three points a gap read 0.34 at ~6x the CPU.)
+    assert mean_rate(falling) < 0.375 * surge < 0.4 * surge < mean_rate(falling, windows=True)
+    assert mean_rate([(base, 2 * hour), (surge, 1800.0), (base, 360.0)]) == pytest.approx(base, rel=0.25)
+
+
+def test_the_kept_arrivals_are_the_last_ones_and_any_list_reads_a_bounded_rate() -> None:
+    """At most ARRIVALS_KEPT times are kept, the latest; garbled entries are left out; with no
+    arrival kept, the prior is the rate; any ages read a finite rate, never negative."""
+    times = None
+    for i in range(ARRIVALS_KEPT + 5):
+        times = kept_arrivals(times, i * 1000)
+    assert times is not None and times.split(",") == [str(i * 1000) for i in range(5, ARRIVALS_KEPT + 5)]
+    assert arrival_ages("1000,x,,nan,3000", 4000) == (1.0, 3.0)
+    assert changing_rate((), 0.25) == 0.25 and changing_rate((), 0.0) == 0.0
+    for ages in [(0.0,) * ARRIVALS_KEPT, (1e12,), (0.0, 1e12), tuple(float(i) for i in range(ARRIVALS_KEPT))]:
+        for prior in (0.0, 1e-9, 1.0, 1e9, math.inf, math.nan):
+            rate = changing_rate(ages, prior)
+            assert math.isfinite(rate) and 0 <= rate <= 1e6
+
+
+@given(
+    ages=st.lists(st.floats(min_value=0, max_value=1e12), max_size=ARRIVALS_KEPT).map(
+        lambda ages: tuple(sorted(ages))
+    ),
+    prior=st.floats(allow_nan=True, allow_infinity=True),
+)
+def test_the_rate_of_any_kept_arrivals_is_finite_and_not_negative(
+    ages: tuple[float, ...], prior: float
+) -> None:
+    rate = changing_rate(ages, prior)
+    assert math.isfinite(rate) and 0 <= rate <= 1e6
+
+
 def test_a_caller_who_hangs_up_is_counted_in_the_spans_of_their_wait(
     app: Flask, redis_conn: redis.Redis, clock: FixedClock
 ) -> None:
@@ -260,3 +338,23 @@ def test_a_department_without_hang_ups_or_profile_takes_the_other_departments_pa
     state = wait_for_new_caller(hotline.live, "security", clock.now(), day).state
     assert hotline_patience([{"waited_ms:0": 600_000, "abandoned:0": 4}]) == 150.0
     assert state.mean_patience_seconds == pytest.approx((20 + PRIOR_ABANDONS * 150.0) / PRIOR_ABANDONS)
+
+
+def test_a_kept_list_reads_the_same_rate_all_second_remembered_or_not() -> None:
+    """Hold turns in one second read one list's rate as at the whole second, whether this process
+    remembered it from an earlier turn or not; the next second reads it afresh."""
+    times, now = _arrivals(random.Random(3), [(1 / 60, 7200.0), (5 / 60, 300.0)])
+    second = now // 1000 * 1000 + 1000  # a whole second just after the last arrival
+    at_second = recent_rate((), 0.0, second, 200, arrival_ages(times, second))
+    forget_kept_rates()
+    first = kept_rate((), 0.0, second + 700, 200, times)
+    assert first == at_second
+    assert kept_rate((), 0.0, second + 300, 200, times) == at_second  # remembered
+    forget_kept_rates()
+    assert kept_rate((), 0.0, second + 999, 200, times) == at_second  # computed again
+    later = kept_rate((), 0.0, second + 60_000, 200, times)
+    assert later == recent_rate((), 0.0, second + 60_000, 200, arrival_ages(times, second + 60_000))
+    assert later < at_second  # a minute without arrivals after a surge: lower
+    # Without kept times, the decayed counts' windows, as before the times were kept.
+    counts = (3.0, 5.0, 9.0, 12.0)
+    assert kept_rate(counts, 0.0, second + 700, 200, "") == recent_rate(counts, 0.0, second + 700, 200)

@@ -42,7 +42,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--cost", action="store_true", help="only the CPU cost of an estimate (bench.waits.cost)"
     )
+    parser.add_argument(
+        "--rate-cost",
+        action="store_true",
+        help="only the CPU a hold turn's arrival rates cost, beside the windows rule (bench.waits.cost)",
+    )
     args = parser.parse_args(argv)
+    if args.rate_cost:
+        from bench.waits import cost
+
+        table, ok = cost.rate_report()
+        print(table)
+        return 0 if ok else 1
     if args.cost:
         from bench.waits import cost
 

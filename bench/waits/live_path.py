@@ -27,8 +27,9 @@ from ivr.callcenter.queues import arrival_ms
 from ivr.hotline.loader import load_hotline
 from ivr.hotline.schema import Department, HotlineFile, Staffing
 from ivr.waits.estimate import QueueState
-from ivr.waits.learned import counted_arrival, recent_counts, wait_counts
+from ivr.waits.learned import counted_arrival, kept_arrivals, recent_counts, wait_counts
 from ivr.waits.live import LiveQueues, Reads
+from ivr.waits.read_script import Recent
 
 EPOCH = datetime(2026, 1, 5, tzinfo=UTC)  # a Monday, 00:00: the simulated day's time 0
 HOTLINE_FILE = Path(__file__).resolve().parents[2] / "hotline.yaml"
@@ -90,6 +91,7 @@ class Counters:
     first_offer_ms: int | None = None
     offered: dict[int, int] = field(default_factory=dict)  # by class (rank)
     recent: dict[int, tuple[float, tuple[float, ...]]] = field(default_factory=dict)  # by class
+    times: dict[int, str] = field(default_factory=dict)  # by class: the last arrivals (kept_arrivals)
     spans: dict[str, int] = field(default_factory=dict)  # waits by span (learned.wait_counts)
 
 
@@ -121,6 +123,7 @@ class LiveFeed:
         rank = self.rank[dept]
         c.offered[rank] = c.offered.get(rank, 0) + 1
         c.recent[rank] = counted_arrival(c.recent.get(rank), _ms(now))  # as the join script does
+        c.times[rank] = kept_arrivals(c.times.get(rank), _ms(now))
         if c.first_offer_ms is None:
             c.first_offer_ms = _ms(now)
 
@@ -176,7 +179,9 @@ class LiveFeed:
         above = {f"agent{i}": ",".join(self.names[o] for o in first) for i in range(staffed)} if first else {}
         c = self.counters[q]
         now_ms = float(_ms(now))
-        recent = [recent_counts(c.recent.get(r), now_ms) for r in range(rank)]  # as the read script
+        recent = [  # as the read script gives them
+            Recent(recent_counts(c.recent.get(r), now_ms), c.times.get(r, "")) for r in range(rank)
+        ]
         values = {
             "handled": c.handled,
             "handle_ms": c.handle_ms,
@@ -210,7 +215,8 @@ class LiveFeed:
             waiting = sum(len(waiting_since[d]) for d in range(len(self.queue)) if self.queue[d] == o)
             # Every agent serves every department, in the order `order` gives their classes.
             ours_first = staffed if o not in first else 0
-            arrivals = [recent_counts(theirs.recent.get(r), now_ms) for r in range(reads.classes)]
+            # Without their times, as the read script gives them (`Reads._shared` reads counts).
+            arrivals = [Recent(recent_counts(theirs.recent.get(r), now_ms)) for r in range(reads.classes)]
             replies += [waiting, fields, staffed, ours_first, arrivals]
         state, _ = reads.parse(replies, ahead, waited)
         return state

@@ -140,10 +140,12 @@ the calls under way when the wait starts, patience as a hang-up rate by time wai
 a wait, each its hang-ups over the time waited in it by callers whose wait ended and by those
 still waiting; the callers ahead each at what they have waited), each department its own
 queue (callers of several classes of one department in its one queue, overtaken by the higher
-classes at their recent rate: arrivals counted as they join, decayed over 1, 2, 4 and 8
-minutes, with the day's average as the longest window, the longest window the shorter ones
-agree with believed), an agent who takes other departments first counted by what their demand
-(their recent arrivals, by the same rule, times the share they answered) leaves of them, with
+classes at their recent rate: read from the exact times of each class's last 128 arrivals,
+kept as they join, as the rate since the likeliest change of rate among them, with the day's
+average as prior), an agent who takes other departments first counted by what their demand
+(their recent arrivals, counted as they join and decayed over 1, 2, 4 and 8 minutes, with the
+day's average as the longest window, the longest window the shorter ones agree with believed,
+times the share they answered) leaves of them, with
 their waiting callers ahead, and one who takes them after this one by how
 soon their calls free the agent (in this department's handle times). Its targets: at most 1.15×
 the best possible in every scenario, and never worse than the best of the other predictors. Its

@@ -55,6 +55,10 @@ class DataSet:
     waiting: int
     spread: bool
     db: int
+    # Callers of every class (`priorities`: one in four of the first, one in four of the next,
+    # the rest of the last), as on a day of surges of urgent and high callers: every class's kept
+    # arrival times full (ARRIVALS_KEPT) once a department has 512 waiting. Else all of the last.
+    classes: bool = False
 
 
 @dataclass
@@ -64,6 +68,7 @@ class Filled:
     data: DataSet
     queued: dict[str, list[str]] = field(default_factory=dict)  # department -> sids, head first
     menu: list[str] = field(default_factory=list)
+    last_class: set[str] = field(default_factory=set)  # the waiting callers of the last class
     token: str = ""  # a supervisor's API token
     bytes_per_caller: float = 0.0
     seconds: float = 0.0
@@ -125,26 +130,37 @@ RETRIES = 5
 
 
 def _queue_caller(
-    hotline: Services, sid: str, n: int, department: str, now: datetime, waiting: int, day: str
-) -> None:
-    """Caller `n` of `waiting`: their record, then the hand-off to `department`, as the menu does."""
+    hotline: Services,
+    sid: str,
+    n: int,
+    department: str,
+    now: datetime,
+    waiting: int,
+    day: str,
+    classes: bool = False,
+) -> bool:
+    """Caller `n` of `waiting`: their record, then the hand-off to `department`, as the menu does;
+    whether they are of the last class."""
     cfg = hotline.config.file
     issue = cfg.issues["other"]
+    priority = issue.priority
+    if classes:
+        by_rank = sorted(cfg.priorities, key=lambda p: cfg.priorities[p])
+        priority = by_rank[min(n // len(cfg.departments) % 4, len(by_rank) - 1)]
     caller = _caller_number(sid)
     when = now - timedelta(seconds=ARRIVALS_OVER_SECONDS * (waiting - n) / waiting)
     record = hotline.calls.open(sid, when, day, caller, caller, HOTLINE_NUMBER)
     writer = CallWriter(sid)
     locales = hotline.config.locales
     writer.set(lang=locales[n % len(locales)], node="issue_menu")
-    target = Route(
-        department=department, priority=issue.priority, rank=cfg.priorities[issue.priority], issue="other"
-    )
+    target = Route(department=department, priority=priority, rank=cfg.priorities[priority], issue="other")
     merged = CallRecord(sid, {**record.fields, **writer.updates})
     hotline.engine.services.door.hand_off(writer, merged, target, cfg.departments[department].capacity, when)
     # The hand-off's last command queues the matching job (rq), which would find no free
     # agent here; left out, the fill takes a fifth of the time and Redis holds only callers.
     writer.extra.pop()
     writer.flush(hotline.stores.data)
+    return cfg.priorities[priority] == max(cfg.priorities.values())
 
 
 def fill(data: DataSet, redis_url: str, hotline_file: Path, work: Path) -> Filled:
@@ -175,7 +191,8 @@ def fill(data: DataSet, redis_url: str, hotline_file: Path, work: Path) -> Fille
         department = departments[n % len(departments)]
         for attempt in range(RETRIES):  # a stall of a busy machine's Redis outlasts a webhook timeout
             try:
-                _queue_caller(hotline, sid, n, department, now, data.waiting, day)
+                if _queue_caller(hotline, sid, n, department, now, data.waiting, day, data.classes):
+                    filled.last_class.add(sid)
                 break
             except redis.TimeoutError:
                 if attempt == RETRIES - 1:

@@ -95,6 +95,12 @@ def main(argv: list[str] | None = None) -> int:
         "--waiting", default="1000",
         help="callers waiting in one department; several (100,10000,...): a data set each, interleaved",
     )  # fmt: skip
+    parser.add_argument(
+        "--classes", action="store_true",
+        help="the callers spread over every department, of every class (one in four of the first, "
+        "one in four of the next), the hold turns of callers of the last: every kept arrival list "
+        "full from 2,560 waiting",
+    )  # fmt: skip
     parser.add_argument("--count", type=int, default=3000, help="requests a measurement")
     parser.add_argument("--profile", action="store_true", help="print cProfile's top functions")
     parser.add_argument("--top", type=int, default=40, help="rows of the profile")
@@ -122,7 +128,10 @@ def main(argv: list[str] | None = None) -> int:
         ]
         sizes = [int(n) for n in opts.waiting.split(",")]
         for i, waiting in enumerate(sizes):  # each data set in its own database, its own app
-            s = data.DataSet(f"{waiting:,} in one", waiting, False, 1 + i)
+            if opts.classes:
+                s = data.DataSet(f"{waiting:,} spread, every class", waiting, True, 1 + i, classes=True)
+            else:
+                s = data.DataSet(f"{waiting:,} in one", waiting, False, 1 + i)
             url = f"{embedded.url}?db={s.db}"
             filled = data.fill(s, url, hotline_file, work)
             env = data.app_env(url, hotline_file, work)
@@ -140,7 +149,10 @@ def main(argv: list[str] | None = None) -> int:
             at = f", {s.name}" if len(sizes) > 1 else ""
 
             def turns(where: str, filled: data.Filled = filled) -> list[dict[str, Any]]:
-                return [environ(data.hold_turn(sid, p, now, d)) for sid, p, d in filled.at(where, 32)]
+                callers = filled.at(where, 32)
+                if opts.classes:  # callers of the last class, whom every higher class overtakes
+                    callers = [c for c in filled.at(where, 128) if c[0] in filled.last_class][:32]
+                return [environ(data.hold_turn(sid, p, now, d)) for sid, p, d in callers]
 
             signed = create_signed(url, env["TWILIO_AUTH_TOKEN"], env["PUBLIC_BASE_URL"], str(hotline_file))
             rows += [

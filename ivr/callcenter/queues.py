@@ -31,7 +31,7 @@ import redis
 from ivr import keys
 from ivr.redis_types import scored, texts
 from ivr.scripts import Script
-from ivr.waits.learned import RECENT_WINDOWS, wait_counts
+from ivr.waits.learned import ARRIVALS_KEPT, RECENT_WINDOWS, wait_counts
 
 EPOCH = datetime(2026, 1, 1, tzinfo=UTC)
 MAX_RANK = 15
@@ -95,6 +95,14 @@ else
       kept[#kept + 1] = fields[i + 1]
       kept[#kept + 1] = string.format('%.17g', (tonumber(s[i + 1]) or 0) * math.exp(-span / tau) + 1)
     end
+    -- and the class's last arrivals exactly (ms, oldest first), at most `kept` of them
+    -- (learned.kept_arrivals): when a surge began, which decayed counts cannot tell
+    local times = redis.call('HGET', KEYS[8], 'times:' .. r)
+    times = (times and times ~= '') and (times .. ',' .. ARGV[4]) or ARGV[4]
+    local _, commas = string.gsub(times, ',', '')
+    if commas >= tonumber(ARGV[12]) then times = string.sub(times, string.find(times, ',', 1, true) + 1) end
+    kept[#kept + 1] = 'times:' .. r
+    kept[#kept + 1] = times
     redis.call('HSET', KEYS[8], unpack(kept))
     redis.call('PEXPIRE', KEYS[8], 172800000)
   end
@@ -216,6 +224,7 @@ JOIN = Script(
         "reclaim",
         "account",
         "windows",
+        "kept",
     ),
 )
 _POSITION = Script(POSITION_LUA, keys=("waiting", "lanes*"), args=("sid",))
@@ -304,6 +313,7 @@ class Queues:
             "reclaim": kept_place_of is not None,
             "account": account,
             "windows": RECENT_WINDOWS,
+            "kept": ARRIVALS_KEPT,
         }
 
     def join(

@@ -41,12 +41,16 @@ Where each input of `QueueState` comes from:
   spans were kept give the exponential estimate from the same censored waits
   (`censored_patience`). Leaving out callers still waiting made the hotline believe, in a
   surge, that callers are far less patient than they are.
-- overtaking: the arrivals of higher classes per second lately (`learned.recent_rate`): counts
-  decayed over several windows (RECENT_WINDOWS_SECONDS), kept by the queue's join script as each
-  caller joins and decayed to now by the read script, which writes nothing, with the day's
-  average as the longest window; the longest window the shorter ones agree with is believed.
-  The day's average alone lagged a surge of higher classes by hours, one five-minute window by
-  minutes.
+- overtaking: the arrivals of higher classes per second lately (`learned.recent_rate`): from the
+  exact times of each class's last ARRIVALS_KEPT arrivals, kept by the queue's join script as each
+  caller joins, the rate since the likeliest changes of rate among them (`learned.changing_rate`),
+  with the day's average as prior, computed once a second per list in a process
+  (`learned.kept_rate`; `python -m bench.waits --rate-cost` prints its CPU). The day's average
+  alone lagged a surge of higher classes by hours, one five-minute window by minutes, and counts
+  decayed over several windows (still kept and read: the rate of counters from before the times
+  were kept, and other departments' demand on shared agents, `_shared`) read the first twenty
+  minutes of a surge low (their windows held arrivals from before it) and a few minutes after
+  it high.
 - staffing changes: the planned staffing of the hotline file for the coming hours, by quarter
   hour (else the agents the profile saw in those hours), applied as a difference to the agents
   there now.
@@ -78,6 +82,7 @@ from ivr.waits.learned import (
     handle_cv_of,
     hazard_ahead,
     hotline_patience,
+    kept_rate,
     patience_hazards,
     recent_rate,
 )
@@ -263,11 +268,14 @@ class Reads:
             load = 0.0
             if values["first_offer_ms"] and values["offered"] > 0:
                 # Its callers' arrivals lately, class by class (the day's average lagged a peak
-                # by hours), of whom the share it answered today take an agent.
+                # by hours), of whom the share it answered today take an agent. By the decayed
+                # counts' windows, not the exact arrivals the overtaking is read from: those cost
+                # ~60 us of CPU a class, twelve classes of four other departments a hold turn,
+                # for scenario 6 at 1.05x the best possible error against 1.03x.
                 started = values["first_offer_ms"]
                 arriving = sum(
-                    recent_rate(counts, started, now_ms, values[f"offered:{r}"])
-                    for r, counts in enumerate(recent[: self.classes])
+                    recent_rate(entry.counts, started, now_ms, values[f"offered:{r}"])
+                    for r, entry in enumerate(recent[: self.classes])
                 )
                 load = arriving * min(values["answered"] / values["offered"], 1.0) * their_handle
             taken[other] = (load / theirs, int(waiting) / theirs, their_handle)
@@ -326,8 +334,8 @@ class Reads:
         patience = self._patience(values, prior, longest, int(waiting), max(ahead, 0), now_ms)
         first_ms = values["first_offer_ms"] or None
         overtaking = sum(
-            recent_rate(counts, first_ms, now_ms, values[f"offered:{r}"])
-            for r, counts in enumerate(recent or [])
+            kept_rate(entry.counts, first_ms, now_ms, values[f"offered:{r}"], entry.times)
+            for r, entry in enumerate(recent or [])
         )
         agents, shared_ahead = self._shared(
             int(serving), serving_above, others, handle + department.wrap_up_seconds, now_ms

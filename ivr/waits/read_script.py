@@ -6,7 +6,7 @@ inside its own script.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
 from ivr.scripts import Script
 
@@ -32,28 +32,32 @@ local scored, longest = redis.call('ZRANGE', KEYS[6], 0, tonumber(ARGV[1]) - 1, 
 for i = 2, #scored, 2 do longest[#longest + 1] = tonumber(scored[i]) end  -- arrivals (ms) only
 out[7] = longest
 -- Recent arrivals by class: a count per window (`windows`, seconds), kept by the join script as
--- callers join, decayed here to now and not written (learned.recent_counts): a list per class.
+-- callers join, decayed here to now and not written (learned.recent_counts), and the class's
+-- last arrivals (ms, at most learned.ARRIVALS_KEPT: one string, parsed by the caller) if `times`:
+-- per class, {counts, times or false}.
 local now, taus = tonumber(ARGV[4]), {}
 for tau in string.gmatch(ARGV[5], '[^,]+') do taus[#taus + 1] = tonumber(tau) end
-local function recent(key, classes)
+local function recent(key, classes, times)
   local all = {}
   for r = 0, classes - 1 do
     local fields = {'last:' .. r}
     for i = 1, #taus do fields[#fields + 1] = 'n' .. i .. ':' .. r end
+    if times then fields[#fields + 1] = 'times:' .. r end
     local s = redis.call('HMGET', key, unpack(fields))
     local at, counts = tonumber(s[1]), {}
     for i, tau in ipairs(taus) do
       counts[i] = 0
       if at then counts[i] = (tonumber(s[i + 1]) or 0) * math.exp(-math.max(now - at, 0) / 1000 / tau) end
     end
-    all[#all + 1] = counts
+    all[#all + 1] = {counts, times and s[#taus + 2]}
   end
   return all
 end
-out[8] = recent(KEYS[7], tonumber(ARGV[6]))  -- the higher classes, who overtake
+out[8] = recent(KEYS[7], tonumber(ARGV[6]), true)  -- the higher classes, who overtake
 -- Each other department: its callers waiting, its counters, its staffed agents, how many of
 -- those take this department before it (their calls free agents who then take ours), and its
--- recent arrivals by class (what it asks of shared agents lately).
+-- recent arrivals by class (what it asks of shared agents lately: by the decayed counts only, as
+-- `queue_state.Reads._shared` reads them).
 local other_fields = {unpack(ARGV, 11 + tonumber(ARGV[2]))}
 local ours = ',' .. ARGV[3] .. ','
 -- The caller's language (`sid`, '' for none: every agent counts): the staffed agents who speak
@@ -118,7 +122,7 @@ for i = first_other, #KEYS, 5 do
     if string.find(',' .. first .. ',', ours, 1, true) then after = after + 1 end
   end
   out[#out + 1] = after
-  out[#out + 1] = recent(KEYS[i + 4], tonumber(ARGV[7]))
+  out[#out + 1] = recent(KEYS[i + 4], tonumber(ARGV[7]), false)
 end
 -- Last: when each staffed agent (the first BUSY_READ) can next take a caller, {ids, entries}
 -- (KEYS[10], kept with the staffed set: on a call since, or in wrap-up until; false: ready, or
@@ -142,9 +146,23 @@ READS = Script(
 )  # fmt: skip
 
 
-def counts_of(reply: Any) -> list[tuple[float, ...]]:
-    """Recent arrivals by class from the read script's JSON (an empty Lua table comes as {})."""
-    return [tuple(float(n) for n in counts or []) for counts in reply or []]
+class Recent(NamedTuple):
+    """One class's recent arrivals as the read script gives them: the decayed count of each
+    window (`learned.RECENT_WINDOWS_SECONDS`) and the last arrivals' times (`learned.kept_arrivals`;
+    '' before any)."""
+
+    counts: tuple[float, ...]
+    times: str = ""
+
+
+def counts_of(reply: Any) -> list[Recent]:
+    """Recent arrivals by class from the read script's JSON (an empty Lua table comes as {}, a
+    missing field as false)."""
+    out = []
+    for entry in reply or []:
+        counts, times = (list(entry) + [None, None])[:2] if isinstance(entry, list) else (None, None)
+        out.append(Recent(tuple(float(n) for n in counts or []), times if isinstance(times, str) else ""))
+    return out
 
 
 def lua_function(name: str, lua: str) -> str:
