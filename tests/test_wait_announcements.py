@@ -26,8 +26,7 @@ from ivr.clock import FixedClock, business_day
 from ivr.hotline.schema import Staffing
 from ivr.jobs.periodic import rollup_profiles
 from ivr.services import Services, services_of
-from ivr.waits.estimate import QueueState, estimate
-from ivr.waits.learned import (
+from ivr.waits.arrivals import (
     RECENT_WINDOWS_SECONDS,
     arrival_ages,
     counted_arrival,
@@ -35,6 +34,7 @@ from ivr.waits.learned import (
     recent_counts,
     recent_rate,
 )
+from ivr.waits.estimate import QueueState, estimate
 from ivr.waits.live import (
     LiveQueues,
     censored_patience,
@@ -330,8 +330,8 @@ def test_overtaking_follows_a_surge_of_higher_classes_up_and_back_down(
     """A normal caller is overtaken at the rate high-priority callers arrived lately, not over the
     day: it rises with a burst of them and falls back once they stop. The join script keeps the
     decayed counts and the last arrivals' times as callers join (by the arithmetic of
-    `learned.counted_arrival` and `learned.kept_arrivals`), and the hold turn only reads them
-    (`learned.recent_counts`, `learned.arrival_ages`): it writes nothing of them."""
+    `arrivals.counted_arrival` and `arrivals.kept_arrivals`), and the hold turn only reads them
+    (`arrivals.recent_counts`, `arrivals.arrival_ages`): it writes nothing of them."""
     hotline = services_of(app)
     clock.set(OPEN_HOURS.replace(hour=9))
     day = business_day(clock.now(), hotline.config.file.hotline.timezone)

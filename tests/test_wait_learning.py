@@ -17,23 +17,25 @@ from ivr import keys
 from ivr.callcenter.agents import READY
 from ivr.clock import FixedClock, business_day
 from ivr.services import services_of
-from ivr.waits.learned import (
+from ivr.waits.arrivals import (
     ARRIVALS_KEPT,
+    RECENT_WINDOWS_SECONDS,
+    arrival_ages,
+    changing_rate,
+    forget_kept_rates,
+    kept_arrivals,
+    kept_rate,
+    recent_rate,
+)
+from ivr.waits.learned import (
     PATIENCE_EDGES_SECONDS,
     PATIENCE_FIELDS,
     PATIENCE_SPANS,
     PRIOR_ABANDONS,
-    RECENT_WINDOWS_SECONDS,
-    arrival_ages,
     censored_patience,
-    changing_rate,
-    forget_kept_rates,
     hazard_ahead,
     hotline_patience,
-    kept_arrivals,
-    kept_rate,
     patience_hazards,
-    recent_rate,
     wait_counts,
 )
 from ivr.waits.live import wait_for_new_caller

@@ -21,10 +21,8 @@ from collections.abc import Callable
 from dataclasses import replace
 
 from bench.waits.predictors import erlang_queue_length
-from ivr.waits import learned
-from ivr.waits.estimate import QueueState, _round_minutes, estimate
-from ivr.waits.first_free import Busy, first_free
-from ivr.waits.learned import (
+from ivr.waits import arrivals
+from ivr.waits.arrivals import (
     arrival_ages,
     changing_rate,
     counted_arrival,
@@ -34,6 +32,8 @@ from ivr.waits.learned import (
     recent_counts,
     recent_rate,
 )
+from ivr.waits.estimate import QueueState, _round_minutes, estimate
+from ivr.waits.first_free import Busy, first_free
 from ivr.waits.read_script import Recent
 
 ROUNDS = 15
@@ -178,7 +178,7 @@ def busy_day_lists(seed: int = 1) -> tuple[list[Recent], list[list[Recent]], flo
 
     Poisson arrivals since 08:00 at one every 4 to 60 seconds a class, a fivefold surge of one
     class in the caller's department over the last twenty minutes; each class's decayed counts
-    and kept times by the join script's arithmetic (`learned.counted_arrival`, `kept_arrivals`)."""
+    and kept times by the join script's arithmetic (`arrivals.counted_arrival`, `kept_arrivals`)."""
     rng = random.Random(seed)
     start_ms, now_ms = 8 * 3_600_000.0, 12 * 3_600_000.0
     lists: list[list[Recent]] = []
@@ -199,9 +199,9 @@ def busy_day_lists(seed: int = 1) -> tuple[list[Recent], list[list[Recent]], flo
 
 
 def _first_arrival_ages(times: str, now_ms: float) -> tuple[float, ...]:
-    """learned.arrival_ages as first written: every entry checked."""
+    """arrivals.arrival_ages as first written: every entry checked."""
     ages = []
-    for text in times.split(",")[-learned.ARRIVALS_KEPT :]:
+    for text in times.split(",")[-arrivals.ARRIVALS_KEPT :]:
         try:
             at = float(text)
         except ValueError:
@@ -212,24 +212,24 @@ def _first_arrival_ages(times: str, now_ms: float) -> tuple[float, ...]:
 
 
 def _first_changing_rate(ages: tuple[float, ...], prior_rate: float) -> float:
-    """The rule as first written, for its cost: learned.changing_rate before its gaps were
+    """The rule as first written, for its cost: arrivals.changing_rate before its gaps were
     grouped (three points a gap, three for the silence: twelve hypotheses an arrival)."""
     ages = tuple(sorted(ages))  # newest first, whatever order they came in
     n = len(ages)
-    prior_rate = min(max(prior_rate, 1e-6), learned.MAX_RATE) if math.isfinite(prior_rate) else 1e-6
-    a, b = learned.PRIOR_ARRIVALS, learned.PRIOR_ARRIVALS / prior_rate
+    prior_rate = min(max(prior_rate, 1e-6), arrivals.MAX_RATE) if math.isfinite(prior_rate) else 1e-6
+    a, b = arrivals.PRIOR_ARRIVALS, arrivals.PRIOR_ARRIVALS / prior_rate
     if n == 0:
         return prior_rate if prior_rate > 1e-6 else 0.0
     span = max(ages[-1], 1e-3)
     # The log marginal likelihood of `count` arrivals over `length` seconds, less what every
     # hypothesis shares (the prior's normalising terms, one per segment, as many in each).
     table = [math.lgamma(a + count) for count in range(n + 1)]
-    log, log_h = math.log, math.log(learned.RATE_CHANGES_PER_SECOND)
+    log, log_h = math.log, math.log(arrivals.RATE_CHANGES_PER_SECOND)
     # Arrivals that stopped: a second change at three points since the last arrival.
     quiet = ages[0] / 3
     silences = [quiet * (j + 0.5) for j in range(3)]
     quiet_logs = [log(b + silent) for silent in silences]
-    quiet_prior = log(max(learned.RATE_CHANGES_PER_SECOND * learned.QUIET_SHARE * quiet, 1e-300))
+    quiet_prior = log(max(arrivals.RATE_CHANGES_PER_SECOND * arrivals.QUIET_SHARE * quiet, 1e-300))
     # Each segment also carries a * log(b) - lgamma(a): left out of the two of a hypothesis with
     # a change, taken out of the one of no change, added for a second change.
     segment = a * log(b) - math.lgamma(a)
@@ -249,7 +249,9 @@ def _first_changing_rate(ages: tuple[float, ...], prior_rate: float) -> float:
                 weights.append(weight + table[after] - before - a * quiet_log)
                 rates.append(log(a) - quiet_log)
 
-    hypothesis(table[n] - (a + n) * log(b + span) - learned.RATE_CHANGES_PER_SECOND * span - segment, n, span)
+    hypothesis(
+        table[n] - (a + n) * log(b + span) - arrivals.RATE_CHANGES_PER_SECOND * span - segment, n, span
+    )
     start = 0.0
     for after, end in enumerate(ages):  # a change in (start, end) seconds ago: `after` arrivals since
         gap = (end - start) / 3
@@ -267,7 +269,7 @@ def _first_changing_rate(ages: tuple[float, ...], prior_rate: float) -> float:
         total += w
         log_rate += w * rate
     log_rate /= total
-    return min(math.exp(log_rate), learned.MAX_RATE)
+    return min(math.exp(log_rate), arrivals.MAX_RATE)
 
 
 FIRST_DAY_MS, TODAY = 8 * 3_600_000.0, 500.0  # the day's first arrival, and its arrivals so far

@@ -26,8 +26,9 @@ from bench.waits.scenarios import Scenario
 from ivr.callcenter.queues import arrival_ms
 from ivr.hotline.loader import load_hotline
 from ivr.hotline.schema import Department, HotlineFile, Staffing
+from ivr.waits.arrivals import counted_arrival, kept_arrivals, recent_counts
 from ivr.waits.estimate import QueueState
-from ivr.waits.learned import counted_arrival, kept_arrivals, recent_counts, wait_counts
+from ivr.waits.learned import wait_counts
 from ivr.waits.live import LiveQueues, Reads
 from ivr.waits.read_script import Recent
 

@@ -31,7 +31,8 @@ import redis
 from ivr import keys
 from ivr.redis_types import scored, texts
 from ivr.scripts import Script
-from ivr.waits.learned import ARRIVALS_KEPT, RECENT_WINDOWS, wait_counts
+from ivr.waits.arrivals import ARRIVALS_KEPT, RECENT_WINDOWS
+from ivr.waits.learned import wait_counts
 
 EPOCH = datetime(2026, 1, 1, tzinfo=UTC)
 MAX_RANK = 15
@@ -80,7 +81,7 @@ else
     redis.call('HINCRBY', KEYS[3], 'offered:' .. ARGV[3], 1)
     redis.call('HSETNX', KEYS[3], 'first_offer_ms', ARGV[4])
     -- and lately: the class's arrivals, a count per window decayed with its time constant
-    -- (`windows`, seconds), brought up to now (the arithmetic of learned.counted_arrival)
+    -- (`windows`, seconds), brought up to now (the arithmetic of arrivals.counted_arrival)
     local r, now = ARGV[3], tonumber(ARGV[4])
     local fields, taus = {'last:' .. r}, {}
     for tau in string.gmatch(ARGV[11], '[^,]+') do
@@ -96,7 +97,7 @@ else
       kept[#kept + 1] = string.format('%.17g', (tonumber(s[i + 1]) or 0) * math.exp(-span / tau) + 1)
     end
     -- and the class's last arrivals exactly (ms, oldest first), at most `kept` of them
-    -- (learned.kept_arrivals): when a surge began, which decayed counts cannot tell
+    -- (arrivals.kept_arrivals): when a surge began, which decayed counts cannot tell
     local times = redis.call('HGET', KEYS[8], 'times:' .. r)
     times = (times and times ~= '') and (times .. ',' .. ARGV[4]) or ARGV[4]
     local _, commas = string.gsub(times, ',', '')

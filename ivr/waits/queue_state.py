@@ -41,11 +41,11 @@ Where each input of `QueueState` comes from:
   spans were kept give the exponential estimate from the same censored waits
   (`censored_patience`). Leaving out callers still waiting made the hotline believe, in a
   surge, that callers are far less patient than they are.
-- overtaking: the arrivals of higher classes per second lately (`learned.recent_rate`): from the
+- overtaking: the arrivals of higher classes per second lately (`arrivals.recent_rate`): from the
   exact times of each class's last ARRIVALS_KEPT arrivals, kept by the queue's join script as each
-  caller joins, the rate since the likeliest changes of rate among them (`learned.changing_rate`),
+  caller joins, the rate since the likeliest changes of rate among them (`arrivals.changing_rate`),
   with the day's average as prior, computed once a second per list in a process
-  (`learned.kept_rate`; `python -m bench.waits --rate-cost` prints its CPU). The day's average
+  (`arrivals.kept_rate`; `python -m bench.waits --rate-cost` prints its CPU). The day's average
   alone lagged a surge of higher classes by hours, one five-minute window by minutes, and counts
   decayed over several windows (still kept and read: the rate of counters from before the times
   were kept, and other departments' demand on shared agents, `_shared`) read the first twenty
@@ -71,20 +71,18 @@ from ivr.callcenter.calls import CallRecord
 from ivr.callcenter.queues import MAX_RANK, Queues, arrival_ms
 from ivr.hotline.schema import STAFFING_STEP_MINUTES, HotlineFile
 from ivr.jobs.periodic import SWEEP_EVERY_SECONDS
+from ivr.waits.arrivals import RECENT_WINDOWS, kept_rate, recent_rate
 from ivr.waits.estimate import Estimate, QueueState, estimate
 from ivr.waits.first_free import BUSY_READ, Busy, first_free, free_in
 from ivr.waits.learned import (
     MIN_HANDLED_TODAY,
     PATIENCE_FIELDS,
-    RECENT_WINDOWS,
     censored_patience,
     censored_talk_time,
     handle_cv_of,
     hazard_ahead,
     hotline_patience,
-    kept_rate,
     patience_hazards,
-    recent_rate,
 )
 from ivr.waits.profile import DEFAULT_HANDLE_SECONDS, hour_of_week, quietest_on_next_open_day
 from ivr.waits.read_script import READS, counts_of

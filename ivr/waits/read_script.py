@@ -32,8 +32,8 @@ local scored, longest = redis.call('ZRANGE', KEYS[6], 0, tonumber(ARGV[1]) - 1, 
 for i = 2, #scored, 2 do longest[#longest + 1] = tonumber(scored[i]) end  -- arrivals (ms) only
 out[7] = longest
 -- Recent arrivals by class: a count per window (`windows`, seconds), kept by the join script as
--- callers join, decayed here to now and not written (learned.recent_counts), and the class's
--- last arrivals (ms, at most learned.ARRIVALS_KEPT: one string, parsed by the caller) if `times`:
+-- callers join, decayed here to now and not written (arrivals.recent_counts), and the class's
+-- last arrivals (ms, at most arrivals.ARRIVALS_KEPT: one string, parsed by the caller) if `times`:
 -- per class, {counts, times or false}.
 local now, taus = tonumber(ARGV[4]), {}
 for tau in string.gmatch(ARGV[5], '[^,]+') do taus[#taus + 1] = tonumber(tau) end
@@ -148,7 +148,7 @@ READS = Script(
 
 class Recent(NamedTuple):
     """One class's recent arrivals as the read script gives them: the decayed count of each
-    window (`learned.RECENT_WINDOWS_SECONDS`) and the last arrivals' times (`learned.kept_arrivals`;
+    window (`arrivals.RECENT_WINDOWS_SECONDS`) and the last arrivals' times (`arrivals.kept_arrivals`;
     '' before any)."""
 
     counts: tuple[float, ...]
