@@ -149,3 +149,14 @@ def test_the_first_stage_of_any_agents_is_finite_or_none(agents: list[Busy]) -> 
     never an exception in a hold turn, which would send the caller to the overflow number."""
     moments = first_free(agents)
     assert moments is None or all(math.isfinite(m) for m in moments)
+
+
+def test_two_agents_in_wrap_up_free_the_caller_at_the_first_end() -> None:
+    """Once an agent wholly the caller's ends their wrap-up, nobody can still be busy: the first
+    stage is over. (It used to read the next span as a chance of 0 after 0 and give up, leaving a
+    quarter of the callers who were next to the model's average agent.)"""
+    mean, variance, _ = first_free([Busy(None, 200.0, 0.6, 20.0), Busy(None, 200.0, 0.6, 30.0)])
+    assert mean == pytest.approx(20.0) and variance == pytest.approx(0.0, abs=1e-9)
+    # Half the first agent's freeing is ours: the second's end at 30 s is reached half the time.
+    mean, variance, _ = first_free([Busy(None, 200.0, 0.6, 20.0, 0.5), Busy(None, 200.0, 0.6, 30.0)])
+    assert mean == pytest.approx(25.0) and variance == pytest.approx(25.0)

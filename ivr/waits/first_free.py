@@ -250,7 +250,10 @@ def _first_free(agents: list[Busy]) -> tuple[float, float, float] | None:
             m1, m2, m3 = m1 + s0 * i0, m2 + 2 * s0 * i1, m3 + 3 * s0 * i2
         s1 = math.exp(log_none_by(t1, True)) if at_end else before
         t0, s0, j, w = t1, s1, j_next, w_next
-        if s0 < 1e-4 and t0 >= last_end:
+        # Nobody can still be busy (an agent's wrap-up, wholly ours, ended): the stage is over.
+        # Going on, the next span read a chance of 0 after 0 and gave up on the whole first
+        # stage: a quarter of the callers who were next got the model's average agent instead.
+        if s0 <= 0 or (s0 < 1e-4 and t0 >= last_end):
             break
     # Past the last point: on at the last span's rate (at least the calls' tails).
     if s0 > 0:
