@@ -57,6 +57,17 @@ def topup_caller(dial: Callable[..., Call], account: bool = True) -> Call:
     return call
 
 
+def english_refund_caller(dial: Callable[..., Call]) -> Call:
+    """An English caller asking for a refund, on hold in payments."""
+    call = dial(from_="+14155550123", max_redirects=2)
+    call.press(ENGLISH)
+    call.press("6222000033")
+    call.press("1")
+    call.press("3")  # refund: payments
+    call.silence()
+    return call
+
+
 def test_ready_agent_gets_the_caller_with_a_whisper(
     app: Flask, dial: Callable[..., Call], run_jobs: Callable[[], None], redis_conn: redis.Redis
 ) -> None:
@@ -151,12 +162,7 @@ def test_agent_only_gets_callers_in_their_languages(
     app: Flask, dial: Callable[..., Call], run_jobs: Callable[[], None], redis_conn: redis.Redis
 ) -> None:
     """li_na speaks Mandarin only: an English payments caller waits for someone who speaks it."""
-    english = dial(from_="+14155550123", max_redirects=2)
-    english.press(ENGLISH)
-    english.press("6222000033")
-    english.press("1")
-    english.press("3")  # refund: payments
-    english.silence()
+    english = english_refund_caller(dial)
     ready(app, "li_na", run_jobs)
     assert state_of(app, "li_na") == READY
     ready(app, "emma_chen", run_jobs)  # payments skill 3, speaks English
@@ -170,12 +176,7 @@ def test_the_whisper_opens_as_a_sentence_in_each_language(
     """The whisper opens with the department's name, written to sit inside a sentence ("payments
     and top-ups"): an English-speaking agent hears (and their console shows) it capitalised;
     a Mandarin one hears it as written."""
-    english = dial(from_="+14155550123", max_redirects=2)
-    english.press(ENGLISH)
-    english.press("6222000033")
-    english.press("1")
-    english.press("3")  # refund: payments
-    english.silence()
+    english = english_refund_caller(dial)
     ready(app, "emma_chen", run_jobs)  # speaks English first
     english.continue_loop()
     assert english.dialed[-1]["value"] == "emma_chen"

@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from ivr import keys
 from ivr.callcenter.agents import READY
 from ivr.clock import FixedClock, business_day
-from ivr.services import services_of
+from ivr.services import Services, services_of
 from ivr.waits.estimate import QueueState, estimate
 from ivr.waits.first_free import Busy, first_free, residual
 from standin.phone import Call
@@ -53,13 +53,18 @@ def steady_calls(conn: redis.Redis, day: str, talk: float, sd: float) -> None:
     )
 
 
+def payments_at_eleven(app: Flask, conn: redis.Redis, clock: FixedClock) -> Services:
+    """The hotline at 11:00 on a weekday, payments' calls of 180 s (sd 20 s) so far today."""
+    hotline = services_of(app)
+    clock.set(OPEN_HOURS.replace(hour=11))
+    steady_calls(conn, business_day(clock.now(), hotline.config.file.hotline.timezone), talk=180.0, sd=20.0)
+    return hotline
+
+
 def test_behind_an_agent_on_a_call_just_answered_the_caller_is_not_told_less_than_a_minute(
     app: Flask, dial: Callable[..., Call], redis_conn: redis.Redis, clock: FixedClock
 ) -> None:
-    hotline = services_of(app)
-    clock.set(OPEN_HOURS.replace(hour=11))
-    day = business_day(clock.now(), hotline.config.file.hotline.timezone)
-    steady_calls(redis_conn, day, talk=180.0, sd=20.0)
+    payments_at_eleven(app, redis_conn, clock)
     on_a_call(app, "li_na", answered_seconds_ago=5)  # Mandarin payments' only agent
     caller = mandarin_caller(dial)
     text = heard(caller)
@@ -71,10 +76,7 @@ def test_behind_an_agent_on_a_call_just_answered_the_caller_is_not_told_less_tha
 def test_behind_an_agent_finishing_their_wrap_up_the_caller_is_told_less_than_a_minute(
     app: Flask, dial: Callable[..., Call], redis_conn: redis.Redis, clock: FixedClock
 ) -> None:
-    hotline = services_of(app)
-    clock.set(OPEN_HOURS.replace(hour=11))
-    day = business_day(clock.now(), hotline.config.file.hotline.timezone)
-    steady_calls(redis_conn, day, talk=180.0, sd=20.0)
+    hotline = payments_at_eleven(app, redis_conn, clock)
     on_a_call(app, "li_na", answered_seconds_ago=200)
     hotline.agents.finished("li_na", clock.now() - timedelta(seconds=25), 45)  # 20 s of wrap-up left
     caller = mandarin_caller(dial)
@@ -86,15 +88,13 @@ def test_an_agent_who_takes_another_department_first_does_not_count_while_caller
 ) -> None:
     """emma_chen takes international and general before payments: with her wrap-up nearly over,
     a payments caller has her next, unless a general caller waits, who takes her first."""
-    hotline = services_of(app)
-    clock.set(OPEN_HOURS.replace(hour=11))
-    day = business_day(clock.now(), hotline.config.file.hotline.timezone)
-    steady_calls(redis_conn, day, talk=180.0, sd=20.0)
+    hotline = payments_at_eleven(app, redis_conn, clock)
     on_a_call(app, "li_na", answered_seconds_ago=5)
     on_a_call(app, "emma_chen", answered_seconds_ago=200)
     hotline.agents.finished("emma_chen", clock.now() - timedelta(seconds=40), 30)  # free at the sweep
     first = mandarin_caller(dial)
     assert SOON in heard(first)
+    day = business_day(clock.now(), hotline.config.file.hotline.timezone)
     hotline.queues.join("CAgeneral", "general", "zh-CN", 2, clock.now(), 50, day)
     second = mandarin_caller(lambda **kw: dial(from_="+8613900000002", **kw))
     assert SOON not in heard(second) and "预计等待" in heard(second)
