@@ -36,8 +36,11 @@ FORMS_OF_WORDS = {
     "range": '"between L and H minutes"',
     "about": '"about N minutes"',
     "up_to": '"up to N minutes"',
+    "up_to_90s": '"up to a minute and a half"',
     "soon": '"less than a minute"',
 }
+# The forms that say how long at most (a range with a top), as against "less than a minute".
+RANGE_KINDS = ("range", "about", "up_to", "up_to_90s")
 # A caller who hung up keeping their place, then was called back and talked to an agent; or
 # whose callback was given up after the last attempt.
 CALLED_BACK, CALLBACK_FAILED = "called_back", "callback_failed"
@@ -343,8 +346,8 @@ def words_table(reports: list[Report]) -> str:
     names = f"{'heard':>7}{'held':>7}{'share':>9}{'95 % CI':>11}{'below':>7}{'above':>7}{'error':>10}"
     lines = [f"{'form of words':<36}{names}"]
     lines += [row(words, forms[kind]) for kind, words in FORMS_OF_WORDS.items() if kind in forms]
-    ranges = sum((forms[k] for k in ("range", "about", "up_to") if k in forms), FormTally())
-    lines.append(row("a range (all three)", ranges))
+    ranges = sum((forms[k] for k in RANGE_KINDS if k in forms), FormTally())
+    lines.append(row("a range (between / about / up to)", ranges))
     lines.append(row("all", sum(forms.values(), FormTally())))
     # By the caller's language: the estimate counts every agent of the department, whichever
     # languages they speak, so a gap between languages points at the agents it counts.
@@ -453,7 +456,7 @@ class Report:
             ("  within the announced range", pct(self.announce_within)),
             ("  within the announced range ±20 %", pct(self.announce_within_20)),
         ]
-        ranges = [self.announce_by_kind[k] for k in ("range", "about", "up_to") if k in self.announce_by_kind]
+        ranges = [self.announce_by_kind[k] for k in RANGE_KINDS if k in self.announce_by_kind]
         if ranges:
             heard = sum(count for count, _ in ranges)
             held = sum(count * share for count, share in ranges) / heard

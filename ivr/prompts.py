@@ -61,6 +61,7 @@ CODE_PROMPTS = frozenset(
         "queue_wait_about",
         "queue_wait_range",
         "queue_wait_up_to",
+        "queue_wait_up_to_90s",
         "queue_wait_soon",
         "peak_hour_tomorrow",
         "peak_hour_later",

@@ -28,6 +28,7 @@ from bench.traffic_model import (
     ABANDONED,
     CALLBACK_FAILED,
     CALLED_BACK,
+    FORMS_OF_WORDS,
     SERVED,
     UNREACHED,
     Scenario,
@@ -185,4 +186,4 @@ def test_a_simulated_hour_accounts_for_every_caller(
     assert report.announced_count > 0
     # Every first figure heard is read back as one of the forms of words, and counted once.
     assert sum(count for count, _ in report.announce_by_kind.values()) == report.announced_count
-    assert set(report.announce_by_kind) <= {"range", "about", "up_to", "soon"}
+    assert set(report.announce_by_kind) <= set(FORMS_OF_WORDS)

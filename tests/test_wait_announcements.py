@@ -184,6 +184,7 @@ def test_the_peak_message_is_said_once_a_call_with_tomorrows_quietest_hour(
         "kind": said.kind,
         "low_minutes": said.low,
         "high_minutes": said.high,
+        "high_seconds": round(said.seconds()[1]),
     }
 
 

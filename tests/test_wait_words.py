@@ -110,6 +110,17 @@ def test_less_than_a_minute_only_when_the_law_backs_it() -> None:
         assert (said.kind == "soon") == (1 - math.exp(-60 / mean) >= SOON_SHARE), mean
 
 
+def test_up_to_a_minute_and_a_half_between_less_than_a_minute_and_two_minutes() -> None:
+    """Exponential waits of 50-60 s: "less than a minute" would hold only 63-70% and "up to 2
+    minutes" 87-91%, past the tolerance; "up to a minute and a half" holds 78-84%."""
+    for mean in (50.0, 53.0, 56.0, 60.0):
+        said = spoken_for(mean, mean)
+        assert said.kind == "up_to_90s", (mean, said)
+        assert abs(_chance(said, mean, mean) - COVERAGE) <= SPOKEN_TOLERANCE, mean
+        assert _chance(Spoken("up_to", high=2), mean, mean) > COVERAGE + SPOKEN_TOLERANCE
+        assert _chance(Spoken("soon"), mean, mean) < SOON_SHARE
+
+
 def test_the_words_centre_on_the_median_among_equally_good_ones() -> None:
     """Skewed laws (sd as large as the mean, or larger): of the words within the tolerance of
     COVERAGE, those said have their middle nearer the median than the mean (the absolute error
@@ -133,7 +144,7 @@ def test_the_words_are_always_sayable(mean: float, cv: float, patience: float | 
     """Any mean, spread and patience: one of the forms, whole minutes, low <= high, "up to" from
     2 minutes, a range with its ends apart; the work is bounded (no exception, no loop)."""
     said = spoken_for(mean, cv * mean, patience)
-    assert said.kind in ("soon", "up_to", "about", "range")
+    assert said.kind in ("soon", "up_to_90s", "up_to", "about", "range")
     assert isinstance(said.low, int) and isinstance(said.high, int)
     assert 0 <= said.low <= said.high
     if said.kind == "up_to":
@@ -147,8 +158,9 @@ def test_the_words_are_always_sayable(mean: float, cv: float, patience: float | 
 
 def _every_candidate(mean: float, sd: float, patience: float | None) -> Spoken:
     """The words `spoken_for` is to choose, by weighing every candidate on its grid in turn:
-    "up to", "about", then each range ending at the figure, figure by figure; the first with
-    the least (steps past the tolerance, distance of the middle from the median) wins."""
+    "up to a minute and a half", then "up to", "about" and each range ending at the figure,
+    figure by figure; the first with the least (steps past the tolerance, distance of the middle
+    from the median) wins."""
     shape, scale = (mean / sd) ** 2, sd * sd / mean
     if patience:
         scale = 1 / (1 / scale + 1 / patience)
@@ -165,7 +177,7 @@ def _every_candidate(mean: float, sd: float, patience: float | None) -> Spoken:
     figures = _grid_minutes(mean + 6 * sd)
     while len(figures) > 1 and figures[1] * 60 <= mean - 4 * sd:
         figures = figures[1:]
-    best: tuple[int, float, str, int, int] | None = None
+    best: tuple[int, float, str, int, int] | None = (steps(cdf(90.0)), abs(45.0 - centre), "up_to_90s", 0, 0)
     for i, high in enumerate(figures):
         candidates = []
         if high >= 2:

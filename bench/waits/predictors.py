@@ -53,6 +53,8 @@ def announcement(est: Estimate) -> tuple[float, float, float]:
     low, high = 60.0 * said.low, 60.0 * said.high
     if said.kind == "soon":
         return 30.0, 0.0, 72.0
+    if said.kind == "up_to_90s":
+        return 45.0, 0.0, 108.0
     if said.kind == "up_to":
         return high / 2, 0.0, 1.2 * high
     return (low + high) / 2, 0.8 * low, 1.2 * high

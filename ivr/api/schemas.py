@@ -277,10 +277,12 @@ class SpokenWait(BaseModel):
     """The wait a caller joining now hears, as the hold loop says it."""
 
     kind: str = Field(
-        description="'soon' (less than a minute), 'up_to', 'about', 'range', or 'long' (no figure said)"
+        description="'soon' (less than a minute), 'up_to_90s' (up to a minute and a half), 'up_to', 'about',"
+        " 'range', or 'long' (no figure said)"
     )
     low_minutes: int = Field(description="the range's low end ('range')")
     high_minutes: int = Field(description="the figure said ('up_to', 'about') or the range's high end")
+    high_seconds: int = Field(description="the longest wait the words stand for, in seconds (0: 'long')")
 
 
 class QueueStats(BaseModel):

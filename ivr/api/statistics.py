@@ -66,7 +66,8 @@ def _spoken(estimate: Estimate | None) -> dict[str, object] | None:
     if estimate is None:
         return None
     said = estimate.spoken()
-    return {"kind": said.kind, "low_minutes": said.low, "high_minutes": said.high}
+    top = 0 if said.kind == "long" else round(said.seconds()[1])
+    return {"kind": said.kind, "low_minutes": said.low, "high_minutes": said.high, "high_seconds": top}
 
 
 def _ratio(part: int, whole: int, scale: float = 1.0) -> float | None:

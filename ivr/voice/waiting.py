@@ -258,12 +258,15 @@ def _announce(lang: Language, position: int, estimate: Estimate | None) -> list[
 
 
 def wait_text(lang: Language, estimate: Estimate) -> str:
-    """The estimate in the caller's words: a range, 'about', 'up to', 'less than a minute', or 'long'."""
+    """The estimate in the caller's words: a range, 'about', 'up to' (N minutes or a minute and a
+    half), 'less than a minute', or 'long'."""
     spoken = estimate.spoken()
     if spoken.kind == "long":  # past a day, or past what the model can reckon: no number
         return lang.text("queue_wait_long")
     if spoken.kind == "soon":
         return lang.text("queue_wait_soon")
+    if spoken.kind == "up_to_90s":
+        return lang.text("queue_wait_up_to_90s")
     if spoken.kind == "up_to":
         return lang.text("queue_wait_up_to", minutes=spoken.high)
     if spoken.kind == "about":

@@ -50,6 +50,7 @@ from ivr.waits.stages import CannotReckon, Stages
 from ivr.waits.words import (  # noqa: F401 (the words are said from here too)
     COVERAGE,
     MAX_SPOKEN_FIGURES,
+    NINETY_SECONDS,
     ROUNDING_STEPS,
     SOON_SHARE,
     SPOKEN_TOLERANCE,
@@ -150,9 +151,9 @@ class Estimate:
             return spoken_for(self.seconds, self.sd, self.patience)
         if self.under_a_minute:
             return Spoken("soon")
+        if self.high <= NINETY_SECONDS:
+            return Spoken("up_to_90s")
         low, high = _round_minutes(self.low), _round_minutes(self.high)
-        if high <= 1:  # the top is under 90 s: "up to two minutes" is true, "up to 1 minutes" is not
-            return Spoken("up_to", high=2)
         if low <= 0:
             return Spoken("up_to", high=high)
         if low >= high:
