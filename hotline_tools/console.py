@@ -239,8 +239,11 @@ class Console:
             self._transferred(done, f"{arg} ({number})" if number != arg else number)
         elif word == "wrapup" and arg:
             done = self.call("POST", "/agent/call/wrapup", {"disposition": arg, "notes": notes})
-            count = done["notes"]
-            filed = f"{done['disposition']} ({count} note{'' if count == 1 else 's'})"
+            # The agent's own notes: every wrap-up is kept in the call's notes, words or not, so
+            # the call's count would say "1 note" of a wrap-up filed without a word.
+            count = done["your_notes"]
+            mine = f"{count or 'no'} note{'' if count == 1 else 's'} from you"
+            filed = f"{done['disposition']} ({mine})"
             self.write(f"call {groups(done['ref'])} wrapped up: {filed}")
         elif word in ("answer", "busy", "hangup"):
             if self.phone is None:

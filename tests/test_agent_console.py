@@ -20,7 +20,7 @@ from ivr import keys
 from ivr.settings import DEFAULT_HOTLINE_CONFIG
 from standin.phone import Call
 from tests.conftest import DEMO_ACCOUNT, waiting_in
-from tests.test_api import Api, payments_caller, token_for
+from tests.test_api import Api, connect, payments_caller, token_for
 
 
 class ClientApi:
@@ -114,7 +114,7 @@ def test_ready_screen_pop_transfer_and_wrap_up(
         yield "call"
         assert "note (transfer -> security, li_na): some notes" in session.text()
         yield "wrapup resolved fixed it"
-        assert "wrapped up: resolved (2 notes)" in session.text()
+        assert "wrapped up: resolved (2 notes from you)" in session.text()  # the transfer's and this
         yield "quit"
 
     assert session.run(api, script()) == 0
@@ -171,19 +171,36 @@ def test_heartbeat_every_fifteen_seconds() -> None:
     assert sent.count("/agent/heartbeat") == 3 and sent.count("/agent/me") == 6
 
 
-@pytest.mark.parametrize(("notes", "said"), [(0, "(0 notes)"), (1, "(1 note)"), (2, "(2 notes)")])
+@pytest.mark.parametrize(
+    ("notes", "said"),
+    [(0, "(no notes from you)"), (1, "(1 note from you)"), (2, "(2 notes from you)")],
+)
 def test_the_wrap_up_counts_its_notes_in_words(notes: int, said: str) -> None:
-    """One note is "1 note", not "1 notes"."""
+    """One note is "1 note", not "1 notes"; the count is the agent's own, not the call's."""
 
     class Fake:
         url = "http://fake"
 
         def request(self, method: str, path: str, body: Any = None) -> tuple[int, dict[str, Any]]:
-            return 200, {"ref": "261124000017", "disposition": "resolved", "notes": notes}
+            return 200, {"ref": "261124000017", "disposition": "resolved", "notes": 3, "your_notes": notes}
 
     out: list[str] = []
     Console(Fake(), out.append).do("wrapup resolved fixed it")
     assert out == [f"call 2611 2400 0017 wrapped up: resolved {said}"]
+
+
+def test_a_wrap_up_filed_without_words_is_not_called_a_note(
+    app: Flask, dial: Callable[..., Call], run_jobs: Callable[[], None]
+) -> None:
+    """`wrapup resolved` alone files the disposition, and the console does not tell the agent of a
+    note they never wrote (the call keeps the wrap-up in its notes all the same)."""
+    token = token_for(app, "agent", "li_na")
+    connect(Api(app), token, payments_caller(dial), run_jobs)
+    session = Session()
+    keyboard = iter(["wrapup resolved", "wrapup resolved refund traced", "quit"])
+    assert session.run(ClientApi(app, token), keyboard) == 0
+    said = [line.split(": ", 1)[1] for line in session.out if "wrapped up" in line]
+    assert said == ["resolved (no notes from you)", "resolved (1 note from you)"]
 
 
 def test_bad_token_exits_2(app: Flask) -> None:

@@ -416,6 +416,20 @@ def test_wrap_up_notes_and_disposition_are_stored(
     assert resp.status_code == 409 and "agent is ready" in resp.get_json()["error"]
 
 
+def test_a_wrap_up_without_words_is_in_the_calls_notes_but_not_one_the_agent_wrote(
+    app: Flask, api: Api, dial: Callable[..., Call], run_jobs: Callable[[], None]
+) -> None:
+    """Each wrap-up is kept in the call's notes (its history); `your_notes` counts only the notes
+    with words the agent wrote, which is what the agent's console tells them."""
+    token = token_for(app, "agent", "li_na")
+    connect(api, token, payments_caller(dial), run_jobs)
+    first = api.post("/api/agent/call/wrapup", token, {"disposition": "resolved"}).get_json()
+    assert (first["notes"], first["your_notes"]) == (1, 0)
+    body = {"disposition": "resolved", "notes": "refund traced"}
+    second = api.post("/api/agent/call/wrapup", token, body).get_json()
+    assert (second["notes"], second["your_notes"]) == (2, 1)
+
+
 def test_an_agent_cannot_touch_another_agents_call(
     app: Flask, api: Api, dial: Callable[..., Call], run_jobs: Callable[[], None], redis_conn: redis.Redis
 ) -> None:

@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 from ivr import keys
 from ivr.callcenter.agents import READY
 from ivr.clock import FixedClock, business_day
+from ivr.redis_types import text_or_none
 from ivr.services import Services, services_of
 from ivr.waits.estimate import QueueState, estimate
 from ivr.waits.first_free import Busy, first_free, residual
@@ -81,6 +82,23 @@ def test_behind_an_agent_finishing_their_wrap_up_the_caller_is_told_less_than_a_
     hotline.agents.finished("li_na", clock.now() - timedelta(seconds=25), 45)  # 20 s of wrap-up left
     caller = mandarin_caller(dial)
     assert SOON in heard(caller)
+
+
+def test_an_agent_on_a_call_counts_for_the_department_of_the_call_they_answered(
+    app: Flask, redis_conn: redis.Redis, clock: FixedClock
+) -> None:
+    """The answer comes from code that holds the caller's record and hands its department over:
+    li_na (payments and general) on a payments call is busy with payments in general's count too,
+    even when the record has gone by the time she is counted (nothing reads it again)."""
+    hotline = services_of(app)
+    now = clock.now()
+    hotline.agents.choose("li_na", READY, now)
+    hotline.agents.reserve("li_na", now)
+    hotline.agents.ring("li_na", "CAerased", now)  # no record under this sid
+    hotline.agents.answered("li_na", now, "payments")
+    for dept in ("payments", "general"):
+        entry = text_or_none(redis_conn.hget(keys.staffed_busy(dept), "li_na")) or ""
+        assert entry.startswith("call|") and entry.endswith("|payments")
 
 
 def test_an_agent_who_takes_another_department_first_does_not_count_while_callers_wait_there(

@@ -34,7 +34,7 @@ from ivr.api.schemas import (
 from ivr.callcenter.agents import OFFLINE, ON_CALL, READY, RINGING, WRAP_UP, AgentView, StateConflict
 from ivr.callcenter.calls import CallRecord
 from ivr.callcenter.lifecycle import CallStatus
-from ivr.callcenter.notes import WrapUpRefused, notes_of
+from ivr.callcenter.notes import WrapUpRefused, notes_of, written_by
 from ivr.callcenter.rooms import RoomRefused
 from ivr.callcenter.screenpop import screen_pop
 from ivr.callcenter.transfers import TransferRefused
@@ -302,5 +302,8 @@ def wrap_up() -> dict[str, Any]:
         abort(409, description=str(exc))
     filed = hotline.calls.load(sid) or CallRecord(sid, {})
     return WrapUpResult(
-        ref=filed.get("ref"), disposition=body.disposition, notes=len(notes_of(filed))
+        ref=filed.get("ref"),
+        disposition=body.disposition,
+        notes=len(notes_of(filed)),
+        your_notes=written_by(filed, agent.id),
     ).model_dump(mode="json")

@@ -258,7 +258,10 @@ class WrapUpResult(BaseModel):
 
     ref: str
     disposition: Disposition
-    notes: int = Field(description="notes now on the call")
+    notes: int = Field(description="entries in the call's notes: every wrap-up is one, with or without words")
+    your_notes: int = Field(
+        description="notes with words the agent wrote on the call (transfers and wrap-ups)"
+    )
 
 
 class CallbackStats(BaseModel):

@@ -231,6 +231,7 @@ class Agents:
         changes: dict[str, str] | None = None,
         *,
         hold_until: datetime | None = None,
+        department: str | None = None,
     ) -> str:
         fields = dict(changes or {})
         if to in HELD:
@@ -256,7 +257,7 @@ class Agents:
             )
         except redis.ResponseError as exc:
             raise StateConflict(str(exc)) from None
-        self._index(agent_id, to, now)
+        self._index(agent_id, to, now, department)
         return str(previous)
 
     def _apply(self, agent_id: str, move: str, now: datetime, **fields: str) -> str:
@@ -264,12 +265,13 @@ class Agents:
         allowed, to = MOVES[move]
         return self._move(agent_id, allowed, to, now, fields)
 
-    def _index(self, agent_id: str, state: str, now: datetime) -> None:
-        """Keep `hl:ready:{dept}`, the staffed sets and the lease index in step with the state."""
+    def _index(self, agent_id: str, state: str, now: datetime, department: str | None = None) -> None:
+        """Keep `hl:ready:{dept}`, the staffed sets and the lease index in step with the state;
+        `department` is that of the call the agent is on, when the caller has it."""
         agent = self.get(agent_id)
         if agent is None:
             return
-        busy = self._busy(agent, state, now)
+        busy = self._busy(agent, state, now, department)
         pipe = self.conn.pipeline(transaction=False)
         if state not in HELD:
             pipe.zrem(keys.agent_holds(), agent_id)
@@ -300,7 +302,7 @@ class Agents:
                 pipe.zrem(keys.ready_agents(dept), agent_id)
         pipe.execute()
 
-    def _busy(self, agent: AgentView, state: str, now: datetime) -> str:
+    def _busy(self, agent: AgentView, state: str, now: datetime, department: str | None = None) -> str:
         """The agent's entry in `hl:staffbusy:{dept}` ('' for none): when they answered the call
         they are on and its department, or when their wrap-up ends. A caller's first wait is the
         time until one of their agents frees, and that depends on how long each has been on their
@@ -309,9 +311,10 @@ class Agents:
         if state in HELD:
             return f"call|{arrival_ms(now)}|"
         if state == ON_CALL:
-            department = ""
-            if agent.call_sid:
-                department = text_or_none(self.conn.hget(keys.call(agent.call_sid), "department")) or ""
+            if department is None:  # the caller of the move does not have the call: read it
+                department = ""
+                if agent.call_sid:
+                    department = text_or_none(self.conn.hget(keys.call(agent.call_sid), "department")) or ""
             return f"call|{arrival_ms(agent.state_since)}|{department}"
         if state == WRAP_UP and agent.wrap_until is not None:
             return f"wrap|{arrival_ms(agent.wrap_until)}|"
@@ -356,9 +359,10 @@ class Agents:
         pipe.zadd(keys.agent_holds(), {agent_id: until.timestamp()})
         pipe.execute()
 
-    def answered(self, agent_id: str, now: datetime) -> None:
-        """The agent picked up."""
-        self._apply(agent_id, "answered", now)
+    def answered(self, agent_id: str, now: datetime, department: str | None = None) -> None:
+        """The agent picked up the call of `department` (None: read from the call record)."""
+        allowed, to = MOVES["answered"]
+        self._move(agent_id, allowed, to, now, department=department)
 
     def missed(self, agent_id: str, now: datetime, reason: str) -> None:
         """The agent did not answer (no-answer, busy, failed): not ready until they say so."""

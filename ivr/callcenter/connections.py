@@ -44,7 +44,7 @@ class Connections:
         if call.get("status") != CallStatus.CONNECTING or call.get("agent") != agent_id:
             return False
         try:
-            self.agents.answered(agent_id, now)
+            self.agents.answered(agent_id, now, call.get("department"))
         except StateConflict:
             return False
         moved = self.life.move(

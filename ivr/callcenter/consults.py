@@ -257,7 +257,7 @@ class Consults:
             return
         try:
             if not is_line(agent_id):
-                self.agents.answered(agent_id, now)
+                self.agents.answered(agent_id, now, record.get("department"))
         except StateConflict:
             return
         self.conn.hset(keys.call(record.sid), "consult_state", "talking")

@@ -152,7 +152,7 @@ class Holds:
         ):
             return self._callback_lease_ended(agent, record, now, reaped)
         if status == CallStatus.ON_CALL:  # the answer was recorded on the call only
-            agents.answered(agent_id, now)
+            agents.answered(agent_id, now, record.get("department"))
             return "on call"
         if status != CallStatus.CONNECTING:
             return self._free(agent, now, "")

@@ -68,6 +68,13 @@ def notes_of(record: CallRecord) -> list[dict[str, Any]]:
     return list(json.loads(raw)) if raw else []
 
 
+def written_by(record: CallRecord, agent_id: str) -> int:
+    """The notes with words that `agent_id` left on the call (on a transfer or a wrap-up). Every
+    wrap-up is kept among the notes, as the call's history, with or without words: one filed
+    without any is not a note the agent wrote."""
+    return sum(1 for n in notes_of(record) if n.get("agent") == agent_id and n.get("text"))
+
+
 class WrapUps:
     """Files an agent's wrap-up notes and disposition on their call."""
 
