@@ -32,7 +32,7 @@ from ivr.waits import gamma, words
 from ivr.waits.estimate import Estimate
 from ivr.waits.words import Spoken, spoken_for
 
-FORMS = ("soon", "up_to", "about", "range")
+FORMS = ("soon", "up_to_90s", "up_to", "about", "range")
 CHANCE_BINS = ((0.0, 0.70), (0.70, 0.75), (0.75, 0.80), (0.80, 0.85), (0.85, 0.90), (0.90, 1.01))
 
 
