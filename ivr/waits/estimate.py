@@ -386,7 +386,7 @@ def _moments(state: QueueState) -> tuple[float, float, float] | None:
         return None
     if math.isnan(mean) or math.isnan(var):
         return math.inf, math.inf, math.inf  # an overflow on the way (inf - inf): far too long to say
-    if state.first_free is not None and first == 0 and levels[0] is not None and math.isfinite(mean):
+    if state.first_free is not None and levels[0] is not None and math.isfinite(mean):
         mean, var, third = _first_stage_from_calls(levels[0], state.first_free, first, mean, var, third)
     elif state.handle_cv is not None and levels[0] is not None and math.isfinite(mean):
         mean, var, third = _first_stage_in_progress(levels[0], state, first, mean, var, third)

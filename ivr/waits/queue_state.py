@@ -345,7 +345,7 @@ class Reads:
             self._first_stage(
                 busy, serving_above, int(serving), int(serving_ready), handle, handle_cv, now_ms
             )
-            if in_front == int(serving_ready)
+            if in_front >= int(serving_ready)
             else None
         )
         state = QueueState(
