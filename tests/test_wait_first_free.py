@@ -22,6 +22,7 @@ from ivr.redis_types import text_or_none
 from ivr.services import Services, services_of
 from ivr.waits.estimate import QueueState, estimate
 from ivr.waits.first_free import Busy, first_free, residual
+from ivr.waits.live import wait_for_new_caller
 from standin.phone import Call
 from tests.conftest import OPEN_HOURS
 from tests.test_wait_announcements import heard, mandarin_caller
@@ -178,3 +179,20 @@ def test_two_agents_in_wrap_up_free_the_caller_at_the_first_end() -> None:
     # Half the first agent's freeing is ours: the second's end at 30 s is reached half the time.
     mean, variance, _ = first_free([Busy(None, 200.0, 0.6, 20.0, 0.5), Busy(None, 200.0, 0.6, 30.0)])
     assert mean == pytest.approx(25.0) and variance == pytest.approx(25.0)
+
+
+def test_a_caller_further_back_counts_by_the_call_their_agent_is_on_too(
+    app: Flask, redis_conn: redis.Redis, clock: FixedClock
+) -> None:
+    """li_na is 170 s into a payments call (about 180 s): a caller joining behind the one who is
+    next waits for the rest of her call, her wrap-up and the sweep, then a whole call of hers;
+    as two average agents' stages they were told 90 s longer on the wallboard and on hold."""
+    hotline = payments_at_eleven(app, redis_conn, clock)
+    on_a_call(app, "li_na", answered_seconds_ago=170)
+    day = business_day(clock.now(), hotline.config.file.hotline.timezone)
+    hotline.queues.join("CAnext", "payments", "zh-CN", 2, clock.now(), 50, day)
+    wait = wait_for_new_caller(hotline.live, "payments", clock.now(), day)
+    assert wait.state.ahead == 1 and wait.state.first_free is not None and wait.estimate is not None
+    first = wait.state.first_free[0]  # the rest of her call, her wrap-up, the sweep
+    assert first < 150
+    assert wait.estimate.seconds == pytest.approx(first + wait.state.mean_handle_seconds, abs=1)

@@ -339,13 +339,14 @@ class Reads:
             int(serving), serving_above, others, handle + department.wrap_up_seconds, now_ms
         )
         in_front = max(ahead, 0) + round(shared_ahead)
-        # Only the caller who is next waits for the first free agent alone (estimate.py's
-        # `_first_stage_from_calls`): only theirs is worked out (50-100 us with five to eight agents).
+        # Every caller's first stage waits for the first of their agents to be free (estimate.py's
+        # `_first_stage_from_calls`): 50-100 us with five to eight agents. A caller with a ready
+        # agent for them is being connected, and waits for nobody.
         first_stage = (
             self._first_stage(
                 busy, serving_above, int(serving), int(serving_ready), handle, handle_cv, now_ms
             )
-            if in_front == int(serving_ready)
+            if in_front >= int(serving_ready)
             else None
         )
         state = QueueState(
