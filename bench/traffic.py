@@ -7,7 +7,8 @@ turns of the hold loop, a caller hanging up, an agent logging in, beating or out
 agent API, a call ending. After every event the queued rq jobs (the matcher) run in this
 process, and each caller the matcher picked takes the REST redirect (or, without one, the next
 turn of the hold loop), dials the agent, who answers at once; the call ends `handle` seconds
-later. Wrap-ups end at the worker's periodic sweep (every 15 s, as `queue_worker` runs it).
+later. Wrap-ups end at the worker's periodic sweep (every SWEEP_EVERY_SECONDS, 5 s, as
+`queue_worker` runs it).
 
 Simplifications, on purpose: the menu takes no simulated time (a caller joins the queue at the
 instant they arrive), agents answer the instant they ring, and the hold loop turns every
