@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 from ivr import keys
 from ivr.callcenter.agents import READY
 from ivr.clock import FixedClock, business_day
+from ivr.jobs.periodic import rollup_profiles
 from ivr.redis_types import text_or_none
 from ivr.services import Services, services_of
 from ivr.waits.estimate import QueueState, estimate
@@ -49,7 +50,7 @@ def steady_calls(conn: redis.Redis, day: str, talk: float, sd: float) -> None:
         mapping={
             "handled": 50,
             "answered": 50,
-            "handle_ms": 50 * talk * 1000,
+            "handle_ms": int(50 * talk * 1000),
             "handle_sq": 50 * (talk**2 + sd**2),
         },
     )
@@ -196,3 +197,23 @@ def test_a_caller_further_back_counts_by_the_call_their_agent_is_on_too(
     first = wait.state.first_free[0]  # the rest of her call, her wrap-up, the sweep
     assert first < 150
     assert wait.estimate.seconds == pytest.approx(first + wait.state.mean_handle_seconds, abs=1)
+
+
+def test_the_first_caller_of_a_day_has_agents_counted_by_the_spread_of_past_calls(
+    app: Flask, dial: Callable[..., Call], redis_conn: redis.Redis, clock: FixedClock
+) -> None:
+    """Yesterday payments talked 50 calls of 180 s give or take 20 s, and the profile kept their
+    spread. Today nobody has finished a call yet: li_na, 170 s into hers, is about done, so the
+    first caller is told a short wait. With no spread known (as exponential calls, whose age
+    tells nothing) they heard "up to 6 minutes"."""
+    hotline = services_of(app)
+    tz = hotline.config.file.hotline.timezone
+    clock.set(OPEN_HOURS.replace(hour=11) - timedelta(days=1))
+    rollup_profiles()  # the worker's first run notes the counters
+    steady_calls(redis_conn, business_day(clock.now(), tz), talk=180.0, sd=20.0)
+    clock.set(clock.now() + timedelta(minutes=5))
+    rollup_profiles()  # and the next adds what they gained to the hour-of-week profile
+    clock.set(OPEN_HOURS.replace(hour=11))
+    on_a_call(app, "li_na", answered_seconds_ago=170)
+    text = heard(mandarin_caller(dial))
+    assert SOON in text or "预计等待最多一分半钟" in text, text

@@ -3,8 +3,8 @@
 What is kept (`hl:profile:{dept}`, fields '{hour of week}:{name}', hour of week 0 = Monday
 00:00-01:00 in the hotline's time zone): how long the hour has been observed (`exposure`),
 staffed agent-seconds seen in it (`agent_s`), and what the department's daily counters gained
-meanwhile (callers offered, answered and their waits, abandoned and their waits, calls handled
-and their handle time). The rollup job (`rollup`, run every few minutes by the worker) adds the
+meanwhile (callers offered, answered and their waits, abandoned and their waits, calls handled,
+their handle time and its squares). The rollup job (`rollup`, run every few minutes by the worker) adds the
 counters' growth since its last run to the hours that run covered, so the profile learns from
 the calls themselves without a single extra write in a webhook.
 
@@ -55,11 +55,14 @@ ROLLED_UP = {
     "abandoned_wait_ms": "abandoned_wait_ms",
     "handled": "handled",
     "handle_ms": "handle_ms",
+    "handle_sq": "handle_sq",  # the sum of squared talk times (s^2): their spread
 }
 # A rollup that comes after a longer gap (the worker was down) does not know when the counters
 # grew, so it only takes note of them and starts over.
 MAX_GAP_SECONDS = 3600.0
 PEAK_QUANTILE = 0.75
+# The talk times' spread is read from the profile once this many calls were counted.
+MIN_SPREAD_CALLS = 20
 
 
 def hour_of_week(when: datetime, tz: str) -> int:
@@ -131,6 +134,15 @@ class DepartmentProfile:
             if totals.get("handled", 0) >= 5:
                 return totals["handle_ms"] / 1000 / totals["handled"]
         return DEFAULT_HANDLE_SECONDS
+
+    def talk_cv(self) -> float | None:
+        """The spread of talk times seen (sd / mean), once MIN_SPREAD_CALLS calls were counted
+        with their squares; None before (profiles rolled up before squares were kept)."""
+        handled, total, squares = (self.overall.get(n, 0.0) for n in ("handled", "handle_ms", "handle_sq"))
+        if handled < MIN_SPREAD_CALLS or total <= 0 or squares <= 0:
+            return None
+        mean = total / 1000 / handled
+        return math.sqrt(max(squares / handled - mean * mean, 0.0)) / mean
 
     def patience_seconds(self, how: int | None = None) -> float | None:
         """Mean patience: total waiting time of callers whose wait ended / those who abandoned."""
@@ -204,6 +216,7 @@ class DepartmentProfile:
             "peak": self.peak_hours(),
             "quiet": quiet_by_day,
             "handle": round(self.handle_seconds(), 1),
+            "talk_cv": None if (cv := self.talk_cv()) is None else round(cv, 3),
             "patience": None if self.patience_seconds() is None else round(self.patience_seconds() or 0, 1),
             # By hour of week, for the live estimate: agents (planned, else seen; None if neither)
             # and handle time (that hour's, once enough calls were seen there, else overall).
@@ -266,13 +279,13 @@ def rollup(
     pipe.hmget(keys.department_stats(department, yesterday), names)
     pipe.zcard(keys.staffed_agents(department))
     mark, today_values, yesterday_values, staffed = pipe.execute()
-    seen = {
-        day: [int(v or 0) for v in today_values],
-        yesterday: [int(v or 0) for v in yesterday_values],
+    seen = {  # counters are whole numbers but for the squares (HINCRBYFLOAT)
+        day: [float(v or 0) for v in today_values],
+        yesterday: [float(v or 0) for v in yesterday_values],
     }
     new_mark: dict[str, str] = {"at": repr(now.timestamp()), "staffed": str(staffed)}
     for d, values in seen.items():
-        new_mark.update({f"{d}:{name}": str(v) for name, v in zip(names, values, strict=True)})
+        new_mark.update({f"{d}:{name}": repr(v) for name, v in zip(names, values, strict=True)})
     last_at = float(mark["at"]) if mark.get("at") else None
     gap = now.timestamp() - last_at if last_at is not None else None
     pipe = conn.pipeline(transaction=True)
@@ -281,11 +294,11 @@ def rollup(
     added = gap is not None and 0 < gap <= MAX_GAP_SECONDS
     if added:
         assert last_at is not None and gap is not None
-        grown = {name: 0 for name in names}
+        grown = {name: 0.0 for name in names}
         for d, values in seen.items():
             for name, value in zip(names, values, strict=True):
                 # A day the mark does not know started after the last run: all of it is new.
-                grown[name] += max(value - int(mark.get(f"{d}:{name}", 0)), 0)
+                grown[name] += max(value - float(mark.get(f"{d}:{name}", 0)), 0.0)
         # Agents are sampled at both ends of the interval; the counters are spread over it by time.
         agents = (int(mark.get("staffed", staffed)) + staffed) / 2
         tz = cfg.hotline.timezone

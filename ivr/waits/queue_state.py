@@ -29,7 +29,8 @@ Where each input of `QueueState` comes from:
   (`censored_talk_time`), over the calls ended, together with the profile's value for this hour
   of the week (worth PRIOR_HANDLED calls); without a profile today's once a few calls were
   handled, else the default; plus the department's wrap-up time, which also keeps an agent from
-  the next caller. handle_cv: the spread of today's handle times (sum of squares, `handle_sq`).
+  the next caller. handle_cv: the spread of today's handle times (sum of squares, `handle_sq`),
+  with the profile's (`talk_cv`) as prior (`learned.handle_cv_of`).
 - patience: a hang-up rate by time waited (`learned.patience_hazards`), constant within spans
   of a wait (PATIENCE_EDGES_SECONDS): each span's hang-ups over its exposure, the seconds
   waited in it today by callers whose wait ended (counted as it ended, `learned.wait_counts`)
@@ -323,7 +324,7 @@ class Reads:
             handle = talked / values["handled"]
         else:
             handle = DEFAULT_HANDLE_SECONDS
-        handle_cv = handle_cv_of(values, department.wrap_up_seconds)
+        handle_cv = handle_cv_of(values, department.wrap_up_seconds, handle, summary.get("talk_cv"))
         # Without a profile, the other departments' patience today is the prior (`hotline_patience`).
         prior = summary.get("patience") or hotline_patience(
             [dict(zip(self.other_fields, (float(v or 0) for v in others[5 * i + 1]), strict=True))
