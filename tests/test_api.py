@@ -479,12 +479,14 @@ def test_queue_statistics_after_a_served_and_an_abandoned_call(
     assert (payments["waiting"], payments["longest_wait_seconds"]) == (1, 40)
     # The one estimator, for a caller joining now: one caller ahead; li_na, in wrap-up, also serves
     # general, but takes payments first (skill 5 against 3), so she counts whole; one call handled
-    # today is too few to trust, so the default 180 s a call plus payments' 45 s wrap-up. Two
-    # stages of one agent at 225 s each: 450 s.
-    expected = estimate(QueueState(agents=1.0, ahead=1, mean_handle_seconds=225.0))
-    assert expected is not None and payments["estimated_wait_seconds"] == int(expected.seconds) == 450
+    # today is too few to trust, so the default 180 s a call plus payments' 45 s wrap-up. The caller
+    # ahead takes her when her wrap-up, just begun, ends at the worker's next sweep (45 s and 2.5 s
+    # on average), then one whole call of hers: 272.5 s (as two average stages of 225 s, 450 s).
+    li_na_free = (47.5, 0.0, 0.0)  # the moments of her wrap-up's end: no spread
+    expected = estimate(QueueState(agents=1.0, ahead=1, mean_handle_seconds=225.0, first_free=li_na_free))
+    assert expected is not None and payments["estimated_wait_seconds"] == int(expected.seconds) == 272
     low, high = payments["estimated_wait_range"]
-    assert low == int(expected.low) and high == math.ceil(expected.high) and low < 450 < high
+    assert low == int(expected.low) and high == math.ceil(expected.high) and low < 272 < high
     assert payments["peak_hour_now"] is False and payments["peak_hours"] == []  # no profile rolled up yet
     assert {s: n for s, n in payments["agents"].items() if n} == {WRAP_UP: 1, OFFLINE: 1}
     security = next(q for q in report["queues"] if q["department"] == "security")

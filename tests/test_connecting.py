@@ -149,10 +149,11 @@ def test_position_and_wait_are_announced_in_the_callers_language(
     topup_caller(dial)
     third = topup_caller(dial)
     # One caller ahead; li_na also serves general, but takes payments first (skill 5 against 3),
-    # so she counts a whole agent; the default 180 s a call plus 45 s wrap-up: two stages of
-    # 225 s, a wait of 7.5 minutes: of the ranges a caller can hear, "2 to 15 minutes" holds
-    # 80.8% of that Erlang wait, the narrowest within 3 points of 80%.
-    assert "您前面还有1位客户。预计等待2到15分钟。" in third.heard_text().replace(" ", "")
+    # so she counts a whole agent; the default 180 s a call plus 45 s wrap-up. The caller ahead
+    # waits for the call she has just begun (of no known spread: exponential) and its wrap-up,
+    # at least 47.5 s; the third for one more call: "3 to 15 minutes" (as two exponential stages
+    # of 225 s, with no floor, "2 to 15").
+    assert "您前面还有1位客户。预计等待3到15分钟。" in third.heard_text().replace(" ", "")
     mark = third.mark()
     third.continue_loop()
     assert "您前面还有" not in third.heard_text(mark)  # same position, cadence not due: music only
