@@ -49,3 +49,16 @@ def test_the_interval_is_wilsons() -> None:
     assert abs(low - 0.7221) < 5e-4 and abs(high - 0.8747) < 5e-4
     assert wilson_interval(0, 0) == (0.0, 1.0)
     assert wilson_interval(5, 5)[1] == 1.0 and wilson_interval(5, 5)[0] > 0.5
+
+
+def test_the_calibration_report_reads_what_each_caller_first_heard() -> None:
+    """`bench.calibration` on a 20-minute day: every first words it kept are those the traffic
+    report read back from the call, each with a chance the model gave them, and "held" as the
+    report counts it."""
+    from bench.calibration import FORMS, run_day
+
+    rows, mismatched, _ = run_day(1, 20.0)
+    assert rows and mismatched == 0
+    for row in rows:
+        assert row.kind in FORMS and 0.0 <= row.chance <= 1.0 and 0.0 <= row.pit <= 1.0
+        assert row.rest <= row.wait
