@@ -46,6 +46,7 @@
 | hl:seeded               | string | none  | web start, upkeep: when the files were loaded | upkeep |
 | hl:events               | stream | days  | call status, close and agent state scripts | live push, reports |
 | hl:recordings           | zset   | none  | recording callback: RE sid -> completed (s) | retention job |
+| hl:toerase:number:{e164} | set | none | erasure: RE sids Twilio refused (also account:{id}) | next erasure |
 
 rq keeps its own keys under `rq:`; the hotline reads one of them through rq's own template
 (ivr/rq_scheduler.py): `rq:scheduler-lock:hotline`, the name of the scheduler holding the
@@ -306,3 +307,10 @@ def events() -> str:
 def recordings_kept() -> str:
     """Completed call recordings by when they completed (s): what the retention job deletes."""
     return f"{PREFIX}:recordings"
+
+
+def recordings_to_erase(number: str = "", account: str = "") -> str:
+    """Recordings an erasure of a number (or an account) could not delete at Twilio: the call
+    records naming them are gone, so the next erasure of the same number (or account) finds them
+    here. Removed as they are deleted; no TTL, the erasure was promised."""
+    return f"{PREFIX}:toerase:number:{number}" if number else f"{PREFIX}:toerase:account:{account}"

@@ -74,6 +74,9 @@ CODE_PROMPTS = frozenset(
         "whisper_verified",
         "whisper_unverified",
         "whisper_no_account",
+        "whisper_waited_under_minute",
+        "whisper_waited_minute",
+        "whisper_waited_minutes",
         # after the call: the text message, the survey, after hours
         "sms_offer",
         "sms_offer_ok",

@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
 import redis
 import yaml
 from flask import Flask
@@ -80,7 +81,7 @@ def test_ready_agent_gets_the_caller_with_a_whisper(
     assert call.state == "dialing"
     assert call.dialed[-1]["kind"] == "client" and call.dialed[-1]["value"] == "li_na"
     whisper = " ".join(h.text for h in call.answer())
-    assert "支付与充值来电：充值失败。账户尾号0017，身份已验证。已等待0分钟。" in whisper
+    assert "支付与充值来电：充值失败。账户尾号0017，身份已验证。已等待不到一分钟。" in whisper
     assert state_of(app, "li_na") == ON_CALL
     call.dial_result("completed", duration=240)
     assert call.heard_text().endswith("请为本次服务评分，1分表示很不满意，5分表示非常满意。")
@@ -187,6 +188,38 @@ def test_the_whisper_opens_as_a_sentence_in_each_language(
     ready(app, "li_na", run_jobs)
     mandarin.continue_loop()
     assert " ".join(h.text for h in mandarin.answer()).startswith("支付与充值来电：充值失败。")
+
+
+@pytest.mark.parametrize(
+    ("seconds", "english", "mandarin"),
+    [
+        (25, "Waited less than a minute.", "已等待不到一分钟。"),  # not "0 minutes": no wait at all
+        (75, "Waited 1 minute.", "已等待1分钟。"),
+        (200, "Waited 3 minutes.", "已等待3分钟。"),
+    ],
+)
+def test_the_whisper_tells_the_agent_how_long_the_caller_waited(
+    app: Flask,
+    dial: Callable[..., Call],
+    run_jobs: Callable[[], None],
+    clock: FixedClock,
+    seconds: int,
+    english: str,
+    mandarin: str,
+) -> None:
+    """Whole minutes on hold, and under a minute said as such, in the agent's language."""
+    caller = english_refund_caller(dial)
+    clock.set(clock.now() + timedelta(seconds=seconds))
+    ready(app, "emma_chen", run_jobs)
+    caller.continue_loop()
+    assert caller.dialed[-1]["value"] == "emma_chen"
+    assert f"Account ending 0033, verified. {english} Reference" in " ".join(h.text for h in caller.answer())
+    caller = topup_caller(dial)
+    clock.set(clock.now() + timedelta(seconds=seconds))
+    ready(app, "li_na", run_jobs)
+    caller.continue_loop()
+    assert caller.dialed[-1]["value"] == "li_na"
+    assert f"身份已验证。{mandarin}参考号" in " ".join(h.text for h in caller.answer())
 
 
 def test_failed_redirect_is_delivered_by_the_hold_loop(

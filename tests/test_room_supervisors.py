@@ -324,3 +324,40 @@ def test_erasure_removes_everything_about_a_number_and_says_what(
     assert again.exit_code == 0 and "call records: 0" in again.output
     wrong = app.test_cli_runner().invoke(args=["erase", "--number", "13800138000"])
     assert wrong.exit_code != 0 and "E.164" in wrong.output
+
+
+def test_a_recording_twilio_refuses_to_delete_is_deleted_when_the_erasure_is_run_again(
+    recorded_app: Flask, switchboard: Switchboard, redis_conn: redis.Redis
+) -> None:
+    """Two recorded calls from the number; Twilio refuses the first deletion. The run erases all
+    else and says to run it again; the second run deletes that recording, its call record gone."""
+    app = recorded_app
+    number = "+8613800138000"
+    recordings, calls = [], []
+    for _ in range(2):
+        caller = recorded_caller(app, switchboard, number)
+        li_na, room = li_na_answers_in_the_room(app, switchboard, caller)
+        li_na.hangup()
+        caller.silence()
+        recordings += room.recordings
+        calls.append(caller.call_sid)
+    assert len(recordings) == 2
+    switchboard.fail_recording_deletes(1)  # Twilio answers 503 once
+
+    refused = app.test_cli_runner().invoke(args=["erase", "--number", number])
+    assert refused.exit_code != 0 and "run the command again" in refused.output
+    [kept] = [r for r in recordings if not r.deleted]
+    assert "call records: 2" in refused.output and "recordings deleted at Twilio: 1" in refused.output
+    assert f"NOT deleted (Twilio refused, run again): {kept.sid}" in refused.output
+    assert "language choice: removed" in refused.output
+    assert not redis_conn.exists(*(keys.call(sid) for sid in calls), keys.calls_from(number))
+
+    again = app.test_cli_runner().invoke(args=["erase", "--number", number])
+    assert again.exit_code == 0, again.output
+    assert "call records: 0" in again.output and "recordings deleted at Twilio: 1" in again.output
+    assert "NOT deleted" not in again.output
+    assert kept.deleted  # at Twilio (the stand-in)
+    assert redis_conn.zscore(keys.recordings_kept(), kept.sid) is None  # the retention job has none
+    assert list(redis_conn.scan_iter(f"*{number}*")) == []  # nothing names the number now
+    once = app.test_cli_runner().invoke(args=["erase", "--number", number])
+    assert once.exit_code == 0 and "recordings deleted at Twilio: 0" in once.output

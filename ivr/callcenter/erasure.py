@@ -10,7 +10,9 @@ itself with its notes. For a number it also removes the language the caller chos
 calls-from index and the places kept for a caller who hung up. It reports what it removed.
 
 Daily counters (how many calls, how many answered) are not personal and stay. A recording Twilio
-cannot delete now is reported, so the request can be run again.
+cannot delete now is reported, and its sid is kept for the number (or the account) under
+`keys.recordings_to_erase` before the call record naming it goes: everything else is erased at
+once, and running the request again deletes exactly those recordings.
 """
 
 from __future__ import annotations
@@ -72,8 +74,10 @@ def erase(
     if not number and not account:
         raise ValueError("give a phone number or an account")
     done = Erased()
+    pending = keys.recordings_to_erase(number, account)
+    _delete_recordings(conn, twilio, pending, sorted(texts(conn.smembers(pending))), done)  # a run before
     for record in _calls_of(conn, number, account):
-        _erase_call(conn, queues, twilio, record, done)
+        _erase_call(conn, queues, twilio, pending, record, done)
     if number:
         pipe = conn.pipeline(transaction=False)
         pipe.delete(keys.language(number))
@@ -105,20 +109,30 @@ def _calls_of(conn: redis.Redis, number: str, account: str) -> list[CallRecord]:
     return list(found.values())
 
 
-def _erase_call(
-    conn: redis.Redis, queues: Queues, twilio: TwilioApi, record: CallRecord, done: Erased
+def _delete_recordings(
+    conn: redis.Redis, twilio: TwilioApi, pending: str, recordings: list[str], done: Erased
 ) -> None:
-    for recording in (r.sid for r in recordings_of(record)):  # every room's, not the last one only
+    """Delete recordings at Twilio; one Twilio refuses is kept under `pending` for the next run."""
+    for recording in recordings:
         try:
             twilio.delete_recording(recording)
-            done.recordings.append(recording)
         except TwilioError as exc:
-            if exc.kind is Failure.NOT_FOUND:
-                done.recordings.append(recording)  # gone already
-            else:
+            if exc.kind is not Failure.NOT_FOUND:  # not found: gone already (retention, a run before)
+                conn.sadd(pending, recording)  # before its call record goes: nothing else names it
                 done.recordings_kept.append(recording)
-        if recording in done.recordings:
-            conn.zrem(keys.recordings_kept(), recording)
+                continue
+        pipe = conn.pipeline(transaction=False)
+        pipe.zrem(keys.recordings_kept(), recording)
+        pipe.srem(pending, recording)
+        pipe.execute()
+        done.recordings.append(recording)
+
+
+def _erase_call(
+    conn: redis.Redis, queues: Queues, twilio: TwilioApi, pending: str, record: CallRecord, done: Erased
+) -> None:
+    # Every room's recording, not the last one only.
+    _delete_recordings(conn, twilio, pending, [r.sid for r in recordings_of(record)], done)
     department, ref = record.get("department"), record.get("ref")
     if (
         record.get("status") in (CallStatus.CALLBACK, CallStatus.CALLBACK_SCHEDULED, CallStatus.QUEUED)

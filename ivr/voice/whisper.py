@@ -22,6 +22,7 @@ def whisper_text(record: CallRecord, lang: Language, now: datetime) -> str:
         )
     else:
         account = lang.text("whisper_no_account")
+    # From joining the queue to the agent's answer (now), as the answered call's statistics count it.
     queued_at = datetime.fromisoformat(record.get("queued_at") or now.isoformat())
     # A department's name is written to sit inside a sentence ("transfer you to payments and
     # top-ups"); the whisper opens with it, and the agent's console shows it as written.
@@ -30,6 +31,17 @@ def whisper_text(record: CallRecord, lang: Language, now: datetime) -> str:
         department=department.names.get(lang.locale, "") if department else "",
         issue=lang.text(f"label_{issue}") if f"label_{issue}" in lang.texts else issue,
         account=account,
-        minutes=int((now - queued_at).total_seconds() // 60),
+        waited=waited(lang, int((now - queued_at).total_seconds())),
         reference=lang.spell(record.get("ref")),
     )
+
+
+def waited(lang: Language, seconds: int) -> str:
+    """How long the caller waited, in whole minutes: under one minute is said as such, because
+    "waited 0 minutes" after half a minute on hold sounds like no wait at all."""
+    minutes = max(seconds, 0) // 60
+    if minutes == 0:
+        return lang.text("whisper_waited_under_minute")
+    if minutes == 1:
+        return lang.text("whisper_waited_minute")
+    return lang.text("whisper_waited_minutes", minutes=minutes)

@@ -1,6 +1,6 @@
 """The recordings of conference rooms in the REST stand-in: list, fetch, pause, resume, stop and
 delete them, through a room (``/Conferences/{Sid}/Recordings``) or the account
-(``/Recordings``)."""
+(``/Recordings``). A deletion can be refused as asked (``Switchboard.fail_recording_deletes``)."""
 
 from __future__ import annotations
 
@@ -80,5 +80,8 @@ def add_recording_routes(app: Flask, switchboard: Switchboard, account_sid: str)
             raise not_found()
         if found[1].status in ("in-progress", "paused"):
             raise ApiError(400, 20001, "A recording in progress cannot be deleted")
+        failure = switchboard.next_recording_delete_failure()
+        if failure is not None:
+            raise ApiError(*failure)
         found[1].deleted = True
         return "", 204

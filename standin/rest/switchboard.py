@@ -69,7 +69,8 @@ class Switchboard:
         self._live: dict[str, tuple[Call, str]] = {}  # CallSid -> (call, date registered)
         self._outbound: dict[str, OutboundCall] = {}
         self._messages: list[dict[str, Any]] = []
-        self._message_failures: list[tuple[int, int, str]] = []
+        # Twilio errors still due, by what they refuse: "messages" (sends), "recording deletes".
+        self._failures: dict[str, list[tuple[int, int, str]]] = {}
         self.dialer: Dialer | None = None  # without one, outbound calls stay queued
         self.conferences = Conferences()
         self.conferences.on_call_status = self._participant_call_status
@@ -138,13 +139,30 @@ class Switchboard:
         self, count: int = 1, status: int = 503, code: int = 20503, message: str = "Service Unavailable"
     ) -> None:
         """Refuse the next ``count`` message sends with this Twilio error (an outage, a 429...)."""
-        with self._lock:
-            self._message_failures.extend([(status, code, message)] * count)
+        self._fail("messages", count, (status, code, message))
 
     def next_message_failure(self) -> tuple[int, int, str] | None:
         """The error the next message send gets, if one was asked for (used up by the send)."""
+        return self._next_failure("messages")
+
+    def fail_recording_deletes(
+        self, count: int = 1, status: int = 503, code: int = 20503, message: str = "Service Unavailable"
+    ) -> None:
+        """Refuse the next ``count`` recording deletions with this Twilio error."""
+        self._fail("recording deletes", count, (status, code, message))
+
+    def next_recording_delete_failure(self) -> tuple[int, int, str] | None:
+        """The error the next recording deletion gets, if one was asked for (used up by it)."""
+        return self._next_failure("recording deletes")
+
+    def _fail(self, what: str, count: int, error: tuple[int, int, str]) -> None:
         with self._lock:
-            return self._message_failures.pop(0) if self._message_failures else None
+            self._failures.setdefault(what, []).extend([error] * count)
+
+    def _next_failure(self, what: str) -> tuple[int, int, str] | None:
+        with self._lock:
+            due = self._failures.get(what)
+            return due.pop(0) if due else None
 
     def forget_calls(self) -> None:
         """Forget every live and created call (a session-wide switchboard, between tests)."""
@@ -157,7 +175,7 @@ class Switchboard:
         """Forget the messages sent and any failures still due (a session-wide switchboard)."""
         with self._lock:
             self._messages.clear()
-            self._message_failures.clear()
+            self._failures.clear()
 
     @property
     def messages(self) -> list[dict[str, Any]]:
