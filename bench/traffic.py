@@ -637,13 +637,18 @@ def local_hotline(
     }
     scratch = Path(tempfile.mkdtemp(prefix="hotline-traffic-file-"))
     settings["hotline_config"] = dial_copy(scratch, hotline_config)
+    # The loggers are put back as they were: a process that goes on (a test run) keeps its lines.
+    loggers = [logging.getLogger(name) for name in ("ivr", "werkzeug", "rq")]
+    levels = [logger.level for logger in loggers]
     try:
         app = create_app(settings, clock=FixedClock(scenario.start))
-        for name in ("ivr", "werkzeug", "rq"):
-            logging.getLogger(name).setLevel(logging.WARNING)
+        for logger in loggers:
+            logger.setLevel(logging.WARNING)
         context.install(services_of(app))
         yield app, switchboard
     finally:
+        for logger, level in zip(loggers, levels, strict=True):
+            logger.setLevel(level)
         context.install(None)
         stop_api()
         shutil.rmtree(scratch, ignore_errors=True)
