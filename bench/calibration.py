@@ -75,19 +75,21 @@ def first_heard() -> Iterator[dict[str, Heard]]:
 
 
 def tilted(estimate: Estimate) -> tuple[float, float]:
-    """(shape, scale) of the wait's gamma law among callers who stay, as `spoken_for` takes it."""
-    shape, scale = (estimate.seconds / estimate.sd) ** 2, estimate.sd**2 / estimate.seconds
+    """(shape, scale) of the wait's gamma law among callers who stay, as `spoken_for` takes it
+    (from `estimate.shift` on)."""
+    part = estimate.seconds - estimate.shift
+    shape, scale = (part / estimate.sd) ** 2, estimate.sd**2 / part
     if estimate.patience:
         scale = 1 / (1 / scale + 1 / estimate.patience)
     return shape, scale
 
 
-def chance_of(spoken: Spoken, shape: float, scale: float) -> float:
+def chance_of(spoken: Spoken, shape: float, scale: float, shift: float = 0.0) -> float:
     """The model's chance that the wait falls within the words (the CDF `spoken_for` uses)."""
     low, high = spoken.seconds()
 
     def cdf(x: float) -> float:
-        return gamma.cdf_for_words(x, shape, scale) if x > 0 else 0.0
+        return gamma.cdf_for_words(x - shift, shape, scale) if x > shift else 0.0
 
     return cdf(high) - cdf(low)
 
@@ -98,7 +100,7 @@ def nearest_words(estimate: Estimate) -> Spoken:
     saved = words.SPOKEN_TOLERANCE, words._FITS
     words.SPOKEN_TOLERANCE, words._FITS = 0.0, 0.01 + 1e-12
     try:
-        return spoken_for(estimate.seconds, estimate.sd, estimate.patience)
+        return spoken_for(estimate.seconds, estimate.sd, estimate.patience, estimate.shift)
     finally:
         words.SPOKEN_TOLERANCE, words._FITS = saved
 
@@ -163,18 +165,18 @@ def run_day(seed: int, minutes: float) -> tuple[list[Row], int, list[str]]:
                 e.seconds,
                 e.sd,
                 e.patience,
-                shape * scale,
+                e.shift + shape * scale,
                 math.sqrt(shape) * scale,
-                chance_of(h.spoken, shape, scale),
-                chance_of(Spoken("soon"), shape, scale),
+                chance_of(h.spoken, shape, scale, e.shift),
+                chance_of(Spoken("soon"), shape, scale, e.shift),
                 h.ahead,
                 h.from_calls,
                 rest,
                 wait,
                 low <= wait <= high,
-                gamma.cdf(max(rest, 0.0), shape, scale),
+                gamma.cdf(max(rest - e.shift, 0.0), shape, scale),
                 near,
-                chance_of(near, shape, scale),
+                chance_of(near, shape, scale, e.shift),
                 near_low <= wait <= near_high,
             )
         )

@@ -206,3 +206,21 @@ def test_the_search_says_what_weighing_every_candidate_says() -> None:
             for patience in (None, 240.0):
                 said = spoken_for(mean, cv * mean, patience)
                 assert said == _every_candidate(mean, cv * mean, patience), (mean, cv, patience)
+
+
+def _held_after(said: Spoken, shift: float, shape: float, scale: float) -> float:
+    """The share of waits the words hold, of a gamma law started `shift` seconds late."""
+    low, high = (max(end - shift, 0.0) for end in said.seconds())
+    return gamma.cdf(high, shape, scale) - gamma.cdf(low, shape, scale)
+
+
+def test_a_wait_that_starts_late_is_said_by_its_own_law() -> None:
+    """Waits that cannot end before 50-80 s (an agent's wrap-up, then the rest of a call), then
+    a gamma of their own: the words chosen with the shift hold about COVERAGE of them; those of
+    the plain gamma of the same mean and sd, which puts waits before the start, 89-99%."""
+    for shift, part, sd in ((50.0, 120.0, 90.0), (60.0, 40.0, 60.0), (80.0, 60.0, 90.0)):
+        law = (shift, (part / sd) ** 2, sd * sd / part)
+        shifted = spoken_for(shift + part, sd, None, shift)
+        plain = spoken_for(shift + part, sd)
+        assert abs(_held_after(shifted, *law) - COVERAGE) <= SPOKEN_TOLERANCE, (shift, shifted)
+        assert _held_after(plain, *law) > COVERAGE + 0.06, (shift, plain)

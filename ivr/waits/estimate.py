@@ -131,6 +131,7 @@ class Estimate:
     sd: float = 0.0
     beyond: bool = False
     patience: float | None = None  # callers' mean patience, when they abandon (for the spoken words)
+    shift: float = 0.0  # the wait's law is a gamma from here on (`_shifted`; 0: a plain gamma)
 
     @property
     def under_a_minute(self) -> bool:
@@ -142,13 +143,16 @@ class Estimate:
 
         With a spread (sd > 0) the words are chosen so that what is said holds COVERAGE of waits
         as said: among the figures a caller can hear (the rounding grid), the range whose chance
-        under the wait's gamma law is nearest COVERAGE (`spoken_for`). Rounding the 10% and 90%
-        points outwards instead held 89-92% of waits in the simulated day.
+        under the wait's gamma law is nearest COVERAGE (`spoken_for`), the law started later
+        (`shift`) where the wait leans further to long waits than a plain gamma, as its range
+        takes it (`_shifted`). With the plain gamma, "between" held 82.5% and "up to" 83.5% in
+        the simulated day (twenty hours), 85.2% on seeds 11-20; with the shift, 78.0% and 80.9%.
+        Rounding the 10% and 90% points outwards instead held 89-92% of waits in the simulated day.
         """
         if self.beyond:
             return Spoken("long", low=_round_minutes(self.low), high=_round_minutes(self.high))
         if self.sd > 0 and self.seconds > 0:
-            return spoken_for(self.seconds, self.sd, self.patience)
+            return spoken_for(self.seconds, self.sd, self.patience, self.shift)
         if self.under_a_minute:
             return Spoken("soon")
         if self.high <= NINETY_SECONDS:
@@ -485,13 +489,30 @@ def estimate(state: QueueState) -> Estimate | None:
     if not (shape > 0 and scale > 0 and math.isfinite(shape) and math.isfinite(scale)):
         return Estimate(seconds=mean, low=mean, high=mean, sd=0.0)
     low, high = _range(mean, var, third)
+    shifted = _shifted(mean, var, third)
     return Estimate(
         seconds=mean,
         low=min(low, mean),
         high=min(max(high, mean), LONGEST_SAID_SECONDS),
         sd=sd,
         patience=clean_patience,
+        shift=shifted[0] if shifted is not None else 0.0,
     )
+
+
+def _shifted(mean: float, var: float, third: float) -> tuple[float, float, float] | None:
+    """(shift, shape, scale) of the gamma law, started later, that has the wait's mean, variance
+    and third cumulant, where the wait leans further to long waits than the gamma of its mean
+    and variance (the shape set by the skew, 4 / skew^2, the scale sd * skew / 2, the start
+    where the mean puts it); None where it does not, or the figures do not make one."""
+    sd = math.sqrt(var)
+    skew = third / (var * sd) if math.isfinite(third) else 0.0
+    if skew > 2 * sd / mean:
+        shape, scale = 4 / (skew * skew), sd * skew / 2
+        shift = mean - shape * scale
+        if shape > 0 and scale > 0 and shift >= 0 and math.isfinite(shape * scale):
+            return shift, shape, scale
+    return None
 
 
 def _range(mean: float, var: float, third: float) -> tuple[float, float]:
@@ -505,12 +526,9 @@ def _range(mean: float, var: float, third: float) -> tuple[float, float]:
     puts it). A wait less skewed than the gamma (stages of nearly equal rates) keeps the gamma.
     """
     tail = (1 - COVERAGE) / 2
-    sd = math.sqrt(var)
-    skew = third / (var * sd) if math.isfinite(third) else 0.0
-    if skew > 2 * sd / mean:
-        shape, scale = 4 / (skew * skew), sd * skew / 2
-        shift = mean - shape * scale
-        if shape > 0 and scale > 0 and shift >= 0 and math.isfinite(shape * scale):
-            return shift + gamma.quantile(tail, shape, scale), shift + gamma.quantile(1 - tail, shape, scale)
+    shifted = _shifted(mean, var, third)
+    if shifted is not None:
+        shift, shape, scale = shifted
+        return shift + gamma.quantile(tail, shape, scale), shift + gamma.quantile(1 - tail, shape, scale)
     shape, scale = mean * mean / var, var / mean
     return gamma.quantile(tail, shape, scale), gamma.quantile(1 - tail, shape, scale)

@@ -117,8 +117,9 @@ def _nothing_nearer(figures: list[int], at: list[float], i: int, centre: float, 
     return not up_to and high * 60.0 - centre >= reach and (lowest + high) * 30.0 - centre >= reach
 
 
-def spoken_for(mean: float, sd: float, patience: float | None = None) -> Spoken:
-    """The words whose chance, under the gamma law of this mean and sd, is nearest COVERAGE.
+def spoken_for(mean: float, sd: float, patience: float | None = None, shift: float = 0.0) -> Spoken:
+    """The words whose chance, under the gamma law of this mean and sd, is nearest COVERAGE (a
+    gamma from `shift` on, when the estimate's third cumulant says the wait starts later).
 
     "Less than a minute" when at least SOON_SHARE of waits are; else, of "up to a minute and a
     half", "up to N minutes",
@@ -127,7 +128,9 @@ def spoken_for(mean: float, sd: float, patience: float | None = None) -> Spoken:
     centred nearest the median, else the one whose chance is nearest COVERAGE (in steps of 2%).
     At most MAX_SPOKEN_FIGURES figures are looked at, each one evaluation of the CDF.
     """
-    shape, scale = (mean / sd) ** 2, sd * sd / mean
+    shift = shift if 0 < shift < mean and math.isfinite(shift) else 0.0
+    part = mean - shift  # the gamma's own mean, from the shift on
+    shape, scale = (part / sd) ** 2, sd * sd / part
     if patience:  # the waits of callers who stay to be answered: tilted by exp(-wait / patience)
         scale = 1 / (1 / scale + 1 / patience)
     if not (math.isfinite(shape) and math.isfinite(scale) and shape > 0 and scale > 0):
@@ -136,12 +139,15 @@ def spoken_for(mean: float, sd: float, patience: float | None = None) -> Spoken:
     # the median (which the absolute error from that middle is least around) win among equals.
     # Wilson-Hilferty's median from shape 1 on (within 1.3% there, less above: a tie-break needs
     # no more), the quantile's Newton steps below.
-    centre = shape * scale * (1 - 1 / (9 * shape)) ** 3 if shape >= 1 else gamma.quantile(0.5, shape, scale)
+    centre = shift + (
+        shape * scale * (1 - 1 / (9 * shape)) ** 3 if shape >= 1 else gamma.quantile(0.5, shape, scale)
+    )
     cdf_cache: dict[float, float] = {}
 
     def cdf(seconds: float) -> float:
         if seconds not in cdf_cache:
-            cdf_cache[seconds] = gamma.cdf_for_words(seconds, shape, scale) if seconds > 0 else 0.0
+            after = seconds - shift
+            cdf_cache[seconds] = gamma.cdf_for_words(after, shape, scale) if after > 0 else 0.0
         return cdf_cache[seconds]
 
     if cdf(60.0) >= SOON_SHARE:
