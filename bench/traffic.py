@@ -384,8 +384,8 @@ class Simulation:
                 ),
                 ("up_to", pattern(said["queue_wait_up_to"]), lambda m: (0.0, int(m["minutes"]) * 60.0)),
                 ("about", pattern(said["queue_wait_about"]), about),
-                ("soon", pattern(said["queue_wait_soon"]), lambda m: (0.0, 60.0)),
-                ("up_to_90s", pattern(said["queue_wait_up_to_90s"]), lambda m: (0.0, 90.0)),
+                ("soon", pattern(said["queue_wait_soon"]), lambda m: Spoken("soon").seconds()),
+                ("up_to_90s", pattern(said["queue_wait_up_to_90s"]), lambda m: Spoken("up_to_90s").seconds()),
             ]
         return patterns
 

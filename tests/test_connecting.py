@@ -209,18 +209,16 @@ def test_the_whisper_tells_the_agent_how_long_the_caller_waited(
     mandarin: str,
 ) -> None:
     """Whole minutes on hold, and under a minute said as such, in the agent's language."""
-    caller = english_refund_caller(dial)
-    clock.set(clock.now() + timedelta(seconds=seconds))
-    ready(app, "emma_chen", run_jobs)
-    caller.continue_loop()
-    assert caller.dialed[-1]["value"] == "emma_chen"
-    assert f"Account ending 0033, verified. {english} Reference" in " ".join(h.text for h in caller.answer())
-    caller = topup_caller(dial)
-    clock.set(clock.now() + timedelta(seconds=seconds))
-    ready(app, "li_na", run_jobs)
-    caller.continue_loop()
-    assert caller.dialed[-1]["value"] == "li_na"
-    assert f"身份已验证。{mandarin}参考号" in " ".join(h.text for h in caller.answer())
+    for call, agent, said in (
+        (english_refund_caller, "emma_chen", f"Account ending 0033, verified. {english} Reference"),
+        (topup_caller, "li_na", f"身份已验证。{mandarin}参考号"),
+    ):
+        caller = call(dial)
+        clock.set(clock.now() + timedelta(seconds=seconds))
+        ready(app, agent, run_jobs)
+        caller.continue_loop()
+        assert caller.dialed[-1]["value"] == agent
+        assert said in " ".join(h.text for h in caller.answer())
 
 
 def test_failed_redirect_is_delivered_by_the_hold_loop(

@@ -47,16 +47,14 @@ def announcement(est: Estimate) -> tuple[float, float, float]:
     """What a caller hears, in seconds: (the figure, the lowest and highest wait within ±20% of it).
 
     A spoken range "between L and H minutes" is taken at its middle, and a wait counts as within
-    ±20% of it from 0.8·L to 1.2·H; "up to H minutes" means 0 to H; "less than a minute" 0 to 1.
+    ±20% of it from 0.8·L to 1.2·H; the forms with no low end ("up to H", "up to a minute and a
+    half", "less than a minute") 0 to H, taken at H / 2.
     """
     said = est.spoken()
+    if said.kind in ("soon", "up_to_90s", "up_to"):
+        top = said.seconds()[1]
+        return top / 2, 0.0, 1.2 * top
     low, high = 60.0 * said.low, 60.0 * said.high
-    if said.kind == "soon":
-        return 30.0, 0.0, 72.0
-    if said.kind == "up_to_90s":
-        return 45.0, 0.0, 108.0
-    if said.kind == "up_to":
-        return high / 2, 0.0, 1.2 * high
     return (low + high) / 2, 0.8 * low, 1.2 * high
 
 
